@@ -1,0 +1,282 @@
+/**
+ * ONE table of inbound routes, queues, functions and schedules. The CDK app (infra/aws) and the
+ * local runner (infra/local) both read it; nothing about routes is written twice.
+ *
+ * The schema refuses impossible combinations at load time (synth, `npm start`, tests):
+ * FIFO with a batching window or a batch over 10, a queue route without a content type, a body
+ * limit that cannot fit one SQS message once base64-encoded, dangling queue/function names, …
+ */
+import { z } from 'zod';
+
+/** SQS's maximum message size; the queues are created with it (DESIGN §3a). */
+export const SQS_MAX_MESSAGE_BYTES = 1_048_576;
+/** Room kept for the envelope's JSON around the base64 body (headers, params, bookkeeping). */
+export const ENVELOPE_OVERHEAD_BYTES = 16_384;
+/** The largest body that still fits one message after base64 (4/3 growth). */
+export const MAX_QUEUED_BODY_BYTES = Math.floor(((SQS_MAX_MESSAGE_BYTES - ENVELOPE_OVERHEAD_BYTES) * 3) / 4);
+
+const id = z.string().regex(/^[a-z][a-z0-9-]{1,40}$/, 'ids are lower-case kebab-case');
+const headerName = z.string().regex(/^[a-z0-9-]+$/, 'header names are lower-case');
+
+export const AUTH_KINDS = [
+  'none', // nothing to check (documented per route why that is acceptable)
+  'path-token', // a per-account secret in the path ({token}); checked by the worker, never at the edge
+  'amojo-signature', // X-Signature = HMAC-SHA1(body, channel secret); checked by the worker
+  'disconnect-hmac', // amoCRM's disconnect hook: HMAC-SHA256(client_id|account_id)
+  'oauth-state', // OAuth redirect: state we issued + referer allow-list
+  'api-key', // x-api-key header checked by the function
+] as const;
+
+const routeSchema = z
+  .object({
+    id,
+    description: z.string().min(1),
+    method: z.enum(['GET', 'POST', 'PUT', 'PATCH', 'DELETE']),
+    /** API Gateway path syntax: literal segments and `{param}` segments. */
+    path: z.string().regex(/^(\/([A-Za-z0-9_-]+|\{[a-z_][a-z0-9_]*\}))+$/, 'path segments are literals or {param}'),
+    /** Media types accepted (no parameters); empty for bodiless GETs. */
+    contentTypes: z.array(z.string().regex(/^[a-z]+\/[a-z0-9.+-]+$/)).default([]),
+    bodyLimitBytes: z.number().int().positive(),
+    target: z.discriminatedUnion('kind', [
+      z.object({ kind: z.literal('queue'), queue: id }),
+      z.object({ kind: z.literal('function'), function: id }),
+    ]),
+    auth: z.enum(AUTH_KINDS),
+    /** Request headers kept in the envelope, lower-case. */
+    headers: z.array(headerName).default(['content-type', 'user-agent']),
+    /** The fixed answer of a direct (queue) route once the message is stored. */
+    ack: z.object({ status: z.number().int().min(200).max(299), body: z.string() }).optional(),
+  })
+  .superRefine((r, ctx) => {
+    if (r.target.kind === 'queue') {
+      if (r.method === 'GET') ctx.addIssue({ code: 'custom', message: `${r.id}: a queue route needs a body (not GET)` });
+      if (r.contentTypes.length === 0) ctx.addIssue({ code: 'custom', message: `${r.id}: a queue route must list its content types (anything else gets 415)` });
+      if (!r.ack) ctx.addIssue({ code: 'custom', message: `${r.id}: a queue route needs its fixed ack` });
+      if (r.bodyLimitBytes > MAX_QUEUED_BODY_BYTES) {
+        ctx.addIssue({ code: 'custom', message: `${r.id}: bodyLimitBytes ${r.bodyLimitBytes} cannot fit one SQS message after base64 (max ${MAX_QUEUED_BODY_BYTES})` });
+      }
+    }
+  });
+
+const queueSchema = z
+  .object({
+    id,
+    description: z.string().min(1),
+    fifo: z.boolean().default(false),
+    /** Messages per worker invocation. */
+    batchSize: z.number().int().min(1).max(10_000),
+    /** Seconds SQS waits to fill a batch (standard queues only). */
+    batchingWindowSeconds: z.number().int().min(0).max(300).default(0),
+    /** Failed tries (outcome *retry*) before the worker parks a message in the DLQ. */
+    maxAttempts: z.number().int().min(1).max(50),
+    /** Must cover the consumer's timeout (AWS requires visibility ≥ function timeout). */
+    visibilityTimeoutSeconds: z.number().int().min(1).max(43_200),
+    /** The function that consumes the queue. */
+    consumer: id,
+    retentionDays: z.number().int().min(1).max(14).default(14),
+  })
+  .superRefine((q, ctx) => {
+    if (q.fifo && q.batchSize > 10) ctx.addIssue({ code: 'custom', message: `${q.id}: a FIFO queue takes batches of at most 10` });
+    if (q.fifo && q.batchingWindowSeconds > 0) ctx.addIssue({ code: 'custom', message: `${q.id}: a FIFO queue cannot have a batching window` });
+    if (!q.fifo && q.batchSize > 10 && q.batchingWindowSeconds === 0) {
+      ctx.addIssue({ code: 'custom', message: `${q.id}: batches over 10 need a batching window of at least 1 s` });
+    }
+  });
+
+const functionSchema = z.object({
+  id,
+  description: z.string().min(1),
+  /** Path of the handler file from the repository root; it exports `handler` and `createHandler`. */
+  entry: z.string().regex(/^functions\/[a-z0-9-]+\.ts$/),
+  timeoutSeconds: z.number().int().min(1).max(900),
+  memoryMb: z.number().int().min(128).max(10_240).default(512),
+});
+
+const scheduleSchema = z.object({
+  id,
+  description: z.string().min(1),
+  function: id,
+  rateMinutes: z.number().int().min(1).max(1440),
+});
+
+export const routeTableSchema = z
+  .object({
+    routes: z.array(routeSchema),
+    queues: z.array(queueSchema),
+    functions: z.array(functionSchema),
+    schedules: z.array(scheduleSchema),
+  })
+  .superRefine((t, ctx) => {
+    const dup = (kind: string, ids: string[]) => {
+      const seen = new Set<string>();
+      for (const i of ids) {
+        if (seen.has(i)) ctx.addIssue({ code: 'custom', message: `duplicate ${kind} "${i}"` });
+        seen.add(i);
+      }
+    };
+    dup('route id', t.routes.map((r) => r.id));
+    dup('route', t.routes.map((r) => `${r.method} ${r.path.replace(/\{[^}]+\}/g, '{}')}`));
+    dup('queue id', t.queues.map((q) => q.id));
+    dup('function id', t.functions.map((f) => f.id));
+    dup('schedule id', t.schedules.map((s) => s.id));
+    const queues = new Set(t.queues.map((q) => q.id));
+    const fns = new Map(t.functions.map((f) => [f.id, f]));
+    for (const r of t.routes) {
+      if (r.target.kind === 'queue' && !queues.has(r.target.queue)) ctx.addIssue({ code: 'custom', message: `${r.id}: unknown queue "${r.target.queue}"` });
+      if (r.target.kind === 'function' && !fns.has(r.target.function)) ctx.addIssue({ code: 'custom', message: `${r.id}: unknown function "${r.target.function}"` });
+    }
+    for (const q of t.queues) {
+      const fn = fns.get(q.consumer);
+      if (!fn) ctx.addIssue({ code: 'custom', message: `${q.id}: unknown consumer "${q.consumer}"` });
+      else if (q.visibilityTimeoutSeconds < fn.timeoutSeconds) {
+        ctx.addIssue({ code: 'custom', message: `${q.id}: visibility timeout ${q.visibilityTimeoutSeconds}s is shorter than ${fn.id}'s timeout ${fn.timeoutSeconds}s` });
+      }
+    }
+    for (const s of t.schedules) {
+      if (!fns.has(s.function)) ctx.addIssue({ code: 'custom', message: `schedule ${s.id}: unknown function "${s.function}"` });
+    }
+  });
+
+export type RouteTableInput = z.input<typeof routeTableSchema>;
+export type RouteTable = z.output<typeof routeTableSchema>;
+export type Route = RouteTable['routes'][number];
+export type QueueDef = RouteTable['queues'][number];
+export type FunctionDef = RouteTable['functions'][number];
+export type ScheduleDef = RouteTable['schedules'][number];
+
+export class RouteTableError extends Error {
+  override readonly name = 'RouteTableError';
+}
+
+export function defineRouteTable(input: RouteTableInput): RouteTable {
+  const parsed = routeTableSchema.safeParse(input);
+  if (!parsed.success) {
+    throw new RouteTableError(`invalid route table:\n${parsed.error.issues.map((i) => `  - ${i.path.join('.')}${i.path.length ? ': ' : ''}${i.message}`).join('\n')}`);
+  }
+  return parsed.data;
+}
+
+const KiB = 1024;
+const FORM = 'application/x-www-form-urlencoded';
+const JSON_CT = 'application/json';
+const OK_ACK = { status: 200, body: '{"status":"ok"}' };
+
+export const routeTable: RouteTable = defineRouteTable({
+  routes: [
+    {
+      id: 'amocrm-hook',
+      description: 'amoCRM account webhooks (form-urlencoded, unsigned; the path token identifies the account)',
+      method: 'POST',
+      path: '/hooks/amocrm/{token}',
+      contentTypes: [FORM],
+      bodyLimitBytes: 512 * KiB,
+      target: { kind: 'queue', queue: 'amocrm-hooks' },
+      auth: 'path-token',
+      headers: ['content-type', 'user-agent', 'x-amocrm-requestid'],
+      ack: OK_ACK,
+    },
+    {
+      id: 'zdrav-mc',
+      description: 'RDESK/Zdravnitsa medical-centre pushes (JSON array of bookings)',
+      method: 'POST',
+      path: '/zdrav/mc',
+      contentTypes: [JSON_CT],
+      bodyLimitBytes: 256 * KiB,
+      target: { kind: 'queue', queue: 'rdesk' },
+      // RDESK's scripts cannot send credentials (old-systems §1); payloads are validated and
+      // matched to existing leads by the worker. The flows issue adds a path token.
+      auth: 'none',
+      headers: ['content-type', 'user-agent'],
+      ack: OK_ACK,
+    },
+    {
+      id: 'zdrav-booked',
+      description: 'RDESK/Zdravnitsa booking pushes (JSON array of bookings)',
+      method: 'POST',
+      path: '/zdrav/booked',
+      contentTypes: [JSON_CT],
+      bodyLimitBytes: 256 * KiB,
+      target: { kind: 'queue', queue: 'rdesk' },
+      auth: 'none',
+      headers: ['content-type', 'user-agent'],
+      ack: OK_ACK,
+    },
+    {
+      id: 'amojo-callback',
+      description: 'amojo chat callbacks (JSON, X-Signature over the raw body; checked by the worker)',
+      method: 'POST',
+      path: '/chat/amojo/{scope_id}',
+      contentTypes: [JSON_CT],
+      bodyLimitBytes: 256 * KiB,
+      target: { kind: 'queue', queue: 'amojo' },
+      auth: 'amojo-signature',
+      headers: ['content-type', 'user-agent', 'x-signature', 'date'],
+      ack: OK_ACK,
+    },
+  ],
+  queues: [
+    {
+      id: 'amocrm-hooks',
+      description: 'amoCRM account webhooks awaiting parsing and the flows',
+      batchSize: 25,
+      batchingWindowSeconds: 1,
+      maxAttempts: 5,
+      visibilityTimeoutSeconds: 180,
+      consumer: 'worker',
+    },
+    {
+      id: 'rdesk',
+      description: 'RDESK pushes awaiting the field mapping',
+      batchSize: 10,
+      maxAttempts: 5,
+      visibilityTimeoutSeconds: 180,
+      consumer: 'worker',
+    },
+    {
+      id: 'amojo',
+      description: 'amojo chat callbacks awaiting the relay',
+      batchSize: 10,
+      maxAttempts: 5,
+      visibilityTimeoutSeconds: 180,
+      consumer: 'worker',
+    },
+  ],
+  functions: [
+    { id: 'worker', description: 'SQS consumer: envelope → route processor → ok/defer/retry/park', entry: 'functions/worker.ts', timeoutSeconds: 60, memoryMb: 512 },
+    { id: 'token-refresh', description: 'Refreshes every OAuth token past half its lifetime, exactly once', entry: 'functions/token-refresh.ts', timeoutSeconds: 60, memoryMb: 256 },
+  ],
+  schedules: [{ id: 'token-refresh', description: 'Token refresh at half-life', function: 'token-refresh', rateMinutes: 5 }],
+});
+
+/** Physical queue name (FIFO queues need the suffix). */
+export function queueName(q: Pick<QueueDef, 'id' | 'fifo'>, prefix = 'amo-gateway'): string {
+  return `${prefix}-${q.id}${q.fifo ? '.fifo' : ''}`;
+}
+export function dlqName(q: Pick<QueueDef, 'id' | 'fifo'>, prefix = 'amo-gateway'): string {
+  return `${prefix}-${q.id}-dlq${q.fifo ? '.fifo' : ''}`;
+}
+
+/** Path template → matcher; `{param}` matches one non-empty segment. */
+export function matchPath(template: string, path: string): Record<string, string> | undefined {
+  const t = template.split('/');
+  const p = path.split('/');
+  if (t.length !== p.length) return undefined;
+  const params: Record<string, string> = {};
+  for (let i = 0; i < t.length; i++) {
+    const seg = t[i] ?? '';
+    const got = p[i] ?? '';
+    if (seg.startsWith('{') && seg.endsWith('}')) {
+      if (got === '') return undefined;
+      let decoded: string;
+      try {
+        decoded = decodeURIComponent(got);
+      } catch {
+        return undefined;
+      }
+      params[seg.slice(1, -1)] = decoded;
+    } else if (seg !== got) {
+      return undefined;
+    }
+  }
+  return params;
+}
