@@ -1,0 +1,17 @@
+/**
+ * The real request bodies (copied byte for byte from ../shared/fixtures so a clean clone can run
+ * the suite; see test/fixtures/README.md for sources). Read them raw; never trim.
+ */
+import { readFileSync, readdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+export const FIXTURES_DIR = fileURLToPath(new URL('../fixtures/', import.meta.url));
+
+export function fixtureBytes(relativePath: string): Buffer {
+  return readFileSync(join(FIXTURES_DIR, relativePath));
+}
+
+export function fixtureNames(folder: string): string[] {
+  return readdirSync(join(FIXTURES_DIR, folder)).sort();
+}
