@@ -216,7 +216,7 @@ describe('WebhookDeliverer over a real socket', () => {
   });
 
   it('a new request id per delivery; 204 is a success; 302, 500, a late answer and a dead port are not', async () => {
-    const d = new WebhookDeliverer({ clock: { now: () => 0 }, timeoutMs: 150 });
+    const d = new WebhookDeliverer({ clock: { now: () => 0 }, timeoutMs: 600 });
     const dest = { id: 1, destination: `${base}/h` };
     seen.length = 0;
     mode = { status: 204 };
@@ -228,8 +228,8 @@ describe('WebhookDeliverer over a real socket', () => {
     expect(seen.filter((s) => s.url === '/elsewhere')).toHaveLength(0); // redirects are not followed
     mode = { status: 500 };
     expect(await d.deliver(dest, 'a=1')).toMatchObject({ status: 500, ok: false });
-    mode = { status: 200, delayMs: 400 };
-    expect(await d.deliver(dest, 'a=1')).toEqual({ status: null, ok: false, error: 'no answer within 150 ms', disabled: false });
+    mode = { status: 200, delayMs: 1500 };
+    expect(await d.deliver(dest, 'a=1')).toEqual({ status: null, ok: false, error: 'no answer within 600 ms', disabled: false });
     const dead = createServer();
     await new Promise<void>((r) => dead.listen(0, '127.0.0.1', r));
     const deadPort = (dead.address() as AddressInfo).port;

@@ -1,0 +1,104 @@
+/** `/api/v4/leads` (amoCRM leads-api; ref §4) including `POST /api/v4/leads/complex`. */
+import { E, limitPerPage, validationFailed, type FieldError, type RequestErrors } from '../errors.ts';
+import type { OutEvent } from '../events.ts';
+import { hal, isRecord } from '../http-util.ts';
+import type { RestCtx, RestRoute } from '../router.ts';
+import { readBatch, requestIdOf } from './common.ts';
+import { applyEntity, validateEntity, type EntityOp } from './entities.ts';
+import { addHandler, getOneHandler, listHandler, patchHandler, patchOneHandler } from './entity-routes.ts';
+
+/** ref §4 "POST /api/v4/leads/complex: no more than 50 leads per request". */
+export const COMPLEX_MAX = 50;
+
+export function leadRoutes(): RestRoute[] {
+  return [
+    { method: 'GET', template: '/api/v4/leads', handler: listHandler('leads') },
+    { method: 'POST', template: '/api/v4/leads', handler: addHandler('leads') },
+    { method: 'PATCH', template: '/api/v4/leads', handler: patchHandler('leads') },
+    { method: 'POST', template: '/api/v4/leads/complex', handler: complex },
+    { method: 'GET', template: '/api/v4/leads/{id}', handler: getOneHandler('leads') },
+    { method: 'PATCH', template: '/api/v4/leads/{id}', handler: patchOneHandler('leads') },
+  ];
+}
+
+interface ComplexOp {
+  requestId: string;
+  lead: EntityOp;
+  contact?: EntityOp | { existing: number };
+  company?: EntityOp | { existing: number };
+}
+
+function nested(ctx: RestCtx, kind: 'contacts' | 'companies', list: unknown, index: number, errs: FieldError[]): EntityOp | { existing: number } | undefined {
+  if (list === undefined) return undefined;
+  const path = `_embedded.${kind}`;
+  if (!Array.isArray(list) || list.length > 1) {
+    // leads-api complex: "Для одной сделки можно указать не более 1 связанного контакта и 1 связанной компании".
+    errs.push(E.invalid(path, 'At most one related entity per lead.'));
+    return undefined;
+  }
+  const x: unknown = list[0];
+  if (x === undefined) return undefined;
+  if (isRecord(x) && typeof x.id === 'number') {
+    if (!ctx.state.entityMap(kind).has(x.id)) {
+      errs.push(E.notFound(`${path}.0.id`));
+      return undefined;
+    }
+    return { existing: x.id };
+  }
+  return validateEntity(ctx, kind, 'add', x, index, errs, { prefix: `${path}.0.` });
+}
+
+/**
+ * leads-api "Комплексное добавление": ≤ 50 leads, each with at most one contact and one company
+ * (given by id or as a full model); answer `[{id, contact_id, company_id, request_id:[…], merged}]`.
+ * Duplicate control is not simulated: `merged` is always false (*assumed*, it is opt-in per integration).
+ */
+function complex(ctx: RestCtx) {
+  const body = readBatch(ctx, Math.max(ctx.maxEntities, COMPLEX_MAX + 1));
+  if (!body.ok) return body.res;
+  if (body.value.length > COMPLEX_MAX) return limitPerPage(COMPLEX_MAX); // *assumed*: same 422 shape as the 250 rule
+  const ops: ComplexOp[] = [];
+  const failed: RequestErrors[] = [];
+  body.value.forEach((item, i) => {
+    const errs: FieldError[] = [];
+    const lead = validateEntity(ctx, 'leads', 'add', item, i, errs, { embeddedLinks: false });
+    const emb = isRecord(item) && isRecord(item._embedded) ? item._embedded : {};
+    const contact = nested(ctx, 'contacts', emb.contacts, i, errs);
+    const company = nested(ctx, 'companies', emb.companies, i, errs);
+    if (lead && errs.length === 0) ops.push({ requestId: requestIdOf(item, i), lead, ...(contact ? { contact } : {}), ...(company ? { company } : {}) });
+    else failed.push({ request_id: requestIdOf(item, i), errors: errs });
+  });
+  if (failed.length) return validationFailed(failed);
+  const events: OutEvent[] = [];
+  const out = ops.map((op) => {
+    let companyId: number | null = null;
+    let contactId: number | null = null;
+    let companyIsNew = false;
+    if (op.company) {
+      if ('existing' in op.company) companyId = op.company.existing;
+      else {
+        const r = applyEntity(ctx, op.company);
+        companyId = r.entity.id;
+        companyIsNew = true;
+        events.push(...r.events);
+      }
+    }
+    if (op.contact) {
+      if ('existing' in op.contact) contactId = op.contact.existing;
+      else {
+        // "При создании нового контакта и компании, они будут связаны между собой."
+        if (companyIsNew && companyId !== null) op.contact.companyId = companyId;
+        const r = applyEntity(ctx, op.contact);
+        contactId = r.entity.id;
+        events.push(...r.events);
+      }
+    }
+    op.lead.contacts = contactId ? [{ id: contactId, is_main: true }] : [];
+    if (companyId) op.lead.companyId = companyId;
+    const r = applyEntity(ctx, op.lead);
+    events.push(...r.events);
+    return { id: r.entity.id, contact_id: contactId, company_id: companyId, request_id: [op.requestId], merged: false };
+  });
+  void ctx.hooks.emit(events);
+  return hal(200, out);
+}
