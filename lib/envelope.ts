@@ -63,7 +63,10 @@ export interface InboundRequest {
   pathParams: Record<string, string>;
   /** Query parameters; for a repeated name the last value wins (as `$input.params().querystring`). */
   query: Record<string, string>;
-  /** Raw header names as received; values of repeated headers joined with ",". */
+  /**
+   * Raw header names as received; for a repeated header the LAST value wins (API Gateway's
+   * `$input.params().header` holds one value per name, so the mapping template cannot join them).
+   */
   headers: Record<string, string>;
   body: Uint8Array;
   receivedAt: number;

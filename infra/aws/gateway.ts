@@ -1,0 +1,219 @@
+/**
+ * AmoGateway: the whole gateway as one reusable construct, built from the route table
+ * (infra/routes.ts) — queues with their DLQs, the one DynamoDB table, one Lambda per function
+ * def, queue → consumer event source mappings, schedules, and the REST API in front.
+ */
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { Duration, RemovalPolicy, Stack } from 'aws-cdk-lib';
+import * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
+import * as events from 'aws-cdk-lib/aws-events';
+import * as targets from 'aws-cdk-lib/aws-events-targets';
+import * as iam from 'aws-cdk-lib/aws-iam';
+import * as lambda from 'aws-cdk-lib/aws-lambda';
+import { SqsEventSource } from 'aws-cdk-lib/aws-lambda-event-sources';
+import * as nodejs from 'aws-cdk-lib/aws-lambda-nodejs';
+import * as logs from 'aws-cdk-lib/aws-logs';
+import * as sqs from 'aws-cdk-lib/aws-sqs';
+import { Construct } from 'constructs';
+import { TABLE_PK, TABLE_SK, TABLE_TTL_ATTRIBUTE } from '../../lib/store/table.ts';
+import { dlqName, queueName, SQS_MAX_MESSAGE_BYTES, type FunctionDef, type QueueDef, type RouteTable } from '../routes.ts';
+import { GatewayApi } from './api.ts';
+
+/** The repository root (this file is infra/aws/gateway.ts); function entries are relative to it. */
+export const PROJECT_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
+
+/** `require` for the CommonJS dependencies inside an ESM bundle. */
+const ESM_REQUIRE_BANNER = "import { createRequire as __amoCreateRequire } from 'node:module'; const require = __amoCreateRequire(import.meta.url);";
+
+export interface AmoGatewayProps {
+  /** The route table (validated); usually `routeTable` from infra/routes.ts. */
+  readonly routes: RouteTable;
+  /** Prefix of the physical queue names (`<prefix>-<queue id>`, as the local runner names them). */
+  readonly namePrefix: string;
+  /** Where `functions/*.ts` and package-lock.json live. Default: this repository. */
+  readonly projectRoot?: string;
+  /** Default `v1`. */
+  readonly stageName?: string;
+  /** Stage-wide throttle. Default 50 requests/s, burst 100 (assumed: far above amoCRM's webhook rate). */
+  readonly throttle?: { rateLimit: number; burstLimit: number };
+  /** Log retention for access logs and function logs. Default one month. */
+  readonly logRetention?: logs.RetentionDays;
+  /** SQS's own redrive count: a last-resort net only, the worker parks by itself. Default 50. */
+  readonly maxReceiveCount?: number;
+  /** Create API Gateway's account-level CloudWatch role (needed once per account and region for access logs). Default true. */
+  readonly apiCloudWatchRole?: boolean;
+  /** POWERTOOLS_SERVICE_NAME. Default `amo-gateway`. */
+  readonly serviceName?: string;
+}
+
+export interface GatewayQueue {
+  readonly def: QueueDef;
+  readonly queue: sqs.Queue;
+  readonly dlq: sqs.Queue;
+}
+
+export class AmoGatewayConfigError extends Error {
+  override readonly name = 'AmoGatewayConfigError';
+}
+
+export class AmoGateway extends Construct {
+  readonly table: dynamodb.Table;
+  readonly queues = new Map<string, GatewayQueue>();
+  readonly functions = new Map<string, nodejs.NodejsFunction>();
+  /** The REST API; absent when the table has no routes (a worker-only deployment). */
+  readonly api: GatewayApi | undefined;
+
+  constructor(scope: Construct, id: string, props: AmoGatewayProps) {
+    super(scope, id);
+    if (!/^[a-z][a-z0-9-]{0,39}$/.test(props.namePrefix)) {
+      throw new AmoGatewayConfigError(`namePrefix "${props.namePrefix}" must be lower-case kebab-case, at most 40 characters (it starts every queue name)`);
+    }
+    const retention = props.logRetention ?? logs.RetentionDays.ONE_MONTH;
+
+    this.table = new dynamodb.Table(this, 'Table', {
+      partitionKey: { name: TABLE_PK, type: dynamodb.AttributeType.STRING },
+      sortKey: { name: TABLE_SK, type: dynamodb.AttributeType.STRING },
+      timeToLiveAttribute: TABLE_TTL_ATTRIBUTE,
+      billingMode: dynamodb.BillingMode.PAY_PER_REQUEST,
+      pointInTimeRecoverySpecification: { pointInTimeRecoveryEnabled: true },
+      encryption: dynamodb.TableEncryption.AWS_MANAGED,
+      // Tokens and the DLQ index live here: never deleted with the stack.
+      removalPolicy: RemovalPolicy.RETAIN,
+    });
+
+    for (const def of props.routes.queues) this.queues.set(def.id, this.makeQueue(def, props));
+
+    const queueEnv = Stack.of(this).toJsonString(
+      Object.fromEntries([...this.queues].map(([qid, q]) => [qid, { arn: q.queue.queueArn, url: q.queue.queueUrl, dlqUrl: q.dlq.queueUrl }])),
+    );
+    for (const def of props.routes.functions) {
+      this.functions.set(def.id, this.makeFunction(def, props, retention, queueEnv));
+    }
+
+    for (const { def, queue, dlq } of this.queues.values()) {
+      const consumer = this.fn(def.consumer);
+      consumer.addEventSource(
+        new SqsEventSource(queue, {
+          batchSize: def.batchSize,
+          maxBatchingWindow: def.batchingWindowSeconds > 0 ? Duration.seconds(def.batchingWindowSeconds) : undefined,
+          reportBatchItemFailures: true,
+        }),
+      );
+      queue.grantConsumeMessages(consumer);
+      dlq.grantConsumeMessages(consumer);
+    }
+
+    for (const s of props.routes.schedules) {
+      new events.Rule(this, `Schedule-${s.id}`, {
+        description: s.description,
+        schedule: events.Schedule.rate(Duration.minutes(s.rateMinutes)),
+        // A missed tick is covered by the next one; exactly-once comes from the store's lease (§3a).
+        targets: [new targets.LambdaFunction(this.fn(s.function), { retryAttempts: 2, maxEventAge: Duration.minutes(Math.max(1, s.rateMinutes)) })],
+      });
+    }
+
+    if (props.routes.routes.length === 0) {
+      this.api = undefined;
+      return;
+    }
+    this.api = new GatewayApi(this, 'Http', {
+      routes: props.routes.routes,
+      queueOf: (qid) => this.queue(qid).queue,
+      functionOf: (fid) => this.fn(fid),
+      restApiName: props.namePrefix,
+      stageName: props.stageName ?? 'v1',
+      throttle: props.throttle ?? { rateLimit: 50, burstLimit: 100 },
+      logRetention: retention,
+      cloudWatchRole: props.apiCloudWatchRole ?? true,
+    });
+  }
+
+  queue(id: string): GatewayQueue {
+    const q = this.queues.get(id);
+    if (!q) throw new AmoGatewayConfigError(`unknown queue "${id}"`);
+    return q;
+  }
+
+  fn(id: string): nodejs.NodejsFunction {
+    const f = this.functions.get(id);
+    if (!f) throw new AmoGatewayConfigError(`unknown function "${id}"`);
+    return f;
+  }
+
+  private makeQueue(def: QueueDef, props: AmoGatewayProps): GatewayQueue {
+    // Physical names from routes.ts, the same the local runner and the CLI use: operators and
+    // `dlq replay` find a queue by name (GetQueueUrl) in any deployment with a known prefix.
+    const common = {
+      fifo: def.fifo ? true : undefined,
+      contentBasedDeduplication: def.fifo ? false : undefined,
+      maxMessageSizeBytes: SQS_MAX_MESSAGE_BYTES,
+      encryption: sqs.QueueEncryption.SQS_MANAGED,
+      enforceSSL: true,
+    };
+    const dlq = new sqs.Queue(this, `Dlq-${def.id}`, {
+      ...common,
+      queueName: dlqName(def, props.namePrefix),
+      // Parked messages wait for `dlq replay`: keep them as long as SQS allows.
+      retentionPeriod: Duration.days(14),
+    });
+    const queue = new sqs.Queue(this, `Queue-${def.id}`, {
+      ...common,
+      queueName: queueName(def, props.namePrefix),
+      visibilityTimeout: Duration.seconds(def.visibilityTimeoutSeconds),
+      retentionPeriod: Duration.days(def.retentionDays),
+      deadLetterQueue: { queue: dlq, maxReceiveCount: props.maxReceiveCount ?? 50 },
+    });
+    return { def, queue, dlq };
+  }
+
+  private makeFunction(def: FunctionDef, props: AmoGatewayProps, retention: logs.RetentionDays, queueEnv: string): nodejs.NodejsFunction {
+    const root = props.projectRoot ?? PROJECT_ROOT;
+    const logGroup = new logs.LogGroup(this, `Logs-${def.id}`, { retention });
+    // Its own role instead of AWSLambdaBasicExecutionRole (logs:* on every log group): writing to
+    // its one log group is all the runtime needs.
+    const role = new iam.Role(this, `Role-${def.id}`, {
+      assumedBy: new iam.ServicePrincipal('lambda.amazonaws.com'),
+      description: `amo-gateway function ${def.id}`,
+    });
+    logGroup.grantWrite(role);
+    const fn = new nodejs.NodejsFunction(this, `Fn-${def.id}`, {
+      description: def.description,
+      entry: join(root, def.entry),
+      handler: 'handler',
+      projectRoot: root,
+      depsLockFilePath: join(root, 'package-lock.json'),
+      runtime: lambda.Runtime.NODEJS_22_X,
+      architecture: lambda.Architecture.ARM_64,
+      memorySize: def.memoryMb,
+      timeout: Duration.seconds(def.timeoutSeconds),
+      logGroup,
+      role,
+      environment: {
+        TABLE_NAME: this.table.tableName,
+        QUEUES: queueEnv,
+        POWERTOOLS_SERVICE_NAME: props.serviceName ?? 'amo-gateway',
+        NODE_OPTIONS: '--enable-source-maps',
+      },
+      bundling: {
+        format: nodejs.OutputFormat.ESM,
+        banner: ESM_REQUIRE_BANNER,
+        mainFields: ['module', 'main'],
+        target: 'node22',
+        minify: true,
+        sourceMap: true,
+        sourcesContent: false,
+        // The SDK is bundled too: the versions the tests ran against, not whatever the runtime ships.
+        externalModules: [],
+        forceDockerBundling: false,
+      },
+    });
+    this.table.grantReadWriteData(fn);
+    // Every function may enqueue, defer (re-send) and park (send to a DLQ).
+    for (const q of this.queues.values()) {
+      q.queue.grantSendMessages(fn);
+      q.dlq.grantSendMessages(fn);
+    }
+    return fn;
+  }
+}

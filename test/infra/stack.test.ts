@@ -1,0 +1,257 @@
+/** CDK assertions over the stack synthesized from the shipped route table (bundling skipped). */
+import { Match, type Template } from 'aws-cdk-lib/assertions';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { dlqName, queueName, routeTable, SQS_MAX_MESSAGE_BYTES } from '../../infra/routes.ts';
+import { TABLE_PK, TABLE_SK, TABLE_TTL_ATTRIBUTE } from '../../lib/store/table.ts';
+import { ACCESS_LOG_FIELDS, EDGE_MESSAGES } from '../../infra/aws/api.ts';
+import { sendMessageTemplate } from '../../infra/aws/vtl.ts';
+import { logicalId, resolvePlaceholders, synthStack } from './support/synth.ts';
+
+type Props = Record<string, unknown>;
+let template: Template;
+
+beforeAll(() => {
+  ({ template } = synthStack());
+});
+
+const queueId = (name: string) => logicalId(template, 'AWS::SQS::Queue', (p) => p.QueueName === name);
+const fnId = (entryDescription: string) => logicalId(template, 'AWS::Lambda::Function', (p) => p.Description === entryDescription);
+const fnDef = (id: string) => {
+  const f = routeTable.functions.find((x) => x.id === id);
+  if (!f) throw new Error(`no function ${id}`);
+  return f;
+};
+
+describe('queues', () => {
+  it.each(routeTable.queues.map((q) => [q.id, q] as const))('%s: 1 MiB, SSE, table settings, DLQ with a high maxReceiveCount', (_id, q) => {
+    const dlq = queueId(dlqName(q));
+    template.hasResourceProperties('AWS::SQS::Queue', {
+      QueueName: queueName(q),
+      MaximumMessageSize: SQS_MAX_MESSAGE_BYTES,
+      VisibilityTimeout: q.visibilityTimeoutSeconds,
+      MessageRetentionPeriod: q.retentionDays * 86_400,
+      SqsManagedSseEnabled: true,
+      RedrivePolicy: { deadLetterTargetArn: { 'Fn::GetAtt': [dlq, 'Arn'] }, maxReceiveCount: 50 },
+    });
+    template.hasResourceProperties('AWS::SQS::Queue', {
+      QueueName: dlqName(q),
+      MaximumMessageSize: SQS_MAX_MESSAGE_BYTES,
+      MessageRetentionPeriod: 14 * 86_400,
+      SqsManagedSseEnabled: true,
+    });
+    expect(SQS_MAX_MESSAGE_BYTES).toBe(1_048_576);
+  });
+
+  it('every queue and DLQ refuses plain HTTP', () => {
+    const policies = Object.values(template.findResources('AWS::SQS::QueuePolicy'));
+    expect(policies).toHaveLength(routeTable.queues.length * 2);
+    for (const p of policies) expect(JSON.stringify(p)).toContain('"aws:SecureTransport":"false"');
+  });
+});
+
+describe('the DynamoDB table', () => {
+  it('has string pk/sk, TTL on expiresAt, on-demand billing, PITR, and is retained', () => {
+    template.resourceCountIs('AWS::DynamoDB::Table', 1);
+    template.hasResource('AWS::DynamoDB::Table', {
+      DeletionPolicy: 'Retain',
+      Properties: {
+        KeySchema: [
+          { AttributeName: TABLE_PK, KeyType: 'HASH' },
+          { AttributeName: TABLE_SK, KeyType: 'RANGE' },
+        ],
+        AttributeDefinitions: Match.arrayWith([
+          { AttributeName: TABLE_PK, AttributeType: 'S' },
+          { AttributeName: TABLE_SK, AttributeType: 'S' },
+        ]),
+        TimeToLiveSpecification: { AttributeName: TABLE_TTL_ATTRIBUTE, Enabled: true },
+        BillingMode: 'PAY_PER_REQUEST',
+        PointInTimeRecoverySpecification: { PointInTimeRecoveryEnabled: true },
+      },
+    });
+    expect(TABLE_TTL_ATTRIBUTE).toBe('expiresAt');
+  });
+});
+
+describe('functions', () => {
+  it.each(routeTable.functions.map((f) => [f.id, f] as const))('%s: nodejs22.x on arm64 with its timeout, memory and env', (_id, f) => {
+    const id = fnId(f.description);
+    const res = template.findResources('AWS::Lambda::Function')[id] as { Properties: Props };
+    expect(res.Properties).toMatchObject({ Runtime: 'nodejs22.x', Architectures: ['arm64'], Timeout: f.timeoutSeconds, MemorySize: f.memoryMb, Handler: 'index.handler' });
+    const env = (res.Properties.Environment as { Variables: Record<string, unknown> }).Variables;
+    // Exactly these: nothing secret rides in the environment.
+    expect(Object.keys(env).sort()).toEqual(['NODE_OPTIONS', 'POWERTOOLS_SERVICE_NAME', 'QUEUES', 'TABLE_NAME']);
+    expect(env.TABLE_NAME).toEqual({ Ref: logicalId(template, 'AWS::DynamoDB::Table', () => true) });
+    expect(env.POWERTOOLS_SERVICE_NAME).toBe('amo-gateway');
+
+    const queues = JSON.parse(resolvePlaceholders(env.QUEUES)) as Record<string, { arn: string; url: string; dlqUrl: string }>;
+    expect(Object.keys(queues).sort()).toEqual(routeTable.queues.map((q) => q.id).sort());
+    for (const q of routeTable.queues) {
+      expect(queues[q.id]).toEqual({
+        arn: `<GetAtt:${queueId(queueName(q))}.Arn>`,
+        url: `<Ref:${queueId(queueName(q))}>`,
+        dlqUrl: `<Ref:${queueId(dlqName(q))}>`,
+      });
+    }
+  });
+
+  it('function roles carry no AWS-managed policy (logging is scoped to their own log group)', () => {
+    for (const f of routeTable.functions) {
+      const res = template.findResources('AWS::Lambda::Function')[fnId(f.description)] as { Properties: { Role: { 'Fn::GetAtt': [string, string] } } };
+      const role = template.findResources('AWS::IAM::Role')[res.Properties.Role['Fn::GetAtt'][0]] as { Properties: Props };
+      expect(role.Properties.ManagedPolicyArns).toBeUndefined();
+    }
+  });
+
+  it('each queue feeds its consumer with the batch settings and partial batch failures', () => {
+    template.resourceCountIs('AWS::Lambda::EventSourceMapping', routeTable.queues.length);
+    for (const q of routeTable.queues) {
+      template.hasResourceProperties('AWS::Lambda::EventSourceMapping', {
+        EventSourceArn: { 'Fn::GetAtt': [queueId(queueName(q)), 'Arn'] },
+        FunctionName: { Ref: fnId(fnDef(q.consumer).description) },
+        BatchSize: q.batchSize,
+        MaximumBatchingWindowInSeconds: q.batchingWindowSeconds > 0 ? q.batchingWindowSeconds : Match.absent(),
+        FunctionResponseTypes: ['ReportBatchItemFailures'],
+      });
+    }
+  });
+
+  it('consumers may consume their queues and every function may send to queues and DLQs and use the table', () => {
+    const policies = JSON.stringify(template.findResources('AWS::IAM::Policy'));
+    for (const action of ['sqs:ReceiveMessage', 'sqs:DeleteMessage', 'sqs:ChangeMessageVisibility', 'sqs:SendMessage', 'dynamodb:PutItem', 'dynamodb:Query', 'dynamodb:UpdateItem']) {
+      expect(policies).toContain(action);
+    }
+  });
+
+  it('each schedule is an EventBridge rate rule targeting its function', () => {
+    template.resourceCountIs('AWS::Events::Rule', routeTable.schedules.length);
+    for (const s of routeTable.schedules) {
+      template.hasResourceProperties('AWS::Events::Rule', {
+        ScheduleExpression: `rate(${s.rateMinutes} minutes)`,
+        State: 'ENABLED',
+        Targets: [Match.objectLike({ Arn: { 'Fn::GetAtt': [fnId(fnDef(s.function).description), 'Arn'] } })],
+      });
+    }
+  });
+});
+
+describe('the REST API', () => {
+  const methods = () => Object.values(template.findResources('AWS::ApiGateway::Method')) as Array<{ Properties: Props }>;
+
+  it.each(routeTable.routes.filter((r) => r.target.kind === 'queue').map((r) => [r.id, r] as const))(
+    '%s: AWS integration to SQS SendMessage, NEVER passthrough, one template per content type, mapped responses',
+    (_id, route) => {
+      if (route.target.kind !== 'queue') throw new Error('unreachable');
+      const queue = routeTable.queues.find((q) => q.id === (route.target as { queue: string }).queue);
+      if (!queue) throw new Error('no queue');
+      const template1 = sendMessageTemplate(route);
+      const found = methods().filter((m) => {
+        const integ = m.Properties.Integration as Props;
+        return m.Properties.HttpMethod === route.method && integ.Type === 'AWS' && JSON.stringify(integ.RequestTemplates).includes(JSON.stringify(route.id).slice(1, -1));
+      });
+      expect(found).toHaveLength(1);
+      const integ = found[0]?.Properties.Integration as Props;
+      expect(integ.PassthroughBehavior).toBe('NEVER');
+      expect(integ.IntegrationHttpMethod).toBe('POST');
+      expect(integ.RequestTemplates).toEqual(Object.fromEntries(route.contentTypes.map((ct) => [ct, template1])));
+      expect(integ.RequestParameters).toEqual({ 'integration.request.header.Content-Type': "'application/x-www-form-urlencoded'" });
+      const uri = resolvePlaceholders(integ.Uri);
+      expect(uri).toMatch(/^arn:<Ref:AWS::Partition>:apigateway:<Ref:AWS::Region>:sqs:path\/<Ref:AWS::AccountId>\//);
+      expect(uri.endsWith(`/<GetAtt:${queueId(queueName(queue))}.QueueName>`)).toBe(true);
+
+      const responses = integ.IntegrationResponses as Array<Props>;
+      expect(responses).toHaveLength(2);
+      expect(responses[0]).toEqual({ StatusCode: String(route.ack?.status), SelectionPattern: '2\\d{2}', ResponseTemplates: { 'application/json': route.ack?.body } });
+      expect(responses[1]?.SelectionPattern).toBeUndefined(); // the default: anything not 2xx
+      expect(responses[1]?.StatusCode).toMatch(/^5\d\d$/);
+
+      // The credentials role may only SendMessage to this queue.
+      const roleId = (integ.Credentials as { 'Fn::GetAtt': [string, string] })['Fn::GetAtt'][0];
+      const rolePolicies = Object.values(template.findResources('AWS::IAM::Policy')).filter((p) => JSON.stringify((p as { Properties: Props }).Properties.Roles) === JSON.stringify([{ Ref: roleId }]));
+      expect(rolePolicies).toHaveLength(1);
+      expect((rolePolicies[0] as { Properties: { PolicyDocument: Props } }).Properties.PolicyDocument.Statement).toEqual([
+        { Action: 'sqs:SendMessage', Effect: 'Allow', Resource: { 'Fn::GetAtt': [queueId(queueName(queue)), 'Arn'] } },
+      ]);
+    },
+  );
+
+  it('every route resource answers other methods with a MOCK JSON 405 and Allow', () => {
+    const byPath = new Map<string, string[]>();
+    for (const r of routeTable.routes) byPath.set(r.path, [...(byPath.get(r.path) ?? []), r.method]);
+    const expected = [...byPath.values()].map((ms) => [...new Set(ms)].sort()).map((ms) => ({
+      StatusCode: '405',
+      ResponseTemplates: { 'application/json': JSON.stringify({ message: 'Method Not Allowed', allow: ms }) },
+      ResponseParameters: { 'method.response.header.Allow': `'${ms.join(', ')}'` },
+    }));
+    const any = methods().filter((m) => m.Properties.HttpMethod === 'ANY');
+    expect(any).toHaveLength(byPath.size);
+    const got = any.map((m) => {
+      const integ = m.Properties.Integration as { Type: string; PassthroughBehavior: string; RequestTemplates: Record<string, string>; IntegrationResponses: Props[] };
+      expect(integ.Type).toBe('MOCK');
+      expect(integ.PassthroughBehavior).toBe('NEVER');
+      expect(Object.keys(integ.RequestTemplates)).toContain('application/json');
+      expect(integ.IntegrationResponses).toHaveLength(1);
+      return integ.IntegrationResponses[0];
+    });
+    const allowOf = (x: unknown) => String((x as { ResponseParameters: Record<string, string> }).ResponseParameters['method.response.header.Allow']);
+    const byAllow = (a: unknown, b: unknown) => allowOf(a).localeCompare(allowOf(b));
+    expect([...got].sort(byAllow)).toEqual([...expected].sort(byAllow));
+  });
+
+  it.each(routeTable.routes.filter((r) => r.target.kind === 'function').map((r) => [r.id, r] as const))('%s: Lambda proxy integration to its function', (_id, route) => {
+    if (route.target.kind !== 'function') throw new Error('unreachable');
+    const fn = fnId(fnDef(route.target.function).description);
+    const found = methods().filter((m) => m.Properties.HttpMethod === route.method && (m.Properties.Integration as Props).Type === 'AWS_PROXY' && resolvePlaceholders((m.Properties.Integration as Props).Uri).includes(`<GetAtt:${fn}.Arn>`));
+    expect(found.length).toBeGreaterThanOrEqual(1);
+  });
+
+  it('gateway responses: unknown route 404, 415, 413, 429 and JSON defaults', () => {
+    // The local runner's texts (infra/local/http.ts).
+    expect(EDGE_MESSAGES).toEqual({ notFound: 'Not Found', methodNotAllowed: 'Method Not Allowed', unsupportedMediaType: 'Unsupported Media Type', tooLarge: 'Payload Too Large', throttled: 'Too Many Requests' });
+    const expected: Array<[string, string, string]> = [
+      ['MISSING_AUTHENTICATION_TOKEN', '404', EDGE_MESSAGES.notFound],
+      ['UNSUPPORTED_MEDIA_TYPE', '415', EDGE_MESSAGES.unsupportedMediaType],
+      ['REQUEST_TOO_LARGE', '413', EDGE_MESSAGES.tooLarge],
+      ['THROTTLED', '429', EDGE_MESSAGES.throttled],
+    ];
+    for (const [type, status, message] of expected) {
+      template.hasResourceProperties('AWS::ApiGateway::GatewayResponse', {
+        ResponseType: type,
+        StatusCode: status,
+        ResponseTemplates: { 'application/json': JSON.stringify({ message }) },
+      });
+    }
+    for (const type of ['DEFAULT_4XX', 'DEFAULT_5XX']) {
+      template.hasResourceProperties('AWS::ApiGateway::GatewayResponse', { ResponseType: type, ResponseTemplates: { 'application/json': '{"message":$context.error.messageString}' } });
+    }
+  });
+
+  it('access logs carry the resource path, never the raw path; the stage is throttled; no execution logs', () => {
+    const stages = Object.values(template.findResources('AWS::ApiGateway::Stage')) as Array<{ Properties: Props }>;
+    expect(stages).toHaveLength(1);
+    const stage = stages[0]?.Properties as { AccessLogSetting: { Format: string; DestinationArn: unknown }; MethodSettings: Props[] };
+    const format = stage.AccessLogSetting.Format;
+    expect(format).toContain('$context.resourcePath');
+    expect(format).not.toMatch(/\$context\.path\b/);
+    expect(JSON.parse(format)).toEqual(ACCESS_LOG_FIELDS);
+    expect(stage.AccessLogSetting.DestinationArn).toEqual({ 'Fn::GetAtt': [expect.any(String), 'Arn'] });
+    expect(stage.MethodSettings).toEqual([
+      expect.objectContaining({ HttpMethod: '*', ResourcePath: '/*', ThrottlingRateLimit: 50, ThrottlingBurstLimit: 100, LoggingLevel: 'OFF', DataTraceEnabled: false }),
+    ]);
+  });
+
+  it('no binary media types (the body reaches the template as text, base64Encode gives back its bytes)', () => {
+    template.hasResourceProperties('AWS::ApiGateway::RestApi', { BinaryMediaTypes: Match.absent(), EndpointConfiguration: { Types: ['REGIONAL'] } });
+  });
+});
+
+describe('outputs', () => {
+  it('give the API URL, each route URL with its {param} left in, the table and the queues', () => {
+    const outputs = template.findOutputs('*');
+    expect(Object.keys(outputs)).toEqual(expect.arrayContaining(['ApiUrl', 'TableName', 'Queues']));
+    for (const r of routeTable.routes) {
+      const out = Object.entries(outputs).find(([k]) => k.startsWith(`Route${r.id.replace(/-/g, '')}`));
+      expect(out, r.id).toBeDefined();
+      expect(resolvePlaceholders(out?.[1].Value)).toContain(r.path);
+    }
+  });
+});

@@ -1,0 +1,231 @@
+/**
+ * Envelope equivalence: for every direct (queue) route and each content type it accepts, the
+ * generated API Gateway request template — rendered with velocityjs over a stand-in of API
+ * Gateway's `$input`/`$util`/`$context` — sends SQS exactly the envelope that buildEnvelope()
+ * (the local runner's path) builds for the same request.
+ */
+import fc from 'fast-check';
+import { describe, expect, it } from 'vitest';
+import { buildEnvelope, envelopeBody, envelopeSchema, type InboundRequest } from '../../lib/envelope.ts';
+import { matchPath, routeTable, type Route } from '../../infra/routes.ts';
+import { formUrlEncode, messageBody, QUEUE_ERROR_MESSAGE, queueErrorResponseTemplate, TOO_LARGE_MESSAGE, sendMessageTemplate, sendMessageTemplates, vtlLiteral } from '../../infra/aws/vtl.ts';
+import { fixtureBytes, fixtureNames } from '../support/fixtures.ts';
+import { escapeJavaScript, javaUrlEncode, renderRequestTemplate, renderResponseTemplate, type EscapeVariant } from './support/apigw-vtl.ts';
+
+const directRoutes = routeTable.routes.filter((r) => r.target.kind === 'queue');
+
+interface Case {
+  name: string;
+  body: Uint8Array;
+  /** Raw (still percent-encoded) path segments for the route's `{param}`s. */
+  rawParams?: Record<string, string>;
+  query?: ReadonlyArray<readonly [string, string]>;
+  /** Extra headers after Content-Type, in the order sent. */
+  headers?: ReadonlyArray<readonly [string, string]>;
+  /** Replace the Content-Type header value (e.g. with a charset parameter). */
+  contentTypeHeader?: (ct: string) => string;
+}
+
+const utf8 = (s: string) => new Uint8Array(Buffer.from(s, 'utf8'));
+const NASTY = `it's "quoted" \\ back\\slash \\' \\\\' '' \n new\r\nline\ttab \u0000\u0001\u001f\u007f </script> / \u2028\u2029 Привет 😀`;
+
+const TRICKY: Case[] = [
+  { name: 'Cyrillic + emoji body', body: utf8('{"name":"Сергей Дмитриев","text":"Привет, мир 😀 ₽"}') },
+  {
+    name: 'binary-ish body (controls, NUL, DEL, BOM, 2-4 byte sequences; valid UTF-8)',
+    body: new Uint8Array([0xef, 0xbb, 0xbf, 0x00, 0x01, 0x1f, 0x7f, 0x0a, 0x0d, 0x09, 0x22, 0x27, 0x5c, 0xc2, 0xa0, 0xe2, 0x82, 0xbd, 0xf0, 0x9f, 0x98, 0x80, 0x25, 0x2b]),
+  },
+  { name: 'empty body', body: new Uint8Array() },
+  {
+    name: 'mixed-case header names, one not allow-listed',
+    body: utf8('a=1'),
+    headers: [['USER-AGENT', 'amoCRM-Webhooks/3.0'], ['X-AmoCRM-RequestId', '4deb1687-f69f-4f06-930e-95c2947134ca'], ['X-Signature', 'ABCDEF0123'], ['Date', 'Tue, 25 Nov 2025 12:00:00 GMT'], ['X-Forwarded-For', '10.0.0.1'], ['Cookie', 'secret=1'], ['Authorization', 'Bearer nope']],
+  },
+  {
+    name: 'values with quotes, backslashes, newlines, apostrophes, controls, non-ASCII',
+    body: utf8(NASTY),
+    rawParams: { token: encodeURIComponent(NASTY), scope_id: encodeURIComponent(NASTY) },
+    query: [['q', NASTY], [NASTY, 'v'], ["o'k", "\\'"]],
+    headers: [['User-Agent', NASTY], ['x-signature', "a'b\"c\\d"], ['date', '\\\\\'\'']],
+  },
+  { name: 'repeated query names (last wins)', body: utf8('x'), query: [['a', '1'], ['b', 'x'], ['a', '2'], ['a', '3']] },
+  { name: 'url-encoded path parameter', body: utf8('x'), rawParams: { token: '%D1%82%D0%BE%D0%BA%D0%B5%D0%BD%27%22%20x%2Fy%25', scope_id: 'a%2Bb%3Dc%26d%3F' } },
+  { name: 'repeated header in two cases (last wins)', body: utf8('x'), headers: [['X-Signature', 'first'], ['x-signature', 'second'], ['User-Agent', 'one'], ['User-Agent', 'two']] },
+  { name: 'content type with a charset parameter', body: utf8('{}'), contentTypeHeader: (ct) => `${ct}; charset=UTF-8` },
+];
+
+function fixtureCases(contentType: string): Case[] {
+  const dirs = contentType === 'application/x-www-form-urlencoded' ? ['amocrm-webhooks'] : ['amojo-webhooks', 'rdesk'];
+  return dirs.flatMap((d) => fixtureNames(d).map((f) => ({ name: `fixture ${d}/${f}`, body: new Uint8Array(fixtureBytes(`${d}/${f}`)) })));
+}
+
+interface Rendered {
+  fromVtl: unknown;
+  fromRunner: ReturnType<typeof buildEnvelope>;
+  rawForm: string;
+}
+
+/** Sends one request both ways: through the template (API Gateway) and through buildEnvelope (runner). */
+function bothWays(route: Route, contentType: string, c: Case, variant: EscapeVariant = 'commons-lang-2.6'): Rendered {
+  const rawPath = route.path.replace(/\{([^}]+)\}/g, (_m, name: string) => c.rawParams?.[name] ?? 'tok-123');
+  // Both edges get the path parameters the same way: matched and percent-decoded.
+  const pathParams = matchPath(route.path, rawPath);
+  if (!pathParams) throw new Error(`test bug: ${rawPath} does not match ${route.path}`);
+  const headers: Array<readonly [string, string]> = [['Content-Type', c.contentTypeHeader ? c.contentTypeHeader(contentType) : contentType], ...(c.headers ?? [])];
+  const query = c.query ?? [];
+  const meta = { requestId: 'c0ffee00-1111-2222-3333-444455556666', receivedAt: 1_764_072_000_123, sourceIp: '88.212.240.28' };
+
+  const template = sendMessageTemplates(route)[contentType];
+  if (template === undefined) throw new Error(`no template for ${contentType}`);
+  const rawForm = renderRequestTemplate(
+    template,
+    { body: c.body, path: pathParams, query, headers, requestId: meta.requestId, requestTimeEpoch: meta.receivedAt, sourceIp: meta.sourceIp },
+    variant,
+  );
+  const form = new URLSearchParams(rawForm);
+  expect([...form.keys()]).toEqual(['Action', 'MessageBody']);
+  expect(form.get('Action')).toBe('SendMessage');
+  const fromVtl: unknown = JSON.parse(form.get('MessageBody') ?? '');
+
+  // The runner's InboundRequest: raw header names, the last value of a repeated name (lib/envelope.ts).
+  const headerRecord: Record<string, string> = {};
+  for (const [k, v] of headers) headerRecord[k] = v;
+  const inbound: InboundRequest = {
+    routeId: route.id,
+    pathParams,
+    query: Object.fromEntries(query),
+    headers: headerRecord,
+    body: c.body,
+    receivedAt: meta.receivedAt,
+    requestId: meta.requestId,
+    sourceIp: meta.sourceIp,
+  };
+  return { fromVtl, fromRunner: buildEnvelope(inbound, route.headers), rawForm };
+}
+
+describe('generated SendMessage templates', () => {
+  it('there are direct routes to check', () => {
+    expect(directRoutes.length).toBeGreaterThanOrEqual(4);
+  });
+
+  for (const route of directRoutes) {
+    describe(`${route.id} (${route.method} ${route.path})`, () => {
+      it('has one template per accepted content type and nothing else', () => {
+        expect(Object.keys(sendMessageTemplates(route)).sort()).toEqual([...route.contentTypes].sort());
+      });
+
+      it('base64-encodes the body and never escapes it as text', () => {
+        const t = sendMessageTemplate(route);
+        expect(t).toContain('$util.base64Encode($input.body)');
+        expect(t).not.toMatch(/escapeJavaScript\(\$input\.body/);
+        expect(t).not.toContain('$input.json(');
+        expect(t).not.toMatch(/[\r\n]/);
+      });
+
+      for (const contentType of route.contentTypes) {
+        for (const c of [...TRICKY, ...fixtureCases(contentType)]) {
+          it(`[${contentType}] ${c.name}: same envelope as buildEnvelope()`, () => {
+            const { fromVtl, fromRunner, rawForm } = bothWays(route, contentType, c);
+            expect(fromVtl).toStrictEqual(fromRunner);
+            expect(envelopeSchema.parse(fromVtl)).toStrictEqual(fromRunner);
+            expect(Buffer.compare(envelopeBody(envelopeSchema.parse(fromVtl)), Buffer.from(c.body))).toBe(0);
+            // A form body SQS can parse: printable ASCII, no spaces, nothing VTL left unrendered.
+            expect(rawForm).toMatch(/^[\x21-\x7e]+$/);
+            expect(rawForm).not.toMatch(/\$(!?)(\{|util|input|context|amo)/);
+          });
+        }
+        it(`[${contentType}] does not depend on how escapeJavaScript treats non-ASCII`, () => {
+          const nasty = TRICKY.find((c) => c.name.startsWith('values with'));
+          if (!nasty) throw new Error('test bug: case missing');
+          const { fromVtl, fromRunner } = bothWays(route, contentType, nasty, 'keeps-non-ascii');
+          expect(fromVtl).toStrictEqual(fromRunner);
+        });
+      }
+    });
+  }
+
+  it('any strings in params, query and headers, any UTF-8 body (property)', () => {
+    const route = directRoutes.find((r) => r.headers.includes('x-signature') && r.path.includes('{'));
+    if (!route) throw new Error('test bug: want a route with a path param and x-signature');
+    const contentType = route.contentTypes[0] ?? 'application/json';
+    const text = fc.string({ unit: 'binary', maxLength: 24 });
+    fc.assert(
+      fc.property(
+        text.filter((s) => s.length > 0),
+        fc.array(fc.tuple(text.filter((s) => s.length > 0), text), { maxLength: 4 }),
+        text,
+        text,
+        fc.constantFrom<EscapeVariant>('commons-lang-2.6', 'keeps-non-ascii'),
+        (param, query, signature, body, variant) => {
+          const c: Case = { name: 'prop', body: utf8(body), rawParams: { scope_id: encodeURIComponent(param) }, query, headers: [['X-SIGNATURE', signature]] };
+          const { fromVtl, fromRunner } = bothWays(route, contentType, c, variant);
+          expect(fromVtl).toStrictEqual(fromRunner);
+        },
+      ),
+      { numRuns: 150 },
+    );
+  });
+
+  it('documented difference: a body that is not UTF-8 does not keep its bytes on API Gateway', () => {
+    const route = directRoutes[0];
+    if (!route) throw new Error('test bug');
+    const cp1251 = new Uint8Array([0xcf, 0xf0, 0xe8, 0xe2, 0xe5, 0xf2]); // "Привет" in windows-1251
+    const { fromVtl, fromRunner } = bothWays(route, route.contentTypes[0] ?? '', { name: 'cp1251', body: cp1251 });
+    const viaGateway = envelopeBody(envelopeSchema.parse(fromVtl));
+    expect(Buffer.from(fromRunner.body, 'base64')).toEqual(Buffer.from(cp1251));
+    expect(viaGateway).not.toEqual(Buffer.from(cp1251));
+    expect(viaGateway.toString('utf8')).toContain('\ufffd');
+  });
+
+  it('refuses routes that do not target a queue', () => {
+    const route = { ...directRoutes[0], target: { kind: 'function', function: 'worker' } } as Route;
+    expect(() => sendMessageTemplate(route)).toThrow(/does not target a queue/);
+  });
+});
+
+describe('the VTL stand-in behaves like the JVM where the templates rely on it', () => {
+  it('escapeJavaScript follows Commons Lang 2.6 (the \\\' that JSON forbids included)', () => {
+    expect(escapeJavaScript(`He didn't say, "Stop!"`)).toBe(`He didn\\'t say, \\"Stop!\\"`);
+    expect(escapeJavaScript('a/b\\c\n\u0001é😀')).toBe('a\\/b\\\\c\\n\\u0001\\u00E9\\uD83D\\uDE00');
+  });
+
+  it('replaceAll takes a Java regex: "\\\\\'" (as VTL passes it) matches a backslash and a quote', () => {
+    const rendered = renderResponseTemplate(`$util.escapeJavaScript("it's").replaceAll("\\\\'","'")`, '');
+    expect(rendered.body).toBe("it's");
+  });
+
+  it('urlEncode is java.net.URLEncoder', () => {
+    expect(javaUrlEncode('a b+c~*._-!é')).toBe('a+b%2Bc%7E*._-%21%C3%A9');
+  });
+});
+
+describe('constant and response templates', () => {
+  it('formUrlEncode encodes like URLEncoder and never leaves $ or # for VTL', () => {
+    expect(formUrlEncode('{"a b":"$x#y"}')).toBe('%7B%22a+b%22%3A%22%24x%23y%22%7D');
+    fc.assert(fc.property(fc.string({ unit: 'binary' }), (s) => formUrlEncode(s) === javaUrlEncode(s) && !/[$#]/.test(formUrlEncode(s))));
+  });
+
+  it('the ack body renders exactly, even with VTL characters in it', () => {
+    for (const body of ['{"status":"ok"}', '{"price":"$5","tag":"#1","path":"a\\\\b"}']) {
+      expect(renderResponseTemplate(vtlLiteral(body), '<SendMessageResponse/>').body).toBe(body);
+    }
+    expect(() => vtlLiteral('$x ]]# y')).toThrow(/\]\]#/);
+  });
+
+  it('an SQS error is a 500 (the sender retries) without SQS text; "message too long" is a 413', () => {
+    const other = renderResponseTemplate(queueErrorResponseTemplate(), '<ErrorResponse><Error><Code>AWS.SimpleQueueService.NonExistentQueue</Code><Message>arn:aws:sqs:eu-central-1:123456789012:q</Message></Error></ErrorResponse>');
+    expect(other).toEqual({ body: JSON.stringify({ message: QUEUE_ERROR_MESSAGE }) });
+    const tooLong = renderResponseTemplate(
+      queueErrorResponseTemplate(),
+      '<ErrorResponse><Error><Type>Sender</Type><Code>InvalidParameterValue</Code><Message>One or more parameters are invalid. Reason: Message must be shorter than 1048576 bytes.</Message></Error></ErrorResponse>',
+    );
+    expect(tooLong).toEqual({ body: JSON.stringify({ message: TOO_LARGE_MESSAGE }), status: 413 });
+    expect(JSON.parse(other.body)).toEqual({ message: 'Could not store the request; try again' });
+    expect(JSON.parse(tooLong.body)).toEqual({ message: 'Payload Too Large' });
+  });
+
+  it('error bodies are JSON even when a message holds VTL characters', () => {
+    const body = messageBody('costs $5 #1', { allow: ['GET', 'POST'] });
+    expect(JSON.parse(renderResponseTemplate(body, '').body)).toEqual({ message: 'costs $5 #1', allow: ['GET', 'POST'] });
+  });
+});
