@@ -1,13 +1,55 @@
-/** Placeholder until the token lifecycle lands (issue 3/11). */
+/**
+ * The scheduled refresher (EventBridge, every few minutes): every configured account whose token
+ * is past half its lifetime is refreshed, each under its DynamoDB lease. EventBridge may invoke
+ * twice at once; the lease and the item's version make that one refresh (lib/amocrm/oauth).
+ * One account's failure does not stop the others; the summary is returned and logged.
+ */
+import { Logger } from '@aws-lambda-powertools/logger';
+import { Metrics } from '@aws-lambda-powertools/metrics';
+import type { TokenLifecycle, OAuthLog, ScheduleResult } from '../lib/amocrm/oauth/index.ts';
+import { powertoolsMetricsSink } from '../lib/amocrm/oauth/index.ts';
+import { loggerAsOAuthLog, oauthFromEnv } from '../lib/aws/oauth-runtime.ts';
+
 export interface TokenRefreshDeps {
-  log: (line: string) => void;
+  lifecycle: Pick<TokenLifecycle, 'refreshDue'>;
+  log: OAuthLog;
+}
+
+export interface TokenRefreshSummary {
+  checked: number;
+  refreshed: number;
+  /** Per outcome, e.g. `{fresh: 3, refreshed: 1}`. */
+  outcomes: Record<string, number>;
+  results: ScheduleResult[];
 }
 
 export function createHandler(deps: TokenRefreshDeps) {
-  return async (): Promise<{ refreshed: number }> => {
-    deps.log('token refresh: nothing to do yet');
-    return { refreshed: 0 };
+  return async (_event?: unknown): Promise<TokenRefreshSummary> => {
+    const results = await deps.lifecycle.refreshDue();
+    const outcomes: Record<string, number> = {};
+    for (const r of results) outcomes[r.outcome] = (outcomes[r.outcome] ?? 0) + 1;
+    const summary = { checked: results.length, refreshed: outcomes.refreshed ?? 0, outcomes, results };
+    const bad = results.filter((r) => r.outcome === 'failed' || r.outcome === 'needs-reauth' || r.outcome === 'busy');
+    if (bad.length) deps.log.warn('token refresh: some accounts need attention', { outcomes, accounts: bad.map((r) => ({ account: r.account, outcome: r.outcome })) });
+    else deps.log.info('token refresh done', { outcomes });
+    return summary;
   };
 }
 
-export const handler = createHandler({ log: (line) => console.log(line) });
+const logger = new Logger({ serviceName: 'amo-gateway-token-refresh' });
+const metrics = new Metrics({ namespace: 'AmoGateway', serviceName: 'amo-gateway-token-refresh' });
+
+function fromEnv(): (event?: unknown) => Promise<TokenRefreshSummary> {
+  try {
+    const log = loggerAsOAuthLog(logger);
+    const oauth = oauthFromEnv(process.env, { log, metrics: powertoolsMetricsSink(metrics) });
+    return createHandler({ lifecycle: oauth.lifecycle, log });
+  } catch (e) {
+    const reason = e;
+    return async () => {
+      throw reason;
+    };
+  }
+}
+
+export const handler = fromEnv();

@@ -213,6 +213,28 @@ export const routeTable: RouteTable = defineRouteTable({
       headers: ['content-type', 'user-agent', 'x-signature', 'date'],
       ack: OK_ACK,
     },
+    {
+      id: 'oauth-callback',
+      description: "amoCRM's OAuth redirect after consent: checks state + referer, exchanges the code at the account host, stores the pair",
+      method: 'GET',
+      path: '/oauth/callback',
+      contentTypes: [],
+      bodyLimitBytes: 1 * KiB,
+      target: { kind: 'function', function: 'oauth' },
+      auth: 'oauth-state',
+      headers: ['user-agent', 'accept'],
+    },
+    {
+      id: 'oauth-disconnect',
+      description: "amoCRM's access-revoked hook: HMAC-SHA256(client_id|account_id) verified, account marked disconnected",
+      method: 'GET',
+      path: '/oauth/disconnect',
+      contentTypes: [],
+      bodyLimitBytes: 1 * KiB,
+      target: { kind: 'function', function: 'oauth' },
+      auth: 'disconnect-hmac',
+      headers: ['user-agent'],
+    },
   ],
   queues: [
     {
@@ -244,6 +266,7 @@ export const routeTable: RouteTable = defineRouteTable({
   functions: [
     { id: 'worker', description: 'SQS consumer: envelope → route processor → ok/defer/retry/park', entry: 'functions/worker.ts', timeoutSeconds: 60, memoryMb: 512 },
     { id: 'token-refresh', description: 'Refreshes every OAuth token past half its lifetime, exactly once', entry: 'functions/token-refresh.ts', timeoutSeconds: 60, memoryMb: 256 },
+    { id: 'oauth', description: 'OAuth callback (code exchange) and the disconnect hook', entry: 'functions/oauth.ts', timeoutSeconds: 15, memoryMb: 256 },
   ],
   schedules: [{ id: 'token-refresh', description: 'Token refresh at half-life', function: 'token-refresh', rateMinutes: 5 }],
 });

@@ -1,0 +1,14 @@
+/**
+ * Every command of `amo-gateway`. A new family (`dlq list|show|replay|purge`, `schema pull`, `chat …`)
+ * is a file next to these exporting Command[] and one spread below; help and dispatch follow.
+ */
+import type { Command } from '../command.ts';
+import { authCommands } from './auth.ts';
+import { tokenCommands } from './token.ts';
+
+export const GROUPS: Record<string, string> = {
+  auth: 'connect an amoCRM account (consent link, pasted code, long-lived token)',
+  token: 'inspect and refresh the stored OAuth tokens',
+};
+
+export const COMMANDS: Command[] = [...authCommands, ...tokenCommands];

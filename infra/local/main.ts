@@ -1,0 +1,74 @@
+/**
+ * `npm start`: the gateway on this machine. Flags:
+ *   --port N        HTTP port (default: PORT or 3000)
+ *   --host H        bind address (default 127.0.0.1)
+ *   --memory        DynamoDB in memory, queues not saved (throwaway run)
+ *   --data-dir D    where data is kept (default .local/)
+ *   --quiet         no per-request / per-message lines
+ *   --debug         debug lines too
+ *   --no-schedule   do not fire the scheduled functions
+ *   --help
+ */
+import { FlagError, parseFlags, USAGE, type Flags } from './flags.ts';
+
+// Node 20 is this machine's runtime (Lambda runs 22): keep the SDK's nags off the console. Set
+// before the SDK loads, hence the dynamic import below.
+process.env.AWS_SDK_JS_SUPPRESS_MAINTENANCE_MODE_MESSAGE ??= '1';
+process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
+
+let flags: Flags;
+try {
+  flags = parseFlags(process.argv.slice(2), process.env);
+} catch (e) {
+  console.error(`${e instanceof FlagError ? e.message : String(e)}\n${USAGE}`);
+  process.exit(2);
+}
+if (flags.help) {
+  console.log(USAGE);
+  process.exit(0);
+}
+
+const { startLocal } = await import('./runner.ts');
+const { describeRunner } = await import('./banner.ts');
+
+let runner: Awaited<ReturnType<typeof startLocal>>;
+try {
+  runner = await startLocal({
+    ...(flags.port !== undefined ? { port: flags.port } : {}),
+    ...(flags.host ? { host: flags.host } : {}),
+    memory: flags.memory,
+    ...(flags.dataDir ? { dataDir: flags.dataDir } : {}),
+    quiet: flags.quiet,
+    debug: flags.debug,
+    schedule: flags.schedule,
+  });
+} catch (e) {
+  console.error(`could not start: ${e instanceof Error ? e.message : String(e)}`);
+  if (e instanceof Error && e.cause) console.error(`  cause: ${e.cause instanceof Error ? e.cause.message : String(e.cause)}`);
+  process.exit(1);
+}
+console.log(describeRunner(runner));
+
+let signals = 0;
+const shutdown = (signal: string) => {
+  signals++;
+  if (signals > 1) {
+    console.error(`\n${signal} again: exiting now (queued messages not saved)`);
+    process.exit(130);
+  }
+  console.log(`\n${signal}: stopping — no new requests, finishing batches in flight, saving queued messages…`);
+  runner.stop().then(
+    (r) => {
+      const total = Object.values(r.saved).reduce((a, b) => a + b, 0);
+      if (r.file) console.log(`saved ${total} queued message(s) to ${r.file}; they are re-queued on the next start`);
+      else console.log(runner.dataDir ? 'no queued messages to save' : 'memory mode: nothing saved');
+      process.exit(0);
+    },
+    (e: unknown) => {
+      console.error(`stop failed: ${e instanceof Error ? e.message : String(e)}`);
+      process.exit(1);
+    },
+  );
+};
+process.on('SIGINT', () => shutdown('SIGINT'));
+process.on('SIGTERM', () => shutdown('SIGTERM'));

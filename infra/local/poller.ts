@@ -1,0 +1,173 @@
+/**
+ * One poller per queue, standing in for Lambda's SQS event source mapping: long-polls, fills a
+ * batch up to the queue's batchSize within its batching window, invokes the consumer with a
+ * real-shaped SQSEvent, deletes what succeeded and leaves what is listed in batchItemFailures
+ * (it comes back after the visibility timeout). A handler error, a timeout or a malformed
+ * response fails the whole batch, as in AWS. One batch at a time per queue (assumed: Lambda
+ * would run several concurrently on a standard queue; one keeps local logs readable).
+ */
+import { DeleteMessageBatchCommand, ReceiveMessageCommand, type Message, type SQSClient } from '@aws-sdk/client-sqs';
+import type { SQSBatchResponse } from 'aws-lambda';
+import type { FunctionDef } from '../routes.ts';
+import { describeError } from '../../lib/pipeline/outcome.ts';
+import { safeErrorText } from '../../lib/pipeline/redact.ts';
+import { invoke, sqsEvent, type LocalInvoke } from './lambda.ts';
+import type { LocalLog } from './log.ts';
+import type { LocalQueue } from './stand-ins.ts';
+
+export interface PollerStats {
+  state: 'idle' | 'running' | 'stopping' | 'stopped';
+  batches: number;
+  received: number;
+  deleted: number;
+  failed: number;
+  lastError?: string;
+}
+
+export interface PollerOptions {
+  sqs: SQSClient;
+  queue: LocalQueue;
+  fn: FunctionDef;
+  handler: LocalInvoke;
+  region: string;
+  log: LocalLog;
+  /** Long-poll wait; the stop sequence cancels it. */
+  waitSeconds?: number;
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+export class QueuePoller {
+  readonly stats: PollerStats = { state: 'idle', batches: 0, received: 0, deleted: 0, failed: 0 };
+  private stopping = false;
+  private loopDone: Promise<void> | undefined;
+  private current: Promise<void> | undefined;
+  private readonly aborter = new AbortController();
+
+  constructor(private readonly o: PollerOptions) {}
+
+  start(): void {
+    if (this.loopDone) return;
+    this.stats.state = 'running';
+    this.loopDone = this.loop().finally(() => {
+      this.stats.state = 'stopped';
+    });
+  }
+
+  get started(): boolean {
+    return this.loopDone !== undefined;
+  }
+
+  /** Take no new batch; resolve when the batch in flight (if any) has finished. */
+  async drain(): Promise<void> {
+    this.stopping = true;
+    if (this.stats.state === 'running') this.stats.state = 'stopping';
+    await this.current;
+  }
+
+  /** After drain(): abort a pending receive and wait for the loop to end. */
+  async join(): Promise<void> {
+    this.stopping = true;
+    this.aborter.abort();
+    await this.loopDone;
+  }
+
+  private async receive(max: number, waitSeconds: number): Promise<Message[]> {
+    const res = await this.o.sqs.send(
+      new ReceiveMessageCommand({
+        QueueUrl: this.o.queue.url,
+        MaxNumberOfMessages: Math.min(10, max),
+        WaitTimeSeconds: waitSeconds,
+        MessageSystemAttributeNames: ['All'],
+        MessageAttributeNames: ['All'],
+      }),
+      { abortSignal: this.aborter.signal },
+    );
+    return res.Messages ?? [];
+  }
+
+  private async loop(): Promise<void> {
+    const { def } = this.o.queue;
+    while (!this.stopping) {
+      let first: Message[];
+      try {
+        first = await this.receive(def.batchSize, this.o.waitSeconds ?? 20);
+      } catch (e) {
+        if (this.stopping) break;
+        this.stats.lastError = safeErrorText(describeError(e));
+        this.o.log.pipeline('poller').error('receive failed', { queue: def.id, error: this.stats.lastError });
+        await sleep(1000);
+        continue;
+      }
+      // Received while stopping: leave them in flight; the snapshot keeps them.
+      if (this.stopping || first.length === 0) continue;
+      this.current = this.runBatch(first);
+      await this.current;
+      this.current = undefined;
+    }
+  }
+
+  private async runBatch(batch: Message[]): Promise<void> {
+    const { def } = this.o.queue;
+    // The batching window: keep gathering until the batch is full or the window closes.
+    const windowEnd = Date.now() + def.batchingWindowSeconds * 1000;
+    while (batch.length < def.batchSize && Date.now() < windowEnd && !this.stopping) {
+      let more: Message[] = [];
+      try {
+        more = await this.receive(def.batchSize - batch.length, 0);
+      } catch {
+        break;
+      }
+      if (more.length) batch.push(...more);
+      else await sleep(Math.min(50, Math.max(1, windowEnd - Date.now())));
+    }
+    this.stats.batches++;
+    this.stats.received += batch.length;
+
+    const event = sqsEvent(batch, this.o.queue.arn, this.o.region);
+    const ids = new Set(event.Records.map((r) => r.messageId));
+    let failed: Set<string>;
+    try {
+      const res = await invoke(this.o.fn, this.o.handler, event, this.o.region);
+      failed = failedIds(res, ids);
+    } catch (e) {
+      this.stats.lastError = safeErrorText(describeError(e));
+      this.o.log.pipeline('poller').error('invocation failed; the whole batch comes back after the visibility timeout', { queue: def.id, records: batch.length, error: this.stats.lastError });
+      failed = ids;
+    }
+    this.stats.failed += failed.size;
+
+    const toDelete = batch.filter((m) => !failed.has(m.MessageId ?? ''));
+    for (let i = 0; i < toDelete.length; i += 10) {
+      const chunk = toDelete.slice(i, i + 10);
+      try {
+        const res = await this.o.sqs.send(
+          new DeleteMessageBatchCommand({ QueueUrl: this.o.queue.url, Entries: chunk.map((m, j) => ({ Id: String(j), ReceiptHandle: m.ReceiptHandle ?? '' })) }),
+        );
+        this.stats.deleted += res.Successful?.length ?? 0;
+        if (res.Failed?.length) this.o.log.pipeline('poller').warn('some deletes failed; those messages will be redelivered', { queue: def.id, failed: res.Failed.length });
+      } catch (e) {
+        this.stats.lastError = safeErrorText(describeError(e));
+        this.o.log.pipeline('poller').error('delete failed; those messages will be redelivered', { queue: def.id, error: this.stats.lastError });
+      }
+    }
+  }
+}
+
+/**
+ * Lambda's reading of a partial batch response: a missing/empty list means all succeeded; an
+ * entry that is empty or names no record of the batch fails the whole batch.
+ */
+export function failedIds(res: unknown, ids: ReadonlySet<string>): Set<string> {
+  if (res === undefined || res === null) return new Set();
+  const list = (res as Partial<SQSBatchResponse>).batchItemFailures;
+  if (list === undefined || list === null) return new Set();
+  if (!Array.isArray(list)) return new Set(ids);
+  const out = new Set<string>();
+  for (const f of list) {
+    const id = (f as { itemIdentifier?: unknown } | null)?.itemIdentifier;
+    if (typeof id !== 'string' || !ids.has(id)) return new Set(ids);
+    out.add(id);
+  }
+  return out;
+}

@@ -1,0 +1,348 @@
+/**
+ * The whole gateway on one machine (DESIGN §4), as a programmatic API: `startLocal(opts)` starts
+ * the stand-ins (fauxqs, dynalite), re-queues what the last run saved, wires every function,
+ * starts a poller per queue and the schedule, then serves every route of the table over HTTP.
+ * `stop()` is the graceful Ctrl-C path: stop taking requests, stop the schedule, finish in-flight
+ * batches, save what is still queued, stop the stand-ins. `infra/local/main.ts` is the CLI.
+ */
+import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { DescribeTableCommand } from '@aws-sdk/client-dynamodb';
+import { ListQueuesCommand, type SQSClient } from '@aws-sdk/client-sqs';
+import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import type { FauxqsServer } from 'fauxqs';
+import { resolve } from 'node:path';
+import type { QueuesConfig } from '../../lib/aws/queues-config.ts';
+import type { Random, RetryPolicy } from '../../lib/pipeline/backoff.ts';
+import { describeError } from '../../lib/pipeline/outcome.ts';
+import { safeErrorText } from '../../lib/pipeline/redact.ts';
+import type { ProcessorMap } from '../../lib/pipeline/registry.ts';
+import { DynamoDlqIndex, type DlqIndex } from '../../lib/store/dlq-index.ts';
+import { routeTable as shippedTable, type FunctionDef, type RouteTable } from '../routes.ts';
+import { wireFunctions, type LocalFunctionDeps } from './functions.ts';
+import { createGateway, HEALTH_PATH } from './http.ts';
+import type { LocalInvoke } from './lambda.ts';
+import { lockDataDir } from './lock.ts';
+import { createLocalLog, type LocalLog } from './log.ts';
+import { restoreSnapshot, snapshotCounts, takeSnapshot, writeSnapshot } from './persist.ts';
+import { QueuePoller, type PollerStats } from './poller.ts';
+import { Scheduler, type ScheduleStats } from './schedule.ts';
+import { startDynamo, startSqs, type DynamoStandIn, type LocalQueue, type SqsStandIn } from './stand-ins.ts';
+
+/**
+ * An extra service started before the HTTP server and stopped after it, reported in /health
+ * (e.g. the amoCRM + amojo sandbox from infra/local/sandbox).
+ */
+export interface LocalService {
+  name: string;
+  /** Resolves when ready; may give the URL it serves (offered to functions as `endpoints[name]`). */
+  start(): Promise<void | { url?: string }>;
+  stop(): Promise<void>;
+  health?(): Promise<{ ok: boolean; [detail: string]: unknown }>;
+}
+
+export interface LocalOptions {
+  /** HTTP port; 0 picks a free one (tests). Default: PORT or 3000. */
+  port?: number;
+  /** Default 127.0.0.1. */
+  host?: string;
+  /** Keep DynamoDB in memory and save no queues (throwaway runs). */
+  memory?: boolean;
+  /** Where persisted data lives (dynalite store, queue snapshot). Default `.local/`. */
+  dataDir?: string;
+  /** Route table; default the shipped one (tests pass their own, e.g. with function routes). */
+  table?: RouteTable;
+  /** Worker processors merged over the defaults (tests inject flows). */
+  processors?: ProcessorMap;
+  /** Replace a function's handler by id (tests). */
+  functions?: Readonly<Record<string, LocalInvoke>>;
+  /** Visibility timeout for every queue instead of the table's (tests use 1–2 s). */
+  visibilityTimeoutSeconds?: number;
+  /** Multiplies every schedule's period (0.001: 5 minutes → 300 ms). Default 1. */
+  scheduleTimeScale?: number;
+  /** Run the schedule. Default true. */
+  schedule?: boolean;
+  /** Start the pollers. Default true; false starts paused (startPollers() resumes). */
+  pollers?: boolean;
+  /** Long-poll wait of the pollers (s). Default 20. */
+  pollWaitSeconds?: number;
+  /** The worker's random source (tests: () => 0 makes every backoff 0 s). */
+  random?: Random;
+  retry?: Partial<RetryPolicy>;
+  /** No console output. */
+  quiet?: boolean;
+  /** Receives every log line. */
+  logSink?: (line: string) => void;
+  debug?: boolean;
+  services?: readonly LocalService[];
+  region?: string;
+  tableName?: string;
+  /** Extra deps for the function wiring (e.g. a token lifecycle). */
+  functionDeps?: Partial<Pick<LocalFunctionDeps, 'tokenLifecycle'>>;
+}
+
+export interface HealthReport {
+  status: 'ok' | 'degraded' | 'stopping';
+  uptimeSeconds: number;
+  parts: Record<string, { status: 'up' | 'down' | 'paused' | 'stopping'; [detail: string]: unknown }>;
+}
+
+export interface StopReport {
+  /** Messages saved per physical queue name (empty in memory mode). */
+  saved: Record<string, number>;
+  file: string | undefined;
+}
+
+export interface LocalRunner {
+  table: RouteTable;
+  url: string;
+  port: number;
+  region: string;
+  tableName: string;
+  /** dataDir in persisted mode, undefined with `memory`. */
+  dataDir: string | undefined;
+  queues: Readonly<Record<string, LocalQueue>>;
+  /** What `QUEUES` would hold in AWS. */
+  queuesConfig: QueuesConfig;
+  sqs: SQSClient;
+  sqsEndpoint: string;
+  ddb: DynamoDBClient;
+  doc: DynamoDBDocumentClient;
+  ddbEndpoint: string;
+  dlqIndex: DlqIndex;
+  fauxqs: FauxqsServer;
+  functions: ReadonlyMap<string, { def: FunctionDef; handler: LocalInvoke }>;
+  /** Restored from the previous run, per physical queue name. */
+  restored: Record<string, number>;
+  pollerStats(): Record<string, PollerStats>;
+  scheduleStats(): Record<string, ScheduleStats>;
+  startPollers(): void;
+  /** Counts of a queue's messages (visible, delayed, in flight) and of its DLQ. */
+  depth(queueId: string): { visible: number; delayed: number; inFlight: number; dlq: number };
+  health(): Promise<HealthReport>;
+  stop(): Promise<StopReport>;
+}
+
+export const DEFAULT_PORT = 3000;
+export const DEFAULT_DATA_DIR = '.local';
+export const LOCAL_TABLE_NAME = 'amo-gateway';
+
+async function within<T>(ms: number, p: Promise<T>): Promise<T> {
+  let t: NodeJS.Timeout | undefined;
+  try {
+    return await Promise.race([p, new Promise<never>((_, rej) => (t = setTimeout(() => rej(new Error(`no answer within ${ms} ms`)), ms)))]);
+  } finally {
+    clearTimeout(t);
+  }
+}
+
+export async function startLocal(opts: LocalOptions = {}): Promise<LocalRunner> {
+  const startedAt = Date.now();
+  const table = opts.table ?? shippedTable;
+  const region = opts.region ?? 'us-east-1';
+  const tableName = opts.tableName ?? LOCAL_TABLE_NAME;
+  const dataDir = opts.memory ? undefined : resolve(opts.dataDir ?? DEFAULT_DATA_DIR);
+  const log: LocalLog = createLocalLog({ ...(opts.quiet !== undefined ? { quiet: opts.quiet } : {}), ...(opts.logSink ? { sink: opts.logSink } : {}), ...(opts.debug ? { debug: true } : {}) });
+  const cleanups: Array<() => Promise<void>> = [];
+  const cleanup = async () => {
+    for (const c of cleanups.reverse()) await c().catch(() => undefined);
+  };
+
+  let dynamo: DynamoStandIn;
+  let sqsStandIn: SqsStandIn;
+  const services: Array<{ service: LocalService; url?: string }> = [];
+  try {
+    if (dataDir) {
+      const release = lockDataDir(dataDir);
+      cleanups.push(async () => release());
+    }
+    dynamo = await startDynamo({ region, tableName, ...(dataDir ? { dir: resolve(dataDir, 'dynamodb') } : {}) });
+    cleanups.push(() => dynamo.stop());
+    sqsStandIn = await startSqs(table, { region, ...(opts.visibilityTimeoutSeconds !== undefined ? { visibilityTimeoutSeconds: opts.visibilityTimeoutSeconds } : {}) });
+    cleanups.push(() => sqsStandIn.stop());
+    for (const service of opts.services ?? []) {
+      const r = await service.start();
+      cleanups.push(() => service.stop());
+      services.push({ service, ...(r && r.url ? { url: r.url } : {}) });
+    }
+  } catch (e) {
+    await cleanup();
+    throw e;
+  }
+  const queueList = Object.values(sqsStandIn.queues);
+  const { sqs, fauxqs } = sqsStandIn;
+
+  let restored: Record<string, number> = {};
+  if (dataDir) {
+    try {
+      const r = await restoreSnapshot(dataDir, sqs, queueList);
+      restored = r.restored;
+      if (r.orphanedFile) log.line('runner', 'messages of queues no longer in the route table were kept aside', { file: r.orphanedFile });
+    } catch (e) {
+      await cleanup();
+      throw e;
+    }
+  }
+
+  const queuesConfig: QueuesConfig = Object.fromEntries(queueList.map((q) => [q.id, { arn: q.arn, url: q.url, dlqUrl: q.dlqUrl }]));
+  const dlqIndex = new DynamoDlqIndex({ doc: dynamo.doc, tableName, queueIds: table.queues.map((q) => q.id) });
+  const endpoints: Record<string, string> = { sqs: sqsStandIn.endpoint, dynamodb: dynamo.endpoint };
+  for (const s of services) if (s.url) endpoints[s.service.name] = s.url;
+  const wired = wireFunctions({
+    table,
+    region,
+    sqs,
+    ddb: dynamo.ddb,
+    doc: dynamo.doc,
+    tableName,
+    queues: queuesConfig,
+    dlqIndex,
+    log,
+    endpoints,
+    ...(opts.processors ? { processors: opts.processors } : {}),
+    ...(opts.random ? { random: opts.random } : {}),
+    ...(opts.retry ? { retry: opts.retry } : {}),
+    ...opts.functionDeps,
+  });
+  const functions = new Map<string, { def: FunctionDef; handler: LocalInvoke }>();
+  for (const def of table.functions) {
+    const handler = opts.functions?.[def.id] ?? wired[def.id];
+    if (handler) functions.set(def.id, { def, handler });
+    else log.pipeline('runner').warn('function has no local wiring (add it to infra/local/functions.ts)', { function: def.id });
+  }
+
+  const pollers = new Map<string, QueuePoller>();
+  for (const q of queueList) {
+    const fn = functions.get(q.def.consumer);
+    if (!fn) continue;
+    pollers.set(q.id, new QueuePoller({ sqs, queue: q, fn: fn.def, handler: fn.handler, region, log, ...(opts.pollWaitSeconds !== undefined ? { waitSeconds: opts.pollWaitSeconds } : {}) }));
+  }
+  const startPollers = () => {
+    for (const p of pollers.values()) p.start();
+  };
+  if (opts.pollers !== false) startPollers();
+
+  const scheduler = new Scheduler({ schedules: table.schedules, functions, timeScale: opts.scheduleTimeScale ?? 1, region, log });
+  if (opts.schedule !== false) scheduler.start();
+
+  let stopping = false;
+  const depth = (queueId: string) => {
+    const q = sqsStandIn.queues[queueId];
+    if (!q) throw new Error(`unknown queue "${queueId}"`);
+    const main = fauxqs.inspectQueue(q.name);
+    const dlq = fauxqs.inspectQueue(q.dlqName);
+    const dlqCount = dlq ? dlq.messages.ready.length + dlq.messages.delayed.length + dlq.messages.inflight.length : 0;
+    return {
+      visible: main?.messages.ready.length ?? 0,
+      delayed: main?.messages.delayed.length ?? 0,
+      inFlight: main?.messages.inflight.length ?? 0,
+      dlq: dlqCount,
+    };
+  };
+
+  const health = async (): Promise<HealthReport> => {
+    const parts: HealthReport['parts'] = { http: { status: stopping ? 'stopping' : 'up' } };
+    try {
+      await within(2000, sqs.send(new ListQueuesCommand({ QueueNamePrefix: 'amo-gateway' })));
+      parts.sqs = { status: 'up', endpoint: sqsStandIn.endpoint, queues: Object.fromEntries(queueList.map((q) => [q.id, depth(q.id)])) };
+    } catch (e) {
+      parts.sqs = { status: 'down', error: safeErrorText(describeError(e)) };
+    }
+    try {
+      await within(2000, dynamo.ddb.send(new DescribeTableCommand({ TableName: tableName })));
+      parts.dynamodb = { status: 'up', endpoint: dynamo.endpoint, table: tableName, store: dataDir ? resolve(dataDir, 'dynamodb') : 'memory' };
+    } catch (e) {
+      parts.dynamodb = { status: 'down', error: safeErrorText(describeError(e)) };
+    }
+    for (const [id, p] of pollers) {
+      const s = p.stats;
+      parts[`poller:${id}`] = { status: s.state === 'running' ? 'up' : s.state === 'idle' ? 'paused' : 'stopping', ...s };
+    }
+    parts.schedule = { status: opts.schedule === false ? 'paused' : 'up', schedules: scheduler.stats };
+    for (const { service } of services) {
+      try {
+        const h = service.health ? await within(2000, service.health()) : { ok: true };
+        parts[service.name] = { ...h, status: h.ok ? 'up' : 'down' };
+      } catch (e) {
+        parts[service.name] = { status: 'down', error: safeErrorText(describeError(e)) };
+      }
+    }
+    const down = Object.values(parts).some((p) => p.status === 'down');
+    return { status: stopping ? 'stopping' : down ? 'degraded' : 'ok', uptimeSeconds: Math.round((Date.now() - startedAt) / 1000), parts };
+  };
+
+  const gateway = createGateway({
+    table,
+    sqs,
+    queues: sqsStandIn.queues,
+    functions,
+    region,
+    log,
+    health: async () => {
+      const h = await health();
+      return { status: h.status === 'ok' ? 200 : 503, body: h };
+    },
+  });
+  let port: number;
+  try {
+    port = await gateway.listen(opts.port ?? (process.env.PORT ? Number(process.env.PORT) : DEFAULT_PORT), opts.host ?? '127.0.0.1');
+  } catch (e) {
+    stopping = true;
+    await scheduler.stop();
+    await Promise.all([...pollers.values()].map((p) => p.drain()));
+    fauxqs.reset();
+    await Promise.all([...pollers.values()].map((p) => p.join()));
+    await cleanup();
+    throw e;
+  }
+  const host = opts.host ?? '127.0.0.1';
+  const url = `http://${host.includes(':') ? `[${host}]` : host}:${port}`;
+
+  let stopped: Promise<StopReport> | undefined;
+  const stop = () =>
+    (stopped ??= (async () => {
+      stopping = true;
+      // 1. No new work: close the HTTP side (requests in progress finish) and the schedule.
+      await gateway.close();
+      await scheduler.stop();
+      // 2. Finish the batches in flight (their deletes, re-sends and parks land in fauxqs).
+      await Promise.all([...pollers.values()].map((p) => p.drain()));
+      // 3. Save whatever is still held, then release pending long polls (reset cancels them).
+      let report: StopReport = { saved: {}, file: undefined };
+      if (dataDir) {
+        const snap = takeSnapshot(fauxqs, queueList);
+        report = { saved: snapshotCounts(snap), file: writeSnapshot(dataDir, snap) };
+      }
+      fauxqs.reset();
+      await Promise.all([...pollers.values()].map((p) => p.join()));
+      // 4. The stand-ins and extra services.
+      await cleanup();
+      return report;
+    })());
+
+  log.line('runner', `ready in ${Date.now() - startedAt} ms`, { url, health: `${url}${HEALTH_PATH}` });
+  return {
+    table,
+    url,
+    port,
+    region,
+    tableName,
+    dataDir,
+    queues: sqsStandIn.queues,
+    queuesConfig,
+    sqs,
+    sqsEndpoint: sqsStandIn.endpoint,
+    ddb: dynamo.ddb,
+    doc: dynamo.doc,
+    ddbEndpoint: dynamo.endpoint,
+    dlqIndex,
+    fauxqs,
+    functions,
+    restored,
+    pollerStats: () => Object.fromEntries([...pollers].map(([id, p]) => [id, { ...p.stats }])),
+    scheduleStats: () => structuredClone(scheduler.stats),
+    startPollers,
+    depth,
+    health,
+    stop,
+  };
+}

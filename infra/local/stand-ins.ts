@@ -1,0 +1,122 @@
+/**
+ * The AWS stand-ins, in-process: fauxqs (SQS) with every queue of the route table and its DLQ,
+ * dynalite (DynamoDB, pure Node) in memory or persisted, with the one table.
+ */
+import { CreateTableCommand, DescribeTableCommand, DynamoDBClient, ResourceNotFoundException } from '@aws-sdk/client-dynamodb';
+import { SQSClient } from '@aws-sdk/client-sqs';
+import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import dynalite from 'dynalite';
+import { startFauxqs, type FauxqsServer } from 'fauxqs';
+import { mkdirSync } from 'node:fs';
+import type { Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { SQS_MAX_MESSAGE_BYTES, dlqName, queueName, type QueueDef, type RouteTable } from '../routes.ts';
+import { createTableInput } from '../../lib/store/table.ts';
+
+export const LOCAL_CREDENTIALS = { accessKeyId: 'local', secretAccessKey: 'local' };
+/** SQS's own redrive stays as a last-resort net only (DESIGN §3a); the worker parks long before. */
+export const LAST_RESORT_MAX_RECEIVE_COUNT = 100;
+
+export interface LocalQueue {
+  id: string;
+  def: QueueDef;
+  name: string;
+  url: string;
+  arn: string;
+  dlqName: string;
+  dlqUrl: string;
+  dlqArn: string;
+}
+
+export interface SqsStandIn {
+  fauxqs: FauxqsServer;
+  endpoint: string;
+  sqs: SQSClient;
+  queues: Record<string, LocalQueue>;
+  stop(): Promise<void>;
+}
+
+export async function startSqs(table: RouteTable, opts: { region: string; visibilityTimeoutSeconds?: number }): Promise<SqsStandIn> {
+  const fauxqs = await startFauxqs({ port: 0, logger: false, defaultRegion: opts.region });
+  // Queue URLs point at sqs.<region>.localhost:<port>; an explicit endpoint makes the SDK ignore them.
+  const endpoint = `http://127.0.0.1:${fauxqs.port}`;
+  const sqs = new SQSClient({ endpoint, region: opts.region, credentials: LOCAL_CREDENTIALS });
+  const queues: Record<string, LocalQueue> = {};
+  for (const q of table.queues) {
+    const common: Record<string, string> = {
+      MaximumMessageSize: String(SQS_MAX_MESSAGE_BYTES),
+      ...(q.fifo ? { FifoQueue: 'true', ContentBasedDeduplication: 'false' } : {}),
+    };
+    const dlq = fauxqs.createQueue(dlqName(q), { attributes: { ...common, MessageRetentionPeriod: String(14 * 86_400) } });
+    const main = fauxqs.createQueue(queueName(q), {
+      attributes: {
+        ...common,
+        VisibilityTimeout: String(opts.visibilityTimeoutSeconds ?? q.visibilityTimeoutSeconds),
+        MessageRetentionPeriod: String(q.retentionDays * 86_400),
+        RedrivePolicy: JSON.stringify({ deadLetterTargetArn: dlq.queueArn, maxReceiveCount: LAST_RESORT_MAX_RECEIVE_COUNT }),
+      },
+    });
+    queues[q.id] = { id: q.id, def: q, name: main.queueName, url: main.queueUrl, arn: main.queueArn, dlqName: dlq.queueName, dlqUrl: dlq.queueUrl, dlqArn: dlq.queueArn };
+  }
+  return {
+    fauxqs,
+    endpoint,
+    sqs,
+    queues,
+    async stop() {
+      sqs.destroy();
+      await fauxqs.stop();
+    },
+  };
+}
+
+export interface DynamoStandIn {
+  endpoint: string;
+  ddb: DynamoDBClient;
+  doc: DynamoDBDocumentClient;
+  tableName: string;
+  /** Where the data lives, or undefined in memory. */
+  dir: string | undefined;
+  stop(): Promise<void>;
+}
+
+export class StandInError extends Error {
+  override readonly name = 'StandInError';
+}
+
+export async function startDynamo(opts: { region: string; tableName: string; dir?: string }): Promise<DynamoStandIn> {
+  if (opts.dir) mkdirSync(opts.dir, { recursive: true });
+  const server: Server = dynalite({ ...(opts.dir ? { path: opts.dir } : {}), createTableMs: 0, deleteTableMs: 0, updateTableMs: 0 });
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => resolve());
+  });
+  const endpoint = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  const ddb = new DynamoDBClient({ endpoint, region: opts.region, credentials: LOCAL_CREDENTIALS, maxAttempts: 1 });
+  const doc = DynamoDBDocumentClient.from(ddb, { marshallOptions: { removeUndefinedValues: true } });
+  const stop = async () => {
+    ddb.destroy();
+    await new Promise<void>((resolve) => server.close(() => resolve()));
+  };
+  try {
+    // A store that cannot be opened makes dynalite hang rather than fail: bound the wait.
+    await Promise.race([
+      ensureTable(ddb, opts.tableName),
+      new Promise<never>((_, reject) => setTimeout(() => reject(new Error('no answer within 15 s')), 15_000).unref()),
+    ]);
+  } catch (cause) {
+    await stop().catch(() => undefined);
+    const where = opts.dir ? ` in ${opts.dir} (is another runner using it? use --memory or another --data-dir)` : '';
+    throw new StandInError(`dynalite could not open its store${where}`, { cause });
+  }
+  return { endpoint, ddb, doc, tableName: opts.tableName, dir: opts.dir, stop };
+}
+
+async function ensureTable(ddb: DynamoDBClient, tableName: string): Promise<void> {
+  try {
+    await ddb.send(new DescribeTableCommand({ TableName: tableName }));
+  } catch (e) {
+    if (!(e instanceof ResourceNotFoundException)) throw e;
+    await ddb.send(new CreateTableCommand(createTableInput(tableName)));
+  }
+}

@@ -1,0 +1,104 @@
+/**
+ * Carries out a pipeline Action against SQS and the DLQ index. Every function here either
+ * completes or throws; the batch runner turns a throw into a batchItemFailure, so SQS redelivers
+ * the record and nothing is lost (at the price of a possible duplicate re-send or DLQ copy).
+ */
+import { ChangeMessageVisibilityCommand, SendMessageCommand, type SQSClient } from '@aws-sdk/client-sqs';
+import type { SQSRecord } from 'aws-lambda';
+import type { Action } from '../pipeline/decide.ts';
+import type { DlqIndex } from '../store/dlq-index.ts';
+import { dlqSk } from '../store/dlq-index.ts';
+import type { Envelope } from '../envelope.ts';
+
+/** A queue as the worker knows it: its endpoints plus the policy from the route table. */
+export interface QueueTarget {
+  id: string;
+  arn: string;
+  url: string;
+  dlqUrl: string;
+  fifo: boolean;
+  maxAttempts: number;
+  retentionDays: number;
+}
+
+export interface ActionDeps {
+  sqs: SQSClient;
+  dlqIndex: DlqIndex;
+  now: () => number;
+}
+
+/** Message attributes a parked message carries, so `dlq replay/show` can find its index entry. */
+export const DLQ_ATTR = { indexId: 'dlq-index-id', reason: 'dlq-reason', sourceQueue: 'dlq-source-queue' } as const;
+
+export class ActionError extends Error {
+  override readonly name = 'ActionError';
+}
+
+/** Resolves true when the record is finished (delete it), false when it must be reported failed. */
+export async function executeAction(action: Action, record: SQSRecord, target: QueueTarget, deps: ActionDeps): Promise<boolean> {
+  switch (action.kind) {
+    case 'delete':
+      return true;
+
+    case 'resend': {
+      if (target.fifo) throw new ActionError(`queue "${target.id}" is FIFO: a re-send would reorder its group`);
+      try {
+        await deps.sqs.send(new SendMessageCommand({ QueueUrl: target.url, MessageBody: JSON.stringify(action.envelope), DelaySeconds: action.delaySeconds }));
+      } catch (cause) {
+        throw new ActionError(`could not re-send to queue "${target.id}"`, { cause });
+      }
+      return true;
+    }
+
+    case 'park':
+      await parkRecord(action, record, target, deps);
+      return true;
+
+    case 'fail':
+      // The record is reported failed; set its visibility so it comes back after the backoff
+      // rather than after the queue's full visibility timeout. Best effort: if this call fails,
+      // the queue's own timeout applies.
+      try {
+        await deps.sqs.send(new ChangeMessageVisibilityCommand({ QueueUrl: target.url, ReceiptHandle: record.receiptHandle, VisibilityTimeout: action.visibilityTimeoutSeconds }));
+      } catch {
+        /* the default visibility timeout still brings it back */
+      }
+      return false;
+  }
+}
+
+async function parkRecord(action: Extract<Action, { kind: 'park' }>, record: SQSRecord, target: QueueTarget, deps: ActionDeps): Promise<void> {
+  const env: Envelope | undefined = action.envelope;
+  const parkedAt = deps.now();
+  const id = dlqSk(new Date(parkedAt).toISOString(), record.messageId);
+  // DLQ first: once the message is there nothing is lost even if the index write fails (the
+  // record is then redelivered and parked again — a duplicate the CLI can tell by messageKey).
+  try {
+    await deps.sqs.send(
+      new SendMessageCommand({
+        QueueUrl: target.dlqUrl,
+        MessageBody: env ? JSON.stringify(env) : record.body,
+        MessageAttributes: {
+          [DLQ_ATTR.indexId]: { DataType: 'String', StringValue: id },
+          [DLQ_ATTR.reason]: { DataType: 'String', StringValue: action.reason },
+          [DLQ_ATTR.sourceQueue]: { DataType: 'String', StringValue: target.id },
+        },
+        ...(target.fifo ? { MessageGroupId: record.attributes.MessageGroupId ?? 'parked', MessageDeduplicationId: record.messageId } : {}),
+      }),
+    );
+  } catch (cause) {
+    throw new ActionError(`could not park a message of queue "${target.id}" in its DLQ`, { cause });
+  }
+  await deps.dlqIndex.put({
+    queueId: target.id,
+    messageKey: record.messageId,
+    route: env?.route ?? '(not an envelope)',
+    reason: action.reason,
+    lastError: action.lastError,
+    attempts: action.attempts,
+    firstSeenAt: env?.receivedAt ?? (Number(record.attributes.SentTimestamp) || parkedAt),
+    requestId: env?.requestId ?? '',
+    parkedAt,
+    retentionDays: target.retentionDays,
+  });
+}

@@ -1,0 +1,126 @@
+/**
+ * The worker's batch loop: SQSEvent in, SQSBatchResponse out (partial batch failure). Each record
+ * goes through the pipeline (lib/pipeline/process.ts) and its action is executed; a record is
+ * reported in batchItemFailures when its action says so (FIFO defer/retry) or when an SQS or
+ * DynamoDB call failed. Standard queues run records side by side (bounded); FIFO queues keep
+ * group order (lib/pipeline/fifo.ts).
+ */
+import type { SQSClient } from '@aws-sdk/client-sqs';
+import type { SQSBatchResponse, SQSEvent, SQSRecord } from 'aws-lambda';
+import type { Random, RetryPolicy } from '../pipeline/backoff.ts';
+import { mapLimit, runFifoBatch } from '../pipeline/fifo.ts';
+import type { PipelineLog } from '../pipeline/log.ts';
+import { describeError } from '../pipeline/outcome.ts';
+import { processMessage, type MessageResult, type PipelineConfig } from '../pipeline/process.ts';
+import { safeErrorText } from '../pipeline/redact.ts';
+import type { ProcessorMap, RoutePolicy } from '../pipeline/registry.ts';
+import type { DlqIndex } from '../store/dlq-index.ts';
+import { executeAction, type QueueTarget } from './actions.ts';
+
+export interface BatchDeps {
+  sqs: SQSClient;
+  dlqIndex: DlqIndex;
+  queues: readonly QueueTarget[];
+  routes: readonly RoutePolicy[];
+  processors: ProcessorMap;
+  log: PipelineLog;
+  now: () => number;
+  random: Random;
+  policy?: RetryPolicy;
+  /** Records of a standard-queue batch processed at once. assumed: 10. */
+  concurrency?: number;
+}
+
+export type BatchHandler = (event: SQSEvent) => Promise<SQSBatchResponse>;
+
+export function createBatchHandler(deps: BatchDeps): BatchHandler {
+  const byArn = new Map(deps.queues.map((q) => [q.arn, q]));
+  const routes = new Map(deps.routes.map((r) => [r.id, r]));
+  const configs = new Map<string, PipelineConfig>(
+    deps.queues.map((q) => [
+      q.id,
+      { queue: q, routes, processors: deps.processors, log: deps.log, now: deps.now, random: deps.random, policy: deps.policy },
+    ]),
+  );
+  const concurrency = deps.concurrency ?? 10;
+
+  async function handleRecord(record: SQSRecord, target: QueueTarget): Promise<boolean> {
+    const started = deps.now();
+    const receiveCount = Number(record.attributes.ApproximateReceiveCount) || 1;
+    const cfg = configs.get(target.id) as PipelineConfig;
+    let result: MessageResult | undefined;
+    let done = false;
+    let failure: unknown;
+    try {
+      result = await processMessage({ messageId: record.messageId, body: record.body, receiveCount }, cfg);
+      done = await executeAction(result.action, record, target, deps);
+    } catch (e) {
+      failure = e;
+      done = false;
+    }
+    // One line per message: where it came from, how big, what happened. Never the body or the
+    // path parameters (route ids only), never an unredacted error.
+    const a = result?.action;
+    const line: Record<string, unknown> = {
+      queue: target.id,
+      route: result?.route,
+      bytes: result?.bytes ?? Buffer.byteLength(record.body, 'utf8'),
+      outcome: result?.outcome,
+      action: a?.kind,
+      messageId: record.messageId,
+      receiveCount,
+      ms: deps.now() - started,
+    };
+    if (result?.envelope?.attempt) line.attempt = result.envelope.attempt;
+    if (result?.envelope?.deferrals) line.deferrals = result.envelope.deferrals;
+    if (a?.kind === 'resend') line.delaySeconds = a.delaySeconds;
+    if (a?.kind === 'fail') line.visibilitySeconds = a.visibilityTimeoutSeconds;
+    if (a?.kind === 'park') {
+      line.reason = a.reason;
+      line.attempts = a.attempts;
+      line.lastError = a.lastError;
+    }
+    if (failure !== undefined) {
+      line.reported = 'failed';
+      line.error = safeErrorText(describeError(failure), result?.envelope ? Object.values(result.envelope.params) : []);
+      deps.log.error('message', line);
+    } else if (a?.kind === 'park') {
+      deps.log.warn('message', line);
+    } else {
+      if (!done) line.reported = 'failed';
+      deps.log.info('message', line);
+    }
+    return done;
+  }
+
+  return async (event) => {
+    const failed: string[] = [];
+    // Records of one invocation come from one queue, but group by ARN anyway: cheap and safe.
+    const byQueue = new Map<string, SQSRecord[]>();
+    for (const r of event.Records) {
+      const list = byQueue.get(r.eventSourceARN);
+      if (list) list.push(r);
+      else byQueue.set(r.eventSourceARN, [r]);
+    }
+    for (const [arn, records] of byQueue) {
+      const target = byArn.get(arn);
+      if (!target) {
+        // A wiring error, not the message's fault: leave it to SQS (redelivery, then the
+        // last-resort redrive) rather than parking it in a DLQ we do not know.
+        deps.log.error('records from an unknown queue; reported failed', { eventSourceARN: arn, records: records.length });
+        failed.push(...records.map((r) => r.messageId));
+        continue;
+      }
+      if (target.fifo) {
+        const bad = await runFifoBatch(records, (r) => r.attributes.MessageGroupId ?? '', (r) => handleRecord(r, target));
+        failed.push(...bad.map((r) => r.messageId));
+      } else {
+        const results = await mapLimit(records, concurrency, (r) => handleRecord(r, target));
+        records.forEach((r, i) => {
+          if (!results[i]) failed.push(r.messageId);
+        });
+      }
+    }
+    return { batchItemFailures: failed.map((itemIdentifier) => ({ itemIdentifier })) };
+  };
+}

@@ -1,0 +1,169 @@
+/**
+ * The typed configuration of one deployment (DESIGN §3): which amoCRM/Kommo integrations it
+ * holds, which accounts they are installed in, and the OAuth policy. Validated with zod at synth,
+ * at cold start and by the CLI; the same object drives all three.
+ *
+ * Secrets never appear here: a secret is a *reference* (`{ "secret": "NAME" }`) resolved at run
+ * time through a SecretSource (lib/config/secrets.ts) — Secrets Manager in AWS, env or a file
+ * under `.local/` on one machine. The config itself can therefore travel in an env var or the
+ * template.
+ *
+ * Room for later issues: forms, the RDESK field mapping, rules, the chat channel and the mirror
+ * target each become one more top-level section of `configSchema` (and accounts may grow fields,
+ * e.g. the dictionary file). The root object is strict, so a section must be added to the schema
+ * before a config file may carry it: a typo is an error, never a silently ignored setting.
+ */
+import { z } from 'zod';
+
+/** amoCRM/Kommo top-level domains an account lives under (the part after the subdomain). */
+export const AMO_DOMAINS = ['amocrm.ru', 'amocrm.com', 'kommo.com'] as const;
+export type AmoDomain = (typeof AMO_DOMAINS)[number];
+
+/** The referer allow-list used when the config says nothing (amocrm-api.md §1 "Redirect parameters"). */
+export const DEFAULT_REFERER_ALLOW_LIST = ['*.amocrm.ru', '*.amocrm.com', '*.kommo.com'];
+
+const id = z.string().regex(/^[a-z][a-z0-9-]{0,40}$/, 'ids are lower-case kebab-case (a-z, 0-9, -), starting with a letter');
+
+/** A reference to a secret held outside the config; never the secret itself. */
+export const secretRefSchema = z
+  .object({
+    secret: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9_./-]{0,200}$/, 'a secret name is letters, digits and _ . / -'),
+  })
+  .strict();
+export type SecretRef = z.infer<typeof secretRefSchema>;
+
+/** http(s) URL; plain http only towards this machine (the local sandbox and runner). */
+const serviceUrl = z
+  .string()
+  .url()
+  .refine((u) => {
+    const url = new URL(u);
+    if (url.protocol === 'https:') return true;
+    return url.protocol === 'http:' && isLoopbackHost(url.hostname);
+  }, 'must be https:// (http:// is accepted only for 127.0.0.1 / localhost)');
+
+export function isLoopbackHost(hostname: string): boolean {
+  const h = hostname.toLowerCase().replace(/^\[|\]$/g, '');
+  return h === '127.0.0.1' || h === 'localhost' || h === '::1';
+}
+
+export const integrationSchema = z
+  .object({
+    /** Our name for the integration (referenced by accounts). */
+    id,
+    /** amoCRM's "Integration ID" (client_id, a UUID). */
+    clientId: z.string().regex(/^[A-Za-z0-9-]{8,64}$/, 'a client id is the integration ID from amoCRM (letters, digits, dashes)'),
+    /** The "Secret key"; a reference, resolved at run time. */
+    clientSecret: secretRefSchema,
+    /** Must equal the integration's Redirect URI character for character (amocrm-api.md §1). */
+    redirectUri: serviceUrl,
+    /**
+     * The "Access revoked notification web hook" URL set in the integration, when it is set
+     * (informative: printed by `auth link`; the hook itself is verified by its signature).
+     */
+    disconnectUri: serviceUrl.optional(),
+  })
+  .strict();
+export type IntegrationConfig = z.infer<typeof integrationSchema>;
+
+export const accountSchema = z
+  .object({
+    /** Our name for the account: flows and the CLI refer to accounts by it. */
+    id,
+    /** The integration installed in this account. */
+    integration: id,
+    /** `mycompany` in mycompany.amocrm.ru. */
+    subdomain: z.string().regex(/^[a-z0-9][a-z0-9-]{0,62}$/, 'a subdomain is lower-case letters, digits and dashes'),
+    domain: z.enum(AMO_DOMAINS),
+    /**
+     * Overrides `https://<subdomain>.<domain>` (the local sandbox: http://127.0.0.1:PORT). The
+     * host of this URL is what amoCRM sends as `referer` on install.
+     */
+    baseUrl: serviceUrl.optional(),
+    /** amoCRM's numeric account id (the disconnect hook names accounts by it). Optional: also learnt from the token. */
+    accountId: z.number().int().positive().optional(),
+    /** The amojo account id (chat API), when the chat channel is used. */
+    amojoId: z.string().min(1).optional(),
+  })
+  .strict();
+export type AccountConfig = z.infer<typeof accountSchema>;
+
+export const oauthSchema = z
+  .object({
+    /**
+     * Hosts a `referer` may name. `*.amocrm.ru` matches exactly one label in front of amocrm.ru;
+     * other entries match the whole host (with its port). Nothing else is ever sent a code or
+     * the client secret.
+     */
+    refererAllowList: z.array(z.string().regex(/^(\*\.)?[a-z0-9.-]+(:\d{1,5})?$/, 'an entry is a host, host:port or *.domain')).min(1).default(DEFAULT_REFERER_ALLOW_LIST),
+    /** Installs without a `state` we issued (marketplace / widget). Off unless asked for. */
+    allowStatelessInstall: z.boolean().default(false),
+    /** How long an issued `state` stays valid (seconds); the code itself lives 20 minutes. */
+    stateTtlSeconds: z.number().int().min(60).max(86_400).default(3600),
+  })
+  .strict();
+export type OAuthConfig = z.infer<typeof oauthSchema>;
+
+export const configSchema = z
+  .object({
+    integrations: z.array(integrationSchema).min(1),
+    accounts: z.array(accountSchema),
+    oauth: oauthSchema.default({ refererAllowList: DEFAULT_REFERER_ALLOW_LIST, allowStatelessInstall: false, stateTtlSeconds: 3600 }),
+  })
+  .strict()
+  .superRefine((c, ctx) => {
+    const dup = (kind: string, path: string, values: string[]) => {
+      const seen = new Set<string>();
+      values.forEach((v, i) => {
+        if (seen.has(v)) ctx.addIssue({ code: 'custom', path: [path, i], message: `duplicate ${kind} "${v}"` });
+        seen.add(v);
+      });
+    };
+    dup('integration id', 'integrations', c.integrations.map((i) => i.id));
+    dup('client id', 'integrations', c.integrations.map((i) => i.clientId));
+    dup('account id', 'accounts', c.accounts.map((a) => a.id));
+    const integrations = new Set(c.integrations.map((i) => i.id));
+    const hosts = new Set<string>();
+    c.accounts.forEach((a, i) => {
+      if (!integrations.has(a.integration)) ctx.addIssue({ code: 'custom', path: ['accounts', i, 'integration'], message: `unknown integration "${a.integration}"` });
+      // Two entries for one (integration, host) would make an install ambiguous.
+      const key = `${a.integration} ${accountHost(a)}`;
+      if (hosts.has(key)) ctx.addIssue({ code: 'custom', path: ['accounts', i], message: `another account of integration "${a.integration}" already uses host ${accountHost(a)}` });
+      hosts.add(key);
+      if (!hostAllowed(accountHost(a), c.oauth.refererAllowList)) {
+        ctx.addIssue({ code: 'custom', path: ['accounts', i], message: `host ${accountHost(a)} is not in oauth.refererAllowList, so this account could never be installed` });
+      }
+    });
+  });
+
+export type ConfigInput = z.input<typeof configSchema>;
+export type Config = z.output<typeof configSchema>;
+
+/** The account's API base URL (no trailing slash). */
+export function accountBaseUrl(a: Pick<AccountConfig, 'subdomain' | 'domain' | 'baseUrl'>): string {
+  return (a.baseUrl ?? `https://${a.subdomain}.${a.domain}`).replace(/\/+$/, '');
+}
+
+/** The account's host as amoCRM names it in `referer` (host[:port], lower-case). */
+export function accountHost(a: Pick<AccountConfig, 'subdomain' | 'domain' | 'baseUrl'>): string {
+  return new URL(accountBaseUrl(a)).host.toLowerCase();
+}
+
+/**
+ * Does `host` (host[:port], already lower-case) match the allow-list? `*.amocrm.ru` matches one
+ * DNS label followed by `.amocrm.ru` (so neither `amocrm.ru` itself nor `a.b.amocrm.ru`, and never
+ * a host with a port); other entries must equal the host exactly.
+ */
+export function hostAllowed(host: string, allowList: readonly string[]): boolean {
+  for (const entry of allowList) {
+    if (entry.startsWith('*.')) {
+      const suffix = entry.slice(1); // ".amocrm.ru"
+      if (!host.endsWith(suffix)) continue;
+      const label = host.slice(0, -suffix.length);
+      if (/^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/.test(label)) return true;
+    } else if (entry === host) {
+      return true;
+    }
+  }
+  return false;
+}

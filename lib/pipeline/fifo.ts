@@ -1,0 +1,80 @@
+/**
+ * FIFO batches keep order within a message group: groups run side by side, each group's records
+ * one after another, and after the first failure in a group every later record of that group in
+ * the batch is reported failed WITHOUT being processed. SQS then redelivers the failed head and
+ * its followers in their original order; processing a follower first would reorder the group.
+ * (This matches Powertools' SqsFifoPartialProcessor with skipGroupOnError.)
+ */
+
+/**
+ * Run `run` over the records in group order. `run` resolves true when the record is done (deleted
+ * or parked) and false when it must be reported failed; a thrown error counts as false.
+ * Returns the records to report in batchItemFailures, in batch order.
+ */
+export async function runFifoBatch<T>(
+  records: readonly T[],
+  groupOf: (r: T) => string,
+  run: (r: T) => Promise<boolean>,
+): Promise<T[]> {
+  const groups = new Map<string, T[]>();
+  for (const r of records) {
+    const g = groupOf(r);
+    const list = groups.get(g);
+    if (list) list.push(r);
+    else groups.set(g, [r]);
+  }
+  const failed = new Set<T>();
+  await Promise.all(
+    [...groups.values()].map(async (list) => {
+      let broken = false;
+      for (const r of list) {
+        if (broken) {
+          failed.add(r);
+          continue;
+        }
+        let done = false;
+        try {
+          done = await run(r);
+        } catch {
+          done = false;
+        }
+        if (!done) {
+          broken = true;
+          failed.add(r);
+        }
+      }
+    }),
+  );
+  return records.filter((r) => failed.has(r));
+}
+
+/**
+ * The same rule as a pure function over results already known, e.g. for a planner or a test:
+ * given records in batch order with whether each succeeded, the ones to report failed.
+ */
+export function fifoFailures<T>(records: readonly T[], groupOf: (r: T) => string, succeeded: (r: T) => boolean): T[] {
+  const broken = new Set<string>();
+  const out: T[] = [];
+  for (const r of records) {
+    const g = groupOf(r);
+    if (broken.has(g) || !succeeded(r)) {
+      broken.add(g);
+      out.push(r);
+    }
+  }
+  return out;
+}
+
+/** Map with at most `limit` promises in flight; results in input order. */
+export async function mapLimit<T, R>(items: readonly T[], limit: number, fn: (item: T, index: number) => Promise<R>): Promise<R[]> {
+  const out = new Array<R>(items.length);
+  let next = 0;
+  const workers = Array.from({ length: Math.max(1, Math.min(limit, items.length)) }, async () => {
+    while (next < items.length) {
+      const i = next++;
+      out[i] = await fn(items[i] as T, i);
+    }
+  });
+  await Promise.all(workers);
+  return out;
+}

@@ -1,0 +1,9 @@
+/** The worker pipeline: outcome vocabulary, processors, the pure decision and backoff rules. */
+export * from './outcome.ts';
+export * from './backoff.ts';
+export * from './decide.ts';
+export * from './registry.ts';
+export * from './fifo.ts';
+export * from './process.ts';
+export * from './redact.ts';
+export * from './log.ts';

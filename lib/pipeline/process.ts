@@ -1,0 +1,98 @@
+/**
+ * One message through the pipeline: parse the envelope, find its route and processor, check the
+ * body limit, run the processor, decide. No AWS types; the SQS side lives in lib/aws.
+ */
+import { envelopeBody, EnvelopeError, parseEnvelope, type Envelope } from '../envelope.ts';
+import type { Random, RetryPolicy } from './backoff.ts';
+import { decide, parkRaw, type Action, type QueuePolicy } from './decide.ts';
+import type { PipelineLog } from './log.ts';
+import { describeError, outcomeFromError, park, PARK_REASONS, retry, type Outcome, type OutcomeKind } from './outcome.ts';
+import type { ProcessorMap, RoutePolicy } from './registry.ts';
+
+export interface MessageInput {
+  messageId: string;
+  /** The SQS message body (the envelope's JSON). */
+  body: string;
+  receiveCount: number;
+}
+
+export interface PipelineConfig {
+  queue: QueuePolicy;
+  routes: ReadonlyMap<string, RoutePolicy>;
+  processors: ProcessorMap;
+  log: PipelineLog;
+  now: () => number;
+  random: Random;
+  policy?: RetryPolicy;
+}
+
+export interface MessageResult {
+  action: Action;
+  outcome: OutcomeKind;
+  /** The route id when the message was an envelope (never its path parameters). */
+  route: string | undefined;
+  /** Size of the request body (decoded) or, for a non-envelope, of the raw message. */
+  bytes: number;
+  envelope: Envelope | undefined;
+}
+
+export async function processMessage(msg: MessageInput, cfg: PipelineConfig): Promise<MessageResult> {
+  let env: Envelope;
+  try {
+    env = parseEnvelope(msg.body);
+  } catch (e) {
+    const error = e instanceof EnvelopeError ? e.message : describeError(e);
+    return {
+      action: parkRaw(PARK_REASONS.badEnvelope, error, msg.receiveCount),
+      outcome: 'park',
+      route: undefined,
+      bytes: Buffer.byteLength(msg.body, 'utf8'),
+      envelope: undefined,
+    };
+  }
+
+  const body = envelopeBody(env);
+  const result = (outcome: Outcome): MessageResult => ({
+    action: decide({ envelope: env, outcome, queue: cfg.queue, receiveCount: msg.receiveCount, random: cfg.random, policy: cfg.policy }),
+    outcome: outcome.kind,
+    route: env.route,
+    bytes: body.length,
+    envelope: env,
+  });
+
+  const route = cfg.routes.get(env.route);
+  if (!route) return result(park(PARK_REASONS.unknownRoute, `route "${env.route}" is not in the route table`));
+  if (route.queueId !== undefined && route.queueId !== cfg.queue.id) {
+    return result(park(PARK_REASONS.wrongQueue, `route "${route.id}" belongs to queue "${route.queueId}", not "${cfg.queue.id}"`));
+  }
+  // API Gateway only enforces its own 10 MB, so the route's limit is enforced here (DESIGN §3a).
+  if (body.length > route.bodyLimitBytes) {
+    return result(park(PARK_REASONS.bodyTooLarge, `body of ${body.length} bytes exceeds the route limit of ${route.bodyLimitBytes}`));
+  }
+  const processor = cfg.processors[env.route];
+  if (!processor) return result(park(PARK_REASONS.noProcessor, `no processor registered for route "${env.route}"`));
+
+  let outcome: Outcome;
+  try {
+    outcome = await processor(env, {
+      route,
+      queueId: cfg.queue.id,
+      messageId: msg.messageId,
+      receiveCount: msg.receiveCount,
+      body,
+      log: cfg.log,
+      now: cfg.now,
+    });
+  } catch (e) {
+    outcome = outcomeFromError(e);
+  }
+  if (!isOutcome(outcome)) outcome = retry(`processor for route "${env.route}" returned no outcome`);
+  return result(outcome);
+}
+
+const KINDS: ReadonlySet<string> = new Set<OutcomeKind>(['ok', 'defer', 'retry', 'park']);
+
+/** Processors are typed, but a JS one (or a forgotten `return`) must not crash the batch. */
+function isOutcome(o: unknown): o is Outcome {
+  return typeof o === 'object' && o !== null && KINDS.has((o as { kind?: unknown }).kind as string);
+}

@@ -1,0 +1,51 @@
+/**
+ * Route processors: one async function per route id that turns an envelope into an Outcome.
+ * Flows (later issues) register theirs here; every route of the table gets `acknowledge` until
+ * then. Processors are given a context, never the SQS record (they stay free of AWS types).
+ */
+import type { Envelope } from '../envelope.ts';
+import type { PipelineLog } from './log.ts';
+import { ok, type Outcome } from './outcome.ts';
+
+/** What the pipeline needs of a route (a structural subset of infra/routes.ts Route). */
+export interface RoutePolicy {
+  id: string;
+  bodyLimitBytes: number;
+  /** The queue the route's messages go to; undefined for function routes. */
+  queueId: string | undefined;
+}
+
+export interface ProcessorContext {
+  route: RoutePolicy;
+  queueId: string;
+  /** The SQS message id of this delivery (changes on every re-send: not an idempotency key). */
+  messageId: string;
+  /** SQS ApproximateReceiveCount of this delivery. */
+  receiveCount: number;
+  /** The exact body bytes (decoded once by the pipeline). */
+  body: Buffer;
+  log: PipelineLog;
+  now(): number;
+}
+
+export type RouteProcessor = (env: Envelope, ctx: ProcessorContext) => Promise<Outcome>;
+
+/** route id → processor; an explicit `undefined` means "no processor" (the message is parked). */
+export type ProcessorMap = Readonly<Record<string, RouteProcessor | undefined>>;
+
+/**
+ * The issue-1 processor: the pipeline has already checked the envelope and the body limit, so
+ * there is nothing left to do but acknowledge. The pipeline logs the one line per message.
+ */
+export const acknowledge: RouteProcessor = async (env, ctx) => {
+  ctx.log.debug('no flow registered yet; acknowledged', { route: env.route });
+  return ok();
+};
+
+/** Every route gets `acknowledge`, then `overrides` win (an explicit undefined removes one). */
+export function buildProcessorMap(routeIds: readonly string[], overrides: ProcessorMap = {}): ProcessorMap {
+  const map: Record<string, RouteProcessor | undefined> = {};
+  for (const id of routeIds) map[id] = acknowledge;
+  for (const [id, p] of Object.entries(overrides)) map[id] = p;
+  return map;
+}

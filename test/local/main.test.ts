@@ -1,0 +1,65 @@
+/** `npm start` end to end: the CLI process serves /health, prints every route, consumes, stops on SIGINT. */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { afterEach, describe, expect, it } from 'vitest';
+import { routeTable } from '../../infra/routes.ts';
+import { FlagError, parseFlags } from '../../infra/local/flags.ts';
+import { tempDataDir, waitFor } from './helpers.ts';
+
+let child: ChildProcess | undefined;
+afterEach(() => {
+  if (child && child.exitCode === null && child.pid) child.kill('SIGKILL');
+  child = undefined;
+});
+
+function run(args: string[]): { proc: ChildProcess; out: () => string } {
+  let out = '';
+  const proc = spawn(process.execPath, ['--import', 'tsx', 'infra/local/main.ts', ...args], { cwd: process.cwd(), env: { ...process.env, PORT: '' }, stdio: ['ignore', 'pipe', 'pipe'] });
+  proc.stdout?.on('data', (c: Buffer) => (out += c.toString()));
+  proc.stderr?.on('data', (c: Buffer) => (out += c.toString()));
+  child = proc;
+  return { proc, out: () => out };
+}
+
+const exited = (p: ChildProcess) => new Promise<number | null>((r) => (p.exitCode !== null ? r(p.exitCode) : p.once('exit', (code) => r(code))));
+
+describe('npm start (infra/local/main.ts)', () => {
+  it('serves /health within 30 s, prints every route, the health URL and a sample curl; consumes a request; SIGINT stops it cleanly', async () => {
+    const dataDir = tempDataDir();
+    const t0 = Date.now();
+    const { proc, out } = run(['--port', '0', '--data-dir', dataDir, '--no-schedule']);
+    const url = await waitFor(() => /amo-gateway local runner on (http:\/\/127\.0\.0\.1:\d+)/.exec(out())?.[1], 'the banner', 30_000, 100);
+    const health = await fetch(`${url}/health`);
+    expect(health.status).toBe(200);
+    expect(Date.now() - t0).toBeLessThan(30_000);
+    const banner = out();
+    for (const r of routeTable.routes) expect(banner).toContain(`${r.method} ${url}${r.path}`);
+    expect(banner).toContain(`GET ${url}/health`);
+    expect(banner).toMatch(/curl -sS -X POST '.+' -H 'content-type: [^']+' --data '[^']*'/);
+    expect(banner).not.toMatch(/Warning/);
+
+    // The sample request the banner suggests, then the worker's line for it.
+    const sample = /curl -sS -X POST '([^']+)' -H 'content-type: ([^']+)' --data '([^']*)'/.exec(banner)!;
+    const res = await fetch(sample[1]!, { method: 'POST', headers: { 'content-type': sample[2]! }, body: sample[3]! });
+    expect(res.status).toBe(200);
+    await waitFor(() => / worker +message .*outcome=ok/.test(out()), 'the worker line', 10_000, 50);
+
+    proc.kill('SIGINT');
+    expect(await exited(proc)).toBe(0);
+    expect(out()).toMatch(/SIGINT: stopping/);
+    expect(out()).toMatch(/no queued messages to save/);
+  });
+});
+
+describe('flags', () => {
+  it('parse into runner options; PORT is the fallback; bad input is refused', () => {
+    expect(parseFlags([], {})).toEqual({ help: false, port: undefined, host: undefined, memory: false, dataDir: undefined, quiet: false, debug: false, schedule: true });
+    expect(parseFlags(['--port', '0', '--memory', '--data-dir', '/tmp/x', '--quiet', '--no-schedule', '--host', '0.0.0.0'], { PORT: '9999' })).toMatchObject({ port: 0, memory: true, dataDir: '/tmp/x', quiet: true, schedule: false, host: '0.0.0.0' });
+    expect(parseFlags([], { PORT: '8080' }).port).toBe(8080);
+    expect(parseFlags([], { PORT: '' }).port).toBeUndefined();
+    expect(() => parseFlags(['--port', 'abc'], {})).toThrow(FlagError);
+    expect(() => parseFlags(['--port', '70000'], {})).toThrow(/invalid port "70000"/);
+    expect(() => parseFlags(['--port', ' '], {})).toThrow(/invalid port/);
+    expect(() => parseFlags(['--bogus'], {})).toThrow(FlagError);
+    expect(() => parseFlags(['stray'], {})).toThrow(FlagError);
+  });
+});

@@ -1,0 +1,168 @@
+import fc from 'fast-check';
+import { describe, expect, it } from 'vitest';
+import { backoffSeconds, DEFAULT_RETRY_POLICY } from '../../lib/pipeline/backoff.ts';
+import { decide, parkRaw, type Action, type QueuePolicy } from '../../lib/pipeline/decide.ts';
+import { defer, ok, park, retry, type Outcome } from '../../lib/pipeline/outcome.ts';
+import { envelope } from './fixtures.ts';
+import { constant, seeded } from './seeded.ts';
+
+const std: QueuePolicy = { id: 'rdesk', fifo: false, maxAttempts: 5 };
+const fifo: QueuePolicy = { id: 'chat', fifo: true, maxAttempts: 5 };
+
+function run(outcome: Outcome, opts: { queue?: QueuePolicy; attempt?: number; deferrals?: number; receiveCount?: number; random?: () => number } = {}): Action {
+  const env = envelope({ ...(opts.attempt !== undefined ? { attempt: opts.attempt } : {}), ...(opts.deferrals !== undefined ? { deferrals: opts.deferrals } : {}) });
+  return decide({ envelope: env, outcome, queue: opts.queue ?? std, receiveCount: opts.receiveCount ?? 1, random: opts.random ?? constant(0.5) });
+}
+
+describe('decide: standard queue', () => {
+  it('ok → delete', () => {
+    expect(run(ok())).toEqual({ kind: 'delete' });
+    expect(run(ok(), { attempt: 4, deferrals: 9 })).toEqual({ kind: 'delete' });
+  });
+
+  it('retry below maxAttempts → resend with attempt + 1, lastError and full-jitter delay', () => {
+    for (let prior = 0; prior < std.maxAttempts - 1; prior++) {
+      const a = run(retry('HTTP 503 from amoCRM'), { attempt: prior, random: constant(0.999_999) });
+      expect(a.kind).toBe('resend');
+      if (a.kind !== 'resend') continue;
+      expect(a.cause).toBe('retry');
+      expect(a.envelope.attempt).toBe(prior + 1);
+      expect(a.envelope.lastError).toBe('HTTP 503 from amoCRM');
+      expect(a.delaySeconds).toBe(backoffSeconds(prior + 1, constant(0.999_999)));
+      expect(a.delaySeconds).toBe(2 ** (prior + 1));
+    }
+  });
+
+  it('a missing attempt counter counts as 0', () => {
+    const a = run(retry('x'));
+    expect(a.kind === 'resend' && a.envelope.attempt).toBe(1);
+  });
+
+  it('the maxAttempts-th failure parks out-of-attempts with the envelope carrying the count', () => {
+    const a = run(retry('timeout'), { attempt: std.maxAttempts - 1 });
+    expect(a).toMatchObject({ kind: 'park', reason: 'out-of-attempts', attempts: 5, lastError: 'timeout' });
+    if (a.kind === 'park') expect(a.envelope).toMatchObject({ attempt: 5, lastError: 'timeout' });
+    // Also when the counter somehow already passed the limit.
+    expect(run(retry('x'), { attempt: 40 })).toMatchObject({ kind: 'park', reason: 'out-of-attempts', attempts: 41 });
+  });
+
+  it('maxAttempts 1 parks on the first failure', () => {
+    expect(run(retry('x'), { queue: { ...std, maxAttempts: 1 } })).toMatchObject({ kind: 'park', reason: 'out-of-attempts', attempts: 1 });
+  });
+
+  it('defer → resend with deferrals + 1, attempt untouched, never parks however often', () => {
+    for (const deferrals of [0, 1, 10, 10_000]) {
+      const a = run(defer('rate-budget', 7), { attempt: 4, deferrals });
+      expect(a).toMatchObject({ kind: 'resend', cause: 'defer', delaySeconds: 7 });
+      if (a.kind === 'resend') {
+        expect(a.envelope.deferrals).toBe(deferrals + 1);
+        expect(a.envelope.attempt).toBe(4);
+      }
+    }
+  });
+
+  it('defer without a delay uses the jittered default', () => {
+    expect(run(defer('blocked'), { random: constant(0) })).toMatchObject({ kind: 'resend', delaySeconds: DEFAULT_RETRY_POLICY.deferSeconds / 2 });
+  });
+
+  it('park → park at once with the reason, attempts = tries made, counters unchanged', () => {
+    const a = run(park('bad-signature', 'X-Signature mismatch'), { attempt: 2, deferrals: 3 });
+    expect(a).toMatchObject({ kind: 'park', reason: 'bad-signature', lastError: 'X-Signature mismatch', attempts: 3 });
+    if (a.kind === 'park') expect(a.envelope).toMatchObject({ attempt: 2, deferrals: 3, lastError: 'X-Signature mismatch' });
+  });
+
+  it('park without an error uses the reason as lastError; odd reasons are normalized', () => {
+    expect(run(park('unknown-form'))).toMatchObject({ kind: 'park', reason: 'unknown-form', lastError: 'unknown-form' });
+    expect(run(park('Lead Not Found!'))).toMatchObject({ kind: 'park', reason: 'lead-not-found' });
+  });
+
+  it('redacts lastError, including the envelope path parameters', () => {
+    const env = envelope({ params: { token: 'acct-secret-token-42' } });
+    const a = decide({ envelope: env, outcome: retry('GET /hooks/amocrm/acct-secret-token-42 failed for ivan@example.com'), queue: std, receiveCount: 1, random: constant(0) });
+    expect(a.kind === 'resend' && a.envelope.lastError).toBe('GET /hooks/amocrm/[redacted] failed for [email]');
+  });
+
+  it('truncates a long lastError to 1000 characters', () => {
+    const a = run(park('x', 'e '.repeat(2000)));
+    expect(a.kind === 'park' && a.lastError.length).toBe(1000);
+  });
+
+  it('does not mutate the input envelope', () => {
+    const env = envelope({ attempt: 1 });
+    const copy = structuredClone(env);
+    decide({ envelope: env, outcome: retry('x'), queue: std, receiveCount: 1, random: constant(0) });
+    expect(env).toEqual(copy);
+  });
+});
+
+describe('decide: FIFO queue', () => {
+  it('ok → delete, park → park', () => {
+    expect(run(ok(), { queue: fifo })).toEqual({ kind: 'delete' });
+    expect(run(park('invalid-payload'), { queue: fifo, receiveCount: 2 })).toMatchObject({ kind: 'park', reason: 'invalid-payload', attempts: 2 });
+  });
+
+  it('retry never re-sends (that would reorder the group): fail with the backoff as visibility', () => {
+    const a = run(retry('x'), { queue: fifo, receiveCount: 2, random: constant(0.999_999) });
+    expect(a).toEqual({ kind: 'fail', visibilityTimeoutSeconds: 4, cause: 'retry' });
+  });
+
+  it('counts attempts by the receive count and parks at maxAttempts', () => {
+    expect(run(retry('x'), { queue: fifo, receiveCount: 4 }).kind).toBe('fail');
+    expect(run(retry('x'), { queue: fifo, receiveCount: 5 })).toMatchObject({ kind: 'park', reason: 'out-of-attempts', attempts: 5 });
+  });
+
+  it('defer → fail with the defer delay as visibility, never parks', () => {
+    expect(run(defer('rate-budget', 12), { queue: fifo, receiveCount: 99 })).toEqual({ kind: 'fail', visibilityTimeoutSeconds: 12, cause: 'defer' });
+  });
+});
+
+describe('decide: properties', () => {
+  const outcomes = fc.oneof(
+    fc.constant<Outcome>(ok()),
+    fc.record({ reason: fc.constantFrom('rate-budget', 'blocked'), d: fc.option(fc.integer({ min: -10, max: 5000 }), { nil: undefined }) }).map(({ reason, d }) => defer(reason, d)),
+    fc.string().map((e) => retry(e)),
+    fc.constantFrom('bad-signature', 'invalid-payload').map((r) => park(r)),
+  );
+
+  it('every action is well-formed; delays stay within [0, 900]; defer never parks; only retry and park park', () => {
+    fc.assert(
+      fc.property(outcomes, fc.boolean(), fc.integer({ min: 0, max: 60 }), fc.integer({ min: 1, max: 60 }), fc.integer({ min: 1, max: 60 }), fc.integer(), (outcome, isFifo, attempt, receiveCount, maxAttempts, seed) => {
+        const queue = { id: 'q', fifo: isFifo, maxAttempts };
+        const a = decide({ envelope: envelope({ attempt }), outcome, queue, receiveCount, random: seeded(seed) });
+        if (outcome.kind === 'ok') return a.kind === 'delete';
+        if (outcome.kind === 'defer') return isFifo ? a.kind === 'fail' && a.visibilityTimeoutSeconds >= 0 && a.visibilityTimeoutSeconds <= 900 : a.kind === 'resend' && a.delaySeconds >= 0 && a.delaySeconds <= 900 && a.envelope.attempt === attempt;
+        if (outcome.kind === 'park') return a.kind === 'park';
+        // retry
+        const tries = isFifo ? Math.max(receiveCount, attempt + 1) : attempt + 1;
+        if (tries >= maxAttempts) return a.kind === 'park' && a.reason === 'out-of-attempts' && a.attempts === tries;
+        if (isFifo) return a.kind === 'fail' && a.visibilityTimeoutSeconds <= 900;
+        return a.kind === 'resend' && a.envelope.attempt === attempt + 1 && a.delaySeconds <= 900;
+      }),
+      { numRuns: 2000 },
+    );
+  });
+
+  it('a retry loop on a standard queue parks after exactly maxAttempts tries, whatever deferrals come between', () => {
+    fc.assert(
+      fc.property(fc.integer({ min: 1, max: 20 }), fc.array(fc.boolean(), { maxLength: 80 }), fc.integer(), (maxAttempts, pattern, seed) => {
+        const random = seeded(seed);
+        let env = envelope();
+        let tries = 0;
+        for (const deferNow of [...pattern, ...Array<boolean>(maxAttempts).fill(false)]) {
+          const a = decide({ envelope: env, outcome: deferNow ? defer('rate-budget') : retry('boom'), queue: { id: 'q', fifo: false, maxAttempts }, receiveCount: 1, random });
+          if (!deferNow) tries++;
+          if (a.kind === 'park') return !deferNow && tries === maxAttempts && a.attempts === maxAttempts;
+          if (a.kind !== 'resend') return false;
+          env = a.envelope;
+        }
+        return false;
+      }),
+    );
+  });
+});
+
+describe('parkRaw', () => {
+  it('parks a non-envelope with a redacted error and no envelope', () => {
+    expect(parkRaw('bad-envelope', 'not JSON near "+79161234567"', 3)).toEqual({ kind: 'park', reason: 'bad-envelope', lastError: 'not JSON near "[phone]"', attempts: 3, envelope: undefined });
+  });
+});

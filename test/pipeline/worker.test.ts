@@ -1,0 +1,268 @@
+/**
+ * The worker handler (functions/worker.ts → lib/aws/sqs-batch.ts) against real stand-ins: fauxqs
+ * for SQS and DynamoDB Local for the DLQ index. Records are received from fauxqs and shaped as
+ * Lambda delivers them, so receipt handles, attributes and ARNs are real.
+ */
+import { ReceiveMessageCommand, SendMessageCommand, SQSClient, type Message } from '@aws-sdk/client-sqs';
+import type { Context, SQSBatchResponse, SQSEvent, SQSRecord } from 'aws-lambda';
+import { startFauxqs, type FauxqsServer } from 'fauxqs';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createHandler, depsFromEnv, type WorkerDeps } from '../../functions/worker.ts';
+import { sqsEvent } from '../../infra/local/lambda.ts';
+import { defineRouteTable, dlqName, queueName } from '../../infra/routes.ts';
+import type { QueuesConfig } from '../../lib/aws/queues-config.ts';
+import { silentLog, type PipelineLog } from '../../lib/pipeline/log.ts';
+import { DeferError, ok, PermanentError, RetryableError } from '../../lib/pipeline/outcome.ts';
+import type { RouteProcessor } from '../../lib/pipeline/registry.ts';
+import { DynamoDlqIndex } from '../../lib/store/dlq-index.ts';
+import { createTestTable, type TestTable } from '../support/ddb.ts';
+import { envelope } from './fixtures.ts';
+
+const table = defineRouteTable({
+  routes: [
+    { id: 'r-std', description: 'std', method: 'POST', path: '/std/{token}', contentTypes: ['application/json'], bodyLimitBytes: 100, target: { kind: 'queue', queue: 'std-q' }, auth: 'none', ack: { status: 200, body: '{}' } },
+    { id: 'r-fifo', description: 'fifo', method: 'POST', path: '/fifo', contentTypes: ['application/json'], bodyLimitBytes: 100, target: { kind: 'queue', queue: 'fifo-q' }, auth: 'none', ack: { status: 200, body: '{}' } },
+  ],
+  queues: [
+    { id: 'std-q', description: 'std', batchSize: 10, maxAttempts: 3, visibilityTimeoutSeconds: 60, consumer: 'worker' },
+    { id: 'fifo-q', description: 'fifo', fifo: true, batchSize: 10, maxAttempts: 3, visibilityTimeoutSeconds: 60, consumer: 'worker' },
+  ],
+  functions: [{ id: 'worker', description: 'w', entry: 'functions/worker.ts', timeoutSeconds: 30 }],
+  schedules: [],
+});
+
+let fq: FauxqsServer;
+let sqs: SQSClient;
+let ddb: TestTable;
+let queues: QueuesConfig;
+const ctx = {} as Context; // the batch handler reads nothing from the context
+
+beforeAll(async () => {
+  fq = await startFauxqs({ port: 0, logger: false });
+  sqs = new SQSClient({ endpoint: `http://127.0.0.1:${fq.port}`, region: 'us-east-1', credentials: { accessKeyId: 'l', secretAccessKey: 'l' } });
+  ddb = await createTestTable('worker');
+  queues = {};
+  for (const q of table.queues) {
+    const attrs: Record<string, string> = q.fifo ? { FifoQueue: 'true' } : {};
+    const dlq = fq.createQueue(dlqName(q), { attributes: attrs });
+    const main = fq.createQueue(queueName(q), { attributes: attrs });
+    queues[q.id] = { arn: main.queueArn, url: main.queueUrl, dlqUrl: dlq.queueUrl };
+  }
+});
+afterAll(async () => {
+  sqs?.destroy();
+  await fq?.stop();
+});
+
+function capture(): { log: PipelineLog; lines: Array<{ level: string; message: string; attrs: Record<string, unknown> }> } {
+  const lines: Array<{ level: string; message: string; attrs: Record<string, unknown> }> = [];
+  const at = (level: string) => (message: string, attrs: Record<string, unknown> = {}) => lines.push({ level, message, attrs });
+  return { log: { debug: at('debug'), info: at('info'), warn: at('warn'), error: at('error') }, lines };
+}
+
+function deps(over: Partial<WorkerDeps> = {}): WorkerDeps {
+  return {
+    sqs,
+    dlqIndex: new DynamoDlqIndex({ doc: ddb.doc, tableName: ddb.tableName, queueIds: ['std-q', 'fifo-q'] }),
+    queues,
+    logger: silentLog,
+    table,
+    random: () => 0.999_999,
+    ...over,
+  };
+}
+
+async function sendAll(queueId: string, bodies: string[], group?: (i: number) => string): Promise<void> {
+  const url = (queues[queueId] as QueuesConfig[string]).url;
+  for (const [i, body] of bodies.entries()) {
+    await sqs.send(new SendMessageCommand({ QueueUrl: url, MessageBody: body, ...(group ? { MessageGroupId: group(i), MessageDeduplicationId: `d-${Date.now()}-${i}-${Math.random()}` } : {}) }));
+  }
+}
+
+async function receiveAll(url: string, max = 10): Promise<Message[]> {
+  const out: Message[] = [];
+  for (;;) {
+    const r = await sqs.send(new ReceiveMessageCommand({ QueueUrl: url, MaxNumberOfMessages: Math.min(10, max - out.length), WaitTimeSeconds: 0, MessageSystemAttributeNames: ['All'], MessageAttributeNames: ['All'], VisibilityTimeout: 30 }));
+    if (!r.Messages?.length) return out;
+    out.push(...r.Messages);
+    if (out.length >= max) return out;
+  }
+}
+
+async function batchFrom(queueId: string, n: number): Promise<SQSEvent> {
+  const q = queues[queueId] as QueuesConfig[string];
+  const msgs = await receiveAll(q.url, n);
+  expect(msgs).toHaveLength(n);
+  return sqsEvent(msgs, q.arn, 'us-east-1');
+}
+
+const bodyOf = (env: ReturnType<typeof envelope>) => JSON.stringify(env);
+const env = (tag: string, over: Parameters<typeof envelope>[0] = {}) => envelope({ requestId: tag, params: { token: 'secret-path-token' }, ...over }, `{"tag":"${tag}"}`, over.route ?? 'r-std');
+
+/** Processor that picks its outcome from the body's tag. */
+const byTag: RouteProcessor = async (_e, c) => {
+  const tag = (JSON.parse(c.body.toString('utf8')) as { tag: string }).tag;
+  if (tag.startsWith('ok')) return ok();
+  if (tag.startsWith('retry')) throw new RetryableError(`upstream 503 for secret-path-token`);
+  if (tag.startsWith('crash')) throw new TypeError('cannot read x of undefined');
+  if (tag.startsWith('defer')) throw new DeferError('rate-budget', 4);
+  if (tag.startsWith('perm')) throw new PermanentError('invalid-payload', 'no booking id');
+  return ok();
+};
+
+describe('worker handler: standard queue', () => {
+  it('deletes ok, re-sends retry/defer with counters and delays, parks permanent and bad envelopes, indexes them', async () => {
+    const { log, lines } = capture();
+    const handler = createHandler(deps({ processors: { 'r-std': byTag }, logger: log }));
+    await sendAll('std-q', [bodyOf(env('ok-1')), bodyOf(env('retry-1')), bodyOf(env('defer-1')), bodyOf(env('perm-1')), 'not an envelope', bodyOf(env('crash-1', { attempt: 2 }))]);
+    const event = await batchFrom('std-q', 6);
+    const res = (await handler(event, ctx)) as SQSBatchResponse;
+    expect(res.batchItemFailures).toEqual([]);
+
+    // Re-sent copies wait in the main queue, delayed.
+    const main = fq.inspectQueue(queueName(table.queues[0]!))!;
+    const resent = main.messages.delayed.map((m) => JSON.parse(m.body) as ReturnType<typeof envelope>);
+    expect(resent.map((e) => e.requestId).sort()).toEqual(['defer-1', 'retry-1']);
+    const retried = resent.find((e) => e.requestId === 'retry-1')!;
+    expect(retried.attempt).toBe(1);
+    expect(retried.lastError).toBe('RetryableError: upstream 503 for [redacted]');
+    const deferred = resent.find((e) => e.requestId === 'defer-1')!;
+    expect(deferred.deferrals).toBe(1);
+    expect(deferred.attempt).toBeUndefined();
+    const delays = main.messages.delayed.map((m) => Math.round(((m.delayUntil ?? 0) - m.sentTimestamp) / 1000)).sort();
+    expect(delays).toEqual([2, 4]); // retry: full jitter of 2 at random≈1; defer: its own 4 s
+
+    // Parked: perm-1, the bad envelope, and crash-1 (its third failure: maxAttempts 3).
+    const dlq = fq.inspectQueue(dlqName(table.queues[0]!))!;
+    expect(dlq.messages.ready).toHaveLength(3);
+    const parkedRaw = dlq.messages.ready.find((m) => m.body === 'not an envelope');
+    expect(parkedRaw?.messageAttributes['dlq-reason']?.StringValue).toBe('bad-envelope');
+    const parkedCrash = dlq.messages.ready.map((m) => m.body).filter((b) => b.includes('"crash-1"')).map((b) => JSON.parse(b) as ReturnType<typeof envelope>)[0];
+    expect(parkedCrash).toMatchObject({ attempt: 3, lastError: 'TypeError: cannot read x of undefined' });
+
+    const index = await deps().dlqIndex.list({ queue: 'std-q' });
+    expect(index.map((e) => [e.reason, e.route, e.attempts]).sort()).toEqual([
+      ['bad-envelope', '(not an envelope)', 1],
+      ['invalid-payload', 'r-std', 1],
+      ['out-of-attempts', 'r-std', 3],
+    ]);
+    for (const m of dlq.messages.ready) expect(index.map((e) => e.id)).toContain(m.messageAttributes['dlq-index-id']?.StringValue);
+
+    // One line per message, never the body or the path token.
+    const msgLines = lines.filter((l) => l.message === 'message');
+    expect(msgLines).toHaveLength(6);
+    expect(msgLines.map((l) => l.attrs.outcome).sort()).toEqual(['defer', 'ok', 'park', 'park', 'retry', 'retry']);
+    expect(msgLines.map((l) => l.attrs.action).sort()).toEqual(['delete', 'park', 'park', 'park', 'resend', 'resend']);
+    const text = JSON.stringify(lines);
+    expect(text).not.toContain('secret-path-token');
+    expect(text).not.toContain('"tag');
+    expect(text).not.toContain('not an envelope');
+    expect(msgLines.find((l) => l.attrs.outcome === 'ok')?.attrs).toMatchObject({ queue: 'std-q', route: 'r-std', bytes: 14, action: 'delete' });
+
+    fq.reset();
+  });
+
+  it('reports a record failed when its SQS call fails, and only that record', async () => {
+    const broken = { ...queues, 'std-q': { ...(queues['std-q'] as QueuesConfig[string]), dlqUrl: `${(queues['std-q'] as QueuesConfig[string]).dlqUrl}-missing` } };
+    const { log, lines } = capture();
+    const handler = createHandler(deps({ processors: { 'r-std': byTag }, queues: broken, logger: log }));
+    await sendAll('std-q', [bodyOf(env('ok-2')), bodyOf(env('perm-2')), bodyOf(env('ok-3'))]);
+    const event = await batchFrom('std-q', 3);
+    const res = (await handler(event, ctx)) as SQSBatchResponse;
+    const permId = event.Records.find((r) => r.body.includes('perm-2'))!.messageId;
+    expect(res.batchItemFailures).toEqual([{ itemIdentifier: permId }]);
+    const err = lines.find((l) => l.level === 'error');
+    expect(err?.attrs).toMatchObject({ reported: 'failed', route: 'r-std' });
+    expect(String(err?.attrs.error)).toMatch(/could not park/);
+    fq.reset();
+  });
+
+  it('reports a record failed when the DLQ index cannot be written (the DLQ copy is kept)', async () => {
+    const handler = createHandler(deps({ processors: { 'r-std': byTag }, dlqIndex: new DynamoDlqIndex({ doc: ddb.doc, tableName: 'missing-table', queueIds: [] }) }));
+    await sendAll('std-q', [bodyOf(env('perm-3'))]);
+    const event = await batchFrom('std-q', 1);
+    const res = (await handler(event, ctx)) as SQSBatchResponse;
+    expect(res.batchItemFailures).toHaveLength(1);
+    expect(fq.inspectQueue(dlqName(table.queues[0]!))!.messages.ready).toHaveLength(1);
+    fq.reset();
+  });
+
+  it('fails records from a queue it does not know, without touching them', async () => {
+    const handler = createHandler(deps());
+    await sendAll('std-q', [bodyOf(env('ok-4'))]);
+    const event = await batchFrom('std-q', 1);
+    for (const r of event.Records) r.eventSourceARN = 'arn:aws:sqs:us-east-1:000000000000:elsewhere';
+    const res = (await handler(event, ctx)) as SQSBatchResponse;
+    expect(res.batchItemFailures.map((f) => f.itemIdentifier)).toEqual([event.Records[0]!.messageId]);
+    fq.reset();
+  });
+});
+
+describe('worker handler: FIFO queue', () => {
+  const fifoArn = () => (queues['fifo-q'] as QueuesConfig[string]).arn;
+  // fauxqs hands out one message per group at a time (real SQS gives several of a group in one
+  // batch), so the multi-record batch is built by hand in Lambda's shape.
+  const record = (i: number, tag: string, group: string): SQSRecord => ({
+    messageId: `m-${i}`,
+    receiptHandle: `h-${i}`,
+    body: bodyOf(env(tag, { route: 'r-fifo' })),
+    attributes: { ApproximateReceiveCount: '1', SentTimestamp: '1', SenderId: '000000000000', ApproximateFirstReceiveTimestamp: '1', MessageGroupId: group, MessageDeduplicationId: `d-${i}`, SequenceNumber: String(i) },
+    messageAttributes: {},
+    md5OfBody: '',
+    eventSource: 'aws:sqs',
+    eventSourceARN: fifoArn(),
+    awsRegion: 'us-east-1',
+  });
+
+  it('keeps group order: after a failure its group-mates are reported failed unprocessed; other groups go on; no re-send', async () => {
+    const seen: string[] = [];
+    const recording: RouteProcessor = async (e, c) => {
+      seen.push((JSON.parse(c.body.toString('utf8')) as { tag: string }).tag);
+      return byTag(e, c);
+    };
+    const handler = createHandler(deps({ processors: { 'r-fifo': recording } }));
+    const tags = ['ok-a1', 'ok-b1', 'retry-a2', 'ok-b2', 'ok-a3', 'perm-b3', 'ok-b4'];
+    const event: SQSEvent = { Records: tags.map((t, i) => record(i, t, t.includes('-a') ? 'A' : 'B')) };
+    const res = (await handler(event, ctx)) as SQSBatchResponse;
+    expect(res.batchItemFailures).toEqual([{ itemIdentifier: 'm-2' }, { itemIdentifier: 'm-4' }]);
+    expect(seen).not.toContain('ok-a3');
+    expect(seen.filter((t) => t.includes('-b'))).toEqual(['ok-b1', 'ok-b2', 'perm-b3', 'ok-b4']);
+    // Nothing re-sent to the FIFO queue; the permanent one parked in the FIFO DLQ, in its group.
+    const main = fq.inspectQueue(queueName(table.queues[1]!))!;
+    expect(main.messages.ready.length + main.messages.delayed.length).toBe(0);
+    const dlq = fq.inspectQueue(dlqName(table.queues[1]!))!;
+    expect(dlq.messages.ready.map((m) => m.messageGroupId)).toEqual(['B']);
+    fq.reset();
+  });
+
+  it("sets a failed record's visibility to its backoff, and parks it at maxAttempts by receive count", async () => {
+    const handler = createHandler(deps({ processors: { 'r-fifo': byTag } }));
+    await sendAll('fifo-q', [bodyOf(env('retry-x', { route: 'r-fifo' }))], () => 'X');
+    const event = await batchFrom('fifo-q', 1); // received with a 30 s visibility
+    const res = (await handler(event, ctx)) as SQSBatchResponse;
+    expect(res.batchItemFailures).toHaveLength(1);
+    const inflight = fq.inspectQueue(queueName(table.queues[1]!))!.messages.inflight;
+    expect(inflight).toHaveLength(1);
+    expect(inflight[0]!.visibilityDeadline - Date.now()).toBeLessThan(3000); // 2 s backoff at random≈1
+    // Third delivery (maxAttempts 3) → parked, not failed.
+    event.Records[0]!.attributes.ApproximateReceiveCount = '3';
+    const res3 = (await handler(event, ctx)) as SQSBatchResponse;
+    expect(res3.batchItemFailures).toEqual([]);
+    expect(fq.inspectQueue(dlqName(table.queues[1]!))!.messages.ready).toHaveLength(1);
+    fq.reset();
+  });
+});
+
+describe('worker configuration', () => {
+  it('refuses QUEUES that lack a consumed queue, and an incomplete environment', () => {
+    expect(() => createHandler(deps({ queues: { 'std-q': queues['std-q']! } }))).toThrow(/QUEUES lacks .*fifo-q/);
+    expect(() => depsFromEnv({ QUEUES: '{}' }, silentLog)).toThrow(/TABLE_NAME is not set/);
+    expect(() => depsFromEnv({ TABLE_NAME: 't' }, silentLog)).toThrow(/QUEUES is not set/);
+    expect(() => depsFromEnv({ TABLE_NAME: 't', QUEUES: '{"a":{"arn":"x"}}' }, silentLog)).toThrow(/QUEUES is invalid/);
+  });
+
+  it('the exported handler fails every invocation with the reason when the environment is incomplete', async () => {
+    const mod = await import('../../functions/worker.ts');
+    await expect(mod.handler({ Records: [] } as SQSEvent, ctx, { signal: new AbortController().signal })).rejects.toThrow(/TABLE_NAME is not set/);
+  });
+});
