@@ -1,0 +1,126 @@
+/** The DynamoDB adapters (rate budget, breaker, cache) against DynamoDB Local's real conditional writes. */
+import { GetCommand } from '@aws-sdk/lib-dynamodb';
+import { describe, expect, it } from 'vitest';
+import { DynamoBreakerStore } from '../../lib/store/breaker.ts';
+import { DynamoCacheStore, LayeredCacheStore, MemoryCacheStore } from '../../lib/store/cache.ts';
+import { DEFAULT_BUDGET_CONFIG, DynamoRateBudget, spanMs, type BudgetDecision } from '../../lib/store/rate-budget.ts';
+import { createTestTable } from '../support/ddb.ts';
+
+const scope = { clientId: 'c1', accountHost: 'acme.amocrm.ru' };
+
+describe('DynamoRateBudget', () => {
+  const get = async (t: Awaited<ReturnType<typeof createTestTable>>) =>
+    (await t.doc.send(new GetCommand({ TableName: t.tableName, Key: { pk: 'RATE#acme.amocrm.ru', sk: 'RATE' }, ConsistentRead: true }))).Item;
+
+  it('grants 7, then refuses until the earliest end + window + margin; the owner chains with one write', async () => {
+    const t = await createTestTable('rate');
+    const budget = new DynamoRateBudget({ doc: t.doc, tableName: t.tableName });
+    const now = 1_700_000_000_000;
+    const grants: BudgetDecision[] = [];
+    for (let i = 0; i < 7; i++) grants.push(await budget.acquire(scope, { now, requestTimeoutMs: 5_000 }));
+    expect(grants.every((g) => g.kind === 'grant' && g.sendAt === now)).toBe(true);
+    expect(await budget.acquire(scope, { now: now + 10, requestTimeoutMs: 5_000 })).toMatchObject({ kind: 'wait', reason: 'budget' });
+    for (const [i, g] of grants.entries()) if (g.kind === 'grant') await budget.complete(scope, g.id, { endedAt: now + 50 + i, how: 'answered' });
+    const item = await get(t);
+    expect(Object.values(item?.['r#c1'] as Record<string, { e: number }>).map((x) => x.e).sort()).toEqual([50, 51, 52, 53, 54, 55, 56].map((x) => now + x));
+    expect(Object.keys(item?.['r#*'] as object)).toHaveLength(50);
+    expect(item?.expiresAt).toBeUndefined(); // never TTL: it carries the breaker
+    // The next one chains onto the earliest ended slot.
+    expect(await budget.acquire(scope, { now: now + 60, requestTimeoutMs: 5_000 })).toMatchObject({ kind: 'grant', sendAt: now + 50 + spanMs(budget.cfg) });
+  });
+
+  it('concurrent acquirers (separate clients, one item) get exactly 7 slots', async () => {
+    const t = await createTestTable('rate');
+    const budgets = Array.from({ length: 12 }, () => new DynamoRateBudget({ doc: t.doc, tableName: t.tableName, maxConflicts: 50 }));
+    const now = 1_700_000_000_000;
+    const results = await Promise.all(budgets.map((b) => b.acquire(scope, { now, requestTimeoutMs: 5_000 })));
+    expect(results.filter((r) => r.kind === 'grant')).toHaveLength(7);
+    expect(results.filter((r) => r.kind === 'wait')).toHaveLength(5);
+  });
+
+  it("others take an ended slot only after the owner's grace", async () => {
+    const t = await createTestTable('rate');
+    const a = new DynamoRateBudget({ doc: t.doc, tableName: t.tableName });
+    const b = new DynamoRateBudget({ doc: t.doc, tableName: t.tableName });
+    const now = 1_700_000_000_000;
+    const grants = await Promise.all(Array.from({ length: 7 }, () => a.acquire(scope, { now, requestTimeoutMs: 5_000 })));
+    for (const g of grants) if (g.kind === 'grant') await a.complete(scope, g.id, { endedAt: now + 100, how: 'answered' });
+    expect(await b.acquire(scope, { now: now + 200, requestTimeoutMs: 5_000 })).toMatchObject({ kind: 'wait' });
+    expect(await b.acquire(scope, { now: now + 100 + a.cfg.ownerGraceMs, requestTimeoutMs: 5_000 })).toMatchObject({ kind: 'grant', sendAt: now + 100 + spanMs(a.cfg) });
+  });
+
+  it('the account ring counts across integrations (same item)', async () => {
+    const t = await createTestTable('rate');
+    const budget = new DynamoRateBudget({ doc: t.doc, tableName: t.tableName, config: { perAccountPerSecond: 9 }, maxConflicts: 50 });
+    const now = 1_700_000_000_000;
+    const a = [];
+    for (let i = 0; i < 7; i++) a.push(await budget.acquire({ ...scope, clientId: 'A' }, { now, requestTimeoutMs: 1_000 }));
+    const b = [];
+    for (let i = 0; i < 4; i++) b.push(await budget.acquire({ ...scope, clientId: 'B' }, { now, requestTimeoutMs: 1_000 }));
+    expect(a.filter((r) => r.kind === 'grant')).toHaveLength(7);
+    expect(b.filter((r) => r.kind === 'grant')).toHaveLength(2); // 9 per account
+  });
+
+  it('pause (after a 429) stops grants of that integration until it ends, and never shortens', async () => {
+    const t = await createTestTable('rate');
+    const budget = new DynamoRateBudget({ doc: t.doc, tableName: t.tableName });
+    const now = 1_700_000_000_000;
+    await budget.pause(scope, now + 5_000);
+    await budget.pause(scope, now + 1_000);
+    expect(await budget.acquire(scope, { now, requestTimeoutMs: 1_000 })).toMatchObject({ kind: 'wait', reason: 'paused', retryAfterMs: 5_000 - DEFAULT_BUDGET_CONFIG.reserveAheadMs });
+    expect(await budget.acquire({ ...scope, clientId: 'other' }, { now, requestTimeoutMs: 1_000 })).toMatchObject({ kind: 'grant' });
+    expect(await budget.acquire(scope, { now: now + 5_000, requestTimeoutMs: 1_000 })).toMatchObject({ kind: 'grant', sendAt: now + 5_000 });
+  });
+
+  it('reports the breaker kept on the same item with every decision', async () => {
+    const t = await createTestTable('rate');
+    const budget = new DynamoRateBudget({ doc: t.doc, tableName: t.tableName });
+    const breaker = new DynamoBreakerStore({ doc: t.doc, tableName: t.tableName });
+    const now = 1_700_000_000_000;
+    expect((await budget.acquire(scope, { now, requestTimeoutMs: 1_000 })).breaker).toEqual({ open: false });
+    await breaker.open(scope.accountHost, { at: now, reason: '403' });
+    expect((await budget.acquire(scope, { now, requestTimeoutMs: 1_000 })).breaker).toEqual({ open: true, openedAt: now });
+  });
+});
+
+describe('DynamoBreakerStore', () => {
+  it('opens once (one alarm), reads open, lifts', async () => {
+    const t = await createTestTable('brk');
+    const a = new DynamoBreakerStore({ doc: t.doc, tableName: t.tableName });
+    const b = new DynamoBreakerStore({ doc: t.doc, tableName: t.tableName });
+    const opened = await Promise.all([a.open('x.amocrm.ru', { at: 1, reason: '403' }), b.open('x.amocrm.ru', { at: 2, reason: '403' })]);
+    expect(opened.filter((o) => o.opened)).toHaveLength(1);
+    expect(await b.get('x.amocrm.ru')).toMatchObject({ open: true, reason: '403' });
+    expect(await b.get('y.amocrm.ru')).toEqual({ open: false });
+    await a.lift('x.amocrm.ru', { at: 3, by: 'ops' });
+    expect(await b.get('x.amocrm.ru')).toMatchObject({ open: false, liftedBy: 'ops' });
+    expect((await b.open('x.amocrm.ru', { at: 4, reason: 'again' })).opened).toBe(true);
+  });
+});
+
+describe('DynamoCacheStore', () => {
+  it('round-trips values; an item past expiresAt is treated as absent even though TTL has not deleted it', async () => {
+    const t = await createTestTable('cache');
+    const store = new DynamoCacheStore({ doc: t.doc, tableName: t.tableName });
+    const now = 1_700_000_000_000;
+    const value = { id: 1, name: '', nested: { price: 1.5, none: null }, list: [] };
+    await store.set('k', { value, storedAt: now, freshUntil: now + 1_000, lastModified: 1_699_999_999 }, now + 60_000);
+    expect(await store.get('k', now + 30_000)).toEqual({ value, storedAt: now, freshUntil: now + 1_000, lastModified: 1_699_999_999 });
+    expect(await store.get('k', now + 61_000)).toBeUndefined();
+    const raw = await t.doc.send(new GetCommand({ TableName: t.tableName, Key: { pk: 'CACHE#k', sk: 'CACHE' } }));
+    expect(raw.Item?.expiresAt).toBe(Math.ceil((now + 60_000) / 1000));
+    await store.delete('k');
+    expect(await store.get('k', now)).toBeUndefined();
+  });
+
+  it('the memory layer answers first and is filled from the shared store', async () => {
+    const t = await createTestTable('cache');
+    const shared = new DynamoCacheStore({ doc: t.doc, tableName: t.tableName });
+    const now = Date.now();
+    await shared.set('d', { value: ['p'], storedAt: now, freshUntil: now + 60_000 }, now + 60_000);
+    const front = new MemoryCacheStore();
+    const layered = new LayeredCacheStore(front, shared);
+    expect((await layered.get<string[]>('d', now))?.value).toEqual(['p']);
+    expect((await front.get<string[]>('d', now))?.value).toEqual(['p']);
+  });
+});
