@@ -1,41 +1,27 @@
 /**
  * The CDK app (`cdk.json`: `npx tsx infra/aws/app.ts`). Synthesizes offline: no lookups, no
- * account or region needed (environment-agnostic stack).
+ * account or region needed (environment-agnostic stack). What it builds from the context:
+ * from-context.ts.
  *
- *   npx cdk synth -c stackName=AmoGatewayStaging      # queues amo-gateway-staging-*
+ *   npx cdk deploy -c config=amo.config.json           # the config is required (default path: amo.config.json)
+ *   npm run synth                                      # = cdk synth -c config=amo.config.example.json
+ *   npx cdk synth -c stackName=AmoGatewayStaging      # queues amo-gateway-staging-*, secrets amo-gateway-staging/*
  *   npx cdk synth -c namePrefix=amo-test               # explicit queue-name prefix
+ *   npx cdk deploy -c secretsPrefix=amo-gateway/prod/  # where the functions find their secrets
+ *   npx cdk deploy -c alarmEmail=ops@example.com       # subscribe an address to the alarm topic
+ *   npx cdk deploy -c eventArchiveDays=30              # archive the bus's events for replay
  *   npx cdk deploy -c apiCloudWatchRole=false          # the account's API Gateway logging role exists already
  */
 import { App } from 'aws-cdk-lib';
-import { routeTable } from '../routes.ts';
-import { AmoGatewayStack, kebabCase } from './stack.ts';
+import { isOperatorError, stackFromContext } from './from-context.ts';
 
 const app = new App();
-const stackName = contextString('stackName') ?? 'AmoGateway';
-const namePrefix = contextString('namePrefix') ?? kebabCase(stackName);
-
-new AmoGatewayStack(app, stackName, {
-  stackName,
-  routes: routeTable,
-  namePrefix,
-  apiCloudWatchRole: contextFlag('apiCloudWatchRole', true),
-  description: 'amo-gateway: amoCRM / amojo / RDESK webhooks -> API Gateway -> SQS -> Lambda workers, DynamoDB, EventBridge',
-});
-
-app.synth();
-
-function contextString(key: string): string | undefined {
-  const v: unknown = app.node.tryGetContext(key);
-  if (v === undefined || v === null || v === '') return undefined;
-  if (typeof v !== 'string') throw new Error(`context ${key} must be a string, got ${JSON.stringify(v)}`);
-  return v;
-}
-
-/** `-c key=false` arrives as a string, cdk.json may hold a boolean. */
-function contextFlag(key: string, fallback: boolean): boolean {
-  const v: unknown = app.node.tryGetContext(key);
-  if (v === undefined || v === null || v === '') return fallback;
-  if (v === true || v === 'true') return true;
-  if (v === false || v === 'false') return false;
-  throw new Error(`context ${key} must be true or false, got ${JSON.stringify(v)}`);
+try {
+  stackFromContext(app);
+  app.synth();
+} catch (e) {
+  // A configuration mistake is the operator's to fix: say what, without a stack trace.
+  if (!isOperatorError(e)) throw e;
+  process.stderr.write(`amo-gateway: ${e.message}\n`);
+  process.exit(1);
 }

@@ -1,11 +1,13 @@
 /**
  * AmoGateway: the whole gateway as one reusable construct, built from the route table
- * (infra/routes.ts) — queues with their DLQs, the one DynamoDB table, one Lambda per function
- * def, queue → consumer event source mappings, schedules, and the REST API in front.
+ * (infra/routes.ts) and the deployment's config (lib/config) — queues with their DLQs, the one
+ * DynamoDB table, one Lambda per function def, queue → consumer event source mappings, schedules,
+ * the REST API in front, the event bus the workers publish typed events to, and the alarms and
+ * dashboard (monitoring.ts).
  */
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { Duration, RemovalPolicy, Stack } from 'aws-cdk-lib';
+import { ArnFormat, Duration, RemovalPolicy, Stack } from 'aws-cdk-lib';
 import * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
 import * as events from 'aws-cdk-lib/aws-events';
 import * as targets from 'aws-cdk-lib/aws-events-targets';
@@ -16,9 +18,14 @@ import * as nodejs from 'aws-cdk-lib/aws-lambda-nodejs';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import * as sqs from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
+import { configSchema, type Config } from '../../lib/config/index.ts';
+import { EVENT_SOURCE } from '../../lib/events/bus.ts';
 import { TABLE_PK, TABLE_SK, TABLE_TTL_ATTRIBUTE } from '../../lib/store/table.ts';
 import { dlqName, queueName, SQS_MAX_MESSAGE_BYTES, type FunctionDef, type QueueDef, type RouteTable } from '../routes.ts';
 import { GatewayApi } from './api.ts';
+import { checkSecretsPrefix, secretLookingValues } from './config.ts';
+import { METRICS_NAMESPACE } from './metrics.ts';
+import { GatewayMonitoring } from './monitoring.ts';
 
 /** The repository root (this file is infra/aws/gateway.ts); function entries are relative to it. */
 export const PROJECT_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
@@ -26,9 +33,25 @@ export const PROJECT_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..
 /** `require` for the CommonJS dependencies inside an ESM bundle. */
 const ESM_REQUIRE_BANNER = "import { createRequire as __amoCreateRequire } from 'node:module'; const require = __amoCreateRequire(import.meta.url);";
 
+/** Lambda's limit on one function's environment (keys + values). */
+export const LAMBDA_ENV_LIMIT_BYTES = 4096;
+
 export interface AmoGatewayProps {
   /** The route table (validated); usually `routeTable` from infra/routes.ts. */
   readonly routes: RouteTable;
+  /**
+   * The deployment's config (lib/config; validated again here). It rides in every function's
+   * `AMO_CONFIG_JSON`, so it must hold secret references only — checked at synth.
+   */
+  readonly config: Config;
+  /** `AMO_SECRETS_PREFIX`: Secrets Manager names are `<prefix><secret name>`; the functions may read only those. Default `<namePrefix>/`. */
+  readonly secretsPrefix?: string;
+  /** Name of the custom EventBridge bus the workers publish to. Default: namePrefix. */
+  readonly eventBusName?: string;
+  /** Archive the bus's events (source `amo-gateway`) for replay, kept this many days. Default: no archive. */
+  readonly eventArchiveDays?: number;
+  /** Subscribes this e-mail address to the alarm topic. */
+  readonly alarmEmail?: string;
   /** Prefix of the physical queue names (`<prefix>-<queue id>`, as the local runner names them). */
   readonly namePrefix: string;
   /** Where `functions/*.ts` and package-lock.json live. Default: this repository. */
@@ -63,6 +86,14 @@ export class AmoGateway extends Construct {
   readonly functions = new Map<string, nodejs.NodejsFunction>();
   /** The REST API; absent when the table has no routes (a worker-only deployment). */
   readonly api: GatewayApi | undefined;
+  /** The custom bus the workers (queue consumers) publish typed events to; users attach rules. */
+  readonly eventBus: events.EventBus;
+  readonly eventArchive: events.Archive | undefined;
+  readonly monitoring: GatewayMonitoring;
+  /** `AMO_SECRETS_PREFIX` of every function. */
+  readonly secretsPrefix: string;
+  /** The config exactly as the functions get it (`AMO_CONFIG_JSON`). */
+  readonly configJson: string;
 
   constructor(scope: Construct, id: string, props: AmoGatewayProps) {
     super(scope, id);
@@ -70,6 +101,25 @@ export class AmoGateway extends Construct {
       throw new AmoGatewayConfigError(`namePrefix "${props.namePrefix}" must be lower-case kebab-case, at most 40 characters (it starts every queue name)`);
     }
     const retention = props.logRetention ?? logs.RetentionDays.ONE_MONTH;
+    this.secretsPrefix = checkSecretsPrefix(props.secretsPrefix ?? `${props.namePrefix}/`);
+    this.configJson = configEnvJson(props.config);
+
+    this.eventBus = new events.EventBus(this, 'Bus', {
+      eventBusName: props.eventBusName ?? props.namePrefix,
+      description: `amo-gateway typed events (source ${EVENT_SOURCE}); attach rules to consume them`,
+    });
+    if (props.eventArchiveDays !== undefined) {
+      if (!Number.isInteger(props.eventArchiveDays) || props.eventArchiveDays < 1) {
+        throw new AmoGatewayConfigError(`eventArchiveDays must be a whole number of days ≥ 1, got ${props.eventArchiveDays}`);
+      }
+      this.eventArchive = this.eventBus.archive('Archive', {
+        description: `Events from ${EVENT_SOURCE}, kept ${props.eventArchiveDays} days for replay`,
+        eventPattern: { source: [EVENT_SOURCE] },
+        retention: Duration.days(props.eventArchiveDays),
+      });
+    } else {
+      this.eventArchive = undefined;
+    }
 
     this.table = new dynamodb.Table(this, 'Table', {
       partitionKey: { name: TABLE_PK, type: dynamodb.AttributeType.STRING },
@@ -87,8 +137,10 @@ export class AmoGateway extends Construct {
     const queueEnv = Stack.of(this).toJsonString(
       Object.fromEntries([...this.queues].map(([qid, q]) => [qid, { arn: q.queue.queueArn, url: q.queue.queueUrl, dlqUrl: q.dlq.queueUrl }])),
     );
+    // Queue consumers are the workers: they publish the typed events.
+    const workers = new Set(props.routes.queues.map((q) => q.consumer));
     for (const def of props.routes.functions) {
-      this.functions.set(def.id, this.makeFunction(def, props, retention, queueEnv));
+      this.functions.set(def.id, this.makeFunction(def, props, retention, queueEnv, workers.has(def.id)));
     }
 
     for (const { def, queue, dlq } of this.queues.values()) {
@@ -113,19 +165,27 @@ export class AmoGateway extends Construct {
       });
     }
 
-    if (props.routes.routes.length === 0) {
-      this.api = undefined;
-      return;
-    }
-    this.api = new GatewayApi(this, 'Http', {
-      routes: props.routes.routes,
-      queueOf: (qid) => this.queue(qid).queue,
-      functionOf: (fid) => this.fn(fid),
-      restApiName: props.namePrefix,
-      stageName: props.stageName ?? 'v1',
-      throttle: props.throttle ?? { rateLimit: 50, burstLimit: 100 },
-      logRetention: retention,
-      cloudWatchRole: props.apiCloudWatchRole ?? true,
+    this.api =
+      props.routes.routes.length === 0
+        ? undefined
+        : new GatewayApi(this, 'Http', {
+            routes: props.routes.routes,
+            queueOf: (qid) => this.queue(qid).queue,
+            functionOf: (fid) => this.fn(fid),
+            restApiName: props.namePrefix,
+            stageName: props.stageName ?? 'v1',
+            throttle: props.throttle ?? { rateLimit: 50, burstLimit: 100 },
+            logRetention: retention,
+            cloudWatchRole: props.apiCloudWatchRole ?? true,
+          });
+
+    this.monitoring = new GatewayMonitoring(this, 'Monitoring', {
+      namePrefix: props.namePrefix,
+      queues: [...this.queues].map(([qid, q]) => ({ id: qid, queue: q.queue, dlq: q.dlq })),
+      functions: this.functions,
+      workers: props.routes.functions.filter((f) => workers.has(f.id)).map((f) => f.id),
+      api: this.api?.api,
+      alarmEmail: props.alarmEmail,
     });
   }
 
@@ -167,7 +227,7 @@ export class AmoGateway extends Construct {
     return { def, queue, dlq };
   }
 
-  private makeFunction(def: FunctionDef, props: AmoGatewayProps, retention: logs.RetentionDays, queueEnv: string): nodejs.NodejsFunction {
+  private makeFunction(def: FunctionDef, props: AmoGatewayProps, retention: logs.RetentionDays, queueEnv: string, worker: boolean): nodejs.NodejsFunction {
     const root = props.projectRoot ?? PROJECT_ROOT;
     const logGroup = new logs.LogGroup(this, `Logs-${def.id}`, { retention });
     // Its own role instead of AWSLambdaBasicExecutionRole (logs:* on every log group): writing to
@@ -189,12 +249,7 @@ export class AmoGateway extends Construct {
       timeout: Duration.seconds(def.timeoutSeconds),
       logGroup,
       role,
-      environment: {
-        TABLE_NAME: this.table.tableName,
-        QUEUES: queueEnv,
-        POWERTOOLS_SERVICE_NAME: props.serviceName ?? 'amo-gateway',
-        NODE_OPTIONS: '--enable-source-maps',
-      },
+      environment: this.environment(def, props, queueEnv, worker),
       bundling: {
         format: nodejs.OutputFormat.ESM,
         banner: ESM_REQUIRE_BANNER,
@@ -214,6 +269,74 @@ export class AmoGateway extends Construct {
       q.queue.grantSendMessages(fn);
       q.dlq.grantSendMessages(fn);
     }
+    // Secrets: GetSecretValue (all Powertools' SecretsProvider calls) on the prefix's names only.
+    // Secrets Manager appends `-XXXXXX` to every ARN, hence the trailing wildcard.
+    fn.addToRolePolicy(
+      new iam.PolicyStatement({
+        actions: ['secretsmanager:GetSecretValue'],
+        resources: [Stack.of(this).formatArn({ service: 'secretsmanager', resource: 'secret', resourceName: `${this.secretsPrefix}*`, arnFormat: ArnFormat.COLON_RESOURCE_NAME })],
+      }),
+    );
+    if (worker) this.eventBus.grantPutEventsTo(fn);
     return fn;
   }
+
+  /** The env contract every function is coded against (README: "Function environment"). */
+  private environment(def: FunctionDef, props: AmoGatewayProps, queueEnv: string, worker: boolean): Record<string, string> {
+    const env: Record<string, string> = {
+      TABLE_NAME: this.table.tableName,
+      QUEUES: queueEnv,
+      AMO_CONFIG_JSON: this.configJson,
+      AMO_SECRETS_PREFIX: this.secretsPrefix,
+      POWERTOOLS_SERVICE_NAME: props.serviceName ?? 'amo-gateway',
+      POWERTOOLS_METRICS_NAMESPACE: METRICS_NAMESPACE,
+      NODE_OPTIONS: '--enable-source-maps',
+    };
+    if (worker) env.EVENT_BUS_NAME = this.eventBus.eventBusName;
+    const bytes = estimateEnvBytes(env, this.queues, props.namePrefix, props.eventBusName ?? props.namePrefix);
+    if (bytes > LAMBDA_ENV_LIMIT_BYTES) {
+      throw new AmoGatewayConfigError(
+        `function ${def.id}: its environment would be about ${bytes} bytes, over Lambda's ${LAMBDA_ENV_LIMIT_BYTES}-byte limit; AMO_CONFIG_JSON alone is ${Buffer.byteLength(this.configJson)} bytes. Shrink the config (or ship it as a bundled file read through AMO_CONFIG_FILE).`,
+      );
+    }
+    return env;
+  }
+}
+
+/**
+ * The config as `AMO_CONFIG_JSON`: validated with the lib/config schema (defaults filled in, so
+ * every function reads the same values) and refused if anything in it looks like a secret value.
+ */
+export function configEnvJson(config: Config): string {
+  const parsed = configSchema.safeParse(config);
+  if (!parsed.success) {
+    throw new AmoGatewayConfigError(`invalid config:\n${parsed.error.issues.map((i) => `  - ${i.path.join('.')}${i.path.length ? ': ' : ''}${i.message}`).join('\n')}`);
+  }
+  const leaks = secretLookingValues(parsed.data);
+  if (leaks.length) throw new AmoGatewayConfigError(`the config holds values that look like secrets (${leaks.join(', ')}); use { "secret": "NAME" } references`);
+  return JSON.stringify(parsed.data);
+}
+
+/**
+ * The environment's size once CloudFormation has resolved the tokens, estimated on the long side:
+ * the queue ARNs and URLs with the longest region and partition names, a 12-digit account, a
+ * 128-character table name.
+ */
+function estimateEnvBytes(env: Record<string, string>, queues: ReadonlyMap<string, GatewayQueue>, namePrefix: string, busName: string): number {
+  const region = 'ap-southeast-2';
+  const account = '123456789012';
+  const queuesJson = JSON.stringify(
+    Object.fromEntries(
+      [...queues].map(([qid, q]) => {
+        const name = queueName(q.def, namePrefix);
+        return [qid, { arn: `arn:aws-us-gov:sqs:${region}:${account}:${name}`, url: `https://sqs.${region}.amazonaws.com/${account}/${name}`, dlqUrl: `https://sqs.${region}.amazonaws.com/${account}/${dlqName(q.def, namePrefix)}` }];
+      }),
+    ),
+  );
+  let total = 0;
+  for (const [k, v] of Object.entries(env)) {
+    const value = k === 'QUEUES' ? queuesJson : k === 'TABLE_NAME' ? 'x'.repeat(128) : k === 'EVENT_BUS_NAME' ? busName : v;
+    total += Buffer.byteLength(k) + Buffer.byteLength(value);
+  }
+  return total;
 }

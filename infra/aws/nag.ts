@@ -13,6 +13,15 @@ export function applyNagSuppressions(gateway: AmoGateway): void {
         reason: 'Pinned to nodejs22.x on purpose (DESIGN §6): the code is tested on Node 20 and 22; a runtime bump is a deliberate change, not a drift.',
       },
     ]);
+    if (fn.role) {
+      NagSuppressions.addResourceSuppressions(fn.role, [
+        {
+          id: 'AwsSolutions-IAM5',
+          reason: `The functions read the secrets the config references, whose names are only known at deploy time, so the grant is GetSecretValue on the deployment's prefix (${gateway.secretsPrefix}*) and nothing wider; Secrets Manager also appends a random suffix to every secret ARN.`,
+          appliesTo: [`Resource::arn:<AWS::Partition>:secretsmanager:<AWS::Region>:<AWS::AccountId>:secret:${gateway.secretsPrefix}*`],
+        },
+      ], true);
+    }
   }
 
   const api = gateway.api?.api;

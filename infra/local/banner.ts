@@ -1,8 +1,47 @@
-/** What `npm start` prints once ready: every route URL, the health URL, a sample curl. */
+/** What `npm start` prints once ready: every route URL, the health URL, a sample curl, the amoCRM side. */
 import { relative } from 'node:path';
+import { DEMO_MOVE, SANDBOX_ACCOUNT, SANDBOX_AMO_ACCOUNT_ID, SANDBOX_SECRETS, SANDBOX_SUBDOMAIN, type LocalAmo } from './amocrm.ts';
 import { HEALTH_PATH } from './http.ts';
 import type { LocalRunner } from './runner.ts';
 import type { Route, RouteTable } from '../routes.ts';
+
+/** The hook URL as printed: the token masked (it is a secret; the banner ends up in terminals and logs). */
+export function maskedHookUrl(url: string): string {
+  return `${url}/hooks/amocrm/••••••`;
+}
+
+const rel = (p: string): string => relative(process.cwd(), p) || p;
+
+/** The amoCRM lines: which amoCRM, connection, webhooks, how to move a deal and watch the event. */
+export function describeAmo(runner: Pick<LocalRunner, 'url' | 'ddbEndpoint' | 'tableName'>, amo: LocalAmo, states: Record<string, string>): string[] {
+  const lines: string[] = [''];
+  const sb = amo.sandbox;
+  if (sb) {
+    lines.push(`  amoCRM    sandbox ${sb.url} (account "${SANDBOX_SUBDOMAIN}", id ${SANDBOX_AMO_ACCOUNT_ID}; our account id "${SANDBOX_ACCOUNT}") — ${states[SANDBOX_ACCOUNT] ?? 'unknown'}`);
+    lines.push(`  webhooks  the sandbox posts lead/contact/company/task events to POST ${maskedHookUrl(runner.url)}`);
+    lines.push(`  events    ${'one line per published event (`event amocrm.lead.status …`); --quiet-events hides them'}`);
+    if (amo.files) lines.push(`  files     ${rel(amo.files.config)} (generated config), ${rel(amo.files.secrets)} (client secret, hook token)`);
+    lines.push('', '  move a deal as a manager would, then watch the `event amocrm.lead.status` line:');
+    lines.push(`    curl -sS -X POST ${sb.url}/_sandbox/leads/${DEMO_MOVE.leadId}/move -d '{"status_id":${DEMO_MOVE.statusId}}'`);
+    lines.push(`    (again with another stage: 50011, 50012, 50013; deliveries: curl -sS ${sb.url}/_sandbox/webhooks/deliveries)`);
+    if (amo.files) {
+      const token = `$(node -p 'require("./${rel(amo.files.secrets)}")["${SANDBOX_SECRETS.hookToken}"]')`;
+      lines.push('  post a webhook yourself (the token is read from the secrets file, never printed):');
+      lines.push(
+        `    curl -sS -X POST "${runner.url}/hooks/amocrm/${token}" -H 'content-type: application/x-www-form-urlencoded' --data 'leads[status][0][id]=${DEMO_MOVE.leadId}&leads[status][0][status_id]=50013&leads[status][0][pipeline_id]=5001&leads[status][0][old_status_id]=${DEMO_MOVE.statusId}&account[subdomain]=${SANDBOX_SUBDOMAIN}&account[id]=${SANDBOX_AMO_ACCOUNT_ID}'`,
+      );
+      lines.push(`  tokens    npm run cli -- token status --config ${rel(amo.files.config)} --endpoint ${runner.ddbEndpoint} --table ${runner.tableName}`);
+    } else {
+      lines.push(`  (--memory: the hook token is random per run; the sandbox shows the destination: curl -sS ${sb.url}/_sandbox/webhooks/subscriptions)`);
+    }
+  } else {
+    lines.push(`  amoCRM    real account(s) from the config: ${Object.entries(states).map(([a, s]) => `${a} ${s}`).join(', ') || '(none configured)'}`);
+    lines.push(`  webhooks  set each account's webhook to <public URL of this runner>/hooks/amocrm/<its hookToken secret>`);
+    lines.push(`  connect   npm run cli -- auth link --account <id> --endpoint ${runner.ddbEndpoint} --table ${runner.tableName}`);
+    lines.push(`  events    one line per published event; --quiet-events hides them`);
+  }
+  return lines;
+}
 
 function sampleBody(contentType: string | undefined): string {
   if (contentType === 'application/x-www-form-urlencoded') return 'leads[status][0][id]=1';
@@ -21,7 +60,7 @@ export function sampleCurl(url: string, r: Route): string {
   return parts.join(' ');
 }
 
-export function describeRunner(runner: LocalRunner): string {
+export function describeRunner(runner: LocalRunner, amoStates: Record<string, string> = {}): string {
   const table: RouteTable = runner.table;
   const lines: string[] = [];
   const width = Math.max(...table.routes.map((r) => r.path.length + r.method.length), 10) + runner.url.length + 2;
@@ -40,6 +79,7 @@ export function describeRunner(runner: LocalRunner): string {
   if (restored.length) lines.push(`  restored  ${restored.map(([q, n]) => `${n} in ${q}`).join(', ')}`);
   const sample = table.routes.find((r) => r.target.kind === 'queue' && !r.path.includes('{')) ?? table.routes[0];
   if (sample) lines.push('', '  try', `    ${sampleCurl(runner.url, sample)}`, `    curl -sS ${runner.url}${HEALTH_PATH}`);
+  if (runner.amo) lines.push(...describeAmo(runner, runner.amo, amoStates));
   lines.push('', '  Ctrl-C stops: requests stop, batches in flight finish, queued messages are saved and re-queued next start.', '');
   return lines.join('\n');
 }

@@ -1,7 +1,8 @@
 /** `npm start` flags → runner options (pure, so it is tested without spawning a process). */
 import { parseArgs } from 'node:util';
 
-export const USAGE = `usage: npm start -- [--port N] [--host H] [--memory] [--data-dir DIR] [--quiet] [--debug] [--no-schedule]`;
+export const USAGE = `usage: npm start -- [--port N] [--host H] [--memory] [--data-dir DIR] [--quiet] [--quiet-events] [--debug] [--no-schedule]
+                    [--sandbox-port N | --no-sandbox [--config FILE]]`;
 
 export interface Flags {
   help: boolean;
@@ -12,10 +13,25 @@ export interface Flags {
   quiet: boolean;
   debug: boolean;
   schedule: boolean;
+  /** The sandbox is amoCRM (default); `--no-sandbox` talks to the account in the config file. */
+  sandbox: boolean;
+  /** The sandbox's port (default: a free one). */
+  sandboxPort: number | undefined;
+  /** `--no-sandbox`: the config file (default AMO_CONFIG_FILE, then ./amo.config.json). */
+  config: string | undefined;
+  /** Do not print the one line per published event. */
+  quietEvents: boolean;
 }
 
 export class FlagError extends Error {
   override readonly name = 'FlagError';
+}
+
+function portOf(text: string | undefined, what: string): number | undefined {
+  if (text === undefined) return undefined;
+  const port = Number(text);
+  if (text.trim() === '' || !Number.isInteger(port) || port < 0 || port > 65_535) throw new FlagError(`invalid ${what} "${text}"`);
+  return port;
 }
 
 export function parseFlags(argv: readonly string[], env: NodeJS.ProcessEnv): Flags {
@@ -29,8 +45,12 @@ export function parseFlags(argv: readonly string[], env: NodeJS.ProcessEnv): Fla
         memory: { type: 'boolean', default: false },
         'data-dir': { type: 'string' },
         quiet: { type: 'boolean', default: false },
+        'quiet-events': { type: 'boolean', default: false },
         debug: { type: 'boolean', default: false },
         'no-schedule': { type: 'boolean', default: false },
+        'no-sandbox': { type: 'boolean', default: false },
+        'sandbox-port': { type: 'string' },
+        config: { type: 'string' },
         help: { type: 'boolean', default: false },
       },
       strict: true,
@@ -39,11 +59,10 @@ export function parseFlags(argv: readonly string[], env: NodeJS.ProcessEnv): Fla
   } catch (e) {
     throw new FlagError(e instanceof Error ? e.message : String(e));
   }
-  const portText = values.port ?? (env.PORT || undefined);
-  const port = portText === undefined ? undefined : Number(portText);
-  if (port !== undefined && (portText?.trim() === '' || !Number.isInteger(port) || port < 0 || port > 65_535)) {
-    throw new FlagError(`invalid port "${portText}"`);
-  }
+  const port = portOf(values.port ?? (env.PORT || undefined), 'port');
+  const sandboxPort = portOf(values['sandbox-port'], 'sandbox port');
+  if (values['no-sandbox'] && sandboxPort !== undefined) throw new FlagError('--sandbox-port and --no-sandbox exclude each other');
+  if (!values['no-sandbox'] && values.config !== undefined) throw new FlagError('--config is for --no-sandbox (the sandbox generates its own config)');
   return {
     help: values.help,
     port,
@@ -53,5 +72,9 @@ export function parseFlags(argv: readonly string[], env: NodeJS.ProcessEnv): Fla
     quiet: values.quiet,
     debug: values.debug,
     schedule: !values['no-schedule'],
+    sandbox: !values['no-sandbox'],
+    sandboxPort,
+    config: values.config,
+    quietEvents: values['quiet-events'],
   };
 }

@@ -1,16 +1,23 @@
 /**
  * The wiring of every function of the route table for the local runner: ONE place where each
- * function's `createHandler(deps)` is called with local endpoints and clients. The owner of a
- * function extends its entry here when its deps grow (e.g. token-refresh will take a token store
- * and the sandbox's URL).
+ * function's `createHandler(deps)` is called with local endpoints and clients.
+ *
+ * - `worker`: the pipeline; with `ingest` (the amoCRM side, infra/local/amocrm.ts) the real
+ *   webhook processor, idempotency, the recording bus and the mirror, otherwise `acknowledge`.
+ * - `oauth`: the OAuth callback and disconnect hook, when an OAuth engine is given (the runner's
+ *   amoCRM wiring); without one the routes answer 503 (nothing configured to install).
+ * - `token-refresh`: the real lifecycle's schedule when given; otherwise no accounts to check.
  */
 import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import type { SQSClient } from '@aws-sdk/client-sqs';
 import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
-import type { SQSEvent } from 'aws-lambda';
+import type { APIGatewayProxyEvent, APIGatewayProxyResult, SQSEvent } from 'aws-lambda';
+import { createHandler as createOAuthHandler } from '../../functions/oauth.ts';
 import { createHandler as createTokenRefresh, type TokenRefreshDeps } from '../../functions/token-refresh.ts';
-import { createHandler as createWorker } from '../../functions/worker.ts';
+import { createHandler as createWorker, type WorkerIngestDeps } from '../../functions/worker.ts';
+import type { OAuth } from '../../lib/amocrm/oauth/index.ts';
 import type { QueuesConfig } from '../../lib/aws/queues-config.ts';
+import type { MetricsSink } from '../../lib/ingest/metrics.ts';
 import type { Random, RetryPolicy } from '../../lib/pipeline/backoff.ts';
 import type { ProcessorMap } from '../../lib/pipeline/registry.ts';
 import type { DlqIndex } from '../../lib/store/dlq-index.ts';
@@ -34,16 +41,25 @@ export interface LocalFunctionDeps {
   processors?: ProcessorMap;
   random?: Random;
   retry?: Partial<RetryPolicy>;
-  /**
-   * The token lifecycle token-refresh runs. Until the local config and secrets are wired (owner of
-   * token-refresh: build it here from `doc`/`tableName` and `endpoints.sandbox`), the runner
-   * knows no accounts, so the scheduled run refreshes nothing.
-   */
+  /** The worker's amoCRM side (config, secrets, idempotency, bus, flows). */
+  ingest?: WorkerIngestDeps;
+  /** The OAuth engine behind `/oauth/callback` and `/oauth/disconnect`. */
+  oauth?: Pick<OAuth, 'install' | 'disconnect'>;
+  /** The token lifecycle token-refresh runs (without it the runner knows no accounts). */
   tokenLifecycle?: TokenRefreshDeps['lifecycle'];
+  /** Where the worker counts (WebhookBadToken, Parked, …). */
+  metrics?: MetricsSink;
 }
 
 /** No accounts configured locally: every scheduled run checks nothing. */
 const noAccounts: TokenRefreshDeps['lifecycle'] = { refreshDue: async () => [] };
+
+/** Without an OAuth engine (no amoCRM configured) the OAuth routes say so instead of failing. */
+const notConfigured = async (): Promise<APIGatewayProxyResult> => ({
+  statusCode: 503,
+  headers: { 'content-type': 'application/json; charset=utf-8', 'cache-control': 'no-store' },
+  body: JSON.stringify({ error: 'not_configured', message: 'no amoCRM integration is configured in this runner (start it with the sandbox or --no-sandbox and a config)' }),
+});
 
 export function wireFunctions(d: LocalFunctionDeps): Record<string, LocalInvoke> {
   return {
@@ -57,8 +73,11 @@ export function wireFunctions(d: LocalFunctionDeps): Record<string, LocalInvoke>
         ...(d.processors ? { processors: d.processors } : {}),
         ...(d.random ? { random: d.random } : {}),
         ...(d.retry ? { retry: d.retry } : {}),
+        ...(d.ingest ? { ingest: d.ingest } : {}),
+        ...(d.metrics ? { metrics: d.metrics } : {}),
       }),
     ),
+    oauth: asInvoke<APIGatewayProxyEvent>(d.oauth ? createOAuthHandler({ install: d.oauth.install, disconnect: d.oauth.disconnect, log: d.log.pipeline('oauth') }) : notConfigured),
     'token-refresh': asInvoke(createTokenRefresh({ lifecycle: d.tokenLifecycle ?? noAccounts, log: d.log.pipeline('token-refresh') })),
   };
 }

@@ -25,6 +25,8 @@ export interface GatewayDeps {
   sqs: SQSClient;
   queues: Readonly<Record<string, LocalQueue>>;
   functions: ReadonlyMap<string, { def: FunctionDef; handler: LocalInvoke }>;
+  /** Resolves once `functions` is filled (the runner listens before it wires); function routes wait for it. */
+  ready?: Promise<void>;
   region: string;
   log: LocalLog;
   health(): Promise<{ status: number; body: unknown }>;
@@ -241,6 +243,7 @@ export function createGateway(deps: GatewayDeps): Gateway {
       return;
     }
 
+    if (deps.ready) await deps.ready.catch(() => undefined);
     const fn = deps.functions.get(route.target.function);
     if (!fn) {
       json(res, 502, { message: `function "${route.target.function}" is not wired in infra/local/functions.ts` });

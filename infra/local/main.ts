@@ -1,12 +1,16 @@
 /**
- * `npm start`: the gateway on this machine. Flags:
- *   --port N        HTTP port (default: PORT or 3000)
- *   --host H        bind address (default 127.0.0.1)
- *   --memory        DynamoDB in memory, queues not saved (throwaway run)
- *   --data-dir D    where data is kept (default .local/)
- *   --quiet         no per-request / per-message lines
- *   --debug         debug lines too
- *   --no-schedule   do not fire the scheduled functions
+ * `npm start`: the gateway on this machine, connected to the amoCRM sandbox by default. Flags:
+ *   --port N          HTTP port (default: PORT or 3000)
+ *   --host H          bind address (default 127.0.0.1)
+ *   --memory          DynamoDB in memory, queues not saved, secrets not written (throwaway run)
+ *   --data-dir D      where data is kept (default .local/)
+ *   --quiet           no per-request / per-message / per-event lines
+ *   --quiet-events    no line per published amoCRM event
+ *   --debug           debug lines too (and the sandbox's own request lines)
+ *   --no-schedule     do not fire the scheduled functions
+ *   --sandbox-port N  the sandbox's port (default: a free one)
+ *   --no-sandbox      a real account from the config file instead of the sandbox
+ *   --config FILE     with --no-sandbox (default AMO_CONFIG_FILE, then ./amo.config.json)
  *   --help
  */
 import { FlagError, parseFlags, USAGE, type Flags } from './flags.ts';
@@ -30,6 +34,7 @@ if (flags.help) {
 
 const { startLocal } = await import('./runner.ts');
 const { describeRunner } = await import('./banner.ts');
+const { localEndpointsOf, removeLocalEndpoints, writeLocalEndpoints } = await import('../../lib/aws/local-endpoints.ts');
 
 let runner: Awaited<ReturnType<typeof startLocal>>;
 try {
@@ -41,13 +46,19 @@ try {
     quiet: flags.quiet,
     debug: flags.debug,
     schedule: flags.schedule,
+    amocrm: flags.sandbox
+      ? { sandbox: flags.sandboxPort !== undefined ? { port: flags.sandboxPort } : true, printEvents: !flags.quietEvents }
+      : { sandbox: false, ...(flags.config ? { configFile: flags.config } : {}), printEvents: !flags.quietEvents },
   });
 } catch (e) {
   console.error(`could not start: ${e instanceof Error ? e.message : String(e)}`);
   if (e instanceof Error && e.cause) console.error(`  cause: ${e.cause instanceof Error ? e.cause.message : String(e.cause)}`);
   process.exit(1);
 }
-console.log(describeRunner(runner));
+// The CLI's `--local` finds this run's SQS/DynamoDB endpoints here (memory mode too).
+const endpointsDir = runner.dataDir ?? flags.dataDir ?? '.local';
+writeLocalEndpoints(endpointsDir, localEndpointsOf(runner));
+console.log(describeRunner(runner, (await runner.amo?.accountStates()) ?? {}));
 
 let signals = 0;
 const shutdown = (signal: string) => {
@@ -59,6 +70,7 @@ const shutdown = (signal: string) => {
   console.log(`\n${signal}: stopping — no new requests, finishing batches in flight, saving queued messages…`);
   runner.stop().then(
     (r) => {
+      removeLocalEndpoints(endpointsDir);
       const total = Object.values(r.saved).reduce((a, b) => a + b, 0);
       if (r.file) console.log(`saved ${total} queued message(s) to ${r.file}; they are re-queued on the next start`);
       else console.log(runner.dataDir ? 'no queued messages to save' : 'memory mode: nothing saved');

@@ -18,6 +18,7 @@ import { safeErrorText } from '../../lib/pipeline/redact.ts';
 import type { ProcessorMap } from '../../lib/pipeline/registry.ts';
 import { DynamoDlqIndex, type DlqIndex } from '../../lib/store/dlq-index.ts';
 import { routeTable as shippedTable, type FunctionDef, type RouteTable } from '../routes.ts';
+import { prepareLocalAmo, SANDBOX_ACCOUNT, type LocalAmo, type LocalAmoOptions } from './amocrm.ts';
 import { wireFunctions, type LocalFunctionDeps } from './functions.ts';
 import { createGateway, HEALTH_PATH } from './http.ts';
 import type { LocalInvoke } from './lambda.ts';
@@ -76,8 +77,14 @@ export interface LocalOptions {
   services?: readonly LocalService[];
   region?: string;
   tableName?: string;
-  /** Extra deps for the function wiring (e.g. a token lifecycle). */
+  /** Extra deps for the function wiring (e.g. a token lifecycle); they win over the amoCRM wiring's. */
   functionDeps?: Partial<Pick<LocalFunctionDeps, 'tokenLifecycle'>>;
+  /**
+   * The amoCRM side (infra/local/amocrm.ts): the sandbox (or a real account's config), OAuth,
+   * the webhook processor with idempotency and a recording bus, auto-connect, webhook
+   * subscriptions. `npm start` turns it on; without it every route just acknowledges.
+   */
+  amocrm?: LocalAmoOptions;
 }
 
 export interface HealthReport {
@@ -109,6 +116,8 @@ export interface LocalRunner {
   doc: DynamoDBDocumentClient;
   ddbEndpoint: string;
   dlqIndex: DlqIndex;
+  /** The amoCRM side when `amocrm` was given: config, OAuth, bus, metrics, sandbox. */
+  amo: LocalAmo | undefined;
   fauxqs: FauxqsServer;
   functions: ReadonlyMap<string, { def: FunctionDef; handler: LocalInvoke }>;
   /** Restored from the previous run, per physical queue name. */
@@ -149,6 +158,7 @@ export async function startLocal(opts: LocalOptions = {}): Promise<LocalRunner> 
 
   let dynamo: DynamoStandIn;
   let sqsStandIn: SqsStandIn;
+  const amoWiring = opts.amocrm ? prepareLocalAmo(opts.amocrm, { dataDir, log, ...(opts.debug ? { debug: true } : {}) }) : undefined;
   const services: Array<{ service: LocalService; url?: string }> = [];
   try {
     if (dataDir) {
@@ -159,7 +169,7 @@ export async function startLocal(opts: LocalOptions = {}): Promise<LocalRunner> 
     cleanups.push(() => dynamo.stop());
     sqsStandIn = await startSqs(table, { region, ...(opts.visibilityTimeoutSeconds !== undefined ? { visibilityTimeoutSeconds: opts.visibilityTimeoutSeconds } : {}) });
     cleanups.push(() => sqsStandIn.stop());
-    for (const service of opts.services ?? []) {
+    for (const service of [...(amoWiring?.services ?? []), ...(opts.services ?? [])]) {
       const r = await service.start();
       cleanups.push(() => service.stop());
       services.push({ service, ...(r && r.url ? { url: r.url } : {}) });
@@ -187,43 +197,11 @@ export async function startLocal(opts: LocalOptions = {}): Promise<LocalRunner> 
   const dlqIndex = new DynamoDlqIndex({ doc: dynamo.doc, tableName, queueIds: table.queues.map((q) => q.id) });
   const endpoints: Record<string, string> = { sqs: sqsStandIn.endpoint, dynamodb: dynamo.endpoint };
   for (const s of services) if (s.url) endpoints[s.service.name] = s.url;
-  const wired = wireFunctions({
-    table,
-    region,
-    sqs,
-    ddb: dynamo.ddb,
-    doc: dynamo.doc,
-    tableName,
-    queues: queuesConfig,
-    dlqIndex,
-    log,
-    endpoints,
-    ...(opts.processors ? { processors: opts.processors } : {}),
-    ...(opts.random ? { random: opts.random } : {}),
-    ...(opts.retry ? { retry: opts.retry } : {}),
-    ...opts.functionDeps,
-  });
+
+  // Filled once the functions are wired (below); the gateway and the scheduler read it per call.
   const functions = new Map<string, { def: FunctionDef; handler: LocalInvoke }>();
-  for (const def of table.functions) {
-    const handler = opts.functions?.[def.id] ?? wired[def.id];
-    if (handler) functions.set(def.id, { def, handler });
-    else log.pipeline('runner').warn('function has no local wiring (add it to infra/local/functions.ts)', { function: def.id });
-  }
-
   const pollers = new Map<string, QueuePoller>();
-  for (const q of queueList) {
-    const fn = functions.get(q.def.consumer);
-    if (!fn) continue;
-    pollers.set(q.id, new QueuePoller({ sqs, queue: q, fn: fn.def, handler: fn.handler, region, log, ...(opts.pollWaitSeconds !== undefined ? { waitSeconds: opts.pollWaitSeconds } : {}) }));
-  }
-  const startPollers = () => {
-    for (const p of pollers.values()) p.start();
-  };
-  if (opts.pollers !== false) startPollers();
-
   const scheduler = new Scheduler({ schedules: table.schedules, functions, timeScale: opts.scheduleTimeScale ?? 1, region, log });
-  if (opts.schedule !== false) scheduler.start();
-
   let stopping = false;
   const depth = (queueId: string) => {
     const q = sqsStandIn.queues[queueId];
@@ -258,23 +236,37 @@ export async function startLocal(opts: LocalOptions = {}): Promise<LocalRunner> 
       parts[`poller:${id}`] = { status: s.state === 'running' ? 'up' : s.state === 'idle' ? 'paused' : 'stopping', ...s };
     }
     parts.schedule = { status: opts.schedule === false ? 'paused' : 'up', schedules: scheduler.stats };
-    for (const { service } of services) {
+    const checks: Array<{ name: string; health?: () => Promise<{ ok: boolean; [detail: string]: unknown }> }> = services.map(({ service }) => service);
+    if (amoWiring) checks.push({ name: 'amocrm', health: () => amoWiring.health() });
+    for (const check of checks) {
       try {
-        const h = service.health ? await within(2000, service.health()) : { ok: true };
-        parts[service.name] = { ...h, status: h.ok ? 'up' : 'down' };
+        const h = check.health ? await within(2000, check.health()) : { ok: true };
+        parts[check.name] = { ...h, status: h.ok ? 'up' : 'down' };
       } catch (e) {
-        parts[service.name] = { status: 'down', error: safeErrorText(describeError(e)) };
+        parts[check.name] = { status: 'down', error: safeErrorText(describeError(e)) };
       }
     }
     const down = Object.values(parts).some((p) => p.status === 'down');
     return { status: stopping ? 'stopping' : down ? 'degraded' : 'ok', uptimeSeconds: Math.round((Date.now() - startedAt) / 1000), parts };
   };
 
+  // The HTTP side listens BEFORE the functions are wired: the amoCRM wiring needs the runner's
+  // own URL (the OAuth redirect URI, the webhook destination). Queue routes work at once (the
+  // queues exist); function routes wait for `ready`. Nobody knows the URL before startLocal
+  // returns unless the port is fixed, so the wait is at most this start's wiring.
+  let markReady!: () => void;
+  let markFailed!: (e: unknown) => void;
+  const ready = new Promise<void>((res, rej) => {
+    markReady = res;
+    markFailed = rej;
+  });
+  ready.catch(() => undefined);
   const gateway = createGateway({
     table,
     sqs,
     queues: sqsStandIn.queues,
     functions,
+    ready,
     region,
     log,
     health: async () => {
@@ -282,20 +274,65 @@ export async function startLocal(opts: LocalOptions = {}): Promise<LocalRunner> 
       return { status: h.status === 'ok' ? 200 : 503, body: h };
     },
   });
+  const host = opts.host ?? '127.0.0.1';
   let port: number;
   try {
-    port = await gateway.listen(opts.port ?? (process.env.PORT ? Number(process.env.PORT) : DEFAULT_PORT), opts.host ?? '127.0.0.1');
+    port = await gateway.listen(opts.port ?? (process.env.PORT ? Number(process.env.PORT) : DEFAULT_PORT), host);
   } catch (e) {
-    stopping = true;
-    await scheduler.stop();
-    await Promise.all([...pollers.values()].map((p) => p.drain()));
-    fauxqs.reset();
-    await Promise.all([...pollers.values()].map((p) => p.join()));
     await cleanup();
     throw e;
   }
-  const host = opts.host ?? '127.0.0.1';
   const url = `http://${host.includes(':') ? `[${host}]` : host}:${port}`;
+
+  let amo: LocalAmo | undefined;
+  try {
+    let amoDeps: Partial<Pick<LocalFunctionDeps, 'ingest' | 'oauth' | 'tokenLifecycle' | 'metrics'>> = {};
+    if (amoWiring) {
+      const w = await amoWiring.wire({ url, ddb: dynamo.ddb, doc: dynamo.doc, tableName });
+      amo = w.amo;
+      amoDeps = { ingest: w.ingest, oauth: w.amo.oauth, tokenLifecycle: w.amo.oauth.lifecycle, metrics: w.amo.metrics };
+    }
+    const wired = wireFunctions({
+      table,
+      region,
+      sqs,
+      ddb: dynamo.ddb,
+      doc: dynamo.doc,
+      tableName,
+      queues: queuesConfig,
+      dlqIndex,
+      log,
+      endpoints,
+      ...(opts.processors ? { processors: opts.processors } : {}),
+      ...(opts.random ? { random: opts.random } : {}),
+      ...(opts.retry ? { retry: opts.retry } : {}),
+      ...amoDeps,
+      ...opts.functionDeps,
+    });
+    for (const def of table.functions) {
+      const handler = opts.functions?.[def.id] ?? wired[def.id];
+      if (handler) functions.set(def.id, { def, handler });
+      else log.pipeline('runner').warn('function has no local wiring (add it to infra/local/functions.ts)', { function: def.id });
+    }
+    markReady();
+  } catch (e) {
+    markFailed(e);
+    await gateway.close();
+    await cleanup();
+    throw e;
+  }
+
+  for (const q of queueList) {
+    const fn = functions.get(q.def.consumer);
+    if (!fn) continue;
+    pollers.set(q.id, new QueuePoller({ sqs, queue: q, fn: fn.def, handler: fn.handler, region, log, ...(opts.pollWaitSeconds !== undefined ? { waitSeconds: opts.pollWaitSeconds } : {}) }));
+  }
+  const startPollers = () => {
+    for (const p of pollers.values()) p.start();
+  };
+  if (opts.pollers !== false) startPollers();
+
+  if (opts.schedule !== false) scheduler.start();
 
   let stopped: Promise<StopReport> | undefined;
   const stop = () =>
@@ -319,6 +356,18 @@ export async function startLocal(opts: LocalOptions = {}): Promise<LocalRunner> 
       return report;
     })());
 
+  // The amoCRM world once everything is wired: connect the account (a real round trip through
+  // our own /oauth/callback) and subscribe its webhooks to our hook route.
+  if (amoWiring) {
+    try {
+      const c = await amoWiring.connect();
+      if (c.connected !== 'skipped') log.line('amocrm', c.connected === 'now' ? 'sandbox account connected (install flow through /oauth/callback)' : 'sandbox account already connected', { account: SANDBOX_ACCOUNT, webhooks: c.subscribed ? 'subscribed' : 'not subscribed' });
+    } catch (e) {
+      await stop();
+      throw e;
+    }
+  }
+
   log.line('runner', `ready in ${Date.now() - startedAt} ms`, { url, health: `${url}${HEALTH_PATH}` });
   return {
     table,
@@ -335,6 +384,7 @@ export async function startLocal(opts: LocalOptions = {}): Promise<LocalRunner> 
     doc: dynamo.doc,
     ddbEndpoint: dynamo.endpoint,
     dlqIndex,
+    amo,
     fauxqs,
     functions,
     restored,

@@ -119,4 +119,11 @@ async function ensureTable(ddb: DynamoDBClient, tableName: string): Promise<void
     if (!(e instanceof ResourceNotFoundException)) throw e;
     await ddb.send(new CreateTableCommand(createTableInput(tableName)));
   }
+  // dynalite answers "Requested resource not found" to item calls until the table is ACTIVE
+  // (even with createTableMs 0 it becomes so a tick later): wait, so the first write at start works.
+  for (;;) {
+    const d = await ddb.send(new DescribeTableCommand({ TableName: tableName }));
+    if (d.Table?.TableStatus === 'ACTIVE') return;
+    await new Promise((r) => setTimeout(r, 10));
+  }
 }

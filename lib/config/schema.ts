@@ -8,10 +8,12 @@
  * under `.local/` on one machine. The config itself can therefore travel in an env var or the
  * template.
  *
- * Room for later issues: forms, the RDESK field mapping, rules, the chat channel and the mirror
- * target each become one more top-level section of `configSchema` (and accounts may grow fields,
- * e.g. the dictionary file). The root object is strict, so a section must be added to the schema
- * before a config file may carry it: a typo is an error, never a silently ignored setting.
+ * Sections so far: `integrations`, `accounts` (with each account's webhook `hookToken`), `oauth`,
+ * `mirror` (a second deployment every request is copied to) and `events` (publish typed amoCRM
+ * events). Room for later issues: forms, the RDESK field mapping, rules and the chat channel each
+ * become one more top-level section (and accounts may grow fields, e.g. the dictionary file). The
+ * root object is strict, so a section must be added to the schema before a config file may carry
+ * it: a typo is an error, never a silently ignored setting.
  */
 import { z } from 'zod';
 
@@ -84,6 +86,12 @@ export const accountSchema = z
     accountId: z.number().int().positive().optional(),
     /** The amojo account id (chat API), when the chat channel is used. */
     amojoId: z.string().min(1).optional(),
+    /**
+     * The secret path token of this account's webhook URL, `/hooks/amocrm/{token}` (a reference;
+     * the worker resolves it once and compares in constant time). Without it the account's
+     * webhooks are refused as `bad-token`.
+     */
+    hookToken: secretRefSchema.optional(),
   })
   .strict();
 export type AccountConfig = z.infer<typeof accountSchema>;
@@ -104,11 +112,43 @@ export const oauthSchema = z
   .strict();
 export type OAuthConfig = z.infer<typeof oauthSchema>;
 
+/** Route ids as in infra/routes.ts (lib/ cannot import infra/: the worker checks they exist). */
+const routeId = z.string().regex(/^[a-z][a-z0-9-]{1,40}$/, 'a route id is lower-case kebab-case');
+
+/**
+ * Mirror mode (lib/mirror): every received request of the mirrored routes is sent again, as
+ * received, to a second deployment, after the ack and best effort.
+ */
+export const mirrorSchema = z
+  .object({
+    /** The other deployment's base URL, e.g. `https://abc.execute-api.eu-central-1.amazonaws.com/prod`. */
+    baseUrl: serviceUrl,
+    /** Route ids to mirror (default: every queue route). */
+    routes: z.array(routeId).min(1).optional(),
+    /** The mirror's own path token per route id (routes with a `{token}` parameter), as secret references. */
+    tokens: z.record(routeId, secretRefSchema).optional(),
+    /** Per request (default 3000 ms). */
+    timeoutMs: z.number().int().min(100).max(30_000).optional(),
+  })
+  .strict();
+export type MirrorConfig = z.infer<typeof mirrorSchema>;
+
+/** Typed events out (EventBridge in AWS, a recording bus locally). */
+export const eventsSchema = z
+  .object({
+    /** Publish every parsed amoCRM event (`amocrm.<kind>`). Default true. */
+    publish: z.boolean().default(true),
+  })
+  .strict();
+export type EventsConfig = z.infer<typeof eventsSchema>;
+
 export const configSchema = z
   .object({
     integrations: z.array(integrationSchema).min(1),
     accounts: z.array(accountSchema),
     oauth: oauthSchema.default({ refererAllowList: DEFAULT_REFERER_ALLOW_LIST, allowStatelessInstall: false, stateTtlSeconds: 3600 }),
+    mirror: mirrorSchema.optional(),
+    events: eventsSchema.default({ publish: true }),
   })
   .strict()
   .superRefine((c, ctx) => {
@@ -122,6 +162,14 @@ export const configSchema = z
     dup('integration id', 'integrations', c.integrations.map((i) => i.id));
     dup('client id', 'integrations', c.integrations.map((i) => i.clientId));
     dup('account id', 'accounts', c.accounts.map((a) => a.id));
+    // One token naming two accounts would make a webhook's account ambiguous.
+    const tokenSecrets = new Map<string, string>();
+    c.accounts.forEach((a, i) => {
+      if (!a.hookToken) return;
+      const other = tokenSecrets.get(a.hookToken.secret);
+      if (other) ctx.addIssue({ code: 'custom', path: ['accounts', i, 'hookToken'], message: `account "${other}" already uses hookToken secret "${a.hookToken.secret}"` });
+      else tokenSecrets.set(a.hookToken.secret, a.id);
+    });
     const integrations = new Set(c.integrations.map((i) => i.id));
     const hosts = new Set<string>();
     c.accounts.forEach((a, i) => {

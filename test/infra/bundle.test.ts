@@ -12,6 +12,7 @@ import { Template } from 'aws-cdk-lib/assertions';
 import { describe, expect, it } from 'vitest';
 import { defineRouteTable, routeTable } from '../../infra/routes.ts';
 import { AmoGatewayStack } from '../../infra/aws/stack.ts';
+import { exampleConfig } from './support/config.ts';
 import { PROJECT_ROOT } from '../../infra/aws/gateway.ts';
 
 describe('bundling', () => {
@@ -28,7 +29,7 @@ describe('bundling', () => {
     const outdir = mkdtempSync(join(tmpdir(), 'amo-bundle-'));
     const started = Date.now();
     const app = new App({ outdir });
-    const stack = new AmoGatewayStack(app, 'BundleCheck', { routes: table, namePrefix: 'amo-bundle' });
+    const stack = new AmoGatewayStack(app, 'BundleCheck', { routes: table, namePrefix: 'amo-bundle', config: exampleConfig });
     app.synth();
     const ms = Date.now() - started;
 

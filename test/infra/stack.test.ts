@@ -78,8 +78,11 @@ describe('functions', () => {
     const res = template.findResources('AWS::Lambda::Function')[id] as { Properties: Props };
     expect(res.Properties).toMatchObject({ Runtime: 'nodejs22.x', Architectures: ['arm64'], Timeout: f.timeoutSeconds, MemorySize: f.memoryMb, Handler: 'index.handler' });
     const env = (res.Properties.Environment as { Variables: Record<string, unknown> }).Variables;
-    // Exactly these: nothing secret rides in the environment.
-    expect(Object.keys(env).sort()).toEqual(['NODE_OPTIONS', 'POWERTOOLS_SERVICE_NAME', 'QUEUES', 'TABLE_NAME']);
+    // Exactly the env contract (infra/aws/README.md): nothing secret rides in the environment.
+    const consumer = routeTable.queues.some((q) => q.consumer === f.id);
+    const contract = ['AMO_CONFIG_JSON', 'AMO_SECRETS_PREFIX', 'NODE_OPTIONS', 'POWERTOOLS_METRICS_NAMESPACE', 'POWERTOOLS_SERVICE_NAME', 'QUEUES', 'TABLE_NAME'];
+    expect(Object.keys(env).sort()).toEqual((consumer ? [...contract, 'EVENT_BUS_NAME'] : contract).sort());
+    expect(env.POWERTOOLS_METRICS_NAMESPACE).toBe('AmoGateway');
     expect(env.TABLE_NAME).toEqual({ Ref: logicalId(template, 'AWS::DynamoDB::Table', () => true) });
     expect(env.POWERTOOLS_SERVICE_NAME).toBe('amo-gateway');
 
@@ -247,7 +250,8 @@ describe('the REST API', () => {
 describe('outputs', () => {
   it('give the API URL, each route URL with its {param} left in, the table and the queues', () => {
     const outputs = template.findOutputs('*');
-    expect(Object.keys(outputs)).toEqual(expect.arrayContaining(['ApiUrl', 'TableName', 'Queues']));
+    expect(Object.keys(outputs)).toEqual(expect.arrayContaining(['ApiUrl', 'TableName', 'Queues', 'EventBusName', 'EventBusArn', 'AlarmTopicArn', 'DashboardName', 'SecretsPrefix', 'SecretNames']));
+    expect(outputs.SecretNames?.Value).toBe('amo-gateway/client-secret/main-kommo,amo-gateway/client-secret/main-ru,amo-gateway/hook-token/clinic,amo-gateway/hook-token/clinic-intl');
     for (const r of routeTable.routes) {
       const out = Object.entries(outputs).find(([k]) => k.startsWith(`Route${r.id.replace(/-/g, '')}`));
       expect(out, r.id).toBeDefined();

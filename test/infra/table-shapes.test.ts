@@ -106,7 +106,7 @@ describe('a table without routes', () => {
     template.resourceCountIs('AWS::ApiGateway::RestApi', 0);
     template.resourceCountIs('AWS::SQS::Queue', 4);
     template.resourceCountIs('AWS::Lambda::Function', 2);
-    expect(Object.keys(template.findOutputs('*')).sort()).toEqual(['Queues', 'TableName']);
+    expect(Object.keys(template.findOutputs('*')).sort()).toEqual(['AlarmTopicArn', 'DashboardName', 'EventBusArn', 'EventBusName', 'Queues', 'SecretNames', 'SecretsPrefix', 'TableName']);
   });
 });
 

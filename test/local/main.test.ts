@@ -52,7 +52,7 @@ describe('npm start (infra/local/main.ts)', () => {
 
 describe('flags', () => {
   it('parse into runner options; PORT is the fallback; bad input is refused', () => {
-    expect(parseFlags([], {})).toEqual({ help: false, port: undefined, host: undefined, memory: false, dataDir: undefined, quiet: false, debug: false, schedule: true });
+    expect(parseFlags([], {})).toEqual({ help: false, port: undefined, host: undefined, memory: false, dataDir: undefined, quiet: false, debug: false, schedule: true, sandbox: true, sandboxPort: undefined, config: undefined, quietEvents: false });
     expect(parseFlags(['--port', '0', '--memory', '--data-dir', '/tmp/x', '--quiet', '--no-schedule', '--host', '0.0.0.0'], { PORT: '9999' })).toMatchObject({ port: 0, memory: true, dataDir: '/tmp/x', quiet: true, schedule: false, host: '0.0.0.0' });
     expect(parseFlags([], { PORT: '8080' }).port).toBe(8080);
     expect(parseFlags([], { PORT: '' }).port).toBeUndefined();

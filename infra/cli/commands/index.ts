@@ -4,11 +4,13 @@
  */
 import type { Command } from '../command.ts';
 import { authCommands } from './auth.ts';
+import { dlqCommands } from './dlq.ts';
 import { tokenCommands } from './token.ts';
 
 export const GROUPS: Record<string, string> = {
   auth: 'connect an amoCRM account (consent link, pasted code, long-lived token)',
   token: 'inspect and refresh the stored OAuth tokens',
+  dlq: 'parked messages: list, show, replay, purge',
 };
 
-export const COMMANDS: Command[] = [...authCommands, ...tokenCommands];
+export const COMMANDS: Command[] = [...authCommands, ...tokenCommands, ...dlqCommands];

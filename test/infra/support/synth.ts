@@ -6,11 +6,12 @@ import { App } from 'aws-cdk-lib';
 import { Template } from 'aws-cdk-lib/assertions';
 import { routeTable, type RouteTable } from '../../../infra/routes.ts';
 import { AmoGatewayStack, type AmoGatewayStackProps } from '../../../infra/aws/stack.ts';
+import { exampleConfig } from './config.ts';
 
 export function synthStack(opts: { routes?: RouteTable; bundle?: boolean; props?: Partial<AmoGatewayStackProps> } = {}) {
   const outdir = mkdtempSync(join(tmpdir(), 'amo-cdk-'));
   const app = new App({ outdir, context: opts.bundle ? {} : { 'aws:cdk:bundling-stacks': [] } });
-  const stack = new AmoGatewayStack(app, 'AmoGateway', { routes: opts.routes ?? routeTable, namePrefix: 'amo-gateway', ...opts.props });
+  const stack = new AmoGatewayStack(app, 'AmoGateway', { routes: opts.routes ?? routeTable, config: exampleConfig, namePrefix: 'amo-gateway', ...opts.props });
   return { app, stack, outdir, template: Template.fromStack(stack) };
 }
 

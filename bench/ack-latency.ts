@@ -1,0 +1,130 @@
+/**
+ * Bench: how fast the webhook route acks (DESIGN §1 "Ack fast, lose nothing": amoCRM wants an
+ * answer within 2 s). Starts the local runner in memory with the sandbox world (connected, the
+ * real worker consuming in the background), posts the 15 real fixture bodies round-robin to
+ * `POST /hooks/amocrm/{token}` — sequentially, then 10 at a time — and prints p50/p95/p99/max ack
+ * latency and throughput, then how long the worker took to work the backlog off. Nothing is
+ * asserted (the exit code is 0 unless the run itself breaks).
+ *
+ * Each body's `account` block is rewritten to the sandbox account and each post carries its own
+ * `X-Amocrm-Requestid`, so the worker really processes (parse, idempotency, publish) instead of
+ * parking or skipping duplicates; everything else is the fixture byte for byte.
+ *
+ *   npx tsx bench/ack-latency.ts [--n 500] [--concurrency 10]
+ */
+import { readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+import { SANDBOX_AMO_ACCOUNT_ID, SANDBOX_SUBDOMAIN } from '../infra/local/amocrm.ts';
+
+const FIXTURES = fileURLToPath(new URL('../test/fixtures/amocrm-webhooks/', import.meta.url));
+
+export interface AckFigures {
+  mode: string;
+  requests: number;
+  non200: number;
+  seconds: number;
+  perSecond: number;
+  p50: number;
+  p95: number;
+  p99: number;
+  max: number;
+}
+
+/** The fixtures, with the account block naming the sandbox account (URL-encoded as amoCRM does). */
+export function benchBodies(): Buffer[] {
+  return readdirSync(FIXTURES)
+    .filter((f) => f.endsWith('.txt'))
+    .sort()
+    .map((f) => {
+      const text = readFileSync(join(FIXTURES, f)).toString('latin1');
+      const rewritten = text
+        .replace(/account%5Bsubdomain%5D=[^&]*/, `account%5Bsubdomain%5D=${SANDBOX_SUBDOMAIN}`)
+        .replace(/account%5Bid%5D=\d+/, `account%5Bid%5D=${SANDBOX_AMO_ACCOUNT_ID}`);
+      return Buffer.from(rewritten, 'latin1');
+    });
+}
+
+export function percentile(sorted: readonly number[], p: number): number {
+  if (sorted.length === 0) return 0;
+  const i = Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1));
+  return sorted[i] as number;
+}
+
+const round = (x: number, d = 2): number => Math.round(x * 10 ** d) / 10 ** d;
+
+async function post(url: string, body: Buffer, rid: string): Promise<{ ms: number; status: number }> {
+  const t0 = performance.now();
+  const res = await fetch(url, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded', 'user-agent': 'amoCRM-Webhooks/3.0', 'x-amocrm-requestid': rid }, body });
+  await res.arrayBuffer();
+  return { ms: performance.now() - t0, status: res.status };
+}
+
+export async function measure(url: string, bodies: readonly Buffer[], n: number, concurrency: number, tag: string): Promise<AckFigures> {
+  const times: number[] = new Array(n);
+  let non200 = 0;
+  let next = 0;
+  const t0 = performance.now();
+  await Promise.all(
+    Array.from({ length: concurrency }, async () => {
+      for (let i = next++; i < n; i = next++) {
+        const r = await post(url, bodies[i % bodies.length] as Buffer, `bench-${tag}-${i}`);
+        times[i] = r.ms;
+        if (r.status !== 200) non200++;
+      }
+    }),
+  );
+  const seconds = (performance.now() - t0) / 1000;
+  const sorted = [...times].sort((a, b) => a - b);
+  return {
+    mode: concurrency === 1 ? 'sequential' : `concurrency ${concurrency}`,
+    requests: n,
+    non200,
+    seconds: round(seconds),
+    perSecond: round(n / seconds, 1),
+    p50: round(percentile(sorted, 50)),
+    p95: round(percentile(sorted, 95)),
+    p99: round(percentile(sorted, 99)),
+    max: round(sorted[sorted.length - 1] ?? 0),
+  };
+}
+
+function arg(name: string, def: number): number {
+  const i = process.argv.indexOf(`--${name}`);
+  return i >= 0 && process.argv[i + 1] ? Number(process.argv[i + 1]) : def;
+}
+
+async function main(): Promise<void> {
+  const n = arg('n', 500);
+  const concurrency = arg('concurrency', 10);
+  // Node 20 here (Lambda runs 22): keep the SDK's nags out of the figures; set before it loads.
+  process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
+  const { startLocal } = await import('../infra/local/runner.ts');
+  const runner = await startLocal({ port: 0, memory: true, quiet: true, schedule: false, amocrm: { sandbox: true, printEvents: false } });
+  try {
+    const url = await runner.amo!.hookUrl();
+    const bodies = benchBodies();
+    // Warm-up (module JIT, connection pool), not counted.
+    await measure(url, bodies, 30, 1, 'warm');
+    const started = performance.now();
+    const figures = [await measure(url, bodies, n, 1, 'seq'), await measure(url, bodies, n, concurrency, 'par')];
+    console.log(`ack-latency: ${n} real webhook bodies per mode to POST /hooks/amocrm/{token} (local runner, memory, worker consuming)`);
+    for (const f of figures) {
+      console.log(`  ${f.mode.padEnd(15)} p50 ${f.p50} ms  p95 ${f.p95} ms  p99 ${f.p99} ms  max ${f.max} ms  ${f.perSecond} req/s  (${f.seconds} s${f.non200 ? `, ${f.non200} not 200` : ''})`);
+    }
+    const total = 30 + 2 * n;
+    const deleted = () => runner.pollerStats()['amocrm-hooks']?.deleted ?? 0;
+    while (deleted() < total && performance.now() - started < 300_000) await new Promise((r) => setTimeout(r, 100));
+    const drainSeconds = (performance.now() - started) / 1000;
+    console.log(`  worker: ${deleted()} of ${total} messages processed ${round(drainSeconds, 1)} s after the first timed post (${round(deleted() / drainSeconds, 1)} msg/s); ${runner.amo!.bus.events.length} events published; DLQ ${runner.depth('amocrm-hooks').dlq}`);
+  } finally {
+    await runner.stop();
+  }
+}
+
+if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {
+  main().catch((e: unknown) => {
+    console.error(e);
+    process.exit(1);
+  });
+}

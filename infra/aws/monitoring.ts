@@ -1,0 +1,196 @@
+/**
+ * Alarms and the dashboard of one AmoGateway: an SNS topic every alarm notifies (optionally with
+ * an e-mail subscription), and
+ * - each DLQ holding anything (something was parked: it waits for `dlq replay` or a purge);
+ * - each main queue's oldest message older than 10 minutes (back-pressure: the rate budget, a
+ *   blocked or unauthorized account, or a worker that cannot keep up);
+ * - each function's Errors and Throttles (a function that throws is misconfigured or crashing:
+ *   the worker reports per-message failures and never throws for one bad message);
+ * - the custom metrics with an alarm rule in metrics.ts (Metrics Insights sums).
+ * The dashboard shows queue depths and ages, DLQ depths, the API's 4xx/5xx, worker duration,
+ * parked by reason and every custom metric.
+ */
+import { Duration } from 'aws-cdk-lib';
+import type * as apigw from 'aws-cdk-lib/aws-apigateway';
+import * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
+import * as cwActions from 'aws-cdk-lib/aws-cloudwatch-actions';
+import type * as lambda from 'aws-cdk-lib/aws-lambda';
+import * as sns from 'aws-cdk-lib/aws-sns';
+import * as subs from 'aws-cdk-lib/aws-sns-subscriptions';
+import type * as sqs from 'aws-cdk-lib/aws-sqs';
+import { Construct } from 'constructs';
+import { CUSTOM_METRICS, insightsQuery, type CustomMetric } from './metrics.ts';
+
+/** Every alarm looks at 5-minute windows. */
+export const ALARM_PERIOD = Duration.minutes(5);
+/** A main queue whose oldest message is older than this is backed up. */
+export const QUEUE_AGE_ALARM_SECONDS = 600;
+
+export interface MonitoredQueue {
+  readonly id: string;
+  readonly queue: sqs.IQueue;
+  readonly dlq: sqs.IQueue;
+}
+
+export interface MonitoringProps {
+  /** Names the alarms (`<prefix>-…`) and the dashboard. */
+  readonly namePrefix: string;
+  readonly queues: readonly MonitoredQueue[];
+  /** Every function, by route-table id. */
+  readonly functions: ReadonlyMap<string, lambda.IFunction>;
+  /** The functions whose duration the dashboard shows (the queue consumers). */
+  readonly workers: readonly string[];
+  readonly api?: apigw.RestApi;
+  /** Subscribes this address to the alarm topic (it must confirm the subscription). */
+  readonly alarmEmail?: string;
+  /** Default: CUSTOM_METRICS (metrics.ts). */
+  readonly customMetrics?: readonly CustomMetric[];
+}
+
+export class GatewayMonitoring extends Construct {
+  readonly topic: sns.Topic;
+  /** By a stable key: `dlq:<queue>`, `age:<queue>`, `errors:<fn>`, `throttles:<fn>`, `metric:<name>`. */
+  readonly alarms = new Map<string, cloudwatch.Alarm>();
+  readonly dashboard: cloudwatch.Dashboard;
+
+  constructor(scope: Construct, id: string, props: MonitoringProps) {
+    super(scope, id);
+    const prefix = props.namePrefix;
+    const customMetrics = props.customMetrics ?? CUSTOM_METRICS;
+
+    this.topic = new sns.Topic(this, 'Alarms', {
+      displayName: `${prefix} alarms`,
+      enforceSSL: true,
+    });
+    if (props.alarmEmail !== undefined) this.topic.addSubscription(new subs.EmailSubscription(props.alarmEmail));
+
+    for (const q of props.queues) {
+      this.alarm(`dlq:${q.id}`, `${prefix}-dlq-${q.id}`, {
+        metric: q.dlq.metricApproximateNumberOfMessagesVisible({ period: ALARM_PERIOD, statistic: 'Maximum' }),
+        threshold: 0,
+        comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
+        alarmDescription: `Messages are parked in the DLQ of queue ${q.id}: they failed permanently or ran out of attempts, each with a reason in the DLQ index. \`amo-gateway dlq list\` / \`dlq show\` give the reason; fix the cause, then \`amo-gateway dlq replay\` (or purge what must not run). The alarm stays on while anything is parked.`,
+      });
+      this.alarm(`age:${q.id}`, `${prefix}-queue-age-${q.id}`, {
+        metric: q.queue.metricApproximateAgeOfOldestMessage({ period: ALARM_PERIOD, statistic: 'Maximum' }),
+        threshold: QUEUE_AGE_ALARM_SECONDS,
+        comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
+        alarmDescription: `The oldest message in queue ${q.id} is older than ${QUEUE_AGE_ALARM_SECONDS / 60} minutes: back-pressure. Messages wait (nothing is lost) while an account is rate-limited, blocked (AccountBlocked) or needs re-authorization (AccountNeedsReauth), or while the worker fails or is throttled. Check those alarms and the worker's logs.`,
+      });
+    }
+
+    for (const [fid, fn] of props.functions) {
+      this.alarm(`errors:${fid}`, `${prefix}-errors-${fid}`, {
+        metric: fn.metricErrors({ period: ALARM_PERIOD, statistic: 'Sum' }),
+        threshold: 0,
+        comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
+        alarmDescription: `Function ${fid} threw (a Lambda error, not a handled failure): usually a configuration problem (AMO_CONFIG_JSON, a missing secret, permissions) or a crash. Read the function's log group; SQS redelivers a failed worker batch, so nothing is lost meanwhile.`,
+      });
+      this.alarm(`throttles:${fid}`, `${prefix}-throttles-${fid}`, {
+        metric: fn.metricThrottles({ period: ALARM_PERIOD, statistic: 'Sum' }),
+        threshold: 0,
+        comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
+        alarmDescription: `Lambda throttled function ${fid}: the account's concurrency is exhausted (or a reserved concurrency is too low). Queue messages wait; the OAuth routes answer 5xx meanwhile. Raise the concurrency quota or find what else consumes it.`,
+      });
+    }
+
+    for (const m of customMetrics) {
+      if (!m.alarm) continue;
+      this.alarm(`metric:${m.name}`, `${prefix}-${m.name}`, {
+        metric: customMetric(m.name, undefined, ALARM_PERIOD),
+        threshold: m.alarm.atLeast,
+        comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+        alarmDescription: `${m.name} ≥ ${m.alarm.atLeast} in 5 minutes. ${m.alarm.meaning}`,
+      });
+    }
+
+    this.dashboard = this.makeDashboard(props, customMetrics);
+  }
+
+  private alarm(key: string, name: string, opts: Omit<cloudwatch.AlarmProps, 'alarmName' | 'evaluationPeriods' | 'treatMissingData'>): void {
+    const alarm = new cloudwatch.Alarm(this, `Alarm-${key.replace(/[^A-Za-z0-9]/g, '-')}`, {
+      ...opts,
+      alarmName: name,
+      evaluationPeriods: 1,
+      // No data = nothing happened (idle queues stop reporting; custom metrics are only emitted when counted).
+      treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
+    });
+    const action = new cwActions.SnsAction(this.topic);
+    alarm.addAlarmAction(action);
+    alarm.addOkAction(action);
+    this.alarms.set(key, alarm);
+  }
+
+  private makeDashboard(props: MonitoringProps, customMetrics: readonly CustomMetric[]): cloudwatch.Dashboard {
+    const period = Duration.minutes(1);
+    const dashboard = new cloudwatch.Dashboard(this, 'Dashboard', {
+      dashboardName: props.namePrefix,
+      defaultInterval: Duration.hours(6),
+    });
+    const byQueue = (f: (q: MonitoredQueue) => cloudwatch.IMetric) => props.queues.map(f);
+    dashboard.addWidgets(
+      new cloudwatch.GraphWidget({
+        title: 'Queue depth (visible messages)',
+        width: 8,
+        left: byQueue((q) => q.queue.metricApproximateNumberOfMessagesVisible({ period, statistic: 'Maximum', label: q.id })),
+      }),
+      new cloudwatch.GraphWidget({
+        title: 'Oldest message age (s) — back-pressure',
+        width: 8,
+        left: byQueue((q) => q.queue.metricApproximateAgeOfOldestMessage({ period, statistic: 'Maximum', label: q.id })),
+        leftAnnotations: [{ value: QUEUE_AGE_ALARM_SECONDS, label: 'alarm' }],
+      }),
+      new cloudwatch.GraphWidget({
+        title: 'DLQ depth (parked)',
+        width: 8,
+        left: byQueue((q) => q.dlq.metricApproximateNumberOfMessagesVisible({ period, statistic: 'Maximum', label: `${q.id} DLQ` })),
+      }),
+    );
+
+    const row: cloudwatch.IWidget[] = [];
+    if (props.api) {
+      row.push(
+        new cloudwatch.GraphWidget({
+          title: 'API acks: requests, 4xx, 5xx',
+          width: 8,
+          left: [props.api.metricCount({ period, statistic: 'Sum', label: 'requests' })],
+          right: [props.api.metricClientError({ period, statistic: 'Sum', label: '4xx' }), props.api.metricServerError({ period, statistic: 'Sum', label: '5xx' })],
+        }),
+      );
+    }
+    const workers = props.workers.map((id) => [id, props.functions.get(id)] as const).filter((w): w is readonly [string, lambda.IFunction] => w[1] !== undefined);
+    row.push(
+      new cloudwatch.GraphWidget({
+        title: 'Worker duration (ms)',
+        width: 8,
+        left: workers.flatMap(([id, fn]) => ['Average', 'p99', 'Maximum'].map((statistic) => fn.metricDuration({ period, statistic, label: `${id} ${statistic}` }))),
+      }),
+      new cloudwatch.GraphWidget({
+        title: 'Function errors and throttles',
+        width: 8,
+        left: [...props.functions].flatMap(([id, fn]) => [fn.metricErrors({ period, statistic: 'Sum', label: `${id} errors` }), fn.metricThrottles({ period, statistic: 'Sum', label: `${id} throttles` })]),
+      }),
+    );
+    dashboard.addWidgets(...row);
+
+    const metricWidgets = customMetrics.map(
+      (m) =>
+        new cloudwatch.GraphWidget({
+          title: m.name === 'Parked' ? `Parked by ${m.groupBy ?? 'reason'}` : m.groupBy ? `${m.name} by ${m.groupBy}` : m.name,
+          width: 6,
+          left: [customMetric(m.name, m.groupBy, Duration.minutes(5))],
+        }),
+    );
+    for (let i = 0; i < metricWidgets.length; i += 4) dashboard.addWidgets(...metricWidgets.slice(i, i + 4));
+    dashboard.addWidgets(new cloudwatch.AlarmStatusWidget({ title: 'Alarms', width: 24, alarms: [...this.alarms.values()] }));
+    return dashboard;
+  }
+}
+
+/**
+ * A custom metric as a Metrics Insights query: the sum over every dimension set (metrics.ts). A
+ * grouped query gets no label, so CloudWatch names each line by its group's value.
+ */
+export function customMetric(name: string, groupBy: string | undefined, period: Duration): cloudwatch.MathExpression {
+  return new cloudwatch.MathExpression({ expression: insightsQuery(name, groupBy), usingMetrics: {}, period, label: groupBy ? undefined : name });
+}

@@ -1,0 +1,83 @@
+/**
+ * One parsed amoCRM event through its effects, at most once (DESIGN §3a "exactly-once effect
+ * out"):
+ *
+ *   guard.once(<event key>)                       ← a redelivered webhook stops here: duplicate
+ *     ├─ guard.once(<event key>#publish)  → bus   ← done once even if a flow below fails
+ *     └─ for each flow of the kind:
+ *          guard.once(<event key>#flow:<name>) → flow.handle(event, ctx)
+ *
+ * The event key is `amocrm:<our account id>:<parser key>` (the parser key is
+ * `<rid:X-Amocrm-Requestid | sha256:body>:<entity>:<entityId>:<action>:<index>`), so the same
+ * webhook delivered twice — by amoCRM or by SQS — is recognised, and two accounts never share a
+ * key. A failing step deletes its own in-progress record (Powertools), so the retry runs it again
+ * while the steps that completed are skipped.
+ */
+import type { WebhookEvent } from '../amocrm/webhooks/types.ts';
+import type { AccountConfig } from '../config/schema.ts';
+import { serialiseDetail, type EventPublisher } from '../events/bus.ts';
+import { DeferError, PermanentError } from '../pipeline/outcome.ts';
+import type { PipelineLog } from '../pipeline/log.ts';
+import { IdempotencyInProgressError, type IdempotencyGuard } from '../store/idempotency.ts';
+import { toBusEvent, type DeliveryMeta } from './events.ts';
+import type { FlowRegistry } from './flows.ts';
+
+export interface EventStepDeps {
+  guard: IdempotencyGuard;
+  /** Undefined when publishing is off (`events.publish: false`). */
+  bus: EventPublisher | undefined;
+  flows: FlowRegistry;
+  log: PipelineLog;
+  now(): number;
+  /** Called right after the bus accepted the event (also when a later flow then fails). */
+  onPublished?(): void;
+}
+
+export interface EventStepResult {
+  status: 'ran' | 'duplicate';
+  /** True when THIS call published the event. */
+  published: boolean;
+}
+
+/** The stored idempotency key of an event (README.md here). */
+export function eventKey(account: string, ev: Pick<WebhookEvent, 'idempotencyKey'>): string {
+  return `amocrm:${account}:${ev.idempotencyKey}`;
+}
+
+/** assumed: another worker holding an event usually finishes within seconds; the in-progress record expires with its invocation anyway. */
+export const IN_PROGRESS_DEFER_SECONDS = 30;
+
+export async function runEventStep(ev: WebhookEvent, account: AccountConfig, meta: DeliveryMeta, deps: EventStepDeps): Promise<EventStepResult> {
+  const key = eventKey(account.id, ev);
+  const busEvent = toBusEvent(ev, meta);
+  if (deps.bus) {
+    // EventBridge refuses an entry over 256 KiB; that will never change on a retry.
+    try {
+      serialiseDetail(busEvent);
+    } catch (cause) {
+      throw new PermanentError('event-too-large', `the ${busEvent.detailType} event at ${ev.path} is too large to publish`, { cause });
+    }
+  }
+  let published = false;
+  try {
+    const r = await deps.guard.once(key, async () => {
+      const bus = deps.bus;
+      if (bus) {
+        const p = await deps.guard.once(`${key}#publish`, () => bus.publish([busEvent]));
+        published = p.status === 'ran';
+        if (published) deps.onPublished?.();
+      }
+      for (const flow of deps.flows.for(ev.kind)) {
+        const stepKey = `${key}#flow:${flow.name}`;
+        await deps.guard.once(stepKey, () =>
+          flow.handle(ev, { account, requestId: meta.requestId, receivedAt: meta.receivedAt, stepKey, log: deps.log, now: deps.now }),
+        );
+      }
+    });
+    return { status: r.status, published };
+  } catch (e) {
+    // Another worker is on this event right now (an SQS redelivery racing the first): wait, do not count a failure.
+    if (e instanceof IdempotencyInProgressError) throw new DeferError('event-in-progress', IN_PROGRESS_DEFER_SECONDS, { cause: e });
+    throw e;
+  }
+}

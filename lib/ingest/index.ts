@@ -1,0 +1,74 @@
+/**
+ * Ingest: what the worker does with inbound requests once they are acked (README.md here).
+ * `buildIngestProcessors()` gives the worker's processor map: the amoCRM webhook processor and,
+ * when the config names a mirror, the mirror around the mirrored routes.
+ */
+import type { Config } from '../config/schema.ts';
+import type { SecretSource } from '../config/secrets.ts';
+import type { EventPublisher } from '../events/bus.ts';
+import type { MirrorRoute } from '../mirror/mirror.ts';
+import { buildProcessorMap, type ProcessorMap } from '../pipeline/registry.ts';
+import type { IdempotencyGuard } from '../store/idempotency.ts';
+import { AMOCRM_HOOK_ROUTE, createAmocrmHookProcessor } from './amocrm-hook.ts';
+import type { FlowRegistry } from './flows.ts';
+import type { MetricsSink } from './metrics.ts';
+import { configuredMirror, withMirror, type MirrorSender } from './mirroring.ts';
+
+export * from './amocrm-hook.ts';
+export * from './event-step.ts';
+export * from './events.ts';
+export * from './flows.ts';
+export * from './hook-tokens.ts';
+export * from './metrics.ts';
+export * from './mirroring.ts';
+
+export interface IngestDeps {
+  config: Config;
+  secrets: SecretSource;
+  guard: IdempotencyGuard;
+  bus: EventPublisher;
+  flows?: FlowRegistry;
+  metrics?: MetricsSink;
+  /** Every route of the table (id, method, path): each gets a processor; the mirror sends "as received". */
+  routes: readonly MirrorRoute[];
+  /** The routes mirrored when `config.mirror.routes` is not given (the queue routes). */
+  defaultMirrorRoutes: readonly string[];
+  /** Merged over the defaults (tests inject processors); the mirror wraps these too. */
+  overrides?: ProcessorMap;
+  /** For the mirror's requests (tests inject one). */
+  fetch?: typeof fetch;
+  /** Replaces the configured mirror sender (tests). */
+  mirror?: MirrorSender;
+}
+
+export class IngestConfigError extends Error {
+  override readonly name = 'IngestConfigError';
+}
+
+/**
+ * The worker's processor map: `acknowledge` for every route, the amoCRM webhook processor for
+ * `amocrm-hook`, then `overrides`; when the config names a mirror, the mirrored routes wrapped.
+ * Throws IngestConfigError when the mirror names routes the table does not have.
+ */
+export function buildIngestProcessors(deps: IngestDeps): ProcessorMap {
+  const hook = createAmocrmHookProcessor({
+    config: deps.config,
+    secrets: deps.secrets,
+    guard: deps.guard,
+    bus: deps.bus,
+    ...(deps.flows ? { flows: deps.flows } : {}),
+    ...(deps.metrics ? { metrics: deps.metrics } : {}),
+  });
+  const map = buildProcessorMap(deps.routes.map((r) => r.id), { [AMOCRM_HOOK_ROUTE]: hook, ...deps.overrides });
+  const mirrorCfg = deps.config.mirror;
+  if (!mirrorCfg) return map;
+  const byId = new Map(deps.routes.map((r) => [r.id, r]));
+  const ids = mirrorCfg.routes ?? deps.defaultMirrorRoutes;
+  const unknown = [...ids, ...Object.keys(mirrorCfg.tokens ?? {})].filter((id) => !byId.has(id));
+  if (unknown.length) throw new IngestConfigError(`mirror names route(s) the route table does not have: ${[...new Set(unknown)].join(', ')}`);
+  return withMirror(map, {
+    mirror: deps.mirror ?? configuredMirror(mirrorCfg, deps.secrets, deps.fetch),
+    routes: ids.map((id) => byId.get(id) as MirrorRoute),
+    ...(deps.metrics ? { metrics: deps.metrics } : {}),
+  });
+}

@@ -1,0 +1,273 @@
+/**
+ * What issues 3–5 add to the stack: the event bus and the workers' PutEvents grant, the env
+ * contract (config without secrets, secrets prefix, metrics namespace), the Secrets Manager grant
+ * scoped to the prefix, and the alarms (with their thresholds), the alarm topic and the dashboard.
+ * Bundling skipped.
+ */
+import { Match, type Template } from 'aws-cdk-lib/assertions';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { configSchema, secretRefSchema, type Config } from '../../lib/config/index.ts';
+import { EVENT_SOURCE } from '../../lib/events/bus.ts';
+import { dlqName, queueName, routeTable } from '../../infra/routes.ts';
+import { secretNames } from '../../infra/aws/config.ts';
+import { configEnvJson } from '../../infra/aws/gateway.ts';
+import { CUSTOM_METRICS, insightsQuery, METRICS_NAMESPACE } from '../../infra/aws/metrics.ts';
+import { exampleConfig } from './support/config.ts';
+import { logicalId, resolvePlaceholders, synthStack } from './support/synth.ts';
+
+type Props = Record<string, unknown>;
+interface Statement {
+  Action: string | string[];
+  Effect: string;
+  Resource: unknown;
+}
+
+let template: Template;
+/** One synth with every optional prop set (synths are the slow part: share them). */
+let variant: Template;
+const VARIANT = { eventArchiveDays: 30, eventBusName: 'amo-events', alarmEmail: 'ops@example.com', secretsPrefix: 'amo-gateway/prod/' } as const;
+beforeAll(() => {
+  ({ template } = synthStack());
+  ({ template: variant } = synthStack({ props: VARIANT }));
+});
+
+const fnIds = () => Object.keys(template.findResources('AWS::Lambda::Function'));
+const fnProps = (id: string) => (template.findResources('AWS::Lambda::Function')[id] as { Properties: Props }).Properties;
+const envOf = (id: string) => (fnProps(id).Environment as { Variables: Record<string, unknown> }).Variables;
+const fnIdOf = (fid: string) => {
+  const def = routeTable.functions.find((f) => f.id === fid);
+  if (!def) throw new Error(`no function ${fid}`);
+  return logicalId(template, 'AWS::Lambda::Function', (p) => p.Description === def.description);
+};
+const workerIds = () => [...new Set(routeTable.queues.map((q) => q.consumer))].map(fnIdOf);
+
+/** Every statement of the policies attached to the function's role. */
+function statementsOf(t: Template, fnLogicalId: string): Statement[] {
+  const fn = t.findResources('AWS::Lambda::Function')[fnLogicalId] as { Properties: { Role: { 'Fn::GetAtt': [string, string] } } };
+  const roleId = fn.Properties.Role['Fn::GetAtt'][0];
+  return Object.values(t.findResources('AWS::IAM::Policy'))
+    .map((p) => (p as { Properties: { Roles: unknown[]; PolicyDocument: { Statement: Statement[] } } }).Properties)
+    .filter((p) => JSON.stringify(p.Roles) === JSON.stringify([{ Ref: roleId }]))
+    .flatMap((p) => p.PolicyDocument.Statement);
+}
+const actions = (s: Statement) => (Array.isArray(s.Action) ? s.Action : [s.Action]);
+
+describe('the event bus', () => {
+  it('is a custom bus named after the deployment, without an archive unless asked', () => {
+    template.resourceCountIs('AWS::Events::EventBus', 1);
+    template.hasResourceProperties('AWS::Events::EventBus', { Name: 'amo-gateway' });
+    template.resourceCountIs('AWS::Events::Archive', 0);
+  });
+
+  it('the workers (queue consumers) get EVENT_BUS_NAME and events:PutEvents on that bus only; other functions get neither', () => {
+    const bus = logicalId(template, 'AWS::Events::EventBus', () => true);
+    const workers = workerIds();
+    expect(workers.length).toBeGreaterThan(0);
+    for (const id of fnIds()) {
+      const putEvents = statementsOf(template, id).filter((s) => actions(s).some((a) => a.startsWith('events:')));
+      if (workers.includes(id)) {
+        expect(envOf(id).EVENT_BUS_NAME).toEqual({ Ref: bus });
+        expect(putEvents).toEqual([{ Action: 'events:PutEvents', Effect: 'Allow', Resource: { 'Fn::GetAtt': [bus, 'Arn'] } }]);
+      } else {
+        expect(envOf(id).EVENT_BUS_NAME).toBeUndefined();
+        expect(putEvents).toEqual([]);
+      }
+    }
+  });
+
+  it('an archive, when asked for, keeps the gateway\'s events for the given days', () => {
+    const t = variant;
+    const bus = logicalId(t, 'AWS::Events::EventBus', (p) => p.Name === 'amo-events');
+    t.hasResourceProperties('AWS::Events::Archive', { SourceArn: { 'Fn::GetAtt': [bus, 'Arn'] }, RetentionDays: 30, EventPattern: { source: [EVENT_SOURCE] } });
+    expect(() => synthStack({ props: { eventArchiveDays: 0 } })).toThrow(/eventArchiveDays must be a whole number of days ≥ 1, got 0/);
+  });
+});
+
+describe('the function environment', () => {
+  it('every function carries the config (validated, defaults filled in), the secrets prefix and the metrics namespace', () => {
+    for (const id of fnIds()) {
+      const env = envOf(id);
+      expect(typeof env.AMO_CONFIG_JSON).toBe('string');
+      const parsed = configSchema.parse(JSON.parse(env.AMO_CONFIG_JSON as string));
+      expect(parsed).toEqual(exampleConfig);
+      expect(env.AMO_SECRETS_PREFIX).toBe('amo-gateway/');
+      expect(env.POWERTOOLS_METRICS_NAMESPACE).toBe(METRICS_NAMESPACE);
+      expect(env.POWERTOOLS_SERVICE_NAME).toBe('amo-gateway');
+    }
+  });
+
+  it('AMO_CONFIG_JSON holds secret references only: every clientSecret is {secret}, no string sits under a secret-sounding key', () => {
+    for (const id of fnIds()) {
+      const config = JSON.parse(envOf(id).AMO_CONFIG_JSON as string) as Config;
+      expect(config.integrations.length).toBeGreaterThan(0);
+      for (const i of config.integrations) {
+        expect(Object.keys(i.clientSecret)).toEqual(['secret']);
+        expect(secretRefSchema.safeParse(i.clientSecret).success).toBe(true);
+      }
+      // Independent of infra/aws/config.ts: walk the JSON ourselves.
+      const plain: string[] = [];
+      const walk = (v: unknown, key: string) => {
+        if (v && typeof v === 'object' && !Array.isArray(v)) {
+          const o = v as Record<string, unknown>;
+          if (Object.keys(o).length === 1 && typeof o.secret === 'string') return;
+          for (const [k, x] of Object.entries(o)) walk(x, k);
+        } else if (Array.isArray(v)) {
+          v.forEach((x) => walk(x, key));
+        } else if (typeof v === 'string' && /secret|password|token|key/i.test(key)) {
+          plain.push(key);
+        }
+      };
+      walk(config, '');
+      expect(plain).toEqual([]);
+    }
+  });
+
+  it('a config with a secret value is refused at synth, with the zod message', () => {
+    const leaky = { ...exampleConfig, integrations: [{ ...exampleConfig.integrations[0], clientSecret: 'abc123' }] } as unknown as Config;
+    expect(() => configEnvJson(leaky)).toThrow('invalid config:\n  - integrations.0.clientSecret: Invalid input: expected object, received string');
+    expect(() => synthStack({ props: { config: leaky } })).toThrow(/integrations\.0\.clientSecret: Invalid input: expected object, received string/);
+  });
+
+  it("a config too large for Lambda's 4 KiB environment fails synth and says why", () => {
+    const many = {
+      ...exampleConfig,
+      accounts: Array.from({ length: 40 }, (_, i) => ({ id: `account-${i}`, integration: 'main-ru', subdomain: `clinic-number-${i}`, domain: 'amocrm.ru' as const })),
+    };
+    expect(() => synthStack({ props: { config: configSchema.parse(many) } })).toThrow(/environment would be about \d+ bytes, over Lambda's 4096-byte limit; AMO_CONFIG_JSON alone is \d+ bytes/);
+  });
+});
+
+describe('secrets', () => {
+  const secretStatements = (t: Template, id: string) => statementsOf(t, id).filter((s) => actions(s).some((a) => a.startsWith('secretsmanager:')) || JSON.stringify(s.Resource).includes('secretsmanager'));
+
+  it('every function may GetSecretValue under the prefix, nothing more', () => {
+    for (const id of fnIds()) {
+      const stmts = secretStatements(template, id);
+      expect(stmts).toHaveLength(1);
+      expect(stmts[0]?.Action).toBe('secretsmanager:GetSecretValue');
+      expect(resolvePlaceholders(stmts[0]?.Resource)).toBe('arn:<Ref:AWS::Partition>:secretsmanager:<Ref:AWS::Region>:<Ref:AWS::AccountId>:secret:amo-gateway/*');
+      // No statement of the role grants on every resource.
+      expect(statementsOf(template, id).filter((s) => s.Resource === '*')).toEqual([]);
+    }
+  });
+
+  it('the prefix follows the name prefix by default, or is given; a bad one is refused', () => {
+    const { template: staging } = synthStack({ props: { namePrefix: 'amo-staging' } });
+    for (const [t, prefix] of [[staging, 'amo-staging/'], [variant, VARIANT.secretsPrefix]] as const) {
+      for (const [id, r] of Object.entries(t.findResources('AWS::Lambda::Function'))) {
+        expect((r as { Properties: { Environment: { Variables: Props } } }).Properties.Environment.Variables.AMO_SECRETS_PREFIX).toBe(prefix);
+        expect(resolvePlaceholders(secretStatements(t, id)[0]?.Resource)).toMatch(new RegExp(`:secret:${prefix.replace(/\//g, '\\/')}\\*$`));
+      }
+      expect(t.findOutputs('SecretNames').SecretNames?.Value).toBe(secretNames(exampleConfig).map((n) => `${prefix}${n}`).join(','));
+    }
+    expect(() => synthStack({ props: { secretsPrefix: 'amo' } })).toThrow(/secretsPrefix "amo" must be a Secrets Manager name prefix ending with "\/"/);
+  });
+});
+
+describe('alarms', () => {
+  const alarms = () => Object.values(template.findResources('AWS::CloudWatch::Alarm')).map((a) => (a as { Properties: Props }).Properties);
+  const topic = () => logicalId(template, 'AWS::SNS::Topic', () => true);
+  const queueLogicalId = (name: string) => logicalId(template, 'AWS::SQS::Queue', (p) => p.QueueName === name);
+
+  it('one SNS topic (TLS only) that every alarm notifies, on alarm and on recovery; no e-mail unless asked', () => {
+    template.resourceCountIs('AWS::SNS::Topic', 1);
+    template.resourceCountIs('AWS::SNS::Subscription', 0);
+    expect(JSON.stringify(template.findResources('AWS::SNS::TopicPolicy'))).toContain('"aws:SecureTransport":"false"');
+    const alarmed = routeTable.queues.length * 2 + routeTable.functions.length * 2 + CUSTOM_METRICS.filter((m) => m.alarm).length;
+    expect(alarms()).toHaveLength(alarmed);
+    for (const a of alarms()) {
+      expect(a.AlarmActions).toEqual([{ Ref: topic() }]);
+      expect(a.OKActions).toEqual([{ Ref: topic() }]);
+      expect(a.TreatMissingData).toBe('notBreaching');
+      expect(a.EvaluationPeriods).toBe(1);
+      expect(String(a.AlarmDescription).length).toBeGreaterThan(40);
+    }
+    variant.hasResourceProperties('AWS::SNS::Subscription', { Protocol: 'email', Endpoint: VARIANT.alarmEmail, TopicArn: { Ref: logicalId(variant, 'AWS::SNS::Topic', () => true) } });
+  });
+
+  it.each(routeTable.queues.map((q) => [q.id, q] as const))('%s: DLQ visible > 0 over 5 min; oldest message > 10 min', (_id, q) => {
+    template.hasResourceProperties('AWS::CloudWatch::Alarm', {
+      AlarmName: `amo-gateway-dlq-${q.id}`,
+      Namespace: 'AWS/SQS',
+      MetricName: 'ApproximateNumberOfMessagesVisible',
+      Dimensions: [{ Name: 'QueueName', Value: { 'Fn::GetAtt': [queueLogicalId(dlqName(q)), 'QueueName'] } }],
+      Statistic: 'Maximum',
+      Period: 300,
+      Threshold: 0,
+      ComparisonOperator: 'GreaterThanThreshold',
+    });
+    template.hasResourceProperties('AWS::CloudWatch::Alarm', {
+      AlarmName: `amo-gateway-queue-age-${q.id}`,
+      Namespace: 'AWS/SQS',
+      MetricName: 'ApproximateAgeOfOldestMessage',
+      Dimensions: [{ Name: 'QueueName', Value: { 'Fn::GetAtt': [queueLogicalId(queueName(q)), 'QueueName'] } }],
+      Statistic: 'Maximum',
+      Period: 300,
+      Threshold: 600,
+      ComparisonOperator: 'GreaterThanThreshold',
+    });
+  });
+
+  it.each(routeTable.functions.map((f) => [f.id] as const))('%s: Lambda Errors > 0 and Throttles > 0 over 5 min', (fid) => {
+    for (const [metric, name] of [['Errors', 'errors'], ['Throttles', 'throttles']] as const) {
+      template.hasResourceProperties('AWS::CloudWatch::Alarm', {
+        AlarmName: `amo-gateway-${name}-${fid}`,
+        Namespace: 'AWS/Lambda',
+        MetricName: metric,
+        Dimensions: [{ Name: 'FunctionName', Value: { Ref: fnIdOf(fid) } }],
+        Statistic: 'Sum',
+        Period: 300,
+        Threshold: 0,
+        ComparisonOperator: 'GreaterThanThreshold',
+      });
+    }
+  });
+
+  it('custom metrics: WebhookBadToken, AccountNeedsReauth, AccountBlocked ≥ 1 over 5 min, summed over every dimension set', () => {
+    const expected = { WebhookBadToken: 1, AccountNeedsReauth: 1, AccountBlocked: 1 };
+    expect(Object.fromEntries(CUSTOM_METRICS.filter((m) => m.alarm).map((m) => [m.name, m.alarm?.atLeast]))).toEqual(expected);
+    for (const [name, threshold] of Object.entries(expected)) {
+      template.hasResourceProperties('AWS::CloudWatch::Alarm', {
+        AlarmName: `amo-gateway-${name}`,
+        Metrics: [{ Id: Match.anyValue(), Expression: `SELECT SUM(${name}) FROM AmoGateway`, Period: 300, ReturnData: true, Label: name }],
+        Threshold: threshold,
+        ComparisonOperator: 'GreaterThanOrEqualToThreshold',
+      });
+    }
+    // Dashboard-only metrics have no alarm.
+    for (const name of ['MirrorFailed', 'Parked']) expect(alarms().filter((a) => JSON.stringify(a).includes(`(${name})`))).toEqual([]);
+  });
+
+  it('metric names cannot break out of the query', () => {
+    expect(insightsQuery('Parked', 'reason')).toBe('SELECT SUM(Parked) FROM AmoGateway GROUP BY reason');
+    expect(() => insightsQuery('Parked) FROM x --')).toThrow(/not a plain metric name/);
+    expect(() => insightsQuery('Parked', 'reason; DROP')).toThrow(/not a plain dimension name/);
+  });
+});
+
+describe('the dashboard', () => {
+  it('shows queue depths and ages, DLQ depths, API 4xx/5xx, worker duration, parked by reason and every custom metric', () => {
+    const dashboards = Object.values(template.findResources('AWS::CloudWatch::Dashboard')).map((d) => (d as { Properties: Props }).Properties);
+    expect(dashboards).toHaveLength(1);
+    expect(dashboards[0]?.DashboardName).toBe('amo-gateway');
+    const body = resolvePlaceholders(dashboards[0]?.DashboardBody);
+    const widgets = (JSON.parse(body) as { widgets: Array<{ properties: { title?: string; metrics?: unknown[][] } }> }).widgets;
+    const byTitle = (re: RegExp) => {
+      const w = widgets.find((x) => re.test(x.properties.title ?? ''));
+      if (!w) throw new Error(`no widget ${re}`);
+      return JSON.stringify(w.properties.metrics ?? w.properties);
+    };
+    for (const q of routeTable.queues) {
+      expect(byTitle(/^Queue depth/)).toContain(`<GetAtt:${logicalId(template, 'AWS::SQS::Queue', (p) => p.QueueName === queueName(q))}.QueueName>`);
+      expect(byTitle(/^Oldest message age/)).toContain(`<GetAtt:${logicalId(template, 'AWS::SQS::Queue', (p) => p.QueueName === queueName(q))}.QueueName>`);
+      expect(byTitle(/^DLQ depth/)).toContain(`<GetAtt:${logicalId(template, 'AWS::SQS::Queue', (p) => p.QueueName === dlqName(q))}.QueueName>`);
+    }
+    expect(byTitle(/^API acks/)).toMatch(/"4XXError".*"5XXError"/);
+    expect(byTitle(/^Worker duration/)).toContain('"Duration"');
+    expect(byTitle(/^Worker duration/)).toContain(`<Ref:${fnIdOf('worker')}>`);
+    expect(byTitle(/^Parked by reason$/)).toContain('SELECT SUM(Parked) FROM AmoGateway GROUP BY reason');
+    for (const m of CUSTOM_METRICS) expect(body).toContain(insightsQuery(m.name, m.groupBy));
+    const alarmWidget = widgets.find((w) => w.properties.title === 'Alarms') as { properties: { alarms: unknown[] } } | undefined;
+    expect(alarmWidget?.properties.alarms).toHaveLength(Object.keys(template.findResources('AWS::CloudWatch::Alarm')).length);
+  });
+});

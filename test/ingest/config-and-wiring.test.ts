@@ -1,0 +1,102 @@
+/** The config additions (hookToken, mirror, events) and the worker's AWS wiring from the environment. */
+import { describe, expect, it } from 'vitest';
+import { depsFromEnv, createHandler } from '../../functions/worker.ts';
+import { routeTable } from '../../infra/routes.ts';
+import { ConfigError, parseConfig } from '../../lib/config/index.ts';
+import { RecordingBus } from '../../lib/events/bus.ts';
+import { countingParks, RecordingMetrics, withMirror } from '../../lib/ingest/index.ts';
+import { ok } from '../../lib/pipeline/outcome.ts';
+import { silentLog } from '../../lib/pipeline/log.ts';
+import { staticSecretSource } from '../../lib/config/secrets.ts';
+import type { IdempotencyGuard } from '../../lib/store/idempotency.ts';
+import { SQSClient } from '@aws-sdk/client-sqs';
+import type { DlqIndex } from '../../lib/store/dlq-index.ts';
+import { captureLog, ctxFor, hookEnvelope } from './support.ts';
+
+const base = {
+  integrations: [{ id: 'main', clientId: 'client-0000-0001', clientSecret: { secret: 'client' }, redirectUri: 'https://gw.example.com/oauth/callback' }],
+  accounts: [{ id: 'clinic', integration: 'main', subdomain: 'clinic', domain: 'amocrm.ru', hookToken: { secret: 'hooks/clinic' } }],
+};
+
+describe('config additions', () => {
+  it('hookToken, mirror and events parse; events.publish defaults to true; an old config still parses', () => {
+    const c = parseConfig({ ...base, mirror: { baseUrl: 'https://mirror.example.com/prod', routes: ['amocrm-hook'], tokens: { 'amocrm-hook': { secret: 'mirror/hook' } }, timeoutMs: 1500 } });
+    expect(c.accounts[0]?.hookToken).toEqual({ secret: 'hooks/clinic' });
+    expect(c.events).toEqual({ publish: true });
+    expect(c.mirror).toEqual({ baseUrl: 'https://mirror.example.com/prod', routes: ['amocrm-hook'], tokens: { 'amocrm-hook': { secret: 'mirror/hook' } }, timeoutMs: 1500 });
+    const old = parseConfig({ integrations: base.integrations, accounts: [{ id: 'clinic', integration: 'main', subdomain: 'clinic', domain: 'amocrm.ru' }] });
+    expect(old.mirror).toBeUndefined();
+    expect(old.events.publish).toBe(true);
+    expect(parseConfig({ ...base, events: { publish: false } }).events.publish).toBe(false);
+  });
+
+  it('refuses a secret in place of a reference, a shared hook token, a plain-http mirror and unknown keys', () => {
+    expect(() => parseConfig({ ...base, accounts: [{ ...base.accounts[0], hookToken: 'abc' }] })).toThrow(ConfigError);
+    expect(() =>
+      parseConfig({ ...base, accounts: [base.accounts[0], { id: 'two', integration: 'main', subdomain: 'two', domain: 'amocrm.ru', hookToken: { secret: 'hooks/clinic' } }] }),
+    ).toThrow(/accounts\.1\.hookToken: account "clinic" already uses hookToken secret "hooks\/clinic"/);
+    expect(() => parseConfig({ ...base, mirror: { baseUrl: 'http://mirror.example.com' } })).toThrow(/mirror\.baseUrl: must be https/);
+    expect(() => parseConfig({ ...base, mirror: { baseUrl: 'https://m.example.com', token: 'x' } })).toThrow(ConfigError);
+    expect(() => parseConfig({ ...base, events: { publish: true, bus: 'x' } })).toThrow(ConfigError);
+  });
+});
+
+const QUEUES = JSON.stringify(Object.fromEntries(routeTable.queues.map((q) => [q.id, { arn: `arn:aws:sqs:eu-central-1:1:amo-gateway-${q.id}`, url: `https://sqs.eu-central-1.amazonaws.com/1/amo-gateway-${q.id}`, dlqUrl: `https://sqs.eu-central-1.amazonaws.com/1/amo-gateway-${q.id}-dlq` }])));
+
+describe('worker wiring from the Lambda environment', () => {
+  it('builds the ingest deps from TABLE_NAME, QUEUES, AMO_CONFIG_JSON, EVENT_BUS_NAME, AMO_SECRETS_PREFIX', () => {
+    const metrics = new RecordingMetrics();
+    const deps = depsFromEnv({ TABLE_NAME: 't', QUEUES, AMO_CONFIG_JSON: JSON.stringify(base), EVENT_BUS_NAME: 'amo-gateway-events', AMO_SECRETS_PREFIX: 'amo-gateway/' }, silentLog, metrics);
+    expect(deps.ingest?.config.accounts[0]?.id).toBe('clinic');
+    expect(deps.metrics).toBe(metrics);
+    expect(() => createHandler(deps)).not.toThrow();
+  });
+
+  it('says exactly what is missing', () => {
+    expect(() => depsFromEnv({ TABLE_NAME: 't', QUEUES }, silentLog)).toThrow(/no configuration: set AMO_CONFIG_JSON/);
+    expect(() => depsFromEnv({ TABLE_NAME: 't', QUEUES, AMO_CONFIG_JSON: JSON.stringify(base) }, silentLog)).toThrow(/EVENT_BUS_NAME is not set/);
+    expect(() => depsFromEnv({ TABLE_NAME: 't', QUEUES, AMO_CONFIG_JSON: '{"accounts":[]}' }, silentLog)).toThrow(/invalid AMO_CONFIG_JSON/);
+    // Events off: no bus needed.
+    expect(depsFromEnv({ TABLE_NAME: 't', QUEUES, AMO_CONFIG_JSON: JSON.stringify({ ...base, events: { publish: false } }) }, silentLog).ingest).toBeDefined();
+  });
+
+  it('a mirror naming a route the table does not have fails at cold start, not per message', () => {
+    const config = parseConfig({ ...base, mirror: { baseUrl: 'https://m.example.com', routes: ['no-such-route'] } });
+    const neverUsed: IdempotencyGuard = { once: async () => ({ status: 'duplicate' }) };
+    expect(() =>
+      createHandler({
+        sqs: new SQSClient({ region: 'eu-central-1' }),
+        dlqIndex: {} as DlqIndex,
+        queues: JSON.parse(QUEUES),
+        logger: silentLog,
+        ingest: { config, secrets: staticSecretSource({}), idempotency: () => neverUsed, bus: new RecordingBus() },
+      }),
+    ).toThrow(/mirror names route\(s\) the route table does not have: no-such-route/);
+  });
+});
+
+describe('small parts', () => {
+  it('countingParks counts every landed park by reason and passes the line on', () => {
+    const metrics = new RecordingMetrics();
+    const { log, lines } = captureLog();
+    const l = countingParks(log, metrics);
+    l.warn('message', { action: 'park', reason: 'bad-token' });
+    l.error('message', { action: 'park', reason: 'bad-token', reported: 'failed' }); // the DLQ send failed: it comes back
+    l.info('message', { action: 'delete' });
+    expect(metrics.total('Parked', { reason: 'bad-token' })).toBe(1);
+    expect(lines).toHaveLength(3);
+  });
+
+  it('withMirror mirrors on the first try only and waits for the send; a deferred or retried message is not sent again', async () => {
+    const sent: string[] = [];
+    const map = withMirror({ 'amocrm-hook': async () => ok() }, { mirror: { send: async (env) => (sent.push(env.requestId), { status: 'sent', httpStatus: 200 }) }, routes: [{ id: 'amocrm-hook', method: 'POST', path: '/hooks/amocrm/{token}' }] });
+    const p = map['amocrm-hook']!;
+    const env = hookEnvelope('a=1', 't', {}, 'first');
+    const { log } = captureLog();
+    await p(env, ctxFor(env, log));
+    await p({ ...env, requestId: 'retried', attempt: 1 }, ctxFor(env, log));
+    await p({ ...env, requestId: 'deferred', deferrals: 2 }, ctxFor(env, log));
+    await p({ ...env, requestId: 'redelivered' }, ctxFor(env, log, 2));
+    expect(sent).toEqual(['first']);
+  });
+});
