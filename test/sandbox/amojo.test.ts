@@ -52,7 +52,7 @@ interface Hit { url: string; headers: IncomingHttpHeaders; body: Buffer }
 interface Mounted { base: string; amojo: AmojoSandbox; close(): Promise<void> }
 interface Mount { name: string; start(clock: SbClock, channels: AmojoChannelConfig[], log: (l: string) => void): Promise<Mounted> }
 
-/** The real sandbox server (H3a's core), with one account whose amojo id is ACCOUNT. */
+/** The real sandbox server (its core), with one account whose amojo id is ACCOUNT. */
 const throughSandbox: Mount = {
   name: 'through startSandbox',
   async start(clock, channels, log) {

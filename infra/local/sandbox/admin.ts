@@ -234,7 +234,7 @@ export class SandboxAdmin {
     this.core.faults.clear();
   }
 
-  /** Every delivery attempt (H3b's deliverer records). */
+  /** Every delivery attempt (the deliverer's records). */
   webhookDeliveries(): DeliveryRecord[] {
     return this.core.deliverer.records();
   }

@@ -248,7 +248,7 @@ export function renderCustomFields(state: AccountState, stored: StoredField[]): 
 
 /**
  * Webhook shape (fixtures webhook-02/03/10): `{id, name, values:[{value, enum}], code?}`, all strings;
- * date fields as bare `[values][0]=<unix>` (webhook-03), like H3b's encoder for leads.
+ * date fields as bare `[values][0]=<unix>` (webhook-03), like the webhook encoder for leads.
  */
 export function webhookCustomFields(state: AccountState, stored: StoredField[]): Array<Record<string, unknown>> {
   const out: Array<Record<string, unknown>> = [];

@@ -3,7 +3,7 @@
  * that subscribes to them (`status_lead`, `update_lead`, …; ref §6 "Event keys for settings");
  * every destination whose settings include the event gets ONE POST with all its events of that
  * write (*assumed*: ref §6 "One POST can carry several entities or actions"). Body format and
- * delivery rules are H3b's (`webhook-out.ts`).
+ * delivery rules live in `webhook-out.ts`.
  */
 import { encodeWebhookBody, type DeliveryResult, type WebhookDeliverer, type WebhookEntity } from './webhook-out.ts';
 import type { AccountState } from './state.ts';

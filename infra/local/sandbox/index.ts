@@ -1,5 +1,5 @@
 /**
- * The amoCRM + amojo sandbox: a strict amoCRM REST v4 + OAuth simulator (and H3b's amojo module)
+ * The amoCRM + amojo sandbox: a strict amoCRM REST v4 + OAuth simulator (and the amojo module)
  * on one node:http server. ONE account per server; start two for two accounts.
  *
  *   const sb = await startSandbox({ port: 0, integrations: [{ clientId, clientSecret, redirectUri }] });
@@ -92,7 +92,7 @@ export interface Sandbox {
   /** HOST:PORT — what the authorize redirect sends as `referer`. */
   accountHost: string;
   admin: SandboxAdmin;
-  /** H3b's amojo module (manager replies, snapshots). */
+  /** The amojo module (manager replies, snapshots). */
   amojo: AmojoSandbox;
   close(): Promise<void>;
 }

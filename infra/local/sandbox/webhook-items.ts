@@ -1,7 +1,7 @@
 /**
  * Items for outgoing account webhooks, in the shapes of the real captures
  * (shared/fixtures/amocrm-webhooks): all values strings, old-style keys (`last_modified`,
- * `modified_user_id`, `date_create`) beside the modern ones. H3b's `leadStatusItem` gives the
+ * `modified_user_id`, `date_create`) beside the modern ones. `leadStatusItem` (webhook-out.ts) gives the
  * lead shape; contacts, companies and tasks are built here the same way.
  */
 import { leadStatusItem, type LeadForWebhook } from './webhook-out.ts';
