@@ -1,20 +1,29 @@
 /**
  * Idempotency on business identity (DESIGN §3a): each event's key (webhook request id or body
  * hash + entity id + action, RDESK booking + element hash, amojo message id, form submission)
- * runs its effect at most once. Backed by Powertools' idempotency engine and its DynamoDB
- * persistence layer on the one table: pk `IDEMPOTENCY`, sk = hashed key, TTL attribute `expiresAt`.
+ * runs its effect at most once.
  *
- * Outcomes:
- * - the key was never seen (or its previous try failed): `fn` runs → `{status: 'ran', value}`;
+ * Outcomes of `once(key, fn)`:
+ * - the key was never seen (or its previous try failed, or its holder died): `fn` runs →
+ *   `{status: 'ran', value}`;
  * - a completed record exists: `fn` does not run → `{status: 'duplicate'}`;
- * - another worker holds it in progress: throws `IdempotencyInProgressError` (the pipeline defers).
- * A failing `fn` deletes its in-progress record, so a retry runs it again.
+ * - another worker holds it in progress right now: throws `IdempotencyInProgressError` (the
+ *   pipeline defers).
+ * A failing `fn` deletes its own in-progress record, so a retry runs it again.
+ *
+ * Why not Powertools' idempotency engine (the first version used it): on a table with a sort key
+ * it writes every record under ONE static partition key, and a webhook burst costs several
+ * writes per event — one hot partition throttles, and throttles become retries. Here every key
+ * is its own partition (`pk = IDEM#<sha256(key)>`), the record lifecycle is the same
+ * (INPROGRESS with an expiry → COMPLETED with the TTL attribute), and the in-progress expiry is
+ * the invocation's remaining time, so a worker that crashed mid-event blocks the key only until
+ * its invocation would have ended.
  */
 import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import { IdempotencyAlreadyInProgressError, IdempotencyConfig, makeIdempotent } from '@aws-lambda-powertools/idempotency';
-import { DynamoDBPersistenceLayer } from '@aws-lambda-powertools/idempotency/dynamodb';
-import type { Context } from 'aws-lambda';
-import { TABLE_PK, TABLE_SK, TABLE_TTL_ATTRIBUTE } from './table.ts';
+import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
+import { DeleteCommand, DynamoDBDocumentClient, GetCommand, PutCommand } from '@aws-sdk/lib-dynamodb';
+import { createHash, randomUUID } from 'node:crypto';
+import { isExpired, TABLE_TTL_ATTRIBUTE, ttlSeconds } from './table.ts';
 
 export type OnceResult<T> = { status: 'ran'; value: T } | { status: 'duplicate' };
 
@@ -35,55 +44,74 @@ export interface DynamoIdempotencyOptions {
   /** How long a completed key is remembered (default 3 days: beyond amoCRM's and SQS's redelivery horizons). */
   ttlSeconds?: number;
   /**
-   * Milliseconds this invocation may still run; an in-progress record expires then, so a worker
-   * that crashed mid-event does not block the key until the TTL (Powertools reads it from the
-   * Lambda context; outside Lambda the caller provides it).
+   * Milliseconds this invocation may still run; an in-progress record expires then (default
+   * 5 minutes when not given), so a worker that crashed mid-event does not block the key for long.
    */
   remainingTimeMs?: () => number;
-  /** Namespace of the keys (function name on AWS). */
-  keyPrefix?: string;
+  /** Injected clock (epoch ms). */
+  now?: () => number;
+}
+
+const DEFAULT_TTL_SECONDS = 3 * 24 * 3600;
+const DEFAULT_IN_PROGRESS_MS = 5 * 60_000;
+const SK = 'IDEM';
+
+export function idempotencyPk(key: string): string {
+  return `IDEM#${createHash('sha256').update(key).digest('hex')}`;
 }
 
 export function createDynamoIdempotency(opts: DynamoIdempotencyOptions): IdempotencyGuard {
-  const persistenceStore = new DynamoDBPersistenceLayer({
-    tableName: opts.tableName,
-    awsSdkV3Client: opts.client,
-    keyAttr: TABLE_PK,
-    sortKeyAttr: TABLE_SK,
-    staticPkValue: 'IDEMPOTENCY',
-    expiryAttr: TABLE_TTL_ATTRIBUTE,
-  });
-  const config = new IdempotencyConfig({
-    eventKeyJmesPath: 'key',
-    expiresAfterSeconds: opts.ttlSeconds ?? 3 * 24 * 3600,
-    throwOnNoIdempotencyKey: true,
-  });
-  const remaining = opts.remainingTimeMs;
+  const doc = DynamoDBDocumentClient.from(opts.client, { marshallOptions: { removeUndefinedValues: true } });
+  const ttl = opts.ttlSeconds ?? DEFAULT_TTL_SECONDS;
+  const now = opts.now ?? Date.now;
+  const TableName = opts.tableName;
+
+  /** Claim the key; false when a live record (completed or held) is already there. */
+  async function claim(pk: string, key: string, owner: string): Promise<boolean> {
+    const t = now();
+    const holdMs = Math.max(0, opts.remainingTimeMs?.() ?? DEFAULT_IN_PROGRESS_MS);
+    try {
+      await doc.send(new PutCommand({
+        TableName,
+        Item: { pk, sk: SK, key: key.slice(0, 512), status: 'INPROGRESS', owner, inProgressUntil: t + holdMs, [TABLE_TTL_ATTRIBUTE]: ttlSeconds(t + ttl * 1000) },
+        // Free when absent, when a holder's invocation is over, or when the record outlived its TTL
+        // (TTL deletion is lazy on AWS and absent locally: never rely on it).
+        ConditionExpression: 'attribute_not_exists(pk) OR (#s = :inprogress AND inProgressUntil < :now) OR #exp < :nowSec',
+        ExpressionAttributeNames: { '#s': 'status', '#exp': TABLE_TTL_ATTRIBUTE },
+        ExpressionAttributeValues: { ':inprogress': 'INPROGRESS', ':now': t, ':nowSec': Math.floor(t / 1000) },
+      }));
+      return true;
+    } catch (e) {
+      if (e instanceof ConditionalCheckFailedException) return false;
+      throw e;
+    }
+  }
 
   return {
     async once<T>(key: string, fn: () => Promise<T>): Promise<OnceResult<T>> {
-      if (remaining) {
-        // Only getRemainingTimeInMillis is read by Powertools; a full Context is not available here.
-        config.registerLambdaContext({ getRemainingTimeInMillis: remaining } as unknown as Context);
+      const pk = idempotencyPk(key);
+      const owner = randomUUID();
+      if (!(await claim(pk, key, owner))) {
+        const got = await doc.send(new GetCommand({ TableName, Key: { pk, sk: SK }, ConsistentRead: true }));
+        const item = got.Item as { status?: string; inProgressUntil?: number; expiresAt?: number } | undefined;
+        if (item?.status === 'COMPLETED' && !isExpired(item.expiresAt, now())) return { status: 'duplicate' };
+        if (item?.status === 'INPROGRESS' && (item.inProgressUntil ?? 0) >= now()) throw new IdempotencyInProgressError(key);
+        // The record changed between the two calls (its holder failed, or it just expired): one more claim.
+        if (!(await claim(pk, key, owner))) throw new IdempotencyInProgressError(key);
       }
-      let ran = false;
-      let value: T | undefined;
-      const guarded = makeIdempotent(
-        async (_payload: { key: string }) => {
-          ran = true;
-          value = await fn();
-          // The stored response is not used (duplicates skip the effect), keep the record small.
-          return true;
-        },
-        { persistenceStore, config, keyPrefix: opts.keyPrefix ?? 'amo-gateway' },
-      );
+      let value: T;
       try {
-        await guarded({ key });
+        value = await fn();
       } catch (e) {
-        if (e instanceof IdempotencyAlreadyInProgressError) throw new IdempotencyInProgressError(key, { cause: e });
+        // Release only our own claim, so a retry runs the effect again.
+        await doc
+          .send(new DeleteCommand({ TableName, Key: { pk, sk: SK }, ConditionExpression: '#o = :owner', ExpressionAttributeNames: { '#o': 'owner' }, ExpressionAttributeValues: { ':owner': owner } }))
+          .catch(() => undefined);
         throw e;
       }
-      return ran ? { status: 'ran', value: value as T } : { status: 'duplicate' };
+      const t = now();
+      await doc.send(new PutCommand({ TableName, Item: { pk, sk: SK, key: key.slice(0, 512), status: 'COMPLETED', completedAt: t, [TABLE_TTL_ATTRIBUTE]: ttlSeconds(t + ttl * 1000) } }));
+      return { status: 'ran', value };
     },
   };
 }

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { createDynamoIdempotency, IdempotencyInProgressError } from '../../lib/store/idempotency.ts';
+import { ScanCommand } from '@aws-sdk/lib-dynamodb';
+import { createDynamoIdempotency, IdempotencyInProgressError, idempotencyPk } from '../../lib/store/idempotency.ts';
 import { createTestTable } from '../support/ddb.ts';
 
 describe('idempotency guard (DynamoDB Local)', () => {
@@ -30,13 +31,38 @@ describe('idempotency guard (DynamoDB Local)', () => {
     let release!: () => void;
     const gate = new Promise<void>((r) => { release = r; });
     let effects = 0;
-    const slow = a.once('same', async () => { await gate; return ++effects; });
-    await new Promise((r) => setTimeout(r, 200));
+    let claimed!: () => void;
+    const started = new Promise<void>((r) => { claimed = r; });
+    // The effect only starts once `a` holds the key, so `b` meets it in progress (no timing race).
+    const slow = a.once('same', async () => { claimed(); await gate; return ++effects; });
+    await started;
     await expect(b.once('same', async () => ++effects)).rejects.toBeInstanceOf(IdempotencyInProgressError);
     release();
     expect(await slow).toEqual({ status: 'ran', value: 1 });
     expect(await b.once('same', async () => ++effects)).toEqual({ status: 'duplicate' });
     expect(effects).toBe(1);
+  });
+
+  it('keeps every key in its own partition (no hot partition under a burst)', async () => {
+    const t = await createTestTable('idem');
+    const guard = createDynamoIdempotency({ client: t.client, tableName: t.tableName });
+    await guard.once('a', async () => 1);
+    await guard.once('b', async () => 2);
+    const { Items } = await t.doc.send(new ScanCommand({ TableName: t.tableName }));
+    expect(new Set(Items?.map((i) => i.pk)).size).toBe(2);
+    expect(Items?.map((i) => i.pk).sort()).toEqual([idempotencyPk('a'), idempotencyPk('b')].sort());
+    expect(Items?.every((i) => i.status === 'COMPLETED' && typeof i.expiresAt === 'number')).toBe(true);
+  });
+
+  it('a completed record past its TTL does not block the key (TTL deletion is never relied on)', async () => {
+    const t = await createTestTable('idem');
+    let now = Date.UTC(2026, 0, 1);
+    const guard = createDynamoIdempotency({ client: t.client, tableName: t.tableName, ttlSeconds: 60, now: () => now });
+    expect(await guard.once('k', async () => 1)).toEqual({ status: 'ran', value: 1 });
+    now += 30_000;
+    expect(await guard.once('k', async () => 2)).toEqual({ status: 'duplicate' });
+    now += 61_000;
+    expect(await guard.once('k', async () => 3)).toEqual({ status: 'ran', value: 3 });
   });
 
   it('an in-progress record of a crashed worker expires with its invocation, not with the TTL', async () => {
