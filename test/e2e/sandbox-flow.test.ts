@@ -146,7 +146,7 @@ describe('the connected local world', () => {
       const res = await fetch(url, { method: 'POST', headers: FORM, body });
       expect(res.status).toBe(200);
       expect(await res.text()).toBe('{"status":"ok"}');
-      expect(Date.now() - t0).toBeLessThan(1000);
+      expect(Date.now() - t0).toBeLessThan(2000); // amoCRM's own limit for an answer
     }
     expect(hanging.runner.depth('amocrm-hooks').visible).toBe(3);
     release();

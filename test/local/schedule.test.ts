@@ -37,11 +37,11 @@ describe('schedule', () => {
     expect(slow[0]!.at - t0).toBeGreaterThanOrEqual(480);
     const gap = slow[1]!.at - slow[0]!.at;
     expect(gap).toBeGreaterThanOrEqual(450);
-    expect(gap).toBeLessThan(800);
+    expect(gap).toBeLessThan(1200); // loose: timers drift on a loaded 2-core CI machine
     // Between two slow runs (480 ms) about four fast ones (120 ms); timers are not exact.
     const between = fast.filter((f) => f.at > slow[0]!.at && f.at <= slow[1]!.at).length;
-    expect(between).toBeGreaterThanOrEqual(3);
-    expect(between).toBeLessThanOrEqual(5);
+    expect(between).toBeGreaterThanOrEqual(2);
+    expect(between).toBeLessThanOrEqual(7);
     const ev = slow[0]!.event;
     expect(ev).toMatchObject({ version: '0', 'detail-type': 'Scheduled Event', source: 'aws.events', account: '000000000000', region: 'us-east-1', detail: {} });
     expect(ev.resources).toEqual(['arn:aws:events:us-east-1:000000000000:rule/amo-gateway-every-4']);

@@ -420,7 +420,7 @@ describe('amojo hook timeout (5 s in amojo; a 300 ms knob here)', () => {
       const t0 = performance.now();
       const slow = await amojo.reply({ scope_id: SCOPE, conversation_id: 'c', text: 'late' });
       expect(slow.hook).toMatchObject({ status: null, ok: false, error: 'no answer within 300 ms' });
-      expect(performance.now() - t0).toBeLessThan(550);
+      expect(performance.now() - t0).toBeLessThan(1500); // well under the 5 s real timeout; loose for a loaded CI
       await new Promise((r) => setTimeout(r, 400));
       expect(hits).toBe(1);
     } finally {
