@@ -56,12 +56,12 @@ export const CUSTOM_METRICS: readonly CustomMetric[] = [
   },
   {
     name: 'AccountBlocked',
-    source: "guessed (issue 4/11 REST client: its 403 breaker's `breaker-opened` observer event; no metric is emitted for it yet)",
+    source: 'lib/aws/amo-client-runtime.ts CLIENT_METRIC.blocked (the 403 breaker opening; counted once per block across containers)',
     groupBy: 'account',
     alarm: {
       atLeast: 1,
       meaning:
-        'amoCRM answered 403: the account is blocked (usually after repeated 429s) and every worker has stopped calling it; messages are deferred, not lost. Only amoCRM support lifts the block: open a ticket; once lifted, lift the breaker (`amo-gateway breaker lift <account host>`, planned CLI wiring) so requests flow again.',
+        'amoCRM answered 403: the account is blocked (usually after repeated 429s) and every worker has stopped calling it; messages are deferred, not lost. Only amoCRM support lifts the block: open a ticket; once lifted, run `amo-gateway breaker lift --account <id> --yes` so requests flow again (deferred messages come back within 15 minutes).',
     },
   },
   { name: 'Parked', source: 'lib/ingest/metrics.ts INGEST_METRIC.parked', groupBy: 'reason' },

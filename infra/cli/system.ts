@@ -29,6 +29,9 @@ export interface System {
   oauth: OAuth;
   /** e.g. "table amo-gateway at http://127.0.0.1:8000" — for messages. */
   target: string;
+  /** The table's document client and name (commands that use other stores of the one table). */
+  doc: DynamoDBDocumentClient;
+  tableName: string;
   close(): void;
 }
 
@@ -70,7 +73,7 @@ export function openSystem(values: OptionValues, io: CliIO): System {
     fetch: io.fetch ?? globalThis.fetch,
     ...(io.clock ? { clock: io.clock } : {}),
   });
-  return { config, oauth, target: `table ${tableName}${endpoint ? ` at ${endpoint}` : region ? ` in ${region}` : ''}`, close: () => client.destroy() };
+  return { config, oauth, doc, tableName, target: `table ${tableName}${endpoint ? ` at ${endpoint}` : region ? ` in ${region}` : ''}`, close: () => client.destroy() };
 }
 
 /** `--account`, or the only configured account. */

@@ -123,15 +123,18 @@ function headerPairs(req: IncomingMessage): Array<[string, string]> {
   return out;
 }
 
-/** Raw names as received; a repeated header's values joined with "," (the envelope contract). */
-function joinedHeaders(pairs: ReadonlyArray<readonly [string, string]>): Record<string, string> {
-  const byLower = new Map<string, { name: string; values: string[] }>();
+/**
+ * Raw names as received; for a repeated header (in any case) the LAST value wins, as in API
+ * Gateway's `$input.params().header` (the envelope contract: InboundRequest.headers).
+ */
+function lastHeaders(pairs: ReadonlyArray<readonly [string, string]>): Record<string, string> {
+  const byLower = new Map<string, readonly [string, string]>();
   for (const [name, value] of pairs) {
-    const e = byLower.get(name.toLowerCase());
-    if (e) e.values.push(value);
-    else byLower.set(name.toLowerCase(), { name, values: [value] });
+    const lower = name.toLowerCase();
+    byLower.delete(lower); // keep the last occurrence's name and position
+    byLower.set(lower, [name, value]);
   }
-  return Object.fromEntries([...byLower.values()].map((e) => [e.name, e.values.join(',')]));
+  return Object.fromEntries(byLower.values());
 }
 
 function sourceIp(req: IncomingMessage): string {
@@ -219,7 +222,7 @@ export function createGateway(deps: GatewayDeps): Gateway {
       }
       try {
         const envelope = buildEnvelope(
-          { routeId: route.id, pathParams: params, query: lastWins(url.searchParams), headers: joinedHeaders(pairs), body, receivedAt: started, requestId, sourceIp: sourceIp(req) },
+          { routeId: route.id, pathParams: params, query: lastWins(url.searchParams), headers: lastHeaders(pairs), body, receivedAt: started, requestId, sourceIp: sourceIp(req) },
           route.headers,
         );
         await deps.sqs.send(

@@ -1,7 +1,9 @@
 /**
  * Carries out a pipeline Action against SQS and the DLQ index. Every function here either
  * completes or throws; the batch runner turns a throw into a batchItemFailure, so SQS redelivers
- * the record and nothing is lost (at the price of a possible duplicate re-send or DLQ copy).
+ * the record and nothing is lost (at the price of a possible duplicate re-send). One exception:
+ * a DLQ index write that fails AFTER the DLQ send is only logged — the message is safe in the
+ * DLQ (`dlq list --scan` shows it as `unindexed`), and a redelivery would park a second copy.
  */
 import { ChangeMessageVisibilityCommand, SendMessageCommand, type SQSClient } from '@aws-sdk/client-sqs';
 import type { SQSRecord } from 'aws-lambda';
@@ -9,6 +11,9 @@ import type { Action } from '../pipeline/decide.ts';
 import type { DlqIndex } from '../store/dlq-index.ts';
 import { dlqSk } from '../store/dlq-index.ts';
 import type { Envelope } from '../envelope.ts';
+import type { PipelineLog } from '../pipeline/log.ts';
+import { describeError } from '../pipeline/outcome.ts';
+import { safeErrorText } from '../pipeline/redact.ts';
 
 /** A queue as the worker knows it: its endpoints plus the policy from the route table. */
 export interface QueueTarget {
@@ -25,6 +30,12 @@ export interface ActionDeps {
   sqs: SQSClient;
   dlqIndex: DlqIndex;
   now: () => number;
+  /**
+   * Where a failed DLQ index write is reported (the batch loop passes its own deps, log
+   * included). The line carries `dlqIndex: 'unindexed'`, which `countingParks`
+   * (lib/ingest/metrics.ts) counts as `DlqIndexWriteFailed`.
+   */
+  log?: PipelineLog;
 }
 
 /** Message attributes a parked message carries, so `dlq replay/show` can find its index entry. */
@@ -71,8 +82,7 @@ async function parkRecord(action: Extract<Action, { kind: 'park' }>, record: SQS
   const env: Envelope | undefined = action.envelope;
   const parkedAt = deps.now();
   const id = dlqSk(new Date(parkedAt).toISOString(), record.messageId);
-  // DLQ first: once the message is there nothing is lost even if the index write fails (the
-  // record is then redelivered and parked again — a duplicate the CLI can tell by messageKey).
+  // DLQ first: once the message is there nothing is lost even if the index write fails.
   try {
     await deps.sqs.send(
       new SendMessageCommand({
@@ -89,16 +99,29 @@ async function parkRecord(action: Extract<Action, { kind: 'park' }>, record: SQS
   } catch (cause) {
     throw new ActionError(`could not park a message of queue "${target.id}" in its DLQ`, { cause });
   }
-  await deps.dlqIndex.put({
-    queueId: target.id,
-    messageKey: record.messageId,
-    route: env?.route ?? '(not an envelope)',
-    reason: action.reason,
-    lastError: action.lastError,
-    attempts: action.attempts,
-    firstSeenAt: env?.receivedAt ?? (Number(record.attributes.SentTimestamp) || parkedAt),
-    requestId: env?.requestId ?? '',
-    parkedAt,
-    retentionDays: target.retentionDays,
-  });
+  try {
+    await deps.dlqIndex.put({
+      queueId: target.id,
+      messageKey: record.messageId,
+      route: env?.route ?? '(not an envelope)',
+      reason: action.reason,
+      lastError: action.lastError,
+      attempts: action.attempts,
+      firstSeenAt: env?.receivedAt ?? (Number(record.attributes.SentTimestamp) || parkedAt),
+      requestId: env?.requestId ?? '',
+      parkedAt,
+      retentionDays: target.retentionDays,
+    });
+  } catch (cause) {
+    // Reporting the record failed would redeliver it and park a second copy; the message is in
+    // the DLQ already (with its reason as a message attribute) and `dlq list --scan` finds it.
+    deps.log?.error('dlq index write failed; the message is parked in the DLQ, unindexed', {
+      queue: target.id,
+      messageId: record.messageId,
+      reason: action.reason,
+      indexId: id,
+      dlqIndex: 'unindexed',
+      error: safeErrorText(describeError(cause), env ? Object.values(env.params) : []),
+    });
+  }
 }

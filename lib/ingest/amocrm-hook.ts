@@ -28,6 +28,7 @@ import { runEventStep } from './event-step.ts';
 import { FlowRegistry } from './flows.ts';
 import { HookTokenMatcher } from './hook-tokens.ts';
 import { INGEST_METRIC, type MetricsSink } from './metrics.ts';
+import type { MirrorGate } from './mirroring.ts';
 
 export const AMOCRM_HOOK_ROUTE = 'amocrm-hook';
 
@@ -36,7 +37,6 @@ export const HOOK_PARK_REASONS = {
   badToken: 'bad-token',
   invalidWebhook: 'invalid-webhook',
   accountMismatch: 'account-mismatch',
-  eventTooLarge: 'event-too-large',
 } as const;
 
 export interface AmocrmHookDeps {
@@ -59,6 +59,14 @@ export function accountMatches(body: WebhookAccount, account: AccountConfig): bo
   return true;
 }
 
+/**
+ * The mirror's gate for this route (mirroring.ts): the same token check as step 1, so a request
+ * is mirrored — under the mirror's own valid token — only when its token is one of ours.
+ */
+export function hookTokenGate(tokens: HookTokenMatcher): MirrorGate {
+  return async (env) => (await tokens.match(env.params.token)).length > 0;
+}
+
 export function createAmocrmHookProcessor(deps: AmocrmHookDeps): RouteProcessor {
   const tokens = deps.tokens ?? new HookTokenMatcher({ config: deps.config, secrets: deps.secrets });
   const flows = deps.flows ?? new FlowRegistry();
@@ -71,7 +79,7 @@ export function createAmocrmHookProcessor(deps: AmocrmHookDeps): RouteProcessor 
       warnedNoTokens = true;
       ctx.log.warn('no account in the config has a hookToken: every amoCRM webhook is parked bad-token');
     }
-    const candidates = await tokens.match(env.params.token);
+    const candidates = await tokens.match(env.params.token, ctx.log);
     if (candidates.length === 0) {
       metrics?.count(INGEST_METRIC.badToken);
       return park(HOOK_PARK_REASONS.badToken, 'the path token matches no configured account');

@@ -4,6 +4,7 @@
  *
  *   guard.once(<event key>)                       ← a redelivered webhook stops here: duplicate
  *     ├─ guard.once(<event key>#publish)  → bus   ← done once even if a flow below fails
+ *     │    (an event over EventBridge's entry limit → the small `amocrm.event-too-large` stand-in)
  *     └─ for each flow of the kind:
  *          guard.once(<event key>#flow:<name>) → flow.handle(event, ctx)
  *
@@ -15,11 +16,11 @@
  */
 import type { WebhookEvent } from '../amocrm/webhooks/types.ts';
 import type { AccountConfig } from '../config/schema.ts';
-import { serialiseDetail, type EventPublisher } from '../events/bus.ts';
-import { DeferError, PermanentError } from '../pipeline/outcome.ts';
+import { MAX_DETAIL_BYTES, type BusEvent, type EventPublisher } from '../events/bus.ts';
+import { DeferError } from '../pipeline/outcome.ts';
 import type { PipelineLog } from '../pipeline/log.ts';
 import { IdempotencyInProgressError, type IdempotencyGuard } from '../store/idempotency.ts';
-import { toBusEvent, type DeliveryMeta } from './events.ts';
+import { toBusEvent, toTooLargeEvent, type DeliveryMeta } from './events.ts';
 import type { FlowRegistry } from './flows.ts';
 
 export interface EventStepDeps {
@@ -49,13 +50,16 @@ export const IN_PROGRESS_DEFER_SECONDS = 30;
 
 export async function runEventStep(ev: WebhookEvent, account: AccountConfig, meta: DeliveryMeta, deps: EventStepDeps): Promise<EventStepResult> {
   const key = eventKey(account.id, ev);
-  const busEvent = toBusEvent(ev, meta);
+  let busEvent: BusEvent = toBusEvent(ev, meta);
+  let tooLarge: number | undefined;
   if (deps.bus) {
-    // EventBridge refuses an entry over 256 KiB; that will never change on a retry.
-    try {
-      serialiseDetail(busEvent);
-    } catch (cause) {
-      throw new PermanentError('event-too-large', `the ${busEvent.detailType} event at ${ev.path} is too large to publish`, { cause });
+    // EventBridge refuses an entry over 256 KiB; that will never change on a retry. Parking the
+    // message would block every later event of the webhook (and replay would repeat it), so the
+    // bus gets a small stand-in (no data) and the flows still get the full event.
+    const size = Buffer.byteLength(JSON.stringify(busEvent.detail));
+    if (size > MAX_DETAIL_BYTES) {
+      tooLarge = size;
+      busEvent = toTooLargeEvent(ev, meta, size, MAX_DETAIL_BYTES);
     }
   }
   let published = false;
@@ -66,6 +70,9 @@ export async function runEventStep(ev: WebhookEvent, account: AccountConfig, met
         const p = await deps.guard.once(`${key}#publish`, () => bus.publish([busEvent]));
         published = p.status === 'ran';
         if (published) deps.onPublished?.();
+        if (published && tooLarge !== undefined) {
+          deps.log.warn('amocrm event too large for the bus; published a stand-in', { account: account.id, kind: ev.kind, entityId: ev.entityId ?? null, index: ev.index, size: tooLarge, maxSize: MAX_DETAIL_BYTES });
+        }
       }
       for (const flow of deps.flows.for(ev.kind)) {
         const stepKey = `${key}#flow:${flow.name}`;

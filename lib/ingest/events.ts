@@ -68,3 +68,49 @@ export function toBusEvent(ev: WebhookEvent, meta: DeliveryMeta): BusEvent & { d
   };
   return { detailType: detailTypeOf(ev.kind), detail, time: meta.receivedAt };
 }
+
+/** Detail-type of the stand-in for an event whose detail is over EventBridge's entry limit. */
+export const EVENT_TOO_LARGE_DETAIL_TYPE = `${DETAIL_TYPE_PREFIX}event-too-large`;
+
+/** The `detail` of `amocrm.event-too-large`: who, what and how big — never the data. */
+export interface EventTooLargeDetail {
+  account: string;
+  /** The kind of the event it stands for (`lead.note`, …). */
+  kind: string;
+  entity: string;
+  action: string;
+  family: WebhookFamily;
+  entityId: number | string | null;
+  index: number;
+  /** The stood-for event's key: a consumer that must see the data can dedupe/fetch on it. */
+  idempotencyKey: string;
+  /** Bytes of the full event's serialised detail, and the limit it is over. */
+  size: number;
+  maxSize: number;
+  requestId: string;
+  amocrmRequestId?: string;
+  receivedAt: number;
+}
+
+/**
+ * The small stand-in published instead of an event too large for the bus (the full event still
+ * goes to the flows): consumers learn that it happened without its data.
+ */
+export function toTooLargeEvent(ev: WebhookEvent, meta: DeliveryMeta, size: number, maxSize: number): BusEvent & { detail: EventTooLargeDetail & Record<string, unknown> } {
+  const detail: EventTooLargeDetail & Record<string, unknown> = {
+    account: meta.account,
+    kind: ev.kind,
+    entity: ev.entity,
+    action: ev.action,
+    family: ev.family,
+    entityId: ev.entityId ?? null,
+    index: ev.index,
+    idempotencyKey: ev.idempotencyKey,
+    size,
+    maxSize,
+    requestId: meta.requestId,
+    ...(meta.amocrmRequestId !== undefined ? { amocrmRequestId: meta.amocrmRequestId } : {}),
+    receivedAt: meta.receivedAt,
+  };
+  return { detailType: EVENT_TOO_LARGE_DETAIL_TYPE, detail, time: meta.receivedAt };
+}

@@ -9,10 +9,11 @@ import type { EventPublisher } from '../events/bus.ts';
 import type { MirrorRoute } from '../mirror/mirror.ts';
 import { buildProcessorMap, type ProcessorMap } from '../pipeline/registry.ts';
 import type { IdempotencyGuard } from '../store/idempotency.ts';
-import { AMOCRM_HOOK_ROUTE, createAmocrmHookProcessor } from './amocrm-hook.ts';
+import { AMOCRM_HOOK_ROUTE, createAmocrmHookProcessor, hookTokenGate } from './amocrm-hook.ts';
 import type { FlowRegistry } from './flows.ts';
 import type { MetricsSink } from './metrics.ts';
-import { configuredMirror, withMirror, type MirrorSender } from './mirroring.ts';
+import { HookTokenMatcher } from './hook-tokens.ts';
+import { configuredMirror, IngestConfigError, withMirror, type MirrorSender } from './mirroring.ts';
 
 export * from './amocrm-hook.ts';
 export * from './event-step.ts';
@@ -41,19 +42,20 @@ export interface IngestDeps {
   mirror?: MirrorSender;
 }
 
-export class IngestConfigError extends Error {
-  override readonly name = 'IngestConfigError';
-}
-
 /**
  * The worker's processor map: `acknowledge` for every route, the amoCRM webhook processor for
- * `amocrm-hook`, then `overrides`; when the config names a mirror, the mirrored routes wrapped.
- * Throws IngestConfigError when the mirror names routes the table does not have.
+ * `amocrm-hook`, then `overrides`; when the config names a mirror, the mirrored routes wrapped
+ * (`amocrm-hook` mirrored only when its path token is one of ours).
+ * Throws IngestConfigError when the mirror names routes the table does not have, or a `{token}`
+ * route other than `amocrm-hook` (no token check to gate it).
  */
 export function buildIngestProcessors(deps: IngestDeps): ProcessorMap {
+  // One matcher for the processor and the mirror's gate: one secret cache, one re-read rule.
+  const tokens = new HookTokenMatcher({ config: deps.config, secrets: deps.secrets });
   const hook = createAmocrmHookProcessor({
     config: deps.config,
     secrets: deps.secrets,
+    tokens,
     guard: deps.guard,
     bus: deps.bus,
     ...(deps.flows ? { flows: deps.flows } : {}),
@@ -69,6 +71,7 @@ export function buildIngestProcessors(deps: IngestDeps): ProcessorMap {
   return withMirror(map, {
     mirror: deps.mirror ?? configuredMirror(mirrorCfg, deps.secrets, deps.fetch),
     routes: ids.map((id) => byId.get(id) as MirrorRoute),
+    gates: { [AMOCRM_HOOK_ROUTE]: hookTokenGate(tokens) },
     ...(deps.metrics ? { metrics: deps.metrics } : {}),
   });
 }

@@ -16,18 +16,23 @@ export const INGEST_METRIC = {
   mirrorFailed: 'MirrorFailed',
   /** amoCRM events published to the bus (count per message, value = events). */
   eventsPublished: 'EventsPublished',
+  /** A parked message whose DLQ index write failed: it is in the DLQ, `unindexed` (lib/aws/actions.ts). */
+  dlqIndexFailed: 'DlqIndexWriteFailed',
 } as const;
 
 /**
  * Counts every park, whatever decided it (a processor, the pipeline's own checks, running out of
  * attempts), from the batch loop's one structured line per message (`action: 'park'`,
- * `reason`), and passes the line on unchanged. *assumed*: the line's shape is the batch loop's
+ * `reason`), and every failed DLQ index write (`dlqIndex: 'unindexed'`), and passes the line on
+ * unchanged. *assumed*: the line's shape is the batch loop's
  * contract (lib/aws/sqs-batch.ts); a hook there would be the sturdier place.
  */
 export function countingParks(log: PipelineLog, metrics: MetricsSink): PipelineLog {
   const spy = (attributes: Record<string, unknown> | undefined) => {
     // A park whose DLQ send failed is reported failed and comes back: count it when it lands.
     if (attributes?.action === 'park' && attributes.reported === undefined && typeof attributes.reason === 'string') metrics.count(INGEST_METRIC.parked, { reason: attributes.reason });
+    // The park action's own line when the index write after the DLQ send failed (lib/aws/actions.ts).
+    if (attributes?.dlqIndex === 'unindexed') metrics.count(INGEST_METRIC.dlqIndexFailed);
   };
   return {
     debug: (m, a) => log.debug(m, a),

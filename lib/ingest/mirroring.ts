@@ -7,6 +7,14 @@
  * A request is mirrored on its FIRST try only (no `attempt`, no `deferrals`, first receive), so a
  * retried, deferred or replayed message is not sent again (*assumed*: a crash between receive
  * and mirror then loses that mirror copy — best effort by design).
+ *
+ * Routes with a `{token}` path parameter are different: the mirror sends ITS OWN valid token in
+ * place of the received one, so mirroring a request whose token is not ours would turn a forged,
+ * unauthenticated request into an authenticated one on the mirror. Such a route is therefore
+ * mirrored only after its gate (the route's own token check, e.g. the hook token matcher) said
+ * the token belongs to one of our accounts. The gate runs concurrently with processing and the
+ * send waits for the gate only, never for the processing; a gate that cannot decide (secret
+ * store down) means "not mirrored" — and, on the first try only, that copy is lost (best effort).
  */
 import type { Envelope } from '../envelope.ts';
 import type { MirrorConfig } from '../config/schema.ts';
@@ -55,34 +63,67 @@ export function configuredMirror(cfg: MirrorConfig, secrets: SecretSource, fetch
   };
 }
 
+/**
+ * The token check of a route with a `{token}` path parameter: resolves true only when the
+ * request's token belongs to one of our accounts. A rejection counts as "not verified".
+ */
+export type MirrorGate = (env: Envelope) => Promise<boolean>;
+
 export interface WithMirrorOptions {
   mirror: MirrorSender;
   /** The mirrored routes with their method and path template (from the route table). */
   routes: readonly MirrorRoute[];
+  /** Route id → its gate; required for every mirrored route whose path has `{token}`. */
+  gates?: Readonly<Record<string, MirrorGate>>;
   metrics?: MetricsSink;
+}
+
+export class IngestConfigError extends Error {
+  override readonly name = 'IngestConfigError';
 }
 
 function firstTry(env: Envelope, receiveCount: number): boolean {
   return !env.attempt && !env.deferrals && receiveCount <= 1;
 }
 
-/** Wraps the processors of the mirrored routes; the others are returned as they are. */
+/** Does the route's path carry a secret `{token}` parameter (which the mirror replaces by its own)? */
+export function hasTokenParam(route: Pick<MirrorRoute, 'path'>): boolean {
+  return route.path.includes('{token}');
+}
+
+/**
+ * Wraps the processors of the mirrored routes; the others are returned as they are.
+ * Throws IngestConfigError when a mirrored `{token}` route has no gate.
+ */
 export function withMirror(processors: ProcessorMap, opts: WithMirrorOptions): ProcessorMap {
   const out: Record<string, RouteProcessor | undefined> = { ...processors };
+  const ungated = opts.routes.filter((r) => hasTokenParam(r) && !opts.gates?.[r.id]).map((r) => r.id);
+  if (ungated.length) throw new IngestConfigError(`mirrored route(s) with a {token} path parameter need a token check before they are mirrored: ${ungated.join(', ')}`);
   for (const route of opts.routes) {
     const inner = processors[route.id];
     if (!inner) continue; // no processor: the pipeline parks it, nothing to mirror alongside
+    const gate = opts.gates?.[route.id];
     out[route.id] = async (env, ctx) => {
-      const mirrored = firstTry(env, ctx.receiveCount)
-        ? opts.mirror.send(env, route).then(
-            (r) => {
-              if (r.status !== 'failed') return;
-              opts.metrics?.count(INGEST_METRIC.mirrorFailed);
-              ctx.log.warn('mirror send failed', { route: route.id, reason: r.reason, ...(r.httpStatus !== undefined ? { httpStatus: r.httpStatus } : {}) });
-            },
-            () => undefined,
-          )
-        : undefined;
+      const failed = (reason: string, httpStatus?: number) => {
+        opts.metrics?.count(INGEST_METRIC.mirrorFailed);
+        ctx.log.warn('mirror send failed', { route: route.id, reason, ...(httpStatus !== undefined ? { httpStatus } : {}) });
+      };
+      const send = () =>
+        opts.mirror.send(env, route).then(
+          (r) => (r.status === 'failed' ? failed(r.reason, r.httpStatus) : undefined),
+          () => undefined,
+        );
+      let mirrored: Promise<void> | undefined;
+      if (firstTry(env, ctx.receiveCount)) {
+        // A `{token}` route waits for its gate (started now, beside the processing), never for the processing.
+        const sent = gate
+          ? gate(env).then(
+              (ours) => (ours ? send() : ctx.log.debug('not mirrored: the path token is none of ours', { route: route.id })),
+              () => failed('token-unverified'),
+            )
+          : send();
+        mirrored = sent.catch(() => undefined); // never lets the mirror change the outcome
+      }
       try {
         return await inner(env, ctx);
       } finally {

@@ -6,6 +6,9 @@
  * "As received" means the exact body bytes and the allow-listed headers of the envelope, to the
  * same route path on the mirror's base URL — except path tokens: a `{token}` path parameter is
  * replaced by the mirror's own token for that route (the two deployments never share secrets).
+ * Because that upgrades whatever token was received to a valid one, the caller must send a
+ * `{token}` route's request only after checking the received token is one of its own
+ * (lib/ingest/mirroring.ts does, with the route's gate).
  */
 import type { Envelope } from '../envelope.ts';
 

@@ -31,7 +31,7 @@ describe('adds are re-checked, never blindly re-sent', () => {
   const posts = () => sb.admin.count({ method: 'POST', route: '/api/v4/leads' });
 
   it('landed after the timeout (fingerprint re-check): found, not sent again', async () => {
-    const { client, events } = fastClient(sb, { ...fast, addPolicy: { recheckDelayMs: 700, settleMs: 1_500, maxInlineSettleWaitMs: 3_000 } });
+    const { client, events } = fastClient(sb, { ...fast, addPolicy: { recheckDelayMs: 1_500, settleMs: 3_000, maxInlineSettleWaitMs: 5_000 } });
     sb.admin.setFaults([{ path: '/api/v4/leads', method: 'POST', latencyMs: 600, times: 1 }]);
     const before = posts();
     const [r] = await client.forAccount(ACCOUNT).leads.add([{ name: 'Landed late', price: 10, custom_fields_values: [cf.text(noteField, 'x')] }]);
@@ -42,7 +42,7 @@ describe('adds are re-checked, never blindly re-sent', () => {
   });
 
   it('landed after the timeout (marker field re-check): found, not sent again', async () => {
-    const { client } = fastClient(sb, { ...fast, markerFields: () => ({ leads: markerField }), addPolicy: { recheckDelayMs: 700, settleMs: 1_500, maxInlineSettleWaitMs: 3_000 } });
+    const { client } = fastClient(sb, { ...fast, markerFields: () => ({ leads: markerField }), addPolicy: { recheckDelayMs: 1_500, settleMs: 3_000, maxInlineSettleWaitMs: 5_000 } });
     sb.admin.setFaults([{ path: '/api/v4/leads', method: 'POST', latencyMs: 600, times: 1 }]);
     const before = posts();
     const [r] = await client.forAccount(ACCOUNT).leads.add([{ name: 'Marked' }], { markers: ['form-42-sub-7'] });

@@ -3,7 +3,7 @@
  * (AWS's own conditional-write semantics) and a recording bus. Nothing of our own is mocked.
  */
 import { beforeAll, describe, expect, it } from 'vitest';
-import { EVENT_SOURCE, RecordingBus, type BusEvent, type EventPublisher } from '../../lib/events/bus.ts';
+import { EVENT_SOURCE, MAX_DETAIL_BYTES, RecordingBus, type BusEvent, type EventPublisher } from '../../lib/events/bus.ts';
 import { createEventBridgePublisher } from '../../lib/aws/event-bus.ts';
 import {
   createAmocrmHookProcessor,
@@ -199,6 +199,53 @@ describe('path token', () => {
   });
 });
 
+describe('a missing hook-token secret', () => {
+  it('stops only its own account: the others are processed; a token matching no loaded account is retried (it may be the missing one\'s) until the secret is read, then bad-token', async () => {
+    let now = 1_000_000;
+    const secrets = new TestSecrets();
+    delete secrets.values['hooks/unirock'];
+    const tokens = new HookTokenMatcher({ config: fixtureConfig(), secrets, now: () => now, refreshAfterMs: 60_000 });
+    const w = world({ tokens, secrets });
+    const { log, lines } = captureLog();
+    // Another account's webhook goes through.
+    expect(await run(w, hookEnvelope(fixtureBytes('amocrm-webhooks/webhook-04-status_lead-dp-short.txt'), tokenOf('anyor')), log)).toEqual({ kind: 'ok' });
+    expect(w.bus.events.map((e) => e.detail.account)).toEqual(['acc-anyor']);
+    // The missing one is named (secret name only, never a value).
+    expect(lines).toContainEqual({ level: 'warn', message: 'hook-token secret(s) could not be read; their accounts\' webhooks are retried until they can', attrs: { accounts: ['acc-unirock'], secrets: ['hooks/unirock'] } });
+    expect(JSON.stringify(lines)).not.toMatch(/hook-token-/);
+    // unirock's own token, and a forged one: not parked bad-token while a secret is missing.
+    const body = fixtureBytes('amocrm-webhooks/webhook-07-delete_lead.txt');
+    const own = await run(w, hookEnvelope(body, tokenOf('unirock')));
+    expect(own).toMatchObject({ kind: 'retry', error: expect.stringMatching(/^RetryableError: the path token matches no loaded account, and the hook-token secret of 1 account could not be read \(hooks\/unirock\)/) });
+    expect(JSON.stringify(own)).not.toContain(tokenOf('unirock'));
+    expect(await run(w, hookEnvelope(body, 'forged-token'))).toMatchObject({ kind: 'retry' });
+    expect(w.metrics.total(INGEST_METRIC.badToken)).toBe(0);
+    // Within 60 s a miss does not re-read; after it, the missing secret is read again.
+    const reads = secrets.reads;
+    await run(w, hookEnvelope(body, 'forged-token-2'));
+    expect(secrets.reads).toBe(reads);
+    secrets.values['hooks/unirock'] = tokenOf('unirock');
+    now += 61_000;
+    expect(await run(w, hookEnvelope(body, tokenOf('unirock')))).toEqual({ kind: 'ok' });
+    expect(secrets.reads).toBeGreaterThan(reads);
+    // Everything loaded: a forged token is bad-token again.
+    expect(await run(w, hookEnvelope(body, 'forged-token'))).toMatchObject({ kind: 'park', reason: 'bad-token' });
+    expect(w.metrics.total(INGEST_METRIC.badToken)).toBe(1);
+  });
+
+  it('a re-read that fails for one account keeps that account\'s token from before', async () => {
+    let now = 1_000_000;
+    const secrets = new TestSecrets();
+    const w = world({ tokens: new HookTokenMatcher({ config: fixtureConfig(), secrets, now: () => now }), secrets });
+    const body = fixtureBytes('amocrm-webhooks/webhook-07-delete_lead.txt');
+    expect(await run(w, hookEnvelope(body, tokenOf('unirock')))).toEqual({ kind: 'ok' });
+    delete secrets.values['hooks/unirock'];
+    now += 61_000;
+    expect(await run(w, hookEnvelope(body, 'forged-token'))).toMatchObject({ kind: 'park', reason: 'bad-token' }); // re-read: unirock failed, kept
+    expect(await run(w, hookEnvelope(Buffer.concat([body, Buffer.from('&r=2')]), tokenOf('unirock')))).toEqual({ kind: 'ok' });
+  });
+});
+
 describe('parse and account checks', () => {
   it('an invalid body parks invalid-webhook with the parser code and message', async () => {
     const w = world();
@@ -302,11 +349,43 @@ describe('flows and failure semantics', () => {
     expect(ran).toEqual([501]);
   });
 
-  it('an event too large for EventBridge parks event-too-large at once (it never fits on a retry)', async () => {
+  it('an event too large for EventBridge is published as a small amocrm.event-too-large stand-in (no data), its flows still run, and the events after it go on', async () => {
     const w = world();
-    const huge = `leads%5Bnote%5D%5B0%5D%5Bnote%5D%5Belement_id%5D=501&leads%5Bnote%5D%5B0%5D%5Bnote%5D%5Belement_type%5D=2&leads%5Bnote%5D%5B0%5D%5Bnote%5D%5Bnote_type%5D=4&leads%5Bnote%5D%5B0%5D%5Bnote%5D%5Btext%5D=${'a'.repeat(300_000)}&account%5Bsubdomain%5D=test`;
-    expect(await run(w, hookEnvelope(huge, tokenOf('test')))).toMatchObject({ kind: 'park', reason: 'event-too-large', error: expect.stringMatching(/amocrm\.lead\.note event at leads\[note\]\[0\] is too large/) });
-    expect(w.bus.events).toEqual([]);
+    const flowSaw: Array<[string, number]> = [];
+    w.flows.on('*', 'audit', async (ev) => void flowSaw.push([ev.kind, JSON.stringify(ev.kind === 'raw' ? ev.raw : ev.data).length]));
+    const note = `leads%5Bnote%5D%5B0%5D%5Bnote%5D%5Belement_id%5D=501&leads%5Bnote%5D%5B0%5D%5Bnote%5D%5Belement_type%5D=2&leads%5Bnote%5D%5B0%5D%5Bnote%5D%5Bnote_type%5D=4&leads%5Bnote%5D%5B0%5D%5Bnote%5D%5Btext%5D=${'a'.repeat(300_000)}`;
+    const huge = `${note}&leads%5Bupdate%5D%5B0%5D%5Bid%5D=502&leads%5Bupdate%5D%5B0%5D%5Bname%5D=Deal&account%5Bsubdomain%5D=test`;
+    const { log, lines } = captureLog();
+    const env = hookEnvelope(huge, tokenOf('test'), { 'X-Amocrm-Requestid': 'big-1' });
+    expect(await run(w, env, log)).toEqual({ kind: 'ok' });
+    expect(w.bus.events.map((e) => e.detailType)).toEqual(['amocrm.event-too-large', 'amocrm.lead.update']);
+    const stand = w.bus.events[0]!.detail;
+    expect(stand).toEqual({
+      account: 'acc-test',
+      kind: 'lead.note',
+      entity: 'lead',
+      action: 'note',
+      family: 'account',
+      entityId: 501,
+      index: 0,
+      idempotencyKey: 'rid:big-1:lead:501:note:0',
+      size: expect.any(Number),
+      maxSize: MAX_DETAIL_BYTES,
+      requestId: 'gw-req-1',
+      amocrmRequestId: 'big-1',
+      receivedAt: 1_767_225_600_000,
+    });
+    expect(stand.size as number).toBeGreaterThan(MAX_DETAIL_BYTES);
+    expect(JSON.stringify(stand).length).toBeLessThan(1000);
+    // The flows got the full event, and the later event.
+    expect(flowSaw.map(([k]) => k)).toEqual(['lead.note', 'lead.update']);
+    expect(flowSaw[0]![1]).toBeGreaterThan(300_000);
+    expect(lines.some((l) => l.level === 'warn' && l.message === 'amocrm event too large for the bus; published a stand-in' && l.attrs.kind === 'lead.note')).toBe(true);
+    expect(w.metrics.total(INGEST_METRIC.eventsPublished)).toBe(2);
+    // A redelivery is a duplicate, nothing published twice.
+    expect(await run(w, env)).toEqual({ kind: 'ok' });
+    expect(w.bus.events).toHaveLength(2);
+    expect(flowSaw).toHaveLength(2);
   });
 
   it('the event key is per account and per parser key; a flow is named kebab-case and once', () => {

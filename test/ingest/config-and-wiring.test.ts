@@ -89,7 +89,7 @@ describe('small parts', () => {
 
   it('withMirror mirrors on the first try only and waits for the send; a deferred or retried message is not sent again', async () => {
     const sent: string[] = [];
-    const map = withMirror({ 'amocrm-hook': async () => ok() }, { mirror: { send: async (env) => (sent.push(env.requestId), { status: 'sent', httpStatus: 200 }) }, routes: [{ id: 'amocrm-hook', method: 'POST', path: '/hooks/amocrm/{token}' }] });
+    const map = withMirror({ 'amocrm-hook': async () => ok() }, { mirror: { send: async (env) => (sent.push(env.requestId), { status: 'sent', httpStatus: 200 }) }, routes: [{ id: 'amocrm-hook', method: 'POST', path: '/hooks/amocrm/{token}' }], gates: { 'amocrm-hook': async () => true } });
     const p = map['amocrm-hook']!;
     const env = hookEnvelope('a=1', 't', {}, 'first');
     const { log } = captureLog();
@@ -98,5 +98,26 @@ describe('small parts', () => {
     await p({ ...env, requestId: 'deferred', deferrals: 2 }, ctxFor(env, log));
     await p({ ...env, requestId: 'redelivered' }, ctxFor(env, log, 2));
     expect(sent).toEqual(['first']);
+  });
+
+  it('withMirror: a {token} route needs a gate; it is sent only when the gate says the token is ours, and a failing gate only counts MirrorFailed', async () => {
+    const route = { id: 'amocrm-hook', method: 'POST', path: '/hooks/amocrm/{token}' };
+    const sent: string[] = [];
+    const mirror = { send: async (env: { requestId: string }) => (sent.push(env.requestId), { status: 'sent' as const, httpStatus: 200 }) };
+    expect(() => withMirror({ 'amocrm-hook': async () => ok() }, { mirror, routes: [route] })).toThrow(/need a token check before they are mirrored: amocrm-hook/);
+    const metrics = new RecordingMetrics();
+    const map = withMirror(
+      { 'amocrm-hook': async () => ok() },
+      { mirror, routes: [route], metrics, gates: { 'amocrm-hook': async (env) => { if (env.params.token === 'down') throw new Error('store down'); return env.params.token === 'ours'; } } },
+    );
+    const p = map['amocrm-hook']!;
+    const { log, lines } = captureLog();
+    for (const t of ['forged', 'ours', 'down']) {
+      const env = hookEnvelope('a=1', t, {}, t);
+      expect(await p(env, ctxFor(env, log))).toEqual({ kind: 'ok' });
+    }
+    expect(sent).toEqual(['ours']);
+    expect(metrics.total('MirrorFailed')).toBe(1);
+    expect(lines).toContainEqual({ level: 'warn', message: 'mirror send failed', attrs: { route: 'amocrm-hook', reason: 'token-unverified' } });
   });
 });

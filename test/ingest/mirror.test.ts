@@ -87,6 +87,32 @@ describe('mirror mode (a second local receiver)', () => {
     expect(w.amo.metrics.total(INGEST_METRIC.mirrorFailed)).toBe(0);
   });
 
+  it('a {token} route is mirrored only once its path token matched one of our accounts: a forged token is parked bad-token and NOT sent (the mirror would add its own valid token)', async () => {
+    const r = await receiver(() => 200);
+    const w = await startWorld({
+      amocrm: {
+        mirror: { baseUrl: `${r.url}/prod`, routes: ['amocrm-hook'], tokens: { 'amocrm-hook': { secret: 'mirror/amocrm-hook' } }, timeoutMs: 2000 },
+        extraSecrets: { 'mirror/amocrm-hook': MIRROR_TOKEN },
+      },
+    });
+    // A well-formed webhook body under a token that is none of ours.
+    const forged = await fetch(`${w.runner.url}/hooks/amocrm/garbage-token-0000`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/x-www-form-urlencoded' },
+      body: 'leads%5Bstatus%5D%5B0%5D%5Bid%5D=8001&leads%5Bstatus%5D%5B0%5D%5Bstatus_id%5D=142&account%5Bsubdomain%5D=sandbox',
+    });
+    expect(forged.status).toBe(200);
+    await waitFor(() => w.runner.pollerStats()['amocrm-hooks']?.deleted === 1, 'the forged webhook handled');
+    expect((await w.runner.dlqIndex.list({})).map((e) => e.reason)).toEqual(['bad-token']);
+    expect(w.amo.metrics.total(INGEST_METRIC.badToken)).toBe(1);
+    expect(r.got).toEqual([]);
+    // Our own token: mirrored (with the mirror's token), once.
+    await w.sandbox.admin.moveLead({ leadId: 8001, statusId: 50012 });
+    await waitFor(() => w.runner.pollerStats()['amocrm-hooks']?.deleted === 2, 'the real webhook handled');
+    expect(r.got.map((g) => g.url)).toEqual([`/prod/hooks/amocrm/${MIRROR_TOKEN}`]);
+    expect(w.amo.metrics.total(INGEST_METRIC.mirrorFailed)).toBe(0);
+  });
+
   it('a failing or unreachable mirror never changes the outcome; failures are only counted (MirrorFailed)', async () => {
     const bad = await receiver(() => 502);
     const w = await startWorld({ amocrm: { mirror: { baseUrl: bad.url, routes: ['amocrm-hook'], tokens: { 'amocrm-hook': { secret: 'mirror/t' } }, timeoutMs: 500 }, extraSecrets: { 'mirror/t': 'x-token' } } });

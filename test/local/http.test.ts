@@ -1,6 +1,7 @@
 /** The API Gateway stand-in: routing, refusals, the envelope on the queue, function routes. */
 import { ReceiveMessageCommand } from '@aws-sdk/client-sqs';
 import type { APIGatewayProxyEvent } from 'aws-lambda';
+import { connect } from 'node:net';
 import { describe, expect, it } from 'vitest';
 import type { LocalRunner } from '../../infra/local/runner.ts';
 import { defineRouteTable, routeTable } from '../../infra/routes.ts';
@@ -53,6 +54,34 @@ describe('queue routes', () => {
     expect(res.status).toBe(200);
     const [env] = await queued(runner, 'amocrm-hooks');
     expect(env).toMatchObject({ route: 'amocrm-hook', params: { token: 'acc tok-1' }, headers: { 'content-type': 'application/x-www-form-urlencoded', 'x-amocrm-requestid': 'r-42' } });
+  });
+
+  it('keep the LAST value of a repeated header (as API Gateway\'s mapping template does), whatever the case of its name', async () => {
+    const { runner } = await start({ pollers: false });
+    const { port } = new URL(runner.url);
+    const body = 'leads%5Bstatus%5D%5B0%5D%5Bid%5D=1';
+    // fetch would merge repeated headers itself: write the request by hand.
+    const head = [
+      'POST /hooks/amocrm/tok-1 HTTP/1.1',
+      `Host: 127.0.0.1:${port}`,
+      'Content-Type: application/x-www-form-urlencoded',
+      'X-Amocrm-Requestid: first-id',
+      'User-Agent: amoCRM-Webhooks/2.0',
+      'x-amocrm-requestid: last-id',
+      'user-agent: amoCRM-Webhooks/3.0',
+      `Content-Length: ${body.length}`,
+      'Connection: close',
+    ].join('\r\n');
+    const answer = await new Promise<string>((resolve, reject) => {
+      const sock = connect(Number(port), '127.0.0.1', () => sock.write(`${head}\r\n\r\n${body}`)); // Connection: close: the server ends it
+      const parts: Buffer[] = [];
+      sock.on('data', (c: Buffer) => parts.push(c));
+      sock.on('end', () => resolve(Buffer.concat(parts).toString('utf8')));
+      sock.on('error', reject);
+    });
+    expect(answer).toMatch(/^HTTP\/1\.1 200 /);
+    const [env] = await queued(runner, 'amocrm-hooks');
+    expect(env!.headers).toEqual({ 'content-type': 'application/x-www-form-urlencoded', 'x-amocrm-requestid': 'last-id', 'user-agent': 'amoCRM-Webhooks/3.0' });
   });
 
   it('accept a body exactly at the route limit', async () => {

@@ -11,6 +11,7 @@ import { createHandler, depsFromEnv, type WorkerDeps } from '../../functions/wor
 import { sqsEvent } from '../../infra/local/lambda.ts';
 import { defineRouteTable, dlqName, queueName } from '../../infra/routes.ts';
 import type { QueuesConfig } from '../../lib/aws/queues-config.ts';
+import { RecordingMetrics } from '../../lib/ingest/metrics.ts';
 import { silentLog, type PipelineLog } from '../../lib/pipeline/log.ts';
 import { DeferError, ok, PermanentError, RetryableError } from '../../lib/pipeline/outcome.ts';
 import type { RouteProcessor } from '../../lib/pipeline/registry.ts';
@@ -177,13 +178,22 @@ describe('worker handler: standard queue', () => {
     fq.reset();
   });
 
-  it('reports a record failed when the DLQ index cannot be written (the DLQ copy is kept)', async () => {
-    const handler = createHandler(deps({ processors: { 'r-std': byTag }, dlqIndex: new DynamoDlqIndex({ doc: ddb.doc, tableName: 'missing-table', queueIds: [] }) }));
+  it('a DLQ index write that fails after the DLQ send is logged (redacted) and counted, and the record is done: one DLQ copy (unindexed), no redelivery', async () => {
+    const { log, lines } = capture();
+    const metrics = new RecordingMetrics();
+    const handler = createHandler(deps({ processors: { 'r-std': byTag }, logger: log, metrics, dlqIndex: new DynamoDlqIndex({ doc: ddb.doc, tableName: 'missing-table', queueIds: [] }) }));
     await sendAll('std-q', [bodyOf(env('perm-3'))]);
     const event = await batchFrom('std-q', 1);
     const res = (await handler(event, ctx)) as SQSBatchResponse;
-    expect(res.batchItemFailures).toHaveLength(1);
-    expect(fq.inspectQueue(dlqName(table.queues[0]!))!.messages.ready).toHaveLength(1);
+    expect(res.batchItemFailures).toEqual([]);
+    const dlq = fq.inspectQueue(dlqName(table.queues[0]!))!.messages.ready;
+    expect(dlq).toHaveLength(1);
+    const line = lines.find((l) => l.message.startsWith('dlq index write failed'));
+    expect(line).toMatchObject({ level: 'error', attrs: { queue: 'std-q', messageId: event.Records[0]!.messageId, reason: 'invalid-payload', dlqIndex: 'unindexed', indexId: dlq[0]!.messageAttributes['dlq-index-id']?.StringValue } });
+    expect(String(line?.attrs.error)).toMatch(/DlqIndexError/);
+    expect(JSON.stringify(lines)).not.toContain('secret-path-token');
+    expect(metrics.total('DlqIndexWriteFailed')).toBe(1);
+    expect(metrics.total('Parked', { reason: 'invalid-payload' })).toBe(1);
     fq.reset();
   });
 

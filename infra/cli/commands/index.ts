@@ -4,13 +4,17 @@
  */
 import type { Command } from '../command.ts';
 import { authCommands } from './auth.ts';
+import { breakerCommands } from './breaker.ts';
 import { dlqCommands } from './dlq.ts';
+import { schemaCommands } from './schema.ts';
 import { tokenCommands } from './token.ts';
 
 export const GROUPS: Record<string, string> = {
   auth: 'connect an amoCRM account (consent link, pasted code, long-lived token)',
   token: 'inspect and refresh the stored OAuth tokens',
   dlq: 'parked messages: list, show, replay, purge',
+  schema: "an account's dictionary (pipelines, fields, users…) as the JSON file flows read",
+  breaker: "the 403 breaker: show it, lift it once amoCRM support has unblocked the account",
 };
 
-export const COMMANDS: Command[] = [...authCommands, ...tokenCommands, ...dlqCommands];
+export const COMMANDS: Command[] = [...authCommands, ...tokenCommands, ...dlqCommands, ...schemaCommands, ...breakerCommands];

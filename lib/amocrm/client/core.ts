@@ -10,9 +10,12 @@
  * - breaker: refuses at once when the account's 403 breaker is open; opens it on a 403;
  * - budget:  reserves a slot in the shared RateBudget (waits up to `maxBudgetWaitMs`, then throws
  *            RateBudgetExhaustedError = defer), sleeps until the slot, re-checks the breaker,
- *            sends, records the end; a 429 pauses the shared budget;
+ *            gives the slot up if that made it too late, sends, records the end; a 429 pauses
+ *            the shared budget (a failed record or pause is reported, never thrown);
  * - transport: one fetch, typed errors (transport.ts).
  */
+import { describeError } from '../../pipeline/outcome.ts';
+import { safeErrorText } from '../../pipeline/redact.ts';
 import type { BudgetScope, RateBudget } from '../../store/rate-budget.ts';
 import type { BreakerStore } from '../../store/breaker.ts';
 import { BreakerGate } from './breaker.ts';
@@ -255,16 +258,24 @@ export class AmoCore {
         }
         const delay = d.sendAt - this.clock.now();
         if (delay > 0) await this.clock.sleep(delay, call.req.signal);
-        if (this.clock.now() > d.latestSendAt) {
-          // Too late for the slot (a stalled event loop): its deadline assumed we would be on time.
-          await budget.complete(scope, d.id, { endedAt: this.clock.now(), how: 'not-sent' });
-          continue;
-        }
         try {
           await this.gate.check(host);
         } catch (e) {
-          await budget.complete(scope, d.id, { endedAt: this.clock.now(), how: 'not-sent' });
+          await this.completeSafely(scope, d.id, 'not-sent');
           throw e;
+        }
+        // After the last await before the send (the breaker read may have gone to DynamoDB): too
+        // late for the slot (a stalled event loop, a slow store) → give it up and ask again; its
+        // deadline assumed we would be on time. Nothing awaits between here and the fetch.
+        if (this.clock.now() > d.latestSendAt) {
+          await this.completeSafely(scope, d.id, 'not-sent');
+          // A store that stays slow would make every slot late: defer like a spent budget.
+          if (this.clock.now() - started > maxWait) {
+            const retryAfterMs = this.opts.maxBudgetPollMs ?? 1_000; // *assumed*: as soon as an idle instance would ask again
+            this.observer({ type: 'deferred', reason: 'rate-budget', retryAfterMs });
+            throw new RateBudgetExhaustedError(host, retryAfterMs);
+          }
+          continue;
         }
         let how: 'answered' | 'lost' | 'not-sent' = 'answered';
         try {
@@ -275,15 +286,34 @@ export class AmoCore {
           else if (!(e instanceof AmoApiError)) how = 'lost'; // the caller aborted: it may still arrive
           if (e instanceof AmoRateLimitedError) {
             const pauseMs = e.retryAfterMs ?? this.opts.defaultRateLimitPauseMs ?? 2_000;
-            await budget.pause(scope, this.clock.now() + pauseMs);
+            await this.budgetBookkeeping('pause', () => budget.pause(scope, this.clock.now() + pauseMs));
             this.observer({ type: 'rate-limited', retryAfterMs: pauseMs });
             if (this.mode === 'defer') this.observer({ type: 'deferred', reason: 'rate-limited', retryAfterMs: pauseMs });
           }
           throw e;
         } finally {
-          await budget.complete(scope, d.id, { endedAt: this.clock.now(), how });
+          await this.completeSafely(scope, d.id, how);
         }
       }
     };
+  }
+
+  private completeSafely(scope: BudgetScope, grantId: string, how: 'answered' | 'lost' | 'not-sent'): Promise<void> {
+    return this.budgetBookkeeping('complete', () => this.opts.budget.complete(scope, grantId, { endedAt: this.clock.now(), how }));
+  }
+
+  /**
+   * Budget bookkeeping after the fact (completion stamp, 429 pause) must never replace the
+   * request's real result: a store error here would turn a 2xx add into a non-amoCRM error, the
+   * message would be retried and the lead created twice. Losing the write is safe: an
+   * uncompleted slot counts until its deadline (the grant already bounds it), a lost pause only
+   * costs other instances one more 429. Reported (redacted) instead.
+   */
+  private async budgetBookkeeping(op: 'complete' | 'pause', write: () => Promise<void>): Promise<void> {
+    try {
+      await write();
+    } catch (e) {
+      this.observer({ type: 'budget-error', op, error: safeErrorText(describeError(e), [], 300) });
+    }
   }
 }

@@ -66,6 +66,8 @@ export type ClientEvent =
   | { type: 'budget-wait'; waitMs: number }
   | { type: 'deferred'; reason: 'rate-budget' | 'rate-limited' | 'blocked'; retryAfterMs: number }
   | { type: 'rate-limited'; retryAfterMs: number }
+  /** A budget write after the fact failed (swallowed: the request's own result stands). `error` is redacted. */
+  | { type: 'budget-error'; op: 'complete' | 'pause'; error: string }
   /** The alarm hook: an account was blocked (403) and the breaker is now open for every instance. */
   | { type: 'breaker-opened'; accountHost: string; reason: string }
   | { type: 'add-verified'; route: string; found: number; resent: number }

@@ -12,6 +12,7 @@ import { createHmac, timingSafeEqual } from 'node:crypto';
 import type { AccountConfig, IntegrationConfig } from '../../config/schema.ts';
 import { OAuthRequestError } from './errors.ts';
 import type { TokenLifecycle } from './lifecycle.ts';
+import { silentLog, type OAuthLog } from './ports.ts';
 
 export interface DisconnectQuery {
   client_uuid?: string;
@@ -39,7 +40,10 @@ export function signaturesEqual(given: string, expected: string): boolean {
 }
 
 export class OAuthDisconnect {
-  constructor(private readonly lifecycle: TokenLifecycle) {}
+  constructor(
+    private readonly lifecycle: TokenLifecycle,
+    private readonly log: OAuthLog = silentLog,
+  ) {}
 
   async verifyDisconnect(q: DisconnectQuery): Promise<DisconnectResult> {
     const { client_uuid: clientId, account_id: amoAccount, signature } = q;
@@ -55,27 +59,31 @@ export class OAuthDisconnect {
       throw new OAuthRequestError(401, 'invalid_signature', 'the disconnect hook signature does not verify');
     }
     const account = await this.findAccount(integration, Number(amoAccount));
-    if (!account) return { changed: false };
+    if (!account) {
+      // A valid hook for an account we cannot name: the integration may be installed elsewhere too.
+      this.log.warn('disconnect hook for an unknown amoCRM account ignored', { clientId: integration.clientId, amoAccountId: amoAccount });
+      return { changed: false };
+    }
     const changed = await this.lifecycle.markDisconnected({ account, integration }, `disconnect hook (amoCRM account ${amoAccount})`);
     return { account: account.id, changed };
   }
 
   /**
    * amoCRM names the account by its numeric id: match the config's `accountId`, then the id learnt
-   * from the account's token (JWT claim) — and, when the integration is installed in one account
-   * whose id is known nowhere, that one (*assumed*: a single-account deployment needs no ids).
+   * from the account's token (JWT claim). Only a known id matches: a valid signature proves the
+   * hook is amoCRM's for OUR integration, not for one of our accounts (a public integration is
+   * installed in accounts we do not serve), so an account whose id is known nowhere is never
+   * guessed — set `accountId` in the config for it.
    */
   private async findAccount(integration: IntegrationConfig, amoAccountId: number): Promise<AccountConfig | undefined> {
     const candidates = this.lifecycle.config.accounts.filter((a) => a.integration === integration.id);
     const byConfig = candidates.find((a) => a.accountId === amoAccountId);
     if (byConfig) return byConfig;
-    const unknownIds: AccountConfig[] = [];
     for (const a of candidates) {
       if (a.accountId !== undefined) continue;
       const rec = await this.lifecycle.store.get({ clientId: integration.clientId, accountKey: a.id });
       if (rec?.amoAccountId === amoAccountId) return a;
-      if (rec?.amoAccountId === undefined) unknownIds.push(a);
     }
-    return candidates.length === 1 && unknownIds.length === 1 ? unknownIds[0] : undefined;
+    return undefined;
   }
 }

@@ -104,13 +104,13 @@ export class TokenStoreWriteError extends OAuthError {
 }
 
 export type TokenEndpointErrorKind =
-  | 'revoked' // 401 "Token has been revoked" (reused / revoked refresh token)
-  | 'invalid-grant' // 400: code expired or used, refresh token malformed
-  | 'invalid-client' // 401 "Некорректный клиент": client id / secret / redirect_uri wrong
+  | 'revoked' // 401 problem JSON, e.g. "Token has been revoked" (reused / revoked refresh token)
+  | 'invalid-grant' // 400 problem JSON: code expired or used, refresh token malformed
+  | 'invalid-client' // 401 problem JSON "Некорректный клиент": client id / secret / redirect_uri wrong
   | 'blocked' // 403: the account (or our IP) is blocked
   | 'throttled' // 429
   | 'transient' // 5xx, network, timeout
-  | 'bad-response'; // 2xx without the fields we need
+  | 'bad-response'; // 2xx without the fields we need; a redirect; any other 4xx (not amoCRM's OAuth error)
 
 /** amoCRM's token endpoint said no, or could not be reached. */
 export class TokenEndpointError extends OAuthError {

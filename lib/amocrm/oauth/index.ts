@@ -36,6 +36,6 @@ export function createOAuth(deps: OAuthDeps): OAuth {
     lifecycle,
     provider: new TokenProvider(lifecycle, deps.provider),
     install: new OAuthInstall(lifecycle, deps.store),
-    disconnect: new OAuthDisconnect(lifecycle),
+    disconnect: new OAuthDisconnect(lifecycle, deps.log),
   };
 }

@@ -38,13 +38,15 @@ interface ProblemJson {
   title?: unknown;
   hint?: unknown;
   detail?: unknown;
+  type?: unknown;
+  status?: unknown;
 }
 
-function describe(status: number, body: string): { text: string; hint: string; title: string } {
+function describe(status: number, body: string): { text: string; hint: string; title: string; oauthProblem: boolean } {
   let p: ProblemJson = {};
   try {
     const parsed: unknown = JSON.parse(body);
-    if (parsed && typeof parsed === 'object') p = parsed as ProblemJson;
+    if (parsed && typeof parsed === 'object' && !Array.isArray(parsed)) p = parsed as ProblemJson;
   } catch {
     // amoCRM answers some errors (403 block, 429) with HTML (amocrm-api.md §3): no detail then.
   }
@@ -52,7 +54,13 @@ function describe(status: number, body: string): { text: string; hint: string; t
   const hint = typeof p.hint === 'string' ? p.hint : '';
   const detail = typeof p.detail === 'string' ? p.detail : '';
   const text = [title, hint && `hint: ${hint}`, detail].filter(Boolean).join('; ').slice(0, 300);
-  return { text: `HTTP ${status}${text ? ` (${text})` : ''}`, hint, title };
+  // amoCRM's own OAuth refusals (amocrm-api.md §1 "Error responses from the token endpoint") are
+  // problem JSON: `type` …/OAuthProblemJson, `status` = the HTTP status, a `title` and/or `hint`.
+  // *assumed*: either the type or the matching status field is enough (Kommo may name the type
+  // under its own host); an HTML page, an empty body or a proxy's `{"message":…}` is not it.
+  const typed = typeof p.type === 'string' && /OAuthProblemJson/i.test(p.type);
+  const oauthProblem = (title !== '' || hint !== '') && (typed || p.status === status);
+  return { text: `HTTP ${status}${text ? ` (${text})` : ''}`, hint, title, oauthProblem };
 }
 
 export async function requestToken(opts: TokenRequestOptions): Promise<TokenResponse> {
@@ -93,17 +101,20 @@ export async function requestToken(opts: TokenRequestOptions): Promise<TokenResp
   }
   const d = describe(res.status, body);
   const msg = `${what} at ${host} refused: ${d.text}`;
-  if (res.status === 401) {
+  // Only amoCRM's documented refusals kill the grant (the caller marks the account needs-reauth):
+  // a 400/401 in its OAuth problem shape.
+  if (res.status === 401 && d.oauthProblem) {
     // "Некорректный клиент" = client id / secret / redirect_uri (amocrm-api.md §1); anything else
     // on a 401 ("Token has been revoked", reused code) means the grant itself is dead.
     if (/Некорректный клиент|invalid[_ ]client/i.test(d.title)) throw new TokenEndpointError('invalid-client', 401, msg);
     throw new TokenEndpointError('revoked', 401, msg);
   }
-  if (res.status === 400) throw new TokenEndpointError('invalid-grant', 400, msg);
+  if (res.status === 400 && d.oauthProblem) throw new TokenEndpointError('invalid-grant', 400, msg);
   if (res.status === 403) throw new TokenEndpointError('blocked', 403, msg);
   if (res.status === 429) throw new TokenEndpointError('throttled', 429, msg);
   if (res.status >= 300 && res.status < 400) throw new TokenEndpointError('bad-response', res.status, `${what} at ${host}: unexpected redirect (not followed)`);
   if (res.status >= 500) throw new TokenEndpointError('transient', res.status, msg);
-  // 404 and other 4xx: the host is not an amoCRM account (or the subdomain changed). *assumed* not retriable by itself.
-  throw new TokenEndpointError('invalid-grant', res.status, msg);
+  // Any other 4xx (404/408/409, a 400/401 without amoCRM's problem body): a proxy, a maintenance
+  // page or a renamed subdomain, not a verdict on the grant. Retried; never marks needs-reauth.
+  throw new TokenEndpointError('bad-response', res.status, `${what} at ${host}: unexpected answer, not amoCRM's OAuth error: ${d.text}`);
 }

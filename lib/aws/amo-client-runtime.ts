@@ -1,0 +1,162 @@
+/**
+ * THE amoCRM REST client of a container: built once (cold start) from the config, the OAuth
+ * TokenProvider and the one DynamoDB table, then `clientFor(accountId)` hands out one cached
+ * client per account. Workers, later flows and the CLI (`schema pull`, `breaker …`) all take it
+ * from here, so every caller in every container spends the same DynamoDB rate budget, stops at the
+ * same 403 breaker and shares the same cache.
+ *
+ * What is shared: one DynamoRateBudget (so this container chains its own slots across accounts of
+ * one host), one DynamoBreakerStore, one cache (memory in front of DynamoDB). What is per account:
+ * the AmoClient (its breaker reading, its observer), because the client's events do not name the
+ * account and the metrics need it as a dimension.
+ *
+ * Metrics (namespace `AmoGateway`, dimension `account`; infra/aws/metrics.ts reads them):
+ * - `AccountBlocked` — a 403 opened the account's breaker. The breaker store lets only the first
+ *   opener through, so one block is counted once across every container (the alarm);
+ * - `AmoRateLimited` — amoCRM answered 429 (every instance pauses that integration);
+ * - `RateBudgetExhausted` — a worker deferred a message because no budget slot came in time.
+ * `AccountNeedsReauth` is not emitted here: the OAuth lifecycle emits it (once per dead grant)
+ * when the client's 401 reaches `onUnauthorized`; give createOAuth the same sink.
+ */
+import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { AmoClient, type AmoClientForAccount, type AmoClientOptions } from '../amocrm/client/client.ts';
+import { liftBreaker as liftStoredBreaker } from '../amocrm/client/breaker.ts';
+import type { AccountRef, ClientEvent, Clock, FetchLike, TokenSource } from '../amocrm/client/types.ts';
+import { noMetrics, silentLog, type MetricsSink, type OAuthLog } from '../amocrm/oauth/ports.ts';
+import { resolveAccount } from '../config/load.ts';
+import { accountHost, type Config } from '../config/schema.ts';
+import { DynamoBreakerStore, type BreakerState, type BreakerStore } from '../store/breaker.ts';
+import { DynamoCacheStore, LayeredCacheStore, MemoryCacheStore, type CacheStore } from '../store/cache.ts';
+import { DynamoRateBudget, type BudgetConfig } from '../store/rate-budget.ts';
+
+/** Metric names (keep in step with infra/aws/metrics.ts, which the alarms read). */
+export const CLIENT_METRIC = {
+  /** A 403 block opened the account's breaker (alarm ≥ 1 in 5 min). */
+  blocked: 'AccountBlocked',
+  /** amoCRM answered 429. */
+  rateLimited: 'AmoRateLimited',
+  /** A deferral because the shared budget had no slot within `maxBudgetWaitMs` (defer mode). */
+  budgetExhausted: 'RateBudgetExhausted',
+} as const;
+
+/** Client options the runtime passes through (timeouts, policies, marker fields…). */
+export type ClientTuning = Omit<AmoClientOptions, 'tokens' | 'budget' | 'breaker' | 'cache' | 'observer' | 'fetch' | 'clock' | 'mode'>;
+
+export interface AmoClientRuntimeOptions {
+  config: Config;
+  /** The OAuth TokenProvider (createOAuth(...).provider); anything that fits the client's TokenSource port. */
+  oauth: TokenSource;
+  /** The one table's document client (made once per container by the caller). */
+  doc: DynamoDBDocumentClient;
+  tableName: string;
+  /** AccountBlocked, AmoRateLimited, RateBudgetExhausted (powertoolsMetricsSink(metrics) in Lambda). */
+  metrics?: MetricsSink;
+  /** One line per block / 429 (Powertools Logger via loggerAsOAuthLog, or the local log). */
+  log?: OAuthLog;
+  fetch?: FetchLike;
+  clock?: Clock;
+  /** `defer` (workers, default): give up waiting for budget after `maxBudgetWaitMs`. `await` (CLIs): wait, sit out 429s. */
+  mode?: 'defer' | 'await';
+  /** Every client event with the account it belongs to (the CLI's progress lines, tests). */
+  onEvent?: (account: string, event: ClientEvent) => void;
+  /** Budget limits (tests; amoCRM's 7/s and 50/s are the defaults). */
+  budget?: Partial<BudgetConfig>;
+  /** In-memory cache entries kept in front of DynamoDB (default 5000). */
+  memoryCacheEntries?: number;
+  client?: ClientTuning;
+}
+
+export interface AmoClientRuntime {
+  /** The account's client (cached: the same object every time). Throws UnknownAccountError for an account the config lacks. */
+  clientFor(accountId: string): AmoClientForAccount;
+  /** The AmoClient behind `clientFor` (its core and cache), e.g. for `request()` with an explicit ref. */
+  amoClient(accountId: string): AmoClient;
+  /** `{clientId, accountKey}` of an account: its integration's client id and our account id. */
+  accountRef(accountId: string): AccountRef;
+  /** The host the rate budget and the breaker are keyed by (`mycompany.amocrm.ru`, the sandbox's `127.0.0.1:PORT`). */
+  accountHost(accountId: string): string;
+  /** The stored breaker of the account's host (strongly consistent). */
+  breakerStatus(accountId: string): Promise<BreakerState & { host: string }>;
+  /**
+   * Closes the breaker (after amoCRM support unblocked the account). This container sees it at
+   * once, the others within their breaker cache time (≤ 1 s).
+   */
+  liftBreaker(accountId: string, by: string): Promise<void>;
+  readonly stores: { budget: DynamoRateBudget; breaker: BreakerStore; cache: CacheStore };
+}
+
+export function createAmoClientRuntime(opts: AmoClientRuntimeOptions): AmoClientRuntime {
+  const metrics = opts.metrics ?? noMetrics;
+  const log = opts.log ?? silentLog;
+  const { doc, tableName } = opts;
+  const stores = {
+    budget: new DynamoRateBudget({ doc, tableName, ...(opts.budget ? { config: opts.budget } : {}) }),
+    breaker: new DynamoBreakerStore({ doc, tableName }),
+    cache: new LayeredCacheStore(new MemoryCacheStore(opts.memoryCacheEntries ?? 5_000), new DynamoCacheStore({ doc, tableName })),
+  };
+  const clients = new Map<string, { client: AmoClient; api: AmoClientForAccount }>();
+
+  const observerFor = (account: string) => (e: ClientEvent) => {
+    if (e.type === 'breaker-opened') {
+      metrics.count(CLIENT_METRIC.blocked, { account });
+      log.error('amoCRM blocked the account (403): breaker opened, every instance stops calling it until an operator lifts it', { account, host: e.accountHost, reason: e.reason });
+    } else if (e.type === 'rate-limited') {
+      metrics.count(CLIENT_METRIC.rateLimited, { account });
+      log.warn('amoCRM answered 429: the integration is paused', { account, retryAfterMs: e.retryAfterMs });
+    } else if (e.type === 'deferred' && e.reason === 'rate-budget') {
+      metrics.count(CLIENT_METRIC.budgetExhausted, { account });
+    } else if (e.type === 'budget-error') {
+      log.warn('a rate-budget write after the request failed (the request stands; the slot counts until its deadline)', { account, op: e.op, error: e.error });
+    }
+    // An observer must never break a request: a throwing progress printer is its own problem.
+    try {
+      opts.onEvent?.(account, e);
+    } catch {
+      /* ignored on purpose */
+    }
+  };
+
+  const entry = (accountId: string) => {
+    const hit = clients.get(accountId);
+    if (hit) return hit;
+    const ref = runtime.accountRef(accountId);
+    const client = new AmoClient({
+      ...opts.client,
+      tokens: opts.oauth,
+      budget: stores.budget,
+      breaker: stores.breaker,
+      cache: stores.cache,
+      observer: observerFor(accountId),
+      mode: opts.mode ?? 'defer',
+      ...(opts.fetch ? { fetch: opts.fetch } : {}),
+      ...(opts.clock ? { clock: opts.clock } : {}),
+    });
+    const made = { client, api: client.forAccount(ref) };
+    clients.set(accountId, made);
+    return made;
+  };
+
+  const runtime: AmoClientRuntime = {
+    stores,
+    clientFor: (accountId) => entry(accountId).api,
+    amoClient: (accountId) => entry(accountId).client,
+    accountRef(accountId) {
+      const r = resolveAccount(opts.config, accountId);
+      return { clientId: r.integration.clientId, accountKey: r.account.id };
+    },
+    // *assumed*: the token's base URL is the configured one (lib/amocrm/oauth stores
+    // accountBaseUrl(account) at install), so the configured host is the one the client keys by.
+    accountHost: (accountId) => accountHost(resolveAccount(opts.config, accountId).account),
+    async breakerStatus(accountId) {
+      const host = runtime.accountHost(accountId);
+      return { ...(await stores.breaker.get(host)), host };
+    },
+    async liftBreaker(accountId, by) {
+      const host = runtime.accountHost(accountId);
+      await liftStoredBreaker(stores.breaker, host, by, (opts.clock ?? Date).now());
+      // Every cached client of this host forgets its reading (accounts of other integrations may share it).
+      for (const [id, c] of clients) if (runtime.accountHost(id) === host) c.client.core.gate.forget(host);
+    },
+  };
+  return runtime;
+}
