@@ -21,6 +21,7 @@ import { randomBytes, randomUUID } from 'node:crypto';
 import { chmodSync, existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { createOAuth, type OAuth } from '../../lib/amocrm/oauth/index.ts';
+import { createAmoClientRuntime } from '../../lib/aws/amo-client-runtime.ts';
 import { loadConfigFile, parseConfig } from '../../lib/config/load.ts';
 import { DEFAULT_REFERER_ALLOW_LIST, isLoopbackHost, type Config, type ConfigInput, type MirrorConfig } from '../../lib/config/schema.ts';
 import { localSecretSource, staticSecretSource, type SecretSource } from '../../lib/config/secrets.ts';
@@ -222,6 +223,7 @@ export function prepareLocalAmo(opts: LocalAmoOptions, env: { dataDir: string | 
   let sandbox: Sandbox | undefined;
   let amo: LocalAmo | undefined;
   let hookDestination: string | undefined;
+  let store: { doc: DynamoDBDocumentClient; tableName: string } | undefined;
   const services: LocalService[] = [];
   if (sandboxOpts) {
     services.push({
@@ -319,6 +321,7 @@ export function prepareLocalAmo(opts: LocalAmoOptions, env: { dataDir: string | 
         ...(opts.mirrorSender ? { mirror: opts.mirrorSender } : {}),
       };
       if (sandbox) hookDestination = await hookUrl(SANDBOX_ACCOUNT);
+      store = { doc, tableName };
       return { amo, ingest };
     },
 
@@ -332,15 +335,13 @@ export function prepareLocalAmo(opts: LocalAmoOptions, env: { dataDir: string | 
       }
       let subscribed = false;
       if (opts.subscribe !== false) {
-        const t = await oauth.provider.getToken(SANDBOX_ACCOUNT);
-        const res = await fetch(`${sandbox.url}/api/v4/webhooks`, {
-          method: 'POST',
-          headers: { authorization: `Bearer ${t.accessToken}`, 'content-type': 'application/json' },
-          body: JSON.stringify({ destination: hookDestination, settings: SANDBOX_WEBHOOK_SETTINGS }),
-        });
-        await res.arrayBuffer();
-        if (!res.ok) throw new LocalAmoError(`subscribing the sandbox account's webhooks failed: HTTP ${res.status}`);
-        await oauth.provider.confirmUsed(SANDBOX_ACCOUNT, t.accessToken);
+        // Through the shared rate budget like every other call: amoCRM counts this one too.
+        const runtime = createAmoClientRuntime({ config: amo.config, oauth: oauth.provider, doc: store!.doc, tableName: store!.tableName, mode: 'await' });
+        try {
+          await runtime.clientFor(SANDBOX_ACCOUNT).webhooks.subscribe(hookDestination, [...SANDBOX_WEBHOOK_SETTINGS]);
+        } catch (e) {
+          throw new LocalAmoError(`subscribing the sandbox account's webhooks failed: ${e instanceof Error ? e.message : String(e)}`, { cause: e });
+        }
         subscribed = true;
       }
       return { connected, subscribed };

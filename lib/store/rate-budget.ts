@@ -27,8 +27,9 @@
  *
  * ## Cost: one write per reservation, no contention between active instances
  *
- * The instance that used a slot last *owns* it: its next reservation chains onto its own slot
- * with one conditional write, no read. Others may take a slot only `ownerGraceMs` after its end
+ * The instance that used a slot last *owns* it: when that slot is free again, its next reservation
+ * chains onto it with one conditional write, no read (otherwise it reads and takes whichever slot
+ * is free soonest, so back-to-back calls of one caller are not held to one per window). Others may take a slot only `ownerGraceMs` after its end
  * (or after its deadline), so busy instances never fight over slots; idle ones read the item now
  * and then (the caller backs off). Per request: one reservation write + one completion write.
  */
@@ -454,13 +455,21 @@ export class DynamoRateBudget implements RateBudget {
   }
 
   private grant(scope: BudgetScope, entry: Slot, picks: Array<{ ring: string; index: number }>, sendAt: number, latestSendAt: number, after: BudgetState): BudgetDecision {
-    this.held.set(entry.id, { key: `${scope.clientId} ${scope.accountHost}`, picks: picks.map((p) => ({ ring: p.ring, index: p.index })), id: entry.id });
+    const key = `${scope.clientId} ${scope.accountHost}`;
+    // An ended request of ours whose slot this grant just reused is no longer there to chain onto.
+    for (const h of this.held.values()) {
+      if (h.key === key && h.picks.some((x) => picks.some((p) => p.ring === x.ring && p.index === x.index))) this.held.delete(h.id);
+    }
+    this.held.set(entry.id, { key, picks: picks.map((p) => ({ ring: p.ring, index: p.index })), id: entry.id });
     return { kind: 'grant', id: entry.id, sendAt, latestSendAt, ...(after.breaker ? { breaker: after.breaker } : {}) };
   }
 
   async acquire(scope: BudgetScope, opts: AcquireOptions): Promise<BudgetDecision> {
     const key = `${scope.clientId} ${scope.accountHost}`;
-    // 1. Chain onto our own ended slot(s) without reading: we know when they ended.
+    // 1. Chain onto our own ended slot without reading (we know when it ended), but only when it
+    //    is free NOW. Chaining onto a slot that is still in its window would make a caller that
+    //    calls back to back wait a whole window (~1 s) per request while the ring's other slots
+    //    sit free; then step 2 (read) finds the slot free soonest, ours or not.
     const span = spanMs(this.cfg);
     const ended = [...this.held.values()].filter((h) => h.key === key && h.end !== undefined).sort((a, b) => (a.end as number) - (b.end as number));
     for (const h of ended) {
@@ -468,8 +477,8 @@ export class DynamoRateBudget implements RateBudget {
     }
     const mine = ended.find((h) => this.held.has(h.id));
     if (mine?.end !== undefined) {
-      const sendAt = Math.max(opts.now, mine.end + span);
-      if (sendAt - opts.now <= this.cfg.reserveAheadMs) {
+      if (mine.end + span <= opts.now) {
+        const sendAt = opts.now;
         const entry: Slot = { id: newGrantId(), s: sendAt, d: sendAt + this.cfg.maxLatenessMs + opts.requestTimeoutMs + this.cfg.lostRequestGraceMs, o: this.owner };
         const picks = mine.picks.map((p) => ({ ...p, prevId: mine.id }));
         this.held.delete(mine.id);

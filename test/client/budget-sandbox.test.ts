@@ -25,6 +25,35 @@ describe('shared rate budget on the sandbox (DynamoDB Local)', () => {
     expect(f.maxInAnyWindow).toBeLessThanOrEqual(7);
   });
 
+  it('one caller making calls back to back gets up to 7 a second, not 1 (its own last slot is not the only one)', async () => {
+    const sb = await sandbox();
+    const t = await createTestTable('seq');
+    try {
+      const client = new AmoClient({
+        tokens: tokenSource(sb),
+        budget: new DynamoRateBudget({ doc: t.doc, tableName: t.tableName }),
+        breaker: new DynamoBreakerStore({ doc: t.doc, tableName: t.tableName }),
+        cache: new MemoryCacheStore(),
+        mode: 'await',
+      }).forAccount(ACCOUNT);
+      const done: number[] = [];
+      const started = Date.now();
+      for (let i = 0; i < 10; i++) {
+        await client.request({ method: 'GET', path: '/api/v4/leads', query: { limit: 1 } });
+        done.push(Date.now() - started);
+      }
+      // Before the fix each call waited out its predecessor's slot: ~1.06 s per call.
+      expect(done[6]).toBeLessThan(700);
+      // The 8th waits for the first slot (end + window + margin); then the ring flows on.
+      expect(done[7]).toBeGreaterThanOrEqual(1_000);
+      expect(done[9]).toBeLessThan(2_500);
+      expect(sb.arrivals.filter((a) => a.status === 429)).toEqual([]);
+      expect(maxInWindow(sb.arrivals.map((a) => a.at))).toBeLessThanOrEqual(7);
+    } finally {
+      await sb.close();
+    }
+  });
+
   it('a 403 block stops every instance within 1 s, with one alarm; the lift command closes it for everyone', async () => {
     const sb = await sandbox();
     const t = await createTestTable('brk');

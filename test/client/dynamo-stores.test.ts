@@ -29,6 +29,28 @@ describe('DynamoRateBudget', () => {
     expect(await budget.acquire(scope, { now: now + 60, requestTimeoutMs: 5_000 })).toMatchObject({ kind: 'grant', sendAt: now + 50 + spanMs(budget.cfg) });
   });
 
+  it('a caller acquiring back to back takes a free slot at once, not its own last slot a window later', async () => {
+    const t = await createTestTable('rate');
+    const budget = new DynamoRateBudget({ doc: t.doc, tableName: t.tableName });
+    const now = 1_700_000_000_000;
+    const sends: number[] = [];
+    let clock = now;
+    for (let i = 0; i < 9; i++) {
+      const g = await budget.acquire(scope, { now: clock, requestTimeoutMs: 5_000 });
+      expect(g.kind).toBe('grant');
+      if (g.kind !== 'grant') return;
+      sends.push(g.sendAt);
+      // Answered 5 ms after its send; the caller asks for the next one 5 ms later.
+      await budget.complete(scope, g.id, { endedAt: g.sendAt + 5, how: 'answered' });
+      clock = g.sendAt + 10;
+    }
+    // 7 slots: the first 7 go at once; the 8th waits for the first slot's end + window + margin.
+    expect(sends.slice(0, 7)).toEqual([0, 10, 20, 30, 40, 50, 60].map((x) => now + x));
+    expect(sends[7]).toBe(now + 5 + spanMs(budget.cfg));
+    // The next one: the second slot (ended at +15) is free when asked (+1075).
+    expect(sends[8]).toBe(now + 15 + spanMs(budget.cfg));
+  });
+
   it('concurrent acquirers (separate clients, one item) get exactly 7 slots', async () => {
     const t = await createTestTable('rate');
     const budgets = Array.from({ length: 12 }, () => new DynamoRateBudget({ doc: t.doc, tableName: t.tableName, maxConflicts: 50 }));
