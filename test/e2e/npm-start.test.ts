@@ -3,34 +3,20 @@
  * to move a deal, the event line appears, the hook token is never printed; --quiet-events hides
  * the event lines.
  */
-import { execSync, spawn, type ChildProcess } from 'node:child_process';
+import { execSync } from 'node:child_process';
 import { mkdtempSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
+import { exited, killStarted, startMain } from '../support/npm-start.ts';
 import { waitFor } from './support.ts';
 
-let child: ChildProcess | undefined;
-afterEach(() => {
-  if (child && child.exitCode === null && child.pid) child.kill('SIGKILL');
-  child = undefined;
-});
-
-function run(args: string[]): { proc: ChildProcess; out: () => string } {
-  let out = '';
-  const proc = spawn(process.execPath, ['--import', 'tsx', 'infra/local/main.ts', ...args], { cwd: process.cwd(), env: { ...process.env, PORT: '' }, stdio: ['ignore', 'pipe', 'pipe'] });
-  proc.stdout?.on('data', (c: Buffer) => (out += c.toString()));
-  proc.stderr?.on('data', (c: Buffer) => (out += c.toString()));
-  child = proc;
-  return { proc, out: () => out };
-}
-
-const exited = (p: ChildProcess) => new Promise<number | null>((r) => (p.exitCode !== null ? r(p.exitCode) : p.once('exit', (code) => r(code))));
+afterEach(killStarted);
 
 describe('npm start with the sandbox (default)', () => {
   it('connects at start, prints how to move a deal, prints the event, never the hook token; secrets kept owner-only', async () => {
     const dataDir = mkdtempSync(join(tmpdir(), 'amo-e2e-'));
-    const { proc, out } = run(['--port', '0', '--data-dir', dataDir, '--no-schedule']);
+    const { proc, out } = startMain(['--port', '0', '--data-dir', dataDir, '--no-schedule']);
     await waitFor(() => /Ctrl-C stops/.test(out()), 'the banner', 30_000, 100);
     const banner = out();
     const url = /amo-gateway local runner on (http:\/\/127\.0\.0\.1:\d+)/.exec(banner)![1]!;
@@ -65,7 +51,7 @@ describe('npm start with the sandbox (default)', () => {
   });
 
   it('--quiet-events hides the event lines; the message is still processed', async () => {
-    const { proc, out } = run(['--port', '0', '--memory', '--no-schedule', '--quiet-events']);
+    const { proc, out } = startMain(['--port', '0', '--memory', '--no-schedule', '--quiet-events']);
     await waitFor(() => /Ctrl-C stops/.test(out()), 'the banner', 30_000, 100);
     const move = /curl -sS -X POST (http:\/\/127\.0\.0\.1:\d+\/_sandbox\/leads\/8001\/move) -d '([^']+)'/.exec(out())!;
     await fetch(move[1]!, { method: 'POST', body: move[2]! });

@@ -1,32 +1,17 @@
 /** `npm start` end to end: the CLI process serves /health, prints every route, consumes, stops on SIGINT. */
-import { spawn, type ChildProcess } from 'node:child_process';
 import { afterEach, describe, expect, it } from 'vitest';
+import { exited, killStarted, startMain } from '../support/npm-start.ts';
 import { routeTable } from '../../infra/routes.ts';
 import { FlagError, parseFlags } from '../../infra/local/flags.ts';
 import { tempDataDir, waitFor } from './helpers.ts';
 
-let child: ChildProcess | undefined;
-afterEach(() => {
-  if (child && child.exitCode === null && child.pid) child.kill('SIGKILL');
-  child = undefined;
-});
-
-function run(args: string[]): { proc: ChildProcess; out: () => string } {
-  let out = '';
-  const proc = spawn(process.execPath, ['--import', 'tsx', 'infra/local/main.ts', ...args], { cwd: process.cwd(), env: { ...process.env, PORT: '' }, stdio: ['ignore', 'pipe', 'pipe'] });
-  proc.stdout?.on('data', (c: Buffer) => (out += c.toString()));
-  proc.stderr?.on('data', (c: Buffer) => (out += c.toString()));
-  child = proc;
-  return { proc, out: () => out };
-}
-
-const exited = (p: ChildProcess) => new Promise<number | null>((r) => (p.exitCode !== null ? r(p.exitCode) : p.once('exit', (code) => r(code))));
+afterEach(killStarted);
 
 describe('npm start (infra/local/main.ts)', () => {
   it('serves /health within 30 s, prints every route, the health URL and a sample curl; consumes a request; SIGINT stops it cleanly', async () => {
     const dataDir = tempDataDir();
     const t0 = Date.now();
-    const { proc, out } = run(['--port', '0', '--data-dir', dataDir, '--no-schedule']);
+    const { proc, out } = startMain(['--port', '0', '--data-dir', dataDir, '--no-schedule']);
     const url = await waitFor(() => /amo-gateway local runner on (http:\/\/127\.0\.0\.1:\d+)/.exec(out())?.[1], 'the banner', 30_000, 100);
     const health = await fetch(`${url}/health`);
     expect(health.status).toBe(200);
