@@ -211,6 +211,16 @@ function flagLimit(v: OptionValues[string]): number | undefined {
   return Number(s);
 }
 
+/** The --queue/--route/--reason/--id selection shared by replay and purge. */
+function selection(values: OptionValues, ids: string[] | undefined): { queue?: string; route?: string; reason?: string; ids?: string[] } {
+  return {
+    ...(str(values.queue) ? { queue: str(values.queue) } : {}),
+    ...(str(values.route) ? { route: str(values.route) } : {}),
+    ...(str(values.reason) ? { reason: str(values.reason) } : {}),
+    ...(ids?.length ? { ids } : {}),
+  };
+}
+
 function flagIds(values: OptionValues): string[] | undefined {
   // `multiple: true` options arrive as arrays; OptionValues does not say so.
   const raw = (values as Record<string, unknown>).id;
@@ -570,10 +580,7 @@ export const dlqCommands: Command[] = [
           'replay',
           (o) =>
             replayParked(t.deps, {
-              ...(str(values.queue) ? { queue: str(values.queue) } : {}),
-              ...(str(values.route) ? { route: str(values.route) } : {}),
-              ...(str(values.reason) ? { reason: str(values.reason) } : {}),
-              ...(ids?.length ? { ids } : {}),
+              ...selection(values, ids),
               ...(limit !== undefined ? { limit } : {}),
               dryRun,
               ...o,
@@ -615,10 +622,7 @@ export const dlqCommands: Command[] = [
           'purge',
           (o) =>
             purgeParked(t.deps, {
-              ...(str(values.queue) ? { queue: str(values.queue) } : {}),
-              ...(str(values.route) ? { route: str(values.route) } : {}),
-              ...(str(values.reason) ? { reason: str(values.reason) } : {}),
-              ...(ids?.length ? { ids } : {}),
+              ...selection(values, ids),
               ...(olderThan !== undefined ? { before: now - olderThan } : {}),
               ...(limit !== undefined ? { limit } : {}),
               dryRun,
