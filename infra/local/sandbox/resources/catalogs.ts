@@ -10,7 +10,7 @@ import { E, validationFailed, type FieldError, type RequestErrors } from '../err
 import { hal, isRecord, noContent, queryInts, queryString } from '../http-util.ts';
 import type { RestCtx, RestHandler, RestRoute } from '../router.ts';
 import type { Catalog, CatalogElement } from '../state.ts';
-import { Check, link, listPage, readBatch, readObject, requestIdOf } from './common.ts';
+import { Check, link, listPage, readItems, requestIdOf } from './common.ts';
 import { searchableValues } from '../custom-fields.ts';
 
 export const MAX_CATALOGS = 10;
@@ -34,16 +34,9 @@ function renderElement(ctx: RestCtx, e: CatalogElement): Record<string, unknown>
 
 function catalogWrite(mode: 'add' | 'update', one = false): RestHandler {
   return (ctx) => {
-    let items: unknown[];
-    if (one) {
-      const b = readObject(ctx);
-      if (!b.ok) return b.res;
-      items = [{ ...b.value, id: Number(ctx.params.catalogId) }];
-    } else {
-      const b = readBatch(ctx);
-      if (!b.ok) return b.res;
-      items = b.value;
-    }
+    const read = readItems(ctx, one ? Number(ctx.params.catalogId) : undefined);
+    if (!read.ok) return read.res;
+    const items = read.value;
     const failed: RequestErrors[] = [];
     let room = MAX_CATALOGS - ctx.state.catalogs.size;
     items.forEach((item, i) => {
@@ -91,16 +84,9 @@ function elementWrite(mode: 'add' | 'update', one = false): RestHandler {
   return (ctx) => {
     const catalogId = Number(ctx.params.catalogId);
     if (!ctx.state.catalogs.has(catalogId)) return noContent(); // *assumed*
-    let items: unknown[];
-    if (one) {
-      const b = readObject(ctx);
-      if (!b.ok) return b.res;
-      items = [{ ...b.value, id: Number(ctx.params.id) }];
-    } else {
-      const b = readBatch(ctx);
-      if (!b.ok) return b.res;
-      items = b.value;
-    }
+    const read = readItems(ctx, one ? Number(ctx.params.id) : undefined);
+    if (!read.ok) return read.res;
+    const items = read.value;
     const defs = ctx.state.fieldsOf('catalogs', catalogId);
     const failed: RequestErrors[] = [];
     const cfs: CfUpdate[][] = [];

@@ -35,6 +35,16 @@ export function readObject(ctx: RestCtx): Read<Record<string, unknown>> {
   return { ok: true, value: parsed.value };
 }
 
+/**
+ * The items of a write that exists both for one entity (`PATCH …/{id}`: one object, the id from
+ * the path) and as a batch (an array): always a list of items.
+ */
+export function readItems(ctx: RestCtx, oneId: number | undefined): Read<unknown[]> {
+  if (oneId === undefined) return readBatch(ctx);
+  const b = readObject(ctx);
+  return b.ok ? { ok: true, value: [{ ...b.value, id: oneId }] } : b;
+}
+
 /** The echo value for `request_id` (leads-api: "Строка переданная при запросе или порядковый указатель"). */
 export function requestIdOf(item: unknown, index: number): string {
   if (isRecord(item) && (typeof item.request_id === 'string' || typeof item.request_id === 'number')) return String(item.request_id);
