@@ -21,7 +21,7 @@ import { SQSClient } from '@aws-sdk/client-sqs';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import middy from '@middy/core';
 import type { Context, SQSBatchResponse, SQSEvent } from 'aws-lambda';
-import { routeTable as shippedTable, type RouteTable } from '../infra/routes.ts';
+import { routeTable as shippedTable, type RouteTable } from '../lib/routes.ts';
 import { powertoolsMetricsSink } from '../lib/amocrm/oauth/ports.ts';
 import type { QueueTarget } from '../lib/aws/actions.ts';
 import { createEventBridgePublisher, EventBridgeClient } from '../lib/aws/event-bus.ts';

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { defineRouteTable, matchPath, MAX_QUEUED_BODY_BYTES, routeTable, type RouteTableInput } from '../infra/routes.ts';
+import { defineRouteTable, matchPath, MAX_QUEUED_BODY_BYTES, routeTable, type RouteTableInput } from '../lib/routes.ts';
 
 const base = (): RouteTableInput => ({
   routes: [{ id: 'r-one', description: 'd', method: 'POST', path: '/a/{x}', contentTypes: ['application/json'], bodyLimitBytes: 1024, target: { kind: 'queue', queue: 'q-one' }, auth: 'none', ack: { status: 200, body: '{}' } }],

@@ -11,7 +11,7 @@ import type * as lambda from 'aws-cdk-lib/aws-lambda';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import type * as sqs from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
-import type { Route } from '../routes.ts';
+import type { Route } from '../../lib/routes.ts';
 import { messageBody, queueErrorResponseTemplate, sendMessageTemplates, vtlLiteral } from './vtl.ts';
 
 export class RouteShapeError extends Error {
@@ -103,7 +103,7 @@ export class GatewayApi extends Construct {
     this.accessLogs = new logs.LogGroup(this, 'AccessLogs', { retention: props.logRetention });
     this.api = new apigw.RestApi(this, 'Api', {
       restApiName: props.restApiName,
-      description: 'amo-gateway inbound routes (generated from infra/routes.ts)',
+      description: 'amo-gateway inbound routes (generated from lib/routes.ts)',
       endpointTypes: [apigw.EndpointType.REGIONAL],
       cloudWatchRole: props.cloudWatchRole,
       // No binaryMediaTypes: every payload is text to API Gateway, so `$input.body` is the body

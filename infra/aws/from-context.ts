@@ -4,7 +4,7 @@
  * AmoGatewayConfigError with a message meant for the operator (app.ts prints it, exit 1).
  */
 import type { App } from 'aws-cdk-lib';
-import { routeTable } from '../routes.ts';
+import { routeTable } from '../../lib/routes.ts';
 import { DeployConfigError, loadDeployConfig } from './config.ts';
 import { AmoGatewayConfigError } from './gateway.ts';
 import { AmoGatewayStack, kebabCase } from './stack.ts';

@@ -1,6 +1,6 @@
 /**
  * AmoGateway: the whole gateway as one reusable construct, built from the route table
- * (infra/routes.ts) and the deployment's config (lib/config) — queues with their DLQs, the one
+ * (lib/routes.ts) and the deployment's config (lib/config) — queues with their DLQs, the one
  * DynamoDB table, one Lambda per function def, queue → consumer event source mappings, schedules,
  * the REST API in front, the event bus the workers publish typed events to, and the alarms and
  * dashboard (monitoring.ts).
@@ -21,7 +21,7 @@ import { Construct } from 'constructs';
 import { configSchema, type Config } from '../../lib/config/index.ts';
 import { EVENT_SOURCE } from '../../lib/events/bus.ts';
 import { TABLE_PK, TABLE_SK, TABLE_TTL_ATTRIBUTE } from '../../lib/store/table.ts';
-import { dlqName, queueName, SQS_MAX_MESSAGE_BYTES, type FunctionDef, type QueueDef, type RouteTable } from '../routes.ts';
+import { dlqName, queueName, SQS_MAX_MESSAGE_BYTES, type FunctionDef, type QueueDef, type RouteTable } from '../../lib/routes.ts';
 import { GatewayApi } from './api.ts';
 import { checkSecretsPrefix, secretLookingValues } from './config.ts';
 import { METRICS_NAMESPACE } from './metrics.ts';
@@ -37,7 +37,7 @@ const ESM_REQUIRE_BANNER = "import { createRequire as __amoCreateRequire } from 
 export const LAMBDA_ENV_LIMIT_BYTES = 4096;
 
 export interface AmoGatewayProps {
-  /** The route table (validated); usually `routeTable` from infra/routes.ts. */
+  /** The route table (validated); usually `routeTable` from lib/routes.ts. */
   readonly routes: RouteTable;
   /**
    * The deployment's config (lib/config; validated again here). It rides in every function's

@@ -5,7 +5,7 @@
  */
 import { CfnOutput, Stack, type StackProps } from 'aws-cdk-lib';
 import type { Construct } from 'constructs';
-import type { RouteTable } from '../routes.ts';
+import type { RouteTable } from '../../lib/routes.ts';
 import { EVENT_SOURCE } from '../../lib/events/bus.ts';
 import { secretNames } from './config.ts';
 import { AmoGateway, type AmoGatewayProps } from './gateway.ts';

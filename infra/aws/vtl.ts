@@ -17,7 +17,7 @@
  * - The body is `$util.base64Encode($input.body)`, never escaped text: the worker gets the bytes.
  */
 import { ENVELOPE_FIELDS, type EnvelopeFieldSource } from '../../lib/envelope.ts';
-import type { Route } from '../routes.ts';
+import type { Route } from '../../lib/routes.ts';
 
 /** A piece of the SendMessage body: constant JSON text, or VTL that prints form-encoded text. */
 type Piece = { lit: string } | { vtl: string };

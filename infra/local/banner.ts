@@ -3,7 +3,7 @@ import { relative } from 'node:path';
 import { DEMO_MOVE, SANDBOX_ACCOUNT, SANDBOX_AMO_ACCOUNT_ID, SANDBOX_SECRETS, SANDBOX_SUBDOMAIN, type LocalAmo } from './amocrm.ts';
 import { HEALTH_PATH } from './http.ts';
 import type { LocalRunner } from './runner.ts';
-import type { Route, RouteTable } from '../routes.ts';
+import type { Route, RouteTable } from '../../lib/routes.ts';
 
 /** The hook URL as printed: the token masked (it is a secret; the banner ends up in terminals and logs). */
 export function maskedHookUrl(url: string): string {

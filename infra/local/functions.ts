@@ -21,7 +21,7 @@ import type { MetricsSink } from '../../lib/ingest/metrics.ts';
 import type { Random, RetryPolicy } from '../../lib/pipeline/backoff.ts';
 import type { ProcessorMap } from '../../lib/pipeline/registry.ts';
 import type { DlqIndex } from '../../lib/store/dlq-index.ts';
-import type { RouteTable } from '../routes.ts';
+import type { RouteTable } from '../../lib/routes.ts';
 import { asInvoke, type LocalInvoke } from './lambda.ts';
 import type { LocalLog } from './log.ts';
 

@@ -13,7 +13,7 @@ import type { AddressInfo } from 'node:net';
 import { buildEnvelope } from '../../lib/envelope.ts';
 import { describeError } from '../../lib/pipeline/outcome.ts';
 import { safeErrorText } from '../../lib/pipeline/redact.ts';
-import { matchPath, type FunctionDef, type Route, type RouteTable } from '../routes.ts';
+import { matchPath, type FunctionDef, type Route, type RouteTable } from '../../lib/routes.ts';
 import { apiGatewayEvent, invoke, type LocalInvoke } from './lambda.ts';
 import type { LocalLog } from './log.ts';
 import type { LocalQueue } from './stand-ins.ts';

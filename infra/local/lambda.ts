@@ -6,7 +6,7 @@
 import type { Message } from '@aws-sdk/client-sqs';
 import type { APIGatewayProxyEvent, Context, SQSEvent, SQSMessageAttributes, SQSRecord } from 'aws-lambda';
 import { randomUUID } from 'node:crypto';
-import type { FunctionDef, Route } from '../routes.ts';
+import type { FunctionDef, Route } from '../../lib/routes.ts';
 
 export const LOCAL_ACCOUNT_ID = '000000000000';
 

@@ -8,7 +8,7 @@
  */
 import { DeleteMessageBatchCommand, ReceiveMessageCommand, type Message, type SQSClient } from '@aws-sdk/client-sqs';
 import type { SQSBatchResponse } from 'aws-lambda';
-import type { FunctionDef } from '../routes.ts';
+import type { FunctionDef } from '../../lib/routes.ts';
 import { describeError } from '../../lib/pipeline/outcome.ts';
 import { safeErrorText } from '../../lib/pipeline/redact.ts';
 import { invoke, sqsEvent, type LocalInvoke } from './lambda.ts';

@@ -17,7 +17,7 @@ import { describeError } from '../../lib/pipeline/outcome.ts';
 import { safeErrorText } from '../../lib/pipeline/redact.ts';
 import type { ProcessorMap } from '../../lib/pipeline/registry.ts';
 import { DynamoDlqIndex, type DlqIndex } from '../../lib/store/dlq-index.ts';
-import { routeTable as shippedTable, type FunctionDef, type RouteTable } from '../routes.ts';
+import { routeTable as shippedTable, type FunctionDef, type RouteTable } from '../../lib/routes.ts';
 import { prepareLocalAmo, SANDBOX_ACCOUNT, type LocalAmo, type LocalAmoOptions } from './amocrm.ts';
 import { wireFunctions, type LocalFunctionDeps } from './functions.ts';
 import { createGateway, HEALTH_PATH } from './http.ts';

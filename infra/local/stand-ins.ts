@@ -10,7 +10,7 @@ import { startFauxqs, type FauxqsServer } from 'fauxqs';
 import { mkdirSync } from 'node:fs';
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { SQS_MAX_MESSAGE_BYTES, dlqName, queueName, type QueueDef, type RouteTable } from '../routes.ts';
+import { SQS_MAX_MESSAGE_BYTES, dlqName, queueName, type QueueDef, type RouteTable } from '../../lib/routes.ts';
 import { createTableInput } from '../../lib/store/table.ts';
 
 export const LOCAL_CREDENTIALS = { accessKeyId: 'local', secretAccessKey: 'local' };

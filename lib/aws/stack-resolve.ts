@@ -3,7 +3,7 @@
  * (infra/aws/stack.ts: `TableName`, `Queues` = JSON queue id → {url, dlqUrl}) are read first; a
  * stack without them (older deployment, a stack that embeds the AmoGateway construct under other
  * outputs) falls back to its resources: the one DynamoDB table and the queues whose physical
- * names follow `<prefix>-<queue id>[-dlq][.fifo]` (infra/routes.ts queueName/dlqName).
+ * names follow `<prefix>-<queue id>[-dlq][.fifo]` (lib/routes.ts queueName/dlqName).
  *
  * Kept free of infra/ imports (lib/ never imports infra/): callers pass the queue ids they expect.
  */

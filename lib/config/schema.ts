@@ -16,6 +16,7 @@
  * it: a typo is an error, never a silently ignored setting.
  */
 import { z } from 'zod';
+import { idSchema } from '../routes.ts';
 
 /** amoCRM/Kommo top-level domains an account lives under (the part after the subdomain). */
 export const AMO_DOMAINS = ['amocrm.ru', 'amocrm.com', 'kommo.com'] as const;
@@ -112,8 +113,8 @@ export const oauthSchema = z
   .strict();
 export type OAuthConfig = z.infer<typeof oauthSchema>;
 
-/** Route ids as in infra/routes.ts (lib/ cannot import infra/: the worker checks they exist). */
-const routeId = z.string().regex(/^[a-z][a-z0-9-]{1,40}$/, 'a route id is lower-case kebab-case');
+/** Route ids as the route table (lib/routes.ts) spells them; the worker checks they exist. */
+const routeId = idSchema;
 
 /**
  * Mirror mode (lib/mirror): every received request of the mirrored routes is sent again, as

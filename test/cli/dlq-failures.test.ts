@@ -4,7 +4,7 @@
  */
 import { SQSClient } from '@aws-sdk/client-sqs';
 import { describe, expect, it } from 'vitest';
-import { defineRouteTable, routeTable, type RouteTableInput } from '../../infra/routes.ts';
+import { defineRouteTable, routeTable, type RouteTableInput } from '../../lib/routes.ts';
 import { purgeParked, replayParked, type RunEvent } from '../../lib/aws/dlq-ops.ts';
 import { ok, PermanentError } from '../../lib/pipeline/outcome.ts';
 import type { RouteProcessor } from '../../lib/pipeline/registry.ts';

@@ -7,7 +7,7 @@ import { describe, expect, it } from 'vitest';
 import type { Envelope } from '../../lib/envelope.ts';
 import { ok, RetryableError } from '../../lib/pipeline/outcome.ts';
 import type { RouteProcessor } from '../../lib/pipeline/registry.ts';
-import { routeTable } from '../../infra/routes.ts';
+import { routeTable } from '../../lib/routes.ts';
 import { cli, post, runnerEnv, startRunner, useRunners, waitFor } from './support.ts';
 
 useRunners();

@@ -12,7 +12,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { LocalRunner } from '../../infra/local/runner.ts';
-import { routeTable } from '../../infra/routes.ts';
+import { routeTable } from '../../lib/routes.ts';
 import { localEndpointsOf, localEndpointsPath, readLocalEndpoints, removeLocalEndpoints, writeLocalEndpoints } from '../../lib/aws/local-endpoints.ts';
 import { resolveStack, StackResolveError } from '../../lib/aws/stack-resolve.ts';
 import { PermanentError } from '../../lib/pipeline/outcome.ts';

@@ -5,7 +5,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { SANDBOX_ACCOUNT, SANDBOX_AMO_ACCOUNT_ID } from '../../infra/local/amocrm.ts';
-import { defineRouteTable, routeTable, type RouteTableInput } from '../../infra/routes.ts';
+import { defineRouteTable, routeTable, type RouteTableInput } from '../../lib/routes.ts';
 import { FlowRegistry, INGEST_METRIC } from '../../lib/ingest/index.ts';
 import { DeferError } from '../../lib/pipeline/outcome.ts';
 import { fixtureBytes } from '../support/fixtures.ts';

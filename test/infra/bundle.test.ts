@@ -10,7 +10,7 @@ import { pathToFileURL } from 'node:url';
 import { App } from 'aws-cdk-lib';
 import { Template } from 'aws-cdk-lib/assertions';
 import { describe, expect, it } from 'vitest';
-import { defineRouteTable, routeTable } from '../../infra/routes.ts';
+import { defineRouteTable, routeTable } from '../../lib/routes.ts';
 import { AmoGatewayStack } from '../../infra/aws/stack.ts';
 import { exampleConfig } from './support/config.ts';
 import { PROJECT_ROOT } from '../../infra/aws/gateway.ts';

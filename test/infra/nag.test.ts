@@ -3,7 +3,7 @@ import { App, Aspects, Stack } from 'aws-cdk-lib';
 import { Annotations, Match } from 'aws-cdk-lib/assertions';
 import { AwsSolutionsChecks } from 'cdk-nag';
 import { describe, expect, it } from 'vitest';
-import { routeTable } from '../../infra/routes.ts';
+import { routeTable } from '../../lib/routes.ts';
 import { AmoGateway } from '../../infra/aws/gateway.ts';
 import { AmoGatewayStack } from '../../infra/aws/stack.ts';
 import { exampleConfig } from './support/config.ts';

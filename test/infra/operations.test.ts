@@ -8,7 +8,7 @@ import { Match, type Template } from 'aws-cdk-lib/assertions';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { configSchema, secretRefSchema, type Config } from '../../lib/config/index.ts';
 import { EVENT_SOURCE } from '../../lib/events/bus.ts';
-import { dlqName, queueName, routeTable } from '../../infra/routes.ts';
+import { dlqName, queueName, routeTable } from '../../lib/routes.ts';
 import { secretNames } from '../../infra/aws/config.ts';
 import { configEnvJson } from '../../infra/aws/gateway.ts';
 import { CUSTOM_METRICS, insightsQuery, METRICS_NAMESPACE } from '../../infra/aws/metrics.ts';

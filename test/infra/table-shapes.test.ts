@@ -4,7 +4,7 @@
  */
 import type { Template } from 'aws-cdk-lib/assertions';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { defineRouteTable, dlqName, queueName, type RouteTableInput } from '../../infra/routes.ts';
+import { defineRouteTable, dlqName, queueName, type RouteTableInput } from '../../lib/routes.ts';
 import { kebabCase } from '../../infra/aws/stack.ts';
 import { logicalId, resolvePlaceholders, synthStack } from './support/synth.ts';
 

@@ -7,7 +7,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { buildEnvelope, envelopeBody, envelopeSchema, type InboundRequest } from '../../lib/envelope.ts';
-import { matchPath, routeTable, type Route } from '../../infra/routes.ts';
+import { matchPath, routeTable, type Route } from '../../lib/routes.ts';
 import { formUrlEncode, messageBody, QUEUE_ERROR_MESSAGE, queueErrorResponseTemplate, TOO_LARGE_MESSAGE, sendMessageTemplate, sendMessageTemplates, vtlLiteral } from '../../infra/aws/vtl.ts';
 import { fixtureBytes, fixtureNames } from '../support/fixtures.ts';
 import { escapeJavaScript, javaUrlEncode, renderRequestTemplate, renderResponseTemplate, type EscapeVariant } from './support/apigw-vtl.ts';

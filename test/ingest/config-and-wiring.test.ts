@@ -1,7 +1,7 @@
 /** The config additions (hookToken, mirror, events) and the worker's AWS wiring from the environment. */
 import { describe, expect, it } from 'vitest';
 import { depsFromEnv, createHandler } from '../../functions/worker.ts';
-import { routeTable } from '../../infra/routes.ts';
+import { routeTable } from '../../lib/routes.ts';
 import { ConfigError, parseConfig } from '../../lib/config/index.ts';
 import { RecordingBus } from '../../lib/events/bus.ts';
 import { countingParks, RecordingMetrics, withMirror } from '../../lib/ingest/index.ts';

@@ -4,7 +4,7 @@ import type { APIGatewayProxyEvent } from 'aws-lambda';
 import { connect } from 'node:net';
 import { describe, expect, it } from 'vitest';
 import type { LocalRunner } from '../../infra/local/runner.ts';
-import { defineRouteTable, routeTable } from '../../infra/routes.ts';
+import { defineRouteTable, routeTable } from '../../lib/routes.ts';
 import { envelopeSchema, type Envelope } from '../../lib/envelope.ts';
 import { rawRequest, repeatChunks, start, useRunners } from './helpers.ts';
 

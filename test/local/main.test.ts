@@ -1,7 +1,7 @@
 /** `npm start` end to end: the CLI process serves /health, prints every route, consumes, stops on SIGINT. */
 import { afterEach, describe, expect, it } from 'vitest';
 import { exited, killStarted, startMain } from '../support/npm-start.ts';
-import { routeTable } from '../../infra/routes.ts';
+import { routeTable } from '../../lib/routes.ts';
 import { FlagError, parseFlags } from '../../infra/local/flags.ts';
 import { tempDataDir, waitFor } from './helpers.ts';
 

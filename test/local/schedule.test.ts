@@ -1,7 +1,7 @@
 /** The EventBridge stand-in fires scheduled functions at their rate (time scaled down for tests). */
 import type { ScheduledEvent } from 'aws-lambda';
 import { describe, expect, it } from 'vitest';
-import { defineRouteTable } from '../../infra/routes.ts';
+import { defineRouteTable } from '../../lib/routes.ts';
 import { start, useRunners, waitFor } from './helpers.ts';
 
 useRunners();

@@ -9,7 +9,7 @@ import { startFauxqs, type FauxqsServer } from 'fauxqs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createHandler, depsFromEnv, type WorkerDeps } from '../../functions/worker.ts';
 import { sqsEvent } from '../../infra/local/lambda.ts';
-import { defineRouteTable, dlqName, queueName } from '../../infra/routes.ts';
+import { defineRouteTable, dlqName, queueName } from '../../lib/routes.ts';
 import type { QueuesConfig } from '../../lib/aws/queues-config.ts';
 import { RecordingMetrics } from '../../lib/ingest/metrics.ts';
 import { silentLog, type PipelineLog } from '../../lib/pipeline/log.ts';

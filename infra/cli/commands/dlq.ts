@@ -26,7 +26,7 @@ import {
 import { LocalEndpointsError, readLocalEndpoints } from '../../../lib/aws/local-endpoints.ts';
 import { resolveStack, StackResolveError } from '../../../lib/aws/stack-resolve.ts';
 import { DlqIndexError, DynamoDlqIndex } from '../../../lib/store/dlq-index.ts';
-import { dlqName, queueName, routeTable } from '../../routes.ts';
+import { dlqName, queueName, routeTable } from '../../../lib/routes.ts';
 import { CliError, type CliIO, type Command, type OptionValues, type Options } from '../command.ts';
 
 // ---------------------------------------------------------------------------------------------

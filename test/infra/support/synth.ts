@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { App } from 'aws-cdk-lib';
 import { Template } from 'aws-cdk-lib/assertions';
-import { routeTable, type RouteTable } from '../../../infra/routes.ts';
+import { routeTable, type RouteTable } from '../../../lib/routes.ts';
 import { AmoGatewayStack, type AmoGatewayStackProps } from '../../../infra/aws/stack.ts';
 import { exampleConfig } from './config.ts';
 

@@ -15,7 +15,9 @@ export const ENVELOPE_OVERHEAD_BYTES = 16_384;
 /** The largest body that still fits one message after base64 (4/3 growth). */
 export const MAX_QUEUED_BODY_BYTES = Math.floor(((SQS_MAX_MESSAGE_BYTES - ENVELOPE_OVERHEAD_BYTES) * 3) / 4);
 
-const id = z.string().regex(/^[a-z][a-z0-9-]{1,40}$/, 'ids are lower-case kebab-case');
+/** Route, queue, function and schedule ids (the config names routes by it too). */
+export const idSchema = z.string().regex(/^[a-z][a-z0-9-]{1,40}$/, 'ids are lower-case kebab-case');
+const id = idSchema;
 const headerName = z.string().regex(/^[a-z0-9-]+$/, 'header names are lower-case');
 
 export const AUTH_KINDS = [
