@@ -88,8 +88,7 @@ export function workerTargets(table: RouteTable, queues: QueuesConfig): { target
     const ep = queues[q.id] as QueuesConfig[string];
     return { id: q.id, arn: ep.arn, url: ep.url, dlqUrl: ep.dlqUrl, fifo: q.fifo, maxAttempts: q.maxAttempts, retentionDays: q.retentionDays };
   });
-  const routes = table.routes.map((r) => ({ id: r.id, bodyLimitBytes: r.bodyLimitBytes, queueId: r.target.kind === 'queue' ? r.target.queue : undefined }));
-  return { targets, routes };
+  return { targets, routes: table.routes };
 }
 
 /** The processor map: the ingest processors (and mirror) when configured, `acknowledge` elsewhere. */

@@ -11,20 +11,14 @@ import type { Action } from '../pipeline/decide.ts';
 import type { DlqIndex } from '../store/dlq-index.ts';
 import { dlqSk } from '../store/dlq-index.ts';
 import type { Envelope } from '../envelope.ts';
+import type { QueueDef } from '../routes.ts';
+import type { QueueEndpoint } from './queues-config.ts';
 import type { PipelineLog } from '../pipeline/log.ts';
 import { describeError } from '../pipeline/outcome.ts';
 import { safeErrorText } from '../pipeline/redact.ts';
 
-/** A queue as the worker knows it: its endpoints plus the policy from the route table. */
-export interface QueueTarget {
-  id: string;
-  arn: string;
-  url: string;
-  dlqUrl: string;
-  fifo: boolean;
-  maxAttempts: number;
-  retentionDays: number;
-}
+/** A queue as the worker knows it: its endpoints (QUEUES) plus its policy from the route table. */
+export type QueueTarget = Pick<QueueDef, 'id' | 'fifo' | 'maxAttempts' | 'retentionDays'> & QueueEndpoint;
 
 export interface ActionDeps {
   sqs: SQSClient;

@@ -11,12 +11,10 @@
  * (lib/ingest/mirroring.ts does, with the route's gate).
  */
 import type { Envelope } from '../envelope.ts';
+import type { Route } from '../routes.ts';
 
-export interface MirrorRoute {
-  id: string;
-  method: string;
-  path: string;
-}
+/** What the mirror needs of a route of the table (lib/routes.ts). */
+export type MirrorRoute = Pick<Route, 'id' | 'method' | 'path'>;
 
 export interface MirrorOptions {
   /** e.g. `https://abc.execute-api.eu-central-1.amazonaws.com/prod` */

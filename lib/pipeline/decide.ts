@@ -15,16 +15,13 @@
  * keep a FIFO queue's maxAttempts generous).
  */
 import type { Envelope } from '../envelope.ts';
+import type { QueueDef } from '../routes.ts';
 import { backoffSeconds, deferSeconds, DEFAULT_RETRY_POLICY, type Random, type RetryPolicy } from './backoff.ts';
 import { normalizeReason, PARK_REASONS, type Outcome } from './outcome.ts';
 import { safeErrorText } from './redact.ts';
 
-/** What the decision needs of a queue (a structural subset of infra/routes.ts QueueDef). */
-export interface QueuePolicy {
-  id: string;
-  fifo: boolean;
-  maxAttempts: number;
-}
+/** What the decision needs of a queue of the table (lib/routes.ts). */
+export type QueuePolicy = Pick<QueueDef, 'id' | 'fifo' | 'maxAttempts'>;
 
 export type Action =
   | { kind: 'delete' }

@@ -7,7 +7,7 @@ import type { Random, RetryPolicy } from './backoff.ts';
 import { decide, parkRaw, type Action, type QueuePolicy } from './decide.ts';
 import type { PipelineLog } from './log.ts';
 import { describeError, outcomeFromError, park, PARK_REASONS, retry, type Outcome, type OutcomeKind } from './outcome.ts';
-import type { ProcessorMap, RoutePolicy } from './registry.ts';
+import { routeQueueId, type ProcessorMap, type RoutePolicy } from './registry.ts';
 
 export interface MessageInput {
   messageId: string;
@@ -62,8 +62,9 @@ export async function processMessage(msg: MessageInput, cfg: PipelineConfig): Pr
 
   const route = cfg.routes.get(env.route);
   if (!route) return result(park(PARK_REASONS.unknownRoute, `route "${env.route}" is not in the route table`));
-  if (route.queueId !== undefined && route.queueId !== cfg.queue.id) {
-    return result(park(PARK_REASONS.wrongQueue, `route "${route.id}" belongs to queue "${route.queueId}", not "${cfg.queue.id}"`));
+  const routeQueue = routeQueueId(route);
+  if (routeQueue !== undefined && routeQueue !== cfg.queue.id) {
+    return result(park(PARK_REASONS.wrongQueue, `route "${route.id}" belongs to queue "${routeQueue}", not "${cfg.queue.id}"`));
   }
   // API Gateway only enforces its own 10 MB, so the route's limit is enforced here (DESIGN §3a).
   if (body.length > route.bodyLimitBytes) {

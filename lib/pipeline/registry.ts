@@ -4,15 +4,16 @@
  * then. Processors are given a context, never the SQS record (they stay free of AWS types).
  */
 import type { Envelope } from '../envelope.ts';
+import type { Route } from '../routes.ts';
 import type { PipelineLog } from './log.ts';
 import { ok, type Outcome } from './outcome.ts';
 
-/** What the pipeline needs of a route (a structural subset of infra/routes.ts Route). */
-export interface RoutePolicy {
-  id: string;
-  bodyLimitBytes: number;
-  /** The queue the route's messages go to; undefined for function routes. */
-  queueId: string | undefined;
+/** What the pipeline needs of a route of the table (lib/routes.ts). */
+export type RoutePolicy = Pick<Route, 'id' | 'bodyLimitBytes' | 'target'>;
+
+/** The queue a route's messages go to; undefined for function routes. */
+export function routeQueueId(route: Pick<Route, 'target'>): string | undefined {
+  return route.target.kind === 'queue' ? route.target.queue : undefined;
 }
 
 export interface ProcessorContext {

@@ -160,7 +160,7 @@ describe('path token', () => {
       { messageId: 'm1', body: JSON.stringify(env), receiveCount: 1 },
       {
         queue: { id: 'amocrm-hooks', fifo: false, maxAttempts: 5 },
-        routes: new Map([['amocrm-hook', { id: 'amocrm-hook', bodyLimitBytes: 512 * 1024, queueId: 'amocrm-hooks' }]]),
+        routes: new Map([['amocrm-hook', { id: 'amocrm-hook', bodyLimitBytes: 512 * 1024, target: { kind: 'queue', queue: 'amocrm-hooks' } }]]),
         processors: { 'amocrm-hook': w.processor },
         log,
         now: Date.now,

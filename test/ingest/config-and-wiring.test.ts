@@ -101,7 +101,7 @@ describe('small parts', () => {
   });
 
   it('withMirror: a {token} route needs a gate; it is sent only when the gate says the token is ours, and a failing gate only counts MirrorFailed', async () => {
-    const route = { id: 'amocrm-hook', method: 'POST', path: '/hooks/amocrm/{token}' };
+    const route = { id: 'amocrm-hook', method: 'POST' as const, path: '/hooks/amocrm/{token}' };
     const sent: string[] = [];
     const mirror = { send: async (env: { requestId: string }) => (sent.push(env.requestId), { status: 'sent' as const, httpStatus: 200 }) };
     expect(() => withMirror({ 'amocrm-hook': async () => ok() }, { mirror, routes: [route] })).toThrow(/need a token check before they are mirrored: amocrm-hook/);

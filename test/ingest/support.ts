@@ -83,7 +83,7 @@ export function captureLog(): { log: PipelineLog; lines: LogLine[] } {
 
 export function ctxFor(env: Envelope, log: PipelineLog, receiveCount = 1): ProcessorContext {
   return {
-    route: { id: 'amocrm-hook', bodyLimitBytes: 512 * 1024, queueId: 'amocrm-hooks' },
+    route: { id: 'amocrm-hook', bodyLimitBytes: 512 * 1024, target: { kind: 'queue', queue: 'amocrm-hooks' } },
     queueId: 'amocrm-hooks',
     messageId: 'm-1',
     receiveCount,

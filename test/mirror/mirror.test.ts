@@ -22,7 +22,7 @@ async function receiver(answer: (req: IncomingMessage) => { status: number; dela
   return { url, got, close: () => new Promise<void>((r) => { srv.closeAllConnections(); srv.close(() => r()); }) };
 }
 
-const route = { id: 'amocrm-hook', method: 'POST', path: '/hooks/amocrm/{token}' };
+const route = { id: 'amocrm-hook', method: 'POST' as const, path: '/hooks/amocrm/{token}' };
 const body = Buffer.from('leads%5Bstatus%5D%5B0%5D%5Bid%5D=1&account%5Bsubdomain%5D=%D1%82%D0%B5%D1%81%D1%82+x%2By', 'latin1');
 const env = buildEnvelope({
   routeId: 'amocrm-hook', pathParams: { token: 'PRIMARY-SECRET' }, query: { a: '1' },

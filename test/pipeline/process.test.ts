@@ -7,8 +7,8 @@ import { envelope } from './fixtures.ts';
 import { constant } from './seeded.ts';
 
 const routes = new Map([
-  ['zdrav-mc', { id: 'zdrav-mc', bodyLimitBytes: 64, queueId: 'rdesk' }],
-  ['amojo-callback', { id: 'amojo-callback', bodyLimitBytes: 1024, queueId: 'amojo' }],
+  ['zdrav-mc', { id: 'zdrav-mc', bodyLimitBytes: 64, target: { kind: 'queue' as const, queue: 'rdesk' } }],
+  ['amojo-callback', { id: 'amojo-callback', bodyLimitBytes: 1024, target: { kind: 'queue' as const, queue: 'amojo' } }],
 ]);
 
 function cfg(processors: Record<string, RouteProcessor | undefined> = {}): PipelineConfig {
