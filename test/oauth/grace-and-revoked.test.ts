@@ -10,7 +10,8 @@ import {
   TokenStoreWriteError,
   silentLog,
 } from '../../lib/amocrm/oauth/index.ts';
-import type { DynamoTokenStore, TokenRecordInput } from '../../lib/store/token-store.ts';
+import type { DynamoTokenStore } from '../../lib/store/token-store.ts';
+import type { TokenRecordInput } from '../../lib/amocrm/oauth/token-store.ts';
 import { apiStatus, startWorld, type World } from './support.ts';
 
 const DAY = 86_400_000;

@@ -12,7 +12,8 @@ import { startSandbox, type Sandbox } from '../../infra/local/sandbox/index.ts';
 import { createOAuth, type MetricsSink, type OAuth, type LifecycleTiming } from '../../lib/amocrm/oauth/index.ts';
 import { parseConfig, type Config, type ConfigInput } from '../../lib/config/index.ts';
 import { staticSecretSource } from '../../lib/config/secrets.ts';
-import { DynamoTokenStore, type TokenStore, type OAuthStateStore } from '../../lib/store/token-store.ts';
+import { DynamoTokenStore } from '../../lib/store/token-store.ts';
+import { type TokenStore, type OAuthStateStore } from '../../lib/amocrm/oauth/token-store.ts';
 import { createTestTable, type TestTable } from '../support/ddb.ts';
 
 export class TestClock {

@@ -1,7 +1,8 @@
 /** The DynamoDB adapter of TokenStore / OAuthStateStore against DynamoDB Local (AWS's own emulator). */
 import { GetCommand, ScanCommand } from '@aws-sdk/lib-dynamodb';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { DynamoTokenStore, TokenVersionConflictError, statePk, tokenPk, type TokenRecordInput } from '../../lib/store/token-store.ts';
+import { DynamoTokenStore, statePk, tokenPk } from '../../lib/store/token-store.ts';
+import { TokenVersionConflictError, type TokenRecordInput } from '../../lib/amocrm/oauth/token-store.ts';
 import { createTestTable, type TestTable } from '../support/ddb.ts';
 
 let t: TestTable;

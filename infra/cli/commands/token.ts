@@ -1,6 +1,6 @@
 /** `token status | refresh`: what the operator looks at when an account stops working. Never prints a token. */
 import { halfLifeAt, isOAuthError } from '../../../lib/amocrm/oauth/index.ts';
-import type { TokenRecord } from '../../../lib/store/token-store.ts';
+import type { TokenRecord } from '../../../lib/amocrm/oauth/token-store.ts';
 import { CliError, type Command } from '../command.ts';
 import { SYSTEM_OPTIONS, openSystem, pickAccount } from '../system.ts';
 

@@ -6,7 +6,7 @@
 
 /**
  * Which account a call is made for, and through which integration. Same shape as the token
- * store's `TokenKey` (lib/store/token-store.ts), so a TokenProvider can take it as is.
+ * store's `TokenKey` (lib/amocrm/oauth/token-store.ts), so a TokenProvider can take it as is.
  */
 export interface AccountRef {
   /** The integration's client id (amoCRM "Integration ID"). The 7/s budget is per integration. */

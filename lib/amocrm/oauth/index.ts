@@ -3,7 +3,7 @@
  * the pieces once per container; functions/oauth.ts, functions/token-refresh.ts, the worker and
  * the CLI all take what they need from it.
  */
-import type { OAuthStateStore, TokenStore } from '../../store/token-store.ts';
+import type { OAuthStateStore, TokenStore } from './token-store.ts';
 import { OAuthDisconnect } from './disconnect.ts';
 import { OAuthInstall } from './install.ts';
 import { TokenLifecycle, type TokenLifecycleDeps } from './lifecycle.ts';
@@ -11,6 +11,7 @@ import { TokenProvider, type TokenProviderOptions } from './provider.ts';
 
 export * from './errors.ts';
 export * from './ports.ts';
+export * from './token-store.ts';
 export { TokenLifecycle, DEFAULT_TIMING, halfLifeAt, type LifecycleTiming, type ScheduleResult, type ScheduleOutcome, type TokenLifecycleDeps } from './lifecycle.ts';
 export { TokenProvider, type AccessToken } from './provider.ts';
 export { OAuthInstall, consentUrl, normalizeReferer, type CallbackQuery, type InstallResult, type AuthLink } from './install.ts';

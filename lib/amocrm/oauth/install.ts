@@ -15,7 +15,7 @@
 import { randomBytes } from 'node:crypto';
 import { accountHost, hostAllowed, type AccountConfig, type Config, type IntegrationConfig } from '../../config/schema.ts';
 import type { ResolvedAccount } from '../../config/load.ts';
-import type { OAuthStateStore, TokenRecord } from '../../store/token-store.ts';
+import type { OAuthStateStore, TokenRecord } from './token-store.ts';
 import { OAuthRequestError, TokenEndpointError } from './errors.ts';
 import { readTokenClaims } from './jwt.ts';
 import type { TokenLifecycle } from './lifecycle.ts';

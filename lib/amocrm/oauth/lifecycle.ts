@@ -24,7 +24,7 @@ import { performance } from 'node:perf_hooks';
 import { accountBaseUrl, accountHost, type Config } from '../../config/schema.ts';
 import { resolveAccount, allAccounts, type ResolvedAccount } from '../../config/load.ts';
 import type { SecretSource } from '../../config/secrets.ts';
-import { TokenVersionConflictError, type TokenKey, type TokenPair, type TokenRecord, type TokenRecordInput, type TokenStore } from '../../store/token-store.ts';
+import { TokenVersionConflictError, type TokenKey, type TokenPair, type TokenRecord, type TokenRecordInput, type TokenStore } from './token-store.ts';
 import {
   AccountDisconnectedError,
   AccountNeedsReauthError,
