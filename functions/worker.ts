@@ -37,7 +37,8 @@ import { DEFAULT_RETRY_POLICY, type Random, type RetryPolicy } from '../lib/pipe
 import type { PipelineLog } from '../lib/pipeline/log.ts';
 import { buildProcessorMap, type ProcessorMap, type RoutePolicy } from '../lib/pipeline/registry.ts';
 import { DynamoDlqIndex, type DlqIndex } from '../lib/store/dlq-index.ts';
-import { createDynamoIdempotency, type IdempotencyGuard } from '../lib/store/idempotency.ts';
+import { createDynamoIdempotency } from '../lib/store/idempotency.ts';
+import type { IdempotencyGuard } from '../lib/ingest/idempotency.ts';
 
 export const WORKER_FUNCTION_ID = 'worker';
 

@@ -23,7 +23,7 @@ import type { SecretSource } from '../config/secrets.ts';
 import type { EventPublisher } from '../events/bus.ts';
 import { ok, park } from '../pipeline/outcome.ts';
 import type { RouteProcessor } from '../pipeline/registry.ts';
-import type { IdempotencyGuard } from '../store/idempotency.ts';
+import type { IdempotencyGuard } from './idempotency.ts';
 import { runEventStep } from './event-step.ts';
 import { FlowRegistry } from './flows.ts';
 import { HookTokenMatcher } from './hook-tokens.ts';

@@ -19,7 +19,7 @@ import type { AccountConfig } from '../config/schema.ts';
 import { MAX_DETAIL_BYTES, type BusEvent, type EventPublisher } from '../events/bus.ts';
 import { DeferError } from '../pipeline/outcome.ts';
 import type { PipelineLog } from '../pipeline/log.ts';
-import { IdempotencyInProgressError, type IdempotencyGuard } from '../store/idempotency.ts';
+import { IdempotencyInProgressError, type IdempotencyGuard } from './idempotency.ts';
 import { toBusEvent, toTooLargeEvent, type DeliveryMeta } from './events.ts';
 import type { FlowRegistry } from './flows.ts';
 

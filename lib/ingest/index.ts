@@ -8,7 +8,7 @@ import type { SecretSource } from '../config/secrets.ts';
 import type { EventPublisher } from '../events/bus.ts';
 import type { MirrorRoute } from '../mirror/mirror.ts';
 import { buildProcessorMap, type ProcessorMap } from '../pipeline/registry.ts';
-import type { IdempotencyGuard } from '../store/idempotency.ts';
+import type { IdempotencyGuard } from './idempotency.ts';
 import { AMOCRM_HOOK_ROUTE, createAmocrmHookProcessor, hookTokenGate } from './amocrm-hook.ts';
 import type { FlowRegistry } from './flows.ts';
 import type { MetricsSink } from './metrics.ts';
@@ -20,6 +20,7 @@ export * from './event-step.ts';
 export * from './events.ts';
 export * from './flows.ts';
 export * from './hook-tokens.ts';
+export * from './idempotency.ts';
 export * from './metrics.ts';
 export * from './mirroring.ts';
 

@@ -1,15 +1,5 @@
 /**
- * Idempotency on business identity (DESIGN §3a): each event's key (webhook request id or body
- * hash + entity id + action, RDESK booking + element hash, amojo message id, form submission)
- * runs its effect at most once.
- *
- * Outcomes of `once(key, fn)`:
- * - the key was never seen (or its previous try failed, or its holder died): `fn` runs →
- *   `{status: 'ran', value}`;
- * - a completed record exists: `fn` does not run → `{status: 'duplicate'}`;
- * - another worker holds it in progress right now: throws `IdempotencyInProgressError` (the
- *   pipeline defers).
- * A failing `fn` deletes its own in-progress record, so a retry runs it again.
+ * The DynamoDB adapter of the idempotency guard (the port and its outcomes: lib/ingest/idempotency.ts).
  *
  * Why not Powertools' idempotency engine (the first version used it): on a table with a sort key
  * it writes every record under ONE static partition key, and a webhook burst costs several
@@ -23,20 +13,8 @@ import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
 import { DeleteCommand, DynamoDBDocumentClient, GetCommand, PutCommand } from '@aws-sdk/lib-dynamodb';
 import { createHash, randomUUID } from 'node:crypto';
+import { IdempotencyInProgressError, type IdempotencyGuard, type OnceResult } from '../ingest/idempotency.ts';
 import { isExpired, TABLE_TTL_ATTRIBUTE, ttlSeconds } from './table.ts';
-
-export type OnceResult<T> = { status: 'ran'; value: T } | { status: 'duplicate' };
-
-export interface IdempotencyGuard {
-  once<T>(key: string, fn: () => Promise<T>): Promise<OnceResult<T>>;
-}
-
-export class IdempotencyInProgressError extends Error {
-  override readonly name = 'IdempotencyInProgressError';
-  constructor(readonly key: string, options?: ErrorOptions) {
-    super('another worker is processing this event right now', options);
-  }
-}
 
 export interface DynamoIdempotencyOptions {
   client: DynamoDBClient;

@@ -8,7 +8,7 @@ import { countingParks, RecordingMetrics, withMirror } from '../../lib/ingest/in
 import { ok } from '../../lib/pipeline/outcome.ts';
 import { silentLog } from '../../lib/pipeline/log.ts';
 import { staticSecretSource } from '../../lib/config/secrets.ts';
-import type { IdempotencyGuard } from '../../lib/store/idempotency.ts';
+import type { IdempotencyGuard } from '../../lib/ingest/idempotency.ts';
 import { SQSClient } from '@aws-sdk/client-sqs';
 import type { DlqIndex } from '../../lib/store/dlq-index.ts';
 import { captureLog, ctxFor, hookEnvelope } from './support.ts';

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { ScanCommand } from '@aws-sdk/lib-dynamodb';
-import { createDynamoIdempotency, IdempotencyInProgressError, idempotencyPk } from '../../lib/store/idempotency.ts';
+import { createDynamoIdempotency, idempotencyPk } from '../../lib/store/idempotency.ts';
+import { IdempotencyInProgressError } from '../../lib/ingest/idempotency.ts';
 import { createTestTable } from '../support/ddb.ts';
 
 describe('idempotency guard (DynamoDB Local)', () => {

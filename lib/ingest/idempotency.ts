@@ -1,0 +1,27 @@
+/**
+ * Idempotency on business identity (DESIGN §3a): each event's key (webhook request id or body
+ * hash + entity id + action, RDESK booking + element hash, amojo message id, form submission)
+ * runs its effect at most once.
+ *
+ * Outcomes of `once(key, fn)`:
+ * - the key was never seen (or its previous try failed, or its holder died): `fn` runs →
+ *   `{status: 'ran', value}`;
+ * - a completed record exists: `fn` does not run → `{status: 'duplicate'}`;
+ * - another worker holds it in progress right now: throws `IdempotencyInProgressError` (the
+ *   pipeline defers).
+ * A failing `fn` deletes its own in-progress record, so a retry runs it again.
+ *
+ * The port; the DynamoDB adapter (one partition per key) is lib/store/idempotency.ts.
+ */
+export type OnceResult<T> = { status: 'ran'; value: T } | { status: 'duplicate' };
+
+export interface IdempotencyGuard {
+  once<T>(key: string, fn: () => Promise<T>): Promise<OnceResult<T>>;
+}
+
+export class IdempotencyInProgressError extends Error {
+  override readonly name = 'IdempotencyInProgressError';
+  constructor(readonly key: string, options?: ErrorOptions) {
+    super('another worker is processing this event right now', options);
+  }
+}
