@@ -36,7 +36,8 @@ import { buildIngestProcessors, countingParks, type FlowRegistry, type MetricsSi
 import { DEFAULT_RETRY_POLICY, type Random, type RetryPolicy } from '../lib/pipeline/backoff.ts';
 import type { PipelineLog } from '../lib/pipeline/log.ts';
 import { buildProcessorMap, type ProcessorMap, type RoutePolicy } from '../lib/pipeline/registry.ts';
-import { DynamoDlqIndex, type DlqIndex } from '../lib/store/dlq-index.ts';
+import { DynamoDlqIndex } from '../lib/store/dlq-index.ts';
+import type { DlqIndex } from '../lib/pipeline/dlq-index.ts';
 import { createDynamoIdempotency } from '../lib/store/idempotency.ts';
 import type { IdempotencyGuard } from '../lib/ingest/idempotency.ts';
 

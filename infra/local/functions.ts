@@ -20,7 +20,7 @@ import type { QueuesConfig } from '../../lib/aws/queues-config.ts';
 import type { MetricsSink } from '../../lib/ingest/metrics.ts';
 import type { Random, RetryPolicy } from '../../lib/pipeline/backoff.ts';
 import type { ProcessorMap } from '../../lib/pipeline/registry.ts';
-import type { DlqIndex } from '../../lib/store/dlq-index.ts';
+import type { DlqIndex } from '../../lib/pipeline/dlq-index.ts';
 import type { RouteTable } from '../../lib/routes.ts';
 import { asInvoke, type LocalInvoke } from './lambda.ts';
 import type { LocalLog } from './log.ts';

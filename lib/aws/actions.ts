@@ -8,7 +8,7 @@
 import { ChangeMessageVisibilityCommand, SendMessageCommand, type SQSClient } from '@aws-sdk/client-sqs';
 import type { SQSRecord } from 'aws-lambda';
 import type { Action } from '../pipeline/decide.ts';
-import type { DlqIndex } from '../store/dlq-index.ts';
+import type { DlqIndex } from '../pipeline/dlq-index.ts';
 import { dlqSk } from '../store/dlq-index.ts';
 import type { Envelope } from '../envelope.ts';
 import type { QueueDef } from '../routes.ts';

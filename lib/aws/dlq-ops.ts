@@ -32,7 +32,7 @@ import { envelopeBody, parseEnvelope, type Envelope } from '../envelope.ts';
 import { mapLimit } from '../pipeline/fifo.ts';
 import { describeError } from '../pipeline/outcome.ts';
 import { redact, safeErrorText } from '../pipeline/redact.ts';
-import type { DlqEntry, DlqIndex } from '../store/dlq-index.ts';
+import type { DlqEntry, DlqIndex } from '../pipeline/dlq-index.ts';
 import { DLQ_ATTR } from './actions.ts';
 
 /** The reason given to a DLQ message that has no index entry. */

@@ -14,7 +14,7 @@ import { describeError } from '../pipeline/outcome.ts';
 import { processMessage, type MessageResult, type PipelineConfig } from '../pipeline/process.ts';
 import { safeErrorText } from '../pipeline/redact.ts';
 import type { ProcessorMap, RoutePolicy } from '../pipeline/registry.ts';
-import type { DlqIndex } from '../store/dlq-index.ts';
+import type { DlqIndex } from '../pipeline/dlq-index.ts';
 import { executeAction, type QueueTarget } from './actions.ts';
 
 export interface BatchDeps {

@@ -7,3 +7,4 @@ export * from './fifo.ts';
 export * from './process.ts';
 export * from './redact.ts';
 export * from './log.ts';
+export * from './dlq-index.ts';

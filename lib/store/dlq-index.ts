@@ -1,72 +1,16 @@
 /**
- * The DLQ index (DESIGN §3a): one item per parked message, so `dlq list/show` can say what is
- * parked and why without receiving from the DLQs. The DLQ itself stays the source of truth for
- * `dlq replay`; each parked message carries its index id as the `dlq-index-id` attribute.
+ * The DynamoDB adapter of the DLQ index (the port, its entries and errors: lib/pipeline/dlq-index.ts).
  *
  * Item: pk `DLQ#<queueId>`, sk `<parkedAt ISO>#<messageKey>` (sorted by time within a queue),
  * `expiresAt` = parkedAt + the DLQ's retention (14 days by default). dynalite and DynamoDB Local
  * never expire items, so readers skip expired ones themselves.
  */
 import { DeleteCommand, GetCommand, PutCommand, QueryCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { DLQ_RETENTION_DAYS, DlqIndexError, type DlqEntry, type DlqFilter, type DlqIndex, type NewDlqEntry } from '../pipeline/dlq-index.ts';
 import { safeErrorText } from '../pipeline/redact.ts';
 import { isExpired, ttlSeconds } from './table.ts';
 
-export const DLQ_RETENTION_DAYS = 14;
 const DAY_MS = 86_400_000;
-
-export interface DlqEntry {
-  queueId: string;
-  /** The sort key, `<parkedAt>#<messageKey>`: the entry's id within its queue. */
-  id: string;
-  /** ISO timestamp. */
-  parkedAt: string;
-  /** The SQS message id of the delivery that was parked. */
-  messageKey: string;
-  route: string;
-  reason: string;
-  /** Redacted, at most 1000 characters. */
-  lastError: string;
-  attempts: number;
-  /** ISO: when the request was first received (the envelope's receivedAt). */
-  firstSeenAt: string;
-  /** ISO: when it was last tried (= parkedAt). */
-  lastSeenAt: string;
-  requestId: string;
-  /** Epoch seconds (the table's TTL attribute). */
-  expiresAt: number;
-}
-
-export interface NewDlqEntry {
-  queueId: string;
-  messageKey: string;
-  route: string;
-  reason: string;
-  lastError: string;
-  attempts: number;
-  firstSeenAt: number;
-  requestId: string;
-  /** Epoch ms; defaults to the index's clock. */
-  parkedAt?: number;
-  retentionDays?: number;
-}
-
-export interface DlqFilter {
-  queue?: string;
-  route?: string;
-  reason?: string;
-}
-
-export interface DlqIndex {
-  put(entry: NewDlqEntry): Promise<DlqEntry>;
-  /** Entries oldest first; expired ones are left out. */
-  list(filter?: DlqFilter): Promise<DlqEntry[]>;
-  get(queueId: string, id: string): Promise<DlqEntry | undefined>;
-  remove(queueId: string, id: string): Promise<void>;
-}
-
-export class DlqIndexError extends Error {
-  override readonly name = 'DlqIndexError';
-}
 
 export const dlqPk = (queueId: string): string => `DLQ#${queueId}`;
 export const dlqSk = (parkedAtIso: string, messageKey: string): string => `${parkedAtIso}#${messageKey}`;

@@ -10,7 +10,7 @@ import { silentLog } from '../../lib/pipeline/log.ts';
 import { staticSecretSource } from '../../lib/config/secrets.ts';
 import type { IdempotencyGuard } from '../../lib/ingest/idempotency.ts';
 import { SQSClient } from '@aws-sdk/client-sqs';
-import type { DlqIndex } from '../../lib/store/dlq-index.ts';
+import type { DlqIndex } from '../../lib/pipeline/dlq-index.ts';
 import { captureLog, ctxFor, hookEnvelope } from './support.ts';
 
 const base = {

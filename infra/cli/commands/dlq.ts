@@ -25,7 +25,8 @@ import {
 } from '../../../lib/aws/dlq-ops.ts';
 import { LocalEndpointsError, readLocalEndpoints } from '../../../lib/aws/local-endpoints.ts';
 import { resolveStack, StackResolveError } from '../../../lib/aws/stack-resolve.ts';
-import { DlqIndexError, DynamoDlqIndex } from '../../../lib/store/dlq-index.ts';
+import { DynamoDlqIndex } from '../../../lib/store/dlq-index.ts';
+import { DlqIndexError } from '../../../lib/pipeline/dlq-index.ts';
 import { dlqName, queueName, routeTable } from '../../../lib/routes.ts';
 import { CliError, type CliIO, type Command, type OptionValues, type Options } from '../command.ts';
 
