@@ -17,7 +17,7 @@ import { startSandbox } from '../infra/local/sandbox/index.ts';
 import { AmoClient } from '../lib/amocrm/client/client.ts';
 import { skewedClock, type ClientEvent } from '../lib/amocrm/client/types.ts';
 import { DynamoBreakerStore } from '../lib/store/breaker.ts';
-import { MemoryCacheStore } from '../lib/store/cache.ts';
+import { MemoryCacheStore } from '../lib/amocrm/client/cache-store.ts';
 import { DynamoRateBudget } from '../lib/store/rate-budget.ts';
 import { createTableInput } from '../lib/store/table.ts';
 

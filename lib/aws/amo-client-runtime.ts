@@ -25,9 +25,12 @@ import type { AccountRef, ClientEvent, Clock, FetchLike, TokenSource } from '../
 import { noMetrics, silentLog, type MetricsSink, type OAuthLog } from '../amocrm/oauth/ports.ts';
 import { resolveAccount } from '../config/load.ts';
 import { accountHost, type Config } from '../config/schema.ts';
-import { DynamoBreakerStore, type BreakerState, type BreakerStore } from '../store/breaker.ts';
-import { DynamoCacheStore, LayeredCacheStore, MemoryCacheStore, type CacheStore } from '../store/cache.ts';
-import { DynamoRateBudget, type BudgetConfig } from '../store/rate-budget.ts';
+import { DynamoBreakerStore } from '../store/breaker.ts';
+import type { BreakerState, BreakerStore } from '../amocrm/client/breaker-store.ts';
+import { DynamoCacheStore } from '../store/cache.ts';
+import { LayeredCacheStore, MemoryCacheStore, type CacheStore } from '../amocrm/client/cache-store.ts';
+import { DynamoRateBudget } from '../store/rate-budget.ts';
+import type { BudgetConfig } from '../amocrm/client/rate-budget.ts';
 
 /** Metric names (keep in step with infra/aws/metrics.ts, which the alarms read). */
 export const CLIENT_METRIC = {

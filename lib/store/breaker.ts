@@ -1,6 +1,6 @@
 /**
- * BreakerStore: the account-wide stop switch (DESIGN §1 "On a 403 block every worker stops calling
- * that account and an alarm fires"). Port + DynamoDB adapter + in-memory adapter.
+ * The DynamoDB adapter of the BreakerStore, the account-wide stop switch (the port and the
+ * in-memory adapter: lib/amocrm/client/breaker-store.ts).
  *
  * DynamoDB: the breaker lives on the account's rate-budget item (pk `RATE#<account host>`, sk
  * `RATE`, attributes `brkOpen`, `brkOpenedAt`, `brkReason`, `brkLiftedAt`, `brkLiftedBy`), so
@@ -9,44 +9,11 @@
  * person (amoCRM support unblocks the account, then the operator lifts the breaker), never by TTL.
  */
 import { GetCommand, UpdateCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import type { BreakerState, BreakerStore } from '../amocrm/client/breaker-store.ts';
 import { BUDGET_SK, budgetPk } from './rate-budget.ts';
-
-export interface BreakerState {
-  open: boolean;
-  openedAt?: number;
-  /** Why (safe to log): e.g. `403 from GET /api/v4/leads`. */
-  reason?: string;
-  liftedAt?: number;
-  liftedBy?: string;
-}
-
-export interface BreakerStore {
-  /** Strongly consistent read. */
-  get(accountHost: string): Promise<BreakerState>;
-  /** Opens the breaker; `opened` is false when it was already open (only the first opener raises the alarm). */
-  open(accountHost: string, info: { at: number; reason: string }): Promise<{ opened: boolean }>;
-  /** Closes it (the operator command). */
-  lift(accountHost: string, info: { at: number; by: string }): Promise<void>;
-}
 
 export function breakerKey(accountHost: string): { pk: string; sk: string } {
   return { pk: budgetPk(accountHost), sk: BUDGET_SK };
-}
-
-export class MemoryBreakerStore implements BreakerStore {
-  private readonly states = new Map<string, BreakerState>();
-  async get(host: string): Promise<BreakerState> {
-    return { ...(this.states.get(host) ?? { open: false }) };
-  }
-  async open(host: string, info: { at: number; reason: string }): Promise<{ opened: boolean }> {
-    if (this.states.get(host)?.open) return { opened: false };
-    this.states.set(host, { open: true, openedAt: info.at, reason: info.reason });
-    return { opened: true };
-  }
-  async lift(host: string, info: { at: number; by: string }): Promise<void> {
-    const s = this.states.get(host);
-    this.states.set(host, { ...(s ?? {}), open: false, liftedAt: info.at, liftedBy: info.by });
-  }
 }
 
 export interface DynamoBreakerStoreOptions {

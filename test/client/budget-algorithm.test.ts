@@ -6,17 +6,7 @@
  */
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import {
-  ACCOUNT_RING,
-  DEFAULT_BUDGET_CONFIG,
-  endStamp,
-  freshRing,
-  planAcquire,
-  spanMs,
-  type BudgetConfig,
-  type BudgetState,
-  type Slot,
-} from '../../lib/store/rate-budget.ts';
+import { ACCOUNT_RING, DEFAULT_BUDGET_CONFIG, endStamp, freshRing, planAcquire, spanMs, type BudgetConfig, type BudgetState, type Slot } from '../../lib/amocrm/client/rate-budget.ts';
 
 interface SimParams {
   instances: number;

@@ -7,8 +7,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { AmoRateLimitedError, RateBudgetExhaustedError } from '../../lib/amocrm/client/errors.ts';
 import type { ClientEvent, Clock, FetchLike } from '../../lib/amocrm/client/types.ts';
-import { MemoryBreakerStore, type BreakerState } from '../../lib/store/breaker.ts';
-import { MemoryRateBudget, type AcquireOptions, type BudgetDecision, type BudgetScope, type CompleteOptions, type RateBudget } from '../../lib/store/rate-budget.ts';
+import { MemoryBreakerStore, type BreakerState } from '../../lib/amocrm/client/breaker-store.ts';
+import { MemoryRateBudget, type AcquireOptions, type BudgetDecision, type BudgetScope, type CompleteOptions, type RateBudget } from '../../lib/amocrm/client/rate-budget.ts';
 import { ACCOUNT, fastClient, sandbox, type TestSandbox } from './support.ts';
 
 /** What a throttled DynamoDB write looks like, with a token-like string that must not reach the event. */

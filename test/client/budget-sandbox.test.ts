@@ -11,7 +11,7 @@ import { liftBreaker } from '../../lib/amocrm/client/breaker.ts';
 import { AccountBlockedError } from '../../lib/amocrm/client/errors.ts';
 import { skewedClock, type ClientEvent } from '../../lib/amocrm/client/types.ts';
 import { DynamoBreakerStore } from '../../lib/store/breaker.ts';
-import { MemoryCacheStore } from '../../lib/store/cache.ts';
+import { MemoryCacheStore } from '../../lib/amocrm/client/cache-store.ts';
 import { DynamoRateBudget } from '../../lib/store/rate-budget.ts';
 import { createTestTable } from '../support/ddb.ts';
 import { ACCOUNT, sandbox, tokenSource } from './support.ts';

@@ -2,8 +2,10 @@
 import { GetCommand } from '@aws-sdk/lib-dynamodb';
 import { describe, expect, it } from 'vitest';
 import { DynamoBreakerStore } from '../../lib/store/breaker.ts';
-import { DynamoCacheStore, LayeredCacheStore, MemoryCacheStore } from '../../lib/store/cache.ts';
-import { DEFAULT_BUDGET_CONFIG, DynamoRateBudget, spanMs, type BudgetDecision } from '../../lib/store/rate-budget.ts';
+import { DynamoCacheStore } from '../../lib/store/cache.ts';
+import { LayeredCacheStore, MemoryCacheStore } from '../../lib/amocrm/client/cache-store.ts';
+import { DynamoRateBudget } from '../../lib/store/rate-budget.ts';
+import { DEFAULT_BUDGET_CONFIG, spanMs, type BudgetDecision } from '../../lib/amocrm/client/rate-budget.ts';
 import { createTestTable } from '../support/ddb.ts';
 
 const scope = { clientId: 'c1', accountHost: 'acme.amocrm.ru' };

@@ -25,9 +25,9 @@ import {
 import { cf } from '../../lib/amocrm/client/custom-fields.ts';
 import type { FetchLike } from '../../lib/amocrm/client/types.ts';
 import { outcomeFromError } from '../../lib/pipeline/outcome.ts';
-import { MemoryBreakerStore } from '../../lib/store/breaker.ts';
-import { MemoryCacheStore } from '../../lib/store/cache.ts';
-import { MemoryRateBudget } from '../../lib/store/rate-budget.ts';
+import { MemoryBreakerStore } from '../../lib/amocrm/client/breaker-store.ts';
+import { MemoryCacheStore } from '../../lib/amocrm/client/cache-store.ts';
+import { MemoryRateBudget } from '../../lib/amocrm/client/rate-budget.ts';
 import { ACCOUNT, fastClient, requestsOf, sandbox, type TestSandbox } from './support.ts';
 
 function expectNoSecret(e: unknown, secret: string): void {

@@ -2,9 +2,9 @@
 import { startSandbox, type Sandbox, type SandboxOptions } from '../../infra/local/sandbox/index.ts';
 import { AmoClient, type AmoClientOptions } from '../../lib/amocrm/client/client.ts';
 import type { AccountRef, ClientEvent, TokenSource } from '../../lib/amocrm/client/types.ts';
-import { MemoryBreakerStore } from '../../lib/store/breaker.ts';
-import { MemoryCacheStore } from '../../lib/store/cache.ts';
-import { MemoryRateBudget } from '../../lib/store/rate-budget.ts';
+import { MemoryBreakerStore } from '../../lib/amocrm/client/breaker-store.ts';
+import { MemoryCacheStore } from '../../lib/amocrm/client/cache-store.ts';
+import { MemoryRateBudget } from '../../lib/amocrm/client/rate-budget.ts';
 
 export const CLIENT_ID = 'client-test';
 export const ACCOUNT: AccountRef = { clientId: CLIENT_ID, accountKey: 'acc1' };

@@ -5,7 +5,7 @@
  * `AccountBlocked` alarm fires and messages are deferred, not lost. Only amoCRM support lifts the
  * block; then the operator lifts the breaker here. It never closes by itself (no TTL).
  */
-import type { BreakerState } from '../../../lib/store/breaker.ts';
+import type { BreakerState } from '../../../lib/amocrm/client/breaker-store.ts';
 import { CliError, type Command, type OptionValues } from '../command.ts';
 import { AMO_OPTIONS, accountOf, openAmo } from './schema.ts';
 

@@ -4,7 +4,7 @@
  * every instance stops within that time. It is checked before the budget is spent and again right
  * before sending (the budget may have made the request wait).
  */
-import type { BreakerStore } from '../../store/breaker.ts';
+import type { BreakerStore } from './breaker-store.ts';
 import { AccountBlockedError } from './errors.ts';
 import type { Clock, Observer } from './types.ts';
 

@@ -1,5 +1,5 @@
 /**
- * The client's cache policy over a CacheStore (lib/store/cache.ts):
+ * The client's cache policy over a CacheStore (cache-store.ts; DynamoDB: lib/store/cache.ts):
  *
  * - Dictionaries (pipelines + statuses, custom fields, users, task types) are trusted for their
  *   TTL without asking amoCRM (DESIGN §3a): a hit costs no budget.
@@ -11,7 +11,7 @@
  * - A write through the client drops the entity's entries, so this process never reads its own
  *   write stale.
  */
-import type { CacheEntry, CacheStore } from '../../store/cache.ts';
+import type { CacheEntry, CacheStore } from './cache-store.ts';
 import type { Clock, Observer } from './types.ts';
 
 export interface CachePolicy {

@@ -2,7 +2,7 @@
  * The front door: `new AmoClient({tokens, budget, breaker, cache, …}).forAccount(ref)` gives the
  * typed resources of one account. Everything goes through the one sender in core.ts.
  */
-import type { CacheStore } from '../../store/cache.ts';
+import type { CacheStore } from './cache-store.ts';
 import { DEFAULT_ADD_POLICY, type AddPolicy } from './add.ts';
 import { ClientCache, DEFAULT_CACHE_POLICY, type CachePolicy } from './cache.ts';
 import { AmoCore, type AmoRequest, type ClientOptions } from './core.ts';

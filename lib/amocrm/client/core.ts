@@ -16,8 +16,8 @@
  */
 import { describeError } from '../../pipeline/outcome.ts';
 import { safeErrorText } from '../../pipeline/redact.ts';
-import type { BudgetScope, RateBudget } from '../../store/rate-budget.ts';
-import type { BreakerStore } from '../../store/breaker.ts';
+import type { BudgetScope, RateBudget } from './rate-budget.ts';
+import type { BreakerStore } from './breaker-store.ts';
 import { BreakerGate } from './breaker.ts';
 import { AmoAccountBlockedError, AmoApiError, AmoNetworkError, AmoRateLimitedError, AmoTimeoutError, AmoUnauthorizedError, RateBudgetExhaustedError } from './errors.ts';
 import { decideRetry, DEFAULT_RETRY_POLICY, type RequestKind, type RetryPolicy } from './retry.ts';

@@ -12,3 +12,6 @@ export { BreakerGate, liftBreaker, breakerStatus } from './breaker.ts';
 export { AccountSchema, pullSchema, pullSchemaToFile, loadSchemaFile, type AccountSchemaJson } from './schema.ts';
 export { systemClock, skewedClock, type AccountRef, type TokenSource, type Clock, type Observer, type ClientEvent, type FetchLike } from './types.ts';
 export type { AmoResponse } from './transport.ts';
+export { MemoryRateBudget, DEFAULT_BUDGET_CONFIG, type RateBudget, type BudgetScope, type BudgetConfig, type BudgetDecision } from './rate-budget.ts';
+export { MemoryBreakerStore, type BreakerStore, type BreakerState } from './breaker-store.ts';
+export { MemoryCacheStore, LayeredCacheStore, type CacheStore, type CacheEntry } from './cache-store.ts';
