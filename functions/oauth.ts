@@ -7,13 +7,15 @@
 import { Logger } from '@aws-lambda-powertools/logger';
 import { Metrics } from '@aws-lambda-powertools/metrics';
 import type { APIGatewayProxyEvent, APIGatewayProxyResult } from 'aws-lambda';
-import { OAuthRequestError, powertoolsMetricsSink, type OAuthDisconnect, type OAuthInstall, type OAuthLog } from '../lib/amocrm/oauth/index.ts';
-import { loggerAsOAuthLog, oauthFromEnv } from '../lib/aws/oauth-runtime.ts';
+import { OAuthRequestError, type OAuthDisconnect, type OAuthInstall } from '../lib/amocrm/oauth/index.ts';
+import { powertoolsLog, powertoolsMetricsSink } from '../lib/aws/powertools.ts';
+import type { Log } from '../lib/shared/log.ts';
+import { oauthFromEnv } from '../lib/aws/oauth-runtime.ts';
 
 export interface OAuthHandlerDeps {
   install: Pick<OAuthInstall, 'handleCallback'>;
   disconnect: Pick<OAuthDisconnect, 'verifyDisconnect'>;
-  log: OAuthLog;
+  log: Log;
 }
 
 const SECURITY_HEADERS = {
@@ -87,7 +89,7 @@ const metrics = new Metrics({ namespace: 'AmoGateway', serviceName: 'amo-gateway
 
 function fromEnv(): (event: APIGatewayProxyEvent) => Promise<APIGatewayProxyResult> {
   try {
-    const log = loggerAsOAuthLog(logger);
+    const log = powertoolsLog(logger);
     const oauth = oauthFromEnv(process.env, { log, metrics: powertoolsMetricsSink(metrics) });
     return createHandler({ install: oauth.install, disconnect: oauth.disconnect, log });
   } catch (e) {

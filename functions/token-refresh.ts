@@ -6,13 +6,14 @@
  */
 import { Logger } from '@aws-lambda-powertools/logger';
 import { Metrics } from '@aws-lambda-powertools/metrics';
-import type { TokenLifecycle, OAuthLog, ScheduleResult } from '../lib/amocrm/oauth/index.ts';
-import { powertoolsMetricsSink } from '../lib/amocrm/oauth/index.ts';
-import { loggerAsOAuthLog, oauthFromEnv } from '../lib/aws/oauth-runtime.ts';
+import type { TokenLifecycle, ScheduleResult } from '../lib/amocrm/oauth/index.ts';
+import type { Log } from '../lib/shared/log.ts';
+import { powertoolsLog, powertoolsMetricsSink } from '../lib/aws/powertools.ts';
+import { oauthFromEnv } from '../lib/aws/oauth-runtime.ts';
 
 export interface TokenRefreshDeps {
   lifecycle: Pick<TokenLifecycle, 'refreshDue'>;
-  log: OAuthLog;
+  log: Log;
 }
 
 export interface TokenRefreshSummary {
@@ -41,7 +42,7 @@ const metrics = new Metrics({ namespace: 'AmoGateway', serviceName: 'amo-gateway
 
 function fromEnv(): (event?: unknown) => Promise<TokenRefreshSummary> {
   try {
-    const log = loggerAsOAuthLog(logger);
+    const log = powertoolsLog(logger);
     const oauth = oauthFromEnv(process.env, { log, metrics: powertoolsMetricsSink(metrics) });
     return createHandler({ lifecycle: oauth.lifecycle, log });
   } catch (e) {

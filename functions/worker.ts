@@ -22,7 +22,7 @@ import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import middy from '@middy/core';
 import type { Context, SQSBatchResponse, SQSEvent } from 'aws-lambda';
 import { routeTable as shippedTable, type RouteTable } from '../lib/routes.ts';
-import { powertoolsMetricsSink } from '../lib/amocrm/oauth/ports.ts';
+import { powertoolsLog, powertoolsMetricsSink } from '../lib/aws/powertools.ts';
 import type { QueueTarget } from '../lib/aws/actions.ts';
 import { createEventBridgePublisher, EventBridgeClient } from '../lib/aws/event-bus.ts';
 import { parseQueuesConfig, WorkerConfigError, type QueuesConfig } from '../lib/aws/queues-config.ts';
@@ -32,9 +32,10 @@ import { loadConfigFromEnv } from '../lib/config/load.ts';
 import type { Config } from '../lib/config/schema.ts';
 import type { SecretSource } from '../lib/config/secrets.ts';
 import type { EventPublisher } from '../lib/events/bus.ts';
-import { buildIngestProcessors, countingParks, type FlowRegistry, type MetricsSink, type MirrorSender } from '../lib/ingest/index.ts';
+import { buildIngestProcessors, countingParks, type FlowRegistry, type MirrorSender } from '../lib/ingest/index.ts';
+import type { MetricsSink } from '../lib/shared/metrics-sink.ts';
 import { DEFAULT_RETRY_POLICY, type Random, type RetryPolicy } from '../lib/pipeline/backoff.ts';
-import type { PipelineLog } from '../lib/pipeline/log.ts';
+import type { Log } from '../lib/shared/log.ts';
 import { buildProcessorMap, type ProcessorMap, type RoutePolicy } from '../lib/pipeline/registry.ts';
 import { DynamoDlqIndex } from '../lib/store/dlq-index.ts';
 import type { DlqIndex } from '../lib/pipeline/dlq-index.ts';
@@ -48,7 +49,7 @@ export interface WorkerDeps {
   dlqIndex: DlqIndex;
   /** The queues this function consumes, by id (the `QUEUES` variable in AWS). */
   queues: QueuesConfig;
-  logger: PipelineLog;
+  logger: Log;
   /** The route table (default: the shipped one). */
   table?: RouteTable;
   /** Merged over the default processor of every route; an explicit undefined removes one. */
@@ -148,7 +149,7 @@ const noBus: EventPublisher = {
 };
 
 /** Clients and config from the Lambda environment; throws WorkerConfigError (or ConfigError) when it is incomplete. */
-export function depsFromEnv(env: NodeJS.ProcessEnv, logger: PipelineLog, metrics?: MetricsSink): WorkerDeps {
+export function depsFromEnv(env: NodeJS.ProcessEnv, logger: Log, metrics?: MetricsSink): WorkerDeps {
   const tableName = env.TABLE_NAME;
   if (!tableName) throw new WorkerConfigError('TABLE_NAME is not set');
   const queues = parseQueuesConfig(env.QUEUES);
@@ -174,16 +175,6 @@ export function depsFromEnv(env: NodeJS.ProcessEnv, logger: PipelineLog, metrics
 
 const logger = new Logger({ serviceName: process.env.POWERTOOLS_SERVICE_NAME ?? 'amo-gateway-worker' });
 const metrics = new Metrics({ namespace: process.env.POWERTOOLS_METRICS_NAMESPACE ?? 'AmoGateway', serviceName: process.env.POWERTOOLS_SERVICE_NAME ?? 'amo-gateway-worker' });
-
-/** Powertools Logger behind the pipeline's port (structured JSON lines in CloudWatch). */
-export function powertoolsLog(l: Logger): PipelineLog {
-  return {
-    debug: (m, a) => l.debug(m, a ?? {}),
-    info: (m, a) => l.info(m, a ?? {}),
-    warn: (m, a) => l.warn(m, a ?? {}),
-    error: (m, a) => l.error(m, a ?? {}),
-  };
-}
 
 function fromEnv() {
   try {

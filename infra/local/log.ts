@@ -3,12 +3,12 @@
  * Tests pass `quiet` and a `sink` to read the lines. Nothing here ever receives a body or a raw
  * path (the callers log route ids and path templates only).
  */
-import type { PipelineLog } from '../../lib/pipeline/log.ts';
+import type { Log } from '../../lib/shared/log.ts';
 
 export interface LocalLog {
   line(source: string, message: string, attributes?: Record<string, unknown>): void;
   /** The pipeline's logging port, writing through line(). */
-  pipeline(source: string): PipelineLog;
+  pipeline(source: string): Log;
 }
 
 export interface LocalLogOptions {

@@ -13,9 +13,9 @@ import { dlqSk } from '../store/dlq-index.ts';
 import type { Envelope } from '../envelope.ts';
 import type { QueueDef } from '../routes.ts';
 import type { QueueEndpoint } from './queues-config.ts';
-import type { PipelineLog } from '../pipeline/log.ts';
-import { describeError } from '../pipeline/outcome.ts';
-import { safeErrorText } from '../pipeline/redact.ts';
+import type { Log } from '../shared/log.ts';
+import { describeError } from '../shared/errors.ts';
+import { safeErrorText } from '../shared/redact.ts';
 
 /** A queue as the worker knows it: its endpoints (QUEUES) plus its policy from the route table. */
 export type QueueTarget = Pick<QueueDef, 'id' | 'fifo' | 'maxAttempts' | 'retentionDays'> & QueueEndpoint;
@@ -29,7 +29,7 @@ export interface ActionDeps {
    * included). The line carries `dlqIndex: 'unindexed'`, which `countingParks`
    * (lib/ingest/metrics.ts) counts as `DlqIndexWriteFailed`.
    */
-  log?: PipelineLog;
+  log?: Log;
 }
 
 /** Message attributes a parked message carries, so `dlq replay/show` can find its index entry. */

@@ -21,8 +21,10 @@
 import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { AmoClient, type AmoClientForAccount, type AmoClientOptions } from '../amocrm/client/client.ts';
 import { liftBreaker as liftStoredBreaker } from '../amocrm/client/breaker.ts';
-import type { AccountRef, ClientEvent, Clock, FetchLike, TokenSource } from '../amocrm/client/types.ts';
-import { noMetrics, silentLog, type MetricsSink, type OAuthLog } from '../amocrm/oauth/ports.ts';
+import type { AccountRef, ClientEvent, FetchLike, TokenSource } from '../amocrm/client/types.ts';
+import type { SleepingClock } from '../shared/clock.ts';
+import { noMetrics, type MetricsSink } from '../shared/metrics-sink.ts';
+import { silentLog, type Log } from '../shared/log.ts';
 import { resolveAccount } from '../config/load.ts';
 import { accountHost, type Config } from '../config/schema.ts';
 import { DynamoBreakerStore } from '../store/breaker.ts';
@@ -54,10 +56,10 @@ export interface AmoClientRuntimeOptions {
   tableName: string;
   /** AccountBlocked, AmoRateLimited, RateBudgetExhausted (powertoolsMetricsSink(metrics) in Lambda). */
   metrics?: MetricsSink;
-  /** One line per block / 429 (Powertools Logger via loggerAsOAuthLog, or the local log). */
-  log?: OAuthLog;
+  /** One line per block / 429 (Powertools Logger via lib/aws/powertools.ts, or the local log). */
+  log?: Log;
   fetch?: FetchLike;
-  clock?: Clock;
+  clock?: SleepingClock;
   /** `defer` (workers, default): give up waiting for budget after `maxBudgetWaitMs`. `await` (CLIs): wait, sit out 429s. */
   mode?: 'defer' | 'await';
   /** Every client event with the account it belongs to (the CLI's progress lines, tests). */

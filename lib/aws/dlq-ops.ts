@@ -29,9 +29,9 @@ import {
   type SQSClient,
 } from '@aws-sdk/client-sqs';
 import { envelopeBody, parseEnvelope, type Envelope } from '../envelope.ts';
-import { mapLimit } from '../pipeline/fifo.ts';
-import { describeError } from '../pipeline/outcome.ts';
-import { redact, safeErrorText } from '../pipeline/redact.ts';
+import { mapLimit } from '../shared/concurrency.ts';
+import { describeError } from '../shared/errors.ts';
+import { redact, safeErrorText } from '../shared/redact.ts';
 import type { DlqEntry, DlqIndex } from '../pipeline/dlq-index.ts';
 import { DLQ_ATTR } from './actions.ts';
 

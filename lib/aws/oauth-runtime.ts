@@ -9,11 +9,13 @@
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { ConfigError, loadConfigFromEnv } from '../config/load.ts';
-import { createOAuth, type MetricsSink, type OAuth, type OAuthLog } from '../amocrm/oauth/index.ts';
+import { createOAuth, type OAuth } from '../amocrm/oauth/index.ts';
+import type { MetricsSink } from '../shared/metrics-sink.ts';
+import type { Log } from '../shared/log.ts';
 import { DynamoTokenStore } from '../store/token-store.ts';
 import { awsSecretSource } from './secrets.ts';
 
-export function oauthFromEnv(env: NodeJS.ProcessEnv, ports: { log: OAuthLog; metrics: MetricsSink }): OAuth {
+export function oauthFromEnv(env: NodeJS.ProcessEnv, ports: { log: Log; metrics: MetricsSink }): OAuth {
   const config = loadConfigFromEnv(env);
   const tableName = env.TABLE_NAME;
   if (!tableName) throw new ConfigError('TABLE_NAME is not set');
@@ -26,9 +28,4 @@ export function oauthFromEnv(env: NodeJS.ProcessEnv, ports: { log: OAuthLog; met
     log: ports.log,
     metrics: ports.metrics,
   });
-}
-
-/** Powertools Logger (or anything with the same methods) behind the OAuthLog port. */
-export function loggerAsOAuthLog(l: { info(m: string, a: Record<string, unknown>): void; warn(m: string, a: Record<string, unknown>): void; error(m: string, a: Record<string, unknown>): void }): OAuthLog {
-  return { info: (m, a) => l.info(m, a ?? {}), warn: (m, a) => l.warn(m, a ?? {}), error: (m, a) => l.error(m, a ?? {}) };
 }

@@ -8,11 +8,12 @@
 import type { SQSClient } from '@aws-sdk/client-sqs';
 import type { SQSBatchResponse, SQSEvent, SQSRecord } from 'aws-lambda';
 import type { Random, RetryPolicy } from '../pipeline/backoff.ts';
-import { mapLimit, runFifoBatch } from '../pipeline/fifo.ts';
-import type { PipelineLog } from '../pipeline/log.ts';
-import { describeError } from '../pipeline/outcome.ts';
+import { runFifoBatch } from '../pipeline/fifo.ts';
+import { mapLimit } from '../shared/concurrency.ts';
+import type { Log } from '../shared/log.ts';
+import { describeError } from '../shared/errors.ts';
 import { processMessage, type MessageResult, type PipelineConfig } from '../pipeline/process.ts';
-import { safeErrorText } from '../pipeline/redact.ts';
+import { safeErrorText } from '../shared/redact.ts';
 import type { ProcessorMap, RoutePolicy } from '../pipeline/registry.ts';
 import type { DlqIndex } from '../pipeline/dlq-index.ts';
 import { executeAction, type QueueTarget } from './actions.ts';
@@ -23,7 +24,7 @@ export interface BatchDeps {
   queues: readonly QueueTarget[];
   routes: readonly RoutePolicy[];
   processors: ProcessorMap;
-  log: PipelineLog;
+  log: Log;
   now: () => number;
   random: Random;
   policy?: RetryPolicy;

@@ -27,7 +27,8 @@ import type { IdempotencyGuard } from './idempotency.ts';
 import { runEventStep } from './event-step.ts';
 import { FlowRegistry } from './flows.ts';
 import { HookTokenMatcher } from './hook-tokens.ts';
-import { INGEST_METRIC, type MetricsSink } from './metrics.ts';
+import { INGEST_METRIC } from './metrics.ts';
+import type { MetricsSink } from '../shared/metrics-sink.ts';
 import type { MirrorGate } from './mirroring.ts';
 
 export const AMOCRM_HOOK_ROUTE = 'amocrm-hook';

@@ -7,7 +7,7 @@
  */
 import type { WebhookEvent } from '../amocrm/webhooks/types.ts';
 import type { AccountConfig } from '../config/schema.ts';
-import type { PipelineLog } from '../pipeline/log.ts';
+import type { Log } from '../shared/log.ts';
 
 export interface FlowContext {
   /** Our account (from the config) the webhook belongs to. */
@@ -21,7 +21,7 @@ export interface FlowContext {
    * or as another system's idempotency key.
    */
   stepKey: string;
-  log: PipelineLog;
+  log: Log;
   now(): number;
 }
 

@@ -22,7 +22,7 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
 import type { AccountConfig, Config } from '../config/schema.ts';
 import type { SecretSource } from '../config/secrets.ts';
-import type { PipelineLog } from '../pipeline/log.ts';
+import type { Log } from '../shared/log.ts';
 import { RetryableError } from '../pipeline/outcome.ts';
 
 export interface HookTokenMatcherOptions {
@@ -79,7 +79,7 @@ export class HookTokenMatcher {
    * the token matches no loaded account while some account's secret is missing (it may be its).
    * `log` gets one warning per read that leaves secrets missing.
    */
-  async match(token: string | undefined, log?: Pick<PipelineLog, 'warn'>): Promise<AccountConfig[]> {
+  async match(token: string | undefined, log?: Pick<Log, 'warn'>): Promise<AccountConfig[]> {
     let cache = this.cache ?? (await this.load());
     if (token === undefined || token === '') return [];
     const candidate = digestOf(token);

@@ -2,10 +2,10 @@
  * The worker's metrics (namespace `AmoGateway` in AWS; Powertools adds the `service` dimension).
  * Alarms match these names exactly: keep them stable.
  */
-import type { MetricsSink } from '../amocrm/oauth/ports.ts';
-import type { PipelineLog } from '../pipeline/log.ts';
+import type { MetricsSink } from '../shared/metrics-sink.ts';
+import type { Log } from '../shared/log.ts';
 
-export type { MetricsSink } from '../amocrm/oauth/ports.ts';
+export type { MetricsSink } from '../shared/metrics-sink.ts';
 
 export const INGEST_METRIC = {
   /** A webhook whose path token matches no account (count; alarm ≥ 1 in 5 min). */
@@ -27,7 +27,7 @@ export const INGEST_METRIC = {
  * unchanged. *assumed*: the line's shape is the batch loop's
  * contract (lib/aws/sqs-batch.ts); a hook there would be the sturdier place.
  */
-export function countingParks(log: PipelineLog, metrics: MetricsSink): PipelineLog {
+export function countingParks(log: Log, metrics: MetricsSink): Log {
   const spy = (attributes: Record<string, unknown> | undefined) => {
     // A park whose DLQ send failed is reported failed and comes back: count it when it lands.
     if (attributes?.action === 'park' && attributes.reported === undefined && typeof attributes.reason === 'string') metrics.count(INGEST_METRIC.parked, { reason: attributes.reason });

@@ -21,7 +21,8 @@ import type { MirrorConfig } from '../config/schema.ts';
 import type { SecretSource } from '../config/secrets.ts';
 import { createMirror, type Mirror, type MirrorResult, type MirrorRoute } from '../mirror/mirror.ts';
 import type { ProcessorMap, RouteProcessor } from '../pipeline/registry.ts';
-import { INGEST_METRIC, type MetricsSink } from './metrics.ts';
+import { INGEST_METRIC } from './metrics.ts';
+import type { MetricsSink } from '../shared/metrics-sink.ts';
 
 export interface MirrorSender {
   send(env: Envelope, route: MirrorRoute): Promise<MirrorResult>;

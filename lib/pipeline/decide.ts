@@ -18,7 +18,7 @@ import type { Envelope } from '../envelope.ts';
 import type { QueueDef } from '../routes.ts';
 import { backoffSeconds, deferSeconds, DEFAULT_RETRY_POLICY, type Random, type RetryPolicy } from './backoff.ts';
 import { normalizeReason, PARK_REASONS, type Outcome } from './outcome.ts';
-import { safeErrorText } from './redact.ts';
+import { safeErrorText } from '../shared/redact.ts';
 
 /** What the decision needs of a queue of the table (lib/routes.ts). */
 export type QueuePolicy = Pick<QueueDef, 'id' | 'fifo' | 'maxAttempts'>;

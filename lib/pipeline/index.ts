@@ -5,6 +5,4 @@ export * from './decide.ts';
 export * from './registry.ts';
 export * from './fifo.ts';
 export * from './process.ts';
-export * from './redact.ts';
-export * from './log.ts';
 export * from './dlq-index.ts';

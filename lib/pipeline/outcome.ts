@@ -12,6 +12,7 @@
  * error is treated as `retry` (an unknown failure is assumed transient: it will be parked after
  * its attempts anyway, whereas parking it at once could lose work to a passing glitch).
  */
+import { describeError } from '../shared/errors.ts';
 
 export type Outcome =
   | { kind: 'ok' }
@@ -92,22 +93,6 @@ export class PermanentError extends PipelineError {
   toOutcome(): Outcome {
     return park(this.reason, describeError(this));
   }
-}
-
-/** `Name: message` plus the chain of causes, one level per `<-`. Not yet redacted. */
-export function describeError(e: unknown): string {
-  const parts: string[] = [];
-  let cur: unknown = e;
-  for (let depth = 0; cur !== undefined && cur !== null && depth < 5; depth++) {
-    if (cur instanceof Error) {
-      parts.push(cur.message ? `${cur.name}: ${cur.message}` : cur.name);
-      cur = cur.cause;
-    } else {
-      parts.push(String(cur));
-      break;
-    }
-  }
-  return parts.join(' <- ');
 }
 
 /** What a thrown value means: our typed errors choose; anything else is a retry. */

@@ -5,8 +5,9 @@
 import { envelopeBody, EnvelopeError, parseEnvelope, type Envelope } from '../envelope.ts';
 import type { Random, RetryPolicy } from './backoff.ts';
 import { decide, parkRaw, type Action, type QueuePolicy } from './decide.ts';
-import type { PipelineLog } from './log.ts';
-import { describeError, outcomeFromError, park, PARK_REASONS, retry, type Outcome, type OutcomeKind } from './outcome.ts';
+import type { Log } from '../shared/log.ts';
+import { outcomeFromError, park, PARK_REASONS, retry, type Outcome, type OutcomeKind } from './outcome.ts';
+import { describeError } from '../shared/errors.ts';
 import { routeQueueId, type ProcessorMap, type RoutePolicy } from './registry.ts';
 
 export interface MessageInput {
@@ -20,7 +21,7 @@ export interface PipelineConfig {
   queue: QueuePolicy;
   routes: ReadonlyMap<string, RoutePolicy>;
   processors: ProcessorMap;
-  log: PipelineLog;
+  log: Log;
   now: () => number;
   random: Random;
   policy?: RetryPolicy;

@@ -5,7 +5,7 @@
  */
 import type { Envelope } from '../envelope.ts';
 import type { Route } from '../routes.ts';
-import type { PipelineLog } from './log.ts';
+import type { Log } from '../shared/log.ts';
 import { ok, type Outcome } from './outcome.ts';
 
 /** What the pipeline needs of a route of the table (lib/routes.ts). */
@@ -25,7 +25,7 @@ export interface ProcessorContext {
   receiveCount: number;
   /** The exact body bytes (decoded once by the pipeline). */
   body: Buffer;
-  log: PipelineLog;
+  log: Log;
   now(): number;
 }
 

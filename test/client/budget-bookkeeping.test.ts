@@ -6,7 +6,8 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { AmoRateLimitedError, RateBudgetExhaustedError } from '../../lib/amocrm/client/errors.ts';
-import type { ClientEvent, Clock, FetchLike } from '../../lib/amocrm/client/types.ts';
+import type { ClientEvent, FetchLike } from '../../lib/amocrm/client/types.ts';
+import type { SleepingClock } from '../../lib/shared/clock.ts';
 import { MemoryBreakerStore, type BreakerState } from '../../lib/amocrm/client/breaker-store.ts';
 import { MemoryRateBudget, type AcquireOptions, type BudgetDecision, type BudgetScope, type CompleteOptions, type RateBudget } from '../../lib/amocrm/client/rate-budget.ts';
 import { ACCOUNT, fastClient, sandbox, type TestSandbox } from './support.ts';
@@ -88,7 +89,7 @@ describe('budget bookkeeping never masks the request', () => {
 });
 
 /** Time that only moves when told to: sleeps pass at once, a slow store read moves it on. */
-class VirtualClock implements Clock {
+class VirtualClock implements SleepingClock {
   t = Date.now();
   now(): number {
     return this.t;

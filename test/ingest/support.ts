@@ -2,7 +2,7 @@
 import { buildEnvelope, type Envelope } from '../../lib/envelope.ts';
 import { parseConfig, type Config, type ConfigInput } from '../../lib/config/index.ts';
 import type { SecretSource } from '../../lib/config/secrets.ts';
-import type { PipelineLog } from '../../lib/pipeline/log.ts';
+import type { Log } from '../../lib/shared/log.ts';
 import type { ProcessorContext } from '../../lib/pipeline/registry.ts';
 
 export const HOOK_HEADERS = ['content-type', 'user-agent', 'x-amocrm-requestid'];
@@ -75,13 +75,13 @@ export interface LogLine {
   attrs: Record<string, unknown>;
 }
 
-export function captureLog(): { log: PipelineLog; lines: LogLine[] } {
+export function captureLog(): { log: Log; lines: LogLine[] } {
   const lines: LogLine[] = [];
   const at = (level: string) => (message: string, attrs: Record<string, unknown> = {}) => void lines.push({ level, message, attrs });
   return { log: { debug: at('debug'), info: at('info'), warn: at('warn'), error: at('error') }, lines };
 }
 
-export function ctxFor(env: Envelope, log: PipelineLog, receiveCount = 1): ProcessorContext {
+export function ctxFor(env: Envelope, log: Log, receiveCount = 1): ProcessorContext {
   return {
     route: { id: 'amocrm-hook', bodyLimitBytes: 512 * 1024, target: { kind: 'queue', queue: 'amocrm-hooks' } },
     queueId: 'amocrm-hooks',

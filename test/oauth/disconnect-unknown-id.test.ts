@@ -7,7 +7,8 @@
  */
 import { afterEach, describe, expect, it } from 'vitest';
 import { createHandler } from '../../functions/oauth.ts';
-import { createOAuth, disconnectSignature, silentLog, type OAuthLog } from '../../lib/amocrm/oauth/index.ts';
+import { createOAuth, disconnectSignature } from '../../lib/amocrm/oauth/index.ts';
+import { silentLog, type Log } from '../../lib/shared/log.ts';
 import { parseConfig, type Config } from '../../lib/config/index.ts';
 import { staticSecretSource } from '../../lib/config/secrets.ts';
 import { CLIENT_SECRET_NAME, restEvent, startWorld, type World } from './support.ts';
@@ -18,8 +19,9 @@ afterEach(async () => {
   world = undefined;
 });
 
-class LogRecorder implements OAuthLog {
+class LogRecorder implements Log {
   readonly lines: Array<{ level: string; message: string; extra?: Record<string, unknown> }> = [];
+  debug(): void {}
   info(message: string, extra?: Record<string, unknown>): void {
     this.lines.push({ level: 'info', message, ...(extra ? { extra } : {}) });
   }
@@ -42,7 +44,7 @@ async function installWithUnknownId(w: World): Promise<void> {
   expect((await store.get({ clientId: w.clientId, accountKey: 'clinic' }))?.amoAccountId).toBeUndefined();
 }
 
-function engine(w: World, log: OAuthLog, config: Config = w.config) {
+function engine(w: World, log: Log, config: Config = w.config) {
   return createOAuth({ config, store: w.newStore(), secrets: staticSecretSource({ [CLIENT_SECRET_NAME]: w.clientSecret }), fetch: w.fetch.fetch, clock: w.clock, log });
 }
 

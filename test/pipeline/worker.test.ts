@@ -12,7 +12,7 @@ import { sqsEvent } from '../../infra/local/lambda.ts';
 import { defineRouteTable, dlqName, queueName } from '../../lib/routes.ts';
 import type { QueuesConfig } from '../../lib/aws/queues-config.ts';
 import { RecordingMetrics } from '../../lib/ingest/metrics.ts';
-import { silentLog, type PipelineLog } from '../../lib/pipeline/log.ts';
+import { silentLog, type Log } from '../../lib/shared/log.ts';
 import { DeferError, ok, PermanentError, RetryableError } from '../../lib/pipeline/outcome.ts';
 import type { RouteProcessor } from '../../lib/pipeline/registry.ts';
 import { DynamoDlqIndex } from '../../lib/store/dlq-index.ts';
@@ -55,7 +55,7 @@ afterAll(async () => {
   await fq?.stop();
 });
 
-function capture(): { log: PipelineLog; lines: Array<{ level: string; message: string; attrs: Record<string, unknown> }> } {
+function capture(): { log: Log; lines: Array<{ level: string; message: string; attrs: Record<string, unknown> }> } {
   const lines: Array<{ level: string; message: string; attrs: Record<string, unknown> }> = [];
   const at = (level: string) => (message: string, attrs: Record<string, unknown> = {}) => lines.push({ level, message, attrs });
   return { log: { debug: at('debug'), info: at('info'), warn: at('warn'), error: at('error') }, lines };

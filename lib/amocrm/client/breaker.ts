@@ -6,7 +6,8 @@
  */
 import type { BreakerStore } from './breaker-store.ts';
 import { AccountBlockedError } from './errors.ts';
-import type { Clock, Observer } from './types.ts';
+import type { Observer } from './types.ts';
+import type { SleepingClock } from '../../shared/clock.ts';
 
 /** How long a blocked account's messages are deferred at a time (SQS's longest delay). */
 export const BLOCKED_DEFER_MS = 15 * 60 * 1000;
@@ -17,7 +18,7 @@ export class BreakerGate {
 
   constructor(
     private readonly store: BreakerStore,
-    private readonly clock: Clock,
+    private readonly clock: SleepingClock,
     private readonly observer: Observer,
     cacheMs = 500,
   ) {

@@ -12,7 +12,8 @@
  *   write stale.
  */
 import type { CacheEntry, CacheStore } from './cache-store.ts';
-import type { Clock, Observer } from './types.ts';
+import type { Observer } from './types.ts';
+import type { SleepingClock } from '../../shared/clock.ts';
 
 export interface CachePolicy {
   /** *assumed* 10 min: pipelines and fields change rarely, and `pull-schema` is the source of names anyway. */
@@ -30,7 +31,7 @@ export type Revalidation<T> = { kind: 'not-modified' } | { kind: 'modified'; val
 export class ClientCache {
   constructor(
     readonly store: CacheStore,
-    private readonly clock: Clock,
+    private readonly clock: SleepingClock,
     private readonly observer: Observer,
     readonly policy: CachePolicy = DEFAULT_CACHE_POLICY,
   ) {}

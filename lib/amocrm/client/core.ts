@@ -14,15 +14,16 @@
  *            the shared budget (a failed record or pause is reported, never thrown);
  * - transport: one fetch, typed errors (transport.ts).
  */
-import { describeError } from '../../pipeline/outcome.ts';
-import { safeErrorText } from '../../pipeline/redact.ts';
+import { describeError } from '../../shared/errors.ts';
+import { safeErrorText } from '../../shared/redact.ts';
 import type { BudgetScope, RateBudget } from './rate-budget.ts';
 import type { BreakerStore } from './breaker-store.ts';
 import { BreakerGate } from './breaker.ts';
 import { AmoAccountBlockedError, AmoApiError, AmoNetworkError, AmoRateLimitedError, AmoTimeoutError, AmoUnauthorizedError, RateBudgetExhaustedError } from './errors.ts';
 import { decideRetry, DEFAULT_RETRY_POLICY, type RequestKind, type RetryPolicy } from './retry.ts';
 import { sendOnce, type AmoResponse, type HttpMethod } from './transport.ts';
-import { systemClock, type AccountRef, type Clock, type FetchLike, type Observer, type TokenSource } from './types.ts';
+import type { AccountRef, FetchLike, Observer, TokenSource } from './types.ts';
+import { systemClock, type SleepingClock } from '../../shared/clock.ts';
 
 export interface AmoRequest {
   method: HttpMethod;
@@ -44,7 +45,7 @@ export interface ClientOptions {
   budget: RateBudget;
   breaker: BreakerStore;
   fetch?: FetchLike;
-  clock?: Clock;
+  clock?: SleepingClock;
   random?: () => number;
   observer?: Observer;
   /**
@@ -92,7 +93,7 @@ export function defaultKind(method: HttpMethod): RequestKind {
 }
 
 export class AmoCore {
-  readonly clock: Clock;
+  readonly clock: SleepingClock;
   readonly observer: Observer;
   readonly random: () => number;
   readonly mode: 'defer' | 'await';

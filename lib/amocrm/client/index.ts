@@ -10,7 +10,8 @@ export { ClientCache, DEFAULT_CACHE_POLICY, type CachePolicy } from './cache.ts'
 export { DEFAULT_ADD_POLICY, type AddOptions, type AddPolicy } from './add.ts';
 export { BreakerGate, liftBreaker, breakerStatus } from './breaker.ts';
 export { AccountSchema, pullSchema, pullSchemaToFile, loadSchemaFile, type AccountSchemaJson } from './schema.ts';
-export { systemClock, skewedClock, type AccountRef, type TokenSource, type Clock, type Observer, type ClientEvent, type FetchLike } from './types.ts';
+export { type AccountRef, type TokenSource, type Observer, type ClientEvent, type FetchLike } from './types.ts';
+export { systemClock, skewedClock, type SleepingClock } from '../../shared/clock.ts';
 export type { AmoResponse } from './transport.ts';
 export { MemoryRateBudget, DEFAULT_BUDGET_CONFIG, type RateBudget, type BudgetScope, type BudgetConfig, type BudgetDecision } from './rate-budget.ts';
 export { MemoryBreakerStore, type BreakerStore, type BreakerState } from './breaker-store.ts';

@@ -29,35 +29,6 @@ export interface TokenSource {
   confirmUsed?(account: AccountRef, accessTokenUsed: string): Promise<void>;
 }
 
-/** Wall clock in epoch ms, and a sleep that tests can make instant or skewed. */
-export interface Clock {
-  now(): number;
-  sleep(ms: number, signal?: AbortSignal): Promise<void>;
-}
-
-export const systemClock: Clock = {
-  now: () => Date.now(),
-  sleep: (ms, signal) =>
-    new Promise<void>((resolve, reject) => {
-      if (ms <= 0) return resolve();
-      if (signal?.aborted) return reject(signal.reason as Error);
-      const t = setTimeout(() => {
-        signal?.removeEventListener('abort', onAbort);
-        resolve();
-      }, ms);
-      const onAbort = () => {
-        clearTimeout(t);
-        reject(signal?.reason as Error);
-      };
-      signal?.addEventListener('abort', onAbort, { once: true });
-    }),
-};
-
-/** A clock `offsetMs` ahead of (or behind) another: how tests simulate skew between Lambda instances. */
-export function skewedClock(offsetMs: number, base: Clock = systemClock): Clock {
-  return { now: () => base.now() + offsetMs, sleep: (ms, s) => base.sleep(ms, s) };
-}
-
 /** What the client tells the outside world (metrics, alarms, logs). All fields are safe to log. */
 export type ClientEvent =
   | { type: 'request'; method: string; route: string; status: number; durationMs: number; attempt: number }

@@ -12,7 +12,7 @@ import { createHmac, timingSafeEqual } from 'node:crypto';
 import type { AccountConfig, IntegrationConfig } from '../../config/schema.ts';
 import { OAuthRequestError } from './errors.ts';
 import type { TokenLifecycle } from './lifecycle.ts';
-import { silentLog, type OAuthLog } from './ports.ts';
+import { silentLog, type Log } from '../../shared/log.ts';
 
 export interface DisconnectQuery {
   client_uuid?: string;
@@ -42,7 +42,7 @@ export function signaturesEqual(given: string, expected: string): boolean {
 export class OAuthDisconnect {
   constructor(
     private readonly lifecycle: TokenLifecycle,
-    private readonly log: OAuthLog = silentLog,
+    private readonly log: Log = silentLog,
   ) {}
 
   async verifyDisconnect(q: DisconnectQuery): Promise<DisconnectResult> {

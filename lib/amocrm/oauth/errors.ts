@@ -5,7 +5,8 @@
  * never parked for it), a transient problem is *retry*. Messages name accounts, hosts and amoCRM's
  * own words (title/hint), never a token or a secret.
  */
-import { defer, describeError, PipelineError, retry, type Outcome } from '../../pipeline/outcome.ts';
+import { defer, PipelineError, retry, type Outcome } from '../../pipeline/outcome.ts';
+import { describeError } from '../../shared/errors.ts';
 
 export type FailureOutcome = 'defer' | 'retry';
 

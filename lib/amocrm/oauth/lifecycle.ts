@@ -35,7 +35,11 @@ import {
   TokenStoreWriteError,
 } from './errors.ts';
 import { readTokenClaims } from './jwt.ts';
-import { METRIC, noMetrics, realSleep, silentLog, systemClock, type Clock, type MetricsSink, type OAuthLog } from './ports.ts';
+import { METRIC } from './ports.ts';
+import { noMetrics, type MetricsSink } from '../../shared/metrics-sink.ts';
+import { silentLog, type Log } from '../../shared/log.ts';
+import { realSleep, systemClock, type Clock } from '../../shared/clock.ts';
+import { mapLimit } from '../../shared/concurrency.ts';
 import { requestToken, type FetchFn, type Grant, type TokenResponse } from './token-endpoint.ts';
 
 export interface LifecycleTiming {
@@ -71,7 +75,7 @@ export interface TokenLifecycleDeps {
   store: TokenStore;
   fetch: FetchFn;
   clock?: Clock;
-  log?: OAuthLog;
+  log?: Log;
   metrics?: MetricsSink;
   /** Real-time sleep between lease polls (tests may shorten it; never tied to the injected clock). */
   sleep?: (ms: number) => Promise<void>;
@@ -125,7 +129,7 @@ export class TokenLifecycle {
   private readonly secrets: SecretSource;
   readonly store: TokenStore;
   private readonly fetch: FetchFn;
-  private readonly log: OAuthLog;
+  private readonly log: Log;
   private readonly metrics: MetricsSink;
   private readonly sleep: (ms: number) => Promise<void>;
   private readonly owner: string;
@@ -191,16 +195,7 @@ export class TokenLifecycle {
   /** The schedule: every configured account whose token is past half its lifetime is refreshed (under the lease). */
   async refreshDue(opts: { concurrency?: number; accounts?: string[] } = {}): Promise<ScheduleResult[]> {
     const targets = allAccounts(this.config).filter((r) => !opts.accounts || opts.accounts.includes(r.account.id));
-    const results: ScheduleResult[] = new Array(targets.length);
-    let next = 0;
-    const worker = async () => {
-      for (let i = next++; i < targets.length; i = next++) {
-        const t = targets[i];
-        if (t) results[i] = await this.refreshOneDue(t);
-      }
-    };
-    await Promise.all(Array.from({ length: Math.min(opts.concurrency ?? 4, targets.length) }, worker));
-    return results;
+    return mapLimit(targets, opts.concurrency ?? 4, (t) => this.refreshOneDue(t));
   }
 
   private async refreshOneDue(r: ResolvedAccount): Promise<ScheduleResult> {

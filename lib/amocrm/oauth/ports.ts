@@ -1,27 +1,7 @@
 /**
- * Small ports the OAuth code needs from its host: time, logging, metrics, randomness. Everything
- * is injected so tests move time and count what happened without module mocks.
+ * The OAuth engine's metric names (the ports it is given — clock, log, metrics sink — are the
+ * shared ones in lib/shared).
  */
-export interface Clock {
-  /** epoch ms */
-  now(): number;
-}
-export const systemClock: Clock = { now: () => Date.now() };
-
-/** Structured log lines (Powertools Logger fits). Never pass tokens or secrets in `extra`. */
-export interface OAuthLog {
-  info(message: string, extra?: Record<string, unknown>): void;
-  warn(message: string, extra?: Record<string, unknown>): void;
-  error(message: string, extra?: Record<string, unknown>): void;
-}
-export const silentLog: OAuthLog = { info() {}, warn() {}, error() {} };
-
-/** A counter sink. Names: see METRIC below. */
-export interface MetricsSink {
-  count(name: string, dimensions?: Record<string, string>, value?: number): void;
-}
-export const noMetrics: MetricsSink = { count() {} };
-
 export const METRIC = {
   refreshed: 'TokenRefreshed',
   refreshFailed: 'TokenRefreshFailed',
@@ -31,23 +11,3 @@ export const METRIC = {
   longLivedExpiring: 'LongLivedTokenExpiringSoon',
   refreshBusy: 'TokenRefreshBusy',
 } as const;
-
-/**
- * Powertools Metrics, seen structurally (so lib/ does not import it): one single-metric per count
- * so the account dimension does not leak onto other metrics of the invocation.
- */
-export interface PowertoolsMetricsLike {
-  singleMetric(): { addDimension(name: string, value: string): unknown; addMetric(name: string, unit: 'Count', value: number): unknown };
-}
-export function powertoolsMetricsSink(metrics: PowertoolsMetricsLike): MetricsSink {
-  return {
-    count(name, dimensions = {}, value = 1) {
-      const m = metrics.singleMetric();
-      for (const [k, v] of Object.entries(dimensions)) m.addDimension(k, v);
-      m.addMetric(name, 'Count', value);
-    },
-  };
-}
-
-/** Sleeps in real time (waits for a lease holder are real, whatever the injected clock says). */
-export const realSleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import { redact, safeErrorText, truncate } from '../../lib/pipeline/redact.ts';
-import { describeError, normalizeReason, outcomeFromError, DeferError, PermanentError, RetryableError } from '../../lib/pipeline/outcome.ts';
+import { redact, safeErrorText, truncate } from '../../lib/shared/redact.ts';
+import { normalizeReason, outcomeFromError, DeferError, PermanentError, RetryableError } from '../../lib/pipeline/outcome.ts';
+import { describeError } from '../../lib/shared/errors.ts';
 
 describe('redact', () => {
   it('hides emails, phones, bearer and JWT tokens, secret pairs and long opaque strings', () => {

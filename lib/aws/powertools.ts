@@ -1,0 +1,40 @@
+/**
+ * The one Powertools adapter: Logger behind the shared log port, Metrics behind the metrics sink
+ * port. Seen structurally, so this module loads neither package (the function files make the
+ * instances, once per container).
+ */
+import type { Log } from '../shared/log.ts';
+import type { MetricsSink } from '../shared/metrics-sink.ts';
+
+/** What the adapter needs of a Powertools Logger (structured JSON lines in CloudWatch). */
+export interface PowertoolsLoggerLike {
+  debug(message: string, attributes: Record<string, unknown>): void;
+  info(message: string, attributes: Record<string, unknown>): void;
+  warn(message: string, attributes: Record<string, unknown>): void;
+  error(message: string, attributes: Record<string, unknown>): void;
+}
+
+export function powertoolsLog(l: PowertoolsLoggerLike): Log {
+  return {
+    debug: (m, a) => l.debug(m, a ?? {}),
+    info: (m, a) => l.info(m, a ?? {}),
+    warn: (m, a) => l.warn(m, a ?? {}),
+    error: (m, a) => l.error(m, a ?? {}),
+  };
+}
+
+/** What the adapter needs of Powertools Metrics. */
+export interface PowertoolsMetricsLike {
+  singleMetric(): { addDimension(name: string, value: string): unknown; addMetric(name: string, unit: 'Count', value: number): unknown };
+}
+
+/** One single-metric per count, so the account dimension does not leak onto other metrics of the invocation. */
+export function powertoolsMetricsSink(metrics: PowertoolsMetricsLike): MetricsSink {
+  return {
+    count(name, dimensions = {}, value = 1) {
+      const m = metrics.singleMetric();
+      for (const [k, v] of Object.entries(dimensions)) m.addDimension(k, v);
+      m.addMetric(name, 'Count', value);
+    },
+  };
+}
