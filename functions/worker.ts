@@ -34,7 +34,7 @@ import type { SecretSource } from '../lib/config/secrets.ts';
 import type { EventPublisher } from '../lib/events/bus.ts';
 import { buildIngestProcessors, countingParks, type FlowRegistry, type MirrorSender } from '../lib/ingest/index.ts';
 import type { MetricsSink } from '../lib/shared/metrics-sink.ts';
-import { DEFAULT_RETRY_POLICY, type Random, type RetryPolicy } from '../lib/pipeline/backoff.ts';
+import { DEFAULT_BACKOFF_POLICY, type Random, type BackoffPolicy } from '../lib/pipeline/backoff.ts';
 import type { Log } from '../lib/shared/log.ts';
 import { buildProcessorMap, type ProcessorMap, type RoutePolicy } from '../lib/pipeline/registry.ts';
 import { DynamoDlqIndex } from '../lib/store/dlq-index.ts';
@@ -56,7 +56,7 @@ export interface WorkerDeps {
   processors?: ProcessorMap;
   now?: () => number;
   random?: Random;
-  retry?: Partial<RetryPolicy>;
+  retry?: Partial<BackoffPolicy>;
   /**
    * The amoCRM side (config, secrets, idempotency, bus, flows, mirror). Without it every route
    * keeps the pipeline's `acknowledge` (nothing is configured to check a webhook against).
@@ -133,7 +133,7 @@ export function createHandler(deps: WorkerDeps) {
     log: deps.metrics ? countingParks(deps.logger, deps.metrics) : deps.logger,
     now: deps.now ?? Date.now,
     random: deps.random ?? Math.random,
-    policy: { ...DEFAULT_RETRY_POLICY, ...deps.retry },
+    policy: { ...DEFAULT_BACKOFF_POLICY, ...deps.retry },
   });
   return middy<SQSEvent, SQSBatchResponse, Error, Context>().handler(async (event, context) => {
     current = context;

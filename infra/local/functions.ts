@@ -18,7 +18,7 @@ import { createHandler as createWorker, type WorkerIngestDeps } from '../../func
 import type { OAuth } from '../../lib/amocrm/oauth/index.ts';
 import type { QueuesConfig } from '../../lib/aws/queues-config.ts';
 import type { MetricsSink } from '../../lib/shared/metrics-sink.ts';
-import type { Random, RetryPolicy } from '../../lib/pipeline/backoff.ts';
+import type { Random, BackoffPolicy } from '../../lib/pipeline/backoff.ts';
 import type { ProcessorMap } from '../../lib/pipeline/registry.ts';
 import type { DlqIndex } from '../../lib/pipeline/dlq-index.ts';
 import type { RouteTable } from '../../lib/routes.ts';
@@ -40,7 +40,7 @@ export interface LocalFunctionDeps {
   endpoints: Readonly<Record<string, string>>;
   processors?: ProcessorMap;
   random?: Random;
-  retry?: Partial<RetryPolicy>;
+  retry?: Partial<BackoffPolicy>;
   /** The worker's amoCRM side (config, secrets, idempotency, bus, flows). */
   ingest?: WorkerIngestDeps;
   /** The OAuth engine behind `/oauth/callback` and `/oauth/disconnect`. */

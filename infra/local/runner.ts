@@ -12,7 +12,7 @@ import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import type { FauxqsServer } from 'fauxqs';
 import { resolve } from 'node:path';
 import type { QueuesConfig } from '../../lib/aws/queues-config.ts';
-import type { Random, RetryPolicy } from '../../lib/pipeline/backoff.ts';
+import type { Random, BackoffPolicy } from '../../lib/pipeline/backoff.ts';
 import { describeError } from '../../lib/shared/errors.ts';
 import { safeErrorText } from '../../lib/shared/redact.ts';
 import type { ProcessorMap } from '../../lib/pipeline/registry.ts';
@@ -69,7 +69,7 @@ export interface LocalOptions {
   pollWaitSeconds?: number;
   /** The worker's random source (tests: () => 0 makes every backoff 0 s). */
   random?: Random;
-  retry?: Partial<RetryPolicy>;
+  retry?: Partial<BackoffPolicy>;
   /** No console output. */
   quiet?: boolean;
   /** Receives every log line. */

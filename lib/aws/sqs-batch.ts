@@ -7,7 +7,7 @@
  */
 import type { SQSClient } from '@aws-sdk/client-sqs';
 import type { SQSBatchResponse, SQSEvent, SQSRecord } from 'aws-lambda';
-import type { Random, RetryPolicy } from '../pipeline/backoff.ts';
+import type { Random, BackoffPolicy } from '../pipeline/backoff.ts';
 import { runFifoBatch } from '../pipeline/fifo.ts';
 import { mapLimit } from '../shared/concurrency.ts';
 import type { Log } from '../shared/log.ts';
@@ -27,7 +27,7 @@ export interface BatchDeps {
   log: Log;
   now: () => number;
   random: Random;
-  policy?: RetryPolicy;
+  policy?: BackoffPolicy;
   /** Records of a standard-queue batch processed at once. assumed: 10. */
   concurrency?: number;
 }

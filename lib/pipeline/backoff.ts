@@ -7,7 +7,8 @@
 /** SQS refuses DelaySeconds (and a useful ChangeMessageVisibility backoff) above 15 minutes. */
 export const SQS_MAX_DELAY_SECONDS = 900;
 
-export interface RetryPolicy {
+/** How the queue pipeline spaces re-sends (the REST client's in-request retries are RequestRetryPolicy, lib/amocrm/client/retry.ts). */
+export interface BackoffPolicy {
   /** Ceiling of the first retry's delay; it doubles per attempt. */
   baseSeconds: number;
   /** Upper bound of any delay (clamped to SQS's 900 s). */
@@ -17,7 +18,7 @@ export interface RetryPolicy {
 }
 
 /** assumed: 2 s doubling reaches the 900 s cap at the 10th attempt; 60 s lets a 1-minute rate window pass. */
-export const DEFAULT_RETRY_POLICY: RetryPolicy = { baseSeconds: 2, capSeconds: SQS_MAX_DELAY_SECONDS, deferSeconds: 60 };
+export const DEFAULT_BACKOFF_POLICY: BackoffPolicy = { baseSeconds: 2, capSeconds: SQS_MAX_DELAY_SECONDS, deferSeconds: 60 };
 
 /** A number in [0, 1), e.g. Math.random or a seeded generator in tests. */
 export type Random = () => number;
@@ -30,14 +31,14 @@ function clampDelay(seconds: number, cap: number): number {
 }
 
 /** The jitter-free ceiling of the delay after failed try number `attempt` (1-based). */
-export function backoffCeiling(attempt: number, policy: RetryPolicy = DEFAULT_RETRY_POLICY): number {
+export function backoffCeiling(attempt: number, policy: BackoffPolicy = DEFAULT_BACKOFF_POLICY): number {
   const n = Math.max(1, Math.floor(attempt));
   // 2 ** 1100 is Infinity; Math.min keeps it sane.
   return clampDelay(policy.baseSeconds * 2 ** (n - 1), policy.capSeconds);
 }
 
 /** Full jitter: a whole number of seconds uniform in [0, ceiling]. */
-export function backoffSeconds(attempt: number, random: Random, policy: RetryPolicy = DEFAULT_RETRY_POLICY): number {
+export function backoffSeconds(attempt: number, random: Random, policy: BackoffPolicy = DEFAULT_BACKOFF_POLICY): number {
   const ceiling = backoffCeiling(attempt, policy);
   const r = random();
   const unit = Number.isFinite(r) ? Math.min(Math.max(r, 0), 1) : 0;
@@ -49,7 +50,7 @@ export function backoffSeconds(attempt: number, random: Random, policy: RetryPol
  * otherwise the policy's default with equal jitter (half fixed, half random) so a whole batch
  * throttled at once does not come back in the same second.
  */
-export function deferSeconds(requested: number | undefined, random: Random, policy: RetryPolicy = DEFAULT_RETRY_POLICY): number {
+export function deferSeconds(requested: number | undefined, random: Random, policy: BackoffPolicy = DEFAULT_BACKOFF_POLICY): number {
   if (requested !== undefined) return clampDelay(requested, SQS_MAX_DELAY_SECONDS);
   const d = clampDelay(policy.deferSeconds, policy.capSeconds);
   const half = Math.floor(d / 2);

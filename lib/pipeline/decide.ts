@@ -16,7 +16,7 @@
  */
 import type { Envelope } from '../envelope.ts';
 import type { QueueDef } from '../routes.ts';
-import { backoffSeconds, deferSeconds, DEFAULT_RETRY_POLICY, type Random, type RetryPolicy } from './backoff.ts';
+import { backoffSeconds, deferSeconds, DEFAULT_BACKOFF_POLICY, type Random, type BackoffPolicy } from './backoff.ts';
 import { normalizeReason, PARK_REASONS, type Outcome } from './outcome.ts';
 import { safeErrorText } from '../shared/redact.ts';
 
@@ -45,12 +45,12 @@ export interface DecideInput {
   /** SQS ApproximateReceiveCount of this delivery (1 on the first). */
   receiveCount: number;
   random: Random;
-  policy?: RetryPolicy;
+  policy?: BackoffPolicy;
 }
 
 export function decide(input: DecideInput): Action {
   const { envelope: env, outcome, queue } = input;
-  const policy = input.policy ?? DEFAULT_RETRY_POLICY;
+  const policy = input.policy ?? DEFAULT_BACKOFF_POLICY;
   const secrets = Object.values(env.params);
   const priorAttempts = env.attempt ?? 0;
 

@@ -3,7 +3,7 @@
  * body limit, run the processor, decide. No AWS types; the SQS side lives in lib/aws.
  */
 import { envelopeBody, EnvelopeError, parseEnvelope, type Envelope } from '../envelope.ts';
-import type { Random, RetryPolicy } from './backoff.ts';
+import type { Random, BackoffPolicy } from './backoff.ts';
 import { decide, parkRaw, type Action, type QueuePolicy } from './decide.ts';
 import type { Log } from '../shared/log.ts';
 import { outcomeFromError, park, PARK_REASONS, retry, type Outcome, type OutcomeKind } from './outcome.ts';
@@ -24,7 +24,7 @@ export interface PipelineConfig {
   log: Log;
   now: () => number;
   random: Random;
-  policy?: RetryPolicy;
+  policy?: BackoffPolicy;
 }
 
 export interface MessageResult {

@@ -14,7 +14,7 @@ import {
   RateBudgetExhaustedError,
   safeRoute,
 } from '../../lib/amocrm/client/errors.ts';
-import { backoffMs, decideRetry, DEFAULT_RETRY_POLICY } from '../../lib/amocrm/client/retry.ts';
+import { backoffMs, decideRetry, DEFAULT_REQUEST_RETRY_POLICY } from '../../lib/amocrm/client/retry.ts';
 import { outcomeFromError } from '../../lib/pipeline/outcome.ts';
 import type { CustomFieldValue } from '../../lib/amocrm/entities.ts';
 import type { TokenSource } from '../../lib/amocrm/client/types.ts';
@@ -28,7 +28,7 @@ describe('retry rule', () => {
       for (const kind of ['read', 'idempotent'] as const) {
         const d = decideRetry({ kind, attempt: 1, rateLimitWaits: 0, error, awaitRateLimit: false, random: () => 0.5 });
         expect(d).toMatchObject({ action: 'retry', verifyFirst: false });
-        expect(decideRetry({ kind, attempt: DEFAULT_RETRY_POLICY.maxAttempts, rateLimitWaits: 0, error, awaitRateLimit: false })).toEqual({ action: 'throw' });
+        expect(decideRetry({ kind, attempt: DEFAULT_REQUEST_RETRY_POLICY.maxAttempts, rateLimitWaits: 0, error, awaitRateLimit: false })).toEqual({ action: 'throw' });
       }
     }
   });
@@ -48,21 +48,21 @@ describe('retry rule', () => {
     expect(decideRetry({ kind: 'read', attempt: 1, rateLimitWaits: 0, error: rl, awaitRateLimit: false })).toEqual({ action: 'throw' });
     const d = decideRetry({ kind: 'add', attempt: 1, rateLimitWaits: 0, error: rl, awaitRateLimit: true, random: () => 0 });
     expect(d).toEqual({ action: 'retry', delayMs: 2_000, verifyFirst: false, reason: 'rate-limited' });
-    expect(decideRetry({ kind: 'read', attempt: 1, rateLimitWaits: DEFAULT_RETRY_POLICY.maxRateLimitWaits, error: rl, awaitRateLimit: true })).toEqual({ action: 'throw' });
+    expect(decideRetry({ kind: 'read', attempt: 1, rateLimitWaits: DEFAULT_REQUEST_RETRY_POLICY.maxRateLimitWaits, error: rl, awaitRateLimit: true })).toEqual({ action: 'throw' });
     expect(decideRetry({ kind: 'read', attempt: 1, rateLimitWaits: 0, error: new Error('x'), awaitRateLimit: true })).toEqual({ action: 'throw' });
   });
 
   it('backoff: equal jitter within [ceiling/2, ceiling], growing, capped; a server delay wins when longer', () => {
     fc.assert(
       fc.property(fc.integer({ min: 1, max: 40 }), fc.double({ min: 0, max: 1, noNaN: true }), (attempt, r) => {
-        const ceiling = Math.min(DEFAULT_RETRY_POLICY.maxDelayMs, DEFAULT_RETRY_POLICY.baseDelayMs * 2 ** (attempt - 1));
+        const ceiling = Math.min(DEFAULT_REQUEST_RETRY_POLICY.maxDelayMs, DEFAULT_REQUEST_RETRY_POLICY.baseDelayMs * 2 ** (attempt - 1));
         const d = backoffMs(attempt, () => r);
         expect(d).toBeGreaterThanOrEqual(Math.floor(ceiling / 2));
         expect(d).toBeLessThanOrEqual(ceiling);
       }),
     );
-    expect(backoffMs(1, () => 0, DEFAULT_RETRY_POLICY, 3_000)).toBe(3_000);
-    expect(backoffMs(1, () => 0, DEFAULT_RETRY_POLICY, 60_000)).toBe(DEFAULT_RETRY_POLICY.maxDelayMs);
+    expect(backoffMs(1, () => 0, DEFAULT_REQUEST_RETRY_POLICY, 3_000)).toBe(3_000);
+    expect(backoffMs(1, () => 0, DEFAULT_REQUEST_RETRY_POLICY, 60_000)).toBe(DEFAULT_REQUEST_RETRY_POLICY.maxDelayMs);
   });
 });
 

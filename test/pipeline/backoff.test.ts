@@ -1,6 +1,6 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { backoffCeiling, backoffSeconds, DEFAULT_RETRY_POLICY, deferSeconds, SQS_MAX_DELAY_SECONDS } from '../../lib/pipeline/backoff.ts';
+import { backoffCeiling, backoffSeconds, DEFAULT_BACKOFF_POLICY, deferSeconds, SQS_MAX_DELAY_SECONDS } from '../../lib/pipeline/backoff.ts';
 import { constant, seeded } from './seeded.ts';
 
 describe('backoff ceiling', () => {
@@ -10,7 +10,7 @@ describe('backoff ceiling', () => {
   });
 
   it('never exceeds SQS 900 s even when the policy cap is higher, and survives huge attempts', () => {
-    const policy = { ...DEFAULT_RETRY_POLICY, capSeconds: 5000 };
+    const policy = { ...DEFAULT_BACKOFF_POLICY, capSeconds: 5000 };
     expect(backoffCeiling(11, policy)).toBe(SQS_MAX_DELAY_SECONDS);
     expect(backoffCeiling(5000, policy)).toBe(SQS_MAX_DELAY_SECONDS);
   });

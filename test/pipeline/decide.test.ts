@@ -1,6 +1,6 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { backoffSeconds, DEFAULT_RETRY_POLICY } from '../../lib/pipeline/backoff.ts';
+import { backoffSeconds, DEFAULT_BACKOFF_POLICY } from '../../lib/pipeline/backoff.ts';
 import { decide, parkRaw, type Action, type QueuePolicy } from '../../lib/pipeline/decide.ts';
 import { defer, ok, park, retry, type Outcome } from '../../lib/pipeline/outcome.ts';
 import { envelope } from './fixtures.ts';
@@ -62,7 +62,7 @@ describe('decide: standard queue', () => {
   });
 
   it('defer without a delay uses the jittered default', () => {
-    expect(run(defer('blocked'), { random: constant(0) })).toMatchObject({ kind: 'resend', delaySeconds: DEFAULT_RETRY_POLICY.deferSeconds / 2 });
+    expect(run(defer('blocked'), { random: constant(0) })).toMatchObject({ kind: 'resend', delaySeconds: DEFAULT_BACKOFF_POLICY.deferSeconds / 2 });
   });
 
   it('park → park at once with the reason, attempts = tries made, counters unchanged', () => {

@@ -25,7 +25,7 @@
 import type { CustomFieldValue } from '../entities.ts';
 import type { AmoCore } from './core.ts';
 import { AmoServerError, AmoTimeoutError, AmoUnexpectedResponseError, AmoWriteUncertainError, safeRoute } from './errors.ts';
-import { decideRetry, type RetryPolicy } from './retry.ts';
+import { decideRetry, type RequestRetryPolicy } from './retry.ts';
 import type { AmoResponse } from './transport.ts';
 import type { AccountRef } from './types.ts';
 
@@ -77,7 +77,7 @@ export interface AddDeps {
   core: AmoCore;
   account: AccountRef;
   policy: AddPolicy;
-  retry?: RetryPolicy;
+  retry?: RequestRetryPolicy;
 }
 
 export function randomMarker(): string {

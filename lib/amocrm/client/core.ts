@@ -20,7 +20,7 @@ import type { BudgetScope, RateBudget } from './rate-budget.ts';
 import type { BreakerStore } from './breaker-store.ts';
 import { BreakerGate } from './breaker.ts';
 import { AmoAccountBlockedError, AmoApiError, AmoNetworkError, AmoRateLimitedError, AmoTimeoutError, AmoUnauthorizedError, RateBudgetExhaustedError } from './errors.ts';
-import { decideRetry, DEFAULT_RETRY_POLICY, type RequestKind, type RetryPolicy } from './retry.ts';
+import { decideRetry, DEFAULT_REQUEST_RETRY_POLICY, type RequestKind, type RequestRetryPolicy } from './retry.ts';
 import { sendOnce, type AmoResponse, type HttpMethod } from './transport.ts';
 import type { AccountRef, FetchLike, Observer, TokenSource } from './types.ts';
 import { systemClock, type SleepingClock } from '../../shared/clock.ts';
@@ -58,7 +58,7 @@ export interface ClientOptions {
   maxBudgetWaitMs?: number;
   /** Per exchange. *assumed* 15 s: amoCRM answers in < 1 s normally; leads/complex with 50 items takes a few. */
   requestTimeoutMs?: number;
-  retry?: RetryPolicy;
+  retry?: RequestRetryPolicy;
   /** ≤ 1000. */
   breakerCacheMs?: number;
   /**
@@ -161,7 +161,7 @@ export class AmoCore {
   }
 
   private retryLayer(): Layer {
-    const policy = this.opts.retry ?? DEFAULT_RETRY_POLICY;
+    const policy = this.opts.retry ?? DEFAULT_REQUEST_RETRY_POLICY;
     return (next) => async (call) => {
       let attempt = 0;
       let rateLimitWaits = 0;

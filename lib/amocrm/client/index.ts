@@ -2,7 +2,7 @@
 export { AmoClient, type AmoClientForAccount, type AmoClientOptions } from './client.ts';
 export { AmoCore, type AmoRequest, type ClientOptions, type Layer } from './core.ts';
 export * from './errors.ts';
-export { decideRetry, backoffMs, mayHaveLanded, DEFAULT_RETRY_POLICY, type RetryDecision, type RetryPolicy, type RequestKind } from './retry.ts';
+export { decideRetry, backoffMs, mayHaveLanded, DEFAULT_REQUEST_RETRY_POLICY, type RetryDecision, type RequestRetryPolicy, type RequestKind } from './retry.ts';
 export { paginate, collect, MAX_PAGE } from './pagination.ts';
 export { chunk, coalesceUpdates, mergePatch, WRITE_CHUNK, type EntityPatch, type TagRef } from './batching.ts';
 export { cf, encodeFieldValue, decodeField, readField, findField, mergeFieldWrites, type CustomFieldWrite, type FieldDefinition, type FieldInput } from './custom-fields.ts';

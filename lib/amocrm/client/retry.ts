@@ -19,7 +19,8 @@ import { AmoApiError, AmoNetworkError, AmoRateLimitedError, AmoServerError, AmoT
 /** How a request may be repeated. */
 export type RequestKind = 'read' | 'idempotent' | 'add';
 
-export interface RetryPolicy {
+/** How one REST request is retried in place (the queue pipeline's re-send spacing is BackoffPolicy, lib/pipeline/backoff.ts). */
+export interface RequestRetryPolicy {
   /** Tries in total for 5xx/timeout/network (the first one included). */
   maxAttempts: number;
   /** First backoff ceiling; doubles per try. */
@@ -30,7 +31,7 @@ export interface RetryPolicy {
 }
 
 /** assumed: 3 tries with 300 ms → 600 ms ceilings keep a worker well inside its Lambda timeout; the pipeline retries later anyway. */
-export const DEFAULT_RETRY_POLICY: RetryPolicy = { maxAttempts: 3, baseDelayMs: 300, maxDelayMs: 5_000, maxRateLimitWaits: 5 };
+export const DEFAULT_REQUEST_RETRY_POLICY: RequestRetryPolicy = { maxAttempts: 3, baseDelayMs: 300, maxDelayMs: 5_000, maxRateLimitWaits: 5 };
 
 export type RetryDecision =
   | { action: 'throw' }
@@ -45,7 +46,7 @@ export interface RetryInput {
   error: unknown;
   /** Awaiting mode: wait out 429s instead of deferring. */
   awaitRateLimit: boolean;
-  policy?: RetryPolicy;
+  policy?: RequestRetryPolicy;
   random?: () => number;
 }
 
@@ -53,7 +54,7 @@ export interface RetryInput {
  * Equal jitter: half of the exponential ceiling fixed, half random, so a retry never fires at once
  * yet a burst of failures spreads out. A server-given delay (Retry-After on a 503) wins when longer.
  */
-export function backoffMs(attempt: number, random: () => number, policy: RetryPolicy = DEFAULT_RETRY_POLICY, serverDelayMs?: number): number {
+export function backoffMs(attempt: number, random: () => number, policy: RequestRetryPolicy = DEFAULT_REQUEST_RETRY_POLICY, serverDelayMs?: number): number {
   const n = Math.max(1, Math.floor(attempt));
   const ceiling = Math.min(policy.maxDelayMs, policy.baseDelayMs * 2 ** Math.min(n - 1, 30));
   const r = Math.min(Math.max(random(), 0), 1);
@@ -75,7 +76,7 @@ function isTransient(error: unknown): boolean {
 }
 
 export function decideRetry(input: RetryInput): RetryDecision {
-  const policy = input.policy ?? DEFAULT_RETRY_POLICY;
+  const policy = input.policy ?? DEFAULT_REQUEST_RETRY_POLICY;
   const random = input.random ?? Math.random;
   const { error } = input;
   if (!(error instanceof AmoApiError)) return { action: 'throw' };
