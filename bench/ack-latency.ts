@@ -16,6 +16,7 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { SANDBOX_AMO_ACCOUNT_ID, SANDBOX_SUBDOMAIN } from '../infra/local/amocrm.ts';
+import { mapLimit } from '../lib/shared/concurrency.ts';
 
 const FIXTURES = fileURLToPath(new URL('../test/fixtures/amocrm-webhooks/', import.meta.url));
 
@@ -61,19 +62,13 @@ async function post(url: string, body: Buffer, rid: string): Promise<{ ms: numbe
 }
 
 export async function measure(url: string, bodies: readonly Buffer[], n: number, concurrency: number, tag: string): Promise<AckFigures> {
-  const times: number[] = new Array(n);
   let non200 = 0;
-  let next = 0;
   const t0 = performance.now();
-  await Promise.all(
-    Array.from({ length: concurrency }, async () => {
-      for (let i = next++; i < n; i = next++) {
-        const r = await post(url, bodies[i % bodies.length] as Buffer, `bench-${tag}-${i}`);
-        times[i] = r.ms;
-        if (r.status !== 200) non200++;
-      }
-    }),
-  );
+  const times = await mapLimit(Array.from({ length: n }, (_, i) => i), concurrency, async (i) => {
+    const r = await post(url, bodies[i % bodies.length] as Buffer, `bench-${tag}-${i}`);
+    if (r.status !== 200) non200++;
+    return r.ms;
+  });
   const seconds = (performance.now() - t0) / 1000;
   const sorted = [...times].sort((a, b) => a - b);
   return {
