@@ -1,56 +1,25 @@
 /**
- * The scheduled refresher (EventBridge, every few minutes): every configured account whose token
- * is past half its lifetime is refreshed, each under its DynamoDB lease. EventBridge may invoke
- * twice at once; the lease and the item's version make that one refresh (lib/amocrm/oauth).
- * One account's failure does not stop the others; the summary is returned and logged.
+ * The scheduled token refresh: only the front door. The handler (and what it reports) is
+ * lib/aws/token-refresh-runtime.ts, the OAuth engine from the environment lib/aws/oauth-runtime.ts.
  */
 import { Logger } from '@aws-lambda-powertools/logger';
 import { Metrics } from '@aws-lambda-powertools/metrics';
-import type { TokenLifecycle, ScheduleResult } from '../lib/amocrm/oauth/index.ts';
-import type { Log } from '../lib/shared/log.ts';
-import { powertoolsLog, powertoolsMetricsSink } from '../lib/aws/powertools.ts';
+import { builtOrFailing } from '../lib/aws/cold-start.ts';
 import { oauthFromEnv } from '../lib/aws/oauth-runtime.ts';
+import { powertoolsLog, powertoolsMetricsSink } from '../lib/aws/powertools.ts';
+import { createTokenRefreshHandler, type TokenRefreshDeps, type TokenRefreshSummary } from '../lib/aws/token-refresh-runtime.ts';
 
-export interface TokenRefreshDeps {
-  lifecycle: Pick<TokenLifecycle, 'refreshDue'>;
-  log: Log;
-}
-
-export interface TokenRefreshSummary {
-  checked: number;
-  refreshed: number;
-  /** Per outcome, e.g. `{fresh: 3, refreshed: 1}`. */
-  outcomes: Record<string, number>;
-  results: ScheduleResult[];
-}
+export type { TokenRefreshDeps, TokenRefreshSummary };
 
 export function createHandler(deps: TokenRefreshDeps) {
-  return async (_event?: unknown): Promise<TokenRefreshSummary> => {
-    const results = await deps.lifecycle.refreshDue();
-    const outcomes: Record<string, number> = {};
-    for (const r of results) outcomes[r.outcome] = (outcomes[r.outcome] ?? 0) + 1;
-    const summary = { checked: results.length, refreshed: outcomes.refreshed ?? 0, outcomes, results };
-    const bad = results.filter((r) => r.outcome === 'failed' || r.outcome === 'needs-reauth' || r.outcome === 'busy');
-    if (bad.length) deps.log.warn('token refresh: some accounts need attention', { outcomes, accounts: bad.map((r) => ({ account: r.account, outcome: r.outcome })) });
-    else deps.log.info('token refresh done', { outcomes });
-    return summary;
-  };
+  return createTokenRefreshHandler(deps);
 }
 
 const logger = new Logger({ serviceName: 'amo-gateway-token-refresh' });
 const metrics = new Metrics({ namespace: 'AmoGateway', serviceName: 'amo-gateway-token-refresh' });
 
-function fromEnv(): (event?: unknown) => Promise<TokenRefreshSummary> {
-  try {
-    const log = powertoolsLog(logger);
-    const oauth = oauthFromEnv(process.env, { log, metrics: powertoolsMetricsSink(metrics) });
-    return createHandler({ lifecycle: oauth.lifecycle, log });
-  } catch (e) {
-    const reason = e;
-    return async () => {
-      throw reason;
-    };
-  }
-}
-
-export const handler = fromEnv();
+export const handler = builtOrFailing(() => {
+  const log = powertoolsLog(logger);
+  const oauth = oauthFromEnv(process.env, { log, metrics: powertoolsMetricsSink(metrics) });
+  return createHandler({ lifecycle: oauth.lifecycle, log });
+});

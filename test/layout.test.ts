@@ -86,3 +86,20 @@ describe('layout: ports apart from adapters', () => {
     });
   }
 });
+
+describe('layout: thin front doors', () => {
+  const doors = readdirSync(join(ROOT, 'functions')).filter((f) => f.endsWith('.ts'));
+
+  it('there are front doors to check', () => {
+    expect(doors.length).toBeGreaterThanOrEqual(3);
+  });
+
+  for (const f of doors) {
+    it(`functions/${f} only adapts: ≤ 40 lines, createHandler(deps) and handler exported`, () => {
+      const text = readFileSync(join(ROOT, 'functions', f), 'utf8');
+      expect(text.split('\n').filter((line, i, all) => i < all.length - 1 || line !== '').length).toBeLessThanOrEqual(40);
+      expect(text).toMatch(/^export function createHandler\(deps: /m);
+      expect(text).toMatch(/^export const handler = /m);
+    });
+  }
+});

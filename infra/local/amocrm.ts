@@ -29,7 +29,7 @@ import { RecordingBus, type BusEvent } from '../../lib/events/bus.ts';
 import { FlowRegistry, RecordingMetrics, type MirrorSender } from '../../lib/ingest/index.ts';
 import { createDynamoIdempotency } from '../../lib/store/idempotency.ts';
 import { DynamoTokenStore } from '../../lib/store/token-store.ts';
-import type { WorkerIngestDeps } from '../../functions/worker.ts';
+import type { WorkerIngestDeps } from '../../lib/aws/worker-runtime.ts';
 import type { LocalLog } from './log.ts';
 import type { LocalService } from './runner.ts';
 import { demoSeed } from './sandbox/demo.ts';

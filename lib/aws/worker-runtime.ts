@@ -1,0 +1,171 @@
+/**
+ * The SQS worker's wiring (functions/worker.ts is its front door): envelope → route processor →
+ * ok / defer / retry / park (DESIGN §3a). The pipeline is lib/pipeline, the SQS side
+ * sqs-batch.ts, the amoCRM webhook processor and the mirror lib/ingest.
+ *
+ * AWS environment (everything built once per container, at cold start, outside the handler):
+ * - `TABLE_NAME` — the one DynamoDB table (DLQ index, idempotency);
+ * - `QUEUES` — JSON Record<queueId, {arn, url, dlqUrl}>;
+ * - `AMO_CONFIG_JSON` — the validated config (lib/config; no secrets in it);
+ * - `EVENT_BUS_NAME` — the custom EventBridge bus `amocrm.*` events go to (needed unless the
+ *   config says `events.publish: false`);
+ * - `AMO_SECRETS_PREFIX` (optional) — prefix of the Secrets Manager names (hook tokens, mirror tokens);
+ * - `POWERTOOLS_SERVICE_NAME`, `POWERTOOLS_METRICS_NAMESPACE` (AmoGateway) — logs and metrics.
+ * `createHandler(deps)` takes the clients explicitly (tests and the local runner pass their own).
+ */
+import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { SQSClient } from '@aws-sdk/client-sqs';
+import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import middy from '@middy/core';
+import type { Context, SQSBatchResponse, SQSEvent } from 'aws-lambda';
+import { routeTable as shippedTable, type RouteTable } from '../routes.ts';
+import type { QueueTarget } from './actions.ts';
+import { createEventBridgePublisher, EventBridgeClient } from './event-bus.ts';
+import { parseQueuesConfig, WorkerConfigError, type QueuesConfig } from './queues-config.ts';
+import { awsSecretSource } from './secrets.ts';
+import { createBatchHandler } from './sqs-batch.ts';
+import { loadConfigFromEnv } from '../config/load.ts';
+import type { Config } from '../config/schema.ts';
+import type { SecretSource } from '../config/secrets.ts';
+import type { EventPublisher } from '../events/bus.ts';
+import { buildIngestProcessors, countingParks, type FlowRegistry, type MirrorSender } from '../ingest/index.ts';
+import type { MetricsSink } from '../shared/metrics-sink.ts';
+import { DEFAULT_BACKOFF_POLICY, type Random, type BackoffPolicy } from '../pipeline/backoff.ts';
+import type { Log } from '../shared/log.ts';
+import { buildProcessorMap, type ProcessorMap, type RoutePolicy } from '../pipeline/registry.ts';
+import { DynamoDlqIndex } from '../store/dlq-index.ts';
+import type { DlqIndex } from '../pipeline/dlq-index.ts';
+import { createDynamoIdempotency } from '../store/idempotency.ts';
+import type { IdempotencyGuard } from '../ingest/idempotency.ts';
+
+export const WORKER_FUNCTION_ID = 'worker';
+
+export interface WorkerDeps {
+  sqs: SQSClient;
+  dlqIndex: DlqIndex;
+  /** The queues this function consumes, by id (the `QUEUES` variable in AWS). */
+  queues: QueuesConfig;
+  logger: Log;
+  /** The route table (default: the shipped one). */
+  table?: RouteTable;
+  /** Merged over the default processor of every route; an explicit undefined removes one. */
+  processors?: ProcessorMap;
+  now?: () => number;
+  random?: Random;
+  retry?: Partial<BackoffPolicy>;
+  /**
+   * The amoCRM side (config, secrets, idempotency, bus, flows, mirror). Without it every route
+   * keeps the pipeline's `acknowledge` (nothing is configured to check a webhook against).
+   */
+  ingest?: WorkerIngestDeps;
+  /** WebhookBadToken, Parked, MirrorFailed, EventsPublished (lib/ingest/metrics.ts). */
+  metrics?: MetricsSink;
+}
+
+export interface WorkerIngestDeps {
+  config: Config;
+  secrets: SecretSource;
+  /** Builds the guard once; `remainingTimeMs` reads the invocation in progress (in-progress records expire with it). */
+  idempotency: (remainingTimeMs: () => number) => IdempotencyGuard;
+  bus: EventPublisher;
+  flows?: FlowRegistry;
+  /** For the mirror's requests. */
+  fetch?: typeof fetch;
+  /** Replaces the configured mirror sender. */
+  mirror?: MirrorSender;
+}
+
+/** Used when no invocation context is known (a plain call in a test): the function's usual budget. */
+const FALLBACK_REMAINING_MS = 60_000;
+
+/** Route table + QUEUES → what the batch loop needs. Throws WorkerConfigError on a gap. */
+export function workerTargets(table: RouteTable, queues: QueuesConfig): { targets: QueueTarget[]; routes: RoutePolicy[] } {
+  const mine = table.queues.filter((q) => q.consumer === WORKER_FUNCTION_ID);
+  const missing = mine.filter((q) => !queues[q.id]).map((q) => q.id);
+  if (missing.length) throw new WorkerConfigError(`QUEUES lacks the queue(s) the worker consumes: ${missing.join(', ')}`);
+  const targets = mine.map((q) => {
+    const ep = queues[q.id] as QueuesConfig[string];
+    return { id: q.id, arn: ep.arn, url: ep.url, dlqUrl: ep.dlqUrl, fifo: q.fifo, maxAttempts: q.maxAttempts, retentionDays: q.retentionDays };
+  });
+  return { targets, routes: table.routes };
+}
+
+/** The processor map: the ingest processors (and mirror) when configured, `acknowledge` elsewhere. */
+function processorsFor(table: RouteTable, deps: WorkerDeps, remainingTimeMs: () => number): ProcessorMap {
+  const ingest = deps.ingest;
+  if (!ingest) return buildProcessorMap(table.routes.map((r) => r.id), deps.processors);
+  try {
+    return buildIngestProcessors({
+      config: ingest.config,
+      secrets: ingest.secrets,
+      guard: ingest.idempotency(remainingTimeMs),
+      bus: ingest.bus,
+      ...(ingest.flows ? { flows: ingest.flows } : {}),
+      ...(deps.metrics ? { metrics: deps.metrics } : {}),
+      routes: table.routes,
+      defaultMirrorRoutes: table.routes.filter((r) => r.target.kind === 'queue').map((r) => r.id),
+      ...(deps.processors ? { overrides: deps.processors } : {}),
+      ...(ingest.fetch ? { fetch: ingest.fetch } : {}),
+      ...(ingest.mirror ? { mirror: ingest.mirror } : {}),
+    });
+  } catch (cause) {
+    throw new WorkerConfigError(`the worker's processors cannot be built: ${cause instanceof Error ? cause.message : String(cause)}`, { cause });
+  }
+}
+
+/** The worker's handler (functions/worker.ts exports it as `createHandler`). */
+export function createWorkerHandler(deps: WorkerDeps) {
+  const table = deps.table ?? shippedTable;
+  const { targets, routes } = workerTargets(table, deps.queues);
+  // The invocation in progress (Lambda runs one at a time per container; the local runner may
+  // overlap queues, whose deadlines are alike). Idempotency reads its remaining time.
+  let current: Context | undefined;
+  const remainingTimeMs = () => (typeof current?.getRemainingTimeInMillis === 'function' ? current.getRemainingTimeInMillis() : FALLBACK_REMAINING_MS);
+  const batch = createBatchHandler({
+    sqs: deps.sqs,
+    dlqIndex: deps.dlqIndex,
+    queues: targets,
+    routes,
+    processors: processorsFor(table, deps, remainingTimeMs),
+    log: deps.metrics ? countingParks(deps.logger, deps.metrics) : deps.logger,
+    now: deps.now ?? Date.now,
+    random: deps.random ?? Math.random,
+    policy: { ...DEFAULT_BACKOFF_POLICY, ...deps.retry },
+  });
+  return middy<SQSEvent, SQSBatchResponse, Error, Context>().handler(async (event, context) => {
+    current = context;
+    return batch(event);
+  });
+}
+
+/** Nothing is published when the config turns events off; this stands in for the bus then. */
+const noBus: EventPublisher = {
+  async publish() {
+    throw new WorkerConfigError('events.publish is false: nothing should be published');
+  },
+};
+
+/** Clients and config from the Lambda environment; throws WorkerConfigError (or ConfigError) when it is incomplete. */
+export function depsFromEnv(env: NodeJS.ProcessEnv, logger: Log, metrics?: MetricsSink): WorkerDeps {
+  const tableName = env.TABLE_NAME;
+  if (!tableName) throw new WorkerConfigError('TABLE_NAME is not set');
+  const queues = parseQueuesConfig(env.QUEUES);
+  const config = loadConfigFromEnv(env);
+  const eventBusName = env.EVENT_BUS_NAME;
+  if (config.events.publish && !eventBusName) throw new WorkerConfigError('EVENT_BUS_NAME is not set (the config publishes events; set events.publish: false to turn them off)');
+  const client = new DynamoDBClient({});
+  const doc = DynamoDBDocumentClient.from(client, { marshallOptions: { removeUndefinedValues: true } });
+  return {
+    sqs: new SQSClient({}),
+    dlqIndex: new DynamoDlqIndex({ doc, tableName, queueIds: Object.keys(queues) }),
+    queues,
+    logger,
+    ingest: {
+      config,
+      secrets: awsSecretSource({ prefix: env.AMO_SECRETS_PREFIX ?? '' }),
+      idempotency: (remainingTimeMs) => createDynamoIdempotency({ client, tableName, remainingTimeMs }),
+      bus: eventBusName ? createEventBridgePublisher(new EventBridgeClient({}), eventBusName) : noBus,
+    },
+    ...(metrics ? { metrics } : {}),
+  };
+}
