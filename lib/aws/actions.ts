@@ -14,8 +14,7 @@ import type { Envelope } from '../envelope.ts';
 import type { QueueDef } from '../routes.ts';
 import type { QueueEndpoint } from './queues-config.ts';
 import type { Log } from '../shared/log.ts';
-import { describeError } from '../shared/errors.ts';
-import { safeErrorText } from '../shared/redact.ts';
+import { safeErrorDescription } from '../shared/errors.ts';
 
 /** A queue as the worker knows it: its endpoints (QUEUES) plus its policy from the route table. */
 export type QueueTarget = Pick<QueueDef, 'id' | 'fifo' | 'maxAttempts' | 'retentionDays'> & QueueEndpoint;
@@ -115,7 +114,7 @@ async function parkRecord(action: Extract<Action, { kind: 'park' }>, record: SQS
       reason: action.reason,
       indexId: id,
       dlqIndex: 'unindexed',
-      error: safeErrorText(describeError(cause), env ? Object.values(env.params) : []),
+      error: safeErrorDescription(cause, env ? Object.values(env.params) : []),
     });
   }
 }

@@ -11,12 +11,11 @@ import type { Random, BackoffPolicy } from '../pipeline/backoff.ts';
 import { runFifoBatch } from '../pipeline/fifo.ts';
 import { mapLimit } from '../shared/concurrency.ts';
 import type { Log } from '../shared/log.ts';
-import { describeError } from '../shared/errors.ts';
 import { processMessage, type MessageResult, type PipelineConfig } from '../pipeline/process.ts';
-import { safeErrorText } from '../shared/redact.ts';
 import type { ProcessorMap, RoutePolicy } from '../pipeline/registry.ts';
 import type { DlqIndex } from '../pipeline/dlq-index.ts';
 import { executeAction, type QueueTarget } from './actions.ts';
+import { safeErrorDescription } from '../shared/errors.ts';
 
 export interface BatchDeps {
   sqs: SQSClient;
@@ -83,7 +82,7 @@ export function createBatchHandler(deps: BatchDeps): BatchHandler {
     }
     if (failure !== undefined) {
       line.reported = 'failed';
-      line.error = safeErrorText(describeError(failure), result?.envelope ? Object.values(result.envelope.params) : []);
+      line.error = safeErrorDescription(failure, result?.envelope ? Object.values(result.envelope.params) : []);
       deps.log.error('message', line);
     } else if (a?.kind === 'park') {
       deps.log.warn('message', line);

@@ -1,4 +1,5 @@
 /** Error description, one way for every log line and `lastError` (redact it before it leaves: redact.ts). */
+import { safeErrorText } from './redact.ts';
 
 /** `Name: message` plus the chain of causes, one level per `<-`. Not yet redacted. */
 export function describeError(e: unknown): string {
@@ -14,4 +15,9 @@ export function describeError(e: unknown): string {
     }
   }
   return parts.join(' <- ');
+}
+
+/** describeError, redacted and truncated: the form an error leaves the process in (logs, `lastError`). */
+export function safeErrorDescription(e: unknown, secrets: readonly string[] = [], max?: number): string {
+  return safeErrorText(describeError(e), secrets, max);
 }

@@ -14,8 +14,6 @@
  *            the shared budget (a failed record or pause is reported, never thrown);
  * - transport: one fetch, typed errors (transport.ts).
  */
-import { describeError } from '../../shared/errors.ts';
-import { safeErrorText } from '../../shared/redact.ts';
 import type { BudgetScope, RateBudget } from './rate-budget.ts';
 import type { BreakerStore } from './breaker-store.ts';
 import { BreakerGate } from './breaker.ts';
@@ -24,6 +22,7 @@ import { decideRetry, DEFAULT_REQUEST_RETRY_POLICY, type RequestKind, type Reque
 import { sendOnce, type AmoResponse, type HttpMethod } from './transport.ts';
 import type { AccountRef, FetchLike, Observer, TokenSource } from './types.ts';
 import { systemClock, type SleepingClock } from '../../shared/clock.ts';
+import { safeErrorDescription } from '../../shared/errors.ts';
 
 export interface AmoRequest {
   method: HttpMethod;
@@ -314,7 +313,7 @@ export class AmoCore {
     try {
       await write();
     } catch (e) {
-      this.observer({ type: 'budget-error', op, error: safeErrorText(describeError(e), [], 300) });
+      this.observer({ type: 'budget-error', op, error: safeErrorDescription(e, [], 300) });
     }
   }
 }
