@@ -23,6 +23,7 @@ export default tseslint.config(
         patterns: [
           { group: ['@aws-sdk/*', 'aws-lambda', 'aws-cdk-lib', 'aws-cdk-lib/*'], message: 'lib/ is free of AWS types: put adapters in lib/store or lib/aws.' },
           { group: ['**/infra/**'], message: 'lib/ never imports infra/.' },
+          { group: ['**/store/*'], message: 'ports live with their feature; only lib/aws wires the DynamoDB adapters of lib/store.' },
         ],
       }],
     },
