@@ -1,6 +1,6 @@
 /**
  * The SQS worker's wiring (functions/worker.ts is its front door): envelope → route processor →
- * ok / defer / retry / park (DESIGN §3a). The pipeline is lib/pipeline, the SQS side
+ * ok / defer / retry / park (docs/architecture.md). The pipeline is lib/pipeline, the SQS side
  * sqs-batch.ts, the amoCRM webhook processor and the mirror lib/ingest.
  *
  * AWS environment (everything built once per container, at cold start, outside the handler):
