@@ -23,6 +23,9 @@ import { accountRoutes } from './resources/account.ts';
 import { catalogRoutes } from './resources/catalogs.ts';
 import { contactRoutes } from './resources/contacts.ts';
 import { customFieldRoutes } from './resources/custom-fields-api.ts';
+import { eventRoutes } from './resources/events-api.ts';
+import { linkRoutes } from './resources/links.ts';
+import { lossReasonRoutes } from './resources/loss-reasons.ts';
 import { leadRoutes } from './resources/leads.ts';
 import { noteRoutes } from './resources/notes.ts';
 import { pipelineRoutes } from './resources/pipelines.ts';
@@ -144,6 +147,7 @@ export async function startSandbox(opts: SandboxOptions = {}): Promise<Sandbox> 
     router: new Router().add([
       ...accountRoutes(), ...pipelineRoutes(), ...customFieldRoutes(), ...tagRoutes(), ...noteRoutes(), ...leadRoutes(),
       ...contactRoutes(), ...taskRoutes(), ...catalogRoutes(), ...webhookRoutes(),
+      ...linkRoutes(), ...lossReasonRoutes(), ...eventRoutes(),
     ]),
     amojo: createAmojo({ clock, fetch: fetchFn, channels: opts.amojo?.channels ?? [], accounts: [{ amojoId: account.amojoId }], log }),
     settings: {
