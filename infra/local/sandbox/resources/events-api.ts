@@ -97,7 +97,7 @@ export function eventRoutes(): RestRoute[] {
         const r = filters(ctx);
         if (!r.ok) return validationFailed([{ request_id: '0', errors: r.errs }]);
         const list = ctx.state.events.filter((e) => r.fs.every((fn) => fn(e))).reverse();
-        // events-and-notes: "limit … (Максимум – 100)" → over it, the 422 every list gives (ref §4).
+        // events-and-notes: "limit … (Максимум – 100)" → over it, the same 422 as any list over its maximum.
         return listPage(ctx, 'events', list.map((e) => render(ctx, e)), { max: 100 });
       },
     },
