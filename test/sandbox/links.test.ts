@@ -199,7 +199,7 @@ describe('batch link / unlink / links', () => {
   });
 });
 
-describe('PATCH with `_embedded` other than tags (leads-api: "при редактировании можно передать только теги")', () => {
+describe('`_embedded` other than tags (leads-api, contacts-api: "при создании и редактировании можно передать только теги")', () => {
   it('a lead PATCH with _embedded.contacts → 400 FieldNotExpected at the path, nothing changes; tags still pass', async () => {
     const [lead] = await add('leads', [{ name: 'Deal' }]);
     const [c1] = await add('contacts', [{ name: 'Ann' }]);
@@ -213,5 +213,26 @@ describe('PATCH with `_embedded` other than tags (leads-api: "при редак�
     const after = await w.api('GET', `/api/v4/leads/${lead}?with=contacts`, t);
     expect(after.json).toMatchObject({ name: 'Deal', _embedded: { contacts: [] } });
     expect((await w.api('PATCH', `/api/v4/leads/${lead}`, t, { _embedded: { tags: [{ name: 'vip' }] } })).status).toBe(200);
+  });
+
+  it('a contact or company add takes only tags in _embedded too (contacts-api); a lead add keeps contacts and companies', async () => {
+    const [co] = await add('companies', [{ name: 'LLC' }]);
+    const c = await w.api('POST', '/api/v4/contacts', t, [{ name: 'Ann', _embedded: { companies: [{ id: co }], tags: [{ name: 't' }] } }]);
+    expect(paths(c)).toEqual(['_embedded.companies:FieldNotExpected']);
+    expect(paths(await w.api('POST', '/api/v4/companies', t, [{ name: 'X', _embedded: { contacts: [{ id: 1 }] } }]))).toEqual(['_embedded.contacts:FieldNotExpected']);
+    expect((await w.api('POST', '/api/v4/leads', t, [{ name: 'L', _embedded: { companies: [{ id: co }] } }])).status).toBe(200);
+    // Seeds may still name a contact's company.
+    const seeded = w.sb.admin.seed({ contacts: [{ name: 'Seeded', _embedded: { companies: [{ id: co }] } }] });
+    expect((await w.api('GET', `/api/v4/contacts/${seeded.contacts[0]}`, t)).json._embedded.companies.map((x: { id: number }) => x.id)).toEqual([co]);
+  });
+
+  it('contacts and companies show their element links with=catalog_elements', async () => {
+    const [c1] = await add('contacts', [{ name: 'Ann' }]);
+    const [co] = await add('companies', [{ name: 'LLC' }]);
+    await w.api('POST', `/api/v4/contacts/${c1}/link`, t, [{ to_entity_id: 7001, to_entity_type: 'catalog_elements', metadata: { catalog_id: 501, quantity: 4 } }]);
+    await w.api('POST', '/api/v4/companies/link', t, [{ entity_id: co, to_entity_id: 7002, to_entity_type: 'catalog_elements', metadata: { catalog_id: 501 } }]);
+    expect((await w.api('GET', `/api/v4/contacts/${c1}?with=catalog_elements`, t)).json._embedded.catalog_elements).toEqual([{ id: 7001, metadata: { quantity: 4, catalog_id: 501 } }]);
+    expect((await w.api('GET', `/api/v4/companies/${co}?with=catalog_elements`, t)).json._embedded.catalog_elements).toEqual([{ id: 7002, metadata: { quantity: 1, catalog_id: 501 } }]);
+    expect((await w.api('GET', `/api/v4/companies/${co}`, t)).json._embedded.catalog_elements).toBeUndefined();
   });
 });

@@ -193,7 +193,13 @@ export function applySeed(ctx: RestCtx, spec: SeedSpec): SeedResult {
       const comp = emb && Array.isArray(emb.companies) && isRecord(emb.companies[0]) ? emb.companies[0].id : undefined;
       return typeof comp === 'number' && state.companies.has(comp) ? comp : undefined;
     };
-    res.contacts = seedEntities(ctx, 'contacts', spec.contacts, (op, i) => {
+    // …so it is taken off before the REST validation (which refuses `_embedded` keys other than tags on a contact add).
+    const noCompany = spec.contacts.map((c) => {
+      if (!isRecord(c._embedded) || c._embedded.companies === undefined) return c;
+      const { companies: _companies, ...emb } = c._embedded;
+      return { ...c, _embedded: emb };
+    });
+    res.contacts = seedEntities(ctx, 'contacts', noCompany, (op, i) => {
       const comp = companyOf(spec.contacts?.[i] ?? {});
       if (comp !== undefined) op.companyId = comp;
     });

@@ -51,7 +51,7 @@ export function renderLead(ctx: RestCtx, l: Lead): Record<string, unknown> {
     const r = l.loss_reason_id !== null ? ctx.state.lossReasons.get(l.loss_reason_id) : undefined;
     emb.loss_reason = r ? [renderLossReason(ctx, r)] : [];
   }
-  if (w.includes('catalog_elements')) emb.catalog_elements = elementLinksOf(ctx.state, 'leads', l.id).map((x) => ({ id: x.element_id, metadata: { quantity: x.quantity, catalog_id: x.catalog_id } }));
+  if (w.includes('catalog_elements')) emb.catalog_elements = elementsEmbedded(ctx, 'leads', l.id);
   return {
     id: l.id, name: l.name, price: l.price, responsible_user_id: l.responsible_user_id, group_id: l.group_id,
     status_id: l.status_id, pipeline_id: l.pipeline_id, loss_reason_id: l.loss_reason_id,
@@ -66,12 +66,18 @@ export function renderLead(ctx: RestCtx, l: Lead): Record<string, unknown> {
   };
 }
 
+/** contacts-api/companies-api `with=catalog_elements`: `[{id, metadata:{quantity, catalog_id, price_id?}}]`, the entity's element links. */
+function elementsEmbedded(ctx: RestCtx, kind: EntityKind, id: number): unknown[] {
+  return elementLinksOf(ctx.state, kind, id).map((x) => ({ id: x.element_id, metadata: { quantity: x.quantity, catalog_id: x.catalog_id, ...(x.price_id !== null ? { price_id: x.price_id } : {}) } }));
+}
+
 export function renderContact(ctx: RestCtx, c: Contact): Record<string, unknown> {
   const w = withList(ctx);
   const emb: Record<string, unknown> = {
     tags: renderTags(ctx.state, 'contacts', c.tags),
     companies: c.company_id ? [{ id: c.company_id, _links: link(ctx, `/api/v4/companies/${c.company_id}`) }] : [],
   };
+  if (w.includes('catalog_elements')) emb.catalog_elements = elementsEmbedded(ctx, 'contacts', c.id);
   if (w.includes('leads')) {
     emb.leads = [...ctx.state.leads.values()].filter((l) => l.contacts.some((x) => x.id === c.id)).map((l) => ({ id: l.id, _links: link(ctx, `/api/v4/leads/${l.id}`) }));
   }
@@ -87,6 +93,7 @@ export function renderContact(ctx: RestCtx, c: Contact): Record<string, unknown>
 export function renderCompany(ctx: RestCtx, c: Company): Record<string, unknown> {
   const w = withList(ctx);
   const emb: Record<string, unknown> = { tags: renderTags(ctx.state, 'companies', c.tags) };
+  if (w.includes('catalog_elements')) emb.catalog_elements = elementsEmbedded(ctx, 'companies', c.id);
   if (w.includes('contacts')) {
     emb.contacts = [...ctx.state.contacts.values()].filter((x) => x.company_id === c.id).map((x) => ({ id: x.id, _links: link(ctx, `/api/v4/contacts/${x.id}`) }));
   }
@@ -182,10 +189,10 @@ export function validateEntity(
     if (!state.lossReasons.has(op.set.loss_reason_id)) errs.push(E.choice(c.p('loss_reason_id')));
     else if (status !== LOST) errs.push(E.invalid(c.p('loss_reason_id'), 'A loss reason is set only on a lead closed as lost (status 143).'));
   }
-  if (mode === 'update' && raw._embedded !== undefined) {
-    // leads-api/contacts-api: "при создании и редактировании можно передать только теги" in `_embedded`. What amoCRM answers
-    // for anything else is undocumented; the sandbox refuses it (*assumed*) instead of a 200 that links nothing: links
-    // are made with POST /api/v4/{entity}/{id}/link (entity-links-api).
+  if ((mode === 'update' || kind !== 'leads') && raw._embedded !== undefined) {
+    // leads-api/contacts-api: "при создании и редактировании можно передать только теги" in `_embedded` (a lead's add also
+    // takes contacts and companies, above). What amoCRM answers for anything else is undocumented; the sandbox refuses it
+    // (*assumed*) instead of a 200 that links nothing: links are made with POST /api/v4/{entity}/{id}/link (entity-links-api).
     if (!isRecord(raw._embedded)) errs.push(E.type(c.p('_embedded'), 'object'));
     else for (const k of Object.keys(raw._embedded)) if (k !== 'tags') errs.push(notExpected(c.p(`_embedded.${k}`)));
   }
