@@ -1,0 +1,81 @@
+/**
+ * The lost-answer fault: amoCRM APPLIES the add and the answer never reaches us (connection reset,
+ * or held until our timeout). amoCRM has no idempotency key, so only the re-check (add.ts) stands
+ * between us and a duplicate: the client must find what landed and send nothing again — by
+ * fingerprint, by marker field, and by marker field when `query` also returns an unrelated hit
+ * (the sandbox's `noisy` search mode).
+ */
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { cf } from '../../lib/amocrm/client/custom-fields.ts';
+import { collect } from '../../lib/amocrm/client/pagination.ts';
+import { ACCOUNT, fastClient, sandbox, type TestSandbox } from './support.ts';
+
+const fast = { requestTimeoutMs: 300, retry: { maxAttempts: 3, baseDelayMs: 20, maxDelayMs: 50, maxRateLimitWaits: 1 } };
+const policy = { recheckDelayMs: 50, settleMs: 400, maxInlineSettleWaitMs: 2_000 };
+
+describe('a lost answer to an applied add is never turned into a duplicate', () => {
+  let sb: TestSandbox;
+  let markerField: number;
+  let noteField: number;
+  beforeAll(async () => {
+    sb = await sandbox({ fast: true });
+    const seeded = sb.admin.seed({ customFields: { leads: [{ name: 'gateway id', type: 'text', is_api_only: true }, { name: 'Комментарий', type: 'text' }] } });
+    markerField = seeded.customFields.leads![0]!.id;
+    noteField = seeded.customFields.leads![1]!.id;
+  });
+  beforeEach(() => {
+    sb.admin.clearFaults();
+    sb.admin.setSearchMode('literal');
+  });
+  afterAll(async () => {
+    await sb.close();
+  });
+
+  const named = async (name: string) => (await collect(fastClient(sb).client.forAccount(ACCOUNT).leads.list({ filter: { name } }))).length;
+  const posts = () => sb.admin.count({ method: 'POST', route: '/api/v4/leads' });
+
+  it('connection reset after the write (fingerprint re-check): one lead, one POST', async () => {
+    const { client, events } = fastClient(sb, { ...fast, addPolicy: policy });
+    sb.admin.setFaults([{ path: '/api/v4/leads', method: 'POST', lostAnswerRate: 1, lostAnswer: 'drop', times: 1 }]);
+    const before = posts();
+    const [r] = await client.forAccount(ACCOUNT).leads.add([{ name: 'Lost reset', price: 7, custom_fields_values: [cf.text(noteField, 'n')] }]);
+    expect(r!.id).toBeGreaterThan(0);
+    expect(posts() - before).toBe(1);
+    expect(sb.admin.count({ method: 'POST', route: '/api/v4/leads', status: 'dropped' })).toBeGreaterThanOrEqual(1);
+    expect(await named('Lost reset')).toBe(1);
+    expect(events.filter((e) => e.type === 'add-verified')).toEqual([expect.objectContaining({ found: 1, resent: 0 })]);
+  });
+
+  it('answer held past the client timeout (marker re-check): one lead, the id of the one that landed', async () => {
+    const { client } = fastClient(sb, { ...fast, markerFields: () => ({ leads: markerField }), addPolicy: policy });
+    sb.admin.setFaults([{ path: '/api/v4/leads', method: 'POST', lostAnswerRate: 1, lostAnswer: 'hold', times: 1 }]);
+    const before = posts();
+    const [r] = await client.forAccount(ACCOUNT).leads.add([{ name: 'Lost held' }], { markers: ['lost-held-1'] });
+    expect(posts() - before).toBe(1);
+    const landed = sb.admin.entities('leads').filter((l) => l.name === 'Lost held');
+    expect(landed).toHaveLength(1);
+    expect(r).toEqual({ id: landed[0]!.id, request_id: 'lost-held-1' });
+  });
+
+  it('search over-matches (noisy mode): the marker re-check keeps only the exact field match', async () => {
+    sb.admin.setSearchMode('noisy');
+    const { client } = fastClient(sb, { ...fast, markerFields: () => ({ leads: markerField }), addPolicy: policy });
+    sb.admin.setFaults([{ path: '/api/v4/leads', method: 'POST', lostAnswerRate: 1, times: 1 }]);
+    const before = posts();
+    const [r] = await client.forAccount(ACCOUNT).leads.add([{ name: 'Lost noisy' }], { markers: ['lost-noisy-1'] });
+    expect(posts() - before).toBe(1);
+    const landed = sb.admin.entities('leads').filter((l) => l.name === 'Lost noisy');
+    expect(landed).toHaveLength(1);
+    expect(r!.id).toBe(landed[0]!.id);
+  });
+
+  it('a batch of three whose answer is lost: all three found, none sent twice', async () => {
+    const { client } = fastClient(sb, { ...fast, markerFields: () => ({ leads: markerField }), addPolicy: policy });
+    sb.admin.setFaults([{ path: '/api/v4/leads', method: 'POST', lostAnswerRate: 1, times: 1 }]);
+    const before = posts();
+    const out = await client.forAccount(ACCOUNT).leads.add([{ name: 'Batch lost' }, { name: 'Batch lost' }, { name: 'Batch lost' }], { markers: ['bl-1', 'bl-2', 'bl-3'] });
+    expect(posts() - before).toBe(1);
+    expect(new Set(out.map((x) => x.id)).size).toBe(3);
+    expect(await named('Batch lost')).toBe(3);
+  });
+});
