@@ -69,6 +69,34 @@ describe('a lost answer to an applied add is never turned into a duplicate', () 
     expect(r!.id).toBe(landed[0]!.id);
   });
 
+  it('leads/complex whose answer is lost: lead, contact and company once each, ids read back', async () => {
+    const { client } = fastClient(sb, { ...fast, markerFields: () => ({ leads: markerField }), addPolicy: policy });
+    sb.admin.setFaults([{ path: '/api/v4/leads/complex', method: 'POST', lostAnswerRate: 1, times: 1 }]);
+    const contactsBefore = sb.admin.entities('contacts').length;
+    const companiesBefore = sb.admin.entities('companies').length;
+    const [r] = await client.forAccount(ACCOUNT).leads.addComplex([{ name: 'Complex lost', _embedded: { contacts: [{ name: 'Lost contact' }], companies: [{ name: 'Lost company' }] } }], { markers: ['cl-1'] });
+    expect(sb.admin.count({ method: 'POST', route: '/api/v4/leads/complex' })).toBe(1);
+    expect(await named('Complex lost')).toBe(1);
+    expect(sb.admin.entities('contacts').length - contactsBefore).toBe(1);
+    expect(sb.admin.entities('companies').length - companiesBefore).toBe(1);
+    const lead = sb.admin.lead(r!.id) as { _embedded: { contacts: Array<{ id: number }>; companies: Array<{ id: number }> } };
+    expect(r).toMatchObject({ contact_id: lead._embedded.contacts[0]!.id, company_id: lead._embedded.companies[0]!.id });
+  });
+
+  it('tasks and notes whose answer is lost (fingerprint re-check): once each', async () => {
+    const { client } = fastClient(sb, { ...fast, addPolicy: policy });
+    const acc = client.forAccount(ACCOUNT);
+    const [lead] = await acc.leads.add([{ name: 'Lost task host' }]);
+    sb.admin.setFaults([
+      { path: '/api/v4/tasks', method: 'POST', lostAnswerRate: 1, times: 1 },
+      { path: '/api/v4/leads/notes', method: 'POST', lostAnswerRate: 1, lostAnswer: 'hold', times: 1 },
+    ]);
+    await acc.tasks.add([{ text: 'Lost once', complete_till: Math.floor(Date.now() / 1000) + 600, entity_type: 'leads', entity_id: lead!.id }]);
+    await acc.notes('leads').add([{ entity_id: lead!.id, note_type: 'common', params: { text: 'Lost once' } }]);
+    expect(await collect(acc.tasks.list({ filter: { entity_type: 'leads', entity_id: [lead!.id] } }))).toHaveLength(1);
+    expect(await collect(acc.notes('leads').list(lead!.id))).toHaveLength(1);
+  });
+
   it('a batch of three whose answer is lost: all three found, none sent twice', async () => {
     const { client } = fastClient(sb, { ...fast, markerFields: () => ({ leads: markerField }), addPolicy: policy });
     sb.admin.setFaults([{ path: '/api/v4/leads', method: 'POST', lostAnswerRate: 1, times: 1 }]);
