@@ -8,21 +8,8 @@ import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { GetQueueUrlCommand, SQSClient } from '@aws-sdk/client-sqs';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import cliProgress from 'cli-progress';
-import {
-  DlqOpsError,
-  listParked,
-  purgeParked,
-  renderBody,
-  replayParked,
-  showParked,
-  summarizeEnvelope,
-  type DlqOpsDeps,
-  type DlqQueueRef,
-  type ListedItem,
-  type RunEvent,
-  type RunOptions,
-  type RunReport,
-} from '../../../lib/aws/dlq-ops.ts';
+import { listParked, purgeParked, replayParked, showParked, type DlqOpsDeps, type RunEvent, type RunOptions, type RunReport } from '../../../lib/aws/dlq-ops.ts';
+import { DlqOpsError, renderBody, summarizeEnvelope, type DlqQueueRef, type ListedItem } from '../../../lib/dlq/index.ts';
 import { LocalEndpointsError, readLocalEndpoints } from '../../../lib/aws/local-endpoints.ts';
 import { resolveStack, StackResolveError } from '../../../lib/aws/stack-resolve.ts';
 import { DlqIndexError, DynamoDlqIndex } from '../../../lib/store/dlq-index.ts';
@@ -322,6 +309,9 @@ async function runWithProgress(io: CliIO, mode: ProgressMode, action: 'replay' |
       case 'stale':
         if (mode === 'lines' || dryRun) io.out(`${e.removed ? 'removed stale index entry' : 'stale index entry (no message in the DLQ)'} ${describe(e.item)}`);
         return;
+      case 'unproven':
+        if (mode === 'lines' || dryRun) io.out(`kept index entry (its message may be held by another reader) ${describe(e.item)}`);
+        return;
     }
     if (bar) {
       const seen = tally.done + tally.skipped + tally.failed;
@@ -360,6 +350,14 @@ function printSummary(io: CliIO, r: RunReport, limit: number | undefined): void 
         ? `  removed ${r.staleRemoved} of ${r.stale.length} index entr${r.stale.length === 1 ? 'y' : 'ies'} whose message was no longer in the DLQ`
         : `  ${r.stale.length} index entr${r.stale.length === 1 ? 'y has' : 'ies have'} no message in the DLQ (expired, or taken by someone else); \`dlq purge --yes\` with the same filter removes them`,
     );
+  }
+  for (const u of r.unproven) {
+    const n = u.refs.length;
+    const why =
+      u.heldElsewhere === undefined
+        ? "could not read the DLQ's depth"
+        : `${u.heldElsewhere} message(s) in flight elsewhere (a concurrent dlq show, list --scan, replay or purge holds them for up to ${r.holdSeconds} s)`;
+    io.out(`  ${u.queueId}: ${why}: ${n} index entr${n === 1 ? 'y' : 'ies'} without a message seen ${n === 1 ? 'was' : 'were'} kept, not taken for stale — run it again once they are let go`);
   }
   if (r.incomplete) io.out(`  the pass took longer than its ${r.holdSeconds} s hold and met its own messages again: some may not have been looked at — run it again`);
   if (r.releaseErrors) io.out(`  ${r.releaseErrors} message(s) could not be let go explicitly: they become visible again within ${r.holdSeconds} s`);
@@ -429,13 +427,17 @@ export const dlqCommands: Command[] = [
             ]),
           ];
           for (const l of table(rows)) io.out(l);
-          if (res.scanned) for (const i of shown) if (i.inDlq === false) io.out(`note: ${i.ref} has no message in its DLQ (expired, or held by someone else right now)`);
+          if (res.scanned) for (const i of shown) if (i.inDlq === false) io.out(`note: ${i.ref} has no message in its DLQ (expired, replayed or purged by hand)`);
           io.out('');
         }
         if (res.items.length === 0) report(`nothing parked${values.queue || values.route || values.reason || since !== undefined ? ' matching the filter' : ''} (${t.label})`);
         else report(`${res.items.length} parked: ${counts(res.byReason)}${shown.length < res.items.length ? ` (showing ${shown.length}, --limit ${limit})` : ''}`);
         for (const q of res.queues) {
           if (q.incomplete) report(`${q.id}: the scan outlasted its hold and met its own messages again: the list may be short — run it again`);
+          if (q.unproven) {
+            const why = q.heldElsewhere === undefined ? "its depth could not be read" : `${q.heldElsewhere} message(s) of its DLQ were held by another reader`;
+            report(`${q.id}: ${q.unproven} index entr${q.unproven === 1 ? 'y' : 'ies'} without a message seen: ${why}, so they may well be there — run it again to tell`);
+          }
           if (q.depthError) {
             report(`${q.id}: could not read the DLQ's depth: ${q.depthError}`);
             continue;
