@@ -2,7 +2,8 @@
 import { halfLifeAt, isOAuthError } from '../../../lib/amocrm/oauth/index.ts';
 import type { TokenRecord } from '../../../lib/store/token-store.ts';
 import { CliError, type Command } from '../command.ts';
-import { SYSTEM_OPTIONS, openSystem, pickAccount } from '../system.ts';
+import { openSystem, pickAccount } from '../system.ts';
+import { TARGET_OPTIONS } from '../target.ts';
 
 function iso(ms: number | undefined): string {
   return ms === undefined ? '-' : new Date(ms).toISOString().replace(/\.\d{3}Z$/, 'Z');
@@ -63,12 +64,12 @@ export const tokenCommands: Command[] = [
     summary: "each account's token state, expiry and last refresh (never the tokens)",
     details: 'Status: active | needs-reauth (run `auth link` and open it as an account admin) | disconnected\n(the integration was removed in amoCRM; install it again) | not-connected (never installed).',
     options: {
-      ...SYSTEM_OPTIONS,
+      ...TARGET_OPTIONS,
       account: { type: 'string', valueName: 'id', description: 'only this account' },
       json: { type: 'boolean', description: 'JSON lines instead of a table' },
     },
     async run({ io, values }) {
-      const s = openSystem(values, io);
+      const s = await openSystem(values, io);
       try {
         const wanted = typeof values.account === 'string' ? [s.oauth.lifecycle.resolve(values.account).account] : s.config.accounts;
         const now = s.oauth.lifecycle.clock.now();
@@ -109,9 +110,9 @@ export const tokenCommands: Command[] = [
       'With --account: refreshes that account now, under the same lease as the schedule (safe while the\n' +
       'gateway runs); an account marked needs-reauth is retried if it still has a refresh token (e.g. after\n' +
       'fixing a wrong client secret). Without: what the schedule does, once.',
-    options: { ...SYSTEM_OPTIONS, account: { type: 'string', valueName: 'id', description: 'the account to refresh now' } },
+    options: { ...TARGET_OPTIONS, account: { type: 'string', valueName: 'id', description: 'the account to refresh now' } },
     async run({ io, values }) {
-      const s = openSystem(values, io);
+      const s = await openSystem(values, io);
       try {
         if (typeof values.account === 'string') {
           const account = pickAccount(s.config, values.account);
