@@ -334,6 +334,11 @@ export interface ShowResult {
   item: ParkedItem;
   /** The DLQ message, when found (it was received and let go again, never deleted). */
   message: ParkedMessage | undefined;
+  /**
+   * No message found: how many messages of its DLQ the search could not account for (held by
+   * another reader right now: it may be one of them); undefined when that could not be told.
+   */
+  heldElsewhere?: number;
 }
 
 export async function showParked(deps: DlqOpsDeps, ref: string): Promise<ShowResult> {
@@ -356,6 +361,7 @@ export async function showParked(deps: DlqOpsDeps, ref: string): Promise<ShowRes
 
   // 2. The message: by its index id attribute, or by its DLQ message id.
   const wantsMessageId = key.kind === 'unindexed' ? key.messageId : entryHit ? undefined : key.id;
+  let heldElsewhere: number | undefined = 0;
   for (const q of entryHit ? [entryHit.queue] : queues) {
     const entries = entriesByQueue.get(q.id) ?? new Map<string, DlqEntry>();
     const s = scanOf(deps, q);
@@ -366,11 +372,13 @@ export async function showParked(deps: DlqOpsDeps, ref: string): Promise<ShowRes
           if (hit) return { item: entryHit ? itemOfEntry(entryHit.entry) : stripMessage(messageOf(q, m, entries)), message: messageOf(q, m, entries) };
         }
       }
+      const others = await s.unaccounted();
+      heldElsewhere = heldElsewhere === undefined || others === undefined ? undefined : heldElsewhere + others;
     } finally {
       await s.release();
     }
   }
-  if (entryHit) return { item: itemOfEntry(entryHit.entry), message: undefined };
+  if (entryHit) return { item: itemOfEntry(entryHit.entry), message: undefined, ...(heldElsewhere !== 0 ? { heldElsewhere } : {}) };
   throw new DlqOpsError(`no parked message "${ref}" (not in the DLQ index, not in ${queueId ? `the DLQ of "${queueId}"` : 'any DLQ'})`);
 }
 

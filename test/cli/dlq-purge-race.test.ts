@@ -98,6 +98,14 @@ describe('dlq purge racing a reader that holds messages invisible', () => {
 
       const purge = await cli(['dlq', 'purge', '--reason', 'bad-payload', '--yes', '--progress', 'lines'], runnerEnv(r));
       expect(purge.code, purge.err.join('\n')).toBe(0);
+      // Other readers during the hold say "held elsewhere", not "gone".
+      const peek = await cli(['dlq', 'show', live[1]!], runnerEnv(r));
+      expect(peek.code).toBe(1);
+      expect(peek.text).toMatch(/not found in the DLQ of "rdesk": 3 of its messages are held by another reader right now/);
+      const scan = await cli(['dlq', 'list', '--scan', '--queue', 'rdesk'], runnerEnv(r));
+      expect(scan.code).toBe(0);
+      expect(scan.text).not.toMatch(/has no message in its DLQ/);
+      expect(scan.text).toMatch(/rdesk: 4 index entries without a message seen: 3 message\(s\) of its DLQ were held by another reader/);
 
       proxy.open();
       const read = await reading;

@@ -427,7 +427,14 @@ export const dlqCommands: Command[] = [
         const w = Math.max(...rows.map(([k]) => k.length)) + 1;
         for (const [k, v] of rows) io.out(`${`${k}:`.padEnd(w)} ${v}`);
         if (!message) {
-          io.out(`message: not found in the DLQ of "${item.queueId}" (in flight elsewhere, already replayed, or expired)`);
+          const h = res.heldElsewhere;
+          io.out(
+            !('heldElsewhere' in res)
+              ? `message: not in the DLQ of "${item.queueId}" (already replayed or purged, or expired): \`dlq purge\` removes the entry`
+              : h === undefined
+                ? `message: not found in the DLQ of "${item.queueId}" (held by another reader right now, already replayed, or expired)`
+                : `message: not found in the DLQ of "${item.queueId}": ${h} of its messages are held by another reader right now (a concurrent show, list --scan, replay or purge) — it may be one of them; try again once they are let go`,
+          );
           return 1;
         }
         io.out(`message: in the DLQ since ${iso(message.sentAt)} (message id ${message.messageId}, received ${message.dlqReceiveCount}× from the DLQ)`);
