@@ -13,6 +13,7 @@ import { localSecretSource, type SecretSource } from '../../lib/config/secrets.t
 import { DynamoTokenStore } from '../../lib/store/token-store.ts';
 import { CliError, type CliIO, type OptionValues } from './command.ts';
 import { openTable, resolveTarget, type Target } from './target.ts';
+import { str } from './format.ts';
 
 export interface System {
   config: Config;
@@ -23,10 +24,6 @@ export interface System {
   doc: DynamoDBDocumentClient;
   tableName: string;
   close(): void;
-}
-
-function str(v: OptionValues[string]): string | undefined {
-  return typeof v === 'string' && v !== '' ? v : undefined;
 }
 
 export function loadCliConfig(t: Pick<Target, 'configFile'>, io: CliIO): Config {

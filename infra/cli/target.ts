@@ -26,6 +26,7 @@ import { resolveStack, StackResolveError } from '../../lib/aws/stack-resolve.ts'
 import type { DlqQueueRef } from '../../lib/dlq/index.ts';
 import { dlqName, queueName, routeTable } from '../routes.ts';
 import { CliError, type CliIO, type OptionValues, type Options } from './command.ts';
+import { str } from './format.ts';
 
 /** The file names the local runner keeps under its data dir (infra/local/amocrm.ts SANDBOX_CONFIG_FILE, SECRETS_FILE; a test checks they agree). */
 export const LOCAL_FILES = { sandboxConfig: 'amo.sandbox.config.json', secrets: 'secrets.json' } as const;
@@ -68,10 +69,6 @@ export interface Target {
   /** The config file the target names (--config, or the runner's generated sandbox config); else the usual chain. */
   configFile: string | undefined;
   secrets: SecretsTarget;
-}
-
-function str(v: OptionValues[string]): string | undefined {
-  return typeof v === 'string' && v !== '' ? v : undefined;
 }
 
 /**

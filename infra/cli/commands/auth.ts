@@ -3,12 +3,9 @@ import { OAuthRequestError } from '../../../lib/amocrm/oauth/index.ts';
 import { CliError, type Command } from '../command.ts';
 import { openSystem, pickAccount, type System } from '../system.ts';
 import { TARGET_OPTIONS } from '../target.ts';
+import { iso } from '../format.ts';
 
 const ACCOUNT = { account: { type: 'string', valueName: 'id', description: 'account id from the config (default: the only one)' } } as const;
-
-function iso(ms: number): string {
-  return new Date(ms).toISOString().replace(/\.\d{3}Z$/, 'Z');
-}
 
 async function withSystem<T>(values: Parameters<typeof openSystem>[0], io: Parameters<typeof openSystem>[1], fn: (s: System) => Promise<T>): Promise<T> {
   const s = await openSystem(values, io);

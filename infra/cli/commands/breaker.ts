@@ -9,15 +9,7 @@ import type { BreakerState } from '../../../lib/store/breaker.ts';
 import { CliError, type Command, type OptionValues } from '../command.ts';
 import { TARGET_OPTIONS } from '../target.ts';
 import { accountOf, openAmo } from './schema.ts';
-
-function iso(ms: number | undefined): string {
-  return ms === undefined ? '-' : new Date(ms).toISOString().replace(/\.\d{3}Z$/, 'Z');
-}
-
-function table(rows: string[][]): string[] {
-  const widths = rows[0]?.map((_, i) => Math.max(...rows.map((r) => (r[i] ?? '').length))) ?? [];
-  return rows.map((r) => r.map((c, i) => c.padEnd(widths[i] ?? 0)).join('  ').trimEnd());
-}
+import { iso, table } from '../format.ts';
 
 export interface BreakerRow extends BreakerState {
   account: string;

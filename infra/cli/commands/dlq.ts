@@ -10,6 +10,7 @@ import { DlqIndexError, DynamoDlqIndex } from '../../../lib/store/dlq-index.ts';
 import { routeTable } from '../../routes.ts';
 import { CliError, type CliIO, type Command, type OptionValues, type Options } from '../command.ts';
 import { openSqs, openTable, resolveTarget, targetQueues, TARGET_OPTIONS } from '../target.ts';
+import { clip, iso, str, table } from '../format.ts';
 
 // ---------------------------------------------------------------------------------------------
 // Target: where the queues and the table are (infra/cli/target.ts, as for every command).
@@ -19,10 +20,6 @@ interface DlqTarget {
   /** e.g. "stack AmoGateway (eu-central-1), table …" — for messages. */
   label: string;
   close(): void;
-}
-
-function str(v: OptionValues[string]): string | undefined {
-  return typeof v === 'string' && v !== '' ? v : undefined;
 }
 
 async function openTarget(values: OptionValues, io: CliIO): Promise<DlqTarget> {
@@ -121,20 +118,6 @@ function flagIds(values: OptionValues): string[] | undefined {
 
 // ---------------------------------------------------------------------------------------------
 // Printing.
-
-function iso(ms: number | undefined): string {
-  return ms === undefined || !Number.isFinite(ms) ? '-' : new Date(ms).toISOString().replace(/\.\d{3}Z$/, 'Z');
-}
-
-function table(rows: string[][]): string[] {
-  const widths = rows[0]?.map((_, i) => Math.max(...rows.map((r) => (r[i] ?? '').length))) ?? [];
-  return rows.map((r) => r.map((c, i) => c.padEnd(widths[i] ?? 0)).join('  ').trimEnd());
-}
-
-function clip(s: string, n: number): string {
-  const one = s.replace(/\s+/g, ' ');
-  return one.length <= n ? one : `${one.slice(0, n - 1)}…`;
-}
 
 function counts(byReason: Record<string, number>): string {
   return Object.entries(byReason)

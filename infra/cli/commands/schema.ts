@@ -15,16 +15,13 @@ import { UnknownAccountError } from '../../../lib/config/load.ts';
 import { CliError, type CliIO, type Command, type OptionValues } from '../command.ts';
 import { openSystem, pickAccount, type System } from '../system.ts';
 import { TARGET_OPTIONS } from '../target.ts';
+import { str } from '../format.ts';
 
 // ---------------------------------------------------------------------------------------------
 // Reaching the client runtime (shared with breaker.ts).
 
 export interface AmoSystem extends System {
   runtime: AmoClientRuntime;
-}
-
-function str(v: OptionValues[string]): string | undefined {
-  return typeof v === 'string' && v !== '' ? v : undefined;
 }
 
 /** Config, OAuth and the client runtime over the one table. Close it when done. */

@@ -4,10 +4,7 @@ import type { TokenRecord } from '../../../lib/store/token-store.ts';
 import { CliError, type Command } from '../command.ts';
 import { openSystem, pickAccount } from '../system.ts';
 import { TARGET_OPTIONS } from '../target.ts';
-
-function iso(ms: number | undefined): string {
-  return ms === undefined ? '-' : new Date(ms).toISOString().replace(/\.\d{3}Z$/, 'Z');
-}
+import { iso, table } from '../format.ts';
 
 function relative(ms: number, now: number): string {
   const d = ms - now;
@@ -51,11 +48,6 @@ function row(account: string, integration: string, host: string, rec: TokenRecor
     version: rec.version,
     previousKept: rec.previous !== undefined,
   };
-}
-
-function table(rows: string[][]): string[] {
-  const widths = rows[0]?.map((_, i) => Math.max(...rows.map((r) => (r[i] ?? '').length))) ?? [];
-  return rows.map((r) => r.map((c, i) => c.padEnd(widths[i] ?? 0)).join('  ').trimEnd());
 }
 
 export const tokenCommands: Command[] = [
