@@ -5,7 +5,7 @@
  */
 import { addField, renderFieldDef } from '../custom-fields.ts';
 import { customFieldNotFound, E, validationFailed, type FieldError, type RequestErrors } from '../errors.ts';
-import { hal, isRecord, queryList } from '../http-util.ts';
+import { hal, isRecord, noContent, queryList } from '../http-util.ts';
 import type { RestCtx, RestRoute } from '../router.ts';
 import type { EntityKind } from '../state.ts';
 import { link, listPage, readBatch, requestIdOf } from './common.ts';
@@ -70,7 +70,7 @@ export function customFieldRoutes(): RestRoute[] {
       template: '/api/v4/catalogs/{catalogId}/custom_fields/{id}',
       handler: (ctx) => {
         const d = ctx.state.fields.get(Number(ctx.params.id));
-        return d && d.entity_type === 'catalogs' && d.catalog_id === Number(ctx.params.catalogId) ? hal(200, renderFieldDef(d, ctx.base)) : noContent();
+        return d && d.entity_type === 'catalogs' && d.catalog_id === Number(ctx.params.catalogId) ? hal(200, renderFieldDef(d, ctx.base)) : customFieldNotFound();
       },
     },
   ];
