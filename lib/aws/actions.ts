@@ -11,6 +11,7 @@ import type { Action } from '../pipeline/decide.ts';
 import type { DlqIndex } from '../store/dlq-index.ts';
 import { dlqSk } from '../store/dlq-index.ts';
 import type { Envelope } from '../envelope.ts';
+import { callHook, type PipelineHooks } from '../pipeline/hooks.ts';
 import type { PipelineLog } from '../pipeline/log.ts';
 import { describeError } from '../pipeline/outcome.ts';
 import { safeErrorText } from '../pipeline/redact.ts';
@@ -30,12 +31,10 @@ export interface ActionDeps {
   sqs: SQSClient;
   dlqIndex: DlqIndex;
   now: () => number;
-  /**
-   * Where a failed DLQ index write is reported (the batch loop passes its own deps, log
-   * included). The line carries `dlqIndex: 'unindexed'`, which `countingParks`
-   * (lib/ingest/metrics.ts) counts as `DlqIndexWriteFailed`.
-   */
+  /** Where a failed DLQ index write is logged (the batch loop passes its own deps, log included). */
   log?: PipelineLog;
+  /** Told of a failed DLQ index write (`dlqIndexFailed`; the worker counts DlqIndexWriteFailed). */
+  hooks?: PipelineHooks;
 }
 
 /** Message attributes a parked message carries, so `dlq replay/show` can find its index entry. */
@@ -123,5 +122,7 @@ async function parkRecord(action: Extract<Action, { kind: 'park' }>, record: SQS
       dlqIndex: 'unindexed',
       error: safeErrorText(describeError(cause), env ? Object.values(env.params) : []),
     });
+    const hooks = deps.hooks;
+    if (hooks) callHook(() => hooks.dlqIndexFailed?.({ queue: target.id, reason: action.reason }));
   }
 }

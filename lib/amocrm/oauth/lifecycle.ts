@@ -35,7 +35,8 @@ import {
   TokenStoreWriteError,
 } from './errors.ts';
 import { readTokenClaims } from './jwt.ts';
-import { METRIC, noMetrics, realSleep, silentLog, systemClock, type Clock, type MetricsSink, type OAuthLog } from './ports.ts';
+import { METRIC } from '../../metrics.ts';
+import { noMetrics, realSleep, silentLog, systemClock, type Clock, type MetricsSink, type OAuthLog } from './ports.ts';
 import { requestToken, type FetchFn, type Grant, type TokenResponse } from './token-endpoint.ts';
 
 export interface LifecycleTiming {
