@@ -134,6 +134,7 @@ describe('mirror mode (a second local receiver)', () => {
     await fetch(`${w2.runner.url}/zdrav/mc`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '[]' });
     await waitFor(() => w2.runner.pollerStats().rdesk?.deleted === 1, 'rdesk processed');
     expect(w2.amo.metrics.total(METRIC.mirrorFailed)).toBe(1);
-    expect(await w2.runner.dlqIndex.list({})).toEqual([]);
+    // zdrav-mc has no processor yet: mirrored (attempted), then parked no-processor — never acknowledged.
+    expect((await w2.runner.dlqIndex.list({})).map((e) => [e.route, e.reason])).toEqual([['zdrav-mc', 'no-processor']]);
   });
 });
