@@ -80,6 +80,15 @@ describe('the metric catalogue', () => {
     expect(metricUnit(METRIC.parked)).toBe('Count');
   });
 
+  it('the alarm table of infra/aws/README.md lists every alarmed metric with its threshold', () => {
+    const readme = readFileSync(join(ROOT, 'infra/aws/README.md'), 'utf8');
+    for (const m of catalogue().filter((x) => x.alarm)) {
+      const row = readme.split('\n').find((l) => l.startsWith(`| \`…-${m.name}\` |`));
+      expect(row, m.name).toBeDefined();
+      expect(row).toContain(`\`${m.name}\` ≥ ${m.alarm?.atLeast}`);
+    }
+  });
+
   it('the metrics named as trouble signals alarm; the ones that count normal work do not', () => {
     const alarmed = new Set(catalogue().filter((m) => m.alarm).map((m) => m.name));
     for (const n of [METRIC.badToken, METRIC.parked, METRIC.deferredAge, METRIC.dlqIndexFailed, METRIC.scheduledRefreshFailed, METRIC.refreshFailed, METRIC.needsReauth, METRIC.blocked, METRIC.rateLimited]) {
