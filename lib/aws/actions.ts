@@ -2,8 +2,9 @@
  * Carries out a pipeline Action against SQS and the DLQ index. Every function here either
  * completes or throws; the batch runner turns a throw into a batchItemFailure, so SQS redelivers
  * the record and nothing is lost (at the price of a possible duplicate re-send). One exception:
- * a DLQ index write that fails AFTER the DLQ send is only logged — the message is safe in the
- * DLQ (`dlq list --scan` shows it as `unindexed`), and a redelivery would park a second copy.
+ * a DLQ index write that fails AFTER the DLQ send is only logged and reported to the hooks
+ * (DlqIndexWriteFailed, alarmed) — the message is safe in the DLQ (`dlq list --scan` shows it as
+ * `unindexed`), and a redelivery would park a second copy.
  */
 import { ChangeMessageVisibilityCommand, SendMessageCommand, type SQSClient } from '@aws-sdk/client-sqs';
 import type { SQSRecord } from 'aws-lambda';
