@@ -17,7 +17,7 @@
  */
 import type { Envelope } from '../envelope.ts';
 import { backoffSeconds, deferSeconds, DEFAULT_RETRY_POLICY, type Random, type RetryPolicy } from './backoff.ts';
-import { checkDeferral, DEFAULT_DEFERRAL_POLICY, type DeferralPolicy } from './deferral.ts';
+import { checkDeferral, deferralPolicy, type DeferralPolicy } from './deferral.ts';
 import { normalizeReason, PARK_REASONS, type Outcome } from './outcome.ts';
 import { safeErrorText } from './redact.ts';
 
@@ -87,7 +87,7 @@ export function decide(input: DecideInput): Action {
     }
 
     case 'defer': {
-      const cap = { ...DEFAULT_DEFERRAL_POLICY, ...input.deferral, ...queue.deferral };
+      const cap = deferralPolicy(input.deferral, queue.deferral);
       const count = queue.fifo ? Math.max(1, input.receiveCount) : (env.deferrals ?? 0) + 1;
       const check = checkDeferral(env.receivedAt, input.now, count, cap);
       const reason = normalizeReason(outcome.reason);

@@ -25,6 +25,16 @@ export interface DeferralPolicy {
  */
 export const DEFAULT_DEFERRAL_POLICY: DeferralPolicy = { maxAgeSeconds: 24 * 3600, maxDeferrals: 2000 };
 
+/** The defaults overridden by each part in turn (later wins); an undefined field overrides nothing. */
+export function deferralPolicy(...parts: Array<Partial<DeferralPolicy> | undefined>): DeferralPolicy {
+  const out = { ...DEFAULT_DEFERRAL_POLICY };
+  for (const p of parts) {
+    if (p?.maxAgeSeconds !== undefined) out.maxAgeSeconds = p.maxAgeSeconds;
+    if (p?.maxDeferrals !== undefined) out.maxDeferrals = p.maxDeferrals;
+  }
+  return out;
+}
+
 export interface DeferralCheck {
   /** Whole seconds since the envelope's `receivedAt` (0 when the clock is behind it). */
   ageSeconds: number;

@@ -97,6 +97,10 @@ describe('decide: standard queue', () => {
     expect(run(defer('rate-budget', 5), { queue: q, ageSeconds: 600, deferral: { maxAgeSeconds: 60 } })).toMatchObject({ kind: 'park', reason: 'deferred-too-long', lastError: expect.stringMatching(/^still deferred 10 min/) });
   });
 
+  it('an undefined field in a policy overrides nothing (the default stands)', () => {
+    expect(run(defer('rate-budget', 5), { ageSeconds: 24 * 3600, deferral: { maxAgeSeconds: undefined } })).toMatchObject({ kind: 'park', reason: 'deferred-too-long' });
+  });
+
   it('a clock behind receivedAt counts as age 0 (never a negative age, never a park)', () => {
     expect(run(defer('rate-budget', 5), { ageSeconds: -30 })).toMatchObject({ kind: 'resend', deferral: { ageSeconds: 0 } });
   });
