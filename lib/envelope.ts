@@ -53,6 +53,11 @@ export const envelopeSchema = z.object({
   attempt: z.number().int().nonnegative().optional(),
   deferrals: z.number().int().nonnegative().optional(),
   lastError: z.string().optional(),
+  /**
+   * Epoch ms of the last `dlq replay`. The deferral cap measures a message's age from it (else from
+   * `receivedAt`), so a replayed `deferred-too-long` message gets a fresh window.
+   */
+  replayedAt: z.number().int().nonnegative().optional(),
 });
 
 export type Envelope = z.infer<typeof envelopeSchema>;

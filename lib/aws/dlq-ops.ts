@@ -563,7 +563,7 @@ async function replayOne(deps: DlqOpsDeps, q: DlqQueueRef, p: ParkedMessage, s: 
     await deps.sqs.send(
       new SendMessageCommand({
         QueueUrl: q.url,
-        MessageBody: replayBody(p),
+        MessageBody: replayBody(p, (deps.now ?? Date.now)()),
         // A replay of the same DLQ message within SQS's 5-minute window is dropped as a duplicate.
         ...(q.fifo ? { MessageGroupId: p.groupId ?? p.envelope?.route ?? 'replay', MessageDeduplicationId: `replay-${p.messageId}`.slice(0, 128) } : {}),
       }),

@@ -6,13 +6,17 @@ import { envelopeBody, type Envelope } from '../envelope.ts';
 import { redact } from '../pipeline/redact.ts';
 import type { ParkedMessage } from './parked.ts';
 
-/** The main-queue body of a replayed message: `attempt` removed (fresh tries), everything else kept. */
-export function replayBody(p: Pick<ParkedMessage, 'body' | 'envelope'>): string {
+/**
+ * The main-queue body of a replayed message: `attempt` and `deferrals` removed and `replayedAt`
+ * set (fresh tries and a fresh deferral window: a replayed `deferred-too-long` message must not
+ * be parked again at its first deferral), everything else kept (`lastError` as history).
+ */
+export function replayBody(p: Pick<ParkedMessage, 'body' | 'envelope'>, replayedAt: number): string {
   if (!p.envelope) return p.body; // not an envelope: sent back exactly as it was parked
   const raw = JSON.parse(p.body) as Record<string, unknown>;
   // Work on the raw JSON, not the parsed envelope: fields this version does not know survive.
-  const { attempt: _attempt, ...rest } = raw;
-  return JSON.stringify(rest);
+  const { attempt: _attempt, deferrals: _deferrals, ...rest } = raw;
+  return JSON.stringify({ ...rest, replayedAt });
 }
 
 export interface EnvelopeSummary {

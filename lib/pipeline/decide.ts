@@ -89,7 +89,8 @@ export function decide(input: DecideInput): Action {
     case 'defer': {
       const cap = deferralPolicy(input.deferral, queue.deferral);
       const count = queue.fifo ? Math.max(1, input.receiveCount) : (env.deferrals ?? 0) + 1;
-      const check = checkDeferral(env.receivedAt, input.now, count, cap);
+      // A replay starts a fresh window (lib/dlq/present.ts replayBody).
+      const check = checkDeferral(Math.max(env.receivedAt, env.replayedAt ?? 0), input.now, count, cap);
       const reason = normalizeReason(outcome.reason);
       if (check.exceeded !== undefined) {
         const lastError = safeErrorText(`${check.exceeded}; last deferral: ${reason}`, secrets);

@@ -4,6 +4,8 @@ import { backoffSeconds, DEFAULT_RETRY_POLICY } from '../../lib/pipeline/backoff
 import { decide, parkRaw, type Action, type QueuePolicy } from '../../lib/pipeline/decide.ts';
 import { DEFAULT_DEFERRAL_POLICY, type DeferralPolicy } from '../../lib/pipeline/deferral.ts';
 import { defer, ok, park, retry, type Outcome } from '../../lib/pipeline/outcome.ts';
+import { replayBody } from '../../lib/dlq/present.ts';
+import { parseEnvelope } from '../../lib/envelope.ts';
 import { envelope } from './fixtures.ts';
 import { constant, seeded } from './seeded.ts';
 
@@ -95,6 +97,18 @@ describe('decide: standard queue', () => {
     const q: QueuePolicy = { ...std, deferral: { maxAgeSeconds: 600 } };
     expect(run(defer('rate-budget', 5), { queue: q, ageSeconds: 599, deferral: { maxAgeSeconds: 60 } }).kind).toBe('resend');
     expect(run(defer('rate-budget', 5), { queue: q, ageSeconds: 600, deferral: { maxAgeSeconds: 60 } })).toMatchObject({ kind: 'park', reason: 'deferred-too-long', lastError: expect.stringMatching(/^still deferred 10 min/) });
+  });
+
+  it('a replayed deferred-too-long message gets a fresh window: its next deferral resends instead of parking again', () => {
+    const env = envelope({ deferrals: 2000, attempt: 1 });
+    const parkedAt = env.receivedAt + 25 * 3600 * 1000;
+    const parked = decide({ envelope: env, outcome: defer('account-blocked', 900), queue: std, receiveCount: 1, random: constant(0.5), now: parkedAt });
+    expect(parked).toMatchObject({ kind: 'park', reason: 'deferred-too-long' });
+    if (parked.kind !== 'park') return;
+    const body = JSON.stringify(parked.envelope);
+    const replayed = parseEnvelope(replayBody({ body, envelope: parseEnvelope(body) }, parkedAt + 3600_000));
+    const again = decide({ envelope: replayed, outcome: defer('rate-budget', 30), queue: std, receiveCount: 1, random: constant(0.5), now: parkedAt + 3610_000 });
+    expect(again).toMatchObject({ kind: 'resend', cause: 'defer', deferral: { ageSeconds: 10, deferrals: 1 } });
   });
 
   it('an undefined field in a policy overrides nothing (the default stands)', () => {
