@@ -1,5 +1,5 @@
 /**
- * The operations side of parking (DESIGN §3a "Failure semantics"): list, show, replay and purge
+ * The operations side of parking (docs/architecture.md#failure-semantics): list, show, replay and purge
  * what the worker parked. The DLQ index (lib/store/dlq-index.ts) says what is parked and why; the
  * DLQs themselves are the source of truth for the messages. Used by `amo-gateway dlq …`
  * (infra/cli/commands/dlq.ts) and by tests; no CLI or infra knowledge here.

@@ -1,6 +1,6 @@
 /**
  * TokenStore: where OAuth token pairs live, and the lease that lets exactly one caller refresh
- * them (DESIGN §1 "One refresher, never two"). Port + DynamoDB adapter.
+ * them (docs/architecture.md#one-refresher-never-two). Port + DynamoDB adapter.
  *
  * Items (the one table, lib/store/table.ts):
  * - token: pk `TOKEN#<clientId>#<accountKey>`, sk `TOKEN`. Versioned: every write is conditional

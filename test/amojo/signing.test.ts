@@ -14,11 +14,11 @@ import {
   verifyRequestSignature,
 } from '../../lib/amojo/signing.ts';
 
-/** The shared real bodies live beside the repo (DESIGN §5); read raw, never trimmed. */
+/** The real bodies (docs/architecture.md#real-payloads); read raw, never trimmed. */
 const FIXTURES = FIXTURES_DIR;
 const fixture = (rel: string): Buffer => readFileSync(`${FIXTURES}/${rel}`);
 
-// DOC-STEP (chat-step-by-step) channel: reference/amojo.md §1.4.
+// The channel of amoCRM's worked example ([chat-steps], docs/amojo-protocol.md#test-vector; [names] = docs/amojo-protocol.md#sources).
 const SECRET = 'f2d7f8704eff95087ed45b23ba99c0b5aac8278e';
 const CHANNEL = '344a5002-f8ca-454d-af3d-396180102ac7';
 const SCOPE = `${CHANNEL}_52e591f7-c98f-4255-8495-827210138c81`;
@@ -39,8 +39,8 @@ describe('official amojo vectors (DOC-STEP)', () => {
     expect(verifyRequestSignature(SECRET, { method: 'POST', path: `/v2/origin/custom/${CHANNEL}/connect`, headers: h, body, now: at! })).toEqual({ ok: true });
   });
 
-  // The three below are also printed in DOC-STEP (requests with Date/Content-MD5/X-Signature) and
-  // were recomputed here; they are not in the reference table, so they are extra evidence.
+  // The three below are also printed in [chat-steps] (requests with Date/Content-MD5/X-Signature) and
+  // were recomputed here; they are not in docs/amojo-protocol.md#test-vector, so they are extra evidence.
   it('DOC-STEP new_message: the body is PHP json_encode output (escaped "/" and \\u Cyrillic) — the MD5 is over those exact bytes', () => {
     const body = String.raw`{"event_type":"new_message","payload":{"timestamp":1639660529,"msec_timestamp":1639660529379,"msgid":"my_int-5f2836a8ca481","conversation_id":"my_int-d5a421f7f218","sender":{"id":"my_int-1376265f-86df-4c49-a0c3-a4816df41af8","avatar":"https:\/\/images.pexels.com\/photos\/10050979\/pexels-photo-10050979.jpeg?auto=compress&cs=tinysrgb&dpr=2&w=500","profile":{"phone":"+79151112233","email":"example.client@example.com"},"profile_link":"https:\/\/example.com\/profile\/example.client","name":"\u0412\u0430\u0441\u044f \u043a\u043b\u0438\u0435\u043d\u0442"},"message":{"type":"text","text":"\u0421\u043e\u043e\u0431\u0449\u0435\u043d\u0438\u0435 \u043e\u0442 \u043a\u043b\u0438\u0435\u043d\u0442\u0430"},"silent":false}}`;
     const h = signRequest(SECRET, { method: 'POST', path: `/v2/origin/custom/${SCOPE}`, body, date: Date.UTC(2021, 11, 16, 13, 15, 29) });
@@ -141,7 +141,7 @@ describe('verifyCallbackSignature (amojo → us)', () => {
     expect(verifyCallbackSignature('11c08dd7ba836ea9cfc03133b4813d', 'test-body', '5af67d9a838e1b0a7d86591ae57740d703640b5d')).toEqual({ ok: true, matched: 'raw' });
   });
 
-  const secret = '5a44c5dff55f3c15a4cce8d7c4cc27e207c7e189'; // DOC-HOOK example secret
+  const secret = '5a44c5dff55f3c15a4cce8d7c4cc27e207c7e189'; // [chat-hooks] example secret
   for (const name of ['amojo-01.json', 'amojo-03.json']) {
     it(`${name}: verified over the raw bytes; a tampered or re-serialised body fails`, () => {
       const raw = fixture(`amojo-webhooks/${name}`);

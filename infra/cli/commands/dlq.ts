@@ -1,5 +1,5 @@
 /**
- * `dlq list | show | replay | purge`: what the worker parked (DESIGN §3a "Failure semantics"),
+ * `dlq list | show | replay | purge`: what the worker parked (docs/architecture.md#failure-semantics),
  * why, and putting it back. The SQS/DynamoDB work is lib/aws/dlq-ops.ts; this file resolves the
  * target (local runner, explicit endpoints, or a deployed stack), parses flags and prints.
  */

@@ -58,7 +58,7 @@ export function createListener(core: Core, admin: AdminHttp): { listener: (req: 
     if (fault.kind === 'hold') return { kind: 'hold', label };
     if (fault.kind === 'error') return { kind: 'response', res: fault.status === 500 ? internalError(randomUUID()) : gatewayError(fault.status), label };
     if (req.path.startsWith('/v2/origin/custom/')) return { kind: 'response', res: (await core.amojo.route(req)) ?? notFound(req.method, req.path), label };
-    // 2. block: every request to the account, the token endpoint included (ref §3, amocrm-api-php #563).
+    // 2. block: every request to the account, the token endpoint included (docs/amocrm-protocol.md#blocking, amocrm-api-php #563).
     if (core.limiter.block) {
       if (label === '/oauth2/access_token') core.oauth.recordBlocked(req);
       return { kind: 'response', res: blockedPage(), label };

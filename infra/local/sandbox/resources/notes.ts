@@ -1,7 +1,7 @@
 /**
  * Notes (amoCRM events-and-notes): `GET|POST /api/v4/{entity}/notes`, `GET|POST
  * /api/v4/{entity}/{entityId}/notes`, `GET /api/v4/{entity}/{entityId}/notes/{id}`.
- * Adding one fires `note_lead|note_contact|note_company` (ref §6).
+ * Adding one fires `note_lead|note_contact|note_company` (docs/amocrm-protocol.md#subscriptions).
  */
 import { E, validationFailed, type FieldError, type RequestErrors } from '../errors.ts';
 import type { OutEvent } from '../events.ts';
