@@ -1,5 +1,5 @@
 /**
- * The SQS worker: envelope → route processor → ok / defer / retry / park (DESIGN §3a).
+ * The SQS worker: envelope → route processor → ok / defer / retry / park (docs/architecture.md#failure-semantics).
  * Thin on purpose: the pipeline is lib/pipeline, the SQS side lib/aws/sqs-batch.ts, the amoCRM
  * webhook processor and the mirror lib/ingest.
  *

@@ -1,8 +1,9 @@
 /**
- * Mirror mode in the worker (DESIGN §3 "mirror target"): every received request of the mirrored
- * routes is sent again, as received, to a second deployment (lib/mirror) — after the ack, in the
- * consumer, concurrently with processing. It never changes the outcome; failures are only
- * counted (`MirrorFailed`) and logged without the URL (it holds the mirror's token).
+ * Mirror mode in the worker (the config's mirror target, docs/architecture.md#configuration):
+ * every received request of the mirrored routes is sent again, as received, to a second
+ * deployment (lib/mirror) — after the ack, in the consumer, concurrently with processing. It
+ * never changes the outcome; failures are only counted (`MirrorFailed`) and logged without the
+ * URL (it holds the mirror's token).
  *
  * A request is mirrored on its FIRST try only (no `attempt`, no `deferrals`, first receive), so a
  * retried, deferred or replayed message is not sent again (*assumed*: a crash between receive

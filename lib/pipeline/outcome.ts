@@ -1,5 +1,5 @@
 /**
- * The one failure vocabulary every worker speaks (DESIGN §3a "Failure semantics"):
+ * The one failure vocabulary every worker speaks (docs/architecture.md#failure-semantics):
  *
  * - `ok`    — done; the message is deleted.
  * - `defer` — back-pressure (rate budget spent, account blocked, re-authorization needed). Not a

@@ -77,7 +77,7 @@ export async function processMessage(msg: MessageInput, cfg: PipelineConfig): Pr
   if (route.queueId !== undefined && route.queueId !== cfg.queue.id) {
     return result(park(PARK_REASONS.wrongQueue, `route "${route.id}" belongs to queue "${route.queueId}", not "${cfg.queue.id}"`));
   }
-  // API Gateway only enforces its own 10 MB, so the route's limit is enforced here (DESIGN §3a).
+  // API Gateway only enforces its own 10 MB, so the route's limit is enforced here (docs/architecture.md#envelope).
   if (body.length > route.bodyLimitBytes) {
     return result(park(PARK_REASONS.bodyTooLarge, `body of ${body.length} bytes exceeds the route limit of ${route.bodyLimitBytes}`));
   }

@@ -1,6 +1,6 @@
 /**
- * BreakerStore: the account-wide stop switch (DESIGN §1 "On a 403 block every worker stops calling
- * that account and an alarm fires"). Port + DynamoDB adapter + in-memory adapter.
+ * BreakerStore: the account-wide stop switch: on a 403 block every worker stops calling that
+ * account and an alarm fires (docs/architecture.md#one-rate-budget-per-account). Port + DynamoDB adapter + in-memory adapter.
  *
  * DynamoDB: the breaker lives on the account's rate-budget item (pk `RATE#<account host>`, sk
  * `RATE`, attributes `brkOpen`, `brkOpenedAt`, `brkReason`, `brkLiftedAt`, `brkLiftedBy`), so

@@ -1,5 +1,5 @@
 /**
- * CacheStore: dictionaries and entities the REST client keeps (DESIGN §3a: dictionaries trusted
+ * CacheStore: dictionaries and entities the REST client keeps (docs/architecture.md#rate-budget: dictionaries trusted
  * for their TTL, entities revalidated with If-Modified-Since after theirs). Port + DynamoDB
  * adapter + in-memory layer + the two stacked.
  *

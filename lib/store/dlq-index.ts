@@ -1,5 +1,5 @@
 /**
- * The DLQ index (DESIGN §3a): one item per parked message, so `dlq list/show` can say what is
+ * The DLQ index (docs/architecture.md#failure-semantics): one item per parked message, so `dlq list/show` can say what is
  * parked and why without receiving from the DLQs. The DLQ itself stays the source of truth for
  * `dlq replay`; each parked message carries its index id as the `dlq-index-id` attribute.
  *

@@ -1,5 +1,5 @@
 /**
- * End to end through the connected local world (DESIGN §1): the sandbox moves a deal → its
+ * End to end through the connected local world (docs/architecture.md#what-flows-where): the sandbox moves a deal → its
  * webhook → our hook route (ack) → SQS → the worker → a typed event on the bus. Real sockets,
  * the real sandbox, fauxqs, dynalite, the real OAuth install at start.
  */

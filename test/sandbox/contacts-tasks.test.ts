@@ -64,7 +64,7 @@ describe('contacts', () => {
   });
 });
 
-describe('tasks (ref §8)', () => {
+describe('tasks (amocrm-protocol#tasks)', () => {
   it('text and complete_till are required; the rest defaults', async () => {
     const lead = (await w.api('POST', '/api/v4/leads', t, [{ name: 'L' }])).json._embedded.leads[0].id;
     const bad = await w.api('POST', '/api/v4/tasks', t, [{ entity_type: 'leads', entity_id: lead }]);

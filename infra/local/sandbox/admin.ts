@@ -227,7 +227,7 @@ export class SandboxAdmin {
     this.core.settings.refreshGrace = on;
   }
 
-  /** Uninstalls an integration: revokes its tokens and sends the signed disconnect hook (ref §2). */
+  /** Uninstalls an integration: revokes its tokens and sends the signed disconnect hook (docs/amocrm-protocol.md#disconnect-hook). */
   async uninstall(clientId: string): Promise<{ revoked: number; hook: { url: string; status: number | null; error?: string } | null }> {
     if (!this.core.oauth.integration(clientId)) throw new AdminError(`unknown integration ${clientId}`, 404);
     return this.core.oauth.uninstall(clientId);
@@ -237,7 +237,7 @@ export class SandboxAdmin {
     this.core.oauth.addIntegration(i);
   }
 
-  /** A long-lived token (ref §1 "Long-lived tokens": 1 day to 5 years, no refresh token). */
+  /** A long-lived token (docs/amocrm-protocol.md#long-lived-tokens: 1 day to 5 years, no refresh token). */
   issueLongLivedToken(a: { clientId?: string; ttlSeconds?: number } = {}): { access_token: string; expires_at: number; client_id: string } {
     const clientId = a.clientId ?? this.core.oauth.integrationIds()[0];
     if (!clientId) throw new AdminError('no integration configured: pass clientId of a configured integration');
@@ -253,7 +253,7 @@ export class SandboxAdmin {
     return { code, referer: this.core.accountHost(), client_id: a.clientId };
   }
 
-  /** Revokes tokens (all, or one integration's): the API then answers 401 (ref §1 "Revocation"). */
+  /** Revokes tokens (all, or one integration's): the API then answers 401 (docs/amocrm-protocol.md#rotation-and-the-grace-rule). */
   revokeTokens(a: { clientId?: string } = {}): number {
     return this.core.oauth.revokeAll(a.clientId);
   }

@@ -2,9 +2,10 @@
  * The sandbox's amojo (Chat API): a strict stand-in for `https://amojo.amocrm.ru/v2/origin/custom/*`
  * and the hooks amojo sends to a channel when a manager writes in amoCRM.
  *
- * Every rule carries its source (reference/amojo.md §n, or the doc key it cites) or the word
- * *assumed* where the docs are silent. Signature rules live in lib/amojo/signing.ts, shared with the
- * real client, so the sandbox and the client cannot drift apart.
+ * Every rule carries its source — `#section` = a section of docs/amojo-protocol.md, `[name]` = a
+ * public source listed in its #sources — or the word *assumed* where the docs are silent.
+ * Signature rules live in lib/amojo/signing.ts, shared with the real client, so the sandbox and
+ * the client cannot drift apart.
  *
  * Mounted by the sandbox core (index.ts): `route` for `/v2/origin/custom/*`, `adminRoute` for
  * `/_sandbox/amojo/*` (state, "a manager replies", "a manager is typing", reset).
@@ -19,13 +20,13 @@ import type { SbClock, SbRequest, SbResponse, SbRoute } from './types.ts';
 // ---------------------------------------------------------------------------------------------
 
 export interface AmojoChannelConfig {
-  /** Channel UUID issued at registration (reference §2 ids). */
+  /** Channel UUID issued at registration (#ids). */
   id: string;
-  /** Channel secret: signs requests and hooks (reference §1.3, §3). */
+  /** Channel secret: signs requests and hooks (#the-signed-string, #callbacks). */
   secret: string;
-  /** Default connect title ("По умолчанию – имя канала", DOC-REF connect). */
+  /** Default connect title ("По умолчанию – имя канала", [chat-api] connect). */
   title?: string;
-  /** Registered hook URL with the `:scope_id` placeholder amojo fills in (reference §2 #1, DOC-START). */
+  /** Registered hook URL with the `:scope_id` placeholder amojo fills in (#endpoints, [chat-start]). */
   webhookUrl: string;
 }
 
@@ -33,12 +34,12 @@ export interface CreateAmojoOptions {
   clock: SbClock;
   fetch?: typeof fetch;
   channels: AmojoChannelConfig[];
-  /** amojo ids of the accounts that may connect (a private channel lists them at registration, DOC-STEP). */
+  /** amojo ids of the accounts that may connect (a private channel lists them at registration, [chat-steps]). */
   accounts: Array<{ amojoId: string }>;
   log?: (line: string) => void;
-  /** amojo waits at most 5 s for a hook answer (reference §3). Knob for tests. */
+  /** amojo waits at most 5 s for a hook answer (#callbacks). Knob for tests. */
   hookTimeoutMs?: number;
-  /** Signature validity (reference §1.2: 15 minutes). Knob for tests. */
+  /** Signature validity (#date-window: 15 minutes). Knob for tests. */
   signatureWindowMs?: number;
 }
 
@@ -116,7 +117,7 @@ export interface HookRecord {
   body: string;
   signature: string;
   status: number | null;
-  /** amojo counts a hook as accepted only on HTTP 200 (reference §3, DOC-HOOK). */
+  /** amojo counts a hook as accepted only on HTTP 200 (#callbacks, [chat-hooks]). */
   ok: boolean;
   error?: string;
   duration_ms: number;
@@ -137,7 +138,7 @@ export interface ManagerReplyInput {
   sender?: { id?: string; name?: string };
   /**
    * Simulate the live Kommo capture (fixture amojo-02): send the body with a trailing `\n` that the
-   * signature does not cover (reference §3). Default false.
+   * signature does not cover (#callbacks). Default false.
    */
   trailing_newline?: boolean;
 }
@@ -148,7 +149,7 @@ export interface AmojoSandbox {
   reset(): void;
   /** "A manager replies in amoCRM": store the message, POST the hook once, return what happened. */
   reply(input: ManagerReplyInput): Promise<{ message: MessageView; hook: HookRecord }>;
-  /** "A manager is typing": the typing hook (reference §3). */
+  /** "A manager is typing": the typing hook (#callbacks). */
   typing(input: { scope_id: string; conversation_id?: string; chat_id?: string; user_id?: string }): Promise<HookRecord>;
   snapshot(scopeId?: string): AmojoSnapshot;
 }
@@ -173,13 +174,13 @@ class AmojoHttpError extends Error {
 }
 
 // ---------------------------------------------------------------------------------------------
-// Request schemas (DOC-REF tables; "API чатов имеет строгую типизацию", DOC-START — ints as ints)
+// Request schemas ([chat-api] tables; "API чатов имеет строгую типизацию", [chat-start] — ints as ints)
 // ---------------------------------------------------------------------------------------------
 
 const nonEmpty = z.string().min(1);
 const int = z.number().int();
 const profileSchema = z.object({ phone: z.string().optional(), email: z.string().optional() });
-/** ≤ 40 printable ASCII characters and space (DOC-REF create chat, `source[external_id]`). */
+/** ≤ 40 printable ASCII characters and space ([chat-api] create chat, `source[external_id]`). */
 const sourceSchema = z.object({ external_id: z.string().max(40).regex(/^[\x20-\x7e]*$/, 'printable ASCII only') });
 
 const participantSchema = z.object({
@@ -213,7 +214,7 @@ const messageSchema = z.object({
   post: z.object({
     id: nonEmpty, url: nonEmpty, preview_url: z.string().optional(), preview_permalink: z.string().optional(), username: z.string().optional(), caption: z.string().optional(),
   }).optional(),
-  // Edit only (DOC-REF "Описание объекта delivery_status"): {status_code, error_code, error}.
+  // Edit only ([chat-api] "Описание объекта delivery_status"): {status_code, error_code, error}.
   delivery_status: z.object({ status_code: deliveryStatusValue, error_code: errorCode.optional(), error: z.string().optional() }).optional(),
 });
 type MessageIn = z.infer<typeof messageSchema>;
@@ -232,7 +233,7 @@ const embeddedMessageSchema = z.object({
   msec_timestamp: int.nonnegative().optional(),
   sender: z.object({ id: z.string().optional(), ref_id: z.string().optional(), name: z.string().optional() }).optional(),
 }).superRefine((m, ctx) => {
-  // DOC-REF embedded_message: without an id, type/timestamp/msec_timestamp/sender are required.
+  // [chat-api] embedded_message: without an id, type/timestamp/msec_timestamp/sender are required.
   if (m.id === undefined && m.msgid === undefined) {
     for (const k of ['type', 'timestamp', 'msec_timestamp', 'sender'] as const) {
       if (m[k] === undefined) ctx.addIssue({ code: 'custom', path: [k], message: 'required when neither id nor msgid is given' });
@@ -252,7 +253,7 @@ const newMessagePayloadSchema = z.object({
   receiver: participantSchema.optional(),
   message: messageSchema,
   reply_to: z.object({ message: embeddedMessageSchema }).optional(),
-  // "на данный момент нельзя переслать более 1 сообщения" (DOC-REF forwards).
+  // "на данный момент нельзя переслать более 1 сообщения" ([chat-api] forwards).
   forwards: z.object({
     messages: z.array(embeddedMessageSchema).min(1).max(1), conversation_id: z.string().optional(), conversation_ref_id: z.string().optional(),
   }).optional(),
@@ -322,7 +323,7 @@ function bad(description: string): AmojoHttpError {
   return new AmojoHttpError(400, 'INVALID_REQUEST_DATA', description);
 }
 
-/** Type-specific required fields (reference §4; DOC-REF "Описание объекта message"). */
+/** Type-specific required fields (#messages; [chat-api] "Описание объекта message"). */
 function checkMessageFields(m: MessageIn, edit: boolean): void {
   const need = (cond: boolean, what: string): void => { if (!cond) throw bad(`payload.message: ${what} (type "${m.type}")`); };
   switch (m.type) {
@@ -348,8 +349,8 @@ function checkMessageFields(m: MessageIn, edit: boolean): void {
 }
 
 /**
- * reference §5: `error_code`/`error` only with status -1 ("Обязателен только при status_code = -1";
- * KOMMO "Don't send in case of status not error"); -1 needs a code; 905 needs the `error` text.
+ * #delivery-status: `error_code`/`error` only with status -1 ("Обязателен только при status_code = -1";
+ * [kommo-delivery] "Don't send in case of status not error"); -1 needs a code; 905 needs the `error` text.
  */
 function checkStatusRule(status: number, code: number | undefined, error: string | undefined, where: string): void {
   if (status !== -1) {
@@ -402,8 +403,8 @@ function jsonResponse(status: number, body: unknown): SbResponse {
 }
 
 /**
- * Error body. *assumed* shape: the docs only say "details in the body"; FCRITIC's gateway reads
- * `error_code`, `error_type`, `error_description` (reference §6). error_code = HTTP status here.
+ * Error body. *assumed* shape: the docs only say "details in the body"; [fcritic]'s gateway reads
+ * `error_code`, `error_type`, `error_description` (#errors). error_code = HTTP status here.
  */
 function errorResponse(status: number, type: string, description: string): SbResponse {
   return jsonResponse(status, { error_code: status, error_type: type, error_description: description });
@@ -443,7 +444,7 @@ export function createAmojo(opts: CreateAmojoOptions): AmojoSandbox {
 
   // ---- lookups -------------------------------------------------------------------------------
 
-  /** scope_id is `{channel_id}_{amojo_id}` in every observed example (reference §2 ids). */
+  /** scope_id is `{channel_id}_{amojo_id}` in every observed example (#ids). */
   function channelOfScope(scopeId: string): AmojoChannelConfig | undefined {
     for (const c of channels.values()) if (scopeId.startsWith(`${c.id}_`)) return c;
     return undefined;
@@ -455,7 +456,7 @@ export function createAmojo(opts: CreateAmojoOptions): AmojoSandbox {
       ...(opts.signatureWindowMs !== undefined ? { windowMs: opts.signatureWindowMs } : {}),
     });
     if (!r.ok) {
-      // 403 = bad signature (DOC-REF, every method). The wrong Content-Type is refused the same way: it is signed.
+      // 403 = bad signature ([chat-api], every method). The wrong Content-Type is refused the same way: it is signed.
       log(`amojo ${req.method} ${req.path} → 403 ${r.reason}`);
       throw new AmojoHttpError(403, SIGNATURE_ERROR_TYPE[r.reason], r.detail);
     }
@@ -556,7 +557,7 @@ export function createAmojo(opts: CreateAmojoOptions): AmojoSandbox {
       channel_id: channel.id,
       account_id: body.account_id,
       title: body.title ?? channel.title ?? channel.id,
-      // "По умолчанию v1" (DOC-REF connect): always send "v2".
+      // "По умолчанию v1" ([chat-api] connect): always send "v2".
       hook_api_version: body.hook_api_version ?? 'v1',
       connected: true,
       connected_at: prev?.connected ? prev.connected_at : nowMs(),
@@ -564,7 +565,7 @@ export function createAmojo(opts: CreateAmojoOptions): AmojoSandbox {
     };
     st.scopes.set(scopeId, scope);
     log(`amojo connect ${scopeId} (hooks ${scope.hook_api_version})`);
-    // "Метод вернет переданные поля запроса, и scope_id" (DOC-REF; DOC-STEP response has no is_time_window_disabled when not sent).
+    // "Метод вернет переданные поля запроса, и scope_id" ([chat-api]; [chat-steps] response has no is_time_window_disabled when not sent).
     return jsonResponse(200, {
       account_id: scope.account_id,
       scope_id: scopeId,
@@ -584,14 +585,14 @@ export function createAmojo(opts: CreateAmojoOptions): AmojoSandbox {
       scope.disconnected_at = nowMs();
     }
     log(`amojo disconnect ${channel.id}_${body.account_id}`);
-    return { status: 200 }; // "Метод не возвращает тела ответа" (DOC-REF)
+    return { status: 200 }; // "Метод не возвращает тела ответа" ([chat-api])
   }
 
   function createChat(req: SbRequest, scope: ScopeView): SbResponse {
     const raw = jsonBody(req);
     const body = parseWith(createChatSchema, raw, '');
     const rawUser = raw.user as Record<string, unknown>;
-    // reference §2 #3: phone/email go under user.profile. *assumed* strictness: real amojo likely
+    // #endpoints: phone/email go under user.profile. *assumed* strictness: real amojo likely
     // ignores the flat keys silently; the sandbox refuses them so the mistake cannot ship.
     for (const k of ['phone', 'email'] as const) {
       if (k in rawUser) throw bad(`user.${k}: phone and email go under user.profile.{phone,email}`);
@@ -601,12 +602,12 @@ export function createAmojo(opts: CreateAmojoOptions): AmojoSandbox {
 
     const existing = chatByConversation(scope.scope_id, body.conversation_id);
     if (existing) {
-      // "если для conversation_id чат уже существует, вернет его id" (DOC-REF).
+      // "если для conversation_id чат уже существует, вернет его id" ([chat-api]).
       const client = st.participants.get(existing.client_user_id);
       return jsonResponse(200, { id: existing.id, user: client ? chatUserView(client) : { id: existing.client_user_id } });
     }
     if (u.ref_id !== undefined) {
-      // AMOTOP log: create chat with user {ref_id} only → 200 {id, user: {id}}.
+      // [amotop] log: create chat with user {ref_id} only → 200 {id, user: {id}}.
       const p = refUser(scope.scope_id, u.ref_id, u.name);
       const chat = newChat(scope.scope_id, body.conversation_id, p, body.source?.external_id);
       return jsonResponse(200, { id: chat.id, user: { id: p.id } });
@@ -616,7 +617,7 @@ export function createAmojo(opts: CreateAmojoOptions): AmojoSandbox {
     return jsonResponse(200, { id: chat.id, user: chatUserView(client) });
   }
 
-  /** Create-chat response user: {id, client_id, name, avatar ('' when none), phone?, email?} (DOC-REF). */
+  /** Create-chat response user: {id, client_id, name, avatar ('' when none), phone?, email?} ([chat-api]). */
   function chatUserView(p: Participant): Record<string, unknown> {
     return {
       id: p.id,
@@ -633,14 +634,14 @@ export function createAmojo(opts: CreateAmojoOptions): AmojoSandbox {
     const target = messageInScope(scopeId, m);
     // *assumed*: a quote of an unknown message is bad data.
     if (!target) throw bad(`${where}: no such message in this scope`);
-    // "Сообщение из цитаты с ответом может принадлежать только тому же чату" (DOC-REF reply_to).
+    // "Сообщение из цитаты с ответом может принадлежать только тому же чату" ([chat-api] reply_to).
     if (sameChat && chat && target.chat_id !== chat.id) throw bad(`${where}: a reply may quote only a message of the same chat`);
   }
 
   function newMessage(scope: ScopeView, payloadRaw: unknown): SbResponse {
     const p = parseWith(newMessagePayloadSchema, payloadRaw, 'payload');
     checkMessageFields(p.message, false);
-    // "API чатов не принимает несколько сообщений с одинаковым payload[msgid]" (DOC-STEP).
+    // "API чатов не принимает несколько сообщений с одинаковым payload[msgid]" ([chat-steps]).
     // *assumed*: refused with 400 (the method documents only 200/403/400).
     if (st.messageByClientId.has(k2(scope.scope_id, p.msgid))) {
       throw new AmojoHttpError(400, 'DUPLICATE_MSGID', `payload.msgid ${p.msgid} was already accepted`);
@@ -651,7 +652,7 @@ export function createAmojo(opts: CreateAmojoOptions): AmojoSandbox {
       if (!byRef) throw bad('payload.conversation_ref_id: no such chat in this scope');
       if (chat && chat.id !== byRef.id) throw bad('payload.conversation_id is already bound to another chat');
       if (!chat) {
-        // "Написать первым": binds the integration's conversation id to the amojo chat (DOC-REF).
+        // "Написать первым": binds the integration's conversation id to the amojo chat ([chat-api]).
         byRef.conversation_ids.push(p.conversation_id);
         st.chatByConversation.set(k2(scope.scope_id, p.conversation_id), byRef.id);
       }
@@ -660,14 +661,14 @@ export function createAmojo(opts: CreateAmojoOptions): AmojoSandbox {
     if (p.reply_to) checkEmbedded(scope.scope_id, chat, p.reply_to.message, 'payload.reply_to.message', true);
     p.forwards?.messages.forEach((m, i) => checkEmbedded(scope.scope_id, undefined, m, `payload.forwards.messages.${i}`, false));
 
-    // Incoming: only sender (the client). Outgoing: sender = amoCRM user/bot (ref_id), receiver = client (DOC-REF table).
+    // Incoming: only sender (the client). Outgoing: sender = amoCRM user/bot (ref_id), receiver = client ([chat-api] table).
     const incoming = p.receiver === undefined;
     const clientIn = incoming ? p.sender : p.receiver!;
     const client = upsertClient(scope.scope_id, clientIn);
     const sender = incoming ? client
       : p.sender.ref_id !== undefined ? refUser(scope.scope_id, p.sender.ref_id, p.sender.name)
         : upsertClient(scope.scope_id, p.sender); // *assumed*: an outgoing sender without ref_id is an external user
-    // "an unknown conversation_id creates a new chat" (DOC-STEP).
+    // "an unknown conversation_id creates a new chat" ([chat-steps]).
     if (!chat) chat = newChat(scope.scope_id, p.conversation_id, client, p.source?.external_id);
 
     const msg: MessageView = {
@@ -683,9 +684,9 @@ export function createAmojo(opts: CreateAmojoOptions): AmojoSandbox {
   }
 
   /**
-   * `new_message` response. Ids per the AMOTOP live log (samples/chats/generateTextConversation.js):
+   * `new_message` response. Ids per the [amotop] live log (samples/chats/generateTextConversation.js):
    * conversation_id = amojo chat id, sender_id/receiver_id = amojo user ids (receiver_id absent for
-   * incoming), msgid = amojo message id, ref_id = ours (reference §2 ids).
+   * incoming), msgid = amojo message id, ref_id = ours (#ids).
    */
   function newMessageView(m: MessageView): Record<string, unknown> {
     return {
@@ -697,7 +698,7 @@ export function createAmojo(opts: CreateAmojoOptions): AmojoSandbox {
   function editMessage(scope: ScopeView, payloadRaw: unknown): SbResponse {
     const p = parseWith(editMessagePayloadSchema, payloadRaw, 'payload');
     checkMessageFields(p.message, true);
-    // With both: look up by the amojo id; msgid becomes the integration id (DOC-REF payload.msgid).
+    // With both: look up by the amojo id; msgid becomes the integration id ([chat-api] payload.msgid).
     const msg = messageInScope(scope.scope_id, p.id !== undefined ? { id: p.id } : { msgid: p.msgid! });
     // *assumed*: editing an unknown message is bad data (400); this method documents no 404.
     if (!msg) throw bad('payload: no message with this id/msgid in this scope');
@@ -720,13 +721,13 @@ export function createAmojo(opts: CreateAmojoOptions): AmojoSandbox {
         ...(ds.error_code !== undefined ? { error_code: ds.error_code } : {}), ...(ds.error !== undefined ? { error: ds.error } : {}),
       });
     }
-    // *assumed*: the edit answers with the same `new_message` object (reference §2 #5 "as #4").
+    // *assumed*: the edit answers with the same `new_message` object (#endpoints).
     return jsonResponse(200, { new_message: newMessageView(msg) });
   }
 
   function postToScope(req: SbRequest, scope: ScopeView): SbResponse {
     const body = jsonBody(req);
-    // "на данный момент поддерживается только new_message и edit_message" (DOC-REF).
+    // "на данный момент поддерживается только new_message и edit_message" ([chat-api]).
     if (body.event_type === 'new_message') return newMessage(scope, body.payload);
     if (body.event_type === 'edit_message') return editMessage(scope, body.payload);
     throw bad('event_type must be "new_message" or "edit_message"');
@@ -735,23 +736,23 @@ export function createAmojo(opts: CreateAmojoOptions): AmojoSandbox {
   function deliveryStatus(req: SbRequest, scope: ScopeView, msgidInPath: string): SbResponse {
     const raw = jsonBody(req);
     if ('status_code' in raw && !('delivery_status' in raw)) {
-      // reference §2 #6: the RU parameter table says status_code; every working client and the
-      // verified DOC-STEP vector send delivery_status. The sandbox holds clients to the latter.
+      // #endpoints: the RU parameter table says status_code; every working client and the
+      // verified [chat-steps] vector send delivery_status. The sandbox holds clients to the latter.
       throw bad('delivery_status is required (status_code is the wording of one doc table; send {msgid, delivery_status, error_code?, error?})');
     }
     const body = parseWith(deliveryStatusSchema, raw, '');
-    // *assumed*: the body msgid must equal the one in the path ("same id as in URL", reference §2 #6).
+    // *assumed*: the body msgid must equal the one in the path ("same id as in URL", #endpoints).
     if (body.msgid !== msgidInPath) throw bad('msgid in the body must equal the message id in the path');
     checkStatusRule(body.delivery_status, body.error_code, body.error, 'body');
     // The path id is the amojo message id (message.message.id of the hook).
     const msg = messageInScope(scope.scope_id, { id: msgidInPath });
-    if (!msg) throw new AmojoHttpError(404, 'NOT_FOUND', 'no such message'); // "404 Сообщения не существует" (DOC-REF)
+    if (!msg) throw new AmojoHttpError(404, 'NOT_FOUND', 'no such message'); // "404 Сообщения не существует" ([chat-api])
     msg.delivery_statuses.push({
       delivery_status: body.delivery_status, at: nowMs(),
       ...(body.error_code !== undefined ? { error_code: body.error_code } : {}), ...(body.error !== undefined ? { error: body.error } : {}),
     });
     log(`amojo delivery_status ${msg.id} → ${body.delivery_status}${body.error_code ? ` (${body.error_code})` : ''}`);
-    return { status: 200 }; // "метод не возвращает ответ" (DOC-REF)
+    return { status: 200 }; // "метод не возвращает ответ" ([chat-api])
   }
 
   function history(req: SbRequest, scope: ScopeView, chatId: string): SbResponse {
@@ -762,22 +763,22 @@ export function createAmojo(opts: CreateAmojoOptions): AmojoSandbox {
       return Number(v);
     };
     const offset = intParam('offset', 0);
-    // "limit … (Максимум – 50)" (DOC-REF). *assumed*: default 50; 0 refused.
+    // "limit … (Максимум – 50)" ([chat-api]). *assumed*: default 50; 0 refused.
     const limit = intParam('limit', 50);
     if (limit < 1 || limit > 50) throw bad('limit must be between 1 and 50');
-    // "204 Чат не существует или сообщения отсутствуют" (DOC-REF). A chat of another scope is not
-    // readable (DOC-CAP), so it is "not existing" here too.
+    // "204 Чат не существует или сообщения отсутствуют" ([chat-api]). A chat of another scope is not
+    // readable ([chat-capabilities]), so it is "not existing" here too.
     const chat = chatInScope(scope.scope_id, chatId);
     if (!chat) return { status: 204 };
     const all = [...st.messages.values()].filter((m) => m.chat_id === chat.id);
-    // Newest first, as in the DOC-REF example (descending timestamps). *assumed* for ties: later received first.
+    // Newest first, as in the [chat-api] example (descending timestamps). *assumed* for ties: later received first.
     const order = all.map((m, i) => ({ m, i })).sort((a, b) => b.m.msec_timestamp - a.m.msec_timestamp || b.i - a.i).map((x) => x.m);
     const page = order.slice(offset, offset + limit);
     if (page.length === 0) return { status: 204 }; // *assumed*: a page past the end is "no messages"
     return jsonResponse(200, { messages: page.map(historyItem) });
   }
 
-  /** History item (DOC-REF "Параметры ответа"; empty values may be omitted). */
+  /** History item ([chat-api] "Параметры ответа"; empty values may be omitted). */
   function historyItem(m: MessageView): Record<string, unknown> {
     const who = (id: string | undefined): Record<string, unknown> | undefined => {
       if (id === undefined) return undefined;
@@ -817,7 +818,7 @@ export function createAmojo(opts: CreateAmojoOptions): AmojoSandbox {
     if (!chat) throw bad('conversation_id: no such conversation in this scope');
     const senderId = st.participantByClient.get(k2(scope.scope_id, body.sender.id)) ?? body.sender.id;
     st.typing.push({ scope_id: scope.scope_id, chat_id: chat.id, sender_id: senderId, duration_ms: body.duration_ms ?? 5000, at: nowMs() });
-    return { status: 204 }; // "204 Событие принято" (DOC-REF typing)
+    return { status: 204 }; // "204 Событие принято" ([chat-api] typing)
   }
 
   function react(req: SbRequest, scope: ScopeView): SbResponse {
@@ -825,10 +826,10 @@ export function createAmojo(opts: CreateAmojoOptions): AmojoSandbox {
     if (body.conversation_id === undefined && body.conversation_ref_id === undefined) throw bad('conversation_id or conversation_ref_id is required');
     if (body.id === undefined && body.msgid === undefined) throw bad('id or msgid is required');
     if (body.user.id === undefined && body.user.ref_id === undefined) throw bad('user.id or user.ref_id is required');
-    // "emoji … Необязательное поле" (DOC-REF react): a react without emoji is accepted and stored as such.
+    // "emoji … Необязательное поле" ([chat-api] react): a react without emoji is accepted and stored as such.
     const chat = body.conversation_ref_id !== undefined ? chatInScope(scope.scope_id, body.conversation_ref_id) : chatByConversation(scope.scope_id, body.conversation_id!);
     const msg = messageInScope(scope.scope_id, body.id !== undefined ? { id: body.id } : { msgid: body.msgid! });
-    // "404 Сообщение не существует" (DOC-REF react); a message of another chat counts as missing (*assumed*).
+    // "404 Сообщение не существует" ([chat-api] react); a message of another chat counts as missing (*assumed*).
     if (!chat || !msg || msg.chat_id !== chat.id) throw new AmojoHttpError(404, 'NOT_FOUND', 'no such message in this conversation');
     const userId = body.user.ref_id ?? st.participantByClient.get(k2(scope.scope_id, body.user.id!)) ?? body.user.id!;
     msg.reactions.push({ user_id: userId, type: body.type, at: nowMs(), ...(body.emoji !== undefined ? { emoji: body.emoji } : {}) });
@@ -846,7 +847,7 @@ export function createAmojo(opts: CreateAmojoOptions): AmojoSandbox {
     };
     if (segs.some((s) => s === '')) throw new AmojoHttpError(404, 'NOT_FOUND', 'unknown path');
 
-    // /{channel_id}/connect and /{channel_id}/disconnect (reference §2 #1, #2).
+    // /{channel_id}/connect and /{channel_id}/disconnect (#endpoints).
     if (segs.length === 2 && (segs[1] === 'connect' || segs[1] === 'disconnect')) {
       const channel = channels.get(segs[0]!);
       if (!channel) throw new AmojoHttpError(404, 'NOT_FOUND', 'channel does not exist'); // "404 Канал не существует"
@@ -906,7 +907,7 @@ export function createAmojo(opts: CreateAmojoOptions): AmojoSandbox {
     const rec: HookRecord = { id: randomUUID(), kind, scope_id: scope.scope_id, url, at: nowMs(), body, signature, status: null, ok: false, duration_ms: 0 };
     const started = performance.now();
     try {
-      // Sent once, never retried (DOC-HOOK "Хук отправляется только один раз"); 5 s at most (reference §3).
+      // Sent once, never retried ([chat-hooks] "Хук отправляется только один раз"); 5 s at most (#callbacks).
       // *assumed* headers: Content-Type application/json and X-Signature; the docs name no others.
       const res = await fetchFn(url, {
         method: 'POST',
@@ -918,7 +919,7 @@ export function createAmojo(opts: CreateAmojoOptions): AmojoSandbox {
       rec.status = res.status;
       const text = await res.text().catch(() => '');
       rec.response_body = text.slice(0, 2048);
-      rec.ok = res.status === 200; // "ответить на запрос с http-кодом 200" (DOC-STEP)
+      rec.ok = res.status === 200; // "ответить на запрос с http-кодом 200" ([chat-steps])
       if (!rec.ok) rec.error = `HTTP ${res.status}`;
     } catch (e) {
       const name = e instanceof Error ? e.name : '';
@@ -950,7 +951,7 @@ export function createAmojo(opts: CreateAmojoOptions): AmojoSandbox {
   function adminScope(scopeId: string): ScopeView {
     const scope = st.scopes.get(scopeId);
     if (!scope) throw new AdminError(404, `scope ${scopeId} was never connected`);
-    // amojo stops hooks to a disconnected channel (DOC-REF disconnect).
+    // amojo stops hooks to a disconnected channel ([chat-api] disconnect).
     if (!scope.connected) throw new AdminError(409, `scope ${scopeId} is disconnected: amojo sends it no hooks`);
     return scope;
   }
@@ -976,7 +977,7 @@ export function createAmojo(opts: CreateAmojoOptions): AmojoSandbox {
     const conversationClientId = chat.conversation_ids[0];
     let hookBody: unknown;
     if (scope.hook_api_version === 'v2') {
-      // v2 outgoing-message hook (reference §3 / DOC-HOOK), key order of fixtures amojo-01 and amojo-03.
+      // v2 outgoing-message hook (#callbacks / [chat-hooks]), key order of fixtures amojo-01 and amojo-03.
       hookBody = {
         account_id: scope.account_id,
         time: Math.floor(at / 1000),
@@ -990,7 +991,7 @@ export function createAmojo(opts: CreateAmojoOptions): AmojoSandbox {
           },
           sender: { id: manager.id, name: manager.name },
           ...(chat.source_external_id !== undefined ? { source: { external_id: chat.source_external_id } } : {}),
-          // client_id is absent for chats started with "Написать первым" (reference §3).
+          // client_id is absent for chats started with "Написать первым" (#callbacks).
           conversation: { id: chat.id, ...(conversationClientId !== undefined ? { client_id: conversationClientId } : {}) },
           timestamp: msg.timestamp,
           msec_timestamp: msg.msec_timestamp,
@@ -1021,7 +1022,7 @@ export function createAmojo(opts: CreateAmojoOptions): AmojoSandbox {
     const userId = input.user_id ?? managerOf(scope.scope_id).id;
     const at = nowSec();
     const conversationClientId = chat.conversation_ids[0];
-    // Typing hook (reference §3, DOC-HOOK): expired_at = start + 5 s.
+    // Typing hook (#callbacks, [chat-hooks]): expired_at = start + 5 s.
     return sendHook('typing', scope, {
       account_id: scope.account_id,
       time: at,

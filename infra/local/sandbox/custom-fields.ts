@@ -3,8 +3,8 @@
  * two read shapes (REST `custom_fields_values` and the webhook `custom_fields`).
  *
  * Value shapes per type: amoCRM docs "Примеры заполнения разных типов полей через API"
- * (biradrags/amo-docs crm_platform/custom-fields.md, cited as [CF-DOC]; reference/amocrm-api.md does
- * not cover value shapes). The error code/path style is ref §9.
+ * (https://www.amocrm.ru/developers/content/crm_platform/custom-fields, cited as [CF-DOC]; summary in
+ * docs/amocrm-protocol.md#custom-fields). The error code/path style is docs/amocrm-protocol.md#error-bodies.
  */
 import { E, type FieldError } from './errors.ts';
 import { isRecord } from './http-util.ts';
@@ -176,7 +176,7 @@ function validateValue(def: FieldDef, raw: unknown, path: string, errs: FieldErr
 
 /**
  * Validates `custom_fields_values` of one entity. `path` is the prefix, e.g.
- * `custom_fields_values` → errors like `custom_fields_values.0.field_id` (ref §9).
+ * `custom_fields_values` → errors like `custom_fields_values.0.field_id` (docs/amocrm-protocol.md#error-bodies).
  */
 export function validateCustomFields(defs: FieldDef[], input: unknown, errs: FieldError[], path = 'custom_fields_values'): CfUpdate[] {
   if (input === undefined) return [];

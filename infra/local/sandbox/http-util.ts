@@ -1,6 +1,6 @@
 /**
  * Response builders and body/query parsers shared by the sandbox modules. Content types follow
- * reference/amocrm-api.md §9: `application/hal+json` on success, `application/problem+json` on error.
+ * docs/amocrm-protocol.md#hosts: `application/hal+json` on success, `application/problem+json` on error.
  */
 import type { SbRequest, SbResponse } from './types.ts';
 
@@ -23,7 +23,7 @@ export function html(status: number, text: string, headers: Record<string, strin
   return { status, headers: { 'content-type': 'text/html; charset=utf-8', ...headers }, body: text };
 }
 
-/** 204 with no body at all (reference §5: "Empty result is HTTP 204 with no body"). */
+/** 204 with no body at all (docs/amocrm-protocol.md#empty-answers-and-if-modified-since). */
 export function noContent(): SbResponse {
   return { status: 204 };
 }

@@ -58,9 +58,9 @@ export interface SandboxOptions {
   /** ONE account per sandbox server. */
   account?: { id?: number; subdomain?: string; name?: string; amojoId?: string };
   integrations?: IntegrationConfig[];
-  /** Default 86400 (ref §1: 24 h). */
+  /** Default 86400 (docs/amocrm-protocol.md#lifetimes: 24 h). */
   accessTokenTtlSeconds?: number;
-  /** Default 90 days (ref §1: "lives 3 months"). */
+  /** Default 90 days (docs/amocrm-protocol.md#lifetimes: 3 months). */
   refreshTokenTtlSeconds?: number;
   /**
    * *assumed* (the docs are silent): does the old access token stop working the moment its pair is
@@ -79,19 +79,19 @@ export interface SandboxOptions {
    */
   search?: SearchMode;
   limits?: {
-    /** ref §3: 7. */
+    /** docs/amocrm-protocol.md#rate-limits: 7. */
     perIntegrationPerSecond?: number;
-    /** ref §3: 50. */
+    /** docs/amocrm-protocol.md#rate-limits: 50. */
     perAccountPerSecond?: number;
     /** *assumed*: 10 refused requests within `violationWindowSeconds` block the account. */
     violationsBeforeBlock?: number;
     /** *assumed*: 60. */
     violationWindowSeconds?: number;
-    /** ref §4: 250. */
+    /** docs/amocrm-protocol.md#entity-limits: 250. */
     maxEntitiesPerRequest?: number;
-    /** `retry_after` in the 429 body; ref §3 shows 300. */
+    /** `retry_after` in the 429 body; docs/amocrm-protocol.md#rate-limits shows 300. */
     retryAfterSeconds?: number;
-    /** 'json' = the documented body (default); 'html' = what users report seeing (ref §3, #526). */
+    /** 'json' = the documented body (default); 'html' = what users report seeing (docs/amocrm-protocol.md#rate-limits, amocrm-api-php #526). */
     format429?: 'json' | 'html';
   };
   /** Passed on to the amojo module. */

@@ -1,7 +1,7 @@
 /**
  * Seeding an account in one call, and the defaults every fresh sandbox account starts with (one
  * admin user, one main pipeline with the usual stages and 142/143, the predefined contact/company
- * fields, task types 1 and 2 — ref §8 "Standard types are 1 = Звонок/Follow-up and 2 = Встреча").
+ * fields, task types 1 and 2 — docs/amocrm-protocol.md#tasks: standard types 1 = call, 2 = meeting).
  *
  * Seed rules: dictionaries given in a seed REPLACE the defaults of their kind (users, pipelines,
  * task types); custom fields are ADDED (a seeded field with the code of a predefined one replaces

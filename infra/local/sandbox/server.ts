@@ -64,7 +64,7 @@ export function createListener(core: Core, admin: AdminHttp): { listener: (req: 
       return { kind: fault.then, label, ...(out.kind === 'response' ? { lost: out.res.status } : {}) };
     }
     if (req.path.startsWith('/v2/origin/custom/')) return { kind: 'response', res: (await core.amojo.route(req)) ?? notFound(req.method, req.path), label };
-    // 2. block: every request to the account, the token endpoint included (ref §3, amocrm-api-php #563).
+    // 2. block: every request to the account, the token endpoint included (docs/amocrm-protocol.md#blocking, amocrm-api-php #563).
     if (core.limiter.block) {
       if (label === '/oauth2/access_token') core.oauth.recordBlocked(req);
       return { kind: 'response', res: blockedPage(), label };

@@ -1,10 +1,10 @@
 /**
- * The sandbox's outgoing amoCRM **account webhooks** (reference/amocrm-api.md §6): the body encoder
- * (PHP `http_build_query`, byte-compatible with the real captures in shared/fixtures/amocrm-webhooks)
+ * The sandbox's outgoing amoCRM **account webhooks** (docs/amocrm-protocol.md#webhooks): the body encoder
+ * (PHP `http_build_query`, byte-compatible with the real captures in test/fixtures/amocrm-webhooks)
  * and a deliverer with amoCRM's success and disable rules.
  *
- * Sources: fixtures README ("How I encoded", headers seen on real deliveries, shape notes);
- * [K-WH] developers.kommo.com/docs/webhooks-general (2 s, 100–299, the disable rule).
+ * Sources: test/fixtures/README.md ("How I encoded", headers seen on real deliveries, shape notes);
+ * [K-WH] = https://developers.kommo.com/docs/webhooks-general (2 s, 100–299, the disable rule).
  */
 import { randomUUID } from 'node:crypto';
 import type { SbClock } from './types.ts';
@@ -74,7 +74,7 @@ export function httpBuildQuery(data: Record<string, unknown> | Map<string, unkno
 
 /**
  * Entities as they appear in webhook bodies: `leads`, `contacts` (contacts and companies, told apart
- * by `type`), `task` (singular), `unsorted`, `catalogs`, plus `message`/`talk` (reference §6).
+ * by `type`), `task` (singular), `unsorted`, `catalogs`, plus `message`/`talk` (docs/amocrm-protocol.md#delivery-format).
  */
 export type WebhookEntity = 'leads' | 'contacts' | 'task' | 'unsorted' | 'catalogs' | 'message' | 'talk';
 
@@ -240,7 +240,7 @@ export const WEBHOOK_USER_AGENT = 'amoCRM-Webhooks/3.0';
  * (*assumed*: the docs do not say when it runs). A disabled destination gets nothing until
  * `enable()` (amoCRM: an admin clicks Save); enabling clears its failure history (*assumed*).
  *
- * No automatic retries: amoCRM's retry table is unverified (reference §6), so a caller that wants
+ * No automatic retries: amoCRM's retry table comes from one page only (docs/amocrm-protocol.md#timeout-retries-and-disabling), so a caller that wants
  * a retry calls `deliver` again. Redirects are not followed (*assumed*: a 3xx is "not 100–299").
  * Note: Node's fetch adds a few headers of its own (`accept`, `accept-language`, `sec-fetch-mode`)
  * that amoCRM does not send; no receiver should depend on them.
@@ -344,7 +344,7 @@ export class WebhookDeliverer {
   }
 }
 
-/** Destinations carry a secret path token (DESIGN §3a): log the origin and the first path segment only. */
+/** Destinations carry a secret path token (docs/architecture.md#logs-and-secrets): log the origin and the first path segment only. */
 export function redactUrl(url: string): string {
   try {
     const u = new URL(url);

@@ -3,7 +3,7 @@
  * TokenProvider (workers), the scheduled refresher, the install flow, the disconnect hook and
  * the CLI are thin fronts over it.
  *
- * Why a refresh happens exactly once (DESIGN §1, §3a "Refresh tokens"):
+ * Why a refresh happens exactly once (docs/architecture.md#one-refresher-never-two, #refresh-tokens):
  * 1. Lease. A refresh is only attempted while holding the account's short DynamoDB lease
  *    (conditional put). Everyone else polls with backoff, bounded, and re-reads the item.
  * 2. Re-read under the lease. The holder reads the item again after taking the lease and
@@ -13,7 +13,7 @@
  *    is STORED before anyone uses it. A writer whose lease ran out cannot overwrite a newer pair.
  * 4. Grace rule. If the process dies (or the store write fails) after amoCRM answered but before
  *    the write, the new pair was never stored, hence never used — and amoCRM keeps the old refresh
- *    token working until the new pair is used (amocrm-api.md §1). The next holder refreshes with
+ *    token working until the new pair is used (docs/amocrm-protocol.md#rotation-and-the-grace-rule). The next holder refreshes with
  *    the old refresh token still in the store. No re-authorization.
  * 5. Dead grants stop everything. Revoked / invalid grant / invalid client → the item is marked
  *    `needs-reauth` (one write), every caller gets AccountNeedsReauthError (*defer*), and nothing

@@ -1,4 +1,4 @@
-/** `GET /api/v4/account` (ref §10) and `GET /api/v4/users[/{id}]` (amoCRM users-api). */
+/** `GET /api/v4/account` (docs/amocrm-protocol.md#account) and `GET /api/v4/users[/{id}]` (amoCRM users-api). */
 import { hal, noContent } from '../http-util.ts';
 import type { RestCtx, RestRoute } from '../router.ts';
 import type { User } from '../state.ts';
@@ -37,7 +37,7 @@ export function accountRoutes(): RestRoute[] {
 }
 
 /**
- * ref §10: base fields always; `amojo_id` "only returned when `with` asks for it"; `task_types`,
+ * docs/amocrm-protocol.md#account: base fields always; `amojo_id` only when `with` asks for it; `task_types`,
  * `users_groups`, `amojo_rights`, `version`, `datetime_settings` on request too.
  */
 function account(ctx: RestCtx) {
@@ -72,7 +72,7 @@ function account(ctx: RestCtx) {
   return hal(200, body);
 }
 
-/** A stable amojo id per user (reference/amojo.md: "amoCRM user ids in amojo: GET /api/v4/users?with=amojo_id"). */
+/** A stable amojo id per user (docs/amocrm-protocol.md#account: `GET /api/v4/users?with=amojo_id`). */
 export function userAmojoId(u: User): string {
   const hex = u.id.toString(16).padStart(12, '0').slice(-12);
   return `a0a0a0a0-0000-4000-8000-${hex}`;

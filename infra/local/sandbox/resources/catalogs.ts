@@ -1,8 +1,8 @@
 /**
- * Lists (catalogs) and their elements (ref §7): `GET|POST|PATCH /api/v4/catalogs`,
+ * Lists (catalogs) and their elements (docs/amocrm-protocol.md#catalogs): `GET|POST|PATCH /api/v4/catalogs`,
  * `GET|PATCH /api/v4/catalogs/{id}`, `GET|POST|PATCH /api/v4/catalogs/{id}/elements`,
- * `GET|PATCH /api/v4/catalogs/{id}/elements/{id}`. At most 10 lists per account (ref §7).
- * No v4 DELETE: ref §7 says "A v4 delete endpoint is not confirmed in official docs", so the sandbox
+ * `GET|PATCH /api/v4/catalogs/{id}/elements/{id}`. At most 10 lists per account (docs/amocrm-protocol.md#catalogs).
+ * No v4 DELETE: no v4 delete of elements is documented (docs/amocrm-protocol.md#catalogs), so the sandbox
  * answers 405 to it. Elements are deleted the way the old systems did it: the legacy
  * `POST /api/v2/catalog_elements {"delete": [ids]}` (amocrm.ru/developers/content/catalogs/elements;
  * the `{add|update|delete}` envelope and `_embedded.items` answer of the v2 lists page, amo-docs catalogs).
@@ -155,7 +155,7 @@ export function catalogRoutes(): RestRoute[] {
       handler: (ctx) => {
         const catalogId = Number(ctx.params.catalogId);
         if (!ctx.state.catalogs.has(catalogId)) return noContent();
-        // ref §7: element search by `query` and `filter[id][]`; [PHP] sends a top-level `id` too.
+        // docs/amocrm-protocol.md#catalogs: element search by `query` and `filter[id][]`; amocrm-api-php sends a top-level `id` too.
         const ids = queryInts(isRecord(ctx.query.filter) ? ctx.query.filter.id : ctx.query.id);
         const q = queryString(ctx.query.query)?.toLowerCase();
         const els = [...ctx.state.elements.values()].filter((e) => e.catalog_id === catalogId && (!ids || ids.includes(e.id))

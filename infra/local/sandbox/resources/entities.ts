@@ -16,7 +16,7 @@ import { elementLinksOf } from './links.ts';
 import { renderLossReason } from './loss-reasons.ts';
 import { applyTagOps, parseTagOps, renderTags, type TagOps } from './tags.ts';
 
-/** ref §6 / amoCRM: 142 = won, 143 = lost; present in every pipeline. */
+/** amoCRM leads-api: 142 = won, 143 = lost; present in every pipeline. */
 export const WON = 142;
 export const LOST = 143;
 
@@ -137,7 +137,7 @@ const INT_FIELDS_COMMON = ['created_by', 'updated_by', 'created_at', 'updated_at
 
 /**
  * Validates one item of a batch. Errors go to `errs` with paths like `custom_fields_values.0.field_id`
- * (ref §9), prefixed by `prefix` for nested entities (complex add). Unknown keys are ignored (*assumed*).
+ * (docs/amocrm-protocol.md#error-bodies), prefixed by `prefix` for nested entities (complex add). Unknown keys are ignored (*assumed*).
  */
 export function validateEntity(
   ctx: RestCtx, kind: EntityKind, mode: 'add' | 'update', raw: unknown, index: number, errs: FieldError[],

@@ -16,7 +16,7 @@ function digits(s: string): string {
 }
 
 /**
- * `query` (ref §4 "Search: query (string/int) searches filled fields"; nothing more is documented).
+ * `query` (docs/amocrm-protocol.md#lists-filters-and-search: `query` searches filled fields; nothing more is documented).
  * Every mode: case-insensitive substring over name, id, first/last name and every custom field
  * value. `normalising` also matches a phone-looking query (≥ 5 digits, only phone characters) by its
  * last 10 digits inside a value's digits (`89161234567` finds `+7 (916) 123-45-67`); `literal` and
@@ -47,7 +47,7 @@ function filterEntities(ctx: RestCtx, kind: EntityKind, list: AnyEntity[]): AnyE
   const q = queryString(ctx.query.query);
   const since = ifModifiedSince(ctx);
   const pipelines = queryInts(f.pipeline_id);
-  // ref §4: `filter[statuses][0][pipeline_id]=…&filter[statuses][0][status_id]=…`.
+  // docs/amocrm-protocol.md#lists-filters-and-search: `filter[statuses][0][pipeline_id]=…&filter[statuses][0][status_id]=…`.
   const statuses = f.statuses === undefined ? undefined : (Array.isArray(f.statuses) ? f.statuses : isRecord(f.statuses) ? Object.values(f.statuses) : [])
     .filter(isRecord).map((s) => ({ pipeline: Number(s.pipeline_id), status: Number(s.status_id) }));
   const leadFilters = (l: Lead): boolean =>
@@ -113,7 +113,7 @@ export function getOneHandler(kind: EntityKind): RestHandler {
   };
 }
 
-/** Validates every item first; one failing item fails the whole batch (*assumed*), listing every failing request_id (ref §9). */
+/** Validates every item first; one failing item fails the whole batch (*assumed*), listing every failing request_id (docs/amocrm-protocol.md#error-bodies). */
 export function validateAll(ctx: RestCtx, kind: EntityKind, mode: 'add' | 'update', items: unknown[]): { ok: true; ops: EntityOp[] } | { ok: false; failed: RequestErrors[] } {
   const ops: EntityOp[] = [];
   const failed: RequestErrors[] = [];

@@ -1,4 +1,4 @@
-/** `/api/v4/leads` (amoCRM leads-api; ref §4) including `POST /api/v4/leads/complex`. */
+/** `/api/v4/leads` (amoCRM leads-api; docs/amocrm-protocol.md#entity-limits) including `POST /api/v4/leads/complex`. */
 import { E, limitPerPage, validationFailed, type FieldError, type RequestErrors } from '../errors.ts';
 import type { OutEvent } from '../events.ts';
 import { hal, isRecord } from '../http-util.ts';
@@ -7,7 +7,7 @@ import { readBatch, requestIdOf } from './common.ts';
 import { applyEntity, validateEntity, type EntityOp } from './entities.ts';
 import { addHandler, getOneHandler, listHandler, patchHandler, patchOneHandler } from './entity-routes.ts';
 
-/** ref §4 "POST /api/v4/leads/complex: no more than 50 leads per request". */
+/** `POST /api/v4/leads/complex`: at most 50 leads per request (docs/amocrm-protocol.md#entity-limits). */
 export const COMPLEX_MAX = 50;
 
 /**

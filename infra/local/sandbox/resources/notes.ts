@@ -2,7 +2,7 @@
  * Notes (amoCRM events-and-notes): `GET|POST|PATCH /api/v4/{entity}/notes`, `GET|POST|PATCH
  * /api/v4/{entity}/{entityId}/notes`, `GET|PATCH /api/v4/{entity}/{entityId}/notes/{id}`,
  * `GET|PATCH /api/v4/{entity}/notes/{id}`. `params` are checked per note type (note-params.ts).
- * Adding one fires `note_lead|note_contact|note_company` (ref §6) and records its event.
+ * Adding one fires `note_lead|note_contact|note_company` (docs/amocrm-protocol.md#subscriptions) and records its event.
  */
 import { recordNote } from '../account-events.ts';
 import { E, validationFailed, type FieldError, type RequestErrors } from '../errors.ts';

@@ -1,5 +1,5 @@
 /**
- * `/api/v4/tasks` (ref §8): add requires `text` and `complete_till`; the responsible user defaults
+ * `/api/v4/tasks` (docs/amocrm-protocol.md#tasks): add requires `text` and `complete_till`; the responsible user defaults
  * to the current user; list filters `filter[responsible_user_id|is_completed|task_type|entity_type|
  * entity_id|id|updated_at]`, `order` by created_at|complete_till|id, limit 250.
  */

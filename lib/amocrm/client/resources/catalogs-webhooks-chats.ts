@@ -1,4 +1,4 @@
-/** Lists (catalogs) and their elements (reference §7), webhook subscriptions (§6), chat links. */
+/** Lists (catalogs) and their elements (docs/amocrm-protocol.md#catalogs), webhook subscriptions (#subscriptions), chat links (#chat-links). */
 import { assignByFingerprint, matchesSent, type AddOptions, type AddTarget } from '../add.ts';
 import type { CustomFieldWrite } from '../custom-fields.ts';
 import type { CustomFieldValue } from '../../entities.ts';

@@ -224,7 +224,7 @@ export class LeadsApi extends EntityApi<Lead, LeadCreate> {
 
   /**
    * `POST /api/v4/leads/complex`: each lead with at most one contact and one company (new or by
-   * id), ≤ 50 per request (reference §4). Markers go on the lead; the re-check reads the lead
+   * id), ≤ 50 per request (docs/amocrm-protocol.md#entity-limits). Markers go on the lead; the re-check reads the lead
    * back with its contact and company.
    */
   async addComplex(items: ComplexLeadCreate[], opts: AddOptions = {}): Promise<ComplexAdded[]> {
