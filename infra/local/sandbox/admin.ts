@@ -16,7 +16,7 @@ import { applySeed, SeedError, type SeedResult, type SeedSpec } from './seed.ts'
 import type { EntityKind, Lead } from './state.ts';
 import { ENTITY_KINDS } from './state.ts';
 import type { SbRequest, SbResponse } from './types.ts';
-import type { DeliveryRecord } from './webhook-out.ts';
+import type { DeliveryRecord, PendingRetry } from './webhook-out.ts';
 import { leadItem } from './webhook-items.ts';
 import { renderTask } from './resources/tasks.ts';
 
@@ -249,6 +249,17 @@ export class SandboxAdmin {
     return this.core.hub.flush();
   }
 
+  /** Redeliveries of failed webhooks waiting for their time (5 min, 15 min, 15 min, 1 h; README). */
+  pendingWebhookRetries(): PendingRetry[] {
+    return this.core.deliverer.pendingRetries();
+  }
+
+  /** Delivers the redeliveries due on the sandbox clock now (or all, `all: true`); resolves when they are done. */
+  async runWebhookRetries(a: { all?: boolean } = {}): Promise<{ delivered: number }> {
+    const r = await this.core.deliverer.runRetries(a);
+    return { delivered: r.length };
+  }
+
   /** Admin over HTTP: `/_sandbox/…`. */
   async http(req: SbRequest): Promise<SbResponse> {
     try {
@@ -335,6 +346,8 @@ export class SandboxAdmin {
       case 'GET webhooks/emitted': return json(200, this.emittedWebhooks());
       case 'GET webhooks/subscriptions': return json(200, this.webhookSubscriptions());
       case 'POST webhooks/flush': await this.flushWebhooks(); return json(200, { flushed: true });
+      case 'GET webhooks/pending': return json(200, this.pendingWebhookRetries());
+      case 'POST webhooks/retry': return json(200, await this.runWebhookRetries({ all: b().all === true }));
       default:
         // POST integrations/{clientId}/uninstall (client ids are not numeric-only in general)
         if (method === 'POST' && seg[0] === 'integrations' && seg[2] === 'uninstall' && seg[1]) {
@@ -366,5 +379,6 @@ export const ADMIN_ENDPOINTS = [
   'PUT    /_sandbox/authorize-decision           {decision: approve|deny}',
   'GET|PUT|DELETE /_sandbox/faults               PUT {rules:[{path, method?, errorRate?, errorStatus?, latencyMs?, timeoutRate?, dropRate?, times?}]}',
   'GET    /_sandbox/webhooks/subscriptions | /deliveries | /emitted   POST /_sandbox/webhooks/flush',
+  'GET    /_sandbox/webhooks/pending             redeliveries waiting   POST /_sandbox/webhooks/retry {all?} delivers the due ones now',
   '*      /_sandbox/amojo/…                      amojo admin (see amojo module)',
 ];

@@ -179,7 +179,15 @@ export async function startSandbox(opts: SandboxOptions = {}): Promise<Sandbox> 
       bootstrap(s);
       return s;
     };
-    const makeDeliverer = (): WebhookDeliverer => new WebhookDeliverer({ fetch: fetchFn, clock, log });
+    let lastDeliverer: WebhookDeliverer | undefined;
+    const makeDeliverer = (): WebhookDeliverer => {
+      lastDeliverer?.stop(); // a reset cancels the old account's pending redeliveries
+      lastDeliverer = new WebhookDeliverer({
+        fetch: fetchFn, clock, log, retryScale: opts.webhookRetryScale ?? 1,
+        stillSubscribed: (d) => core.state.webhooks.get(d.id)?.destination === d.destination,
+      });
+      return lastDeliverer;
+    };
     const deliverer = makeDeliverer();
     const l = { ...opts.limits, ...spec.limits };
     const core: Core = {
@@ -234,6 +242,7 @@ export async function startSandbox(opts: SandboxOptions = {}): Promise<Sandbox> 
     };
     const close = async (): Promise<void> => {
       closeHeld();
+      core.deliverer.stop();
       await core.hub.flush();
       server.closeAllConnections();
       await new Promise<void>((resolve) => server.close(() => resolve()));
