@@ -55,6 +55,15 @@ describe('webhook redelivery (amo-docs webhooks-format)', () => {
     expect(await w.sb.admin.runWebhookRetries({ all: true })).toEqual({ delivered: 0 });
   });
 
+  it("knob webhookRetryRequestId: 'same' redelivers under the first attempt's X-Amocrm-Requestid", async () => {
+    const { w, hook, leadId } = await setup({ webhookRetryRequestId: 'same' });
+    await w.sb.admin.moveLead({ leadId, statusId: 1002 });
+    w.clock.advance(5 * MIN);
+    await w.sb.admin.runWebhookRetries();
+    expect(hook.got).toHaveLength(2);
+    expect(hook.got[1]?.headers['x-amocrm-requestid']).toBe(hook.got[0]?.headers['x-amocrm-requestid']);
+  });
+
   it('a 4xx (not 499) gets attempts 2 and 3 only; a 499 gets all four redeliveries', async () => {
     const { w, hook, leadId } = await setup({}, 404);
     await w.sb.admin.moveLead({ leadId, statusId: 1002 });

@@ -97,6 +97,11 @@ export interface SandboxOptions {
    * for `admin.runWebhookRetries()` (driven by the sandbox clock).
    */
   webhookRetryScale?: number;
+  /**
+   * `X-Amocrm-Requestid` of a redelivery: 'new' (default, pessimistic: the docs do not say) or 'same'
+   * as the first attempt's.
+   */
+  webhookRetryRequestId?: 'new' | 'same';
 }
 
 export interface SandboxAccountOptions {
@@ -183,7 +188,7 @@ export async function startSandbox(opts: SandboxOptions = {}): Promise<Sandbox> 
     const makeDeliverer = (): WebhookDeliverer => {
       lastDeliverer?.stop(); // a reset cancels the old account's pending redeliveries
       lastDeliverer = new WebhookDeliverer({
-        fetch: fetchFn, clock, log, retryScale: opts.webhookRetryScale ?? 1,
+        fetch: fetchFn, clock, log, retryScale: opts.webhookRetryScale ?? 1, retryRequestId: opts.webhookRetryRequestId ?? 'new',
         stillSubscribed: (d) => core.state.webhooks.get(d.id)?.destination === d.destination,
       });
       return lastDeliverer;

@@ -239,6 +239,11 @@ export interface WebhookDelivererOptions {
   retryScale?: number;
   /** Is the subscription still there? A retry for a deleted one is dropped (*assumed*). */
   stillSubscribed?: (dest: { id: number; destination: string }) => boolean;
+  /**
+   * `X-Amocrm-Requestid` of a redelivery: 'new' (default) or 'same' as the first attempt's. The docs
+   * do not say; 'new' is the pessimistic reading (a receiver cannot dedupe on it).
+   */
+  retryRequestId?: 'new' | 'same';
 }
 
 /**
@@ -272,6 +277,8 @@ export interface PendingRetry {
 
 interface Scheduled extends PendingRetry {
   body: string;
+  /** The first attempt's request id (reused when `retryRequestId: 'same'`). */
+  requestId: string;
   timer: ReturnType<typeof setTimeout> | null;
 }
 
@@ -307,6 +314,7 @@ export class WebhookDeliverer {
   private readonly redeliver: boolean;
   private readonly retryScale: number;
   private readonly stillSubscribed: (dest: { id: number; destination: string }) => boolean;
+  private readonly retryRequestId: 'new' | 'same';
   private readonly scheduled = new Map<number, Scheduled>();
   private readonly inFlight = new Set<Promise<unknown>>();
   private nextRetryId = 1;
@@ -324,6 +332,7 @@ export class WebhookDeliverer {
     this.redeliver = opts.redeliver ?? true;
     this.retryScale = opts.retryScale ?? 1;
     this.stillSubscribed = opts.stillSubscribed ?? (() => true);
+    this.retryRequestId = opts.retryRequestId ?? 'new';
   }
 
   isDisabled(destination: string): boolean {
@@ -353,7 +362,7 @@ export class WebhookDeliverer {
   /** Redeliveries waiting for their time, soonest first. */
   pendingRetries(): PendingRetry[] {
     return [...this.scheduled.values()].sort((a, b) => a.dueAt - b.dueAt || a.id - b.id)
-      .map(({ body: _b, timer: _t, ...p }) => ({ ...p }));
+      .map(({ body: _b, timer: _t, requestId: _r, ...p }) => ({ ...p }));
   }
 
   /**
@@ -389,16 +398,16 @@ export class WebhookDeliverer {
   private fire(r: Scheduled): Promise<DeliveryResult> {
     if (r.timer) clearTimeout(r.timer);
     this.scheduled.delete(r.id);
-    return this.track(this.attempt({ id: r.webhookId, destination: r.destination }, r.body, r.attempt));
+    return this.track(this.attempt({ id: r.webhookId, destination: r.destination }, r.body, r.attempt, this.retryRequestId === 'same' ? r.requestId : undefined));
   }
 
-  private schedule(dest: { id: number; destination: string }, body: string, attempt: number, at: number, status: number | null, error: string | undefined): void {
+  private schedule(dest: { id: number; destination: string }, body: string, attempt: number, at: number, status: number | null, error: string | undefined, requestId: string): void {
     const next = RETRY_SCHEDULE.find((x) => x.attempt === attempt + 1);
     if (!this.redeliver || this.stopped || !next || !next.when(status ?? 0)) return;
     if (this.disabled.has(dest.destination) || !this.stillSubscribed(dest)) return;
     const r: Scheduled = {
       id: this.nextRetryId++, webhookId: dest.id, destination: dest.destination, attempt: next.attempt, dueAt: at + next.afterMs,
-      previousStatus: status, ...(error !== undefined ? { previousError: error } : {}), body, timer: null,
+      previousStatus: status, ...(error !== undefined ? { previousError: error } : {}), body, requestId, timer: null,
     };
     if (this.retryScale > 0) {
       r.timer = setTimeout(() => void this.fire(r), next.afterMs * this.retryScale);
@@ -408,7 +417,7 @@ export class WebhookDeliverer {
     this.scheduled.set(r.id, r);
   }
 
-  private async attempt(dest: { id: number; destination: string }, body: string, attempt: number): Promise<DeliveryResult> {
+  private async attempt(dest: { id: number; destination: string }, body: string, attempt: number, sameRequestId?: string): Promise<DeliveryResult> {
     if (attempt > 1 && (this.disabled.has(dest.destination) || !this.stillSubscribed(dest))) {
       return { status: null, ok: false, error: 'webhook disabled or deleted: redelivery dropped', disabled: this.disabled.has(dest.destination) };
     }
@@ -416,7 +425,7 @@ export class WebhookDeliverer {
       return { status: null, ok: false, error: 'webhook disabled', disabled: true };
     }
     const at = this.clock.now();
-    const requestId = randomUUID();
+    const requestId = sameRequestId ?? randomUUID();
     const bytes = Buffer.from(body, 'utf8');
     const started = performance.now();
     let status: number | null = null;
@@ -465,7 +474,7 @@ export class WebhookDeliverer {
     this.recorded.push(record);
     if (this.recorded.length > WebhookDeliverer.MAX_RECORDS) this.recorded.splice(0, this.recorded.length - WebhookDeliverer.MAX_RECORDS);
     this.log(`webhook #${dest.id} → ${redactUrl(dest.destination)}: ${ok ? status : error}${disabledNow ? ' — destination DISABLED' : ''}${attempt > 1 ? ` (attempt ${attempt})` : ''}`);
-    if (!ok) this.schedule(dest, body, attempt, at, status, error);
+    if (!ok) this.schedule(dest, body, attempt, at, status, error, requestId);
     return { status, ok, ...(error !== undefined ? { error } : {}), disabled: this.disabled.has(dest.destination) };
   }
 }
