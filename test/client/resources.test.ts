@@ -1,6 +1,6 @@
 /**
  * Typed resources against the sandbox: custom fields of every type written, read back and
- * cleared; pagination; complex adds; tasks, notes, tags, lists, webhooks, chat links; coalesced
+ * cleared; pagination; complex adds; tasks, notes, tags, lists, webhooks, chat links, entity links; coalesced
  * updates as one PATCH; the cache (dictionaries without requests, entities revalidated).
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -180,6 +180,27 @@ describe('resources against the sandbox', () => {
     expect(linked[0]).toMatchObject({ chat_id: 'chat-uuid-1', contact_id: contact!.id });
     expect(await acc.chats.list({ contactIds: [contact!.id] })).toHaveLength(1);
     expect(await acc.chats.list({ chatIds: ['nope'] })).toEqual([]);
+  });
+
+  it('entity links: a contact and an element linked to a lead, read back, unlinked; a PATCH with _embedded.contacts is refused', async () => {
+    const [lead] = await acc.leads.add([{ name: 'Для связей' }]);
+    const [contact] = await acc.contacts.add([{ name: 'Связь' }]);
+    const catalog = (await collect(acc.catalogs.list()))[0]!;
+    const [el] = await acc.catalogs.elements(catalog.id).add([{ name: 'Товар для связи' }]);
+    const links = acc.links('leads');
+    const made = await links.link(lead!.id, [
+      { to_entity_id: contact!.id, to_entity_type: 'contacts', metadata: { is_main: true } },
+      { to_entity_id: el!.id, to_entity_type: 'catalog_elements', metadata: { catalog_id: catalog.id, quantity: 2 } },
+    ]);
+    expect(made.map((l) => l.to_entity_type)).toEqual(['contacts', 'catalog_elements']);
+    expect(await links.list(lead!.id, { to: { id: contact!.id, type: 'contacts' } })).toEqual([{ to_entity_id: contact!.id, to_entity_type: 'contacts', metadata: { main_contact: true } }]);
+    expect((await links.listMany([lead!.id])).map((l) => l.entity_id)).toEqual([lead!.id, lead!.id]);
+    expect((await acc.leads.get(lead!.id, { with: ['contacts'], cache: false }))?._embedded?.contacts?.map((c) => c.id)).toEqual([contact!.id]);
+    await links.unlink(lead!.id, [{ to_entity_id: contact!.id, to_entity_type: 'contacts' }]);
+    await links.unlinkMany([{ entity_id: lead!.id, to_entity_id: el!.id, to_entity_type: 'catalog_elements', metadata: { catalog_id: catalog.id } }]);
+    expect(await links.list(lead!.id)).toEqual([]);
+    // The kinder sandbox used to answer 200 and link nothing; amoCRM takes only tags in _embedded on edit.
+    await expect(acc.leads.updateOne(lead!.id, { _embedded: { contacts: [{ id: contact!.id }] } })).rejects.toMatchObject({ validationErrors: [expect.objectContaining({ errors: [expect.objectContaining({ code: 'FieldNotExpected', path: '_embedded.contacts' })] })] });
   });
 
   it('dictionaries are served from cache within their TTL (no request); users, pipelines, fields, task types', async () => {

@@ -3,6 +3,7 @@
  * `/_sandbox/…` (JSON). It is how tests and demos set the world up and look at it; it is not part
  * of amoCRM and is never limited, faulted or blocked.
  */
+import { recordUpdated, snapshot } from './account-events.ts';
 import type { Core } from './core.ts';
 import { adminCtx } from './core.ts';
 import type { CounterRow } from './counters.ts';
@@ -171,12 +172,15 @@ export class SandboxAdmin {
     if (!s.users.has(user)) throw new AdminError(`no user ${user}`);
     const now = Math.floor(this.core.clock.now() / 1000);
     const oldStatus = l.status_id;
+    const before = snapshot(l);
     const changed = l.status_id !== a.statusId || l.pipeline_id !== pipeline.id;
     l.status_id = a.statusId;
     l.pipeline_id = pipeline.id;
     l.updated_at = now;
     l.updated_by = user;
     if (changed) l.closed_at = a.statusId === 142 || a.statusId === 143 ? now : null;
+    if (changed && a.statusId !== 143) l.loss_reason_id = null;
+    recordUpdated(s, 'leads', l, before, user, now); // the event list's `lead_status_changed`
     const events = changed
       ? [
           { setting: 'status_lead', entity: 'leads' as const, action: 'status', item: leadItem(s, l, { oldStatusId: oldStatus }) },

@@ -23,6 +23,9 @@ import { accountRoutes } from './resources/account.ts';
 import { catalogRoutes } from './resources/catalogs.ts';
 import { contactRoutes } from './resources/contacts.ts';
 import { customFieldRoutes } from './resources/custom-fields-api.ts';
+import { eventRoutes } from './resources/events-api.ts';
+import { linkRoutes } from './resources/links.ts';
+import { lossReasonRoutes } from './resources/loss-reasons.ts';
 import { leadRoutes } from './resources/leads.ts';
 import { noteRoutes } from './resources/notes.ts';
 import { pipelineRoutes } from './resources/pipelines.ts';
@@ -170,6 +173,7 @@ export async function startSandbox(opts: SandboxOptions = {}): Promise<Sandbox> 
   const router = new Router().add([
     ...accountRoutes(), ...pipelineRoutes(), ...customFieldRoutes(), ...tagRoutes(), ...noteRoutes(), ...leadRoutes(),
     ...contactRoutes(), ...taskRoutes(), ...catalogRoutes(), ...webhookRoutes(),
+    ...linkRoutes(), ...lossReasonRoutes(), ...eventRoutes(),
   ]);
   const built = specs.map((spec, i) => buildAccount(spec, infos[i] as AccountInfo, i));
 

@@ -36,7 +36,7 @@ export function createListener(core: Core, admin: AdminHttp): { listener: (req: 
     if (req.path === '/oauth') return '/oauth';
     if (req.path === '/oauth2/access_token') return '/oauth2/access_token';
     if (req.path.startsWith('/v2/origin/custom/')) return '/v2/origin/custom/*';
-    if (req.path.startsWith('/api/v4/')) {
+    if (req.path.startsWith('/api/v4/') || req.path.startsWith('/api/v2/')) {
       const m = core.router.match(req.method, req.path);
       // `{entity}` is one of three words: spell it out so counters tell leads from contacts.
       if (m.kind === 'ok') return m.route.template.replace('{entity}', m.params.entity ?? '{entity}');
@@ -67,7 +67,8 @@ export function createListener(core: Core, admin: AdminHttp): { listener: (req: 
     if (label === '/oauth2/access_token') {
       return { kind: 'response', res: req.method === 'POST' ? core.oauth.token(req) : methodNotAllowed(req.method, req.path), label };
     }
-    if (!req.path.startsWith('/api/v4/')) return { kind: 'response', res: notFound(req.method, req.path), label };
+    // /api/v2/ only for the legacy catalog_elements delete (resources/catalogs.ts); same Bearer auth and limits.
+    if (!req.path.startsWith('/api/v4/') && !req.path.startsWith('/api/v2/')) return { kind: 'response', res: notFound(req.method, req.path), label };
     // 3. auth
     const auth = core.oauth.checkBearer(req.headers.authorization);
     if (!auth.ok) return { kind: 'response', res: unauthorized(), label };

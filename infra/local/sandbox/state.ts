@@ -192,15 +192,48 @@ export interface ChatLink {
   contact_id: number;
 }
 
+/** A catalog element linked to a lead, contact or company (entity-links-api `catalog_elements`). */
+export interface ElementLink {
+  entity_type: EntityKind;
+  entity_id: number;
+  element_id: number;
+  catalog_id: number;
+  quantity: number;
+  price_id: number | null;
+}
+
+/** A lead loss reason (`GET /api/v4/leads/loss_reasons`). */
+export interface LossReason {
+  id: number;
+  name: string;
+  sort: number;
+  created_at: number;
+  updated_at: number;
+}
+
+/** One record of the account's event list (`GET /api/v4/events`, events-and-notes). */
+export interface AccountEvent {
+  id: string;
+  type: string;
+  /** Singular, as amoCRM writes it: lead, contact, company. */
+  entity_type: string;
+  entity_id: number;
+  created_by: number;
+  created_at: number;
+  value_after: unknown[];
+  value_before: unknown[];
+}
+
 export type IdKind =
   | 'user' | 'pipeline' | 'status' | 'field' | 'enum' | 'tag' | 'lead' | 'contact' | 'company'
-  | 'task' | 'taskType' | 'note' | 'catalog' | 'element' | 'webhook' | 'chatLink';
+  | 'task' | 'taskType' | 'note' | 'catalog' | 'element' | 'webhook' | 'chatLink' | 'lossReason' | 'event';
 
 /** Id ranges per kind; a seed-derived offset is added so different seeds give different ids. */
 const ID_BASE: Record<IdKind, number> = {
   user: 8_000_000, pipeline: 7_000_000, status: 60_000_000, field: 900_000, enum: 1_900_000,
   tag: 300_000, lead: 30_000_000, contact: 40_000_000, company: 50_000_000, task: 20_000_000,
   taskType: 3_000, note: 100_000_000, catalog: 10_000, element: 700_000, webhook: 1_000_000, chatLink: 26_000,
+  lossReason: 4_200_000, event: 0,
 };
 
 export class AccountState {
@@ -218,6 +251,9 @@ export class AccountState {
   elements = new Map<number, CatalogElement>();
   webhooks = new Map<number, WebhookSub>();
   chatLinks = new Map<number, ChatLink>();
+  elementLinks: ElementLink[] = [];
+  lossReasons = new Map<number, LossReason>();
+  events: AccountEvent[] = [];
   private seq: Record<IdKind, number>;
 
   constructor(readonly account: AccountInfo, rng: Rng) {

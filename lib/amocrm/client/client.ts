@@ -10,6 +10,7 @@ import { CatalogsApi, ChatsApi, WebhooksApi } from './resources/catalogs-webhook
 import type { MainEntity, ResourceContext } from './resources/common.ts';
 import { AccountApi, CustomFieldsApi, PipelinesApi, TagsApi, UsersApi } from './resources/dictionaries.ts';
 import { CompaniesApi, ContactsApi, LeadsApi } from './resources/entities.ts';
+import { LinksApi } from './resources/links.ts';
 import { NotesApi, TasksApi } from './resources/tasks-notes.ts';
 import type { AmoResponse } from './transport.ts';
 import type { AccountRef } from './types.ts';
@@ -37,6 +38,8 @@ export interface AmoClientForAccount {
   readonly catalogs: CatalogsApi;
   readonly webhooks: WebhooksApi;
   readonly chats: ChatsApi;
+  /** Entity links (contacts, companies, catalog elements) of leads, contacts or companies. */
+  links(kind: MainEntity): LinksApi;
   /** Any other call, through the same budget, breaker and retries. */
   request<T = unknown>(req: AmoRequest): Promise<AmoResponse<T>>;
 }
@@ -81,6 +84,7 @@ export class AmoClient {
       catalogs: new CatalogsApi(ctx),
       webhooks: new WebhooksApi(ctx),
       chats: new ChatsApi(ctx),
+      links: (kind) => new LinksApi(ctx, kind),
       request: (req) => this.core.request(account, req),
     };
   }

@@ -4,6 +4,23 @@ import type { RestCtx, RestRoute } from '../router.ts';
 import type { User } from '../state.ts';
 import { link, listPage } from './common.ts';
 
+/**
+ * amo-docs account-info `with=entity_names`: "названия сущностей с их переводами и формами чисел",
+ * the shape of the doc's example (leads; per language `gender`, `singular_form`, `plural_form`, the
+ * Russian forms by case). The words are amoCRM's defaults for an account that renamed nothing (*assumed*).
+ */
+const ENTITY_NAMES = {
+  leads: {
+    ru: {
+      gender: 'f',
+      plural_form: { dative: 'сделкам', default: 'сделки', genitive: 'сделок', accusative: 'сделки', instrumental: 'сделками', prepositional: 'сделках' },
+      singular_form: { dative: 'сделке', default: 'сделка', genitive: 'сделки', accusative: 'сделку', instrumental: 'сделкой', prepositional: 'сделке' },
+    },
+    en: { singular_form: { default: 'lead' }, plural_form: { default: 'leads' }, gender: 'f' },
+    es: { singular_form: { default: 'acuerdo' }, plural_form: { default: 'acuerdos' }, gender: 'm' },
+  },
+};
+
 export function accountRoutes(): RestRoute[] {
   return [
     { method: 'GET', template: '/api/v4/account', handler: account },
@@ -36,6 +53,7 @@ function account(ctx: RestCtx) {
   if (w.includes('amojo_id')) body.amojo_id = a.amojoId;
   if (w.includes('uuid')) body.uuid = a.amojoId;
   if (w.includes('version')) body.version = 11;
+  if (w.includes('entity_names')) body.entity_names = ENTITY_NAMES;
   body._links = link(ctx, '/api/v4/account');
   const emb: Record<string, unknown> = {};
   if (w.includes('amojo_rights')) emb.amojo_rights = { can_direct: true, can_create_groups: true };
