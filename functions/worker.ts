@@ -32,10 +32,11 @@ import { loadConfigFromEnv } from '../lib/config/load.ts';
 import type { Config } from '../lib/config/schema.ts';
 import type { SecretSource } from '../lib/config/secrets.ts';
 import type { EventPublisher } from '../lib/events/bus.ts';
-import { buildIngestProcessors, countingParks, type FlowRegistry, type MetricsSink, type MirrorSender } from '../lib/ingest/index.ts';
+import { buildIngestProcessors, pipelineMetrics, type FlowRegistry, type MetricsSink, type MirrorSender } from '../lib/ingest/index.ts';
 import { DEFAULT_RETRY_POLICY, type Random, type RetryPolicy } from '../lib/pipeline/backoff.ts';
+import type { DeferralPolicy } from '../lib/pipeline/deferral.ts';
 import type { PipelineLog } from '../lib/pipeline/log.ts';
-import { buildProcessorMap, type ProcessorMap, type RoutePolicy } from '../lib/pipeline/registry.ts';
+import { routesWithoutProcessor, type ProcessorMap, type RoutePolicy } from '../lib/pipeline/registry.ts';
 import { DynamoDlqIndex, type DlqIndex } from '../lib/store/dlq-index.ts';
 import { createDynamoIdempotency, type IdempotencyGuard } from '../lib/store/idempotency.ts';
 
@@ -49,17 +50,19 @@ export interface WorkerDeps {
   logger: PipelineLog;
   /** The route table (default: the shipped one). */
   table?: RouteTable;
-  /** Merged over the default processor of every route; an explicit undefined removes one. */
+  /** Merged over the ingest processors (an explicit undefined removes one); a route with none is parked `no-processor`. */
   processors?: ProcessorMap;
   now?: () => number;
   random?: Random;
   retry?: Partial<RetryPolicy>;
+  /** The deferral cap (default 24 h; lib/pipeline/deferral.ts). */
+  deferral?: Partial<DeferralPolicy>;
   /**
-   * The amoCRM side (config, secrets, idempotency, bus, flows, mirror). Without it every route
-   * keeps the pipeline's `acknowledge` (nothing is configured to check a webhook against).
+   * The amoCRM side (config, secrets, idempotency, bus, flows, mirror). Without it only
+   * `processors` run; every other route's messages are parked `no-processor`.
    */
   ingest?: WorkerIngestDeps;
-  /** WebhookBadToken, Parked, MirrorFailed, EventsPublished (lib/ingest/metrics.ts). */
+  /** Parked, Deferred, DeferredMessageAge, DlqIndexWriteFailed, and the ingest metrics (lib/metrics.ts). */
   metrics?: MetricsSink;
 }
 
@@ -92,10 +95,10 @@ export function workerTargets(table: RouteTable, queues: QueuesConfig): { target
   return { targets, routes };
 }
 
-/** The processor map: the ingest processors (and mirror) when configured, `acknowledge` elsewhere. */
+/** The processor map: the ingest processors (and mirror) when configured, then `deps.processors`. */
 function processorsFor(table: RouteTable, deps: WorkerDeps, remainingTimeMs: () => number): ProcessorMap {
   const ingest = deps.ingest;
-  if (!ingest) return buildProcessorMap(table.routes.map((r) => r.id), deps.processors);
+  if (!ingest) return { ...deps.processors };
   try {
     return buildIngestProcessors({
       config: ingest.config,
@@ -122,16 +125,22 @@ export function createHandler(deps: WorkerDeps) {
   // overlap queues, whose deadlines are alike). Idempotency reads its remaining time.
   let current: Context | undefined;
   const remainingTimeMs = () => (typeof current?.getRemainingTimeInMillis === 'function' ? current.getRemainingTimeInMillis() : FALLBACK_REMAINING_MS);
+  const processors = processorsFor(table, deps, remainingTimeMs);
+  const consumed = new Set(targets.map((t) => t.id));
+  const unprocessed = routesWithoutProcessor(routes.filter((r) => r.queueId !== undefined && consumed.has(r.queueId)).map((r) => r.id), processors);
+  if (unprocessed.length) deps.logger.info('routes without a processor: their messages are parked no-processor', { routes: unprocessed });
   const batch = createBatchHandler({
     sqs: deps.sqs,
     dlqIndex: deps.dlqIndex,
     queues: targets,
     routes,
-    processors: processorsFor(table, deps, remainingTimeMs),
-    log: deps.metrics ? countingParks(deps.logger, deps.metrics) : deps.logger,
+    processors,
+    log: deps.logger,
     now: deps.now ?? Date.now,
     random: deps.random ?? Math.random,
     policy: { ...DEFAULT_RETRY_POLICY, ...deps.retry },
+    ...(deps.deferral ? { deferral: deps.deferral } : {}),
+    ...(deps.metrics ? { hooks: pipelineMetrics(deps.metrics) } : {}),
   });
   return middy<SQSEvent, SQSBatchResponse, Error, Context>().handler(async (event, context) => {
     current = context;

@@ -82,7 +82,8 @@ export interface LocalOptions {
   /**
    * The amoCRM side (infra/local/amocrm.ts): the sandbox (or a real account's config), OAuth,
    * the webhook processor with idempotency and a recording bus, auto-connect, webhook
-   * subscriptions. `npm start` turns it on; without it every route just acknowledges.
+   * subscriptions. `npm start` turns it on; without it every queue route's messages are parked
+   * `no-processor` (nothing acknowledges unprocessed).
    */
   amocrm?: LocalAmoOptions;
 }

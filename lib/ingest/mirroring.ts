@@ -20,8 +20,9 @@ import type { Envelope } from '../envelope.ts';
 import type { MirrorConfig } from '../config/schema.ts';
 import type { SecretSource } from '../config/secrets.ts';
 import { createMirror, type Mirror, type MirrorResult, type MirrorRoute } from '../mirror/mirror.ts';
-import type { ProcessorMap, RouteProcessor } from '../pipeline/registry.ts';
-import { INGEST_METRIC, type MetricsSink } from './metrics.ts';
+import { parkNoProcessor, type ProcessorMap, type RouteProcessor } from '../pipeline/registry.ts';
+import { METRIC } from '../metrics.ts';
+import type { MetricsSink } from './metrics.ts';
 
 export interface MirrorSender {
   send(env: Envelope, route: MirrorRoute): Promise<MirrorResult>;
@@ -100,12 +101,12 @@ export function withMirror(processors: ProcessorMap, opts: WithMirrorOptions): P
   const ungated = opts.routes.filter((r) => hasTokenParam(r) && !opts.gates?.[r.id]).map((r) => r.id);
   if (ungated.length) throw new IngestConfigError(`mirrored route(s) with a {token} path parameter need a token check before they are mirrored: ${ungated.join(', ')}`);
   for (const route of opts.routes) {
-    const inner = processors[route.id];
-    if (!inner) continue; // no processor: the pipeline parks it, nothing to mirror alongside
+    // A route whose flow has not landed is still mirrored ("as received"), then parked.
+    const inner = processors[route.id] ?? parkNoProcessor;
     const gate = opts.gates?.[route.id];
     out[route.id] = async (env, ctx) => {
       const failed = (reason: string, httpStatus?: number) => {
-        opts.metrics?.count(INGEST_METRIC.mirrorFailed);
+        opts.metrics?.count(METRIC.mirrorFailed);
         ctx.log.warn('mirror send failed', { route: route.id, reason, ...(httpStatus !== undefined ? { httpStatus } : {}) });
       };
       const send = () =>

@@ -2,7 +2,7 @@
 import { describe, expect, it } from 'vitest';
 import { kebabCase } from '../../infra/aws/stack.ts';
 import { parseDuration } from '../../infra/cli/commands/dlq.ts';
-import { formatRef, maskParam, parseRef, renderBody, replayBody, selects, summarizeEnvelope, type ParkedItem } from '../../lib/aws/dlq-ops.ts';
+import { formatRef, maskParam, parseRef, renderBody, replayBody, selects, summarizeEnvelope, type ParkedItem } from '../../lib/dlq/index.ts';
 import { stackNamePrefix } from '../../lib/aws/stack-resolve.ts';
 import { buildEnvelope, parseEnvelope, type Envelope } from '../../lib/envelope.ts';
 

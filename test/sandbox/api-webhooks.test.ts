@@ -136,4 +136,13 @@ describe('webhooks for REST v4 writes', () => {
     ]);
     expect(body).toBe(raw);
   });
+
+  it('a manager deleting a deal (admin) fires delete_lead with id, status_id and pipeline_id only', async () => {
+    await subscribe(['delete_lead']);
+    const id = (await w.api('POST', '/api/v4/leads', t, [{ name: 'L', status_id: 1002 }])).json._embedded.leads[0].id;
+    w.sb.admin.deleteLead({ leadId: id, userId: 12 });
+    const [del] = await received();
+    expect(del.leads).toEqual({ delete: [{ id: String(id), status_id: '1002', pipeline_id: '100' }] });
+    expect(del.account).toMatchObject({ id: '32427762', subdomain: 'etesttask' });
+  });
 });

@@ -24,7 +24,7 @@ describe('catalog custom fields (custom-fields: POST|GET /api/v4/catalogs/{id}/c
     const list = await w.api('GET', '/api/v4/catalogs/501/custom_fields', t);
     expect(list.json._embedded.custom_fields.map((f: { id: number }) => f.id)).toEqual([price.id, color.id]);
     expect((await w.api('GET', `/api/v4/catalogs/501/custom_fields/${color.id}`, t)).json.enums.map((e: { value: string }) => e.value)).toEqual(['Красный', 'Синий']);
-    expect((await w.api('GET', `/api/v4/leads/custom_fields/${price.id}`, t)).status).toBe(204);
+    expect((await w.api('GET', `/api/v4/leads/custom_fields/${price.id}`, t)).status).toBe(404);
     const ok = await w.api('POST', '/api/v4/catalogs/501/elements', t, [{ name: 'Диван', custom_fields_values: [{ field_id: price.id, values: [{ value: 15000 }] }, { field_id: color.id, values: [{ value: 'Синий' }] }] }]);
     expect(ok.status).toBe(200);
     expect(ok.json._embedded.elements[0].custom_fields_values.map((f: { values: Array<{ value: unknown }> }) => f.values[0]!.value)).toEqual(['15000', 'Синий']);

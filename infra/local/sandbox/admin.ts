@@ -18,7 +18,10 @@ import type { EntityKind, Lead } from './state.ts';
 import { ENTITY_KINDS } from './state.ts';
 import type { SbRequest, SbResponse } from './types.ts';
 import type { DeliveryRecord, PendingRetry } from './webhook-out.ts';
-import { leadItem } from './webhook-items.ts';
+import type { SearchMode } from './router.ts';
+
+const SEARCH_MODES: readonly SearchMode[] = ['normalising', 'literal', 'noisy'];
+import { leadDeleteItem, leadItem } from './webhook-items.ts';
 import { renderTask } from './resources/tasks.ts';
 
 export interface CountersView {
@@ -191,6 +194,41 @@ export class SandboxAdmin {
     return { lead: renderLead(adminCtx(this.core, { with: 'contacts' }), l), deliveries };
   }
 
+  /**
+   * Deletes a lead as a manager would in the UI: it leaves every list and `GET /leads/{id}` (204) and
+   * goes to the trash, where `GET /api/v4/leads?with=only_deleted` lists it (leads-api). `updated_at`
+   * / `updated_by` become the deletion's (*assumed*). Fires `delete_lead` (`leads[delete]`: id,
+   * status_id, pipeline_id, capture webhook-07); `flushWebhooks()` waits for it.
+   */
+  deleteLead(a: { leadId: number; userId?: number }): Record<string, unknown> {
+    const s = this.core.state;
+    const l = s.leads.get(a.leadId);
+    if (!l) throw new AdminError(`no lead ${a.leadId}`, 404);
+    const user = a.userId ?? s.currentUserId();
+    if (!s.users.has(user)) throw new AdminError(`no user ${user}`);
+    s.leads.delete(l.id);
+    l.updated_at = Math.floor(this.core.clock.now() / 1000);
+    l.updated_by = user;
+    s.deletedLeads.set(l.id, l);
+    void this.core.hub.emit([{ setting: 'delete_lead', entity: 'leads', action: 'delete', item: leadDeleteItem(l) }]);
+    return { id: l.id, is_deleted: true, updated_at: l.updated_at, updated_by: l.updated_by };
+  }
+
+  /** `query` search mode (README "Search modes"). */
+  setSearchMode(mode: SearchMode): void {
+    if (!SEARCH_MODES.includes(mode)) throw new AdminError(`search mode must be one of ${SEARCH_MODES.join(', ')}`);
+    this.core.settings.search = mode;
+  }
+
+  searchMode(): SearchMode {
+    return this.core.settings.search;
+  }
+
+  /** The refresh-token grace rule on (Kommo) or off (RU docs); applies to the next refresh. */
+  setRefreshGrace(on: boolean): void {
+    this.core.settings.refreshGrace = on;
+  }
+
   /** Uninstalls an integration: revokes its tokens and sends the signed disconnect hook (ref §2). */
   async uninstall(clientId: string): Promise<{ revoked: number; hook: { url: string; status: number | null; error?: string } | null }> {
     if (!this.core.oauth.integration(clientId)) throw new AdminError(`unknown integration ${clientId}`, 404);
@@ -326,6 +364,23 @@ export class SandboxAdmin {
         if (typeof x.status_id !== 'number') throw new AdminError('status_id (number) is required');
         return json(200, await this.moveLead({ leadId: num(1), statusId: x.status_id, ...(typeof x.pipeline_id === 'number' ? { pipelineId: x.pipeline_id } : {}), ...(typeof x.user_id === 'number' ? { userId: x.user_id } : {}) }));
       }
+      case 'POST leads/:id/delete': {
+        const x = b();
+        return json(200, this.deleteLead({ leadId: num(1), ...(typeof x.user_id === 'number' ? { userId: x.user_id } : {}) }));
+      }
+      case 'GET search': return json(200, { mode: this.searchMode() });
+      case 'PUT search': {
+        const x = b();
+        this.setSearchMode(x.mode as SearchMode);
+        return json(200, { mode: this.searchMode() });
+      }
+      case 'GET refresh-grace': return json(200, { on: this.core.settings.refreshGrace });
+      case 'PUT refresh-grace': {
+        const x = b();
+        if (typeof x.on !== 'boolean') throw new AdminError('on (boolean) is required');
+        this.setRefreshGrace(x.on);
+        return json(200, { on: x.on });
+      }
       case 'POST integrations': {
         const x = b();
         if (typeof x.clientId !== 'string' || typeof x.clientSecret !== 'string' || typeof x.redirectUri !== 'string') throw new AdminError('clientId, clientSecret, redirectUri are required');
@@ -378,6 +433,9 @@ export const ADMIN_ENDPOINTS = [
   'POST   /_sandbox/block    DELETE /_sandbox/block (lift)',
   'POST   /_sandbox/reset',
   'POST   /_sandbox/leads/{id}/move              {status_id, pipeline_id?, user_id?} — as a manager; fires webhooks',
+  'POST   /_sandbox/leads/{id}/delete            {user_id?} — as a manager; then listed by with=only_deleted',
+  'GET|PUT /_sandbox/search                      PUT {mode: normalising|literal|noisy} — how `query` searches',
+  'GET|PUT /_sandbox/refresh-grace               PUT {on: boolean} — the refresh-token grace rule',
   'POST   /_sandbox/integrations                 {clientId, clientSecret, redirectUri, disconnectUrl?}',
   'POST   /_sandbox/integrations/{clientId}/uninstall   revokes tokens, sends the signed disconnect hook',
   'PUT    /_sandbox/authorize-decision           {decision: approve|deny}',

@@ -8,7 +8,7 @@ import type { WebhookHub } from './events.ts';
 import type { FaultInjector } from './faults.ts';
 import type { RateLimiter } from './limiter.ts';
 import type { OAuthServer } from './oauth.ts';
-import type { RestCtx, Router } from './router.ts';
+import type { RestCtx, Router, SearchMode } from './router.ts';
 import type { AccountState } from './state.ts';
 import type { SbClock, SbRequest } from './types.ts';
 import type { AmojoSandbox } from './amojo.ts';
@@ -18,6 +18,10 @@ export interface CoreSettings {
   maxEntitiesPerRequest: number;
   retryAfterSeconds: number;
   format429: 'json' | 'html';
+  /** `query` search mode; `admin.setSearchMode()` changes it at run time. */
+  search: SearchMode;
+  /** The refresh-token grace rule on (Kommo) or off (RU docs: exchanged only once). */
+  refreshGrace: boolean;
 }
 
 export interface Core {
@@ -44,7 +48,7 @@ export interface Core {
 export function restCtx(core: Core, req: SbRequest, params: Record<string, string>, query: Record<string, unknown>, userId: number, clientId: string): RestCtx {
   return {
     req, params, query, state: core.state, base: core.url(), now: Math.floor(core.clock.now() / 1000), userId, clientId,
-    hooks: core.hub, maxEntities: core.settings.maxEntitiesPerRequest,
+    hooks: core.hub, maxEntities: core.settings.maxEntitiesPerRequest, search: core.settings.search,
   };
 }
 

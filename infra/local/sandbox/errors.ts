@@ -72,6 +72,11 @@ export function notFound(method: string, path: string): SbResponse {
   return problem(404, { title: 'Not Found', type: 'https://httpstatus.es/404', status: 404, detail: `Cannot ${method} ${path}` });
 }
 
+/** amocrm-api-php #403 (the body amoCRM answered for `GET /api/v4/leads/custom_fields/{unknown id}`), verbatim. */
+export function customFieldNotFound(): SbResponse {
+  return problem(404, { title: 'Not Found', type: 'https://httpstatus.es/404', status: 404, detail: 'Custom field not found' });
+}
+
 /** ref §9 lists 405; body *assumed* to follow the same problem shape. */
 export function methodNotAllowed(method: string, path: string): SbResponse {
   return problem(405, { title: 'Method Not Allowed', type: 'https://httpstatus.es/405', status: 405, detail: `Method ${method} is not allowed for ${path}` });
@@ -104,6 +109,8 @@ export const E = {
   notFound: (path: string): FieldError => ({ code: 'NotFound', path, detail: 'Entity not found.' }),
   notUnique: (path: string): FieldError => ({ code: 'NotUnique', path, detail: 'This value is already used.' }),
   invalid: (path: string, detail: string): FieldError => ({ code: 'InvalidValue', path, detail }),
+  /** Krukov/amocrm_api #68, #112, #116: a key amoCRM does not take inside a custom field value. */
+  notExpected: (path: string): FieldError => ({ code: 'FieldNotExpected', path, detail: 'This field was not expected.' }),
 };
 
 export interface RequestErrors {

@@ -33,7 +33,7 @@ import { tagRoutes } from './resources/tags.ts';
 import { taskRoutes } from './resources/tasks.ts';
 import { webhookRoutes } from './resources/webhooks-api.ts';
 import { createRng } from './rng.ts';
-import { Router } from './router.ts';
+import { Router, type SearchMode } from './router.ts';
 import { bootstrap } from './seed.ts';
 import { createListener } from './server.ts';
 import { AccountState, type AccountInfo } from './state.ts';
@@ -44,6 +44,7 @@ export type { SandboxAdmin } from './admin.ts';
 export type { SeedSpec, SeedResult } from './seed.ts';
 export type { FaultRule } from './faults.ts';
 export type { SbClock } from './types.ts';
+export type { SearchMode } from './router.ts';
 
 export interface SandboxOptions {
   /** 0 (default) picks a free port. */
@@ -73,6 +74,17 @@ export interface SandboxOptions {
    * refreshed? Default false — it lives until its own expiry, like any JWT.
    */
   oldAccessTokenDiesOnRefresh?: boolean;
+  /**
+   * The refresh-token grace rule: true (default) = Kommo's "the old refresh token will still be
+   * functional … until you use the new one"; false = the RU docs' "Refresh token можно обменять
+   * только один раз". Also `admin.setRefreshGrace()`.
+   */
+  refreshGrace?: boolean;
+  /**
+   * How `query` searches leads/contacts/companies (README "Search modes"); default `literal`.
+   * Also `admin.setSearchMode()`.
+   */
+  search?: SearchMode;
   limits?: {
     /** ref §3: 7. */
     perIntegrationPerSecond?: number;
@@ -221,6 +233,8 @@ export async function startSandbox(opts: SandboxOptions = {}): Promise<Sandbox> 
         maxEntitiesPerRequest: l.maxEntitiesPerRequest ?? 250,
         retryAfterSeconds: l.retryAfterSeconds ?? 300,
         format429: l.format429 ?? 'json',
+        search: opts.search ?? 'literal',
+        refreshGrace: opts.refreshGrace ?? true,
       },
       url: () => url,
       accountHost: () => accountHost,
@@ -234,6 +248,7 @@ export async function startSandbox(opts: SandboxOptions = {}): Promise<Sandbox> 
       accessTokenTtlSeconds: opts.accessTokenTtlSeconds ?? 86_400,
       refreshTokenTtlSeconds: opts.refreshTokenTtlSeconds ?? 90 * 86_400,
       oldAccessTokenDiesOnRefresh: opts.oldAccessTokenDiesOnRefresh ?? false,
+      refreshGrace: () => core.settings.refreshGrace,
       fetch: fetchFn,
       log,
     }, [...(opts.integrations ?? []), ...(spec.integrations ?? [])]);

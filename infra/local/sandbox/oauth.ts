@@ -23,6 +23,12 @@ export interface OAuthOptions {
   accessTokenTtlSeconds: number;
   refreshTokenTtlSeconds: number;
   oldAccessTokenDiesOnRefresh: boolean;
+  /**
+   * The grace rule on (Kommo: the old refresh token works "until you use the new one") or off (RU
+   * `oauth/step-by-step`: "Refresh token можно обменять только один раз"). Read on every refresh so
+   * the admin switch applies at once. Absent = on.
+   */
+  refreshGrace?: () => boolean;
   fetch: typeof fetch;
   log: (line: string) => void;
 }
@@ -205,7 +211,8 @@ export class OAuthServer {
     // Refreshing with a refresh token is a use of its pair: the pair's parent can no longer be
     // reused (ref §1 grace rule: the old one works "until you use the new one").
     this.markUsed(old);
-    old.refreshState = 'spent';
+    // Grace off: the refresh token is spent for good the moment it is exchanged.
+    old.refreshState = this.o.refreshGrace?.() === false ? 'revoked' : 'spent';
     if (this.o.oldAccessTokenDiesOnRefresh) old.accessRevoked = true;
     const pair = this.issue(integ.clientId, old.userId, 'refresh_token', old.id);
     old.childIds.push(pair.id);

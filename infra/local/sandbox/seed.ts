@@ -140,12 +140,16 @@ function seedEntities(ctx: RestCtx, kind: EntityKind, items: Array<Record<string
   });
 }
 
-export function applySeed(ctx: RestCtx, spec: SeedSpec): SeedResult {
+export function applySeed(given: RestCtx, spec: SeedSpec): SeedResult {
+  let ctx = given;
   const state = ctx.state;
   const res: SeedResult = { users: [], pipelines: [], customFields: {}, tags: {}, companies: [], contacts: [], leads: [], catalogs: [], webhooks: [] };
   if (spec.users?.length) {
     state.users.clear();
     res.users = spec.users.map((u, i) => addUser(state, u, i === 0).id);
+    // Seeded entities are created by the new admin: the bootstrap admin the context was made for is
+    // gone, and entities must never point at a user `/api/v4/users` does not list.
+    ctx = { ...ctx, userId: state.currentUserId() };
   }
   if (spec.pipelines?.length) {
     state.pipelines.clear();

@@ -243,6 +243,8 @@ export class AccountState {
   tags: Record<EntityKind, Map<number, Tag>> = { leads: new Map(), contacts: new Map(), companies: new Map() };
   taskTypes = new Map<number, TaskType>();
   leads = new Map<number, Lead>();
+  /** Leads deleted (admin `deleteLead`), still "в корзине": listed only by `with=only_deleted`. */
+  deletedLeads = new Map<number, Lead>();
   contacts = new Map<number, Contact>();
   companies = new Map<number, Company>();
   tasks = new Map<number, Task>();

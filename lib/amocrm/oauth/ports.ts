@@ -16,35 +16,30 @@ export interface OAuthLog {
 }
 export const silentLog: OAuthLog = { info() {}, warn() {}, error() {} };
 
-/** A counter sink. Names: see METRIC below. */
+import { metricUnit, type MetricName, type MetricUnit } from '../../metrics.ts';
+
+/**
+ * A metric sink. Names come from the one catalogue (lib/metrics.ts); `value` is a count, or the
+ * metric's own unit (e.g. seconds for DeferredMessageAge).
+ */
 export interface MetricsSink {
-  count(name: string, dimensions?: Record<string, string>, value?: number): void;
+  count(name: MetricName, dimensions?: Record<string, string>, value?: number): void;
 }
 export const noMetrics: MetricsSink = { count() {} };
-
-export const METRIC = {
-  refreshed: 'TokenRefreshed',
-  refreshFailed: 'TokenRefreshFailed',
-  needsReauth: 'AccountNeedsReauth',
-  disconnected: 'AccountDisconnected',
-  installed: 'AccountInstalled',
-  longLivedExpiring: 'LongLivedTokenExpiringSoon',
-  refreshBusy: 'TokenRefreshBusy',
-} as const;
 
 /**
  * Powertools Metrics, seen structurally (so lib/ does not import it): one single-metric per count
  * so the account dimension does not leak onto other metrics of the invocation.
  */
 export interface PowertoolsMetricsLike {
-  singleMetric(): { addDimension(name: string, value: string): unknown; addMetric(name: string, unit: 'Count', value: number): unknown };
+  singleMetric(): { addDimension(name: string, value: string): unknown; addMetric(name: string, unit: MetricUnit, value: number): unknown };
 }
 export function powertoolsMetricsSink(metrics: PowertoolsMetricsLike): MetricsSink {
   return {
     count(name, dimensions = {}, value = 1) {
       const m = metrics.singleMetric();
       for (const [k, v] of Object.entries(dimensions)) m.addDimension(k, v);
-      m.addMetric(name, 'Count', value);
+      m.addMetric(name, metricUnit(name), value);
     },
   };
 }

@@ -4,7 +4,7 @@
  * полей за один запрос", limit max 250), plus `POST` to create fields (admin-only in amoCRM).
  */
 import { addField, renderFieldDef } from '../custom-fields.ts';
-import { E, validationFailed, type FieldError, type RequestErrors } from '../errors.ts';
+import { customFieldNotFound, E, validationFailed, type FieldError, type RequestErrors } from '../errors.ts';
 import { hal, isRecord, noContent, queryList } from '../http-util.ts';
 import type { RestCtx, RestRoute } from '../router.ts';
 import type { EntityKind } from '../state.ts';
@@ -57,7 +57,9 @@ export function customFieldRoutes(): RestRoute[] {
       template: '/api/v4/{entity}/custom_fields/{id}',
       handler: (ctx) => {
         const d = ctx.state.fields.get(Number(ctx.params.id));
-        return d && d.entity_type === ctx.params.entity ? hal(200, renderFieldDef(d, ctx.base)) : noContent();
+        // Not the 204 of an unknown lead: amocrm-api-php #403 shows amoCRM answering an unknown field with
+        // 404 `{"title":"Not Found","type":"https://httpstatus.es/404","status":404,"detail":"Custom field not found"}`.
+        return d && d.entity_type === ctx.params.entity ? hal(200, renderFieldDef(d, ctx.base)) : customFieldNotFound();
       },
     },
     { method: 'GET', template: '/api/v4/catalogs/{catalogId}/custom_fields', handler: (ctx) => list(ctx, 'catalogs', Number(ctx.params.catalogId)) },
@@ -68,7 +70,7 @@ export function customFieldRoutes(): RestRoute[] {
       template: '/api/v4/catalogs/{catalogId}/custom_fields/{id}',
       handler: (ctx) => {
         const d = ctx.state.fields.get(Number(ctx.params.id));
-        return d && d.entity_type === 'catalogs' && d.catalog_id === Number(ctx.params.catalogId) ? hal(200, renderFieldDef(d, ctx.base)) : noContent();
+        return d && d.entity_type === 'catalogs' && d.catalog_id === Number(ctx.params.catalogId) ? hal(200, renderFieldDef(d, ctx.base)) : customFieldNotFound();
       },
     },
   ];

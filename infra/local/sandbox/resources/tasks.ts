@@ -146,6 +146,17 @@ function write(mode: 'add' | 'update'): RestHandler {
   };
 }
 
+/**
+ * tasks-api `filter[updated_at]`: "Можно передать timestamp, в таком случае будут возвращены задачи,
+ * которые были изменены после переданного значения" — a bare timestamp means "changed after" (strictly
+ * after: *assumed*), `[from]`/`[to]` bound both ways (inclusive, *assumed*), as for the other lists.
+ */
+function updatedFilter(updatedAt: number, f: unknown): boolean {
+  if (f === undefined || isRecord(f) || Array.isArray(f)) return inRange(updatedAt, f);
+  const after = Number(f);
+  return Number.isFinite(after) ? updatedAt > after : true;
+}
+
 function list(ctx: RestCtx) {
   const f = isRecord(ctx.query.filter) ? ctx.query.filter : {};
   const ids = queryInts(f.id);
@@ -159,7 +170,7 @@ function list(ctx: RestCtx) {
     (!ids || ids.includes(t.id)) && (!resp || resp.includes(t.responsible_user_id)) && (!types || types.includes(t.task_type_id))
     && (entTypes.length === 0 || (t.entity_type !== null && entTypes.includes(t.entity_type)))
     && (!entIds || (t.entity_id !== null && entIds.includes(t.entity_id)))
-    && (done === undefined || t.is_completed === done) && inRange(t.updated_at, f.updated_at)
+    && (done === undefined || t.is_completed === done) && updatedFilter(t.updated_at, f.updated_at)
     && (since === undefined || t.updated_at > since));
   return listPage(ctx, 'tasks', sortBy(ctx, tasks, ['created_at', 'complete_till', 'id']).map((t) => renderTask(ctx, t)));
 }
