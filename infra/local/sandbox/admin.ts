@@ -17,11 +17,11 @@ import { applySeed, SeedError, type SeedResult, type SeedSpec } from './seed.ts'
 import type { EntityKind, Lead } from './state.ts';
 import { ENTITY_KINDS } from './state.ts';
 import type { SbRequest, SbResponse } from './types.ts';
-import type { DeliveryRecord } from './webhook-out.ts';
+import type { DeliveryRecord, PendingRetry } from './webhook-out.ts';
 import type { SearchMode } from './router.ts';
 
 const SEARCH_MODES: readonly SearchMode[] = ['normalising', 'literal', 'noisy'];
-import { leadItem } from './webhook-items.ts';
+import { leadDeleteItem, leadItem } from './webhook-items.ts';
 import { renderTask } from './resources/tasks.ts';
 
 export interface CountersView {
@@ -197,7 +197,8 @@ export class SandboxAdmin {
   /**
    * Deletes a lead as a manager would in the UI: it leaves every list and `GET /leads/{id}` (204) and
    * goes to the trash, where `GET /api/v4/leads?with=only_deleted` lists it (leads-api). `updated_at`
-   * / `updated_by` become the deletion's (*assumed*). No `delete_lead` webhook is sent (not simulated).
+   * / `updated_by` become the deletion's (*assumed*). Fires `delete_lead` (`leads[delete]`: id,
+   * status_id, pipeline_id, capture webhook-07); `flushWebhooks()` waits for it.
    */
   deleteLead(a: { leadId: number; userId?: number }): Record<string, unknown> {
     const s = this.core.state;
@@ -209,6 +210,7 @@ export class SandboxAdmin {
     l.updated_at = Math.floor(this.core.clock.now() / 1000);
     l.updated_by = user;
     s.deletedLeads.set(l.id, l);
+    void this.core.hub.emit([{ setting: 'delete_lead', entity: 'leads', action: 'delete', item: leadDeleteItem(l) }]);
     return { id: l.id, is_deleted: true, updated_at: l.updated_at, updated_by: l.updated_by };
   }
 
@@ -287,6 +289,17 @@ export class SandboxAdmin {
   /** Waits until every webhook delivery started so far has finished. */
   flushWebhooks(): Promise<void> {
     return this.core.hub.flush();
+  }
+
+  /** Redeliveries of failed webhooks waiting for their time (5 min, 15 min, 15 min, 1 h; README). */
+  pendingWebhookRetries(): PendingRetry[] {
+    return this.core.deliverer.pendingRetries();
+  }
+
+  /** Delivers the redeliveries due on the sandbox clock now (or all, `all: true`); resolves when they are done. */
+  async runWebhookRetries(a: { all?: boolean } = {}): Promise<{ delivered: number }> {
+    const r = await this.core.deliverer.runRetries(a);
+    return { delivered: r.length };
   }
 
   /** Admin over HTTP: `/_sandbox/…`. */
@@ -392,6 +405,8 @@ export class SandboxAdmin {
       case 'GET webhooks/emitted': return json(200, this.emittedWebhooks());
       case 'GET webhooks/subscriptions': return json(200, this.webhookSubscriptions());
       case 'POST webhooks/flush': await this.flushWebhooks(); return json(200, { flushed: true });
+      case 'GET webhooks/pending': return json(200, this.pendingWebhookRetries());
+      case 'POST webhooks/retry': return json(200, await this.runWebhookRetries({ all: b().all === true }));
       default:
         // POST integrations/{clientId}/uninstall (client ids are not numeric-only in general)
         if (method === 'POST' && seg[0] === 'integrations' && seg[2] === 'uninstall' && seg[1]) {
@@ -426,5 +441,6 @@ export const ADMIN_ENDPOINTS = [
   'PUT    /_sandbox/authorize-decision           {decision: approve|deny}',
   'GET|PUT|DELETE /_sandbox/faults               PUT {rules:[{path, method?, errorRate?, errorStatus?, latencyMs?, timeoutRate?, dropRate?, times?}]}',
   'GET    /_sandbox/webhooks/subscriptions | /deliveries | /emitted   POST /_sandbox/webhooks/flush',
+  'GET    /_sandbox/webhooks/pending             redeliveries waiting   POST /_sandbox/webhooks/retry {all?} delivers the due ones now',
   '*      /_sandbox/amojo/…                      amojo admin (see amojo module)',
 ];

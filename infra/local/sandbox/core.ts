@@ -1,6 +1,7 @@
 /**
- * Everything one sandbox server holds, wired together. The HTTP server (server.ts), the admin API
- * (admin.ts) and startSandbox (index.ts) all work on one Core.
+ * Everything one sandbox account holds, wired together: each account (index.ts `extraAccounts`) has
+ * its own Core and its own listening socket; the clock, router and amojo are shared. The HTTP
+ * server (server.ts) and the admin API (admin.ts) work on one Core, so `ctx.state` is the account's.
  */
 import type { Counters } from './counters.ts';
 import type { WebhookHub } from './events.ts';

@@ -65,9 +65,11 @@ export class WebhookHub {
     return all;
   }
 
-  /** Waits for every delivery started so far. */
+  /** Waits for every delivery started so far (pending redeliveries are not waited for: they are minutes away). */
   async flush(): Promise<void> {
     while (this.pending.size) await Promise.allSettled([...this.pending]);
+    // Redeliveries whose timers fired are the deliverer's own (they have no emit behind them).
+    await this.deliverer.flush();
   }
 
   emitted(): EmittedRecord[] {

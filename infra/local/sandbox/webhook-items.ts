@@ -33,6 +33,14 @@ export function leadItem(state: AccountState, l: Lead, change: { oldStatusId?: n
   return item;
 }
 
+/**
+ * `leads[delete][i]`: only `id`, `status_id`, `pipeline_id` (the capture webhook-07; amo-docs
+ * webhooks-format: deletions carry the id, not the entity). For a manager's deletion (admin).
+ */
+export function leadDeleteItem(l: Pick<Lead, 'id' | 'status_id' | 'pipeline_id'>): Record<string, unknown> {
+  return { id: String(l.id), status_id: String(l.status_id), pipeline_id: String(l.pipeline_id) };
+}
+
 function tagsOf(state: AccountState, kind: 'contacts' | 'companies', ids: number[]): Array<Record<string, string>> {
   return ids.map((id) => ({ id: String(id), name: state.tags[kind].get(id)?.name ?? '' }));
 }
