@@ -1,7 +1,7 @@
 /**
  * amojo (amoCRM / Kommo Chat API) request signing and callback verification.
  *
- * Pure functions shared by the real client (lib/amojo) and the sandbox (infra/local/sandbox/amojo.ts),
+ * Pure functions shared by the real client (lib/amojo) and the sandbox (infra/local/sandbox/amojo/signing-check.ts),
  * so both sides are proven against the same official vectors (reference/amojo.md §1.4).
  *
  * Requests to amojo (reference/amojo.md §1.2–1.3, DOC-START "Авторизация"):
