@@ -27,7 +27,9 @@ import { leadRoutes } from './resources/leads.ts';
 import { noteRoutes } from './resources/notes.ts';
 import { pipelineRoutes } from './resources/pipelines.ts';
 import { tagRoutes } from './resources/tags.ts';
+import { sourceRoutes } from './resources/sources.ts';
 import { taskRoutes } from './resources/tasks.ts';
+import { unsortedRoutes } from './resources/unsorted.ts';
 import { webhookRoutes } from './resources/webhooks-api.ts';
 import { createRng } from './rng.ts';
 import { Router } from './router.ts';
@@ -144,6 +146,7 @@ export async function startSandbox(opts: SandboxOptions = {}): Promise<Sandbox> 
     router: new Router().add([
       ...accountRoutes(), ...pipelineRoutes(), ...customFieldRoutes(), ...tagRoutes(), ...noteRoutes(), ...leadRoutes(),
       ...contactRoutes(), ...taskRoutes(), ...catalogRoutes(), ...webhookRoutes(),
+      ...unsortedRoutes(), ...sourceRoutes(),
     ]),
     amojo: createAmojo({ clock, fetch: fetchFn, channels: opts.amojo?.channels ?? [], accounts: [{ amojoId: account.amojoId }], log }),
     settings: {

@@ -71,7 +71,8 @@ function filterEntities(ctx: RestCtx, kind: EntityKind, list: AnyEntity[]): AnyE
 
 export function listHandler(kind: EntityKind): RestHandler {
   return (ctx) => {
-    const all = [...ctx.state.entityMap(kind).values()];
+    // Contacts and companies of an entry still in Unsorted are not listed (unsorted.ts).
+    const all = [...ctx.state.entityMap(kind).values()].filter((e) => kind === 'leads' || !ctx.state.inUnsorted(kind, e.id));
     const sorted = sortBy(ctx, filterEntities(ctx, kind, all), ['created_at', 'updated_at', 'id']);
     return listPage(ctx, kind, sorted.map((e) => renderEntity(ctx, kind, e)));
   };
