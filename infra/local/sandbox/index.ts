@@ -17,6 +17,7 @@ import type { Core } from './core.ts';
 import { Counters } from './counters.ts';
 import { WebhookHub } from './events.ts';
 import { FaultInjector } from './faults.ts';
+import { incomingChat } from './incoming-chats.ts';
 import { RateLimiter } from './limiter.ts';
 import { OAuthServer, type IntegrationConfig } from './oauth.ts';
 import { accountRoutes } from './resources/account.ts';
@@ -148,7 +149,10 @@ export async function startSandbox(opts: SandboxOptions = {}): Promise<Sandbox> 
       ...contactRoutes(), ...taskRoutes(), ...catalogRoutes(), ...webhookRoutes(),
       ...unsortedRoutes(), ...sourceRoutes(),
     ]),
-    amojo: createAmojo({ clock, fetch: fetchFn, channels: opts.amojo?.channels ?? [], accounts: [{ amojoId: account.amojoId }], log }),
+    amojo: createAmojo({
+      clock, fetch: fetchFn, channels: opts.amojo?.channels ?? [], accounts: [{ amojoId: account.amojoId }], log,
+      onIncoming: (ev) => incomingChat(core, ev),
+    }),
     settings: {
       maxEntitiesPerRequest: l.maxEntitiesPerRequest ?? 250,
       retryAfterSeconds: l.retryAfterSeconds ?? 300,

@@ -10,7 +10,7 @@ import {
   checkMessageFields, checkStatusRule, deliveryStatusSchema, editMessagePayloadSchema, newMessagePayloadSchema, reactSchema,
   type embeddedMessageSchema, type MessageIn,
 } from './schemas.ts';
-import { chatByConversation, chatInScope, k2, messageInScope, newChat, refUser, upsertClient, type AmojoCtx } from './state.ts';
+import { chatByConversation, chatInScope, k2, messageInScope, newChat, refUser, upsertClient, type AmojoCtx, type Participant } from './state.ts';
 import type { ChatView, MessageView, ScopeView } from './types.ts';
 
 function normalizedMessage(m: MessageIn): Record<string, unknown> {
@@ -70,7 +70,27 @@ function newMessage(ctx: AmojoCtx, scope: ScopeView, payloadRaw: unknown): SbRes
   st.messages.set(msg.id, msg);
   st.messageByClientId.set(k2(scope.scope_id, p.msgid), msg.id);
   ctx.log(`amojo new_message ${scope.scope_id} chat ${chat.id} (${msg.direction}, ${p.message.type})`);
+  if (incoming) tellIncoming(ctx, scope, chat, client, p.conversation_id, p.message, p.timestamp);
   return jsonResponse(200, { new_message: newMessageView(msg) });
+}
+
+function tellIncoming(ctx: AmojoCtx, scope: ScopeView, chat: ChatView, client: Participant, conversationId: string, m: MessageIn, timestamp: number): void {
+  if (!ctx.opts.onIncoming) return;
+  try {
+    ctx.opts.onIncoming({
+      scope_id: scope.scope_id, channel_id: scope.channel_id, account_id: scope.account_id, channel_title: scope.title, chat_id: chat.id,
+      conversation_id: conversationId, ...(chat.source_external_id !== undefined ? { source_external_id: chat.source_external_id } : {}),
+      client: {
+        id: client.id, ...(client.client_id !== undefined ? { client_id: client.client_id } : {}), ...(client.name !== undefined ? { name: client.name } : {}),
+        ...(client.avatar !== undefined ? { avatar: client.avatar } : {}), ...(client.phone !== undefined ? { phone: client.phone } : {}),
+        ...(client.email !== undefined ? { email: client.email } : {}),
+      },
+      message_type: m.type, ...(m.text !== undefined ? { text: m.text } : {}), timestamp,
+    });
+  } catch (e) {
+    // The account side failing must not change amojo's answer: the message was accepted.
+    ctx.log(`amojo onIncoming failed: ${e instanceof Error ? e.message : String(e)}`);
+  }
 }
 
 /**

@@ -26,6 +26,28 @@ export interface CreateAmojoOptions {
   hookTimeoutMs?: number;
   /** Signature validity (reference §1.2: 15 minutes). Knob for tests. */
   signatureWindowMs?: number;
+  /**
+   * Told of every accepted incoming message (a client writing through the channel), so the account
+   * side can do what amoCRM does with it (incoming-chats.ts: an Unsorted "chats" entry).
+   */
+  onIncoming?: (ev: IncomingMessageEvent) => void;
+}
+
+/** An incoming message as the account side sees it (no secrets). */
+export interface IncomingMessageEvent {
+  scope_id: string;
+  channel_id: string;
+  /** The account's amojo id. */
+  account_id: string;
+  channel_title: string;
+  chat_id: string;
+  conversation_id: string;
+  source_external_id?: string;
+  client: { id: string; client_id?: string; name?: string; avatar?: string; phone?: string; email?: string };
+  message_type: string;
+  text?: string;
+  /** Unix seconds. */
+  timestamp: number;
 }
 
 export type HookApiVersion = 'v1' | 'v2';

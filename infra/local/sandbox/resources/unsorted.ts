@@ -6,7 +6,7 @@
  *
  * An entry is a lead in its pipeline's type-1 ("unsorted") stage with at most one contact and one
  * company, hidden from the contact and company lists until the entry is sorted. Chats entries are
- * made by amojo (amojo-unsorted.ts), never through this API («Через API доступны для создания
+ * made by amojo (incoming-chats.ts), never through this API («Через API доступны для создания
  * только 2 типа неразобранного: формы и звонки»).
  */
 import { createHash } from 'node:crypto';
