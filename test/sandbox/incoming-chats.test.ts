@@ -4,8 +4,8 @@
  * unsorted-api), and `GET /api/v4/contacts/chats` answers that contact (contacts-api).
  */
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { signRequest } from '../../lib/amojo/signing.ts';
-import { seedBasic, world, type World } from './support.ts';
+import { amojoCaller, type AmojoCaller } from './amojo-client.ts';
+import { INTEG, seedBasic, world, type World } from './support.ts';
 
 const CHANNEL = '344a5002-f8ca-454d-af3d-396180102ac7';
 const SECRET = 'f2d7f8704eff95087ed45b23ba99c0b5aac8278e';
@@ -14,38 +14,25 @@ const SCOPE = `${CHANNEL}_${AMOJO_ACCOUNT}`;
 
 let w: World;
 let t: string;
+let am: AmojoCaller;
 beforeEach(async () => {
   w = await world({
     limits: { perIntegrationPerSecond: 1000, perAccountPerSecond: 1000 },
     account: { amojoId: AMOJO_ACCOUNT },
-    amojo: { channels: [{ id: CHANNEL, secret: SECRET, title: 'Telegram-канал', webhookUrl: 'http://127.0.0.1:9/chat/amojo/:scope_id' }] },
+    amojo: { channels: [{ id: CHANNEL, secret: SECRET, title: 'Telegram-канал', webhookUrl: 'http://127.0.0.1:9/chat/amojo/:scope_id', clientId: INTEG.clientId }] },
   });
   seedBasic(w.sb);
   t = (await w.login()).access_token;
-  expect((await amojo('POST', `/v2/origin/custom/${CHANNEL}/connect`, { account_id: AMOJO_ACCOUNT, hook_api_version: 'v2' })).status).toBe(200);
+  am = amojoCaller(w, { id: CHANNEL, secret: SECRET, account: AMOJO_ACCOUNT });
+  await am.connect();
 });
 afterEach(async () => { await w.sb.close(); });
 
-async function amojo(method: string, path: string, body: unknown): Promise<{ status: number; json: Record<string, unknown> }> {
-  const text = JSON.stringify(body);
-  const headers = signRequest(SECRET, { method, path, date: w.clock.now(), body: text });
-  const r = await fetch(`${w.sb.url}${path}`, { method, headers: { ...headers }, body: text });
-  const raw = await r.text();
-  return { status: r.status, json: raw ? JSON.parse(raw) as Record<string, unknown> : {} };
-}
+const amojo = (method: string, path: string, body: unknown) => am.call(method, path, body);
 
-let seq = 0;
-/** The client writes (incoming: a sender, no receiver). Returns the amojo chat id. */
-async function clientWrites(conversation: string, text: string, user = { id: 'tg-user-1', name: 'Вася Клиент', profile: { phone: '+79151112233' } }): Promise<string> {
-  seq += 1;
-  const now = w.clock.now();
-  const r = await amojo('POST', `/v2/origin/custom/${SCOPE}`, {
-    event_type: 'new_message',
-    payload: { timestamp: Math.floor(now / 1000), msec_timestamp: now, msgid: `m-${seq}`, conversation_id: conversation, sender: user, message: { type: 'text', text } },
-  });
-  expect(r.status).toBe(200);
-  return (r.json.new_message as { conversation_id: string }).conversation_id;
-}
+interface ClientUser { id: string; name: string; profile?: { phone?: string } }
+const clientWrites = (conversation: string, text: string, user: ClientUser = { id: 'tg-user-1', name: 'Вася Клиент', profile: { phone: '+79151112233' } }): Promise<string> =>
+  am.clientWrites(conversation, text, user);
 
 describe('incoming chats → Unsorted (unsorted-api, contacts-api)', () => {
   it('the first client message on an unknown chat files a chats entry with a new contact and lead', async () => {
@@ -100,8 +87,8 @@ describe('incoming chats → Unsorted (unsorted-api, contacts-api)', () => {
     const a = list.find((u) => u.metadata.origin.chat_id === chatA)!;
     const b = list.find((u) => u.metadata.origin.chat_id === chatB)!;
     expect((await w.api('POST', `/api/v4/leads/unsorted/${a.uid}/accept`, t)).status).toBe(200);
-    expect((await w.api('GET', '/api/v4/contacts', t)).json._embedded.contacts.map((c: { id: number }) => c.id)).toEqual([a._embedded.contacts[0].id]);
-    expect((await w.api('GET', `/api/v4/contacts/chats?chat_id=${chatA}`, t)).json._embedded.chats[0].contact_id).toBe(a._embedded.contacts[0].id);
+    expect((await w.api('GET', '/api/v4/contacts', t)).json._embedded.contacts.map((c: { id: number }) => c.id)).toEqual([a._embedded.contacts[0]!.id]);
+    expect((await w.api('GET', `/api/v4/contacts/chats?chat_id=${chatA}`, t)).json._embedded.chats[0].contact_id).toBe(a._embedded.contacts[0]!.id);
 
     expect((await w.api('DELETE', `/api/v4/leads/unsorted/${b.uid}/decline`, t)).status).toBe(200);
     expect((await w.api('GET', `/api/v4/contacts/chats?chat_id=${chatB}`, t)).status).toBe(204);

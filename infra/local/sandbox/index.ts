@@ -83,7 +83,7 @@ export interface SandboxOptions {
     format429?: 'json' | 'html';
   };
   /** Passed on to the amojo module. */
-  amojo?: { channels: Array<{ id: string; secret: string; title?: string; webhookUrl: string }> };
+  amojo?: { channels: Array<{ id: string; secret: string; title?: string; webhookUrl: string; clientId?: string }> };
   /** fetch for outgoing webhooks, the disconnect hook and amojo hooks. Default global fetch. */
   fetch?: typeof fetch;
   log?: (line: string) => void;

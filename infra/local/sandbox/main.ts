@@ -23,7 +23,7 @@ const sb = await startSandbox({
   seed: Number(process.env.SANDBOX_SEED ?? 1),
   account: { id: 31_000_001, subdomain: 'demo', name: 'Demo clinic' },
   integrations: [{ ...DEMO_INTEGRATION, redirectUri }],
-  amojo: { channels: [{ id: 'demo-channel-0000-0000-0000-000000000001', secret: 'demo-channel-secret', title: 'Demo channel', webhookUrl: 'http://127.0.0.1:3000/chat/amojo/:scope_id' }] },
+  amojo: { channels: [{ id: 'demo-channel-0000-0000-0000-000000000001', secret: 'demo-channel-secret', title: 'Demo channel', webhookUrl: 'http://127.0.0.1:3000/chat/amojo/:scope_id', clientId: DEMO_INTEGRATION.clientId }] },
   log: quiet ? undefined : (line) => console.log(`[sandbox] ${line}`),
 });
 const webhook = arg('webhook') ?? process.env.SANDBOX_WEBHOOK_URL;

@@ -6,6 +6,7 @@
 import type { AccountState } from './state.ts';
 import type { SbRequest, SbResponse } from './types.ts';
 import type { WebhookHub } from './events.ts';
+import type { AmojoSandbox } from './amojo.ts';
 
 export interface RestCtx {
   req: SbRequest;
@@ -21,6 +22,8 @@ export interface RestCtx {
   clientId: string;
   hooks: WebhookHub;
   maxEntities: number;
+  /** amojo, for the chat access rules of `/api/v4/contacts/chats`. */
+  amojo: AmojoSandbox;
 }
 
 export type RestHandler = (ctx: RestCtx) => SbResponse | Promise<SbResponse>;

@@ -98,5 +98,12 @@ export function createAmojo(opts: CreateAmojoOptions): AmojoSandbox {
     reply: (input) => reply(ctx, input),
     typing: (input) => typingHook(ctx, input),
     snapshot: (scopeId) => snapshot(ctx, scopeId),
+    chatAccess: (chatId) => {
+      const chat = ctx.st.chats.get(chatId);
+      const scope = chat ? ctx.st.scopes.get(chat.scope_id) : undefined;
+      if (!chat || !scope) return undefined;
+      const clientId = ctx.channels.get(scope.channel_id)?.clientId;
+      return { chat_id: chat.id, channel_id: scope.channel_id, account_id: scope.account_id, connected: scope.connected, ...(clientId !== undefined ? { channel_client_id: clientId } : {}) };
+    },
   };
 }

@@ -13,6 +13,23 @@ export interface AmojoChannelConfig {
   title?: string;
   /** Registered hook URL with the `:scope_id` placeholder amojo fills in (reference §2 #1, DOC-START). */
   webhookUrl: string;
+  /**
+   * The integration (client id) named in the channel's settings: only it may link and read this
+   * channel's chats through `/api/v4/contacts/chats` (amo-docs contacts-api «В настройках канала
+   * должен быть указан uuid интеграции, которая запрашивает метод»). None named: no integration may.
+   */
+  clientId?: string;
+}
+
+/** Who may see a chat: its channel, that channel's integration and the account it is connected for. */
+export interface ChatAccess {
+  chat_id: string;
+  channel_id: string;
+  channel_client_id?: string;
+  /** The account's amojo id. */
+  account_id: string;
+  /** The channel is still connected for that account. */
+  connected: boolean;
 }
 
 export interface CreateAmojoOptions {
@@ -159,6 +176,8 @@ export interface AmojoSandbox {
   /** "A manager is typing": the typing hook (reference §3). */
   typing(input: { scope_id: string; conversation_id?: string; chat_id?: string; user_id?: string }): Promise<HookRecord>;
   snapshot(scopeId?: string): AmojoSnapshot;
+  /** The chat's channel and account, for the REST side's access rules; undefined for an unknown chat. */
+  chatAccess(chatId: string): ChatAccess | undefined;
 }
 
 export interface AmojoSnapshot {
