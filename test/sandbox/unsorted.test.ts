@@ -183,6 +183,21 @@ describe('leads/complex: _embedded.metadata and _embedded.source (leads-api)', (
     expect(list.json._embedded.unsorted).toEqual([expect.objectContaining({ category: 'forms', pipeline_id: 100, _embedded: expect.objectContaining({ leads: [expect.objectContaining({ id })], contacts: [expect.objectContaining({ id: contact_id })] }) })]);
   });
 
+  it('metadata with an existing contact by id: the contact stays listed, and decline keeps it', async () => {
+    const c = await w.api('POST', '/api/v4/contacts', t, [{ name: 'Давний' }]);
+    const cid = c.json._embedded.contacts[0].id;
+    const r = await w.api('POST', '/api/v4/leads/complex', t, [{
+      name: 'Повторная заявка', _embedded: { metadata: { category: 'forms', form_id: 'f', form_name: 'F', form_page: 'https://x.test', form_sent_at: 1 }, contacts: [{ id: cid }] },
+    }]);
+    expect(r.status).toBe(200);
+    expect((await w.api('GET', '/api/v4/contacts', t)).json._embedded.contacts.map((x: { id: number }) => x.id)).toEqual([cid]);
+    const [e] = (await w.api('GET', '/api/v4/leads/unsorted', t)).json._embedded.unsorted;
+    expect(e._embedded.contacts[0].id).toBe(cid);
+    expect((await w.api('DELETE', `/api/v4/leads/unsorted/${e.uid}/decline`, t)).status).toBe(200);
+    expect((await w.api('GET', `/api/v4/contacts/${cid}`, t)).status).toBe(200);
+    expect((await w.api('GET', `/api/v4/leads/${r.json[0].id}`, t)).status).toBe(204);
+  });
+
   it('metadata category must be sip or forms; the metadata is checked like the Unsorted API', async () => {
     const r = await w.api('POST', '/api/v4/leads/complex', t, [
       { name: 'a', _embedded: { metadata: { category: 'chats' } } },

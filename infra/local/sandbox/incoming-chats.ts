@@ -16,8 +16,8 @@ import type { Pipeline } from './state.ts';
 /**
  * Called by amojo for every accepted incoming message. Nothing happens when the message is for
  * another account, when its chat is linked to a contact already (an open entry included), or when
- * no pipeline has an Unsorted stage. The pipeline is the one of the integration source whose
- * `external_id` the chat was created with, else the main one (sources-api: sources count «если
+ * no pipeline has an Unsorted stage. The pipeline is the one of the channel integration's source
+ * whose `external_id` the chat was created with, else the main one (sources-api: sources count «если
  * переданы через API чатов, при создании неразобранного»); the rest is *assumed*: the contact is
  * named after the client with the profile's phone (MOB) and email (PRIV), created by user 0 (a robot,
  * leads-api «При передаче значения 0 … роботом»), responsible = the account's first admin.
@@ -27,7 +27,10 @@ export function incomingChat(core: Core, ev: IncomingMessageEvent): void {
   if (ev.account_id !== state.account.amojoId) return;
   if ([...state.chatLinks.values()].some((l) => l.chat_id === ev.chat_id)) return;
   const ctx = adminCtx(core);
-  const bySource = ev.source_external_id !== undefined ? [...state.sources.values()].find((s) => s.external_id === ev.source_external_id) : undefined;
+  // Sources belong to an integration: the one the channel's settings name.
+  const bySource = ev.source_external_id !== undefined
+    ? [...state.sources.values()].find((s) => s.external_id === ev.source_external_id && s.client_id === ev.channel_client_id)
+    : undefined;
   const candidates: Array<Pipeline | undefined> = [bySource ? state.pipelines.get(bySource.pipeline_id) : undefined, state.mainPipeline(), ...state.pipelines.values()];
   const pipeline = candidates.find((p): p is Pipeline => p !== undefined && unsortedStage(p) !== undefined);
   if (!pipeline) {

@@ -208,6 +208,8 @@ export interface UnsortedEntry {
   company_id: number | null;
   /** Chats only: the amojo chat the entry came from. */
   chat_id?: string;
+  /** Entities that existed before the entry (complex add by id): never hidden, never dropped by decline. */
+  existing?: { contact?: boolean; company?: boolean };
   status: 'pending' | 'accepted' | 'declined' | 'linked';
   sorted_at?: number;
 }
@@ -303,7 +305,8 @@ export class AccountState {
    */
   inUnsorted(kind: 'contacts' | 'companies', id: number): boolean {
     for (const u of this.unsorted.values()) {
-      if (u.status === 'pending' && (kind === 'contacts' ? u.contact_id : u.company_id) === id) return true;
+      if (u.status !== 'pending') continue;
+      if (kind === 'contacts' ? u.contact_id === id && !u.existing?.contact : u.company_id === id && !u.existing?.company) return true;
     }
     return false;
   }

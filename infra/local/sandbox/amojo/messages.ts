@@ -74,11 +74,16 @@ function newMessage(ctx: AmojoCtx, scope: ScopeView, payloadRaw: unknown): SbRes
   return jsonResponse(200, { new_message: newMessageView(msg) });
 }
 
+function clientIdOf(ctx: AmojoCtx, scope: ScopeView): string | undefined {
+  return ctx.channels.get(scope.channel_id)?.clientId;
+}
+
 function tellIncoming(ctx: AmojoCtx, scope: ScopeView, chat: ChatView, client: Participant, conversationId: string, m: MessageIn, timestamp: number): void {
   if (!ctx.opts.onIncoming) return;
   try {
     ctx.opts.onIncoming({
       scope_id: scope.scope_id, channel_id: scope.channel_id, account_id: scope.account_id, channel_title: scope.title, chat_id: chat.id,
+      ...(clientIdOf(ctx, scope) !== undefined ? { channel_client_id: clientIdOf(ctx, scope) } : {}),
       conversation_id: conversationId, ...(chat.source_external_id !== undefined ? { source_external_id: chat.source_external_id } : {}),
       client: {
         id: client.id, ...(client.client_id !== undefined ? { client_id: client.client_id } : {}), ...(client.name !== undefined ? { name: client.name } : {}),

@@ -57,6 +57,8 @@ export interface IncomingMessageEvent {
   /** The account's amojo id. */
   account_id: string;
   channel_title: string;
+  /** The integration the channel's settings name, if any. */
+  channel_client_id?: string;
   chat_id: string;
   conversation_id: string;
   source_external_id?: string;

@@ -109,6 +109,7 @@ function complex(ctx: RestCtx) {
         // *assumed*: an Unsorted lead made by complex has no source_uid; its source_name is the source's, else "API".
         source_uid: null, source_name: op.extras.source?.name ?? 'API', category: op.extras.metadata.category, pipeline_id: lead.pipeline_id,
         created_at: lead.created_at, metadata: op.extras.metadata.data, lead_id: lead.id, contact_id: contactId, company_id: companyId,
+        existing: { contact: op.contact !== undefined && 'existing' in op.contact, company: op.company !== undefined && 'existing' in op.company },
       });
     }
     return { id: r.entity.id, contact_id: contactId, company_id: companyId, request_id: [op.requestId], merged: false };

@@ -441,11 +441,11 @@ function decline(ctx: RestCtx) {
   actingUser(ctx, body.value, errs);
   if (errs.length) return validationFailed([{ request_id: '0', errors: errs }]);
   ctx.state.leads.delete(u.lead_id);
-  if (u.contact_id !== null) {
+  if (u.contact_id !== null && !u.existing?.contact) {
     ctx.state.contacts.delete(u.contact_id);
     for (const [id, l] of ctx.state.chatLinks) if (l.contact_id === u.contact_id) ctx.state.chatLinks.delete(id);
   }
-  if (u.company_id !== null) ctx.state.companies.delete(u.company_id);
+  if (u.company_id !== null && !u.existing?.company) ctx.state.companies.delete(u.company_id);
   u.status = 'declined';
   u.sorted_at = ctx.now;
   return hal(200, sortedView(ctx, u, false));
@@ -497,9 +497,9 @@ function linkTo(ctx: RestCtx) {
   if (errs.length || !target) return validationFailed([{ request_id: '0', errors: errs }]);
   ctx.state.leads.delete(u.lead_id);
   const keep = contactId ?? u.contact_id;
-  if (contactId !== undefined && u.contact_id !== null) {
+  if (contactId !== undefined && u.contact_id !== null && contactId !== u.contact_id) {
     for (const cl of ctx.state.chatLinks.values()) if (cl.contact_id === u.contact_id) cl.contact_id = contactId;
-    ctx.state.contacts.delete(u.contact_id);
+    if (!u.existing?.contact) ctx.state.contacts.delete(u.contact_id);
   }
   if (keep !== null && !target.contacts.some((c) => c.id === keep)) target.contacts.push({ id: keep, is_main: target.contacts.length === 0 });
   u.status = 'linked';
