@@ -11,6 +11,7 @@ import type { MainEntity, ResourceContext } from './resources/common.ts';
 import { AccountApi, CustomFieldsApi, PipelinesApi, TagsApi, UsersApi } from './resources/dictionaries.ts';
 import { CompaniesApi, ContactsApi, LeadsApi } from './resources/entities.ts';
 import { NotesApi, TasksApi } from './resources/tasks-notes.ts';
+import { UnsortedApi } from './resources/unsorted.ts';
 import type { AmoResponse } from './transport.ts';
 import type { AccountRef } from './types.ts';
 
@@ -37,6 +38,7 @@ export interface AmoClientForAccount {
   readonly catalogs: CatalogsApi;
   readonly webhooks: WebhooksApi;
   readonly chats: ChatsApi;
+  readonly unsorted: UnsortedApi;
   /** Any other call, through the same budget, breaker and retries. */
   request<T = unknown>(req: AmoRequest): Promise<AmoResponse<T>>;
 }
@@ -81,6 +83,7 @@ export class AmoClient {
       catalogs: new CatalogsApi(ctx),
       webhooks: new WebhooksApi(ctx),
       chats: new ChatsApi(ctx),
+      unsorted: new UnsortedApi(ctx),
       request: (req) => this.core.request(account, req),
     };
   }
