@@ -58,7 +58,9 @@ describe('incoming chats → Unsorted (unsorted-api, contacts-api)', () => {
 
     // More messages in the same chat file nothing new.
     await clientWrites('conv-1', 'Алло?');
-    expect((await w.api('GET', '/api/v4/leads/unsorted', t)).json._embedded.unsorted).toHaveLength(1);
+    const after = (await w.api('GET', '/api/v4/leads/unsorted', t)).json._embedded.unsorted;
+    expect(after).toHaveLength(1);
+    expect(after[0].metadata.last_message_text).toBe('Алло?');
   });
 
   it('outgoing messages file nothing; a chat linked to a contact files nothing', async () => {

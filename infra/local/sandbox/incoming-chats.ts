@@ -25,6 +25,12 @@ import type { Pipeline } from './state.ts';
 export function incomingChat(core: Core, ev: IncomingMessageEvent): void {
   const state = core.state;
   if (ev.account_id !== state.account.amojoId) return;
+  const open = [...state.unsorted.values()].find((u) => u.status === 'pending' && u.chat_id === ev.chat_id);
+  if (open) {
+    // The entry shows the client's latest message (unsorted-api chat metadata `last_message_text`, `received_at`).
+    open.metadata = { ...open.metadata, last_message_text: ev.text ?? null, received_at: ev.timestamp };
+    return;
+  }
   if ([...state.chatLinks.values()].some((l) => l.chat_id === ev.chat_id)) return;
   const ctx = adminCtx(core);
   // Sources belong to an integration: the one the channel's settings name.
