@@ -1,7 +1,7 @@
 /**
  * amojo (amoCRM / Kommo Chat API) request signing and callback verification.
  *
- * Pure functions shared by the real client (lib/amojo) and the sandbox (infra/local/sandbox/amojo.ts),
+ * Pure functions shared by the real client (lib/amojo) and the sandbox (infra/local/sandbox/amojo/signing-check.ts),
  * so both sides are proven against the same official vectors (docs/amojo-protocol.md#test-vector).
  *
  * Requests to amojo (docs/amojo-protocol.md#request-signing, [chat-start] "Авторизация"):

@@ -48,7 +48,7 @@ export interface Core {
 export function restCtx(core: Core, req: SbRequest, params: Record<string, string>, query: Record<string, unknown>, userId: number, clientId: string): RestCtx {
   return {
     req, params, query, state: core.state, base: core.url(), now: Math.floor(core.clock.now() / 1000), userId, clientId,
-    hooks: core.hub, maxEntities: core.settings.maxEntitiesPerRequest, search: core.settings.search,
+    hooks: core.hub, maxEntities: core.settings.maxEntitiesPerRequest, search: core.settings.search, amojo: core.amojo,
   };
 }
 

@@ -17,6 +17,7 @@ import type { Core } from './core.ts';
 import { Counters } from './counters.ts';
 import { WebhookHub } from './events.ts';
 import { FaultInjector } from './faults.ts';
+import { incomingChat } from './incoming-chats.ts';
 import { RateLimiter } from './limiter.ts';
 import { OAuthServer, type IntegrationConfig } from './oauth.ts';
 import { accountRoutes } from './resources/account.ts';
@@ -30,7 +31,9 @@ import { leadRoutes } from './resources/leads.ts';
 import { noteRoutes } from './resources/notes.ts';
 import { pipelineRoutes } from './resources/pipelines.ts';
 import { tagRoutes } from './resources/tags.ts';
+import { sourceRoutes } from './resources/sources.ts';
 import { taskRoutes } from './resources/tasks.ts';
+import { unsortedRoutes } from './resources/unsorted.ts';
 import { webhookRoutes } from './resources/webhooks-api.ts';
 import { createRng } from './rng.ts';
 import { Router, type SearchMode } from './router.ts';
@@ -102,7 +105,7 @@ export interface SandboxOptions {
     format429?: 'json' | 'html';
   };
   /** Passed on to the amojo module. */
-  amojo?: { channels: Array<{ id: string; secret: string; title?: string; webhookUrl: string }> };
+  amojo?: { channels: Array<{ id: string; secret: string; title?: string; webhookUrl: string; clientId?: string }> };
   /** fetch for outgoing webhooks, the disconnect hook and amojo hooks. Default global fetch. */
   fetch?: typeof fetch;
   log?: (line: string) => void;
@@ -181,11 +184,18 @@ export async function startSandbox(opts: SandboxOptions = {}): Promise<Sandbox> 
     if (infos.findIndex((b) => b.id === a.id || b.subdomain === a.subdomain || b.amojoId === a.amojoId) !== i) throw new Error(`sandbox account ${a.subdomain} (${a.id}) repeats another account's id, subdomain or amojo id`);
   }
   // amojo is one service for all accounts (amojo.amocrm.ru): every account's amojo_id may connect.
-  const amojo = createAmojo({ clock, fetch: fetchFn, channels: opts.amojo?.channels ?? [], accounts: infos.map((a) => ({ amojoId: a.amojoId })), log });
+  // An incoming client message on an unlinked chat files an Unsorted entry in the account it belongs to (incomingChat ignores the others).
+  const amojo = createAmojo({
+    clock, fetch: fetchFn, channels: opts.amojo?.channels ?? [], accounts: infos.map((a) => ({ amojoId: a.amojoId })), log,
+    onIncoming: (ev) => {
+      for (const b of built) incomingChat(b.core, ev);
+    },
+  });
   const router = new Router().add([
     ...accountRoutes(), ...pipelineRoutes(), ...customFieldRoutes(), ...tagRoutes(), ...noteRoutes(), ...leadRoutes(),
     ...contactRoutes(), ...taskRoutes(), ...catalogRoutes(), ...webhookRoutes(),
     ...linkRoutes(), ...lossReasonRoutes(), ...eventRoutes(),
+    ...unsortedRoutes(), ...sourceRoutes(),
   ]);
   const built = specs.map((spec, i) => buildAccount(spec, infos[i] as AccountInfo, i));
 

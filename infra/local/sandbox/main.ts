@@ -26,7 +26,7 @@ const sb = await startSandbox({
   account: { id: 31_000_001, subdomain: 'demo', name: 'Demo clinic' },
   extraAccounts: Array.from({ length: accounts - 1 }, (_, i) => ({ id: 31_000_002 + i, subdomain: `demo${i + 2}`, name: `Demo clinic ${i + 2}`, port: port === 0 ? 0 : port + i + 1 })),
   integrations: [{ ...DEMO_INTEGRATION, redirectUri }],
-  amojo: { channels: [{ id: 'demo-channel-0000-0000-0000-000000000001', secret: 'demo-channel-secret', title: 'Demo channel', webhookUrl: 'http://127.0.0.1:3000/chat/amojo/:scope_id' }] },
+  amojo: { channels: [{ id: 'demo-channel-0000-0000-0000-000000000001', secret: 'demo-channel-secret', title: 'Demo channel', webhookUrl: 'http://127.0.0.1:3000/chat/amojo/:scope_id', clientId: DEMO_INTEGRATION.clientId }] },
   log: quiet ? undefined : (line) => console.log(`[sandbox] ${line}`),
 });
 const webhook = arg('webhook') ?? process.env.SANDBOX_WEBHOOK_URL;

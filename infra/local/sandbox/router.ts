@@ -6,6 +6,7 @@
 import type { AccountState } from './state.ts';
 import type { SbRequest, SbResponse } from './types.ts';
 import type { WebhookHub } from './events.ts';
+import type { AmojoSandbox } from './amojo.ts';
 
 /**
  * How `query` finds leads/contacts/companies (amoCRM documents only "поиск по заполненным полям"):
@@ -30,6 +31,8 @@ export interface RestCtx {
   maxEntities: number;
   /** `query` search mode (default `literal`). */
   search?: SearchMode;
+  /** amojo, for the chat access rules of `/api/v4/contacts/chats`. */
+  amojo: AmojoSandbox;
 }
 
 export type RestHandler = (ctx: RestCtx) => SbResponse | Promise<SbResponse>;

@@ -12,6 +12,7 @@ import { AccountApi, CustomFieldsApi, PipelinesApi, TagsApi, UsersApi } from './
 import { CompaniesApi, ContactsApi, LeadsApi } from './resources/entities.ts';
 import { LinksApi } from './resources/links.ts';
 import { NotesApi, TasksApi } from './resources/tasks-notes.ts';
+import { UnsortedApi } from './resources/unsorted.ts';
 import type { AmoResponse } from './transport.ts';
 import type { AccountRef } from './types.ts';
 
@@ -40,6 +41,7 @@ export interface AmoClientForAccount {
   readonly chats: ChatsApi;
   /** Entity links (contacts, companies, catalog elements) of leads, contacts or companies. */
   links(kind: MainEntity): LinksApi;
+  readonly unsorted: UnsortedApi;
   /** Any other call, through the same budget, breaker and retries. */
   request<T = unknown>(req: AmoRequest): Promise<AmoResponse<T>>;
 }
@@ -85,6 +87,7 @@ export class AmoClient {
       webhooks: new WebhooksApi(ctx),
       chats: new ChatsApi(ctx),
       links: (kind) => new LinksApi(ctx, kind),
+      unsorted: new UnsortedApi(ctx),
       request: (req) => this.core.request(account, req),
     };
   }

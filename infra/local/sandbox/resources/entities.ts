@@ -55,7 +55,7 @@ export function renderLead(ctx: RestCtx, l: Lead): Record<string, unknown> {
   return {
     id: l.id, name: l.name, price: l.price, responsible_user_id: l.responsible_user_id, group_id: l.group_id,
     status_id: l.status_id, pipeline_id: l.pipeline_id, loss_reason_id: l.loss_reason_id,
-    ...(w.includes('source_id') ? { source_id: null } : {}),
+    ...(w.includes('source_id') ? { source_id: l.source_id ?? null } : {}),
     created_by: l.created_by, updated_by: l.updated_by, created_at: l.created_at, updated_at: l.updated_at,
     closed_at: l.closed_at, closest_task_at: closestTaskAt(ctx.state, 'leads', l.id), is_deleted: false,
     custom_fields_values: renderCustomFields(ctx.state, l.custom), score: null, account_id: ctx.state.account.id,
@@ -85,7 +85,7 @@ export function renderContact(ctx: RestCtx, c: Contact): Record<string, unknown>
     id: c.id, name: c.name, first_name: c.first_name, last_name: c.last_name,
     responsible_user_id: c.responsible_user_id, group_id: c.group_id, created_by: c.created_by, updated_by: c.updated_by,
     created_at: c.created_at, updated_at: c.updated_at, closest_task_at: closestTaskAt(ctx.state, 'contacts', c.id),
-    is_deleted: false, is_unsorted: false, custom_fields_values: renderCustomFields(ctx.state, c.custom),
+    is_deleted: false, is_unsorted: ctx.state.inUnsorted('contacts', c.id), custom_fields_values: renderCustomFields(ctx.state, c.custom),
     account_id: ctx.state.account.id, _links: link(ctx, `/api/v4/contacts/${c.id}`), _embedded: emb,
   };
 }

@@ -99,7 +99,8 @@ export function listHandler(kind: EntityKind): RestHandler {
       const deleted = sortBy(ctx, filterEntities(ctx, kind, [...ctx.state.deletedLeads.values()]), ['created_at', 'updated_at', 'id']);
       return listPage(ctx, kind, deleted.map((e) => renderDeletedLead(ctx, e as Lead)));
     }
-    const all = [...ctx.state.entityMap(kind).values()];
+    // Contacts and companies of an entry still in Unsorted are not listed (unsorted.ts).
+    const all = [...ctx.state.entityMap(kind).values()].filter((e) => kind === 'leads' || !ctx.state.inUnsorted(kind, e.id));
     const sorted = sortBy(ctx, filterEntities(ctx, kind, all), ['created_at', 'updated_at', 'id']);
     return listPage(ctx, kind, sorted.map((e) => renderEntity(ctx, kind, e)));
   };
