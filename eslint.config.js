@@ -15,7 +15,7 @@ export default tseslint.config(
     },
   },
   {
-    // Domain code stays free of AWS types and of the local world (DESIGN §2).
+    // Domain code stays free of AWS types and of the local world (docs/architecture.md#layout).
     files: ['lib/**/*.ts'],
     ignores: ['lib/store/**', 'lib/aws/**'],
     rules: {

@@ -1,5 +1,5 @@
 /**
- * Bench: how fast the webhook route acks (DESIGN §1 "Ack fast, lose nothing": amoCRM wants an
+ * Bench: how fast the webhook route acks (docs/architecture.md#ack-fast-lose-nothing: amoCRM wants an
  * answer within 2 s). Starts the local runner in memory with the sandbox world (connected, the
  * real worker consuming in the background), posts the 15 real fixture bodies round-robin to
  * `POST /hooks/amocrm/{token}` — sequentially, then 10 at a time — and prints p50/p95/p99/max ack

@@ -1,5 +1,5 @@
 /**
- * The envelope: what an inbound request becomes on a queue (DESIGN §3a). Defined once here; the
+ * The envelope: what an inbound request becomes on a queue (docs/architecture.md#envelope). Defined once here; the
  * API Gateway mapping templates (infra/aws/vtl.ts) are generated from ENVELOPE_FIELDS and the
  * local runner builds the same object with buildEnvelope(), and a test proves both agree.
  *
@@ -48,11 +48,16 @@ export const envelopeSchema = z.object({
   sourceIp: z.string(),
   /**
    * Worker-side bookkeeping, never set at the edge. `attempt` counts failed tries (the *retry*
-   * outcome); deferrals do not count (§3a). `firstSeenAt` is the epoch ms of the first try.
+   * outcome); deferrals do not count (docs/architecture.md#failure-semantics).
    */
   attempt: z.number().int().nonnegative().optional(),
   deferrals: z.number().int().nonnegative().optional(),
   lastError: z.string().optional(),
+  /**
+   * Epoch ms of the last `dlq replay`. The deferral cap measures a message's age from it (else from
+   * `receivedAt`), so a replayed `deferred-too-long` message gets a fresh window.
+   */
+  replayedAt: z.number().int().nonnegative().optional(),
 });
 
 export type Envelope = z.infer<typeof envelopeSchema>;

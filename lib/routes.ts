@@ -8,7 +8,7 @@
  */
 import { z } from 'zod';
 
-/** SQS's maximum message size; the queues are created with it (DESIGN §3a). */
+/** SQS's maximum message size; the queues are created with it (docs/architecture.md#envelope). */
 export const SQS_MAX_MESSAGE_BYTES = 1_048_576;
 /** Room kept for the envelope's JSON around the base64 body (headers, params, bookkeeping). */
 export const ENVELOPE_OVERHEAD_BYTES = 16_384;
@@ -185,7 +185,7 @@ export const routeTable: RouteTable = defineRouteTable({
       contentTypes: [JSON_CT],
       bodyLimitBytes: 256 * KiB,
       target: { kind: 'queue', queue: 'rdesk' },
-      // RDESK's scripts cannot send credentials (old-systems §1); payloads are validated and
+      // RDESK's scripts cannot send credentials (the old gateway, github.com/dyuzha/amo-gate); payloads are validated and
       // matched to existing leads by the worker. The flows issue adds a path token.
       auth: 'none',
       headers: ['content-type', 'user-agent'],

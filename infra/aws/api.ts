@@ -1,6 +1,6 @@
 /**
  * The REST API (API Gateway v1) built from the route table: queue routes are AWS integrations
- * straight to SQS (no Lambda in the ack path, DESIGN §3a), function routes are Lambda proxy
+ * straight to SQS (no Lambda in the ack path, docs/architecture.md#api-gateway-to-sqs), function routes are Lambda proxy
  * integrations, every route resource answers other methods with a JSON 405, and API Gateway's
  * own errors are JSON bodies shaped like the local runner's `{"message": "..."}`.
  */
@@ -179,7 +179,7 @@ export class GatewayApi extends Construct {
         requestTemplates: sendMessageTemplates(route),
         // amoCRM waits 2 s, amojo 5 s: an SQS call still pending at 5 s has failed for both, so
         // answer (504) instead of holding the connection for API Gateway's default 29 s. A send
-        // that landed anyway only makes a duplicate, which idempotency absorbs (DESIGN §3a).
+        // that landed anyway only makes a duplicate, which idempotency absorbs (docs/architecture.md#idempotency-keys).
         timeout: Duration.seconds(5),
         integrationResponses: [
           // Matched against SQS's HTTP status. Only a 2xx is the ack; everything else (the default

@@ -160,7 +160,7 @@ export class AmoGateway extends Construct {
       new events.Rule(this, `Schedule-${s.id}`, {
         description: s.description,
         schedule: events.Schedule.rate(Duration.minutes(s.rateMinutes)),
-        // A missed tick is covered by the next one; exactly-once comes from the store's lease (§3a).
+        // A missed tick is covered by the next one; exactly-once comes from the store's lease (docs/architecture.md#refresh-tokens).
         targets: [new targets.LambdaFunction(this.fn(s.function), { retryAttempts: 2, maxEventAge: Duration.minutes(Math.max(1, s.rateMinutes)) })],
       });
     }

@@ -6,7 +6,10 @@
  *   blocked or unauthorized account, or a worker that cannot keep up);
  * - each function's Errors and Throttles (a function that throws is misconfigured or crashing:
  *   the worker reports per-message failures and never throws for one bad message);
- * - the custom metrics with an alarm rule in metrics.ts (Metrics Insights sums).
+ * - every custom metric with an alarm rule in the catalogue (lib/metrics.ts via metrics.ts;
+ *   Metrics Insights aggregates), e.g. Parked (no-processor, …), DeferredMessageAge (lasting
+ *   back-pressure, which the queue-age alarm cannot see: a deferral re-sends the message),
+ *   ScheduledRefreshFailed.
  * The dashboard shows queue depths and ages, DLQ depths, the API's 4xx/5xx, worker duration,
  * parked by reason and every custom metric.
  */
@@ -19,6 +22,7 @@ import * as sns from 'aws-cdk-lib/aws-sns';
 import * as subs from 'aws-cdk-lib/aws-sns-subscriptions';
 import type * as sqs from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
+import type { MetricStat } from '../../lib/metrics.ts';
 import { CUSTOM_METRICS, insightsQuery, type CustomMetric } from './metrics.ts';
 
 /** Every alarm looks at 5-minute windows. */
@@ -96,11 +100,13 @@ export class GatewayMonitoring extends Construct {
 
     for (const m of customMetrics) {
       if (!m.alarm) continue;
+      const what = m.alarm.stat === 'MAX' ? `max ${m.name}` : m.name;
       this.alarm(`metric:${m.name}`, `${prefix}-${m.name}`, {
-        metric: customMetric(m.name, undefined, ALARM_PERIOD),
+        metric: customMetric(m.name, undefined, ALARM_PERIOD, m.alarm.stat),
         threshold: m.alarm.atLeast,
         comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
-        alarmDescription: `${m.name} ≥ ${m.alarm.atLeast} in 5 minutes. ${m.alarm.meaning}`,
+        // CloudWatch caps an alarm description at 1024 characters.
+        alarmDescription: truncate(`${what} ≥ ${m.alarm.atLeast}${m.unit === 'Seconds' ? ' s' : ''} in 5 minutes. ${m.alarm.meaning}`, 1024),
       });
     }
 
@@ -176,9 +182,10 @@ export class GatewayMonitoring extends Construct {
     const metricWidgets = customMetrics.map(
       (m) =>
         new cloudwatch.GraphWidget({
-          title: m.name === 'Parked' ? `Parked by ${m.groupBy ?? 'reason'}` : m.groupBy ? `${m.name} by ${m.groupBy}` : m.name,
+          title: `${m.stat === 'MAX' ? 'max ' : ''}${m.name}${m.unit === 'Seconds' ? ' (s)' : ''}${m.groupBy ? ` by ${m.groupBy}` : ''}`,
           width: 6,
-          left: [customMetric(m.name, m.groupBy, Duration.minutes(5))],
+          left: [customMetric(m.name, m.groupBy, Duration.minutes(5), m.stat)],
+          ...(m.alarm ? { leftAnnotations: [{ value: m.alarm.atLeast, label: 'alarm' }] } : {}),
         }),
     );
     for (let i = 0; i < metricWidgets.length; i += 4) dashboard.addWidgets(...metricWidgets.slice(i, i + 4));
@@ -188,9 +195,13 @@ export class GatewayMonitoring extends Construct {
 }
 
 /**
- * A custom metric as a Metrics Insights query: the sum over every dimension set (metrics.ts). A
+ * A custom metric as a Metrics Insights query: the aggregate over every dimension set (metrics.ts). A
  * grouped query gets no label, so CloudWatch names each line by its group's value.
  */
-export function customMetric(name: string, groupBy: string | undefined, period: Duration): cloudwatch.MathExpression {
-  return new cloudwatch.MathExpression({ expression: insightsQuery(name, groupBy), usingMetrics: {}, period, label: groupBy ? undefined : name });
+export function customMetric(name: string, groupBy: string | undefined, period: Duration, stat: MetricStat = 'SUM'): cloudwatch.MathExpression {
+  return new cloudwatch.MathExpression({ expression: insightsQuery(name, groupBy, stat), usingMetrics: {}, period, label: groupBy ? undefined : name });
+}
+
+function truncate(text: string, max: number): string {
+  return text.length <= max ? text : `${text.slice(0, max - 1)}…`;
 }

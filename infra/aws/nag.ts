@@ -10,7 +10,7 @@ export function applyNagSuppressions(gateway: AmoGateway): void {
     NagSuppressions.addResourceSuppressions(fn, [
       {
         id: 'AwsSolutions-L1',
-        reason: 'Pinned to nodejs22.x on purpose (DESIGN §6): the code is tested on Node 20 and 22; a runtime bump is a deliberate change, not a drift.',
+        reason: 'Pinned to nodejs22.x on purpose (docs/architecture.md#runtime-versions): the code is tested on Node 20 and 22; a runtime bump is a deliberate change, not a drift.',
       },
     ]);
     if (fn.role) {

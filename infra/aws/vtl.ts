@@ -3,7 +3,7 @@
  * local runner build the same envelope (lib/envelope.ts walks the same ENVELOPE_FIELDS list).
  *
  * The request template turns an inbound request into the SQS query-API body
- * `Action=SendMessage&MessageBody=<form-encoded envelope JSON>` (DESIGN §3a). How:
+ * `Action=SendMessage&MessageBody=<form-encoded envelope JSON>` (docs/architecture.md#api-gateway-to-sqs). How:
  * - The whole template is ONE line with no whitespace between directives: anything VTL printed
  *   outside the form pairs (a stray newline) would become part of the SQS request.
  * - The JSON is never assembled in a VTL string (Velocity 1.7 string literals cannot hold `"`

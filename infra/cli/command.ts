@@ -16,7 +16,8 @@ export interface CliIO {
   clock?: { now(): number };
 }
 
-export type OptionSpec = NonNullable<ParseArgsConfig['options']>[string] & { description: string; valueName?: string };
+/** `hidden`: accepted but left out of --help (old names kept as aliases). */
+export type OptionSpec = NonNullable<ParseArgsConfig['options']>[string] & { description: string; valueName?: string; hidden?: boolean };
 export type Options = Record<string, OptionSpec>;
 export type OptionValues = Record<string, string | boolean | undefined>;
 
@@ -52,10 +53,9 @@ export class CliError extends Error {
 }
 
 export function formatOptions(options: Options): string[] {
-  const rows = Object.entries(options).map(([name, o]) => {
-    const flag = `${o.short ? `-${o.short}, ` : '    '}--${name}${o.type === 'string' ? ` <${o.valueName ?? 'value'}>` : ''}`;
-    return [flag, o.description] as const;
-  });
+  const rows = Object.entries(options)
+    .filter(([, o]) => !o.hidden)
+    .map(([name, o]) => [`${o.short ? `-${o.short}, ` : '    '}--${name}${o.type === 'string' ? ` <${o.valueName ?? 'value'}>` : ''}`, o.description] as const);
   const width = Math.max(0, ...rows.map(([f]) => f.length));
   return rows.map(([f, d]) => `  ${f.padEnd(width)}  ${d}`);
 }

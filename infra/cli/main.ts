@@ -7,6 +7,7 @@ import { parseArgs } from 'node:util';
 import { fileURLToPath } from 'node:url';
 import { CliError, formatOptions, type CliIO, type Command } from './command.ts';
 import { COMMANDS, GROUPS } from './commands/index.ts';
+import { TARGET_OPTIONS } from './target.ts';
 
 const NAME = 'amo-gateway';
 
@@ -28,14 +29,19 @@ function groupHelp(group: string): string[] {
 }
 
 function commandHelp(c: Command): string[] {
+  const own = Object.fromEntries(Object.entries(c.options).filter(([k]) => !(k in TARGET_OPTIONS)));
+  const target = Object.fromEntries(Object.entries(c.options).filter(([k]) => k in TARGET_OPTIONS));
   return [
-    `usage: ${NAME} ${c.path.join(' ')}${c.args ? ` ${c.args}` : ''} [options]`,
+    `usage: ${NAME} ${c.path.join(' ')}${c.args ? ` ${c.args}` : ''} [options] [target]`,
     '',
     c.summary,
     ...(c.details ? ['', c.details] : []),
     '',
     'options:',
-    ...formatOptions({ ...c.options, help: { type: 'boolean', short: 'h', description: 'this help' } }),
+    ...formatOptions({ ...own, help: { type: 'boolean', short: 'h', description: 'this help' } }),
+    '',
+    'target (the same on every command: --local | --stack NAME --region R | --table NAME [endpoints]):',
+    ...formatOptions(target),
   ];
 }
 
@@ -73,7 +79,7 @@ export async function run(argv: string[], io: CliIO = processIO()): Promise<numb
       for (const l of commandHelp(command)) io.out(l);
       return 0;
     }
-    const options = Object.fromEntries(Object.entries(command.options).map(([k, { description: _d, valueName: _v, ...o }]) => [k, o]));
+    const options = Object.fromEntries(Object.entries(command.options).map(([k, { description: _d, valueName: _v, hidden: _h, ...o }]) => [k, o]));
     let parsed;
     try {
       parsed = parseArgs({ args: rest, options, allowPositionals: true, strict: true });

@@ -3,7 +3,8 @@
  * function's `createHandler(deps)` is called with local endpoints and clients.
  *
  * - `worker`: the pipeline; with `ingest` (the amoCRM side, infra/local/amocrm.ts) the real
- *   webhook processor, idempotency, the recording bus and the mirror, otherwise `acknowledge`.
+ *   webhook processor, idempotency, the recording bus and the mirror; a route without a processor
+ *   is parked `no-processor`, never acknowledged.
  * - `oauth`: the OAuth callback and disconnect hook, when an OAuth engine is given (the runner's
  *   amoCRM wiring); without one the routes answer 503 (nothing configured to install).
  * - `token-refresh`: the real lifecycle's schedule when given; otherwise no accounts to check.

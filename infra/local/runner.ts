@@ -1,5 +1,5 @@
 /**
- * The whole gateway on one machine (DESIGN §4), as a programmatic API: `startLocal(opts)` starts
+ * The whole gateway on one machine (docs/architecture.md#the-offline-world), as a programmatic API: `startLocal(opts)` starts
  * the stand-ins (fauxqs, dynalite), re-queues what the last run saved, wires every function,
  * starts a poller per queue and the schedule, then serves every route of the table over HTTP.
  * `stop()` is the graceful Ctrl-C path: stop taking requests, stop the schedule, finish in-flight
@@ -83,7 +83,8 @@ export interface LocalOptions {
   /**
    * The amoCRM side (infra/local/amocrm.ts): the sandbox (or a real account's config), OAuth,
    * the webhook processor with idempotency and a recording bus, auto-connect, webhook
-   * subscriptions. `npm start` turns it on; without it every route just acknowledges.
+   * subscriptions. `npm start` turns it on; without it every queue route's messages are parked
+   * `no-processor` (nothing acknowledges unprocessed).
    */
   amocrm?: LocalAmoOptions;
 }

@@ -14,7 +14,7 @@ import { SQS_MAX_MESSAGE_BYTES, dlqName, queueName, type QueueDef, type RouteTab
 import { createTableInput } from '../../lib/store/table.ts';
 
 export const LOCAL_CREDENTIALS = { accessKeyId: 'local', secretAccessKey: 'local' };
-/** SQS's own redrive stays as a last-resort net only (DESIGN §3a); the worker parks long before. */
+/** SQS's own redrive stays as a last-resort net only (docs/architecture.md#failure-semantics); the worker parks long before. */
 export const LAST_RESORT_MAX_RECEIVE_COUNT = 100;
 
 export interface LocalQueue {

@@ -8,7 +8,7 @@
  * because `with=`, partial PATCH bodies and webhooks all carry subsets.
  *
  * Sources: developers.kommo.com/reference (leads, contacts, companies, tasks, notes, custom fields)
- * and amocrm-api-php's models (see ../shared/reference/amocrm-api.md).
+ * and amocrm-api-php's models (see docs/amocrm-protocol.md).
  */
 
 /** The entity type names REST v4 uses in paths and in `entity_type` fields. */

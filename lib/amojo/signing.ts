@@ -1,26 +1,27 @@
 /**
  * amojo (amoCRM / Kommo Chat API) request signing and callback verification.
  *
- * Pure functions shared by the real client (lib/amojo) and the sandbox (infra/local/sandbox/amojo.ts),
- * so both sides are proven against the same official vectors (reference/amojo.md §1.4).
+ * Pure functions shared by the real client (lib/amojo) and the sandbox (infra/local/sandbox/amojo/signing-check.ts),
+ * so both sides are proven against the same official vectors (docs/amojo-protocol.md#test-vector).
  *
- * Requests to amojo (reference/amojo.md §1.2–1.3, DOC-START "Авторизация"):
+ * Requests to amojo (docs/amojo-protocol.md#request-signing, [chat-start] "Авторизация"):
  *   Content-MD5 = lowercase hex MD5 of the exact body bytes (MD5 of "" when there is no body)
  *   X-Signature = lowercase hex HMAC-SHA1(channel secret,
  *                   METHOD \n Content-MD5 \n Content-Type \n Date \n path-without-query)
  *   Date        = RFC 2822, valid for 15 minutes.
- * Callbacks from amojo (reference/amojo.md §3, DOC-HOOK):
+ * Callbacks from amojo (docs/amojo-protocol.md#callbacks, [chat-hooks]):
  *   X-Signature = lowercase hex HMAC-SHA1(channel secret, raw body)
+ * [names] in brackets are the public sources listed in docs/amojo-protocol.md#sources.
  */
 import { createHash, createHmac, timingSafeEqual } from 'node:crypto';
 
-/** The only Content-Type amojo supports (DOC-START). It is part of the signed string. */
+/** The only Content-Type amojo supports ([chat-start]). It is part of the signed string. */
 export const AMOJO_CONTENT_TYPE = 'application/json';
 
-/** "The signature is valid for 15 minutes from this date" (DOC-START; KOMMO auth page). */
+/** "The signature is valid for 15 minutes from this date" ([chat-start]; [kommo-chat-auth]). */
 export const SIGNATURE_WINDOW_MS = 15 * 60 * 1000;
 
-/** MD5 of the empty string: the Content-MD5 of a GET (DOC-REF history; FCRITIC tests). */
+/** MD5 of the empty string: the Content-MD5 of a GET ([chat-api] history; [fcritic] tests). */
 export const EMPTY_BODY_MD5 = 'd41d8cd98f00b204e9800998ecf8427e';
 
 export type BodyBytes = string | Uint8Array;
@@ -43,7 +44,7 @@ const pad2 = (n: number): string => String(n).padStart(2, '0');
 /**
  * `Wed, 15 Dec 2021 23:12:55 +0000`: PHP `date(DateTimeInterface::RFC2822)` in UTC, the form the docs
  * use (two-digit day, numeric zone). Not `toUTCString()` (`GMT`), which amojo tolerates but the docs
- * do not show (reference/amojo.md §1.5).
+ * do not show (docs/amojo-protocol.md#signing-pitfalls).
  */
 export function rfc2822Date(date: Date | number): string {
   const d = typeof date === 'number' ? new Date(date) : date;
@@ -57,7 +58,7 @@ const RFC2822_RE =
 
 /**
  * Parses an RFC 2822 date as amojo clients send it: numeric zone (`+0000`, `+0300`) or `GMT`
- * (`toUTCString()`, which working clients send and amojo accepts, reference/amojo.md §1.5).
+ * (`toUTCString()`, which working clients send and amojo accepts, docs/amojo-protocol.md#date-window).
  * Returns epoch ms, or undefined when the text is not such a date (a wrong weekday counts as wrong).
  */
 export function parseRfc2822Date(text: string): number | undefined {
@@ -79,7 +80,7 @@ export function parseRfc2822Date(text: string): number | undefined {
   return ms;
 }
 
-/** The path that is signed: no scheme, host, query or fragment (DOC-START "без GET параметров"). */
+/** The path that is signed: no scheme, host, query or fragment ([chat-start] "без GET параметров"). */
 export function signaturePath(pathOrUrl: string): string {
   let p = pathOrUrl;
   const schemeIdx = p.indexOf('://');
@@ -100,7 +101,7 @@ export interface StringToSignParts {
   path: string;
 }
 
-/** The five lines of reference/amojo.md §1.3, joined by `\n`, no trailing newline. Values go in as sent. */
+/** The five lines of docs/amojo-protocol.md#the-signed-string, joined by `\n`, no trailing newline. Values go in as sent. */
 export function stringToSign(p: StringToSignParts): string {
   return [p.method.toUpperCase(), p.contentMd5, p.contentType, p.date, p.path].join('\n');
 }
@@ -128,7 +129,7 @@ export type AmojoSignedHeaders = {
 
 /**
  * Headers for one amojo request. Send the body exactly as passed here: re-serialising it changes
- * the MD5 (reference/amojo.md §1.5). Content-Type is sent without charset because it is signed.
+ * the MD5 (docs/amojo-protocol.md#signing-pitfalls). Content-Type is sent without charset because it is signed.
  */
 export function signRequest(secret: string, req: SignRequestInput): AmojoSignedHeaders {
   const md5 = contentMd5(req.body ?? '');
@@ -188,7 +189,7 @@ const HEX40 = /^[0-9a-f]{40}$/;
  * window (either side of `now`) → HMAC-SHA1 over the five lines, compared in constant time.
  *
  * *assumed* (docs silent): all four headers are required (the docs list them as required for every
- * method; the "empty string when missing" rule of DOC-START is honoured by the signer only); hex
+ * method; the "empty string when missing" rule of [chat-start] is honoured by the signer only); hex
  * must be lowercase as the docs produce it (`strtolower`); the window applies to both past and
  * future dates (clock skew).
  */
@@ -233,7 +234,7 @@ export function verifyRequestSignature(secret: string, req: VerifyRequestInput):
   return { ok: true };
 }
 
-/** `X-Signature` of an amojo → channel callback: HMAC-SHA1 over the raw body (DOC-HOOK). */
+/** `X-Signature` of an amojo → channel callback: HMAC-SHA1 over the raw body ([chat-hooks]). */
 export function signCallbackBody(secret: string, rawBody: BodyBytes): string {
   return hmacSha1Hex(secret, toBuffer(rawBody));
 }
@@ -246,9 +247,9 @@ export type CallbackVerifyResult =
 
 /**
  * Verifies an amojo callback over the exact bytes received. Accepts the HMAC of the raw body, or of
- * the body with trailing `\r`/`\n` removed: FCRITIC `trim($body, "\n")` and AMOJOWRAPPER
+ * the body with trailing `\r`/`\n` removed: [fcritic] `trim($body, "\n")` and [amojowrapper]
  * `strip("\r\n")` do so, and a live Kommo capture (fixture amojo-02) was signed without the
- * trailing `\n` it carried (reference/amojo.md §3; fixtures README).
+ * trailing `\n` it carried (docs/amojo-protocol.md#callbacks; test/fixtures/README.md).
  *
  * *assumed*: the header is compared case-insensitively and with surrounding spaces removed: we are
  * the receiver here, and refusing a real callback loses the message (amojo never retries).

@@ -2,8 +2,9 @@
  * Carries out a pipeline Action against SQS and the DLQ index. Every function here either
  * completes or throws; the batch runner turns a throw into a batchItemFailure, so SQS redelivers
  * the record and nothing is lost (at the price of a possible duplicate re-send). One exception:
- * a DLQ index write that fails AFTER the DLQ send is only logged — the message is safe in the
- * DLQ (`dlq list --scan` shows it as `unindexed`), and a redelivery would park a second copy.
+ * a DLQ index write that fails AFTER the DLQ send is only logged and reported to the hooks
+ * (DlqIndexWriteFailed, alarmed) — the message is safe in the DLQ (`dlq list --scan` shows it as
+ * `unindexed`), and a redelivery would park a second copy.
  */
 import { ChangeMessageVisibilityCommand, SendMessageCommand, type SQSClient } from '@aws-sdk/client-sqs';
 import type { SQSRecord } from 'aws-lambda';
@@ -13,6 +14,7 @@ import { dlqSk } from '../store/dlq-index.ts';
 import type { Envelope } from '../envelope.ts';
 import type { QueueDef } from '../routes.ts';
 import type { QueueEndpoint } from './queues-config.ts';
+import { callHook, type PipelineHooks } from '../pipeline/hooks.ts';
 import type { Log } from '../shared/log.ts';
 import { safeErrorDescription } from '../shared/errors.ts';
 
@@ -23,12 +25,10 @@ export interface ActionDeps {
   sqs: SQSClient;
   dlqIndex: DlqIndex;
   now: () => number;
-  /**
-   * Where a failed DLQ index write is reported (the batch loop passes its own deps, log
-   * included). The line carries `dlqIndex: 'unindexed'`, which `countingParks`
-   * (lib/ingest/metrics.ts) counts as `DlqIndexWriteFailed`.
-   */
+  /** Where a failed DLQ index write is logged (the batch loop passes its own deps, log included). */
   log?: Log;
+  /** Told of a failed DLQ index write (`dlqIndexFailed`; the worker counts DlqIndexWriteFailed). */
+  hooks?: PipelineHooks;
 }
 
 /** Message attributes a parked message carries, so `dlq replay/show` can find its index entry. */
@@ -116,5 +116,7 @@ async function parkRecord(action: Extract<Action, { kind: 'park' }>, record: SQS
       dlqIndex: 'unindexed',
       error: safeErrorDescription(cause, env ? Object.values(env.params) : []),
     });
+    const hooks = deps.hooks;
+    if (hooks) callHook(() => hooks.dlqIndexFailed?.({ queue: target.id, reason: action.reason }));
   }
 }

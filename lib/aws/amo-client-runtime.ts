@@ -25,6 +25,7 @@ import type { AccountRef, ClientEvent, FetchLike, TokenSource } from '../amocrm/
 import type { SleepingClock } from '../shared/clock.ts';
 import { noMetrics, type MetricsSink } from '../shared/metrics-sink.ts';
 import { silentLog, type Log } from '../shared/log.ts';
+import { METRIC } from '../metrics.ts';
 import { resolveAccount } from '../config/load.ts';
 import { accountHost, type Config } from '../config/schema.ts';
 import { DynamoBreakerStore } from '../store/breaker.ts';
@@ -33,16 +34,6 @@ import { DynamoCacheStore } from '../store/cache.ts';
 import { LayeredCacheStore, MemoryCacheStore, type CacheStore } from '../amocrm/client/cache-store.ts';
 import { DynamoRateBudget } from '../store/rate-budget.ts';
 import type { BudgetConfig } from '../amocrm/client/rate-budget.ts';
-
-/** Metric names (keep in step with infra/aws/metrics.ts, which the alarms read). */
-export const CLIENT_METRIC = {
-  /** A 403 block opened the account's breaker (alarm ≥ 1 in 5 min). */
-  blocked: 'AccountBlocked',
-  /** amoCRM answered 429. */
-  rateLimited: 'AmoRateLimited',
-  /** A deferral because the shared budget had no slot within `maxBudgetWaitMs` (defer mode). */
-  budgetExhausted: 'RateBudgetExhausted',
-} as const;
 
 /** Client options the runtime passes through (timeouts, policies, marker fields…). */
 export type ClientTuning = Omit<AmoClientOptions, 'tokens' | 'budget' | 'breaker' | 'cache' | 'observer' | 'fetch' | 'clock' | 'mode'>;
@@ -103,13 +94,13 @@ export function createAmoClientRuntime(opts: AmoClientRuntimeOptions): AmoClient
 
   const observerFor = (account: string) => (e: ClientEvent) => {
     if (e.type === 'breaker-opened') {
-      metrics.count(CLIENT_METRIC.blocked, { account });
+      metrics.count(METRIC.blocked, { account });
       log.error('amoCRM blocked the account (403): breaker opened, every instance stops calling it until an operator lifts it', { account, host: e.accountHost, reason: e.reason });
     } else if (e.type === 'rate-limited') {
-      metrics.count(CLIENT_METRIC.rateLimited, { account });
+      metrics.count(METRIC.rateLimited, { account });
       log.warn('amoCRM answered 429: the integration is paused', { account, retryAfterMs: e.retryAfterMs });
     } else if (e.type === 'deferred' && e.reason === 'rate-budget') {
-      metrics.count(CLIENT_METRIC.budgetExhausted, { account });
+      metrics.count(METRIC.budgetExhausted, { account });
     } else if (e.type === 'budget-error') {
       log.warn('a rate-budget write after the request failed (the request stands; the slot counts until its deadline)', { account, op: e.op, error: e.error });
     }

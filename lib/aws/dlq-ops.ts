@@ -1,8 +1,9 @@
 /**
- * The operations side of parking (DESIGN §3a "Failure semantics"): list, show, replay and purge
- * what the worker parked. The DLQ index (lib/store/dlq-index.ts) says what is parked and why; the
- * DLQs themselves are the source of truth for the messages. Used by `amo-gateway dlq …`
- * (infra/cli/commands/dlq.ts) and by tests; no CLI or infra knowledge here.
+ * The SQS and DynamoDB side of the DLQ tooling: list, show, replay and purge what the worker
+ * parked (docs/architecture.md, "Failure semantics"). The DLQ index (lib/pipeline/dlq-index.ts) says
+ * what is parked and why; the DLQs themselves are the source of truth for the messages. The pure
+ * parts — refs, selection, presentation, the absence rule — are lib/dlq/. Used by
+ * `amo-gateway dlq …` (infra/cli/commands/dlq.ts) and by tests; no CLI or infra knowledge here.
  *
  * Reading a DLQ means receiving from it. Every scan holds what it received invisible for
  * `holdSeconds` (so one pass sees each message once) and lets go of everything it did not delete
@@ -18,6 +19,10 @@
  * Messages in a DLQ without an index entry (moved there by SQS's own maxReceiveCount net, or a
  * park whose index write failed) are reported with reason `unindexed` and can be replayed and
  * purged like the rest.
+ *
+ * An index entry whose message a pass did not see is called stale (and removed by purge) only
+ * when the pass can account for every message left in the DLQ: a message held invisible by a
+ * concurrent reader is not seen either, and is very much alive (lib/dlq/absence.ts).
  */
 import {
   ChangeMessageVisibilityBatchCommand,
@@ -28,34 +33,40 @@ import {
   type Message,
   type SQSClient,
 } from '@aws-sdk/client-sqs';
-import { envelopeBody, parseEnvelope, type Envelope } from '../envelope.ts';
+import {
+  absenceProven,
+  DlqOpsError,
+  itemOfEntry,
+  listedOfEntry,
+  listedOfMessage,
+  parkedOf,
+  parseRef,
+  pickQueues,
+  queueOfIds,
+  replayBody,
+  selects,
+  stripMessage,
+  unaccounted,
+  UNINDEXED,
+  formatRef,
+  type DlqDepth,
+  type DlqMessageInput,
+  type DlqQueueRef,
+  type DlqSelector,
+  type ListedItem,
+  type ParkAttributes,
+  type ParkedItem,
+  type ParkedMessage,
+} from '../dlq/index.ts';
 import { mapLimit } from '../shared/concurrency.ts';
 import { describeError } from '../shared/errors.ts';
-import { redact, safeErrorText } from '../shared/redact.ts';
+import { safeErrorText } from '../shared/redact.ts';
 import type { DlqEntry, DlqIndex } from '../pipeline/dlq-index.ts';
 import { DLQ_ATTR } from './actions.ts';
-
-/** The reason given to a DLQ message that has no index entry. */
-export const UNINDEXED = 'unindexed';
-const UNINDEXED_PREFIX = 'unindexed:';
-/** The route shown for a parked message that is not an envelope (as lib/aws/actions.ts indexes it). */
-export const NOT_AN_ENVELOPE = '(not an envelope)';
 
 export const DEFAULT_HOLD_SECONDS = 120;
 export const DEFAULT_WAIT_SECONDS = 1;
 export const DEFAULT_CONCURRENCY = 10;
-
-export class DlqOpsError extends Error {
-  override readonly name = 'DlqOpsError';
-}
-
-/** A queue as the operations tools know it. */
-export interface DlqQueueRef {
-  id: string;
-  url: string;
-  dlqUrl: string;
-  fifo: boolean;
-}
 
 export interface DlqOpsDeps {
   sqs: SQSClient;
@@ -70,142 +81,33 @@ export interface DlqOpsDeps {
   concurrency?: number;
 }
 
-// ---------------------------------------------------------------------------------------------
-// References: `<queue id>/<index id>` or `<queue id>/unindexed:<DLQ message id>`.
-
-export type ParkedKey = { kind: 'indexed'; id: string } | { kind: 'unindexed'; messageId: string };
-
-export function formatRef(queueId: string, key: ParkedKey): string {
-  return `${queueId}/${key.kind === 'indexed' ? key.id : `${UNINDEXED_PREFIX}${key.messageId}`}`;
-}
-
-/** Parse what an operator typed: a full ref, or a bare index id, message key or message id. */
-export function parseRef(ref: string): { queueId: string | undefined; key: ParkedKey } {
-  const slash = ref.indexOf('/');
-  const queueId = slash > 0 ? ref.slice(0, slash) : undefined;
-  const rest = slash > 0 ? ref.slice(slash + 1) : ref;
-  if (rest === '') throw new DlqOpsError(`"${ref}" is not a DLQ id (expected <queue>/<id> as \`dlq list\` prints it)`);
-  if (rest.startsWith(UNINDEXED_PREFIX)) return { queueId, key: { kind: 'unindexed', messageId: rest.slice(UNINDEXED_PREFIX.length) } };
-  return { queueId, key: { kind: 'indexed', id: rest } };
-}
-
-// ---------------------------------------------------------------------------------------------
-// What is parked.
-
-/** One parked thing: an index entry, a DLQ message, or both. */
-export interface ParkedItem {
-  ref: string;
-  queueId: string;
-  route: string;
-  reason: string;
-  /** Epoch ms: the index's parkedAt, or when SQS got the message (unindexed). */
-  parkedAt: number;
-  key: ParkedKey;
-  entry: DlqEntry | undefined;
-}
-
-/** A parked message as received from its DLQ. */
-export interface ParkedMessage extends ParkedItem {
-  messageId: string;
-  receiptHandle: string;
-  body: string;
-  envelope: Envelope | undefined;
-  /** Why the body is not an envelope (redacted). */
-  envelopeError: string | undefined;
-  /** The attributes the worker set when parking (absent on SQS-redriven messages). */
-  attrs: { indexId?: string; reason?: string; sourceQueue?: string };
-  /** Epoch ms SQS accepted the message into the DLQ (SentTimestamp). */
-  sentAt: number | undefined;
-  /** Times it was received from the DLQ (scans, shows, this one included). */
-  dlqReceiveCount: number;
-  /** FIFO message group. */
-  groupId: string | undefined;
-}
-
-export interface DlqSelector {
-  queue?: string;
-  route?: string;
-  reason?: string;
-  /** Refs as printed by `dlq list` (or bare index ids / message keys / message ids). */
-  ids?: readonly string[];
-  /** Only items parked at or after this epoch ms. */
-  since?: number;
-  /** Only items parked before this epoch ms. */
-  before?: number;
-}
-
-function idMatches(wanted: string, item: ParkedItem): boolean {
-  const { queueId, key } = parseRef(wanted);
-  if (queueId !== undefined && queueId !== item.queueId) return false;
-  if (key.kind === 'unindexed') return item.key.kind === 'unindexed' && item.key.messageId === key.messageId;
-  if (item.entry && (item.entry.id === key.id || item.entry.messageKey === key.id)) return true;
-  return item.key.kind === 'unindexed' && item.key.messageId === key.id;
-}
-
-export function selects(sel: DlqSelector, item: ParkedItem): boolean {
-  if (sel.queue !== undefined && sel.queue !== item.queueId) return false;
-  if (sel.route !== undefined && sel.route !== item.route) return false;
-  if (sel.reason !== undefined && sel.reason !== item.reason) return false;
-  if (sel.since !== undefined && item.parkedAt < sel.since) return false;
-  if (sel.before !== undefined && item.parkedAt >= sel.before) return false;
-  if (sel.ids !== undefined && sel.ids.length > 0 && !sel.ids.some((w) => idMatches(w, item))) return false;
-  return true;
-}
-
-function itemOfEntry(e: DlqEntry): ParkedItem {
-  const key: ParkedKey = { kind: 'indexed', id: e.id };
-  return { ref: formatRef(e.queueId, key), queueId: e.queueId, route: e.route, reason: e.reason, parkedAt: Date.parse(e.parkedAt), key, entry: e };
-}
-
-function messageOf(queue: DlqQueueRef, m: Message, entries: ReadonlyMap<string, DlqEntry>): ParkedMessage {
+/** An SQS message in the plain terms of lib/dlq. */
+function inputOf(m: Message): DlqMessageInput {
   const attr = (name: string) => m.MessageAttributes?.[name]?.StringValue;
-  const attrs: ParkedMessage['attrs'] = {};
+  const attrs: ParkAttributes = {};
   const indexId = attr(DLQ_ATTR.indexId);
   const reason = attr(DLQ_ATTR.reason);
   const sourceQueue = attr(DLQ_ATTR.sourceQueue);
   if (indexId !== undefined) attrs.indexId = indexId;
   if (reason !== undefined) attrs.reason = reason;
   if (sourceQueue !== undefined) attrs.sourceQueue = sourceQueue;
-  const messageId = m.MessageId ?? '';
-  const body = m.Body ?? '';
-  let envelope: Envelope | undefined;
-  let envelopeError: string | undefined;
-  try {
-    envelope = parseEnvelope(body);
-  } catch (e) {
-    envelopeError = safeErrorText(describeError(e));
-  }
-  const sentAt = Number(m.Attributes?.SentTimestamp) || undefined;
-  const entry = indexId !== undefined ? entries.get(indexId) : undefined;
-  const key: ParkedKey = entry ? { kind: 'indexed', id: entry.id } : { kind: 'unindexed', messageId };
   return {
-    ref: formatRef(queue.id, key),
-    queueId: queue.id,
-    route: entry?.route ?? envelope?.route ?? NOT_AN_ENVELOPE,
-    reason: entry?.reason ?? UNINDEXED,
-    parkedAt: entry ? Date.parse(entry.parkedAt) : (sentAt ?? 0),
-    key,
-    entry,
-    messageId,
+    messageId: m.MessageId ?? '',
     receiptHandle: m.ReceiptHandle ?? '',
-    body,
-    envelope,
-    envelopeError,
+    body: m.Body ?? '',
     attrs,
-    sentAt,
-    dlqReceiveCount: Number(m.Attributes?.ApproximateReceiveCount) || 1,
+    sentAt: Number(m.Attributes?.SentTimestamp) || undefined,
+    receiveCount: Number(m.Attributes?.ApproximateReceiveCount) || 1,
     groupId: m.Attributes?.MessageGroupId,
   };
 }
 
+function messageOf(queue: DlqQueueRef, m: Message, entries: ReadonlyMap<string, DlqEntry>): ParkedMessage {
+  return parkedOf(queue.id, inputOf(m), entries);
+}
+
 // ---------------------------------------------------------------------------------------------
 // Queue plumbing.
-
-export interface DlqDepth {
-  visible: number;
-  inFlight: number;
-  delayed: number;
-}
 
 export async function dlqDepth(sqs: SQSClient, dlqUrl: string): Promise<DlqDepth> {
   const res = await sqs.send(
@@ -223,18 +125,7 @@ export async function dlqDepth(sqs: SQSClient, dlqUrl: string): Promise<DlqDepth
 }
 
 function selectQueues(deps: DlqOpsDeps, queue: string | undefined): DlqQueueRef[] {
-  if (queue === undefined) return [...deps.queues];
-  const q = deps.queues.find((x) => x.id === queue);
-  if (!q) throw new DlqOpsError(`unknown queue "${queue}" (known: ${deps.queues.map((x) => x.id).join(', ') || 'none'})`);
-  return [q];
-}
-
-/** When every id names the same queue, only that DLQ needs a pass. */
-function queueOfIds(ids: readonly string[] | undefined): string | undefined {
-  if (!ids || ids.length === 0) return undefined;
-  const queues = new Set(ids.map((i) => parseRef(i).queueId));
-  const [only] = [...queues];
-  return queues.size === 1 ? only : undefined;
+  return pickQueues(deps.queues, queue);
 }
 
 async function indexEntries(deps: DlqOpsDeps, queueId: string): Promise<Map<string, DlqEntry>> {
@@ -299,6 +190,20 @@ class DlqScan {
     return fresh;
   }
 
+  /**
+   * After the pass, while it still holds what it received: how many messages of the DLQ it cannot
+   * account for (lib/dlq/absence.ts) — undefined when the pass was not complete or the DLQ's
+   * depth could not be read. 0 proves that a message this pass did not see is not in the DLQ.
+   */
+  async unaccounted(): Promise<number | undefined> {
+    if (!this.exhausted || this.wrapped) return undefined;
+    try {
+      return unaccounted(await dlqDepth(this.sqs, this.queue.dlqUrl), this.held.size);
+    } catch {
+      return undefined;
+    }
+  }
+
   /** The message was deleted: nothing to release. */
   settled(messageId: string): void {
     this.held.delete(messageId);
@@ -340,41 +245,22 @@ export interface ListOptions extends DlqSelector {
   depth?: boolean;
 }
 
-export interface ListedItem extends ParkedItem {
-  /** Tries made (the index's, or the envelope's `attempt` for an unindexed message). */
-  attempts: number | undefined;
-  /** Epoch ms the request was first received. */
-  firstSeenAt: number | undefined;
-  /** Redacted. */
-  lastError: string;
-  /** With a scan: whether the message was found in its DLQ. */
-  inDlq?: boolean;
-}
-
-function listedOfEntry(e: DlqEntry): ListedItem {
-  return { ...itemOfEntry(e), attempts: e.attempts, firstSeenAt: Date.parse(e.firstSeenAt), lastError: e.lastError };
-}
-
-function listedOfMessage(p: ParkedMessage): ListedItem {
-  const env = p.envelope;
-  return {
-    ...stripMessage(p),
-    attempts: env?.attempt,
-    firstSeenAt: env?.receivedAt,
-    lastError: env?.lastError !== undefined ? safeErrorText(env.lastError, Object.values(env.params)) : (p.envelopeError ?? ''),
-    inDlq: true,
-  };
-}
-
 export interface QueueListing {
   id: string;
   /** Index entries of this queue (whatever the filter). */
   indexed: number;
   depth?: DlqDepth;
   depthError?: string;
-  /** With a scan: messages without an index entry, and entries whose message was not found. */
+  /** With a scan: messages without an index entry, and entries whose message is proven gone. */
   unindexed?: number;
   missing?: number;
+  /**
+   * With a scan: entries whose message the scan did not see, but which may be held by another
+   * reader right now (the DLQ had `heldElsewhere` messages the scan could not account for;
+   * undefined: its depth could not be read). Not counted as missing.
+   */
+  unproven?: number;
+  heldElsewhere?: number;
   /** The scan ran longer than its hold and met its own messages again: counts may be short. */
   incomplete?: boolean;
 }
@@ -406,6 +292,7 @@ export async function listParked(deps: DlqOpsDeps, opts: ListOptions = {}): Prom
       const found = new Set<string>();
       const unindexed: ListedItem[] = [];
       const s = scanOf(deps, q);
+      let others: number | undefined;
       try {
         for (let batch = await s.next(); batch.length; batch = await s.next()) {
           for (const m of batch) {
@@ -414,15 +301,22 @@ export async function listParked(deps: DlqOpsDeps, opts: ListOptions = {}): Prom
             else unindexed.push(listedOfMessage(p));
           }
         }
+        others = await s.unaccounted(); // while still holding: see lib/dlq/absence.ts
       } finally {
         await s.release();
       }
+      for (const it of all) if (found.has(it.entry?.id ?? '')) it.inDlq = true;
       // A pass that met its own messages again may have missed some: say nothing about absence then.
-      if (!s.wrapped) for (const it of all) it.inDlq = found.has(it.entry?.id ?? '');
+      if (s.wrapped) listing.incomplete = true;
+      else if (absenceProven(others)) {
+        for (const it of all) it.inDlq ??= false;
+        listing.missing = all.filter((i) => i.inDlq === false).length;
+      } else {
+        listing.unproven = all.filter((i) => i.inDlq === undefined).length;
+        if (others !== undefined) listing.heldElsewhere = others;
+      }
       all.push(...unindexed);
       listing.unindexed = unindexed.length;
-      if (!s.wrapped) listing.missing = all.filter((i) => i.inDlq === false).length;
-      else listing.incomplete = true;
     }
     queues.push(listing);
     items.push(...all.filter((i) => selects(opts, i)));
@@ -433,10 +327,6 @@ export async function listParked(deps: DlqOpsDeps, opts: ListOptions = {}): Prom
   return { items, byReason, queues, scanned: scan };
 }
 
-function stripMessage(p: ParkedMessage): ParkedItem {
-  return { ref: p.ref, queueId: p.queueId, route: p.route, reason: p.reason, parkedAt: p.parkedAt, key: p.key, entry: p.entry };
-}
-
 // ---------------------------------------------------------------------------------------------
 // show
 
@@ -444,6 +334,11 @@ export interface ShowResult {
   item: ParkedItem;
   /** The DLQ message, when found (it was received and let go again, never deleted). */
   message: ParkedMessage | undefined;
+  /**
+   * No message found: how many messages of its DLQ the search could not account for (held by
+   * another reader right now: it may be one of them); undefined when that could not be told.
+   */
+  heldElsewhere?: number;
 }
 
 export async function showParked(deps: DlqOpsDeps, ref: string): Promise<ShowResult> {
@@ -466,6 +361,7 @@ export async function showParked(deps: DlqOpsDeps, ref: string): Promise<ShowRes
 
   // 2. The message: by its index id attribute, or by its DLQ message id.
   const wantsMessageId = key.kind === 'unindexed' ? key.messageId : entryHit ? undefined : key.id;
+  let heldElsewhere: number | undefined = 0;
   for (const q of entryHit ? [entryHit.queue] : queues) {
     const entries = entriesByQueue.get(q.id) ?? new Map<string, DlqEntry>();
     const s = scanOf(deps, q);
@@ -476,11 +372,13 @@ export async function showParked(deps: DlqOpsDeps, ref: string): Promise<ShowRes
           if (hit) return { item: entryHit ? itemOfEntry(entryHit.entry) : stripMessage(messageOf(q, m, entries)), message: messageOf(q, m, entries) };
         }
       }
+      const others = await s.unaccounted();
+      heldElsewhere = heldElsewhere === undefined || others === undefined ? undefined : heldElsewhere + others;
     } finally {
       await s.release();
     }
   }
-  if (entryHit) return { item: itemOfEntry(entryHit.entry), message: undefined };
+  if (entryHit) return { item: itemOfEntry(entryHit.entry), message: undefined, ...(heldElsewhere !== 0 ? { heldElsewhere } : {}) };
   throw new DlqOpsError(`no parked message "${ref}" (not in the DLQ index, not in ${queueId ? `the DLQ of "${queueId}"` : 'any DLQ'})`);
 }
 
@@ -494,7 +392,9 @@ export type RunEvent =
   | { kind: 'skipped'; item: ParkedMessage }
   | { kind: 'failed'; item: ParkedMessage; stage: 'send' | 'delete'; error: string }
   | { kind: 'index-left'; item: ParkedMessage; error: string }
-  | { kind: 'stale'; item: ParkedItem; removed: boolean };
+  | { kind: 'stale'; item: ParkedItem; removed: boolean }
+  /** Not seen by the pass, but the DLQ had messages the pass could not account for: kept. */
+  | { kind: 'unproven'; item: ParkedItem };
 
 export interface RunOptions extends DlqSelector {
   /** At most this many messages are replayed/purged (default: all that match). */
@@ -528,20 +428,18 @@ export interface RunReport {
   stale: string[];
   /** Of those, removed (purge only). */
   staleRemoved: number;
+  /**
+   * Per DLQ: index entries matching the selection whose message the pass did not see, kept because
+   * the DLQ had messages the pass could not account for (`heldElsewhere`, e.g. held invisible by a
+   * concurrent `dlq show` or `list --scan`; undefined: its depth could not be read). Such an
+   * entry's message may well be there: nothing is concluded, nothing removed (lib/dlq/absence.ts).
+   */
+  unproven: Array<{ queueId: string; heldElsewhere: number | undefined; refs: string[] }>;
   /** Held messages that could not be let go explicitly: they reappear when the hold runs out. */
   releaseErrors: number;
   /** A pass ran longer than the hold and met its own messages again: some may not have been seen. */
   incomplete: boolean;
   holdSeconds: number;
-}
-
-/** The main-queue body of a replayed message: `attempt` removed (fresh tries), everything else kept. */
-export function replayBody(p: Pick<ParkedMessage, 'body' | 'envelope'>): string {
-  if (!p.envelope) return p.body; // not an envelope: sent back exactly as it was parked
-  const raw = JSON.parse(p.body) as Record<string, unknown>;
-  // Work on the raw JSON, not the parsed envelope: fields this version does not know survive.
-  const { attempt: _attempt, ...rest } = raw;
-  return JSON.stringify(rest);
 }
 
 export function replayParked(deps: DlqOpsDeps, opts: RunOptions = {}): Promise<RunReport> {
@@ -557,7 +455,7 @@ async function runOverDlqs(deps: DlqOpsDeps, opts: RunOptions, action: 'replay' 
   const emit = opts.onEvent ?? (() => undefined);
   const dryRun = opts.dryRun === true;
   const holdSeconds = deps.holdSeconds ?? DEFAULT_HOLD_SECONDS;
-  const report: RunReport = { action, dryRun, done: 0, skipped: 0, failed: [], limitReached: false, indexLeft: [], stale: [], staleRemoved: 0, releaseErrors: 0, incomplete: false, holdSeconds };
+  const report: RunReport = { action, dryRun, done: 0, skipped: 0, failed: [], limitReached: false, indexLeft: [], stale: [], staleRemoved: 0, unproven: [], releaseErrors: 0, incomplete: false, holdSeconds };
   const queues = selectQueues(deps, opts.queue ?? queueOfIds(opts.ids));
   if (opts.limit !== undefined && (!Number.isInteger(opts.limit) || opts.limit < 1)) throw new DlqOpsError('limit must be a whole number ≥ 1');
 
@@ -579,6 +477,7 @@ async function runOverDlqs(deps: DlqOpsDeps, opts: RunOptions, action: 'replay' 
     const entries = await indexEntries(deps, q.id);
     const found = new Set<string>();
     const s = scanOf(deps, q);
+    let others: number | undefined;
     try {
       for (let batch = await s.next(); batch.length && !report.limitReached; batch = await s.next()) {
         const todo: ParkedMessage[] = [];
@@ -613,6 +512,8 @@ async function runOverDlqs(deps: DlqOpsDeps, opts: RunOptions, action: 'replay' 
           }
         });
       }
+      // While this pass still holds what it did not delete: can it account for every message left?
+      if (!report.limitReached) others = await s.unaccounted();
     } finally {
       await s.release();
       report.releaseErrors += s.releaseErrors;
@@ -620,12 +521,20 @@ async function runOverDlqs(deps: DlqOpsDeps, opts: RunOptions, action: 'replay' 
     }
 
     // Index entries whose message this complete pass did not find. Only those older than the
-    // pass: a park in progress writes its DLQ message first and its entry just after.
+    // pass: a park in progress writes its DLQ message first and its entry just after. Not seeing
+    // a message proves nothing while someone else may hold it invisible (lib/dlq/absence.ts).
     if (s.exhausted && !s.wrapped && !report.limitReached) {
+      const proven = absenceProven(others);
+      const unproven: string[] = [];
       for (const e of entries.values()) {
         if (found.has(e.id)) continue;
         const item = itemOfEntry(e);
         if (item.parkedAt >= startedAt || !selects(opts, item)) continue;
+        if (!proven) {
+          unproven.push(item.ref);
+          emit({ kind: 'unproven', item });
+          continue;
+        }
         report.stale.push(item.ref);
         let removed = false;
         if (action === 'purge' && !dryRun) {
@@ -639,6 +548,7 @@ async function runOverDlqs(deps: DlqOpsDeps, opts: RunOptions, action: 'replay' 
         }
         emit({ kind: 'stale', item, removed });
       }
+      if (unproven.length) report.unproven.push({ queueId: q.id, heldElsewhere: others, refs: unproven });
     }
   }
   return report;
@@ -653,7 +563,7 @@ async function replayOne(deps: DlqOpsDeps, q: DlqQueueRef, p: ParkedMessage, s: 
     await deps.sqs.send(
       new SendMessageCommand({
         QueueUrl: q.url,
-        MessageBody: replayBody(p),
+        MessageBody: replayBody(p, (deps.now ?? Date.now)()),
         // A replay of the same DLQ message within SQS's 5-minute window is dropped as a duplicate.
         ...(q.fifo ? { MessageGroupId: p.groupId ?? p.envelope?.route ?? 'replay', MessageDeduplicationId: `replay-${p.messageId}`.slice(0, 128) } : {}),
       }),
@@ -703,100 +613,3 @@ async function removeEntry(deps: DlqOpsDeps, q: DlqQueueRef, p: ParkedMessage, r
   }
 }
 
-// ---------------------------------------------------------------------------------------------
-// Presenting a parked envelope (pure): path tokens masked, everything else redacted unless raw.
-
-export interface EnvelopeSummary {
-  route: string;
-  params: Record<string, string>;
-  query: Record<string, string>;
-  headers: Record<string, string>;
-  /** ISO. */
-  receivedAt: string;
-  requestId: string;
-  sourceIp: string;
-  attempt: number;
-  deferrals: number;
-  lastError: string | undefined;
-  bodyBytes: number;
-  contentType: string | undefined;
-}
-
-/** Path parameters are per-account secrets (e.g. the amoCRM hook token): never shown, only their length. */
-export function maskParam(value: string): string {
-  return `[masked, ${value.length} chars]`;
-}
-
-export function summarizeEnvelope(env: Envelope, opts: { raw?: boolean } = {}): EnvelopeSummary {
-  const secrets = Object.values(env.params);
-  const clean = (v: string) => (opts.raw ? v : redact(v, secrets));
-  const map = (m: Record<string, string>, f: (v: string) => string) => Object.fromEntries(Object.entries(m).map(([k, v]) => [k, f(v)]));
-  return {
-    route: env.route,
-    params: map(env.params, (v) => (opts.raw ? v : maskParam(v))),
-    query: map(env.query, clean),
-    headers: map(env.headers, clean),
-    receivedAt: new Date(env.receivedAt).toISOString(),
-    requestId: env.requestId,
-    sourceIp: env.sourceIp,
-    attempt: env.attempt ?? 0,
-    deferrals: env.deferrals ?? 0,
-    lastError: env.lastError === undefined ? undefined : clean(env.lastError),
-    bodyBytes: envelopeBody(env).length,
-    contentType: env.headers['content-type'],
-  };
-}
-
-export interface RenderedBody {
-  kind: 'form' | 'json' | 'text' | 'binary';
-  /** Lines to print. */
-  lines: string[];
-  redacted: boolean;
-}
-
-function decodeFormPart(s: string): string {
-  try {
-    return decodeURIComponent(s.replace(/\+/g, ' '));
-  } catch {
-    return s;
-  }
-}
-
-/**
- * The body for a human: form bodies decoded to `key = value` lines (amoCRM's hooks percent-encode
- * every email and phone, so redaction must look at the decoded text), JSON pretty-printed, text
- * as is; phones, emails, tokens and the path tokens redacted. `raw` gives the exact bytes instead
- * (UTF-8 text as is, anything else as base64).
- */
-export function renderBody(env: Envelope, opts: { raw?: boolean } = {}): RenderedBody {
-  const bytes = envelopeBody(env);
-  let text: string;
-  try {
-    text = new TextDecoder('utf-8', { fatal: true }).decode(bytes);
-  } catch {
-    return opts.raw
-      ? { kind: 'binary', lines: [bytes.toString('base64')], redacted: false }
-      : { kind: 'binary', lines: [`(${bytes.length} bytes, not UTF-8 text; --raw prints them as base64)`], redacted: true };
-  }
-  const ct = (env.headers['content-type'] ?? '').split(';')[0]?.trim().toLowerCase() ?? '';
-  if (opts.raw) return { kind: ct.includes('json') ? 'json' : ct === 'application/x-www-form-urlencoded' ? 'form' : 'text', lines: [text], redacted: false };
-  const secrets = Object.values(env.params);
-  const clean = (s: string) => redact(s, secrets);
-  if (ct === 'application/x-www-form-urlencoded') {
-    const lines = text === '' ? [] : text.split('&').map((pair) => {
-      const eq = pair.indexOf('=');
-      const k = decodeFormPart(eq < 0 ? pair : pair.slice(0, eq));
-      const v = eq < 0 ? '' : decodeFormPart(pair.slice(eq + 1));
-      return clean(`${k} = ${v}`);
-    });
-    return { kind: 'form', lines, redacted: true };
-  }
-  if (ct.includes('json')) {
-    try {
-      return { kind: 'json', lines: clean(JSON.stringify(JSON.parse(text), null, 2)).split('\n'), redacted: true };
-    } catch {
-      /* declared JSON, is not: show as text */
-    }
-  }
-  return { kind: 'text', lines: clean(text).split('\n'), redacted: true };
-}

@@ -3,6 +3,7 @@
  * port. Seen structurally, so this module loads neither package (the function files make the
  * instances, once per container).
  */
+import { metricUnit, type MetricUnit } from '../metrics.ts';
 import type { Log } from '../shared/log.ts';
 import type { MetricsSink } from '../shared/metrics-sink.ts';
 
@@ -25,7 +26,7 @@ export function powertoolsLog(l: PowertoolsLoggerLike): Log {
 
 /** What the adapter needs of Powertools Metrics. */
 export interface PowertoolsMetricsLike {
-  singleMetric(): { addDimension(name: string, value: string): unknown; addMetric(name: string, unit: 'Count', value: number): unknown };
+  singleMetric(): { addDimension(name: string, value: string): unknown; addMetric(name: string, unit: MetricUnit, value: number): unknown };
 }
 
 /** One single-metric per count, so the account dimension does not leak onto other metrics of the invocation. */
@@ -34,7 +35,7 @@ export function powertoolsMetricsSink(metrics: PowertoolsMetricsLike): MetricsSi
     count(name, dimensions = {}, value = 1) {
       const m = metrics.singleMetric();
       for (const [k, v] of Object.entries(dimensions)) m.addDimension(k, v);
-      m.addMetric(name, 'Count', value);
+      m.addMetric(name, metricUnit(name), value);
     },
   };
 }

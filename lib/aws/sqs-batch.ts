@@ -3,12 +3,15 @@
  * goes through the pipeline (lib/pipeline/process.ts) and its action is executed; a record is
  * reported in batchItemFailures when its action says so (FIFO defer/retry) or when an SQS or
  * DynamoDB call failed. Standard queues run records side by side (bounded); FIFO queues keep
- * group order (lib/pipeline/fifo.ts).
+ * group order (lib/pipeline/fifo.ts). Parks and deferrals are reported to `hooks` once carried
+ * out (lib/pipeline/hooks.ts), which is where the worker counts its metrics.
  */
 import type { SQSClient } from '@aws-sdk/client-sqs';
 import type { SQSBatchResponse, SQSEvent, SQSRecord } from 'aws-lambda';
 import type { Random, BackoffPolicy } from '../pipeline/backoff.ts';
+import type { DeferralPolicy } from '../pipeline/deferral.ts';
 import { runFifoBatch } from '../pipeline/fifo.ts';
+import { callHook, type PipelineHooks } from '../pipeline/hooks.ts';
 import { mapLimit } from '../shared/concurrency.ts';
 import type { Log } from '../shared/log.ts';
 import { processMessage, type MessageResult, type PipelineConfig } from '../pipeline/process.ts';
@@ -27,6 +30,10 @@ export interface BatchDeps {
   now: () => number;
   random: Random;
   policy?: BackoffPolicy;
+  /** The deferral cap (default DEFAULT_DEFERRAL_POLICY). */
+  deferral?: Partial<DeferralPolicy>;
+  /** Told of every park and deferral once carried out (metrics). */
+  hooks?: PipelineHooks;
   /** Records of a standard-queue batch processed at once. assumed: 10. */
   concurrency?: number;
 }
@@ -39,7 +46,7 @@ export function createBatchHandler(deps: BatchDeps): BatchHandler {
   const configs = new Map<string, PipelineConfig>(
     deps.queues.map((q) => [
       q.id,
-      { queue: q, routes, processors: deps.processors, log: deps.log, now: deps.now, random: deps.random, policy: deps.policy },
+      { queue: q, routes, processors: deps.processors, log: deps.log, now: deps.now, random: deps.random, policy: deps.policy, deferral: deps.deferral },
     ]),
   );
   const concurrency = deps.concurrency ?? 10;
@@ -58,6 +65,7 @@ export function createBatchHandler(deps: BatchDeps): BatchHandler {
       failure = e;
       done = false;
     }
+    if (failure === undefined && result) report(result, target);
     // One line per message: where it came from, how big, what happened. Never the body or the
     // path parameters (route ids only), never an unredacted error.
     const a = result?.action;
@@ -73,6 +81,10 @@ export function createBatchHandler(deps: BatchDeps): BatchHandler {
     };
     if (result?.envelope?.attempt) line.attempt = result.envelope.attempt;
     if (result?.envelope?.deferrals) line.deferrals = result.envelope.deferrals;
+    if ((a?.kind === 'resend' || a?.kind === 'fail') && a.cause === 'defer') {
+      line.deferReason = a.deferral.reason;
+      line.ageSeconds = a.deferral.ageSeconds;
+    }
     if (a?.kind === 'resend') line.delaySeconds = a.delaySeconds;
     if (a?.kind === 'fail') line.visibilitySeconds = a.visibilityTimeoutSeconds;
     if (a?.kind === 'park') {
@@ -91,6 +103,19 @@ export function createBatchHandler(deps: BatchDeps): BatchHandler {
       deps.log.info('message', line);
     }
     return done;
+  }
+
+  /** The hooks, for an action that was carried out (not for one whose SQS call failed). */
+  function report(result: MessageResult, target: QueueTarget): void {
+    const a = result.action;
+    const hooks = deps.hooks;
+    if (!hooks) return;
+    if (a.kind === 'park') {
+      callHook(() => hooks.parked?.({ queue: target.id, route: result.route, reason: a.reason }));
+    } else if ((a.kind === 'resend' || a.kind === 'fail') && a.cause === 'defer') {
+      const d = a.deferral;
+      callHook(() => hooks.deferred?.({ queue: target.id, route: result.route ?? '', reason: d.reason, ageSeconds: d.ageSeconds, deferrals: d.deferrals }));
+    }
   }
 
   return async (event) => {

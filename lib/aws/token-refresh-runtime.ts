@@ -18,6 +18,8 @@ export interface TokenRefreshSummary {
   refreshed: number;
   /** Per outcome, e.g. `{fresh: 3, refreshed: 1}`. */
   outcomes: Record<string, number>;
+  /** The `failed` ones per kind (secrets, store, token-endpoint, unknown), e.g. `{store: 2}`; each counted as ScheduledRefreshFailed. */
+  failures: Record<string, number>;
   results: ScheduleResult[];
 }
 
@@ -25,10 +27,14 @@ export function createTokenRefreshHandler(deps: TokenRefreshDeps) {
   return async (_event?: unknown): Promise<TokenRefreshSummary> => {
     const results = await deps.lifecycle.refreshDue();
     const outcomes: Record<string, number> = {};
-    for (const r of results) outcomes[r.outcome] = (outcomes[r.outcome] ?? 0) + 1;
-    const summary = { checked: results.length, refreshed: outcomes.refreshed ?? 0, outcomes, results };
+    const failures: Record<string, number> = {};
+    for (const r of results) {
+      outcomes[r.outcome] = (outcomes[r.outcome] ?? 0) + 1;
+      if (r.outcome === 'failed') failures[r.kind ?? 'unknown'] = (failures[r.kind ?? 'unknown'] ?? 0) + 1;
+    }
+    const summary = { checked: results.length, refreshed: outcomes.refreshed ?? 0, outcomes, failures, results };
     const bad = results.filter((r) => r.outcome === 'failed' || r.outcome === 'needs-reauth' || r.outcome === 'busy');
-    if (bad.length) deps.log.warn('token refresh: some accounts need attention', { outcomes, accounts: bad.map((r) => ({ account: r.account, outcome: r.outcome })) });
+    if (bad.length) deps.log.warn('token refresh: some accounts need attention', { outcomes, failures, accounts: bad.map((r) => ({ account: r.account, outcome: r.outcome, ...(r.kind ? { kind: r.kind } : {}) })) });
     else deps.log.info('token refresh done', { outcomes });
     return summary;
   };

@@ -1,6 +1,6 @@
 /**
  * The SQS worker's wiring (functions/worker.ts is its front door): envelope → route processor →
- * ok / defer / retry / park (docs/architecture.md). The pipeline is lib/pipeline, the SQS side
+ * ok / defer / retry / park (docs/architecture.md#failure-semantics). The pipeline is lib/pipeline, the SQS side
  * sqs-batch.ts, the amoCRM webhook processor and the mirror lib/ingest.
  *
  * AWS environment (everything built once per container, at cold start, outside the handler):
@@ -28,11 +28,12 @@ import { loadConfigFromEnv } from '../config/load.ts';
 import type { Config } from '../config/schema.ts';
 import type { SecretSource } from '../config/secrets.ts';
 import type { EventPublisher } from '../events/bus.ts';
-import { buildIngestProcessors, countingParks, type FlowRegistry, type MirrorSender } from '../ingest/index.ts';
+import { buildIngestProcessors, pipelineMetrics, type FlowRegistry, type MirrorSender } from '../ingest/index.ts';
 import type { MetricsSink } from '../shared/metrics-sink.ts';
 import { DEFAULT_BACKOFF_POLICY, type Random, type BackoffPolicy } from '../pipeline/backoff.ts';
+import type { DeferralPolicy } from '../pipeline/deferral.ts';
 import type { Log } from '../shared/log.ts';
-import { buildProcessorMap, type ProcessorMap, type RoutePolicy } from '../pipeline/registry.ts';
+import { routeQueueId, routesWithoutProcessor, type ProcessorMap, type RoutePolicy } from '../pipeline/registry.ts';
 import { DynamoDlqIndex } from '../store/dlq-index.ts';
 import type { DlqIndex } from '../pipeline/dlq-index.ts';
 import { createDynamoIdempotency } from '../store/idempotency.ts';
@@ -48,17 +49,19 @@ export interface WorkerDeps {
   logger: Log;
   /** The route table (default: the shipped one). */
   table?: RouteTable;
-  /** Merged over the default processor of every route; an explicit undefined removes one. */
+  /** Merged over the ingest processors (an explicit undefined removes one); a route with none is parked `no-processor`. */
   processors?: ProcessorMap;
   now?: () => number;
   random?: Random;
   retry?: Partial<BackoffPolicy>;
+  /** The deferral cap (default 24 h; lib/pipeline/deferral.ts). */
+  deferral?: Partial<DeferralPolicy>;
   /**
-   * The amoCRM side (config, secrets, idempotency, bus, flows, mirror). Without it every route
-   * keeps the pipeline's `acknowledge` (nothing is configured to check a webhook against).
+   * The amoCRM side (config, secrets, idempotency, bus, flows, mirror). Without it only
+   * `processors` run; every other route's messages are parked `no-processor`.
    */
   ingest?: WorkerIngestDeps;
-  /** WebhookBadToken, Parked, MirrorFailed, EventsPublished (lib/ingest/metrics.ts). */
+  /** Parked, Deferred, DeferredMessageAge, DlqIndexWriteFailed, and the ingest metrics (lib/metrics.ts). */
   metrics?: MetricsSink;
 }
 
@@ -90,10 +93,10 @@ export function workerTargets(table: RouteTable, queues: QueuesConfig): { target
   return { targets, routes: table.routes };
 }
 
-/** The processor map: the ingest processors (and mirror) when configured, `acknowledge` elsewhere. */
+/** The processor map: the ingest processors (and mirror) when configured, then `deps.processors`. */
 function processorsFor(table: RouteTable, deps: WorkerDeps, remainingTimeMs: () => number): ProcessorMap {
   const ingest = deps.ingest;
-  if (!ingest) return buildProcessorMap(table.routes.map((r) => r.id), deps.processors);
+  if (!ingest) return { ...deps.processors };
   try {
     return buildIngestProcessors({
       config: ingest.config,
@@ -121,16 +124,28 @@ export function createWorkerHandler(deps: WorkerDeps) {
   // overlap queues, whose deadlines are alike). Idempotency reads its remaining time.
   let current: Context | undefined;
   const remainingTimeMs = () => (typeof current?.getRemainingTimeInMillis === 'function' ? current.getRemainingTimeInMillis() : FALLBACK_REMAINING_MS);
+  const processors = processorsFor(table, deps, remainingTimeMs);
+  const consumed = new Set(targets.map((t) => t.id));
+  const unprocessed = routesWithoutProcessor(
+    routes.filter((r) => {
+      const q = routeQueueId(r);
+      return q !== undefined && consumed.has(q);
+    }).map((r) => r.id),
+    processors,
+  );
+  if (unprocessed.length) deps.logger.info('routes without a processor: their messages are parked no-processor', { routes: unprocessed });
   const batch = createBatchHandler({
     sqs: deps.sqs,
     dlqIndex: deps.dlqIndex,
     queues: targets,
     routes,
-    processors: processorsFor(table, deps, remainingTimeMs),
-    log: deps.metrics ? countingParks(deps.logger, deps.metrics) : deps.logger,
+    processors,
+    log: deps.logger,
     now: deps.now ?? Date.now,
     random: deps.random ?? Math.random,
     policy: { ...DEFAULT_BACKOFF_POLICY, ...deps.retry },
+    ...(deps.deferral ? { deferral: deps.deferral } : {}),
+    ...(deps.metrics ? { hooks: pipelineMetrics(deps.metrics) } : {}),
   });
   return middy<SQSEvent, SQSBatchResponse, Error, Context>().handler(async (event, context) => {
     current = context;

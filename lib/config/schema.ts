@@ -1,5 +1,5 @@
 /**
- * The typed configuration of one deployment (DESIGN §3): which amoCRM/Kommo integrations it
+ * The typed configuration of one deployment (docs/architecture.md#configuration): which amoCRM/Kommo integrations it
  * holds, which accounts they are installed in, and the OAuth policy. Validated with zod at synth,
  * at cold start and by the CLI; the same object drives all three.
  *
@@ -22,7 +22,7 @@ import { idSchema } from '../routes.ts';
 export const AMO_DOMAINS = ['amocrm.ru', 'amocrm.com', 'kommo.com'] as const;
 export type AmoDomain = (typeof AMO_DOMAINS)[number];
 
-/** The referer allow-list used when the config says nothing (amocrm-api.md §1 "Redirect parameters"). */
+/** The referer allow-list used when the config says nothing (docs/amocrm-protocol.md#redirect-parameters). */
 export const DEFAULT_REFERER_ALLOW_LIST = ['*.amocrm.ru', '*.amocrm.com', '*.kommo.com'];
 
 const id = z.string().regex(/^[a-z][a-z0-9-]{0,40}$/, 'ids are lower-case kebab-case (a-z, 0-9, -), starting with a letter');
@@ -58,7 +58,7 @@ export const integrationSchema = z
     clientId: z.string().regex(/^[A-Za-z0-9-]{8,64}$/, 'a client id is the integration ID from amoCRM (letters, digits, dashes)'),
     /** The "Secret key"; a reference, resolved at run time. */
     clientSecret: secretRefSchema,
-    /** Must equal the integration's Redirect URI character for character (amocrm-api.md §1). */
+    /** Must equal the integration's Redirect URI character for character (docs/amocrm-protocol.md#token-endpoint). */
     redirectUri: serviceUrl,
     /**
      * The "Access revoked notification web hook" URL set in the integration, when it is set

@@ -27,7 +27,7 @@ import type { IdempotencyGuard } from './idempotency.ts';
 import { runEventStep } from './event-step.ts';
 import { FlowRegistry } from './flows.ts';
 import { HookTokenMatcher } from './hook-tokens.ts';
-import { INGEST_METRIC } from './metrics.ts';
+import { METRIC } from '../metrics.ts';
 import type { MetricsSink } from '../shared/metrics-sink.ts';
 import type { MirrorGate } from './mirroring.ts';
 
@@ -82,7 +82,7 @@ export function createAmocrmHookProcessor(deps: AmocrmHookDeps): RouteProcessor 
     }
     const candidates = await tokens.match(env.params.token, ctx.log);
     if (candidates.length === 0) {
-      metrics?.count(INGEST_METRIC.badToken);
+      metrics?.count(METRIC.badToken);
       return park(HOOK_PARK_REASONS.badToken, 'the path token matches no configured account');
     }
 
@@ -113,7 +113,7 @@ export function createAmocrmHookProcessor(deps: AmocrmHookDeps): RouteProcessor 
         ctx.log.debug('amocrm event', { account: account.id, kind: ev.kind, entityId: ev.entityId, index: ev.index, status: r.status });
       }
     } finally {
-      if (published > 0) metrics?.count(INGEST_METRIC.eventsPublished, {}, published);
+      if (published > 0) metrics?.count(METRIC.eventsPublished, {}, published);
     }
     const summary = { account: account.id, events: parsed.events.length, ran, duplicates, published };
     if (duplicates > 0) ctx.log.info('amocrm webhook: duplicate events skipped', summary);

@@ -1,6 +1,6 @@
 /**
- * One parsed amoCRM event through its effects, at most once (DESIGN §3a "exactly-once effect
- * out"):
+ * One parsed amoCRM event through its effects, at most once
+ * (docs/architecture.md#exactly-once-effect):
  *
  *   guard.once(<event key>)                       ← a redelivered webhook stops here: duplicate
  *     ├─ guard.once(<event key>#publish)  → bus   ← done once even if a flow below fails

@@ -1,5 +1,5 @@
 /**
- * Idempotency on business identity (README.md here): each event's key (webhook request id or body
+ * Idempotency on business identity (docs/architecture.md#idempotency-keys): each event's key (webhook request id or body
  * hash + entity id + action, RDESK booking + element hash, amojo message id, form submission)
  * runs its effect at most once.
  *

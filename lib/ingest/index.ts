@@ -7,7 +7,7 @@ import type { Config } from '../config/schema.ts';
 import type { SecretSource } from '../config/secrets.ts';
 import type { EventPublisher } from '../events/bus.ts';
 import type { MirrorRoute } from '../mirror/mirror.ts';
-import { buildProcessorMap, type ProcessorMap } from '../pipeline/registry.ts';
+import type { ProcessorMap } from '../pipeline/registry.ts';
 import type { IdempotencyGuard } from './idempotency.ts';
 import { AMOCRM_HOOK_ROUTE, createAmocrmHookProcessor, hookTokenGate } from './amocrm-hook.ts';
 import type { FlowRegistry } from './flows.ts';
@@ -31,7 +31,7 @@ export interface IngestDeps {
   bus: EventPublisher;
   flows?: FlowRegistry;
   metrics?: MetricsSink;
-  /** Every route of the table (id, method, path): each gets a processor; the mirror sends "as received". */
+  /** Every route of the table (id, method, path); the mirror sends "as received". */
   routes: readonly MirrorRoute[];
   /** The routes mirrored when `config.mirror.routes` is not given (the queue routes). */
   defaultMirrorRoutes: readonly string[];
@@ -44,9 +44,10 @@ export interface IngestDeps {
 }
 
 /**
- * The worker's processor map: `acknowledge` for every route, the amoCRM webhook processor for
- * `amocrm-hook`, then `overrides`; when the config names a mirror, the mirrored routes wrapped
- * (`amocrm-hook` mirrored only when its path token is one of ours).
+ * The worker's processor map: the amoCRM webhook processor for `amocrm-hook`, then `overrides`
+ * (any other route has none: the pipeline parks its messages `no-processor`); when the config
+ * names a mirror, the mirrored routes wrapped (`amocrm-hook` mirrored only when its path token is
+ * one of ours; a route without a processor is mirrored, then parked `no-processor`).
  * Throws IngestConfigError when the mirror names routes the table does not have, or a `{token}`
  * route other than `amocrm-hook` (no token check to gate it).
  */
@@ -62,7 +63,7 @@ export function buildIngestProcessors(deps: IngestDeps): ProcessorMap {
     ...(deps.flows ? { flows: deps.flows } : {}),
     ...(deps.metrics ? { metrics: deps.metrics } : {}),
   });
-  const map = buildProcessorMap(deps.routes.map((r) => r.id), { [AMOCRM_HOOK_ROUTE]: hook, ...deps.overrides });
+  const map: ProcessorMap = { [AMOCRM_HOOK_ROUTE]: hook, ...deps.overrides };
   const mirrorCfg = deps.config.mirror;
   if (!mirrorCfg) return map;
   const byId = new Map(deps.routes.map((r) => [r.id, r]));

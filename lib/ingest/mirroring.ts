@@ -1,8 +1,9 @@
 /**
- * Mirror mode in the worker (DESIGN §3 "mirror target"): every received request of the mirrored
- * routes is sent again, as received, to a second deployment (lib/mirror) — after the ack, in the
- * consumer, concurrently with processing. It never changes the outcome; failures are only
- * counted (`MirrorFailed`) and logged without the URL (it holds the mirror's token).
+ * Mirror mode in the worker (the config's mirror target, docs/architecture.md#configuration):
+ * every received request of the mirrored routes is sent again, as received, to a second
+ * deployment (lib/mirror) — after the ack, in the consumer, concurrently with processing. It
+ * never changes the outcome; failures are only counted (`MirrorFailed`) and logged without the
+ * URL (it holds the mirror's token).
  *
  * A request is mirrored on its FIRST try only (no `attempt`, no `deferrals`, first receive), so a
  * retried, deferred or replayed message is not sent again (*assumed*: a crash between receive
@@ -20,8 +21,8 @@ import type { Envelope } from '../envelope.ts';
 import type { MirrorConfig } from '../config/schema.ts';
 import type { SecretSource } from '../config/secrets.ts';
 import { createMirror, type Mirror, type MirrorResult, type MirrorRoute } from '../mirror/mirror.ts';
-import type { ProcessorMap, RouteProcessor } from '../pipeline/registry.ts';
-import { INGEST_METRIC } from './metrics.ts';
+import { parkNoProcessor, type ProcessorMap, type RouteProcessor } from '../pipeline/registry.ts';
+import { METRIC } from '../metrics.ts';
 import type { MetricsSink } from '../shared/metrics-sink.ts';
 
 export interface MirrorSender {
@@ -101,12 +102,12 @@ export function withMirror(processors: ProcessorMap, opts: WithMirrorOptions): P
   const ungated = opts.routes.filter((r) => hasTokenParam(r) && !opts.gates?.[r.id]).map((r) => r.id);
   if (ungated.length) throw new IngestConfigError(`mirrored route(s) with a {token} path parameter need a token check before they are mirrored: ${ungated.join(', ')}`);
   for (const route of opts.routes) {
-    const inner = processors[route.id];
-    if (!inner) continue; // no processor: the pipeline parks it, nothing to mirror alongside
+    // A route whose flow has not landed is still mirrored ("as received"), then parked.
+    const inner = processors[route.id] ?? parkNoProcessor;
     const gate = opts.gates?.[route.id];
     out[route.id] = async (env, ctx) => {
       const failed = (reason: string, httpStatus?: number) => {
-        opts.metrics?.count(INGEST_METRIC.mirrorFailed);
+        opts.metrics?.count(METRIC.mirrorFailed);
         ctx.log.warn('mirror send failed', { route: route.id, reason, ...(httpStatus !== undefined ? { httpStatus } : {}) });
       };
       const send = () =>

@@ -4,7 +4,8 @@
  *
  * Standard queues:
  *   ok    → delete
- *   defer → resend (same queue, DelaySeconds) with deferrals + 1; never parks
+ *   defer → resend (same queue, DelaySeconds) with deferrals + 1; parked `deferred-too-long`
+ *           once the message is older than the deferral cap or deferred too often (deferral.ts)
  *   retry → attempt + 1; below maxAttempts → resend after full-jitter backoff; else park
  *           `out-of-attempts`
  *   park  → park at once
@@ -17,15 +18,29 @@
 import type { Envelope } from '../envelope.ts';
 import type { QueueDef } from '../routes.ts';
 import { backoffSeconds, deferSeconds, DEFAULT_BACKOFF_POLICY, type Random, type BackoffPolicy } from './backoff.ts';
+import { checkDeferral, deferralPolicy, type DeferralPolicy } from './deferral.ts';
 import { normalizeReason, PARK_REASONS, type Outcome } from './outcome.ts';
 import { safeErrorText } from '../shared/redact.ts';
 
-/** What the decision needs of a queue of the table (lib/routes.ts). */
-export type QueuePolicy = Pick<QueueDef, 'id' | 'fifo' | 'maxAttempts'>;
+/** What the decision needs of a queue of the table (lib/routes.ts), and its own deferral cap. */
+export type QueuePolicy = Pick<QueueDef, 'id' | 'fifo' | 'maxAttempts'> & {
+  /** This queue's deferral cap, over the pipeline's (DecideInput.deferral). */
+  deferral?: Partial<DeferralPolicy>;
+};
+
+/** What the batch loop reports (Deferred, DeferredMessageAge) for a deferral. */
+export interface DeferralInfo {
+  reason: string;
+  /** Seconds since the edge received the message. */
+  ageSeconds: number;
+  /** This deferral's number (FIFO: SQS's receive count). */
+  deferrals: number;
+}
 
 export type Action =
   | { kind: 'delete' }
-  | { kind: 'resend'; delaySeconds: number; envelope: Envelope; cause: 'retry' | 'defer' }
+  | { kind: 'resend'; delaySeconds: number; envelope: Envelope; cause: 'retry' }
+  | { kind: 'resend'; delaySeconds: number; envelope: Envelope; cause: 'defer'; deferral: DeferralInfo }
   | {
       kind: 'park';
       reason: string;
@@ -36,7 +51,8 @@ export type Action =
       /** What goes to the DLQ; undefined when the message was not an envelope (the raw body goes). */
       envelope: Envelope | undefined;
     }
-  | { kind: 'fail'; visibilityTimeoutSeconds: number; cause: 'retry' | 'defer' };
+  | { kind: 'fail'; visibilityTimeoutSeconds: number; cause: 'retry' }
+  | { kind: 'fail'; visibilityTimeoutSeconds: number; cause: 'defer'; deferral: DeferralInfo };
 
 export interface DecideInput {
   envelope: Envelope;
@@ -45,7 +61,11 @@ export interface DecideInput {
   /** SQS ApproximateReceiveCount of this delivery (1 on the first). */
   receiveCount: number;
   random: Random;
+  /** Epoch ms of this decision (the deferral cap compares it with the envelope's receivedAt). */
+  now: number;
   policy?: BackoffPolicy;
+  /** The pipeline's deferral cap (default DEFAULT_DEFERRAL_POLICY); the queue's own wins. */
+  deferral?: Partial<DeferralPolicy>;
 }
 
 export function decide(input: DecideInput): Action {
@@ -65,9 +85,20 @@ export function decide(input: DecideInput): Action {
     }
 
     case 'defer': {
+      const cap = deferralPolicy(input.deferral, queue.deferral);
+      const count = queue.fifo ? Math.max(1, input.receiveCount) : (env.deferrals ?? 0) + 1;
+      // A replay starts a fresh window (lib/dlq/present.ts replayBody).
+      const check = checkDeferral(Math.max(env.receivedAt, env.replayedAt ?? 0), input.now, count, cap);
+      const reason = normalizeReason(outcome.reason);
+      if (check.exceeded !== undefined) {
+        const lastError = safeErrorText(`${check.exceeded}; last deferral: ${reason}`, secrets);
+        const attempts = queue.fifo ? Math.max(input.receiveCount, priorAttempts + 1) : priorAttempts + 1;
+        return { kind: 'park', reason: PARK_REASONS.deferredTooLong, lastError, attempts, envelope: { ...env, lastError } };
+      }
+      const deferral: DeferralInfo = { reason, ageSeconds: check.ageSeconds, deferrals: count };
       const delay = deferSeconds(outcome.delaySeconds, input.random, policy);
-      if (queue.fifo) return { kind: 'fail', visibilityTimeoutSeconds: delay, cause: 'defer' };
-      return { kind: 'resend', delaySeconds: delay, envelope: { ...env, deferrals: (env.deferrals ?? 0) + 1 }, cause: 'defer' };
+      if (queue.fifo) return { kind: 'fail', visibilityTimeoutSeconds: delay, cause: 'defer', deferral };
+      return { kind: 'resend', delaySeconds: delay, envelope: { ...env, deferrals: count }, cause: 'defer', deferral };
     }
 
     case 'retry': {

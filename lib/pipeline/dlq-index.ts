@@ -1,5 +1,5 @@
 /**
- * The DLQ index's port (docs/architecture.md): one entry per parked message, so `dlq list/show` can say
+ * The DLQ index's port (docs/architecture.md#failure-semantics): one entry per parked message, so `dlq list/show` can say
  * what is parked and why without receiving from the DLQs. The DLQ itself stays the source of
  * truth for `dlq replay`; each parked message carries its index id as the `dlq-index-id`
  * attribute. The DynamoDB adapter is lib/store/dlq-index.ts.

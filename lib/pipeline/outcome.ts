@@ -1,9 +1,10 @@
 /**
- * The one failure vocabulary every worker speaks (DESIGN §3a "Failure semantics"):
+ * The one failure vocabulary every worker speaks (docs/architecture.md#failure-semantics):
  *
  * - `ok`    — done; the message is deleted.
  * - `defer` — back-pressure (rate budget spent, account blocked, re-authorization needed). Not a
- *             failure: re-sent with a delay, never counted toward parking, never parked.
+ *             failure: re-sent with a delay, never counted toward maxAttempts; parked
+ *             `deferred-too-long` only past the deferral cap (deferral.ts, default 24 h).
  * - `retry` — transient (5xx, timeout, network). Counted by the envelope's own `attempt`, backed
  *             off with full jitter, parked as `out-of-attempts` after the queue's `maxAttempts`.
  * - `park`  — permanent (invalid payload, bad signature, unknown form, …): to the DLQ at once.
@@ -37,6 +38,7 @@ export const PARK_REASONS = {
   noProcessor: 'no-processor',
   bodyTooLarge: 'body-too-large',
   outOfAttempts: 'out-of-attempts',
+  deferredTooLong: 'deferred-too-long',
 } as const;
 
 const REASON = /^[a-z][a-z0-9-]{0,63}$/;

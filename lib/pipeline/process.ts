@@ -5,6 +5,7 @@
 import { envelopeBody, EnvelopeError, parseEnvelope, type Envelope } from '../envelope.ts';
 import type { Random, BackoffPolicy } from './backoff.ts';
 import { decide, parkRaw, type Action, type QueuePolicy } from './decide.ts';
+import type { DeferralPolicy } from './deferral.ts';
 import type { Log } from '../shared/log.ts';
 import { outcomeFromError, park, PARK_REASONS, retry, type Outcome, type OutcomeKind } from './outcome.ts';
 import { describeError } from '../shared/errors.ts';
@@ -25,6 +26,8 @@ export interface PipelineConfig {
   now: () => number;
   random: Random;
   policy?: BackoffPolicy;
+  /** The deferral cap (default DEFAULT_DEFERRAL_POLICY; a queue's own wins). */
+  deferral?: Partial<DeferralPolicy>;
 }
 
 export interface MessageResult {
@@ -54,7 +57,16 @@ export async function processMessage(msg: MessageInput, cfg: PipelineConfig): Pr
 
   const body = envelopeBody(env);
   const result = (outcome: Outcome): MessageResult => ({
-    action: decide({ envelope: env, outcome, queue: cfg.queue, receiveCount: msg.receiveCount, random: cfg.random, policy: cfg.policy }),
+    action: decide({
+      envelope: env,
+      outcome,
+      queue: cfg.queue,
+      receiveCount: msg.receiveCount,
+      random: cfg.random,
+      now: cfg.now(),
+      ...(cfg.policy ? { policy: cfg.policy } : {}),
+      ...(cfg.deferral ? { deferral: cfg.deferral } : {}),
+    }),
     outcome: outcome.kind,
     route: env.route,
     bytes: body.length,
@@ -67,10 +79,12 @@ export async function processMessage(msg: MessageInput, cfg: PipelineConfig): Pr
   if (routeQueue !== undefined && routeQueue !== cfg.queue.id) {
     return result(park(PARK_REASONS.wrongQueue, `route "${route.id}" belongs to queue "${routeQueue}", not "${cfg.queue.id}"`));
   }
-  // API Gateway only enforces its own 10 MB, so the route's limit is enforced here (DESIGN §3a).
+  // API Gateway only enforces its own 10 MB, so the route's limit is enforced here (docs/architecture.md#envelope).
   if (body.length > route.bodyLimitBytes) {
     return result(park(PARK_REASONS.bodyTooLarge, `body of ${body.length} bytes exceeds the route limit of ${route.bodyLimitBytes}`));
   }
+  // No processor, no delete: a route whose flow has not landed parks its messages (visible in
+  // `dlq list`, alarmed) until one is deployed and they are replayed.
   const processor = cfg.processors[env.route];
   if (!processor) return result(park(PARK_REASONS.noProcessor, `no processor registered for route "${env.route}"`));
 

@@ -1,12 +1,14 @@
 /**
  * Route processors: one async function per route id that turns an envelope into an Outcome.
- * Flows (later issues) register theirs here; every route of the table gets `acknowledge` until
- * then. Processors are given a context, never the SQS record (they stay free of AWS types).
+ * Flows (later issues) register theirs here. A queue route without a processor is NOT
+ * acknowledged: the pipeline parks its messages with reason `no-processor` (a test walks every
+ * queue route of the table through the worker to hold this). Processors are given a context,
+ * never the SQS record (they stay free of AWS types).
  */
 import type { Envelope } from '../envelope.ts';
 import type { Route } from '../routes.ts';
 import type { Log } from '../shared/log.ts';
-import { ok, type Outcome } from './outcome.ts';
+import { park, PARK_REASONS, type Outcome } from './outcome.ts';
 
 /** What the pipeline needs of a route of the table (lib/routes.ts). */
 export type RoutePolicy = Pick<Route, 'id' | 'bodyLimitBytes' | 'target'>;
@@ -34,19 +36,13 @@ export type RouteProcessor = (env: Envelope, ctx: ProcessorContext) => Promise<O
 /** route id → processor; an explicit `undefined` means "no processor" (the message is parked). */
 export type ProcessorMap = Readonly<Record<string, RouteProcessor | undefined>>;
 
-/**
- * The issue-1 processor: the pipeline has already checked the envelope and the body limit, so
- * there is nothing left to do but acknowledge. The pipeline logs the one line per message.
- */
-export const acknowledge: RouteProcessor = async (env, ctx) => {
-  ctx.log.debug('no flow registered yet; acknowledged', { route: env.route });
-  return ok();
-};
-
-/** Every route gets `acknowledge`, then `overrides` win (an explicit undefined removes one). */
-export function buildProcessorMap(routeIds: readonly string[], overrides: ProcessorMap = {}): ProcessorMap {
-  const map: Record<string, RouteProcessor | undefined> = {};
-  for (const id of routeIds) map[id] = acknowledge;
-  for (const [id, p] of Object.entries(overrides)) map[id] = p;
-  return map;
+/** The routes of `routeIds` that have no processor in `map` (their messages are parked `no-processor`). */
+export function routesWithoutProcessor(routeIds: readonly string[], map: ProcessorMap): string[] {
+  return routeIds.filter((id) => !map[id]);
 }
+
+/**
+ * Parks with `no-processor`, as the pipeline does for a route missing from the map: for a wrapper
+ * (the mirror) that must run on a route whose flow has not landed, without acknowledging it.
+ */
+export const parkNoProcessor: RouteProcessor = async (env) => park(PARK_REASONS.noProcessor, `no processor registered for route "${env.route}"`);

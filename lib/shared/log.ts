@@ -2,7 +2,7 @@
  * The one logging port (the pipeline, ingest, OAuth and the runtimes write to it). Powertools
  * Logger fits it in AWS (lib/aws/powertools.ts); the local runner gives a compact console line.
  * Attributes are structured and never hold bodies, path parameters, tokens, phones or emails
- * (see redact.ts for what slips into error text).
+ * (docs/architecture.md#logs-and-secrets; see redact.ts for what slips into error text).
  */
 export interface Log {
   debug(message: string, attributes?: Record<string, unknown>): void;

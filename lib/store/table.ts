@@ -1,5 +1,5 @@
 /**
- * The one DynamoDB table (DESIGN §3a): string keys `pk`/`sk`, one TTL attribute `expiresAt`
+ * The one DynamoDB table (docs/architecture.md#one-table): string keys `pk`/`sk`, one TTL attribute `expiresAt`
  * (epoch seconds) for every item kind that expires. dynalite and DynamoDB Local never expire
  * items, so no code relies on TTL for correctness: readers check `expiresAt` themselves.
  */

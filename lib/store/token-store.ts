@@ -1,6 +1,7 @@
 /**
  * The DynamoDB adapter of TokenStore and OAuthStateStore (the ports: lib/amocrm/oauth/token-store.ts):
- * where OAuth token pairs live, and the lease that lets exactly one caller refresh them.
+ * where OAuth token pairs live, and the lease that lets exactly one caller refresh them
+ * (docs/architecture.md#one-refresher-never-two).
  *
  * Items (the one table, lib/store/table.ts):
  * - token: pk `TOKEN#<clientId>#<accountKey>`, sk `TOKEN`. Versioned: every write is conditional
@@ -167,9 +168,20 @@ export class DynamoTokenStore implements TokenStore, OAuthStateStore {
       if (!isConditionalFailure(e)) throw e;
       // The error carries the raw (marshalled) item; lib-dynamodb does not unmarshall errors.
       const raw = (e as { Item?: { leaseUntil?: { N?: string } } }).Item?.leaseUntil?.N;
-      const heldUntil = raw === undefined ? NaN : Number(raw);
-      return Number.isFinite(heldUntil) ? { acquired: false, heldUntil } : { acquired: false };
+      const heldUntil = raw === undefined ? await this.leaseUntil(key) : Number(raw);
+      return heldUntil !== undefined && Number.isFinite(heldUntil) ? { acquired: false, heldUntil } : { acquired: false };
     }
+  }
+
+  /**
+   * The holder's leaseUntil read back, for a refusal that came without the old item: an endpoint
+   * that ignores ReturnValuesOnConditionCheckFailure (dynalite, the offline emulator) still lets
+   * waiters learn until when to wait. One consistent read, only on that path.
+   */
+  private async leaseUntil(key: TokenKey): Promise<number | undefined> {
+    const out = await this.doc.send(new GetCommand({ TableName: this.table, Key: { pk: tokenPk(key), sk: LEASE_SK }, ConsistentRead: true }));
+    const v: unknown = out.Item?.leaseUntil;
+    return typeof v === 'number' ? v : undefined;
   }
 
   async releaseLease(key: TokenKey, owner: string): Promise<void> {

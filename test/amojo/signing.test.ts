@@ -14,17 +14,17 @@ import {
   verifyRequestSignature,
 } from '../../lib/amojo/signing.ts';
 
-/** The shared real bodies live beside the repo (DESIGN §5); read raw, never trimmed. */
+/** The real bodies (docs/architecture.md#real-payloads); read raw, never trimmed. */
 const FIXTURES = FIXTURES_DIR;
 const fixture = (rel: string): Buffer => readFileSync(`${FIXTURES}/${rel}`);
 
-// DOC-STEP (chat-step-by-step) channel: reference/amojo.md §1.4.
+// The channel of amoCRM's worked example ([chat-steps], docs/amojo-protocol.md#test-vector; [names] = docs/amojo-protocol.md#sources).
 const SECRET = 'f2d7f8704eff95087ed45b23ba99c0b5aac8278e';
 const CHANNEL = '344a5002-f8ca-454d-af3d-396180102ac7';
 const SCOPE = `${CHANNEL}_52e591f7-c98f-4255-8495-827210138c81`;
 
-describe('official amojo vectors (DOC-STEP)', () => {
-  it('vector #1 (reference §1.4): connect — MD5 and X-Signature match the docs byte for byte', () => {
+describe('official amojo vectors (chat-step-by-step)', () => {
+  it('vector #1 (amojo-protocol#test-vector): connect — MD5 and X-Signature match the docs byte for byte', () => {
     const body = JSON.stringify({ account_id: '52e591f7-c98f-4255-8495-827210138c81', title: 'ChatsIntegration', hook_api_version: 'v2' });
     const date = 'Wed, 15 Dec 2021 23:12:55 +0000';
     const at = parseRfc2822Date(date);
@@ -39,9 +39,9 @@ describe('official amojo vectors (DOC-STEP)', () => {
     expect(verifyRequestSignature(SECRET, { method: 'POST', path: `/v2/origin/custom/${CHANNEL}/connect`, headers: h, body, now: at! })).toEqual({ ok: true });
   });
 
-  // The three below are also printed in DOC-STEP (requests with Date/Content-MD5/X-Signature) and
-  // were recomputed here; they are not in the reference table, so they are extra evidence.
-  it('DOC-STEP new_message: the body is PHP json_encode output (escaped "/" and \\u Cyrillic) — the MD5 is over those exact bytes', () => {
+  // The three below are also printed in [chat-steps] (requests with Date/Content-MD5/X-Signature) and
+  // were recomputed here; they are not in docs/amojo-protocol.md#test-vector, so they are extra evidence.
+  it('chat-step-by-step new_message: the body is PHP json_encode output (escaped "/" and \\u Cyrillic) — the MD5 is over those exact bytes', () => {
     const body = String.raw`{"event_type":"new_message","payload":{"timestamp":1639660529,"msec_timestamp":1639660529379,"msgid":"my_int-5f2836a8ca481","conversation_id":"my_int-d5a421f7f218","sender":{"id":"my_int-1376265f-86df-4c49-a0c3-a4816df41af8","avatar":"https:\/\/images.pexels.com\/photos\/10050979\/pexels-photo-10050979.jpeg?auto=compress&cs=tinysrgb&dpr=2&w=500","profile":{"phone":"+79151112233","email":"example.client@example.com"},"profile_link":"https:\/\/example.com\/profile\/example.client","name":"\u0412\u0430\u0441\u044f \u043a\u043b\u0438\u0435\u043d\u0442"},"message":{"type":"text","text":"\u0421\u043e\u043e\u0431\u0449\u0435\u043d\u0438\u0435 \u043e\u0442 \u043a\u043b\u0438\u0435\u043d\u0442\u0430"},"silent":false}}`;
     const h = signRequest(SECRET, { method: 'POST', path: `/v2/origin/custom/${SCOPE}`, body, date: Date.UTC(2021, 11, 16, 13, 15, 29) });
     expect(h['Content-MD5']).toBe('223ef85def871bc7cb58aa6f02f0a26e');
@@ -50,7 +50,7 @@ describe('official amojo vectors (DOC-STEP)', () => {
     expect(contentMd5(JSON.stringify(JSON.parse(body)))).not.toBe('223ef85def871bc7cb58aa6f02f0a26e');
   });
 
-  it('DOC-STEP delivery_status and DELETE disconnect', () => {
+  it('chat-step-by-step delivery_status and DELETE disconnect', () => {
     const ds = JSON.stringify({ msgid: '079e44fb-fc22-476b-9e8a-421b688ec53b', delivery_status: 2, error_code: 905, error: 'Error text' });
     const h1 = signRequest(SECRET, { method: 'POST', path: `/v2/origin/custom/${SCOPE}/079e44fb-fc22-476b-9e8a-421b688ec53b/delivery_status`, body: ds, date: Date.UTC(2021, 11, 16, 12, 58, 40) });
     expect([h1['Content-MD5'], h1['X-Signature']]).toEqual(['a0bbbac729c6341f0a521e2db7a8a236', 'ca51f810785031385a801f41103244713c1a2352']);
@@ -62,7 +62,7 @@ describe('official amojo vectors (DOC-STEP)', () => {
 });
 
 describe('contentMd5 / rfc2822Date / stringToSign', () => {
-  it('MD5 of the empty body (GET) and of "test" (FCRITIC tests)', () => {
+  it('MD5 of the empty body (GET) and of "test" (fcritic/amojo-api-client tests)', () => {
     expect(contentMd5('')).toBe('d41d8cd98f00b204e9800998ecf8427e');
     expect(contentMd5(new Uint8Array())).toBe(EMPTY_BODY_MD5);
     expect(contentMd5()).toBe(EMPTY_BODY_MD5);
@@ -136,12 +136,12 @@ describe('verifyRequestSignature', () => {
 });
 
 describe('verifyCallbackSignature (amojo → us)', () => {
-  it('worked example: secret 11c08dd7…, body "test-body" (FCRITIC ValidatorWebHooksTest)', () => {
+  it('worked example: secret 11c08dd7…, body "test-body" (fcritic/amojo-api-client ValidatorWebHooksTest)', () => {
     expect(signCallbackBody('11c08dd7ba836ea9cfc03133b4813d', 'test-body')).toBe('5af67d9a838e1b0a7d86591ae57740d703640b5d');
     expect(verifyCallbackSignature('11c08dd7ba836ea9cfc03133b4813d', 'test-body', '5af67d9a838e1b0a7d86591ae57740d703640b5d')).toEqual({ ok: true, matched: 'raw' });
   });
 
-  const secret = '5a44c5dff55f3c15a4cce8d7c4cc27e207c7e189'; // DOC-HOOK example secret
+  const secret = '5a44c5dff55f3c15a4cce8d7c4cc27e207c7e189'; // [chat-hooks] example secret
   for (const name of ['amojo-01.json', 'amojo-03.json']) {
     it(`${name}: verified over the raw bytes; a tampered or re-serialised body fails`, () => {
       const raw = fixture(`amojo-webhooks/${name}`);

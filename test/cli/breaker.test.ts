@@ -1,6 +1,6 @@
 /**
  * `amo-gateway breaker status | lift` in-process against a running local gateway (`startLocal`
- * with the sandbox), reached with explicit `--config/--endpoint/--table`: the sandbox blocks the
+ * with the sandbox), reached with explicit `--config/--dynamodb-endpoint/--table`: the sandbox blocks the
  * account, a client call opens the breaker, status shows it, lift closes it, calls flow again.
  */
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -29,7 +29,7 @@ describe('breaker status / lift', () => {
     dir = mkdtempSync(join(tmpdir(), 'amo-breaker-'));
     const config = join(dir, 'amo.config.json');
     writeFileSync(config, JSON.stringify(runner.amo!.config));
-    flags = ['--config', config, '--endpoint', runner.ddbEndpoint, '--table', runner.tableName, '--secrets-file', join(dir, 'secrets.json')];
+    flags = ['--config', config, '--dynamodb-endpoint', runner.ddbEndpoint, '--table', runner.tableName, '--secrets-file', join(dir, 'secrets.json')];
   });
   afterAll(async () => {
     await runner?.stop();

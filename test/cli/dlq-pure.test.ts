@@ -2,7 +2,7 @@
 import { describe, expect, it } from 'vitest';
 import { kebabCase } from '../../infra/aws/stack.ts';
 import { parseDuration } from '../../infra/cli/commands/dlq.ts';
-import { formatRef, maskParam, parseRef, renderBody, replayBody, selects, summarizeEnvelope, type ParkedItem } from '../../lib/aws/dlq-ops.ts';
+import { formatRef, maskParam, parseRef, renderBody, replayBody, selects, summarizeEnvelope, type ParkedItem } from '../../lib/dlq/index.ts';
 import { stackNamePrefix } from '../../lib/aws/stack-resolve.ts';
 import { buildEnvelope, parseEnvelope, type Envelope } from '../../lib/envelope.ts';
 
@@ -41,17 +41,18 @@ describe('ids', () => {
 });
 
 describe('replayBody', () => {
-  it('removes attempt, keeps lastError, deferrals and fields this version does not know', () => {
+  it('removes attempt and deferrals, stamps replayedAt, keeps lastError and fields this version does not know', () => {
     const e = env('x', 'text/plain');
     const body = JSON.stringify({ ...e, attempt: 5, deferrals: 2, lastError: 'RetryableError: 503', future: { keep: true } });
-    const out = JSON.parse(replayBody({ body, envelope: parseEnvelope(body) }));
+    const out = JSON.parse(replayBody({ body, envelope: parseEnvelope(body) }, 1_800_000_000_000));
     expect(out).not.toHaveProperty('attempt');
-    expect(out).toMatchObject({ deferrals: 2, lastError: 'RetryableError: 503', future: { keep: true }, body: e.body, route: 'r' });
+    expect(out).not.toHaveProperty('deferrals');
+    expect(out).toMatchObject({ replayedAt: 1_800_000_000_000, lastError: 'RetryableError: 503', future: { keep: true }, body: e.body, route: 'r' });
     expect(parseEnvelope(JSON.stringify(out)).attempt).toBeUndefined();
   });
 
   it('sends a non-envelope back byte for byte', () => {
-    expect(replayBody({ body: 'not json', envelope: undefined })).toBe('not json');
+    expect(replayBody({ body: 'not json', envelope: undefined }, 1)).toBe('not json');
   });
 });
 

@@ -153,6 +153,15 @@ describe('dlq targets', () => {
     const missing = await cli(['dlq', 'list', '--stack', 'Nope', '--region', 'us-east-1'], { AWS_ENDPOINT_URL_CLOUDFORMATION: cfnUrl });
     expect(missing.code).toBe(1);
     expect(missing.err.at(-1)).toBe('amo-gateway: stack "Nope" does not exist in this account/region (check --region and the credentials)');
+    // The same --stack on a command of the table alone (one resolver for every command): token status
+    // finds the stack's table (no tokens there: every configured account is not-connected).
+    const token = await cli(['token', 'status', '--stack', 'AmoGatewayTest', '--region', 'us-east-1', '--dynamodb-endpoint', r.ddbEndpoint, '--config', 'amo.config.example.json'], {
+      AWS_ENDPOINT_URL_CLOUDFORMATION: cfnUrl,
+    });
+    expect(token.err).toEqual([]);
+    expect(token.code).toBe(1);
+    expect(token.text).toMatch(/\bnot-connected\b/);
+    expect(calls.filter((c) => c === 'DescribeStacks AmoGatewayTest').length).toBeGreaterThanOrEqual(2);
     const noRegion = await cli(['dlq', 'list', '--stack', 'AmoGatewayTest'], { AWS_ENDPOINT_URL_CLOUDFORMATION: cfnUrl });
     expect(noRegion.code).toBe(2);
     expect(noRegion.err.at(-1)).toMatch(/no region: pass --region or set AWS_REGION/);

@@ -8,7 +8,7 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { LOCAL_FILES } from '../../infra/cli/commands/schema.ts';
+import { LOCAL_FILES } from '../../infra/cli/target.ts';
 import { SANDBOX_CONFIG_FILE, SECRETS_FILE } from '../../infra/local/amocrm.ts';
 import { startLocal, type LocalRunner } from '../../infra/local/runner.ts';
 import { demoSeed } from '../../infra/local/sandbox/demo.ts';

@@ -1,6 +1,6 @@
 /**
  * Typed resources against the sandbox: custom fields of every type written, read back and
- * cleared; pagination; complex adds; tasks, notes, tags, lists, webhooks, chat links; coalesced
+ * cleared; pagination; complex adds; tasks, notes, tags, lists, webhooks, chat links, entity links; coalesced
  * updates as one PATCH; the cache (dictionaries without requests, entities revalidated).
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -8,7 +8,25 @@ import type { AmoClientForAccount } from '../../lib/amocrm/client/client.ts';
 import { cf, encodeFieldValue, readField, type FieldDefinition, type FieldInput } from '../../lib/amocrm/client/custom-fields.ts';
 import type { ClientEvent } from '../../lib/amocrm/client/types.ts';
 import { collect } from '../../lib/amocrm/client/pagination.ts';
-import { ACCOUNT, fastClient, requestsOf, sandbox, type TestSandbox } from './support.ts';
+import { signRequest } from '../../lib/amojo/signing.ts';
+import { ACCOUNT, CLIENT_ID, fastClient, requestsOf, sandbox, type TestSandbox } from './support.ts';
+
+/** amoCRM links only chats of a channel naming this integration (contacts-api): the sandbox gets one. */
+const CHANNEL = { id: '344a5002-f8ca-454d-af3d-396180102ac7', secret: 'channel-secret-test' };
+const AMOJO_ACCOUNT = '52e591f7-c98f-4255-8495-827210138c81';
+
+/** A real amojo chat for the chat-link calls: connect the channel, create a chat, return its id. */
+async function amojoChat(url: string, conversationId: string): Promise<string> {
+  const post = async (path: string, body: unknown): Promise<Record<string, unknown>> => {
+    const text = JSON.stringify(body);
+    const r = await fetch(`${url}${path}`, { method: 'POST', headers: { ...signRequest(CHANNEL.secret, { method: 'POST', path, date: Date.now(), body: text }) }, body: text });
+    if (r.status !== 200) throw new Error(`amojo ${path}: ${r.status}`);
+    return await r.json() as Record<string, unknown>;
+  };
+  await post(`/v2/origin/custom/${CHANNEL.id}/connect`, { account_id: AMOJO_ACCOUNT, hook_api_version: 'v2' });
+  const chat = await post(`/v2/origin/custom/${CHANNEL.id}_${AMOJO_ACCOUNT}/chats`, { conversation_id: conversationId, user: { id: 'client-1', name: 'Клиент' } });
+  return chat.id as string;
+}
 
 const FIELD_TYPES: Array<{ name: string; type: string; enums?: string[] }> = [
   { name: 'Комментарий', type: 'text' },
@@ -32,7 +50,11 @@ describe('resources against the sandbox', () => {
   let pipeline: { id: number; statuses: Array<{ id: number; name: string }> };
 
   beforeAll(async () => {
-    sb = await sandbox({ fast: true });
+    sb = await sandbox({
+      fast: true,
+      account: { amojoId: AMOJO_ACCOUNT },
+      amojo: { channels: [{ ...CHANNEL, webhookUrl: 'http://127.0.0.1:9/chat/amojo/:scope_id', clientId: CLIENT_ID }] },
+    });
     const seeded = sb.admin.seed({
       customFields: { leads: FIELD_TYPES.map((f) => ({ name: f.name, type: f.type, ...(f.enums ? { enums: f.enums } : {}) })) },
       pipelines: [{ name: 'Воронка', is_main: true, statuses: [{ name: 'Новая' }, { name: 'В работе' }] }],
@@ -176,10 +198,32 @@ describe('resources against the sandbox', () => {
     expect(await acc.webhooks.list()).toEqual([]);
 
     const [contact] = await acc.contacts.add([{ name: 'Чат' }]);
-    const linked = await acc.chats.link([{ chat_id: 'chat-uuid-1', contact_id: contact!.id }]);
-    expect(linked[0]).toMatchObject({ chat_id: 'chat-uuid-1', contact_id: contact!.id });
+    const chatId = await amojoChat(sb.url, 'conv-1');
+    const linked = await acc.chats.link([{ chat_id: chatId, contact_id: contact!.id }]);
+    expect(linked[0]).toMatchObject({ chat_id: chatId, contact_id: contact!.id });
     expect(await acc.chats.list({ contactIds: [contact!.id] })).toHaveLength(1);
     expect(await acc.chats.list({ chatIds: ['nope'] })).toEqual([]);
+  });
+
+  it('entity links: a contact and an element linked to a lead, read back, unlinked; a PATCH with _embedded.contacts is refused', async () => {
+    const [lead] = await acc.leads.add([{ name: 'Для связей' }]);
+    const [contact] = await acc.contacts.add([{ name: 'Связь' }]);
+    const catalog = (await collect(acc.catalogs.list()))[0]!;
+    const [el] = await acc.catalogs.elements(catalog.id).add([{ name: 'Товар для связи' }]);
+    const links = acc.links('leads');
+    const made = await links.link(lead!.id, [
+      { to_entity_id: contact!.id, to_entity_type: 'contacts', metadata: { is_main: true } },
+      { to_entity_id: el!.id, to_entity_type: 'catalog_elements', metadata: { catalog_id: catalog.id, quantity: 2 } },
+    ]);
+    expect(made.map((l) => l.to_entity_type)).toEqual(['contacts', 'catalog_elements']);
+    expect(await links.list(lead!.id, { to: { id: contact!.id, type: 'contacts' } })).toEqual([{ to_entity_id: contact!.id, to_entity_type: 'contacts', metadata: { main_contact: true } }]);
+    expect((await links.listMany([lead!.id])).map((l) => l.entity_id)).toEqual([lead!.id, lead!.id]);
+    expect((await acc.leads.get(lead!.id, { with: ['contacts'], cache: false }))?._embedded?.contacts?.map((c) => c.id)).toEqual([contact!.id]);
+    await links.unlink(lead!.id, [{ to_entity_id: contact!.id, to_entity_type: 'contacts' }]);
+    await links.unlinkMany([{ entity_id: lead!.id, to_entity_id: el!.id, to_entity_type: 'catalog_elements', metadata: { catalog_id: catalog.id } }]);
+    expect(await links.list(lead!.id)).toEqual([]);
+    // The kinder sandbox used to answer 200 and link nothing; amoCRM takes only tags in _embedded on edit.
+    await expect(acc.leads.updateOne(lead!.id, { _embedded: { contacts: [{ id: contact!.id }] } })).rejects.toMatchObject({ validationErrors: [expect.objectContaining({ errors: [expect.objectContaining({ code: 'FieldNotExpected', path: '_embedded.contacts' })] })] });
   });
 
   it('dictionaries are served from cache within their TTL (no request); users, pipelines, fields, task types', async () => {

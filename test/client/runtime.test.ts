@@ -10,7 +10,8 @@ import { startSandbox, type Sandbox } from '../../infra/local/sandbox/index.ts';
 import { AccountBlockedError, AmoAccountBlockedError, AmoRateLimitedError, RateBudgetExhaustedError } from '../../lib/amocrm/client/errors.ts';
 import type { ClientEvent } from '../../lib/amocrm/client/types.ts';
 import { AccountNeedsReauthError, createOAuth, type OAuth } from '../../lib/amocrm/oauth/index.ts';
-import { CLIENT_METRIC, createAmoClientRuntime, type AmoClientRuntimeOptions } from '../../lib/aws/amo-client-runtime.ts';
+import { METRIC } from '../../lib/metrics.ts';
+import { createAmoClientRuntime, type AmoClientRuntimeOptions } from '../../lib/aws/amo-client-runtime.ts';
 import { parseConfig, UnknownAccountError, type Config } from '../../lib/config/index.ts';
 import { staticSecretSource } from '../../lib/config/secrets.ts';
 import { RecordingMetrics } from '../../lib/ingest/metrics.ts';
@@ -67,7 +68,7 @@ describe('amo client runtime', () => {
   });
 
   it('a 403 block → AccountBlocked once (dimension account), every container stops; lift → calls flow again', async () => {
-    const before = metrics.total(CLIENT_METRIC.blocked);
+    const before = metrics.total(METRIC.blocked);
     const events: Array<{ account: string; e: ClientEvent }> = [];
     const a = runtime({ onEvent: (account, e) => events.push({ account, e }) });
     const b = runtime({ onEvent: (account, e) => events.push({ account, e }) }); // another container: own memory, same table
@@ -85,10 +86,10 @@ describe('amo client runtime', () => {
     await expect(a.clientFor(ACCOUNT).leads.get(1)).rejects.toBeInstanceOf(AccountBlockedError);
     expect(sb.admin.count({})).toBe(sent);
 
-    expect(metrics.total(CLIENT_METRIC.blocked) - before).toBe(1);
+    expect(metrics.total(METRIC.blocked) - before).toBe(1);
     // The name the alarm reads (a rename on either side fails here).
-    expect(CUSTOM_METRICS.find((m) => m.name === CLIENT_METRIC.blocked)).toMatchObject({ groupBy: 'account', alarm: { atLeast: 1 } });
-    expect(metrics.counts.filter((c) => c.name === CLIENT_METRIC.blocked).at(-1)?.dimensions).toEqual({ account: ACCOUNT });
+    expect(CUSTOM_METRICS.find((m) => m.name === METRIC.blocked)).toMatchObject({ groupBy: 'account', alarm: { atLeast: 1 } });
+    expect(metrics.counts.filter((c) => c.name === METRIC.blocked).at(-1)?.dimensions).toEqual({ account: ACCOUNT });
     // Whichever container trips first raises it; the other one's trip finds it open already.
     expect(events.filter((x) => x.e.type === 'breaker-opened').map((x) => x.account)).toEqual([ACCOUNT]);
 
@@ -103,7 +104,7 @@ describe('amo client runtime', () => {
     // Container a sees the lift within its breaker cache time (≤ 500 ms by default).
     await new Promise((r) => setTimeout(r, 550));
     await expect(a.clientFor(ACCOUNT).account.get()).resolves.toMatchObject({ subdomain: 'clinic' });
-    expect(metrics.total(CLIENT_METRIC.blocked) - before).toBe(1);
+    expect(metrics.total(METRIC.blocked) - before).toBe(1);
   });
 
   it('a dead grant: the 401 reaches the OAuth lifecycle, which counts AccountNeedsReauth once; the runtime adds nothing', async () => {
@@ -114,7 +115,7 @@ describe('amo client runtime', () => {
     await expect(rt.clientFor(ACCOUNT).leads.get(1)).rejects.toBeInstanceOf(AccountNeedsReauthError);
     const added = metrics.counts.slice(before);
     expect(added.filter((c) => c.name === 'AccountNeedsReauth')).toEqual([{ name: 'AccountNeedsReauth', dimensions: { account: ACCOUNT }, value: 1 }]);
-    expect(added.filter((c) => Object.values(CLIENT_METRIC).includes(c.name as never))).toEqual([]);
+    expect(added.filter((c) => [METRIC.blocked, METRIC.rateLimited, METRIC.budgetExhausted].includes(c.name as never))).toEqual([]);
   });
 
   it('a 429 → AmoRateLimited; the paused budget → RateBudgetExhausted (runs last: it pauses the integration)', async () => {
@@ -129,11 +130,11 @@ describe('amo client runtime', () => {
         await api.request({ method: 'GET', path: '/api/v4/account' }).catch((e: unknown) => (refused = e));
       }
       expect(refused).toBeInstanceOf(AmoRateLimitedError);
-      expect(metrics.counts.filter((c) => c.name === CLIENT_METRIC.rateLimited)).toEqual([{ name: CLIENT_METRIC.rateLimited, dimensions: { account: ACCOUNT }, value: 1 }]);
+      expect(metrics.counts.filter((c) => c.name === METRIC.rateLimited)).toEqual([{ name: METRIC.rateLimited, dimensions: { account: ACCOUNT }, value: 1 }]);
       // The pause (the sandbox's retry_after, 300 s) holds every container of this integration:
       // a worker defers at once instead of sending, and that is counted too.
       await expect(runtime().clientFor(ACCOUNT).leads.get(1)).rejects.toBeInstanceOf(RateBudgetExhaustedError);
-      expect(metrics.total(CLIENT_METRIC.budgetExhausted, { account: ACCOUNT })).toBe(1);
+      expect(metrics.total(METRIC.budgetExhausted, { account: ACCOUNT })).toBe(1);
     } finally {
       sb.admin.setLimits({ perIntegrationPerSecond: 7 });
       sb.admin.liftBlock();

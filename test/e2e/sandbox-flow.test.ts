@@ -1,12 +1,13 @@
 /**
- * End to end through the connected local world (DESIGN §1): the sandbox moves a deal → its
+ * End to end through the connected local world (docs/architecture.md#what-flows-where): the sandbox moves a deal → its
  * webhook → our hook route (ack) → SQS → the worker → a typed event on the bus. Real sockets,
  * the real sandbox, fauxqs, dynalite, the real OAuth install at start.
  */
 import { describe, expect, it } from 'vitest';
 import { SANDBOX_ACCOUNT, SANDBOX_AMO_ACCOUNT_ID } from '../../infra/local/amocrm.ts';
 import { defineRouteTable, routeTable, type RouteTableInput } from '../../lib/routes.ts';
-import { FlowRegistry, INGEST_METRIC } from '../../lib/ingest/index.ts';
+import { FlowRegistry } from '../../lib/ingest/index.ts';
+import { METRIC } from '../../lib/metrics.ts';
 import { DeferError } from '../../lib/pipeline/outcome.ts';
 import { fixtureBytes } from '../support/fixtures.ts';
 import { startWorld, useWorlds, waitFor } from './support.ts';
@@ -56,7 +57,7 @@ describe('the connected local world', () => {
     expect(w.amo.bus.events.map((e) => e.detailType)).toEqual(['amocrm.lead.status', 'amocrm.lead.update']);
     expect(w.lines.some((l) => /event +amocrm\.lead\.status account=local id=8001 from=50011 to=50012/.test(l))).toBe(true);
     await waitFor(() => w.runner.pollerStats()['amocrm-hooks']?.deleted === 1, 'the message deleted');
-    expect(w.amo.metrics.total(INGEST_METRIC.eventsPublished)).toBe(2);
+    expect(w.amo.metrics.total(METRIC.eventsPublished)).toBe(2);
   });
 
   it('(b) the same webhook delivered twice (exact body + X-Amocrm-Requestid) is processed once', async () => {
@@ -92,8 +93,8 @@ describe('the connected local world', () => {
     expect(w.runner.pollerStats()['amocrm-hooks']).toMatchObject({ received: 1, deleted: 1 });
     expect(w.runner.depth('amocrm-hooks')).toMatchObject({ visible: 0, delayed: 0, dlq: 1 });
     expect(w.amo.bus.events).toEqual([]);
-    expect(w.amo.metrics.total(INGEST_METRIC.badToken)).toBe(1);
-    expect(w.amo.metrics.total(INGEST_METRIC.parked, { reason: 'bad-token' })).toBe(1);
+    expect(w.amo.metrics.total(METRIC.badToken)).toBe(1);
+    expect(w.amo.metrics.total(METRIC.parked, { reason: 'bad-token' })).toBe(1);
     expect(JSON.stringify(entry)).not.toContain(wrong);
     expect(w.lines.join('\n')).not.toContain(wrong);
   });

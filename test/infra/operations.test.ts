@@ -12,6 +12,7 @@ import { dlqName, queueName, routeTable } from '../../lib/routes.ts';
 import { secretNames } from '../../infra/aws/config.ts';
 import { configEnvJson } from '../../infra/aws/gateway.ts';
 import { CUSTOM_METRICS, insightsQuery, METRICS_NAMESPACE } from '../../infra/aws/metrics.ts';
+import { catalogue, DEFERRAL_AGE_ALARM_SECONDS } from '../../lib/metrics.ts';
 import { exampleConfig } from './support/config.ts';
 import { logicalId, resolvePlaceholders, synthStack } from './support/synth.ts';
 
@@ -223,23 +224,31 @@ describe('alarms', () => {
     }
   });
 
-  it('custom metrics: WebhookBadToken, AccountNeedsReauth, AccountBlocked ≥ 1 over 5 min, summed over every dimension set', () => {
-    const expected = { WebhookBadToken: 1, AccountNeedsReauth: 1, AccountBlocked: 1 };
-    expect(Object.fromEntries(CUSTOM_METRICS.filter((m) => m.alarm).map((m) => [m.name, m.alarm?.atLeast]))).toEqual(expected);
-    for (const [name, threshold] of Object.entries(expected)) {
+  it('every catalogue metric with an alarm rule has its alarm: the Metrics Insights aggregate over every dimension set, ≥ its threshold over 5 min', () => {
+    const rules = catalogue().filter((m) => m.alarm);
+    // The trouble signals named by the catalogue's rule ("a metric that signals trouble alarms").
+    expect(rules.map((m) => m.name)).toEqual(
+      expect.arrayContaining(['WebhookBadToken', 'Parked', 'DeferredMessageAge', 'DlqIndexWriteFailed', 'ScheduledRefreshFailed', 'AccountNeedsReauth', 'AccountBlocked', 'AmoRateLimited']),
+    );
+    for (const m of rules) {
+      const stat = m.alarm?.stat ?? 'SUM';
       template.hasResourceProperties('AWS::CloudWatch::Alarm', {
-        AlarmName: `amo-gateway-${name}`,
-        Metrics: [{ Id: Match.anyValue(), Expression: `SELECT SUM(${name}) FROM AmoGateway`, Period: 300, ReturnData: true, Label: name }],
-        Threshold: threshold,
+        AlarmName: `amo-gateway-${m.name}`,
+        Metrics: [{ Id: Match.anyValue(), Expression: `SELECT ${stat}(${m.name}) FROM AmoGateway`, Period: 300, ReturnData: true, Label: m.name }],
+        Threshold: m.alarm?.atLeast,
         ComparisonOperator: 'GreaterThanOrEqualToThreshold',
+        AlarmDescription: Match.stringLikeRegexp(m.meaning.slice(0, 40).replace(/[.*+?^${}()|[\]\\]/g, '\\$&')),
       });
     }
-    // Dashboard-only metrics have no alarm.
-    for (const name of ['MirrorFailed', 'Parked']) expect(alarms().filter((a) => JSON.stringify(a).includes(`(${name})`))).toEqual([]);
+    // The deferral-age alarm reads the maximum age, in seconds.
+    template.hasResourceProperties('AWS::CloudWatch::Alarm', { AlarmName: 'amo-gateway-DeferredMessageAge', Threshold: DEFERRAL_AGE_ALARM_SECONDS });
+    // Dashboard-only metrics (normal work) have no alarm.
+    for (const m of catalogue().filter((x) => !x.alarm)) expect(alarms().filter((a) => JSON.stringify(a).includes(`(${m.name})`))).toEqual([]);
   });
 
   it('metric names cannot break out of the query', () => {
     expect(insightsQuery('Parked', 'reason')).toBe('SELECT SUM(Parked) FROM AmoGateway GROUP BY reason');
+    expect(insightsQuery('DeferredMessageAge', undefined, 'MAX')).toBe('SELECT MAX(DeferredMessageAge) FROM AmoGateway');
     expect(() => insightsQuery('Parked) FROM x --')).toThrow(/not a plain metric name/);
     expect(() => insightsQuery('Parked', 'reason; DROP')).toThrow(/not a plain dimension name/);
   });
@@ -266,7 +275,13 @@ describe('the dashboard', () => {
     expect(byTitle(/^Worker duration/)).toContain('"Duration"');
     expect(byTitle(/^Worker duration/)).toContain(`<Ref:${fnIdOf('worker')}>`);
     expect(byTitle(/^Parked by reason$/)).toContain('SELECT SUM(Parked) FROM AmoGateway GROUP BY reason');
-    for (const m of CUSTOM_METRICS) expect(body).toContain(insightsQuery(m.name, m.groupBy));
+    // Every metric of the catalogue has its widget, titled by its name, querying its aggregate.
+    expect(CUSTOM_METRICS.map((m) => m.name)).toEqual(catalogue().map((m) => m.name));
+    for (const m of CUSTOM_METRICS) {
+      const title = `${m.stat === 'MAX' ? 'max ' : ''}${m.name}${m.unit === 'Seconds' ? ' (s)' : ''}${m.groupBy ? ` by ${m.groupBy}` : ''}`;
+      expect(widgets.map((w) => w.properties.title)).toContain(title);
+      expect(byTitle(new RegExp(`^${title.replace(/[()]/g, '\\$&')}$`))).toContain(insightsQuery(m.name, m.groupBy, m.stat));
+    }
     const alarmWidget = widgets.find((w) => w.properties.title === 'Alarms') as { properties: { alarms: unknown[] } } | undefined;
     expect(alarmWidget?.properties.alarms).toHaveLength(Object.keys(template.findResources('AWS::CloudWatch::Alarm')).length);
   });

@@ -10,10 +10,10 @@ import {
   eventKey,
   FlowRegistry,
   HookTokenMatcher,
-  INGEST_METRIC,
   RecordingMetrics,
   type AmocrmHookDeps,
 } from '../../lib/ingest/index.ts';
+import { METRIC } from '../../lib/metrics.ts';
 import { decide } from '../../lib/pipeline/decide.ts';
 import { DeferError, outcomeFromError, PermanentError, RetryableError, type Outcome } from '../../lib/pipeline/outcome.ts';
 import { processMessage } from '../../lib/pipeline/process.ts';
@@ -105,8 +105,8 @@ describe('amocrm-hook processor over the real fixtures', () => {
       expect(text).not.toMatch(/%5B|hook-token-/);
       expect(Object.keys(e.detail).sort()).toEqual(expect.arrayContaining(['account', 'kind', 'entity', 'action', 'family', 'entityId', 'data', 'idempotencyKey', 'requestId', 'receivedAt']));
     }
-    expect(w.metrics.total(INGEST_METRIC.eventsPublished)).toBe(15);
-    expect(w.metrics.total(INGEST_METRIC.badToken)).toBe(0);
+    expect(w.metrics.total(METRIC.eventsPublished)).toBe(15);
+    expect(w.metrics.total(METRIC.badToken)).toBe(0);
     // One secret read per account, once for the whole run (cached per container).
     expect(w.secrets.reads).toBe(8);
   });
@@ -125,7 +125,7 @@ describe('amocrm-hook processor over the real fixtures', () => {
     expect(w.bus.events).toHaveLength(1);
     expect(calls).toEqual([`10754147@amocrm:acc-anyor:rid:4deb1687-f69f-4f06-930e-95c2947134ca:lead:10754147:status:0#flow:stage-rule`]);
     expect(second.lines).toContainEqual({ level: 'info', message: 'amocrm webhook: duplicate events skipped', attrs: { account: 'acc-anyor', events: 1, ran: 0, duplicates: 1, published: 0 } });
-    expect(w.metrics.total(INGEST_METRIC.eventsPublished)).toBe(1);
+    expect(w.metrics.total(METRIC.eventsPublished)).toBe(1);
   });
 
   it('without X-Amocrm-Requestid the key is the body hash: a byte-identical body is a duplicate, a different one is not', async () => {
@@ -149,7 +149,7 @@ describe('path token', () => {
     expect(await run(w, hookEnvelope(body, undefined))).toMatchObject({ kind: 'park', reason: 'bad-token' });
     expect(await run(w, hookEnvelope(body, ''.padEnd(3, 'a')))).toMatchObject({ kind: 'park', reason: 'bad-token' });
     expect(w.bus.events).toEqual([]);
-    expect(w.metrics.total(INGEST_METRIC.badToken)).toBe(3);
+    expect(w.metrics.total(METRIC.badToken)).toBe(3);
   });
 
   it('through the pipeline: parked in ONE receive; the token is in no log line and not in the DLQ lastError', async () => {
@@ -220,7 +220,7 @@ describe('a missing hook-token secret', () => {
     expect(own).toMatchObject({ kind: 'retry', error: expect.stringMatching(/^RetryableError: the path token matches no loaded account, and the hook-token secret of 1 account could not be read \(hooks\/unirock\)/) });
     expect(JSON.stringify(own)).not.toContain(tokenOf('unirock'));
     expect(await run(w, hookEnvelope(body, 'forged-token'))).toMatchObject({ kind: 'retry' });
-    expect(w.metrics.total(INGEST_METRIC.badToken)).toBe(0);
+    expect(w.metrics.total(METRIC.badToken)).toBe(0);
     // Within 60 s a miss does not re-read; after it, the missing secret is read again.
     const reads = secrets.reads;
     await run(w, hookEnvelope(body, 'forged-token-2'));
@@ -231,7 +231,7 @@ describe('a missing hook-token secret', () => {
     expect(secrets.reads).toBeGreaterThan(reads);
     // Everything loaded: a forged token is bad-token again.
     expect(await run(w, hookEnvelope(body, 'forged-token'))).toMatchObject({ kind: 'park', reason: 'bad-token' });
-    expect(w.metrics.total(INGEST_METRIC.badToken)).toBe(1);
+    expect(w.metrics.total(METRIC.badToken)).toBe(1);
   });
 
   it('a re-read that fails for one account keeps that account\'s token from before', async () => {
@@ -334,7 +334,7 @@ describe('flows and failure semantics', () => {
     expect(await firstRun).toEqual({ kind: 'ok' });
     expect(w.bus.events.map((e) => e.detailType)).toEqual(['amocrm.lead.status', 'amocrm.lead.update']);
     // The defer decision re-sends with a delay and does not count an attempt.
-    const d = decide({ envelope: env, outcome: { kind: 'defer', reason: 'event-in-progress', delaySeconds: 30 }, queue: { id: 'amocrm-hooks', fifo: false, maxAttempts: 5 }, receiveCount: 1, random: () => 0 });
+    const d = decide({ envelope: env, outcome: { kind: 'defer', reason: 'event-in-progress', delaySeconds: 30 }, queue: { id: 'amocrm-hooks', fifo: false, maxAttempts: 5 }, receiveCount: 1, random: () => 0, now: env.receivedAt });
     expect(d).toMatchObject({ kind: 'resend', delaySeconds: 30, envelope: { deferrals: 1 } });
   });
 
@@ -382,7 +382,7 @@ describe('flows and failure semantics', () => {
     expect(flowSaw.map(([k]) => k)).toEqual(['lead.note', 'lead.update']);
     expect(flowSaw[0]![1]).toBeGreaterThan(300_000);
     expect(lines.some((l) => l.level === 'warn' && l.message === 'amocrm event too large for the bus; published a stand-in' && l.attrs.kind === 'lead.note')).toBe(true);
-    expect(w.metrics.total(INGEST_METRIC.eventsPublished)).toBe(2);
+    expect(w.metrics.total(METRIC.eventsPublished)).toBe(2);
     // A redelivery is a duplicate, nothing published twice.
     expect(await run(w, env)).toEqual({ kind: 'ok' });
     expect(w.bus.events).toHaveLength(2);

@@ -4,7 +4,7 @@ import { depsFromEnv, createHandler } from '../../functions/worker.ts';
 import { routeTable } from '../../lib/routes.ts';
 import { ConfigError, parseConfig } from '../../lib/config/index.ts';
 import { RecordingBus } from '../../lib/events/bus.ts';
-import { countingParks, RecordingMetrics, withMirror } from '../../lib/ingest/index.ts';
+import { pipelineMetrics, RecordingMetrics, withMirror } from '../../lib/ingest/index.ts';
 import { ok } from '../../lib/pipeline/outcome.ts';
 import { silentLog } from '../../lib/shared/log.ts';
 import { staticSecretSource } from '../../lib/config/secrets.ts';
@@ -76,15 +76,18 @@ describe('worker wiring from the Lambda environment', () => {
 });
 
 describe('small parts', () => {
-  it('countingParks counts every landed park by reason and passes the line on', () => {
+  it('pipelineMetrics turns the pipeline hooks into Parked, Deferred + DeferredMessageAge and DlqIndexWriteFailed', () => {
     const metrics = new RecordingMetrics();
-    const { log, lines } = captureLog();
-    const l = countingParks(log, metrics);
-    l.warn('message', { action: 'park', reason: 'bad-token' });
-    l.error('message', { action: 'park', reason: 'bad-token', reported: 'failed' }); // the DLQ send failed: it comes back
-    l.info('message', { action: 'delete' });
-    expect(metrics.total('Parked', { reason: 'bad-token' })).toBe(1);
-    expect(lines).toHaveLength(3);
+    const hooks = pipelineMetrics(metrics);
+    hooks.parked?.({ queue: 'amocrm-hooks', route: 'amocrm-hook', reason: 'bad-token' });
+    hooks.deferred?.({ queue: 'amocrm-hooks', route: 'amocrm-hook', reason: 'rate-budget', ageSeconds: 75, deferrals: 2 });
+    hooks.dlqIndexFailed?.({ queue: 'amocrm-hooks', reason: 'bad-token' });
+    expect(metrics.counts).toEqual([
+      { name: 'Parked', dimensions: { reason: 'bad-token' }, value: 1 },
+      { name: 'Deferred', dimensions: { reason: 'rate-budget' }, value: 1 },
+      { name: 'DeferredMessageAge', dimensions: { reason: 'rate-budget' }, value: 75 },
+      { name: 'DlqIndexWriteFailed', dimensions: {}, value: 1 },
+    ]);
   });
 
   it('withMirror mirrors on the first try only and waits for the send; a deferred or retried message is not sent again', async () => {

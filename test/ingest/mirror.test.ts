@@ -6,7 +6,8 @@
 import { createServer, type IncomingMessage } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
-import { FlowRegistry, INGEST_METRIC } from '../../lib/ingest/index.ts';
+import { FlowRegistry } from '../../lib/ingest/index.ts';
+import { METRIC } from '../../lib/metrics.ts';
 import { RetryableError } from '../../lib/pipeline/outcome.ts';
 import { startWorld, useWorlds, waitFor } from '../e2e/support.ts';
 
@@ -84,7 +85,7 @@ describe('mirror mode (a second local receiver)', () => {
     expect(res.status).toBe(200);
     const rd = await waitFor(() => r.got.find((g) => g.url === '/prod/zdrav/mc'), 'the RDESK mirror');
     expect(rd.body.toString()).toBe('[{"id":7}]');
-    expect(w.amo.metrics.total(INGEST_METRIC.mirrorFailed)).toBe(0);
+    expect(w.amo.metrics.total(METRIC.mirrorFailed)).toBe(0);
   });
 
   it('a {token} route is mirrored only once its path token matched one of our accounts: a forged token is parked bad-token and NOT sent (the mirror would add its own valid token)', async () => {
@@ -104,13 +105,13 @@ describe('mirror mode (a second local receiver)', () => {
     expect(forged.status).toBe(200);
     await waitFor(() => w.runner.pollerStats()['amocrm-hooks']?.deleted === 1, 'the forged webhook handled');
     expect((await w.runner.dlqIndex.list({})).map((e) => e.reason)).toEqual(['bad-token']);
-    expect(w.amo.metrics.total(INGEST_METRIC.badToken)).toBe(1);
+    expect(w.amo.metrics.total(METRIC.badToken)).toBe(1);
     expect(r.got).toEqual([]);
     // Our own token: mirrored (with the mirror's token), once.
     await w.sandbox.admin.moveLead({ leadId: 8001, statusId: 50012 });
     await waitFor(() => w.runner.pollerStats()['amocrm-hooks']?.deleted === 2, 'the real webhook handled');
     expect(r.got.map((g) => g.url)).toEqual([`/prod/hooks/amocrm/${MIRROR_TOKEN}`]);
-    expect(w.amo.metrics.total(INGEST_METRIC.mirrorFailed)).toBe(0);
+    expect(w.amo.metrics.total(METRIC.mirrorFailed)).toBe(0);
   });
 
   it('a failing or unreachable mirror never changes the outcome; failures are only counted (MirrorFailed)', async () => {
@@ -120,7 +121,7 @@ describe('mirror mode (a second local receiver)', () => {
     await waitFor(() => w.runner.pollerStats()['amocrm-hooks']?.deleted === 1, 'processed');
     expect(bad.got).toHaveLength(1);
     expect(w.amo.bus.events).toHaveLength(2);
-    expect(w.amo.metrics.total(INGEST_METRIC.mirrorFailed)).toBe(1);
+    expect(w.amo.metrics.total(METRIC.mirrorFailed)).toBe(1);
     expect(w.lines.some((l) => /WARN mirror send failed route=amocrm-hook reason=http httpStatus=502/.test(l))).toBe(true);
     expect(w.lines.some((l) => /worker +message .*route=amocrm-hook .*outcome=ok action=delete/.test(l))).toBe(true);
     // Not a mirrored route: not sent.
@@ -132,7 +133,8 @@ describe('mirror mode (a second local receiver)', () => {
     const w2 = await startWorld({ amocrm: { mirror: { baseUrl: 'http://127.0.0.1:1', routes: ['zdrav-mc'], timeoutMs: 500 } } });
     await fetch(`${w2.runner.url}/zdrav/mc`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '[]' });
     await waitFor(() => w2.runner.pollerStats().rdesk?.deleted === 1, 'rdesk processed');
-    expect(w2.amo.metrics.total(INGEST_METRIC.mirrorFailed)).toBe(1);
-    expect(await w2.runner.dlqIndex.list({})).toEqual([]);
+    expect(w2.amo.metrics.total(METRIC.mirrorFailed)).toBe(1);
+    // zdrav-mc has no processor yet: mirrored (attempted), then parked no-processor — never acknowledged.
+    expect((await w2.runner.dlqIndex.list({})).map((e) => [e.route, e.reason])).toEqual([['zdrav-mc', 'no-processor']]);
   });
 });

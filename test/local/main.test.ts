@@ -26,12 +26,14 @@ describe('npm start (infra/local/main.ts)', () => {
     const sample = /curl -sS -X POST '([^']+)' -H 'content-type: ([^']+)' --data '([^']*)'/.exec(banner)!;
     const res = await fetch(sample[1]!, { method: 'POST', headers: { 'content-type': sample[2]! }, body: sample[3]! });
     expect(res.status).toBe(200);
-    await waitFor(() => / worker +message .*outcome=ok/.test(out()), 'the worker line', 10_000, 50);
+    // The sample route has no flow yet: its message is parked no-processor, never acknowledged.
+    await waitFor(() => / worker +WARN message .*route=zdrav-mc .*outcome=park action=park .*reason=no-processor/.test(out()), 'the worker line', 10_000, 50);
 
     proc.kill('SIGINT');
     expect(await exited(proc)).toBe(0);
     expect(out()).toMatch(/SIGINT: stopping/);
-    expect(out()).toMatch(/no queued messages to save/);
+    // The parked message is kept (its DLQ is saved with the queues) for `dlq replay` once a flow lands.
+    expect(out()).toMatch(/saved 1 queued message\(s\) to .*; they are re-queued on the next start/);
   });
 });
 

@@ -12,20 +12,22 @@ useRunners();
 const json = { 'content-type': 'application/json' };
 
 describe('route → queue → worker', () => {
-  it('a direct route is consumed: one log line with route, bytes and outcome — never the body or the path token', async () => {
+  it('a direct route is consumed: one log line with route, bytes and outcome — never the body or the path token; without a processor it is parked no-processor, not acknowledged', async () => {
     const { runner, lines } = await start();
     const body = 'leads%5Bstatus%5D%5B0%5D%5Bid%5D=4242&secret_marker=1';
     const res = await fetch(`${runner.url}/hooks/amocrm/tok-SECRET-9f8e7d`, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body });
     expect(res.status).toBe(200);
     const line = await waitFor(() => lines.find((l) => / worker .* message /.test(l)), 'the worker line');
-    expect(line).toMatch(new RegExp(`queue=amocrm-hooks route=amocrm-hook bytes=${Buffer.byteLength(body)} outcome=ok action=delete`));
-    await waitFor(() => runner.pollerStats()['amocrm-hooks']?.deleted === 1, 'the delete');
-    expect(runner.depth('amocrm-hooks')).toEqual({ visible: 0, delayed: 0, inFlight: 0, dlq: 0 });
+    // No amoCRM side configured: the hook route has no processor, so its message is parked.
+    expect(line).toMatch(new RegExp(`queue=amocrm-hooks route=amocrm-hook bytes=${Buffer.byteLength(body)} outcome=park action=park .*reason=no-processor`));
+    await waitFor(() => runner.pollerStats()['amocrm-hooks']?.deleted === 1, 'the park');
+    expect(runner.depth('amocrm-hooks')).toEqual({ visible: 0, delayed: 0, inFlight: 0, dlq: 1 });
+    expect((await runner.dlqIndex.list({ reason: 'no-processor' })).map((e) => e.route)).toEqual(['amocrm-hook']);
     const all = lines.join('\n');
     expect(all).not.toContain('SECRET');
     expect(all).not.toContain('secret_marker');
     expect(all).not.toContain('4242');
-    expect(lines.filter((l) => / worker /.test(l))).toHaveLength(1);
+    expect(lines.filter((l) => / worker .* message /.test(l))).toHaveLength(1);
   });
 
   it('a failing record is retried and parked after its attempts while its batch-mates are deleted', async () => {

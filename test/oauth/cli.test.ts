@@ -130,6 +130,6 @@ describe('amo-gateway CLI', () => {
     const c = cli(world);
     delete c.io.env.AMO_TABLE_NAME;
     expect(await run(['token', 'status'], c.io)).toBe(2);
-    expect(c.err.at(-1)).toMatch(/no table: pass --table <name> or set AMO_TABLE_NAME/);
+    expect(c.err.at(-1)).toMatch(/no table: pass --local \(a running npm start\), --stack <name>, or --table <name> \(env AMO_TABLE_NAME\)/);
   });
 });

@@ -1,16 +1,21 @@
 /**
  * Several integrations and accounts in one deployment (an amocrm.ru and a kommo.com account, each
- * its own sandbox and integration): keys never mix, one account's trouble leaves the other alone,
+ * its own integration, both served by ONE sandbox as two accounts on two hosts): keys never mix,
+ * one account's trouble leaves the other alone, the REST client reaches each account's own data,
  * and the disconnect hook finds its account by the id learnt from the token.
  */
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { randomUUID } from 'node:crypto';
 import { afterEach, describe, expect, it } from 'vitest';
-import { startSandbox, type Sandbox } from '../../infra/local/sandbox/index.ts';
+import { startSandbox } from '../../infra/local/sandbox/index.ts';
+import { AmoClient } from '../../lib/amocrm/client/client.ts';
 import { AccountNeedsReauthError, createOAuth, disconnectSignature } from '../../lib/amocrm/oauth/index.ts';
 import { parseConfig } from '../../lib/config/index.ts';
 import { staticSecretSource } from '../../lib/config/secrets.ts';
+import { MemoryBreakerStore } from '../../lib/amocrm/client/breaker-store.ts';
+import { MemoryCacheStore } from '../../lib/amocrm/client/cache-store.ts';
+import { MemoryRateBudget } from '../../lib/amocrm/client/rate-budget.ts';
 import { DynamoTokenStore } from '../../lib/store/token-store.ts';
 import { createTestTable } from '../support/ddb.ts';
 import { apiStatus, TestClock } from './support.ts';
@@ -29,13 +34,17 @@ describe('several accounts and integrations', () => {
       { id: 'kommo-app', clientId: randomUUID(), secret: `s-${randomUUID()}` },
     ];
     const redirectUri = 'http://127.0.0.1:9/oauth/callback';
-    const sbs: Sandbox[] = [];
-    for (const [i, integ] of ints.entries()) {
-      const sb = await startSandbox({ clock, account: { id: 1000 + i, subdomain: `acc${i}` }, integrations: [{ clientId: integ.clientId, clientSecret: integ.secret, redirectUri }] });
-      sbs.push(sb);
-      cleanup.push(() => sb.close());
-    }
-    const [ru, kommo] = sbs as [Sandbox, Sandbox];
+    const integration = (i: number) => [{ clientId: ints[i]?.clientId ?? '', clientSecret: ints[i]?.secret ?? '', redirectUri }];
+    const sb = await startSandbox({
+      clock,
+      account: { id: 1000, subdomain: 'acc0', integrations: integration(0) },
+      extraAccounts: [{ id: 1001, subdomain: 'acc1', integrations: integration(1) }],
+    });
+    cleanup.push(() => sb.close());
+    const ru = sb.account('acc0');
+    const kommo = sb.account('acc1');
+    expect(ru.url).toBe(sb.url);
+    expect(kommo.accountHost).not.toBe(ru.accountHost);
     const config = parseConfig({
       integrations: ints.map((i) => ({ id: i.id, clientId: i.clientId, clientSecret: { secret: i.id }, redirectUri })),
       accounts: [
@@ -75,6 +84,29 @@ describe('several accounts and integrations', () => {
     expect(ruToken?.baseUrl).toBe(ru.url);
     expect(await apiStatus(ru, ruToken?.accessToken ?? '')).toBe(200);
     expect(await apiStatus(kommo, intlToken?.accessToken ?? '')).toBe(200);
+    // A token of one account is nobody on the other's host.
+    expect(await apiStatus(kommo, ruToken?.accessToken ?? '')).toBe(401);
+    expect(await apiStatus(ru, intlToken?.accessToken ?? '')).toBe(401);
+
+    // The REST client over the TokenProvider writes to each account's own data.
+    const rest = new AmoClient({
+      tokens: make().provider,
+      budget: new MemoryRateBudget({ perIntegrationPerSecond: 7, perAccountPerSecond: null }),
+      breaker: new MemoryBreakerStore(),
+      cache: new MemoryCacheStore(),
+      mode: 'await',
+    });
+    const ruApi = rest.forAccount({ clientId: ints[0]?.clientId ?? '', accountKey: 'ru' });
+    const intlApi = rest.forAccount({ clientId: ints[1]?.clientId ?? '', accountKey: 'intl' });
+    const [ruLead] = await ruApi.leads.add([{ name: 'ru deal' }]);
+    const [intlLead] = await intlApi.leads.add([{ name: 'intl deal' }]);
+    expect((await ruApi.account.get()).id).toBe(1000);
+    expect((await intlApi.account.get()).id).toBe(1001);
+    expect(ru.admin.entities('leads').map((l) => l.name)).toContain('ru deal');
+    expect(ru.admin.entities('leads').map((l) => l.name)).not.toContain('intl deal');
+    expect(kommo.admin.entities('leads').map((l) => l.name)).toContain('intl deal');
+    expect(await intlApi.leads.get(ruLead?.id ?? 0)).toBeUndefined();
+    expect((await intlApi.leads.get(intlLead?.id ?? 0))?.name).toBe('intl deal');
 
     // One account's grant dies: the other keeps working.
     ru.admin.revokeTokens({});

@@ -185,7 +185,7 @@ export async function serveHandler(handler: (e: APIGatewayProxyEvent) => Promise
 }
 
 /** Calls the sandbox API with a token: 200 means the token works. */
-export async function apiStatus(sb: Sandbox, token: string): Promise<number> {
+export async function apiStatus(sb: Pick<Sandbox, 'url'>, token: string): Promise<number> {
   const res = await fetch(`${sb.url}/api/v4/account`, { headers: { authorization: `Bearer ${token}` } });
   await res.arrayBuffer();
   return res.status;

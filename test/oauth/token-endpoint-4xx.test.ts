@@ -1,6 +1,6 @@
 /**
  * Which token-endpoint answers kill a grant. Only amoCRM's own refusals (400/401 with its OAuth
- * problem JSON, amocrm-api.md §1) mean "re-authorize"; a 404/408/409 from a proxy or a maintenance
+ * problem JSON, docs/amocrm-protocol.md#token-endpoint-errors) mean "re-authorize"; a 404/408/409 from a proxy or a maintenance
  * page — or a 400/401 that is an HTML page — is `bad-response`: retried, the account stays active.
  * A tiny local server stands in for what sits in front of amoCRM (the sandbox only injects 5xx).
  */

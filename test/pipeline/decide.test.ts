@@ -2,16 +2,30 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { backoffSeconds, DEFAULT_BACKOFF_POLICY } from '../../lib/pipeline/backoff.ts';
 import { decide, parkRaw, type Action, type QueuePolicy } from '../../lib/pipeline/decide.ts';
+import { DEFAULT_DEFERRAL_POLICY, type DeferralPolicy } from '../../lib/pipeline/deferral.ts';
 import { defer, ok, park, retry, type Outcome } from '../../lib/pipeline/outcome.ts';
+import { replayBody } from '../../lib/dlq/present.ts';
+import { parseEnvelope } from '../../lib/envelope.ts';
 import { envelope } from './fixtures.ts';
 import { constant, seeded } from './seeded.ts';
 
 const std: QueuePolicy = { id: 'rdesk', fifo: false, maxAttempts: 5 };
 const fifo: QueuePolicy = { id: 'chat', fifo: true, maxAttempts: 5 };
 
-function run(outcome: Outcome, opts: { queue?: QueuePolicy; attempt?: number; deferrals?: number; receiveCount?: number; random?: () => number } = {}): Action {
+function run(
+  outcome: Outcome,
+  opts: { queue?: QueuePolicy; attempt?: number; deferrals?: number; receiveCount?: number; random?: () => number; ageSeconds?: number; deferral?: Partial<DeferralPolicy> } = {},
+): Action {
   const env = envelope({ ...(opts.attempt !== undefined ? { attempt: opts.attempt } : {}), ...(opts.deferrals !== undefined ? { deferrals: opts.deferrals } : {}) });
-  return decide({ envelope: env, outcome, queue: opts.queue ?? std, receiveCount: opts.receiveCount ?? 1, random: opts.random ?? constant(0.5) });
+  return decide({
+    envelope: env,
+    outcome,
+    queue: opts.queue ?? std,
+    receiveCount: opts.receiveCount ?? 1,
+    random: opts.random ?? constant(0.5),
+    now: env.receivedAt + (opts.ageSeconds ?? 0) * 1000,
+    ...(opts.deferral ? { deferral: opts.deferral } : {}),
+  });
 }
 
 describe('decide: standard queue', () => {
@@ -50,15 +64,59 @@ describe('decide: standard queue', () => {
     expect(run(retry('x'), { queue: { ...std, maxAttempts: 1 } })).toMatchObject({ kind: 'park', reason: 'out-of-attempts', attempts: 1 });
   });
 
-  it('defer → resend with deferrals + 1, attempt untouched, never parks however often', () => {
-    for (const deferrals of [0, 1, 10, 10_000]) {
-      const a = run(defer('rate-budget', 7), { attempt: 4, deferrals });
-      expect(a).toMatchObject({ kind: 'resend', cause: 'defer', delaySeconds: 7 });
+  it('defer → resend with deferrals + 1, attempt untouched, the deferral (reason, age, count) on the action', () => {
+    for (const deferrals of [0, 1, 10, DEFAULT_DEFERRAL_POLICY.maxDeferrals - 1]) {
+      const a = run(defer('rate-budget', 7), { attempt: 4, deferrals, ageSeconds: 125 });
+      expect(a).toMatchObject({ kind: 'resend', cause: 'defer', delaySeconds: 7, deferral: { reason: 'rate-budget', ageSeconds: 125, deferrals: deferrals + 1 } });
       if (a.kind === 'resend') {
         expect(a.envelope.deferrals).toBe(deferrals + 1);
         expect(a.envelope.attempt).toBe(4);
       }
     }
+  });
+
+  it('the deferral cap: older than 24 h since receivedAt (default) → park deferred-too-long, not a resend', () => {
+    const day = DEFAULT_DEFERRAL_POLICY.maxAgeSeconds;
+    expect(day).toBe(24 * 3600);
+    expect(run(defer('account-needs-reauth', 900), { ageSeconds: day - 1, deferrals: 90 })).toMatchObject({ kind: 'resend', cause: 'defer' });
+    const a = run(defer('account-needs-reauth', 900), { ageSeconds: day, deferrals: 90, attempt: 2 });
+    expect(a).toMatchObject({ kind: 'park', reason: 'deferred-too-long', attempts: 3 });
+    if (a.kind === 'park') {
+      expect(a.lastError).toBe('still deferred 24 h 0 min after it was received (cap 24 h 0 min); last deferral: account-needs-reauth');
+      // The parked envelope keeps its counters (replay resets them) and the error.
+      expect(a.envelope).toMatchObject({ deferrals: 90, attempt: 2, lastError: a.lastError });
+    }
+  });
+
+  it('the deferral cap by count: the (maxDeferrals + 1)-th deferral parks, and a per-pipeline or per-queue policy overrides the defaults', () => {
+    expect(run(defer('rate-budget', 0), { deferrals: DEFAULT_DEFERRAL_POLICY.maxDeferrals })).toMatchObject({ kind: 'park', reason: 'deferred-too-long' });
+    expect(run(defer('rate-budget', 0), { deferrals: 2, deferral: { maxDeferrals: 3 } }).kind).toBe('resend');
+    const byCount = run(defer('rate-budget', 0), { deferrals: 3, deferral: { maxDeferrals: 3 } });
+    expect(byCount).toMatchObject({ kind: 'park', reason: 'deferred-too-long', lastError: 'deferred 4 times (cap 3); last deferral: rate-budget' });
+    // The queue's own cap wins over the pipeline's.
+    const q: QueuePolicy = { ...std, deferral: { maxAgeSeconds: 600 } };
+    expect(run(defer('rate-budget', 5), { queue: q, ageSeconds: 599, deferral: { maxAgeSeconds: 60 } }).kind).toBe('resend');
+    expect(run(defer('rate-budget', 5), { queue: q, ageSeconds: 600, deferral: { maxAgeSeconds: 60 } })).toMatchObject({ kind: 'park', reason: 'deferred-too-long', lastError: expect.stringMatching(/^still deferred 10 min/) });
+  });
+
+  it('a replayed deferred-too-long message gets a fresh window: its next deferral resends instead of parking again', () => {
+    const env = envelope({ deferrals: 2000, attempt: 1 });
+    const parkedAt = env.receivedAt + 25 * 3600 * 1000;
+    const parked = decide({ envelope: env, outcome: defer('account-blocked', 900), queue: std, receiveCount: 1, random: constant(0.5), now: parkedAt });
+    expect(parked).toMatchObject({ kind: 'park', reason: 'deferred-too-long' });
+    if (parked.kind !== 'park') return;
+    const body = JSON.stringify(parked.envelope);
+    const replayed = parseEnvelope(replayBody({ body, envelope: parseEnvelope(body) }, parkedAt + 3600_000));
+    const again = decide({ envelope: replayed, outcome: defer('rate-budget', 30), queue: std, receiveCount: 1, random: constant(0.5), now: parkedAt + 3610_000 });
+    expect(again).toMatchObject({ kind: 'resend', cause: 'defer', deferral: { ageSeconds: 10, deferrals: 1 } });
+  });
+
+  it('an undefined field in a policy overrides nothing (the default stands)', () => {
+    expect(run(defer('rate-budget', 5), { ageSeconds: 24 * 3600, deferral: { maxAgeSeconds: undefined } })).toMatchObject({ kind: 'park', reason: 'deferred-too-long' });
+  });
+
+  it('a clock behind receivedAt counts as age 0 (never a negative age, never a park)', () => {
+    expect(run(defer('rate-budget', 5), { ageSeconds: -30 })).toMatchObject({ kind: 'resend', deferral: { ageSeconds: 0 } });
   });
 
   it('defer without a delay uses the jittered default', () => {
@@ -78,7 +136,7 @@ describe('decide: standard queue', () => {
 
   it('redacts lastError, including the envelope path parameters', () => {
     const env = envelope({ params: { token: 'acct-secret-token-42' } });
-    const a = decide({ envelope: env, outcome: retry('GET /hooks/amocrm/acct-secret-token-42 failed for ivan@example.com'), queue: std, receiveCount: 1, random: constant(0) });
+    const a = decide({ envelope: env, outcome: retry('GET /hooks/amocrm/acct-secret-token-42 failed for ivan@example.com'), queue: std, receiveCount: 1, random: constant(0), now: env.receivedAt });
     expect(a.kind === 'resend' && a.envelope.lastError).toBe('GET /hooks/amocrm/[redacted] failed for [email]');
   });
 
@@ -90,7 +148,7 @@ describe('decide: standard queue', () => {
   it('does not mutate the input envelope', () => {
     const env = envelope({ attempt: 1 });
     const copy = structuredClone(env);
-    decide({ envelope: env, outcome: retry('x'), queue: std, receiveCount: 1, random: constant(0) });
+    decide({ envelope: env, outcome: retry('x'), queue: std, receiveCount: 1, random: constant(0), now: env.receivedAt });
     expect(env).toEqual(copy);
   });
 });
@@ -111,8 +169,18 @@ describe('decide: FIFO queue', () => {
     expect(run(retry('x'), { queue: fifo, receiveCount: 5 })).toMatchObject({ kind: 'park', reason: 'out-of-attempts', attempts: 5 });
   });
 
-  it('defer → fail with the defer delay as visibility, never parks', () => {
-    expect(run(defer('rate-budget', 12), { queue: fifo, receiveCount: 99 })).toEqual({ kind: 'fail', visibilityTimeoutSeconds: 12, cause: 'defer' });
+  it('defer → fail with the defer delay as visibility; the receive count stands in for the deferral count', () => {
+    expect(run(defer('rate-budget', 12), { queue: fifo, receiveCount: 99, ageSeconds: 40 })).toEqual({
+      kind: 'fail',
+      visibilityTimeoutSeconds: 12,
+      cause: 'defer',
+      deferral: { reason: 'rate-budget', ageSeconds: 40, deferrals: 99 },
+    });
+  });
+
+  it('the deferral cap applies to FIFO too: by age, and by receive count', () => {
+    expect(run(defer('rate-budget', 12), { queue: fifo, receiveCount: 3, ageSeconds: 24 * 3600 })).toMatchObject({ kind: 'park', reason: 'deferred-too-long', attempts: 3 });
+    expect(run(defer('rate-budget', 12), { queue: fifo, receiveCount: 11, deferral: { maxDeferrals: 10 } })).toMatchObject({ kind: 'park', reason: 'deferred-too-long' });
   });
 });
 
@@ -124,11 +192,11 @@ describe('decide: properties', () => {
     fc.constantFrom('bad-signature', 'invalid-payload').map((r) => park(r)),
   );
 
-  it('every action is well-formed; delays stay within [0, 900]; defer never parks; only retry and park park', () => {
+  it('every action is well-formed; delays stay within [0, 900]; defer never parks under its cap; only retry and park park', () => {
     fc.assert(
       fc.property(outcomes, fc.boolean(), fc.integer({ min: 0, max: 60 }), fc.integer({ min: 1, max: 60 }), fc.integer({ min: 1, max: 60 }), fc.integer(), (outcome, isFifo, attempt, receiveCount, maxAttempts, seed) => {
         const queue = { id: 'q', fifo: isFifo, maxAttempts };
-        const a = decide({ envelope: envelope({ attempt }), outcome, queue, receiveCount, random: seeded(seed) });
+        const a = decide({ envelope: envelope({ attempt }), outcome, queue, receiveCount, random: seeded(seed), now: 1_700_000_000_000 });
         if (outcome.kind === 'ok') return a.kind === 'delete';
         if (outcome.kind === 'defer') return isFifo ? a.kind === 'fail' && a.visibilityTimeoutSeconds >= 0 && a.visibilityTimeoutSeconds <= 900 : a.kind === 'resend' && a.delaySeconds >= 0 && a.delaySeconds <= 900 && a.envelope.attempt === attempt;
         if (outcome.kind === 'park') return a.kind === 'park';
@@ -149,7 +217,7 @@ describe('decide: properties', () => {
         let env = envelope();
         let tries = 0;
         for (const deferNow of [...pattern, ...Array<boolean>(maxAttempts).fill(false)]) {
-          const a = decide({ envelope: env, outcome: deferNow ? defer('rate-budget') : retry('boom'), queue: { id: 'q', fifo: false, maxAttempts }, receiveCount: 1, random });
+          const a = decide({ envelope: env, outcome: deferNow ? defer('rate-budget') : retry('boom'), queue: { id: 'q', fifo: false, maxAttempts }, receiveCount: 1, random, now: env.receivedAt });
           if (!deferNow) tries++;
           if (a.kind === 'park') return !deferNow && tries === maxAttempts && a.attempts === maxAttempts;
           if (a.kind !== 'resend') return false;

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { buildProcessorMap, type ProcessorContext, type RouteProcessor } from '../../lib/pipeline/registry.ts';
+import { type ProcessorContext, type RouteProcessor } from '../../lib/pipeline/registry.ts';
 import { processMessage, type PipelineConfig } from '../../lib/pipeline/process.ts';
 import { DeferError, ok, PermanentError, RetryableError, type Outcome } from '../../lib/pipeline/outcome.ts';
 import { silentLog } from '../../lib/shared/log.ts';
@@ -15,7 +15,7 @@ function cfg(processors: Record<string, RouteProcessor | undefined> = {}): Pipel
   return {
     queue: { id: 'rdesk', fifo: false, maxAttempts: 3 },
     routes,
-    processors: buildProcessorMap([...routes.keys()], processors),
+    processors,
     log: silentLog,
     now: () => 42,
     random: constant(0),
@@ -25,9 +25,14 @@ function cfg(processors: Record<string, RouteProcessor | undefined> = {}): Pipel
 const msg = (body: string, receiveCount = 1) => ({ messageId: 'm-1', body, receiveCount });
 
 describe('processMessage', () => {
-  it('acknowledges a valid envelope with the default processor', async () => {
-    const r = await processMessage(msg(JSON.stringify(envelope())), cfg());
+  it('deletes a valid envelope its processor accepted', async () => {
+    const r = await processMessage(msg(JSON.stringify(envelope())), cfg({ 'zdrav-mc': async () => ok() }));
     expect(r).toMatchObject({ action: { kind: 'delete' }, outcome: 'ok', route: 'zdrav-mc', bytes: 10 });
+  });
+
+  it('never acknowledges a route without a processor: it is parked no-processor (there is no default processor)', async () => {
+    const r = await processMessage(msg(JSON.stringify(envelope())), cfg());
+    expect(r).toMatchObject({ action: { kind: 'park', reason: 'no-processor', lastError: 'no processor registered for route "zdrav-mc"', attempts: 1 }, outcome: 'park', route: 'zdrav-mc' });
   });
 
   it('parks a body that is not an envelope as bad-envelope, at once, reporting raw size', async () => {
@@ -51,7 +56,7 @@ describe('processMessage', () => {
     expect(r.action).toMatchObject({ kind: 'park', reason: 'body-too-large', lastError: 'body of 65 bytes exceeds the route limit of 64' });
     expect(called).toBe(false);
     // Exactly at the limit is fine.
-    expect((await processMessage(msg(JSON.stringify(envelope({}, 'x'.repeat(64)))), cfg())).action.kind).toBe('delete');
+    expect((await processMessage(msg(JSON.stringify(envelope({}, 'x'.repeat(64)))), cfg({ 'zdrav-mc': async () => ok() }))).action.kind).toBe('delete');
   });
 
   it('gives the processor the decoded body and its context', async () => {

@@ -98,7 +98,8 @@ async function batchFrom(queueId: string, n: number): Promise<SQSEvent> {
 }
 
 const bodyOf = (env: ReturnType<typeof envelope>) => JSON.stringify(env);
-const env = (tag: string, over: Parameters<typeof envelope>[0] = {}) => envelope({ requestId: tag, params: { token: 'secret-path-token' }, ...over }, `{"tag":"${tag}"}`, over.route ?? 'r-std');
+// Received now: the deferral cap measures age from receivedAt.
+const env = (tag: string, over: Parameters<typeof envelope>[0] = {}) => envelope({ requestId: tag, params: { token: 'secret-path-token' }, receivedAt: Date.now(), ...over }, `{"tag":"${tag}"}`, over.route ?? 'r-std');
 
 /** Processor that picks its outcome from the body's tag. */
 const byTag: RouteProcessor = async (_e, c) => {
@@ -197,6 +198,54 @@ describe('worker handler: standard queue', () => {
     fq.reset();
   });
 
+  it('counts each deferral (Deferred by reason, DeferredMessageAge in seconds) and parks a message deferred past the cap as deferred-too-long, indexed and counted', async () => {
+    const metrics = new RecordingMetrics();
+    const now = Date.now();
+    const handler = createHandler(deps({ processors: { 'r-std': byTag }, metrics, now: () => now }));
+    const young = env('defer-young', { receivedAt: now - 90_000, deferrals: 3 });
+    const old = env('defer-old', { receivedAt: now - 25 * 3600_000, deferrals: 40 });
+    await sendAll('std-q', [bodyOf(young), bodyOf(old)]);
+    const res = (await handler(await batchFrom('std-q', 2), ctx)) as SQSBatchResponse;
+    expect(res.batchItemFailures).toEqual([]);
+
+    // The young one is re-sent (4th deferral); the old one is parked, not re-sent.
+    const delayed = fq.inspectQueue(queueName(table.queues[0]!))!.messages.delayed.map((m) => JSON.parse(m.body) as ReturnType<typeof envelope>);
+    expect(delayed.map((e) => [e.requestId, e.deferrals])).toEqual([['defer-young', 4]]);
+    const dlq = fq.inspectQueue(dlqName(table.queues[0]!))!.messages.ready;
+    expect(dlq.map((m) => [JSON.parse(m.body).requestId, m.messageAttributes['dlq-reason']?.StringValue])).toEqual([['defer-old', 'deferred-too-long']]);
+    const [entry] = (await deps().dlqIndex.list({ queue: 'std-q', reason: 'deferred-too-long' })).filter((e) => e.requestId === 'defer-old');
+    expect(entry).toMatchObject({ route: 'r-std', lastError: 'still deferred 25 h 0 min after it was received (cap 24 h 0 min); last deferral: rate-budget' });
+
+    expect(metrics.total('Deferred', { reason: 'rate-budget' })).toBe(1);
+    expect(metrics.values('DeferredMessageAge', { reason: 'rate-budget' })).toEqual([90]);
+    expect(metrics.total('Parked', { reason: 'deferred-too-long' })).toBe(1);
+    fq.reset();
+  });
+
+  it('the deferral cap is configurable (WorkerDeps.deferral): a lower count cap parks sooner', async () => {
+    const metrics = new RecordingMetrics();
+    const handler = createHandler(deps({ processors: { 'r-std': byTag }, metrics, deferral: { maxDeferrals: 2 } }));
+    await sendAll('std-q', [bodyOf(env('defer-c1', { deferrals: 1 })), bodyOf(env('defer-c2', { deferrals: 2 }))]);
+    await handler(await batchFrom('std-q', 2), ctx);
+    expect(fq.inspectQueue(queueName(table.queues[0]!))!.messages.delayed.map((m) => JSON.parse(m.body).requestId)).toEqual(['defer-c1']);
+    expect(fq.inspectQueue(dlqName(table.queues[0]!))!.messages.ready.map((m) => m.messageAttributes['dlq-reason']?.StringValue)).toEqual(['deferred-too-long']);
+    expect(metrics.total('Deferred')).toBe(1);
+    expect(metrics.total('Parked', { reason: 'deferred-too-long' })).toBe(1);
+    fq.reset();
+  });
+
+  it('a deferral whose re-send failed is not counted (it comes back and is counted then)', async () => {
+    const broken = { ...queues, 'std-q': { ...(queues['std-q'] as QueuesConfig[string]), url: `${(queues['std-q'] as QueuesConfig[string]).url}-missing` } };
+    const metrics = new RecordingMetrics();
+    const handler = createHandler(deps({ processors: { 'r-std': byTag }, queues: broken, metrics }));
+    await sendAll('std-q', [bodyOf(env('defer-lost'))]);
+    const event = await batchFrom('std-q', 1);
+    const res = (await handler(event, ctx)) as SQSBatchResponse;
+    expect(res.batchItemFailures).toEqual([{ itemIdentifier: event.Records[0]!.messageId }]);
+    expect(metrics.counts).toEqual([]);
+    fq.reset();
+  });
+
   it('fails records from a queue it does not know, without touching them', async () => {
     const handler = createHandler(deps());
     await sendAll('std-q', [bodyOf(env('ok-4'))]);
@@ -242,6 +291,22 @@ describe('worker handler: FIFO queue', () => {
     expect(main.messages.ready.length + main.messages.delayed.length).toBe(0);
     const dlq = fq.inspectQueue(dlqName(table.queues[1]!))!;
     expect(dlq.messages.ready.map((m) => m.messageGroupId)).toEqual(['B']);
+    fq.reset();
+  });
+
+  it('a FIFO deferral (reported failed, visibility = its delay) is counted with its age', async () => {
+    const metrics = new RecordingMetrics();
+    const now = Date.now();
+    const handler = createHandler(deps({ processors: { 'r-fifo': byTag }, metrics, now: () => now }));
+    const r = record(1, 'defer-f', 'F');
+    r.body = bodyOf(env('defer-f', { route: 'r-fifo', receivedAt: now - 30_000 }));
+    r.attributes.ApproximateReceiveCount = '2';
+    const res = (await handler({ Records: [r] }, ctx)) as SQSBatchResponse;
+    expect(res.batchItemFailures).toEqual([{ itemIdentifier: 'm-1' }]);
+    expect(metrics.counts).toEqual([
+      { name: 'Deferred', dimensions: { reason: 'rate-budget' }, value: 1 },
+      { name: 'DeferredMessageAge', dimensions: { reason: 'rate-budget' }, value: 30 },
+    ]);
     fq.reset();
   });
 

@@ -160,7 +160,7 @@ describe('leads: patch', () => {
   });
 });
 
-describe('leads/complex (ref §4)', () => {
+describe('leads/complex (amocrm-protocol#entity-limits)', () => {
   it('creates lead + contact + company, links them and answers the documented array', async () => {
     const r = await w.api('POST', '/api/v4/leads/complex', t, [
       { name: 'Deal', price: 10, request_id: 'q1', _embedded: { contacts: [{ first_name: 'Eva', custom_fields_values: [{ field_code: 'PHONE', values: [{ value: '+79990001122', enum_code: 'WORK' }] }] }], companies: [{ name: 'LLC' }] } },

@@ -9,7 +9,7 @@ const TOO_MANY = {
   detail: 'You have sent too many requests in a given amount of time. Please try again later.', retry_after: 300,
 };
 
-describe('7 requests per sliding second per integration (ref §3)', () => {
+describe('7 requests per sliding second per integration (amocrm-protocol#rate-limits)', () => {
   it('the 8th request inside any 1-second window gets the documented 429', async () => {
     w = await world();
     const { access_token: t } = await w.login();
@@ -58,7 +58,7 @@ describe('7 requests per sliding second per integration (ref §3)', () => {
   });
 });
 
-describe('repeated violations block the account with 403 (ref §3)', () => {
+describe('repeated violations block the account with 403 (amocrm-protocol#blocking)', () => {
   it('blocks every request, the token endpoint included, until the admin lifts it', async () => {
     w = await world({ limits: { violationsBeforeBlock: 3 } });
     const p = await w.login();
@@ -104,7 +104,7 @@ describe('repeated violations block the account with 403 (ref §3)', () => {
   });
 });
 
-describe('entity count limits (ref §4)', () => {
+describe('entity count limits (amocrm-protocol#entity-limits)', () => {
   const LIMIT_250 = { title: 'Unprocessable Entity', type: 'https://httpstatus.es/422', status: 422, detail: 'Limit 250 per page' };
 
   it('more than 250 entities in a write → 422 "Limit 250 per page"; 250 pass', async () => {

@@ -12,7 +12,7 @@ function refreshBody(rt: string) {
   return { client_id: INTEG.clientId, client_secret: INTEG.clientSecret, grant_type: 'refresh_token', refresh_token: rt, redirect_uri: INTEG.redirectUri };
 }
 
-describe('authorize page (ref §1 "Redirect parameters")', () => {
+describe('authorize page (amocrm-protocol#redirect-parameters)', () => {
   it('approves at once and redirects with code, state, referer and client_id', async () => {
     w = await world();
     const r = await call(`${w.sb.url}/oauth?client_id=${INTEG.clientId}&state=s-123&mode=post_message`);
@@ -91,7 +91,7 @@ describe('token endpoint: authorization_code', () => {
   });
 });
 
-describe('refresh rotation and the grace rule (ref §1)', () => {
+describe('refresh rotation and the grace rule (amocrm-protocol#rotation-and-the-grace-rule)', () => {
   it('the old refresh token works until the new pair is used by an API call, then 401 revoked', async () => {
     w = await world();
     const p1 = await w.login();
@@ -175,7 +175,7 @@ describe('Bearer auth on REST', () => {
   });
 });
 
-describe('uninstall and the disconnect hook (ref §2)', () => {
+describe('uninstall and the disconnect hook (amocrm-protocol#disconnect-hook)', () => {
   it('revokes tokens and sends GET with client_uuid, account_id and the HMAC-SHA256 signature', async () => {
     const hook = await receiver();
     try {

@@ -25,7 +25,7 @@ async function subscribe(settings: string[], path = '/hooks/amocrm/secret-token'
   return r.json;
 }
 
-describe('webhook subscriptions API (ref §6)', () => {
+describe('webhook subscriptions API (amocrm-protocol#subscriptions)', () => {
   it('POST answers 201 with the model; same destination updates; GET filters; DELETE 204 then 404', async () => {
     const m = await subscribe(['status_lead']);
     expect(Object.keys(m)).toEqual(['id', 'destination', 'created_at', 'updated_at', 'account_id', 'created_by', 'sort', 'disabled', 'settings']);
@@ -111,7 +111,7 @@ describe('account webhooks on lead changes', () => {
   });
 });
 
-describe('catalogs (ref §7)', () => {
+describe('catalogs (amocrm-protocol#catalogs)', () => {
   it('lists and elements: add, list with query, patch; no DELETE; at most 10 lists', async () => {
     w.sb.admin.seed({ catalogs: [{ id: 501, name: 'Услуги', fields: [{ id: 5011, name: 'Цена', type: 'price' }] }] });
     const add = await w.api('POST', '/api/v4/catalogs/501/elements', t, [{ name: 'Консультация', custom_fields_values: [{ field_id: 5011, values: [{ value: 1500 }] }] }]);

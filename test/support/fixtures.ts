@@ -1,6 +1,5 @@
 /**
- * The real request bodies (copied byte for byte from ../shared/fixtures so a clean clone can run
- * the suite; see test/fixtures/README.md for sources). Read them raw; never trim.
+ * The real request bodies, byte for byte (see test/fixtures/README.md for their public sources). Read them raw; never trim.
  */
 import { readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';

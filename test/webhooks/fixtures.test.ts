@@ -1,5 +1,5 @@
 /**
- * Every real body in ../shared/fixtures/amocrm-webhooks/, read as bytes, parsed into exactly the
+ * Every real body in test/fixtures/amocrm-webhooks/, read as bytes, parsed into exactly the
  * events written out below by reading the bodies (not by running the parser).
  */
 import { describe, expect, it } from 'vitest';

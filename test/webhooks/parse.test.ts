@@ -86,7 +86,7 @@ describe('rejections are explained, never thrown', () => {
   });
 });
 
-describe('limits (DESIGN §3a)', () => {
+describe('limits (architecture#form-urlencoded-parsing)', () => {
   it('accepts 10 nesting groups and more (real unsorted form bodies reach 10)', () => {
     const b = `unsorted[add][0][uid]=u1&unsorted[add][0][data][contacts][0][custom_fields][0][values][0][enum]=5&account[subdomain]=acme`;
     const ev = ok(parseAccountWebhook(b)).events[0];

@@ -1,16 +1,14 @@
 /** `auth link | exchange-code | long-lived`: the three ways an account gets a token (lib/amocrm/oauth/README.md). */
 import { OAuthRequestError } from '../../../lib/amocrm/oauth/index.ts';
 import { CliError, type Command } from '../command.ts';
-import { SYSTEM_OPTIONS, openSystem, pickAccount } from '../system.ts';
+import { openSystem, pickAccount, type System } from '../system.ts';
+import { TARGET_OPTIONS } from '../target.ts';
+import { iso } from '../format.ts';
 
 const ACCOUNT = { account: { type: 'string', valueName: 'id', description: 'account id from the config (default: the only one)' } } as const;
 
-function iso(ms: number): string {
-  return new Date(ms).toISOString().replace(/\.\d{3}Z$/, 'Z');
-}
-
-async function withSystem<T>(values: Parameters<typeof openSystem>[0], io: Parameters<typeof openSystem>[1], fn: (s: ReturnType<typeof openSystem>) => Promise<T>): Promise<T> {
-  const s = openSystem(values, io);
+async function withSystem<T>(values: Parameters<typeof openSystem>[0], io: Parameters<typeof openSystem>[1], fn: (s: System) => Promise<T>): Promise<T> {
+  const s = await openSystem(values, io);
   try {
     return await fn(s);
   } catch (e) {
@@ -29,7 +27,7 @@ export const authCommands: Command[] = [
       'Issues a single-use state (stored in the table, valid oauth.stateTtlSeconds) and prints the URL.\n' +
       "amoCRM then redirects the admin's browser to the integration's Redirect URI (GET /oauth/callback),\n" +
       'which stores the token pair. The URL goes to stdout alone, so `open "$(amo-gateway auth link)"` works.',
-    options: { ...SYSTEM_OPTIONS, ...ACCOUNT, mode: { type: 'string', valueName: 'post_message|popup', description: 'consent window mode (default post_message)' } },
+    options: { ...TARGET_OPTIONS, ...ACCOUNT, mode: { type: 'string', valueName: 'post_message|popup', description: 'consent window mode (default post_message)' } },
     async run({ io, values }) {
       const mode = values.mode ?? 'post_message';
       if (mode !== 'post_message' && mode !== 'popup') throw new CliError('--mode must be post_message or popup', 2);
@@ -48,7 +46,7 @@ export const authCommands: Command[] = [
     summary: 'exchange a pasted authorization code (valid 20 minutes, private integrations)',
     args: '<code>',
     details: 'The code from the integration\'s "Keys and scopes" tab is exchanged at the account\'s own host and the pair is stored.',
-    options: { ...SYSTEM_OPTIONS, ...ACCOUNT },
+    options: { ...TARGET_OPTIONS, ...ACCOUNT },
     positionals: { min: 1, max: 1 },
     async run({ io, values, positionals }) {
       return withSystem(values, io, async (s) => {
@@ -64,7 +62,7 @@ export const authCommands: Command[] = [
     summary: 'store a long-lived token (never refreshed; its expiry is watched)',
     args: '<token>|-',
     details: 'Pass `-` to read the token from stdin (keeps it out of your shell history). The expiry is read\nfrom the token (JWT exp) unless --expires is given.',
-    options: { ...SYSTEM_OPTIONS, ...ACCOUNT, expires: { type: 'string', valueName: 'ISO date', description: 'expiry, when the token carries none' } },
+    options: { ...TARGET_OPTIONS, ...ACCOUNT, expires: { type: 'string', valueName: 'ISO date', description: 'expiry, when the token carries none' } },
     positionals: { min: 1, max: 1 },
     async run({ io, values, positionals }) {
       const arg = positionals[0] ?? '';

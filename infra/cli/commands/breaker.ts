@@ -7,16 +7,9 @@
  */
 import type { BreakerState } from '../../../lib/amocrm/client/breaker-store.ts';
 import { CliError, type Command, type OptionValues } from '../command.ts';
-import { AMO_OPTIONS, accountOf, openAmo } from './schema.ts';
-
-function iso(ms: number | undefined): string {
-  return ms === undefined ? '-' : new Date(ms).toISOString().replace(/\.\d{3}Z$/, 'Z');
-}
-
-function table(rows: string[][]): string[] {
-  const widths = rows[0]?.map((_, i) => Math.max(...rows.map((r) => (r[i] ?? '').length))) ?? [];
-  return rows.map((r) => r.map((c, i) => c.padEnd(widths[i] ?? 0)).join('  ').trimEnd());
-}
+import { TARGET_OPTIONS } from '../target.ts';
+import { accountOf, openAmo } from './schema.ts';
+import { iso, table } from '../format.ts';
 
 export interface BreakerRow extends BreakerState {
   account: string;
@@ -40,12 +33,12 @@ export const breakerCommands: Command[] = [
       'Open: amoCRM answered 403, nothing is sent to the account, its messages are deferred (15 min at a\n' +
       'time, not lost). Exit code 1 when any breaker is open.',
     options: {
-      ...AMO_OPTIONS,
+      ...TARGET_OPTIONS,
       account: { type: 'string', valueName: 'id', description: 'only this account' },
       json: { type: 'boolean', description: 'JSON lines instead of a table' },
     },
     async run({ io, values }) {
-      const s = openAmo(values, io, { mode: 'await' });
+      const s = await openAmo(values, io, { mode: 'await' });
       try {
         const accounts = typeof values.account === 'string' ? [accountOf(s, values.account)] : s.config.accounts.map((a) => a.id);
         const rows: BreakerRow[] = [];
@@ -77,14 +70,14 @@ export const breakerCommands: Command[] = [
       'still blocks the account only lets the next call open the breaker again (and the AccountBlocked\n' +
       'alarm fires again). Nothing happens without --yes (exit 2).',
     options: {
-      ...AMO_OPTIONS,
+      ...TARGET_OPTIONS,
       account: { type: 'string', valueName: 'id', description: 'the account (required)' },
       yes: { type: 'boolean', description: 'really lift it' },
       by: { type: 'string', valueName: 'name', description: 'who lifts it, kept on the breaker (default cli:$USER)' },
     },
     async run({ io, values }) {
       if (typeof values.account !== 'string' || values.account === '') throw new CliError('--account is required: lifting a breaker names the account explicitly', 2);
-      const s = openAmo(values, io, { mode: 'await' });
+      const s = await openAmo(values, io, { mode: 'await' });
       try {
         const account = accountOf(s, values.account);
         const st = await s.runtime.breakerStatus(account);

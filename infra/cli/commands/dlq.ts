@@ -1,160 +1,48 @@
 /**
- * `dlq list | show | replay | purge`: what the worker parked (DESIGN §3a "Failure semantics"),
- * why, and putting it back. The SQS/DynamoDB work is lib/aws/dlq-ops.ts; this file resolves the
- * target (local runner, explicit endpoints, or a deployed stack), parses flags and prints.
+ * `dlq list | show | replay | purge`: what the worker parked (docs/architecture.md, "Failure
+ * semantics"), why, and putting it back. The SQS/DynamoDB work is lib/aws/dlq-ops.ts, the pure
+ * parts lib/dlq/; the target is infra/cli/target.ts; this file parses flags and prints.
  */
-import { CloudFormationClient } from '@aws-sdk/client-cloudformation';
-import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import { GetQueueUrlCommand, SQSClient } from '@aws-sdk/client-sqs';
-import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import cliProgress from 'cli-progress';
-import {
-  DlqOpsError,
-  listParked,
-  purgeParked,
-  renderBody,
-  replayParked,
-  showParked,
-  summarizeEnvelope,
-  type DlqOpsDeps,
-  type DlqQueueRef,
-  type ListedItem,
-  type RunEvent,
-  type RunOptions,
-  type RunReport,
-} from '../../../lib/aws/dlq-ops.ts';
-import { LocalEndpointsError, readLocalEndpoints } from '../../../lib/aws/local-endpoints.ts';
-import { resolveStack, StackResolveError } from '../../../lib/aws/stack-resolve.ts';
+import { listParked, purgeParked, replayParked, showParked, type DlqOpsDeps, type RunEvent, type RunOptions, type RunReport } from '../../../lib/aws/dlq-ops.ts';
+import { DlqOpsError, renderBody, summarizeEnvelope, type DlqQueueRef, type ListedItem } from '../../../lib/dlq/index.ts';
 import { DynamoDlqIndex } from '../../../lib/store/dlq-index.ts';
 import { DlqIndexError } from '../../../lib/pipeline/dlq-index.ts';
-import { dlqName, queueName, routeTable } from '../../../lib/routes.ts';
+import { routeTable } from '../../../lib/routes.ts';
 import { CliError, type CliIO, type Command, type OptionValues, type Options } from '../command.ts';
+import { openSqs, openTable, resolveTarget, targetQueues, TARGET_OPTIONS } from '../target.ts';
+import { clip, iso, str, table } from '../format.ts';
 
 // ---------------------------------------------------------------------------------------------
-// Target: where the queues and the table are.
-
-export const DLQ_TARGET_OPTIONS: Options = {
-  local: { type: 'boolean', description: 'the local runner (npm start): endpoints from <data-dir>/endpoints.json' },
-  'data-dir': { type: 'string', valueName: 'dir', description: "the local runner's data directory (default .local)" },
-  'sqs-endpoint': { type: 'string', valueName: 'url', description: 'SQS endpoint, e.g. the local fauxqs (env AMO_SQS_ENDPOINT); omit for AWS' },
-  'dynamodb-endpoint': { type: 'string', valueName: 'url', description: 'DynamoDB endpoint, e.g. the local dynalite (env AMO_DYNAMODB_ENDPOINT); omit for AWS' },
-  table: { type: 'string', valueName: 'name', description: 'DynamoDB table (env AMO_TABLE_NAME or TABLE_NAME; the stack output TableName)' },
-  'queue-prefix': { type: 'string', valueName: 'prefix', description: 'physical queue-name prefix (env AMO_QUEUE_PREFIX; default amo-gateway)' },
-  stack: { type: 'string', valueName: 'name', description: 'a deployed stack (env AMO_STACK_NAME): table and queues from its outputs' },
-  region: { type: 'string', valueName: 'region', description: 'AWS region (env AWS_REGION)' },
-};
-
-const LOCAL_CREDENTIALS = { accessKeyId: 'local', secretAccessKey: 'local' };
-const DEFAULT_PREFIX = 'amo-gateway';
+// Target: where the queues and the table are (infra/cli/target.ts, as for every command).
 
 interface DlqTarget {
   deps: DlqOpsDeps;
-  /** e.g. "stack AmoGateway (eu-central-1)" — for messages. */
+  /** e.g. "stack AmoGateway (eu-central-1), table …" — for messages. */
   label: string;
   close(): void;
 }
 
-function str(v: OptionValues[string]): string | undefined {
-  return typeof v === 'string' && v !== '' ? v : undefined;
-}
-
 async function openTarget(values: OptionValues, io: CliIO): Promise<DlqTarget> {
-  const stackName = str(values.stack) ?? io.env.AMO_STACK_NAME;
-  const local = values.local === true;
-  if (stackName && local) throw new CliError('--stack and --local exclude each other', 2);
-
-  let sqsEndpoint = str(values['sqs-endpoint']) ?? io.env.AMO_SQS_ENDPOINT;
-  let ddbEndpoint = str(values['dynamodb-endpoint']) ?? io.env.AMO_DYNAMODB_ENDPOINT;
-  let tableName = str(values.table) ?? io.env.AMO_TABLE_NAME ?? io.env.TABLE_NAME;
-  let region = str(values.region) ?? io.env.AWS_REGION;
-  let queueUrls: Record<string, { url: string; dlqUrl: string }> | undefined;
-  let label: string;
-
-  if (local) {
-    const dataDir = str(values['data-dir']) ?? '.local';
-    let ep;
-    try {
-      ep = readLocalEndpoints(dataDir);
-    } catch (e) {
-      if (e instanceof LocalEndpointsError) throw new CliError(e.message, 2, { cause: e });
-      throw e;
-    }
-    // Flags still win, e.g. to reach a runner through a tunnel.
-    sqsEndpoint = str(values['sqs-endpoint']) ?? ep.sqsEndpoint;
-    ddbEndpoint = str(values['dynamodb-endpoint']) ?? ep.dynamodbEndpoint;
-    tableName = str(values.table) ?? ep.tableName;
-    region = str(values.region) ?? ep.region;
-    queueUrls = ep.queues;
-    label = `the local runner (pid ${ep.pid}, ${ep.url})`;
-  } else if (stackName) {
-    if (!region) throw new CliError('no region: pass --region or set AWS_REGION (the stack is looked up there)', 2);
-    // AWS_ENDPOINT_URL_CLOUDFORMATION is the SDK's own variable; read from io.env so tests stay hermetic.
-    const cfnEndpoint = io.env.AWS_ENDPOINT_URL_CLOUDFORMATION;
-    const cfn = new CloudFormationClient({ region, ...(cfnEndpoint ? { endpoint: cfnEndpoint } : {}) });
-    try {
-      const prefix = str(values['queue-prefix']) ?? io.env.AMO_QUEUE_PREFIX;
-      const st = await resolveStack({ cfn, stackName, expectedQueues: routeTable.queues, ...(prefix ? { queuePrefix: prefix } : {}) });
-      tableName = str(values.table) ?? st.tableName;
-      queueUrls = st.queues;
-    } catch (e) {
-      if (e instanceof StackResolveError) throw new CliError(e.message, 1, { cause: e });
-      throw e;
-    } finally {
-      cfn.destroy();
-    }
-    label = `stack ${stackName} (${region})`;
-  } else {
-    label = sqsEndpoint ? `SQS ${sqsEndpoint}` : `AWS${region ? ` (${region})` : ''}`;
-  }
-
-  if (!tableName) {
-    throw new CliError('no table: pass --local (a running npm start), --stack <name>, or --table <name> (env AMO_TABLE_NAME) with --sqs-endpoint/--dynamodb-endpoint for other setups', 2);
-  }
-  // One stand-in local and the other in AWS is never what anyone means (and would reach AWS with local keys).
-  if (Boolean(sqsEndpoint) !== Boolean(ddbEndpoint)) {
-    throw new CliError(`${sqsEndpoint ? '--sqs-endpoint' : '--dynamodb-endpoint'} is set but ${sqsEndpoint ? '--dynamodb-endpoint' : '--sqs-endpoint'} is not: pass both (local stand-ins), or --local`, 2);
-  }
-  const anyLocal = Boolean(sqsEndpoint || ddbEndpoint);
-  region ??= anyLocal ? 'us-east-1' : undefined;
-  if (!region) throw new CliError('no region: pass --region or set AWS_REGION', 2);
-  const creds = (endpoint: string | undefined) => (endpoint && !io.env.AWS_ACCESS_KEY_ID ? { credentials: LOCAL_CREDENTIALS } : {});
-  const sqs = new SQSClient({ region, ...(sqsEndpoint ? { endpoint: sqsEndpoint } : {}), ...creds(sqsEndpoint) });
-  const ddb = new DynamoDBClient({ region, ...(ddbEndpoint ? { endpoint: ddbEndpoint } : {}), ...creds(ddbEndpoint) });
+  const t = await resolveTarget(values, io, { needsQueues: true });
+  const sqs = openSqs(t, io);
+  const table = openTable(t, io);
   const close = () => {
     sqs.destroy();
-    ddb.destroy();
+    table.close();
   };
+  let queues: DlqQueueRef[];
   try {
-    if (!queueUrls) queueUrls = await queueUrlsByName(sqs, str(values['queue-prefix']) ?? io.env.AMO_QUEUE_PREFIX ?? DEFAULT_PREFIX, sqsEndpoint ?? `AWS ${region}`);
+    queues = await targetQueues(t, sqs);
   } catch (e) {
     close();
     throw e;
   }
-  const queues: DlqQueueRef[] = Object.entries(queueUrls).map(([id, q]) => ({ id, url: q.url, dlqUrl: q.dlqUrl, fifo: q.url.endsWith('.fifo') }));
-  const doc = DynamoDBDocumentClient.from(ddb, { marshallOptions: { removeUndefinedValues: true } });
-  const index = new DynamoDlqIndex({ doc, tableName, queueIds: queues.map((q) => q.id) });
+  const index = new DynamoDlqIndex({ doc: table.doc, tableName: t.tableName, queueIds: queues.map((q) => q.id) });
   // A local fauxqs answers at once; AWS needs a long poll to ask all its servers.
-  const waitSeconds = sqsEndpoint ? 0 : 1;
+  const waitSeconds = t.sqsEndpoint ? 0 : 1;
   const now = io.clock ? () => io.clock!.now() : Date.now;
-  return { deps: { sqs, index, queues, waitSeconds, now }, label: `${label}, table ${tableName}`, close };
-}
-
-/** No stack, no runner file: the queues of the route table by their physical names. */
-async function queueUrlsByName(sqs: SQSClient, prefix: string, where: string): Promise<Record<string, { url: string; dlqUrl: string }>> {
-  const out: Record<string, { url: string; dlqUrl: string }> = {};
-  for (const q of routeTable.queues) {
-    const get = async (name: string) => {
-      try {
-        const res = await sqs.send(new GetQueueUrlCommand({ QueueName: name }));
-        if (!res.QueueUrl) throw new Error('no QueueUrl in the answer');
-        return res.QueueUrl;
-      } catch (cause) {
-        throw new CliError(`queue "${name}" not found at ${where} (wrong --queue-prefix? a stack named other than AmoGateway needs --stack or --queue-prefix)`, 1, { cause });
-      }
-    };
-    out[q.id] = { url: await get(queueName(q, prefix)), dlqUrl: await get(dlqName(q, prefix)) };
-  }
-  return out;
+  return { deps: { sqs, index, queues, waitSeconds, now }, label: `${t.label}, table ${t.tableName}`, close };
 }
 
 async function withTarget<T>(values: OptionValues, io: CliIO, fn: (t: DlqTarget) => Promise<T>): Promise<T> {
@@ -231,20 +119,6 @@ function flagIds(values: OptionValues): string[] | undefined {
 
 // ---------------------------------------------------------------------------------------------
 // Printing.
-
-function iso(ms: number | undefined): string {
-  return ms === undefined || !Number.isFinite(ms) ? '-' : new Date(ms).toISOString().replace(/\.\d{3}Z$/, 'Z');
-}
-
-function table(rows: string[][]): string[] {
-  const widths = rows[0]?.map((_, i) => Math.max(...rows.map((r) => (r[i] ?? '').length))) ?? [];
-  return rows.map((r) => r.map((c, i) => c.padEnd(widths[i] ?? 0)).join('  ').trimEnd());
-}
-
-function clip(s: string, n: number): string {
-  const one = s.replace(/\s+/g, ' ');
-  return one.length <= n ? one : `${one.slice(0, n - 1)}…`;
-}
 
 function counts(byReason: Record<string, number>): string {
   return Object.entries(byReason)
@@ -323,6 +197,9 @@ async function runWithProgress(io: CliIO, mode: ProgressMode, action: 'replay' |
       case 'stale':
         if (mode === 'lines' || dryRun) io.out(`${e.removed ? 'removed stale index entry' : 'stale index entry (no message in the DLQ)'} ${describe(e.item)}`);
         return;
+      case 'unproven':
+        if (mode === 'lines' || dryRun) io.out(`kept index entry (its message may be held by another reader) ${describe(e.item)}`);
+        return;
     }
     if (bar) {
       const seen = tally.done + tally.skipped + tally.failed;
@@ -362,6 +239,14 @@ function printSummary(io: CliIO, r: RunReport, limit: number | undefined): void 
         : `  ${r.stale.length} index entr${r.stale.length === 1 ? 'y has' : 'ies have'} no message in the DLQ (expired, or taken by someone else); \`dlq purge --yes\` with the same filter removes them`,
     );
   }
+  for (const u of r.unproven) {
+    const n = u.refs.length;
+    const why =
+      u.heldElsewhere === undefined
+        ? "could not read the DLQ's depth"
+        : `${u.heldElsewhere} message(s) in flight elsewhere (a concurrent dlq show, list --scan, replay or purge holds them for up to ${r.holdSeconds} s)`;
+    io.out(`  ${u.queueId}: ${why}: ${n} index entr${n === 1 ? 'y' : 'ies'} without a message seen ${n === 1 ? 'was' : 'were'} kept, not taken for stale — run it again once they are let go`);
+  }
   if (r.incomplete) io.out(`  the pass took longer than its ${r.holdSeconds} s hold and met its own messages again: some may not have been looked at — run it again`);
   if (r.releaseErrors) io.out(`  ${r.releaseErrors} message(s) could not be let go explicitly: they become visible again within ${r.holdSeconds} s`);
 }
@@ -392,7 +277,7 @@ export const dlqCommands: Command[] = [
       'maxReceiveCount net) are listed with reason `unindexed` by --scan (or --reason unindexed), which\n' +
       'receives through the DLQs and lets every message go again (nothing is deleted).',
     options: {
-      ...DLQ_TARGET_OPTIONS,
+      ...TARGET_OPTIONS,
       ...FILTER_OPTIONS,
       since: { type: 'string', valueName: 'ISO|duration', description: 'parked at or after this time (or e.g. 2h = in the last two hours)' },
       limit: { type: 'string', valueName: 'n', description: 'print at most n entries (oldest first); counts cover all' },
@@ -430,13 +315,17 @@ export const dlqCommands: Command[] = [
             ]),
           ];
           for (const l of table(rows)) io.out(l);
-          if (res.scanned) for (const i of shown) if (i.inDlq === false) io.out(`note: ${i.ref} has no message in its DLQ (expired, or held by someone else right now)`);
+          if (res.scanned) for (const i of shown) if (i.inDlq === false) io.out(`note: ${i.ref} has no message in its DLQ (expired, replayed or purged by hand)`);
           io.out('');
         }
         if (res.items.length === 0) report(`nothing parked${values.queue || values.route || values.reason || since !== undefined ? ' matching the filter' : ''} (${t.label})`);
         else report(`${res.items.length} parked: ${counts(res.byReason)}${shown.length < res.items.length ? ` (showing ${shown.length}, --limit ${limit})` : ''}`);
         for (const q of res.queues) {
           if (q.incomplete) report(`${q.id}: the scan outlasted its hold and met its own messages again: the list may be short — run it again`);
+          if (q.unproven) {
+            const why = q.heldElsewhere === undefined ? "its depth could not be read" : `${q.heldElsewhere} message(s) of its DLQ were held by another reader`;
+            report(`${q.id}: ${q.unproven} index entr${q.unproven === 1 ? 'y' : 'ies'} without a message seen: ${why}, so they may well be there — run it again to tell`);
+          }
           if (q.depthError) {
             report(`${q.id}: could not read the DLQ's depth: ${q.depthError}`);
             continue;
@@ -460,7 +349,7 @@ export const dlqCommands: Command[] = [
       '--body prints the decoded body with phones, emails and tokens redacted; --raw prints the exact bytes\n' +
       '(and the path parameters) unredacted.',
     options: {
-      ...DLQ_TARGET_OPTIONS,
+      ...TARGET_OPTIONS,
       body: { type: 'boolean', description: 'print the body (decoded; phones, emails and tokens redacted)' },
       raw: { type: 'boolean', description: 'with --body: the exact bytes, unredacted (prints a warning)' },
       json: { type: 'boolean', description: 'one JSON object' },
@@ -522,7 +411,14 @@ export const dlqCommands: Command[] = [
         const w = Math.max(...rows.map(([k]) => k.length)) + 1;
         for (const [k, v] of rows) io.out(`${`${k}:`.padEnd(w)} ${v}`);
         if (!message) {
-          io.out(`message: not found in the DLQ of "${item.queueId}" (in flight elsewhere, already replayed, or expired)`);
+          const h = res.heldElsewhere;
+          io.out(
+            !('heldElsewhere' in res)
+              ? `message: not in the DLQ of "${item.queueId}" (already replayed or purged, or expired): \`dlq purge\` removes the entry`
+              : h === undefined
+                ? `message: not found in the DLQ of "${item.queueId}" (held by another reader right now, already replayed, or expired)`
+                : `message: not found in the DLQ of "${item.queueId}": ${h} of its messages are held by another reader right now (a concurrent show, list --scan, replay or purge) — it may be one of them; try again once they are let go`,
+          );
           return 1;
         }
         io.out(`message: in the DLQ since ${iso(message.sentAt)} (message id ${message.messageId}, received ${message.dlqReceiveCount}× from the DLQ)`);
@@ -567,7 +463,7 @@ export const dlqCommands: Command[] = [
       'set of tries; `lastError` is kept as history), deletes it from the DLQ only once the send succeeded, then\n' +
       'removes its index entry. A message whose send fails stays in the DLQ; the summary says what is where.\n' +
       'Unindexed messages (reason `unindexed`) are replayed too. Exit code 1 when anything failed.',
-    options: { ...DLQ_TARGET_OPTIONS, ...FILTER_OPTIONS, ...RUN_OPTIONS },
+    options: { ...TARGET_OPTIONS, ...FILTER_OPTIONS, ...RUN_OPTIONS },
     async run({ io, values }) {
       const dryRun = values['dry-run'] === true;
       const limit = flagLimit(values.limit);
@@ -601,7 +497,7 @@ export const dlqCommands: Command[] = [
       'message is no longer in the DLQ (and that match the filter) are removed too. --older-than uses the time\n' +
       'of parking. Without --yes nothing happens (use --dry-run to see what would go).',
     options: {
-      ...DLQ_TARGET_OPTIONS,
+      ...TARGET_OPTIONS,
       ...FILTER_OPTIONS,
       'older-than': { type: 'string', valueName: 'duration', description: 'only messages parked longer ago than this (e.g. 7d, 12h)' },
       ...RUN_OPTIONS,

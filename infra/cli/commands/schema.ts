@@ -5,71 +5,28 @@
  *
  * Also home of `openAmo()`, shared with `breaker …`: the CLI's way to THE client runtime
  * (lib/aws/amo-client-runtime.ts) — the same DynamoDB rate budget, breaker and cache the running
- * gateway uses — against the local runner (`--local`) or explicit `--config/--endpoint/--table`.
+ * gateway uses — against any target (infra/cli/target.ts).
  */
-import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { AccountBlockedError, AmoAccountBlockedError, AmoClientError, pullSchema, pullSchemaToFile, type AccountSchemaJson, type ClientEvent } from '../../../lib/amocrm/client/index.ts';
 import { isOAuthError } from '../../../lib/amocrm/oauth/index.ts';
 import { createAmoClientRuntime, type AmoClientRuntime } from '../../../lib/aws/amo-client-runtime.ts';
-import { LocalEndpointsError, readLocalEndpoints } from '../../../lib/aws/local-endpoints.ts';
 import { UnknownAccountError } from '../../../lib/config/load.ts';
-import { CliError, type CliIO, type Command, type OptionValues, type Options } from '../command.ts';
-import { SYSTEM_OPTIONS, openSystem, pickAccount, type System } from '../system.ts';
+import { CliError, type CliIO, type Command, type OptionValues } from '../command.ts';
+import { openSystem, pickAccount, type System } from '../system.ts';
+import { TARGET_OPTIONS } from '../target.ts';
+import { str } from '../format.ts';
 
 // ---------------------------------------------------------------------------------------------
 // Reaching the client runtime (shared with breaker.ts).
-
-/** The file names the local runner keeps under its data dir (infra/local/amocrm.ts SANDBOX_CONFIG_FILE, SECRETS_FILE; a test checks they agree). */
-export const LOCAL_FILES = { sandboxConfig: 'amo.sandbox.config.json', secrets: 'secrets.json' } as const;
-
-export const AMO_OPTIONS: Options = {
-  ...SYSTEM_OPTIONS,
-  local: { type: 'boolean', description: 'the running local gateway (npm start): DynamoDB from <data-dir>/endpoints.json, its config and secrets from the data dir' },
-  'data-dir': { type: 'string', valueName: 'dir', description: "the local runner's data directory (default .local)" },
-};
 
 export interface AmoSystem extends System {
   runtime: AmoClientRuntime;
 }
 
-function str(v: OptionValues[string]): string | undefined {
-  return typeof v === 'string' && v !== '' ? v : undefined;
-}
-
-/**
- * `--local` as explicit flags: the runner's DynamoDB endpoint, table and region from its
- * endpoints file; its generated sandbox config when there is one (else the usual config chain —
- * a `--no-sandbox` run uses the operator's own config); local secrets from the data dir. Flags
- * given on the command line win.
- */
-export function localValues(values: OptionValues): OptionValues {
-  const dataDir = str(values['data-dir']) ?? '.local';
-  let ep;
-  try {
-    ep = readLocalEndpoints(dataDir);
-  } catch (e) {
-    if (e instanceof LocalEndpointsError) throw new CliError(e.message, 2, { cause: e });
-    throw e;
-  }
-  // *assumed*: a generated sandbox config in the data dir belongs to the running runner (it is
-  // rewritten on every sandbox start). After switching that data dir to --no-sandbox, pass --config.
-  const sandboxConfig = join(dataDir, LOCAL_FILES.sandboxConfig);
-  const config = str(values.config) ?? (existsSync(sandboxConfig) ? sandboxConfig : undefined);
-  return {
-    ...values,
-    endpoint: str(values.endpoint) ?? ep.dynamodbEndpoint,
-    table: str(values.table) ?? ep.tableName,
-    region: str(values.region) ?? ep.region,
-    secrets: str(values.secrets) ?? 'local',
-    'secrets-file': str(values['secrets-file']) ?? join(dataDir, LOCAL_FILES.secrets),
-    ...(config ? { config } : {}),
-  };
-}
-
 /** Config, OAuth and the client runtime over the one table. Close it when done. */
-export function openAmo(values: OptionValues, io: CliIO, opts: { mode: 'await' | 'defer'; onEvent?: (account: string, e: ClientEvent) => void }): AmoSystem {
-  const s = openSystem(values.local === true ? localValues(values) : values, io);
+export async function openAmo(values: OptionValues, io: CliIO, opts: { mode: 'await' | 'defer'; onEvent?: (account: string, e: ClientEvent) => void }): Promise<AmoSystem> {
+  const s = await openSystem(values, io);
   const runtime = createAmoClientRuntime({
     config: s.config,
     oauth: s.oauth.provider,
@@ -153,9 +110,9 @@ export const schemaCommands: Command[] = [
       'writes pretty, stably ordered JSON (default schema/<account>.json; `--out -` prints it). Flows load\n' +
       'it with loadSchemaFile() and name things: status(\'Воронка\', \'Успешно реализовано\'), value(\'leads\',\n' +
       "'Источник', 'Сайт'), user('anna@example.ru'). Run it again when someone edits pipelines or fields.\n" +
-      'Target: --local (a running npm start), or --config/--endpoint/--table like `token` (AWS without --endpoint).',
+      'Target: --local (a running npm start), --stack NAME --region R, or --table with --dynamodb-endpoint (stand-ins) or without (AWS).',
     options: {
-      ...AMO_OPTIONS,
+      ...TARGET_OPTIONS,
       account: { type: 'string', valueName: 'id', description: 'account id from the config (default: the only one)' },
       out: { type: 'string', valueName: 'file', description: 'where to write (default schema/<account>.json; - for stdout)' },
       quiet: { type: 'boolean', short: 'q', description: 'no progress lines' },
@@ -167,7 +124,7 @@ export const schemaCommands: Command[] = [
         const line = values.quiet ? undefined : progressLine(e);
         if (line) io.err(line);
       };
-      const s = openAmo(values, io, { mode: 'await', onEvent });
+      const s = await openAmo(values, io, { mode: 'await', onEvent });
       try {
         const account = accountOf(s, values.account);
         const out = str(values.out) ?? join('schema', `${account}.json`);

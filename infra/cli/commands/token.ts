@@ -2,11 +2,9 @@
 import { halfLifeAt, isOAuthError } from '../../../lib/amocrm/oauth/index.ts';
 import type { TokenRecord } from '../../../lib/amocrm/oauth/token-store.ts';
 import { CliError, type Command } from '../command.ts';
-import { SYSTEM_OPTIONS, openSystem, pickAccount } from '../system.ts';
-
-function iso(ms: number | undefined): string {
-  return ms === undefined ? '-' : new Date(ms).toISOString().replace(/\.\d{3}Z$/, 'Z');
-}
+import { openSystem, pickAccount } from '../system.ts';
+import { TARGET_OPTIONS } from '../target.ts';
+import { iso, table } from '../format.ts';
 
 function relative(ms: number, now: number): string {
   const d = ms - now;
@@ -52,23 +50,18 @@ function row(account: string, integration: string, host: string, rec: TokenRecor
   };
 }
 
-function table(rows: string[][]): string[] {
-  const widths = rows[0]?.map((_, i) => Math.max(...rows.map((r) => (r[i] ?? '').length))) ?? [];
-  return rows.map((r) => r.map((c, i) => c.padEnd(widths[i] ?? 0)).join('  ').trimEnd());
-}
-
 export const tokenCommands: Command[] = [
   {
     path: ['token', 'status'],
     summary: "each account's token state, expiry and last refresh (never the tokens)",
     details: 'Status: active | needs-reauth (run `auth link` and open it as an account admin) | disconnected\n(the integration was removed in amoCRM; install it again) | not-connected (never installed).',
     options: {
-      ...SYSTEM_OPTIONS,
+      ...TARGET_OPTIONS,
       account: { type: 'string', valueName: 'id', description: 'only this account' },
       json: { type: 'boolean', description: 'JSON lines instead of a table' },
     },
     async run({ io, values }) {
-      const s = openSystem(values, io);
+      const s = await openSystem(values, io);
       try {
         const wanted = typeof values.account === 'string' ? [s.oauth.lifecycle.resolve(values.account).account] : s.config.accounts;
         const now = s.oauth.lifecycle.clock.now();
@@ -109,9 +102,9 @@ export const tokenCommands: Command[] = [
       'With --account: refreshes that account now, under the same lease as the schedule (safe while the\n' +
       'gateway runs); an account marked needs-reauth is retried if it still has a refresh token (e.g. after\n' +
       'fixing a wrong client secret). Without: what the schedule does, once.',
-    options: { ...SYSTEM_OPTIONS, account: { type: 'string', valueName: 'id', description: 'the account to refresh now' } },
+    options: { ...TARGET_OPTIONS, account: { type: 'string', valueName: 'id', description: 'the account to refresh now' } },
     async run({ io, values }) {
-      const s = openSystem(values, io);
+      const s = await openSystem(values, io);
       try {
         if (typeof values.account === 'string') {
           const account = pickAccount(s.config, values.account);

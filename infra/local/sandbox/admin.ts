@@ -3,6 +3,7 @@
  * `/_sandbox/…` (JSON). It is how tests and demos set the world up and look at it; it is not part
  * of amoCRM and is never limited, faulted or blocked.
  */
+import { recordUpdated, snapshot } from './account-events.ts';
 import type { Core } from './core.ts';
 import { adminCtx } from './core.ts';
 import type { CounterRow } from './counters.ts';
@@ -16,8 +17,11 @@ import { applySeed, SeedError, type SeedResult, type SeedSpec } from './seed.ts'
 import type { EntityKind, Lead } from './state.ts';
 import { ENTITY_KINDS } from './state.ts';
 import type { SbRequest, SbResponse } from './types.ts';
-import type { DeliveryRecord } from './webhook-out.ts';
-import { leadItem } from './webhook-items.ts';
+import type { DeliveryRecord, PendingRetry } from './webhook-out.ts';
+import type { SearchMode } from './router.ts';
+
+const SEARCH_MODES: readonly SearchMode[] = ['normalising', 'literal', 'noisy'];
+import { leadDeleteItem, leadItem } from './webhook-items.ts';
 import { renderTask } from './resources/tasks.ts';
 
 export interface CountersView {
@@ -171,12 +175,15 @@ export class SandboxAdmin {
     if (!s.users.has(user)) throw new AdminError(`no user ${user}`);
     const now = Math.floor(this.core.clock.now() / 1000);
     const oldStatus = l.status_id;
+    const before = snapshot(l);
     const changed = l.status_id !== a.statusId || l.pipeline_id !== pipeline.id;
     l.status_id = a.statusId;
     l.pipeline_id = pipeline.id;
     l.updated_at = now;
     l.updated_by = user;
     if (changed) l.closed_at = a.statusId === 142 || a.statusId === 143 ? now : null;
+    if (changed && a.statusId !== 143) l.loss_reason_id = null;
+    recordUpdated(s, 'leads', l, before, user, now); // the event list's `lead_status_changed`
     const events = changed
       ? [
           { setting: 'status_lead', entity: 'leads' as const, action: 'status', item: leadItem(s, l, { oldStatusId: oldStatus }) },
@@ -187,7 +194,42 @@ export class SandboxAdmin {
     return { lead: renderLead(adminCtx(this.core, { with: 'contacts' }), l), deliveries };
   }
 
-  /** Uninstalls an integration: revokes its tokens and sends the signed disconnect hook (ref §2). */
+  /**
+   * Deletes a lead as a manager would in the UI: it leaves every list and `GET /leads/{id}` (204) and
+   * goes to the trash, where `GET /api/v4/leads?with=only_deleted` lists it (leads-api). `updated_at`
+   * / `updated_by` become the deletion's (*assumed*). Fires `delete_lead` (`leads[delete]`: id,
+   * status_id, pipeline_id, capture webhook-07); `flushWebhooks()` waits for it.
+   */
+  deleteLead(a: { leadId: number; userId?: number }): Record<string, unknown> {
+    const s = this.core.state;
+    const l = s.leads.get(a.leadId);
+    if (!l) throw new AdminError(`no lead ${a.leadId}`, 404);
+    const user = a.userId ?? s.currentUserId();
+    if (!s.users.has(user)) throw new AdminError(`no user ${user}`);
+    s.leads.delete(l.id);
+    l.updated_at = Math.floor(this.core.clock.now() / 1000);
+    l.updated_by = user;
+    s.deletedLeads.set(l.id, l);
+    void this.core.hub.emit([{ setting: 'delete_lead', entity: 'leads', action: 'delete', item: leadDeleteItem(l) }]);
+    return { id: l.id, is_deleted: true, updated_at: l.updated_at, updated_by: l.updated_by };
+  }
+
+  /** `query` search mode (README "Search modes"). */
+  setSearchMode(mode: SearchMode): void {
+    if (!SEARCH_MODES.includes(mode)) throw new AdminError(`search mode must be one of ${SEARCH_MODES.join(', ')}`);
+    this.core.settings.search = mode;
+  }
+
+  searchMode(): SearchMode {
+    return this.core.settings.search;
+  }
+
+  /** The refresh-token grace rule on (Kommo) or off (RU docs); applies to the next refresh. */
+  setRefreshGrace(on: boolean): void {
+    this.core.settings.refreshGrace = on;
+  }
+
+  /** Uninstalls an integration: revokes its tokens and sends the signed disconnect hook (docs/amocrm-protocol.md#disconnect-hook). */
   async uninstall(clientId: string): Promise<{ revoked: number; hook: { url: string; status: number | null; error?: string } | null }> {
     if (!this.core.oauth.integration(clientId)) throw new AdminError(`unknown integration ${clientId}`, 404);
     return this.core.oauth.uninstall(clientId);
@@ -197,7 +239,7 @@ export class SandboxAdmin {
     this.core.oauth.addIntegration(i);
   }
 
-  /** A long-lived token (ref §1 "Long-lived tokens": 1 day to 5 years, no refresh token). */
+  /** A long-lived token (docs/amocrm-protocol.md#long-lived-tokens: 1 day to 5 years, no refresh token). */
   issueLongLivedToken(a: { clientId?: string; ttlSeconds?: number } = {}): { access_token: string; expires_at: number; client_id: string } {
     const clientId = a.clientId ?? this.core.oauth.integrationIds()[0];
     if (!clientId) throw new AdminError('no integration configured: pass clientId of a configured integration');
@@ -213,7 +255,7 @@ export class SandboxAdmin {
     return { code, referer: this.core.accountHost(), client_id: a.clientId };
   }
 
-  /** Revokes tokens (all, or one integration's): the API then answers 401 (ref §1 "Revocation"). */
+  /** Revokes tokens (all, or one integration's): the API then answers 401 (docs/amocrm-protocol.md#rotation-and-the-grace-rule). */
   revokeTokens(a: { clientId?: string } = {}): number {
     return this.core.oauth.revokeAll(a.clientId);
   }
@@ -247,6 +289,17 @@ export class SandboxAdmin {
   /** Waits until every webhook delivery started so far has finished. */
   flushWebhooks(): Promise<void> {
     return this.core.hub.flush();
+  }
+
+  /** Redeliveries of failed webhooks waiting for their time (5 min, 15 min, 15 min, 1 h; README). */
+  pendingWebhookRetries(): PendingRetry[] {
+    return this.core.deliverer.pendingRetries();
+  }
+
+  /** Delivers the redeliveries due on the sandbox clock now (or all, `all: true`); resolves when they are done. */
+  async runWebhookRetries(a: { all?: boolean } = {}): Promise<{ delivered: number }> {
+    const r = await this.core.deliverer.runRetries(a);
+    return { delivered: r.length };
   }
 
   /** Admin over HTTP: `/_sandbox/…`. */
@@ -311,6 +364,23 @@ export class SandboxAdmin {
         if (typeof x.status_id !== 'number') throw new AdminError('status_id (number) is required');
         return json(200, await this.moveLead({ leadId: num(1), statusId: x.status_id, ...(typeof x.pipeline_id === 'number' ? { pipelineId: x.pipeline_id } : {}), ...(typeof x.user_id === 'number' ? { userId: x.user_id } : {}) }));
       }
+      case 'POST leads/:id/delete': {
+        const x = b();
+        return json(200, this.deleteLead({ leadId: num(1), ...(typeof x.user_id === 'number' ? { userId: x.user_id } : {}) }));
+      }
+      case 'GET search': return json(200, { mode: this.searchMode() });
+      case 'PUT search': {
+        const x = b();
+        this.setSearchMode(x.mode as SearchMode);
+        return json(200, { mode: this.searchMode() });
+      }
+      case 'GET refresh-grace': return json(200, { on: this.core.settings.refreshGrace });
+      case 'PUT refresh-grace': {
+        const x = b();
+        if (typeof x.on !== 'boolean') throw new AdminError('on (boolean) is required');
+        this.setRefreshGrace(x.on);
+        return json(200, { on: x.on });
+      }
       case 'POST integrations': {
         const x = b();
         if (typeof x.clientId !== 'string' || typeof x.clientSecret !== 'string' || typeof x.redirectUri !== 'string') throw new AdminError('clientId, clientSecret, redirectUri are required');
@@ -335,6 +405,8 @@ export class SandboxAdmin {
       case 'GET webhooks/emitted': return json(200, this.emittedWebhooks());
       case 'GET webhooks/subscriptions': return json(200, this.webhookSubscriptions());
       case 'POST webhooks/flush': await this.flushWebhooks(); return json(200, { flushed: true });
+      case 'GET webhooks/pending': return json(200, this.pendingWebhookRetries());
+      case 'POST webhooks/retry': return json(200, await this.runWebhookRetries({ all: b().all === true }));
       default:
         // POST integrations/{clientId}/uninstall (client ids are not numeric-only in general)
         if (method === 'POST' && seg[0] === 'integrations' && seg[2] === 'uninstall' && seg[1]) {
@@ -361,10 +433,14 @@ export const ADMIN_ENDPOINTS = [
   'POST   /_sandbox/block    DELETE /_sandbox/block (lift)',
   'POST   /_sandbox/reset',
   'POST   /_sandbox/leads/{id}/move              {status_id, pipeline_id?, user_id?} — as a manager; fires webhooks',
+  'POST   /_sandbox/leads/{id}/delete            {user_id?} — as a manager; then listed by with=only_deleted',
+  'GET|PUT /_sandbox/search                      PUT {mode: normalising|literal|noisy} — how `query` searches',
+  'GET|PUT /_sandbox/refresh-grace               PUT {on: boolean} — the refresh-token grace rule',
   'POST   /_sandbox/integrations                 {clientId, clientSecret, redirectUri, disconnectUrl?}',
   'POST   /_sandbox/integrations/{clientId}/uninstall   revokes tokens, sends the signed disconnect hook',
   'PUT    /_sandbox/authorize-decision           {decision: approve|deny}',
   'GET|PUT|DELETE /_sandbox/faults               PUT {rules:[{path, method?, errorRate?, errorStatus?, latencyMs?, timeoutRate?, dropRate?, times?}]}',
   'GET    /_sandbox/webhooks/subscriptions | /deliveries | /emitted   POST /_sandbox/webhooks/flush',
+  'GET    /_sandbox/webhooks/pending             redeliveries waiting   POST /_sandbox/webhooks/retry {all?} delivers the due ones now',
   '*      /_sandbox/amojo/…                      amojo admin (see amojo module)',
 ];

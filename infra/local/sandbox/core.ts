@@ -1,13 +1,14 @@
 /**
- * Everything one sandbox server holds, wired together. The HTTP server (server.ts), the admin API
- * (admin.ts) and startSandbox (index.ts) all work on one Core.
+ * Everything one sandbox account holds, wired together: each account (index.ts `extraAccounts`) has
+ * its own Core and its own listening socket; the clock, router and amojo are shared. The HTTP
+ * server (server.ts) and the admin API (admin.ts) work on one Core, so `ctx.state` is the account's.
  */
 import type { Counters } from './counters.ts';
 import type { WebhookHub } from './events.ts';
 import type { FaultInjector } from './faults.ts';
 import type { RateLimiter } from './limiter.ts';
 import type { OAuthServer } from './oauth.ts';
-import type { RestCtx, Router } from './router.ts';
+import type { RestCtx, Router, SearchMode } from './router.ts';
 import type { AccountState } from './state.ts';
 import type { SbClock, SbRequest } from './types.ts';
 import type { AmojoSandbox } from './amojo.ts';
@@ -17,6 +18,10 @@ export interface CoreSettings {
   maxEntitiesPerRequest: number;
   retryAfterSeconds: number;
   format429: 'json' | 'html';
+  /** `query` search mode; `admin.setSearchMode()` changes it at run time. */
+  search: SearchMode;
+  /** The refresh-token grace rule on (Kommo) or off (RU docs: exchanged only once). */
+  refreshGrace: boolean;
 }
 
 export interface Core {
@@ -43,7 +48,7 @@ export interface Core {
 export function restCtx(core: Core, req: SbRequest, params: Record<string, string>, query: Record<string, unknown>, userId: number, clientId: string): RestCtx {
   return {
     req, params, query, state: core.state, base: core.url(), now: Math.floor(core.clock.now() / 1000), userId, clientId,
-    hooks: core.hub, maxEntities: core.settings.maxEntitiesPerRequest,
+    hooks: core.hub, maxEntities: core.settings.maxEntitiesPerRequest, search: core.settings.search, amojo: core.amojo,
   };
 }
 

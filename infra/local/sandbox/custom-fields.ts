@@ -3,8 +3,8 @@
  * two read shapes (REST `custom_fields_values` and the webhook `custom_fields`).
  *
  * Value shapes per type: amoCRM docs "Примеры заполнения разных типов полей через API"
- * (biradrags/amo-docs crm_platform/custom-fields.md, cited as [CF-DOC]; reference/amocrm-api.md does
- * not cover value shapes). The error code/path style is ref §9.
+ * (https://www.amocrm.ru/developers/content/crm_platform/custom-fields, cited as [CF-DOC]; summary in
+ * docs/amocrm-protocol.md#custom-fields). The error code/path style is docs/amocrm-protocol.md#error-bodies.
  */
 import { E, type FieldError } from './errors.ts';
 import { isRecord } from './http-util.ts';
@@ -79,9 +79,31 @@ function findEnum(def: FieldDef, v: Record<string, unknown>): EnumDef | undefine
   return 'none';
 }
 
+/**
+ * The keys a value may carry, per field type ([CF-DOC] examples): plain types take only `value`,
+ * enum types `value`/`enum_id`/`enum_code`. Anything else → 400 `FieldNotExpected` "This field was
+ * not expected." on `…values.N.<key>` (Krukov/amocrm_api #68, #112, #116: `enum_code` sent for a
+ * field that takes none). Types missing here (legal_entity, items, file…) are not checked (*assumed*).
+ */
+const PLAIN_KEYS = ['value'];
+const ENUM_KEYS = ['value', 'enum_id', 'enum_code'];
+const VALUE_KEYS: Record<string, string[]> = {
+  text: PLAIN_KEYS, textarea: PLAIN_KEYS, streetaddress: PLAIN_KEYS, tracking_data: PLAIN_KEYS,
+  numeric: PLAIN_KEYS, price: PLAIN_KEYS, monetary: PLAIN_KEYS, checkbox: PLAIN_KEYS, url: PLAIN_KEYS,
+  date: PLAIN_KEYS, date_time: PLAIN_KEYS, birthday: PLAIN_KEYS,
+  select: ENUM_KEYS, multiselect: ENUM_KEYS, radiobutton: ENUM_KEYS, category: ENUM_KEYS,
+  multitext: ENUM_KEYS, smart_address: ENUM_KEYS,
+};
+
 function validateValue(def: FieldDef, raw: unknown, path: string, errs: FieldError[]): StoredValue | undefined {
   if (!isRecord(raw)) {
     errs.push(E.type(path, 'object'));
+    return undefined;
+  }
+  const allowed = VALUE_KEYS[def.type];
+  const extra = allowed ? Object.keys(raw).filter((k) => !allowed.includes(k)) : [];
+  if (extra.length) {
+    for (const k of extra) errs.push(E.notExpected(`${path}.${k}`));
     return undefined;
   }
   const v = raw.value;
@@ -154,7 +176,7 @@ function validateValue(def: FieldDef, raw: unknown, path: string, errs: FieldErr
 
 /**
  * Validates `custom_fields_values` of one entity. `path` is the prefix, e.g.
- * `custom_fields_values` → errors like `custom_fields_values.0.field_id` (ref §9).
+ * `custom_fields_values` → errors like `custom_fields_values.0.field_id` (docs/amocrm-protocol.md#error-bodies).
  */
 export function validateCustomFields(defs: FieldDef[], input: unknown, errs: FieldError[], path = 'custom_fields_values'): CfUpdate[] {
   if (input === undefined) return [];

@@ -1,8 +1,8 @@
 /**
  * When the account sends webhooks, and to whom. A write produces events tagged with the setting
- * that subscribes to them (`status_lead`, `update_lead`, …; ref §6 "Event keys for settings");
+ * that subscribes to them (`status_lead`, `update_lead`, …; docs/amocrm-protocol.md#subscriptions);
  * every destination whose settings include the event gets ONE POST with all its events of that
- * write (*assumed*: ref §6 "One POST can carry several entities or actions"). Body format and
+ * write (*assumed*: docs/amocrm-protocol.md#delivery-format, one POST may carry several entities and actions). Body format and
  * delivery rules live in `webhook-out.ts`.
  */
 import { encodeWebhookBody, type DeliveryResult, type WebhookDeliverer, type WebhookEntity } from './webhook-out.ts';
@@ -65,9 +65,11 @@ export class WebhookHub {
     return all;
   }
 
-  /** Waits for every delivery started so far. */
+  /** Waits for every delivery started so far (pending redeliveries are not waited for: they are minutes away). */
   async flush(): Promise<void> {
     while (this.pending.size) await Promise.allSettled([...this.pending]);
+    // Redeliveries whose timers fired are the deliverer's own (they have no emit behind them).
+    await this.deliverer.flush();
   }
 
   emitted(): EmittedRecord[] {

@@ -19,6 +19,13 @@ export interface FaultRule {
   timeoutRate?: number;
   /** Chance of destroying the connection without an answer, 0..1. */
   dropRate?: number;
+  /**
+   * Chance of a LOST ANSWER, 0..1: the request is processed in full (a write is applied) and then
+   * the answer never arrives — `lostAnswer: 'drop'` (default) destroys the connection, `'hold'`
+   * keeps it open without answering until close. The case amoCRM has no idempotency key for.
+   */
+  lostAnswerRate?: number;
+  lostAnswer?: 'drop' | 'hold';
   /** Apply to at most this many matching requests, then retire the rule. */
   times?: number;
 }
@@ -27,7 +34,8 @@ export type FaultDecision =
   | { kind: 'none'; latencyMs: number }
   | { kind: 'error'; status: 500 | 502 | 503 | 504; latencyMs: number }
   | { kind: 'hold'; latencyMs: number }
-  | { kind: 'drop'; latencyMs: number };
+  | { kind: 'drop'; latencyMs: number }
+  | { kind: 'lost'; then: 'drop' | 'hold'; latencyMs: number };
 
 interface LiveRule extends FaultRule {
   re: RegExp;
@@ -60,9 +68,12 @@ export class FaultInjector {
     const drop = this.rng.next() < (rule.dropRate ?? 0);
     const hold = this.rng.next() < (rule.timeoutRate ?? 0);
     const err = this.rng.next() < (rule.errorRate ?? 0);
+    // A fourth roll only for rules that ask for lost answers, so older rules keep their sequences.
+    const lost = rule.lostAnswerRate !== undefined && this.rng.next() < rule.lostAnswerRate;
     if (drop) return { kind: 'drop', latencyMs };
     if (hold) return { kind: 'hold', latencyMs };
     if (err) return { kind: 'error', status: rule.errorStatus ?? 500, latencyMs };
+    if (lost) return { kind: 'lost', then: rule.lostAnswer ?? 'drop', latencyMs };
     return { kind: 'none', latencyMs };
   }
 }

@@ -1,8 +1,7 @@
 /**
  * Response builders and body/query parsers shared by the sandbox modules. Content types follow
- * reference/amocrm-api.md §9: `application/hal+json` on success, `application/problem+json` on error.
+ * docs/amocrm-protocol.md#hosts: `application/hal+json` on success, `application/problem+json` on error.
  */
-import qs from 'qs';
 import type { SbRequest, SbResponse } from './types.ts';
 
 export const HAL = 'application/hal+json';
@@ -24,19 +23,129 @@ export function html(status: number, text: string, headers: Record<string, strin
   return { status, headers: { 'content-type': 'text/html; charset=utf-8', ...headers }, body: text };
 }
 
-/** 204 with no body at all (reference §5: "Empty result is HTTP 204 with no body"). */
+/** 204 with no body at all (docs/amocrm-protocol.md#empty-answers-and-if-modified-since). */
 export function noContent(): SbResponse {
   return { status: 204 };
 }
 
-/** Bracketed query (`filter[statuses][0][status_id]=…`) parsed with limits that fit amoCRM shapes. */
+/**
+ * Bracketed query (`filter[statuses][0][status_id]=…`) parsed the way amoCRM's PHP does
+ * (`parse_str`, see phpParse below): a repeated key keeps its LAST value (`filter[id][0]=1&filter[id][0]=2`
+ * → one id, 2); only `[]` appends (`filter[id][]=1&filter[id][]=2` → both).
+ */
 export function parseQuery(req: SbRequest): Record<string, unknown> {
-  return qs.parse(req.query.toString(), { depth: 10, arrayLimit: 500, parameterLimit: 10_000 }) as Record<string, unknown>;
+  return phpParse(req.query.toString());
 }
 
-/** Form-urlencoded body, same limits. */
+/** Form-urlencoded body, parsed the same PHP way. */
 export function parseForm(body: Buffer): Record<string, unknown> {
-  return qs.parse(body.toString('utf8'), { depth: 10, arrayLimit: 500, parameterLimit: 10_000 }) as Record<string, unknown>;
+  return phpParse(body.toString('utf8'));
+}
+
+/** A PHP array: ordered keys (ints for canonical integer strings), and PHP's next free index for `[]`. */
+class PhpArray {
+  readonly map = new Map<string | number, PhpValue>();
+  next = 0;
+
+  set(key: string | number, v: PhpValue): void {
+    this.map.set(key, v);
+    if (typeof key === 'number' && key >= this.next) this.next = key + 1;
+  }
+
+  push(v: PhpValue): void {
+    this.set(this.next, v);
+  }
+}
+type PhpValue = string | PhpArray;
+
+/** PHP turns "12" into the int key 12, but keeps "012", "+1", "1.0" as strings. */
+function phpKey(k: string): string | number {
+  return /^(0|-?[1-9]\d*)$/.test(k) && Number.isSafeInteger(Number(k)) ? Number(k) : k;
+}
+
+/** PHP's urldecode: `+` is a space, bad escapes stay as they are. */
+function phpUrlDecode(s: string): string {
+  const plus = s.replace(/\+/g, ' ');
+  try {
+    return decodeURIComponent(plus);
+  } catch {
+    return plus.replace(/(%[0-9a-fA-F]{2})+/g, (m) => {
+      try {
+        return decodeURIComponent(m);
+      } catch {
+        return m;
+      }
+    });
+  }
+}
+
+/**
+ * PHP's `parse_str` / `$_GET` (main/php_variables.c `php_register_variable_ex`), the parts that
+ * matter to an API client: pairs split on `&`, names and values url-decoded; in the top-level name
+ * spaces and dots become `_` and an unclosed `[` becomes `_`; `[]` appends at the next integer
+ * index, `[k]` sets key k; a later assignment to the same key replaces the earlier one (also a
+ * scalar replaced by an array and back); text after a `]` that does not open a new `[` is ignored;
+ * nesting deeper than 64 levels drops the pair (PHP's `max_input_nesting_level`). PHP arrays whose
+ * keys are all integers come back as JS arrays in PHP's order (what the resources expect), others as
+ * objects.
+ */
+export function phpParse(input: string): Record<string, unknown> {
+  const root = new PhpArray();
+  for (const pair of input.split('&')) {
+    if (pair === '') continue;
+    const eq = pair.indexOf('=');
+    const name = phpUrlDecode(eq < 0 ? pair : pair.slice(0, eq)).replace(/^ +/, '');
+    const value = eq < 0 ? '' : phpUrlDecode(pair.slice(eq + 1));
+    const path = phpNamePath(name);
+    if (!path) continue;
+    let cur = root;
+    for (let i = 0; i < path.length - 1; i++) {
+      const seg = path[i]!;
+      let child: PhpValue | undefined = seg === null ? undefined : cur.map.get(phpKey(seg));
+      if (!(child instanceof PhpArray)) {
+        child = new PhpArray();
+        if (seg === null) cur.push(child);
+        else cur.set(phpKey(seg), child);
+      }
+      cur = child;
+    }
+    const last = path[path.length - 1]!;
+    if (last === null) cur.push(value);
+    else cur.set(phpKey(last), value);
+  }
+  const out = phpToJs(root);
+  return Array.isArray(out) ? Object.fromEntries(out.map((v, i) => [String(i), v])) : (out as Record<string, unknown>);
+}
+
+/** `a[b][]` → ['a', 'b', null] (null = append); undefined when PHP would drop the pair. */
+function phpNamePath(name: string): Array<string | null> | undefined {
+  const open = name.indexOf('[');
+  let top = open < 0 ? name : name.slice(0, open);
+  let rest = open < 0 ? '' : name.slice(open);
+  if (rest !== '' && !rest.includes(']')) {
+    // An unclosed bracket: PHP keeps the whole name, the first `[` turned into `_`.
+    top = name.replace('[', '_');
+    rest = '';
+  }
+  top = top.replace(/[ .]/g, '_');
+  if (top === '') return undefined;
+  const path: Array<string | null> = [top];
+  while (rest.startsWith('[')) {
+    const close = rest.indexOf(']');
+    if (close < 0) break; // PHP ignores an unclosed trailing segment
+    const seg = rest.slice(1, close);
+    path.push(seg === '' ? null : seg);
+    if (path.length > 64) return undefined;
+    rest = rest.slice(close + 1);
+  }
+  return path;
+}
+
+function phpToJs(v: PhpValue): unknown {
+  if (typeof v === 'string') return v;
+  const entries = [...v.map.entries()];
+  if (entries.every(([k]) => typeof k === 'number')) return entries.map(([, x]) => phpToJs(x));
+  return Object.fromEntries(entries.map(([k, x]) => [String(k), phpToJs(x)]));
 }
 
 export type JsonParse = { ok: true; value: unknown; empty: boolean } | { ok: false };

@@ -1,10 +1,10 @@
 /**
- * Request limits (reference/amocrm-api.md §3): «не более 7 запросов в секунду на одну интеграцию»,
+ * Request limits (docs/amocrm-protocol.md#rate-limits, #blocking): «не более 7 запросов в секунду на одну интеграцию»,
  * «до 50 запросов в секунду на весь аккаунт», 429 when exceeded, and «при многократном нарушении
  * ограничений, аккаунт блокируется и на любой запрос в API будет возвращаться HTTP код 403».
  *
  * The window is sliding: at most N admitted requests in ANY 1-second interval (*assumed*: the
- * strictest reading, DESIGN §3a). Only admitted requests occupy the window; a refused one counts as
+ * strictest reading, docs/architecture.md#rate-budget). Only admitted requests occupy the window; a refused one counts as
  * a violation instead (*assumed*). "Repeatedly" is a threshold of violations within a window
  * (*assumed*, default 10 within 60 s).
  */

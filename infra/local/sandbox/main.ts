@@ -1,7 +1,8 @@
 /**
  * `npm run sandbox [-- --port 8090]` (or PORT=8090): the sandbox on its own, with a demo account.
  * Prints the URL, a ready authorize link and the admin endpoints. Ctrl-C stops it.
- * Flags: --port, --host, --redirect-uri (SANDBOX_REDIRECT_URI), --webhook <url> (SANDBOX_WEBHOOK_URL), --quiet.
+ * Flags: --port, --host, --redirect-uri (SANDBOX_REDIRECT_URI), --webhook <url> (SANDBOX_WEBHOOK_URL), --quiet,
+ * --accounts N (SANDBOX_ACCOUNTS): N demo accounts, the 2nd on port+1 (`demo2`), the 3rd on port+2 …
  */
 import { ADMIN_ENDPOINTS } from './admin.ts';
 import { DEMO_INTEGRATION, demoSeed } from './demo.ts';
@@ -16,21 +17,25 @@ const port = Number(arg('port') ?? process.env.PORT ?? 8090);
 const host = arg('host') ?? process.env.HOST ?? '127.0.0.1';
 const redirectUri = arg('redirect-uri') ?? process.env.SANDBOX_REDIRECT_URI ?? DEMO_INTEGRATION.redirectUri;
 const quiet = process.argv.includes('--quiet');
+const accounts = Math.max(1, Number(arg('accounts') ?? process.env.SANDBOX_ACCOUNTS ?? 1) || 1);
 
 const sb = await startSandbox({
   port,
   host,
   seed: Number(process.env.SANDBOX_SEED ?? 1),
   account: { id: 31_000_001, subdomain: 'demo', name: 'Demo clinic' },
+  extraAccounts: Array.from({ length: accounts - 1 }, (_, i) => ({ id: 31_000_002 + i, subdomain: `demo${i + 2}`, name: `Demo clinic ${i + 2}`, port: port === 0 ? 0 : port + i + 1 })),
   integrations: [{ ...DEMO_INTEGRATION, redirectUri }],
-  amojo: { channels: [{ id: 'demo-channel-0000-0000-0000-000000000001', secret: 'demo-channel-secret', title: 'Demo channel', webhookUrl: 'http://127.0.0.1:3000/chat/amojo/:scope_id' }] },
+  amojo: { channels: [{ id: 'demo-channel-0000-0000-0000-000000000001', secret: 'demo-channel-secret', title: 'Demo channel', webhookUrl: 'http://127.0.0.1:3000/chat/amojo/:scope_id', clientId: DEMO_INTEGRATION.clientId }] },
   log: quiet ? undefined : (line) => console.log(`[sandbox] ${line}`),
 });
 const webhook = arg('webhook') ?? process.env.SANDBOX_WEBHOOK_URL;
-const seeded = sb.admin.seed({
+const seedOne = (admin: typeof sb.admin) => admin.seed({
   ...demoSeed(),
   ...(webhook ? { webhooks: [{ destination: webhook, settings: ['add_lead', 'update_lead', 'status_lead', 'responsible_lead', 'add_contact', 'update_contact'] }] } : {}),
 });
+const seeded = seedOne(sb.admin);
+for (const a of sb.accounts.slice(1)) seedOne(a.admin);
 
 console.log(`
 amoCRM sandbox (account "demo", id 31000001) on ${sb.url}
@@ -52,6 +57,7 @@ amoCRM sandbox (account "demo", id 31000001) on ${sb.url}
     ${webhook ? `webhooks go to ${webhook}` : 'start with --webhook <url> (or SANDBOX_WEBHOOK_URL) to subscribe a destination to lead/contact events'}
     curl ${sb.url}/_sandbox/webhooks/deliveries
 
+${sb.accounts.slice(1).map((a) => `  account "${a.subdomain}" (id ${a.id}) on ${a.url} (same demo data; its own tokens, admin at ${a.url}/_sandbox)`).join('\n')}
 admin endpoints:
 ${ADMIN_ENDPOINTS.map((l) => `  ${l}`).join('\n')}
 `);

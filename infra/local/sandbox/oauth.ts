@@ -1,5 +1,5 @@
 /**
- * OAuth2 as amoCRM does it (reference/amocrm-api.md §1, §2): the authorize page, the token endpoint
+ * OAuth2 as amoCRM does it (docs/amocrm-protocol.md#oauth, #disconnect-hook): the authorize page, the token endpoint
  * (authorization_code, refresh_token), rotation with the grace rule, long-lived tokens, revocation
  * and the signed disconnect hook. Bearer checks for the REST API live here too.
  */
@@ -23,11 +23,17 @@ export interface OAuthOptions {
   accessTokenTtlSeconds: number;
   refreshTokenTtlSeconds: number;
   oldAccessTokenDiesOnRefresh: boolean;
+  /**
+   * The grace rule on (Kommo: the old refresh token works "until you use the new one") or off (RU
+   * `oauth/step-by-step`: "Refresh token можно обменять только один раз"). Read on every refresh so
+   * the admin switch applies at once. Absent = on.
+   */
+  refreshGrace?: () => boolean;
   fetch: typeof fetch;
   log: (line: string) => void;
 }
 
-/** ref §1 "Authorization code: expires after 20 minutes". */
+/** An authorization code lasts 20 minutes (docs/amocrm-protocol.md#lifetimes). */
 export const CODE_TTL_MS = 20 * 60 * 1000;
 
 interface Code {
@@ -123,7 +129,7 @@ export class OAuthServer {
   // ---------- authorize page ----------
 
   /**
-   * `GET /oauth?client_id=&state=&mode=` (ref §1 "Authorize URL"): approves at once and redirects to
+   * `GET /oauth?client_id=&state=&mode=` (docs/amocrm-protocol.md#authorize-url): approves at once and redirects to
    * the integration's redirect URI with `code, state, referer, client_id` ("On consent"), or with
    * `error=access_denied` when the admin set the decision to deny ("On refusal").
    */
@@ -161,7 +167,7 @@ export class OAuthServer {
 
   // ---------- token endpoint ----------
 
-  /** `POST /oauth2/access_token`, JSON or form body (ref §1 "Token endpoint", "Body encoding"). */
+  /** `POST /oauth2/access_token`, JSON or form body (docs/amocrm-protocol.md#token-endpoint). */
   token(req: SbRequest): SbResponse {
     const body = this.readBody(req);
     const grantRaw = body ? str(body.grant_type) : undefined;
@@ -174,7 +180,7 @@ export class OAuthServer {
     };
     if (!body || grant === 'other') return done('bad_request', oauthBadRequest('Check the `grant_type` parameter'));
     const integ = clientId ? this.integrations.get(clientId) : undefined;
-    // ref §1: wrong client_id, client_secret or redirect_uri → 401 "Некорректный клиент".
+    // docs/amocrm-protocol.md#token-endpoint-errors: wrong client_id, client_secret or redirect_uri → 401 "Некорректный клиент".
     if (!integ || str(body.client_secret) !== integ.clientSecret || str(body.redirect_uri) !== integ.redirectUri) {
       return done('invalid_client', oauthInvalidClient());
     }
@@ -183,7 +189,7 @@ export class OAuthServer {
       const codeStr = str(body.code);
       if (!codeStr) return done('bad_request', oauthBadRequest('Check the `code` parameter'));
       const code = this.codes.get(codeStr);
-      // ref §1: "An expired or reused auth code returns 400". Hints *assumed* (league/oauth2-server wording).
+      // docs/amocrm-protocol.md#token-endpoint-errors: an expired or reused code → 400. Hints *assumed* (league/oauth2-server wording).
       if (!code || code.clientId !== integ.clientId) return done('code_unknown', oauthBadRequest('Cannot decrypt the authorization code'));
       if (code.used) return done('code_reused', oauthBadRequest('Authorization code has been revoked'));
       if (now >= code.expiresAt) return done('code_expired', oauthBadRequest('Authorization code has expired'));
@@ -198,14 +204,15 @@ export class OAuthServer {
     const old = pairId ? this.pairs.get(pairId) : undefined;
     if (!old) return done('refresh_unknown', oauthRefreshRejected('Cannot decrypt the refresh token'));
     if (old.clientId !== integ.clientId) return done('refresh_wrong_client', oauthRefreshRejected('Token is not linked to client'));
-    // ref §1: reusing an already-used refresh token → 401 "Token has been revoked".
+    // docs/amocrm-protocol.md#rotation-and-the-grace-rule: reusing an already-used refresh token → 401 "Token has been revoked".
     if (old.refreshState === 'revoked') return done('refresh_revoked', oauthRefreshRejected('Token has been revoked'));
     if (old.refreshExpiresAt !== null && now >= old.refreshExpiresAt) return done('refresh_expired', oauthRefreshRejected('Token has expired'));
     const grace = old.refreshState === 'spent';
     // Refreshing with a refresh token is a use of its pair: the pair's parent can no longer be
-    // reused (ref §1 grace rule: the old one works "until you use the new one").
+    // reused (docs/amocrm-protocol.md#rotation-and-the-grace-rule: the old one works "until you use the new one").
     this.markUsed(old);
-    old.refreshState = 'spent';
+    // Grace off: the refresh token is spent for good the moment it is exchanged.
+    old.refreshState = this.o.refreshGrace?.() === false ? 'revoked' : 'spent';
     if (this.o.oldAccessTokenDiesOnRefresh) old.accessRevoked = true;
     const pair = this.issue(integ.clientId, old.userId, 'refresh_token', old.id);
     old.childIds.push(pair.id);
@@ -232,7 +239,7 @@ export class OAuthServer {
     return undefined;
   }
 
-  /** ref §1 "Response": token_type, expires_in, access_token, refresh_token, server_time. */
+  /** docs/amocrm-protocol.md#token-endpoint: token_type, expires_in, access_token, refresh_token, server_time. */
   private tokenResponse(p: TokenPair): SbResponse {
     return json(200, {
       token_type: 'Bearer',
@@ -269,8 +276,8 @@ export class OAuthServer {
   }
 
   /**
-   * ref §1 "Access token … is a JWT that carries user ID, integration ID, scopes and account ID";
-   * `api_domain` claim per [PHP] getSharedApiDomain. Signed with a per-server HMAC key: the sandbox
+   * The access token is a JWT carrying the user, integration, scopes and account (docs/amocrm-protocol.md#lifetimes);
+   * `api_domain` claim per amocrm-api-php getSharedApiDomain. Signed with a per-server HMAC key: the sandbox
    * looks tokens up, it never trusts the signature alone.
    */
   private jwt(jti: string, clientId: string, userId: number, iat: number, exp: number): string {
@@ -304,7 +311,7 @@ export class OAuthServer {
   }
 
   /**
-   * The grace rule (ref §1 [K-OAUTH]): "the old refresh token will still be functional and you can
+   * The grace rule (docs/amocrm-protocol.md#rotation-and-the-grace-rule, https://developers.kommo.com/docs/oauth-20): "the old refresh token will still be functional and you can
    * use it until you use the new one". On first use of a pair, its parent's refresh token is
    * revoked. Sibling pairs minted from the same parent during the grace window are revoked too
    * (*assumed*: only one successor line survives, which makes racing refreshers visible).
@@ -325,7 +332,7 @@ export class OAuthServer {
     }
   }
 
-  /** ref §1 "Revocation": deactivating the installation revokes access; the API then returns 401. */
+  /** docs/amocrm-protocol.md#rotation-and-the-grace-rule: deactivating the installation revokes access; the API then returns 401. */
   revokeAll(clientId?: string): number {
     let n = 0;
     for (const p of this.pairs.values()) {
@@ -338,7 +345,7 @@ export class OAuthServer {
   }
 
   /**
-   * Uninstall: revoke the integration's tokens and send the disconnect hook (ref §2): GET
+   * Uninstall: revoke the integration's tokens and send the disconnect hook (docs/amocrm-protocol.md#disconnect-hook): GET
    * `disconnectUrl?client_uuid=…&account_id=…&signature=hex(HMAC-SHA256(client_secret, client_id|account_id))`
    * with `user-agent: amoService-oAuth-Code-Sender/1.0`. Timeout 3 s (*assumed*, like the install hook).
    */

@@ -6,6 +6,14 @@
 import type { AccountState } from './state.ts';
 import type { SbRequest, SbResponse } from './types.ts';
 import type { WebhookHub } from './events.ts';
+import type { AmojoSandbox } from './amojo.ts';
+
+/**
+ * How `query` finds leads/contacts/companies (amoCRM documents only "поиск по заполненным полям"):
+ * `normalising` = substring, and a phone-like query also by its last 10 digits; `literal` = plain
+ * case-insensitive substring of the stored text; `noisy` = literal plus one unrelated extra hit.
+ */
+export type SearchMode = 'normalising' | 'literal' | 'noisy';
 
 export interface RestCtx {
   req: SbRequest;
@@ -21,6 +29,10 @@ export interface RestCtx {
   clientId: string;
   hooks: WebhookHub;
   maxEntities: number;
+  /** `query` search mode (default `literal`). */
+  search?: SearchMode;
+  /** amojo, for the chat access rules of `/api/v4/contacts/chats`. */
+  amojo: AmojoSandbox;
 }
 
 export type RestHandler = (ctx: RestCtx) => SbResponse | Promise<SbResponse>;

@@ -1,7 +1,7 @@
 /**
  * Seeding an account in one call, and the defaults every fresh sandbox account starts with (one
  * admin user, one main pipeline with the usual stages and 142/143, the predefined contact/company
- * fields, task types 1 and 2 — ref §8 "Standard types are 1 = Звонок/Follow-up and 2 = Встреча").
+ * fields, task types 1 and 2 — docs/amocrm-protocol.md#tasks: standard types 1 = call, 2 = meeting).
  *
  * Seed rules: dictionaries given in a seed REPLACE the defaults of their kind (users, pipelines,
  * task types); custom fields are ADDED (a seeded field with the code of a predefined one replaces
@@ -15,6 +15,7 @@ import type { AccountState} from './state.ts';
 import { ENTITY_KINDS, type EntityKind, type Pipeline, type Status, type User } from './state.ts';
 import { applyEntity, LOST, WON, type EntityOp } from './resources/entities.ts';
 import { validateAll } from './resources/entity-routes.ts';
+import { seedLossReasons } from './resources/loss-reasons.ts';
 import { isRecord } from './http-util.ts';
 
 export interface StatusSeed {
@@ -59,6 +60,8 @@ export interface SeedSpec {
   customFields?: Partial<Record<EntityKind, FieldSeed[]>>;
   tags?: Partial<Record<EntityKind, Array<string | { id?: number; name: string; color?: string | null }>>>;
   taskTypes?: Array<{ id?: number; name: string; code?: string | null }>;
+  /** Lead loss reasons (replace the three defaults). */
+  lossReasons?: Array<{ id?: number; name: string; sort?: number }>;
   /** Entities in REST write shape (what POST /api/v4/… takes), optionally with an explicit `id`. */
   companies?: Array<Record<string, unknown>>;
   contacts?: Array<Record<string, unknown>>;
@@ -118,6 +121,7 @@ export function bootstrap(state: AccountState): void {
   addPredefinedFields(state);
   state.taskTypes.set(1, { id: 1, name: 'Связаться', code: 'FOLLOW_UP' });
   state.taskTypes.set(2, { id: 2, name: 'Встреча', code: 'MEETING' });
+  seedLossReasons(state);
 }
 
 /** Runs entity seeds through the REST validation; `id` in an item forces that id. */
@@ -136,12 +140,16 @@ function seedEntities(ctx: RestCtx, kind: EntityKind, items: Array<Record<string
   });
 }
 
-export function applySeed(ctx: RestCtx, spec: SeedSpec): SeedResult {
+export function applySeed(given: RestCtx, spec: SeedSpec): SeedResult {
+  let ctx = given;
   const state = ctx.state;
   const res: SeedResult = { users: [], pipelines: [], customFields: {}, tags: {}, companies: [], contacts: [], leads: [], catalogs: [], webhooks: [] };
   if (spec.users?.length) {
     state.users.clear();
     res.users = spec.users.map((u, i) => addUser(state, u, i === 0).id);
+    // Seeded entities are created by the new admin: the bootstrap admin the context was made for is
+    // gone, and entities must never point at a user `/api/v4/users` does not list.
+    ctx = { ...ctx, userId: state.currentUserId() };
   }
   if (spec.pipelines?.length) {
     state.pipelines.clear();
@@ -154,6 +162,13 @@ export function applySeed(ctx: RestCtx, spec: SeedSpec): SeedResult {
       const id = t.id ?? state.nextId('taskType');
       state.taskTypes.set(id, { id, name: t.name, code: t.code ?? null });
     }
+  }
+  if (spec.lossReasons?.length) {
+    state.lossReasons.clear();
+    spec.lossReasons.forEach((r, i) => {
+      const id = state.claimId('lossReason', r.id);
+      state.lossReasons.set(id, { id, name: r.name, sort: r.sort ?? (i + 1) * 100_000, created_at: ctx.now, updated_at: ctx.now });
+    });
   }
   for (const kind of ENTITY_KINDS) {
     const fields = spec.customFields?.[kind];
@@ -182,7 +197,13 @@ export function applySeed(ctx: RestCtx, spec: SeedSpec): SeedResult {
       const comp = emb && Array.isArray(emb.companies) && isRecord(emb.companies[0]) ? emb.companies[0].id : undefined;
       return typeof comp === 'number' && state.companies.has(comp) ? comp : undefined;
     };
-    res.contacts = seedEntities(ctx, 'contacts', spec.contacts, (op, i) => {
+    // …so it is taken off before the REST validation (which refuses `_embedded` keys other than tags on a contact add).
+    const noCompany = spec.contacts.map((c) => {
+      if (!isRecord(c._embedded) || c._embedded.companies === undefined) return c;
+      const { companies: _companies, ...emb } = c._embedded;
+      return { ...c, _embedded: emb };
+    });
+    res.contacts = seedEntities(ctx, 'contacts', noCompany, (op, i) => {
       const comp = companyOf(spec.contacts?.[i] ?? {});
       if (comp !== undefined) op.companyId = comp;
     });

@@ -15,7 +15,8 @@ export type AdminHttp = (req: SbRequest) => Promise<SbResponse>;
 
 const MAX_BODY = 20 * 1024 * 1024;
 
-type Outcome = { kind: 'response'; res: SbResponse; label: string | null } | { kind: 'hold'; label: string } | { kind: 'drop'; label: string };
+/** `lost`: the status the request got before its answer was thrown away (the lost-answer fault). */
+type Outcome = { kind: 'response'; res: SbResponse; label: string | null } | { kind: 'hold'; label: string; lost?: number } | { kind: 'drop'; label: string; lost?: number };
 
 export function createListener(core: Core, admin: AdminHttp): { listener: (req: IncomingMessage, res: ServerResponse) => void; closeHeld(): void } {
   const held = new Set<ServerResponse>();
@@ -36,7 +37,7 @@ export function createListener(core: Core, admin: AdminHttp): { listener: (req: 
     if (req.path === '/oauth') return '/oauth';
     if (req.path === '/oauth2/access_token') return '/oauth2/access_token';
     if (req.path.startsWith('/v2/origin/custom/')) return '/v2/origin/custom/*';
-    if (req.path.startsWith('/api/v4/')) {
+    if (req.path.startsWith('/api/v4/') || req.path.startsWith('/api/v2/')) {
       const m = core.router.match(req.method, req.path);
       // `{entity}` is one of three words: spell it out so counters tell leads from contacts.
       if (m.kind === 'ok') return m.route.template.replace('{entity}', m.params.entity ?? '{entity}');
@@ -45,20 +46,25 @@ export function createListener(core: Core, admin: AdminHttp): { listener: (req: 
     return '<unknown path>';
   }
 
-  async function pipeline(req: SbRequest): Promise<Outcome> {
+  async function pipeline(req: SbRequest, faulted = false): Promise<Outcome> {
     if (req.path.startsWith('/_sandbox/amojo/') || req.path === '/_sandbox/amojo') {
       return { kind: 'response', res: (await core.amojo.adminRoute(req)) ?? notFound(req.method, req.path), label: null };
     }
     if (req.path === '/_sandbox' || req.path.startsWith('/_sandbox/')) return { kind: 'response', res: await admin(req), label: null };
     const label = labelOf(req);
     // 1. fault
-    const fault = core.faults.decide(req.method, req.path);
+    const fault = faulted ? { kind: 'none' as const, latencyMs: 0 } : core.faults.decide(req.method, req.path);
     if (fault.latencyMs > 0) await new Promise((r) => setTimeout(r, fault.latencyMs));
     if (fault.kind === 'drop') return { kind: 'drop', label };
     if (fault.kind === 'hold') return { kind: 'hold', label };
     if (fault.kind === 'error') return { kind: 'response', res: fault.status === 500 ? internalError(randomUUID()) : gatewayError(fault.status), label };
+    if (fault.kind === 'lost') {
+      // Lost answer: the rest of the pipeline runs (a write is applied), then the answer is thrown away.
+      const out = await pipeline(req, true);
+      return { kind: fault.then, label, ...(out.kind === 'response' ? { lost: out.res.status } : {}) };
+    }
     if (req.path.startsWith('/v2/origin/custom/')) return { kind: 'response', res: (await core.amojo.route(req)) ?? notFound(req.method, req.path), label };
-    // 2. block: every request to the account, the token endpoint included (ref §3, amocrm-api-php #563).
+    // 2. block: every request to the account, the token endpoint included (docs/amocrm-protocol.md#blocking, amocrm-api-php #563).
     if (core.limiter.block) {
       if (label === '/oauth2/access_token') core.oauth.recordBlocked(req);
       return { kind: 'response', res: blockedPage(), label };
@@ -67,7 +73,8 @@ export function createListener(core: Core, admin: AdminHttp): { listener: (req: 
     if (label === '/oauth2/access_token') {
       return { kind: 'response', res: req.method === 'POST' ? core.oauth.token(req) : methodNotAllowed(req.method, req.path), label };
     }
-    if (!req.path.startsWith('/api/v4/')) return { kind: 'response', res: notFound(req.method, req.path), label };
+    // /api/v2/ only for the legacy catalog_elements delete (resources/catalogs.ts); same Bearer auth and limits.
+    if (!req.path.startsWith('/api/v4/') && !req.path.startsWith('/api/v2/')) return { kind: 'response', res: notFound(req.method, req.path), label };
     // 3. auth
     const auth = core.oauth.checkBearer(req.headers.authorization);
     if (!auth.ok) return { kind: 'response', res: unauthorized(), label };
@@ -103,13 +110,13 @@ export function createListener(core: Core, admin: AdminHttp): { listener: (req: 
         const out = await pipeline(sbReq);
         if (out.kind === 'drop') {
           core.counters.add(sbReq.method, out.label, 'dropped');
-          core.log(`${sbReq.method} ${sbReq.path} → dropped (fault)`);
+          core.log(`${sbReq.method} ${sbReq.path} → ${out.lost !== undefined ? `processed (${out.lost}), then ` : ''}dropped (fault)`);
           req.socket.destroy();
           return;
         }
         if (out.kind === 'hold') {
           core.counters.add(sbReq.method, out.label, 'timeout');
-          core.log(`${sbReq.method} ${sbReq.path} → held without answer (fault)`);
+          core.log(`${sbReq.method} ${sbReq.path} → ${out.lost !== undefined ? `processed (${out.lost}), then ` : ''}held without answer (fault)`);
           held.add(res);
           res.on('close', () => held.delete(res));
           return;

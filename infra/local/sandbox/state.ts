@@ -102,6 +102,8 @@ export interface Lead extends EntityBase {
   closed_at: number | null;
   contacts: Array<{ id: number; is_main: boolean }>;
   company_id: number | null;
+  /** `_embedded.source` of a complex add (amo-docs leads-api). */
+  source_id?: number;
 }
 
 export interface Contact extends EntityBase {
@@ -192,15 +194,79 @@ export interface ChatLink {
   contact_id: number;
 }
 
+/** A catalog element linked to a lead, contact or company (entity-links-api `catalog_elements`). */
+export interface ElementLink {
+  entity_type: EntityKind;
+  entity_id: number;
+  element_id: number;
+  catalog_id: number;
+  quantity: number;
+  price_id: number | null;
+}
+
+/** A lead loss reason (`GET /api/v4/leads/loss_reasons`). */
+export interface LossReason {
+  id: number;
+  name: string;
+  sort: number;
+  created_at: number;
+  updated_at: number;
+}
+
+/** One record of the account's event list (`GET /api/v4/events`, events-and-notes). */
+export interface AccountEvent {
+  id: string;
+  type: string;
+  /** Singular, as amoCRM writes it: lead, contact, company. */
+  entity_type: string;
+  entity_id: number;
+  created_by: number;
+  created_at: number;
+  value_after: unknown[];
+  value_before: unknown[];
+}
+
+/** One entry of the Unsorted inbox (amo-docs unsorted-api). Its lead sits in the pipeline's type-1 stage. */
+export interface UnsortedEntry {
+  uid: string;
+  source_uid: string | null;
+  source_name: string;
+  category: 'sip' | 'forms' | 'chats' | 'mail';
+  pipeline_id: number;
+  created_at: number;
+  metadata: Record<string, unknown>;
+  lead_id: number;
+  contact_id: number | null;
+  company_id: number | null;
+  /** Chats only: the amojo chat the entry came from. */
+  chat_id?: string;
+  /** Entities that existed before the entry (complex add by id): never hidden, never dropped by decline. */
+  existing?: { contact?: boolean; company?: boolean };
+  status: 'pending' | 'accepted' | 'declined' | 'linked';
+  sorted_at?: number;
+}
+
+/** An integration's lead source (amo-docs sources-api); each integration sees only its own. */
+export interface Source {
+  id: number;
+  client_id: string;
+  name: string;
+  external_id: string;
+  pipeline_id: number;
+  default: boolean;
+  origin_code: string | null;
+}
+
 export type IdKind =
   | 'user' | 'pipeline' | 'status' | 'field' | 'enum' | 'tag' | 'lead' | 'contact' | 'company'
-  | 'task' | 'taskType' | 'note' | 'catalog' | 'element' | 'webhook' | 'chatLink';
+  | 'task' | 'taskType' | 'note' | 'catalog' | 'element' | 'webhook' | 'chatLink' | 'lossReason' | 'event' | 'unsorted' | 'source';
 
 /** Id ranges per kind; a seed-derived offset is added so different seeds give different ids. */
 const ID_BASE: Record<IdKind, number> = {
   user: 8_000_000, pipeline: 7_000_000, status: 60_000_000, field: 900_000, enum: 1_900_000,
   tag: 300_000, lead: 30_000_000, contact: 40_000_000, company: 50_000_000, task: 20_000_000,
   taskType: 3_000, note: 100_000_000, catalog: 10_000, element: 700_000, webhook: 1_000_000, chatLink: 26_000,
+  lossReason: 4_200_000, event: 0, unsorted: 1, source: 9_000,
 };
 
 export class AccountState {
@@ -210,6 +276,8 @@ export class AccountState {
   tags: Record<EntityKind, Map<number, Tag>> = { leads: new Map(), contacts: new Map(), companies: new Map() };
   taskTypes = new Map<number, TaskType>();
   leads = new Map<number, Lead>();
+  /** Leads deleted (admin `deleteLead`), still "в корзине": listed only by `with=only_deleted`. */
+  deletedLeads = new Map<number, Lead>();
   contacts = new Map<number, Contact>();
   companies = new Map<number, Company>();
   tasks = new Map<number, Task>();
@@ -218,6 +286,12 @@ export class AccountState {
   elements = new Map<number, CatalogElement>();
   webhooks = new Map<number, WebhookSub>();
   chatLinks = new Map<number, ChatLink>();
+  elementLinks: ElementLink[] = [];
+  lossReasons = new Map<number, LossReason>();
+  events: AccountEvent[] = [];
+  /** By uid, sorted (accepted/declined/linked) entries kept for the summary. */
+  unsorted = new Map<string, UnsortedEntry>();
+  sources = new Map<number, Source>();
   private seq: Record<IdKind, number>;
 
   constructor(readonly account: AccountInfo, rng: Rng) {
@@ -260,6 +334,18 @@ export class AccountState {
     return [...this.fields.values()]
       .filter((f) => f.entity_type === kind && (kind !== 'catalogs' || f.catalog_id === catalogId))
       .sort((a, b) => a.sort - b.sort || a.id - b.id);
+  }
+
+  /**
+   * A contact or company of an entry still in Unsorted: «До принятия неразобранной сделки, контакты
+   * и компании недоступны в соответствующих разделах» (amo-docs unsorted-api).
+   */
+  inUnsorted(kind: 'contacts' | 'companies', id: number): boolean {
+    for (const u of this.unsorted.values()) {
+      if (u.status !== 'pending') continue;
+      if (kind === 'contacts' ? u.contact_id === id && !u.existing?.contact : u.company_id === id && !u.existing?.company) return true;
+    }
+    return false;
   }
 
   /** The first admin user acts as "the current user" for codes and tokens. */

@@ -1,6 +1,6 @@
 /**
  * Items for outgoing account webhooks, in the shapes of the real captures
- * (shared/fixtures/amocrm-webhooks): all values strings, old-style keys (`last_modified`,
+ * (test/fixtures/amocrm-webhooks): all values strings, old-style keys (`last_modified`,
  * `modified_user_id`, `date_create`) beside the modern ones. `leadStatusItem` (webhook-out.ts) gives the
  * lead shape; contacts, companies and tasks are built here the same way.
  */
@@ -24,13 +24,21 @@ export function leadForWebhook(state: AccountState, l: Lead): LeadForWebhook {
 /**
  * `leads[add|update|status|responsible]` item. `old_status_id` appears in status events and in
  * updates that changed the stage (webhook-06); `old_responsible_user_id` in responsible events
- * (webhook-08, ref §6).
+ * (webhook-08, docs/amocrm-protocol.md#delivery-format).
  */
 export function leadItem(state: AccountState, l: Lead, change: { oldStatusId?: number; oldResponsibleUserId?: number } = {}): Record<string, unknown> {
   const item = leadStatusItem(leadForWebhook(state, l), { oldStatusId: change.oldStatusId ?? l.status_id });
   if (change.oldStatusId === undefined) delete item.old_status_id;
   if (change.oldResponsibleUserId !== undefined) item.old_responsible_user_id = String(change.oldResponsibleUserId);
   return item;
+}
+
+/**
+ * `leads[delete][i]`: only `id`, `status_id`, `pipeline_id` (the capture webhook-07; amo-docs
+ * webhooks-format: deletions carry the id, not the entity). For a manager's deletion (admin).
+ */
+export function leadDeleteItem(l: Pick<Lead, 'id' | 'status_id' | 'pipeline_id'>): Record<string, unknown> {
+  return { id: String(l.id), status_id: String(l.status_id), pipeline_id: String(l.pipeline_id) };
 }
 
 function tagsOf(state: AccountState, kind: 'contacts' | 'companies', ids: number[]): Array<Record<string, string>> {
@@ -61,7 +69,7 @@ export function contactItem(state: AccountState, c: Contact, change: { oldRespon
   return item;
 }
 
-/** Companies arrive under `contacts[…]` with `type=company` (webhook-12, ref §6). */
+/** Companies arrive under `contacts[…]` with `type=company` (webhook-12, docs/amocrm-protocol.md#delivery-format). */
 export function companyItem(state: AccountState, c: Company, change: { oldResponsibleUserId?: number } = {}): Record<string, unknown> {
   const item: Record<string, unknown> = {
     id: String(c.id), name: c.name, responsible_user_id: String(c.responsible_user_id),
@@ -78,14 +86,14 @@ export function companyItem(state: AccountState, c: Company, change: { oldRespon
   return item;
 }
 
-/** "YYYY-MM-DD HH:MM:SS" (ref §6 task payloads). UTC (*assumed*: real accounts use their own time zone). */
+/** "YYYY-MM-DD HH:MM:SS" (docs/amocrm-protocol.md#delivery-format, tasks). UTC (*assumed*: real accounts use their own time zone). */
 export function phpDate(unix: number): string {
   return new Date(unix * 1000).toISOString().slice(0, 19).replace('T', ' ');
 }
 
 const ELEMENT_TYPE: Record<string, string> = { contacts: '1', leads: '2', companies: '3', customers: '12' };
 
-/** `task[add|update]` (webhook-15, ref §6 "Tasks send date_create, last_modified and complete_till as strings, plus a unix complete_before"). */
+/** `task[add|update]` (webhook-15, docs/amocrm-protocol.md#delivery-format: date_create, last_modified and complete_till as strings, plus a unix complete_before). */
 export function taskItem(state: AccountState, t: Task): Record<string, unknown> {
   const item: Record<string, unknown> = { id: String(t.id) };
   if (t.entity_id !== null && t.entity_type) {
@@ -107,7 +115,7 @@ export function taskItem(state: AccountState, t: Task): Record<string, unknown> 
 
 const NOTE_TYPE_CODE: Record<string, string> = { common: '4', call_in: '10', call_out: '11', service_message: '25', sms_in: '102', sms_out: '103' };
 
-/** `leads|contacts[note][i][note][…]` (webhook-13, ref §6). Values unquoted (the fixture's quotes are a 2017 artefact). */
+/** `leads|contacts[note][i][note][…]` (webhook-13, docs/amocrm-protocol.md#delivery-format). Values unquoted (the fixture's quotes are a 2017 artefact). */
 export function noteItem(state: AccountState, n: Note): Record<string, unknown> {
   return {
     note: {

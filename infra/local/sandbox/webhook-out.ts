@@ -1,10 +1,11 @@
 /**
- * The sandbox's outgoing amoCRM **account webhooks** (reference/amocrm-api.md §6): the body encoder
- * (PHP `http_build_query`, byte-compatible with the real captures in shared/fixtures/amocrm-webhooks)
+ * The sandbox's outgoing amoCRM **account webhooks** (docs/amocrm-protocol.md#webhooks): the body encoder
+ * (PHP `http_build_query`, byte-compatible with the real captures in test/fixtures/amocrm-webhooks)
  * and a deliverer with amoCRM's success and disable rules.
  *
- * Sources: fixtures README ("How I encoded", headers seen on real deliveries, shape notes);
- * [K-WH] developers.kommo.com/docs/webhooks-general (2 s, 100–299, the disable rule).
+ * Sources: test/fixtures/README.md ("How I encoded", headers seen on real deliveries, shape notes);
+ * [K-WH] https://developers.kommo.com/docs/webhooks-general (2 s, 100–299, the disable rule); [amo-docs
+ * webhooks-format] https://www.amocrm.ru/developers/content/crm_platform/webhooks-format (redelivery).
  */
 import { randomUUID } from 'node:crypto';
 import type { SbClock } from './types.ts';
@@ -74,7 +75,7 @@ export function httpBuildQuery(data: Record<string, unknown> | Map<string, unkno
 
 /**
  * Entities as they appear in webhook bodies: `leads`, `contacts` (contacts and companies, told apart
- * by `type`), `task` (singular), `unsorted`, `catalogs`, plus `message`/`talk` (reference §6).
+ * by `type`), `task` (singular), `unsorted`, `catalogs`, plus `message`/`talk` (docs/amocrm-protocol.md#delivery-format).
  */
 export type WebhookEntity = 'leads' | 'contacts' | 'task' | 'unsorted' | 'catalogs' | 'message' | 'talk';
 
@@ -207,6 +208,8 @@ export interface DeliveryRecord {
   bytes: number;
   /** The destination was disabled by this delivery's check. */
   disabledNow: boolean;
+  /** 1 = the first attempt, 2–5 = redeliveries ([amo-docs webhooks-format] "Номер попытки"). */
+  attempt: number;
 }
 
 export interface DeliveryResult {
@@ -227,6 +230,56 @@ export interface WebhookDelivererOptions {
   disableAfterFailures?: number;
   /** [K-WH]: "in the last 2 hours". */
   failureWindowMs?: number;
+  /** Redeliver failed attempts per RETRY_SCHEDULE. Default true. */
+  redeliver?: boolean;
+  /**
+   * Real-time factor for the redelivery timers: 1 (default) waits the real 5 min, 0.001 waits 300 ms;
+   * 0 starts no timers (retries then wait for `runRetries()`, driven by the injected clock).
+   */
+  retryScale?: number;
+  /** Is the subscription still there? A retry for a deleted one is dropped (*assumed*). */
+  stillSubscribed?: (dest: { id: number; destination: string }) => boolean;
+  /**
+   * `X-Amocrm-Requestid` of a redelivery: 'new' (default) or 'same' as the first attempt's. The docs
+   * do not say; 'new' is the pessimistic reading (a receiver cannot dedupe on it).
+   */
+  retryRequestId?: 'new' | 'same';
+}
+
+/**
+ * amoCRM's redelivery table ([amo-docs webhooks-format] "Ожидаемый ответ"): the first attempt is
+ * immediate; after a failed one, attempt N follows `afterMs` after the previous attempt, if the
+ * previous attempt's code qualifies. Attempts 2 and 3 follow any invalid answer ("0-99, а также 300
+ * и больше"); attempts 4 and 5 only a 499 or a 5xx ("499 или от 500 до 599"). No answer at all
+ * (timeout, refused connection) has code 0 (*assumed*: what curl reports when nothing came back),
+ * so it gets attempts 2 and 3 only.
+ */
+export const RETRY_SCHEDULE: ReadonlyArray<{ attempt: number; afterMs: number; when: (code: number) => boolean }> = [
+  { attempt: 2, afterMs: 5 * 60_000, when: (c) => c < 100 || c >= 300 },
+  { attempt: 3, afterMs: 15 * 60_000, when: (c) => c < 100 || c >= 300 },
+  { attempt: 4, afterMs: 15 * 60_000, when: (c) => c === 499 || (c >= 500 && c <= 599) },
+  { attempt: 5, afterMs: 60 * 60_000, when: (c) => c === 499 || (c >= 500 && c <= 599) },
+];
+
+/** A redelivery waiting for its time (admin view). */
+export interface PendingRetry {
+  id: number;
+  webhookId: number;
+  destination: string;
+  /** The attempt this will be (2–5). */
+  attempt: number;
+  /** Epoch ms on the sandbox clock when it is due (the previous attempt's time + the table's delay). */
+  dueAt: number;
+  /** The previous attempt's answer. */
+  previousStatus: number | null;
+  previousError?: string;
+}
+
+interface Scheduled extends PendingRetry {
+  body: string;
+  /** The first attempt's request id (reused when `retryRequestId: 'same'`). */
+  requestId: string;
+  timer: ReturnType<typeof setTimeout> | null;
 }
 
 /** What a real delivery carries (fixtures README, "Headers seen on real deliveries", 2023–2025). */
@@ -240,8 +293,11 @@ export const WEBHOOK_USER_AGENT = 'amoCRM-Webhooks/3.0';
  * (*assumed*: the docs do not say when it runs). A disabled destination gets nothing until
  * `enable()` (amoCRM: an admin clicks Save); enabling clears its failure history (*assumed*).
  *
- * No automatic retries: amoCRM's retry table is unverified (reference §6), so a caller that wants
- * a retry calls `deliver` again. Redirects are not followed (*assumed*: a 3xx is "not 100–299").
+ * A failed attempt is redelivered per RETRY_SCHEDULE (5 min, 15 min, 15 min, 1 h; [amo-docs
+ * webhooks-format]), each redelivery a new request with a new `X-Amocrm-Requestid` (*assumed*), and
+ * each counting for the disable rule like any answer. Timers run in real time times `retryScale`;
+ * `runRetries()` delivers what is due on the injected clock; `stop()` cancels them all.
+ * Redirects are not followed (*assumed*: a 3xx is "not 100–299").
  * Note: Node's fetch adds a few headers of its own (`accept`, `accept-language`, `sec-fetch-mode`)
  * that amoCRM does not send; no receiver should depend on them.
  */
@@ -255,6 +311,14 @@ export class WebhookDeliverer {
   private readonly history = new Map<string, number[]>(); // destination → epoch ms of invalid responses
   private readonly disabled = new Set<string>();
   private readonly recorded: DeliveryRecord[] = [];
+  private readonly redeliver: boolean;
+  private readonly retryScale: number;
+  private readonly stillSubscribed: (dest: { id: number; destination: string }) => boolean;
+  private readonly retryRequestId: 'new' | 'same';
+  private readonly scheduled = new Map<number, Scheduled>();
+  private readonly inFlight = new Set<Promise<unknown>>();
+  private nextRetryId = 1;
+  private stopped = false;
   /** Keep memory bounded in long `npm start` sessions; the newest records win. */
   private static readonly MAX_RECORDS = 10_000;
 
@@ -265,6 +329,10 @@ export class WebhookDeliverer {
     this.timeoutMs = opts.timeoutMs ?? 2000;
     this.threshold = opts.disableAfterFailures ?? 100;
     this.windowMs = opts.failureWindowMs ?? 2 * 60 * 60 * 1000;
+    this.redeliver = opts.redeliver ?? true;
+    this.retryScale = opts.retryScale ?? 1;
+    this.stillSubscribed = opts.stillSubscribed ?? (() => true);
+    this.retryRequestId = opts.retryRequestId ?? 'new';
   }
 
   isDisabled(destination: string): boolean {
@@ -286,12 +354,78 @@ export class WebhookDeliverer {
     return (this.history.get(destination) ?? []).filter((t) => t > since).length;
   }
 
-  async deliver(dest: { id: number; destination: string }, body: string): Promise<DeliveryResult> {
+  /** The first attempt of a delivery; a failure schedules the redeliveries. */
+  deliver(dest: { id: number; destination: string }, body: string): Promise<DeliveryResult> {
+    return this.track(this.attempt(dest, body, 1));
+  }
+
+  /** Redeliveries waiting for their time, soonest first. */
+  pendingRetries(): PendingRetry[] {
+    return [...this.scheduled.values()].sort((a, b) => a.dueAt - b.dueAt || a.id - b.id)
+      .map(({ body: _b, timer: _t, requestId: _r, ...p }) => ({ ...p }));
+  }
+
+  /**
+   * Delivers the redeliveries that are due on the injected clock now (or all of them, `all`), without
+   * waiting for their timers. Resolves with their results.
+   */
+  runRetries(opts: { all?: boolean } = {}): Promise<DeliveryResult[]> {
+    const now = this.clock.now();
+    const due = [...this.scheduled.values()].filter((r) => opts.all || r.dueAt <= now).sort((a, b) => a.dueAt - b.dueAt || a.id - b.id);
+    return Promise.all(due.map((r) => this.fire(r)));
+  }
+
+  /** Waits until every attempt started so far (first ones and redeliveries) has finished. */
+  async flush(): Promise<void> {
+    while (this.inFlight.size) await Promise.allSettled([...this.inFlight]);
+  }
+
+  /** Cancels every pending redelivery and schedules no more (close, reset). Returns how many were cancelled. */
+  stop(): number {
+    this.stopped = true;
+    const n = this.scheduled.size;
+    for (const r of this.scheduled.values()) if (r.timer) clearTimeout(r.timer);
+    this.scheduled.clear();
+    return n;
+  }
+
+  private track<T>(p: Promise<T>): Promise<T> {
+    this.inFlight.add(p);
+    void p.finally(() => this.inFlight.delete(p)).catch(() => undefined);
+    return p;
+  }
+
+  private fire(r: Scheduled): Promise<DeliveryResult> {
+    if (r.timer) clearTimeout(r.timer);
+    this.scheduled.delete(r.id);
+    return this.track(this.attempt({ id: r.webhookId, destination: r.destination }, r.body, r.attempt, this.retryRequestId === 'same' ? r.requestId : undefined));
+  }
+
+  private schedule(dest: { id: number; destination: string }, body: string, attempt: number, at: number, status: number | null, error: string | undefined, requestId: string): void {
+    const next = RETRY_SCHEDULE.find((x) => x.attempt === attempt + 1);
+    if (!this.redeliver || this.stopped || !next || !next.when(status ?? 0)) return;
+    if (this.disabled.has(dest.destination) || !this.stillSubscribed(dest)) return;
+    const r: Scheduled = {
+      id: this.nextRetryId++, webhookId: dest.id, destination: dest.destination, attempt: next.attempt, dueAt: at + next.afterMs,
+      previousStatus: status, ...(error !== undefined ? { previousError: error } : {}), body, requestId, timer: null,
+    };
+    if (this.retryScale > 0) {
+      r.timer = setTimeout(() => void this.fire(r), next.afterMs * this.retryScale);
+      // A pending redelivery must not keep a test or `npm start` process alive.
+      r.timer.unref();
+    }
+    this.scheduled.set(r.id, r);
+  }
+
+  private async attempt(dest: { id: number; destination: string }, body: string, attempt: number, sameRequestId?: string): Promise<DeliveryResult> {
+    if (attempt > 1 && (this.disabled.has(dest.destination) || !this.stillSubscribed(dest))) {
+      return { status: null, ok: false, error: 'webhook disabled or deleted: redelivery dropped', disabled: this.disabled.has(dest.destination) };
+    }
     if (this.disabled.has(dest.destination)) {
       return { status: null, ok: false, error: 'webhook disabled', disabled: true };
     }
     const at = this.clock.now();
-    const requestId = randomUUID();
+    const requestId = sameRequestId ?? randomUUID();
     const bytes = Buffer.from(body, 'utf8');
     const started = performance.now();
     let status: number | null = null;
@@ -334,17 +468,18 @@ export class WebhookDeliverer {
       }
     }
     const record: DeliveryRecord = {
-      at, webhookId: dest.id, destination: dest.destination, requestId, status, ok, durationMs, bytes: bytes.length, disabledNow,
+      at, webhookId: dest.id, destination: dest.destination, requestId, status, ok, durationMs, bytes: bytes.length, disabledNow, attempt,
       ...(error !== undefined ? { error } : {}),
     };
     this.recorded.push(record);
     if (this.recorded.length > WebhookDeliverer.MAX_RECORDS) this.recorded.splice(0, this.recorded.length - WebhookDeliverer.MAX_RECORDS);
-    this.log(`webhook #${dest.id} → ${redactUrl(dest.destination)}: ${ok ? status : error}${disabledNow ? ' — destination DISABLED' : ''}`);
+    this.log(`webhook #${dest.id} → ${redactUrl(dest.destination)}: ${ok ? status : error}${disabledNow ? ' — destination DISABLED' : ''}${attempt > 1 ? ` (attempt ${attempt})` : ''}`);
+    if (!ok) this.schedule(dest, body, attempt, at, status, error, requestId);
     return { status, ok, ...(error !== undefined ? { error } : {}), disabled: this.disabled.has(dest.destination) };
   }
 }
 
-/** Destinations carry a secret path token (DESIGN §3a): log the origin and the first path segment only. */
+/** Destinations carry a secret path token (docs/architecture.md#logs-and-secrets): log the origin and the first path segment only. */
 export function redactUrl(url: string): string {
   try {
     const u = new URL(url);

@@ -1,5 +1,5 @@
 /**
- * Adds that are never blindly duplicated (DESIGN §3a "Writes are not blindly retried").
+ * Adds that are never blindly duplicated (docs/architecture.md#writes-are-not-blindly-retried).
  *
  * amoCRM has no idempotency key, and `request_id` is echoed only in the answer we may have lost.
  * So every item carries a *marker* we control, and after a failure that may have landed

@@ -1,12 +1,12 @@
 /**
- * Batching (DESIGN §1 "Batch and coalesce"): writes go ≤ 50 entities per request (amoCRM takes
- * 250 and recommends 50, reference §4), and many updates of one entity in one worker batch
+ * Batching (docs/architecture.md#batch-and-coalesce): writes go ≤ 50 entities per request (amoCRM takes
+ * 250 and recommends 50, docs/amocrm-protocol.md#entity-limits), and many updates of one entity in one worker batch
  * become one PATCH body: fields merged with later-wins, custom fields merged per field
  * (a later clear wins over an earlier value and vice versa), tag additions/removals combined.
  */
 import { mergeFieldWrites, type CustomFieldWrite } from './custom-fields.ts';
 
-/** amoCRM's recommendation for adds/updates (reference §4); also the leads/complex maximum. */
+/** amoCRM's recommendation for adds/updates (docs/amocrm-protocol.md#entity-limits); also the leads/complex maximum. */
 export const WRITE_CHUNK = 50;
 
 export function chunk<T>(items: readonly T[], size = WRITE_CHUNK): T[][] {

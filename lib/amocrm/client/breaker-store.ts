@@ -1,6 +1,6 @@
 /**
  * BreakerStore: the account-wide stop switch (on a 403 block every worker stops calling that
- * account and an alarm fires; docs/architecture.md). The port and the in-memory adapter; the DynamoDB adapter
+ * account and an alarm fires; docs/architecture.md#one-rate-budget-per-account). The port and the in-memory adapter; the DynamoDB adapter
  * (the breaker on the account's rate-budget item) is lib/store/breaker.ts. The client's view of
  * it (a short cache, checked before and after the budget) is breaker.ts here.
  */

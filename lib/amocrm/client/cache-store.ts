@@ -1,5 +1,5 @@
 /**
- * CacheStore: dictionaries and entities the REST client keeps (docs/architecture.md: dictionaries trusted
+ * CacheStore: dictionaries and entities the REST client keeps (docs/architecture.md#rate-budget: dictionaries trusted
  * for their TTL, entities revalidated with If-Modified-Since after theirs). The port, the
  * in-memory layer and the two stacked; the DynamoDB adapter is lib/store/cache.ts, the client's
  * policy over a store is cache.ts here.

@@ -2,9 +2,9 @@
  * The client's cache policy over a CacheStore (cache-store.ts; DynamoDB: lib/store/cache.ts):
  *
  * - Dictionaries (pipelines + statuses, custom fields, users, task types) are trusted for their
- *   TTL without asking amoCRM (DESIGN §3a): a hit costs no budget.
+ *   TTL without asking amoCRM (docs/architecture.md#rate-budget): a hit costs no budget.
  * - Entities are fresh for a short TTL; after it they are *revalidated* with If-Modified-Since
- *   (which costs budget too): amoCRM documents the header for lists (reference §5), so the
+ *   (which costs budget too): amoCRM documents the header for lists (docs/amocrm-protocol.md#empty-answers-and-if-modified-since), so the
  *   revalidation is `GET /api/v4/<kind>?filter[id][0]=<id>` with `If-Modified-Since: <updated_at>`:
  *   204 → unchanged (freshness renewed), 200 → the new version. *assumed*, as in the sandbox:
  *   a list with If-Modified-Since lists only entities updated after that time.

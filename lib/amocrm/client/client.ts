@@ -10,7 +10,9 @@ import { CatalogsApi, ChatsApi, WebhooksApi } from './resources/catalogs-webhook
 import type { MainEntity, ResourceContext } from './resources/common.ts';
 import { AccountApi, CustomFieldsApi, PipelinesApi, TagsApi, UsersApi } from './resources/dictionaries.ts';
 import { CompaniesApi, ContactsApi, LeadsApi } from './resources/entities.ts';
+import { LinksApi } from './resources/links.ts';
 import { NotesApi, TasksApi } from './resources/tasks-notes.ts';
+import { UnsortedApi } from './resources/unsorted.ts';
 import type { AmoResponse } from './transport.ts';
 import type { AccountRef } from './types.ts';
 
@@ -37,6 +39,9 @@ export interface AmoClientForAccount {
   readonly catalogs: CatalogsApi;
   readonly webhooks: WebhooksApi;
   readonly chats: ChatsApi;
+  /** Entity links (contacts, companies, catalog elements) of leads, contacts or companies. */
+  links(kind: MainEntity): LinksApi;
+  readonly unsorted: UnsortedApi;
   /** Any other call, through the same budget, breaker and retries. */
   request<T = unknown>(req: AmoRequest): Promise<AmoResponse<T>>;
 }
@@ -81,6 +86,8 @@ export class AmoClient {
       catalogs: new CatalogsApi(ctx),
       webhooks: new WebhooksApi(ctx),
       chats: new ChatsApi(ctx),
+      links: (kind) => new LinksApi(ctx, kind),
+      unsorted: new UnsortedApi(ctx),
       request: (req) => this.core.request(account, req),
     };
   }

@@ -49,7 +49,7 @@ export abstract class AmoClientError extends PipelineError {
   }
 }
 
-/** The problem+json fields amoCRM sends (reference §9), plus OAuth's `hint`. */
+/** The problem+json fields amoCRM sends (docs/amocrm-protocol.md#error-bodies), plus OAuth's `hint`. */
 export interface ProblemDetails {
   title?: string;
   type?: string;
@@ -58,7 +58,7 @@ export interface ProblemDetails {
   hint?: string;
 }
 
-/** One entry of `validation-errors` (reference §9): which item of the request (request_id) and what was wrong. */
+/** One entry of `validation-errors` (docs/amocrm-protocol.md#error-bodies): which item of the request (request_id) and what was wrong. */
 export interface ValidationErrorEntry {
   requestId: string;
   errors: Array<{ code: string; path: string; detail: string }>;
@@ -213,7 +213,7 @@ export class AmoWriteUncertainError extends AmoApiError {
   }
 }
 
-/** No budget left now (DESIGN §3a: throttling is not failure). The worker defers the message. */
+/** No budget left now (docs/architecture.md#failure-semantics: throttling is not failure). The worker defers the message. */
 export class RateBudgetExhaustedError extends AmoClientError {
   override readonly name = 'RateBudgetExhaustedError';
   readonly outcome = 'defer';

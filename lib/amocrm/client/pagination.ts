@@ -1,11 +1,11 @@
 /**
  * Pagination as an async iterator (octokit's paginate plug-in): `page`/`limit` until amoCRM stops
- * giving a `_links.next`, or answers 204 (reference §5: an empty page is 204, never an error).
+ * giving a `_links.next`, or answers 204 (docs/amocrm-protocol.md#empty-answers-and-if-modified-since: an empty page is 204, never an error).
  */
 import type { AmoCore, AmoRequest } from './core.ts';
 import type { AccountRef } from './types.ts';
 
-/** amoCRM's maximum page size for most lists (reference §4). */
+/** amoCRM's maximum page size for most lists (docs/amocrm-protocol.md#entity-limits). */
 export const MAX_PAGE = 250;
 
 export interface HalPage<T> {
@@ -17,7 +17,7 @@ export interface HalPage<T> {
 export interface PaginateOptions {
   /** Items per page (default 250, the maximum). */
   limit?: number;
-  /** Stop after this many pages (a guard against runaway iteration; amoCRM flags "uncontrolled iteration over all data", reference §3). */
+  /** Stop after this many pages (a guard against runaway iteration; amoCRM flags "uncontrolled iteration over all data", docs/amocrm-protocol.md#rate-limits). */
   maxPages?: number;
 }
 

@@ -1,6 +1,6 @@
 /**
  * RateBudget: the one request budget per amoCRM account that every Lambda instance shares
- * (docs/architecture.md): ≤ 7 requests in ANY sliding second per (integration, account) and ≤ 50 per
+ * (docs/architecture.md#rate-budget): ≤ 7 requests in ANY sliding second per (integration, account) and ≤ 50 per
  * account across our integrations. Port + pure algorithm + in-memory adapter, next to the client
  * that spends it; the DynamoDB adapter (the shared bookkeeping) is lib/store/rate-budget.ts.
  *
@@ -98,7 +98,7 @@ export interface RateBudget {
 }
 
 export interface BudgetConfig {
-  /** amoCRM: 7 per integration (docs/amocrm-protocol.md). */
+  /** amoCRM: 7 per integration (docs/amocrm-protocol.md#rate-limits). */
   perIntegrationPerSecond: number;
   /** amoCRM: 50 per account across integrations; null to skip. */
   perAccountPerSecond: number | null;

@@ -125,7 +125,7 @@ export function findByName<T>(items: readonly T[], name: string, nameOf: (t: T) 
   throw new SchemaLookupError(`unknown ${what} "${name}"${close.length ? ` (closest: ${close.join(', ')})` : ' (none defined)'}; run pull-schema if it was added recently`);
 }
 
-/** Built-in task types every account has (reference §8). */
+/** Built-in task types every account has (docs/amocrm-protocol.md#tasks). */
 const BUILTIN_TASK_TYPES = [
   { id: 1, names: ['Звонок', 'Связаться', 'Follow-up', 'Call'] },
   { id: 2, names: ['Встреча', 'Meeting'] },

@@ -1,7 +1,7 @@
 /**
  * The small shared vocabulary of the REST client: which account a call is for, where tokens come
  * from (a port: lib/amocrm/oauth implements it), the clock, and the observer hook that metrics and
- * alarms attach to. No AWS types here (DESIGN §2).
+ * alarms attach to. No AWS types here (docs/architecture.md#layout).
  */
 
 /**

@@ -1,5 +1,5 @@
 /**
- * amoCRM's "access revoked" hook (amocrm-api.md §2): GET with `client_uuid`, `account_id`,
+ * amoCRM's "access revoked" hook (docs/amocrm-protocol.md#disconnect-hook): GET with `client_uuid`, `account_id`,
  * `signature = hex(HMAC-SHA256(key = client_secret, msg = client_id + "|" + account_id))`.
  *
  * The signature is compared in constant time; `client_uuid` must be one of our client ids. Only

@@ -1,6 +1,6 @@
 /**
  * The OAuth error family. Every error says what the pipeline should do with the message that
- * needed the token (`outcome`, DESIGN §3a "Failure semantics"): an account that needs
+ * needed the token (`outcome`, docs/architecture.md#failure-semantics): an account that needs
  * re-authorization or is disconnected is *defer* (the message waits; it is not a failure and is
  * never parked for it), a transient problem is *retry*. Messages name accounts, hosts and amoCRM's
  * own words (title/hint), never a token or a secret.

@@ -1,5 +1,5 @@
 /**
- * The three ways an account gets a token (amocrm-api.md §1):
+ * The three ways an account gets a token (docs/amocrm-protocol.md#oauth, #long-lived-tokens):
  * 1. The consent link: `authLink()` issues a single-use `state` (stored with a TTL) and builds
  *    the consent URL; amoCRM redirects the admin's browser to our callback, `handleCallback()`
  *    checks it and exchanges the code at the account's own host.

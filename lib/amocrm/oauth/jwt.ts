@@ -1,6 +1,6 @@
 /**
  * Reads claims from amoCRM's access tokens (JWTs carrying account id, integration id, scopes,
- * `exp`; amocrm-api.md §1 "Lifetimes and formats") WITHOUT verifying them: the values are only
+ * `exp`; docs/amocrm-protocol.md#lifetimes) WITHOUT verifying them: the values are only
  * hints (which amoCRM account a token belongs to; a long-lived token's expiry). A token that is
  * not a JWT yields no claims.
  */

@@ -3,7 +3,7 @@
  * TokenProvider (workers), the scheduled refresher, the install flow, the disconnect hook and
  * the CLI are thin fronts over it.
  *
- * Why a refresh happens exactly once (DESIGN §1, §3a "Refresh tokens"):
+ * Why a refresh happens exactly once (docs/architecture.md#one-refresher-never-two, #refresh-tokens):
  * 1. Lease. A refresh is only attempted while holding the account's short DynamoDB lease
  *    (conditional put). Everyone else polls with backoff, bounded, and re-reads the item.
  * 2. Re-read under the lease. The holder reads the item again after taking the lease and
@@ -13,7 +13,7 @@
  *    is STORED before anyone uses it. A writer whose lease ran out cannot overwrite a newer pair.
  * 4. Grace rule. If the process dies (or the store write fails) after amoCRM answered but before
  *    the write, the new pair was never stored, hence never used — and amoCRM keeps the old refresh
- *    token working until the new pair is used (amocrm-api.md §1). The next holder refreshes with
+ *    token working until the new pair is used (docs/amocrm-protocol.md#rotation-and-the-grace-rule). The next holder refreshes with
  *    the old refresh token still in the store. No re-authorization.
  * 5. Dead grants stop everything. Revoked / invalid grant / invalid client → the item is marked
  *    `needs-reauth` (one write), every caller gets AccountNeedsReauthError (*defer*), and nothing
@@ -23,7 +23,7 @@ import { randomUUID } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
 import { accountBaseUrl, accountHost, type Config } from '../../config/schema.ts';
 import { resolveAccount, allAccounts, type ResolvedAccount } from '../../config/load.ts';
-import type { SecretSource } from '../../config/secrets.ts';
+import { SecretNotFoundError, type SecretSource } from '../../config/secrets.ts';
 import { TokenVersionConflictError, type TokenKey, type TokenPair, type TokenRecord, type TokenRecordInput, type TokenStore } from './token-store.ts';
 import {
   AccountDisconnectedError,
@@ -35,7 +35,7 @@ import {
   TokenStoreWriteError,
 } from './errors.ts';
 import { readTokenClaims } from './jwt.ts';
-import { METRIC } from './ports.ts';
+import { METRIC } from '../../metrics.ts';
 import { noMetrics, type MetricsSink } from '../../shared/metrics-sink.ts';
 import { silentLog, type Log } from '../../shared/log.ts';
 import { realSleep, systemClock, type Clock } from '../../shared/clock.ts';
@@ -100,6 +100,43 @@ export interface ScheduleResult {
   outcome: ScheduleOutcome;
   /** Error message (no tokens) when the outcome is a failure. */
   error?: string;
+  /** For `failed`: what failed (the ScheduledRefreshFailed metric's `kind`). */
+  kind?: ScheduleFailureKind;
+}
+
+/**
+ * What made a scheduled refresh fail: reading the client secret, the token table, amoCRM's token
+ * endpoint, or anything else.
+ */
+export type ScheduleFailureKind = 'secrets' | 'store' | 'token-endpoint' | 'unknown';
+
+/** Errors thrown by the secret source (marked, not wrapped: callers still see the source's own error). */
+const secretFailures = new WeakSet<object>();
+
+function markingSecretFailures(source: SecretSource): SecretSource {
+  return {
+    get: (name) =>
+      Promise.resolve()
+        .then(() => source.get(name))
+        .catch((e: unknown) => {
+          if (typeof e === 'object' && e !== null) secretFailures.add(e);
+          throw e;
+        }),
+  };
+}
+
+/** The kind of a scheduled refresh's failure, from the error and its causes. */
+export function scheduleFailureKind(e: unknown): ScheduleFailureKind {
+  let cur: unknown = e;
+  for (let depth = 0; typeof cur === 'object' && cur !== null && depth < 5; depth++) {
+    if (secretFailures.has(cur) || cur instanceof SecretNotFoundError) return 'secrets';
+    if (cur instanceof TokenEndpointError) return 'token-endpoint';
+    if (cur instanceof TokenStoreWriteError) return 'store';
+    // On this path only the token store calls AWS without wrapping (an SDK error carries $metadata).
+    if ('$metadata' in cur) return 'store';
+    cur = (cur as { cause?: unknown }).cause;
+  }
+  return 'unknown';
 }
 
 /** What a newly obtained grant looks like before it is stored. */
@@ -136,7 +173,7 @@ export class TokenLifecycle {
 
   constructor(deps: TokenLifecycleDeps) {
     this.config = deps.config;
-    this.secrets = deps.secrets;
+    this.secrets = markingSecretFailures(deps.secrets);
     this.store = deps.store;
     this.fetch = deps.fetch;
     this.clock = deps.clock ?? systemClock;
@@ -210,8 +247,14 @@ export class TokenLifecycle {
     } catch (e) {
       const outcome: ScheduleOutcome =
         e instanceof AccountNeedsReauthError ? 'needs-reauth' : e instanceof AccountDisconnectedError ? 'disconnected' : e instanceof TokenRefreshBusyError ? 'busy' : 'failed';
-      if (outcome === 'failed') this.log.error('scheduled token refresh failed', { account, error: (e as Error).message });
-      return { account, outcome, error: (e as Error).message };
+      const error = e instanceof Error ? e.message : String(e);
+      if (outcome !== 'failed') return { account, outcome, error };
+      // Never swallowed: a secrets, table or endpoint failure is counted (and alarmed) here, once
+      // per account and run. busy / needs-reauth / disconnected have their own metrics.
+      const kind = scheduleFailureKind(e);
+      this.metrics.count(METRIC.scheduledRefreshFailed, { account, kind });
+      this.log.error('scheduled token refresh failed', { account, kind, error });
+      return { account, outcome, error, kind };
     }
   }
 

@@ -1,6 +1,6 @@
 /**
  * The one place that talks to amoCRM's token endpoint: `POST <account>/oauth2/access_token`
- * (amocrm-api.md §1 "Token endpoint": the account's own host, not www, not under /api/v4). JSON
+ * (docs/amocrm-protocol.md#token-endpoint: the account's own host, not www, not under /api/v4). JSON
  * body, as the Kommo recipe sends it. Answers are classified into TokenEndpointError kinds so
  * callers decide without reading bodies. Nothing here logs; errors carry amoCRM's title/hint
  * and never the request body (it holds the secret and the tokens).
@@ -48,13 +48,13 @@ function describe(status: number, body: string): { text: string; hint: string; t
     const parsed: unknown = JSON.parse(body);
     if (parsed && typeof parsed === 'object' && !Array.isArray(parsed)) p = parsed as ProblemJson;
   } catch {
-    // amoCRM answers some errors (403 block, 429) with HTML (amocrm-api.md §3): no detail then.
+    // amoCRM answers some errors (403 block, 429) with HTML (docs/amocrm-protocol.md#blocking, #rate-limits): no detail then.
   }
   const title = typeof p.title === 'string' ? p.title : '';
   const hint = typeof p.hint === 'string' ? p.hint : '';
   const detail = typeof p.detail === 'string' ? p.detail : '';
   const text = [title, hint && `hint: ${hint}`, detail].filter(Boolean).join('; ').slice(0, 300);
-  // amoCRM's own OAuth refusals (amocrm-api.md §1 "Error responses from the token endpoint") are
+  // amoCRM's own OAuth refusals (docs/amocrm-protocol.md#token-endpoint-errors) are
   // problem JSON: `type` …/OAuthProblemJson, `status` = the HTTP status, a `title` and/or `hint`.
   // *assumed*: either the type or the matching status field is enough (Kommo may name the type
   // under its own host); an HTML page, an empty body or a proxy's `{"message":…}` is not it.
@@ -104,7 +104,7 @@ export async function requestToken(opts: TokenRequestOptions): Promise<TokenResp
   // Only amoCRM's documented refusals kill the grant (the caller marks the account needs-reauth):
   // a 400/401 in its OAuth problem shape.
   if (res.status === 401 && d.oauthProblem) {
-    // "Некорректный клиент" = client id / secret / redirect_uri (amocrm-api.md §1); anything else
+    // "Некорректный клиент" = client id / secret / redirect_uri (docs/amocrm-protocol.md#token-endpoint-errors); anything else
     // on a 401 ("Token has been revoked", reused code) means the grant itself is dead.
     if (/Некорректный клиент|invalid[_ ]client/i.test(d.title)) throw new TokenEndpointError('invalid-client', 401, msg);
     throw new TokenEndpointError('revoked', 401, msg);

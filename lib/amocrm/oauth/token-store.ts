@@ -1,6 +1,6 @@
 /**
  * TokenStore: where OAuth token pairs live, and the lease that lets exactly one caller refresh
- * them (one refresher, never two: README.md here). The port, its records and errors; the DynamoDB
+ * them (docs/architecture.md#one-refresher-never-two). The port, its records and errors; the DynamoDB
  * adapter is lib/store/token-store.ts.
  */
 export type TokenKind = 'oauth' | 'long-lived';

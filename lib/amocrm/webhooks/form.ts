@@ -1,6 +1,6 @@
 /**
  * Form-urlencoded decoding for amoCRM webhook bodies: bytes → text → nested object, with the
- * limits of DESIGN §3a, plus the body order of the `entity[action][index]` items (a JS object
+ * limits of docs/architecture.md#form-urlencoded-parsing, plus the body order of the `entity[action][index]` items (a JS object
  * cannot keep it: `leads[update]…&contacts[add]…&leads[status]…` nests both `leads` actions
  * under one key).
  */

@@ -2,7 +2,7 @@
  * parseAccountWebhook: an amoCRM account (or Digital Pipeline) webhook body → typed events.
  *
  * Pure and total: it never throws; every rejection is a ParseResult with a code and a message
- * that names paths, never values. The worker decides what a code means (DESIGN §3a: an invalid
+ * that names paths, never values. The worker decides what a code means (docs/architecture.md#failure-semantics: an invalid
  * payload is parked at once with its reason).
  */
 import { createHash } from 'node:crypto';

@@ -1,8 +1,8 @@
 /**
  * Item schemas: one decoded webhook item (all leaves strings) → the typed `data` of its event.
  * Only the fields listed here are read (and so validated); everything else stays in `raw`.
- * Field names seen in the fixtures and in the docs' examples (../shared/fixtures/README.md,
- * reference/amocrm-api.md §6); REST v4 names are accepted where the old name is absent.
+ * Field names seen in the fixtures and in the docs' examples (test/fixtures/README.md,
+ * docs/amocrm-protocol.md#delivery-format); REST v4 names are accepted where the old name is absent.
  */
 import { z } from 'zod';
 import { ELEMENT_TYPE_TO_ENTITY_TYPE, type NoteType } from '../entities.ts';

@@ -1,8 +1,25 @@
-/** `GET /api/v4/account` (ref §10) and `GET /api/v4/users[/{id}]` (amoCRM users-api). */
+/** `GET /api/v4/account` (docs/amocrm-protocol.md#account) and `GET /api/v4/users[/{id}]` (amoCRM users-api). */
 import { hal, noContent } from '../http-util.ts';
 import type { RestCtx, RestRoute } from '../router.ts';
 import type { User } from '../state.ts';
 import { link, listPage } from './common.ts';
+
+/**
+ * amo-docs account-info `with=entity_names`: "названия сущностей с их переводами и формами чисел",
+ * the shape of the doc's example (leads; per language `gender`, `singular_form`, `plural_form`, the
+ * Russian forms by case). The words are amoCRM's defaults for an account that renamed nothing (*assumed*).
+ */
+const ENTITY_NAMES = {
+  leads: {
+    ru: {
+      gender: 'f',
+      plural_form: { dative: 'сделкам', default: 'сделки', genitive: 'сделок', accusative: 'сделки', instrumental: 'сделками', prepositional: 'сделках' },
+      singular_form: { dative: 'сделке', default: 'сделка', genitive: 'сделки', accusative: 'сделку', instrumental: 'сделкой', prepositional: 'сделке' },
+    },
+    en: { singular_form: { default: 'lead' }, plural_form: { default: 'leads' }, gender: 'f' },
+    es: { singular_form: { default: 'acuerdo' }, plural_form: { default: 'acuerdos' }, gender: 'm' },
+  },
+};
 
 export function accountRoutes(): RestRoute[] {
   return [
@@ -20,7 +37,7 @@ export function accountRoutes(): RestRoute[] {
 }
 
 /**
- * ref §10: base fields always; `amojo_id` "only returned when `with` asks for it"; `task_types`,
+ * docs/amocrm-protocol.md#account: base fields always; `amojo_id` only when `with` asks for it; `task_types`,
  * `users_groups`, `amojo_rights`, `version`, `datetime_settings` on request too.
  */
 function account(ctx: RestCtx) {
@@ -36,6 +53,7 @@ function account(ctx: RestCtx) {
   if (w.includes('amojo_id')) body.amojo_id = a.amojoId;
   if (w.includes('uuid')) body.uuid = a.amojoId;
   if (w.includes('version')) body.version = 11;
+  if (w.includes('entity_names')) body.entity_names = ENTITY_NAMES;
   body._links = link(ctx, '/api/v4/account');
   const emb: Record<string, unknown> = {};
   if (w.includes('amojo_rights')) emb.amojo_rights = { can_direct: true, can_create_groups: true };
@@ -54,7 +72,7 @@ function account(ctx: RestCtx) {
   return hal(200, body);
 }
 
-/** A stable amojo id per user (reference/amojo.md: "amoCRM user ids in amojo: GET /api/v4/users?with=amojo_id"). */
+/** A stable amojo id per user (docs/amocrm-protocol.md#account: `GET /api/v4/users?with=amojo_id`). */
 export function userAmojoId(u: User): string {
   const hex = u.id.toString(16).padStart(12, '0').slice(-12);
   return `a0a0a0a0-0000-4000-8000-${hex}`;

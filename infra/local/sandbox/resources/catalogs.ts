@@ -1,16 +1,20 @@
 /**
- * Lists (catalogs) and their elements (ref §7): `GET|POST|PATCH /api/v4/catalogs`,
+ * Lists (catalogs) and their elements (docs/amocrm-protocol.md#catalogs): `GET|POST|PATCH /api/v4/catalogs`,
  * `GET|PATCH /api/v4/catalogs/{id}`, `GET|POST|PATCH /api/v4/catalogs/{id}/elements`,
- * `GET|PATCH /api/v4/catalogs/{id}/elements/{id}`. At most 10 lists per account (ref §7).
- * No DELETE: ref §7 says "A v4 delete endpoint is not confirmed in official docs", so the sandbox
- * answers 405 to it — a client must not depend on deleting elements.
+ * `GET|PATCH /api/v4/catalogs/{id}/elements/{id}`. At most 10 lists per account (docs/amocrm-protocol.md#catalogs).
+ * No v4 DELETE: no v4 delete of elements is documented (docs/amocrm-protocol.md#catalogs), so the sandbox
+ * answers 405 to it. Elements are deleted the way the old systems did it: the legacy
+ * `POST /api/v2/catalog_elements {"delete": [ids]}` (amocrm.ru/developers/content/catalogs/elements;
+ * the `{add|update|delete}` envelope and `_embedded.items` answer of the v2 lists page, amo-docs catalogs).
  */
+import { badRequest } from '../errors.ts';
+import { dropElementLinks } from './links.ts';
 import { applyCustomFields, renderCustomFields, validateCustomFields, type CfUpdate } from '../custom-fields.ts';
-import { E, validationFailed, type FieldError, type RequestErrors } from '../errors.ts';
+import { E, limitPerPage, validationFailed, type FieldError, type RequestErrors } from '../errors.ts';
 import { hal, isRecord, noContent, queryInts, queryString } from '../http-util.ts';
 import type { RestCtx, RestHandler, RestRoute } from '../router.ts';
 import type { Catalog, CatalogElement } from '../state.ts';
-import { Check, link, listPage, readItems, requestIdOf } from './common.ts';
+import { Check, link, listPage, readItems, readObject, requestIdOf } from './common.ts';
 import { searchableValues } from '../custom-fields.ts';
 
 export const MAX_CATALOGS = 10;
@@ -151,7 +155,7 @@ export function catalogRoutes(): RestRoute[] {
       handler: (ctx) => {
         const catalogId = Number(ctx.params.catalogId);
         if (!ctx.state.catalogs.has(catalogId)) return noContent();
-        // ref §7: element search by `query` and `filter[id][]`; [PHP] sends a top-level `id` too.
+        // docs/amocrm-protocol.md#catalogs: element search by `query` and `filter[id][]`; amocrm-api-php sends a top-level `id` too.
         const ids = queryInts(isRecord(ctx.query.filter) ? ctx.query.filter.id : ctx.query.id);
         const q = queryString(ctx.query.query)?.toLowerCase();
         const els = [...ctx.state.elements.values()].filter((e) => e.catalog_id === catalogId && (!ids || ids.includes(e.id))
@@ -170,5 +174,27 @@ export function catalogRoutes(): RestRoute[] {
       },
     },
     { method: 'PATCH', template: '/api/v4/catalogs/{catalogId}/elements/{id}', handler: elementWrite('update', true) },
+    { method: 'POST', template: '/api/v2/catalog_elements', handler: v2Elements },
   ];
+}
+
+/**
+ * `POST /api/v2/catalog_elements` with `{"delete": [id, …]}` (ids as numbers or numeric strings, as
+ * PHP sends them). *assumed*: only `delete` is simulated (`add`/`update` → 400 pointing at v4);
+ * an id that is not an element → 400 and nothing is deleted; the answer is the v2 envelope
+ * `{_links:{self:{href,method}}, _embedded:{items:[]}}`; a deleted element's links go with it.
+ */
+function v2Elements(ctx: RestCtx) {
+  const parsed = readObject(ctx);
+  if (!parsed.ok) return parsed.res;
+  const b = parsed.value;
+  if (b.add !== undefined || b.update !== undefined) return badRequest('Only "delete" is simulated on /api/v2/catalog_elements; add and update elements through /api/v4/catalogs/{id}/elements');
+  if (!Array.isArray(b.delete) || b.delete.length === 0) return badRequest('"delete" must be a non-empty array of element ids');
+  if (b.delete.length > ctx.maxEntities) return limitPerPage(ctx.maxEntities);
+  const ids = b.delete.map((x) => (typeof x === 'number' ? x : typeof x === 'string' && /^\d+$/.test(x) ? Number(x) : NaN));
+  const missing = b.delete.filter((_x, i) => !ctx.state.elements.has(ids[i] as number));
+  if (missing.length) return badRequest(`Elements not found: ${missing.map(String).join(', ')}`);
+  for (const id of ids) ctx.state.elements.delete(id);
+  dropElementLinks(ctx.state, ids);
+  return hal(200, { _links: { self: { href: '/api/v2/catalog_elements', method: 'post' } }, _embedded: { items: [] } });
 }

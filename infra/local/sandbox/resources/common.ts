@@ -10,8 +10,8 @@ export function link(ctx: RestCtx, path: string): { self: { href: string } } {
 
 /**
  * A write body that must be a JSON array of objects (leads-api "Добавление сделок": the request is
- * an array). Empty → 400 "Request data can not be empty" (ref §9); more than `max` → 422
- * "Limit 250 per page" (ref §4). A single object for a batch method → 400 (*assumed*).
+ * an array). Empty → 400 "Request data can not be empty" (docs/amocrm-protocol.md#error-bodies); more than `max` → 422
+ * "Limit 250 per page" (docs/amocrm-protocol.md#entity-limits). A single object for a batch method → 400 (*assumed*).
  */
 export type Read<T> = { ok: true; value: T } | { ok: false; res: SbResponse };
 
@@ -51,7 +51,7 @@ export function requestIdOf(item: unknown, index: number): string {
   return String(index);
 }
 
-/** `page`/`limit` (ref §4: limit max 250, default 50 per [PHP] PagesFilterTrait). limit > max → 422 "Limit 250 per page". */
+/** `page`/`limit` (docs/amocrm-protocol.md#entity-limits, #lists-filters-and-search: limit max 250, default 50 per amocrm-api-php PagesFilterTrait). limit > max → 422 "Limit 250 per page". */
 export function paging(ctx: RestCtx, max = 250, def = 50): Read<{ page: number; limit: number }> {
   const rawLimit = ctx.query.limit;
   const rawPage = ctx.query.page;
@@ -65,7 +65,7 @@ export function paging(ctx: RestCtx, max = 250, def = 50): Read<{ page: number; 
 
 /**
  * A HAL list page (leads-api example): `_page`, `_links.self/next/first/prev`, `_embedded[key]`.
- * No items on this page → 204 with no body (ref §5). `total` adds `_total_items`/`_page_count`
+ * No items on this page → 204 with no body (docs/amocrm-protocol.md#empty-answers-and-if-modified-since). `total` adds `_total_items`/`_page_count`
  * (custom_fields, users examples).
  */
 export function listPage(ctx: RestCtx, key: string, items: unknown[], opts: { max?: number; def?: number; total?: boolean } = {}): SbResponse {
@@ -105,7 +105,7 @@ export function collection(ctx: RestCtx, key: string, items: unknown[]): SbRespo
 }
 
 /**
- * If-Modified-Since on lists (ref §5: the server's answer is "not found"). *assumed*: only entities
+ * If-Modified-Since on lists (docs/amocrm-protocol.md#empty-answers-and-if-modified-since: the server's answer is undocumented). *assumed*: only entities
  * with `updated_at` strictly after the header's time are listed; none → 204 like any empty list.
  */
 export function ifModifiedSince(ctx: RestCtx): number | undefined {

@@ -3,6 +3,7 @@
  * companies-api examples), strict validation of writes, applying them, and the webhook events a
  * write causes. Routes live in leads.ts and contacts.ts.
  */
+import { recordAdded, recordUpdated, snapshot } from '../account-events.ts';
 import { applyCustomFields, renderCustomFields, validateCustomFields, type CfUpdate } from '../custom-fields.ts';
 import { E, type FieldError } from '../errors.ts';
 import type { OutEvent } from '../events.ts';
@@ -11,9 +12,11 @@ import type { RestCtx } from '../router.ts';
 import type { AccountState, AnyEntity, Company, Contact, EntityKind, Lead, Pipeline, Status } from '../state.ts';
 import { companyItem, contactItem, leadItem } from '../webhook-items.ts';
 import { Check, link, requestIdOf } from './common.ts';
+import { elementLinksOf } from './links.ts';
+import { renderLossReason } from './loss-reasons.ts';
 import { applyTagOps, parseTagOps, renderTags, type TagOps } from './tags.ts';
 
-/** ref §6 / amoCRM: 142 = won, 143 = lost; present in every pipeline. */
+/** amoCRM leads-api: 142 = won, 143 = lost; present in every pipeline. */
 export const WON = 142;
 export const LOST = 143;
 
@@ -43,10 +46,16 @@ export function renderLead(ctx: RestCtx, l: Lead): Record<string, unknown> {
     companies: l.company_id ? [{ id: l.company_id, _links: link(ctx, `/api/v4/companies/${l.company_id}`) }] : [],
   };
   if (w.includes('contacts')) emb.contacts = l.contacts.map((c) => ({ id: c.id, is_main: c.is_main, _links: link(ctx, `/api/v4/contacts/${c.id}`) }));
+  // leads-api `with=loss_reason` / `with=catalog_elements`: the same links and reasons their own endpoints show.
+  if (w.includes('loss_reason')) {
+    const r = l.loss_reason_id !== null ? ctx.state.lossReasons.get(l.loss_reason_id) : undefined;
+    emb.loss_reason = r ? [renderLossReason(ctx, r)] : [];
+  }
+  if (w.includes('catalog_elements')) emb.catalog_elements = elementsEmbedded(ctx, 'leads', l.id);
   return {
     id: l.id, name: l.name, price: l.price, responsible_user_id: l.responsible_user_id, group_id: l.group_id,
     status_id: l.status_id, pipeline_id: l.pipeline_id, loss_reason_id: l.loss_reason_id,
-    ...(w.includes('source_id') ? { source_id: null } : {}),
+    ...(w.includes('source_id') ? { source_id: l.source_id ?? null } : {}),
     created_by: l.created_by, updated_by: l.updated_by, created_at: l.created_at, updated_at: l.updated_at,
     closed_at: l.closed_at, closest_task_at: closestTaskAt(ctx.state, 'leads', l.id), is_deleted: false,
     custom_fields_values: renderCustomFields(ctx.state, l.custom), score: null, account_id: ctx.state.account.id,
@@ -57,12 +66,18 @@ export function renderLead(ctx: RestCtx, l: Lead): Record<string, unknown> {
   };
 }
 
+/** contacts-api/companies-api `with=catalog_elements`: `[{id, metadata:{quantity, catalog_id, price_id?}}]`, the entity's element links. */
+function elementsEmbedded(ctx: RestCtx, kind: EntityKind, id: number): unknown[] {
+  return elementLinksOf(ctx.state, kind, id).map((x) => ({ id: x.element_id, metadata: { quantity: x.quantity, catalog_id: x.catalog_id, ...(x.price_id !== null ? { price_id: x.price_id } : {}) } }));
+}
+
 export function renderContact(ctx: RestCtx, c: Contact): Record<string, unknown> {
   const w = withList(ctx);
   const emb: Record<string, unknown> = {
     tags: renderTags(ctx.state, 'contacts', c.tags),
     companies: c.company_id ? [{ id: c.company_id, _links: link(ctx, `/api/v4/companies/${c.company_id}`) }] : [],
   };
+  if (w.includes('catalog_elements')) emb.catalog_elements = elementsEmbedded(ctx, 'contacts', c.id);
   if (w.includes('leads')) {
     emb.leads = [...ctx.state.leads.values()].filter((l) => l.contacts.some((x) => x.id === c.id)).map((l) => ({ id: l.id, _links: link(ctx, `/api/v4/leads/${l.id}`) }));
   }
@@ -70,7 +85,7 @@ export function renderContact(ctx: RestCtx, c: Contact): Record<string, unknown>
     id: c.id, name: c.name, first_name: c.first_name, last_name: c.last_name,
     responsible_user_id: c.responsible_user_id, group_id: c.group_id, created_by: c.created_by, updated_by: c.updated_by,
     created_at: c.created_at, updated_at: c.updated_at, closest_task_at: closestTaskAt(ctx.state, 'contacts', c.id),
-    is_deleted: false, is_unsorted: false, custom_fields_values: renderCustomFields(ctx.state, c.custom),
+    is_deleted: false, is_unsorted: ctx.state.inUnsorted('contacts', c.id), custom_fields_values: renderCustomFields(ctx.state, c.custom),
     account_id: ctx.state.account.id, _links: link(ctx, `/api/v4/contacts/${c.id}`), _embedded: emb,
   };
 }
@@ -78,6 +93,7 @@ export function renderContact(ctx: RestCtx, c: Contact): Record<string, unknown>
 export function renderCompany(ctx: RestCtx, c: Company): Record<string, unknown> {
   const w = withList(ctx);
   const emb: Record<string, unknown> = { tags: renderTags(ctx.state, 'companies', c.tags) };
+  if (w.includes('catalog_elements')) emb.catalog_elements = elementsEmbedded(ctx, 'companies', c.id);
   if (w.includes('contacts')) {
     emb.contacts = [...ctx.state.contacts.values()].filter((x) => x.company_id === c.id).map((x) => ({ id: x.id, _links: link(ctx, `/api/v4/contacts/${x.id}`) }));
   }
@@ -121,7 +137,7 @@ const INT_FIELDS_COMMON = ['created_by', 'updated_by', 'created_at', 'updated_at
 
 /**
  * Validates one item of a batch. Errors go to `errs` with paths like `custom_fields_values.0.field_id`
- * (ref §9), prefixed by `prefix` for nested entities (complex add). Unknown keys are ignored (*assumed*).
+ * (docs/amocrm-protocol.md#error-bodies), prefixed by `prefix` for nested entities (complex add). Unknown keys are ignored (*assumed*).
  */
 export function validateEntity(
   ctx: RestCtx, kind: EntityKind, mode: 'add' | 'update', raw: unknown, index: number, errs: FieldError[],
@@ -166,6 +182,20 @@ export function validateEntity(
     }
   }
   if (kind === 'leads') validateLeadFields(ctx, raw, op, c, mode);
+  if (kind === 'leads' && typeof op.set.loss_reason_id === 'number') {
+    // *assumed*: a loss reason must exist and is only taken by a lead that is (or is being) closed as lost (143).
+    const cur = op.id !== undefined ? state.leads.get(op.id) : undefined;
+    const status = typeof op.set.status_id === 'number' ? op.set.status_id : cur?.status_id;
+    if (!state.lossReasons.has(op.set.loss_reason_id)) errs.push(E.choice(c.p('loss_reason_id')));
+    else if (status !== LOST) errs.push(E.invalid(c.p('loss_reason_id'), 'A loss reason is set only on a lead closed as lost (status 143).'));
+  }
+  if ((mode === 'update' || kind !== 'leads') && raw._embedded !== undefined) {
+    // leads-api/contacts-api: "при создании и редактировании можно передать только теги" in `_embedded` (a lead's add also
+    // takes contacts and companies, above). What amoCRM answers for anything else is undocumented; the sandbox refuses it
+    // (*assumed*) instead of a 200 that links nothing: links are made with POST /api/v4/{entity}/{id}/link (entity-links-api).
+    if (!isRecord(raw._embedded)) errs.push(E.type(c.p('_embedded'), 'object'));
+    else for (const k of Object.keys(raw._embedded)) if (k !== 'tags') errs.push(notExpected(c.p(`_embedded.${k}`)));
+  }
   op.cf = validateCustomFields(state.fieldsOf(kind), raw.custom_fields_values, errs, c.p('custom_fields_values'));
   op.tags = parseTagOps(state, kind, raw, errs, prefix);
   if (kind === 'leads' && mode === 'add' && opts.embeddedLinks !== false && isRecord(raw._embedded)) {
@@ -192,6 +222,11 @@ export function validateEntity(
     }
   }
   return errs.length === before ? op : undefined;
+}
+
+/** Symfony's wording for a key the endpoint does not take (*assumed* for `_embedded` on edit). */
+function notExpected(path: string): FieldError {
+  return { code: 'FieldNotExpected', path, detail: 'This field was not expected.' };
 }
 
 function validateLeadFields(ctx: RestCtx, raw: Record<string, unknown>, op: EntityOp, c: Check, mode: 'add' | 'update'): void {
@@ -280,6 +315,7 @@ export function applyEntity(ctx: RestCtx, op: EntityOp, actingUser = ctx.userId)
         company_id: op.companyId ?? null,
       };
       state.leads.set(id, lead);
+      recordAdded(state, 'leads', lead, actingUser);
       return { entity: lead, events: [{ setting: 'add_lead', entity: 'leads', action: 'add', item: leadItem(state, lead) }] };
     }
     if (op.kind === 'contacts') {
@@ -287,15 +323,18 @@ export function applyEntity(ctx: RestCtx, op: EntityOp, actingUser = ctx.userId)
       const last = typeof s.last_name === 'string' ? s.last_name : '';
       const contact: Contact = { ...base, name: base.name || `${first} ${last}`.trim(), first_name: first, last_name: last, company_id: op.companyId ?? null };
       state.contacts.set(id, contact);
+      recordAdded(state, 'contacts', contact, actingUser);
       return { entity: contact, events: [{ setting: 'add_contact', entity: 'contacts', action: 'add', item: contactItem(state, contact) }] };
     }
     const company: Company = { ...base };
     state.companies.set(id, company);
+    recordAdded(state, 'companies', company, actingUser);
     return { entity: company, events: [{ setting: 'add_company', entity: 'contacts', action: 'add', item: companyItem(state, company) }] };
   }
 
   const e = state.entityMap(op.kind).get(op.id);
   if (!e) throw new Error(`entity ${op.kind}#${op.id} vanished between validation and apply`);
+  const before = snapshot(e);
   const oldResponsible = e.responsible_user_id;
   if (typeof s.name === 'string') e.name = s.name;
   if (typeof s.responsible_user_id === 'number') {
@@ -321,6 +360,7 @@ export function applyEntity(ctx: RestCtx, op: EntityOp, actingUser = ctx.userId)
     const statusChanged = l.status_id !== oldStatus || l.pipeline_id !== oldPipeline;
     if (s.closed_at !== undefined) l.closed_at = s.closed_at as number | null;
     else if (statusChanged) l.closed_at = l.status_id === WON || l.status_id === LOST ? now : null; // *assumed*
+    if (statusChanged && l.status_id !== LOST && s.loss_reason_id === undefined) l.loss_reason_id = null; // *assumed*: reopening drops the reason
     if (statusChanged) events.push({ setting: 'status_lead', entity: 'leads', action: 'status', item: leadItem(state, l, { oldStatusId: oldStatus }) });
     if (respChanged) events.push({ setting: 'responsible_lead', entity: 'leads', action: 'responsible', item: leadItem(state, l, { oldResponsibleUserId: oldResponsible }) });
     events.push({ setting: 'update_lead', entity: 'leads', action: 'update', item: leadItem(state, l, statusChanged ? { oldStatusId: oldStatus } : {}) });
@@ -335,5 +375,6 @@ export function applyEntity(ctx: RestCtx, op: EntityOp, actingUser = ctx.userId)
     if (respChanged) events.push({ setting: 'responsible_company', entity: 'contacts', action: 'responsible', item: companyItem(state, e, { oldResponsibleUserId: oldResponsible }) });
     events.push({ setting: 'update_company', entity: 'contacts', action: 'update', item: companyItem(state, e) });
   }
+  recordUpdated(state, op.kind, e, before, actingUser, e.updated_at);
   return { entity: e, events };
 }

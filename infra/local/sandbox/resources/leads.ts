@@ -1,14 +1,30 @@
-/** `/api/v4/leads` (amoCRM leads-api; ref §4) including `POST /api/v4/leads/complex`. */
+/** `/api/v4/leads` (amoCRM leads-api; docs/amocrm-protocol.md#entity-limits) including `POST /api/v4/leads/complex`. */
 import { E, limitPerPage, validationFailed, type FieldError, type RequestErrors } from '../errors.ts';
 import type { OutEvent } from '../events.ts';
 import { hal, isRecord } from '../http-util.ts';
 import type { RestCtx, RestRoute } from '../router.ts';
+import type { Lead } from '../state.ts';
 import { readBatch, requestIdOf } from './common.ts';
 import { applyEntity, validateEntity, type EntityOp } from './entities.ts';
 import { addHandler, getOneHandler, listHandler, patchHandler, patchOneHandler } from './entity-routes.ts';
+import { complexExtras, recordUnsorted, type ComplexExtras } from './unsorted.ts';
 
-/** ref §4 "POST /api/v4/leads/complex: no more than 50 leads per request". */
+/** `POST /api/v4/leads/complex`: at most 50 leads per request (docs/amocrm-protocol.md#entity-limits). */
 export const COMPLEX_MAX = 50;
+
+/**
+ * leads-api complex: "Для добавляемых сущностей (сделка, контакт, компания), можно передать не более
+ * 40 значений дополнительных полей" (and per contact/company model: "не более 40 значений"). The
+ * refusal is undocumented: 400 `InvalidValue` on the entity's `custom_fields_values` with Symfony's
+ * Count wording (*assumed*).
+ */
+export const COMPLEX_MAX_FIELDS = 40;
+
+function tooManyFields(raw: unknown, prefix: string, errs: FieldError[]): void {
+  if (isRecord(raw) && Array.isArray(raw.custom_fields_values) && raw.custom_fields_values.length > COMPLEX_MAX_FIELDS) {
+    errs.push(E.invalid(`${prefix}custom_fields_values`, `This collection should contain ${COMPLEX_MAX_FIELDS} elements or less.`));
+  }
+}
 
 export function leadRoutes(): RestRoute[] {
   return [
@@ -26,6 +42,8 @@ interface ComplexOp {
   lead: EntityOp;
   contact?: EntityOp | { existing: number };
   company?: EntityOp | { existing: number };
+  /** `_embedded.metadata` (an Unsorted lead) and `_embedded.source`, see unsorted.ts. */
+  extras: ComplexExtras;
 }
 
 function nested(ctx: RestCtx, kind: 'contacts' | 'companies', list: unknown, index: number, errs: FieldError[]): EntityOp | { existing: number } | undefined {
@@ -38,6 +56,7 @@ function nested(ctx: RestCtx, kind: 'contacts' | 'companies', list: unknown, ind
   }
   const x: unknown = list[0];
   if (x === undefined) return undefined;
+  tooManyFields(x, `${path}.0.`, errs);
   if (isRecord(x) && typeof x.id === 'number') {
     if (!ctx.state.entityMap(kind).has(x.id)) {
       errs.push(E.notFound(`${path}.0.id`));
@@ -61,11 +80,13 @@ function complex(ctx: RestCtx) {
   const failed: RequestErrors[] = [];
   body.value.forEach((item, i) => {
     const errs: FieldError[] = [];
+    tooManyFields(item, '', errs);
     const lead = validateEntity(ctx, 'leads', 'add', item, i, errs, { embeddedLinks: false });
     const emb = isRecord(item) && isRecord(item._embedded) ? item._embedded : {};
     const contact = nested(ctx, 'contacts', emb.contacts, i, errs);
     const company = nested(ctx, 'companies', emb.companies, i, errs);
-    if (lead && errs.length === 0) ops.push({ requestId: requestIdOf(item, i), lead, ...(contact ? { contact } : {}), ...(company ? { company } : {}) });
+    const extras = complexExtras(ctx, item, lead, errs);
+    if (lead && errs.length === 0) ops.push({ requestId: requestIdOf(item, i), lead, extras, ...(contact ? { contact } : {}), ...(company ? { company } : {}) });
     else failed.push({ request_id: requestIdOf(item, i), errors: errs });
   });
   if (failed.length) return validationFailed(failed);
@@ -97,6 +118,16 @@ function complex(ctx: RestCtx) {
     if (companyId) op.lead.companyId = companyId;
     const r = applyEntity(ctx, op.lead);
     events.push(...r.events);
+    const lead = r.entity as Lead;
+    if (op.extras.source) lead.source_id = op.extras.source.id;
+    if (op.extras.metadata) {
+      recordUnsorted(ctx, {
+        // *assumed*: an Unsorted lead made by complex has no source_uid; its source_name is the source's, else "API".
+        source_uid: null, source_name: op.extras.source?.name ?? 'API', category: op.extras.metadata.category, pipeline_id: lead.pipeline_id,
+        created_at: lead.created_at, metadata: op.extras.metadata.data, lead_id: lead.id, contact_id: contactId, company_id: companyId,
+        existing: { contact: op.contact !== undefined && 'existing' in op.contact, company: op.company !== undefined && 'existing' in op.company },
+      });
+    }
     return { id: r.entity.id, contact_id: contactId, company_id: companyId, request_id: [op.requestId], merged: false };
   });
   void ctx.hooks.emit(events);

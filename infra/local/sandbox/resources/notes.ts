@@ -1,18 +1,21 @@
 /**
- * Notes (amoCRM events-and-notes): `GET|POST /api/v4/{entity}/notes`, `GET|POST
- * /api/v4/{entity}/{entityId}/notes`, `GET /api/v4/{entity}/{entityId}/notes/{id}`.
- * Adding one fires `note_lead|note_contact|note_company` (ref §6).
+ * Notes (amoCRM events-and-notes): `GET|POST|PATCH /api/v4/{entity}/notes`, `GET|POST|PATCH
+ * /api/v4/{entity}/{entityId}/notes`, `GET|PATCH /api/v4/{entity}/{entityId}/notes/{id}`,
+ * `GET|PATCH /api/v4/{entity}/notes/{id}`. `params` are checked per note type (note-params.ts).
+ * Adding one fires `note_lead|note_contact|note_company` (docs/amocrm-protocol.md#subscriptions) and records its event.
  */
+import { recordNote } from '../account-events.ts';
 import { E, validationFailed, type FieldError, type RequestErrors } from '../errors.ts';
 import type { OutEvent } from '../events.ts';
 import { hal, isRecord, noContent, queryInts, queryList } from '../http-util.ts';
 import type { RestCtx, RestHandler, RestRoute } from '../router.ts';
 import type { EntityKind, Note } from '../state.ts';
 import { noteItem } from '../webhook-items.ts';
-import { inRange, link, listPage, readBatch, requestIdOf } from './common.ts';
+import { inRange, link, listPage, readBatch, readItems, requestIdOf } from './common.ts';
+import { checkNoteParams, NOTE_PARAMS } from './note-params.ts';
 
-/** Note types of events-and-notes; params checked only for those the gateway writes (*assumed*). */
-const NOTE_TYPES = new Set(['common', 'call_in', 'call_out', 'service_message', 'extended_service_message', 'message_cashier', 'geolocation', 'sms_in', 'sms_out', 'attachment']);
+/** The ten note types of events-and-notes "Типы примечаний". */
+const NOTE_TYPES = new Set(Object.keys(NOTE_PARAMS));
 const SETTING: Record<EntityKind, string> = { leads: 'note_lead', contacts: 'note_contact', companies: 'note_company' };
 
 function render(ctx: RestCtx, n: Note): Record<string, unknown> {
@@ -53,8 +56,7 @@ const add: RestHandler = (ctx) => {
       if (typeof eid !== 'number') errs.push(E.blank('entity_id'));
       else if (!ctx.state.entityMap(kind).has(eid)) errs.push(E.notFound('entity_id'));
       if (typeof item.note_type !== 'string' || !NOTE_TYPES.has(item.note_type)) errs.push(E.choice('note_type'));
-      if (!isRecord(item.params)) errs.push(E.type('params', 'object'));
-      else if (['common', 'sms_in', 'sms_out', 'service_message'].includes(String(item.note_type)) && (typeof item.params.text !== 'string' || item.params.text === '')) errs.push(E.blank('params.text'));
+      else checkNoteParams(item.note_type, item.params, errs);
       if (errs.length === 0) ok.push({ requestId: requestIdOf(item, i), entityId: eid as number, type: item.note_type as string, params: item.params as Record<string, unknown>, ...(typeof item.created_by === 'number' ? { created_by: item.created_by } : {}) });
     }
     if (errs.length) failed.push({ request_id: requestIdOf(item, i), errors: errs });
@@ -68,6 +70,7 @@ const add: RestHandler = (ctx) => {
       group_id: ctx.state.users.get(ctx.userId)?.group_id ?? 0, note_type: o.type, params: o.params,
     };
     ctx.state.notes.set(n.id, n);
+    recordNote(ctx.state, n);
     events.push({ setting: SETTING[kind], entity: kind === 'leads' ? 'leads' : 'contacts', action: 'note', item: noteItem(ctx.state, n) });
     return { id: n.id, entity_id: n.entity_id, request_id: o.requestId, _links: link(ctx, `/api/v4/${kind}/${n.entity_id}/notes/${n.id}`) };
   });
@@ -75,8 +78,62 @@ const add: RestHandler = (ctx) => {
   return hal(200, { _links: link(ctx, ctx.req.path), _embedded: { notes: out } });
 };
 
+/**
+ * events-and-notes "Редактирование примечаний": a batch (array, each with `id`) or one model at
+ * `…/notes/{id}`; answer `{id, entity_id, updated_at, _links}` per note. *assumed*: `params` replace
+ * the stored ones and are checked against the note's type like on add; `note_type`, when given,
+ * must be the note's own (a note does not change type); a note not on the path's entity → `NotFound`.
+ * `PATCH /api/v4/{entity}/notes/{id}` is not in the doc (its GET twin is): served the same way, *assumed*.
+ */
+function patch(one: boolean): RestHandler {
+  return (ctx) => {
+    const kind = ctx.params.entity as EntityKind;
+    const pathEntity = ctx.params.entityId ? Number(ctx.params.entityId) : undefined;
+    const read = readItems(ctx, one ? Number(ctx.params.id) : undefined);
+    if (!read.ok) return read.res;
+    const failed: RequestErrors[] = [];
+    const ok: Array<{ note: Note; params?: Record<string, unknown> }> = [];
+    read.value.forEach((item, i) => {
+      const errs: FieldError[] = [];
+      if (!isRecord(item)) errs.push(E.type('item', 'object'));
+      else {
+        const n = typeof item.id === 'number' ? ctx.state.notes.get(item.id) : undefined;
+        if (item.id === undefined) errs.push(E.blank('id'));
+        else if (!n || n.entity_type !== kind || (pathEntity !== undefined && n.entity_id !== pathEntity)) errs.push(E.notFound('id'));
+        else {
+          if (item.entity_id !== undefined && item.entity_id !== n.entity_id) errs.push(E.invalid('entity_id', 'A note does not move to another entity.'));
+          if (item.note_type !== undefined && item.note_type !== n.note_type) errs.push(E.choice('note_type'));
+          if (item.params !== undefined) checkNoteParams(n.note_type, item.params, errs);
+          if (errs.length === 0) ok.push({ note: n, ...(isRecord(item.params) ? { params: item.params } : {}) });
+        }
+      }
+      if (errs.length) failed.push({ request_id: requestIdOf(item, i), errors: errs });
+    });
+    if (failed.length) return validationFailed(failed);
+    const out = ok.map(({ note, params }) => {
+      if (params) note.params = params;
+      note.updated_at = ctx.now;
+      note.updated_by = ctx.userId;
+      return { id: note.id, entity_id: note.entity_id, updated_at: note.updated_at, _links: link(ctx, `/api/v4/${note.entity_type}/${note.entity_id}/notes/${note.id}`) };
+    });
+    return one ? hal(200, out[0]) : hal(200, { _links: link(ctx, ctx.req.path), _embedded: { notes: out } });
+  };
+}
+
 export function noteRoutes(): RestRoute[] {
   return [
+    { method: 'PATCH', template: '/api/v4/{entity}/notes', handler: patch(false) },
+    { method: 'PATCH', template: '/api/v4/{entity}/{entityId}/notes', handler: patch(false) },
+    { method: 'PATCH', template: '/api/v4/{entity}/{entityId}/notes/{id}', handler: patch(true) },
+    { method: 'PATCH', template: '/api/v4/{entity}/notes/{id}', handler: patch(true) },
+    {
+      method: 'GET',
+      template: '/api/v4/{entity}/notes/{id}',
+      handler: (ctx) => {
+        const n = ctx.state.notes.get(Number(ctx.params.id));
+        return n && n.entity_type === ctx.params.entity ? hal(200, render(ctx, n)) : noContent();
+      },
+    },
     { method: 'GET', template: '/api/v4/{entity}/notes', handler: list },
     { method: 'POST', template: '/api/v4/{entity}/notes', handler: add },
     { method: 'GET', template: '/api/v4/{entity}/{entityId}/notes', handler: list },

@@ -1,5 +1,5 @@
 /**
- * `/api/v4/tasks` (ref §8): add requires `text` and `complete_till`; the responsible user defaults
+ * `/api/v4/tasks` (docs/amocrm-protocol.md#tasks): add requires `text` and `complete_till`; the responsible user defaults
  * to the current user; list filters `filter[responsible_user_id|is_completed|task_type|entity_type|
  * entity_id|id|updated_at]`, `order` by created_at|complete_till|id, limit 250.
  */
@@ -90,7 +90,7 @@ function validateTask(ctx: RestCtx, raw: unknown, i: number, mode: 'add' | 'upda
   return errs.length === before ? op : undefined;
 }
 
-function applyTask(ctx: RestCtx, op: TaskOp): { task: Task; event: OutEvent } {
+function applyTask(ctx: RestCtx, op: TaskOp): { task: Task; events: OutEvent[] } {
   const s = op.set;
   if (op.id === undefined) {
     const responsible = s.responsible_user_id ?? ctx.userId;
@@ -102,14 +102,22 @@ function applyTask(ctx: RestCtx, op: TaskOp): { task: Task; event: OutEvent } {
       complete_till: s.complete_till ?? ctx.now, result: s.result ?? null,
     };
     ctx.state.tasks.set(t.id, t);
-    return { task: t, event: { setting: 'add_task', entity: 'task', action: 'add', item: taskItem(ctx.state, t) } };
+    return { task: t, events: [{ setting: 'add_task', entity: 'task', action: 'add', item: taskItem(ctx.state, t) }] };
   }
   const t = ctx.state.tasks.get(op.id);
   if (!t) throw new Error(`task ${op.id} vanished between validation and apply`);
+  const oldResponsible = t.responsible_user_id;
   Object.assign(t, s);
   t.updated_at = s.updated_at ?? ctx.now;
   t.updated_by = s.updated_by ?? ctx.userId;
-  return { task: t, event: { setting: 'update_task', entity: 'task', action: 'update', item: taskItem(ctx.state, t) } };
+  const events: OutEvent[] = [];
+  // webhooks-api lists `responsible_task`; its item is *assumed* to be the task's with
+  // `old_responsible_user_id`, as `leads[responsible]` is (docs/amocrm-protocol.md#delivery-format, fixture webhook-08).
+  if (t.responsible_user_id !== oldResponsible) {
+    events.push({ setting: 'responsible_task', entity: 'task', action: 'responsible', item: { ...taskItem(ctx.state, t), old_responsible_user_id: String(oldResponsible) } });
+  }
+  events.push({ setting: 'update_task', entity: 'task', action: 'update', item: taskItem(ctx.state, t) });
+  return { task: t, events };
 }
 
 function write(mode: 'add' | 'update'): RestHandler {
@@ -127,8 +135,8 @@ function write(mode: 'add' | 'update'): RestHandler {
     if (failed.length) return validationFailed(failed);
     const events: OutEvent[] = [];
     const out = ops.map((op) => {
-      const { task, event } = applyTask(ctx, op);
-      events.push(event);
+      const { task, events: mine } = applyTask(ctx, op);
+      events.push(...mine);
       return mode === 'add'
         ? { id: task.id, request_id: op.requestId, _links: link(ctx, `/api/v4/tasks/${task.id}`) }
         : { id: task.id, updated_at: task.updated_at, request_id: op.requestId, _links: link(ctx, `/api/v4/tasks/${task.id}`) };
@@ -136,6 +144,17 @@ function write(mode: 'add' | 'update'): RestHandler {
     void ctx.hooks.emit(events);
     return hal(200, { _links: link(ctx, '/api/v4/tasks'), _embedded: { tasks: out } });
   };
+}
+
+/**
+ * tasks-api `filter[updated_at]`: "Можно передать timestamp, в таком случае будут возвращены задачи,
+ * которые были изменены после переданного значения" — a bare timestamp means "changed after" (strictly
+ * after: *assumed*), `[from]`/`[to]` bound both ways (inclusive, *assumed*), as for the other lists.
+ */
+function updatedFilter(updatedAt: number, f: unknown): boolean {
+  if (f === undefined || isRecord(f) || Array.isArray(f)) return inRange(updatedAt, f);
+  const after = Number(f);
+  return Number.isFinite(after) ? updatedAt > after : true;
 }
 
 function list(ctx: RestCtx) {
@@ -151,7 +170,7 @@ function list(ctx: RestCtx) {
     (!ids || ids.includes(t.id)) && (!resp || resp.includes(t.responsible_user_id)) && (!types || types.includes(t.task_type_id))
     && (entTypes.length === 0 || (t.entity_type !== null && entTypes.includes(t.entity_type)))
     && (!entIds || (t.entity_id !== null && entIds.includes(t.entity_id)))
-    && (done === undefined || t.is_completed === done) && inRange(t.updated_at, f.updated_at)
+    && (done === undefined || t.is_completed === done) && updatedFilter(t.updated_at, f.updated_at)
     && (since === undefined || t.updated_at > since));
   return listPage(ctx, 'tasks', sortBy(ctx, tasks, ['created_at', 'complete_till', 'id']).map((t) => renderTask(ctx, t)));
 }
@@ -178,8 +197,8 @@ export function taskRoutes(): RestRoute[] {
         const errs: FieldError[] = [];
         const op = validateTask(ctx, body.value, 0, 'update', errs, Number(ctx.params.id));
         if (!op) return validationFailed([{ request_id: requestIdOf(body.value, 0), errors: errs }]);
-        const { task, event } = applyTask(ctx, op);
-        void ctx.hooks.emit([event]);
+        const { task, events } = applyTask(ctx, op);
+        void ctx.hooks.emit(events);
         return hal(200, { id: task.id, updated_at: task.updated_at, _links: link(ctx, `/api/v4/tasks/${task.id}`) });
       },
     },

@@ -1,9 +1,9 @@
 /**
- * Webhook subscriptions (ref §6 "Subscription API"; amoCRM webhooks-api): `GET /api/v4/webhooks
+ * Webhook subscriptions (docs/amocrm-protocol.md#subscriptions; amoCRM webhooks-api): `GET /api/v4/webhooks
  * [?filter[destination]=…]`, `POST` `{destination, settings, sort?}` (201; an existing destination is
  * updated: «Если в аккаунте уже есть вебхук с переданным адресом, то он будет обновлен»), `DELETE`
- * `{destination}` (204, 404 when unknown). At most 100 per account (ref §4 [K-LIM]).
- * Saving a destination again re-enables it (ref §6: "To re-enable, click Save in settings").
+ * `{destination}` (204, 404 when unknown). At most 100 per account (docs/amocrm-protocol.md#entity-limits).
+ * Saving a destination again re-enables it (docs/amocrm-protocol.md#subscriptions).
  */
 import { E, validationFailed, type FieldError } from '../errors.ts';
 import { hal, isRecord, noContent, problem, queryString } from '../http-util.ts';
@@ -13,7 +13,7 @@ import { collection, readObject } from './common.ts';
 
 export const MAX_WEBHOOKS = 100;
 
-/** webhooks-api "Возможные события" table; the last six are from a third-party map (ref §6), accepted too (*assumed*). */
+/** webhooks-api "Возможные события" table; the last six are from a third-party map, accepted too (*assumed*). */
 export const WEBHOOK_SETTINGS = new Set([
   'responsible_lead', 'responsible_contact', 'responsible_company', 'responsible_customer', 'responsible_task',
   'restore_lead', 'restore_contact', 'restore_company', 'add_lead', 'add_contact', 'add_company', 'add_customer',

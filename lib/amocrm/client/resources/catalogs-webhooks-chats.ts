@@ -1,4 +1,4 @@
-/** Lists (catalogs) and their elements (reference §7), webhook subscriptions (§6), chat links. */
+/** Lists (catalogs) and their elements (docs/amocrm-protocol.md#catalogs), webhook subscriptions (#subscriptions), chat links (#chat-links). */
 import { assignByFingerprint, matchesSent, type AddOptions, type AddTarget } from '../add.ts';
 import type { CustomFieldWrite } from '../custom-fields.ts';
 import type { CustomFieldValue } from '../../entities.ts';
@@ -160,8 +160,13 @@ export interface ChatLink {
 export class ChatsApi {
   constructor(private readonly ctx: ResourceContext) {}
 
-  /** Links of contacts and amojo chats (`GET /api/v4/contacts/chats`). */
+  /**
+   * Links of contacts and amojo chats (`GET /api/v4/contacts/chats`), only for chats of channels
+   * naming this integration. The method needs a contact id or a chat id; with neither there is
+   * nothing to ask, so no request is made.
+   */
   async list(q: { contactIds?: number[]; chatIds?: string[] }): Promise<ChatLink[]> {
+    if (!q.contactIds?.length && !q.chatIds?.length) return [];
     const res = await this.ctx.core.request<{ _embedded?: { chats?: ChatLink[] } }>(this.ctx.account, {
       method: 'GET',
       path: '/api/v4/contacts/chats',
@@ -170,7 +175,11 @@ export class ChatsApi {
     return res.body?._embedded?.chats ?? [];
   }
 
-  /** Link chats to contacts. Idempotent (linking the same pair again answers the same link). */
+  /**
+   * Link chats to contacts. Idempotent (linking the same pair again answers the same link). A chat
+   * belongs to one contact: linking it to another one is refused (400), and only chats of channels
+   * naming this integration can be linked (amo-docs contacts-api).
+   */
   async link(links: Array<{ chat_id: string; contact_id: number }>): Promise<ChatLink[]> {
     const res = await this.ctx.core.request<{ _embedded?: { chats?: ChatLink[] } }>(this.ctx.account, { method: 'POST', path: '/api/v4/contacts/chats', body: links, kind: 'idempotent' });
     return res.body?._embedded?.chats ?? [];

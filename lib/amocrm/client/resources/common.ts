@@ -20,7 +20,7 @@ export interface ResourceContext {
   cachePrefix: string;
 }
 
-/** List parameters shared by the entity lists (reference §4). */
+/** List parameters shared by the entity lists (docs/amocrm-protocol.md#lists-filters-and-search). */
 export interface ListParams extends PaginateOptions {
   /** `filter[...]`, e.g. `{ id: [1, 2], created_at: { from, to }, statuses: [{ pipeline_id, status_id }] }`. */
   filter?: Record<string, unknown>;

@@ -65,6 +65,19 @@ export interface GetOptions {
 
 const LEAD_IGNORED = ['created_at', 'updated_at', 'created_by', 'updated_by'];
 
+/** The national number (last 10 digits) of a phone-like query; undefined for anything else. */
+export function phoneTail(q: string): string | undefined {
+  if (!/^[\d\s()+-]+$/.test(q)) return undefined;
+  const digits = q.replace(/\D/g, '');
+  return digits.length >= 10 ? digits.slice(-10) : undefined;
+}
+
+/** Does the entity's name or any custom field value carry these digits (formatting ignored)? */
+function carriesDigits(e: { name?: string; custom_fields_values?: Lead['custom_fields_values'] }, digits: string): boolean {
+  const texts = [e.name ?? '', ...(e.custom_fields_values ?? []).flatMap((f) => (f.values ?? []).map((v) => String(v.value ?? '')))];
+  return texts.some((t) => t.replace(/\D/g, '').includes(digits));
+}
+
 export class EntityApi<T extends { id: number; updated_at?: number; custom_fields_values?: Lead['custom_fields_values'] }, TCreate extends EntityCreateBase> {
   private readonly withVariants = new Set<string>(['']);
   constructor(
@@ -81,9 +94,21 @@ export class EntityApi<T extends { id: number; updated_at?: number; custom_field
     return listIter<T>(this.ctx, this.path, this.kind, params);
   }
 
-  /** `query` search (phone, email, name…). */
-  search(query: string | number, params: Omit<ListParams, 'query'> = {}): AsyncGenerator<T, void, undefined> {
-    return this.list({ ...params, query });
+  /**
+   * `query` search (phone, email, name…). amoCRM documents only "поиск по заполненным полям": it may
+   * miss a phone written another way ("+79995551122 и 89995551122 – разные номера для системы",
+   * zero-archive/amocrm-php #81, which advises searching without the country code) and may return
+   * entities that do not match (amocrm-api-php #515). So a phone-like query (only phone characters,
+   * ≥ 10 digits) is sent as its last 10 digits and only hits carrying those digits in a field value
+   * or the name are kept. Other queries pass through as they are: check what comes back.
+   */
+  async *search(query: string | number, params: Omit<ListParams, 'query'> = {}): AsyncGenerator<T, void, undefined> {
+    const tail = phoneTail(String(query));
+    if (tail === undefined) {
+      yield* this.list({ ...params, query });
+      return;
+    }
+    for await (const e of this.list({ ...params, query: tail })) if (carriesDigits(e, tail)) yield e;
   }
 
   private cacheKey(id: number, w: string): string {
@@ -199,7 +224,7 @@ export class LeadsApi extends EntityApi<Lead, LeadCreate> {
 
   /**
    * `POST /api/v4/leads/complex`: each lead with at most one contact and one company (new or by
-   * id), ≤ 50 per request (reference §4). Markers go on the lead; the re-check reads the lead
+   * id), ≤ 50 per request (docs/amocrm-protocol.md#entity-limits). Markers go on the lead; the re-check reads the lead
    * back with its contact and company.
    */
   async addComplex(items: ComplexLeadCreate[], opts: AddOptions = {}): Promise<ComplexAdded[]> {

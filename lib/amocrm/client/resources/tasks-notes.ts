@@ -1,4 +1,4 @@
-/** Tasks (reference §8) and notes (events-and-notes) — both added with fingerprint re-checks. */
+/** Tasks (docs/amocrm-protocol.md#tasks) and notes (#notes) — both added with fingerprint re-checks. */
 import type { Note, NoteType, Task } from '../../entities.ts';
 import { assignByFingerprint, matchesSent, type AddOptions, type AddTarget, type Found } from '../add.ts';
 import { addBatches, getOne, listAll, listIter, patchBatches, type ListParams, type MainEntity, type ResourceContext } from './common.ts';

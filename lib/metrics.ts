@@ -1,0 +1,207 @@
+/**
+ * The ONE catalogue of the custom metrics the gateway's code emits (namespace `AmoGateway`;
+ * Powertools adds the `service` dimension). Emitting code takes its names from `METRIC` here; the
+ * CDK app builds the dashboard and the alarms from `METRIC_CATALOGUE` (infra/aws/metrics.ts); a
+ * test scans lib/ and functions/ for emissions whose name does not come from here, and another
+ * checks that every entry has its widget and, when it has an alarm rule, its alarm.
+ *
+ * Rule: a metric that signals trouble has an alarm. Dashboard-only metrics are the ones that
+ * count normal work (refreshes, installs, events, expected back-pressure).
+ *
+ * Renaming a metric renames its alarm and breaks dashboards and alarms built on the old name:
+ * keep names stable.
+ */
+
+/** CloudWatch units the code emits with. */
+export type MetricUnit = 'Count' | 'Seconds';
+
+/** How an alarm reads the metric over its 5-minute window (a Metrics Insights aggregate). */
+export type MetricStat = 'SUM' | 'MAX';
+
+export interface MetricAlarmRule {
+  /** The aggregate compared; SUM for counts, MAX for ages. */
+  readonly stat: MetricStat;
+  /** Fires when the 5-minute aggregate is ≥ this. */
+  readonly atLeast: number;
+  /** What to do when it fires (the alarm's description continues the metric's meaning with it). */
+  readonly action: string;
+}
+
+export interface MetricInfo {
+  readonly unit: MetricUnit;
+  /** What one data point means: the alarm's description and the README's table. */
+  readonly meaning: string;
+  /** The dimensions the code adds (besides Powertools' `service`). */
+  readonly dimensions: readonly string[];
+  /** The dimension the dashboard splits the graph by (`GROUP BY`). */
+  readonly groupBy?: string;
+  /** Alarm rule; absent = dashboard only (the metric counts normal work). */
+  readonly alarm?: MetricAlarmRule;
+}
+
+/** Metric names, by the key the code uses. */
+export const METRIC = {
+  // ingest and the worker pipeline
+  badToken: 'WebhookBadToken',
+  parked: 'Parked',
+  deferred: 'Deferred',
+  deferredAge: 'DeferredMessageAge',
+  dlqIndexFailed: 'DlqIndexWriteFailed',
+  mirrorFailed: 'MirrorFailed',
+  eventsPublished: 'EventsPublished',
+  // OAuth (lib/amocrm/oauth)
+  refreshed: 'TokenRefreshed',
+  refreshFailed: 'TokenRefreshFailed',
+  scheduledRefreshFailed: 'ScheduledRefreshFailed',
+  refreshBusy: 'TokenRefreshBusy',
+  needsReauth: 'AccountNeedsReauth',
+  disconnected: 'AccountDisconnected',
+  installed: 'AccountInstalled',
+  longLivedExpiring: 'LongLivedTokenExpiringSoon',
+  // the amoCRM REST client (lib/aws/amo-client-runtime.ts)
+  blocked: 'AccountBlocked',
+  rateLimited: 'AmoRateLimited',
+  budgetExhausted: 'RateBudgetExhausted',
+} as const;
+
+export type MetricName = (typeof METRIC)[keyof typeof METRIC];
+
+/** A deferred message older than this (seconds since the edge received it) raises the deferral-age alarm. *assumed* */
+export const DEFERRAL_AGE_ALARM_SECONDS = 3600;
+
+const sum = (atLeast: number, action: string): MetricAlarmRule => ({ stat: 'SUM', atLeast, action });
+
+/** Every metric the code emits. The Record type makes a name without an entry a compile error. */
+export const METRIC_CATALOGUE: Readonly<Record<MetricName, MetricInfo>> = {
+  WebhookBadToken: {
+    unit: 'Count',
+    meaning: "An amoCRM webhook arrived with a path token no configured account has (an account's hookToken secret); it was parked with reason bad-token.",
+    dimensions: [],
+    alarm: sum(1, 'A hook URL set in amoCRM is stale (token rotated, account removed from the config, secret missing) or someone is probing the route. `amo-gateway dlq list --reason bad-token`; fix the hook URL in amoCRM or the secret, then `dlq replay`; ignore probes.'),
+  },
+  Parked: {
+    unit: 'Count',
+    meaning: 'A message was parked in its DLQ (counted when the DLQ send succeeded), whatever decided it: a processor, the pipeline (bad-envelope, unknown-route, no-processor, body-too-large), out-of-attempts or deferred-too-long.',
+    dimensions: ['reason'],
+    groupBy: 'reason',
+    alarm: sum(1, '`amo-gateway dlq list` / `dlq show` give the reason. no-processor: the route has no processor deployed yet (deploy it, then `dlq replay`); deferred-too-long: see DeferredMessageAge; others: fix the cause, then replay or purge.'),
+  },
+  Deferred: {
+    unit: 'Count',
+    meaning: 'A message was deferred (back-pressure: rate budget spent, account blocked, needs re-authorization) and comes back after a delay; not a failure.',
+    dimensions: ['reason'],
+    groupBy: 'reason',
+  },
+  DeferredMessageAge: {
+    unit: 'Seconds',
+    meaning: `Age (seconds since the edge received it) of a message at each deferral. Deferrals re-send the message, so the queue's oldest-message age does not show how long back-pressure has lasted; this does. A message still deferred past the pipeline's cap (default 24 h) is parked deferred-too-long.`,
+    dimensions: ['reason'],
+    groupBy: 'reason',
+    alarm: {
+      stat: 'MAX',
+      atLeast: DEFERRAL_AGE_ALARM_SECONDS,
+      action: 'Messages have waited over an hour: look at Deferred by reason, AccountBlocked, AccountNeedsReauth, AmoRateLimited and RateBudgetExhausted; fix the account or the load before the cap parks them.',
+    },
+  },
+  DlqIndexWriteFailed: {
+    unit: 'Count',
+    meaning: 'A parked message is in its DLQ but its DLQ index write failed, so `dlq list` does not show it (only `dlq list --scan`, as unindexed).',
+    dimensions: [],
+    alarm: sum(1, "Check the table (name, permissions, throttling) in the worker's log; `amo-gateway dlq list --scan` shows the unindexed messages; replay works on them."),
+  },
+  MirrorFailed: {
+    unit: 'Count',
+    meaning: 'A mirror send (best effort, never changing the outcome) failed: HTTP error, timeout, network, missing or unverifiable token.',
+    dimensions: [],
+    alarm: sum(5, 'The mirror deployment is down or refuses our requests (its URL or token secret); the mirror misses these requests, nothing else is affected. *assumed* threshold: 5 in 5 minutes, so one blip does not page.'),
+  },
+  EventsPublished: {
+    unit: 'Count',
+    meaning: 'amoCRM events published to the event bus (one data point per message, value = events).',
+    dimensions: [],
+  },
+  TokenRefreshed: {
+    unit: 'Count',
+    meaning: "An account's OAuth token pair was refreshed (by the schedule, on expiry or after a 401).",
+    dimensions: ['account', 'reason'],
+    groupBy: 'account',
+  },
+  TokenRefreshFailed: {
+    unit: 'Count',
+    meaning: "A token refresh failed at amoCRM's token endpoint (kind = revoked, invalid-grant, invalid-client, blocked, throttled, transient, bad-response) or its result could not be stored (kind = store).",
+    dimensions: ['account', 'kind'],
+    groupBy: 'kind',
+    alarm: sum(3, "`amo-gateway token status`; the function's log names the account. Transient kinds pass by themselves (the grace rule covers a lost write); revoked / invalid-client end in AccountNeedsReauth. *assumed* threshold: 3 in 5 minutes."),
+  },
+  ScheduledRefreshFailed: {
+    unit: 'Count',
+    meaning: 'The scheduled refresh could not check or refresh an account (kind = secrets: the client secret could not be read; store: the token table failed; token-endpoint: amoCRM failed; unknown: anything else).',
+    dimensions: ['account', 'kind'],
+    groupBy: 'kind',
+    alarm: sum(1, "Read the token-refresh function's log (it names the account and the error); secrets: the Secrets Manager secret and the function's grant; store: the table and its permissions. Tokens expire if this persists: `amo-gateway token refresh --account <id>` once fixed."),
+  },
+  TokenRefreshBusy: {
+    unit: 'Count',
+    meaning: 'A caller gave up waiting for another holder of the refresh lease (the token endpoint or the table is slow, or a holder died holding it).',
+    dimensions: ['account'],
+    groupBy: 'account',
+    alarm: sum(5, "A refresh is hanging: check amoCRM's token endpoint and the table's latency in the logs; the lease runs out by itself. *assumed* threshold: 5 in 5 minutes."),
+  },
+  AccountNeedsReauth: {
+    unit: 'Count',
+    meaning: "An account's grant is dead (refresh token revoked, client secret wrong, long-lived token expired); its messages are deferred, not lost.",
+    dimensions: ['account'],
+    groupBy: 'account',
+    alarm: sum(1, '`amo-gateway token status` names the account and reason; fix the secret or run `amo-gateway auth link --account <id>` as an account admin.'),
+  },
+  AccountDisconnected: {
+    unit: 'Count',
+    meaning: 'amoCRM told us (disconnect hook) that the integration was removed from an account; its messages are deferred until it is installed again (then parked deferred-too-long).',
+    dimensions: ['account'],
+    groupBy: 'account',
+    alarm: sum(1, 'Ask the account owner whether it was intended; install again (`amo-gateway auth link --account <id>`) or remove the account from the config.'),
+  },
+  AccountInstalled: {
+    unit: 'Count',
+    meaning: 'An account was connected (OAuth callback, a pasted code, or a long-lived token).',
+    dimensions: ['account', 'via'],
+    groupBy: 'account',
+  },
+  LongLivedTokenExpiringSoon: {
+    unit: 'Count',
+    meaning: "An account's long-lived token expires within a week (counted by each scheduled run).",
+    dimensions: ['account'],
+    groupBy: 'account',
+    alarm: sum(1, 'Issue a new long-lived token in amoCRM and store it: `amo-gateway auth long-lived - --account <id>`.'),
+  },
+  AccountBlocked: {
+    unit: 'Count',
+    meaning: 'amoCRM answered 403: the account is blocked (usually after repeated 429s) and every worker has stopped calling it (the breaker opened; counted once per block across containers). Messages are deferred, not lost.',
+    dimensions: ['account'],
+    groupBy: 'account',
+    alarm: sum(1, 'Only amoCRM support lifts the block: open a ticket; once lifted, run `amo-gateway breaker lift --account <id> --yes` (deferred messages come back within 15 minutes).'),
+  },
+  AmoRateLimited: {
+    unit: 'Count',
+    meaning: 'amoCRM answered 429 although the shared rate budget should make that impossible; repeated 429s lead to a 403 block.',
+    dimensions: ['account'],
+    groupBy: 'account',
+    alarm: sum(1, 'Something else calls the account with the same integration (another deployment, a script), or the budget is misconfigured; find it before amoCRM blocks the account.'),
+  },
+  RateBudgetExhausted: {
+    unit: 'Count',
+    meaning: "A worker's call found no slot in the account's shared rate budget in time and its message was deferred: expected back-pressure under load (DeferredMessageAge alarms when it lasts).",
+    dimensions: ['account'],
+    groupBy: 'account',
+  },
+};
+
+/** The catalogue as a list, in declaration order. */
+export function catalogue(): Array<MetricInfo & { name: MetricName }> {
+  return (Object.entries(METRIC_CATALOGUE) as Array<[MetricName, MetricInfo]>).map(([name, info]) => ({ name, ...info }));
+}
+
+/** The unit a metric is emitted with (Count for a name the catalogue lacks). */
+export function metricUnit(name: string): MetricUnit {
+  return (METRIC_CATALOGUE as Readonly<Record<string, MetricInfo | undefined>>)[name]?.unit ?? 'Count';
+}
