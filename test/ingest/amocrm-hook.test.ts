@@ -2,7 +2,8 @@
  * The amoCRM webhook processor over the real fixture bodies, with idempotency on DynamoDB Local
  * (AWS's own conditional-write semantics) and a recording bus. Nothing of our own is mocked.
  */
-import { beforeAll, describe, expect, it } from 'vitest';
+import { createHash } from 'node:crypto';
+import { beforeEach, describe, expect, it } from 'vitest';
 import { EVENT_SOURCE, MAX_DETAIL_BYTES, RecordingBus, type BusEvent, type EventPublisher } from '../../lib/events/bus.ts';
 import { createEventBridgePublisher } from '../../lib/aws/event-bus.ts';
 import {
@@ -24,8 +25,10 @@ import { createTestTable, type TestTable } from '../support/ddb.ts';
 import { fixtureBytes, fixtureNames } from '../support/fixtures.ts';
 import { accountIdOf, captureLog, ctxFor, fixtureConfig, hookEnvelope, TestSecrets, tokenOf } from './support.ts';
 
+// A fresh table per test: the idempotency keys are the bodies' hashes, and the tests reuse the
+// same fixture bodies (one gateway deployment = one table).
 let table: TestTable;
-beforeAll(async () => {
+beforeEach(async () => {
   table = await createTestTable('ingest');
 });
 
@@ -93,7 +96,7 @@ describe('amocrm-hook processor over the real fixtures', () => {
       entityId: 10754147,
       data: expect.objectContaining({ id: 10754147, status_id: expect.any(Number), old_status_id: expect.any(Number), pipeline_id: expect.any(Number) }),
       index: 0,
-      idempotencyKey: 'rid:rid-3:lead:10754147:status:0',
+      idempotencyKey: expect.stringMatching(/^sha256:[0-9a-f]{64}:lead:10754147:status:0$/),
       requestId: 'gw-3',
       amocrmRequestId: 'rid-3',
       receivedAt: 1_767_225_600_000,
@@ -111,7 +114,7 @@ describe('amocrm-hook processor over the real fixtures', () => {
     expect(w.secrets.reads).toBe(8);
   });
 
-  it('the same delivery twice (same body + X-Amocrm-Requestid): processed once, the second skipped as a duplicate', async () => {
+  it('the same delivery twice (same body; same or a new X-Amocrm-Requestid): processed once, the others skipped as duplicates', async () => {
     const w = world();
     const calls: string[] = [];
     w.flows.on('lead.status', 'stage-rule', async (ev, ctx) => void calls.push(`${ev.entityId}@${ctx.stepKey}`));
@@ -123,12 +126,17 @@ describe('amocrm-hook processor over the real fixtures', () => {
     // A new gateway request id (every API Gateway send makes one): the key is the business identity, not that.
     expect(await run(w, hookEnvelope(body, tokenOf('anyor'), rid, 'gw-b'), second.log)).toEqual({ kind: 'ok' });
     expect(w.bus.events).toHaveLength(1);
-    expect(calls).toEqual([`10754147@amocrm:acc-anyor:rid:4deb1687-f69f-4f06-930e-95c2947134ca:lead:10754147:status:0#flow:stage-rule`]);
+    // amoCRM's redelivery of the same bytes (5 min later) under a NEW X-Amocrm-Requestid: still the same event.
+    const third = captureLog();
+    expect(await run(w, hookEnvelope(body, tokenOf('anyor'), { 'X-Amocrm-Requestid': 'f00dfeed-0000-4000-8000-000000000001' }, 'gw-c'), third.log)).toEqual({ kind: 'ok' });
+    expect(w.bus.events).toHaveLength(1);
+    expect(third.lines).toContainEqual({ level: 'info', message: 'amocrm webhook: duplicate events skipped', attrs: { account: 'acc-anyor', events: 1, ran: 0, duplicates: 1, published: 0 } });
+    expect(calls).toEqual([`10754147@amocrm:acc-anyor:sha256:${createHash('sha256').update(body).digest('hex')}:lead:10754147:status:0#flow:stage-rule`]);
     expect(second.lines).toContainEqual({ level: 'info', message: 'amocrm webhook: duplicate events skipped', attrs: { account: 'acc-anyor', events: 1, ran: 0, duplicates: 1, published: 0 } });
     expect(w.metrics.total(METRIC.eventsPublished)).toBe(1);
   });
 
-  it('without X-Amocrm-Requestid the key is the body hash: a byte-identical body is a duplicate, a different one is not', async () => {
+  it('the key is the body hash: a byte-identical body is a duplicate, a different one is not', async () => {
     const w = world();
     const body = fixtureBytes('amocrm-webhooks/webhook-01-status_lead.txt');
     await run(w, hookEnvelope(body, tokenOf('test000002')));
@@ -306,11 +314,12 @@ describe('flows and failure semantics', () => {
       [new PermanentError('lead-not-found', 'lead 501 is gone'), { kind: 'park', reason: 'lead-not-found', error: 'PermanentError: lead 501 is gone' }],
       [new TypeError('boom'), { kind: 'retry', error: 'TypeError: boom' }],
     ] as const) {
+      table = await createTestTable('ingest'); // each case its own deployment: the same body again would be a duplicate
       const w = world();
       w.flows.on('lead.status', 'f', async () => {
         throw err;
       });
-      expect(await run(w, hookEnvelope(twoEvents, tokenOf('test'), { 'X-Amocrm-Requestid': `sem-${err.name}-${Math.random()}` }))).toEqual(expected);
+      expect(await run(w, hookEnvelope(twoEvents, tokenOf('test')))).toEqual(expected);
       // Published before the flow failed, and only once even when retried.
       expect(w.bus.events).toHaveLength(1);
     }
@@ -369,7 +378,7 @@ describe('flows and failure semantics', () => {
       family: 'account',
       entityId: 501,
       index: 0,
-      idempotencyKey: 'rid:big-1:lead:501:note:0',
+      idempotencyKey: expect.stringMatching(/^sha256:[0-9a-f]{64}:lead:501:note:0$/),
       size: expect.any(Number),
       maxSize: MAX_DETAIL_BYTES,
       requestId: 'gw-req-1',
@@ -390,7 +399,7 @@ describe('flows and failure semantics', () => {
   });
 
   it('the event key is per account and per parser key; a flow is named kebab-case and once', () => {
-    expect(eventKey('clinic', { idempotencyKey: 'rid:x:lead:1:status:0' })).toBe('amocrm:clinic:rid:x:lead:1:status:0');
+    expect(eventKey('clinic', { idempotencyKey: 'sha256:ab:lead:1:status:0' })).toBe('amocrm:clinic:sha256:ab:lead:1:status:0');
     const f = new FlowRegistry().on('lead.status', 'a', async () => undefined);
     expect(() => f.on('*', 'a', async () => undefined)).toThrow(/already registered/);
     expect(() => f.on('*', 'Bad Name', async () => undefined)).toThrow(/kebab-case/);
@@ -410,6 +419,6 @@ describe('bus adapters', () => {
     expect(sent).toHaveLength(1);
     const entry = (sent[0] as { Entries: Array<{ Source: string; DetailType: string; Detail: string; EventBusName: string }> }).Entries[0]!;
     expect(entry).toMatchObject({ Source: EVENT_SOURCE, DetailType: 'amocrm.lead.status', EventBusName: 'amo-gateway-events' });
-    expect(JSON.parse(entry.Detail)).toMatchObject({ account: 'acc-anyor', kind: 'lead.status', entityId: 10754147, idempotencyKey: 'rid:eb-1:lead:10754147:status:0' });
+    expect(JSON.parse(entry.Detail)).toMatchObject({ account: 'acc-anyor', kind: 'lead.status', entityId: 10754147, idempotencyKey: expect.stringMatching(/^sha256:[0-9a-f]{64}:lead:10754147:status:0$/) });
   });
 });
