@@ -16,7 +16,7 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { SANDBOX_AMO_ACCOUNT_ID, SANDBOX_SUBDOMAIN } from '../infra/local/amocrm.ts';
-import { mapLimit } from '../lib/shared/concurrency.ts';
+import { mapLimit } from '../lib/common/concurrency.ts';
 
 const FIXTURES = fileURLToPath(new URL('../test/fixtures/amocrm-webhooks/', import.meta.url));
 

@@ -16,7 +16,7 @@ import { pathToFileURL } from 'node:url';
 import { startSandbox } from '../infra/local/sandbox/index.ts';
 import { AmoClient } from '../lib/amocrm/client/client.ts';
 import type { ClientEvent } from '../lib/amocrm/client/types.ts';
-import { skewedClock } from '../lib/shared/clock.ts';
+import { skewedClock } from '../lib/common/clock.ts';
 import { DynamoBreakerStore } from '../lib/store/breaker.ts';
 import { MemoryCacheStore } from '../lib/amocrm/client/cache-store.ts';
 import { DynamoRateBudget } from '../lib/store/rate-budget.ts';

@@ -18,7 +18,7 @@ import { createHandler as createTokenRefresh, type TokenRefreshDeps } from '../.
 import { createHandler as createWorker, type WorkerIngestDeps } from '../../functions/worker.ts';
 import type { OAuth } from '../../lib/amocrm/oauth/index.ts';
 import type { QueuesConfig } from '../../lib/aws/queues-config.ts';
-import type { MetricsSink } from '../../lib/shared/metrics-sink.ts';
+import type { MetricsSink } from '../../lib/common/metrics-sink.ts';
 import type { Random, BackoffPolicy } from '../../lib/pipeline/backoff.ts';
 import type { ProcessorMap } from '../../lib/pipeline/registry.ts';
 import type { DlqIndex } from '../../lib/pipeline/dlq-index.ts';

@@ -3,7 +3,7 @@
  * Tests pass `quiet` and a `sink` to read the lines. Nothing here ever receives a body or a raw
  * path (the callers log route ids and path templates only).
  */
-import type { Log } from '../../lib/shared/log.ts';
+import type { Log } from '../../lib/common/log.ts';
 
 export interface LocalLog {
   line(source: string, message: string, attributes?: Record<string, unknown>): void;

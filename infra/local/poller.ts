@@ -9,8 +9,8 @@
 import { DeleteMessageBatchCommand, ReceiveMessageCommand, type Message, type SQSClient } from '@aws-sdk/client-sqs';
 import type { SQSBatchResponse } from 'aws-lambda';
 import type { FunctionDef } from '../../lib/routes.ts';
-import { describeError } from '../../lib/shared/errors.ts';
-import { safeErrorText } from '../../lib/shared/redact.ts';
+import { describeError } from '../../lib/common/errors.ts';
+import { safeErrorText } from '../../lib/common/redact.ts';
 import { invoke, sqsEvent, type LocalInvoke } from './lambda.ts';
 import type { LocalLog } from './log.ts';
 import type { LocalQueue } from './stand-ins.ts';

@@ -6,8 +6,8 @@
  */
 import type { ScheduledEvent } from 'aws-lambda';
 import { randomUUID } from 'node:crypto';
-import { describeError } from '../../lib/shared/errors.ts';
-import { safeErrorText } from '../../lib/shared/redact.ts';
+import { describeError } from '../../lib/common/errors.ts';
+import { safeErrorText } from '../../lib/common/redact.ts';
 import type { FunctionDef, ScheduleDef } from '../../lib/routes.ts';
 import { invoke, LOCAL_ACCOUNT_ID, type LocalInvoke } from './lambda.ts';
 import type { LocalLog } from './log.ts';

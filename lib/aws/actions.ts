@@ -15,8 +15,8 @@ import type { Envelope } from '../envelope.ts';
 import type { QueueDef } from '../routes.ts';
 import type { QueueEndpoint } from './queues-config.ts';
 import { callHook, type PipelineHooks } from '../pipeline/hooks.ts';
-import type { Log } from '../shared/log.ts';
-import { safeErrorDescription } from '../shared/errors.ts';
+import type { Log } from '../common/log.ts';
+import { safeErrorDescription } from '../common/errors.ts';
 
 /** A queue as the worker knows it: its endpoints (QUEUES) plus its policy from the route table. */
 export type QueueTarget = Pick<QueueDef, 'id' | 'fifo' | 'maxAttempts' | 'retentionDays'> & QueueEndpoint;

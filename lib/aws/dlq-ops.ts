@@ -58,9 +58,9 @@ import {
   type ParkedItem,
   type ParkedMessage,
 } from '../dlq/index.ts';
-import { mapLimit } from '../shared/concurrency.ts';
-import { describeError } from '../shared/errors.ts';
-import { safeErrorText } from '../shared/redact.ts';
+import { mapLimit } from '../common/concurrency.ts';
+import { describeError } from '../common/errors.ts';
+import { safeErrorText } from '../common/redact.ts';
 import type { DlqEntry, DlqIndex } from '../pipeline/dlq-index.ts';
 import { DLQ_ATTR } from './actions.ts';
 

@@ -7,7 +7,7 @@
  */
 import type { APIGatewayProxyEvent, APIGatewayProxyResult } from 'aws-lambda';
 import { OAuthRequestError, type OAuthDisconnect, type OAuthInstall } from '../amocrm/oauth/index.ts';
-import type { Log } from '../shared/log.ts';
+import type { Log } from '../common/log.ts';
 
 export interface OAuthHandlerDeps {
   install: Pick<OAuthInstall, 'handleCallback'>;

@@ -10,8 +10,8 @@ import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { ConfigError, loadConfigFromEnv } from '../config/load.ts';
 import { createOAuth, type OAuth } from '../amocrm/oauth/index.ts';
-import type { MetricsSink } from '../shared/metrics-sink.ts';
-import type { Log } from '../shared/log.ts';
+import type { MetricsSink } from '../common/metrics-sink.ts';
+import type { Log } from '../common/log.ts';
 import { DynamoTokenStore } from '../store/token-store.ts';
 import { awsSecretSource } from './secrets.ts';
 

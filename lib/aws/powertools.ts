@@ -4,8 +4,8 @@
  * instances, once per container).
  */
 import { metricUnit, type MetricUnit } from '../metrics.ts';
-import type { Log } from '../shared/log.ts';
-import type { MetricsSink } from '../shared/metrics-sink.ts';
+import type { Log } from '../common/log.ts';
+import type { MetricsSink } from '../common/metrics-sink.ts';
 
 /** What the adapter needs of a Powertools Logger (structured JSON lines in CloudWatch). */
 export interface PowertoolsLoggerLike {

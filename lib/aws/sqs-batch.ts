@@ -12,13 +12,13 @@ import type { Random, BackoffPolicy } from '../pipeline/backoff.ts';
 import type { DeferralPolicy } from '../pipeline/deferral.ts';
 import { runFifoBatch } from '../pipeline/fifo.ts';
 import { callHook, type PipelineHooks } from '../pipeline/hooks.ts';
-import { mapLimit } from '../shared/concurrency.ts';
-import type { Log } from '../shared/log.ts';
+import { mapLimit } from '../common/concurrency.ts';
+import type { Log } from '../common/log.ts';
 import { processMessage, type MessageResult, type PipelineConfig } from '../pipeline/process.ts';
 import type { ProcessorMap, RoutePolicy } from '../pipeline/registry.ts';
 import type { DlqIndex } from '../pipeline/dlq-index.ts';
 import { executeAction, type QueueTarget } from './actions.ts';
-import { safeErrorDescription } from '../shared/errors.ts';
+import { safeErrorDescription } from '../common/errors.ts';
 
 export interface BatchDeps {
   sqs: SQSClient;

@@ -6,7 +6,7 @@
  * stop the others; the summary is returned and logged.
  */
 import type { ScheduleResult, TokenLifecycle } from '../amocrm/oauth/index.ts';
-import type { Log } from '../shared/log.ts';
+import type { Log } from '../common/log.ts';
 
 export interface TokenRefreshDeps {
   lifecycle: Pick<TokenLifecycle, 'refreshDue'>;

@@ -4,8 +4,8 @@
  * the SQS side (lib/aws/dlq-ops.ts) turns what it receives into a `DlqMessageInput` first.
  */
 import { parseEnvelope, type Envelope } from '../envelope.ts';
-import { describeError } from '../shared/errors.ts';
-import { safeErrorText } from '../shared/redact.ts';
+import { describeError } from '../common/errors.ts';
+import { safeErrorText } from '../common/redact.ts';
 import type { DlqEntry } from '../pipeline/dlq-index.ts';
 import { DlqOpsError, formatRef, NOT_AN_ENVELOPE, parseRef, UNINDEXED, type ParkedKey } from './refs.ts';
 

@@ -3,7 +3,7 @@
  * unless raw; and the body a replay sends back to the main queue.
  */
 import { envelopeBody, type Envelope } from '../envelope.ts';
-import { redact } from '../shared/redact.ts';
+import { redact } from '../common/redact.ts';
 import type { ParkedMessage } from './parked.ts';
 
 /**

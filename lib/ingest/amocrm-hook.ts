@@ -28,7 +28,7 @@ import { runEventStep } from './event-step.ts';
 import { FlowRegistry } from './flows.ts';
 import { HookTokenMatcher } from './hook-tokens.ts';
 import { METRIC } from '../metrics.ts';
-import type { MetricsSink } from '../shared/metrics-sink.ts';
+import type { MetricsSink } from '../common/metrics-sink.ts';
 import type { MirrorGate } from './mirroring.ts';
 
 export const AMOCRM_HOOK_ROUTE = 'amocrm-hook';

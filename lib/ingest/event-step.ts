@@ -18,7 +18,7 @@ import type { WebhookEvent } from '../amocrm/webhooks/types.ts';
 import type { AccountConfig } from '../config/schema.ts';
 import { MAX_DETAIL_BYTES, type BusEvent, type EventPublisher } from '../events/bus.ts';
 import { DeferError } from '../pipeline/outcome.ts';
-import type { Log } from '../shared/log.ts';
+import type { Log } from '../common/log.ts';
 import { IdempotencyInProgressError, type IdempotencyGuard } from './idempotency.ts';
 import { toBusEvent, toTooLargeEvent, type DeliveryMeta } from './events.ts';
 import type { FlowRegistry } from './flows.ts';

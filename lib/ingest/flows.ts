@@ -7,7 +7,7 @@
  */
 import type { WebhookEvent } from '../amocrm/webhooks/types.ts';
 import type { AccountConfig } from '../config/schema.ts';
-import type { Log } from '../shared/log.ts';
+import type { Log } from '../common/log.ts';
 
 export interface FlowContext {
   /** Our account (from the config) the webhook belongs to. */

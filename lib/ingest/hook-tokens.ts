@@ -22,7 +22,7 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
 import type { AccountConfig, Config } from '../config/schema.ts';
 import type { SecretSource } from '../config/secrets.ts';
-import type { Log } from '../shared/log.ts';
+import type { Log } from '../common/log.ts';
 import { RetryableError } from '../pipeline/outcome.ts';
 
 export interface HookTokenMatcherOptions {

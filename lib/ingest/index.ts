@@ -11,7 +11,7 @@ import type { ProcessorMap } from '../pipeline/registry.ts';
 import type { IdempotencyGuard } from './idempotency.ts';
 import { AMOCRM_HOOK_ROUTE, createAmocrmHookProcessor, hookTokenGate } from './amocrm-hook.ts';
 import type { FlowRegistry } from './flows.ts';
-import type { MetricsSink } from '../shared/metrics-sink.ts';
+import type { MetricsSink } from '../common/metrics-sink.ts';
 import { HookTokenMatcher } from './hook-tokens.ts';
 import { configuredMirror, IngestConfigError, withMirror, type MirrorSender } from './mirroring.ts';
 

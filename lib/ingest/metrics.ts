@@ -3,11 +3,11 @@
  * lines. Names come from the one catalogue, lib/metrics.ts (namespace `AmoGateway` in AWS;
  * Powertools adds the `service` dimension).
  */
-import type { MetricsSink } from '../shared/metrics-sink.ts';
+import type { MetricsSink } from '../common/metrics-sink.ts';
 import { METRIC } from '../metrics.ts';
 import type { PipelineHooks } from '../pipeline/hooks.ts';
 
-export type { MetricsSink } from '../shared/metrics-sink.ts';
+export type { MetricsSink } from '../common/metrics-sink.ts';
 
 /**
  * Counts every park that landed in a DLQ, whatever decided it (a processor, the pipeline's own

@@ -23,7 +23,7 @@ import type { SecretSource } from '../config/secrets.ts';
 import { createMirror, type Mirror, type MirrorResult, type MirrorRoute } from '../mirror/mirror.ts';
 import { parkNoProcessor, type ProcessorMap, type RouteProcessor } from '../pipeline/registry.ts';
 import { METRIC } from '../metrics.ts';
-import type { MetricsSink } from '../shared/metrics-sink.ts';
+import type { MetricsSink } from '../common/metrics-sink.ts';
 
 export interface MirrorSender {
   send(env: Envelope, route: MirrorRoute): Promise<MirrorResult>;

@@ -20,7 +20,7 @@ import type { QueueDef } from '../routes.ts';
 import { backoffSeconds, deferSeconds, DEFAULT_BACKOFF_POLICY, type Random, type BackoffPolicy } from './backoff.ts';
 import { checkDeferral, deferralPolicy, type DeferralPolicy } from './deferral.ts';
 import { normalizeReason, PARK_REASONS, type Outcome } from './outcome.ts';
-import { safeErrorText } from '../shared/redact.ts';
+import { safeErrorText } from '../common/redact.ts';
 
 /** What the decision needs of a queue of the table (lib/routes.ts), and its own deferral cap. */
 export type QueuePolicy = Pick<QueueDef, 'id' | 'fifo' | 'maxAttempts'> & {

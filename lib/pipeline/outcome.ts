@@ -13,7 +13,7 @@
  * error is treated as `retry` (an unknown failure is assumed transient: it will be parked after
  * its attempts anyway, whereas parking it at once could lose work to a passing glitch).
  */
-import { describeError } from '../shared/errors.ts';
+import { describeError } from '../common/errors.ts';
 
 export type Outcome =
   | { kind: 'ok' }

@@ -6,9 +6,9 @@ import { envelopeBody, EnvelopeError, parseEnvelope, type Envelope } from '../en
 import type { Random, BackoffPolicy } from './backoff.ts';
 import { decide, parkRaw, type Action, type QueuePolicy } from './decide.ts';
 import type { DeferralPolicy } from './deferral.ts';
-import type { Log } from '../shared/log.ts';
+import type { Log } from '../common/log.ts';
 import { outcomeFromError, park, PARK_REASONS, retry, type Outcome, type OutcomeKind } from './outcome.ts';
-import { describeError } from '../shared/errors.ts';
+import { describeError } from '../common/errors.ts';
 import { routeQueueId, type ProcessorMap, type RoutePolicy } from './registry.ts';
 
 export interface MessageInput {

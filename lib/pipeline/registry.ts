@@ -7,7 +7,7 @@
  */
 import type { Envelope } from '../envelope.ts';
 import type { Route } from '../routes.ts';
-import type { Log } from '../shared/log.ts';
+import type { Log } from '../common/log.ts';
 import { park, PARK_REASONS, type Outcome } from './outcome.ts';
 
 /** What the pipeline needs of a route of the table (lib/routes.ts). */

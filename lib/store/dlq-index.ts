@@ -7,7 +7,7 @@
  */
 import { DeleteCommand, GetCommand, PutCommand, QueryCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { DLQ_RETENTION_DAYS, DlqIndexError, type DlqEntry, type DlqFilter, type DlqIndex, type NewDlqEntry } from '../pipeline/dlq-index.ts';
-import { safeErrorText } from '../shared/redact.ts';
+import { safeErrorText } from '../common/redact.ts';
 import { isExpired, ttlSeconds } from './table.ts';
 
 const DAY_MS = 86_400_000;

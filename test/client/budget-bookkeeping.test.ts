@@ -7,7 +7,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { AmoRateLimitedError, RateBudgetExhaustedError } from '../../lib/amocrm/client/errors.ts';
 import type { ClientEvent, FetchLike } from '../../lib/amocrm/client/types.ts';
-import type { SleepingClock } from '../../lib/shared/clock.ts';
+import type { SleepingClock } from '../../lib/common/clock.ts';
 import { MemoryBreakerStore, type BreakerState } from '../../lib/amocrm/client/breaker-store.ts';
 import { MemoryRateBudget, type AcquireOptions, type BudgetDecision, type BudgetScope, type CompleteOptions, type RateBudget } from '../../lib/amocrm/client/rate-budget.ts';
 import { ACCOUNT, fastClient, sandbox, type TestSandbox } from './support.ts';

@@ -10,7 +10,7 @@ import { AmoClient } from '../../lib/amocrm/client/client.ts';
 import { liftBreaker } from '../../lib/amocrm/client/breaker.ts';
 import { AccountBlockedError } from '../../lib/amocrm/client/errors.ts';
 import type { ClientEvent } from '../../lib/amocrm/client/types.ts';
-import { skewedClock } from '../../lib/shared/clock.ts';
+import { skewedClock } from '../../lib/common/clock.ts';
 import { DynamoBreakerStore } from '../../lib/store/breaker.ts';
 import { MemoryCacheStore } from '../../lib/amocrm/client/cache-store.ts';
 import { DynamoRateBudget } from '../../lib/store/rate-budget.ts';

@@ -6,7 +6,7 @@ import { ConfigError, parseConfig } from '../../lib/config/index.ts';
 import { RecordingBus } from '../../lib/events/bus.ts';
 import { pipelineMetrics, RecordingMetrics, withMirror } from '../../lib/ingest/index.ts';
 import { ok } from '../../lib/pipeline/outcome.ts';
-import { silentLog } from '../../lib/shared/log.ts';
+import { silentLog } from '../../lib/common/log.ts';
 import { staticSecretSource } from '../../lib/config/secrets.ts';
 import type { IdempotencyGuard } from '../../lib/ingest/idempotency.ts';
 import { SQSClient } from '@aws-sdk/client-sqs';

@@ -2,7 +2,7 @@
 import { buildEnvelope, type Envelope } from '../../lib/envelope.ts';
 import { parseConfig, type Config, type ConfigInput } from '../../lib/config/index.ts';
 import type { SecretSource } from '../../lib/config/secrets.ts';
-import type { Log } from '../../lib/shared/log.ts';
+import type { Log } from '../../lib/common/log.ts';
 import type { ProcessorContext } from '../../lib/pipeline/registry.ts';
 
 export const HOOK_HEADERS = ['content-type', 'user-agent', 'x-amocrm-requestid'];

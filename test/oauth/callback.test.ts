@@ -8,7 +8,7 @@ import type { APIGatewayProxyResult } from 'aws-lambda';
 import { afterEach, describe, expect, it } from 'vitest';
 import { createHandler } from '../../functions/oauth.ts';
 import { AccountDisconnectedError, disconnectSignature, type OAuth } from '../../lib/amocrm/oauth/index.ts';
-import { silentLog } from '../../lib/shared/log.ts';
+import { silentLog } from '../../lib/common/log.ts';
 import { parseConfig } from '../../lib/config/index.ts';
 import { apiStatus, restEvent, serveHandler, startWorld, type World } from './support.ts';
 

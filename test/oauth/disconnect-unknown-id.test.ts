@@ -8,7 +8,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { createHandler } from '../../functions/oauth.ts';
 import { createOAuth, disconnectSignature } from '../../lib/amocrm/oauth/index.ts';
-import { silentLog, type Log } from '../../lib/shared/log.ts';
+import { silentLog, type Log } from '../../lib/common/log.ts';
 import { parseConfig, type Config } from '../../lib/config/index.ts';
 import { staticSecretSource } from '../../lib/config/secrets.ts';
 import { CLIENT_SECRET_NAME, restEvent, startWorld, type World } from './support.ts';

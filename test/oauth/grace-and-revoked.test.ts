@@ -5,7 +5,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { createHandler as createRefreshHandler } from '../../functions/token-refresh.ts';
 import { AccountNeedsReauthError, TokenRefreshBusyError, TokenStoreWriteError } from '../../lib/amocrm/oauth/index.ts';
-import { silentLog } from '../../lib/shared/log.ts';
+import { silentLog } from '../../lib/common/log.ts';
 import type { DynamoTokenStore } from '../../lib/store/token-store.ts';
 import type { TokenRecordInput } from '../../lib/amocrm/oauth/token-store.ts';
 import { apiStatus, startWorld, type World } from './support.ts';

@@ -12,7 +12,7 @@ import { createHandler as createRefreshHandler } from '../../functions/token-ref
 import { AccountNeedsReauthError, TokenStoreWriteError, type TokenRecordInput } from '../../lib/amocrm/oauth/index.ts';
 import { parseConfig } from '../../lib/config/index.ts';
 import { outcomeFromError } from '../../lib/pipeline/outcome.ts';
-import { silentLog } from '../../lib/shared/log.ts';
+import { silentLog } from '../../lib/common/log.ts';
 import type { DynamoTokenStore } from '../../lib/store/token-store.ts';
 import { apiStatus, CLIENT_SECRET_NAME, startWorld, type World } from './support.ts';
 

@@ -8,7 +8,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { createHandler as createRefreshHandler } from '../../functions/token-refresh.ts';
 import type { TokenSource } from '../../lib/amocrm/client/types.ts';
 import { TokenRejectedError } from '../../lib/amocrm/oauth/index.ts';
-import { silentLog } from '../../lib/shared/log.ts';
+import { silentLog } from '../../lib/common/log.ts';
 import { apiStatus, startWorld, type World } from './support.ts';
 
 const DAY = 86_400_000;

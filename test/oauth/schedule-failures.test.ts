@@ -11,7 +11,7 @@ import { createHandler as createRefreshHandler } from '../../functions/token-ref
 import { createOAuth, scheduleFailureKind } from '../../lib/amocrm/oauth/index.ts';
 import { SecretNotFoundError, staticSecretSource, type SecretSource } from '../../lib/config/secrets.ts';
 import { METRIC_CATALOGUE } from '../../lib/metrics.ts';
-import type { Log } from '../../lib/shared/log.ts';
+import type { Log } from '../../lib/common/log.ts';
 import { DynamoTokenStore } from '../../lib/store/token-store.ts';
 import { CLIENT_SECRET_NAME, MetricsRecorder, startWorld, type World } from './support.ts';
 

@@ -10,7 +10,7 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { startSandbox, type Sandbox } from '../../infra/local/sandbox/index.ts';
 import { createOAuth, type OAuth, type LifecycleTiming } from '../../lib/amocrm/oauth/index.ts';
-import type { MetricsSink } from '../../lib/shared/metrics-sink.ts';
+import type { MetricsSink } from '../../lib/common/metrics-sink.ts';
 import { parseConfig, type Config, type ConfigInput } from '../../lib/config/index.ts';
 import { staticSecretSource } from '../../lib/config/secrets.ts';
 import { DynamoTokenStore } from '../../lib/store/token-store.ts';

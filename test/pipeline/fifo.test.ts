@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { fifoFailures, runFifoBatch } from '../../lib/pipeline/fifo.ts';
-import { mapLimit } from '../../lib/shared/concurrency.ts';
+import { mapLimit } from '../../lib/common/concurrency.ts';
 
 type R = { id: string; g: string };
 const rec = (spec: string): R[] => spec.split(' ').map((s) => ({ id: s, g: s[0] as string }));

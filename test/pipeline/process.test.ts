@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { type ProcessorContext, type RouteProcessor } from '../../lib/pipeline/registry.ts';
 import { processMessage, type PipelineConfig } from '../../lib/pipeline/process.ts';
 import { DeferError, ok, PermanentError, RetryableError, type Outcome } from '../../lib/pipeline/outcome.ts';
-import { silentLog } from '../../lib/shared/log.ts';
+import { silentLog } from '../../lib/common/log.ts';
 import { envelope } from './fixtures.ts';
 import { constant } from './seeded.ts';
 

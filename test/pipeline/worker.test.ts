@@ -12,7 +12,7 @@ import { sqsEvent } from '../../infra/local/lambda.ts';
 import { defineRouteTable, dlqName, queueName } from '../../lib/routes.ts';
 import type { QueuesConfig } from '../../lib/aws/queues-config.ts';
 import { RecordingMetrics } from '../../lib/ingest/metrics.ts';
-import { silentLog, type Log } from '../../lib/shared/log.ts';
+import { silentLog, type Log } from '../../lib/common/log.ts';
 import { DeferError, ok, PermanentError, RetryableError } from '../../lib/pipeline/outcome.ts';
 import type { RouteProcessor } from '../../lib/pipeline/registry.ts';
 import { DynamoDlqIndex } from '../../lib/store/dlq-index.ts';

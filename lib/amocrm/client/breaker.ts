@@ -7,7 +7,7 @@
 import type { BreakerStore } from './breaker-store.ts';
 import { AccountBlockedError } from './errors.ts';
 import type { Observer } from './types.ts';
-import type { SleepingClock } from '../../shared/clock.ts';
+import type { SleepingClock } from '../../common/clock.ts';
 
 /** How long a blocked account's messages are deferred at a time (SQS's longest delay). */
 export const BLOCKED_DEFER_MS = 15 * 60 * 1000;

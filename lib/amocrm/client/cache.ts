@@ -13,7 +13,7 @@
  */
 import type { CacheEntry, CacheStore } from './cache-store.ts';
 import type { Observer } from './types.ts';
-import type { SleepingClock } from '../../shared/clock.ts';
+import type { SleepingClock } from '../../common/clock.ts';
 
 export interface CachePolicy {
   /** *assumed* 10 min: pipelines and fields change rarely, and `pull-schema` is the source of names anyway. */

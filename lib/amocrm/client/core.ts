@@ -21,8 +21,8 @@ import { AmoAccountBlockedError, AmoApiError, AmoNetworkError, AmoRateLimitedErr
 import { decideRetry, DEFAULT_REQUEST_RETRY_POLICY, type RequestKind, type RequestRetryPolicy } from './retry.ts';
 import { sendOnce, type AmoResponse, type HttpMethod } from './transport.ts';
 import type { AccountRef, FetchLike, Observer, TokenSource } from './types.ts';
-import { systemClock, type SleepingClock } from '../../shared/clock.ts';
-import { safeErrorDescription } from '../../shared/errors.ts';
+import { systemClock, type SleepingClock } from '../../common/clock.ts';
+import { safeErrorDescription } from '../../common/errors.ts';
 
 export interface AmoRequest {
   method: HttpMethod;

@@ -18,7 +18,7 @@
  * redacted. Request headers are never stored.
  */
 import { defer, park, PipelineError, retry, type Outcome } from '../../pipeline/outcome.ts';
-import { redact } from '../../shared/redact.ts';
+import { redact } from '../../common/redact.ts';
 
 export type ErrorOutcome = 'defer' | 'retry' | 'park';
 

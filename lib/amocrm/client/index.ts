@@ -11,7 +11,7 @@ export { DEFAULT_ADD_POLICY, type AddOptions, type AddPolicy } from './add.ts';
 export { BreakerGate, liftBreaker, breakerStatus } from './breaker.ts';
 export { AccountSchema, pullSchema, pullSchemaToFile, loadSchemaFile, type AccountSchemaJson } from './schema.ts';
 export { type AccountRef, type TokenSource, type Observer, type ClientEvent, type FetchLike } from './types.ts';
-export { systemClock, skewedClock, type SleepingClock } from '../../shared/clock.ts';
+export { systemClock, skewedClock, type SleepingClock } from '../../common/clock.ts';
 export type { AmoResponse } from './transport.ts';
 export { MemoryRateBudget, DEFAULT_BUDGET_CONFIG, type RateBudget, type BudgetScope, type BudgetConfig, type BudgetDecision } from './rate-budget.ts';
 export { MemoryBreakerStore, type BreakerStore, type BreakerState } from './breaker-store.ts';

@@ -21,7 +21,7 @@ import {
   type ProblemDetails,
   type ValidationErrorEntry,
 } from './errors.ts';
-import { redact } from '../../shared/redact.ts';
+import { redact } from '../../common/redact.ts';
 import type { FetchLike } from './types.ts';
 
 export type HttpMethod = 'GET' | 'POST' | 'PATCH' | 'PUT' | 'DELETE';

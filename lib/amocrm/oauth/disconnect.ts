@@ -12,7 +12,7 @@ import { createHmac, timingSafeEqual } from 'node:crypto';
 import type { AccountConfig, IntegrationConfig } from '../../config/schema.ts';
 import { OAuthRequestError } from './errors.ts';
 import type { TokenLifecycle } from './lifecycle.ts';
-import { silentLog, type Log } from '../../shared/log.ts';
+import { silentLog, type Log } from '../../common/log.ts';
 
 export interface DisconnectQuery {
   client_uuid?: string;

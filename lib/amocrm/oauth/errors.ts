@@ -6,7 +6,7 @@
  * own words (title/hint), never a token or a secret.
  */
 import { defer, PipelineError, retry, type Outcome } from '../../pipeline/outcome.ts';
-import { describeError } from '../../shared/errors.ts';
+import { describeError } from '../../common/errors.ts';
 
 export type FailureOutcome = 'defer' | 'retry';
 

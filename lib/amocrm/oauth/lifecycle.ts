@@ -36,10 +36,10 @@ import {
 } from './errors.ts';
 import { readTokenClaims } from './jwt.ts';
 import { METRIC } from '../../metrics.ts';
-import { noMetrics, type MetricsSink } from '../../shared/metrics-sink.ts';
-import { silentLog, type Log } from '../../shared/log.ts';
-import { realSleep, systemClock, type Clock } from '../../shared/clock.ts';
-import { mapLimit } from '../../shared/concurrency.ts';
+import { noMetrics, type MetricsSink } from '../../common/metrics-sink.ts';
+import { silentLog, type Log } from '../../common/log.ts';
+import { realSleep, systemClock, type Clock } from '../../common/clock.ts';
+import { mapLimit } from '../../common/concurrency.ts';
 import { requestToken, type FetchFn, type Grant, type TokenResponse } from './token-endpoint.ts';
 
 export interface LifecycleTiming {

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import { redact, safeErrorText, truncate } from '../../lib/shared/redact.ts';
+import { redact, safeErrorText, truncate } from '../../lib/common/redact.ts';
 import { normalizeReason, outcomeFromError, DeferError, PermanentError, RetryableError } from '../../lib/pipeline/outcome.ts';
-import { describeError } from '../../lib/shared/errors.ts';
+import { describeError } from '../../lib/common/errors.ts';
 
 describe('redact', () => {
   it('hides emails, phones, bearer and JWT tokens, secret pairs and long opaque strings', () => {
