@@ -19,19 +19,28 @@ export default tseslint.config(
     files: ['lib/**/*.ts'],
     ignores: ['lib/store/**', 'lib/aws/**'],
     rules: {
-      'no-restricted-imports': ['error', {
-        patterns: [
-          { group: ['@aws-sdk/*', 'aws-lambda', 'aws-cdk-lib', 'aws-cdk-lib/*'], message: 'lib/ is free of AWS types: put adapters in lib/store or lib/aws.' },
-          { group: ['**/infra/**'], message: 'lib/ never imports infra/.' },
-          { group: ['**/store/*'], message: 'ports live with their feature; only lib/aws wires the DynamoDB adapters of lib/store.' },
-        ],
-      }],
+      'no-restricted-imports': [
+        'error',
+        {
+          patterns: [
+            {
+              group: ['@aws-sdk/*', 'aws-lambda', 'aws-cdk-lib', 'aws-cdk-lib/*'],
+              message: 'lib/ is free of AWS types: put adapters in lib/store or lib/aws.',
+            },
+            { group: ['**/infra/**'], message: 'lib/ never imports infra/.' },
+            { group: ['**/store/*'], message: 'ports live with their feature; only lib/aws wires the DynamoDB adapters of lib/store.' },
+          ],
+        },
+      ],
     },
   },
   {
     files: ['functions/**/*.ts'],
     rules: {
-      'no-restricted-imports': ['error', { patterns: [{ group: ['**/infra/local/**'], message: 'functions/ never import the local world or the sandbox.' }] }],
+      'no-restricted-imports': [
+        'error',
+        { patterns: [{ group: ['**/infra/local/**'], message: 'functions/ never import the local world or the sandbox.' }] },
+      ],
     },
   },
 );

@@ -56,7 +56,11 @@ const round = (x: number, d = 2): number => Math.round(x * 10 ** d) / 10 ** d;
 
 async function post(url: string, body: Buffer, rid: string): Promise<{ ms: number; status: number }> {
   const t0 = performance.now();
-  const res = await fetch(url, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded', 'user-agent': 'amoCRM-Webhooks/3.0', 'x-amocrm-requestid': rid }, body });
+  const res = await fetch(url, {
+    method: 'POST',
+    headers: { 'content-type': 'application/x-www-form-urlencoded', 'user-agent': 'amoCRM-Webhooks/3.0', 'x-amocrm-requestid': rid },
+    body,
+  });
   await res.arrayBuffer();
   return { ms: performance.now() - t0, status: res.status };
 }
@@ -64,11 +68,15 @@ async function post(url: string, body: Buffer, rid: string): Promise<{ ms: numbe
 export async function measure(url: string, bodies: readonly Buffer[], n: number, concurrency: number, tag: string): Promise<AckFigures> {
   let non200 = 0;
   const t0 = performance.now();
-  const times = await mapLimit(Array.from({ length: n }, (_, i) => i), concurrency, async (i) => {
-    const r = await post(url, bodies[i % bodies.length] as Buffer, `bench-${tag}-${i}`);
-    if (r.status !== 200) non200++;
-    return r.ms;
-  });
+  const times = await mapLimit(
+    Array.from({ length: n }, (_, i) => i),
+    concurrency,
+    async (i) => {
+      const r = await post(url, bodies[i % bodies.length] as Buffer, `bench-${tag}-${i}`);
+      if (r.status !== 200) non200++;
+      return r.ms;
+    },
+  );
   const seconds = (performance.now() - t0) / 1000;
   const sorted = [...times].sort((a, b) => a - b);
   return {
@@ -105,13 +113,17 @@ async function main(): Promise<void> {
     const figures = [await measure(url, bodies, n, 1, 'seq'), await measure(url, bodies, n, concurrency, 'par')];
     console.log(`ack-latency: ${n} real webhook bodies per mode to POST /hooks/amocrm/{token} (local runner, memory, worker consuming)`);
     for (const f of figures) {
-      console.log(`  ${f.mode.padEnd(15)} p50 ${f.p50} ms  p95 ${f.p95} ms  p99 ${f.p99} ms  max ${f.max} ms  ${f.perSecond} req/s  (${f.seconds} s${f.non200 ? `, ${f.non200} not 200` : ''})`);
+      console.log(
+        `  ${f.mode.padEnd(15)} p50 ${f.p50} ms  p95 ${f.p95} ms  p99 ${f.p99} ms  max ${f.max} ms  ${f.perSecond} req/s  (${f.seconds} s${f.non200 ? `, ${f.non200} not 200` : ''})`,
+      );
     }
     const total = 30 + 2 * n;
     const deleted = () => runner.pollerStats()['amocrm-hooks']?.deleted ?? 0;
     while (deleted() < total && performance.now() - started < 300_000) await new Promise((r) => setTimeout(r, 100));
     const drainSeconds = (performance.now() - started) / 1000;
-    console.log(`  worker: ${deleted()} of ${total} messages processed ${round(drainSeconds, 1)} s after the first timed post (${round(deleted() / drainSeconds, 1)} msg/s); ${runner.amo!.bus.events.length} events published; DLQ ${runner.depth('amocrm-hooks').dlq}`);
+    console.log(
+      `  worker: ${deleted()} of ${total} messages processed ${round(drainSeconds, 1)} s after the first timed post (${round(deleted() / drainSeconds, 1)} msg/s); ${runner.amo!.bus.events.length} events published; DLQ ${runner.depth('amocrm-hooks').dlq}`,
+    );
   } finally {
     await runner.stop();
   }

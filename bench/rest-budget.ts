@@ -74,7 +74,11 @@ export async function runRestBudget(opts: RestBudgetOptions): Promise<RestBudget
     },
   });
   const tableName = `bench-${randomUUID().slice(0, 8)}`;
-  const admin = new DynamoDBClient({ endpoint: opts.ddbEndpoint, region: 'us-east-1', credentials: { accessKeyId: 'local', secretAccessKey: 'local' } });
+  const admin = new DynamoDBClient({
+    endpoint: opts.ddbEndpoint,
+    region: 'us-east-1',
+    credentials: { accessKeyId: 'local', secretAccessKey: 'local' },
+  });
   await admin.send(new CreateTableCommand(createTableInput(tableName)));
   const token = sb.admin.issueLongLivedToken({ clientId }).access_token;
   const tokens = { getToken: async () => ({ accessToken: token, baseUrl: sb.url }), onUnauthorized: async () => {} };
@@ -89,7 +93,13 @@ export async function runRestBudget(opts: RestBudgetOptions): Promise<RestBudget
     await Promise.all(
       Array.from({ length: instances }, async (_, i) => {
         // One DynamoDB client per instance: separate connections, like separate Lambda instances.
-        const doc = DynamoDBDocumentClient.from(new DynamoDBClient({ endpoint: opts.ddbEndpoint, region: 'us-east-1', credentials: { accessKeyId: 'local', secretAccessKey: 'local' } }));
+        const doc = DynamoDBDocumentClient.from(
+          new DynamoDBClient({
+            endpoint: opts.ddbEndpoint,
+            region: 'us-east-1',
+            credentials: { accessKeyId: 'local', secretAccessKey: 'local' },
+          }),
+        );
         const offset = instances === 1 ? 0 : Math.round(-skew + (2 * skew * i) / (instances - 1));
         const client = new AmoClient({
           tokens,
@@ -167,7 +177,12 @@ async function main(): Promise<void> {
         await new Promise((r) => setTimeout(r, 150));
       }
     }
-    const f = await runRestBudget({ ddbEndpoint: endpoint, instances: arg('instances', 20), requests: arg('requests', 210), skewMs: arg('skew', 20) });
+    const f = await runRestBudget({
+      ddbEndpoint: endpoint,
+      instances: arg('instances', 20),
+      requests: arg('requests', 210),
+      skewMs: arg('skew', 20),
+    });
     console.log(`rest-budget: ${f.instances} instances, ${f.requests} requests (backlog), clocks skewed ±${arg('skew', 20)} ms`);
     console.log(`  completed ${f.completed}, failed ${f.failed}, in ${f.seconds} s`);
     console.log(`  429 responses: ${f.status429}   403 responses: ${f.status403}`);

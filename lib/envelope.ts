@@ -95,15 +95,33 @@ export function buildEnvelope(req: InboundRequest, headerAllowList: readonly str
   for (const field of ENVELOPE_FIELDS) {
     const src: EnvelopeFieldSource = field.source;
     switch (src.kind) {
-      case 'const': out[field.name] = src.value; break;
-      case 'routeId': out[field.name] = req.routeId; break;
-      case 'pathParams': out[field.name] = { ...req.pathParams }; break;
-      case 'query': out[field.name] = { ...req.query }; break;
-      case 'headers': out[field.name] = allowListHeaders(req.headers, headerAllowList); break;
-      case 'bodyBase64': out[field.name] = Buffer.from(req.body).toString('base64'); break;
-      case 'receivedAt': out[field.name] = req.receivedAt; break;
-      case 'requestId': out[field.name] = req.requestId; break;
-      case 'sourceIp': out[field.name] = req.sourceIp; break;
+      case 'const':
+        out[field.name] = src.value;
+        break;
+      case 'routeId':
+        out[field.name] = req.routeId;
+        break;
+      case 'pathParams':
+        out[field.name] = { ...req.pathParams };
+        break;
+      case 'query':
+        out[field.name] = { ...req.query };
+        break;
+      case 'headers':
+        out[field.name] = allowListHeaders(req.headers, headerAllowList);
+        break;
+      case 'bodyBase64':
+        out[field.name] = Buffer.from(req.body).toString('base64');
+        break;
+      case 'receivedAt':
+        out[field.name] = req.receivedAt;
+        break;
+      case 'requestId':
+        out[field.name] = req.requestId;
+        break;
+      case 'sourceIp':
+        out[field.name] = req.sourceIp;
+        break;
     }
   }
   return envelopeSchema.parse(out);
@@ -123,7 +141,9 @@ export function parseEnvelope(messageBody: string): Envelope {
   }
   const parsed = envelopeSchema.safeParse(raw);
   if (!parsed.success) {
-    throw new EnvelopeError(`not an envelope: ${parsed.error.issues.map((i) => `${i.path.join('.') || '(root)'}: ${i.message}`).join('; ')}`);
+    throw new EnvelopeError(
+      `not an envelope: ${parsed.error.issues.map((i) => `${i.path.join('.') || '(root)'}: ${i.message}`).join('; ')}`,
+    );
   }
   return parsed.data;
 }

@@ -75,20 +75,29 @@ const sum = (atLeast: number, action: string): MetricAlarmRule => ({ stat: 'SUM'
 export const METRIC_CATALOGUE: Readonly<Record<MetricName, MetricInfo>> = {
   WebhookBadToken: {
     unit: 'Count',
-    meaning: "An amoCRM webhook arrived with a path token no configured account has (an account's hookToken secret); it was parked with reason bad-token.",
+    meaning:
+      "An amoCRM webhook arrived with a path token no configured account has (an account's hookToken secret); it was parked with reason bad-token.",
     dimensions: [],
-    alarm: sum(1, 'A hook URL set in amoCRM is stale (token rotated, account removed from the config, secret missing) or someone is probing the route. `amo-gateway dlq list --reason bad-token`; fix the hook URL in amoCRM or the secret, then `dlq replay`; ignore probes.'),
+    alarm: sum(
+      1,
+      'A hook URL set in amoCRM is stale (token rotated, account removed from the config, secret missing) or someone is probing the route. `amo-gateway dlq list --reason bad-token`; fix the hook URL in amoCRM or the secret, then `dlq replay`; ignore probes.',
+    ),
   },
   Parked: {
     unit: 'Count',
-    meaning: 'A message was parked in its DLQ (counted when the DLQ send succeeded), whatever decided it: a processor, the pipeline (bad-envelope, unknown-route, no-processor, body-too-large), out-of-attempts or deferred-too-long.',
+    meaning:
+      'A message was parked in its DLQ (counted when the DLQ send succeeded), whatever decided it: a processor, the pipeline (bad-envelope, unknown-route, no-processor, body-too-large), out-of-attempts or deferred-too-long.',
     dimensions: ['reason'],
     groupBy: 'reason',
-    alarm: sum(1, '`amo-gateway dlq list` / `dlq show` give the reason. no-processor: the route has no processor deployed yet (deploy it, then `dlq replay`); deferred-too-long: see DeferredMessageAge; others: fix the cause, then replay or purge.'),
+    alarm: sum(
+      1,
+      '`amo-gateway dlq list` / `dlq show` give the reason. no-processor: the route has no processor deployed yet (deploy it, then `dlq replay`); deferred-too-long: see DeferredMessageAge; others: fix the cause, then replay or purge.',
+    ),
   },
   Deferred: {
     unit: 'Count',
-    meaning: 'A message was deferred (back-pressure: rate budget spent, account blocked, needs re-authorization) and comes back after a delay; not a failure.',
+    meaning:
+      'A message was deferred (back-pressure: rate budget spent, account blocked, needs re-authorization) and comes back after a delay; not a failure.',
     dimensions: ['reason'],
     groupBy: 'reason',
   },
@@ -100,20 +109,28 @@ export const METRIC_CATALOGUE: Readonly<Record<MetricName, MetricInfo>> = {
     alarm: {
       stat: 'MAX',
       atLeast: DEFERRAL_AGE_ALARM_SECONDS,
-      action: 'Messages have waited over an hour: look at Deferred by reason, AccountBlocked, AccountNeedsReauth, AmoRateLimited and RateBudgetExhausted; fix the account or the load before the cap parks them.',
+      action:
+        'Messages have waited over an hour: look at Deferred by reason, AccountBlocked, AccountNeedsReauth, AmoRateLimited and RateBudgetExhausted; fix the account or the load before the cap parks them.',
     },
   },
   DlqIndexWriteFailed: {
     unit: 'Count',
-    meaning: 'A parked message is in its DLQ but its DLQ index write failed, so `dlq list` does not show it (only `dlq list --scan`, as unindexed).',
+    meaning:
+      'A parked message is in its DLQ but its DLQ index write failed, so `dlq list` does not show it (only `dlq list --scan`, as unindexed).',
     dimensions: [],
-    alarm: sum(1, "Check the table (name, permissions, throttling) in the worker's log; `amo-gateway dlq list --scan` shows the unindexed messages; replay works on them."),
+    alarm: sum(
+      1,
+      "Check the table (name, permissions, throttling) in the worker's log; `amo-gateway dlq list --scan` shows the unindexed messages; replay works on them.",
+    ),
   },
   MirrorFailed: {
     unit: 'Count',
     meaning: 'A mirror send (best effort, never changing the outcome) failed: HTTP error, timeout, network, missing or unverifiable token.',
     dimensions: [],
-    alarm: sum(5, 'The mirror deployment is down or refuses our requests (its URL or token secret); the mirror misses these requests, nothing else is affected. *assumed* threshold: 5 in 5 minutes, so one blip does not page.'),
+    alarm: sum(
+      5,
+      'The mirror deployment is down or refuses our requests (its URL or token secret); the mirror misses these requests, nothing else is affected. *assumed* threshold: 5 in 5 minutes, so one blip does not page.',
+    ),
   },
   EventsPublished: {
     unit: 'Count',
@@ -128,38 +145,58 @@ export const METRIC_CATALOGUE: Readonly<Record<MetricName, MetricInfo>> = {
   },
   TokenRefreshFailed: {
     unit: 'Count',
-    meaning: "A token refresh failed at amoCRM's token endpoint (kind = revoked, invalid-grant, invalid-client, blocked, throttled, transient, bad-response) or its result could not be stored (kind = store).",
+    meaning:
+      "A token refresh failed at amoCRM's token endpoint (kind = revoked, invalid-grant, invalid-client, blocked, throttled, transient, bad-response) or its result could not be stored (kind = store).",
     dimensions: ['account', 'kind'],
     groupBy: 'kind',
-    alarm: sum(3, "`amo-gateway token status`; the function's log names the account. Transient kinds pass by themselves (the grace rule covers a lost write); revoked / invalid-client end in AccountNeedsReauth. *assumed* threshold: 3 in 5 minutes."),
+    alarm: sum(
+      3,
+      "`amo-gateway token status`; the function's log names the account. Transient kinds pass by themselves (the grace rule covers a lost write); revoked / invalid-client end in AccountNeedsReauth. *assumed* threshold: 3 in 5 minutes.",
+    ),
   },
   ScheduledRefreshFailed: {
     unit: 'Count',
-    meaning: 'The scheduled refresh could not check or refresh an account (kind = secrets: the client secret could not be read; store: the token table failed; token-endpoint: amoCRM failed; unknown: anything else).',
+    meaning:
+      'The scheduled refresh could not check or refresh an account (kind = secrets: the client secret could not be read; store: the token table failed; token-endpoint: amoCRM failed; unknown: anything else).',
     dimensions: ['account', 'kind'],
     groupBy: 'kind',
-    alarm: sum(1, "Read the token-refresh function's log (it names the account and the error); secrets: the Secrets Manager secret and the function's grant; store: the table and its permissions. Tokens expire if this persists: `amo-gateway token refresh --account <id>` once fixed."),
+    alarm: sum(
+      1,
+      "Read the token-refresh function's log (it names the account and the error); secrets: the Secrets Manager secret and the function's grant; store: the table and its permissions. Tokens expire if this persists: `amo-gateway token refresh --account <id>` once fixed.",
+    ),
   },
   TokenRefreshBusy: {
     unit: 'Count',
-    meaning: 'A caller gave up waiting for another holder of the refresh lease (the token endpoint or the table is slow, or a holder died holding it).',
+    meaning:
+      'A caller gave up waiting for another holder of the refresh lease (the token endpoint or the table is slow, or a holder died holding it).',
     dimensions: ['account'],
     groupBy: 'account',
-    alarm: sum(5, "A refresh is hanging: check amoCRM's token endpoint and the table's latency in the logs; the lease runs out by itself. *assumed* threshold: 5 in 5 minutes."),
+    alarm: sum(
+      5,
+      "A refresh is hanging: check amoCRM's token endpoint and the table's latency in the logs; the lease runs out by itself. *assumed* threshold: 5 in 5 minutes.",
+    ),
   },
   AccountNeedsReauth: {
     unit: 'Count',
-    meaning: "An account's grant is dead (refresh token revoked, client secret wrong, long-lived token expired); its messages are deferred, not lost.",
+    meaning:
+      "An account's grant is dead (refresh token revoked, client secret wrong, long-lived token expired); its messages are deferred, not lost.",
     dimensions: ['account'],
     groupBy: 'account',
-    alarm: sum(1, '`amo-gateway token status` names the account and reason; fix the secret or run `amo-gateway auth link --account <id>` as an account admin.'),
+    alarm: sum(
+      1,
+      '`amo-gateway token status` names the account and reason; fix the secret or run `amo-gateway auth link --account <id>` as an account admin.',
+    ),
   },
   AccountDisconnected: {
     unit: 'Count',
-    meaning: 'amoCRM told us (disconnect hook) that the integration was removed from an account; its messages are deferred until it is installed again (then parked deferred-too-long).',
+    meaning:
+      'amoCRM told us (disconnect hook) that the integration was removed from an account; its messages are deferred until it is installed again (then parked deferred-too-long).',
     dimensions: ['account'],
     groupBy: 'account',
-    alarm: sum(1, 'Ask the account owner whether it was intended; install again (`amo-gateway auth link --account <id>`) or remove the account from the config.'),
+    alarm: sum(
+      1,
+      'Ask the account owner whether it was intended; install again (`amo-gateway auth link --account <id>`) or remove the account from the config.',
+    ),
   },
   AccountInstalled: {
     unit: 'Count',
@@ -176,21 +213,29 @@ export const METRIC_CATALOGUE: Readonly<Record<MetricName, MetricInfo>> = {
   },
   AccountBlocked: {
     unit: 'Count',
-    meaning: 'amoCRM answered 403: the account is blocked (usually after repeated 429s) and every worker has stopped calling it (the breaker opened; counted once per block across containers). Messages are deferred, not lost.',
+    meaning:
+      'amoCRM answered 403: the account is blocked (usually after repeated 429s) and every worker has stopped calling it (the breaker opened; counted once per block across containers). Messages are deferred, not lost.',
     dimensions: ['account'],
     groupBy: 'account',
-    alarm: sum(1, 'Only amoCRM support lifts the block: open a ticket; once lifted, run `amo-gateway breaker lift --account <id> --yes` (deferred messages come back within 15 minutes).'),
+    alarm: sum(
+      1,
+      'Only amoCRM support lifts the block: open a ticket; once lifted, run `amo-gateway breaker lift --account <id> --yes` (deferred messages come back within 15 minutes).',
+    ),
   },
   AmoRateLimited: {
     unit: 'Count',
     meaning: 'amoCRM answered 429 although the shared rate budget should make that impossible; repeated 429s lead to a 403 block.',
     dimensions: ['account'],
     groupBy: 'account',
-    alarm: sum(1, 'Something else calls the account with the same integration (another deployment, a script), or the budget is misconfigured; find it before amoCRM blocks the account.'),
+    alarm: sum(
+      1,
+      'Something else calls the account with the same integration (another deployment, a script), or the budget is misconfigured; find it before amoCRM blocks the account.',
+    ),
   },
   RateBudgetExhausted: {
     unit: 'Count',
-    meaning: "A worker's call found no slot in the account's shared rate budget in time and its message was deferred: expected back-pressure under load (DeferredMessageAge alarms when it lasts).",
+    meaning:
+      "A worker's call found no slot in the account's shared rate budget in time and its message was deferred: expected back-pressure under load (DeferredMessageAge alarms when it lasts).",
     dimensions: ['account'],
     groupBy: 'account',
   },

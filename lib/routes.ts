@@ -52,10 +52,14 @@ const routeSchema = z
   .superRefine((r, ctx) => {
     if (r.target.kind === 'queue') {
       if (r.method === 'GET') ctx.addIssue({ code: 'custom', message: `${r.id}: a queue route needs a body (not GET)` });
-      if (r.contentTypes.length === 0) ctx.addIssue({ code: 'custom', message: `${r.id}: a queue route must list its content types (anything else gets 415)` });
+      if (r.contentTypes.length === 0)
+        ctx.addIssue({ code: 'custom', message: `${r.id}: a queue route must list its content types (anything else gets 415)` });
       if (!r.ack) ctx.addIssue({ code: 'custom', message: `${r.id}: a queue route needs its fixed ack` });
       if (r.bodyLimitBytes > MAX_QUEUED_BODY_BYTES) {
-        ctx.addIssue({ code: 'custom', message: `${r.id}: bodyLimitBytes ${r.bodyLimitBytes} cannot fit one SQS message after base64 (max ${MAX_QUEUED_BODY_BYTES})` });
+        ctx.addIssue({
+          code: 'custom',
+          message: `${r.id}: bodyLimitBytes ${r.bodyLimitBytes} cannot fit one SQS message after base64 (max ${MAX_QUEUED_BODY_BYTES})`,
+        });
       }
     }
   });
@@ -79,7 +83,8 @@ const queueSchema = z
   })
   .superRefine((q, ctx) => {
     if (q.fifo && q.batchSize > 10) ctx.addIssue({ code: 'custom', message: `${q.id}: a FIFO queue takes batches of at most 10` });
-    if (q.fifo && q.batchingWindowSeconds > 0) ctx.addIssue({ code: 'custom', message: `${q.id}: a FIFO queue cannot have a batching window` });
+    if (q.fifo && q.batchingWindowSeconds > 0)
+      ctx.addIssue({ code: 'custom', message: `${q.id}: a FIFO queue cannot have a batching window` });
     if (!q.fifo && q.batchSize > 10 && q.batchingWindowSeconds === 0) {
       ctx.addIssue({ code: 'custom', message: `${q.id}: batches over 10 need a batching window of at least 1 s` });
     }
@@ -116,22 +121,42 @@ export const routeTableSchema = z
         seen.add(i);
       }
     };
-    dup('route id', t.routes.map((r) => r.id));
-    dup('route', t.routes.map((r) => `${r.method} ${r.path.replace(/\{[^}]+\}/g, '{}')}`));
-    dup('queue id', t.queues.map((q) => q.id));
-    dup('function id', t.functions.map((f) => f.id));
-    dup('schedule id', t.schedules.map((s) => s.id));
+    dup(
+      'route id',
+      t.routes.map((r) => r.id),
+    );
+    dup(
+      'route',
+      t.routes.map((r) => `${r.method} ${r.path.replace(/\{[^}]+\}/g, '{}')}`),
+    );
+    dup(
+      'queue id',
+      t.queues.map((q) => q.id),
+    );
+    dup(
+      'function id',
+      t.functions.map((f) => f.id),
+    );
+    dup(
+      'schedule id',
+      t.schedules.map((s) => s.id),
+    );
     const queues = new Set(t.queues.map((q) => q.id));
     const fns = new Map(t.functions.map((f) => [f.id, f]));
     for (const r of t.routes) {
-      if (r.target.kind === 'queue' && !queues.has(r.target.queue)) ctx.addIssue({ code: 'custom', message: `${r.id}: unknown queue "${r.target.queue}"` });
-      if (r.target.kind === 'function' && !fns.has(r.target.function)) ctx.addIssue({ code: 'custom', message: `${r.id}: unknown function "${r.target.function}"` });
+      if (r.target.kind === 'queue' && !queues.has(r.target.queue))
+        ctx.addIssue({ code: 'custom', message: `${r.id}: unknown queue "${r.target.queue}"` });
+      if (r.target.kind === 'function' && !fns.has(r.target.function))
+        ctx.addIssue({ code: 'custom', message: `${r.id}: unknown function "${r.target.function}"` });
     }
     for (const q of t.queues) {
       const fn = fns.get(q.consumer);
       if (!fn) ctx.addIssue({ code: 'custom', message: `${q.id}: unknown consumer "${q.consumer}"` });
       else if (q.visibilityTimeoutSeconds < fn.timeoutSeconds) {
-        ctx.addIssue({ code: 'custom', message: `${q.id}: visibility timeout ${q.visibilityTimeoutSeconds}s is shorter than ${fn.id}'s timeout ${fn.timeoutSeconds}s` });
+        ctx.addIssue({
+          code: 'custom',
+          message: `${q.id}: visibility timeout ${q.visibilityTimeoutSeconds}s is shorter than ${fn.id}'s timeout ${fn.timeoutSeconds}s`,
+        });
       }
     }
     for (const s of t.schedules) {
@@ -153,7 +178,9 @@ export class RouteTableError extends Error {
 export function defineRouteTable(input: RouteTableInput): RouteTable {
   const parsed = routeTableSchema.safeParse(input);
   if (!parsed.success) {
-    throw new RouteTableError(`invalid route table:\n${parsed.error.issues.map((i) => `  - ${i.path.join('.')}${i.path.length ? ': ' : ''}${i.message}`).join('\n')}`);
+    throw new RouteTableError(
+      `invalid route table:\n${parsed.error.issues.map((i) => `  - ${i.path.join('.')}${i.path.length ? ': ' : ''}${i.message}`).join('\n')}`,
+    );
   }
   return parsed.data;
 }
@@ -266,9 +293,27 @@ export const routeTable: RouteTable = defineRouteTable({
     },
   ],
   functions: [
-    { id: 'worker', description: 'SQS consumer: envelope → route processor → ok/defer/retry/park', entry: 'functions/worker.ts', timeoutSeconds: 60, memoryMb: 512 },
-    { id: 'token-refresh', description: 'Refreshes every OAuth token past half its lifetime, exactly once', entry: 'functions/token-refresh.ts', timeoutSeconds: 60, memoryMb: 256 },
-    { id: 'oauth', description: 'OAuth callback (code exchange) and the disconnect hook', entry: 'functions/oauth.ts', timeoutSeconds: 15, memoryMb: 256 },
+    {
+      id: 'worker',
+      description: 'SQS consumer: envelope → route processor → ok/defer/retry/park',
+      entry: 'functions/worker.ts',
+      timeoutSeconds: 60,
+      memoryMb: 512,
+    },
+    {
+      id: 'token-refresh',
+      description: 'Refreshes every OAuth token past half its lifetime, exactly once',
+      entry: 'functions/token-refresh.ts',
+      timeoutSeconds: 60,
+      memoryMb: 256,
+    },
+    {
+      id: 'oauth',
+      description: 'OAuth callback (code exchange) and the disconnect hook',
+      entry: 'functions/oauth.ts',
+      timeoutSeconds: 15,
+      memoryMb: 256,
+    },
   ],
   schedules: [{ id: 'token-refresh', description: 'Token refresh at half-life', function: 'token-refresh', rateMinutes: 5 }],
 });

@@ -29,8 +29,14 @@ describe('probeJava', () => {
   });
 
   it('a java older than 17 is not usable (DynamoDB Local 2.x needs 17)', () => {
-    expect(probeJava(pathWith(`echo 'openjdk version "11.0.2" 2019-01-15' >&2`))).toEqual({ ok: false, why: 'java 11 found, DynamoDB Local needs 17+' });
-    expect(probeJava(pathWith(`echo 'java version "1.8.0_402"' >&2`))).toEqual({ ok: false, why: 'java 8 found, DynamoDB Local needs 17+' });
+    expect(probeJava(pathWith(`echo 'openjdk version "11.0.2" 2019-01-15' >&2`))).toEqual({
+      ok: false,
+      why: 'java 11 found, DynamoDB Local needs 17+',
+    });
+    expect(probeJava(pathWith(`echo 'java version "1.8.0_402"' >&2`))).toEqual({
+      ok: false,
+      why: 'java 8 found, DynamoDB Local needs 17+',
+    });
   });
 
   it('java 17 or later is used', () => {

@@ -12,9 +12,26 @@ import { describe, expect, it } from 'vitest';
 const ROOT = resolve(import.meta.dirname, '..');
 
 /** Folders whose code must not load the AWS SDK, directly or through what they import. */
-const SDK_FREE = ['lib/amocrm/oauth', 'lib/amocrm/client', 'lib/ingest', 'lib/pipeline', 'lib/common', 'lib/dlq', 'lib/amocrm/webhooks', 'lib/amojo', 'lib/config', 'lib/events', 'lib/mirror', 'lib/amocrm/entities.ts', 'lib/envelope.ts', 'lib/metrics.ts', 'lib/routes.ts'];
+const SDK_FREE = [
+  'lib/amocrm/oauth',
+  'lib/amocrm/client',
+  'lib/ingest',
+  'lib/pipeline',
+  'lib/common',
+  'lib/dlq',
+  'lib/amocrm/webhooks',
+  'lib/amojo',
+  'lib/config',
+  'lib/events',
+  'lib/mirror',
+  'lib/amocrm/entities.ts',
+  'lib/envelope.ts',
+  'lib/metrics.ts',
+  'lib/routes.ts',
+];
 
-const SPECIFIER = /(?:^|[\s;}])(?:import|export)\s+(?:type\s+)?(?:[\w*{}\s,$]+\s+from\s+)?['"]([^'"]+)['"]|\bimport\s*\(\s*['"]([^'"]+)['"]\s*\)/g;
+const SPECIFIER =
+  /(?:^|[\s;}])(?:import|export)\s+(?:type\s+)?(?:[\w*{}\s,$]+\s+from\s+)?['"]([^'"]+)['"]|\bimport\s*\(\s*['"]([^'"]+)['"]\s*\)/g;
 
 /** Module specifiers of a file (comments stripped so an example in prose is not an import). */
 export function specifiersOf(source: string): string[] {
@@ -60,7 +77,9 @@ describe('layout: ports apart from adapters', () => {
       "/* import { y } from '@aws-sdk/client-dynamodb'; */",
       'import {\n  g,\n  type G,\n} from "./g.ts";',
     ].join('\n');
-    expect(specifiersOf(src)).toEqual(['./a.ts', '../b.ts', './c.ts', './d.ts', './e.ts', './g.ts', './f.ts'].sort((a, b) => src.indexOf(a) - src.indexOf(b)));
+    expect(specifiersOf(src)).toEqual(
+      ['./a.ts', '../b.ts', './c.ts', './d.ts', './e.ts', './g.ts', './f.ts'].sort((a, b) => src.indexOf(a) - src.indexOf(b)),
+    );
   });
 
   it('the walk does find the SDK behind an adapter (so a pass below means something)', () => {

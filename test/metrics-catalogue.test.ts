@@ -90,10 +90,25 @@ describe('the metric catalogue', () => {
   });
 
   it('the metrics named as trouble signals alarm; the ones that count normal work do not', () => {
-    const alarmed = new Set(catalogue().filter((m) => m.alarm).map((m) => m.name));
-    for (const n of [METRIC.badToken, METRIC.parked, METRIC.deferredAge, METRIC.dlqIndexFailed, METRIC.scheduledRefreshFailed, METRIC.refreshFailed, METRIC.needsReauth, METRIC.blocked, METRIC.rateLimited]) {
+    const alarmed = new Set(
+      catalogue()
+        .filter((m) => m.alarm)
+        .map((m) => m.name),
+    );
+    for (const n of [
+      METRIC.badToken,
+      METRIC.parked,
+      METRIC.deferredAge,
+      METRIC.dlqIndexFailed,
+      METRIC.scheduledRefreshFailed,
+      METRIC.refreshFailed,
+      METRIC.needsReauth,
+      METRIC.blocked,
+      METRIC.rateLimited,
+    ]) {
       expect(alarmed.has(n), n).toBe(true);
     }
-    for (const n of [METRIC.refreshed, METRIC.installed, METRIC.eventsPublished, METRIC.deferred, METRIC.budgetExhausted]) expect(alarmed.has(n), n).toBe(false);
+    for (const n of [METRIC.refreshed, METRIC.installed, METRIC.eventsPublished, METRIC.deferred, METRIC.budgetExhausted])
+      expect(alarmed.has(n), n).toBe(false);
   });
 });

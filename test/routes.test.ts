@@ -2,7 +2,19 @@ import { describe, expect, it } from 'vitest';
 import { defineRouteTable, matchPath, MAX_QUEUED_BODY_BYTES, routeTable, type RouteTableInput } from '../lib/routes.ts';
 
 const base = (): RouteTableInput => ({
-  routes: [{ id: 'r-one', description: 'd', method: 'POST', path: '/a/{x}', contentTypes: ['application/json'], bodyLimitBytes: 1024, target: { kind: 'queue', queue: 'q-one' }, auth: 'none', ack: { status: 200, body: '{}' } }],
+  routes: [
+    {
+      id: 'r-one',
+      description: 'd',
+      method: 'POST',
+      path: '/a/{x}',
+      contentTypes: ['application/json'],
+      bodyLimitBytes: 1024,
+      target: { kind: 'queue', queue: 'q-one' },
+      auth: 'none',
+      ack: { status: 200, body: '{}' },
+    },
+  ],
   queues: [{ id: 'q-one', description: 'd', batchSize: 10, maxAttempts: 3, visibilityTimeoutSeconds: 60, consumer: 'worker' }],
   functions: [{ id: 'worker', description: 'd', entry: 'functions/worker.ts', timeoutSeconds: 30 }],
   schedules: [],
@@ -22,17 +34,83 @@ describe('route table', () => {
   });
 
   it.each([
-    ['FIFO with a batching window', (t: RouteTableInput) => { t.queues[0] = { ...t.queues[0]!, fifo: true, batchingWindowSeconds: 5 }; }, /FIFO queue cannot have a batching window/],
-    ['FIFO with batch > 10', (t: RouteTableInput) => { t.queues[0] = { ...t.queues[0]!, fifo: true, batchSize: 11 }; }, /at most 10/],
-    ['standard batch > 10 without window', (t: RouteTableInput) => { t.queues[0] = { ...t.queues[0]!, batchSize: 50 }; }, /batching window/],
-    ['unknown queue', (t: RouteTableInput) => { t.routes[0] = { ...t.routes[0]!, target: { kind: 'queue', queue: 'nope' } }; }, /unknown queue/],
-    ['unknown consumer', (t: RouteTableInput) => { t.queues[0] = { ...t.queues[0]!, consumer: 'ghost' }; }, /unknown consumer/],
-    ['queue route without content types', (t: RouteTableInput) => { t.routes[0] = { ...t.routes[0]!, contentTypes: [] }; }, /content types/],
-    ['body limit over one SQS message', (t: RouteTableInput) => { t.routes[0] = { ...t.routes[0]!, bodyLimitBytes: MAX_QUEUED_BODY_BYTES + 1 }; }, /cannot fit one SQS message/],
-    ['visibility shorter than the consumer timeout', (t: RouteTableInput) => { t.queues[0] = { ...t.queues[0]!, visibilityTimeoutSeconds: 10 }; }, /shorter than/],
-    ['duplicate method+path', (t: RouteTableInput) => { t.routes.push({ ...t.routes[0]!, id: 'r-two', path: '/a/{y}' }); }, /duplicate route/],
-    ['GET to a queue', (t: RouteTableInput) => { t.routes[0] = { ...t.routes[0]!, method: 'GET' }; }, /not GET/],
-    ['upper-case header', (t: RouteTableInput) => { t.routes[0] = { ...t.routes[0]!, headers: ['X-Signature'] }; }, /lower-case/],
+    [
+      'FIFO with a batching window',
+      (t: RouteTableInput) => {
+        t.queues[0] = { ...t.queues[0]!, fifo: true, batchingWindowSeconds: 5 };
+      },
+      /FIFO queue cannot have a batching window/,
+    ],
+    [
+      'FIFO with batch > 10',
+      (t: RouteTableInput) => {
+        t.queues[0] = { ...t.queues[0]!, fifo: true, batchSize: 11 };
+      },
+      /at most 10/,
+    ],
+    [
+      'standard batch > 10 without window',
+      (t: RouteTableInput) => {
+        t.queues[0] = { ...t.queues[0]!, batchSize: 50 };
+      },
+      /batching window/,
+    ],
+    [
+      'unknown queue',
+      (t: RouteTableInput) => {
+        t.routes[0] = { ...t.routes[0]!, target: { kind: 'queue', queue: 'nope' } };
+      },
+      /unknown queue/,
+    ],
+    [
+      'unknown consumer',
+      (t: RouteTableInput) => {
+        t.queues[0] = { ...t.queues[0]!, consumer: 'ghost' };
+      },
+      /unknown consumer/,
+    ],
+    [
+      'queue route without content types',
+      (t: RouteTableInput) => {
+        t.routes[0] = { ...t.routes[0]!, contentTypes: [] };
+      },
+      /content types/,
+    ],
+    [
+      'body limit over one SQS message',
+      (t: RouteTableInput) => {
+        t.routes[0] = { ...t.routes[0]!, bodyLimitBytes: MAX_QUEUED_BODY_BYTES + 1 };
+      },
+      /cannot fit one SQS message/,
+    ],
+    [
+      'visibility shorter than the consumer timeout',
+      (t: RouteTableInput) => {
+        t.queues[0] = { ...t.queues[0]!, visibilityTimeoutSeconds: 10 };
+      },
+      /shorter than/,
+    ],
+    [
+      'duplicate method+path',
+      (t: RouteTableInput) => {
+        t.routes.push({ ...t.routes[0]!, id: 'r-two', path: '/a/{y}' });
+      },
+      /duplicate route/,
+    ],
+    [
+      'GET to a queue',
+      (t: RouteTableInput) => {
+        t.routes[0] = { ...t.routes[0]!, method: 'GET' };
+      },
+      /not GET/,
+    ],
+    [
+      'upper-case header',
+      (t: RouteTableInput) => {
+        t.routes[0] = { ...t.routes[0]!, headers: ['X-Signature'] };
+      },
+      /lower-case/,
+    ],
   ])('refuses %s', (_name, mutate, message) => {
     const t = base();
     mutate(t);

@@ -85,7 +85,9 @@ export function checkRouteShapes(routes: readonly Route[]): void {
       const parent = `/${segs.slice(0, i).join('/')}`;
       const seen = variableAt.get(parent);
       if (seen && seen.name !== seg) {
-        throw new RouteShapeError(`routes ${seen.route} and ${r.id}: API Gateway cannot have both ${seen.name} and ${seg} under ${parent}; use one parameter name`);
+        throw new RouteShapeError(
+          `routes ${seen.route} and ${r.id}: API Gateway cannot have both ${seen.name} and ${seg} under ${parent}; use one parameter name`,
+        );
       }
       variableAt.set(parent, { name: seg, route: r.id });
     });
@@ -148,7 +150,10 @@ export class GatewayApi extends Construct {
           resource.addMethod(route.method, new apigw.LambdaIntegration(props.functionOf(route.target.function), { proxy: true }));
         }
       }
-      this.addMethodNotAllowed(resource, routes.map((r) => r.method));
+      this.addMethodNotAllowed(
+        resource,
+        routes.map((r) => r.method),
+      );
     }
   }
 
@@ -218,10 +223,26 @@ export class GatewayApi extends Construct {
     const json = (message: string) => ({ [JSON_CT]: messageBody(message) });
     // An unknown path (or a method on a resource with none) is "Missing Authentication Token" 403
     // to API Gateway: answer it as the 404 it is.
-    this.api.addGatewayResponse('NotFound', { type: apigw.ResponseType.MISSING_AUTHENTICATION_TOKEN, statusCode: '404', templates: json(EDGE_MESSAGES.notFound) });
-    this.api.addGatewayResponse('UnsupportedMediaType', { type: apigw.ResponseType.UNSUPPORTED_MEDIA_TYPE, statusCode: '415', templates: json(EDGE_MESSAGES.unsupportedMediaType) });
-    this.api.addGatewayResponse('TooLarge', { type: apigw.ResponseType.REQUEST_TOO_LARGE, statusCode: '413', templates: json(EDGE_MESSAGES.tooLarge) });
-    this.api.addGatewayResponse('Throttled', { type: apigw.ResponseType.THROTTLED, statusCode: '429', templates: json(EDGE_MESSAGES.throttled) });
+    this.api.addGatewayResponse('NotFound', {
+      type: apigw.ResponseType.MISSING_AUTHENTICATION_TOKEN,
+      statusCode: '404',
+      templates: json(EDGE_MESSAGES.notFound),
+    });
+    this.api.addGatewayResponse('UnsupportedMediaType', {
+      type: apigw.ResponseType.UNSUPPORTED_MEDIA_TYPE,
+      statusCode: '415',
+      templates: json(EDGE_MESSAGES.unsupportedMediaType),
+    });
+    this.api.addGatewayResponse('TooLarge', {
+      type: apigw.ResponseType.REQUEST_TOO_LARGE,
+      statusCode: '413',
+      templates: json(EDGE_MESSAGES.tooLarge),
+    });
+    this.api.addGatewayResponse('Throttled', {
+      type: apigw.ResponseType.THROTTLED,
+      statusCode: '429',
+      templates: json(EDGE_MESSAGES.throttled),
+    });
     // Everything else keeps its status; `$context.error.messageString` is already a quoted JSON string.
     const generic = { [JSON_CT]: '{"message":$context.error.messageString}' };
     this.api.addGatewayResponse('Default4xx', { type: apigw.ResponseType.DEFAULT_4XX, templates: generic });

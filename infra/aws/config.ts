@@ -93,7 +93,9 @@ function walk(value: unknown, path: Array<string | number>, visit: (value: unkno
  */
 export function checkSecretsPrefix(prefix: string): string {
   if (!/^[A-Za-z0-9][A-Za-z0-9/_+=.@-]{0,199}\/$/.test(prefix)) {
-    throw new DeployConfigError(`secretsPrefix "${prefix}" must be a Secrets Manager name prefix ending with "/" (letters, digits and /_+=.@-), e.g. "amo-gateway/prod/"`);
+    throw new DeployConfigError(
+      `secretsPrefix "${prefix}" must be a Secrets Manager name prefix ending with "/" (letters, digits and /_+=.@-), e.g. "amo-gateway/prod/"`,
+    );
   }
   return prefix;
 }

@@ -10,7 +10,15 @@ import { AmoGatewayConfigError } from './gateway.ts';
 import { AmoGatewayStack, kebabCase } from './stack.ts';
 
 /** The context keys the app reads (README: "Context keys"). */
-export const CONTEXT_KEYS = ['config', 'stackName', 'namePrefix', 'secretsPrefix', 'alarmEmail', 'eventArchiveDays', 'apiCloudWatchRole'] as const;
+export const CONTEXT_KEYS = [
+  'config',
+  'stackName',
+  'namePrefix',
+  'secretsPrefix',
+  'alarmEmail',
+  'eventArchiveDays',
+  'apiCloudWatchRole',
+] as const;
 
 export function stackFromContext(app: App, cwd: string = process.cwd()): AmoGatewayStack {
   const contextString = (key: (typeof CONTEXT_KEYS)[number]): string | undefined => {
@@ -34,7 +42,8 @@ export function stackFromContext(app: App, cwd: string = process.cwd()): AmoGate
   const namePrefix = contextString('namePrefix') ?? kebabCase(stackName);
   const { config } = loadDeployConfig(contextString('config'), cwd);
   const alarmEmail = contextString('alarmEmail');
-  if (alarmEmail !== undefined && !/^[^\s@]+@[^\s@]+\.[^\s@]+$/.test(alarmEmail)) throw new DeployConfigError(`context alarmEmail "${alarmEmail}" is not an e-mail address`);
+  if (alarmEmail !== undefined && !/^[^\s@]+@[^\s@]+\.[^\s@]+$/.test(alarmEmail))
+    throw new DeployConfigError(`context alarmEmail "${alarmEmail}" is not an e-mail address`);
   const archiveDays = contextString('eventArchiveDays');
 
   return new AmoGatewayStack(app, stackName, {

@@ -31,7 +31,8 @@ import { GatewayMonitoring } from './monitoring.ts';
 export const PROJECT_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
 
 /** `require` for the CommonJS dependencies inside an ESM bundle. */
-const ESM_REQUIRE_BANNER = "import { createRequire as __amoCreateRequire } from 'node:module'; const require = __amoCreateRequire(import.meta.url);";
+const ESM_REQUIRE_BANNER =
+  "import { createRequire as __amoCreateRequire } from 'node:module'; const require = __amoCreateRequire(import.meta.url);";
 
 /** Lambda's limit on one function's environment (keys + values). */
 export const LAMBDA_ENV_LIMIT_BYTES = 4096;
@@ -98,7 +99,9 @@ export class AmoGateway extends Construct {
   constructor(scope: Construct, id: string, props: AmoGatewayProps) {
     super(scope, id);
     if (!/^[a-z][a-z0-9-]{0,39}$/.test(props.namePrefix)) {
-      throw new AmoGatewayConfigError(`namePrefix "${props.namePrefix}" must be lower-case kebab-case, at most 40 characters (it starts every queue name)`);
+      throw new AmoGatewayConfigError(
+        `namePrefix "${props.namePrefix}" must be lower-case kebab-case, at most 40 characters (it starts every queue name)`,
+      );
     }
     const retention = props.logRetention ?? logs.RetentionDays.ONE_MONTH;
     this.secretsPrefix = checkSecretsPrefix(props.secretsPrefix ?? `${props.namePrefix}/`);
@@ -135,7 +138,9 @@ export class AmoGateway extends Construct {
     for (const def of props.routes.queues) this.queues.set(def.id, this.makeQueue(def, props));
 
     const queueEnv = Stack.of(this).toJsonString(
-      Object.fromEntries([...this.queues].map(([qid, q]) => [qid, { arn: q.queue.queueArn, url: q.queue.queueUrl, dlqUrl: q.dlq.queueUrl }])),
+      Object.fromEntries(
+        [...this.queues].map(([qid, q]) => [qid, { arn: q.queue.queueArn, url: q.queue.queueUrl, dlqUrl: q.dlq.queueUrl }]),
+      ),
     );
     // Queue consumers are the workers: they publish the typed events.
     const workers = new Set(props.routes.queues.map((q) => q.consumer));
@@ -161,7 +166,9 @@ export class AmoGateway extends Construct {
         description: s.description,
         schedule: events.Schedule.rate(Duration.minutes(s.rateMinutes)),
         // A missed tick is covered by the next one; exactly-once comes from the store's lease (docs/architecture.md#refresh-tokens).
-        targets: [new targets.LambdaFunction(this.fn(s.function), { retryAttempts: 2, maxEventAge: Duration.minutes(Math.max(1, s.rateMinutes)) })],
+        targets: [
+          new targets.LambdaFunction(this.fn(s.function), { retryAttempts: 2, maxEventAge: Duration.minutes(Math.max(1, s.rateMinutes)) }),
+        ],
       });
     }
 
@@ -227,7 +234,13 @@ export class AmoGateway extends Construct {
     return { def, queue, dlq };
   }
 
-  private makeFunction(def: FunctionDef, props: AmoGatewayProps, retention: logs.RetentionDays, queueEnv: string, worker: boolean): nodejs.NodejsFunction {
+  private makeFunction(
+    def: FunctionDef,
+    props: AmoGatewayProps,
+    retention: logs.RetentionDays,
+    queueEnv: string,
+    worker: boolean,
+  ): nodejs.NodejsFunction {
     const root = props.projectRoot ?? PROJECT_ROOT;
     const logGroup = new logs.LogGroup(this, `Logs-${def.id}`, { retention });
     // Its own role instead of AWSLambdaBasicExecutionRole (logs:* on every log group): writing to
@@ -274,7 +287,14 @@ export class AmoGateway extends Construct {
     fn.addToRolePolicy(
       new iam.PolicyStatement({
         actions: ['secretsmanager:GetSecretValue'],
-        resources: [Stack.of(this).formatArn({ service: 'secretsmanager', resource: 'secret', resourceName: `${this.secretsPrefix}*`, arnFormat: ArnFormat.COLON_RESOURCE_NAME })],
+        resources: [
+          Stack.of(this).formatArn({
+            service: 'secretsmanager',
+            resource: 'secret',
+            resourceName: `${this.secretsPrefix}*`,
+            arnFormat: ArnFormat.COLON_RESOURCE_NAME,
+          }),
+        ],
       }),
     );
     if (worker) this.eventBus.grantPutEventsTo(fn);
@@ -310,10 +330,15 @@ export class AmoGateway extends Construct {
 export function configEnvJson(config: Config): string {
   const parsed = configSchema.safeParse(config);
   if (!parsed.success) {
-    throw new AmoGatewayConfigError(`invalid config:\n${parsed.error.issues.map((i) => `  - ${i.path.join('.')}${i.path.length ? ': ' : ''}${i.message}`).join('\n')}`);
+    throw new AmoGatewayConfigError(
+      `invalid config:\n${parsed.error.issues.map((i) => `  - ${i.path.join('.')}${i.path.length ? ': ' : ''}${i.message}`).join('\n')}`,
+    );
   }
   const leaks = secretLookingValues(parsed.data);
-  if (leaks.length) throw new AmoGatewayConfigError(`the config holds values that look like secrets (${leaks.join(', ')}); use { "secret": "NAME" } references`);
+  if (leaks.length)
+    throw new AmoGatewayConfigError(
+      `the config holds values that look like secrets (${leaks.join(', ')}); use { "secret": "NAME" } references`,
+    );
   return JSON.stringify(parsed.data);
 }
 
@@ -322,14 +347,26 @@ export function configEnvJson(config: Config): string {
  * the queue ARNs and URLs with the longest region and partition names, a 12-digit account, a
  * 128-character table name.
  */
-function estimateEnvBytes(env: Record<string, string>, queues: ReadonlyMap<string, GatewayQueue>, namePrefix: string, busName: string): number {
+function estimateEnvBytes(
+  env: Record<string, string>,
+  queues: ReadonlyMap<string, GatewayQueue>,
+  namePrefix: string,
+  busName: string,
+): number {
   const region = 'ap-southeast-2';
   const account = '123456789012';
   const queuesJson = JSON.stringify(
     Object.fromEntries(
       [...queues].map(([qid, q]) => {
         const name = queueName(q.def, namePrefix);
-        return [qid, { arn: `arn:aws-us-gov:sqs:${region}:${account}:${name}`, url: `https://sqs.${region}.amazonaws.com/${account}/${name}`, dlqUrl: `https://sqs.${region}.amazonaws.com/${account}/${dlqName(q.def, namePrefix)}` }];
+        return [
+          qid,
+          {
+            arn: `arn:aws-us-gov:sqs:${region}:${account}:${name}`,
+            url: `https://sqs.${region}.amazonaws.com/${account}/${name}`,
+            dlqUrl: `https://sqs.${region}.amazonaws.com/${account}/${dlqName(q.def, namePrefix)}`,
+          },
+        ];
       }),
     ),
   );

@@ -106,14 +106,21 @@ export class GatewayMonitoring extends Construct {
         threshold: m.alarm.atLeast,
         comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
         // CloudWatch caps an alarm description at 1024 characters.
-        alarmDescription: truncate(`${what} ≥ ${m.alarm.atLeast}${m.unit === 'Seconds' ? ' s' : ''} in 5 minutes. ${m.alarm.meaning}`, 1024),
+        alarmDescription: truncate(
+          `${what} ≥ ${m.alarm.atLeast}${m.unit === 'Seconds' ? ' s' : ''} in 5 minutes. ${m.alarm.meaning}`,
+          1024,
+        ),
       });
     }
 
     this.dashboard = this.makeDashboard(props, customMetrics);
   }
 
-  private alarm(key: string, name: string, opts: Omit<cloudwatch.AlarmProps, 'alarmName' | 'evaluationPeriods' | 'treatMissingData'>): void {
+  private alarm(
+    key: string,
+    name: string,
+    opts: Omit<cloudwatch.AlarmProps, 'alarmName' | 'evaluationPeriods' | 'treatMissingData'>,
+  ): void {
     const alarm = new cloudwatch.Alarm(this, `Alarm-${key.replace(/[^A-Za-z0-9]/g, '-')}`, {
       ...opts,
       alarmName: name,
@@ -160,21 +167,31 @@ export class GatewayMonitoring extends Construct {
           title: 'API acks: requests, 4xx, 5xx',
           width: 8,
           left: [props.api.metricCount({ period, statistic: 'Sum', label: 'requests' })],
-          right: [props.api.metricClientError({ period, statistic: 'Sum', label: '4xx' }), props.api.metricServerError({ period, statistic: 'Sum', label: '5xx' })],
+          right: [
+            props.api.metricClientError({ period, statistic: 'Sum', label: '4xx' }),
+            props.api.metricServerError({ period, statistic: 'Sum', label: '5xx' }),
+          ],
         }),
       );
     }
-    const workers = props.workers.map((id) => [id, props.functions.get(id)] as const).filter((w): w is readonly [string, lambda.IFunction] => w[1] !== undefined);
+    const workers = props.workers
+      .map((id) => [id, props.functions.get(id)] as const)
+      .filter((w): w is readonly [string, lambda.IFunction] => w[1] !== undefined);
     row.push(
       new cloudwatch.GraphWidget({
         title: 'Worker duration (ms)',
         width: 8,
-        left: workers.flatMap(([id, fn]) => ['Average', 'p99', 'Maximum'].map((statistic) => fn.metricDuration({ period, statistic, label: `${id} ${statistic}` }))),
+        left: workers.flatMap(([id, fn]) =>
+          ['Average', 'p99', 'Maximum'].map((statistic) => fn.metricDuration({ period, statistic, label: `${id} ${statistic}` })),
+        ),
       }),
       new cloudwatch.GraphWidget({
         title: 'Function errors and throttles',
         width: 8,
-        left: [...props.functions].flatMap(([id, fn]) => [fn.metricErrors({ period, statistic: 'Sum', label: `${id} errors` }), fn.metricThrottles({ period, statistic: 'Sum', label: `${id} throttles` })]),
+        left: [...props.functions].flatMap(([id, fn]) => [
+          fn.metricErrors({ period, statistic: 'Sum', label: `${id} errors` }),
+          fn.metricThrottles({ period, statistic: 'Sum', label: `${id} throttles` }),
+        ]),
       }),
     );
     dashboard.addWidgets(...row);
@@ -198,8 +215,18 @@ export class GatewayMonitoring extends Construct {
  * A custom metric as a Metrics Insights query: the aggregate over every dimension set (metrics.ts). A
  * grouped query gets no label, so CloudWatch names each line by its group's value.
  */
-export function customMetric(name: string, groupBy: string | undefined, period: Duration, stat: MetricStat = 'SUM'): cloudwatch.MathExpression {
-  return new cloudwatch.MathExpression({ expression: insightsQuery(name, groupBy, stat), usingMetrics: {}, period, label: groupBy ? undefined : name });
+export function customMetric(
+  name: string,
+  groupBy: string | undefined,
+  period: Duration,
+  stat: MetricStat = 'SUM',
+): cloudwatch.MathExpression {
+  return new cloudwatch.MathExpression({
+    expression: insightsQuery(name, groupBy, stat),
+    usingMetrics: {},
+    period,
+    label: groupBy ? undefined : name,
+  });
 }
 
 function truncate(text: string, max: number): string {

@@ -30,15 +30,27 @@ export class AmoGatewayStack extends Stack {
       }
     }
     new CfnOutput(this, 'TableName', { value: this.gateway.table.tableName });
-    new CfnOutput(this, 'EventBusName', { value: this.gateway.eventBus.eventBusName, description: `Typed events (source ${EVENT_SOURCE}); attach rules here` });
+    new CfnOutput(this, 'EventBusName', {
+      value: this.gateway.eventBus.eventBusName,
+      description: `Typed events (source ${EVENT_SOURCE}); attach rules here`,
+    });
     new CfnOutput(this, 'EventBusArn', { value: this.gateway.eventBus.eventBusArn });
-    new CfnOutput(this, 'AlarmTopicArn', { value: this.gateway.monitoring.topic.topicArn, description: 'Every alarm notifies this SNS topic' });
+    new CfnOutput(this, 'AlarmTopicArn', {
+      value: this.gateway.monitoring.topic.topicArn,
+      description: 'Every alarm notifies this SNS topic',
+    });
     new CfnOutput(this, 'DashboardName', { value: this.gateway.monitoring.dashboard.dashboardName });
-    new CfnOutput(this, 'SecretsPrefix', { value: this.gateway.secretsPrefix, description: 'AMO_SECRETS_PREFIX: create each secret the config references as <prefix><name>' });
+    new CfnOutput(this, 'SecretsPrefix', {
+      value: this.gateway.secretsPrefix,
+      description: 'AMO_SECRETS_PREFIX: create each secret the config references as <prefix><name>',
+    });
     const names = secretNames(props.config);
     if (names.length) {
       // The Secrets Manager names to create before the functions can work (values never in the template).
-      new CfnOutput(this, 'SecretNames', { value: names.map((n) => `${this.gateway.secretsPrefix}${n}`).join(','), description: 'Secrets Manager secrets the config references (create them; comma-separated)' });
+      new CfnOutput(this, 'SecretNames', {
+        value: names.map((n) => `${this.gateway.secretsPrefix}${n}`).join(','),
+        description: 'Secrets Manager secrets the config references (create them; comma-separated)',
+      });
     }
     new CfnOutput(this, 'Queues', {
       value: this.toJsonString(

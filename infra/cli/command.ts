@@ -55,7 +55,13 @@ export class CliError extends Error {
 export function formatOptions(options: Options): string[] {
   const rows = Object.entries(options)
     .filter(([, o]) => !o.hidden)
-    .map(([name, o]) => [`${o.short ? `-${o.short}, ` : '    '}--${name}${o.type === 'string' ? ` <${o.valueName ?? 'value'}>` : ''}`, o.description] as const);
+    .map(
+      ([name, o]) =>
+        [
+          `${o.short ? `-${o.short}, ` : '    '}--${name}${o.type === 'string' ? ` <${o.valueName ?? 'value'}>` : ''}`,
+          o.description,
+        ] as const,
+    );
   const width = Math.max(0, ...rows.map(([f]) => f.length));
   return rows.map(([f, d]) => `  ${f.padEnd(width)}  ${d}`);
 }

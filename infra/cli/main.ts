@@ -25,7 +25,13 @@ function topHelp(): string[] {
 function groupHelp(group: string): string[] {
   const cmds = COMMANDS.filter((c) => c.path[0] === group);
   const width = Math.max(...cmds.map((c) => c.path.join(' ').length));
-  return [`usage: ${NAME} ${group} <command> [options]`, '', `${GROUPS[group] ?? ''}`, '', ...cmds.map((c) => `  ${c.path.join(' ').padEnd(width)}  ${c.summary}`)];
+  return [
+    `usage: ${NAME} ${group} <command> [options]`,
+    '',
+    `${GROUPS[group] ?? ''}`,
+    '',
+    ...cmds.map((c) => `  ${c.path.join(' ').padEnd(width)}  ${c.summary}`),
+  ];
 }
 
 function commandHelp(c: Command): string[] {
@@ -79,7 +85,9 @@ export async function run(argv: string[], io: CliIO = processIO()): Promise<numb
       for (const l of commandHelp(command)) io.out(l);
       return 0;
     }
-    const options = Object.fromEntries(Object.entries(command.options).map(([k, { description: _d, valueName: _v, hidden: _h, ...o }]) => [k, o]));
+    const options = Object.fromEntries(
+      Object.entries(command.options).map(([k, { description: _d, valueName: _v, hidden: _h, ...o }]) => [k, o]),
+    );
     let parsed;
     try {
       parsed = parseArgs({ args: rest, options, allowPositionals: true, strict: true });
@@ -90,7 +98,11 @@ export async function run(argv: string[], io: CliIO = processIO()): Promise<numb
     if (parsed.positionals.length < p.min || parsed.positionals.length > p.max) {
       throw new CliError(`usage: ${NAME} ${command.path.join(' ')}${command.args ? ` ${command.args}` : ''} [options]`, 2);
     }
-    return await command.run({ io, values: parsed.values as Record<string, string | boolean | undefined>, positionals: parsed.positionals });
+    return await command.run({
+      io,
+      values: parsed.values as Record<string, string | boolean | undefined>,
+      positionals: parsed.positionals,
+    });
   } catch (e) {
     if (e instanceof CliError) {
       io.err(`${NAME}: ${e.message}`);

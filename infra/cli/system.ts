@@ -38,7 +38,8 @@ export async function openSystem(values: OptionValues, io: CliIO): Promise<Syste
   const t = await resolveTarget(values, io);
   const config = loadCliConfig(t, io);
   const table = openTable(t, io);
-  const secrets: SecretSource = t.secrets.kind === 'local' ? localSecretSource({ env: io.env, file: t.secrets.file }) : awsSecretSource({ prefix: t.secrets.prefix });
+  const secrets: SecretSource =
+    t.secrets.kind === 'local' ? localSecretSource({ env: io.env, file: t.secrets.file }) : awsSecretSource({ prefix: t.secrets.prefix });
   const oauth = createOAuth({
     config,
     store: new DynamoTokenStore({ doc: table.doc, tableName: t.tableName }),

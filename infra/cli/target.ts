@@ -36,17 +36,48 @@ export const DEFAULT_QUEUE_PREFIX = 'amo-gateway';
 
 /** The target flags, on every command. */
 export const TARGET_OPTIONS: Options = {
-  local: { type: 'boolean', description: 'the running local gateway (npm start): endpoints, table, queues, config and secrets from its data dir' },
+  local: {
+    type: 'boolean',
+    description: 'the running local gateway (npm start): endpoints, table, queues, config and secrets from its data dir',
+  },
   'data-dir': { type: 'string', valueName: 'dir', description: `the local runner's data directory (default ${DEFAULT_DATA_DIR})` },
   stack: { type: 'string', valueName: 'name', description: 'a deployed stack (env AMO_STACK_NAME): table and queues from its outputs' },
   region: { type: 'string', valueName: 'region', description: 'AWS region (env AWS_REGION)' },
-  table: { type: 'string', valueName: 'name', description: 'DynamoDB table (env AMO_TABLE_NAME or TABLE_NAME; the stack output TableName)' },
-  'dynamodb-endpoint': { type: 'string', valueName: 'url', description: 'DynamoDB endpoint, e.g. the local dynalite (env AMO_DYNAMODB_ENDPOINT); omit for AWS' },
-  'sqs-endpoint': { type: 'string', valueName: 'url', description: 'SQS endpoint, e.g. the local fauxqs (env AMO_SQS_ENDPOINT); omit for AWS' },
-  'queue-prefix': { type: 'string', valueName: 'prefix', description: `physical queue-name prefix (env AMO_QUEUE_PREFIX; default ${DEFAULT_QUEUE_PREFIX})` },
-  config: { type: 'string', valueName: 'file', description: 'config file (env AMO_CONFIG_FILE; default ./amo.config.json, or the runner\'s sandbox config with --local)' },
-  secrets: { type: 'string', valueName: 'local|aws', description: 'where secrets come from (default: local with --local or an endpoint, aws otherwise)' },
-  'secrets-file': { type: 'string', valueName: 'file', description: 'local secrets JSON (env AMO_SECRETS_FILE; default <data-dir>/secrets.json); env AMO_SECRET_<NAME> wins' },
+  table: {
+    type: 'string',
+    valueName: 'name',
+    description: 'DynamoDB table (env AMO_TABLE_NAME or TABLE_NAME; the stack output TableName)',
+  },
+  'dynamodb-endpoint': {
+    type: 'string',
+    valueName: 'url',
+    description: 'DynamoDB endpoint, e.g. the local dynalite (env AMO_DYNAMODB_ENDPOINT); omit for AWS',
+  },
+  'sqs-endpoint': {
+    type: 'string',
+    valueName: 'url',
+    description: 'SQS endpoint, e.g. the local fauxqs (env AMO_SQS_ENDPOINT); omit for AWS',
+  },
+  'queue-prefix': {
+    type: 'string',
+    valueName: 'prefix',
+    description: `physical queue-name prefix (env AMO_QUEUE_PREFIX; default ${DEFAULT_QUEUE_PREFIX})`,
+  },
+  config: {
+    type: 'string',
+    valueName: 'file',
+    description: "config file (env AMO_CONFIG_FILE; default ./amo.config.json, or the runner's sandbox config with --local)",
+  },
+  secrets: {
+    type: 'string',
+    valueName: 'local|aws',
+    description: 'where secrets come from (default: local with --local or an endpoint, aws otherwise)',
+  },
+  'secrets-file': {
+    type: 'string',
+    valueName: 'file',
+    description: 'local secrets JSON (env AMO_SECRETS_FILE; default <data-dir>/secrets.json); env AMO_SECRET_<NAME> wins',
+  },
   'secrets-prefix': { type: 'string', valueName: 'prefix', description: 'Secrets Manager name prefix (env AMO_SECRETS_PREFIX)' },
   endpoint: { type: 'string', valueName: 'url', description: 'deprecated: the old name of --dynamodb-endpoint', hidden: true },
 };
@@ -119,7 +150,12 @@ export async function resolveTarget(values: OptionValues, io: CliIO, opts: { nee
     const cfnEndpoint = env.AWS_ENDPOINT_URL_CLOUDFORMATION;
     const cfn = new CloudFormationClient({ region, ...(cfnEndpoint ? { endpoint: cfnEndpoint } : {}) });
     try {
-      const st = await resolveStack({ cfn, stackName, expectedQueues: routeTable.queues, ...(prefixFlag ? { queuePrefix: prefixFlag } : {}) });
+      const st = await resolveStack({
+        cfn,
+        stackName,
+        expectedQueues: routeTable.queues,
+        ...(prefixFlag ? { queuePrefix: prefixFlag } : {}),
+      });
       tableName = str(values.table) ?? st.tableName;
       queueUrls = st.queues;
     } catch (e) {
@@ -134,7 +170,10 @@ export async function resolveTarget(values: OptionValues, io: CliIO, opts: { nee
   }
 
   if (!tableName) {
-    throw new CliError('no table: pass --local (a running npm start), --stack <name>, or --table <name> (env AMO_TABLE_NAME) with --dynamodb-endpoint/--sqs-endpoint for other setups', 2);
+    throw new CliError(
+      'no table: pass --local (a running npm start), --stack <name>, or --table <name> (env AMO_TABLE_NAME) with --dynamodb-endpoint/--sqs-endpoint for other setups',
+      2,
+    );
   }
   if (sqsEndpoint && !ddbEndpoint) {
     throw new CliError('--sqs-endpoint is set but --dynamodb-endpoint is not: pass both (local stand-ins), or --local', 2);
@@ -147,7 +186,8 @@ export async function resolveTarget(values: OptionValues, io: CliIO, opts: { nee
 
   const secretsKind = str(values.secrets) ?? (local || anyLocal ? 'local' : 'aws');
   let secrets: SecretsTarget;
-  if (secretsKind === 'local') secrets = { kind: 'local', file: secretsFile ?? join(str(values['data-dir']) ?? DEFAULT_DATA_DIR, LOCAL_FILES.secrets) };
+  if (secretsKind === 'local')
+    secrets = { kind: 'local', file: secretsFile ?? join(str(values['data-dir']) ?? DEFAULT_DATA_DIR, LOCAL_FILES.secrets) };
   else if (secretsKind === 'aws') secrets = { kind: 'aws', prefix: str(values['secrets-prefix']) ?? env.AMO_SECRETS_PREFIX ?? '' };
   else throw new CliError(`--secrets must be local or aws, not "${secretsKind}"`, 2);
 
@@ -168,7 +208,11 @@ export async function resolveTarget(values: OptionValues, io: CliIO, opts: { nee
 const LOCAL_CREDENTIALS = { accessKeyId: 'local', secretAccessKey: 'local' };
 
 /** Client settings for one service: its endpoint and, for a stand-in without AWS keys in the env, dummy keys. */
-function clientConfig(t: Target, io: CliIO, endpoint: string | undefined): { region?: string; endpoint?: string; credentials?: typeof LOCAL_CREDENTIALS } {
+function clientConfig(
+  t: Target,
+  io: CliIO,
+  endpoint: string | undefined,
+): { region?: string; endpoint?: string; credentials?: typeof LOCAL_CREDENTIALS } {
   return {
     ...(t.region ? { region: t.region } : {}),
     ...(endpoint ? { endpoint } : {}),
@@ -207,7 +251,11 @@ async function queueUrlsByName(sqs: SQSClient, prefix: string, where: string): P
         if (!res.QueueUrl) throw new Error('no QueueUrl in the answer');
         return res.QueueUrl;
       } catch (cause) {
-        throw new CliError(`queue "${name}" not found at ${where} (wrong --queue-prefix? a stack named other than AmoGateway needs --stack or --queue-prefix)`, 1, { cause });
+        throw new CliError(
+          `queue "${name}" not found at ${where} (wrong --queue-prefix? a stack named other than AmoGateway needs --stack or --queue-prefix)`,
+          1,
+          { cause },
+        );
       }
     };
     out[q.id] = { url: await get(queueName(q, prefix)), dlqUrl: await get(dlqName(q, prefix)) };

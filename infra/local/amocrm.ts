@@ -49,10 +49,23 @@ export const SECRETS_FILE = 'secrets.json';
 export const DEMO_MOVE = { leadId: 8001, statusId: 50012 } as const;
 /** What the sandbox account sends to the gateway (the events the sandbox fires and a few more). */
 export const SANDBOX_WEBHOOK_SETTINGS = [
-  'add_lead', 'update_lead', 'status_lead', 'responsible_lead', 'delete_lead', 'restore_lead', 'note_lead',
-  'add_contact', 'update_contact', 'responsible_contact', 'note_contact',
-  'add_company', 'update_company', 'responsible_company', 'note_company',
-  'add_task', 'update_task',
+  'add_lead',
+  'update_lead',
+  'status_lead',
+  'responsible_lead',
+  'delete_lead',
+  'restore_lead',
+  'note_lead',
+  'add_contact',
+  'update_contact',
+  'responsible_contact',
+  'note_contact',
+  'add_company',
+  'update_company',
+  'responsible_company',
+  'note_company',
+  'add_task',
+  'update_task',
 ] as const;
 
 export interface LocalAmoOptions {
@@ -137,10 +150,15 @@ function writePrivate(file: string, text: string): void {
  * hook token (kept in secrets.json, merged with whatever else the file holds). Generated once.
  */
 function sandboxSecrets(dataDir: string | undefined): GeneratedSecrets {
-  if (!dataDir) return { clientId: randomUUID(), values: { [SANDBOX_SECRETS.clientSecret]: randomToken(), [SANDBOX_SECRETS.hookToken]: randomToken() } };
+  if (!dataDir)
+    return {
+      clientId: randomUUID(),
+      values: { [SANDBOX_SECRETS.clientSecret]: randomToken(), [SANDBOX_SECRETS.hookToken]: randomToken() },
+    };
   const secretsFile = join(dataDir, SECRETS_FILE);
   const raw = readJson(secretsFile);
-  const all: Record<string, unknown> = typeof raw === 'object' && raw !== null && !Array.isArray(raw) ? { ...(raw as Record<string, unknown>) } : {};
+  const all: Record<string, unknown> =
+    typeof raw === 'object' && raw !== null && !Array.isArray(raw) ? { ...(raw as Record<string, unknown>) } : {};
   let changed = false;
   for (const name of [SANDBOX_SECRETS.clientSecret, SANDBOX_SECRETS.hookToken]) {
     if (typeof all[name] !== 'string' || all[name] === '') {
@@ -152,7 +170,13 @@ function sandboxSecrets(dataDir: string | undefined): GeneratedSecrets {
   const previous = readJson(join(dataDir, SANDBOX_CONFIG_FILE)) as { integrations?: Array<{ clientId?: unknown }> } | undefined;
   const kept = previous?.integrations?.[0]?.clientId;
   const clientId = typeof kept === 'string' && /^[A-Za-z0-9-]{8,64}$/.test(kept) ? kept : randomUUID();
-  return { clientId, values: { [SANDBOX_SECRETS.clientSecret]: all[SANDBOX_SECRETS.clientSecret] as string, [SANDBOX_SECRETS.hookToken]: all[SANDBOX_SECRETS.hookToken] as string } };
+  return {
+    clientId,
+    values: {
+      [SANDBOX_SECRETS.clientSecret]: all[SANDBOX_SECRETS.clientSecret] as string,
+      [SANDBOX_SECRETS.hookToken]: all[SANDBOX_SECRETS.hookToken] as string,
+    },
+  };
 }
 
 /**
@@ -164,7 +188,10 @@ export function reachableUrl(url: string): string {
   const u = new URL(url);
   const h = u.hostname.replace(/^\[|\]$/g, '');
   if (h === '0.0.0.0' || h === '::') u.hostname = '127.0.0.1';
-  else if (!isLoopbackHost(h)) throw new LocalAmoError(`the sandbox needs the runner on a loopback or wildcard address, not ${h} (plain http is accepted only for 127.0.0.1 / localhost)`);
+  else if (!isLoopbackHost(h))
+    throw new LocalAmoError(
+      `the sandbox needs the runner on a loopback or wildcard address, not ${h} (plain http is accepted only for 127.0.0.1 / localhost)`,
+    );
   return u.toString().replace(/\/+$/, '');
 }
 
@@ -198,7 +225,12 @@ export function sandboxConfigInput(a: { clientId: string; runnerUrl: string; san
 
 /** One line per published event: kind, account, entity id (and the stage move for lead.status). */
 export function eventLine(e: BusEvent): { message: string; attributes: Record<string, unknown> } {
-  const d = e.detail as { account?: unknown; entityId?: unknown; kind?: unknown; data?: { status_id?: unknown; old_status_id?: unknown } | null };
+  const d = e.detail as {
+    account?: unknown;
+    entityId?: unknown;
+    kind?: unknown;
+    data?: { status_id?: unknown; old_status_id?: unknown } | null;
+  };
   const attributes: Record<string, unknown> = { account: d.account, id: d.entityId ?? undefined };
   if (d.kind === 'lead.status' && d.data) {
     attributes.from = d.data.old_status_id;
@@ -211,14 +243,22 @@ export interface LocalAmoWiring {
   /** Services to start with the runner (the sandbox). */
   services: LocalService[];
   /** Once the runner listens: config, OAuth, ingest deps (and the sandbox integration registered). */
-  wire(a: { url: string; ddb: DynamoDBClient; doc: DynamoDBDocumentClient; tableName: string }): Promise<{ amo: LocalAmo; ingest: WorkerIngestDeps }>;
+  wire(a: {
+    url: string;
+    ddb: DynamoDBClient;
+    doc: DynamoDBDocumentClient;
+    tableName: string;
+  }): Promise<{ amo: LocalAmo; ingest: WorkerIngestDeps }>;
   /** Once every function is wired: connect the account and subscribe its webhooks (sandbox). */
   connect(): Promise<{ connected: 'already' | 'now' | 'skipped'; subscribed: boolean }>;
   /** For /health: the sandbox's and the accounts' state. */
   health(): Promise<{ ok: boolean; [detail: string]: unknown }>;
 }
 
-export function prepareLocalAmo(opts: LocalAmoOptions, env: { dataDir: string | undefined; log: LocalLog; debug?: boolean }): LocalAmoWiring {
+export function prepareLocalAmo(
+  opts: LocalAmoOptions,
+  env: { dataDir: string | undefined; log: LocalLog; debug?: boolean },
+): LocalAmoWiring {
   const sandboxOpts = opts.sandbox === false ? undefined : opts.sandbox === true ? {} : opts.sandbox;
   let sandbox: Sandbox | undefined;
   let amo: LocalAmo | undefined;
@@ -252,7 +292,11 @@ export function prepareLocalAmo(opts: LocalAmoOptions, env: { dataDir: string | 
           account: SANDBOX_SUBDOMAIN,
           leads: s.counts?.leads,
           blocked: Boolean(s.block),
-          webhooks: { subscriptions: sandbox.admin.webhookSubscriptions().length, delivered: deliveries.filter((d) => d.ok).length, failed: deliveries.filter((d) => !d.ok).length },
+          webhooks: {
+            subscriptions: sandbox.admin.webhookSubscriptions().length,
+            delivered: deliveries.filter((d) => d.ok).length,
+            failed: deliveries.filter((d) => !d.ok).length,
+          },
         };
       },
     });
@@ -278,7 +322,10 @@ export function prepareLocalAmo(opts: LocalAmoOptions, env: { dataDir: string | 
       let files: LocalAmo['files'];
       if (sandbox) {
         const gen = sandboxSecrets(env.dataDir);
-        config = parseConfig(sandboxConfigInput({ clientId: gen.clientId, runnerUrl, sandbox, ...(opts.mirror ? { mirror: opts.mirror } : {}) }), 'the generated sandbox config');
+        config = parseConfig(
+          sandboxConfigInput({ clientId: gen.clientId, runnerUrl, sandbox, ...(opts.mirror ? { mirror: opts.mirror } : {}) }),
+          'the generated sandbox config',
+        );
         secrets = staticSecretSource({ ...gen.values, ...opts.extraSecrets });
         if (env.dataDir) {
           files = { config: join(env.dataDir, SANDBOX_CONFIG_FILE), secrets: join(env.dataDir, SECRETS_FILE) };
@@ -286,7 +333,12 @@ export function prepareLocalAmo(opts: LocalAmoOptions, env: { dataDir: string | 
           writePrivate(files.config, `${JSON.stringify(config, null, 2)}\n`);
         }
         const clientSecret = gen.values[SANDBOX_SECRETS.clientSecret] as string;
-        sandbox.admin.addIntegration({ clientId: gen.clientId, clientSecret, redirectUri: `${runnerUrl}/oauth/callback`, disconnectUrl: `${runnerUrl}/oauth/disconnect` });
+        sandbox.admin.addIntegration({
+          clientId: gen.clientId,
+          clientSecret,
+          redirectUri: `${runnerUrl}/oauth/callback`,
+          disconnectUrl: `${runnerUrl}/oauth/disconnect`,
+        });
       } else {
         const file = opts.configFile ?? process.env.AMO_CONFIG_FILE ?? 'amo.config.json';
         if (!existsSync(file)) throw new LocalAmoError(`--no-sandbox needs a config: ${resolve(file)} does not exist (pass --config FILE)`);
@@ -296,7 +348,14 @@ export function prepareLocalAmo(opts: LocalAmoOptions, env: { dataDir: string | 
       }
       const log = env.log.pipeline('oauth');
       const metrics = new RecordingMetrics();
-      const oauth = createOAuth({ config, store: new DynamoTokenStore({ doc, tableName }), secrets, fetch: globalThis.fetch, log, metrics });
+      const oauth = createOAuth({
+        config,
+        store: new DynamoTokenStore({ doc, tableName }),
+        secrets,
+        fetch: globalThis.fetch,
+        log,
+        metrics,
+      });
       const bus = new RecordingBus(
         opts.printEvents === false
           ? undefined
@@ -336,11 +395,19 @@ export function prepareLocalAmo(opts: LocalAmoOptions, env: { dataDir: string | 
       let subscribed = false;
       if (opts.subscribe !== false) {
         // Through the shared rate budget like every other call: amoCRM counts this one too.
-        const runtime = createAmoClientRuntime({ config: amo.config, oauth: oauth.provider, doc: store!.doc, tableName: store!.tableName, mode: 'await' });
+        const runtime = createAmoClientRuntime({
+          config: amo.config,
+          oauth: oauth.provider,
+          doc: store!.doc,
+          tableName: store!.tableName,
+          mode: 'await',
+        });
         try {
           await runtime.clientFor(SANDBOX_ACCOUNT).webhooks.subscribe(hookDestination, [...SANDBOX_WEBHOOK_SETTINGS]);
         } catch (e) {
-          throw new LocalAmoError(`subscribing the sandbox account's webhooks failed: ${e instanceof Error ? e.message : String(e)}`, { cause: e });
+          throw new LocalAmoError(`subscribing the sandbox account's webhooks failed: ${e instanceof Error ? e.message : String(e)}`, {
+            cause: e,
+          });
         }
         subscribed = true;
       }
@@ -374,11 +441,16 @@ async function installThroughCallback(oauth: OAuth, sandbox: Sandbox): Promise<v
   const consent = await fetch(link.url, { redirect: 'manual' });
   await consent.arrayBuffer();
   const location = consent.headers.get('location');
-  if (consent.status !== 302 || !location) throw new LocalAmoError(`the sandbox's authorize page answered ${consent.status} without a redirect`);
+  if (consent.status !== 302 || !location)
+    throw new LocalAmoError(`the sandbox's authorize page answered ${consent.status} without a redirect`);
   // The location holds the code: never log it.
   const cb = await fetch(location, { headers: { accept: 'application/json' }, redirect: 'manual' });
   const body = (await cb.json().catch(() => ({}))) as { error?: string; message?: string };
-  if (cb.status !== 200) throw new LocalAmoError(`connecting the sandbox account failed: /oauth/callback answered ${cb.status} ${body.error ?? ''} ${body.message ?? ''}`.trim());
+  if (cb.status !== 200)
+    throw new LocalAmoError(
+      `connecting the sandbox account failed: /oauth/callback answered ${cb.status} ${body.error ?? ''} ${body.message ?? ''}`.trim(),
+    );
   const rec = await oauth.lifecycle.read(SANDBOX_ACCOUNT);
-  if (rec?.status !== 'active' || rec.host !== sandbox.accountHost) throw new LocalAmoError('the callback answered 200 but no active token is stored for the sandbox account');
+  if (rec?.status !== 'active' || rec.host !== sandbox.accountHost)
+    throw new LocalAmoError('the callback answered 200 but no active token is stored for the sandbox account');
 }

@@ -13,14 +13,21 @@ export function maskedHookUrl(url: string): string {
 const rel = (p: string): string => relative(process.cwd(), p) || p;
 
 /** The amoCRM lines: which amoCRM, connection, webhooks, how to move a deal and watch the event. */
-export function describeAmo(runner: Pick<LocalRunner, 'url' | 'ddbEndpoint' | 'tableName'>, amo: LocalAmo, states: Record<string, string>): string[] {
+export function describeAmo(
+  runner: Pick<LocalRunner, 'url' | 'ddbEndpoint' | 'tableName'>,
+  amo: LocalAmo,
+  states: Record<string, string>,
+): string[] {
   const lines: string[] = [''];
   const sb = amo.sandbox;
   if (sb) {
-    lines.push(`  amoCRM    sandbox ${sb.url} (account "${SANDBOX_SUBDOMAIN}", id ${SANDBOX_AMO_ACCOUNT_ID}; our account id "${SANDBOX_ACCOUNT}") — ${states[SANDBOX_ACCOUNT] ?? 'unknown'}`);
+    lines.push(
+      `  amoCRM    sandbox ${sb.url} (account "${SANDBOX_SUBDOMAIN}", id ${SANDBOX_AMO_ACCOUNT_ID}; our account id "${SANDBOX_ACCOUNT}") — ${states[SANDBOX_ACCOUNT] ?? 'unknown'}`,
+    );
     lines.push(`  webhooks  the sandbox posts lead/contact/company/task events to POST ${maskedHookUrl(runner.url)}`);
     lines.push(`  events    ${'one line per published event (`event amocrm.lead.status …`); --quiet-events hides them'}`);
-    if (amo.files) lines.push(`  files     ${rel(amo.files.config)} (generated config), ${rel(amo.files.secrets)} (client secret, hook token)`);
+    if (amo.files)
+      lines.push(`  files     ${rel(amo.files.config)} (generated config), ${rel(amo.files.secrets)} (client secret, hook token)`);
     lines.push('', '  move a deal as a manager would, then watch the `event amocrm.lead.status` line:');
     lines.push(`    curl -sS -X POST ${sb.url}/_sandbox/leads/${DEMO_MOVE.leadId}/move -d '{"status_id":${DEMO_MOVE.statusId}}'`);
     lines.push(`    (again with another stage: 50011, 50012, 50013; deliveries: curl -sS ${sb.url}/_sandbox/webhooks/deliveries)`);
@@ -30,12 +37,22 @@ export function describeAmo(runner: Pick<LocalRunner, 'url' | 'ddbEndpoint' | 't
       lines.push(
         `    curl -sS -X POST "${runner.url}/hooks/amocrm/${token}" -H 'content-type: application/x-www-form-urlencoded' --data 'leads[status][0][id]=${DEMO_MOVE.leadId}&leads[status][0][status_id]=50013&leads[status][0][pipeline_id]=5001&leads[status][0][old_status_id]=${DEMO_MOVE.statusId}&account[subdomain]=${SANDBOX_SUBDOMAIN}&account[id]=${SANDBOX_AMO_ACCOUNT_ID}'`,
       );
-      lines.push(`  tokens    npm run cli -- token status --config ${rel(amo.files.config)} --endpoint ${runner.ddbEndpoint} --table ${runner.tableName}`);
+      lines.push(
+        `  tokens    npm run cli -- token status --config ${rel(amo.files.config)} --endpoint ${runner.ddbEndpoint} --table ${runner.tableName}`,
+      );
     } else {
-      lines.push(`  (--memory: the hook token is random per run; the sandbox shows the destination: curl -sS ${sb.url}/_sandbox/webhooks/subscriptions)`);
+      lines.push(
+        `  (--memory: the hook token is random per run; the sandbox shows the destination: curl -sS ${sb.url}/_sandbox/webhooks/subscriptions)`,
+      );
     }
   } else {
-    lines.push(`  amoCRM    real account(s) from the config: ${Object.entries(states).map(([a, s]) => `${a} ${s}`).join(', ') || '(none configured)'}`);
+    lines.push(
+      `  amoCRM    real account(s) from the config: ${
+        Object.entries(states)
+          .map(([a, s]) => `${a} ${s}`)
+          .join(', ') || '(none configured)'
+      }`,
+    );
     lines.push(`  webhooks  set each account's webhook to <public URL of this runner>/hooks/amocrm/<its hookToken secret>`);
     lines.push(`  connect   npm run cli -- auth link --account <id> --endpoint ${runner.ddbEndpoint} --table ${runner.tableName}`);
     lines.push(`  events    one line per published event; --quiet-events hides them`);
@@ -71,8 +88,14 @@ export function describeRunner(runner: LocalRunner, amoStates: Record<string, st
     const target = r.target.kind === 'queue' ? `queue ${r.target.queue}` : `function ${r.target.function}`;
     lines.push(`    ${`${r.method} ${runner.url}${r.path}`.padEnd(width)}  → ${target} (${r.id})`);
   }
-  lines.push(`  queues    fauxqs ${runner.sqsEndpoint} (in process): ${Object.values(runner.queues).map((q) => q.name).join(', ')} + their -dlq`);
-  const store = runner.dataDir ? `data in ${relative(process.cwd(), runner.dataDir) || '.'}/ (dynamodb/, queues.json on stop)` : 'in memory (--memory): nothing is kept';
+  lines.push(
+    `  queues    fauxqs ${runner.sqsEndpoint} (in process): ${Object.values(runner.queues)
+      .map((q) => q.name)
+      .join(', ')} + their -dlq`,
+  );
+  const store = runner.dataDir
+    ? `data in ${relative(process.cwd(), runner.dataDir) || '.'}/ (dynamodb/, queues.json on stop)`
+    : 'in memory (--memory): nothing is kept';
   lines.push(`  dynamodb  dynalite ${runner.ddbEndpoint}, table ${runner.tableName}, ${store}`);
   for (const s of table.schedules) lines.push(`  schedule  ${s.id} → ${s.function} every ${s.rateMinutes} min`);
   const restored = Object.entries(runner.restored);

@@ -62,7 +62,8 @@ export function parseFlags(argv: readonly string[], env: NodeJS.ProcessEnv): Fla
   const port = portOf(values.port ?? (env.PORT || undefined), 'port');
   const sandboxPort = portOf(values['sandbox-port'], 'sandbox port');
   if (values['no-sandbox'] && sandboxPort !== undefined) throw new FlagError('--sandbox-port and --no-sandbox exclude each other');
-  if (!values['no-sandbox'] && values.config !== undefined) throw new FlagError('--config is for --no-sandbox (the sandbox generates its own config)');
+  if (!values['no-sandbox'] && values.config !== undefined)
+    throw new FlagError('--config is for --no-sandbox (the sandbox generates its own config)');
   return {
     help: values.help,
     port,

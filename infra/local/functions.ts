@@ -59,7 +59,10 @@ const noAccounts: TokenRefreshDeps['lifecycle'] = { refreshDue: async () => [] }
 const notConfigured = async (): Promise<APIGatewayProxyResult> => ({
   statusCode: 503,
   headers: { 'content-type': 'application/json; charset=utf-8', 'cache-control': 'no-store' },
-  body: JSON.stringify({ error: 'not_configured', message: 'no amoCRM integration is configured in this runner (start it with the sandbox or --no-sandbox and a config)' }),
+  body: JSON.stringify({
+    error: 'not_configured',
+    message: 'no amoCRM integration is configured in this runner (start it with the sandbox or --no-sandbox and a config)',
+  }),
 });
 
 export function wireFunctions(d: LocalFunctionDeps): Record<string, LocalInvoke> {
@@ -78,7 +81,11 @@ export function wireFunctions(d: LocalFunctionDeps): Record<string, LocalInvoke>
         ...(d.metrics ? { metrics: d.metrics } : {}),
       }),
     ),
-    oauth: asInvoke<APIGatewayProxyEvent>(d.oauth ? createOAuthHandler({ install: d.oauth.install, disconnect: d.oauth.disconnect, log: d.log.pipeline('oauth') }) : notConfigured),
+    oauth: asInvoke<APIGatewayProxyEvent>(
+      d.oauth
+        ? createOAuthHandler({ install: d.oauth.install, disconnect: d.oauth.disconnect, log: d.log.pipeline('oauth') })
+        : notConfigured,
+    ),
     'token-refresh': asInvoke(createTokenRefresh({ lifecycle: d.tokenLifecycle ?? noAccounts, log: d.log.pipeline('token-refresh') })),
   };
 }

@@ -97,7 +97,13 @@ function json(res: ServerResponse, status: number, body: unknown, headers: Recor
  * would otherwise drain it). The socket is ended after the answer is written, then destroyed if
  * the client keeps sending.
  */
-function refuseUnread(req: IncomingMessage, res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void {
+function refuseUnread(
+  req: IncomingMessage,
+  res: ServerResponse,
+  status: number,
+  body: unknown,
+  headers: Record<string, string> = {},
+): void {
   const bodyPending = !req.complete && (req.headers['transfer-encoding'] !== undefined || Number(req.headers['content-length'] ?? 0) > 0);
   if (!bodyPending) {
     json(res, status, body, headers);
@@ -153,7 +159,8 @@ export function createGateway(deps: GatewayDeps): Gateway {
     const url = new URL(req.url ?? '/', 'http://local');
     const path = url.pathname;
     // Never log the raw path (it holds route tokens): the route id and its template only.
-    const done = (status: number, attrs: Record<string, unknown> = {}) => log.line('http', `${method} -> ${status}`, { ...attrs, ms: Date.now() - started });
+    const done = (status: number, attrs: Record<string, unknown> = {}) =>
+      log.line('http', `${method} -> ${status}`, { ...attrs, ms: Date.now() - started });
 
     if (path === HEALTH_PATH) {
       if (method !== 'GET') {
@@ -222,7 +229,16 @@ export function createGateway(deps: GatewayDeps): Gateway {
       }
       try {
         const envelope = buildEnvelope(
-          { routeId: route.id, pathParams: params, query: lastWins(url.searchParams), headers: lastHeaders(pairs), body, receivedAt: started, requestId, sourceIp: sourceIp(req) },
+          {
+            routeId: route.id,
+            pathParams: params,
+            query: lastWins(url.searchParams),
+            headers: lastHeaders(pairs),
+            body,
+            receivedAt: started,
+            requestId,
+            sourceIp: sourceIp(req),
+          },
           route.headers,
         );
         await deps.sqs.send(
@@ -274,7 +290,13 @@ export function createGateway(deps: GatewayDeps): Gateway {
       log.pipeline('http').error('function failed', { ...tags, error: safeErrorText(describeError(e), Object.values(params)) });
       return;
     }
-    const r = result as { statusCode?: unknown; headers?: Record<string, unknown>; multiValueHeaders?: Record<string, unknown[]>; body?: unknown; isBase64Encoded?: unknown } | null;
+    const r = result as {
+      statusCode?: unknown;
+      headers?: Record<string, unknown>;
+      multiValueHeaders?: Record<string, unknown[]>;
+      body?: unknown;
+      isBase64Encoded?: unknown;
+    } | null;
     if (!r || typeof r.statusCode !== 'number') {
       // API Gateway's answer to a malformed Lambda proxy response.
       json(res, 502, { message: 'Internal server error' });
@@ -283,7 +305,8 @@ export function createGateway(deps: GatewayDeps): Gateway {
     }
     for (const [k, v] of Object.entries(r.headers ?? {})) if (v !== undefined) res.setHeader(k, String(v));
     for (const [k, vs] of Object.entries(r.multiValueHeaders ?? {})) if (Array.isArray(vs)) res.setHeader(k, vs.map(String));
-    const out = typeof r.body === 'string' ? (r.isBase64Encoded === true ? Buffer.from(r.body, 'base64') : Buffer.from(r.body)) : Buffer.alloc(0);
+    const out =
+      typeof r.body === 'string' ? (r.isBase64Encoded === true ? Buffer.from(r.body, 'base64') : Buffer.from(r.body)) : Buffer.alloc(0);
     res.statusCode = r.statusCode;
     res.end(out);
     done(r.statusCode, { ...tags, bytes: body.length, function: fn.def.id });

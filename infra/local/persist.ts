@@ -108,7 +108,12 @@ export interface RestoreResult {
  * Re-send a snapshot's messages (in their saved order) and remove the file. A crash half-way
  * leaves the file, so the next start sends them again: duplicates are possible, loss is not.
  */
-export async function restoreSnapshot(dir: string, sqs: SQSClient, queues: readonly LocalQueue[], now = Date.now()): Promise<RestoreResult> {
+export async function restoreSnapshot(
+  dir: string,
+  sqs: SQSClient,
+  queues: readonly LocalQueue[],
+  now = Date.now(),
+): Promise<RestoreResult> {
   const s = readSnapshot(dir);
   const result: RestoreResult = { restored: {} };
   if (!s) return result;
@@ -128,7 +133,11 @@ export async function restoreSnapshot(dir: string, sqs: SQSClient, queues: reado
       const delay = m.state === 'delayed' && m.visibleAt !== undefined ? Math.ceil((m.visibleAt - now) / 1000) : 0;
       const attrs: Record<string, SdkAttributeValue> = {};
       for (const [k, v] of Object.entries(m.attributes)) {
-        attrs[k] = { DataType: v.DataType, ...(v.StringValue !== undefined ? { StringValue: v.StringValue } : {}), ...(v.BinaryValue !== undefined ? { BinaryValue: Buffer.from(v.BinaryValue, 'base64') } : {}) };
+        attrs[k] = {
+          DataType: v.DataType,
+          ...(v.StringValue !== undefined ? { StringValue: v.StringValue } : {}),
+          ...(v.BinaryValue !== undefined ? { BinaryValue: Buffer.from(v.BinaryValue, 'base64') } : {}),
+        };
       }
       await sqs.send(
         new SendMessageCommand({

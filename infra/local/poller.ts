@@ -132,7 +132,11 @@ export class QueuePoller {
       failed = failedIds(res, ids);
     } catch (e) {
       this.stats.lastError = safeErrorText(describeError(e));
-      this.o.log.pipeline('poller').error('invocation failed; the whole batch comes back after the visibility timeout', { queue: def.id, records: batch.length, error: this.stats.lastError });
+      this.o.log.pipeline('poller').error('invocation failed; the whole batch comes back after the visibility timeout', {
+        queue: def.id,
+        records: batch.length,
+        error: this.stats.lastError,
+      });
       failed = ids;
     }
     this.stats.failed += failed.size;
@@ -142,13 +146,21 @@ export class QueuePoller {
       const chunk = toDelete.slice(i, i + 10);
       try {
         const res = await this.o.sqs.send(
-          new DeleteMessageBatchCommand({ QueueUrl: this.o.queue.url, Entries: chunk.map((m, j) => ({ Id: String(j), ReceiptHandle: m.ReceiptHandle ?? '' })) }),
+          new DeleteMessageBatchCommand({
+            QueueUrl: this.o.queue.url,
+            Entries: chunk.map((m, j) => ({ Id: String(j), ReceiptHandle: m.ReceiptHandle ?? '' })),
+          }),
         );
         this.stats.deleted += res.Successful?.length ?? 0;
-        if (res.Failed?.length) this.o.log.pipeline('poller').warn('some deletes failed; those messages will be redelivered', { queue: def.id, failed: res.Failed.length });
+        if (res.Failed?.length)
+          this.o.log
+            .pipeline('poller')
+            .warn('some deletes failed; those messages will be redelivered', { queue: def.id, failed: res.Failed.length });
       } catch (e) {
         this.stats.lastError = safeErrorText(describeError(e));
-        this.o.log.pipeline('poller').error('delete failed; those messages will be redelivered', { queue: def.id, error: this.stats.lastError });
+        this.o.log
+          .pipeline('poller')
+          .error('delete failed; those messages will be redelivered', { queue: def.id, error: this.stats.lastError });
       }
     }
   }

@@ -152,7 +152,11 @@ export async function startLocal(opts: LocalOptions = {}): Promise<LocalRunner> 
   const region = opts.region ?? 'us-east-1';
   const tableName = opts.tableName ?? LOCAL_TABLE_NAME;
   const dataDir = opts.memory ? undefined : resolve(opts.dataDir ?? DEFAULT_DATA_DIR);
-  const log: LocalLog = createLocalLog({ ...(opts.quiet !== undefined ? { quiet: opts.quiet } : {}), ...(opts.logSink ? { sink: opts.logSink } : {}), ...(opts.debug ? { debug: true } : {}) });
+  const log: LocalLog = createLocalLog({
+    ...(opts.quiet !== undefined ? { quiet: opts.quiet } : {}),
+    ...(opts.logSink ? { sink: opts.logSink } : {}),
+    ...(opts.debug ? { debug: true } : {}),
+  });
   const cleanups: Array<() => Promise<void>> = [];
   const cleanup = async () => {
     for (const c of cleanups.reverse()) await c().catch(() => undefined);
@@ -169,7 +173,10 @@ export async function startLocal(opts: LocalOptions = {}): Promise<LocalRunner> 
     }
     dynamo = await startDynamo({ region, tableName, ...(dataDir ? { dir: resolve(dataDir, 'dynamodb') } : {}) });
     cleanups.push(() => dynamo.stop());
-    sqsStandIn = await startSqs(table, { region, ...(opts.visibilityTimeoutSeconds !== undefined ? { visibilityTimeoutSeconds: opts.visibilityTimeoutSeconds } : {}) });
+    sqsStandIn = await startSqs(table, {
+      region,
+      ...(opts.visibilityTimeoutSeconds !== undefined ? { visibilityTimeoutSeconds: opts.visibilityTimeoutSeconds } : {}),
+    });
     cleanups.push(() => sqsStandIn.stop());
     for (const service of [...(amoWiring?.services ?? []), ...(opts.services ?? [])]) {
       const r = await service.start();
@@ -229,7 +236,12 @@ export async function startLocal(opts: LocalOptions = {}): Promise<LocalRunner> 
     }
     try {
       await within(2000, dynamo.ddb.send(new DescribeTableCommand({ TableName: tableName })));
-      parts.dynamodb = { status: 'up', endpoint: dynamo.endpoint, table: tableName, store: dataDir ? resolve(dataDir, 'dynamodb') : 'memory' };
+      parts.dynamodb = {
+        status: 'up',
+        endpoint: dynamo.endpoint,
+        table: tableName,
+        store: dataDir ? resolve(dataDir, 'dynamodb') : 'memory',
+      };
     } catch (e) {
       parts.dynamodb = { status: 'down', error: safeErrorText(describeError(e)) };
     }
@@ -238,7 +250,9 @@ export async function startLocal(opts: LocalOptions = {}): Promise<LocalRunner> 
       parts[`poller:${id}`] = { status: s.state === 'running' ? 'up' : s.state === 'idle' ? 'paused' : 'stopping', ...s };
     }
     parts.schedule = { status: opts.schedule === false ? 'paused' : 'up', schedules: scheduler.stats };
-    const checks: Array<{ name: string; health?: () => Promise<{ ok: boolean; [detail: string]: unknown }> }> = services.map(({ service }) => service);
+    const checks: Array<{ name: string; health?: () => Promise<{ ok: boolean; [detail: string]: unknown }> }> = services.map(
+      ({ service }) => service,
+    );
     if (amoWiring) checks.push({ name: 'amocrm', health: () => amoWiring.health() });
     for (const check of checks) {
       try {
@@ -327,7 +341,18 @@ export async function startLocal(opts: LocalOptions = {}): Promise<LocalRunner> 
   for (const q of queueList) {
     const fn = functions.get(q.def.consumer);
     if (!fn) continue;
-    pollers.set(q.id, new QueuePoller({ sqs, queue: q, fn: fn.def, handler: fn.handler, region, log, ...(opts.pollWaitSeconds !== undefined ? { waitSeconds: opts.pollWaitSeconds } : {}) }));
+    pollers.set(
+      q.id,
+      new QueuePoller({
+        sqs,
+        queue: q,
+        fn: fn.def,
+        handler: fn.handler,
+        region,
+        log,
+        ...(opts.pollWaitSeconds !== undefined ? { waitSeconds: opts.pollWaitSeconds } : {}),
+      }),
+    );
   }
   const startPollers = () => {
     for (const p of pollers.values()) p.start();
@@ -363,7 +388,12 @@ export async function startLocal(opts: LocalOptions = {}): Promise<LocalRunner> 
   if (amoWiring) {
     try {
       const c = await amoWiring.connect();
-      if (c.connected !== 'skipped') log.line('amocrm', c.connected === 'now' ? 'sandbox account connected (install flow through /oauth/callback)' : 'sandbox account already connected', { account: SANDBOX_ACCOUNT, webhooks: c.subscribed ? 'subscribed' : 'not subscribed' });
+      if (c.connected !== 'skipped')
+        log.line(
+          'amocrm',
+          c.connected === 'now' ? 'sandbox account connected (install flow through /oauth/callback)' : 'sandbox account already connected',
+          { account: SANDBOX_ACCOUNT, webhooks: c.subscribed ? 'subscribed' : 'not subscribed' },
+        );
     } catch (e) {
       await stop();
       throw e;

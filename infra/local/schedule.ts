@@ -50,7 +50,12 @@ export class Scheduler {
     },
   ) {
     for (const s of o.schedules) {
-      this.stats[s.id] = { rateMinutes: s.rateMinutes, periodMs: Math.max(1, Math.round(s.rateMinutes * 60_000 * o.timeScale)), runs: 0, failures: 0 };
+      this.stats[s.id] = {
+        rateMinutes: s.rateMinutes,
+        periodMs: Math.max(1, Math.round(s.rateMinutes * 60_000 * o.timeScale)),
+        runs: 0,
+        failures: 0,
+      };
     }
   }
 

@@ -56,7 +56,16 @@ export async function startSqs(table: RouteTable, opts: { region: string; visibi
         RedrivePolicy: JSON.stringify({ deadLetterTargetArn: dlq.queueArn, maxReceiveCount: LAST_RESORT_MAX_RECEIVE_COUNT }),
       },
     });
-    queues[q.id] = { id: q.id, def: q, name: main.queueName, url: main.queueUrl, arn: main.queueArn, dlqName: dlq.queueName, dlqUrl: dlq.queueUrl, dlqArn: dlq.queueArn };
+    queues[q.id] = {
+      id: q.id,
+      def: q,
+      name: main.queueName,
+      url: main.queueUrl,
+      arn: main.queueArn,
+      dlqName: dlq.queueName,
+      dlqUrl: dlq.queueUrl,
+      dlqArn: dlq.queueArn,
+    };
   }
   return {
     fauxqs,

@@ -49,8 +49,10 @@ const pad2 = (n: number): string => String(n).padStart(2, '0');
 export function rfc2822Date(date: Date | number): string {
   const d = typeof date === 'number' ? new Date(date) : date;
   if (Number.isNaN(d.getTime())) throw new RangeError('rfc2822Date: invalid date');
-  return `${DAYS[d.getUTCDay()]}, ${pad2(d.getUTCDate())} ${MONTHS[d.getUTCMonth()]} ${d.getUTCFullYear()} `
-    + `${pad2(d.getUTCHours())}:${pad2(d.getUTCMinutes())}:${pad2(d.getUTCSeconds())} +0000`;
+  return (
+    `${DAYS[d.getUTCDay()]}, ${pad2(d.getUTCDate())} ${MONTHS[d.getUTCMonth()]} ${d.getUTCFullYear()} ` +
+    `${pad2(d.getUTCHours())}:${pad2(d.getUTCMinutes())}:${pad2(d.getUTCSeconds())} +0000`
+  );
 }
 
 const RFC2822_RE =
@@ -66,7 +68,10 @@ export function parseRfc2822Date(text: string): number | undefined {
   if (!m) return undefined;
   const [, dow, day, mon, year, hh, mm, ss, zone] = m;
   const month = MONTHS.indexOf(mon as (typeof MONTHS)[number]);
-  const h = Number(hh), mi = Number(mm), s = Number(ss), dd = Number(day);
+  const h = Number(hh),
+    mi = Number(mm),
+    s = Number(ss),
+    dd = Number(day);
   if (h > 23 || mi > 59 || s > 60 || dd < 1 || dd > 31) return undefined;
   let ms = Date.UTC(Number(year), month, dd, h, mi, Math.min(s, 59));
   const check = new Date(ms);
@@ -134,9 +139,16 @@ export type AmojoSignedHeaders = {
 export function signRequest(secret: string, req: SignRequestInput): AmojoSignedHeaders {
   const md5 = contentMd5(req.body ?? '');
   const date = rfc2822Date(req.date);
-  const signature = hmacSha1Hex(secret, stringToSign({
-    method: req.method, contentMd5: md5, contentType: AMOJO_CONTENT_TYPE, date, path: signaturePath(req.path),
-  }));
+  const signature = hmacSha1Hex(
+    secret,
+    stringToSign({
+      method: req.method,
+      contentMd5: md5,
+      contentType: AMOJO_CONTENT_TYPE,
+      date,
+      path: signaturePath(req.path),
+    }),
+  );
   return { Date: date, 'Content-Type': AMOJO_CONTENT_TYPE, 'Content-MD5': md5, 'X-Signature': signature };
 }
 
@@ -199,13 +211,22 @@ export function verifyRequestSignature(secret: string, req: VerifyRequestInput):
   const md5 = header(req.headers, 'content-md5');
   const signature = header(req.headers, 'x-signature');
   const missing = [
-    ['Date', date], ['Content-Type', contentType], ['Content-MD5', md5], ['X-Signature', signature],
-  ].filter(([, v]) => v === undefined || v === '').map(([n]) => n);
+    ['Date', date],
+    ['Content-Type', contentType],
+    ['Content-MD5', md5],
+    ['X-Signature', signature],
+  ]
+    .filter(([, v]) => v === undefined || v === '')
+    .map(([n]) => n);
   if (missing.length > 0 || date === undefined || contentType === undefined || md5 === undefined || signature === undefined) {
     return { ok: false, reason: 'missing_header', detail: `missing header(s): ${missing.join(', ')}` };
   }
   if (contentType !== AMOJO_CONTENT_TYPE) {
-    return { ok: false, reason: 'content_type', detail: `Content-Type must be exactly "${AMOJO_CONTENT_TYPE}" (it is signed), got "${contentType}"` };
+    return {
+      ok: false,
+      reason: 'content_type',
+      detail: `Content-Type must be exactly "${AMOJO_CONTENT_TYPE}" (it is signed), got "${contentType}"`,
+    };
   }
   if (!HEX32.test(md5)) {
     return { ok: false, reason: 'content_md5_malformed', detail: 'Content-MD5 must be 32 lowercase hex digits' };
@@ -220,16 +241,31 @@ export function verifyRequestSignature(secret: string, req: VerifyRequestInput):
   }
   const windowMs = req.windowMs ?? SIGNATURE_WINDOW_MS;
   if (Math.abs(req.now - at) > windowMs) {
-    return { ok: false, reason: 'date_out_of_window', detail: `Date is ${Math.round((req.now - at) / 1000)} s away from now; the signature is valid for ${windowMs / 60000} min` };
+    return {
+      ok: false,
+      reason: 'date_out_of_window',
+      detail: `Date is ${Math.round((req.now - at) / 1000)} s away from now; the signature is valid for ${windowMs / 60000} min`,
+    };
   }
   if (!HEX40.test(signature)) {
     return { ok: false, reason: 'signature_malformed', detail: 'X-Signature must be 40 lowercase hex digits' };
   }
-  const expected = hmacSha1Hex(secret, stringToSign({
-    method: req.method, contentMd5: md5, contentType, date, path: signaturePath(req.path),
-  }));
+  const expected = hmacSha1Hex(
+    secret,
+    stringToSign({
+      method: req.method,
+      contentMd5: md5,
+      contentType,
+      date,
+      path: signaturePath(req.path),
+    }),
+  );
   if (!safeEqualHex(signature, expected)) {
-    return { ok: false, reason: 'signature_mismatch', detail: 'X-Signature does not match (method, Content-MD5, Content-Type, Date, path)' };
+    return {
+      ok: false,
+      reason: 'signature_mismatch',
+      detail: 'X-Signature does not match (method, Content-MD5, Content-Type, Date, path)',
+    };
   }
   return { ok: true };
 }
@@ -254,7 +290,11 @@ export type CallbackVerifyResult =
  * *assumed*: the header is compared case-insensitively and with surrounding spaces removed: we are
  * the receiver here, and refusing a real callback loses the message (amojo never retries).
  */
-export function verifyCallbackSignature(secret: string, rawBody: BodyBytes, signatureHeader: string | undefined | null): CallbackVerifyResult {
+export function verifyCallbackSignature(
+  secret: string,
+  rawBody: BodyBytes,
+  signatureHeader: string | undefined | null,
+): CallbackVerifyResult {
   if (signatureHeader === undefined || signatureHeader === null || signatureHeader.trim() === '') {
     return { ok: false, reason: 'missing_header', detail: 'X-Signature header is missing' };
   }

@@ -47,7 +47,9 @@ export async function executeAction(action: Action, record: SQSRecord, target: Q
     case 'resend': {
       if (target.fifo) throw new ActionError(`queue "${target.id}" is FIFO: a re-send would reorder its group`);
       try {
-        await deps.sqs.send(new SendMessageCommand({ QueueUrl: target.url, MessageBody: JSON.stringify(action.envelope), DelaySeconds: action.delaySeconds }));
+        await deps.sqs.send(
+          new SendMessageCommand({ QueueUrl: target.url, MessageBody: JSON.stringify(action.envelope), DelaySeconds: action.delaySeconds }),
+        );
       } catch (cause) {
         throw new ActionError(`could not re-send to queue "${target.id}"`, { cause });
       }
@@ -63,7 +65,13 @@ export async function executeAction(action: Action, record: SQSRecord, target: Q
       // rather than after the queue's full visibility timeout. Best effort: if this call fails,
       // the queue's own timeout applies.
       try {
-        await deps.sqs.send(new ChangeMessageVisibilityCommand({ QueueUrl: target.url, ReceiptHandle: record.receiptHandle, VisibilityTimeout: action.visibilityTimeoutSeconds }));
+        await deps.sqs.send(
+          new ChangeMessageVisibilityCommand({
+            QueueUrl: target.url,
+            ReceiptHandle: record.receiptHandle,
+            VisibilityTimeout: action.visibilityTimeoutSeconds,
+          }),
+        );
       } catch {
         /* the default visibility timeout still brings it back */
       }
@@ -71,7 +79,12 @@ export async function executeAction(action: Action, record: SQSRecord, target: Q
   }
 }
 
-async function parkRecord(action: Extract<Action, { kind: 'park' }>, record: SQSRecord, target: QueueTarget, deps: ActionDeps): Promise<void> {
+async function parkRecord(
+  action: Extract<Action, { kind: 'park' }>,
+  record: SQSRecord,
+  target: QueueTarget,
+  deps: ActionDeps,
+): Promise<void> {
   const env: Envelope | undefined = action.envelope;
   const parkedAt = deps.now();
   const id = dlqSk(new Date(parkedAt).toISOString(), record.messageId);

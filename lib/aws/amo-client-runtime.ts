@@ -95,14 +95,22 @@ export function createAmoClientRuntime(opts: AmoClientRuntimeOptions): AmoClient
   const observerFor = (account: string) => (e: ClientEvent) => {
     if (e.type === 'breaker-opened') {
       metrics.count(METRIC.blocked, { account });
-      log.error('amoCRM blocked the account (403): breaker opened, every instance stops calling it until an operator lifts it', { account, host: e.accountHost, reason: e.reason });
+      log.error('amoCRM blocked the account (403): breaker opened, every instance stops calling it until an operator lifts it', {
+        account,
+        host: e.accountHost,
+        reason: e.reason,
+      });
     } else if (e.type === 'rate-limited') {
       metrics.count(METRIC.rateLimited, { account });
       log.warn('amoCRM answered 429: the integration is paused', { account, retryAfterMs: e.retryAfterMs });
     } else if (e.type === 'deferred' && e.reason === 'rate-budget') {
       metrics.count(METRIC.budgetExhausted, { account });
     } else if (e.type === 'budget-error') {
-      log.warn('a rate-budget write after the request failed (the request stands; the slot counts until its deadline)', { account, op: e.op, error: e.error });
+      log.warn('a rate-budget write after the request failed (the request stands; the slot counts until its deadline)', {
+        account,
+        op: e.op,
+        error: e.error,
+      });
     }
     // An observer must never break a request: a throwing progress printer is its own problem.
     try {

@@ -354,7 +354,10 @@ export async function showParked(deps: DlqOpsDeps, ref: string): Promise<ShowRes
     if (key.kind !== 'indexed') continue;
     for (const e of entries.values()) {
       if (e.id !== key.id && e.messageKey !== key.id) continue;
-      if (entryHit) throw new DlqOpsError(`"${ref}" is ambiguous: it matches ${formatRef(entryHit.queue.id, { kind: 'indexed', id: entryHit.entry.id })} and ${formatRef(q.id, { kind: 'indexed', id: e.id })}`);
+      if (entryHit)
+        throw new DlqOpsError(
+          `"${ref}" is ambiguous: it matches ${formatRef(entryHit.queue.id, { kind: 'indexed', id: entryHit.entry.id })} and ${formatRef(q.id, { kind: 'indexed', id: e.id })}`,
+        );
       entryHit = { queue: q, entry: e, entries };
     }
   }
@@ -368,8 +371,14 @@ export async function showParked(deps: DlqOpsDeps, ref: string): Promise<ShowRes
     try {
       for (let batch = await s.next(); batch.length; batch = await s.next()) {
         for (const m of batch) {
-          const hit = entryHit ? m.MessageAttributes?.[DLQ_ATTR.indexId]?.StringValue === entryHit.entry.id : m.MessageId === wantsMessageId;
-          if (hit) return { item: entryHit ? itemOfEntry(entryHit.entry) : stripMessage(messageOf(q, m, entries)), message: messageOf(q, m, entries) };
+          const hit = entryHit
+            ? m.MessageAttributes?.[DLQ_ATTR.indexId]?.StringValue === entryHit.entry.id
+            : m.MessageId === wantsMessageId;
+          if (hit)
+            return {
+              item: entryHit ? itemOfEntry(entryHit.entry) : stripMessage(messageOf(q, m, entries)),
+              message: messageOf(q, m, entries),
+            };
         }
       }
       const others = await s.unaccounted();
@@ -455,9 +464,24 @@ async function runOverDlqs(deps: DlqOpsDeps, opts: RunOptions, action: 'replay' 
   const emit = opts.onEvent ?? (() => undefined);
   const dryRun = opts.dryRun === true;
   const holdSeconds = deps.holdSeconds ?? DEFAULT_HOLD_SECONDS;
-  const report: RunReport = { action, dryRun, done: 0, skipped: 0, failed: [], limitReached: false, indexLeft: [], stale: [], staleRemoved: 0, unproven: [], releaseErrors: 0, incomplete: false, holdSeconds };
+  const report: RunReport = {
+    action,
+    dryRun,
+    done: 0,
+    skipped: 0,
+    failed: [],
+    limitReached: false,
+    indexLeft: [],
+    stale: [],
+    staleRemoved: 0,
+    unproven: [],
+    releaseErrors: 0,
+    incomplete: false,
+    holdSeconds,
+  };
   const queues = selectQueues(deps, opts.queue ?? queueOfIds(opts.ids));
-  if (opts.limit !== undefined && (!Number.isInteger(opts.limit) || opts.limit < 1)) throw new DlqOpsError('limit must be a whole number ≥ 1');
+  if (opts.limit !== undefined && (!Number.isInteger(opts.limit) || opts.limit < 1))
+    throw new DlqOpsError('limit must be a whole number ≥ 1');
 
   let approxTotal = 0;
   for (const q of queues) {
@@ -558,14 +582,23 @@ function errorText(e: unknown): string {
   return safeErrorText(describeError(e));
 }
 
-async function replayOne(deps: DlqOpsDeps, q: DlqQueueRef, p: ParkedMessage, s: DlqScan, report: RunReport, emit: (e: RunEvent) => void): Promise<boolean> {
+async function replayOne(
+  deps: DlqOpsDeps,
+  q: DlqQueueRef,
+  p: ParkedMessage,
+  s: DlqScan,
+  report: RunReport,
+  emit: (e: RunEvent) => void,
+): Promise<boolean> {
   try {
     await deps.sqs.send(
       new SendMessageCommand({
         QueueUrl: q.url,
         MessageBody: replayBody(p, (deps.now ?? Date.now)()),
         // A replay of the same DLQ message within SQS's 5-minute window is dropped as a duplicate.
-        ...(q.fifo ? { MessageGroupId: p.groupId ?? p.envelope?.route ?? 'replay', MessageDeduplicationId: `replay-${p.messageId}`.slice(0, 128) } : {}),
+        ...(q.fifo
+          ? { MessageGroupId: p.groupId ?? p.envelope?.route ?? 'replay', MessageDeduplicationId: `replay-${p.messageId}`.slice(0, 128) }
+          : {}),
       }),
     );
   } catch (e) {
@@ -588,7 +621,14 @@ async function replayOne(deps: DlqOpsDeps, q: DlqQueueRef, p: ParkedMessage, s: 
   return true;
 }
 
-async function purgeOne(deps: DlqOpsDeps, q: DlqQueueRef, p: ParkedMessage, s: DlqScan, report: RunReport, emit: (e: RunEvent) => void): Promise<boolean> {
+async function purgeOne(
+  deps: DlqOpsDeps,
+  q: DlqQueueRef,
+  p: ParkedMessage,
+  s: DlqScan,
+  report: RunReport,
+  emit: (e: RunEvent) => void,
+): Promise<boolean> {
   try {
     await deps.sqs.send(new DeleteMessageCommand({ QueueUrl: q.dlqUrl, ReceiptHandle: p.receiptHandle }));
     s.settled(p.messageId);
@@ -602,7 +642,13 @@ async function purgeOne(deps: DlqOpsDeps, q: DlqQueueRef, p: ParkedMessage, s: D
   return true;
 }
 
-async function removeEntry(deps: DlqOpsDeps, q: DlqQueueRef, p: ParkedMessage, report: RunReport, emit: (e: RunEvent) => void): Promise<void> {
+async function removeEntry(
+  deps: DlqOpsDeps,
+  q: DlqQueueRef,
+  p: ParkedMessage,
+  report: RunReport,
+  emit: (e: RunEvent) => void,
+): Promise<void> {
   if (!p.entry) return;
   try {
     await deps.index.remove(q.id, p.entry.id);
@@ -612,4 +658,3 @@ async function removeEntry(deps: DlqOpsDeps, q: DlqQueueRef, p: ParkedMessage, r
     emit({ kind: 'index-left', item: p, error });
   }
 }
-

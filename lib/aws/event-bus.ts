@@ -18,7 +18,10 @@ export function createEventBridgePublisher(client: EventBridgeClient, eventBusNa
         let pending = entries.slice(i, i + PUT_EVENTS_MAX_ENTRIES);
         for (let attempt = 0; attempt < 2 && pending.length > 0; attempt++) {
           const out = await client.send(new PutEventsCommand({ Entries: pending }));
-          if (!out.FailedEntryCount) { pending = []; break; }
+          if (!out.FailedEntryCount) {
+            pending = [];
+            break;
+          }
           pending = pending.filter((_, idx) => out.Entries?.[idx]?.ErrorCode);
         }
         if (pending.length > 0) throw new EventPublishError(`${pending.length} event(s) were not accepted by EventBridge`);

@@ -62,10 +62,18 @@ export function localEndpointsOf(r: RunnerLike): Omit<LocalEndpoints, 'v' | 'wri
 }
 
 /** Write atomically (temp file + rename), so a reader never sees half a file. Returns the path. */
-export function writeLocalEndpoints(dataDir: string, e: Omit<LocalEndpoints, 'v' | 'writtenAt' | 'pid'> & { pid?: number; writtenAt?: string }): string {
+export function writeLocalEndpoints(
+  dataDir: string,
+  e: Omit<LocalEndpoints, 'v' | 'writtenAt' | 'pid'> & { pid?: number; writtenAt?: string },
+): string {
   const file = localEndpointsPath(dataDir);
   mkdirSync(resolve(dataDir), { recursive: true });
-  const doc: LocalEndpoints = localEndpointsSchema.parse({ v: 1, pid: e.pid ?? process.pid, writtenAt: e.writtenAt ?? new Date().toISOString(), ...withoutMeta(e) });
+  const doc: LocalEndpoints = localEndpointsSchema.parse({
+    v: 1,
+    pid: e.pid ?? process.pid,
+    writtenAt: e.writtenAt ?? new Date().toISOString(),
+    ...withoutMeta(e),
+  });
   const tmp = `${file}.${process.pid}.tmp`;
   writeFileSync(tmp, `${JSON.stringify(doc, null, 2)}\n`);
   renameSync(tmp, file);
@@ -106,7 +114,9 @@ export interface ReadLocalEndpointsOptions {
 export function readLocalEndpoints(dataDir: string, opts: ReadLocalEndpointsOptions = {}): LocalEndpoints {
   const file = localEndpointsPath(dataDir);
   if (!existsSync(file)) {
-    throw new LocalEndpointsError(`no ${file}: is the local runner (npm start) running with this data directory? (or pass --sqs-endpoint, --dynamodb-endpoint and --table)`);
+    throw new LocalEndpointsError(
+      `no ${file}: is the local runner (npm start) running with this data directory? (or pass --sqs-endpoint, --dynamodb-endpoint and --table)`,
+    );
   }
   let raw: unknown;
   try {
@@ -116,10 +126,14 @@ export function readLocalEndpoints(dataDir: string, opts: ReadLocalEndpointsOpti
   }
   const parsed = localEndpointsSchema.safeParse(raw);
   if (!parsed.success) {
-    throw new LocalEndpointsError(`${file} is invalid: ${parsed.error.issues.map((i) => `${i.path.join('.') || '(root)'}: ${i.message}`).join('; ')}`);
+    throw new LocalEndpointsError(
+      `${file} is invalid: ${parsed.error.issues.map((i) => `${i.path.join('.') || '(root)'}: ${i.message}`).join('; ')}`,
+    );
   }
   if ((opts.checkPid ?? true) && !processAlive(parsed.data.pid)) {
-    throw new LocalEndpointsError(`${file} was written by process ${parsed.data.pid}, which is no longer running: start the local runner (npm start)`);
+    throw new LocalEndpointsError(
+      `${file} was written by process ${parsed.data.pid}, which is no longer running: start the local runner (npm start)`,
+    );
   }
   return parsed.data;
 }

@@ -22,7 +22,11 @@ const SECURITY_HEADERS = {
 };
 
 function jsonAnswer(status: number, body: Record<string, unknown>): APIGatewayProxyResult {
-  return { statusCode: status, headers: { 'content-type': 'application/json; charset=utf-8', ...SECURITY_HEADERS }, body: JSON.stringify(body) };
+  return {
+    statusCode: status,
+    headers: { 'content-type': 'application/json; charset=utf-8', ...SECURITY_HEADERS },
+    body: JSON.stringify(body),
+  };
 }
 
 function escapeHtml(s: string): string {
@@ -42,7 +46,8 @@ function readQuery(event: APIGatewayProxyEvent): Query | OAuthRequestError {
   const out: Query = { ...(event.queryStringParameters ?? {}) };
   for (const [k, values] of Object.entries(event.multiValueQueryStringParameters ?? {})) {
     if (!values || values.length === 0) continue;
-    if (new Set(values).size > 1) return new OAuthRequestError(400, 'ambiguous_parameter', `query parameter "${k}" is given more than once`);
+    if (new Set(values).size > 1)
+      return new OAuthRequestError(400, 'ambiguous_parameter', `query parameter "${k}" is given more than once`);
     out[k] = values[0];
   }
   return out;
@@ -69,14 +74,22 @@ export function createOAuthHandler(deps: OAuthHandlerDeps) {
       }
       const res = await deps.disconnect.verifyDisconnect(q);
       deps.log.info('oauth disconnect hook', { account: res.account ?? null, changed: res.changed });
-      return jsonAnswer(200, res.account ? { status: 'ok', account: res.account } : { status: 'ignored', message: 'the signature is valid but names no account configured here' });
+      return jsonAnswer(
+        200,
+        res.account
+          ? { status: 'ok', account: res.account }
+          : { status: 'ignored', message: 'the signature is valid but names no account configured here' },
+      );
     } catch (e) {
       if (e instanceof OAuthRequestError) {
         deps.log.warn(`oauth ${which} refused`, { status: e.status, error: e.code });
         return jsonAnswer(e.status, { error: e.code, message: e.message });
       }
       deps.log.error(`oauth ${which} failed`, { error: (e as Error).name, message: (e as Error).message });
-      return jsonAnswer(500, { error: 'internal_error', message: 'the request could not be completed; nothing was changed that a retry cannot fix' });
+      return jsonAnswer(500, {
+        error: 'internal_error',
+        message: 'the request could not be completed; nothing was changed that a retry cannot fix',
+      });
     }
   };
 }

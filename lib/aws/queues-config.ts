@@ -30,7 +30,9 @@ export function parseQueuesConfig(raw: string | undefined): QueuesConfig {
   }
   const parsed = queuesConfigSchema.safeParse(json);
   if (!parsed.success) {
-    throw new WorkerConfigError(`QUEUES is invalid: ${parsed.error.issues.map((i) => `${i.path.join('.') || '(root)'}: ${i.message}`).join('; ')}`);
+    throw new WorkerConfigError(
+      `QUEUES is invalid: ${parsed.error.issues.map((i) => `${i.path.join('.') || '(root)'}: ${i.message}`).join('; ')}`,
+    );
   }
   return parsed.data;
 }

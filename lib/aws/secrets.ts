@@ -29,7 +29,8 @@ export function awsSecretSource(opts: AwsSecretSourceOptions = {}): SecretSource
         // Powertools wraps the SDK error; its message names the secret id, never a value.
         throw new SecretNotFoundError(name, `Secrets Manager secret "${id}"`, { cause: e });
       }
-      if (typeof value !== 'string' || value === '') throw new SecretNotFoundError(name, `Secrets Manager secret "${id}" has no string value`);
+      if (typeof value !== 'string' || value === '')
+        throw new SecretNotFoundError(name, `Secrets Manager secret "${id}" has no string value`);
       return value;
     },
   };

@@ -46,7 +46,16 @@ export function createBatchHandler(deps: BatchDeps): BatchHandler {
   const configs = new Map<string, PipelineConfig>(
     deps.queues.map((q) => [
       q.id,
-      { queue: q, routes, processors: deps.processors, log: deps.log, now: deps.now, random: deps.random, policy: deps.policy, deferral: deps.deferral },
+      {
+        queue: q,
+        routes,
+        processors: deps.processors,
+        log: deps.log,
+        now: deps.now,
+        random: deps.random,
+        policy: deps.policy,
+        deferral: deps.deferral,
+      },
     ]),
   );
   const concurrency = deps.concurrency ?? 10;
@@ -114,7 +123,15 @@ export function createBatchHandler(deps: BatchDeps): BatchHandler {
       callHook(() => hooks.parked?.({ queue: target.id, route: result.route, reason: a.reason }));
     } else if ((a.kind === 'resend' || a.kind === 'fail') && a.cause === 'defer') {
       const d = a.deferral;
-      callHook(() => hooks.deferred?.({ queue: target.id, route: result.route ?? '', reason: d.reason, ageSeconds: d.ageSeconds, deferrals: d.deferrals }));
+      callHook(() =>
+        hooks.deferred?.({
+          queue: target.id,
+          route: result.route ?? '',
+          reason: d.reason,
+          ageSeconds: d.ageSeconds,
+          deferrals: d.deferrals,
+        }),
+      );
     }
   }
 
@@ -137,7 +154,11 @@ export function createBatchHandler(deps: BatchDeps): BatchHandler {
         continue;
       }
       if (target.fifo) {
-        const bad = await runFifoBatch(records, (r) => r.attributes.MessageGroupId ?? '', (r) => handleRecord(r, target));
+        const bad = await runFifoBatch(
+          records,
+          (r) => r.attributes.MessageGroupId ?? '',
+          (r) => handleRecord(r, target),
+        );
         failed.push(...bad.map((r) => r.messageId));
       } else {
         const results = await mapLimit(records, concurrency, (r) => handleRecord(r, target));

@@ -7,7 +7,13 @@
  *
  * Kept free of infra/ imports (lib/ never imports infra/): callers pass the queue ids they expect.
  */
-import { DescribeStacksCommand, ListStackResourcesCommand, type CloudFormationClient, type Stack, type StackResourceSummary } from '@aws-sdk/client-cloudformation';
+import {
+  DescribeStacksCommand,
+  ListStackResourcesCommand,
+  type CloudFormationClient,
+  type Stack,
+  type StackResourceSummary,
+} from '@aws-sdk/client-cloudformation';
 
 export interface StackQueue {
   url: string;
@@ -64,10 +70,14 @@ export async function resolveStack(opts: ResolveStackOptions): Promise<StackTarg
     stack = res.Stacks?.[0];
   } catch (cause) {
     const msg = (cause as Error).message ?? '';
-    if (/does not exist/i.test(msg)) throw new StackResolveError(`stack "${stackName}" does not exist in this account/region (check --region and the credentials)`, { cause });
+    if (/does not exist/i.test(msg))
+      throw new StackResolveError(`stack "${stackName}" does not exist in this account/region (check --region and the credentials)`, {
+        cause,
+      });
     throw new StackResolveError(`could not describe stack "${stackName}": ${(cause as Error).name}: ${msg}`, { cause });
   }
-  if (!stack) throw new StackResolveError(`stack "${stackName}" does not exist in this account/region (check --region and the credentials)`);
+  if (!stack)
+    throw new StackResolveError(`stack "${stackName}" does not exist in this account/region (check --region and the credentials)`);
   const status = stack.StackStatus ?? 'UNKNOWN';
   if (DEAD_STATUSES.has(status)) throw new StackResolveError(`stack "${stackName}" is ${status}: nothing to operate on`);
 
@@ -88,7 +98,10 @@ export async function resolveStack(opts: ResolveStackOptions): Promise<StackTarg
       next = res.NextToken;
     } while (next);
   } catch (cause) {
-    throw new StackResolveError(`could not list the resources of stack "${stackName}": ${(cause as Error).name}: ${(cause as Error).message}`, { cause });
+    throw new StackResolveError(
+      `could not list the resources of stack "${stackName}": ${(cause as Error).name}: ${(cause as Error).message}`,
+      { cause },
+    );
   }
   const tables = resources.filter((r) => r.ResourceType === 'AWS::DynamoDB::Table' && r.PhysicalResourceId);
   let tableName = tableOut;
@@ -99,7 +112,9 @@ export async function resolveStack(opts: ResolveStackOptions): Promise<StackTarg
     tableName = tables[0]?.PhysicalResourceId ?? '';
   }
   const prefix = opts.queuePrefix ?? stackNamePrefix(stackName);
-  const urls = resources.filter((r) => r.ResourceType === 'AWS::SQS::Queue' && r.PhysicalResourceId).map((r) => r.PhysicalResourceId as string);
+  const urls = resources
+    .filter((r) => r.ResourceType === 'AWS::SQS::Queue' && r.PhysicalResourceId)
+    .map((r) => r.PhysicalResourceId as string);
   const byName = new Map(urls.map((u) => [queueNameOf(u), u]));
   const queues: Record<string, StackQueue> = {};
   const missing: string[] = [];
@@ -116,7 +131,9 @@ export async function resolveStack(opts: ResolveStackOptions): Promise<StackTarg
     );
   }
   if (missing.length) {
-    throw new StackResolveError(`stack "${stackName}": queues ${missing.map((m) => `"${prefix}-${m}"`).join(', ')} (or their DLQs) not found among its resources`);
+    throw new StackResolveError(
+      `stack "${stackName}": queues ${missing.map((m) => `"${prefix}-${m}"`).join(', ')} (or their DLQs) not found among its resources`,
+    );
   }
   return { stackName, status, tableName, queues, source: 'resources' };
 }
@@ -128,7 +145,8 @@ function parseQueuesOutput(value: string, stackName: string): Record<string, Sta
   } catch (cause) {
     throw new StackResolveError(`stack "${stackName}": output Queues is not JSON`, { cause });
   }
-  if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) throw new StackResolveError(`stack "${stackName}": output Queues is not a JSON object`);
+  if (typeof raw !== 'object' || raw === null || Array.isArray(raw))
+    throw new StackResolveError(`stack "${stackName}": output Queues is not a JSON object`);
   const out: Record<string, StackQueue> = {};
   for (const [id, v] of Object.entries(raw as Record<string, unknown>)) {
     const q = v as { url?: unknown; dlqUrl?: unknown } | null;

@@ -34,7 +34,12 @@ export function createTokenRefreshHandler(deps: TokenRefreshDeps) {
     }
     const summary = { checked: results.length, refreshed: outcomes.refreshed ?? 0, outcomes, failures, results };
     const bad = results.filter((r) => r.outcome === 'failed' || r.outcome === 'needs-reauth' || r.outcome === 'busy');
-    if (bad.length) deps.log.warn('token refresh: some accounts need attention', { outcomes, failures, accounts: bad.map((r) => ({ account: r.account, outcome: r.outcome, ...(r.kind ? { kind: r.kind } : {}) })) });
+    if (bad.length)
+      deps.log.warn('token refresh: some accounts need attention', {
+        outcomes,
+        failures,
+        accounts: bad.map((r) => ({ account: r.account, outcome: r.outcome, ...(r.kind ? { kind: r.kind } : {}) })),
+      });
     else deps.log.info('token refresh done', { outcomes });
     return summary;
   };

@@ -88,7 +88,15 @@ export function workerTargets(table: RouteTable, queues: QueuesConfig): { target
   if (missing.length) throw new WorkerConfigError(`QUEUES lacks the queue(s) the worker consumes: ${missing.join(', ')}`);
   const targets = mine.map((q) => {
     const ep = queues[q.id] as QueuesConfig[string];
-    return { id: q.id, arn: ep.arn, url: ep.url, dlqUrl: ep.dlqUrl, fifo: q.fifo, maxAttempts: q.maxAttempts, retentionDays: q.retentionDays };
+    return {
+      id: q.id,
+      arn: ep.arn,
+      url: ep.url,
+      dlqUrl: ep.dlqUrl,
+      fifo: q.fifo,
+      maxAttempts: q.maxAttempts,
+      retentionDays: q.retentionDays,
+    };
   });
   return { targets, routes: table.routes };
 }
@@ -112,7 +120,9 @@ function processorsFor(table: RouteTable, deps: WorkerDeps, remainingTimeMs: () 
       ...(ingest.mirror ? { mirror: ingest.mirror } : {}),
     });
   } catch (cause) {
-    throw new WorkerConfigError(`the worker's processors cannot be built: ${cause instanceof Error ? cause.message : String(cause)}`, { cause });
+    throw new WorkerConfigError(`the worker's processors cannot be built: ${cause instanceof Error ? cause.message : String(cause)}`, {
+      cause,
+    });
   }
 }
 
@@ -123,14 +133,17 @@ export function createWorkerHandler(deps: WorkerDeps) {
   // The invocation in progress (Lambda runs one at a time per container; the local runner may
   // overlap queues, whose deadlines are alike). Idempotency reads its remaining time.
   let current: Context | undefined;
-  const remainingTimeMs = () => (typeof current?.getRemainingTimeInMillis === 'function' ? current.getRemainingTimeInMillis() : FALLBACK_REMAINING_MS);
+  const remainingTimeMs = () =>
+    typeof current?.getRemainingTimeInMillis === 'function' ? current.getRemainingTimeInMillis() : FALLBACK_REMAINING_MS;
   const processors = processorsFor(table, deps, remainingTimeMs);
   const consumed = new Set(targets.map((t) => t.id));
   const unprocessed = routesWithoutProcessor(
-    routes.filter((r) => {
-      const q = routeQueueId(r);
-      return q !== undefined && consumed.has(q);
-    }).map((r) => r.id),
+    routes
+      .filter((r) => {
+        const q = routeQueueId(r);
+        return q !== undefined && consumed.has(q);
+      })
+      .map((r) => r.id),
     processors,
   );
   if (unprocessed.length) deps.logger.info('routes without a processor: their messages are parked no-processor', { routes: unprocessed });
@@ -167,7 +180,8 @@ export function depsFromEnv(env: NodeJS.ProcessEnv, logger: Log, metrics?: Metri
   const queues = parseQueuesConfig(env.QUEUES);
   const config = loadConfigFromEnv(env);
   const eventBusName = env.EVENT_BUS_NAME;
-  if (config.events.publish && !eventBusName) throw new WorkerConfigError('EVENT_BUS_NAME is not set (the config publishes events; set events.publish: false to turn them off)');
+  if (config.events.publish && !eventBusName)
+    throw new WorkerConfigError('EVENT_BUS_NAME is not set (the config publishes events; set events.publish: false to turn them off)');
   const client = new DynamoDBClient({});
   const doc = DynamoDBDocumentClient.from(client, { marshallOptions: { removeUndefinedValues: true } });
   return {

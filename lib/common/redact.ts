@@ -11,7 +11,8 @@ const PHONE = /\+?\d(?:[\s().-]*\d){9,14}/g;
 const BEARER = /\b(Bearer|Basic)\s+[A-Za-z0-9._~+/=-]+/gi;
 const JWT = /\beyJ[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]*/g;
 /** key=value pairs whose key names a secret (query strings, form bodies, "token: abc"). */
-const SECRET_PAIR = /\b(access_token|refresh_token|token|secret|client_secret|password|code|api[_-]?key|x-api-key|signature)(["']?\s*[=:]\s*["']?)([^\s&"',;]+)/gi;
+const SECRET_PAIR =
+  /\b(access_token|refresh_token|token|secret|client_secret|password|code|api[_-]?key|x-api-key|signature)(["']?\s*[=:]\s*["']?)([^\s&"',;]+)/gi;
 /** Long opaque strings (hex or base64url of 32+ chars) that mix letters and digits. */
 const OPAQUE = /[A-Za-z0-9_-]{32,}/g;
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;

@@ -104,7 +104,10 @@ export const oauthSchema = z
      * other entries match the whole host (with its port). Nothing else is ever sent a code or
      * the client secret.
      */
-    refererAllowList: z.array(z.string().regex(/^(\*\.)?[a-z0-9.-]+(:\d{1,5})?$/, 'an entry is a host, host:port or *.domain')).min(1).default(DEFAULT_REFERER_ALLOW_LIST),
+    refererAllowList: z
+      .array(z.string().regex(/^(\*\.)?[a-z0-9.-]+(:\d{1,5})?$/, 'an entry is a host, host:port or *.domain'))
+      .min(1)
+      .default(DEFAULT_REFERER_ALLOW_LIST),
     /** Installs without a `state` we issued (marketplace / widget). Off unless asked for. */
     allowStatelessInstall: z.boolean().default(false),
     /** How long an issued `state` stays valid (seconds); the code itself lives 20 minutes. */
@@ -160,27 +163,54 @@ export const configSchema = z
         seen.add(v);
       });
     };
-    dup('integration id', 'integrations', c.integrations.map((i) => i.id));
-    dup('client id', 'integrations', c.integrations.map((i) => i.clientId));
-    dup('account id', 'accounts', c.accounts.map((a) => a.id));
+    dup(
+      'integration id',
+      'integrations',
+      c.integrations.map((i) => i.id),
+    );
+    dup(
+      'client id',
+      'integrations',
+      c.integrations.map((i) => i.clientId),
+    );
+    dup(
+      'account id',
+      'accounts',
+      c.accounts.map((a) => a.id),
+    );
     // One token naming two accounts would make a webhook's account ambiguous.
     const tokenSecrets = new Map<string, string>();
     c.accounts.forEach((a, i) => {
       if (!a.hookToken) return;
       const other = tokenSecrets.get(a.hookToken.secret);
-      if (other) ctx.addIssue({ code: 'custom', path: ['accounts', i, 'hookToken'], message: `account "${other}" already uses hookToken secret "${a.hookToken.secret}"` });
+      if (other)
+        ctx.addIssue({
+          code: 'custom',
+          path: ['accounts', i, 'hookToken'],
+          message: `account "${other}" already uses hookToken secret "${a.hookToken.secret}"`,
+        });
       else tokenSecrets.set(a.hookToken.secret, a.id);
     });
     const integrations = new Set(c.integrations.map((i) => i.id));
     const hosts = new Set<string>();
     c.accounts.forEach((a, i) => {
-      if (!integrations.has(a.integration)) ctx.addIssue({ code: 'custom', path: ['accounts', i, 'integration'], message: `unknown integration "${a.integration}"` });
+      if (!integrations.has(a.integration))
+        ctx.addIssue({ code: 'custom', path: ['accounts', i, 'integration'], message: `unknown integration "${a.integration}"` });
       // Two entries for one (integration, host) would make an install ambiguous.
       const key = `${a.integration} ${accountHost(a)}`;
-      if (hosts.has(key)) ctx.addIssue({ code: 'custom', path: ['accounts', i], message: `another account of integration "${a.integration}" already uses host ${accountHost(a)}` });
+      if (hosts.has(key))
+        ctx.addIssue({
+          code: 'custom',
+          path: ['accounts', i],
+          message: `another account of integration "${a.integration}" already uses host ${accountHost(a)}`,
+        });
       hosts.add(key);
       if (!hostAllowed(accountHost(a), c.oauth.refererAllowList)) {
-        ctx.addIssue({ code: 'custom', path: ['accounts', i], message: `host ${accountHost(a)} is not in oauth.refererAllowList, so this account could never be installed` });
+        ctx.addIssue({
+          code: 'custom',
+          path: ['accounts', i],
+          message: `host ${accountHost(a)} is not in oauth.refererAllowList, so this account could never be installed`,
+        });
       }
     });
   });

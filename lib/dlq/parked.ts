@@ -77,7 +77,15 @@ export interface ParkedMessage extends ParkedItem {
 
 export function itemOfEntry(e: DlqEntry): ParkedItem {
   const key: ParkedKey = { kind: 'indexed', id: e.id };
-  return { ref: formatRef(e.queueId, key), queueId: e.queueId, route: e.route, reason: e.reason, parkedAt: Date.parse(e.parkedAt), key, entry: e };
+  return {
+    ref: formatRef(e.queueId, key),
+    queueId: e.queueId,
+    route: e.route,
+    reason: e.reason,
+    parkedAt: Date.parse(e.parkedAt),
+    key,
+    entry: e,
+  };
 }
 
 /** A received DLQ message joined with its index entry (by the `dlq-index-id` attribute), if any. */

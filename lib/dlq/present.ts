@@ -92,16 +92,24 @@ export function renderBody(env: Envelope, opts: { raw?: boolean } = {}): Rendere
       : { kind: 'binary', lines: [`(${bytes.length} bytes, not UTF-8 text; --raw prints them as base64)`], redacted: true };
   }
   const ct = (env.headers['content-type'] ?? '').split(';')[0]?.trim().toLowerCase() ?? '';
-  if (opts.raw) return { kind: ct.includes('json') ? 'json' : ct === 'application/x-www-form-urlencoded' ? 'form' : 'text', lines: [text], redacted: false };
+  if (opts.raw)
+    return {
+      kind: ct.includes('json') ? 'json' : ct === 'application/x-www-form-urlencoded' ? 'form' : 'text',
+      lines: [text],
+      redacted: false,
+    };
   const secrets = Object.values(env.params);
   const clean = (s: string) => redact(s, secrets);
   if (ct === 'application/x-www-form-urlencoded') {
-    const lines = text === '' ? [] : text.split('&').map((pair) => {
-      const eq = pair.indexOf('=');
-      const k = decodeFormPart(eq < 0 ? pair : pair.slice(0, eq));
-      const v = eq < 0 ? '' : decodeFormPart(pair.slice(eq + 1));
-      return clean(`${k} = ${v}`);
-    });
+    const lines =
+      text === ''
+        ? []
+        : text.split('&').map((pair) => {
+            const eq = pair.indexOf('=');
+            const k = decodeFormPart(eq < 0 ? pair : pair.slice(0, eq));
+            const v = eq < 0 ? '' : decodeFormPart(pair.slice(eq + 1));
+            return clean(`${k} = ${v}`);
+          });
     return { kind: 'form', lines, redacted: true };
   }
   if (ct.includes('json')) {

@@ -93,7 +93,10 @@ export function createAmocrmHookProcessor(deps: AmocrmHookDeps): RouteProcessor 
     if (!account) {
       const own = candidates[0] as AccountConfig;
       const named = `subdomain "${parsed.account.subdomain}"${parsed.account.id !== undefined ? ` (id ${parsed.account.id})` : ''}`;
-      return park(HOOK_PARK_REASONS.accountMismatch, `the webhook names account ${named}, but its path token belongs to account "${own.id}" (subdomain "${own.subdomain}")`);
+      return park(
+        HOOK_PARK_REASONS.accountMismatch,
+        `the webhook names account ${named}, but its path token belongs to account "${own.id}" (subdomain "${own.subdomain}")`,
+      );
     }
 
     const meta = {
@@ -107,7 +110,14 @@ export function createAmocrmHookProcessor(deps: AmocrmHookDeps): RouteProcessor 
     let duplicates = 0;
     try {
       for (const ev of parsed.events) {
-        const r = await runEventStep(ev, account, meta, { guard: deps.guard, bus, flows, log: ctx.log, now: ctx.now, onPublished: () => published++ });
+        const r = await runEventStep(ev, account, meta, {
+          guard: deps.guard,
+          bus,
+          flows,
+          log: ctx.log,
+          now: ctx.now,
+          onPublished: () => published++,
+        });
         if (r.status === 'duplicate') duplicates++;
         else ran++;
         ctx.log.debug('amocrm event', { account: account.id, kind: ev.kind, entityId: ev.entityId, index: ev.index, status: r.status });

@@ -48,7 +48,12 @@ export function eventKey(account: string, ev: Pick<WebhookEvent, 'idempotencyKey
 /** assumed: another worker holding an event usually finishes within seconds; the in-progress record expires with its invocation anyway. */
 export const IN_PROGRESS_DEFER_SECONDS = 30;
 
-export async function runEventStep(ev: WebhookEvent, account: AccountConfig, meta: DeliveryMeta, deps: EventStepDeps): Promise<EventStepResult> {
+export async function runEventStep(
+  ev: WebhookEvent,
+  account: AccountConfig,
+  meta: DeliveryMeta,
+  deps: EventStepDeps,
+): Promise<EventStepResult> {
   const key = eventKey(account.id, ev);
   let busEvent: BusEvent = toBusEvent(ev, meta);
   let tooLarge: number | undefined;
@@ -71,7 +76,14 @@ export async function runEventStep(ev: WebhookEvent, account: AccountConfig, met
         published = p.status === 'ran';
         if (published) deps.onPublished?.();
         if (published && tooLarge !== undefined) {
-          deps.log.warn('amocrm event too large for the bus; published a stand-in', { account: account.id, kind: ev.kind, entityId: ev.entityId ?? null, index: ev.index, size: tooLarge, maxSize: MAX_DETAIL_BYTES });
+          deps.log.warn('amocrm event too large for the bus; published a stand-in', {
+            account: account.id,
+            kind: ev.kind,
+            entityId: ev.entityId ?? null,
+            index: ev.index,
+            size: tooLarge,
+            maxSize: MAX_DETAIL_BYTES,
+          });
         }
       }
       for (const flow of deps.flows.for(ev.kind)) {

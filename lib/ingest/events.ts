@@ -96,7 +96,12 @@ export interface EventTooLargeDetail {
  * The small stand-in published instead of an event too large for the bus (the full event still
  * goes to the flows): consumers learn that it happened without its data.
  */
-export function toTooLargeEvent(ev: WebhookEvent, meta: DeliveryMeta, size: number, maxSize: number): BusEvent & { detail: EventTooLargeDetail & Record<string, unknown> } {
+export function toTooLargeEvent(
+  ev: WebhookEvent,
+  meta: DeliveryMeta,
+  size: number,
+  maxSize: number,
+): BusEvent & { detail: EventTooLargeDetail & Record<string, unknown> } {
   const detail: EventTooLargeDetail & Record<string, unknown> = {
     account: meta.account,
     kind: ev.kind,

@@ -122,7 +122,8 @@ export class HookTokenMatcher {
           if (r.status === 'fulfilled') return void entries.push({ account, digest: r.value });
           firstError ??= r.reason;
           const kept = before.get(account.id);
-          if (kept) entries.push(kept); // read before: keep it rather than refuse a working account
+          if (kept)
+            entries.push(kept); // read before: keep it rather than refuse a working account
           else missing.push({ account: account.id, secret: secretOf(account) });
         });
         if (accounts.length > 0 && entries.length === 0) {

@@ -21,7 +21,10 @@ export interface IdempotencyGuard {
 
 export class IdempotencyInProgressError extends Error {
   override readonly name = 'IdempotencyInProgressError';
-  constructor(readonly key: string, options?: ErrorOptions) {
+  constructor(
+    readonly key: string,
+    options?: ErrorOptions,
+  ) {
     super('another worker is processing this event right now', options);
   }
 }

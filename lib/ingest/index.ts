@@ -69,7 +69,8 @@ export function buildIngestProcessors(deps: IngestDeps): ProcessorMap {
   const byId = new Map(deps.routes.map((r) => [r.id, r]));
   const ids = mirrorCfg.routes ?? deps.defaultMirrorRoutes;
   const unknown = [...ids, ...Object.keys(mirrorCfg.tokens ?? {})].filter((id) => !byId.has(id));
-  if (unknown.length) throw new IngestConfigError(`mirror names route(s) the route table does not have: ${[...new Set(unknown)].join(', ')}`);
+  if (unknown.length)
+    throw new IngestConfigError(`mirror names route(s) the route table does not have: ${[...new Set(unknown)].join(', ')}`);
   return withMirror(map, {
     mirror: deps.mirror ?? configuredMirror(mirrorCfg, deps.secrets, deps.fetch),
     routes: ids.map((id) => byId.get(id) as MirrorRoute),

@@ -37,6 +37,8 @@ export class RecordingMetrics implements MetricsSink {
   }
   /** Every value recorded for `name` whose dimensions include `dimensions`. */
   values(name: string, dimensions: Record<string, string> = {}): number[] {
-    return this.counts.filter((c) => c.name === name && Object.entries(dimensions).every(([k, v]) => c.dimensions[k] === v)).map((c) => c.value);
+    return this.counts
+      .filter((c) => c.name === name && Object.entries(dimensions).every(([k, v]) => c.dimensions[k] === v))
+      .map((c) => c.value);
   }
 }

@@ -100,7 +100,10 @@ export function hasTokenParam(route: Pick<MirrorRoute, 'path'>): boolean {
 export function withMirror(processors: ProcessorMap, opts: WithMirrorOptions): ProcessorMap {
   const out: Record<string, RouteProcessor | undefined> = { ...processors };
   const ungated = opts.routes.filter((r) => hasTokenParam(r) && !opts.gates?.[r.id]).map((r) => r.id);
-  if (ungated.length) throw new IngestConfigError(`mirrored route(s) with a {token} path parameter need a token check before they are mirrored: ${ungated.join(', ')}`);
+  if (ungated.length)
+    throw new IngestConfigError(
+      `mirrored route(s) with a {token} path parameter need a token check before they are mirrored: ${ungated.join(', ')}`,
+    );
   for (const route of opts.routes) {
     // A route whose flow has not landed is still mirrored ("as received"), then parked.
     const inner = processors[route.id] ?? parkNoProcessor;

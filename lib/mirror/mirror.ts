@@ -41,12 +41,19 @@ export interface MirrorCounters {
 /** Headers that are about the hop, not the request. */
 const HOP_HEADERS = new Set(['host', 'content-length', 'connection', 'transfer-encoding']);
 
-export function mirrorPath(route: MirrorRoute, params: Record<string, string>, tokens: Record<string, string> | undefined): string | undefined {
+export function mirrorPath(
+  route: MirrorRoute,
+  params: Record<string, string>,
+  tokens: Record<string, string> | undefined,
+): string | undefined {
   let missingToken = false;
   const path = route.path.replace(/\{([a-z_][a-z0-9_]*)\}/g, (_m, name: string) => {
     if (name === 'token') {
       const own = tokens?.[route.id];
-      if (!own) { missingToken = true; return ''; }
+      if (!own) {
+        missingToken = true;
+        return '';
+      }
       return encodeURIComponent(own);
     }
     return encodeURIComponent(params[name] ?? '');
@@ -62,9 +69,15 @@ export function createMirror(opts: MirrorOptions) {
   const only = opts.routes ? new Set(opts.routes) : undefined;
 
   async function send(env: Envelope, route: MirrorRoute): Promise<MirrorResult> {
-    if (only && !only.has(route.id)) { counters.skipped++; return { status: 'skipped' }; }
+    if (only && !only.has(route.id)) {
+      counters.skipped++;
+      return { status: 'skipped' };
+    }
     const path = mirrorPath(route, env.params, opts.tokens);
-    if (path === undefined) { counters.failed++; return { status: 'failed', reason: 'no-token' }; }
+    if (path === undefined) {
+      counters.failed++;
+      return { status: 'failed', reason: 'no-token' };
+    }
     const qs = new URLSearchParams(env.query).toString();
     const headers: Record<string, string> = {};
     for (const [k, v] of Object.entries(env.headers)) if (!HOP_HEADERS.has(k)) headers[k] = v;
@@ -77,7 +90,10 @@ export function createMirror(opts: MirrorOptions) {
         signal: AbortSignal.timeout(timeoutMs),
       });
       await res.arrayBuffer().catch(() => undefined);
-      if (res.ok) { counters.sent++; return { status: 'sent', httpStatus: res.status }; }
+      if (res.ok) {
+        counters.sent++;
+        return { status: 'sent', httpStatus: res.status };
+      }
       counters.failed++;
       return { status: 'failed', reason: 'http', httpStatus: res.status };
     } catch (e) {

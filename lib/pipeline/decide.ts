@@ -123,5 +123,11 @@ export function decide(input: DecideInput): Action {
 
 /** The park action for a message that is not an envelope (nothing to decide: it never will be). */
 export function parkRaw(reason: string, error: string, receiveCount: number): Action {
-  return { kind: 'park', reason: normalizeReason(reason), lastError: safeErrorText(error), attempts: Math.max(1, receiveCount), envelope: undefined };
+  return {
+    kind: 'park',
+    reason: normalizeReason(reason),
+    lastError: safeErrorText(error),
+    attempts: Math.max(1, receiveCount),
+    envelope: undefined,
+  };
 }

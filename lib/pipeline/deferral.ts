@@ -44,10 +44,16 @@ export interface DeferralCheck {
   exceeded: string | undefined;
 }
 
-export function checkDeferral(receivedAt: number, now: number, deferrals: number, policy: DeferralPolicy = DEFAULT_DEFERRAL_POLICY): DeferralCheck {
+export function checkDeferral(
+  receivedAt: number,
+  now: number,
+  deferrals: number,
+  policy: DeferralPolicy = DEFAULT_DEFERRAL_POLICY,
+): DeferralCheck {
   const ageSeconds = Math.max(0, Math.floor((now - receivedAt) / 1000));
   let exceeded: string | undefined;
-  if (ageSeconds >= policy.maxAgeSeconds) exceeded = `still deferred ${formatAge(ageSeconds)} after it was received (cap ${formatAge(policy.maxAgeSeconds)})`;
+  if (ageSeconds >= policy.maxAgeSeconds)
+    exceeded = `still deferred ${formatAge(ageSeconds)} after it was received (cap ${formatAge(policy.maxAgeSeconds)})`;
   else if (deferrals > policy.maxDeferrals) exceeded = `deferred ${deferrals} times (cap ${policy.maxDeferrals})`;
   return { ageSeconds, deferrals, exceeded };
 }

@@ -11,11 +11,7 @@
  * or parked) and false when it must be reported failed; a thrown error counts as false.
  * Returns the records to report in batchItemFailures, in batch order.
  */
-export async function runFifoBatch<T>(
-  records: readonly T[],
-  groupOf: (r: T) => string,
-  run: (r: T) => Promise<boolean>,
-): Promise<T[]> {
+export async function runFifoBatch<T>(records: readonly T[], groupOf: (r: T) => string, run: (r: T) => Promise<boolean>): Promise<T[]> {
   const groups = new Map<string, T[]>();
   for (const r of records) {
     const g = groupOf(r);

@@ -45,4 +45,5 @@ export function routesWithoutProcessor(routeIds: readonly string[], map: Process
  * Parks with `no-processor`, as the pipeline does for a route missing from the map: for a wrapper
  * (the mirror) that must run on a route whose flow has not landed, without acknowledging it.
  */
-export const parkNoProcessor: RouteProcessor = async (env) => park(PARK_REASONS.noProcessor, `no processor registered for route "${env.route}"`);
+export const parkNoProcessor: RouteProcessor = async (env) =>
+  park(PARK_REASONS.noProcessor, `no processor registered for route "${env.route}"`);

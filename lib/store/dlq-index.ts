@@ -6,7 +6,14 @@
  * never expire items, so readers skip expired ones themselves.
  */
 import { DeleteCommand, GetCommand, PutCommand, QueryCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
-import { DLQ_RETENTION_DAYS, DlqIndexError, type DlqEntry, type DlqFilter, type DlqIndex, type NewDlqEntry } from '../pipeline/dlq-index.ts';
+import {
+  DLQ_RETENTION_DAYS,
+  DlqIndexError,
+  type DlqEntry,
+  type DlqFilter,
+  type DlqIndex,
+  type NewDlqEntry,
+} from '../pipeline/dlq-index.ts';
 import { safeErrorText } from '../common/redact.ts';
 import { isExpired, ttlSeconds } from './table.ts';
 
@@ -25,7 +32,19 @@ export interface DynamoDlqIndexOptions {
   pageSize?: number;
 }
 
-const ENTRY_FIELDS = ['queueId', 'parkedAt', 'messageKey', 'route', 'reason', 'lastError', 'attempts', 'firstSeenAt', 'lastSeenAt', 'requestId', 'expiresAt'] as const;
+const ENTRY_FIELDS = [
+  'queueId',
+  'parkedAt',
+  'messageKey',
+  'route',
+  'reason',
+  'lastError',
+  'attempts',
+  'firstSeenAt',
+  'lastSeenAt',
+  'requestId',
+  'expiresAt',
+] as const;
 
 function toEntry(item: Record<string, unknown>): DlqEntry {
   for (const f of ENTRY_FIELDS) {
@@ -73,7 +92,9 @@ export class DynamoDlqIndex implements DlqIndex {
     };
     const { id, ...rest } = entry;
     try {
-      await this.opts.doc.send(new PutCommand({ TableName: this.opts.tableName, Item: { pk: dlqPk(e.queueId), sk: id, kind: 'dlq', ...rest } }));
+      await this.opts.doc.send(
+        new PutCommand({ TableName: this.opts.tableName, Item: { pk: dlqPk(e.queueId), sk: id, kind: 'dlq', ...rest } }),
+      );
     } catch (cause) {
       throw new DlqIndexError(`could not write the DLQ index entry for queue "${e.queueId}"`, { cause });
     }

@@ -49,15 +49,25 @@ export function createDynamoIdempotency(opts: DynamoIdempotencyOptions): Idempot
     const t = now();
     const holdMs = Math.max(0, opts.remainingTimeMs?.() ?? DEFAULT_IN_PROGRESS_MS);
     try {
-      await doc.send(new PutCommand({
-        TableName,
-        Item: { pk, sk: SK, key: key.slice(0, 512), status: 'INPROGRESS', owner, inProgressUntil: t + holdMs, [TABLE_TTL_ATTRIBUTE]: ttlSeconds(t + ttl * 1000) },
-        // Free when absent, when a holder's invocation is over, or when the record outlived its TTL
-        // (TTL deletion is lazy on AWS and absent locally: never rely on it).
-        ConditionExpression: 'attribute_not_exists(pk) OR (#s = :inprogress AND inProgressUntil < :now) OR #exp < :nowSec',
-        ExpressionAttributeNames: { '#s': 'status', '#exp': TABLE_TTL_ATTRIBUTE },
-        ExpressionAttributeValues: { ':inprogress': 'INPROGRESS', ':now': t, ':nowSec': Math.floor(t / 1000) },
-      }));
+      await doc.send(
+        new PutCommand({
+          TableName,
+          Item: {
+            pk,
+            sk: SK,
+            key: key.slice(0, 512),
+            status: 'INPROGRESS',
+            owner,
+            inProgressUntil: t + holdMs,
+            [TABLE_TTL_ATTRIBUTE]: ttlSeconds(t + ttl * 1000),
+          },
+          // Free when absent, when a holder's invocation is over, or when the record outlived its TTL
+          // (TTL deletion is lazy on AWS and absent locally: never rely on it).
+          ConditionExpression: 'attribute_not_exists(pk) OR (#s = :inprogress AND inProgressUntil < :now) OR #exp < :nowSec',
+          ExpressionAttributeNames: { '#s': 'status', '#exp': TABLE_TTL_ATTRIBUTE },
+          ExpressionAttributeValues: { ':inprogress': 'INPROGRESS', ':now': t, ':nowSec': Math.floor(t / 1000) },
+        }),
+      );
       return true;
     } catch (e) {
       if (e instanceof ConditionalCheckFailedException) return false;
@@ -83,12 +93,32 @@ export function createDynamoIdempotency(opts: DynamoIdempotencyOptions): Idempot
       } catch (e) {
         // Release only our own claim, so a retry runs the effect again.
         await doc
-          .send(new DeleteCommand({ TableName, Key: { pk, sk: SK }, ConditionExpression: '#o = :owner', ExpressionAttributeNames: { '#o': 'owner' }, ExpressionAttributeValues: { ':owner': owner } }))
+          .send(
+            new DeleteCommand({
+              TableName,
+              Key: { pk, sk: SK },
+              ConditionExpression: '#o = :owner',
+              ExpressionAttributeNames: { '#o': 'owner' },
+              ExpressionAttributeValues: { ':owner': owner },
+            }),
+          )
           .catch(() => undefined);
         throw e;
       }
       const t = now();
-      await doc.send(new PutCommand({ TableName, Item: { pk, sk: SK, key: key.slice(0, 512), status: 'COMPLETED', completedAt: t, [TABLE_TTL_ATTRIBUTE]: ttlSeconds(t + ttl * 1000) } }));
+      await doc.send(
+        new PutCommand({
+          TableName,
+          Item: {
+            pk,
+            sk: SK,
+            key: key.slice(0, 512),
+            status: 'COMPLETED',
+            completedAt: t,
+            [TABLE_TTL_ATTRIBUTE]: ttlSeconds(t + ttl * 1000),
+          },
+        }),
+      );
       return { status: 'ran', value };
     },
   };

@@ -112,7 +112,9 @@ export class DynamoRateBudget implements RateBudget {
   }
 
   async read(accountHost: string): Promise<BudgetState> {
-    const out = await this.doc.send(new GetCommand({ TableName: this.table, Key: { pk: budgetPk(accountHost), sk: SK }, ConsistentRead: true }));
+    const out = await this.doc.send(
+      new GetCommand({ TableName: this.table, Key: { pk: budgetPk(accountHost), sk: SK }, ConsistentRead: true }),
+    );
     return stateFromItem(out.Item);
   }
 
@@ -123,7 +125,9 @@ export class DynamoRateBudget implements RateBudget {
     if (this.cfg.perAccountPerSecond !== null) rings[`${RING_PREFIX}${ACCOUNT_RING}`] = ringMap(this.cfg.perAccountPerSecond);
     if (state.version === null) {
       try {
-        await this.doc.send(new PutCommand({ TableName: this.table, Item: { pk, sk: SK, v: 1, ...rings }, ConditionExpression: 'attribute_not_exists(pk)' }));
+        await this.doc.send(
+          new PutCommand({ TableName: this.table, Item: { pk, sk: SK, v: 1, ...rings }, ConditionExpression: 'attribute_not_exists(pk)' }),
+        );
       } catch (e) {
         if (!isConflict(e)) throw e;
       }
@@ -135,11 +139,23 @@ export class DynamoRateBudget implements RateBudget {
       values[`:r${i}`] = v;
       return `#r${i} = if_not_exists(#r${i}, :r${i})`;
     });
-    await this.doc.send(new UpdateCommand({ TableName: this.table, Key: { pk, sk: SK }, UpdateExpression: `SET ${sets.join(', ')}`, ExpressionAttributeNames: names, ExpressionAttributeValues: values }));
+    await this.doc.send(
+      new UpdateCommand({
+        TableName: this.table,
+        Key: { pk, sk: SK },
+        UpdateExpression: `SET ${sets.join(', ')}`,
+        ExpressionAttributeNames: names,
+        ExpressionAttributeValues: values,
+      }),
+    );
   }
 
   /** The one conditional write of a reservation. Returns the item after it, or undefined on conflict. */
-  private async reserve(scope: BudgetScope, entry: Slot, picks: Array<{ ring: string; index: number; prevId: string }>): Promise<BudgetState | undefined> {
+  private async reserve(
+    scope: BudgetScope,
+    entry: Slot,
+    picks: Array<{ ring: string; index: number; prevId: string }>,
+  ): Promise<BudgetState | undefined> {
     const names: Record<string, string> = { '#p': `${PAUSE_PREFIX}${scope.clientId}`, '#id': 'id' };
     const values: Record<string, unknown> = { ':entry': entry, ':s': entry.s };
     const sets: string[] = [];
@@ -170,7 +186,14 @@ export class DynamoRateBudget implements RateBudget {
     }
   }
 
-  private grant(scope: BudgetScope, entry: Slot, picks: Array<{ ring: string; index: number }>, sendAt: number, latestSendAt: number, after: BudgetState): BudgetDecision {
+  private grant(
+    scope: BudgetScope,
+    entry: Slot,
+    picks: Array<{ ring: string; index: number }>,
+    sendAt: number,
+    latestSendAt: number,
+    after: BudgetState,
+  ): BudgetDecision {
     const key = `${scope.clientId} ${scope.accountHost}`;
     // An ended request of ours whose slot this grant just reused is no longer there to chain onto.
     for (const h of this.held.values()) {
@@ -187,7 +210,9 @@ export class DynamoRateBudget implements RateBudget {
     //    calls back to back wait a whole window (~1 s) per request while the ring's other slots
     //    sit free; then step 2 (read) finds the slot free soonest, ours or not.
     const span = spanMs(this.cfg);
-    const ended = [...this.held.values()].filter((h) => h.key === key && h.end !== undefined).sort((a, b) => (a.end as number) - (b.end as number));
+    const ended = [...this.held.values()]
+      .filter((h) => h.key === key && h.end !== undefined)
+      .sort((a, b) => (a.end as number) - (b.end as number));
     for (const h of ended) {
       if ((h.end as number) + span + 60_000 < opts.now) this.held.delete(h.id); // long idle: let others have it
     }
@@ -195,7 +220,12 @@ export class DynamoRateBudget implements RateBudget {
     if (mine?.end !== undefined) {
       if (mine.end + span <= opts.now) {
         const sendAt = opts.now;
-        const entry: Slot = { id: newGrantId(), s: sendAt, d: sendAt + this.cfg.maxLatenessMs + opts.requestTimeoutMs + this.cfg.lostRequestGraceMs, o: this.owner };
+        const entry: Slot = {
+          id: newGrantId(),
+          s: sendAt,
+          d: sendAt + this.cfg.maxLatenessMs + opts.requestTimeoutMs + this.cfg.lostRequestGraceMs,
+          o: this.owner,
+        };
         const picks = mine.picks.map((p) => ({ ...p, prevId: mine.id }));
         this.held.delete(mine.id);
         const after = await this.reserve(scope, entry, picks);
@@ -213,7 +243,8 @@ export class DynamoRateBudget implements RateBudget {
       if (plan.kind === 'wait') return { ...plan, ...(state.breaker ? { breaker: state.breaker } : {}) };
       const after = await this.reserve(scope, plan.entry, plan.picks);
       if (after) return this.grant(scope, plan.entry, plan.picks, plan.sendAt, plan.latestSendAt, after);
-      if (conflicts + 1 >= this.maxConflicts) return { kind: 'wait', retryAfterMs: this.cfg.minPollMs, reason: 'budget', ...(state.breaker ? { breaker: state.breaker } : {}) };
+      if (conflicts + 1 >= this.maxConflicts)
+        return { kind: 'wait', retryAfterMs: this.cfg.minPollMs, reason: 'budget', ...(state.breaker ? { breaker: state.breaker } : {}) };
     }
   }
 

@@ -122,7 +122,9 @@ export class DynamoTokenStore implements TokenStore, OAuthStateStore {
   }
 
   async get(key: TokenKey): Promise<TokenRecord | undefined> {
-    const out = await this.doc.send(new GetCommand({ TableName: this.table, Key: { pk: tokenPk(key), sk: TOKEN_SK }, ConsistentRead: true }));
+    const out = await this.doc.send(
+      new GetCommand({ TableName: this.table, Key: { pk: tokenPk(key), sk: TOKEN_SK }, ConsistentRead: true }),
+    );
     return out.Item ? recordFromItem(out.Item) : undefined;
   }
 
@@ -135,7 +137,11 @@ export class DynamoTokenStore implements TokenStore, OAuthStateStore {
           Item: recordToItem(record, version),
           ...(expectedVersion === null
             ? { ConditionExpression: 'attribute_not_exists(pk)' }
-            : { ConditionExpression: '#v = :v', ExpressionAttributeNames: { '#v': 'version' }, ExpressionAttributeValues: { ':v': expectedVersion } }),
+            : {
+                ConditionExpression: '#v = :v',
+                ExpressionAttributeNames: { '#v': 'version' },
+                ExpressionAttributeValues: { ':v': expectedVersion },
+              }),
         }),
       );
     } catch (e) {
@@ -179,7 +185,9 @@ export class DynamoTokenStore implements TokenStore, OAuthStateStore {
    * waiters learn until when to wait. One consistent read, only on that path.
    */
   private async leaseUntil(key: TokenKey): Promise<number | undefined> {
-    const out = await this.doc.send(new GetCommand({ TableName: this.table, Key: { pk: tokenPk(key), sk: LEASE_SK }, ConsistentRead: true }));
+    const out = await this.doc.send(
+      new GetCommand({ TableName: this.table, Key: { pk: tokenPk(key), sk: LEASE_SK }, ConsistentRead: true }),
+    );
     const v: unknown = out.Item?.leaseUntil;
     return typeof v === 'number' ? v : undefined;
   }

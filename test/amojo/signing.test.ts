@@ -36,7 +36,9 @@ describe('official amojo vectors (chat-step-by-step)', () => {
       'Content-MD5': '2fbcb3c652b61e24e004daddfc73d0ce',
       'X-Signature': '81211856ce0c5095f3e1a90c0a38dc9d736cfd55',
     });
-    expect(verifyRequestSignature(SECRET, { method: 'POST', path: `/v2/origin/custom/${CHANNEL}/connect`, headers: h, body, now: at! })).toEqual({ ok: true });
+    expect(
+      verifyRequestSignature(SECRET, { method: 'POST', path: `/v2/origin/custom/${CHANNEL}/connect`, headers: h, body, now: at! }),
+    ).toEqual({ ok: true });
   });
 
   // The three below are also printed in [chat-steps] (requests with Date/Content-MD5/X-Signature) and
@@ -52,12 +54,28 @@ describe('official amojo vectors (chat-step-by-step)', () => {
 
   it('chat-step-by-step delivery_status and DELETE disconnect', () => {
     const ds = JSON.stringify({ msgid: '079e44fb-fc22-476b-9e8a-421b688ec53b', delivery_status: 2, error_code: 905, error: 'Error text' });
-    const h1 = signRequest(SECRET, { method: 'POST', path: `/v2/origin/custom/${SCOPE}/079e44fb-fc22-476b-9e8a-421b688ec53b/delivery_status`, body: ds, date: Date.UTC(2021, 11, 16, 12, 58, 40) });
-    expect([h1['Content-MD5'], h1['X-Signature']]).toEqual(['a0bbbac729c6341f0a521e2db7a8a236', 'ca51f810785031385a801f41103244713c1a2352']);
+    const h1 = signRequest(SECRET, {
+      method: 'POST',
+      path: `/v2/origin/custom/${SCOPE}/079e44fb-fc22-476b-9e8a-421b688ec53b/delivery_status`,
+      body: ds,
+      date: Date.UTC(2021, 11, 16, 12, 58, 40),
+    });
+    expect([h1['Content-MD5'], h1['X-Signature']]).toEqual([
+      'a0bbbac729c6341f0a521e2db7a8a236',
+      'ca51f810785031385a801f41103244713c1a2352',
+    ]);
     const dc = JSON.stringify({ account_id: '52e591f7-c98f-4255-8495-827210138c81' });
-    const h2 = signRequest(SECRET, { method: 'DELETE', path: `/v2/origin/custom/${CHANNEL}/disconnect`, body: dc, date: Date.UTC(2021, 11, 15, 23, 59, 28) });
+    const h2 = signRequest(SECRET, {
+      method: 'DELETE',
+      path: `/v2/origin/custom/${CHANNEL}/disconnect`,
+      body: dc,
+      date: Date.UTC(2021, 11, 15, 23, 59, 28),
+    });
     expect(h2.Date).toBe('Wed, 15 Dec 2021 23:59:28 +0000');
-    expect([h2['Content-MD5'], h2['X-Signature']]).toEqual(['271fa2e4fb0ff84a3ef9689027bd1f38', 'e1678e3b6aa674b5127f4feb448e6200ce0bfc72']);
+    expect([h2['Content-MD5'], h2['X-Signature']]).toEqual([
+      '271fa2e4fb0ff84a3ef9689027bd1f38',
+      'e1678e3b6aa674b5127f4feb448e6200ce0bfc72',
+    ]);
   });
 });
 
@@ -89,8 +107,9 @@ describe('contentMd5 / rfc2822Date / stringToSign', () => {
   });
 
   it('joins the five lines with \\n, method upper-cased, no trailing newline', () => {
-    expect(stringToSign({ method: 'get', contentMd5: EMPTY_BODY_MD5, contentType: AMOJO_CONTENT_TYPE, date: 'D', path: '/p' }))
-      .toBe(`GET\n${EMPTY_BODY_MD5}\napplication/json\nD\n/p`);
+    expect(stringToSign({ method: 'get', contentMd5: EMPTY_BODY_MD5, contentType: AMOJO_CONTENT_TYPE, date: 'D', path: '/p' })).toBe(
+      `GET\n${EMPTY_BODY_MD5}\napplication/json\nD\n/p`,
+    );
   });
 });
 
@@ -99,9 +118,15 @@ describe('verifyRequestSignature', () => {
   const path = `/v2/origin/custom/${SCOPE}/chats`;
   const body = '{"conversation_id":"c1","user":{"id":"u1","name":"Имя"}}';
   const signed = signRequest(SECRET, { method: 'POST', path, body, date: now });
-  const verify = (over: Partial<{ method: string; path: string; headers: Record<string, string | undefined>; body: string; now: number; secret: string }>) =>
+  const verify = (
+    over: Partial<{ method: string; path: string; headers: Record<string, string | undefined>; body: string; now: number; secret: string }>,
+  ) =>
     verifyRequestSignature(over.secret ?? SECRET, {
-      method: over.method ?? 'POST', path: over.path ?? path, headers: over.headers ?? { ...signed }, body: over.body ?? body, now: over.now ?? now,
+      method: over.method ?? 'POST',
+      path: over.path ?? path,
+      headers: over.headers ?? { ...signed },
+      body: over.body ?? body,
+      now: over.now ?? now,
     });
   const reason = (r: ReturnType<typeof verify>): string => (r.ok ? 'ok' : r.reason);
 
@@ -138,7 +163,10 @@ describe('verifyRequestSignature', () => {
 describe('verifyCallbackSignature (amojo → us)', () => {
   it('worked example: secret 11c08dd7…, body "test-body" (fcritic/amojo-api-client ValidatorWebHooksTest)', () => {
     expect(signCallbackBody('11c08dd7ba836ea9cfc03133b4813d', 'test-body')).toBe('5af67d9a838e1b0a7d86591ae57740d703640b5d');
-    expect(verifyCallbackSignature('11c08dd7ba836ea9cfc03133b4813d', 'test-body', '5af67d9a838e1b0a7d86591ae57740d703640b5d')).toEqual({ ok: true, matched: 'raw' });
+    expect(verifyCallbackSignature('11c08dd7ba836ea9cfc03133b4813d', 'test-body', '5af67d9a838e1b0a7d86591ae57740d703640b5d')).toEqual({
+      ok: true,
+      matched: 'raw',
+    });
   });
 
   const secret = '5a44c5dff55f3c15a4cce8d7c4cc27e207c7e189'; // [chat-hooks] example secret
@@ -167,7 +195,10 @@ describe('verifyCallbackSignature (amojo → us)', () => {
     const sig = signCallbackBody(secret, withoutNewline);
     expect(verifyCallbackSignature(secret, raw, sig)).toEqual({ ok: true, matched: 'trimmed' });
     expect(verifyCallbackSignature(secret, withoutNewline, sig)).toEqual({ ok: true, matched: 'raw' });
-    expect(verifyCallbackSignature(secret, Buffer.concat([withoutNewline, Buffer.from('\r\n')]), sig)).toEqual({ ok: true, matched: 'trimmed' });
+    expect(verifyCallbackSignature(secret, Buffer.concat([withoutNewline, Buffer.from('\r\n')]), sig)).toEqual({
+      ok: true,
+      matched: 'trimmed',
+    });
     // Signed over the bytes with the newline also passes, as "raw".
     expect(verifyCallbackSignature(secret, raw, signCallbackBody(secret, raw))).toEqual({ ok: true, matched: 'raw' });
     // Trimming is only of trailing CR/LF, not of other whitespace.

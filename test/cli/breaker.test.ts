@@ -21,15 +21,33 @@ describe('breaker status / lift', () => {
   const run = (...argv: string[]) => cli([...argv, ...flags], {});
   /** What the gateway's worker would do next: one call through the runner's own table. */
   const gatewayCall = () =>
-    createAmoClientRuntime({ config: runner.amo!.config, oauth: runner.amo!.oauth.provider, doc: runner.doc, tableName: runner.tableName }).clientFor('local').account.get();
+    createAmoClientRuntime({ config: runner.amo!.config, oauth: runner.amo!.oauth.provider, doc: runner.doc, tableName: runner.tableName })
+      .clientFor('local')
+      .account.get();
 
   beforeAll(async () => {
-    runner = await startLocal({ port: 0, memory: true, quiet: true, schedule: false, pollWaitSeconds: 1, amocrm: { sandbox: true, printEvents: false } });
+    runner = await startLocal({
+      port: 0,
+      memory: true,
+      quiet: true,
+      schedule: false,
+      pollWaitSeconds: 1,
+      amocrm: { sandbox: true, printEvents: false },
+    });
     sb = runner.amo!.sandbox!;
     dir = mkdtempSync(join(tmpdir(), 'amo-breaker-'));
     const config = join(dir, 'amo.config.json');
     writeFileSync(config, JSON.stringify(runner.amo!.config));
-    flags = ['--config', config, '--dynamodb-endpoint', runner.ddbEndpoint, '--table', runner.tableName, '--secrets-file', join(dir, 'secrets.json')];
+    flags = [
+      '--config',
+      config,
+      '--dynamodb-endpoint',
+      runner.ddbEndpoint,
+      '--table',
+      runner.tableName,
+      '--secrets-file',
+      join(dir, 'secrets.json'),
+    ];
   });
   afterAll(async () => {
     await runner?.stop();
@@ -57,14 +75,23 @@ describe('breaker status / lift', () => {
     sb.admin.block('too many 429s');
     const pull = await run('schema', 'pull', '--out', '-', '--quiet');
     expect(pull.code).toBe(1);
-    expect(pull.err.at(-1)).toMatch(/local: amoCRM blocked the account \(403\); its breaker is now open[\s\S]*breaker lift --account local --yes/);
+    expect(pull.err.at(-1)).toMatch(
+      /local: amoCRM blocked the account \(403\); its breaker is now open[\s\S]*breaker lift --account local --yes/,
+    );
 
     const open = await run('breaker', 'status');
     expect(open.code).toBe(1);
     expect(open.out[1]).toMatch(/^local +\S+ +open +\d{4}-\d\d-\d\dT\S+Z +403 from GET \/api\/v4\/account +-$/);
-    expect(open.text).toMatch(/local: blocked by amoCRM \(403\) since .*Ask amoCRM support to unblock the account, then `amo-gateway breaker lift --account local --yes`/);
+    expect(open.text).toMatch(
+      /local: blocked by amoCRM \(403\) since .*Ask amoCRM support to unblock the account, then `amo-gateway breaker lift --account local --yes`/,
+    );
     const json = await run('breaker', 'status', '--account', 'local', '--json');
-    expect(JSON.parse(json.out[0] ?? '')).toMatchObject({ account: 'local', host: sb.accountHost, open: true, reason: '403 from GET /api/v4/account' });
+    expect(JSON.parse(json.out[0] ?? '')).toMatchObject({
+      account: 'local',
+      host: sb.accountHost,
+      open: true,
+      reason: '403 from GET /api/v4/account',
+    });
 
     // While it is open nothing reaches amoCRM, from the CLI or the gateway.
     const sent = sb.admin.count({});
@@ -77,7 +104,9 @@ describe('breaker status / lift', () => {
     // Without --yes nothing changes.
     const asked = await run('breaker', 'lift', '--account', 'local');
     expect(asked.code).toBe(2);
-    expect(asked.err.join('\n')).toMatch(/breaker open since .* — 403 from GET \/api\/v4\/account[\s\S]*only once amoCRM support has unblocked the account[\s\S]*Pass --yes/);
+    expect(asked.err.join('\n')).toMatch(
+      /breaker open since .* — 403 from GET \/api\/v4\/account[\s\S]*only once amoCRM support has unblocked the account[\s\S]*Pass --yes/,
+    );
     expect((await run('breaker', 'status')).code).toBe(1);
 
     // Lifted too early (amoCRM still blocks): the next call opens it again.

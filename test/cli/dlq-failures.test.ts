@@ -49,7 +49,15 @@ describe('replay never loses a message', () => {
     const sqs = faultySqs(r, 'SendMessageCommand', (n) => n === 2);
     const report = await replayParked(opsDeps(r, { sqs, concurrency: 1 }), { onEvent: (e) => events.push(e.kind) });
     expect(report.done).toBe(2);
-    expect(report.failed).toEqual([{ ref: expect.stringMatching(/^rdesk\//), stage: 'send', error: expect.stringContaining('injected: SendMessageCommand #2 failed'), inDlq: true, inMainQueue: false }]);
+    expect(report.failed).toEqual([
+      {
+        ref: expect.stringMatching(/^rdesk\//),
+        stage: 'send',
+        error: expect.stringContaining('injected: SendMessageCommand #2 failed'),
+        inDlq: true,
+        inMainQueue: false,
+      },
+    ]);
     expect(events.filter((k) => k === 'failed')).toHaveLength(1);
     // The failed one is back in the DLQ at once (let go, not waiting out the hold) with its entry.
     const dlq = r.fauxqs.inspectQueue(r.queues.rdesk!.dlqName)!.messages;
@@ -114,7 +122,11 @@ describe('a pass longer than its hold', () => {
   it('meets its own skipped messages again, stops, says it is incomplete, and judges no index entry stale', async () => {
     const { r } = await parkedWorld(3);
     // Deletes take longer than the 1 s hold: the skipped messages come back during the pass.
-    const sqs = new SQSClient({ endpoint: r.sqsEndpoint, region: r.region, credentials: { accessKeyId: 'local', secretAccessKey: 'local' } });
+    const sqs = new SQSClient({
+      endpoint: r.sqsEndpoint,
+      region: r.region,
+      credentials: { accessKeyId: 'local', secretAccessKey: 'local' },
+    });
     sqs.middlewareStack.add(
       (next, context) => async (args) => {
         if (context.commandName === 'DeleteMessageCommand') await new Promise((res) => setTimeout(res, 1300));
@@ -149,7 +161,18 @@ describe('FIFO queues', () => {
           ack: { status: 202, body: '{"status":"queued"}' },
         },
       ],
-      queues: [...routeTable.queues, { id: 'chat-out', description: 'test FIFO queue', fifo: true, batchSize: 10, maxAttempts: 3, visibilityTimeoutSeconds: 180, consumer: 'worker' }],
+      queues: [
+        ...routeTable.queues,
+        {
+          id: 'chat-out',
+          description: 'test FIFO queue',
+          fifo: true,
+          batchSize: 10,
+          maxAttempts: 3,
+          visibilityTimeoutSeconds: 180,
+          consumer: 'worker',
+        },
+      ],
       functions: routeTable.functions,
       schedules: routeTable.schedules,
     };
@@ -162,7 +185,11 @@ describe('FIFO queues', () => {
       return ok();
     };
     const r = await startRunner({ table, processors: { 'chat-send': chat } });
-    const res = await fetch(`${r.url}/chat/messages`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"text":"one"}' });
+    const res = await fetch(`${r.url}/chat/messages`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: '{"text":"one"}',
+    });
     expect(res.status).toBe(202);
     await waitFor(async () => (await r.dlqIndex.list({ queue: 'chat-out' })).length === 1, 'the FIFO park');
     expect(r.queues['chat-out']!.dlqUrl).toMatch(/\.fifo$/);

@@ -13,7 +13,8 @@ import { cli, post, runnerEnv, startRunner, waitFor } from './support.ts';
 
 const HOOK_TOKEN = 'tok-SECRET-4f9a2b7c';
 const FORM = { 'content-type': 'application/x-www-form-urlencoded' };
-const HOOK_BODY = 'contacts%5Badd%5D%5B0%5D%5Bemail%5D=ivan.petrov%40example.com&contacts%5Badd%5D%5B0%5D%5Bphone%5D=%2B7+999+123-45-67&leads%5Bstatus%5D%5B0%5D%5Bid%5D=4242';
+const HOOK_BODY =
+  'contacts%5Badd%5D%5B0%5D%5Bemail%5D=ivan.petrov%40example.com&contacts%5Badd%5D%5B0%5D%5Bphone%5D=%2B7+999+123-45-67&leads%5Bstatus%5D%5B0%5D%5Bid%5D=4242';
 
 let r: LocalRunner;
 let env: Record<string, string>;
@@ -21,7 +22,13 @@ const amojoSeen: string[] = [];
 let bookedFixed = false;
 
 /** Ids by what they are, filled in beforeAll. */
-const ids: Record<'hook' | 'mc' | 'booked' | 'amojoUnindexed' | 'rawUnindexed', string> = { hook: '', mc: '', booked: '', amojoUnindexed: '', rawUnindexed: '' };
+const ids: Record<'hook' | 'mc' | 'booked' | 'amojoUnindexed' | 'rawUnindexed', string> = {
+  hook: '',
+  mc: '',
+  booked: '',
+  amojoUnindexed: '',
+  rawUnindexed: '',
+};
 
 beforeAll(async () => {
   const hook: RouteProcessor = async () => {
@@ -46,10 +53,21 @@ beforeAll(async () => {
   await post(r, '/zdrav/booked', '[{"booking":"bk-1"}]');
   // As SQS's maxReceiveCount net leaves them: in the DLQ, no attributes, no index entry.
   const unindexed = buildEnvelope(
-    { routeId: 'amojo-callback', pathParams: { scope_id: 'scope-123' }, query: {}, headers: { 'content-type': 'application/json' }, body: Buffer.from('{"message":"hi"}'), receivedAt: Date.now() - 60_000, requestId: 'redriven-1', sourceIp: '10.0.0.9' },
+    {
+      routeId: 'amojo-callback',
+      pathParams: { scope_id: 'scope-123' },
+      query: {},
+      headers: { 'content-type': 'application/json' },
+      body: Buffer.from('{"message":"hi"}'),
+      receivedAt: Date.now() - 60_000,
+      requestId: 'redriven-1',
+      sourceIp: '10.0.0.9',
+    },
     ['content-type'],
   );
-  const sent = await r.sqs.send(new SendMessageCommand({ QueueUrl: r.queues.amojo!.dlqUrl, MessageBody: JSON.stringify({ ...unindexed, attempt: 3 }) }));
+  const sent = await r.sqs.send(
+    new SendMessageCommand({ QueueUrl: r.queues.amojo!.dlqUrl, MessageBody: JSON.stringify({ ...unindexed, attempt: 3 }) }),
+  );
   ids.amojoUnindexed = `amojo/unindexed:${sent.MessageId}`;
   const raw = await r.sqs.send(new SendMessageCommand({ QueueUrl: r.queues.rdesk!.dlqUrl, MessageBody: 'not json at all' }));
   ids.rawUnindexed = `rdesk/unindexed:${raw.MessageId}`;
@@ -99,7 +117,9 @@ describe('dlq list filters', () => {
     const limited = await cli(['dlq', 'list', '--limit', '1'], env);
     expect(limited.out.filter((l) => /^(rdesk|amocrm-hooks|amojo) /.test(l))).toHaveLength(1);
     expect(limited.text).toContain('3 parked: bad-payload 1, bad-token 1, out-of-attempts 1 (showing 1, --limit 1)');
-    expect((await cli(['dlq', 'list', '--queue', 'nope'], env)).err.at(-1)).toMatch(/unknown queue "nope" \(known: amocrm-hooks, rdesk, amojo\)/);
+    expect((await cli(['dlq', 'list', '--queue', 'nope'], env)).err.at(-1)).toMatch(
+      /unknown queue "nope" \(known: amocrm-hooks, rdesk, amojo\)/,
+    );
     expect((await cli(['dlq', 'list', '--since', 'yesterday-ish'], env)).code).toBe(2);
     expect((await cli(['dlq', 'list', '--limit', '0'], env)).code).toBe(2);
   });
@@ -109,7 +129,13 @@ describe('dlq list filters', () => {
     expect(res.code).toBe(0);
     const rows = res.out.map((l) => JSON.parse(l));
     expect(rows.map((x) => x.id).sort()).toEqual([ids.amojoUnindexed, ids.rawUnindexed].sort());
-    expect(rows.find((x) => x.id === ids.amojoUnindexed)).toMatchObject({ queue: 'amojo', route: 'amojo-callback', reason: 'unindexed', attempts: 3, inDlq: true });
+    expect(rows.find((x) => x.id === ids.amojoUnindexed)).toMatchObject({
+      queue: 'amojo',
+      route: 'amojo-callback',
+      reason: 'unindexed',
+      attempts: 3,
+      inDlq: true,
+    });
     expect(rows.find((x) => x.id === ids.rawUnindexed)).toMatchObject({ route: '(not an envelope)', reason: 'unindexed', attempts: null });
     const all = await cli(['dlq', 'list', '--scan'], env);
     expect(all.text).toContain('5 parked: unindexed 2, bad-payload 1, bad-token 1, out-of-attempts 1');
@@ -134,7 +160,12 @@ describe('dlq show', () => {
     expect(res.text).toMatch(new RegExp(`^  params:\\s+token=\\[masked, ${HOOK_TOKEN.length} chars\\]$`, 'm'));
     expect(res.text).toMatch(/^ {2}route:\s+amocrm-hook$/m);
     expect(res.text).toMatch(/^ {4}content-type: application\/x-www-form-urlencoded$/m);
-    expect(res.text).toMatch(new RegExp(`^  body:\\s+${Buffer.byteLength(HOOK_BODY)} bytes \\(application/x-www-form-urlencoded\\); --body prints it \\(redacted\\)$`, 'm'));
+    expect(res.text).toMatch(
+      new RegExp(
+        `^  body:\\s+${Buffer.byteLength(HOOK_BODY)} bytes \\(application/x-www-form-urlencoded\\); --body prints it \\(redacted\\)$`,
+        'm',
+      ),
+    );
     expect(res.text).not.toContain(HOOK_TOKEN);
     expect(res.text).not.toContain('example.com');
     const m = r.fauxqs.inspectQueue(r.queues['amocrm-hooks']!.dlqName)!.messages;
@@ -159,7 +190,11 @@ describe('dlq show', () => {
 
     const json = await cli(['dlq', 'show', ids.hook, '--body', '--json'], env);
     const doc = JSON.parse(json.out[0]!);
-    expect(doc).toMatchObject({ id: ids.hook, reason: 'bad-token', message: { attributes: { indexId: ids.hook.split('/')[1], reason: 'bad-token', sourceQueue: 'amocrm-hooks' }, bodyRedacted: true } });
+    expect(doc).toMatchObject({
+      id: ids.hook,
+      reason: 'bad-token',
+      message: { attributes: { indexId: ids.hook.split('/')[1], reason: 'bad-token', sourceQueue: 'amocrm-hooks' }, bodyRedacted: true },
+    });
     expect(doc.message.envelope.params.token).toBe(`[masked, ${HOOK_TOKEN.length} chars]`);
     expect(json.out[0]).not.toMatch(/ivan\.petrov|123-45-67|SECRET/);
   });
@@ -232,7 +267,17 @@ describe('dlq purge', () => {
   });
 
   it('removes index entries whose message is gone (stale), and purges unindexed raw messages', async () => {
-    await r.dlqIndex.put({ queueId: 'rdesk', messageKey: 'ghost-1', route: 'zdrav-mc', reason: 'ghost', lastError: 'x', attempts: 1, firstSeenAt: Date.now() - 7_200_000, requestId: 'g', parkedAt: Date.now() - 3_600_000 });
+    await r.dlqIndex.put({
+      queueId: 'rdesk',
+      messageKey: 'ghost-1',
+      route: 'zdrav-mc',
+      reason: 'ghost',
+      lastError: 'x',
+      attempts: 1,
+      firstSeenAt: Date.now() - 7_200_000,
+      requestId: 'g',
+      parkedAt: Date.now() - 3_600_000,
+    });
     const scan = await cli(['dlq', 'list', '--scan', '--queue', 'rdesk'], env);
     expect(scan.text).toMatch(/note: rdesk\/\S+#ghost-1 has no message in its DLQ/);
     const replay = await cli(['dlq', 'replay', '--reason', 'ghost'], env);
@@ -240,7 +285,7 @@ describe('dlq purge', () => {
     const purge = await cli(['dlq', 'purge', '--reason', 'ghost', '--yes'], env);
     expect(purge.code).toBe(0);
     expect(purge.text).toContain('removed 1 of 1 index entry whose message was no longer in the DLQ');
-    expect((await r.dlqIndex.list({ reason: 'ghost' }))).toEqual([]);
+    expect(await r.dlqIndex.list({ reason: 'ghost' })).toEqual([]);
 
     const raw = await cli(['dlq', 'purge', '--id', ids.rawUnindexed, '--yes'], env);
     expect(raw.text).toContain('purged 1, skipped by filter 0, failed 0');

@@ -2,13 +2,31 @@
 import { describe, expect, it } from 'vitest';
 import { kebabCase } from '../../infra/aws/stack.ts';
 import { parseDuration } from '../../infra/cli/commands/dlq.ts';
-import { formatRef, maskParam, parseRef, renderBody, replayBody, selects, summarizeEnvelope, type ParkedItem } from '../../lib/dlq/index.ts';
+import {
+  formatRef,
+  maskParam,
+  parseRef,
+  renderBody,
+  replayBody,
+  selects,
+  summarizeEnvelope,
+  type ParkedItem,
+} from '../../lib/dlq/index.ts';
 import { stackNamePrefix } from '../../lib/aws/stack-resolve.ts';
 import { buildEnvelope, parseEnvelope, type Envelope } from '../../lib/envelope.ts';
 
 function env(body: string | Buffer, contentType: string, params: Record<string, string> = {}): Envelope {
   return buildEnvelope(
-    { routeId: 'r', pathParams: params, query: { access_token: 'abcdef0123456789abcdef0123456789' }, headers: { 'Content-Type': contentType }, body: Buffer.from(body), receivedAt: 1_700_000_000_000, requestId: 'req', sourceIp: '10.0.0.1' },
+    {
+      routeId: 'r',
+      pathParams: params,
+      query: { access_token: 'abcdef0123456789abcdef0123456789' },
+      headers: { 'Content-Type': contentType },
+      body: Buffer.from(body),
+      receivedAt: 1_700_000_000_000,
+      requestId: 'req',
+      sourceIp: '10.0.0.1',
+    },
     ['content-type'],
   );
 }
@@ -26,8 +44,29 @@ describe('ids', () => {
   });
 
   it('selects by queue, route, reason, time window and id (full ref, index id or message key)', () => {
-    const entry = { queueId: 'rdesk', id: '2026-01-15T09:00:00.000Z#m-1', parkedAt: '2026-01-15T09:00:00.000Z', messageKey: 'm-1', route: 'zdrav-mc', reason: 'bad-payload', lastError: '', attempts: 1, firstSeenAt: '', lastSeenAt: '', requestId: '', expiresAt: 0 };
-    const item: ParkedItem = { ref: `rdesk/${entry.id}`, queueId: 'rdesk', route: 'zdrav-mc', reason: 'bad-payload', parkedAt: Date.parse(entry.parkedAt), key: { kind: 'indexed', id: entry.id }, entry };
+    const entry = {
+      queueId: 'rdesk',
+      id: '2026-01-15T09:00:00.000Z#m-1',
+      parkedAt: '2026-01-15T09:00:00.000Z',
+      messageKey: 'm-1',
+      route: 'zdrav-mc',
+      reason: 'bad-payload',
+      lastError: '',
+      attempts: 1,
+      firstSeenAt: '',
+      lastSeenAt: '',
+      requestId: '',
+      expiresAt: 0,
+    };
+    const item: ParkedItem = {
+      ref: `rdesk/${entry.id}`,
+      queueId: 'rdesk',
+      route: 'zdrav-mc',
+      reason: 'bad-payload',
+      parkedAt: Date.parse(entry.parkedAt),
+      key: { kind: 'indexed', id: entry.id },
+      entry,
+    };
     expect(selects({}, item)).toBe(true);
     expect(selects({ queue: 'amojo' }, item)).toBe(false);
     expect(selects({ route: 'zdrav-mc', reason: 'bad-payload' }, item)).toBe(true);
@@ -47,7 +86,13 @@ describe('replayBody', () => {
     const out = JSON.parse(replayBody({ body, envelope: parseEnvelope(body) }, 1_800_000_000_000));
     expect(out).not.toHaveProperty('attempt');
     expect(out).not.toHaveProperty('deferrals');
-    expect(out).toMatchObject({ replayedAt: 1_800_000_000_000, lastError: 'RetryableError: 503', future: { keep: true }, body: e.body, route: 'r' });
+    expect(out).toMatchObject({
+      replayedAt: 1_800_000_000_000,
+      lastError: 'RetryableError: 503',
+      future: { keep: true },
+      body: e.body,
+      route: 'r',
+    });
     expect(parseEnvelope(JSON.stringify(out)).attempt).toBeUndefined();
   });
 
@@ -58,11 +103,15 @@ describe('replayBody', () => {
 
 describe('renderBody and summarizeEnvelope', () => {
   it('JSON is pretty-printed and redacted (phones, emails, the path token); Cyrillic stays', () => {
-    const e = env('{"name":"Иван","phone":"89991234567","email":"a.b@mail.ru","note":"tok-SECRET-42"}', 'application/json; charset=utf-8', { token: 'tok-SECRET-42' });
+    const e = env('{"name":"Иван","phone":"89991234567","email":"a.b@mail.ru","note":"tok-SECRET-42"}', 'application/json; charset=utf-8', {
+      token: 'tok-SECRET-42',
+    });
     const b = renderBody(e);
     expect(b).toMatchObject({ kind: 'json', redacted: true });
     expect(b.lines).toEqual(['{', '  "name": "Иван",', '  "phone": "[phone]",', '  "email": "[email]",', '  "note": "[redacted]"', '}']);
-    expect(renderBody(e, { raw: true }).lines).toEqual(['{"name":"Иван","phone":"89991234567","email":"a.b@mail.ru","note":"tok-SECRET-42"}']);
+    expect(renderBody(e, { raw: true }).lines).toEqual([
+      '{"name":"Иван","phone":"89991234567","email":"a.b@mail.ru","note":"tok-SECRET-42"}',
+    ]);
   });
 
   it('binary bodies are not printed unless raw (as base64)', () => {
@@ -79,8 +128,17 @@ describe('renderBody and summarizeEnvelope', () => {
     const s = summarizeEnvelope(env('{}', 'application/json', { token: 'tok-abc-123', scope_id: 's1' }));
     expect(s.params).toEqual({ token: maskParam('tok-abc-123'), scope_id: '[masked, 2 chars]' });
     expect(s.query).toEqual({ access_token: '[token]' });
-    expect(s).toMatchObject({ route: 'r', receivedAt: '2023-11-14T22:13:20.000Z', attempt: 0, deferrals: 0, bodyBytes: 2, contentType: 'application/json' });
-    expect(summarizeEnvelope(env('{}', 'application/json', { token: 'tok-abc-123' }), { raw: true }).params).toEqual({ token: 'tok-abc-123' });
+    expect(s).toMatchObject({
+      route: 'r',
+      receivedAt: '2023-11-14T22:13:20.000Z',
+      attempt: 0,
+      deferrals: 0,
+      bodyBytes: 2,
+      contentType: 'application/json',
+    });
+    expect(summarizeEnvelope(env('{}', 'application/json', { token: 'tok-abc-123' }), { raw: true }).params).toEqual({
+      token: 'tok-abc-123',
+    });
   });
 });
 
@@ -95,6 +153,7 @@ describe('flags and names', () => {
   });
 
   it('the stack-name prefix rule is the CDK app’s', () => {
-    for (const n of ['AmoGateway', 'AmoGatewayStaging', 'amo-gateway', 'My_Stack2Prod', 'ABCStack']) expect(stackNamePrefix(n)).toBe(kebabCase(n));
+    for (const n of ['AmoGateway', 'AmoGatewayStaging', 'amo-gateway', 'My_Stack2Prod', 'ABCStack'])
+      expect(stackNamePrefix(n)).toBe(kebabCase(n));
   });
 });

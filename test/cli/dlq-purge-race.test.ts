@@ -66,12 +66,28 @@ const HOUR = 3_600_000;
 
 /** Three live parked messages in rdesk's DLQ; one stale entry (no message) in rdesk and one in amojo. */
 async function world(): Promise<{ r: LocalRunner; live: string[]; staleRdesk: string; staleAmojo: string }> {
-  const r = await startRunner({ processors: { 'zdrav-mc': async () => { throw new PermanentError('bad-payload', 'no bookings'); } } });
+  const r = await startRunner({
+    processors: {
+      'zdrav-mc': async () => {
+        throw new PermanentError('bad-payload', 'no bookings');
+      },
+    },
+  });
   for (let i = 0; i < 3; i++) await post(r, '/zdrav/mc', `["m${i}"]`);
   await waitFor(async () => (await r.dlqIndex.list()).length === 3 && r.depth('rdesk').dlq === 3, 'three parked');
   const live = (await r.dlqIndex.list()).map((e) => `rdesk/${e.id}`);
   const stale = (queueId: string, messageKey: string) =>
-    r.dlqIndex.put({ queueId, messageKey, route: 'zdrav-mc', reason: 'bad-payload', lastError: 'x', attempts: 1, firstSeenAt: Date.now() - 2 * HOUR, requestId: 'req', parkedAt: Date.now() - HOUR });
+    r.dlqIndex.put({
+      queueId,
+      messageKey,
+      route: 'zdrav-mc',
+      reason: 'bad-payload',
+      lastError: 'x',
+      attempts: 1,
+      firstSeenAt: Date.now() - 2 * HOUR,
+      requestId: 'req',
+      parkedAt: Date.now() - HOUR,
+    });
   const a = await stale('rdesk', 'gone-rdesk');
   const b = await stale('amojo', 'gone-amojo');
   return { r, live, staleRdesk: `rdesk/${a.id}`, staleAmojo: `amojo/${b.id}` };

@@ -42,13 +42,24 @@ describe('dlq: park → list → replay', () => {
     expect(list.code).toBe(0);
     expect(list.out[0]).toMatch(/^QUEUE\s+ROUTE\s+REASON\s+ATTEMPTS\s+FIRST SEEN\s+LAST SEEN\s+ID\s+LAST ERROR$/);
     const id = `rdesk/${entries[0]!.id}`;
-    expect(list.out[1]).toMatch(new RegExp(`^rdesk\\s+zdrav-mc\\s+out-of-attempts\\s+${RDESK_MAX_ATTEMPTS}\\s+\\d{4}-\\d\\d-\\d\\dT\\S+Z\\s+\\S+Z\\s+${escape(id)}\\s+RetryableError: upstream 503 for \\[phone\\] / \\[email\\]$`));
+    expect(list.out[1]).toMatch(
+      new RegExp(
+        `^rdesk\\s+zdrav-mc\\s+out-of-attempts\\s+${RDESK_MAX_ATTEMPTS}\\s+\\d{4}-\\d\\d-\\d\\dT\\S+Z\\s+\\S+Z\\s+${escape(id)}\\s+RetryableError: upstream 503 for \\[phone\\] / \\[email\\]$`,
+      ),
+    );
     expect(list.text).toContain('1 parked: out-of-attempts 1');
     expect(list.text).not.toMatch(/999|ivan@/);
 
     const json = await cli(['dlq', 'list', '--json'], env);
     expect(json.out).toHaveLength(1);
-    expect(JSON.parse(json.out[0]!)).toMatchObject({ id, queue: 'rdesk', route: 'zdrav-mc', reason: 'out-of-attempts', attempts: RDESK_MAX_ATTEMPTS, requestId: entries[0]!.requestId });
+    expect(JSON.parse(json.out[0]!)).toMatchObject({
+      id,
+      queue: 'rdesk',
+      route: 'zdrav-mc',
+      reason: 'out-of-attempts',
+      attempts: RDESK_MAX_ATTEMPTS,
+      requestId: entries[0]!.requestId,
+    });
     expect(json.err.join('\n')).toContain('1 parked: out-of-attempts 1');
 
     // Dry run: prints what would move, changes nothing.

@@ -13,7 +13,13 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { LocalRunner } from '../../infra/local/runner.ts';
 import { routeTable } from '../../lib/routes.ts';
-import { localEndpointsOf, localEndpointsPath, readLocalEndpoints, removeLocalEndpoints, writeLocalEndpoints } from '../../lib/aws/local-endpoints.ts';
+import {
+  localEndpointsOf,
+  localEndpointsPath,
+  readLocalEndpoints,
+  removeLocalEndpoints,
+  writeLocalEndpoints,
+} from '../../lib/aws/local-endpoints.ts';
 import { resolveStack, StackResolveError } from '../../lib/aws/stack-resolve.ts';
 import { PermanentError } from '../../lib/pipeline/outcome.ts';
 import { cli, post, startRunner, waitFor } from './support.ts';
@@ -46,12 +52,16 @@ function startCfn(): Promise<void> {
       const ns = 'http://cloudformation.amazonaws.com/doc/2010-05-15/';
       if (!st) {
         res.writeHead(400, { 'content-type': 'text/xml' });
-        res.end(`<ErrorResponse xmlns="${ns}"><Error><Type>Sender</Type><Code>ValidationError</Code><Message>Stack with id ${xml(name)} does not exist</Message></Error><RequestId>r-1</RequestId></ErrorResponse>`);
+        res.end(
+          `<ErrorResponse xmlns="${ns}"><Error><Type>Sender</Type><Code>ValidationError</Code><Message>Stack with id ${xml(name)} does not exist</Message></Error><RequestId>r-1</RequestId></ErrorResponse>`,
+        );
         return;
       }
       res.writeHead(200, { 'content-type': 'text/xml' });
       if (action === 'DescribeStacks') {
-        const outs = Object.entries(st.outputs).map(([k, v]) => `<member><OutputKey>${xml(k)}</OutputKey><OutputValue>${xml(v)}</OutputValue></member>`).join('');
+        const outs = Object.entries(st.outputs)
+          .map(([k, v]) => `<member><OutputKey>${xml(k)}</OutputKey><OutputValue>${xml(v)}</OutputValue></member>`)
+          .join('');
         res.end(
           `<DescribeStacksResponse xmlns="${ns}"><DescribeStacksResult><Stacks><member><StackName>${xml(name)}</StackName><StackId>arn:aws:cloudformation:us-east-1:000000000000:stack/${xml(name)}/1</StackId><CreationTime>2026-01-01T00:00:00Z</CreationTime><StackStatus>${st.status}</StackStatus><Outputs>${outs}</Outputs></member></Stacks></DescribeStacksResult><ResponseMetadata><RequestId>r-2</RequestId></ResponseMetadata></DescribeStacksResponse>`,
         );
@@ -62,9 +72,14 @@ function startCfn(): Promise<void> {
         const page = st.resources.slice(start, start + 2);
         const next = start + 2 < st.resources.length ? `<NextToken>${start + 2}</NextToken>` : '';
         const members = page
-          .map((x) => `<member><LogicalResourceId>${x.logicalId}</LogicalResourceId><PhysicalResourceId>${xml(x.physicalId)}</PhysicalResourceId><ResourceType>${x.type}</ResourceType><LastUpdatedTimestamp>2026-01-01T00:00:00Z</LastUpdatedTimestamp><ResourceStatus>CREATE_COMPLETE</ResourceStatus></member>`)
+          .map(
+            (x) =>
+              `<member><LogicalResourceId>${x.logicalId}</LogicalResourceId><PhysicalResourceId>${xml(x.physicalId)}</PhysicalResourceId><ResourceType>${x.type}</ResourceType><LastUpdatedTimestamp>2026-01-01T00:00:00Z</LastUpdatedTimestamp><ResourceStatus>CREATE_COMPLETE</ResourceStatus></member>`,
+          )
           .join('');
-        res.end(`<ListStackResourcesResponse xmlns="${ns}"><ListStackResourcesResult><StackResourceSummaries>${members}</StackResourceSummaries>${next}</ListStackResourcesResult><ResponseMetadata><RequestId>r-3</RequestId></ResponseMetadata></ListStackResourcesResponse>`);
+        res.end(
+          `<ListStackResourcesResponse xmlns="${ns}"><ListStackResourcesResult><StackResourceSummaries>${members}</StackResourceSummaries>${next}</ListStackResourcesResult><ResponseMetadata><RequestId>r-3</RequestId></ResponseMetadata></ListStackResourcesResponse>`,
+        );
         return;
       }
       res.writeHead(400);
@@ -80,16 +95,31 @@ function startCfn(): Promise<void> {
 }
 
 function cfnClient(): CloudFormationClient {
-  return new CloudFormationClient({ endpoint: cfnUrl, region: 'us-east-1', credentials: { accessKeyId: 'local', secretAccessKey: 'local' }, maxAttempts: 1 });
+  return new CloudFormationClient({
+    endpoint: cfnUrl,
+    region: 'us-east-1',
+    credentials: { accessKeyId: 'local', secretAccessKey: 'local' },
+    maxAttempts: 1,
+  });
 }
 
 beforeAll(async () => {
   await startCfn();
-  r = await startRunner({ processors: { 'zdrav-mc': async () => { throw new PermanentError('bad-payload'); } } });
+  r = await startRunner({
+    processors: {
+      'zdrav-mc': async () => {
+        throw new PermanentError('bad-payload');
+      },
+    },
+  });
   await post(r, '/zdrav/mc', '[1]');
   await waitFor(async () => (await r.dlqIndex.list()).length === 1, 'the park');
   const queuesOutput = Object.fromEntries(Object.values(r.queues).map((q) => [q.id, { url: q.url, dlqUrl: q.dlqUrl }]));
-  stacks.set('AmoGatewayTest', { status: 'UPDATE_COMPLETE', outputs: { TableName: r.tableName, Queues: JSON.stringify(queuesOutput) }, resources: [] });
+  stacks.set('AmoGatewayTest', {
+    status: 'UPDATE_COMPLETE',
+    outputs: { TableName: r.tableName, Queues: JSON.stringify(queuesOutput) },
+    resources: [],
+  });
   // Physical names of the shipped prefix (`amo-gateway-…`), as the stack would have them under prefix amo-gateway.
   stacks.set('OldGateway', {
     status: 'CREATE_COMPLETE',
@@ -122,30 +152,55 @@ describe('resolveStack', () => {
 
   it('falls back to the resources (paged) and the physical names under the prefix', async () => {
     const c = cfnClient();
-    await expect(resolveStack({ cfn: c, stackName: 'OldGateway', expectedQueues: routeTable.queues })).rejects.toThrow(/none of its 6 queues is named "old-gateway-<queue id>": pass --queue-prefix/);
+    await expect(resolveStack({ cfn: c, stackName: 'OldGateway', expectedQueues: routeTable.queues })).rejects.toThrow(
+      /none of its 6 queues is named "old-gateway-<queue id>": pass --queue-prefix/,
+    );
     const st = await resolveStack({ cfn: c, stackName: 'OldGateway', expectedQueues: routeTable.queues, queuePrefix: 'amo-gateway' });
     expect(st).toMatchObject({ source: 'resources', tableName: r.tableName });
     expect(Object.keys(st.queues).sort()).toEqual(['amocrm-hooks', 'amojo', 'rdesk']);
     expect(st.queues.amojo).toEqual({ url: r.queues.amojo!.url, dlqUrl: r.queues.amojo!.dlqUrl });
-    await expect(resolveStack({ cfn: c, stackName: 'OldGateway', expectedQueues: [...routeTable.queues, { id: 'extra', fifo: false }], queuePrefix: 'amo-gateway' })).rejects.toThrow(
-      /queues "amo-gateway-extra" \(or their DLQs\) not found/,
-    );
+    await expect(
+      resolveStack({
+        cfn: c,
+        stackName: 'OldGateway',
+        expectedQueues: [...routeTable.queues, { id: 'extra', fifo: false }],
+        queuePrefix: 'amo-gateway',
+      }),
+    ).rejects.toThrow(/queues "amo-gateway-extra" \(or their DLQs\) not found/);
     c.destroy();
   });
 
   it('says clearly when the stack does not exist or is dead', async () => {
     const c = cfnClient();
-    await expect(resolveStack({ cfn: c, stackName: 'Nope', expectedQueues: [] })).rejects.toThrow(new StackResolveError('stack "Nope" does not exist in this account/region (check --region and the credentials)'));
-    await expect(resolveStack({ cfn: c, stackName: 'Gone', expectedQueues: [] })).rejects.toThrow(/is ROLLBACK_COMPLETE: nothing to operate on/);
+    await expect(resolveStack({ cfn: c, stackName: 'Nope', expectedQueues: [] })).rejects.toThrow(
+      new StackResolveError('stack "Nope" does not exist in this account/region (check --region and the credentials)'),
+    );
+    await expect(resolveStack({ cfn: c, stackName: 'Gone', expectedQueues: [] })).rejects.toThrow(
+      /is ROLLBACK_COMPLETE: nothing to operate on/,
+    );
     c.destroy();
   });
 });
 
 describe('dlq targets', () => {
   it('--stack: table and queues from the stack outputs', async () => {
-    const res = await cli(['dlq', 'list', '--stack', 'AmoGatewayTest', '--region', 'us-east-1', '--sqs-endpoint', r.sqsEndpoint, '--dynamodb-endpoint', r.ddbEndpoint], {
-      AWS_ENDPOINT_URL_CLOUDFORMATION: cfnUrl,
-    });
+    const res = await cli(
+      [
+        'dlq',
+        'list',
+        '--stack',
+        'AmoGatewayTest',
+        '--region',
+        'us-east-1',
+        '--sqs-endpoint',
+        r.sqsEndpoint,
+        '--dynamodb-endpoint',
+        r.ddbEndpoint,
+      ],
+      {
+        AWS_ENDPOINT_URL_CLOUDFORMATION: cfnUrl,
+      },
+    );
     expect(res.err).toEqual([]);
     expect(res.code).toBe(0);
     expect(res.text).toMatch(/rdesk\s+zdrav-mc\s+bad-payload/);
@@ -155,9 +210,23 @@ describe('dlq targets', () => {
     expect(missing.err.at(-1)).toBe('amo-gateway: stack "Nope" does not exist in this account/region (check --region and the credentials)');
     // The same --stack on a command of the table alone (one resolver for every command): token status
     // finds the stack's table (no tokens there: every configured account is not-connected).
-    const token = await cli(['token', 'status', '--stack', 'AmoGatewayTest', '--region', 'us-east-1', '--dynamodb-endpoint', r.ddbEndpoint, '--config', 'amo.config.example.json'], {
-      AWS_ENDPOINT_URL_CLOUDFORMATION: cfnUrl,
-    });
+    const token = await cli(
+      [
+        'token',
+        'status',
+        '--stack',
+        'AmoGatewayTest',
+        '--region',
+        'us-east-1',
+        '--dynamodb-endpoint',
+        r.ddbEndpoint,
+        '--config',
+        'amo.config.example.json',
+      ],
+      {
+        AWS_ENDPOINT_URL_CLOUDFORMATION: cfnUrl,
+      },
+    );
     expect(token.err).toEqual([]);
     expect(token.code).toBe(1);
     expect(token.text).toMatch(/\bnot-connected\b/);
@@ -180,7 +249,9 @@ describe('dlq targets', () => {
     expect(ok.code).toBe(0);
     expect(ok.text).toMatch(/rdesk\s+zdrav-mc\s+bad-payload/);
     const show = await cli(['dlq', 'replay', '--dry-run', '--local', '--data-dir', dir], {});
-    expect(show.err[0]).toMatch(new RegExp(`^dry run: replaying from the local runner \\(pid ${process.pid}, ${r.url.replace(/\./g, '\\.')}\\), table amo-gateway$`));
+    expect(show.err[0]).toMatch(
+      new RegExp(`^dry run: replaying from the local runner \\(pid ${process.pid}, ${r.url.replace(/\./g, '\\.')}\\), table amo-gateway$`),
+    );
 
     // A file left by a dead runner.
     const dead = spawnSync(process.execPath, ['-e', '0']).pid;

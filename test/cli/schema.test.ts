@@ -25,7 +25,14 @@ describe('schema pull', () => {
   beforeAll(async () => {
     dataDir = mkdtempSync(join(tmpdir(), 'amo-schema-data-'));
     outDir = mkdtempSync(join(tmpdir(), 'amo-schema-out-'));
-    runner = await startLocal({ port: 0, dataDir, quiet: true, schedule: false, pollWaitSeconds: 1, amocrm: { sandbox: true, printEvents: false } });
+    runner = await startLocal({
+      port: 0,
+      dataDir,
+      quiet: true,
+      schedule: false,
+      pollWaitSeconds: 1,
+      amocrm: { sandbox: true, printEvents: false },
+    });
     writeLocalEndpoints(dataDir, localEndpointsOf(runner));
   });
   afterAll(async () => {
@@ -64,7 +71,11 @@ describe('schema pull', () => {
     }
     const source = json.customFields.leads.find((f) => f.id === 7001);
     expect(source).toMatchObject({ name: 'Источник', type: 'select', code: 'SOURCE' });
-    expect(source?.enums?.map((e) => [e.id, e.value])).toEqual([[70011, 'Сайт'], [70012, 'Звонок'], [70013, 'Чат']]);
+    expect(source?.enums?.map((e) => [e.id, e.value])).toEqual([
+      [70011, 'Сайт'],
+      [70012, 'Звонок'],
+      [70013, 'Чат'],
+    ]);
     expect(json.customFields.leads.map((f) => f.id)).toEqual(expect.arrayContaining([7001, 7002, 7003, 7004, 7005]));
     expect(json.customFields.contacts.map((f) => f.code)).toEqual(expect.arrayContaining(['PHONE', 'EMAIL', 'BIRTHDAY']));
     expect(json.tags.leads.map((t) => t.name).sort()).toEqual(['повторный', 'сайт']);
@@ -77,7 +88,11 @@ describe('schema pull', () => {
 
     // Progress on stderr (one line per request), the summary on stdout.
     const requests = (sb.admin.count({}) - before) / 2;
-    expect(r.err[0]).toMatch(new RegExp(`^pulling the dictionary of local \\(${sb.accountHost.replace(/\./g, '\\.')}; budget and breaker in table amo-gateway at http://`));
+    expect(r.err[0]).toMatch(
+      new RegExp(
+        `^pulling the dictionary of local \\(${sb.accountHost.replace(/\./g, '\\.')}; budget and breaker in table amo-gateway at http://`,
+      ),
+    );
     expect(r.err.filter((l) => /^ {2}GET \/api\/v4\/\S+ → \d{3} \(\d+ ms\)$/.test(l))).toHaveLength(requests);
     expect(r.out[0]).toBe(`wrote ${out}: account "Local sandbox" (sandbox, id 31000001), ${requests} requests`);
     expect(r.text).toMatch(/pipelines +2 \(\d+ statuses\)/);

@@ -32,7 +32,8 @@ const HARMLESS: Record<string, string[]> = {
 };
 
 /** What a command says when it could not find or use its target (rather than doing its work). */
-const TARGET_TROUBLE = /Unknown option|no table|no config|no region|exclude each other|is set but|endpoints\.json|ECONNREFUSED|ResourceNotFound/;
+const TARGET_TROUBLE =
+  /Unknown option|no table|no config|no region|exclude each other|is set but|endpoints\.json|ECONNREFUSED|ResourceNotFound/;
 
 function targetSection(help: string[]): string[] {
   const at = help.findIndex((l) => l.startsWith('target '));
@@ -65,7 +66,9 @@ describe('every command takes the same target flags', () => {
       for (const c of COMMANDS) {
         const none = await cli([...c.path, ...(HARMLESS[c.path.join(' ')] ?? [])], {});
         expect(none.code, c.path.join(' ')).toBe(2);
-        expect(none.err.at(-1), c.path.join(' ')).toMatch(/^amo-gateway: no table: pass --local \(a running npm start\), --stack <name>, or --table <name>/);
+        expect(none.err.at(-1), c.path.join(' ')).toMatch(
+          /^amo-gateway: no table: pass --local \(a running npm start\), --stack <name>, or --table <name>/,
+        );
         const both = await cli([...c.path, ...(HARMLESS[c.path.join(' ')] ?? []), '--local', '--stack', 'X'], {});
         expect(both.err.at(-1), c.path.join(' ')).toBe('amo-gateway: --stack and --local exclude each other');
         const noRunner = await cli([...c.path, ...(HARMLESS[c.path.join(' ')] ?? []), '--local', '--data-dir', dir], {});
@@ -82,7 +85,14 @@ describe('every command takes the same target flags', () => {
     let dataDir: string;
     beforeAll(async () => {
       dataDir = mkdtempSync(join(tmpdir(), 'amo-target-'));
-      runner = await startLocal({ port: 0, dataDir, quiet: true, schedule: false, pollWaitSeconds: 1, amocrm: { sandbox: true, printEvents: false } });
+      runner = await startLocal({
+        port: 0,
+        dataDir,
+        quiet: true,
+        schedule: false,
+        pollWaitSeconds: 1,
+        amocrm: { sandbox: true, printEvents: false },
+      });
       writeLocalEndpoints(dataDir, localEndpointsOf(runner));
     });
     afterAll(async () => {
@@ -92,14 +102,22 @@ describe('every command takes the same target flags', () => {
 
     it('every command reaches it through --local, and through the same explicit flags', async () => {
       const explicit = [
-        '--table', runner.tableName,
-        '--dynamodb-endpoint', runner.ddbEndpoint,
-        '--sqs-endpoint', runner.sqsEndpoint,
-        '--region', runner.region,
-        '--queue-prefix', 'amo-gateway',
-        '--config', join(dataDir, SANDBOX_CONFIG_FILE),
-        '--secrets', 'local',
-        '--secrets-file', join(dataDir, SECRETS_FILE),
+        '--table',
+        runner.tableName,
+        '--dynamodb-endpoint',
+        runner.ddbEndpoint,
+        '--sqs-endpoint',
+        runner.sqsEndpoint,
+        '--region',
+        runner.region,
+        '--queue-prefix',
+        'amo-gateway',
+        '--config',
+        join(dataDir, SANDBOX_CONFIG_FILE),
+        '--secrets',
+        'local',
+        '--secrets-file',
+        join(dataDir, SECRETS_FILE),
       ];
       for (const target of [['--local', '--data-dir', dataDir], explicit]) {
         for (const c of COMMANDS) {
@@ -116,7 +134,21 @@ describe('every command takes the same target flags', () => {
       const list = await cli(['dlq', 'list', '--local', '--data-dir', dataDir], {});
       expect(list.text).toMatch(/^nothing parked \(the local runner \(pid \d+, http:\/\/127\.0\.0\.1:\d+\), table amo-gateway\)$/);
       // The old name of --dynamodb-endpoint still works.
-      const old = await cli(['breaker', 'status', '--endpoint', runner.ddbEndpoint, '--table', runner.tableName, '--config', join(dataDir, SANDBOX_CONFIG_FILE), '--secrets-file', join(dataDir, SECRETS_FILE)], {});
+      const old = await cli(
+        [
+          'breaker',
+          'status',
+          '--endpoint',
+          runner.ddbEndpoint,
+          '--table',
+          runner.tableName,
+          '--config',
+          join(dataDir, SANDBOX_CONFIG_FILE),
+          '--secrets-file',
+          join(dataDir, SECRETS_FILE),
+        ],
+        {},
+      );
       expect(old.code, old.err.join('\n')).toBe(0);
     });
   });

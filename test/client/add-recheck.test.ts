@@ -18,7 +18,14 @@ describe('adds are re-checked, never blindly re-sent', () => {
   let noteField: number;
   beforeAll(async () => {
     sb = await sandbox({ fast: true });
-    const seeded = sb.admin.seed({ customFields: { leads: [{ name: 'gateway id', type: 'text', is_api_only: true }, { name: 'Комментарий', type: 'text' }] } });
+    const seeded = sb.admin.seed({
+      customFields: {
+        leads: [
+          { name: 'gateway id', type: 'text', is_api_only: true },
+          { name: 'Комментарий', type: 'text' },
+        ],
+      },
+    });
     markerField = seeded.customFields.leads![0]!.id;
     noteField = seeded.customFields.leads![1]!.id;
   });
@@ -31,10 +38,15 @@ describe('adds are re-checked, never blindly re-sent', () => {
   const posts = () => sb.admin.count({ method: 'POST', route: '/api/v4/leads' });
 
   it('landed after the timeout (fingerprint re-check): found, not sent again', async () => {
-    const { client, events } = fastClient(sb, { ...fast, addPolicy: { recheckDelayMs: 1_500, settleMs: 3_000, maxInlineSettleWaitMs: 5_000 } });
+    const { client, events } = fastClient(sb, {
+      ...fast,
+      addPolicy: { recheckDelayMs: 1_500, settleMs: 3_000, maxInlineSettleWaitMs: 5_000 },
+    });
     sb.admin.setFaults([{ path: '/api/v4/leads', method: 'POST', latencyMs: 600, times: 1 }]);
     const before = posts();
-    const [r] = await client.forAccount(ACCOUNT).leads.add([{ name: 'Landed late', price: 10, custom_fields_values: [cf.text(noteField, 'x')] }]);
+    const [r] = await client
+      .forAccount(ACCOUNT)
+      .leads.add([{ name: 'Landed late', price: 10, custom_fields_values: [cf.text(noteField, 'x')] }]);
     expect(r!.id).toBeGreaterThan(0);
     expect(posts() - before).toBe(1);
     expect(await named('Landed late')).toBe(1);
@@ -42,7 +54,11 @@ describe('adds are re-checked, never blindly re-sent', () => {
   });
 
   it('landed after the timeout (marker field re-check): found, not sent again', async () => {
-    const { client } = fastClient(sb, { ...fast, markerFields: () => ({ leads: markerField }), addPolicy: { recheckDelayMs: 1_500, settleMs: 3_000, maxInlineSettleWaitMs: 5_000 } });
+    const { client } = fastClient(sb, {
+      ...fast,
+      markerFields: () => ({ leads: markerField }),
+      addPolicy: { recheckDelayMs: 1_500, settleMs: 3_000, maxInlineSettleWaitMs: 5_000 },
+    });
     sb.admin.setFaults([{ path: '/api/v4/leads', method: 'POST', latencyMs: 600, times: 1 }]);
     const before = posts();
     const [r] = await client.forAccount(ACCOUNT).leads.add([{ name: 'Marked' }], { markers: ['form-42-sub-7'] });
@@ -68,7 +84,11 @@ describe('adds are re-checked, never blindly re-sent', () => {
   });
 
   it('still unsettled → AmoWriteUncertainError (defer); the redelivery with checkFirst finds it and sends nothing', async () => {
-    const opts = { ...fast, markerFields: () => ({ leads: markerField }), addPolicy: { recheckDelayMs: 100, settleMs: 30_000, maxInlineSettleWaitMs: 500 } };
+    const opts = {
+      ...fast,
+      markerFields: () => ({ leads: markerField }),
+      addPolicy: { recheckDelayMs: 100, settleMs: 30_000, maxInlineSettleWaitMs: 500 },
+    };
     sb.admin.setFaults([{ path: '/api/v4/leads', method: 'POST', latencyMs: 1_200, times: 1 }]);
     const first = fastClient(sb, opts).client.forAccount(ACCOUNT);
     const e = await first.leads.add([{ name: 'Slow land' }], { markers: ['msg-1'] }).catch((x: unknown) => x);
@@ -98,7 +118,10 @@ describe('adds are re-checked, never blindly re-sent', () => {
     const { client } = fastClient(sb, { ...fast, addPolicy: { recheckDelayMs: 700, settleMs: 1_500, maxInlineSettleWaitMs: 3_000 } });
     const acc = client.forAccount(ACCOUNT);
     const [lead] = await acc.leads.add([{ name: 'Task host' }]);
-    sb.admin.setFaults([{ path: '/api/v4/tasks', method: 'POST', latencyMs: 600, times: 1 }, { path: '/api/v4/leads/notes', method: 'POST', latencyMs: 600, times: 1 }]);
+    sb.admin.setFaults([
+      { path: '/api/v4/tasks', method: 'POST', latencyMs: 600, times: 1 },
+      { path: '/api/v4/leads/notes', method: 'POST', latencyMs: 600, times: 1 },
+    ]);
     const till = Math.floor(Date.now() / 1000) + 600;
     await acc.tasks.add([{ text: 'Once', complete_till: till, entity_type: 'leads', entity_id: lead!.id }]);
     await acc.notes('leads').add([{ entity_id: lead!.id, note_type: 'common', params: { text: 'Once' } }]);

@@ -6,7 +6,17 @@
  */
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { ACCOUNT_RING, DEFAULT_BUDGET_CONFIG, endStamp, freshRing, planAcquire, spanMs, type BudgetConfig, type BudgetState, type Slot } from '../../lib/amocrm/client/rate-budget.ts';
+import {
+  ACCOUNT_RING,
+  DEFAULT_BUDGET_CONFIG,
+  endStamp,
+  freshRing,
+  planAcquire,
+  spanMs,
+  type BudgetConfig,
+  type BudgetState,
+  type Slot,
+} from '../../lib/amocrm/client/rate-budget.ts';
 
 interface SimParams {
   instances: number;
@@ -155,12 +165,18 @@ describe('rate budget algorithm (pure)', () => {
     // All 7 in flight: the 8th is not reservable (their deadlines are far), and is told when to ask again.
     expect(planAcquire(state, 'c', 'A', 1_010, 5_000, cfg)).toMatchObject({ kind: 'wait', reason: 'budget' });
     // Another integration of the same account has its own ring (only the 50/s binds it).
-    expect(planAcquire({ ...state, rings: { ...state.rings, other: freshRing(7) } }, 'other', 'A', 1_010, 5_000, cfg)).toMatchObject({ kind: 'grant', sendAt: 1_010 });
+    expect(planAcquire({ ...state, rings: { ...state.rings, other: freshRing(7) } }, 'other', 'A', 1_010, 5_000, cfg)).toMatchObject({
+      kind: 'grant',
+      sendAt: 1_010,
+    });
     // Answers came back at 1 100..1 106: the 8th goes at the earliest end + 1000 + margin.
     sent.forEach((e, i) => {
       for (const ring of Object.values(state.rings)) for (const x of ring) if (x.id === e.id) x.e = 1_100 + i;
     });
-    expect(planAcquire(state, 'c', 'A', 1_120, 5_000, cfg)).toMatchObject({ kind: 'grant', sendAt: 1_100 + 1_000 + 2 * cfg.maxClockSkewMs + 10 });
+    expect(planAcquire(state, 'c', 'A', 1_120, 5_000, cfg)).toMatchObject({
+      kind: 'grant',
+      sendAt: 1_100 + 1_000 + 2 * cfg.maxClockSkewMs + 10,
+    });
   });
 
   it("another instance waits for the owner's grace before taking a slot; the owner chains at once", () => {
@@ -175,7 +191,11 @@ describe('rate budget algorithm (pure)', () => {
 
   it('a pause (429) holds every grant of that integration until it ends', () => {
     const state = { ...fresh(), paused: { c: 10_000 } };
-    expect(planAcquire(state, 'c', 'A', 5_000, 1_000, cfg)).toMatchObject({ kind: 'wait', reason: 'paused', retryAfterMs: 10_000 - cfg.reserveAheadMs - 5_000 });
+    expect(planAcquire(state, 'c', 'A', 5_000, 1_000, cfg)).toMatchObject({
+      kind: 'wait',
+      reason: 'paused',
+      retryAfterMs: 10_000 - cfg.reserveAheadMs - 5_000,
+    });
     expect(planAcquire(state, 'c', 'A', 9_000, 1_000, cfg)).toMatchObject({ kind: 'grant', sendAt: 10_000 });
   });
 
@@ -217,14 +237,40 @@ describe('rate budget algorithm (pure)', () => {
     let worst = 0;
     for (let seed = 1; seed <= 40 && worst <= 7; seed++) {
       const skews = Array.from({ length: 20 }, (_, i) => (i % 2 ? 40 : -40));
-      worst = Math.max(worst, maxInAnyWindow(simulate({ instances: 20, skews, seed, upMax: 5, downMax: 5, lostRate: 0, crashRate: 0, thinkMax: 400, durationMs: 6_000, cfg: bad }).arrivals));
+      worst = Math.max(
+        worst,
+        maxInAnyWindow(
+          simulate({
+            instances: 20,
+            skews,
+            seed,
+            upMax: 5,
+            downMax: 5,
+            lostRate: 0,
+            crashRate: 0,
+            thinkMax: 400,
+            durationMs: 6_000,
+            cfg: bad,
+          }).arrivals,
+        ),
+      );
     }
     expect(worst).toBeGreaterThan(7);
   });
 
   it('keeps ≥ 90 % of 7/s with a fast server, 20 instances and ±20 ms skew', () => {
     const skews = Array.from({ length: 20 }, (_, i) => ((i * 7) % 41) - 20);
-    const { arrivals } = simulate({ instances: 20, skews, seed: 7, upMax: 10, downMax: 10, lostRate: 0, crashRate: 0, durationMs: 20_000, cfg: DEFAULT_BUDGET_CONFIG });
+    const { arrivals } = simulate({
+      instances: 20,
+      skews,
+      seed: 7,
+      upMax: 10,
+      downMax: 10,
+      lostRate: 0,
+      crashRate: 0,
+      durationMs: 20_000,
+      cfg: DEFAULT_BUDGET_CONFIG,
+    });
     const span = (arrivals.at(-1)! - arrivals[0]!) / 1000;
     const rate = (arrivals.length - 1) / span;
     expect(maxInAnyWindow(arrivals)).toBeLessThanOrEqual(7);

@@ -9,7 +9,14 @@ import { AmoRateLimitedError, RateBudgetExhaustedError } from '../../lib/amocrm/
 import type { ClientEvent, FetchLike } from '../../lib/amocrm/client/types.ts';
 import type { SleepingClock } from '../../lib/common/clock.ts';
 import { MemoryBreakerStore, type BreakerState } from '../../lib/amocrm/client/breaker-store.ts';
-import { MemoryRateBudget, type AcquireOptions, type BudgetDecision, type BudgetScope, type CompleteOptions, type RateBudget } from '../../lib/amocrm/client/rate-budget.ts';
+import {
+  MemoryRateBudget,
+  type AcquireOptions,
+  type BudgetDecision,
+  type BudgetScope,
+  type CompleteOptions,
+  type RateBudget,
+} from '../../lib/amocrm/client/rate-budget.ts';
 import { ACCOUNT, fastClient, sandbox, type TestSandbox } from './support.ts';
 
 /** What a throttled DynamoDB write looks like, with a token-like string that must not reach the event. */
@@ -155,8 +162,18 @@ describe('the late-slot check comes after every await before the send', () => {
       },
     });
     const before = sb.admin.count({});
-    const { client, events } = fastClient(sb, { budget, breaker: slowBreaker, breakerCacheMs: 0, clock, mode: 'defer', maxBudgetWaitMs: 2_000 });
-    const e = await client.forAccount(ACCOUNT).request({ method: 'GET', path: '/api/v4/account' }).catch((x: unknown) => x);
+    const { client, events } = fastClient(sb, {
+      budget,
+      breaker: slowBreaker,
+      breakerCacheMs: 0,
+      clock,
+      mode: 'defer',
+      maxBudgetWaitMs: 2_000,
+    });
+    const e = await client
+      .forAccount(ACCOUNT)
+      .request({ method: 'GET', path: '/api/v4/account' })
+      .catch((x: unknown) => x);
     expect(e).toBeInstanceOf(RateBudgetExhaustedError);
     expect(sb.admin.count({})).toBe(before);
     expect(budget.completes.every((c) => c.how === 'not-sent')).toBe(true);

@@ -61,7 +61,9 @@ describe('shared rate budget on the sandbox (DynamoDB Local)', () => {
     const tokens = tokenSource(sb);
     const events: ClientEvent[] = [];
     const clients = Array.from({ length: 20 }, (_, i) => {
-      const doc = DynamoDBDocumentClient.from(new DynamoDBClient({ endpoint: t.endpoint, region: 'us-east-1', credentials: { accessKeyId: 'local', secretAccessKey: 'local' } }));
+      const doc = DynamoDBDocumentClient.from(
+        new DynamoDBClient({ endpoint: t.endpoint, region: 'us-east-1', credentials: { accessKeyId: 'local', secretAccessKey: 'local' } }),
+      );
       return new AmoClient({
         tokens,
         budget: new DynamoRateBudget({ doc, tableName: t.tableName }),

@@ -12,7 +12,8 @@ const scope = { clientId: 'c1', accountHost: 'acme.amocrm.ru' };
 
 describe('DynamoRateBudget', () => {
   const get = async (t: Awaited<ReturnType<typeof createTestTable>>) =>
-    (await t.doc.send(new GetCommand({ TableName: t.tableName, Key: { pk: 'RATE#acme.amocrm.ru', sk: 'RATE' }, ConsistentRead: true }))).Item;
+    (await t.doc.send(new GetCommand({ TableName: t.tableName, Key: { pk: 'RATE#acme.amocrm.ru', sk: 'RATE' }, ConsistentRead: true })))
+      .Item;
 
   it('grants 7, then refuses until the earliest end + window + margin; the owner chains with one write', async () => {
     const t = await createTestTable('rate');
@@ -22,13 +23,21 @@ describe('DynamoRateBudget', () => {
     for (let i = 0; i < 7; i++) grants.push(await budget.acquire(scope, { now, requestTimeoutMs: 5_000 }));
     expect(grants.every((g) => g.kind === 'grant' && g.sendAt === now)).toBe(true);
     expect(await budget.acquire(scope, { now: now + 10, requestTimeoutMs: 5_000 })).toMatchObject({ kind: 'wait', reason: 'budget' });
-    for (const [i, g] of grants.entries()) if (g.kind === 'grant') await budget.complete(scope, g.id, { endedAt: now + 50 + i, how: 'answered' });
+    for (const [i, g] of grants.entries())
+      if (g.kind === 'grant') await budget.complete(scope, g.id, { endedAt: now + 50 + i, how: 'answered' });
     const item = await get(t);
-    expect(Object.values(item?.['r#c1'] as Record<string, { e: number }>).map((x) => x.e).sort()).toEqual([50, 51, 52, 53, 54, 55, 56].map((x) => now + x));
+    expect(
+      Object.values(item?.['r#c1'] as Record<string, { e: number }>)
+        .map((x) => x.e)
+        .sort(),
+    ).toEqual([50, 51, 52, 53, 54, 55, 56].map((x) => now + x));
     expect(Object.keys(item?.['r#*'] as object)).toHaveLength(50);
     expect(item?.expiresAt).toBeUndefined(); // never TTL: it carries the breaker
     // The next one chains onto the earliest ended slot.
-    expect(await budget.acquire(scope, { now: now + 60, requestTimeoutMs: 5_000 })).toMatchObject({ kind: 'grant', sendAt: now + 50 + spanMs(budget.cfg) });
+    expect(await budget.acquire(scope, { now: now + 60, requestTimeoutMs: 5_000 })).toMatchObject({
+      kind: 'grant',
+      sendAt: now + 50 + spanMs(budget.cfg),
+    });
   });
 
   it('a caller acquiring back to back takes a free slot at once, not its own last slot a window later', async () => {
@@ -70,7 +79,10 @@ describe('DynamoRateBudget', () => {
     const grants = await Promise.all(Array.from({ length: 7 }, () => a.acquire(scope, { now, requestTimeoutMs: 5_000 })));
     for (const g of grants) if (g.kind === 'grant') await a.complete(scope, g.id, { endedAt: now + 100, how: 'answered' });
     expect(await b.acquire(scope, { now: now + 200, requestTimeoutMs: 5_000 })).toMatchObject({ kind: 'wait' });
-    expect(await b.acquire(scope, { now: now + 100 + a.cfg.ownerGraceMs, requestTimeoutMs: 5_000 })).toMatchObject({ kind: 'grant', sendAt: now + 100 + spanMs(a.cfg) });
+    expect(await b.acquire(scope, { now: now + 100 + a.cfg.ownerGraceMs, requestTimeoutMs: 5_000 })).toMatchObject({
+      kind: 'grant',
+      sendAt: now + 100 + spanMs(a.cfg),
+    });
   });
 
   it('the account ring counts across integrations (same item)', async () => {
@@ -91,9 +103,16 @@ describe('DynamoRateBudget', () => {
     const now = 1_700_000_000_000;
     await budget.pause(scope, now + 5_000);
     await budget.pause(scope, now + 1_000);
-    expect(await budget.acquire(scope, { now, requestTimeoutMs: 1_000 })).toMatchObject({ kind: 'wait', reason: 'paused', retryAfterMs: 5_000 - DEFAULT_BUDGET_CONFIG.reserveAheadMs });
+    expect(await budget.acquire(scope, { now, requestTimeoutMs: 1_000 })).toMatchObject({
+      kind: 'wait',
+      reason: 'paused',
+      retryAfterMs: 5_000 - DEFAULT_BUDGET_CONFIG.reserveAheadMs,
+    });
     expect(await budget.acquire({ ...scope, clientId: 'other' }, { now, requestTimeoutMs: 1_000 })).toMatchObject({ kind: 'grant' });
-    expect(await budget.acquire(scope, { now: now + 5_000, requestTimeoutMs: 1_000 })).toMatchObject({ kind: 'grant', sendAt: now + 5_000 });
+    expect(await budget.acquire(scope, { now: now + 5_000, requestTimeoutMs: 1_000 })).toMatchObject({
+      kind: 'grant',
+      sendAt: now + 5_000,
+    });
   });
 
   it('reports the breaker kept on the same item with every decision', async () => {

@@ -7,8 +7,7 @@ import { createServer, type AddressInfo } from 'node:net';
 import { inspect } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { AmoClient } from '../../lib/amocrm/client/client.ts';
-import type {
-  AmoApiError} from '../../lib/amocrm/client/errors.ts';
+import type { AmoApiError } from '../../lib/amocrm/client/errors.ts';
 import {
   AccountBlockedError,
   AmoAccountBlockedError,
@@ -121,7 +120,10 @@ describe('typed errors against the sandbox', () => {
   });
 
   it('timeouts → AmoTimeoutError after the retries (the sandbox holds the request unanswered)', async () => {
-    const { client, events } = fastClient(sb, { requestTimeoutMs: 150, retry: { maxAttempts: 2, baseDelayMs: 10, maxDelayMs: 20, maxRateLimitWaits: 1 } });
+    const { client, events } = fastClient(sb, {
+      requestTimeoutMs: 150,
+      retry: { maxAttempts: 2, baseDelayMs: 10, maxDelayMs: 20, maxRateLimitWaits: 1 },
+    });
     sb.admin.setFaults([{ path: '/api/v4/users', timeoutRate: 1, times: 2 }]);
     const e = await caught(client.forAccount(ACCOUNT).users.list());
     sb.admin.clearFaults();
@@ -201,21 +203,36 @@ describe('typed errors for what the sandbox does not produce (injected fetch)', 
       ...extra,
     }).forAccount(ACCOUNT);
   }
-  const respond = (status: number, body: string, headers: Record<string, string> = {}): FetchLike => async () => new Response(status === 204 ? null : body, { status, headers });
+  const respond =
+    (status: number, body: string, headers: Record<string, string> = {}): FetchLike =>
+    async () =>
+      new Response(status === 204 ? null : body, { status, headers });
 
   it('402 → AmoPaymentRequiredError (park)', async () => {
-    const e = await caught(clientWith(respond(402, '{"title":"Payment Required","status":402,"detail":"Account is not paid"}', { 'content-type': 'application/problem+json' })).account.get());
+    const e = await caught(
+      clientWith(
+        respond(402, '{"title":"Payment Required","status":402,"detail":"Account is not paid"}', {
+          'content-type': 'application/problem+json',
+        }),
+      ).account.get(),
+    );
     expect(e).toBeInstanceOf(AmoPaymentRequiredError);
     expect(outcomeFromError(e)).toMatchObject({ kind: 'park', reason: 'amo-payment-required' });
     expectNoSecret(e, 'c2VjcmV0LXNpZ25hdHVyZS0xMjM0NTY3ODkw');
   });
 
   it('HTML on a 200 → AmoUnexpectedResponseError (retry) with the title; broken JSON too', async () => {
-    const e = await caught(clientWith(respond(200, '<html><head><title>Технические работы</title></head><body>…</body></html>', { 'content-type': 'text/html' })).account.get());
+    const e = await caught(
+      clientWith(
+        respond(200, '<html><head><title>Технические работы</title></head><body>…</body></html>', { 'content-type': 'text/html' }),
+      ).account.get(),
+    );
     expect(e).toBeInstanceOf(AmoUnexpectedResponseError);
     expect((e as AmoUnexpectedResponseError).bodySnippet).toBe('Технические работы');
     expect(outcomeFromError(e).kind).toBe('retry');
-    expect(await caught(clientWith(respond(200, '{"id": 1,', { 'content-type': 'application/hal+json' })).account.get())).toBeInstanceOf(AmoUnexpectedResponseError);
+    expect(await caught(clientWith(respond(200, '{"id": 1,', { 'content-type': 'application/hal+json' })).account.get())).toBeInstanceOf(
+      AmoUnexpectedResponseError,
+    );
   });
 
   it('429 with a Retry-After header (seconds) sets retryAfterMs', async () => {
@@ -224,10 +241,18 @@ describe('typed errors for what the sandbox does not produce (injected fetch)', 
   });
 
   it('a 500 problem+json keeps title/detail but no token; 405 parks', async () => {
-    const e = await caught(clientWith(respond(500, '{"title":"ErrInternalServer","status":500,"detail":"boom","trace_id":"t1"}', { 'content-type': 'application/problem+json' })).account.get());
+    const e = await caught(
+      clientWith(
+        respond(500, '{"title":"ErrInternalServer","status":500,"detail":"boom","trace_id":"t1"}', {
+          'content-type': 'application/problem+json',
+        }),
+      ).account.get(),
+    );
     expect(e).toBeInstanceOf(AmoServerError);
     expect((e as AmoApiError).problem).toMatchObject({ title: 'ErrInternalServer', detail: 'boom' });
-    const m = await caught(clientWith(respond(405, '{"title":"Method Not Allowed","status":405}', { 'content-type': 'application/problem+json' })).account.get());
+    const m = await caught(
+      clientWith(respond(405, '{"title":"Method Not Allowed","status":405}', { 'content-type': 'application/problem+json' })).account.get(),
+    );
     expect(outcomeFromError(m).kind).toBe('park');
   });
 
@@ -246,7 +271,10 @@ describe('typed errors for what the sandbox does not produce (injected fetch)', 
   it('an upstream error echoing the Authorization header still yields no token in the error', async () => {
     const echo: FetchLike = async (_input, init) => {
       const auth = (init.headers as Record<string, string>).authorization ?? '';
-      return new Response(JSON.stringify({ title: 'Bad Request', status: 400, detail: `header was ${auth}` }), { status: 400, headers: { 'content-type': 'application/problem+json' } });
+      return new Response(JSON.stringify({ title: 'Bad Request', status: 400, detail: `header was ${auth}` }), {
+        status: 400,
+        headers: { 'content-type': 'application/problem+json' },
+      });
     };
     const e = await caught(clientWith(echo).account.get());
     expect(e).toBeInstanceOf(AmoValidationError);

@@ -19,7 +19,14 @@ describe('a lost answer to an applied add is never turned into a duplicate', () 
   let noteField: number;
   beforeAll(async () => {
     sb = await sandbox({ fast: true });
-    const seeded = sb.admin.seed({ customFields: { leads: [{ name: 'gateway id', type: 'text', is_api_only: true }, { name: 'Комментарий', type: 'text' }] } });
+    const seeded = sb.admin.seed({
+      customFields: {
+        leads: [
+          { name: 'gateway id', type: 'text', is_api_only: true },
+          { name: 'Комментарий', type: 'text' },
+        ],
+      },
+    });
     markerField = seeded.customFields.leads![0]!.id;
     noteField = seeded.customFields.leads![1]!.id;
   });
@@ -38,7 +45,9 @@ describe('a lost answer to an applied add is never turned into a duplicate', () 
     const { client, events } = fastClient(sb, { ...fast, addPolicy: policy });
     sb.admin.setFaults([{ path: '/api/v4/leads', method: 'POST', lostAnswerRate: 1, lostAnswer: 'drop', times: 1 }]);
     const before = posts();
-    const [r] = await client.forAccount(ACCOUNT).leads.add([{ name: 'Lost reset', price: 7, custom_fields_values: [cf.text(noteField, 'n')] }]);
+    const [r] = await client
+      .forAccount(ACCOUNT)
+      .leads.add([{ name: 'Lost reset', price: 7, custom_fields_values: [cf.text(noteField, 'n')] }]);
     expect(r!.id).toBeGreaterThan(0);
     expect(posts() - before).toBe(1);
     expect(sb.admin.count({ method: 'POST', route: '/api/v4/leads', status: 'dropped' })).toBeGreaterThanOrEqual(1);
@@ -74,7 +83,12 @@ describe('a lost answer to an applied add is never turned into a duplicate', () 
     sb.admin.setFaults([{ path: '/api/v4/leads/complex', method: 'POST', lostAnswerRate: 1, times: 1 }]);
     const contactsBefore = sb.admin.entities('contacts').length;
     const companiesBefore = sb.admin.entities('companies').length;
-    const [r] = await client.forAccount(ACCOUNT).leads.addComplex([{ name: 'Complex lost', _embedded: { contacts: [{ name: 'Lost contact' }], companies: [{ name: 'Lost company' }] } }], { markers: ['cl-1'] });
+    const [r] = await client
+      .forAccount(ACCOUNT)
+      .leads.addComplex(
+        [{ name: 'Complex lost', _embedded: { contacts: [{ name: 'Lost contact' }], companies: [{ name: 'Lost company' }] } }],
+        { markers: ['cl-1'] },
+      );
     expect(sb.admin.count({ method: 'POST', route: '/api/v4/leads/complex' })).toBe(1);
     expect(await named('Complex lost')).toBe(1);
     expect(sb.admin.entities('contacts').length - contactsBefore).toBe(1);
@@ -91,7 +105,9 @@ describe('a lost answer to an applied add is never turned into a duplicate', () 
       { path: '/api/v4/tasks', method: 'POST', lostAnswerRate: 1, times: 1 },
       { path: '/api/v4/leads/notes', method: 'POST', lostAnswerRate: 1, lostAnswer: 'hold', times: 1 },
     ]);
-    await acc.tasks.add([{ text: 'Lost once', complete_till: Math.floor(Date.now() / 1000) + 600, entity_type: 'leads', entity_id: lead!.id }]);
+    await acc.tasks.add([
+      { text: 'Lost once', complete_till: Math.floor(Date.now() / 1000) + 600, entity_type: 'leads', entity_id: lead!.id },
+    ]);
     await acc.notes('leads').add([{ entity_id: lead!.id, note_type: 'common', params: { text: 'Lost once' } }]);
     expect(await collect(acc.tasks.list({ filter: { entity_type: 'leads', entity_id: [lead!.id] } }))).toHaveLength(1);
     expect(await collect(acc.notes('leads').list(lead!.id))).toHaveLength(1);
@@ -101,7 +117,9 @@ describe('a lost answer to an applied add is never turned into a duplicate', () 
     const { client } = fastClient(sb, { ...fast, markerFields: () => ({ leads: markerField }), addPolicy: policy });
     sb.admin.setFaults([{ path: '/api/v4/leads', method: 'POST', lostAnswerRate: 1, times: 1 }]);
     const before = posts();
-    const out = await client.forAccount(ACCOUNT).leads.add([{ name: 'Batch lost' }, { name: 'Batch lost' }, { name: 'Batch lost' }], { markers: ['bl-1', 'bl-2', 'bl-3'] });
+    const out = await client
+      .forAccount(ACCOUNT)
+      .leads.add([{ name: 'Batch lost' }, { name: 'Batch lost' }, { name: 'Batch lost' }], { markers: ['bl-1', 'bl-2', 'bl-3'] });
     expect(posts() - before).toBe(1);
     expect(new Set(out.map((x) => x.id)).size).toBe(3);
     expect(await named('Batch lost')).toBe(3);

@@ -2,7 +2,14 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { chunk, coalesceUpdates, type EntityPatch } from '../../lib/amocrm/client/batching.ts';
-import { cf, decodeField, encodeFieldValue, mergeFieldWrites, readField, type FieldDefinition } from '../../lib/amocrm/client/custom-fields.ts';
+import {
+  cf,
+  decodeField,
+  encodeFieldValue,
+  mergeFieldWrites,
+  readField,
+  type FieldDefinition,
+} from '../../lib/amocrm/client/custom-fields.ts';
 import {
   AccountBlockedError,
   AmoNetworkError,
@@ -28,17 +35,24 @@ describe('retry rule', () => {
       for (const kind of ['read', 'idempotent'] as const) {
         const d = decideRetry({ kind, attempt: 1, rateLimitWaits: 0, error, awaitRateLimit: false, random: () => 0.5 });
         expect(d).toMatchObject({ action: 'retry', verifyFirst: false });
-        expect(decideRetry({ kind, attempt: DEFAULT_REQUEST_RETRY_POLICY.maxAttempts, rateLimitWaits: 0, error, awaitRateLimit: false })).toEqual({ action: 'throw' });
+        expect(
+          decideRetry({ kind, attempt: DEFAULT_REQUEST_RETRY_POLICY.maxAttempts, rateLimitWaits: 0, error, awaitRateLimit: false }),
+        ).toEqual({ action: 'throw' });
       }
     }
   });
 
   it('an add that may have landed is never retried blindly: verifyFirst', () => {
     for (const error of [new AmoServerError({ ...info, status: 504 }), new AmoTimeoutError(info, 1000), new AmoNetworkError(info, true)]) {
-      expect(decideRetry({ kind: 'add', attempt: 1, rateLimitWaits: 0, error, awaitRateLimit: false })).toMatchObject({ action: 'retry', verifyFirst: true });
+      expect(decideRetry({ kind: 'add', attempt: 1, rateLimitWaits: 0, error, awaitRateLimit: false })).toMatchObject({
+        action: 'retry',
+        verifyFirst: true,
+      });
     }
     // Refused before a byte was sent: did not land, plain retry.
-    expect(decideRetry({ kind: 'add', attempt: 1, rateLimitWaits: 0, error: new AmoNetworkError(info, false), awaitRateLimit: false })).toMatchObject({ action: 'retry', verifyFirst: false });
+    expect(
+      decideRetry({ kind: 'add', attempt: 1, rateLimitWaits: 0, error: new AmoNetworkError(info, false), awaitRateLimit: false }),
+    ).toMatchObject({ action: 'retry', verifyFirst: false });
   });
 
   it('4xx are thrown at once; 429 only waits in awaiting mode, after retry_after', () => {
@@ -48,8 +62,18 @@ describe('retry rule', () => {
     expect(decideRetry({ kind: 'read', attempt: 1, rateLimitWaits: 0, error: rl, awaitRateLimit: false })).toEqual({ action: 'throw' });
     const d = decideRetry({ kind: 'add', attempt: 1, rateLimitWaits: 0, error: rl, awaitRateLimit: true, random: () => 0 });
     expect(d).toEqual({ action: 'retry', delayMs: 2_000, verifyFirst: false, reason: 'rate-limited' });
-    expect(decideRetry({ kind: 'read', attempt: 1, rateLimitWaits: DEFAULT_REQUEST_RETRY_POLICY.maxRateLimitWaits, error: rl, awaitRateLimit: true })).toEqual({ action: 'throw' });
-    expect(decideRetry({ kind: 'read', attempt: 1, rateLimitWaits: 0, error: new Error('x'), awaitRateLimit: true })).toEqual({ action: 'throw' });
+    expect(
+      decideRetry({
+        kind: 'read',
+        attempt: 1,
+        rateLimitWaits: DEFAULT_REQUEST_RETRY_POLICY.maxRateLimitWaits,
+        error: rl,
+        awaitRateLimit: true,
+      }),
+    ).toEqual({ action: 'throw' });
+    expect(decideRetry({ kind: 'read', attempt: 1, rateLimitWaits: 0, error: new Error('x'), awaitRateLimit: true })).toEqual({
+      action: 'throw',
+    });
   });
 
   it('backoff: equal jitter within [ceiling/2, ceiling], growing, capped; a server delay wins when longer', () => {
@@ -68,22 +92,40 @@ describe('retry rule', () => {
 
 describe('error outcomes map onto the pipeline vocabulary', () => {
   it('defer / retry / park with reasons and delays', () => {
-    expect(outcomeFromError(new RateBudgetExhaustedError('x.amocrm.ru', 1_200))).toEqual({ kind: 'defer', reason: 'rate-budget', delaySeconds: 2 });
-    expect(outcomeFromError(new AccountBlockedError('x.amocrm.ru', 0, 900_000))).toEqual({ kind: 'defer', reason: 'account-blocked', delaySeconds: 900 });
-    expect(outcomeFromError(new AmoRateLimitedError({ ...info, status: 429, retryAfterMs: 300_000 }))).toEqual({ kind: 'defer', reason: 'amo-rate-limited', delaySeconds: 300 });
+    expect(outcomeFromError(new RateBudgetExhaustedError('x.amocrm.ru', 1_200))).toEqual({
+      kind: 'defer',
+      reason: 'rate-budget',
+      delaySeconds: 2,
+    });
+    expect(outcomeFromError(new AccountBlockedError('x.amocrm.ru', 0, 900_000))).toEqual({
+      kind: 'defer',
+      reason: 'account-blocked',
+      delaySeconds: 900,
+    });
+    expect(outcomeFromError(new AmoRateLimitedError({ ...info, status: 429, retryAfterMs: 300_000 }))).toEqual({
+      kind: 'defer',
+      reason: 'amo-rate-limited',
+      delaySeconds: 300,
+    });
     expect(outcomeFromError(new AmoServerError({ ...info, status: 500 })).kind).toBe('retry');
-    const park = outcomeFromError(new AmoValidationError({ ...info, status: 400 }, [{ requestId: '0', errors: [{ code: 'NotSupportedChoice', path: 'custom_fields_values.0.field_id', detail: 'x' }] }]));
+    const park = outcomeFromError(
+      new AmoValidationError({ ...info, status: 400 }, [
+        { requestId: '0', errors: [{ code: 'NotSupportedChoice', path: 'custom_fields_values.0.field_id', detail: 'x' }] },
+      ]),
+    );
     expect(park).toMatchObject({ kind: 'park', reason: 'amo-validation' });
     expect(outcomeFromError(new CustomFieldValueError('bad'))).toMatchObject({ kind: 'park', reason: 'custom-field-value' });
   });
 
   it('routes keep the shape of the query, never its values', () => {
-    expect(safeRoute('/api/v4/contacts?query=%2B79161234567&filter%5Bid%5D%5B0%5D=1&filter%5Bid%5D%5B1%5D=2')).toBe('/api/v4/contacts?query&filter[id][]');
+    expect(safeRoute('/api/v4/contacts?query=%2B79161234567&filter%5Bid%5D%5B0%5D=1&filter%5Bid%5D%5B1%5D=2')).toBe(
+      '/api/v4/contacts?query&filter[id][]',
+    );
   });
 });
 
 describe('ports', () => {
-  it("the OAuth TokenProvider (lib/amocrm/oauth) is a TokenSource as is (checked by the compiler)", () => {
+  it('the OAuth TokenProvider (lib/amocrm/oauth) is a TokenSource as is (checked by the compiler)', () => {
     const asSource = (p: TokenProvider): TokenSource => p;
     expect(typeof asSource).toBe('function');
   });
@@ -156,28 +198,74 @@ describe('batching', () => {
 });
 
 describe('custom field codecs', () => {
-  const select: FieldDefinition = { id: 5, name: 'Источник', type: 'select', enums: [{ id: 51, value: 'Сайт' }, { id: 52, value: 'Звонок' }] };
-  const multi: FieldDefinition = { id: 6, name: 'Услуги', type: 'multiselect', enums: [{ id: 61, value: 'A' }, { id: 62, value: 'B' }] };
+  const select: FieldDefinition = {
+    id: 5,
+    name: 'Источник',
+    type: 'select',
+    enums: [
+      { id: 51, value: 'Сайт' },
+      { id: 52, value: 'Звонок' },
+    ],
+  };
+  const multi: FieldDefinition = {
+    id: 6,
+    name: 'Услуги',
+    type: 'multiselect',
+    enums: [
+      { id: 61, value: 'A' },
+      { id: 62, value: 'B' },
+    ],
+  };
 
   it('encodes every type, by label or enum id, and clears with values: null', () => {
     expect(encodeFieldValue({ id: 1, name: 't', type: 'text' }, 'hi')).toEqual({ field_id: 1, values: [{ value: 'hi' }] });
     expect(encodeFieldValue({ id: 2, name: 'n', type: 'numeric' }, 12.5)).toEqual({ field_id: 2, values: [{ value: '12.5' }] });
     expect(encodeFieldValue({ id: 3, name: 'c', type: 'checkbox' }, false)).toEqual({ field_id: 3, values: [{ value: false }] });
-    expect(encodeFieldValue({ id: 4, name: 'd', type: 'date' }, new Date('2024-05-01T00:00:00Z'))).toEqual({ field_id: 4, values: [{ value: 1714521600 }] });
-    expect(encodeFieldValue({ id: 4, name: 'dt', type: 'date_time' }, 1714521600)).toEqual({ field_id: 4, values: [{ value: 1714521600 }] });
+    expect(encodeFieldValue({ id: 4, name: 'd', type: 'date' }, new Date('2024-05-01T00:00:00Z'))).toEqual({
+      field_id: 4,
+      values: [{ value: 1714521600 }],
+    });
+    expect(encodeFieldValue({ id: 4, name: 'dt', type: 'date_time' }, 1714521600)).toEqual({
+      field_id: 4,
+      values: [{ value: 1714521600 }],
+    });
     expect(encodeFieldValue(select, 'сайт')).toEqual({ field_id: 5, values: [{ enum_id: 51 }] });
     expect(encodeFieldValue(select, { enumId: 52 })).toEqual({ field_id: 5, values: [{ enum_id: 52 }] });
     expect(encodeFieldValue(multi, ['A', { enumId: 62 }])).toEqual({ field_id: 6, values: [{ enum_id: 61 }, { enum_id: 62 }] });
     expect(encodeFieldValue(multi, [])).toEqual({ field_id: 6, values: null });
-    expect(encodeFieldValue({ id: 7, name: 'u', type: 'url' }, 'https://x.ru/a?b=%2B')).toEqual({ field_id: 7, values: [{ value: 'https://x.ru/a?b=%2B' }] });
-    expect(encodeFieldValue({ id: 8, name: 'ta', type: 'textarea' }, 'a\nb')).toEqual({ field_id: 8, values: [{ value: 'a\nb' }] });
-    expect(encodeFieldValue({ id: 9, name: 'Телефон', type: 'multitext', code: 'PHONE', enums: [{ id: 1, value: 'WORK' }, { id: 2, value: 'MOB' }] }, [{ value: '+7 916', enumCode: 'MOB' }, '+7 495'])).toEqual({
-      field_id: 9,
-      values: [{ value: '+7 916', enum_code: 'MOB' }, { value: '+7 495', enum_code: 'WORK' }],
+    expect(encodeFieldValue({ id: 7, name: 'u', type: 'url' }, 'https://x.ru/a?b=%2B')).toEqual({
+      field_id: 7,
+      values: [{ value: 'https://x.ru/a?b=%2B' }],
     });
-    for (const t of ['text', 'numeric', 'checkbox', 'date', 'select', 'multiselect', 'url', 'multitext']) expect(encodeFieldValue({ id: 1, name: 'x', type: t }, null)).toEqual({ field_id: 1, values: null });
+    expect(encodeFieldValue({ id: 8, name: 'ta', type: 'textarea' }, 'a\nb')).toEqual({ field_id: 8, values: [{ value: 'a\nb' }] });
+    expect(
+      encodeFieldValue(
+        {
+          id: 9,
+          name: 'Телефон',
+          type: 'multitext',
+          code: 'PHONE',
+          enums: [
+            { id: 1, value: 'WORK' },
+            { id: 2, value: 'MOB' },
+          ],
+        },
+        [{ value: '+7 916', enumCode: 'MOB' }, '+7 495'],
+      ),
+    ).toEqual({
+      field_id: 9,
+      values: [
+        { value: '+7 916', enum_code: 'MOB' },
+        { value: '+7 495', enum_code: 'WORK' },
+      ],
+    });
+    for (const t of ['text', 'numeric', 'checkbox', 'date', 'select', 'multiselect', 'url', 'multitext'])
+      expect(encodeFieldValue({ id: 1, name: 'x', type: t }, null)).toEqual({ field_id: 1, values: null });
     expect(cf.phone(['+79161234567'])).toEqual({ field_code: 'PHONE', values: [{ value: '+79161234567', enum_code: 'WORK' }] });
-    expect(cf.email([{ value: 'a@b.ru', kind: 'PRIV' }])).toEqual({ field_code: 'EMAIL', values: [{ value: 'a@b.ru', enum_code: 'PRIV' }] });
+    expect(cf.email([{ value: 'a@b.ru', kind: 'PRIV' }])).toEqual({
+      field_code: 'EMAIL',
+      values: [{ value: 'a@b.ru', enum_code: 'PRIV' }],
+    });
   });
 
   it('refuses values that do not fit, with the options in the message', () => {
@@ -186,7 +274,9 @@ describe('custom field codecs', () => {
     expect(() => encodeFieldValue({ id: 3, name: 'c', type: 'checkbox' }, 'yes')).toThrow(CustomFieldValueError);
     expect(() => encodeFieldValue({ id: 4, name: 'd', type: 'date' }, Date.now())).toThrow(/milliseconds/);
     expect(() => encodeFieldValue({ id: 7, name: 'u', type: 'url' }, 'ftp://x')).toThrow(CustomFieldValueError);
-    expect(() => encodeFieldValue({ id: 9, name: 'P', type: 'multitext', enums: [{ id: 1, value: 'WORK' }] }, [{ value: '1', enumCode: 'CELL' }])).toThrow(/no enum code CELL/);
+    expect(() =>
+      encodeFieldValue({ id: 9, name: 'P', type: 'multitext', enums: [{ id: 1, value: 'WORK' }] }, [{ value: '1', enumCode: 'CELL' }]),
+    ).toThrow(/no enum code CELL/);
   });
 
   it('decodes what amoCRM sends back into JS values', () => {
@@ -197,7 +287,14 @@ describe('custom field codecs', () => {
         { field_id: 3, field_type: 'checkbox', values: [{ value: true }] },
         { field_id: 4, field_type: 'date', values: [{ value: 1714521600 }] },
         { field_id: 5, field_type: 'select', values: [{ value: 'Сайт', enum_id: 51 }] },
-        { field_id: 6, field_type: 'multiselect', values: [{ value: 'A', enum_id: 61 }, { value: 'B', enum_id: 62 }] },
+        {
+          field_id: 6,
+          field_type: 'multiselect',
+          values: [
+            { value: 'A', enum_id: 61 },
+            { value: 'B', enum_id: 62 },
+          ],
+        },
         { field_id: 9, field_code: 'PHONE', field_type: 'multitext', values: [{ value: '+7 916', enum_id: 2, enum_code: 'MOB' }] },
       ],
     };
@@ -205,7 +302,10 @@ describe('custom field codecs', () => {
     expect(readField(lead, 3)).toBe(true);
     expect(readField(lead, 4)).toEqual(new Date('2024-05-01T00:00:00Z'));
     expect(readField(lead, 5)).toEqual({ enumId: 51, label: 'Сайт' });
-    expect(readField(lead, 6)).toEqual([{ enumId: 61, label: 'A' }, { enumId: 62, label: 'B' }]);
+    expect(readField(lead, 6)).toEqual([
+      { enumId: 61, label: 'A' },
+      { enumId: 62, label: 'B' },
+    ]);
     expect(readField(lead, { code: 'PHONE' })).toEqual([{ value: '+7 916', enumCode: 'MOB', enumId: 2 }]);
     expect(readField(lead, 99)).toBeUndefined();
     expect(decodeField({ field_id: 1, field_type: 'checkbox', values: [{ value: '1' }] })).toBe(true); // webhook style

@@ -19,12 +19,19 @@ const AMOJO_ACCOUNT = '52e591f7-c98f-4255-8495-827210138c81';
 async function amojoChat(url: string, conversationId: string): Promise<string> {
   const post = async (path: string, body: unknown): Promise<Record<string, unknown>> => {
     const text = JSON.stringify(body);
-    const r = await fetch(`${url}${path}`, { method: 'POST', headers: { ...signRequest(CHANNEL.secret, { method: 'POST', path, date: Date.now(), body: text }) }, body: text });
+    const r = await fetch(`${url}${path}`, {
+      method: 'POST',
+      headers: { ...signRequest(CHANNEL.secret, { method: 'POST', path, date: Date.now(), body: text }) },
+      body: text,
+    });
     if (r.status !== 200) throw new Error(`amojo ${path}: ${r.status}`);
-    return await r.json() as Record<string, unknown>;
+    return (await r.json()) as Record<string, unknown>;
   };
   await post(`/v2/origin/custom/${CHANNEL.id}/connect`, { account_id: AMOJO_ACCOUNT, hook_api_version: 'v2' });
-  const chat = await post(`/v2/origin/custom/${CHANNEL.id}_${AMOJO_ACCOUNT}/chats`, { conversation_id: conversationId, user: { id: 'client-1', name: 'Клиент' } });
+  const chat = await post(`/v2/origin/custom/${CHANNEL.id}_${AMOJO_ACCOUNT}/chats`, {
+    conversation_id: conversationId,
+    user: { id: 'client-1', name: 'Клиент' },
+  });
   return chat.id as string;
 }
 
@@ -87,7 +94,9 @@ describe('resources against the sandbox', () => {
       Ссылка: 'https://example.ru/a?b=%2B1',
       Заметки: 'строка 1\nстрока 2 ₽',
     };
-    const [added] = await acc.leads.add([{ name: 'CF round trip', custom_fields_values: FIELD_TYPES.map((f) => encodeFieldValue(def(f.name), inputs[f.name]!)) }]);
+    const [added] = await acc.leads.add([
+      { name: 'CF round trip', custom_fields_values: FIELD_TYPES.map((f) => encodeFieldValue(def(f.name), inputs[f.name]!)) },
+    ]);
     const lead = await acc.leads.get(added!.id, { cache: false });
     expect(lead).toBeDefined();
     const back = (n: string) => readField(lead!, def(n).id);
@@ -105,7 +114,10 @@ describe('resources against the sandbox', () => {
 
     // Change one, clear the others (values: null), in one PATCH.
     await acc.leads.updateOne(added!.id, {
-      custom_fields_values: [encodeFieldValue(def('Сумма'), 99), ...FIELD_TYPES.filter((f) => f.name !== 'Сумма').map((f) => encodeFieldValue(def(f.name), null))],
+      custom_fields_values: [
+        encodeFieldValue(def('Сумма'), 99),
+        ...FIELD_TYPES.filter((f) => f.name !== 'Сумма').map((f) => encodeFieldValue(def(f.name), null)),
+      ],
     });
     const cleared = await acc.leads.get(added!.id, { cache: false });
     expect(readField(cleared!, def('Сумма').id)).toBe(99);
@@ -115,7 +127,12 @@ describe('resources against the sandbox', () => {
   });
 
   it('phone and email (multitext with enum codes) on contacts: write, read, clear', async () => {
-    const [c] = await acc.contacts.add([{ name: 'Иван', custom_fields_values: [cf.phone([{ value: '+79161234567', kind: 'MOB' }, '+74951234567']), cf.email(['ivan@example.ru'])] }]);
+    const [c] = await acc.contacts.add([
+      {
+        name: 'Иван',
+        custom_fields_values: [cf.phone([{ value: '+79161234567', kind: 'MOB' }, '+74951234567']), cf.email(['ivan@example.ru'])],
+      },
+    ]);
     const got = await acc.contacts.get(c!.id, { cache: false });
     expect(readField(got!, { code: 'PHONE' })).toEqual([
       expect.objectContaining({ value: '+79161234567', enumCode: 'MOB' }),
@@ -159,7 +176,14 @@ describe('resources against the sandbox', () => {
 
   it('complex add: lead + new contact + company in one request', async () => {
     const [r] = await acc.leads.addComplex([
-      { name: 'Комплекс', pipeline_id: pipeline.id, _embedded: { contacts: [{ name: 'Пётр', custom_fields_values: [cf.phone(['+79990001122'])] }], companies: [{ name: 'ООО Ромашка' }] } },
+      {
+        name: 'Комплекс',
+        pipeline_id: pipeline.id,
+        _embedded: {
+          contacts: [{ name: 'Пётр', custom_fields_values: [cf.phone(['+79990001122'])] }],
+          companies: [{ name: 'ООО Ромашка' }],
+        },
+      },
     ]);
     expect(r).toMatchObject({ merged: false });
     expect(r!.contact_id).toBeGreaterThan(0);
@@ -171,10 +195,14 @@ describe('resources against the sandbox', () => {
   it('tasks, notes, tags, lists and elements, webhooks, chat links', async () => {
     const [lead] = await acc.leads.add([{ name: 'Для задач' }]);
     const till = Math.floor(Date.now() / 1000) + 3600;
-    const [task] = await acc.tasks.add([{ text: 'Позвонить', complete_till: till, entity_type: 'leads', entity_id: lead!.id, task_type_id: 1 }]);
+    const [task] = await acc.tasks.add([
+      { text: 'Позвонить', complete_till: till, entity_type: 'leads', entity_id: lead!.id, task_type_id: 1 },
+    ]);
     await acc.tasks.complete(task!.id, 'Дозвонились');
     expect(await acc.tasks.get(task!.id)).toMatchObject({ is_completed: true, result: { text: 'Дозвонились' } });
-    expect((await collect(acc.tasks.list({ filter: { entity_type: 'leads', entity_id: [lead!.id] } }))).map((t) => t.id)).toEqual([task!.id]);
+    expect((await collect(acc.tasks.list({ filter: { entity_type: 'leads', entity_id: [lead!.id] } }))).map((t) => t.id)).toEqual([
+      task!.id,
+    ]);
 
     const [note] = await acc.notes('leads').add([{ entity_id: lead!.id, note_type: 'common', params: { text: 'Заметка' } }]);
     expect((await acc.notes('leads').get(lead!.id, note!.id))?.params?.text).toBe('Заметка');
@@ -216,20 +244,32 @@ describe('resources against the sandbox', () => {
       { to_entity_id: el!.id, to_entity_type: 'catalog_elements', metadata: { catalog_id: catalog.id, quantity: 2 } },
     ]);
     expect(made.map((l) => l.to_entity_type)).toEqual(['contacts', 'catalog_elements']);
-    expect(await links.list(lead!.id, { to: { id: contact!.id, type: 'contacts' } })).toEqual([{ to_entity_id: contact!.id, to_entity_type: 'contacts', metadata: { main_contact: true } }]);
+    expect(await links.list(lead!.id, { to: { id: contact!.id, type: 'contacts' } })).toEqual([
+      { to_entity_id: contact!.id, to_entity_type: 'contacts', metadata: { main_contact: true } },
+    ]);
     expect((await links.listMany([lead!.id])).map((l) => l.entity_id)).toEqual([lead!.id, lead!.id]);
-    expect((await acc.leads.get(lead!.id, { with: ['contacts'], cache: false }))?._embedded?.contacts?.map((c) => c.id)).toEqual([contact!.id]);
+    expect((await acc.leads.get(lead!.id, { with: ['contacts'], cache: false }))?._embedded?.contacts?.map((c) => c.id)).toEqual([
+      contact!.id,
+    ]);
     await links.unlink(lead!.id, [{ to_entity_id: contact!.id, to_entity_type: 'contacts' }]);
-    await links.unlinkMany([{ entity_id: lead!.id, to_entity_id: el!.id, to_entity_type: 'catalog_elements', metadata: { catalog_id: catalog.id } }]);
+    await links.unlinkMany([
+      { entity_id: lead!.id, to_entity_id: el!.id, to_entity_type: 'catalog_elements', metadata: { catalog_id: catalog.id } },
+    ]);
     expect(await links.list(lead!.id)).toEqual([]);
     // The kinder sandbox used to answer 200 and link nothing; amoCRM takes only tags in _embedded on edit.
-    await expect(acc.leads.updateOne(lead!.id, { _embedded: { contacts: [{ id: contact!.id }] } })).rejects.toMatchObject({ validationErrors: [expect.objectContaining({ errors: [expect.objectContaining({ code: 'FieldNotExpected', path: '_embedded.contacts' })] })] });
+    await expect(acc.leads.updateOne(lead!.id, { _embedded: { contacts: [{ id: contact!.id }] } })).rejects.toMatchObject({
+      validationErrors: [
+        expect.objectContaining({ errors: [expect.objectContaining({ code: 'FieldNotExpected', path: '_embedded.contacts' })] }),
+      ],
+    });
   });
 
   it('dictionaries are served from cache within their TTL (no request); users, pipelines, fields, task types', async () => {
     const count = () => requestsOf(events).length;
     const p1 = await acc.pipelines.list();
-    expect(p1.find((p) => p.id === pipeline.id)?._embedded.statuses.map((s) => s.name)).toEqual(expect.arrayContaining(['Новая', 'В работе']));
+    expect(p1.find((p) => p.id === pipeline.id)?._embedded.statuses.map((s) => s.name)).toEqual(
+      expect.arrayContaining(['Новая', 'В работе']),
+    );
     await acc.customFields('leads').list();
     await acc.users.list();
     await acc.account.taskTypes();

@@ -7,7 +7,12 @@ import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CUSTOM_METRICS } from '../../infra/aws/metrics.ts';
 import { startSandbox, type Sandbox } from '../../infra/local/sandbox/index.ts';
-import { AccountBlockedError, AmoAccountBlockedError, AmoRateLimitedError, RateBudgetExhaustedError } from '../../lib/amocrm/client/errors.ts';
+import {
+  AccountBlockedError,
+  AmoAccountBlockedError,
+  AmoRateLimitedError,
+  RateBudgetExhaustedError,
+} from '../../lib/amocrm/client/errors.ts';
 import type { ClientEvent } from '../../lib/amocrm/client/types.ts';
 import { AccountNeedsReauthError, createOAuth, type OAuth } from '../../lib/amocrm/oauth/index.ts';
 import { METRIC } from '../../lib/metrics.ts';
@@ -34,13 +39,22 @@ describe('amo client runtime', () => {
   /** A fresh OAuth engine (a new container's memory) and a new long-lived token for the account. */
   const install = async () => {
     // The OAuth engine gets the same sink: AccountNeedsReauth is its metric, not the runtime's.
-    oauth = createOAuth({ config, store: new DynamoTokenStore({ doc: table.doc, tableName: table.tableName }), secrets: staticSecretSource({ cs: 'cs' }), fetch: globalThis.fetch, metrics });
+    oauth = createOAuth({
+      config,
+      store: new DynamoTokenStore({ doc: table.doc, tableName: table.tableName }),
+      secrets: staticSecretSource({ cs: 'cs' }),
+      fetch: globalThis.fetch,
+      metrics,
+    });
     await oauth.install.saveLongLived(ACCOUNT, sb.admin.issueLongLivedToken({ clientId }).access_token);
   };
 
   beforeAll(async () => {
     clientId = randomUUID();
-    sb = await startSandbox({ account: { id: 32_720_107, subdomain: 'clinic' }, integrations: [{ clientId, clientSecret: 'cs', redirectUri: 'https://gw.example/oauth/callback' }] });
+    sb = await startSandbox({
+      account: { id: 32_720_107, subdomain: 'clinic' },
+      integrations: [{ clientId, clientSecret: 'cs', redirectUri: 'https://gw.example/oauth/callback' }],
+    });
     table = await createTestTable('runtime');
     config = parseConfig({
       integrations: [{ id: 'main', clientId, clientSecret: { secret: 'cs' }, redirectUri: 'https://gw.example/oauth/callback' }],
@@ -76,7 +90,10 @@ describe('amo client runtime', () => {
     // Both containers send before either hears the 403 (the sandbox holds both 300 ms): two 403s,
     // two trips, one winner in the breaker store → one AccountBlocked.
     sb.admin.setFaults([{ path: '/api/v4/users*', latencyMs: 300, times: 2 }]);
-    const first = await Promise.allSettled([a.clientFor(ACCOUNT).users.list({ refresh: true }), b.clientFor(ACCOUNT).users.list({ refresh: true })]);
+    const first = await Promise.allSettled([
+      a.clientFor(ACCOUNT).users.list({ refresh: true }),
+      b.clientFor(ACCOUNT).users.list({ refresh: true }),
+    ]);
     sb.admin.clearFaults();
     for (const r of first) expect(r.status === 'rejected' && r.reason).toBeInstanceOf(AmoAccountBlockedError);
     expect(sb.admin.count({ status: 403 })).toBe(2);
@@ -114,7 +131,9 @@ describe('amo client runtime', () => {
     await expect(rt.clientFor(ACCOUNT).leads.get(1)).rejects.toBeInstanceOf(AccountNeedsReauthError);
     await expect(rt.clientFor(ACCOUNT).leads.get(1)).rejects.toBeInstanceOf(AccountNeedsReauthError);
     const added = metrics.counts.slice(before);
-    expect(added.filter((c) => c.name === 'AccountNeedsReauth')).toEqual([{ name: 'AccountNeedsReauth', dimensions: { account: ACCOUNT }, value: 1 }]);
+    expect(added.filter((c) => c.name === 'AccountNeedsReauth')).toEqual([
+      { name: 'AccountNeedsReauth', dimensions: { account: ACCOUNT }, value: 1 },
+    ]);
     expect(added.filter((c) => [METRIC.blocked, METRIC.rateLimited, METRIC.budgetExhausted].includes(c.name as never))).toEqual([]);
   });
 
@@ -130,7 +149,9 @@ describe('amo client runtime', () => {
         await api.request({ method: 'GET', path: '/api/v4/account' }).catch((e: unknown) => (refused = e));
       }
       expect(refused).toBeInstanceOf(AmoRateLimitedError);
-      expect(metrics.counts.filter((c) => c.name === METRIC.rateLimited)).toEqual([{ name: METRIC.rateLimited, dimensions: { account: ACCOUNT }, value: 1 }]);
+      expect(metrics.counts.filter((c) => c.name === METRIC.rateLimited)).toEqual([
+        { name: METRIC.rateLimited, dimensions: { account: ACCOUNT }, value: 1 },
+      ]);
       // The pause (the sandbox's retry_after, 300 s) holds every container of this integration:
       // a worker defers at once instead of sending, and that is counted too.
       await expect(runtime().clientFor(ACCOUNT).leads.get(1)).rejects.toBeInstanceOf(RateBudgetExhaustedError);

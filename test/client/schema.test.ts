@@ -17,12 +17,20 @@ describe('pull-schema', () => {
   beforeAll(async () => {
     sb = await sandbox({ fast: true });
     seeded = sb.admin.seed({
-      users: [{ name: 'Анна Смирнова', email: 'anna@example.ru', is_admin: true }, { name: 'Олег', email: 'oleg@example.ru' }],
+      users: [
+        { name: 'Анна Смирнова', email: 'anna@example.ru', is_admin: true },
+        { name: 'Олег', email: 'oleg@example.ru' },
+      ],
       pipelines: [
         { name: 'Воронка', is_main: true, statuses: [{ name: 'Первичный контакт' }, { name: 'Переговоры' }] },
         { name: 'Клиника', statuses: [{ name: 'Записан' }, { name: 'Пришёл' }] },
       ],
-      customFields: { leads: [{ name: 'Источник', type: 'select', enums: ['Сайт', 'Звонок'] }, { name: 'Сумма', type: 'numeric' }] },
+      customFields: {
+        leads: [
+          { name: 'Источник', type: 'select', enums: ['Сайт', 'Звонок'] },
+          { name: 'Сумма', type: 'numeric' },
+        ],
+      },
       tags: { leads: ['VIP'], contacts: ['Постоянный'] },
       taskTypes: [{ id: 1, name: 'Связаться' }, { id: 2, name: 'Встреча' }, { name: 'Отправить КП' }],
     });
@@ -41,7 +49,9 @@ describe('pull-schema', () => {
     expect(text.endsWith('}\n')).toBe(true);
     expect(JSON.parse(text)).toEqual(json);
     expect(json.pipelines.map((p) => p.name)).toEqual(['Воронка', 'Клиника']);
-    expect(json.pipelines[0]!.statuses.map((s) => s.name)).toEqual(expect.arrayContaining(['Первичный контакт', 'Переговоры', 'Успешно реализовано', 'Закрыто и не реализовано']));
+    expect(json.pipelines[0]!.statuses.map((s) => s.name)).toEqual(
+      expect.arrayContaining(['Первичный контакт', 'Переговоры', 'Успешно реализовано', 'Закрыто и не реализовано']),
+    );
     expect(json.customFields.contacts.map((f) => f.code)).toEqual(expect.arrayContaining(['PHONE', 'EMAIL']));
     expect(json.tags.leads.map((t) => t.name)).toEqual(['VIP']);
     expect(json.users.map((u) => u.name)).toEqual(['Анна Смирнова', 'Олег']);
@@ -52,7 +62,10 @@ describe('pull-schema', () => {
     expect(schema.status('Клиника', 'Пришёл')).toEqual({ pipelineId: p.id, statusId: p.statuses.find((s) => s.name === 'Пришёл')!.id });
     expect(schema.status('воронка', 'Успешно реализовано').statusId).toBe(142);
     expect(schema.enumId('leads', 'Источник', 'Звонок')).toBe(seeded.customFields.leads![0]!.enums![1]!.id);
-    expect(schema.value('leads', 'Источник', 'Сайт')).toEqual({ field_id: seeded.customFields.leads![0]!.id, values: [{ enum_id: seeded.customFields.leads![0]!.enums![0]!.id }] });
+    expect(schema.value('leads', 'Источник', 'Сайт')).toEqual({
+      field_id: seeded.customFields.leads![0]!.id,
+      values: [{ enum_id: seeded.customFields.leads![0]!.enums![0]!.id }],
+    });
     expect(schema.value('leads', 'Сумма', null)).toEqual({ field_id: seeded.customFields.leads![1]!.id, values: null });
     expect(schema.fieldByCode('contacts', 'PHONE').type).toBe('multitext');
     expect(schema.user('oleg@example.ru')).toBe(seeded.users[1]);

@@ -18,10 +18,12 @@ describe('contacts.search under every search mode', () => {
   beforeAll(async () => {
     sb = await sandbox({ fast: true });
     const acc = fastClient(sb).client.forAccount(ACCOUNT);
-    [ivan, maria] = (await acc.contacts.add([
-      { name: 'Иван', custom_fields_values: [cf.phone([{ value: '+79161234567', kind: 'MOB' }])] },
-      { name: 'Мария', custom_fields_values: [cf.phone(['+79035550011']), cf.email(['maria@example.test'])] },
-    ])).map((r) => r.id) as [number, number];
+    [ivan, maria] = (
+      await acc.contacts.add([
+        { name: 'Иван', custom_fields_values: [cf.phone([{ value: '+79161234567', kind: 'MOB' }])] },
+        { name: 'Мария', custom_fields_values: [cf.phone(['+79035550011']), cf.email(['maria@example.test'])] },
+      ])
+    ).map((r) => r.id) as [number, number];
   });
   afterAll(async () => {
     await sb.close();
@@ -33,7 +35,10 @@ describe('contacts.search under every search mode', () => {
       sb.admin.setSearchMode(mode);
       const acc = fastClient(sb).client.forAccount(ACCOUNT);
       for (const q of ['89161234567', '+79161234567', '+7 (916) 123-45-67', '9161234567']) {
-        expect((await collect(acc.contacts.search(q))).map((c) => c.id), `${mode} ${q}`).toEqual([ivan]);
+        expect(
+          (await collect(acc.contacts.search(q))).map((c) => c.id),
+          `${mode} ${q}`,
+        ).toEqual([ivan]);
       }
       expect((await collect(acc.contacts.search('89990000000'))).map((c) => c.id)).toEqual([]);
       // a non-phone query passes through: noisy may add a stranger, the caller checks what came back

@@ -44,7 +44,10 @@ export function tokenSource(sb: Sandbox, clientId = CLIENT_ID): TokenSource & { 
   return src;
 }
 
-export function fastClient(sb: Sandbox, extra: Partial<AmoClientOptions> = {}): { client: AmoClient; events: ClientEvent[]; tokens: ReturnType<typeof tokenSource> } {
+export function fastClient(
+  sb: Sandbox,
+  extra: Partial<AmoClientOptions> = {},
+): { client: AmoClient; events: ClientEvent[]; tokens: ReturnType<typeof tokenSource> } {
   const events: ClientEvent[] = [];
   const tokens = tokenSource(sb);
   const client = new AmoClient({
@@ -60,5 +63,7 @@ export function fastClient(sb: Sandbox, extra: Partial<AmoClientOptions> = {}): 
 }
 
 export function requestsOf(events: ClientEvent[]): Array<Extract<ClientEvent, { type: 'request' | 'request-failed' }>> {
-  return events.filter((e): e is Extract<ClientEvent, { type: 'request' | 'request-failed' }> => e.type === 'request' || e.type === 'request-failed');
+  return events.filter(
+    (e): e is Extract<ClientEvent, { type: 'request' | 'request-failed' }> => e.type === 'request' || e.type === 'request-failed',
+  );
 }

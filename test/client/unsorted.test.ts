@@ -12,22 +12,32 @@ describe('unsorted resource against the sandbox', () => {
 
   beforeAll(async () => {
     sb = await sandbox({ fast: true });
-    const seeded = sb.admin.seed({ pipelines: [{ name: 'Воронка', is_main: true, statuses: [{ name: 'Неразобранное', type: 1 }, { name: 'Новая' }, { name: 'В работе' }] }] });
+    const seeded = sb.admin.seed({
+      pipelines: [
+        { name: 'Воронка', is_main: true, statuses: [{ name: 'Неразобранное', type: 1 }, { name: 'Новая' }, { name: 'В работе' }] },
+      ],
+    });
     const [u, f, s] = seeded.pipelines[0]!.statuses;
     stages = { unsorted: u!.id, first: f!.id, second: s!.id };
     acc = fastClient(sb).client.forAccount(ACCOUNT);
   });
-  afterAll(async () => { await sb.close(); });
+  afterAll(async () => {
+    await sb.close();
+  });
 
   const form = (formId: string) => ({
-    source_uid: 'site', source_name: 'Сайт',
+    source_uid: 'site',
+    source_name: 'Сайт',
     metadata: { form_id: formId, form_name: 'Запись', form_page: 'https://clinic.example/', form_sent_at: 1768467600 },
     _embedded: { leads: [{ name: 'Запись с сайта' }] as [{ name: string }], contacts: [{ name: 'Анна' }] as [{ name: string }] },
   });
 
   it('adds, lists, reads and accepts a form entry; the lead leaves the Unsorted stage', async () => {
     const [created] = await acc.unsorted.addForms([form('a')]);
-    expect(created).toMatchObject({ uid: expect.any(String), _embedded: { leads: [{ id: expect.any(Number) }], contacts: [{ id: expect.any(Number) }] } });
+    expect(created).toMatchObject({
+      uid: expect.any(String),
+      _embedded: { leads: [{ id: expect.any(Number) }], contacts: [{ id: expect.any(Number) }] },
+    });
     const leadId = created!._embedded.leads[0]!.id;
     expect((await acc.leads.get(leadId, { cache: false }))?.status_id).toBe(stages.unsorted);
     expect((await collect(acc.unsorted.list({ filter: { category: ['forms'] } }))).map((u) => u.uid)).toEqual([created!.uid]);

@@ -28,7 +28,9 @@ describe('redact', () => {
   });
 
   it('replaces given secrets (longest first), ignoring ones too short to matter', () => {
-    expect(redact('path /hooks/amocrm/tok-abc/x and tok-abcdef', ['tok-abc', 'tok-abcdef', 'ab'])).toBe('path /hooks/amocrm/[redacted]/x and [redacted]');
+    expect(redact('path /hooks/amocrm/tok-abc/x and tok-abcdef', ['tok-abc', 'tok-abcdef', 'ab'])).toBe(
+      'path /hooks/amocrm/[redacted]/x and [redacted]',
+    );
   });
 
   it('is stable on its own output', () => {
@@ -48,7 +50,11 @@ describe('outcome errors', () => {
     expect(outcomeFromError(new DeferError('rate-budget', 3))).toEqual({ kind: 'defer', reason: 'rate-budget', delaySeconds: 3 });
     expect(outcomeFromError(new DeferError('blocked'))).toEqual({ kind: 'defer', reason: 'blocked' });
     expect(outcomeFromError(new RetryableError('HTTP 502'))).toEqual({ kind: 'retry', error: 'RetryableError: HTTP 502' });
-    expect(outcomeFromError(new PermanentError('bad-signature', 'X-Signature mismatch'))).toEqual({ kind: 'park', reason: 'bad-signature', error: 'PermanentError: X-Signature mismatch' });
+    expect(outcomeFromError(new PermanentError('bad-signature', 'X-Signature mismatch'))).toEqual({
+      kind: 'park',
+      reason: 'bad-signature',
+      error: 'PermanentError: X-Signature mismatch',
+    });
     expect(outcomeFromError(new TypeError('x is undefined'))).toEqual({ kind: 'retry', error: 'TypeError: x is undefined' });
     expect(outcomeFromError('a string')).toEqual({ kind: 'retry', error: 'a string' });
   });

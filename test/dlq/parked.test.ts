@@ -1,6 +1,19 @@
 /** lib/dlq without AWS: joining a received message with its index entry, queue picking, the absence rule. */
 import { describe, expect, it } from 'vitest';
-import { absenceProven, DlqOpsError, NOT_AN_ENVELOPE, parkedOf, pickQueues, queueOfIds, selects, stripMessage, unaccounted, UNINDEXED, listedOfMessage, type DlqMessageInput } from '../../lib/dlq/index.ts';
+import {
+  absenceProven,
+  DlqOpsError,
+  NOT_AN_ENVELOPE,
+  parkedOf,
+  pickQueues,
+  queueOfIds,
+  selects,
+  stripMessage,
+  unaccounted,
+  UNINDEXED,
+  listedOfMessage,
+  type DlqMessageInput,
+} from '../../lib/dlq/index.ts';
 import { buildEnvelope } from '../../lib/envelope.ts';
 import type { DlqEntry } from '../../lib/pipeline/dlq-index.ts';
 
@@ -20,22 +33,68 @@ const entry: DlqEntry = {
 };
 
 function input(over: Partial<DlqMessageInput> = {}): DlqMessageInput {
-  return { messageId: 'dlq-1', receiptHandle: 'h', body: 'not json', attrs: {}, sentAt: 1_768_467_600_000, receiveCount: 2, groupId: undefined, ...over };
+  return {
+    messageId: 'dlq-1',
+    receiptHandle: 'h',
+    body: 'not json',
+    attrs: {},
+    sentAt: 1_768_467_600_000,
+    receiveCount: 2,
+    groupId: undefined,
+    ...over,
+  };
 }
 
 describe('parkedOf', () => {
   it('joins a message with its entry by the dlq-index-id attribute: the ref, route and reason are the index’s', () => {
     const p = parkedOf('rdesk', input({ attrs: { indexId: entry.id, reason: 'bad-payload' } }), new Map([[entry.id, entry]]));
-    expect(p).toMatchObject({ ref: `rdesk/${entry.id}`, route: 'zdrav-mc', reason: 'bad-payload', parkedAt: Date.parse(entry.parkedAt), entry, dlqReceiveCount: 2 });
+    expect(p).toMatchObject({
+      ref: `rdesk/${entry.id}`,
+      route: 'zdrav-mc',
+      reason: 'bad-payload',
+      parkedAt: Date.parse(entry.parkedAt),
+      entry,
+      dlqReceiveCount: 2,
+    });
     expect(p.envelope).toBeUndefined();
     expect(p.envelopeError).toMatch(/./);
-    expect(stripMessage(p)).toEqual({ ref: p.ref, queueId: 'rdesk', route: 'zdrav-mc', reason: 'bad-payload', parkedAt: p.parkedAt, key: { kind: 'indexed', id: entry.id }, entry });
+    expect(stripMessage(p)).toEqual({
+      ref: p.ref,
+      queueId: 'rdesk',
+      route: 'zdrav-mc',
+      reason: 'bad-payload',
+      parkedAt: p.parkedAt,
+      key: { kind: 'indexed', id: entry.id },
+      entry,
+    });
   });
 
   it('a message without an entry is unindexed: its route from the envelope (or none), parked when SQS got it', () => {
-    const env = buildEnvelope({ routeId: 'amojo-hook', pathParams: { scope: 'scope-secret-0123456789' }, query: {}, headers: {}, body: Buffer.from('{}'), receivedAt: 1_768_467_000_000, requestId: 'r', sourceIp: '10.0.0.1' }, []);
-    const withEnv = parkedOf('amojo', input({ body: JSON.stringify({ ...env, attempt: 3, lastError: 'boom scope-secret-0123456789' }), attrs: { indexId: 'gone' } }), new Map());
-    expect(withEnv).toMatchObject({ ref: 'amojo/unindexed:dlq-1', route: 'amojo-hook', reason: UNINDEXED, parkedAt: 1_768_467_600_000, entry: undefined });
+    const env = buildEnvelope(
+      {
+        routeId: 'amojo-hook',
+        pathParams: { scope: 'scope-secret-0123456789' },
+        query: {},
+        headers: {},
+        body: Buffer.from('{}'),
+        receivedAt: 1_768_467_000_000,
+        requestId: 'r',
+        sourceIp: '10.0.0.1',
+      },
+      [],
+    );
+    const withEnv = parkedOf(
+      'amojo',
+      input({ body: JSON.stringify({ ...env, attempt: 3, lastError: 'boom scope-secret-0123456789' }), attrs: { indexId: 'gone' } }),
+      new Map(),
+    );
+    expect(withEnv).toMatchObject({
+      ref: 'amojo/unindexed:dlq-1',
+      route: 'amojo-hook',
+      reason: UNINDEXED,
+      parkedAt: 1_768_467_600_000,
+      entry: undefined,
+    });
     // The path parameter (a per-account secret) is redacted out of the listed last error.
     expect(listedOfMessage(withEnv)).toMatchObject({ attempts: 3, firstSeenAt: 1_768_467_000_000, inDlq: true });
     expect(listedOfMessage(withEnv).lastError).toMatch(/^boom /);

@@ -20,7 +20,10 @@ describe('npm start with the sandbox (default)', () => {
     await waitFor(() => /Ctrl-C stops/.test(out()), 'the banner', 30_000, 100);
     const banner = out();
     const url = /amo-gateway local runner on (http:\/\/127\.0\.0\.1:\d+)/.exec(banner)![1]!;
-    const sandbox = /amoCRM +sandbox (http:\/\/127\.0\.0\.1:\d+) \(account "sandbox", id 31000001; our account id "local"\) — connected/.exec(banner)?.[1];
+    const sandbox =
+      /amoCRM +sandbox (http:\/\/127\.0\.0\.1:\d+) \(account "sandbox", id 31000001; our account id "local"\) — connected/.exec(
+        banner,
+      )?.[1];
     expect(sandbox).toBeDefined();
     expect(banner).toContain(`POST ${url}/hooks/amocrm/••••••`);
     expect(banner).toMatch(/sandbox account connected \(install flow through \/oauth\/callback\) account=local webhooks=subscribed/);
@@ -40,7 +43,10 @@ describe('npm start with the sandbox (default)', () => {
     expect(out()).not.toContain(token);
     expect(statSync(join(dataDir, 'secrets.json')).mode & 0o777).toBe(0o600);
 
-    const health = (await (await fetch(`${url}/health`)).json()) as { status: string; parts: Record<string, { status: string; accounts?: Record<string, string> }> };
+    const health = (await (await fetch(`${url}/health`)).json()) as {
+      status: string;
+      parts: Record<string, { status: string; accounts?: Record<string, string> }>;
+    };
     expect(health.status).toBe('ok');
     expect(health.parts.sandbox?.status).toBe('up');
     expect(health.parts.amocrm?.accounts).toEqual({ local: 'connected' });
@@ -66,7 +72,11 @@ describe('flags of the amoCRM side', () => {
   it('sandbox by default; --no-sandbox with --config; --sandbox-port; --quiet-events; contradictions refused', async () => {
     const { parseFlags, FlagError } = await import('../../infra/local/flags.ts');
     expect(parseFlags([], {})).toMatchObject({ sandbox: true, sandboxPort: undefined, config: undefined, quietEvents: false });
-    expect(parseFlags(['--no-sandbox', '--config', 'my.json', '--quiet-events'], {})).toMatchObject({ sandbox: false, config: 'my.json', quietEvents: true });
+    expect(parseFlags(['--no-sandbox', '--config', 'my.json', '--quiet-events'], {})).toMatchObject({
+      sandbox: false,
+      config: 'my.json',
+      quietEvents: true,
+    });
     expect(parseFlags(['--sandbox-port', '8090'], {}).sandboxPort).toBe(8090);
     expect(() => parseFlags(['--sandbox-port', 'x'], {})).toThrow(/invalid sandbox port "x"/);
     expect(() => parseFlags(['--no-sandbox', '--sandbox-port', '1'], {})).toThrow(FlagError);

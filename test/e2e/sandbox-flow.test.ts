@@ -26,7 +26,10 @@ describe('the connected local world', () => {
     expect(more).toEqual([]);
     expect(sub?.destination).toBe(await w.amo.hookUrl());
     expect(sub?.settings).toEqual(expect.arrayContaining(['status_lead', 'add_lead', 'update_lead']));
-    const health = (await (await fetch(`${w.runner.url}/health`)).json()) as { status: string; parts: Record<string, { status: string; accounts?: unknown; url?: unknown }> };
+    const health = (await (await fetch(`${w.runner.url}/health`)).json()) as {
+      status: string;
+      parts: Record<string, { status: string; accounts?: unknown; url?: unknown }>;
+    };
     expect(health.status).toBe('ok');
     expect(health.parts.sandbox).toMatchObject({ status: 'up', url: w.sandbox.url });
     expect(health.parts.amocrm).toMatchObject({ status: 'up', accounts: { local: 'connected' } });
@@ -67,7 +70,11 @@ describe('the connected local world', () => {
     const original = w.sent.hooks()[0]!;
     const replay = await fetch(original.url, {
       method: 'POST',
-      headers: { 'content-type': original.headers['content-type']!, 'user-agent': original.headers['user-agent']!, 'x-amocrm-requestid': original.headers['x-amocrm-requestid']! },
+      headers: {
+        'content-type': original.headers['content-type']!,
+        'user-agent': original.headers['user-agent']!,
+        'x-amocrm-requestid': original.headers['x-amocrm-requestid']!,
+      },
       body: original.body,
     });
     expect(replay.status).toBe(200);
@@ -81,7 +88,11 @@ describe('the connected local world', () => {
   it('(c) a wrong token is parked bad-token in ONE receive: the DLQ index shows it (attempts 1), no event, the token nowhere', async () => {
     const w = await startWorld();
     const wrong = 'not-the-token-4f1d8e2b9c7a';
-    const res = await fetch(`${w.runner.url}/hooks/amocrm/${wrong}`, { method: 'POST', headers: FORM, body: fixtureBytes('amocrm-webhooks/webhook-01-status_lead.txt') });
+    const res = await fetch(`${w.runner.url}/hooks/amocrm/${wrong}`, {
+      method: 'POST',
+      headers: FORM,
+      body: fixtureBytes('amocrm-webhooks/webhook-01-status_lead.txt'),
+    });
     expect(res.status).toBe(200);
     expect(await res.text()).toBe('{"status":"ok"}');
     const [entry, ...more] = await waitFor(async () => {
@@ -89,7 +100,13 @@ describe('the connected local world', () => {
       return l.length ? l : undefined;
     }, 'the DLQ index entry');
     expect(more).toEqual([]);
-    expect(entry).toMatchObject({ queueId: 'amocrm-hooks', route: 'amocrm-hook', reason: 'bad-token', attempts: 1, lastError: 'the path token matches no configured account' });
+    expect(entry).toMatchObject({
+      queueId: 'amocrm-hooks',
+      route: 'amocrm-hook',
+      reason: 'bad-token',
+      attempts: 1,
+      lastError: 'the path token matches no configured account',
+    });
     expect(w.runner.pollerStats()['amocrm-hooks']).toMatchObject({ received: 1, deleted: 1 });
     expect(w.runner.depth('amocrm-hooks')).toMatchObject({ visible: 0, delayed: 0, dlq: 1 });
     expect(w.amo.bus.events).toEqual([]);
@@ -152,7 +169,11 @@ describe('the connected local world', () => {
     expect(hanging.runner.depth('amocrm-hooks').visible).toBe(3);
     release();
     // webhook-04 names another account (anyor): parked account-mismatch once the worker is free.
-    await waitFor(async () => (await hanging.runner.dlqIndex.list({ reason: 'account-mismatch' })).length === 3, 'the three parked', 10_000);
+    await waitFor(
+      async () => (await hanging.runner.dlqIndex.list({ reason: 'account-mismatch' })).length === 3,
+      'the three parked',
+      10_000,
+    );
     expect(hanging.sandbox.admin.webhookDeliveries().map((d) => d.status)).toEqual([200]);
   });
 
@@ -165,10 +186,13 @@ describe('the connected local world', () => {
     expect(await w.amo.accountStates()).toEqual({ local: 'disconnected' });
     const health = await fetch(`${w.runner.url}/health`);
     expect(health.status).toBe(503);
-    expect(((await health.json()) as { parts: Record<string, unknown> }).parts.amocrm).toMatchObject({ status: 'down', accounts: { local: 'disconnected' } });
+    expect(((await health.json()) as { parts: Record<string, unknown> }).parts.amocrm).toMatchObject({
+      status: 'down',
+      accounts: { local: 'disconnected' },
+    });
   });
 
-  it('the sandbox account id and subdomain are the config\'s; a body naming another account is parked account-mismatch', async () => {
+  it("the sandbox account id and subdomain are the config's; a body naming another account is parked account-mismatch", async () => {
     const w = await startWorld();
     expect(w.amo.config.accounts[0]).toMatchObject({ id: SANDBOX_ACCOUNT, subdomain: 'sandbox', accountId: SANDBOX_AMO_ACCOUNT_ID });
     const body = fixtureBytes('amocrm-webhooks/webhook-02-status_lead-modern-cyrillic.txt');

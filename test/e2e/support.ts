@@ -25,7 +25,14 @@ export class RecordingFetch {
     const headers: Record<string, string> = {};
     new Headers(init?.headers).forEach((v, k) => (headers[k] = v));
     const b = init?.body;
-    const body = b === undefined || b === null ? Buffer.alloc(0) : typeof b === 'string' ? Buffer.from(b) : b instanceof Uint8Array ? Buffer.from(b) : Buffer.from(String(b));
+    const body =
+      b === undefined || b === null
+        ? Buffer.alloc(0)
+        : typeof b === 'string'
+          ? Buffer.from(b)
+          : b instanceof Uint8Array
+            ? Buffer.from(b)
+            : Buffer.from(String(b));
     const rec: SentRequest = { url, method: init?.method ?? 'GET', headers, body, status: undefined };
     this.sent.push(rec);
     const res = await globalThis.fetch(input, init);

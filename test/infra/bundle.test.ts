@@ -22,7 +22,16 @@ describe('bundling', () => {
     // Only the worker: a table with one queue it consumes, so nothing else is bundled.
     const table = defineRouteTable({
       routes: [],
-      queues: [{ id: 'only', description: 'bundle test', batchSize: 10, maxAttempts: 3, visibilityTimeoutSeconds: worker.timeoutSeconds, consumer: 'worker' }],
+      queues: [
+        {
+          id: 'only',
+          description: 'bundle test',
+          batchSize: 10,
+          maxAttempts: 3,
+          visibilityTimeoutSeconds: worker.timeoutSeconds,
+          consumer: 'worker',
+        },
+      ],
       functions: [worker],
       schedules: [],
     });
@@ -33,7 +42,9 @@ describe('bundling', () => {
     app.synth();
     const ms = Date.now() - started;
 
-    const fns = Object.values(Template.fromStack(stack).findResources('AWS::Lambda::Function')) as Array<{ Properties: { Code: { S3Key: string }; Runtime: string } }>;
+    const fns = Object.values(Template.fromStack(stack).findResources('AWS::Lambda::Function')) as Array<{
+      Properties: { Code: { S3Key: string }; Runtime: string };
+    }>;
     expect(fns).toHaveLength(1);
     const hash = fns[0]?.Properties.Code.S3Key.replace(/\.zip$/, '') ?? '';
     const bundle = join(outdir, `asset.${hash}`, 'index.mjs');
@@ -45,11 +56,19 @@ describe('bundling', () => {
     expect(existsSync(`${bundle}.map`)).toBe(true);
 
     // It loads on Node and exports the handler (importing the worker never throws by design).
-    const out = execFileSync(process.execPath, ['--input-type=module', '-e', `const m = await import(${JSON.stringify(pathToFileURL(bundle).href)}); console.log(typeof m.handler);`], {
-      encoding: 'utf8',
-      env: { PATH: process.env.PATH ?? '', AWS_REGION: 'us-east-1' },
-      timeout: 30_000,
-    });
+    const out = execFileSync(
+      process.execPath,
+      [
+        '--input-type=module',
+        '-e',
+        `const m = await import(${JSON.stringify(pathToFileURL(bundle).href)}); console.log(typeof m.handler);`,
+      ],
+      {
+        encoding: 'utf8',
+        env: { PATH: process.env.PATH ?? '', AWS_REGION: 'us-east-1' },
+        timeout: 30_000,
+      },
+    );
     expect(out.trim()).toBe('function');
 
     const bytes = statSync(bundle).size;
@@ -57,7 +76,10 @@ describe('bundling', () => {
     // Lambda's limit is 50 MB zipped / 250 MB unzipped; a worker near 10 MB means something leaked in.
     expect(bytes).toBeLessThan(10 * 1024 * 1024);
     mkdirSync(join(PROJECT_ROOT, '.local'), { recursive: true });
-    writeFileSync(join(PROJECT_ROOT, '.local', 'worker-bundle.json'), `${JSON.stringify({ bytes, synthMs: ms, at: new Date().toISOString() })}\n`);
+    writeFileSync(
+      join(PROJECT_ROOT, '.local', 'worker-bundle.json'),
+      `${JSON.stringify({ bytes, synthMs: ms, at: new Date().toISOString() })}\n`,
+    );
     console.log(`worker bundle: ${(bytes / 1024).toFixed(1)} KiB (index.mjs), synth with bundling ${ms} ms`);
   });
 });

@@ -21,7 +21,14 @@ const tempDir = () => mkdtempSync(join(tmpdir(), 'amo-cfg-'));
 
 /** A config with two mistakes: a plain-text client secret and a domain amoCRM does not have. */
 const BAD_CONFIG = {
-  integrations: [{ id: 'main', clientId: '00000000-0000-4000-8000-000000000001', clientSecret: 'plaintext-secret', redirectUri: 'https://gw.example.com/oauth/callback' }],
+  integrations: [
+    {
+      id: 'main',
+      clientId: '00000000-0000-4000-8000-000000000001',
+      clientSecret: 'plaintext-secret',
+      redirectUri: 'https://gw.example.com/oauth/callback',
+    },
+  ],
   accounts: [{ id: 'clinic', integration: 'main', subdomain: 'clinic', domain: 'amocrm.de' }],
 };
 
@@ -29,7 +36,9 @@ describe('loadDeployConfig', () => {
   it('without -c config and without amo.config.json: a clear error that says what to do', () => {
     const dir = tempDir();
     expect(() => loadDeployConfig(undefined, dir)).toThrow(DeployConfigError);
-    expect(() => loadDeployConfig(undefined, dir)).toThrow(/^no config: amo\.config\.json does not exist in .* and no -c config=<path> was given\. Copy amo\.config\.example\.json to amo\.config\.json/);
+    expect(() => loadDeployConfig(undefined, dir)).toThrow(
+      /^no config: amo\.config\.json does not exist in .* and no -c config=<path> was given\. Copy amo\.config\.example\.json to amo\.config\.json/,
+    );
   });
 
   it('reads amo.config.json from the working directory by default', () => {
@@ -42,7 +51,9 @@ describe('loadDeployConfig', () => {
 
   it('a -c config path that does not exist is named', () => {
     const dir = tempDir();
-    expect(() => loadDeployConfig('prod.json', dir)).toThrow(`no config: the file given with -c config=prod.json does not exist (${join(dir, 'prod.json')})`);
+    expect(() => loadDeployConfig('prod.json', dir)).toThrow(
+      `no config: the file given with -c config=prod.json does not exist (${join(dir, 'prod.json')})`,
+    );
   });
 
   it('an invalid config fails with every zod issue and its path', () => {
@@ -77,7 +88,12 @@ describe('the committed example config', () => {
   it('is valid, has one amocrm.ru and one kommo.com account, and references its client secrets', () => {
     expect(exampleConfig.accounts.map((a) => a.domain).sort()).toEqual(['amocrm.ru', 'kommo.com']);
     for (const i of exampleConfig.integrations) expect(Object.keys(i.clientSecret)).toEqual(['secret']);
-    expect(secretNames(exampleConfig)).toEqual(['client-secret/main-kommo', 'client-secret/main-ru', 'hook-token/clinic', 'hook-token/clinic-intl']);
+    expect(secretNames(exampleConfig)).toEqual([
+      'client-secret/main-kommo',
+      'client-secret/main-ru',
+      'hook-token/clinic',
+      'hook-token/clinic-intl',
+    ]);
     for (const a of exampleConfig.accounts) expect(Object.keys(a.hookToken ?? {})).toEqual(['secret']);
     expect(secretLookingValues(exampleConfig)).toEqual([]);
   });
@@ -101,15 +117,24 @@ describe('secret references and secret-looking values', () => {
 
   it('the secrets prefix must end with / and be a Secrets Manager name', () => {
     expect(checkSecretsPrefix('amo-gateway/prod/')).toBe('amo-gateway/prod/');
-    for (const bad of ['', '/', 'amo-gateway', 'amo gateway/', '*/', 'amo*/']) expect(() => checkSecretsPrefix(bad), bad).toThrow(/secretsPrefix .* must be a Secrets Manager name prefix ending with "\/"/);
+    for (const bad of ['', '/', 'amo-gateway', 'amo gateway/', '*/', 'amo*/'])
+      expect(() => checkSecretsPrefix(bad), bad).toThrow(/secretsPrefix .* must be a Secrets Manager name prefix ending with "\/"/);
   });
 });
 
 describe('the CDK app', () => {
-  const appWith = (context: Record<string, unknown>) => new App({ outdir: tempDir(), context: { ...context, 'aws:cdk:bundling-stacks': [] } });
+  const appWith = (context: Record<string, unknown>) =>
+    new App({ outdir: tempDir(), context: { ...context, 'aws:cdk:bundling-stacks': [] } });
 
   it('builds the stack from the context keys', () => {
-    const app = appWith({ config: EXAMPLE_CONFIG_PATH, stackName: 'AmoGatewayStaging', secretsPrefix: 'amo/staging/', alarmEmail: 'ops@example.com', eventArchiveDays: '7', apiCloudWatchRole: 'false' });
+    const app = appWith({
+      config: EXAMPLE_CONFIG_PATH,
+      stackName: 'AmoGatewayStaging',
+      secretsPrefix: 'amo/staging/',
+      alarmEmail: 'ops@example.com',
+      eventArchiveDays: '7',
+      apiCloudWatchRole: 'false',
+    });
     const stack = stackFromContext(app, tempDir());
     expect(stack.stackName).toBe('AmoGatewayStaging');
     const t = Template.fromStack(stack);
@@ -118,7 +143,9 @@ describe('the CDK app', () => {
     t.hasResourceProperties('AWS::SNS::Subscription', { Protocol: 'email', Endpoint: 'ops@example.com' });
     t.hasResourceProperties('AWS::SQS::Queue', { QueueName: 'amo-gateway-staging-amocrm-hooks' });
     t.resourceCountIs('AWS::ApiGateway::Account', 0);
-    for (const fn of Object.values(t.findResources('AWS::Lambda::Function')) as Array<{ Properties: { Environment: { Variables: Record<string, unknown> } } }>) {
+    for (const fn of Object.values(t.findResources('AWS::Lambda::Function')) as Array<{
+      Properties: { Environment: { Variables: Record<string, unknown> } };
+    }>) {
       expect(fn.Properties.Environment.Variables.AMO_SECRETS_PREFIX).toBe('amo/staging/');
       expect(JSON.parse(String(fn.Properties.Environment.Variables.AMO_CONFIG_JSON))).toEqual(exampleConfig);
     }
@@ -135,9 +162,15 @@ describe('the CDK app', () => {
     })();
     expect(isOperatorError(noConfig)).toBe(true);
     expect((noConfig as Error).message).toMatch(/^no config: amo\.config\.json does not exist/);
-    expect(() => stackFromContext(appWith({ config: EXAMPLE_CONFIG_PATH, alarmEmail: 'ops' }), tempDir())).toThrow('context alarmEmail "ops" is not an e-mail address');
-    expect(() => stackFromContext(appWith({ config: EXAMPLE_CONFIG_PATH, eventArchiveDays: 'soon' }), tempDir())).toThrow(/eventArchiveDays must be a whole number of days ≥ 1, got NaN/);
-    expect(() => stackFromContext(appWith({ config: EXAMPLE_CONFIG_PATH, apiCloudWatchRole: 'maybe' }), tempDir())).toThrow('context apiCloudWatchRole must be true or false, got "maybe"');
+    expect(() => stackFromContext(appWith({ config: EXAMPLE_CONFIG_PATH, alarmEmail: 'ops' }), tempDir())).toThrow(
+      'context alarmEmail "ops" is not an e-mail address',
+    );
+    expect(() => stackFromContext(appWith({ config: EXAMPLE_CONFIG_PATH, eventArchiveDays: 'soon' }), tempDir())).toThrow(
+      /eventArchiveDays must be a whole number of days ≥ 1, got NaN/,
+    );
+    expect(() => stackFromContext(appWith({ config: EXAMPLE_CONFIG_PATH, apiCloudWatchRole: 'maybe' }), tempDir())).toThrow(
+      'context apiCloudWatchRole must be true or false, got "maybe"',
+    );
   });
 
   // One real process (≈3 s of CPU): infra/aws/app.ts as `cdk synth` runs it (context in
@@ -147,7 +180,12 @@ describe('the CDK app', () => {
     writeFileSync(join(cwd, 'bad.json'), JSON.stringify(BAD_CONFIG));
     const r = await run(join(PROJECT_ROOT, 'node_modules', '.bin', 'tsx'), [join(PROJECT_ROOT, 'infra', 'aws', 'app.ts')], {
       cwd,
-      env: { PATH: process.env.PATH ?? '', CDK_CONTEXT_JSON: JSON.stringify({ config: 'bad.json', 'aws:cdk:bundling-stacks': [] }), CDK_OUTDIR: join(cwd, 'cdk.out'), CDK_VALIDATION: 'false' },
+      env: {
+        PATH: process.env.PATH ?? '',
+        CDK_CONTEXT_JSON: JSON.stringify({ config: 'bad.json', 'aws:cdk:bundling-stacks': [] }),
+        CDK_OUTDIR: join(cwd, 'cdk.out'),
+        CDK_VALIDATION: 'false',
+      },
       timeout: 60_000,
     }).then(
       (ok) => ({ code: 0, stderr: ok.stderr }),

@@ -13,7 +13,9 @@ const NO_BUNDLING = { 'aws:cdk:bundling-stacks': [] };
 function findings(stack: Stack) {
   const a = Annotations.fromStack(stack);
   const pattern = Match.stringLikeRegexp('AwsSolutions-');
-  return [...a.findError('*', pattern), ...a.findWarning('*', pattern)].map((f) => `${f.id}: ${String(f.entry.data).match(/^AwsSolutions-[A-Z0-9]+/)?.[0] ?? String(f.entry.data)}`);
+  return [...a.findError('*', pattern), ...a.findWarning('*', pattern)].map(
+    (f) => `${f.id}: ${String(f.entry.data).match(/^AwsSolutions-[A-Z0-9]+/)?.[0] ?? String(f.entry.data)}`,
+  );
 }
 
 describe('cdk-nag AwsSolutions', () => {
@@ -32,6 +34,15 @@ describe('cdk-nag AwsSolutions', () => {
     Aspects.of(app).add(new AwsSolutionsChecks());
     app.synth();
     const ids = new Set(findings(stack).map((f) => f.split(': ')[1]));
-    expect([...ids].sort()).toEqual(['AwsSolutions-APIG2', 'AwsSolutions-APIG3', 'AwsSolutions-APIG4', 'AwsSolutions-APIG6', 'AwsSolutions-COG4', 'AwsSolutions-IAM4', 'AwsSolutions-IAM5', 'AwsSolutions-L1']);
+    expect([...ids].sort()).toEqual([
+      'AwsSolutions-APIG2',
+      'AwsSolutions-APIG3',
+      'AwsSolutions-APIG4',
+      'AwsSolutions-APIG6',
+      'AwsSolutions-COG4',
+      'AwsSolutions-IAM4',
+      'AwsSolutions-IAM5',
+      'AwsSolutions-L1',
+    ]);
   });
 });

@@ -26,7 +26,12 @@ interface Statement {
 let template: Template;
 /** One synth with every optional prop set (synths are the slow part: share them). */
 let variant: Template;
-const VARIANT = { eventArchiveDays: 30, eventBusName: 'amo-events', alarmEmail: 'ops@example.com', secretsPrefix: 'amo-gateway/prod/' } as const;
+const VARIANT = {
+  eventArchiveDays: 30,
+  eventBusName: 'amo-events',
+  alarmEmail: 'ops@example.com',
+  secretsPrefix: 'amo-gateway/prod/',
+} as const;
 beforeAll(() => {
   ({ template } = synthStack());
   ({ template: variant } = synthStack({ props: VARIANT }));
@@ -76,10 +81,14 @@ describe('the event bus', () => {
     }
   });
 
-  it('an archive, when asked for, keeps the gateway\'s events for the given days', () => {
+  it("an archive, when asked for, keeps the gateway's events for the given days", () => {
     const t = variant;
     const bus = logicalId(t, 'AWS::Events::EventBus', (p) => p.Name === 'amo-events');
-    t.hasResourceProperties('AWS::Events::Archive', { SourceArn: { 'Fn::GetAtt': [bus, 'Arn'] }, RetentionDays: 30, EventPattern: { source: [EVENT_SOURCE] } });
+    t.hasResourceProperties('AWS::Events::Archive', {
+      SourceArn: { 'Fn::GetAtt': [bus, 'Arn'] },
+      RetentionDays: 30,
+      EventPattern: { source: [EVENT_SOURCE] },
+    });
     expect(() => synthStack({ props: { eventArchiveDays: 0 } })).toThrow(/eventArchiveDays must be a whole number of days ≥ 1, got 0/);
   });
 });
@@ -125,28 +134,44 @@ describe('the function environment', () => {
 
   it('a config with a secret value is refused at synth, with the zod message', () => {
     const leaky = { ...exampleConfig, integrations: [{ ...exampleConfig.integrations[0], clientSecret: 'abc123' }] } as unknown as Config;
-    expect(() => configEnvJson(leaky)).toThrow('invalid config:\n  - integrations.0.clientSecret: Invalid input: expected object, received string');
-    expect(() => synthStack({ props: { config: leaky } })).toThrow(/integrations\.0\.clientSecret: Invalid input: expected object, received string/);
+    expect(() => configEnvJson(leaky)).toThrow(
+      'invalid config:\n  - integrations.0.clientSecret: Invalid input: expected object, received string',
+    );
+    expect(() => synthStack({ props: { config: leaky } })).toThrow(
+      /integrations\.0\.clientSecret: Invalid input: expected object, received string/,
+    );
   });
 
   it("a config too large for Lambda's 4 KiB environment fails synth and says why", () => {
     const many = {
       ...exampleConfig,
-      accounts: Array.from({ length: 40 }, (_, i) => ({ id: `account-${i}`, integration: 'main-ru', subdomain: `clinic-number-${i}`, domain: 'amocrm.ru' as const })),
+      accounts: Array.from({ length: 40 }, (_, i) => ({
+        id: `account-${i}`,
+        integration: 'main-ru',
+        subdomain: `clinic-number-${i}`,
+        domain: 'amocrm.ru' as const,
+      })),
     };
-    expect(() => synthStack({ props: { config: configSchema.parse(many) } })).toThrow(/environment would be about \d+ bytes, over Lambda's 4096-byte limit; AMO_CONFIG_JSON alone is \d+ bytes/);
+    expect(() => synthStack({ props: { config: configSchema.parse(many) } })).toThrow(
+      /environment would be about \d+ bytes, over Lambda's 4096-byte limit; AMO_CONFIG_JSON alone is \d+ bytes/,
+    );
   });
 });
 
 describe('secrets', () => {
-  const secretStatements = (t: Template, id: string) => statementsOf(t, id).filter((s) => actions(s).some((a) => a.startsWith('secretsmanager:')) || JSON.stringify(s.Resource).includes('secretsmanager'));
+  const secretStatements = (t: Template, id: string) =>
+    statementsOf(t, id).filter(
+      (s) => actions(s).some((a) => a.startsWith('secretsmanager:')) || JSON.stringify(s.Resource).includes('secretsmanager'),
+    );
 
   it('every function may GetSecretValue under the prefix, nothing more', () => {
     for (const id of fnIds()) {
       const stmts = secretStatements(template, id);
       expect(stmts).toHaveLength(1);
       expect(stmts[0]?.Action).toBe('secretsmanager:GetSecretValue');
-      expect(resolvePlaceholders(stmts[0]?.Resource)).toBe('arn:<Ref:AWS::Partition>:secretsmanager:<Ref:AWS::Region>:<Ref:AWS::AccountId>:secret:amo-gateway/*');
+      expect(resolvePlaceholders(stmts[0]?.Resource)).toBe(
+        'arn:<Ref:AWS::Partition>:secretsmanager:<Ref:AWS::Region>:<Ref:AWS::AccountId>:secret:amo-gateway/*',
+      );
       // No statement of the role grants on every resource.
       expect(statementsOf(template, id).filter((s) => s.Resource === '*')).toEqual([]);
     }
@@ -154,14 +179,27 @@ describe('secrets', () => {
 
   it('the prefix follows the name prefix by default, or is given; a bad one is refused', () => {
     const { template: staging } = synthStack({ props: { namePrefix: 'amo-staging' } });
-    for (const [t, prefix] of [[staging, 'amo-staging/'], [variant, VARIANT.secretsPrefix]] as const) {
+    for (const [t, prefix] of [
+      [staging, 'amo-staging/'],
+      [variant, VARIANT.secretsPrefix],
+    ] as const) {
       for (const [id, r] of Object.entries(t.findResources('AWS::Lambda::Function'))) {
-        expect((r as { Properties: { Environment: { Variables: Props } } }).Properties.Environment.Variables.AMO_SECRETS_PREFIX).toBe(prefix);
-        expect(resolvePlaceholders(secretStatements(t, id)[0]?.Resource)).toMatch(new RegExp(`:secret:${prefix.replace(/\//g, '\\/')}\\*$`));
+        expect((r as { Properties: { Environment: { Variables: Props } } }).Properties.Environment.Variables.AMO_SECRETS_PREFIX).toBe(
+          prefix,
+        );
+        expect(resolvePlaceholders(secretStatements(t, id)[0]?.Resource)).toMatch(
+          new RegExp(`:secret:${prefix.replace(/\//g, '\\/')}\\*$`),
+        );
       }
-      expect(t.findOutputs('SecretNames').SecretNames?.Value).toBe(secretNames(exampleConfig).map((n) => `${prefix}${n}`).join(','));
+      expect(t.findOutputs('SecretNames').SecretNames?.Value).toBe(
+        secretNames(exampleConfig)
+          .map((n) => `${prefix}${n}`)
+          .join(','),
+      );
     }
-    expect(() => synthStack({ props: { secretsPrefix: 'amo' } })).toThrow(/secretsPrefix "amo" must be a Secrets Manager name prefix ending with "\/"/);
+    expect(() => synthStack({ props: { secretsPrefix: 'amo' } })).toThrow(
+      /secretsPrefix "amo" must be a Secrets Manager name prefix ending with "\/"/,
+    );
   });
 });
 
@@ -183,7 +221,11 @@ describe('alarms', () => {
       expect(a.EvaluationPeriods).toBe(1);
       expect(String(a.AlarmDescription).length).toBeGreaterThan(40);
     }
-    variant.hasResourceProperties('AWS::SNS::Subscription', { Protocol: 'email', Endpoint: VARIANT.alarmEmail, TopicArn: { Ref: logicalId(variant, 'AWS::SNS::Topic', () => true) } });
+    variant.hasResourceProperties('AWS::SNS::Subscription', {
+      Protocol: 'email',
+      Endpoint: VARIANT.alarmEmail,
+      TopicArn: { Ref: logicalId(variant, 'AWS::SNS::Topic', () => true) },
+    });
   });
 
   it.each(routeTable.queues.map((q) => [q.id, q] as const))('%s: DLQ visible > 0 over 5 min; oldest message > 10 min', (_id, q) => {
@@ -210,7 +252,10 @@ describe('alarms', () => {
   });
 
   it.each(routeTable.functions.map((f) => [f.id] as const))('%s: Lambda Errors > 0 and Throttles > 0 over 5 min', (fid) => {
-    for (const [metric, name] of [['Errors', 'errors'], ['Throttles', 'throttles']] as const) {
+    for (const [metric, name] of [
+      ['Errors', 'errors'],
+      ['Throttles', 'throttles'],
+    ] as const) {
       template.hasResourceProperties('AWS::CloudWatch::Alarm', {
         AlarmName: `amo-gateway-${name}-${fid}`,
         Namespace: 'AWS/Lambda',
@@ -228,22 +273,37 @@ describe('alarms', () => {
     const rules = catalogue().filter((m) => m.alarm);
     // The trouble signals named by the catalogue's rule ("a metric that signals trouble alarms").
     expect(rules.map((m) => m.name)).toEqual(
-      expect.arrayContaining(['WebhookBadToken', 'Parked', 'DeferredMessageAge', 'DlqIndexWriteFailed', 'ScheduledRefreshFailed', 'AccountNeedsReauth', 'AccountBlocked', 'AmoRateLimited']),
+      expect.arrayContaining([
+        'WebhookBadToken',
+        'Parked',
+        'DeferredMessageAge',
+        'DlqIndexWriteFailed',
+        'ScheduledRefreshFailed',
+        'AccountNeedsReauth',
+        'AccountBlocked',
+        'AmoRateLimited',
+      ]),
     );
     for (const m of rules) {
       const stat = m.alarm?.stat ?? 'SUM';
       template.hasResourceProperties('AWS::CloudWatch::Alarm', {
         AlarmName: `amo-gateway-${m.name}`,
-        Metrics: [{ Id: Match.anyValue(), Expression: `SELECT ${stat}(${m.name}) FROM AmoGateway`, Period: 300, ReturnData: true, Label: m.name }],
+        Metrics: [
+          { Id: Match.anyValue(), Expression: `SELECT ${stat}(${m.name}) FROM AmoGateway`, Period: 300, ReturnData: true, Label: m.name },
+        ],
         Threshold: m.alarm?.atLeast,
         ComparisonOperator: 'GreaterThanOrEqualToThreshold',
         AlarmDescription: Match.stringLikeRegexp(m.meaning.slice(0, 40).replace(/[.*+?^${}()|[\]\\]/g, '\\$&')),
       });
     }
     // The deferral-age alarm reads the maximum age, in seconds.
-    template.hasResourceProperties('AWS::CloudWatch::Alarm', { AlarmName: 'amo-gateway-DeferredMessageAge', Threshold: DEFERRAL_AGE_ALARM_SECONDS });
+    template.hasResourceProperties('AWS::CloudWatch::Alarm', {
+      AlarmName: 'amo-gateway-DeferredMessageAge',
+      Threshold: DEFERRAL_AGE_ALARM_SECONDS,
+    });
     // Dashboard-only metrics (normal work) have no alarm.
-    for (const m of catalogue().filter((x) => !x.alarm)) expect(alarms().filter((a) => JSON.stringify(a).includes(`(${m.name})`))).toEqual([]);
+    for (const m of catalogue().filter((x) => !x.alarm))
+      expect(alarms().filter((a) => JSON.stringify(a).includes(`(${m.name})`))).toEqual([]);
   });
 
   it('metric names cannot break out of the query', () => {
@@ -256,7 +316,9 @@ describe('alarms', () => {
 
 describe('the dashboard', () => {
   it('shows queue depths and ages, DLQ depths, API 4xx/5xx, worker duration, parked by reason and every custom metric', () => {
-    const dashboards = Object.values(template.findResources('AWS::CloudWatch::Dashboard')).map((d) => (d as { Properties: Props }).Properties);
+    const dashboards = Object.values(template.findResources('AWS::CloudWatch::Dashboard')).map(
+      (d) => (d as { Properties: Props }).Properties,
+    );
     expect(dashboards).toHaveLength(1);
     expect(dashboards[0]?.DashboardName).toBe('amo-gateway');
     const body = resolvePlaceholders(dashboards[0]?.DashboardBody);
@@ -267,9 +329,15 @@ describe('the dashboard', () => {
       return JSON.stringify(w.properties.metrics ?? w.properties);
     };
     for (const q of routeTable.queues) {
-      expect(byTitle(/^Queue depth/)).toContain(`<GetAtt:${logicalId(template, 'AWS::SQS::Queue', (p) => p.QueueName === queueName(q))}.QueueName>`);
-      expect(byTitle(/^Oldest message age/)).toContain(`<GetAtt:${logicalId(template, 'AWS::SQS::Queue', (p) => p.QueueName === queueName(q))}.QueueName>`);
-      expect(byTitle(/^DLQ depth/)).toContain(`<GetAtt:${logicalId(template, 'AWS::SQS::Queue', (p) => p.QueueName === dlqName(q))}.QueueName>`);
+      expect(byTitle(/^Queue depth/)).toContain(
+        `<GetAtt:${logicalId(template, 'AWS::SQS::Queue', (p) => p.QueueName === queueName(q))}.QueueName>`,
+      );
+      expect(byTitle(/^Oldest message age/)).toContain(
+        `<GetAtt:${logicalId(template, 'AWS::SQS::Queue', (p) => p.QueueName === queueName(q))}.QueueName>`,
+      );
+      expect(byTitle(/^DLQ depth/)).toContain(
+        `<GetAtt:${logicalId(template, 'AWS::SQS::Queue', (p) => p.QueueName === dlqName(q))}.QueueName>`,
+      );
     }
     expect(byTitle(/^API acks/)).toMatch(/"4XXError".*"5XXError"/);
     expect(byTitle(/^Worker duration/)).toContain('"Duration"');

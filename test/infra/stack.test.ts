@@ -76,11 +76,25 @@ describe('functions', () => {
   it.each(routeTable.functions.map((f) => [f.id, f] as const))('%s: nodejs22.x on arm64 with its timeout, memory and env', (_id, f) => {
     const id = fnId(f.description);
     const res = template.findResources('AWS::Lambda::Function')[id] as { Properties: Props };
-    expect(res.Properties).toMatchObject({ Runtime: 'nodejs22.x', Architectures: ['arm64'], Timeout: f.timeoutSeconds, MemorySize: f.memoryMb, Handler: 'index.handler' });
+    expect(res.Properties).toMatchObject({
+      Runtime: 'nodejs22.x',
+      Architectures: ['arm64'],
+      Timeout: f.timeoutSeconds,
+      MemorySize: f.memoryMb,
+      Handler: 'index.handler',
+    });
     const env = (res.Properties.Environment as { Variables: Record<string, unknown> }).Variables;
     // Exactly the env contract (infra/aws/README.md): nothing secret rides in the environment.
     const consumer = routeTable.queues.some((q) => q.consumer === f.id);
-    const contract = ['AMO_CONFIG_JSON', 'AMO_SECRETS_PREFIX', 'NODE_OPTIONS', 'POWERTOOLS_METRICS_NAMESPACE', 'POWERTOOLS_SERVICE_NAME', 'QUEUES', 'TABLE_NAME'];
+    const contract = [
+      'AMO_CONFIG_JSON',
+      'AMO_SECRETS_PREFIX',
+      'NODE_OPTIONS',
+      'POWERTOOLS_METRICS_NAMESPACE',
+      'POWERTOOLS_SERVICE_NAME',
+      'QUEUES',
+      'TABLE_NAME',
+    ];
     expect(Object.keys(env).sort()).toEqual((consumer ? [...contract, 'EVENT_BUS_NAME'] : contract).sort());
     expect(env.POWERTOOLS_METRICS_NAMESPACE).toBe('AmoGateway');
     expect(env.TABLE_NAME).toEqual({ Ref: logicalId(template, 'AWS::DynamoDB::Table', () => true) });
@@ -99,7 +113,9 @@ describe('functions', () => {
 
   it('function roles carry no AWS-managed policy (logging is scoped to their own log group)', () => {
     for (const f of routeTable.functions) {
-      const res = template.findResources('AWS::Lambda::Function')[fnId(f.description)] as { Properties: { Role: { 'Fn::GetAtt': [string, string] } } };
+      const res = template.findResources('AWS::Lambda::Function')[fnId(f.description)] as {
+        Properties: { Role: { 'Fn::GetAtt': [string, string] } };
+      };
       const role = template.findResources('AWS::IAM::Role')[res.Properties.Role['Fn::GetAtt'][0]] as { Properties: Props };
       expect(role.Properties.ManagedPolicyArns).toBeUndefined();
     }
@@ -120,7 +136,15 @@ describe('functions', () => {
 
   it('consumers may consume their queues and every function may send to queues and DLQs and use the table', () => {
     const policies = JSON.stringify(template.findResources('AWS::IAM::Policy'));
-    for (const action of ['sqs:ReceiveMessage', 'sqs:DeleteMessage', 'sqs:ChangeMessageVisibility', 'sqs:SendMessage', 'dynamodb:PutItem', 'dynamodb:Query', 'dynamodb:UpdateItem']) {
+    for (const action of [
+      'sqs:ReceiveMessage',
+      'sqs:DeleteMessage',
+      'sqs:ChangeMessageVisibility',
+      'sqs:SendMessage',
+      'dynamodb:PutItem',
+      'dynamodb:Query',
+      'dynamodb:UpdateItem',
+    ]) {
       expect(policies).toContain(action);
     }
   });
@@ -149,7 +173,11 @@ describe('the REST API', () => {
       const template1 = sendMessageTemplate(route);
       const found = methods().filter((m) => {
         const integ = m.Properties.Integration as Props;
-        return m.Properties.HttpMethod === route.method && integ.Type === 'AWS' && JSON.stringify(integ.RequestTemplates).includes(JSON.stringify(route.id).slice(1, -1));
+        return (
+          m.Properties.HttpMethod === route.method &&
+          integ.Type === 'AWS' &&
+          JSON.stringify(integ.RequestTemplates).includes(JSON.stringify(route.id).slice(1, -1))
+        );
       });
       expect(found).toHaveLength(1);
       const integ = found[0]?.Properties.Integration as Props;
@@ -163,13 +191,19 @@ describe('the REST API', () => {
 
       const responses = integ.IntegrationResponses as Array<Props>;
       expect(responses).toHaveLength(2);
-      expect(responses[0]).toEqual({ StatusCode: String(route.ack?.status), SelectionPattern: '2\\d{2}', ResponseTemplates: { 'application/json': route.ack?.body } });
+      expect(responses[0]).toEqual({
+        StatusCode: String(route.ack?.status),
+        SelectionPattern: '2\\d{2}',
+        ResponseTemplates: { 'application/json': route.ack?.body },
+      });
       expect(responses[1]?.SelectionPattern).toBeUndefined(); // the default: anything not 2xx
       expect(responses[1]?.StatusCode).toMatch(/^5\d\d$/);
 
       // The credentials role may only SendMessage to this queue.
       const roleId = (integ.Credentials as { 'Fn::GetAtt': [string, string] })['Fn::GetAtt'][0];
-      const rolePolicies = Object.values(template.findResources('AWS::IAM::Policy')).filter((p) => JSON.stringify((p as { Properties: Props }).Properties.Roles) === JSON.stringify([{ Ref: roleId }]));
+      const rolePolicies = Object.values(template.findResources('AWS::IAM::Policy')).filter(
+        (p) => JSON.stringify((p as { Properties: Props }).Properties.Roles) === JSON.stringify([{ Ref: roleId }]),
+      );
       expect(rolePolicies).toHaveLength(1);
       expect((rolePolicies[0] as { Properties: { PolicyDocument: Props } }).Properties.PolicyDocument.Statement).toEqual([
         { Action: 'sqs:SendMessage', Effect: 'Allow', Resource: { 'Fn::GetAtt': [queueId(queueName(queue)), 'Arn'] } },
@@ -180,36 +214,58 @@ describe('the REST API', () => {
   it('every route resource answers other methods with a MOCK JSON 405 and Allow', () => {
     const byPath = new Map<string, string[]>();
     for (const r of routeTable.routes) byPath.set(r.path, [...(byPath.get(r.path) ?? []), r.method]);
-    const expected = [...byPath.values()].map((ms) => [...new Set(ms)].sort()).map((ms) => ({
-      StatusCode: '405',
-      ResponseTemplates: { 'application/json': JSON.stringify({ message: 'Method Not Allowed', allow: ms }) },
-      ResponseParameters: { 'method.response.header.Allow': `'${ms.join(', ')}'` },
-    }));
+    const expected = [...byPath.values()]
+      .map((ms) => [...new Set(ms)].sort())
+      .map((ms) => ({
+        StatusCode: '405',
+        ResponseTemplates: { 'application/json': JSON.stringify({ message: 'Method Not Allowed', allow: ms }) },
+        ResponseParameters: { 'method.response.header.Allow': `'${ms.join(', ')}'` },
+      }));
     const any = methods().filter((m) => m.Properties.HttpMethod === 'ANY');
     expect(any).toHaveLength(byPath.size);
     const got = any.map((m) => {
-      const integ = m.Properties.Integration as { Type: string; PassthroughBehavior: string; RequestTemplates: Record<string, string>; IntegrationResponses: Props[] };
+      const integ = m.Properties.Integration as {
+        Type: string;
+        PassthroughBehavior: string;
+        RequestTemplates: Record<string, string>;
+        IntegrationResponses: Props[];
+      };
       expect(integ.Type).toBe('MOCK');
       expect(integ.PassthroughBehavior).toBe('NEVER');
       expect(Object.keys(integ.RequestTemplates)).toContain('application/json');
       expect(integ.IntegrationResponses).toHaveLength(1);
       return integ.IntegrationResponses[0];
     });
-    const allowOf = (x: unknown) => String((x as { ResponseParameters: Record<string, string> }).ResponseParameters['method.response.header.Allow']);
+    const allowOf = (x: unknown) =>
+      String((x as { ResponseParameters: Record<string, string> }).ResponseParameters['method.response.header.Allow']);
     const byAllow = (a: unknown, b: unknown) => allowOf(a).localeCompare(allowOf(b));
     expect([...got].sort(byAllow)).toEqual([...expected].sort(byAllow));
   });
 
-  it.each(routeTable.routes.filter((r) => r.target.kind === 'function').map((r) => [r.id, r] as const))('%s: Lambda proxy integration to its function', (_id, route) => {
-    if (route.target.kind !== 'function') throw new Error('unreachable');
-    const fn = fnId(fnDef(route.target.function).description);
-    const found = methods().filter((m) => m.Properties.HttpMethod === route.method && (m.Properties.Integration as Props).Type === 'AWS_PROXY' && resolvePlaceholders((m.Properties.Integration as Props).Uri).includes(`<GetAtt:${fn}.Arn>`));
-    expect(found.length).toBeGreaterThanOrEqual(1);
-  });
+  it.each(routeTable.routes.filter((r) => r.target.kind === 'function').map((r) => [r.id, r] as const))(
+    '%s: Lambda proxy integration to its function',
+    (_id, route) => {
+      if (route.target.kind !== 'function') throw new Error('unreachable');
+      const fn = fnId(fnDef(route.target.function).description);
+      const found = methods().filter(
+        (m) =>
+          m.Properties.HttpMethod === route.method &&
+          (m.Properties.Integration as Props).Type === 'AWS_PROXY' &&
+          resolvePlaceholders((m.Properties.Integration as Props).Uri).includes(`<GetAtt:${fn}.Arn>`),
+      );
+      expect(found.length).toBeGreaterThanOrEqual(1);
+    },
+  );
 
   it('gateway responses: unknown route 404, 415, 413, 429 and JSON defaults', () => {
     // The local runner's texts (infra/local/http.ts).
-    expect(EDGE_MESSAGES).toEqual({ notFound: 'Not Found', methodNotAllowed: 'Method Not Allowed', unsupportedMediaType: 'Unsupported Media Type', tooLarge: 'Payload Too Large', throttled: 'Too Many Requests' });
+    expect(EDGE_MESSAGES).toEqual({
+      notFound: 'Not Found',
+      methodNotAllowed: 'Method Not Allowed',
+      unsupportedMediaType: 'Unsupported Media Type',
+      tooLarge: 'Payload Too Large',
+      throttled: 'Too Many Requests',
+    });
     const expected: Array<[string, string, string]> = [
       ['MISSING_AUTHENTICATION_TOKEN', '404', EDGE_MESSAGES.notFound],
       ['UNSUPPORTED_MEDIA_TYPE', '415', EDGE_MESSAGES.unsupportedMediaType],
@@ -224,7 +280,10 @@ describe('the REST API', () => {
       });
     }
     for (const type of ['DEFAULT_4XX', 'DEFAULT_5XX']) {
-      template.hasResourceProperties('AWS::ApiGateway::GatewayResponse', { ResponseType: type, ResponseTemplates: { 'application/json': '{"message":$context.error.messageString}' } });
+      template.hasResourceProperties('AWS::ApiGateway::GatewayResponse', {
+        ResponseType: type,
+        ResponseTemplates: { 'application/json': '{"message":$context.error.messageString}' },
+      });
     }
   });
 
@@ -238,20 +297,44 @@ describe('the REST API', () => {
     expect(JSON.parse(format)).toEqual(ACCESS_LOG_FIELDS);
     expect(stage.AccessLogSetting.DestinationArn).toEqual({ 'Fn::GetAtt': [expect.any(String), 'Arn'] });
     expect(stage.MethodSettings).toEqual([
-      expect.objectContaining({ HttpMethod: '*', ResourcePath: '/*', ThrottlingRateLimit: 50, ThrottlingBurstLimit: 100, LoggingLevel: 'OFF', DataTraceEnabled: false }),
+      expect.objectContaining({
+        HttpMethod: '*',
+        ResourcePath: '/*',
+        ThrottlingRateLimit: 50,
+        ThrottlingBurstLimit: 100,
+        LoggingLevel: 'OFF',
+        DataTraceEnabled: false,
+      }),
     ]);
   });
 
   it('no binary media types (the body reaches the template as text, base64Encode gives back its bytes)', () => {
-    template.hasResourceProperties('AWS::ApiGateway::RestApi', { BinaryMediaTypes: Match.absent(), EndpointConfiguration: { Types: ['REGIONAL'] } });
+    template.hasResourceProperties('AWS::ApiGateway::RestApi', {
+      BinaryMediaTypes: Match.absent(),
+      EndpointConfiguration: { Types: ['REGIONAL'] },
+    });
   });
 });
 
 describe('outputs', () => {
   it('give the API URL, each route URL with its {param} left in, the table and the queues', () => {
     const outputs = template.findOutputs('*');
-    expect(Object.keys(outputs)).toEqual(expect.arrayContaining(['ApiUrl', 'TableName', 'Queues', 'EventBusName', 'EventBusArn', 'AlarmTopicArn', 'DashboardName', 'SecretsPrefix', 'SecretNames']));
-    expect(outputs.SecretNames?.Value).toBe('amo-gateway/client-secret/main-kommo,amo-gateway/client-secret/main-ru,amo-gateway/hook-token/clinic,amo-gateway/hook-token/clinic-intl');
+    expect(Object.keys(outputs)).toEqual(
+      expect.arrayContaining([
+        'ApiUrl',
+        'TableName',
+        'Queues',
+        'EventBusName',
+        'EventBusArn',
+        'AlarmTopicArn',
+        'DashboardName',
+        'SecretsPrefix',
+        'SecretNames',
+      ]),
+    );
+    expect(outputs.SecretNames?.Value).toBe(
+      'amo-gateway/client-secret/main-kommo,amo-gateway/client-secret/main-ru,amo-gateway/hook-token/clinic,amo-gateway/hook-token/clinic-intl',
+    );
     for (const r of routeTable.routes) {
       const out = Object.entries(outputs).find(([k]) => k.startsWith(`Route${r.id.replace(/-/g, '')}`));
       expect(out, r.id).toBeDefined();

@@ -12,10 +12,45 @@ type Props = Record<string, unknown>;
 
 const base = (): RouteTableInput => ({
   routes: [
-    { id: 'oauth-callback', description: 'OAuth redirect', method: 'GET', path: '/oauth/callback', bodyLimitBytes: 8192, target: { kind: 'function', function: 'oauth' }, auth: 'oauth-state' },
-    { id: 'chat-send', description: 'chat send', method: 'POST', path: '/chat/messages', contentTypes: ['application/json'], bodyLimitBytes: 65536, target: { kind: 'function', function: 'oauth' }, auth: 'api-key' },
-    { id: 'chat-list', description: 'chat list', method: 'GET', path: '/chat/messages', bodyLimitBytes: 1024, target: { kind: 'function', function: 'oauth' }, auth: 'api-key' },
-    { id: 'hook', description: 'hook', method: 'POST', path: '/hooks/{token}', contentTypes: ['application/json', 'text/plain'], bodyLimitBytes: 1024, target: { kind: 'queue', queue: 'std' }, auth: 'path-token', ack: { status: 202, body: '{"accepted":true}' } },
+    {
+      id: 'oauth-callback',
+      description: 'OAuth redirect',
+      method: 'GET',
+      path: '/oauth/callback',
+      bodyLimitBytes: 8192,
+      target: { kind: 'function', function: 'oauth' },
+      auth: 'oauth-state',
+    },
+    {
+      id: 'chat-send',
+      description: 'chat send',
+      method: 'POST',
+      path: '/chat/messages',
+      contentTypes: ['application/json'],
+      bodyLimitBytes: 65536,
+      target: { kind: 'function', function: 'oauth' },
+      auth: 'api-key',
+    },
+    {
+      id: 'chat-list',
+      description: 'chat list',
+      method: 'GET',
+      path: '/chat/messages',
+      bodyLimitBytes: 1024,
+      target: { kind: 'function', function: 'oauth' },
+      auth: 'api-key',
+    },
+    {
+      id: 'hook',
+      description: 'hook',
+      method: 'POST',
+      path: '/hooks/{token}',
+      contentTypes: ['application/json', 'text/plain'],
+      bodyLimitBytes: 1024,
+      target: { kind: 'queue', queue: 'std' },
+      auth: 'path-token',
+      ack: { status: 202, body: '{"accepted":true}' },
+    },
   ],
   queues: [
     { id: 'std', description: 'standard', batchSize: 10, maxAttempts: 3, visibilityTimeoutSeconds: 60, consumer: 'worker' },
@@ -47,14 +82,22 @@ describe('a table with function routes and a FIFO queue', () => {
       expect(resolvePlaceholders(integ.Uri)).toContain(`<GetAtt:${oauthFn}.Arn>/invocations`);
     }
     const perms = Object.values(template.findResources('AWS::Lambda::Permission')) as Array<{ Properties: Props }>;
-    const forApi = perms.filter((p) => p.Properties.Principal === 'apigateway.amazonaws.com' && JSON.stringify(p.Properties.FunctionName).includes(oauthFn));
-    expect(forApi.map((p) => resolvePlaceholders(p.Properties.SourceArn))).toEqual(expect.arrayContaining([expect.stringMatching(/\/GET\/oauth\/callback$/), expect.stringMatching(/\/POST\/chat\/messages$/)]));
+    const forApi = perms.filter(
+      (p) => p.Properties.Principal === 'apigateway.amazonaws.com' && JSON.stringify(p.Properties.FunctionName).includes(oauthFn),
+    );
+    expect(forApi.map((p) => resolvePlaceholders(p.Properties.SourceArn))).toEqual(
+      expect.arrayContaining([expect.stringMatching(/\/GET\/oauth\/callback$/), expect.stringMatching(/\/POST\/chat\/messages$/)]),
+    );
   });
 
   it('two methods on one path share one 405 answer that allows both', () => {
     const any = methods.filter((m) => m.Properties.HttpMethod === 'ANY');
     expect(any).toHaveLength(3); // /oauth/callback, /chat/messages, /hooks/{token}
-    const allows = any.map((m) => ((m.Properties.Integration as { IntegrationResponses: Array<{ ResponseParameters: Props }> }).IntegrationResponses[0]?.ResponseParameters['method.response.header.Allow']));
+    const allows = any.map(
+      (m) =>
+        (m.Properties.Integration as { IntegrationResponses: Array<{ ResponseParameters: Props }> }).IntegrationResponses[0]
+          ?.ResponseParameters['method.response.header.Allow'],
+    );
     expect(allows.sort()).toEqual(["'GET'", "'GET, POST'", "'POST'"]);
   });
 
@@ -62,7 +105,10 @@ describe('a table with function routes and a FIFO queue', () => {
     const post = methods.find((m) => m.Properties.HttpMethod === 'POST' && (m.Properties.Integration as Props).Type === 'AWS');
     const integ = post?.Properties.Integration as { RequestTemplates: Props; IntegrationResponses: Props[] };
     expect(Object.keys(integ.RequestTemplates).sort()).toEqual(['application/json', 'text/plain']);
-    expect(integ.IntegrationResponses[0]).toMatchObject({ StatusCode: '202', ResponseTemplates: { 'application/json': '{"accepted":true}' } });
+    expect(integ.IntegrationResponses[0]).toMatchObject({
+      StatusCode: '202',
+      ResponseTemplates: { 'application/json': '{"accepted":true}' },
+    });
     expect(post?.Properties.MethodResponses).toEqual(expect.arrayContaining([expect.objectContaining({ StatusCode: '202' })]));
   });
 
@@ -70,7 +116,12 @@ describe('a table with function routes and a FIFO queue', () => {
     const q = { id: 'chat', fifo: true };
     for (const name of [queueName(q), dlqName(q)]) {
       expect(name.endsWith('.fifo')).toBe(true);
-      template.hasResourceProperties('AWS::SQS::Queue', { QueueName: name, FifoQueue: true, ContentBasedDeduplication: false, MaximumMessageSize: 1_048_576 });
+      template.hasResourceProperties('AWS::SQS::Queue', {
+        QueueName: name,
+        FifoQueue: true,
+        ContentBasedDeduplication: false,
+        MaximumMessageSize: 1_048_576,
+      });
     }
     const fifoId = logicalId(template, 'AWS::SQS::Queue', (p) => p.QueueName === queueName(q));
     const esm = Object.values(template.findResources('AWS::Lambda::EventSourceMapping')) as Array<{ Properties: Props }>;
@@ -84,12 +135,22 @@ describe('shapes refused at synth', () => {
   it('a direct route to a FIFO queue (no MessageGroupId source) is refused with a clear error', () => {
     const t = base();
     t.routes[3] = { ...t.routes[3]!, target: { kind: 'queue', queue: 'chat' } };
-    expect(() => synthStack({ routes: defineRouteTable(t) })).toThrow(/hook targets FIFO queue chat directly: a FIFO SendMessage needs a MessageGroupId/);
+    expect(() => synthStack({ routes: defineRouteTable(t) })).toThrow(
+      /hook targets FIFO queue chat directly: a FIFO SendMessage needs a MessageGroupId/,
+    );
   });
 
   it('sibling path parameters with different names are refused (API Gateway cannot deploy them)', () => {
     const t = base();
-    t.routes.push({ id: 'hook-get', description: 'x', method: 'GET', path: '/hooks/{id}', bodyLimitBytes: 1, target: { kind: 'function', function: 'oauth' }, auth: 'none' });
+    t.routes.push({
+      id: 'hook-get',
+      description: 'x',
+      method: 'GET',
+      path: '/hooks/{id}',
+      bodyLimitBytes: 1,
+      target: { kind: 'function', function: 'oauth' },
+      auth: 'none',
+    });
     expect(() => synthStack({ routes: defineRouteTable(t) })).toThrow(/cannot have both \{token\} and \{id\} under \/hooks/);
   });
 
@@ -106,7 +167,16 @@ describe('a table without routes', () => {
     template.resourceCountIs('AWS::ApiGateway::RestApi', 0);
     template.resourceCountIs('AWS::SQS::Queue', 4);
     template.resourceCountIs('AWS::Lambda::Function', 2);
-    expect(Object.keys(template.findOutputs('*')).sort()).toEqual(['AlarmTopicArn', 'DashboardName', 'EventBusArn', 'EventBusName', 'Queues', 'SecretNames', 'SecretsPrefix', 'TableName']);
+    expect(Object.keys(template.findOutputs('*')).sort()).toEqual([
+      'AlarmTopicArn',
+      'DashboardName',
+      'EventBusArn',
+      'EventBusName',
+      'Queues',
+      'SecretNames',
+      'SecretsPrefix',
+      'TableName',
+    ]);
   });
 });
 

@@ -10,7 +10,10 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { synthStack } from './support/synth.ts';
 
 interface ValidationReport {
-  pluginReports: Array<{ pluginName: string; violations?: Array<{ ruleName: string; description: string; violatingConstructs: Array<{ constructPath: string }> }> }>;
+  pluginReports: Array<{
+    pluginName: string;
+    violations?: Array<{ ruleName: string; description: string; violatingConstructs: Array<{ constructPath: string }> }>;
+  }>;
 }
 
 const saved = process.env.CDK_VALIDATION;
@@ -28,7 +31,9 @@ describe('CloudFormation validation', () => {
     const file = join(outdir, 'validation-report.json');
     expect(existsSync(file)).toBe(true);
     const report = JSON.parse(readFileSync(file, 'utf8')) as ValidationReport;
-    const findings = report.pluginReports.flatMap((p) => (p.violations ?? []).map((v) => `${v.ruleName} ${v.description} @ ${v.violatingConstructs.map((c) => c.constructPath).join(', ')}`));
+    const findings = report.pluginReports.flatMap((p) =>
+      (p.violations ?? []).map((v) => `${v.ruleName} ${v.description} @ ${v.violatingConstructs.map((c) => c.constructPath).join(', ')}`),
+    );
     expect(findings).toEqual([]);
   });
 });

@@ -8,7 +8,16 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { buildEnvelope, envelopeBody, envelopeSchema, type InboundRequest } from '../../lib/envelope.ts';
 import { matchPath, routeTable, type Route } from '../../lib/routes.ts';
-import { formUrlEncode, messageBody, QUEUE_ERROR_MESSAGE, queueErrorResponseTemplate, TOO_LARGE_MESSAGE, sendMessageTemplate, sendMessageTemplates, vtlLiteral } from '../../infra/aws/vtl.ts';
+import {
+  formUrlEncode,
+  messageBody,
+  QUEUE_ERROR_MESSAGE,
+  queueErrorResponseTemplate,
+  TOO_LARGE_MESSAGE,
+  sendMessageTemplate,
+  sendMessageTemplates,
+  vtlLiteral,
+} from '../../infra/aws/vtl.ts';
 import { fixtureBytes, fixtureNames } from '../support/fixtures.ts';
 import { escapeJavaScript, javaUrlEncode, renderRequestTemplate, renderResponseTemplate, type EscapeVariant } from './support/apigw-vtl.ts';
 
@@ -33,24 +42,65 @@ const TRICKY: Case[] = [
   { name: 'Cyrillic + emoji body', body: utf8('{"name":"Сергей Дмитриев","text":"Привет, мир 😀 ₽"}') },
   {
     name: 'binary-ish body (controls, NUL, DEL, BOM, 2-4 byte sequences; valid UTF-8)',
-    body: new Uint8Array([0xef, 0xbb, 0xbf, 0x00, 0x01, 0x1f, 0x7f, 0x0a, 0x0d, 0x09, 0x22, 0x27, 0x5c, 0xc2, 0xa0, 0xe2, 0x82, 0xbd, 0xf0, 0x9f, 0x98, 0x80, 0x25, 0x2b]),
+    body: new Uint8Array([
+      0xef, 0xbb, 0xbf, 0x00, 0x01, 0x1f, 0x7f, 0x0a, 0x0d, 0x09, 0x22, 0x27, 0x5c, 0xc2, 0xa0, 0xe2, 0x82, 0xbd, 0xf0, 0x9f, 0x98, 0x80,
+      0x25, 0x2b,
+    ]),
   },
   { name: 'empty body', body: new Uint8Array() },
   {
     name: 'mixed-case header names, one not allow-listed',
     body: utf8('a=1'),
-    headers: [['USER-AGENT', 'amoCRM-Webhooks/3.0'], ['X-AmoCRM-RequestId', '4deb1687-f69f-4f06-930e-95c2947134ca'], ['X-Signature', 'ABCDEF0123'], ['Date', 'Tue, 25 Nov 2025 12:00:00 GMT'], ['X-Forwarded-For', '10.0.0.1'], ['Cookie', 'secret=1'], ['Authorization', 'Bearer nope']],
+    headers: [
+      ['USER-AGENT', 'amoCRM-Webhooks/3.0'],
+      ['X-AmoCRM-RequestId', '4deb1687-f69f-4f06-930e-95c2947134ca'],
+      ['X-Signature', 'ABCDEF0123'],
+      ['Date', 'Tue, 25 Nov 2025 12:00:00 GMT'],
+      ['X-Forwarded-For', '10.0.0.1'],
+      ['Cookie', 'secret=1'],
+      ['Authorization', 'Bearer nope'],
+    ],
   },
   {
     name: 'values with quotes, backslashes, newlines, apostrophes, controls, non-ASCII',
     body: utf8(NASTY),
     rawParams: { token: encodeURIComponent(NASTY), scope_id: encodeURIComponent(NASTY) },
-    query: [['q', NASTY], [NASTY, 'v'], ["o'k", "\\'"]],
-    headers: [['User-Agent', NASTY], ['x-signature', "a'b\"c\\d"], ['date', '\\\\\'\'']],
+    query: [
+      ['q', NASTY],
+      [NASTY, 'v'],
+      ["o'k", "\\'"],
+    ],
+    headers: [
+      ['User-Agent', NASTY],
+      ['x-signature', 'a\'b"c\\d'],
+      ['date', "\\\\''"],
+    ],
   },
-  { name: 'repeated query names (last wins)', body: utf8('x'), query: [['a', '1'], ['b', 'x'], ['a', '2'], ['a', '3']] },
-  { name: 'url-encoded path parameter', body: utf8('x'), rawParams: { token: '%D1%82%D0%BE%D0%BA%D0%B5%D0%BD%27%22%20x%2Fy%25', scope_id: 'a%2Bb%3Dc%26d%3F' } },
-  { name: 'repeated header in two cases (last wins)', body: utf8('x'), headers: [['X-Signature', 'first'], ['x-signature', 'second'], ['User-Agent', 'one'], ['User-Agent', 'two']] },
+  {
+    name: 'repeated query names (last wins)',
+    body: utf8('x'),
+    query: [
+      ['a', '1'],
+      ['b', 'x'],
+      ['a', '2'],
+      ['a', '3'],
+    ],
+  },
+  {
+    name: 'url-encoded path parameter',
+    body: utf8('x'),
+    rawParams: { token: '%D1%82%D0%BE%D0%BA%D0%B5%D0%BD%27%22%20x%2Fy%25', scope_id: 'a%2Bb%3Dc%26d%3F' },
+  },
+  {
+    name: 'repeated header in two cases (last wins)',
+    body: utf8('x'),
+    headers: [
+      ['X-Signature', 'first'],
+      ['x-signature', 'second'],
+      ['User-Agent', 'one'],
+      ['User-Agent', 'two'],
+    ],
+  },
   { name: 'content type with a charset parameter', body: utf8('{}'), contentTypeHeader: (ct) => `${ct}; charset=UTF-8` },
 ];
 
@@ -71,7 +121,10 @@ function bothWays(route: Route, contentType: string, c: Case, variant: EscapeVar
   // Both edges get the path parameters the same way: matched and percent-decoded.
   const pathParams = matchPath(route.path, rawPath);
   if (!pathParams) throw new Error(`test bug: ${rawPath} does not match ${route.path}`);
-  const headers: Array<readonly [string, string]> = [['Content-Type', c.contentTypeHeader ? c.contentTypeHeader(contentType) : contentType], ...(c.headers ?? [])];
+  const headers: Array<readonly [string, string]> = [
+    ['Content-Type', c.contentTypeHeader ? c.contentTypeHeader(contentType) : contentType],
+    ...(c.headers ?? []),
+  ];
   const query = c.query ?? [];
   const meta = { requestId: 'c0ffee00-1111-2222-3333-444455556666', receivedAt: 1_764_072_000_123, sourceIp: '88.212.240.28' };
 
@@ -79,7 +132,15 @@ function bothWays(route: Route, contentType: string, c: Case, variant: EscapeVar
   if (template === undefined) throw new Error(`no template for ${contentType}`);
   const rawForm = renderRequestTemplate(
     template,
-    { body: c.body, path: pathParams, query, headers, requestId: meta.requestId, requestTimeEpoch: meta.receivedAt, sourceIp: meta.sourceIp },
+    {
+      body: c.body,
+      path: pathParams,
+      query,
+      headers,
+      requestId: meta.requestId,
+      requestTimeEpoch: meta.receivedAt,
+      sourceIp: meta.sourceIp,
+    },
     variant,
   );
   const form = new URLSearchParams(rawForm);
@@ -152,12 +213,24 @@ describe('generated SendMessage templates', () => {
     fc.assert(
       fc.property(
         text.filter((s) => s.length > 0),
-        fc.array(fc.tuple(text.filter((s) => s.length > 0), text), { maxLength: 4 }),
+        fc.array(
+          fc.tuple(
+            text.filter((s) => s.length > 0),
+            text,
+          ),
+          { maxLength: 4 },
+        ),
         text,
         text,
         fc.constantFrom<EscapeVariant>('commons-lang-2.6', 'keeps-non-ascii'),
         (param, query, signature, body, variant) => {
-          const c: Case = { name: 'prop', body: utf8(body), rawParams: { scope_id: encodeURIComponent(param) }, query, headers: [['X-SIGNATURE', signature]] };
+          const c: Case = {
+            name: 'prop',
+            body: utf8(body),
+            rawParams: { scope_id: encodeURIComponent(param) },
+            query,
+            headers: [['X-SIGNATURE', signature]],
+          };
           const { fromVtl, fromRunner } = bothWays(route, contentType, c, variant);
           expect(fromVtl).toStrictEqual(fromRunner);
         },
@@ -184,7 +257,7 @@ describe('generated SendMessage templates', () => {
 });
 
 describe('the VTL stand-in behaves like the JVM where the templates rely on it', () => {
-  it('escapeJavaScript follows Commons Lang 2.6 (the \\\' that JSON forbids included)', () => {
+  it("escapeJavaScript follows Commons Lang 2.6 (the \\' that JSON forbids included)", () => {
     expect(escapeJavaScript(`He didn't say, "Stop!"`)).toBe(`He didn\\'t say, \\"Stop!\\"`);
     expect(escapeJavaScript('a/b\\c\n\u0001é😀')).toBe('a\\/b\\\\c\\n\\u0001\\u00E9\\uD83D\\uDE00');
   });
@@ -213,7 +286,10 @@ describe('constant and response templates', () => {
   });
 
   it('an SQS error is a 500 (the sender retries) without SQS text; "message too long" is a 413', () => {
-    const other = renderResponseTemplate(queueErrorResponseTemplate(), '<ErrorResponse><Error><Code>AWS.SimpleQueueService.NonExistentQueue</Code><Message>arn:aws:sqs:eu-central-1:123456789012:q</Message></Error></ErrorResponse>');
+    const other = renderResponseTemplate(
+      queueErrorResponseTemplate(),
+      '<ErrorResponse><Error><Code>AWS.SimpleQueueService.NonExistentQueue</Code><Message>arn:aws:sqs:eu-central-1:123456789012:q</Message></Error></ErrorResponse>',
+    );
     expect(other).toEqual({ body: JSON.stringify({ message: QUEUE_ERROR_MESSAGE }) });
     const tooLong = renderResponseTemplate(
       queueErrorResponseTemplate(),

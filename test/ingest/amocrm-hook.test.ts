@@ -82,9 +82,21 @@ describe('amocrm-hook processor over the real fixtures', () => {
     expect(w.bus.events).toHaveLength(15);
     const kinds = w.bus.events.map((e) => e.detailType);
     expect(kinds).toEqual([
-      'amocrm.lead.status', 'amocrm.lead.status', 'amocrm.lead.status', 'amocrm.lead.status', 'amocrm.lead.add', 'amocrm.lead.update',
-      'amocrm.lead.delete', 'amocrm.lead.responsible', 'amocrm.contact.add', 'amocrm.contact.update', 'amocrm.contact.update',
-      'amocrm.company.add', 'amocrm.lead.note', 'amocrm.unsorted.add', 'amocrm.task.update',
+      'amocrm.lead.status',
+      'amocrm.lead.status',
+      'amocrm.lead.status',
+      'amocrm.lead.status',
+      'amocrm.lead.add',
+      'amocrm.lead.update',
+      'amocrm.lead.delete',
+      'amocrm.lead.responsible',
+      'amocrm.contact.add',
+      'amocrm.contact.update',
+      'amocrm.contact.update',
+      'amocrm.company.add',
+      'amocrm.lead.note',
+      'amocrm.unsorted.add',
+      'amocrm.task.update',
     ]);
     const dp = w.bus.events[3] as BusEvent;
     expect(dp.detail).toEqual({
@@ -94,7 +106,12 @@ describe('amocrm-hook processor over the real fixtures', () => {
       action: 'status',
       family: 'digital-pipeline',
       entityId: 10754147,
-      data: expect.objectContaining({ id: 10754147, status_id: expect.any(Number), old_status_id: expect.any(Number), pipeline_id: expect.any(Number) }),
+      data: expect.objectContaining({
+        id: 10754147,
+        status_id: expect.any(Number),
+        old_status_id: expect.any(Number),
+        pipeline_id: expect.any(Number),
+      }),
       index: 0,
       idempotencyKey: expect.stringMatching(/^sha256:[0-9a-f]{64}:lead:10754147:status:0$/),
       requestId: 'gw-3',
@@ -106,7 +123,20 @@ describe('amocrm-hook processor over the real fixtures', () => {
       const text = JSON.stringify(e.detail);
       // Never the request body (its encoded form) nor the path token.
       expect(text).not.toMatch(/%5B|hook-token-/);
-      expect(Object.keys(e.detail).sort()).toEqual(expect.arrayContaining(['account', 'kind', 'entity', 'action', 'family', 'entityId', 'data', 'idempotencyKey', 'requestId', 'receivedAt']));
+      expect(Object.keys(e.detail).sort()).toEqual(
+        expect.arrayContaining([
+          'account',
+          'kind',
+          'entity',
+          'action',
+          'family',
+          'entityId',
+          'data',
+          'idempotencyKey',
+          'requestId',
+          'receivedAt',
+        ]),
+      );
     }
     expect(w.metrics.total(METRIC.eventsPublished)).toBe(15);
     expect(w.metrics.total(METRIC.badToken)).toBe(0);
@@ -128,11 +158,27 @@ describe('amocrm-hook processor over the real fixtures', () => {
     expect(w.bus.events).toHaveLength(1);
     // amoCRM's redelivery of the same bytes (5 min later) under a NEW X-Amocrm-Requestid: still the same event.
     const third = captureLog();
-    expect(await run(w, hookEnvelope(body, tokenOf('anyor'), { 'X-Amocrm-Requestid': 'f00dfeed-0000-4000-8000-000000000001' }, 'gw-c'), third.log)).toEqual({ kind: 'ok' });
+    expect(
+      await run(
+        w,
+        hookEnvelope(body, tokenOf('anyor'), { 'X-Amocrm-Requestid': 'f00dfeed-0000-4000-8000-000000000001' }, 'gw-c'),
+        third.log,
+      ),
+    ).toEqual({ kind: 'ok' });
     expect(w.bus.events).toHaveLength(1);
-    expect(third.lines).toContainEqual({ level: 'info', message: 'amocrm webhook: duplicate events skipped', attrs: { account: 'acc-anyor', events: 1, ran: 0, duplicates: 1, published: 0 } });
-    expect(calls).toEqual([`10754147@amocrm:acc-anyor:sha256:${createHash('sha256').update(body).digest('hex')}:lead:10754147:status:0#flow:stage-rule`]);
-    expect(second.lines).toContainEqual({ level: 'info', message: 'amocrm webhook: duplicate events skipped', attrs: { account: 'acc-anyor', events: 1, ran: 0, duplicates: 1, published: 0 } });
+    expect(third.lines).toContainEqual({
+      level: 'info',
+      message: 'amocrm webhook: duplicate events skipped',
+      attrs: { account: 'acc-anyor', events: 1, ran: 0, duplicates: 1, published: 0 },
+    });
+    expect(calls).toEqual([
+      `10754147@amocrm:acc-anyor:sha256:${createHash('sha256').update(body).digest('hex')}:lead:10754147:status:0#flow:stage-rule`,
+    ]);
+    expect(second.lines).toContainEqual({
+      level: 'info',
+      message: 'amocrm webhook: duplicate events skipped',
+      attrs: { account: 'acc-anyor', events: 1, ran: 0, duplicates: 1, published: 0 },
+    });
     expect(w.metrics.total(METRIC.eventsPublished)).toBe(1);
   });
 
@@ -153,7 +199,11 @@ describe('path token', () => {
     const w = world();
     const body = fixtureBytes('amocrm-webhooks/webhook-02-status_lead-modern-cyrillic.txt');
     const wrong = `${tokenOf('unirock')}x`;
-    expect(await run(w, hookEnvelope(body, wrong))).toEqual({ kind: 'park', reason: 'bad-token', error: 'the path token matches no configured account' });
+    expect(await run(w, hookEnvelope(body, wrong))).toEqual({
+      kind: 'park',
+      reason: 'bad-token',
+      error: 'the path token matches no configured account',
+    });
     expect(await run(w, hookEnvelope(body, undefined))).toMatchObject({ kind: 'park', reason: 'bad-token' });
     expect(await run(w, hookEnvelope(body, ''.padEnd(3, 'a')))).toMatchObject({ kind: 'park', reason: 'bad-token' });
     expect(w.bus.events).toEqual([]);
@@ -169,7 +219,9 @@ describe('path token', () => {
       { messageId: 'm1', body: JSON.stringify(env), receiveCount: 1 },
       {
         queue: { id: 'amocrm-hooks', fifo: false, maxAttempts: 5 },
-        routes: new Map([['amocrm-hook', { id: 'amocrm-hook', bodyLimitBytes: 512 * 1024, target: { kind: 'queue', queue: 'amocrm-hooks' } }]]),
+        routes: new Map([
+          ['amocrm-hook', { id: 'amocrm-hook', bodyLimitBytes: 512 * 1024, target: { kind: 'queue', queue: 'amocrm-hooks' } }],
+        ]),
         processors: { 'amocrm-hook': w.processor },
         log,
         now: Date.now,
@@ -209,7 +261,7 @@ describe('path token', () => {
 });
 
 describe('a missing hook-token secret', () => {
-  it('stops only its own account: the others are processed; a token matching no loaded account is retried (it may be the missing one\'s) until the secret is read, then bad-token', async () => {
+  it("stops only its own account: the others are processed; a token matching no loaded account is retried (it may be the missing one's) until the secret is read, then bad-token", async () => {
     let now = 1_000_000;
     const secrets = new TestSecrets();
     delete secrets.values['hooks/unirock'];
@@ -217,15 +269,26 @@ describe('a missing hook-token secret', () => {
     const w = world({ tokens, secrets });
     const { log, lines } = captureLog();
     // Another account's webhook goes through.
-    expect(await run(w, hookEnvelope(fixtureBytes('amocrm-webhooks/webhook-04-status_lead-dp-short.txt'), tokenOf('anyor')), log)).toEqual({ kind: 'ok' });
+    expect(await run(w, hookEnvelope(fixtureBytes('amocrm-webhooks/webhook-04-status_lead-dp-short.txt'), tokenOf('anyor')), log)).toEqual({
+      kind: 'ok',
+    });
     expect(w.bus.events.map((e) => e.detail.account)).toEqual(['acc-anyor']);
     // The missing one is named (secret name only, never a value).
-    expect(lines).toContainEqual({ level: 'warn', message: 'hook-token secret(s) could not be read; their accounts\' webhooks are retried until they can', attrs: { accounts: ['acc-unirock'], secrets: ['hooks/unirock'] } });
+    expect(lines).toContainEqual({
+      level: 'warn',
+      message: "hook-token secret(s) could not be read; their accounts' webhooks are retried until they can",
+      attrs: { accounts: ['acc-unirock'], secrets: ['hooks/unirock'] },
+    });
     expect(JSON.stringify(lines)).not.toMatch(/hook-token-/);
     // unirock's own token, and a forged one: not parked bad-token while a secret is missing.
     const body = fixtureBytes('amocrm-webhooks/webhook-07-delete_lead.txt');
     const own = await run(w, hookEnvelope(body, tokenOf('unirock')));
-    expect(own).toMatchObject({ kind: 'retry', error: expect.stringMatching(/^RetryableError: the path token matches no loaded account, and the hook-token secret of 1 account could not be read \(hooks\/unirock\)/) });
+    expect(own).toMatchObject({
+      kind: 'retry',
+      error: expect.stringMatching(
+        /^RetryableError: the path token matches no loaded account, and the hook-token secret of 1 account could not be read \(hooks\/unirock\)/,
+      ),
+    });
     expect(JSON.stringify(own)).not.toContain(tokenOf('unirock'));
     expect(await run(w, hookEnvelope(body, 'forged-token'))).toMatchObject({ kind: 'retry' });
     expect(w.metrics.total(METRIC.badToken)).toBe(0);
@@ -242,7 +305,7 @@ describe('a missing hook-token secret', () => {
     expect(w.metrics.total(METRIC.badToken)).toBe(1);
   });
 
-  it('a re-read that fails for one account keeps that account\'s token from before', async () => {
+  it("a re-read that fails for one account keeps that account's token from before", async () => {
     let now = 1_000_000;
     const secrets = new TestSecrets();
     const w = world({ tokens: new HookTokenMatcher({ config: fixtureConfig(), secrets, now: () => now }), secrets });
@@ -258,27 +321,42 @@ describe('a missing hook-token secret', () => {
 describe('parse and account checks', () => {
   it('an invalid body parks invalid-webhook with the parser code and message', async () => {
     const w = world();
-    expect(await run(w, hookEnvelope('{"leads":1}', tokenOf('test')))).toEqual({ kind: 'park', reason: 'invalid-webhook', error: 'not-form: the body looks like JSON, not application/x-www-form-urlencoded' });
+    expect(await run(w, hookEnvelope('{"leads":1}', tokenOf('test')))).toEqual({
+      kind: 'park',
+      reason: 'invalid-webhook',
+      error: 'not-form: the body looks like JSON, not application/x-www-form-urlencoded',
+    });
     expect(await run(w, hookEnvelope('leads%5Bstatus%5D%5B0%5D%5Bid%5D=abc&account%5Bsubdomain%5D=test', tokenOf('test')))).toMatchObject({
       kind: 'park',
       reason: 'invalid-webhook',
       error: expect.stringMatching(/^invalid-item: leads\[status\]\[0\]\[id\]/),
     });
-    expect(await run(w, hookEnvelope('account%5Bsubdomain%5D=test', tokenOf('test')))).toMatchObject({ reason: 'invalid-webhook', error: expect.stringMatching(/^no-events:/) });
+    expect(await run(w, hookEnvelope('account%5Bsubdomain%5D=test', tokenOf('test')))).toMatchObject({
+      reason: 'invalid-webhook',
+      error: expect.stringMatching(/^no-events:/),
+    });
     expect(w.bus.events).toEqual([]);
   });
 
-  it('the body must name the token\'s account: another subdomain, or another configured id, parks account-mismatch', async () => {
+  it("the body must name the token's account: another subdomain, or another configured id, parks account-mismatch", async () => {
     const w = world();
     // webhook-02 is unirock's; the token is anyor's.
-    expect(await run(w, hookEnvelope(fixtureBytes('amocrm-webhooks/webhook-02-status_lead-modern-cyrillic.txt'), tokenOf('anyor')))).toEqual({
+    expect(
+      await run(w, hookEnvelope(fixtureBytes('amocrm-webhooks/webhook-02-status_lead-modern-cyrillic.txt'), tokenOf('anyor'))),
+    ).toEqual({
       kind: 'park',
       reason: 'account-mismatch',
-      error: 'the webhook names account subdomain "unirock" (id 16700680), but its path token belongs to account "acc-anyor" (subdomain "anyor")',
+      error:
+        'the webhook names account subdomain "unirock" (id 16700680), but its path token belongs to account "acc-anyor" (subdomain "anyor")',
     });
     // Right subdomain, wrong amoCRM id (configured for unirock).
-    const forged = fixtureBytes('amocrm-webhooks/webhook-07-delete_lead.txt').toString('latin1').replace('account%5Bid%5D=16700680', 'account%5Bid%5D=16700681');
-    expect(await run(w, hookEnvelope(Buffer.from(forged, 'latin1'), tokenOf('unirock')))).toMatchObject({ kind: 'park', reason: 'account-mismatch' });
+    const forged = fixtureBytes('amocrm-webhooks/webhook-07-delete_lead.txt')
+      .toString('latin1')
+      .replace('account%5Bid%5D=16700680', 'account%5Bid%5D=16700681');
+    expect(await run(w, hookEnvelope(Buffer.from(forged, 'latin1'), tokenOf('unirock')))).toMatchObject({
+      kind: 'park',
+      reason: 'account-mismatch',
+    });
     expect(w.bus.events).toEqual([]);
   });
 });
@@ -311,7 +389,10 @@ describe('flows and failure semantics', () => {
   it('DeferError keeps its meaning (defer, not counted); PermanentError parks; an unknown error is a retry', async () => {
     for (const [err, expected] of [
       [new DeferError('rate-budget', 7), { kind: 'defer', reason: 'rate-budget', delaySeconds: 7 }],
-      [new PermanentError('lead-not-found', 'lead 501 is gone'), { kind: 'park', reason: 'lead-not-found', error: 'PermanentError: lead 501 is gone' }],
+      [
+        new PermanentError('lead-not-found', 'lead 501 is gone'),
+        { kind: 'park', reason: 'lead-not-found', error: 'PermanentError: lead 501 is gone' },
+      ],
       [new TypeError('boom'), { kind: 'retry', error: 'TypeError: boom' }],
     ] as const) {
       table = await createTestTable('ingest'); // each case its own deployment: the same body again would be a duplicate
@@ -343,7 +424,14 @@ describe('flows and failure semantics', () => {
     expect(await firstRun).toEqual({ kind: 'ok' });
     expect(w.bus.events.map((e) => e.detailType)).toEqual(['amocrm.lead.status', 'amocrm.lead.update']);
     // The defer decision re-sends with a delay and does not count an attempt.
-    const d = decide({ envelope: env, outcome: { kind: 'defer', reason: 'event-in-progress', delaySeconds: 30 }, queue: { id: 'amocrm-hooks', fifo: false, maxAttempts: 5 }, receiveCount: 1, random: () => 0, now: env.receivedAt });
+    const d = decide({
+      envelope: env,
+      outcome: { kind: 'defer', reason: 'event-in-progress', delaySeconds: 30 },
+      queue: { id: 'amocrm-hooks', fifo: false, maxAttempts: 5 },
+      receiveCount: 1,
+      random: () => 0,
+      now: env.receivedAt,
+    });
     expect(d).toMatchObject({ kind: 'resend', delaySeconds: 30, envelope: { deferrals: 1 } });
   });
 
@@ -390,7 +478,12 @@ describe('flows and failure semantics', () => {
     // The flows got the full event, and the later event.
     expect(flowSaw.map(([k]) => k)).toEqual(['lead.note', 'lead.update']);
     expect(flowSaw[0]![1]).toBeGreaterThan(300_000);
-    expect(lines.some((l) => l.level === 'warn' && l.message === 'amocrm event too large for the bus; published a stand-in' && l.attrs.kind === 'lead.note')).toBe(true);
+    expect(
+      lines.some(
+        (l) =>
+          l.level === 'warn' && l.message === 'amocrm event too large for the bus; published a stand-in' && l.attrs.kind === 'lead.note',
+      ),
+    ).toBe(true);
     expect(w.metrics.total(METRIC.eventsPublished)).toBe(2);
     // A redelivery is a duplicate, nothing published twice.
     expect(await run(w, env)).toEqual({ kind: 'ok' });
@@ -413,12 +506,23 @@ describe('bus adapters', () => {
     const sent: unknown[] = [];
     // A structural EventBridge client: the adapter only calls send(PutEventsCommand).
     const client = { send: async (cmd: { input: unknown }) => (sent.push(cmd.input), { FailedEntryCount: 0, Entries: [] }) };
-    const publisher: EventPublisher = createEventBridgePublisher(client as unknown as Parameters<typeof createEventBridgePublisher>[0], 'amo-gateway-events');
+    const publisher: EventPublisher = createEventBridgePublisher(
+      client as unknown as Parameters<typeof createEventBridgePublisher>[0],
+      'amo-gateway-events',
+    );
     const w = world({ bus: publisher });
-    await run(w, hookEnvelope(fixtureBytes('amocrm-webhooks/webhook-04-status_lead-dp-short.txt'), tokenOf('anyor'), { 'X-Amocrm-Requestid': 'eb-1' }));
+    await run(
+      w,
+      hookEnvelope(fixtureBytes('amocrm-webhooks/webhook-04-status_lead-dp-short.txt'), tokenOf('anyor'), { 'X-Amocrm-Requestid': 'eb-1' }),
+    );
     expect(sent).toHaveLength(1);
     const entry = (sent[0] as { Entries: Array<{ Source: string; DetailType: string; Detail: string; EventBusName: string }> }).Entries[0]!;
     expect(entry).toMatchObject({ Source: EVENT_SOURCE, DetailType: 'amocrm.lead.status', EventBusName: 'amo-gateway-events' });
-    expect(JSON.parse(entry.Detail)).toMatchObject({ account: 'acc-anyor', kind: 'lead.status', entityId: 10754147, idempotencyKey: expect.stringMatching(/^sha256:[0-9a-f]{64}:lead:10754147:status:0$/) });
+    expect(JSON.parse(entry.Detail)).toMatchObject({
+      account: 'acc-anyor',
+      kind: 'lead.status',
+      entityId: 10754147,
+      idempotencyKey: expect.stringMatching(/^sha256:[0-9a-f]{64}:lead:10754147:status:0$/),
+    });
   });
 });

@@ -14,17 +14,35 @@ import type { DlqIndex } from '../../lib/pipeline/dlq-index.ts';
 import { captureLog, ctxFor, hookEnvelope } from './support.ts';
 
 const base = {
-  integrations: [{ id: 'main', clientId: 'client-0000-0001', clientSecret: { secret: 'client' }, redirectUri: 'https://gw.example.com/oauth/callback' }],
+  integrations: [
+    { id: 'main', clientId: 'client-0000-0001', clientSecret: { secret: 'client' }, redirectUri: 'https://gw.example.com/oauth/callback' },
+  ],
   accounts: [{ id: 'clinic', integration: 'main', subdomain: 'clinic', domain: 'amocrm.ru', hookToken: { secret: 'hooks/clinic' } }],
 };
 
 describe('config additions', () => {
   it('hookToken, mirror and events parse; events.publish defaults to true; an old config still parses', () => {
-    const c = parseConfig({ ...base, mirror: { baseUrl: 'https://mirror.example.com/prod', routes: ['amocrm-hook'], tokens: { 'amocrm-hook': { secret: 'mirror/hook' } }, timeoutMs: 1500 } });
+    const c = parseConfig({
+      ...base,
+      mirror: {
+        baseUrl: 'https://mirror.example.com/prod',
+        routes: ['amocrm-hook'],
+        tokens: { 'amocrm-hook': { secret: 'mirror/hook' } },
+        timeoutMs: 1500,
+      },
+    });
     expect(c.accounts[0]?.hookToken).toEqual({ secret: 'hooks/clinic' });
     expect(c.events).toEqual({ publish: true });
-    expect(c.mirror).toEqual({ baseUrl: 'https://mirror.example.com/prod', routes: ['amocrm-hook'], tokens: { 'amocrm-hook': { secret: 'mirror/hook' } }, timeoutMs: 1500 });
-    const old = parseConfig({ integrations: base.integrations, accounts: [{ id: 'clinic', integration: 'main', subdomain: 'clinic', domain: 'amocrm.ru' }] });
+    expect(c.mirror).toEqual({
+      baseUrl: 'https://mirror.example.com/prod',
+      routes: ['amocrm-hook'],
+      tokens: { 'amocrm-hook': { secret: 'mirror/hook' } },
+      timeoutMs: 1500,
+    });
+    const old = parseConfig({
+      integrations: base.integrations,
+      accounts: [{ id: 'clinic', integration: 'main', subdomain: 'clinic', domain: 'amocrm.ru' }],
+    });
     expect(old.mirror).toBeUndefined();
     expect(old.events.publish).toBe(true);
     expect(parseConfig({ ...base, events: { publish: false } }).events.publish).toBe(false);
@@ -33,7 +51,13 @@ describe('config additions', () => {
   it('refuses a secret in place of a reference, a shared hook token, a plain-http mirror and unknown keys', () => {
     expect(() => parseConfig({ ...base, accounts: [{ ...base.accounts[0], hookToken: 'abc' }] })).toThrow(ConfigError);
     expect(() =>
-      parseConfig({ ...base, accounts: [base.accounts[0], { id: 'two', integration: 'main', subdomain: 'two', domain: 'amocrm.ru', hookToken: { secret: 'hooks/clinic' } }] }),
+      parseConfig({
+        ...base,
+        accounts: [
+          base.accounts[0],
+          { id: 'two', integration: 'main', subdomain: 'two', domain: 'amocrm.ru', hookToken: { secret: 'hooks/clinic' } },
+        ],
+      }),
     ).toThrow(/accounts\.1\.hookToken: account "clinic" already uses hookToken secret "hooks\/clinic"/);
     expect(() => parseConfig({ ...base, mirror: { baseUrl: 'http://mirror.example.com' } })).toThrow(/mirror\.baseUrl: must be https/);
     expect(() => parseConfig({ ...base, mirror: { baseUrl: 'https://m.example.com', token: 'x' } })).toThrow(ConfigError);
@@ -41,12 +65,33 @@ describe('config additions', () => {
   });
 });
 
-const QUEUES = JSON.stringify(Object.fromEntries(routeTable.queues.map((q) => [q.id, { arn: `arn:aws:sqs:eu-central-1:1:amo-gateway-${q.id}`, url: `https://sqs.eu-central-1.amazonaws.com/1/amo-gateway-${q.id}`, dlqUrl: `https://sqs.eu-central-1.amazonaws.com/1/amo-gateway-${q.id}-dlq` }])));
+const QUEUES = JSON.stringify(
+  Object.fromEntries(
+    routeTable.queues.map((q) => [
+      q.id,
+      {
+        arn: `arn:aws:sqs:eu-central-1:1:amo-gateway-${q.id}`,
+        url: `https://sqs.eu-central-1.amazonaws.com/1/amo-gateway-${q.id}`,
+        dlqUrl: `https://sqs.eu-central-1.amazonaws.com/1/amo-gateway-${q.id}-dlq`,
+      },
+    ]),
+  ),
+);
 
 describe('worker wiring from the Lambda environment', () => {
   it('builds the ingest deps from TABLE_NAME, QUEUES, AMO_CONFIG_JSON, EVENT_BUS_NAME, AMO_SECRETS_PREFIX', () => {
     const metrics = new RecordingMetrics();
-    const deps = depsFromEnv({ TABLE_NAME: 't', QUEUES, AMO_CONFIG_JSON: JSON.stringify(base), EVENT_BUS_NAME: 'amo-gateway-events', AMO_SECRETS_PREFIX: 'amo-gateway/' }, silentLog, metrics);
+    const deps = depsFromEnv(
+      {
+        TABLE_NAME: 't',
+        QUEUES,
+        AMO_CONFIG_JSON: JSON.stringify(base),
+        EVENT_BUS_NAME: 'amo-gateway-events',
+        AMO_SECRETS_PREFIX: 'amo-gateway/',
+      },
+      silentLog,
+      metrics,
+    );
     expect(deps.ingest?.config.accounts[0]?.id).toBe('clinic');
     expect(deps.metrics).toBe(metrics);
     expect(() => createHandler(deps)).not.toThrow();
@@ -54,10 +99,16 @@ describe('worker wiring from the Lambda environment', () => {
 
   it('says exactly what is missing', () => {
     expect(() => depsFromEnv({ TABLE_NAME: 't', QUEUES }, silentLog)).toThrow(/no configuration: set AMO_CONFIG_JSON/);
-    expect(() => depsFromEnv({ TABLE_NAME: 't', QUEUES, AMO_CONFIG_JSON: JSON.stringify(base) }, silentLog)).toThrow(/EVENT_BUS_NAME is not set/);
-    expect(() => depsFromEnv({ TABLE_NAME: 't', QUEUES, AMO_CONFIG_JSON: '{"accounts":[]}' }, silentLog)).toThrow(/invalid AMO_CONFIG_JSON/);
+    expect(() => depsFromEnv({ TABLE_NAME: 't', QUEUES, AMO_CONFIG_JSON: JSON.stringify(base) }, silentLog)).toThrow(
+      /EVENT_BUS_NAME is not set/,
+    );
+    expect(() => depsFromEnv({ TABLE_NAME: 't', QUEUES, AMO_CONFIG_JSON: '{"accounts":[]}' }, silentLog)).toThrow(
+      /invalid AMO_CONFIG_JSON/,
+    );
     // Events off: no bus needed.
-    expect(depsFromEnv({ TABLE_NAME: 't', QUEUES, AMO_CONFIG_JSON: JSON.stringify({ ...base, events: { publish: false } }) }, silentLog).ingest).toBeDefined();
+    expect(
+      depsFromEnv({ TABLE_NAME: 't', QUEUES, AMO_CONFIG_JSON: JSON.stringify({ ...base, events: { publish: false } }) }, silentLog).ingest,
+    ).toBeDefined();
   });
 
   it('a mirror naming a route the table does not have fails at cold start, not per message', () => {
@@ -92,7 +143,14 @@ describe('small parts', () => {
 
   it('withMirror mirrors on the first try only and waits for the send; a deferred or retried message is not sent again', async () => {
     const sent: string[] = [];
-    const map = withMirror({ 'amocrm-hook': async () => ok() }, { mirror: { send: async (env) => (sent.push(env.requestId), { status: 'sent', httpStatus: 200 }) }, routes: [{ id: 'amocrm-hook', method: 'POST', path: '/hooks/amocrm/{token}' }], gates: { 'amocrm-hook': async () => true } });
+    const map = withMirror(
+      { 'amocrm-hook': async () => ok() },
+      {
+        mirror: { send: async (env) => (sent.push(env.requestId), { status: 'sent', httpStatus: 200 }) },
+        routes: [{ id: 'amocrm-hook', method: 'POST', path: '/hooks/amocrm/{token}' }],
+        gates: { 'amocrm-hook': async () => true },
+      },
+    );
     const p = map['amocrm-hook']!;
     const env = hookEnvelope('a=1', 't', {}, 'first');
     const { log } = captureLog();
@@ -107,11 +165,23 @@ describe('small parts', () => {
     const route = { id: 'amocrm-hook', method: 'POST' as const, path: '/hooks/amocrm/{token}' };
     const sent: string[] = [];
     const mirror = { send: async (env: { requestId: string }) => (sent.push(env.requestId), { status: 'sent' as const, httpStatus: 200 }) };
-    expect(() => withMirror({ 'amocrm-hook': async () => ok() }, { mirror, routes: [route] })).toThrow(/need a token check before they are mirrored: amocrm-hook/);
+    expect(() => withMirror({ 'amocrm-hook': async () => ok() }, { mirror, routes: [route] })).toThrow(
+      /need a token check before they are mirrored: amocrm-hook/,
+    );
     const metrics = new RecordingMetrics();
     const map = withMirror(
       { 'amocrm-hook': async () => ok() },
-      { mirror, routes: [route], metrics, gates: { 'amocrm-hook': async (env) => { if (env.params.token === 'down') throw new Error('store down'); return env.params.token === 'ours'; } } },
+      {
+        mirror,
+        routes: [route],
+        metrics,
+        gates: {
+          'amocrm-hook': async (env) => {
+            if (env.params.token === 'down') throw new Error('store down');
+            return env.params.token === 'ours';
+          },
+        },
+      },
     );
     const p = map['amocrm-hook']!;
     const { log, lines } = captureLog();
@@ -121,6 +191,10 @@ describe('small parts', () => {
     }
     expect(sent).toEqual(['ours']);
     expect(metrics.total('MirrorFailed')).toBe(1);
-    expect(lines).toContainEqual({ level: 'warn', message: 'mirror send failed', attrs: { route: 'amocrm-hook', reason: 'token-unverified' } });
+    expect(lines).toContainEqual({
+      level: 'warn',
+      message: 'mirror send failed',
+      attrs: { route: 'amocrm-hook', reason: 'token-unverified' },
+    });
   });
 });

@@ -44,7 +44,7 @@ async function receiver(status: () => number): Promise<{ url: string; got: Got[]
 const MIRROR_TOKEN = 'mirror-side-hook-token-1b2c3d4e';
 
 describe('mirror mode (a second local receiver)', () => {
-  it('sends every received request of the mirrored routes as received, with the mirror\'s own token, once, alongside processing', async () => {
+  it("sends every received request of the mirrored routes as received, with the mirror's own token, once, alongside processing", async () => {
     const r = await receiver(() => 200);
     let failOnce = true;
     const flows = new FlowRegistry().on('lead.status', 'flaky', async () => {
@@ -81,7 +81,11 @@ describe('mirror mode (a second local receiver)', () => {
     expect(w.amo.bus.events.map((e) => e.detailType)).toEqual(['amocrm.lead.status', 'amocrm.lead.update']);
 
     // Other queue routes are mirrored too by default (they have no token).
-    const res = await fetch(`${w.runner.url}/zdrav/mc`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '[{"id":7}]' });
+    const res = await fetch(`${w.runner.url}/zdrav/mc`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: '[{"id":7}]',
+    });
     expect(res.status).toBe(200);
     const rd = await waitFor(() => r.got.find((g) => g.url === '/prod/zdrav/mc'), 'the RDESK mirror');
     expect(rd.body.toString()).toBe('[{"id":7}]');
@@ -92,7 +96,12 @@ describe('mirror mode (a second local receiver)', () => {
     const r = await receiver(() => 200);
     const w = await startWorld({
       amocrm: {
-        mirror: { baseUrl: `${r.url}/prod`, routes: ['amocrm-hook'], tokens: { 'amocrm-hook': { secret: 'mirror/amocrm-hook' } }, timeoutMs: 2000 },
+        mirror: {
+          baseUrl: `${r.url}/prod`,
+          routes: ['amocrm-hook'],
+          tokens: { 'amocrm-hook': { secret: 'mirror/amocrm-hook' } },
+          timeoutMs: 2000,
+        },
         extraSecrets: { 'mirror/amocrm-hook': MIRROR_TOKEN },
       },
     });
@@ -116,7 +125,12 @@ describe('mirror mode (a second local receiver)', () => {
 
   it('a failing or unreachable mirror never changes the outcome; failures are only counted (MirrorFailed)', async () => {
     const bad = await receiver(() => 502);
-    const w = await startWorld({ amocrm: { mirror: { baseUrl: bad.url, routes: ['amocrm-hook'], tokens: { 'amocrm-hook': { secret: 'mirror/t' } }, timeoutMs: 500 }, extraSecrets: { 'mirror/t': 'x-token' } } });
+    const w = await startWorld({
+      amocrm: {
+        mirror: { baseUrl: bad.url, routes: ['amocrm-hook'], tokens: { 'amocrm-hook': { secret: 'mirror/t' } }, timeoutMs: 500 },
+        extraSecrets: { 'mirror/t': 'x-token' },
+      },
+    });
     await w.sandbox.admin.moveLead({ leadId: 8001, statusId: 50012 });
     await waitFor(() => w.runner.pollerStats()['amocrm-hooks']?.deleted === 1, 'processed');
     expect(bad.got).toHaveLength(1);

@@ -26,7 +26,14 @@ export const tokenOf = (sub: string): string => `hook-token-${sub}-7f3a9c2e51b04
 
 export function fixtureConfig(over: Partial<ConfigInput> = {}): Config {
   return parseConfig({
-    integrations: [{ id: 'main', clientId: 'client-0000-0000-0001', clientSecret: { secret: 'client-secret' }, redirectUri: 'https://gw.example.com/oauth/callback' }],
+    integrations: [
+      {
+        id: 'main',
+        clientId: 'client-0000-0000-0001',
+        clientSecret: { secret: 'client-secret' },
+        redirectUri: 'https://gw.example.com/oauth/callback',
+      },
+    ],
     accounts: Object.entries(FIXTURE_ACCOUNTS).map(([sub, amoId]) => ({
       id: accountIdOf(sub),
       integration: 'main',
@@ -53,7 +60,12 @@ export class TestSecrets implements SecretSource {
   }
 }
 
-export function hookEnvelope(body: Buffer | string, token: string | undefined, headers: Record<string, string> = {}, requestId = 'gw-req-1'): Envelope {
+export function hookEnvelope(
+  body: Buffer | string,
+  token: string | undefined,
+  headers: Record<string, string> = {},
+  requestId = 'gw-req-1',
+): Envelope {
   return buildEnvelope(
     {
       routeId: 'amocrm-hook',
@@ -77,7 +89,10 @@ export interface LogLine {
 
 export function captureLog(): { log: Log; lines: LogLine[] } {
   const lines: LogLine[] = [];
-  const at = (level: string) => (message: string, attrs: Record<string, unknown> = {}) => void lines.push({ level, message, attrs });
+  const at =
+    (level: string) =>
+    (message: string, attrs: Record<string, unknown> = {}) =>
+      void lines.push({ level, message, attrs });
   return { log: { debug: at('debug'), info: at('info'), warn: at('warn'), error: at('error') }, lines };
 }
 

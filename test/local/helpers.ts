@@ -58,7 +58,10 @@ export interface RawResponse {
  * A request whose body is written chunk by chunk; resolves as soon as the answer arrives, even
  * when the server stops reading and closes early (write errors after that are expected).
  */
-export function rawRequest(url: string, opts: { method: string; headers?: Record<string, string>; chunks?: Iterable<Buffer> }): Promise<RawResponse & { written: number }> {
+export function rawRequest(
+  url: string,
+  opts: { method: string; headers?: Record<string, string>; chunks?: Iterable<Buffer> },
+): Promise<RawResponse & { written: number }> {
   return new Promise((resolve, reject) => {
     let written = 0;
     let answered = false;
@@ -66,7 +69,9 @@ export function rawRequest(url: string, opts: { method: string; headers?: Record
       answered = true;
       const parts: Buffer[] = [];
       res.on('data', (c: Buffer) => parts.push(c));
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(parts).toString('utf8'), written }));
+      res.on('end', () =>
+        resolve({ status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(parts).toString('utf8'), written }),
+      );
       res.on('error', reject);
     });
     req.on('error', (e) => {

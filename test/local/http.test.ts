@@ -53,10 +53,14 @@ describe('queue routes', () => {
     });
     expect(res.status).toBe(200);
     const [env] = await queued(runner, 'amocrm-hooks');
-    expect(env).toMatchObject({ route: 'amocrm-hook', params: { token: 'acc tok-1' }, headers: { 'content-type': 'application/x-www-form-urlencoded', 'x-amocrm-requestid': 'r-42' } });
+    expect(env).toMatchObject({
+      route: 'amocrm-hook',
+      params: { token: 'acc tok-1' },
+      headers: { 'content-type': 'application/x-www-form-urlencoded', 'x-amocrm-requestid': 'r-42' },
+    });
   });
 
-  it('keep the LAST value of a repeated header (as API Gateway\'s mapping template does), whatever the case of its name', async () => {
+  it("keep the LAST value of a repeated header (as API Gateway's mapping template does), whatever the case of its name", async () => {
     const { runner } = await start({ pollers: false });
     const { port } = new URL(runner.url);
     const body = 'leads%5Bstatus%5D%5B0%5D%5Bid%5D=1';
@@ -81,13 +85,21 @@ describe('queue routes', () => {
     });
     expect(answer).toMatch(/^HTTP\/1\.1 200 /);
     const [env] = await queued(runner, 'amocrm-hooks');
-    expect(env!.headers).toEqual({ 'content-type': 'application/x-www-form-urlencoded', 'x-amocrm-requestid': 'last-id', 'user-agent': 'amoCRM-Webhooks/3.0' });
+    expect(env!.headers).toEqual({
+      'content-type': 'application/x-www-form-urlencoded',
+      'x-amocrm-requestid': 'last-id',
+      'user-agent': 'amoCRM-Webhooks/3.0',
+    });
   });
 
   it('accept a body exactly at the route limit', async () => {
     const { runner } = await start({ pollers: false });
     const limit = routeTable.routes.find((r) => r.id === 'zdrav-mc')!.bodyLimitBytes;
-    const res = await fetch(`${runner.url}/zdrav/mc`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: Buffer.alloc(limit, 0x20) });
+    const res = await fetch(`${runner.url}/zdrav/mc`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: Buffer.alloc(limit, 0x20),
+    });
     expect(res.status).toBe(200);
     expect(runner.depth('rdesk').visible).toBe(1);
   });
@@ -164,7 +176,11 @@ describe('refusals are JSON and enqueue nothing', () => {
     expect(read).toBeLessThan(256 * 1024 + 128 * 1024);
     expect(res.written).toBeLessThan(50 * 1024 * 1024);
     // One byte over the limit, in one piece, is refused too.
-    const one = await fetch(`${runner.url}/zdrav/mc`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: Buffer.alloc(256 * 1024 + 1, 0x20) });
+    const one = await fetch(`${runner.url}/zdrav/mc`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: Buffer.alloc(256 * 1024 + 1, 0x20),
+    });
     expect(one.status).toBe(413);
     expect(totalQueued(runner)).toBe(0);
   });
@@ -181,7 +197,11 @@ describe('stand-ins', () => {
       expect(q.name).toBe(`amo-gateway-${def.id}`);
       expect(dlq.arn).toBe(q.dlqArn);
       expect(JSON.parse(main.attributes.RedrivePolicy!)).toEqual({ deadLetterTargetArn: q.dlqArn, maxReceiveCount: 100 });
-      expect(main.attributes).toMatchObject({ MaximumMessageSize: '1048576', VisibilityTimeout: String(def.visibilityTimeoutSeconds), MessageRetentionPeriod: String(def.retentionDays * 86_400) });
+      expect(main.attributes).toMatchObject({
+        MaximumMessageSize: '1048576',
+        VisibilityTimeout: String(def.visibilityTimeoutSeconds),
+        MessageRetentionPeriod: String(def.retentionDays * 86_400),
+      });
       expect(runner.queuesConfig[def.id]).toEqual({ arn: q.arn, url: q.url, dlqUrl: q.dlqUrl });
     }
   });
@@ -205,9 +225,20 @@ describe('health', () => {
     let up = true;
     const events: string[] = [];
     const { runner } = await start({
-      services: [{ name: 'sandbox', start: async () => (events.push('start'), { url: 'http://127.0.0.1:1' }), stop: async () => void events.push('stop'), health: async () => ({ ok: up, accounts: 1 }) }],
+      services: [
+        {
+          name: 'sandbox',
+          start: async () => (events.push('start'), { url: 'http://127.0.0.1:1' }),
+          stop: async () => void events.push('stop'),
+          health: async () => ({ ok: up, accounts: 1 }),
+        },
+      ],
     });
-    expect(((await (await fetch(`${runner.url}/health`)).json()) as { parts: Record<string, unknown> }).parts.sandbox).toEqual({ ok: true, accounts: 1, status: 'up' });
+    expect(((await (await fetch(`${runner.url}/health`)).json()) as { parts: Record<string, unknown> }).parts.sandbox).toEqual({
+      ok: true,
+      accounts: 1,
+      status: 'up',
+    });
     up = false;
     const res = await fetch(`${runner.url}/health`);
     expect(res.status).toBe(503);
@@ -220,9 +251,36 @@ describe('health', () => {
 describe('function routes', () => {
   const table = defineRouteTable({
     routes: [
-      { id: 'oauth-callback', description: 'test', method: 'GET', path: '/oauth/callback', bodyLimitBytes: 1024, target: { kind: 'function', function: 'oauth' }, auth: 'oauth-state' },
-      { id: 'fn-post', description: 'test', method: 'POST', path: '/fn/{item_id}', contentTypes: ['application/json'], bodyLimitBytes: 64, target: { kind: 'function', function: 'oauth' }, auth: 'api-key' },
-      { id: 'q-route', description: 'test', method: 'POST', path: '/q', contentTypes: ['application/json'], bodyLimitBytes: 64, target: { kind: 'queue', queue: 'q-test' }, auth: 'none', ack: { status: 202, body: '{"queued":true}' } },
+      {
+        id: 'oauth-callback',
+        description: 'test',
+        method: 'GET',
+        path: '/oauth/callback',
+        bodyLimitBytes: 1024,
+        target: { kind: 'function', function: 'oauth' },
+        auth: 'oauth-state',
+      },
+      {
+        id: 'fn-post',
+        description: 'test',
+        method: 'POST',
+        path: '/fn/{item_id}',
+        contentTypes: ['application/json'],
+        bodyLimitBytes: 64,
+        target: { kind: 'function', function: 'oauth' },
+        auth: 'api-key',
+      },
+      {
+        id: 'q-route',
+        description: 'test',
+        method: 'POST',
+        path: '/q',
+        contentTypes: ['application/json'],
+        bodyLimitBytes: 64,
+        target: { kind: 'queue', queue: 'q-test' },
+        auth: 'none',
+        ack: { status: 202, body: '{"queued":true}' },
+      },
     ],
     queues: [{ id: 'q-test', description: 'q', batchSize: 1, maxAttempts: 2, visibilityTimeoutSeconds: 60, consumer: 'worker' }],
     functions: [
@@ -243,7 +301,12 @@ describe('function routes', () => {
           if (ev.path === '/fn/boom') throw new Error('handler crashed');
           if (ev.path === '/fn/bad') return { nope: true };
           if (ev.path === '/fn/slow') return new Promise((r) => setTimeout(() => r({ statusCode: 200 }), 3000));
-          return { statusCode: 302, headers: { Location: 'https://example.com/done' }, multiValueHeaders: { 'Set-Cookie': ['a=1', 'b=2'] }, body: 'moved' };
+          return {
+            statusCode: 302,
+            headers: { Location: 'https://example.com/done' },
+            multiValueHeaders: { 'Set-Cookie': ['a=1', 'b=2'] },
+            body: 'moved',
+          };
         },
       },
     });
@@ -268,9 +331,19 @@ describe('function routes', () => {
     expect(ev.headers['X-Test'] ?? ev.headers['x-test']).toBe('one');
     expect(ev.requestContext.requestId).toMatch(/^[0-9a-f-]{36}$/);
 
-    const post = await fetch(`${runner.url}/fn/item%201`, { method: 'POST', redirect: 'manual', headers: { 'content-type': 'application/json' }, body: '{"a":"б"}' });
+    const post = await fetch(`${runner.url}/fn/item%201`, {
+      method: 'POST',
+      redirect: 'manual',
+      headers: { 'content-type': 'application/json' },
+      body: '{"a":"б"}',
+    });
     expect(post.status).toBe(302);
-    expect(events[1]).toMatchObject({ resource: '/fn/{item_id}', pathParameters: { item_id: 'item 1' }, body: '{"a":"б"}', queryStringParameters: null });
+    expect(events[1]).toMatchObject({
+      resource: '/fn/{item_id}',
+      pathParameters: { item_id: 'item 1' },
+      body: '{"a":"б"}',
+      queryStringParameters: null,
+    });
 
     // API Gateway's answers when the function fails or answers nonsense; timeouts too.
     for (const p of ['boom', 'bad', 'slow']) {
@@ -280,7 +353,9 @@ describe('function routes', () => {
     }
     // Limits and content types apply to function routes too; nothing reaches the function.
     const before = events.length;
-    expect((await fetch(`${runner.url}/fn/x`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: 'x'.repeat(65) })).status).toBe(413);
+    expect(
+      (await fetch(`${runner.url}/fn/x`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: 'x'.repeat(65) })).status,
+    ).toBe(413);
     expect((await fetch(`${runner.url}/fn/x`, { method: 'POST', headers: { 'content-type': 'text/plain' }, body: '{}' })).status).toBe(415);
     expect((await fetch(`${runner.url}/oauth/callback`, { method: 'POST', body: '' })).status).toBe(405);
     expect(events.length).toBe(before);

@@ -27,7 +27,12 @@ describe('npm start (infra/local/main.ts)', () => {
     const res = await fetch(sample[1]!, { method: 'POST', headers: { 'content-type': sample[2]! }, body: sample[3]! });
     expect(res.status).toBe(200);
     // The sample route has no flow yet: its message is parked no-processor, never acknowledged.
-    await waitFor(() => / worker +WARN message .*route=zdrav-mc .*outcome=park action=park .*reason=no-processor/.test(out()), 'the worker line', 10_000, 50);
+    await waitFor(
+      () => / worker +WARN message .*route=zdrav-mc .*outcome=park action=park .*reason=no-processor/.test(out()),
+      'the worker line',
+      10_000,
+      50,
+    );
 
     proc.kill('SIGINT');
     expect(await exited(proc)).toBe(0);
@@ -39,8 +44,23 @@ describe('npm start (infra/local/main.ts)', () => {
 
 describe('flags', () => {
   it('parse into runner options; PORT is the fallback; bad input is refused', () => {
-    expect(parseFlags([], {})).toEqual({ help: false, port: undefined, host: undefined, memory: false, dataDir: undefined, quiet: false, debug: false, schedule: true, sandbox: true, sandboxPort: undefined, config: undefined, quietEvents: false });
-    expect(parseFlags(['--port', '0', '--memory', '--data-dir', '/tmp/x', '--quiet', '--no-schedule', '--host', '0.0.0.0'], { PORT: '9999' })).toMatchObject({ port: 0, memory: true, dataDir: '/tmp/x', quiet: true, schedule: false, host: '0.0.0.0' });
+    expect(parseFlags([], {})).toEqual({
+      help: false,
+      port: undefined,
+      host: undefined,
+      memory: false,
+      dataDir: undefined,
+      quiet: false,
+      debug: false,
+      schedule: true,
+      sandbox: true,
+      sandboxPort: undefined,
+      config: undefined,
+      quietEvents: false,
+    });
+    expect(
+      parseFlags(['--port', '0', '--memory', '--data-dir', '/tmp/x', '--quiet', '--no-schedule', '--host', '0.0.0.0'], { PORT: '9999' }),
+    ).toMatchObject({ port: 0, memory: true, dataDir: '/tmp/x', quiet: true, schedule: false, host: '0.0.0.0' });
     expect(parseFlags([], { PORT: '8080' }).port).toBe(8080);
     expect(parseFlags([], { PORT: '' }).port).toBeUndefined();
     expect(() => parseFlags(['--port', 'abc'], {})).toThrow(FlagError);

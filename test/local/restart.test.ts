@@ -18,14 +18,21 @@ describe('stop and start again', () => {
     const dataDir = tempDataDir();
     const first = await start({ memory: false, dataDir, pollers: false });
     const r1 = first.runner;
-    for (const b of ['["one"]', '["two"]']) expect((await fetch(`${r1.url}/zdrav/mc`, { method: 'POST', headers: json, body: b })).status).toBe(200);
+    for (const b of ['["one"]', '["two"]'])
+      expect((await fetch(`${r1.url}/zdrav/mc`, { method: 'POST', headers: json, body: b })).status).toBe(200);
     expect((await fetch(`${r1.url}/chat/amojo/scope-1`, { method: 'POST', headers: json, body: '{"m":1}' })).status).toBe(200);
     // A delayed message (as a worker re-send leaves it) and a parked one.
     const [one] = first.runner.fauxqs.inspectQueue(r1.queues.rdesk!.name)!.messages.ready;
     const delayedEnv = { ...(JSON.parse(one!.body) as Envelope), requestId: 'delayed-1', attempt: 2 };
     const delayedSentAt = Date.now();
     await r1.sqs.send(new SendMessageCommand({ QueueUrl: r1.queues.rdesk!.url, MessageBody: JSON.stringify(delayedEnv), DelaySeconds: 2 }));
-    await r1.sqs.send(new SendMessageCommand({ QueueUrl: r1.queues.rdesk!.dlqUrl, MessageBody: '{"parked":true}', MessageAttributes: { 'dlq-reason': { DataType: 'String', StringValue: 'bad-envelope' } } }));
+    await r1.sqs.send(
+      new SendMessageCommand({
+        QueueUrl: r1.queues.rdesk!.dlqUrl,
+        MessageBody: '{"parked":true}',
+        MessageAttributes: { 'dlq-reason': { DataType: 'String', StringValue: 'bad-envelope' } },
+      }),
+    );
     await r1.doc.send(new PutCommand({ TableName: r1.tableName, Item: { pk: 'T#1', sk: 'x', v: 42 } }));
 
     const report = await r1.stop();
@@ -81,7 +88,16 @@ describe('stop and start again', () => {
 
   it('a message left in flight by a failed delivery is saved and comes back at once', async () => {
     const dataDir = tempDataDir();
-    const { runner } = await start({ memory: false, dataDir, visibilityTimeoutSeconds: 600, functions: { worker: async (e) => ({ batchItemFailures: (e as { Records: Array<{ messageId: string }> }).Records.map((r) => ({ itemIdentifier: r.messageId })) }) } });
+    const { runner } = await start({
+      memory: false,
+      dataDir,
+      visibilityTimeoutSeconds: 600,
+      functions: {
+        worker: async (e) => ({
+          batchItemFailures: (e as { Records: Array<{ messageId: string }> }).Records.map((r) => ({ itemIdentifier: r.messageId })),
+        }),
+      },
+    });
     await fetch(`${runner.url}/zdrav/mc`, { method: 'POST', headers: json, body: '["x"]' });
     await waitFor(() => runner.pollerStats().rdesk?.failed === 1, 'the failed delivery');
     const report = await runner.stop();
@@ -94,7 +110,10 @@ describe('stop and start again', () => {
 
   it('memory mode saves nothing and reads no snapshot', async () => {
     const dataDir = tempDataDir();
-    writeFileSync(join(dataDir, 'queues.json'), JSON.stringify({ v: 1, savedAt: '', queues: { 'amo-gateway-rdesk': [{ body: 'x', attributes: {}, state: 'ready' }] } }));
+    writeFileSync(
+      join(dataDir, 'queues.json'),
+      JSON.stringify({ v: 1, savedAt: '', queues: { 'amo-gateway-rdesk': [{ body: 'x', attributes: {}, state: 'ready' }] } }),
+    );
     const { runner } = await start({ memory: true, dataDir, pollers: false });
     expect(runner.restored).toEqual({});
     expect(runner.depth('rdesk').visible).toBe(0);

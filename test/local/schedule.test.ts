@@ -43,7 +43,14 @@ describe('schedule', () => {
     expect(between).toBeGreaterThanOrEqual(2);
     expect(between).toBeLessThanOrEqual(7);
     const ev = slow[0]!.event;
-    expect(ev).toMatchObject({ version: '0', 'detail-type': 'Scheduled Event', source: 'aws.events', account: '000000000000', region: 'us-east-1', detail: {} });
+    expect(ev).toMatchObject({
+      version: '0',
+      'detail-type': 'Scheduled Event',
+      source: 'aws.events',
+      account: '000000000000',
+      region: 'us-east-1',
+      detail: {},
+    });
     expect(ev.resources).toEqual(['arn:aws:events:us-east-1:000000000000:rule/amo-gateway-every-4']);
     expect(ev.time).toMatch(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$/);
     expect(runner.scheduleStats()['every-1']).toMatchObject({ rateMinutes: 1, periodMs: 120, failures: 0 });
@@ -60,7 +67,12 @@ describe('schedule', () => {
   });
 
   it('counts a failing run and keeps firing', async () => {
-    const table = defineRouteTable({ routes: [], queues: [], functions: [{ id: 'bad', description: 'b', entry: 'functions/bad.ts', timeoutSeconds: 5 }], schedules: [{ id: 'bad', description: 'b', function: 'bad', rateMinutes: 1 }] });
+    const table = defineRouteTable({
+      routes: [],
+      queues: [],
+      functions: [{ id: 'bad', description: 'b', entry: 'functions/bad.ts', timeoutSeconds: 5 }],
+      schedules: [{ id: 'bad', description: 'b', function: 'bad', rateMinutes: 1 }],
+    });
     const { runner, lines } = await start({
       table,
       scheduleTimeScale: 0.001,

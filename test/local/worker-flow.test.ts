@@ -15,11 +15,17 @@ describe('route → queue → worker', () => {
   it('a direct route is consumed: one log line with route, bytes and outcome — never the body or the path token; without a processor it is parked no-processor, not acknowledged', async () => {
     const { runner, lines } = await start();
     const body = 'leads%5Bstatus%5D%5B0%5D%5Bid%5D=4242&secret_marker=1';
-    const res = await fetch(`${runner.url}/hooks/amocrm/tok-SECRET-9f8e7d`, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body });
+    const res = await fetch(`${runner.url}/hooks/amocrm/tok-SECRET-9f8e7d`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/x-www-form-urlencoded' },
+      body,
+    });
     expect(res.status).toBe(200);
     const line = await waitFor(() => lines.find((l) => / worker .* message /.test(l)), 'the worker line');
     // No amoCRM side configured: the hook route has no processor, so its message is parked.
-    expect(line).toMatch(new RegExp(`queue=amocrm-hooks route=amocrm-hook bytes=${Buffer.byteLength(body)} outcome=park action=park .*reason=no-processor`));
+    expect(line).toMatch(
+      new RegExp(`queue=amocrm-hooks route=amocrm-hook bytes=${Buffer.byteLength(body)} outcome=park action=park .*reason=no-processor`),
+    );
     await waitFor(() => runner.pollerStats()['amocrm-hooks']?.deleted === 1, 'the park');
     expect(runner.depth('amocrm-hooks')).toEqual({ visible: 0, delayed: 0, inFlight: 0, dlq: 1 });
     expect((await runner.dlqIndex.list({ reason: 'no-processor' })).map((e) => e.route)).toEqual(['amocrm-hook']);
@@ -61,7 +67,16 @@ describe('route → queue → worker', () => {
   it('the worker parks a queued body over its route limit as body-too-large (API Gateway cannot refuse it)', async () => {
     const { runner } = await start();
     const env = buildEnvelope(
-      { routeId: 'zdrav-mc', pathParams: {}, query: {}, headers: json, body: Buffer.alloc(256 * 1024 + 1, 0x20), receivedAt: Date.now(), requestId: 'big-1', sourceIp: '10.0.0.1' },
+      {
+        routeId: 'zdrav-mc',
+        pathParams: {},
+        query: {},
+        headers: json,
+        body: Buffer.alloc(256 * 1024 + 1, 0x20),
+        receivedAt: Date.now(),
+        requestId: 'big-1',
+        sourceIp: '10.0.0.1',
+      },
       ['content-type'],
     );
     await runner.sqs.send(new SendMessageCommand({ QueueUrl: runner.queues.rdesk!.url, MessageBody: JSON.stringify(env) }));
@@ -101,10 +116,32 @@ describe('the poller (Lambda event source mapping stand-in)', () => {
     const [first, second] = events;
     expect(first!.Records).toHaveLength(3);
     const r = first!.Records[0]!;
-    expect(Object.keys(r).sort()).toEqual(['attributes', 'awsRegion', 'body', 'eventSource', 'eventSourceARN', 'md5OfBody', 'messageAttributes', 'messageId', 'receiptHandle'].sort());
-    expect(r).toMatchObject({ eventSource: 'aws:sqs', eventSourceARN: runner.queues.rdesk!.arn, awsRegion: 'us-east-1', messageAttributes: {} });
+    expect(Object.keys(r).sort()).toEqual(
+      [
+        'attributes',
+        'awsRegion',
+        'body',
+        'eventSource',
+        'eventSourceARN',
+        'md5OfBody',
+        'messageAttributes',
+        'messageId',
+        'receiptHandle',
+      ].sort(),
+    );
+    expect(r).toMatchObject({
+      eventSource: 'aws:sqs',
+      eventSourceARN: runner.queues.rdesk!.arn,
+      awsRegion: 'us-east-1',
+      messageAttributes: {},
+    });
     expect(r.eventSourceARN).toBe('arn:aws:sqs:us-east-1:000000000000:amo-gateway-rdesk');
-    expect(Object.keys(r.attributes).sort()).toEqual(['ApproximateFirstReceiveTimestamp', 'ApproximateReceiveCount', 'SenderId', 'SentTimestamp']);
+    expect(Object.keys(r.attributes).sort()).toEqual([
+      'ApproximateFirstReceiveTimestamp',
+      'ApproximateReceiveCount',
+      'SenderId',
+      'SentTimestamp',
+    ]);
     expect(r.attributes.ApproximateReceiveCount).toBe('1');
     expect(Number(r.attributes.SentTimestamp)).toBeGreaterThan(sentAt - 5000);
     expect(r.md5OfBody).toMatch(/^[0-9a-f]{32}$/);
@@ -138,8 +175,16 @@ describe('the poller (Lambda event source mapping stand-in)', () => {
 
   it('fills a batch up to batchSize within the batching window', async () => {
     const sizes: number[] = [];
-    const { runner } = await start({ pollers: false, functions: { worker: async (e) => (sizes.push((e as SQSEvent).Records.length), { batchItemFailures: [] }) } });
-    const hook = (i: number) => fetch(`${runner.url}/hooks/amocrm/t`, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: `i=${i}` });
+    const { runner } = await start({
+      pollers: false,
+      functions: { worker: async (e) => (sizes.push((e as SQSEvent).Records.length), { batchItemFailures: [] }) },
+    });
+    const hook = (i: number) =>
+      fetch(`${runner.url}/hooks/amocrm/t`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/x-www-form-urlencoded' },
+        body: `i=${i}`,
+      });
     for (let i = 0; i < 30; i++) await hook(i);
     runner.startPollers();
     await waitFor(() => sizes.reduce((a, b) => a + b, 0) === 30, 'all 30', 8000);

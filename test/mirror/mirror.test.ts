@@ -4,7 +4,12 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { buildEnvelope } from '../../lib/envelope.ts';
 import { createMirror } from '../../lib/mirror/mirror.ts';
 
-interface Got { method: string; url: string; headers: IncomingMessage['headers']; body: Buffer }
+interface Got {
+  method: string;
+  url: string;
+  headers: IncomingMessage['headers'];
+  body: Buffer;
+}
 
 async function receiver(answer: (req: IncomingMessage) => { status: number; delayMs?: number }) {
   const got: Got[] = [];
@@ -14,27 +19,49 @@ async function receiver(answer: (req: IncomingMessage) => { status: number; dela
     req.on('end', () => {
       got.push({ method: req.method ?? '', url: req.url ?? '', headers: req.headers, body: Buffer.concat(chunks) });
       const a = answer(req);
-      setTimeout(() => { res.statusCode = a.status; res.end('{}'); }, a.delayMs ?? 0);
+      setTimeout(() => {
+        res.statusCode = a.status;
+        res.end('{}');
+      }, a.delayMs ?? 0);
     });
   });
   await new Promise<void>((r) => srv.listen(0, '127.0.0.1', r));
   const url = `http://127.0.0.1:${(srv.address() as AddressInfo).port}`;
-  return { url, got, close: () => new Promise<void>((r) => { srv.closeAllConnections(); srv.close(() => r()); }) };
+  return {
+    url,
+    got,
+    close: () =>
+      new Promise<void>((r) => {
+        srv.closeAllConnections();
+        srv.close(() => r());
+      }),
+  };
 }
 
 const route = { id: 'amocrm-hook', method: 'POST' as const, path: '/hooks/amocrm/{token}' };
 const body = Buffer.from('leads%5Bstatus%5D%5B0%5D%5Bid%5D=1&account%5Bsubdomain%5D=%D1%82%D0%B5%D1%81%D1%82+x%2By', 'latin1');
-const env = buildEnvelope({
-  routeId: 'amocrm-hook', pathParams: { token: 'PRIMARY-SECRET' }, query: { a: '1' },
-  headers: { 'Content-Type': 'application/x-www-form-urlencoded', 'X-Amocrm-Requestid': 'req-1', 'User-Agent': 'amoCRM-Webhooks/3.0' },
-  body, receivedAt: 1, requestId: 'r', sourceIp: '1.2.3.4',
-}, ['content-type', 'user-agent', 'x-amocrm-requestid']);
+const env = buildEnvelope(
+  {
+    routeId: 'amocrm-hook',
+    pathParams: { token: 'PRIMARY-SECRET' },
+    query: { a: '1' },
+    headers: { 'Content-Type': 'application/x-www-form-urlencoded', 'X-Amocrm-Requestid': 'req-1', 'User-Agent': 'amoCRM-Webhooks/3.0' },
+    body,
+    receivedAt: 1,
+    requestId: 'r',
+    sourceIp: '1.2.3.4',
+  },
+  ['content-type', 'user-agent', 'x-amocrm-requestid'],
+);
 
 let closers: Array<() => Promise<void>> = [];
-afterEach(async () => { await Promise.all(closers.map((c) => c())); closers = []; });
+afterEach(async () => {
+  await Promise.all(closers.map((c) => c()));
+  closers = [];
+});
 
 describe('mirror mode', () => {
-  it('sends the exact bytes and headers, with the mirror\'s own route token', async () => {
+  it("sends the exact bytes and headers, with the mirror's own route token", async () => {
     const r = await receiver(() => ({ status: 200 }));
     closers.push(r.close);
     const m = createMirror({ baseUrl: `${r.url}/prod/`, tokens: { 'amocrm-hook': 'MIRROR-TOKEN' } });

@@ -27,13 +27,25 @@ const server = createServer((req, res) => {
       return;
     }
     res.writeHead(200);
-    res.end(JSON.stringify({ ARN: `arn:aws:secretsmanager:us-east-1:000000000000:secret:${SecretId}`, Name: SecretId, SecretString: value, VersionId: 'v1' }));
+    res.end(
+      JSON.stringify({
+        ARN: `arn:aws:secretsmanager:us-east-1:000000000000:secret:${SecretId}`,
+        Name: SecretId,
+        SecretString: value,
+        VersionId: 'v1',
+      }),
+    );
   });
 });
 let client: SecretsManagerClient;
 beforeAll(async () => {
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
-  client = new SecretsManagerClient({ endpoint: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, region: 'us-east-1', credentials: { accessKeyId: 'l', secretAccessKey: 'l' }, maxAttempts: 1 });
+  client = new SecretsManagerClient({
+    endpoint: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
+    region: 'us-east-1',
+    credentials: { accessKeyId: 'l', secretAccessKey: 'l' },
+    maxAttempts: 1,
+  });
 });
 afterAll(async () => {
   client.destroy();

@@ -55,7 +55,15 @@ describe('GET /oauth/callback', () => {
     expect(res.headers?.['cache-control']).toBe('no-store');
     expect(res.body).toContain('clinic');
     const rec = await o.lifecycle.read('clinic');
-    expect(rec).toMatchObject({ status: 'active', kind: 'oauth', installedVia: 'callback', host: w.sb.accountHost, baseUrl: w.sb.url, amoAccountId: 32720107, version: 1 });
+    expect(rec).toMatchObject({
+      status: 'active',
+      kind: 'oauth',
+      installedVia: 'callback',
+      host: w.sb.accountHost,
+      baseUrl: w.sb.url,
+      amoAccountId: 32720107,
+      version: 1,
+    });
     expect(res.body).not.toContain(rec?.current?.accessToken ?? '<none>');
     expect(res.body).not.toContain(rec?.current?.refreshToken ?? '<none>');
     expect(res.body).not.toContain(q.get('code') ?? '<none>');
@@ -164,14 +172,18 @@ describe('GET /oauth/callback', () => {
     world = await startWorld();
     const w = world;
     const config = parseConfig({
-      integrations: [{ id: 'main', clientId: w.clientId, clientSecret: { secret: 'x' }, redirectUri: 'https://gw.example.com/oauth/callback' }],
+      integrations: [
+        { id: 'main', clientId: w.clientId, clientSecret: { secret: 'x' }, redirectUri: 'https://gw.example.com/oauth/callback' },
+      ],
       accounts: [
         { id: 'ru', integration: 'main', subdomain: 'clinic', domain: 'amocrm.ru' },
         { id: 'intl', integration: 'main', subdomain: 'clinic', domain: 'kommo.com' },
       ],
     });
     const o = w.oauth({ config });
-    expect((await o.install.authLink('ru', 'popup')).url).toMatch(/^https:\/\/www\.amocrm\.ru\/oauth\?client_id=[^&]+&state=[^&]+&mode=popup$/);
+    expect((await o.install.authLink('ru', 'popup')).url).toMatch(
+      /^https:\/\/www\.amocrm\.ru\/oauth\?client_id=[^&]+&state=[^&]+&mode=popup$/,
+    );
     expect((await o.install.authLink('intl')).url).toMatch(/^https:\/\/www\.kommo\.com\/oauth\?/);
   });
 });
@@ -184,7 +196,12 @@ describe('GET /oauth/disconnect', () => {
     const front = await serveHandler(handlerOf(o));
     closers.push(front.close);
     // The hook URL is known once our front listens: set it on the sandbox's integration.
-    w.sb.admin.addIntegration({ clientId: w.clientId, clientSecret: w.clientSecret, redirectUri: w.redirectUri, disconnectUrl: `${front.url}/oauth/disconnect` });
+    w.sb.admin.addIntegration({
+      clientId: w.clientId,
+      clientSecret: w.clientSecret,
+      redirectUri: w.redirectUri,
+      disconnectUrl: `${front.url}/oauth/disconnect`,
+    });
     await w.install();
     const worker = w.oauth().provider;
     await worker.getToken('clinic');

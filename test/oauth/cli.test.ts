@@ -50,7 +50,13 @@ describe('amo-gateway CLI', () => {
     const c = cli(world);
     expect(await run(['--help'], c.io)).toBe(0);
     expect(c.out.join('\n')).toMatch(/auth link[\s\S]*token status/);
-    for (const path of [['auth', 'link'], ['auth', 'exchange-code'], ['auth', 'long-lived'], ['token', 'status'], ['token', 'refresh']]) {
+    for (const path of [
+      ['auth', 'link'],
+      ['auth', 'exchange-code'],
+      ['auth', 'long-lived'],
+      ['token', 'status'],
+      ['token', 'refresh'],
+    ]) {
       c.out.length = 0;
       expect(await run([...path, '--help'], c.io)).toBe(0);
       expect(c.out[0]).toContain(`usage: amo-gateway ${path.join(' ')}`);
@@ -83,7 +89,13 @@ describe('amo-gateway CLI', () => {
 
     c.out.length = 0;
     expect(await run(['token', 'status', '--json'], c.io)).toBe(0);
-    expect(JSON.parse(c.out[0] ?? '')).toMatchObject({ account: 'clinic', status: 'active', kind: 'oauth', version: 1, previousKept: false });
+    expect(JSON.parse(c.out[0] ?? '')).toMatchObject({
+      account: 'clinic',
+      status: 'active',
+      kind: 'oauth',
+      version: 1,
+      previousKept: false,
+    });
     expect(c.out[0]).not.toContain(rec?.current?.accessToken ?? '<none>');
 
     c.out.length = 0;
@@ -120,7 +132,9 @@ describe('amo-gateway CLI', () => {
     w.sb.admin.revokeTokens({});
     const c = cli(w);
     expect(await run(['token', 'refresh', '--account', 'clinic'], c.io)).toBe(1);
-    expect(c.err.at(-1)).toMatch(/clinic: account "clinic" needs re-authorization \(refresh token revoked\); run `amo-gateway auth link --account clinic`/);
+    expect(c.err.at(-1)).toMatch(
+      /clinic: account "clinic" needs re-authorization \(refresh token revoked\); run `amo-gateway auth link --account clinic`/,
+    );
     expect(await run(['token', 'status'], c.io)).toBe(1);
     expect(c.out.join('\n')).toMatch(/clinic: needs-reauth — refresh token revoked/);
   });
@@ -130,6 +144,8 @@ describe('amo-gateway CLI', () => {
     const c = cli(world);
     delete c.io.env.AMO_TABLE_NAME;
     expect(await run(['token', 'status'], c.io)).toBe(2);
-    expect(c.err.at(-1)).toMatch(/no table: pass --local \(a running npm start\), --stack <name>, or --table <name> \(env AMO_TABLE_NAME\)/);
+    expect(c.err.at(-1)).toMatch(
+      /no table: pass --local \(a running npm start\), --stack <name>, or --table <name> \(env AMO_TABLE_NAME\)/,
+    );
   });
 });

@@ -20,7 +20,14 @@ import {
 import { normalizeReferer } from '../../lib/amocrm/oauth/index.ts';
 
 const good = {
-  integrations: [{ id: 'main', clientId: '01d01160-aaaa-bbbb-cccc-000000000001', clientSecret: { secret: 'amo/main' }, redirectUri: 'https://gw.example.com/oauth/callback' }],
+  integrations: [
+    {
+      id: 'main',
+      clientId: '01d01160-aaaa-bbbb-cccc-000000000001',
+      clientSecret: { secret: 'amo/main' },
+      redirectUri: 'https://gw.example.com/oauth/callback',
+    },
+  ],
   accounts: [
     { id: 'clinic', integration: 'main', subdomain: 'clinic', domain: 'amocrm.ru' },
     { id: 'intl', integration: 'main', subdomain: 'clinic', domain: 'kommo.com', accountId: 32720107 },
@@ -67,7 +74,10 @@ describe('config', () => {
 
   it('refuses an account that could never be installed (host off the allow-list) and duplicates', () => {
     expect(() =>
-      parseConfig({ ...good, accounts: [{ id: 'local', integration: 'main', subdomain: 'x', domain: 'amocrm.ru', baseUrl: 'http://127.0.0.1:4000' }] }),
+      parseConfig({
+        ...good,
+        accounts: [{ id: 'local', integration: 'main', subdomain: 'x', domain: 'amocrm.ru', baseUrl: 'http://127.0.0.1:4000' }],
+      }),
     ).toThrow(/host 127\.0\.0\.1:4000 is not in oauth\.refererAllowList/);
     expect(() =>
       parseConfig({
@@ -76,7 +86,9 @@ describe('config', () => {
         oauth: { refererAllowList: ['127.0.0.1:4000'] },
       }),
     ).not.toThrow();
-    expect(() => parseConfig({ ...good, accounts: [good.accounts[0], { ...good.accounts[0], id: 'dup' }] })).toThrow(/already uses host clinic\.amocrm\.ru/);
+    expect(() => parseConfig({ ...good, accounts: [good.accounts[0], { ...good.accounts[0], id: 'dup' }] })).toThrow(
+      /already uses host clinic\.amocrm\.ru/,
+    );
     expect(() => parseConfig({ ...good, accounts: [...good.accounts, good.accounts[0]] })).toThrow(/duplicate account id "clinic"/);
   });
 
@@ -135,8 +147,14 @@ describe('local SecretSource', () => {
     expect(err).toBeInstanceOf(SecretNotFoundError);
     expect((err as Error).message).toMatch(/secret "missing" not found \(looked in env AMO_SECRET_MISSING and .*secrets\.json\)/);
     writeFileSync(file, '{"broken": "from-file-value"');
-    const err2 = await localSecretSource({ env: {}, file }).get('broken').catch((e: unknown) => e);
+    const err2 = await localSecretSource({ env: {}, file })
+      .get('broken')
+      .catch((e: unknown) => e);
     expect((err2 as Error).message).not.toContain('from-file-value');
-    expect(await localSecretSource({ env: {}, file: join(dir, 'none.json') }).get('x').catch((e: unknown) => (e as Error).name)).toBe('SecretNotFoundError');
+    expect(
+      await localSecretSource({ env: {}, file: join(dir, 'none.json') })
+        .get('x')
+        .catch((e: unknown) => (e as Error).name),
+    ).toBe('SecretNotFoundError');
   });
 });

@@ -45,11 +45,22 @@ async function installWithUnknownId(w: World): Promise<void> {
 }
 
 function engine(w: World, log: Log, config: Config = w.config) {
-  return createOAuth({ config, store: w.newStore(), secrets: staticSecretSource({ [CLIENT_SECRET_NAME]: w.clientSecret }), fetch: w.fetch.fetch, clock: w.clock, log });
+  return createOAuth({
+    config,
+    store: w.newStore(),
+    secrets: staticSecretSource({ [CLIENT_SECRET_NAME]: w.clientSecret }),
+    fetch: w.fetch.fetch,
+    clock: w.clock,
+    log,
+  });
 }
 
 function hook(w: World, amoAccountId: string) {
-  return restEvent('/oauth/disconnect', { client_uuid: w.clientId, account_id: amoAccountId, signature: disconnectSignature(w.clientId, amoAccountId, w.clientSecret) });
+  return restEvent('/oauth/disconnect', {
+    client_uuid: w.clientId,
+    account_id: amoAccountId,
+    signature: disconnectSignature(w.clientId, amoAccountId, w.clientSecret),
+  });
 }
 
 describe('disconnect hook with an account whose amoCRM id is unknown', () => {
@@ -67,7 +78,9 @@ describe('disconnect hook with an account whose amoCRM id is unknown', () => {
     expect(await o.lifecycle.read('clinic')).toEqual(before);
     expect(before?.status).toBe('active');
     expect(w.metrics.total('AccountDisconnected')).toBe(0);
-    expect(log.lines).toContainEqual(expect.objectContaining({ level: 'warn', extra: expect.objectContaining({ amoAccountId: '555000' }) as unknown }));
+    expect(log.lines).toContainEqual(
+      expect.objectContaining({ level: 'warn', extra: expect.objectContaining({ amoAccountId: '555000' }) as unknown }),
+    );
   });
 
   it('the config names the id: the hook for it still disconnects the account', async () => {
@@ -76,9 +89,21 @@ describe('disconnect hook with an account whose amoCRM id is unknown', () => {
     await installWithUnknownId(w);
     const raw = { ...w.config, accounts: w.config.accounts.map((a) => ({ ...a, accountId: 32720107 })) };
     const o = engine(w, silentLog, parseConfig(raw));
-    expect(await o.disconnect.verifyDisconnect({ client_uuid: w.clientId, account_id: '555000', signature: disconnectSignature(w.clientId, '555000', w.clientSecret) })).toEqual({ changed: false });
+    expect(
+      await o.disconnect.verifyDisconnect({
+        client_uuid: w.clientId,
+        account_id: '555000',
+        signature: disconnectSignature(w.clientId, '555000', w.clientSecret),
+      }),
+    ).toEqual({ changed: false });
     expect((await o.lifecycle.read('clinic'))?.status).toBe('active');
-    expect(await o.disconnect.verifyDisconnect({ client_uuid: w.clientId, account_id: '32720107', signature: disconnectSignature(w.clientId, '32720107', w.clientSecret) })).toEqual({ account: 'clinic', changed: true });
+    expect(
+      await o.disconnect.verifyDisconnect({
+        client_uuid: w.clientId,
+        account_id: '32720107',
+        signature: disconnectSignature(w.clientId, '32720107', w.clientSecret),
+      }),
+    ).toEqual({ account: 'clinic', changed: true });
     expect((await o.lifecycle.read('clinic'))?.status).toBe('disconnected');
   });
 });

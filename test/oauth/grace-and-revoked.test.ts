@@ -153,7 +153,9 @@ describe('dead grants', () => {
     const w = world;
     await w.install();
     w.clock.advance(DAY + 1);
-    const wrong = w.oauth({ config: { ...w.config, integrations: w.config.integrations.map((i) => ({ ...i, redirectUri: 'http://127.0.0.1:9/elsewhere' })) } });
+    const wrong = w.oauth({
+      config: { ...w.config, integrations: w.config.integrations.map((i) => ({ ...i, redirectUri: 'http://127.0.0.1:9/elsewhere' })) },
+    });
     await expect(wrong.provider.getToken('clinic')).rejects.toBeInstanceOf(AccountNeedsReauthError);
     await expect(wrong.provider.getToken('clinic')).rejects.toBeInstanceOf(AccountNeedsReauthError);
     expect(w.tokenCounts()).toMatchObject({ 'refresh_token:invalid_client': 1 });

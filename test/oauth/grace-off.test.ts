@@ -73,14 +73,20 @@ describe('refresh grace off', () => {
     expect(refreshCounts(w)).toEqual({ 'refresh_token:ok': 1 });
 
     // The retry finds only the spent refresh token: amoCRM says revoked → needs-reauth, deferred.
-    const err = await oauth().provider.getToken('clinic').catch((e: unknown) => e);
+    const err = await oauth()
+      .provider.getToken('clinic')
+      .catch((e: unknown) => e);
     expect(err).toBeInstanceOf(AccountNeedsReauthError);
     expect(outcomeFromError(err)).toMatchObject({ kind: 'defer', reason: 'account-needs-reauth' });
     const rec = await oauth().lifecycle.read('clinic');
     expect(rec?.status).toBe('needs-reauth');
     expect(rec?.statusReason).toBe('refresh token revoked');
     expect(w.metrics.total('AccountNeedsReauth')).toBe(1);
-    const clinicRefreshes = () => w.sb.admin.tokenCalls().filter((c) => c.grant === 'refresh_token' && c.clientId === w.clientId).map((c) => c.outcome);
+    const clinicRefreshes = () =>
+      w.sb.admin
+        .tokenCalls()
+        .filter((c) => c.grant === 'refresh_token' && c.clientId === w.clientId)
+        .map((c) => c.outcome);
     const afterDead = clinicRefreshes();
     expect(afterDead[0]).toBe('ok');
     expect(afterDead.slice(1).length).toBeGreaterThanOrEqual(1);

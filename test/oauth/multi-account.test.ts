@@ -55,7 +55,11 @@ describe('several accounts and integrations', () => {
     });
     const table = await createTestTable('multi');
     const make = () => {
-      const client = new DynamoDBClient({ endpoint: table.endpoint, region: 'us-east-1', credentials: { accessKeyId: 'l', secretAccessKey: 'l' } });
+      const client = new DynamoDBClient({
+        endpoint: table.endpoint,
+        region: 'us-east-1',
+        credentials: { accessKeyId: 'l', secretAccessKey: 'l' },
+      });
       cleanup.push(() => client.destroy());
       return createOAuth({
         config,
@@ -115,14 +119,27 @@ describe('several accounts and integrations', () => {
     const still = await make().provider.getToken('intl');
     expect(await apiStatus(kommo, still.accessToken)).toBe(200);
     const sched = await make().lifecycle.refreshDue();
-    expect(sched).toEqual([{ account: 'ru', outcome: 'needs-reauth' }, { account: 'intl', outcome: 'fresh' }]);
+    expect(sched).toEqual([
+      { account: 'ru', outcome: 'needs-reauth' },
+      { account: 'intl', outcome: 'fresh' },
+    ]);
 
     // The disconnect hook for the kommo account (named by its numeric id) marks only that one.
-    const res = await o.disconnect.verifyDisconnect({ client_uuid: ints[1]?.clientId, account_id: '1001', signature: disconnectSignature(ints[1]?.clientId ?? '', '1001', ints[1]?.secret ?? '') });
+    const res = await o.disconnect.verifyDisconnect({
+      client_uuid: ints[1]?.clientId,
+      account_id: '1001',
+      signature: disconnectSignature(ints[1]?.clientId ?? '', '1001', ints[1]?.secret ?? ''),
+    });
     expect(res).toEqual({ account: 'intl', changed: true });
     expect((await o.lifecycle.read('intl'))?.status).toBe('disconnected');
     expect((await o.lifecycle.read('ru'))?.status).toBe('needs-reauth');
     // A hook signed by one integration's secret for the other's client id fails.
-    await expect(o.disconnect.verifyDisconnect({ client_uuid: ints[0]?.clientId, account_id: '1000', signature: disconnectSignature(ints[0]?.clientId ?? '', '1000', ints[1]?.secret ?? '') })).rejects.toMatchObject({ status: 401 });
+    await expect(
+      o.disconnect.verifyDisconnect({
+        client_uuid: ints[0]?.clientId,
+        account_id: '1000',
+        signature: disconnectSignature(ints[0]?.clientId ?? '', '1000', ints[1]?.secret ?? ''),
+      }),
+    ).rejects.toMatchObject({ status: 401 });
   });
 });

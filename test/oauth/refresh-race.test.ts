@@ -23,7 +23,12 @@ function refreshCalls(w: World): { ok: number; grace: number; revoked: number; t
   const total = Object.entries(c)
     .filter(([k]) => k.startsWith('refresh_token:'))
     .reduce((n, [, v]) => n + v, 0);
-  return { ok: c['refresh_token:ok'] ?? 0, grace: c['refresh_token:ok_grace'] ?? 0, revoked: c['refresh_token:refresh_revoked'] ?? 0, total };
+  return {
+    ok: c['refresh_token:ok'] ?? 0,
+    grace: c['refresh_token:ok_grace'] ?? 0,
+    revoked: c['refresh_token:refresh_revoked'] ?? 0,
+    total,
+  };
 }
 
 describe('token refresh races', () => {
@@ -172,7 +177,7 @@ describe('token refresh races', () => {
   });
 });
 
-describe('TokenProvider as the REST client\'s TokenSource', () => {
+describe("TokenProvider as the REST client's TokenSource", () => {
   it('fits the port and takes {clientId, accountKey}; a wrong client id is refused', async () => {
     world = await startWorld();
     const w = world;

@@ -26,12 +26,18 @@ afterEach(async () => {
 
 function capture(): { log: Log; lines: Array<{ level: string; message: string; extra: Record<string, unknown> }> } {
   const lines: Array<{ level: string; message: string; extra: Record<string, unknown> }> = [];
-  const at = (level: string) => (message: string, extra: Record<string, unknown> = {}) => lines.push({ level, message, extra });
+  const at =
+    (level: string) =>
+    (message: string, extra: Record<string, unknown> = {}) =>
+      lines.push({ level, message, extra });
   return { log: { debug: at('debug'), info: at('info'), warn: at('warn'), error: at('error') }, lines };
 }
 
 /** An engine over `w`'s config and clock with its own store, secrets, fetch and metrics. */
-function engine(w: World, over: { store?: DynamoTokenStore; secrets?: SecretSource; fetch?: typeof fetch; metrics: MetricsRecorder; log: Log }) {
+function engine(
+  w: World,
+  over: { store?: DynamoTokenStore; secrets?: SecretSource; fetch?: typeof fetch; metrics: MetricsRecorder; log: Log },
+) {
   return createOAuth({
     config: w.config,
     store: over.store ?? w.newStore(),
@@ -47,13 +53,21 @@ const failedCounts = (m: MetricsRecorder) => m.counts.filter((c) => c.name === '
 
 describe('scheduled refresh failures are counted, alarmed and summarized', () => {
   it('ScheduledRefreshFailed is in the catalogue with an alarm at 1, split by kind', () => {
-    expect(METRIC_CATALOGUE.ScheduledRefreshFailed).toMatchObject({ dimensions: ['account', 'kind'], groupBy: 'kind', alarm: { stat: 'SUM', atLeast: 1 } });
+    expect(METRIC_CATALOGUE.ScheduledRefreshFailed).toMatchObject({
+      dimensions: ['account', 'kind'],
+      groupBy: 'kind',
+      alarm: { stat: 'SUM', atLeast: 1 },
+    });
   });
 
   it('the token table fails (DynamoDB Local, wrong table name): kind store', async () => {
     world = await startWorld();
     const w = world;
-    const client = new DynamoDBClient({ endpoint: w.table.endpoint, region: 'us-east-1', credentials: { accessKeyId: 'local', secretAccessKey: 'local' } });
+    const client = new DynamoDBClient({
+      endpoint: w.table.endpoint,
+      region: 'us-east-1',
+      credentials: { accessKeyId: 'local', secretAccessKey: 'local' },
+    });
     clients.push(client);
     const store = new DynamoTokenStore({ doc: DynamoDBDocumentClient.from(client), tableName: 'no-such-table' });
     const metrics = new MetricsRecorder();
@@ -62,8 +76,13 @@ describe('scheduled refresh failures are counted, alarmed and summarized', () =>
     expect(summary).toMatchObject({ checked: 1, refreshed: 0, outcomes: { failed: 1 }, failures: { store: 1 } });
     expect(summary.results).toEqual([expect.objectContaining({ account: 'clinic', outcome: 'failed', kind: 'store' })]);
     expect(failedCounts(metrics)).toEqual([{ name: 'ScheduledRefreshFailed', dimensions: { account: 'clinic', kind: 'store' }, value: 1 }]);
-    expect(lines.find((l) => l.message === 'scheduled token refresh failed')).toMatchObject({ level: 'error', extra: { account: 'clinic', kind: 'store' } });
-    expect(lines.find((l) => l.message.startsWith('token refresh: some accounts need attention'))?.extra).toMatchObject({ failures: { store: 1 } });
+    expect(lines.find((l) => l.message === 'scheduled token refresh failed')).toMatchObject({
+      level: 'error',
+      extra: { account: 'clinic', kind: 'store' },
+    });
+    expect(lines.find((l) => l.message.startsWith('token refresh: some accounts need attention'))?.extra).toMatchObject({
+      failures: { store: 1 },
+    });
   });
 
   it('the client secret cannot be read (missing, or the secret source is down): kind secrets; the secret never in a log', async () => {
@@ -88,7 +107,9 @@ describe('scheduled refresh failures are counted, alarmed and summarized', () =>
       const { log, lines } = capture();
       const summary = await createRefreshHandler({ lifecycle: engine(w, { secrets, metrics, log }).lifecycle, log })({});
       expect(summary, label).toMatchObject({ outcomes: { failed: 1 }, failures: { secrets: 1 } });
-      expect(failedCounts(metrics), label).toEqual([{ name: 'ScheduledRefreshFailed', dimensions: { account: 'clinic', kind: 'secrets' }, value: 1 }]);
+      expect(failedCounts(metrics), label).toEqual([
+        { name: 'ScheduledRefreshFailed', dimensions: { account: 'clinic', kind: 'secrets' }, value: 1 },
+      ]);
       expect(JSON.stringify(lines)).not.toContain(w.clientSecret);
     }
     // Nothing was refreshed meanwhile; the token is intact and refreshes once the secret is back.
@@ -111,7 +132,9 @@ describe('scheduled refresh failures are counted, alarmed and summarized', () =>
     };
     const summary = await createRefreshHandler({ lifecycle: engine(w, { fetch: down, metrics, log }).lifecycle, log })({});
     expect(summary).toMatchObject({ outcomes: { failed: 1 }, failures: { 'token-endpoint': 1 } });
-    expect(failedCounts(metrics)).toEqual([{ name: 'ScheduledRefreshFailed', dimensions: { account: 'clinic', kind: 'token-endpoint' }, value: 1 }]);
+    expect(failedCounts(metrics)).toEqual([
+      { name: 'ScheduledRefreshFailed', dimensions: { account: 'clinic', kind: 'token-endpoint' }, value: 1 },
+    ]);
     expect(metrics.counts.filter((c) => c.name === 'TokenRefreshFailed').map((c) => c.dimensions.kind)).toEqual(['transient']);
   });
 
@@ -128,7 +151,9 @@ describe('scheduled refresh failures are counted, alarmed and summarized', () =>
 
   it('scheduleFailureKind reads the cause chain; anything unrecognised is unknown (still counted)', () => {
     expect(scheduleFailureKind(new Error('wrapped', { cause: new SecretNotFoundError('x', 'here') }))).toBe('secrets');
-    expect(scheduleFailureKind(Object.assign(new Error('ResourceNotFoundException'), { $metadata: { httpStatusCode: 400 } }))).toBe('store');
+    expect(scheduleFailureKind(Object.assign(new Error('ResourceNotFoundException'), { $metadata: { httpStatusCode: 400 } }))).toBe(
+      'store',
+    );
     expect(scheduleFailureKind(new RangeError('boom'))).toBe('unknown');
     expect(scheduleFailureKind('a string')).toBe('unknown');
   });

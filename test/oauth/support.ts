@@ -98,7 +98,11 @@ export async function startWorld(opts: WorldOptions = {}): Promise<World> {
   const metrics = new MetricsRecorder();
   const clients: DynamoDBClient[] = [table.client];
   const newStore = () => {
-    const client = new DynamoDBClient({ endpoint: table.endpoint, region: 'us-east-1', credentials: { accessKeyId: 'local', secretAccessKey: 'local' } });
+    const client = new DynamoDBClient({
+      endpoint: table.endpoint,
+      region: 'us-east-1',
+      credentials: { accessKeyId: 'local', secretAccessKey: 'local' },
+    });
     clients.push(client);
     return new DynamoTokenStore({ doc: DynamoDBDocumentClient.from(client), tableName: table.tableName });
   };
@@ -137,7 +141,11 @@ export async function startWorld(opts: WorldOptions = {}): Promise<World> {
 }
 
 /** A REST API (v1) proxy event as API Gateway — and the local runner — builds it. */
-export function restEvent(path: string, query: Record<string, string> | URLSearchParams, opts: { method?: string; headers?: Record<string, string> } = {}): APIGatewayProxyEvent {
+export function restEvent(
+  path: string,
+  query: Record<string, string> | URLSearchParams,
+  opts: { method?: string; headers?: Record<string, string> } = {},
+): APIGatewayProxyEvent {
   const params = query instanceof URLSearchParams ? query : new URLSearchParams(query);
   const single: Record<string, string> = {};
   const multi: Record<string, string[]> = {};
@@ -163,7 +171,9 @@ export function restEvent(path: string, query: Record<string, string> | URLSearc
 }
 
 /** A tiny HTTP front that turns requests into REST v1 events for a handler (what the local runner does), so the sandbox can call us over a real socket. */
-export async function serveHandler(handler: (e: APIGatewayProxyEvent) => Promise<{ statusCode: number; headers?: Record<string, unknown>; body: string }>): Promise<{ url: string; close(): Promise<void> }> {
+export async function serveHandler(
+  handler: (e: APIGatewayProxyEvent) => Promise<{ statusCode: number; headers?: Record<string, unknown>; body: string }>,
+): Promise<{ url: string; close(): Promise<void> }> {
   const server: Server = createServer((req, res) => {
     const u = new URL(req.url ?? '/', 'http://x');
     const headers: Record<string, string> = {};

@@ -13,7 +13,8 @@ import { startWorld, type World } from './support.ts';
 
 const DAY = 86_400_000;
 const OAUTH_TYPE = 'https://developers.amocrm.ru/v3/errors/OAuthProblemJson';
-const MAINTENANCE = '<html>\r\n<head><title>404 Not Found</title></head>\r\n<body>\r\n<center><h1>404 Not Found</h1></center>\r\n<hr><center>nginx</center>\r\n</body>\r\n</html>\r\n';
+const MAINTENANCE =
+  '<html>\r\n<head><title>404 Not Found</title></head>\r\n<body>\r\n<center><h1>404 Not Found</h1></center>\r\n<hr><center>nginx</center>\r\n</body>\r\n</html>\r\n';
 
 interface Answer {
   status: number;
@@ -53,7 +54,10 @@ const notGrantFailures: Array<[string, Answer]> = [
   ['408 empty', { status: 408, contentType: 'text/plain', body: '' }],
   ['409 proxy JSON', { status: 409, contentType: 'application/json', body: '{"message":"Conflict"}' }],
   ['400 HTML maintenance page', { status: 400, contentType: 'text/html', body: '<html><title>Bad Request</title></html>' }],
-  ['401 HTML from an auth proxy', { status: 401, contentType: 'text/html', body: '<html><title>401 Authorization Required</title></html>' }],
+  [
+    '401 HTML from an auth proxy',
+    { status: 401, contentType: 'text/html', body: '<html><title>401 Authorization Required</title></html>' },
+  ],
 ];
 
 describe('the token endpoint answers with a 4xx that is not amoCRM’s OAuth refusal', () => {
@@ -70,7 +74,10 @@ describe('the token endpoint answers with a 4xx that is not amoCRM’s OAuth ref
     answer = a;
     const before = hits;
 
-    const err = await w.oauth().provider.getToken('clinic').catch((e: unknown) => e);
+    const err = await w
+      .oauth()
+      .provider.getToken('clinic')
+      .catch((e: unknown) => e);
     expect(err).not.toBeInstanceOf(AccountNeedsReauthError);
     expect(err).toBeInstanceOf(TokenEndpointError);
     expect(err).toMatchObject({ kind: 'bad-response', status: a.status });
@@ -92,11 +99,27 @@ describe('amoCRM’s documented refusals still kill the grant', () => {
       timeoutMs: 2_000,
     }).catch((e: unknown) => e);
   };
-  const problem = (status: number, fields: Record<string, unknown>): Answer => ({ status, contentType: 'application/problem+json', body: JSON.stringify({ ...fields, type: OAUTH_TYPE, status }) });
+  const problem = (status: number, fields: Record<string, unknown>): Answer => ({
+    status,
+    contentType: 'application/problem+json',
+    body: JSON.stringify({ ...fields, type: OAUTH_TYPE, status }),
+  });
 
   it.each([
-    ['401 "Token has been revoked"', 'revoked', problem(401, { hint: 'Token has been revoked', title: 'Некорректный запрос', detail: 'В запросе отсутствует ряд параметров или параметры невалидны' })],
-    ['401 "Некорректный клиент"', 'invalid-client', problem(401, { title: 'Некорректный клиент', detail: 'Авторизация клиента не прошла' })],
+    [
+      '401 "Token has been revoked"',
+      'revoked',
+      problem(401, {
+        hint: 'Token has been revoked',
+        title: 'Некорректный запрос',
+        detail: 'В запросе отсутствует ряд параметров или параметры невалидны',
+      }),
+    ],
+    [
+      '401 "Некорректный клиент"',
+      'invalid-client',
+      problem(401, { title: 'Некорректный клиент', detail: 'Авторизация клиента не прошла' }),
+    ],
     ['400 expired code', 'invalid-grant', problem(400, { hint: 'Authorization code has expired', title: 'Некорректный запрос' })],
   ] as const)('%s → %s', async (_name, kind, a) => {
     expect(await call(a)).toMatchObject({ name: 'TokenEndpointError', kind, status: a.status });

@@ -30,7 +30,14 @@ function record(accountKey: string, over: Partial<TokenRecordInput> = {}): Token
 
 describe('DynamoTokenStore: versioned token items', () => {
   it('creates at version 1 and round-trips every field (previous pair included)', async () => {
-    const rec = record('a', { previous: { accessToken: 'access-0', refreshToken: 'refresh-0', accessExpiresAt: NOW, issuedAt: NOW - 1 }, lastRefreshAt: NOW, amoAccountId: 42, installedVia: 'callback', statusReason: 'x', statusAt: NOW });
+    const rec = record('a', {
+      previous: { accessToken: 'access-0', refreshToken: 'refresh-0', accessExpiresAt: NOW, issuedAt: NOW - 1 },
+      lastRefreshAt: NOW,
+      amoAccountId: 42,
+      installedVia: 'callback',
+      statusReason: 'x',
+      statusAt: NOW,
+    });
     const stored = await store.put(rec, null);
     expect(stored.version).toBe(1);
     expect(await store.get({ clientId: 'client-1', accountKey: 'a' })).toEqual({ ...rec, version: 1 });
@@ -38,7 +45,9 @@ describe('DynamoTokenStore: versioned token items', () => {
 
   it('a token item never carries the TTL attribute: it must not expire', async () => {
     await store.put(record('ttl'), null);
-    const raw = await t.doc.send(new GetCommand({ TableName: t.tableName, Key: { pk: tokenPk({ clientId: 'client-1', accountKey: 'ttl' }), sk: 'TOKEN' } }));
+    const raw = await t.doc.send(
+      new GetCommand({ TableName: t.tableName, Key: { pk: tokenPk({ clientId: 'client-1', accountKey: 'ttl' }), sk: 'TOKEN' } }),
+    );
     expect(raw.Item).toBeDefined();
     expect(raw.Item?.expiresAt).toBeUndefined();
     expect(raw.Item?.accessExpiresAt).toBe(NOW + 86_400_000);
@@ -52,7 +61,9 @@ describe('DynamoTokenStore: versioned token items', () => {
     const v2 = await store.put(record('b', { status: 'needs-reauth' }), 1);
     expect(v2.version).toBe(2);
     // A writer that read version 1 loses; the newer item stays.
-    const err = await store.put(record('b', { current: { accessToken: 'late', refreshToken: 'late', accessExpiresAt: NOW, issuedAt: NOW } }), 1).catch((e: unknown) => e);
+    const err = await store
+      .put(record('b', { current: { accessToken: 'late', refreshToken: 'late', accessExpiresAt: NOW, issuedAt: NOW } }), 1)
+      .catch((e: unknown) => e);
     expect(err).toBeInstanceOf(TokenVersionConflictError);
     expect((err as Error).message).not.toContain('late');
     const now = await store.get({ clientId: 'client-1', accountKey: 'b' });

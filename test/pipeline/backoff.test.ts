@@ -50,8 +50,20 @@ describe('full-jitter backoff', () => {
   });
 
   it('is reproducible with a seed and roughly uniform', () => {
-    const a = Array.from({ length: 50 }, ((r) => () => backoffSeconds(10, r))(seeded(42)));
-    const b = Array.from({ length: 50 }, ((r) => () => backoffSeconds(10, r))(seeded(42)));
+    const a = Array.from(
+      { length: 50 },
+      (
+        (r) => () =>
+          backoffSeconds(10, r)
+      )(seeded(42)),
+    );
+    const b = Array.from(
+      { length: 50 },
+      (
+        (r) => () =>
+          backoffSeconds(10, r)
+      )(seeded(42)),
+    );
     expect(a).toEqual(b);
     const rnd = seeded(7);
     const samples = Array.from({ length: 4000 }, () => backoffSeconds(10, rnd));

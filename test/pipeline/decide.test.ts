@@ -14,9 +14,20 @@ const fifo: QueuePolicy = { id: 'chat', fifo: true, maxAttempts: 5 };
 
 function run(
   outcome: Outcome,
-  opts: { queue?: QueuePolicy; attempt?: number; deferrals?: number; receiveCount?: number; random?: () => number; ageSeconds?: number; deferral?: Partial<DeferralPolicy> } = {},
+  opts: {
+    queue?: QueuePolicy;
+    attempt?: number;
+    deferrals?: number;
+    receiveCount?: number;
+    random?: () => number;
+    ageSeconds?: number;
+    deferral?: Partial<DeferralPolicy>;
+  } = {},
 ): Action {
-  const env = envelope({ ...(opts.attempt !== undefined ? { attempt: opts.attempt } : {}), ...(opts.deferrals !== undefined ? { deferrals: opts.deferrals } : {}) });
+  const env = envelope({
+    ...(opts.attempt !== undefined ? { attempt: opts.attempt } : {}),
+    ...(opts.deferrals !== undefined ? { deferrals: opts.deferrals } : {}),
+  });
   return decide({
     envelope: env,
     outcome,
@@ -67,7 +78,12 @@ describe('decide: standard queue', () => {
   it('defer → resend with deferrals + 1, attempt untouched, the deferral (reason, age, count) on the action', () => {
     for (const deferrals of [0, 1, 10, DEFAULT_DEFERRAL_POLICY.maxDeferrals - 1]) {
       const a = run(defer('rate-budget', 7), { attempt: 4, deferrals, ageSeconds: 125 });
-      expect(a).toMatchObject({ kind: 'resend', cause: 'defer', delaySeconds: 7, deferral: { reason: 'rate-budget', ageSeconds: 125, deferrals: deferrals + 1 } });
+      expect(a).toMatchObject({
+        kind: 'resend',
+        cause: 'defer',
+        delaySeconds: 7,
+        deferral: { reason: 'rate-budget', ageSeconds: 125, deferrals: deferrals + 1 },
+      });
       if (a.kind === 'resend') {
         expect(a.envelope.deferrals).toBe(deferrals + 1);
         expect(a.envelope.attempt).toBe(4);
@@ -78,7 +94,10 @@ describe('decide: standard queue', () => {
   it('the deferral cap: older than 24 h since receivedAt (default) → park deferred-too-long, not a resend', () => {
     const day = DEFAULT_DEFERRAL_POLICY.maxAgeSeconds;
     expect(day).toBe(24 * 3600);
-    expect(run(defer('account-needs-reauth', 900), { ageSeconds: day - 1, deferrals: 90 })).toMatchObject({ kind: 'resend', cause: 'defer' });
+    expect(run(defer('account-needs-reauth', 900), { ageSeconds: day - 1, deferrals: 90 })).toMatchObject({
+      kind: 'resend',
+      cause: 'defer',
+    });
     const a = run(defer('account-needs-reauth', 900), { ageSeconds: day, deferrals: 90, attempt: 2 });
     expect(a).toMatchObject({ kind: 'park', reason: 'deferred-too-long', attempts: 3 });
     if (a.kind === 'park') {
@@ -89,30 +108,58 @@ describe('decide: standard queue', () => {
   });
 
   it('the deferral cap by count: the (maxDeferrals + 1)-th deferral parks, and a per-pipeline or per-queue policy overrides the defaults', () => {
-    expect(run(defer('rate-budget', 0), { deferrals: DEFAULT_DEFERRAL_POLICY.maxDeferrals })).toMatchObject({ kind: 'park', reason: 'deferred-too-long' });
+    expect(run(defer('rate-budget', 0), { deferrals: DEFAULT_DEFERRAL_POLICY.maxDeferrals })).toMatchObject({
+      kind: 'park',
+      reason: 'deferred-too-long',
+    });
     expect(run(defer('rate-budget', 0), { deferrals: 2, deferral: { maxDeferrals: 3 } }).kind).toBe('resend');
     const byCount = run(defer('rate-budget', 0), { deferrals: 3, deferral: { maxDeferrals: 3 } });
-    expect(byCount).toMatchObject({ kind: 'park', reason: 'deferred-too-long', lastError: 'deferred 4 times (cap 3); last deferral: rate-budget' });
+    expect(byCount).toMatchObject({
+      kind: 'park',
+      reason: 'deferred-too-long',
+      lastError: 'deferred 4 times (cap 3); last deferral: rate-budget',
+    });
     // The queue's own cap wins over the pipeline's.
     const q: QueuePolicy = { ...std, deferral: { maxAgeSeconds: 600 } };
     expect(run(defer('rate-budget', 5), { queue: q, ageSeconds: 599, deferral: { maxAgeSeconds: 60 } }).kind).toBe('resend');
-    expect(run(defer('rate-budget', 5), { queue: q, ageSeconds: 600, deferral: { maxAgeSeconds: 60 } })).toMatchObject({ kind: 'park', reason: 'deferred-too-long', lastError: expect.stringMatching(/^still deferred 10 min/) });
+    expect(run(defer('rate-budget', 5), { queue: q, ageSeconds: 600, deferral: { maxAgeSeconds: 60 } })).toMatchObject({
+      kind: 'park',
+      reason: 'deferred-too-long',
+      lastError: expect.stringMatching(/^still deferred 10 min/),
+    });
   });
 
   it('a replayed deferred-too-long message gets a fresh window: its next deferral resends instead of parking again', () => {
     const env = envelope({ deferrals: 2000, attempt: 1 });
     const parkedAt = env.receivedAt + 25 * 3600 * 1000;
-    const parked = decide({ envelope: env, outcome: defer('account-blocked', 900), queue: std, receiveCount: 1, random: constant(0.5), now: parkedAt });
+    const parked = decide({
+      envelope: env,
+      outcome: defer('account-blocked', 900),
+      queue: std,
+      receiveCount: 1,
+      random: constant(0.5),
+      now: parkedAt,
+    });
     expect(parked).toMatchObject({ kind: 'park', reason: 'deferred-too-long' });
     if (parked.kind !== 'park') return;
     const body = JSON.stringify(parked.envelope);
     const replayed = parseEnvelope(replayBody({ body, envelope: parseEnvelope(body) }, parkedAt + 3600_000));
-    const again = decide({ envelope: replayed, outcome: defer('rate-budget', 30), queue: std, receiveCount: 1, random: constant(0.5), now: parkedAt + 3610_000 });
+    const again = decide({
+      envelope: replayed,
+      outcome: defer('rate-budget', 30),
+      queue: std,
+      receiveCount: 1,
+      random: constant(0.5),
+      now: parkedAt + 3610_000,
+    });
     expect(again).toMatchObject({ kind: 'resend', cause: 'defer', deferral: { ageSeconds: 10, deferrals: 1 } });
   });
 
   it('an undefined field in a policy overrides nothing (the default stands)', () => {
-    expect(run(defer('rate-budget', 5), { ageSeconds: 24 * 3600, deferral: { maxAgeSeconds: undefined } })).toMatchObject({ kind: 'park', reason: 'deferred-too-long' });
+    expect(run(defer('rate-budget', 5), { ageSeconds: 24 * 3600, deferral: { maxAgeSeconds: undefined } })).toMatchObject({
+      kind: 'park',
+      reason: 'deferred-too-long',
+    });
   });
 
   it('a clock behind receivedAt counts as age 0 (never a negative age, never a park)', () => {
@@ -120,7 +167,10 @@ describe('decide: standard queue', () => {
   });
 
   it('defer without a delay uses the jittered default', () => {
-    expect(run(defer('blocked'), { random: constant(0) })).toMatchObject({ kind: 'resend', delaySeconds: DEFAULT_BACKOFF_POLICY.deferSeconds / 2 });
+    expect(run(defer('blocked'), { random: constant(0) })).toMatchObject({
+      kind: 'resend',
+      delaySeconds: DEFAULT_BACKOFF_POLICY.deferSeconds / 2,
+    });
   });
 
   it('park → park at once with the reason, attempts = tries made, counters unchanged', () => {
@@ -136,7 +186,14 @@ describe('decide: standard queue', () => {
 
   it('redacts lastError, including the envelope path parameters', () => {
     const env = envelope({ params: { token: 'acct-secret-token-42' } });
-    const a = decide({ envelope: env, outcome: retry('GET /hooks/amocrm/acct-secret-token-42 failed for ivan@example.com'), queue: std, receiveCount: 1, random: constant(0), now: env.receivedAt });
+    const a = decide({
+      envelope: env,
+      outcome: retry('GET /hooks/amocrm/acct-secret-token-42 failed for ivan@example.com'),
+      queue: std,
+      receiveCount: 1,
+      random: constant(0),
+      now: env.receivedAt,
+    });
     expect(a.kind === 'resend' && a.envelope.lastError).toBe('GET /hooks/amocrm/[redacted] failed for [email]');
   });
 
@@ -156,7 +213,11 @@ describe('decide: standard queue', () => {
 describe('decide: FIFO queue', () => {
   it('ok → delete, park → park', () => {
     expect(run(ok(), { queue: fifo })).toEqual({ kind: 'delete' });
-    expect(run(park('invalid-payload'), { queue: fifo, receiveCount: 2 })).toMatchObject({ kind: 'park', reason: 'invalid-payload', attempts: 2 });
+    expect(run(park('invalid-payload'), { queue: fifo, receiveCount: 2 })).toMatchObject({
+      kind: 'park',
+      reason: 'invalid-payload',
+      attempts: 2,
+    });
   });
 
   it('retry never re-sends (that would reorder the group): fail with the backoff as visibility', () => {
@@ -179,58 +240,96 @@ describe('decide: FIFO queue', () => {
   });
 
   it('the deferral cap applies to FIFO too: by age, and by receive count', () => {
-    expect(run(defer('rate-budget', 12), { queue: fifo, receiveCount: 3, ageSeconds: 24 * 3600 })).toMatchObject({ kind: 'park', reason: 'deferred-too-long', attempts: 3 });
-    expect(run(defer('rate-budget', 12), { queue: fifo, receiveCount: 11, deferral: { maxDeferrals: 10 } })).toMatchObject({ kind: 'park', reason: 'deferred-too-long' });
+    expect(run(defer('rate-budget', 12), { queue: fifo, receiveCount: 3, ageSeconds: 24 * 3600 })).toMatchObject({
+      kind: 'park',
+      reason: 'deferred-too-long',
+      attempts: 3,
+    });
+    expect(run(defer('rate-budget', 12), { queue: fifo, receiveCount: 11, deferral: { maxDeferrals: 10 } })).toMatchObject({
+      kind: 'park',
+      reason: 'deferred-too-long',
+    });
   });
 });
 
 describe('decide: properties', () => {
   const outcomes = fc.oneof(
     fc.constant<Outcome>(ok()),
-    fc.record({ reason: fc.constantFrom('rate-budget', 'blocked'), d: fc.option(fc.integer({ min: -10, max: 5000 }), { nil: undefined }) }).map(({ reason, d }) => defer(reason, d)),
+    fc
+      .record({ reason: fc.constantFrom('rate-budget', 'blocked'), d: fc.option(fc.integer({ min: -10, max: 5000 }), { nil: undefined }) })
+      .map(({ reason, d }) => defer(reason, d)),
     fc.string().map((e) => retry(e)),
     fc.constantFrom('bad-signature', 'invalid-payload').map((r) => park(r)),
   );
 
   it('every action is well-formed; delays stay within [0, 900]; defer never parks under its cap; only retry and park park', () => {
     fc.assert(
-      fc.property(outcomes, fc.boolean(), fc.integer({ min: 0, max: 60 }), fc.integer({ min: 1, max: 60 }), fc.integer({ min: 1, max: 60 }), fc.integer(), (outcome, isFifo, attempt, receiveCount, maxAttempts, seed) => {
-        const queue = { id: 'q', fifo: isFifo, maxAttempts };
-        const a = decide({ envelope: envelope({ attempt }), outcome, queue, receiveCount, random: seeded(seed), now: 1_700_000_000_000 });
-        if (outcome.kind === 'ok') return a.kind === 'delete';
-        if (outcome.kind === 'defer') return isFifo ? a.kind === 'fail' && a.visibilityTimeoutSeconds >= 0 && a.visibilityTimeoutSeconds <= 900 : a.kind === 'resend' && a.delaySeconds >= 0 && a.delaySeconds <= 900 && a.envelope.attempt === attempt;
-        if (outcome.kind === 'park') return a.kind === 'park';
-        // retry
-        const tries = isFifo ? Math.max(receiveCount, attempt + 1) : attempt + 1;
-        if (tries >= maxAttempts) return a.kind === 'park' && a.reason === 'out-of-attempts' && a.attempts === tries;
-        if (isFifo) return a.kind === 'fail' && a.visibilityTimeoutSeconds <= 900;
-        return a.kind === 'resend' && a.envelope.attempt === attempt + 1 && a.delaySeconds <= 900;
-      }),
+      fc.property(
+        outcomes,
+        fc.boolean(),
+        fc.integer({ min: 0, max: 60 }),
+        fc.integer({ min: 1, max: 60 }),
+        fc.integer({ min: 1, max: 60 }),
+        fc.integer(),
+        (outcome, isFifo, attempt, receiveCount, maxAttempts, seed) => {
+          const queue = { id: 'q', fifo: isFifo, maxAttempts };
+          const a = decide({ envelope: envelope({ attempt }), outcome, queue, receiveCount, random: seeded(seed), now: 1_700_000_000_000 });
+          if (outcome.kind === 'ok') return a.kind === 'delete';
+          if (outcome.kind === 'defer')
+            return isFifo
+              ? a.kind === 'fail' && a.visibilityTimeoutSeconds >= 0 && a.visibilityTimeoutSeconds <= 900
+              : a.kind === 'resend' && a.delaySeconds >= 0 && a.delaySeconds <= 900 && a.envelope.attempt === attempt;
+          if (outcome.kind === 'park') return a.kind === 'park';
+          // retry
+          const tries = isFifo ? Math.max(receiveCount, attempt + 1) : attempt + 1;
+          if (tries >= maxAttempts) return a.kind === 'park' && a.reason === 'out-of-attempts' && a.attempts === tries;
+          if (isFifo) return a.kind === 'fail' && a.visibilityTimeoutSeconds <= 900;
+          return a.kind === 'resend' && a.envelope.attempt === attempt + 1 && a.delaySeconds <= 900;
+        },
+      ),
       { numRuns: 2000 },
     );
   });
 
   it('a retry loop on a standard queue parks after exactly maxAttempts tries, whatever deferrals come between', () => {
     fc.assert(
-      fc.property(fc.integer({ min: 1, max: 20 }), fc.array(fc.boolean(), { maxLength: 80 }), fc.integer(), (maxAttempts, pattern, seed) => {
-        const random = seeded(seed);
-        let env = envelope();
-        let tries = 0;
-        for (const deferNow of [...pattern, ...Array<boolean>(maxAttempts).fill(false)]) {
-          const a = decide({ envelope: env, outcome: deferNow ? defer('rate-budget') : retry('boom'), queue: { id: 'q', fifo: false, maxAttempts }, receiveCount: 1, random, now: env.receivedAt });
-          if (!deferNow) tries++;
-          if (a.kind === 'park') return !deferNow && tries === maxAttempts && a.attempts === maxAttempts;
-          if (a.kind !== 'resend') return false;
-          env = a.envelope;
-        }
-        return false;
-      }),
+      fc.property(
+        fc.integer({ min: 1, max: 20 }),
+        fc.array(fc.boolean(), { maxLength: 80 }),
+        fc.integer(),
+        (maxAttempts, pattern, seed) => {
+          const random = seeded(seed);
+          let env = envelope();
+          let tries = 0;
+          for (const deferNow of [...pattern, ...Array<boolean>(maxAttempts).fill(false)]) {
+            const a = decide({
+              envelope: env,
+              outcome: deferNow ? defer('rate-budget') : retry('boom'),
+              queue: { id: 'q', fifo: false, maxAttempts },
+              receiveCount: 1,
+              random,
+              now: env.receivedAt,
+            });
+            if (!deferNow) tries++;
+            if (a.kind === 'park') return !deferNow && tries === maxAttempts && a.attempts === maxAttempts;
+            if (a.kind !== 'resend') return false;
+            env = a.envelope;
+          }
+          return false;
+        },
+      ),
     );
   });
 });
 
 describe('parkRaw', () => {
   it('parks a non-envelope with a redacted error and no envelope', () => {
-    expect(parkRaw('bad-envelope', 'not JSON near "+79161234567"', 3)).toEqual({ kind: 'park', reason: 'bad-envelope', lastError: 'not JSON near "[phone]"', attempts: 3, envelope: undefined });
+    expect(parkRaw('bad-envelope', 'not JSON near "+79161234567"', 3)).toEqual({
+      kind: 'park',
+      reason: 'bad-envelope',
+      lastError: 'not JSON near "[phone]"',
+      attempts: 3,
+      envelope: undefined,
+    });
   });
 });

@@ -9,20 +9,28 @@ describe('FIFO grouping rule', () => {
   it('after the first failure of a group, every later record of that group fails unprocessed; other groups go on', async () => {
     const records = rec('a1 b1 a2 b2 a3 c1 b3');
     const ran: string[] = [];
-    const failed = await runFifoBatch(records, (r) => r.g, async (r) => {
-      ran.push(r.id);
-      return r.id !== 'a2';
-    });
+    const failed = await runFifoBatch(
+      records,
+      (r) => r.g,
+      async (r) => {
+        ran.push(r.id);
+        return r.id !== 'a2';
+      },
+    );
     expect(failed.map((r) => r.id)).toEqual(['a2', 'a3']);
     expect(ran).not.toContain('a3');
     expect(ran.filter((id) => id.startsWith('b'))).toEqual(['b1', 'b2', 'b3']); // in order
   });
 
   it('a thrown error counts as a failure', async () => {
-    const failed = await runFifoBatch(rec('a1 a2'), (r) => r.g, async (r) => {
-      if (r.id === 'a1') throw new Error('boom');
-      return true;
-    });
+    const failed = await runFifoBatch(
+      rec('a1 a2'),
+      (r) => r.g,
+      async (r) => {
+        if (r.id === 'a1') throw new Error('boom');
+        return true;
+      },
+    );
     expect(failed.map((r) => r.id)).toEqual(['a1', 'a2']);
   });
 
@@ -31,15 +39,19 @@ describe('FIFO grouping rule', () => {
     let maxA = 0;
     let concurrent = 0;
     let maxConcurrent = 0;
-    await runFifoBatch(rec('a1 a2 a3 b1 b2 c1'), (r) => r.g, async (r) => {
-      concurrent++;
-      maxConcurrent = Math.max(maxConcurrent, concurrent);
-      if (r.g === 'a') maxA = Math.max(maxA, ++inGroupA);
-      await new Promise((res) => setTimeout(res, 5));
-      if (r.g === 'a') inGroupA--;
-      concurrent--;
-      return true;
-    });
+    await runFifoBatch(
+      rec('a1 a2 a3 b1 b2 c1'),
+      (r) => r.g,
+      async (r) => {
+        concurrent++;
+        maxConcurrent = Math.max(maxConcurrent, concurrent);
+        if (r.g === 'a') maxA = Math.max(maxA, ++inGroupA);
+        await new Promise((res) => setTimeout(res, 5));
+        if (r.g === 'a') inGroupA--;
+        concurrent--;
+        return true;
+      },
+    );
     expect(maxA).toBe(1);
     expect(maxConcurrent).toBe(3);
   });
@@ -47,16 +59,38 @@ describe('FIFO grouping rule', () => {
   it('the pure form agrees', () => {
     const records = rec('a1 b1 a2 b2 a3 c1 b3');
     const bad = new Set(['b1', 'c1']);
-    expect(fifoFailures(records, (r) => r.g, (r) => !bad.has(r.id)).map((r) => r.id)).toEqual(['b1', 'b2', 'c1', 'b3']);
-    expect(fifoFailures(records, (r) => r.g, () => true)).toEqual([]);
-    expect(fifoFailures([], (r: R) => r.g, () => false)).toEqual([]);
+    expect(
+      fifoFailures(
+        records,
+        (r) => r.g,
+        (r) => !bad.has(r.id),
+      ).map((r) => r.id),
+    ).toEqual(['b1', 'b2', 'c1', 'b3']);
+    expect(
+      fifoFailures(
+        records,
+        (r) => r.g,
+        () => true,
+      ),
+    ).toEqual([]);
+    expect(
+      fifoFailures(
+        [],
+        (r: R) => r.g,
+        () => false,
+      ),
+    ).toEqual([]);
   });
 
   it('the pure form matches runFifoBatch for every failure pattern of a small batch', async () => {
     const records = rec('a1 b1 a2 b2 a3');
     for (let mask = 0; mask < 32; mask++) {
       const ok = (r: R) => ((mask >> records.indexOf(r)) & 1) === 0;
-      const ran = await runFifoBatch(records, (r) => r.g, async (r) => ok(r));
+      const ran = await runFifoBatch(
+        records,
+        (r) => r.g,
+        async (r) => ok(r),
+      );
       expect(ran).toEqual(fifoFailures(records, (r) => r.g, ok));
     }
   });

@@ -40,7 +40,11 @@ const ctx = {} as Context;
 
 beforeAll(async () => {
   fq = await startFauxqs({ port: 0, logger: false });
-  sqs = new SQSClient({ endpoint: `http://127.0.0.1:${fq.port}`, region: 'us-east-1', credentials: { accessKeyId: 'l', secretAccessKey: 'l' } });
+  sqs = new SQSClient({
+    endpoint: `http://127.0.0.1:${fq.port}`,
+    region: 'us-east-1',
+    credentials: { accessKeyId: 'l', secretAccessKey: 'l' },
+  });
   ddb = await createTestTable('nodrop');
   queues = {};
   for (const q of routeTable.queues) {
@@ -63,14 +67,32 @@ function envelopeFor(route: QueueRoute, requestId: string): string {
   const body = contentType === 'application/json' ? '[{"id":1}]' : 'a=1';
   return JSON.stringify(
     buildEnvelope(
-      { routeId: route.id, pathParams: params, query: {}, headers: { 'content-type': contentType, 'user-agent': 'walk' }, body: Buffer.from(body), receivedAt: Date.now(), requestId, sourceIp: '127.0.0.1' },
+      {
+        routeId: route.id,
+        pathParams: params,
+        query: {},
+        headers: { 'content-type': contentType, 'user-agent': 'walk' },
+        body: Buffer.from(body),
+        receivedAt: Date.now(),
+        requestId,
+        sourceIp: '127.0.0.1',
+      },
       route.headers,
     ),
   );
 }
 
 async function receiveOne(url: string): Promise<Message> {
-  const r = await sqs.send(new ReceiveMessageCommand({ QueueUrl: url, MaxNumberOfMessages: 1, WaitTimeSeconds: 0, MessageSystemAttributeNames: ['All'], MessageAttributeNames: ['All'], VisibilityTimeout: 30 }));
+  const r = await sqs.send(
+    new ReceiveMessageCommand({
+      QueueUrl: url,
+      MaxNumberOfMessages: 1,
+      WaitTimeSeconds: 0,
+      MessageSystemAttributeNames: ['All'],
+      MessageAttributeNames: ['All'],
+      VisibilityTimeout: 30,
+    }),
+  );
   const m = r.Messages?.[0];
   if (!m) throw new Error(`nothing to receive from ${url}`);
   return m;
@@ -96,7 +118,13 @@ async function walk(deps: WorkerDeps, lines: Array<{ message: string; attrs: Rec
     const q = routeTable.queues.find((x) => x.id === route.target.queue)!;
     const ep = queues[q.id]!;
     const requestId = `walk-${route.id}-${Math.random().toString(36).slice(2)}`;
-    await sqs.send(new SendMessageCommand({ QueueUrl: ep.url, MessageBody: envelopeFor(route, requestId), ...(q.fifo ? { MessageGroupId: 'g', MessageDeduplicationId: requestId } : {}) }));
+    await sqs.send(
+      new SendMessageCommand({
+        QueueUrl: ep.url,
+        MessageBody: envelopeFor(route, requestId),
+        ...(q.fifo ? { MessageGroupId: 'g', MessageDeduplicationId: requestId } : {}),
+      }),
+    );
     const res = (await handler(sqsEvent([await receiveOne(ep.url)], ep.arn, 'us-east-1'), ctx)) as SQSBatchResponse;
     const main = fq.inspectQueue(queueName(q))!;
     const dlq = fq.inspectQueue(dlqName(q))!.messages.ready.filter((m) => m.body.includes(requestId));
@@ -116,7 +144,13 @@ async function walk(deps: WorkerDeps, lines: Array<{ message: string; attrs: Rec
 }
 
 function baseDeps(metrics: RecordingMetrics, log: WorkerDeps['logger']): WorkerDeps {
-  return { sqs, dlqIndex: new DynamoDlqIndex({ doc: ddb.doc, tableName: ddb.tableName, queueIds: Object.keys(queues) }), queues, logger: log, metrics };
+  return {
+    sqs,
+    dlqIndex: new DynamoDlqIndex({ doc: ddb.doc, tableName: ddb.tableName, queueIds: Object.keys(queues) }),
+    queues,
+    logger: log,
+    metrics,
+  };
 }
 
 /** The invariant: parked with an index record, or deleted by a route that has a processor. */
@@ -124,7 +158,12 @@ function expectNoSilentDrop(w: Walked, processorRoutes: ReadonlySet<string>): vo
   expect(w.failed, `${w.route}: reported failed`).toBe(false);
   const parked = w.dlqReasons.length === 1 && w.indexReasons.length === 1 && w.dlqReasons[0] === w.indexReasons[0];
   if (!processorRoutes.has(w.route)) {
-    expect({ route: w.route, dlq: w.dlqReasons, index: w.indexReasons, action: w.action }).toEqual({ route: w.route, dlq: [PARK_REASONS.noProcessor], index: [PARK_REASONS.noProcessor], action: 'park' });
+    expect({ route: w.route, dlq: w.dlqReasons, index: w.indexReasons, action: w.action }).toEqual({
+      route: w.route,
+      dlq: [PARK_REASONS.noProcessor],
+      index: [PARK_REASONS.noProcessor],
+      action: 'park',
+    });
   } else if (!parked) {
     // Deleted: only after its processor said ok.
     expect({ route: w.route, outcome: w.outcome, action: w.action }).toEqual({ route: w.route, outcome: 'ok', action: 'delete' });
@@ -146,7 +185,12 @@ describe('no silent drops: every queue route of the table through the worker', (
     expect(metrics.total(METRIC.parked, { reason: PARK_REASONS.noProcessor })).toBe(queueRoutes.length);
     // `dlq list --reason no-processor` reads exactly these index records.
     const listed = await baseDeps(metrics, log).dlqIndex.list({ reason: PARK_REASONS.noProcessor });
-    expect(listed.filter((e) => e.requestId.startsWith('walk-')).map((e) => e.route).sort()).toEqual(queueRoutes.map((r) => r.id).sort());
+    expect(
+      listed
+        .filter((e) => e.requestId.startsWith('walk-'))
+        .map((e) => e.route)
+        .sort(),
+    ).toEqual(queueRoutes.map((r) => r.id).sort());
   });
 
   it('with the ingest deps: only the routes with a processor may delete; every other queue route is parked no-processor', async () => {

@@ -32,7 +32,11 @@ describe('processMessage', () => {
 
   it('never acknowledges a route without a processor: it is parked no-processor (there is no default processor)', async () => {
     const r = await processMessage(msg(JSON.stringify(envelope())), cfg());
-    expect(r).toMatchObject({ action: { kind: 'park', reason: 'no-processor', lastError: 'no processor registered for route "zdrav-mc"', attempts: 1 }, outcome: 'park', route: 'zdrav-mc' });
+    expect(r).toMatchObject({
+      action: { kind: 'park', reason: 'no-processor', lastError: 'no processor registered for route "zdrav-mc"', attempts: 1 },
+      outcome: 'park',
+      route: 'zdrav-mc',
+    });
   });
 
   it('parks a body that is not an envelope as bad-envelope, at once, reporting raw size', async () => {
@@ -45,18 +49,32 @@ describe('processMessage', () => {
   });
 
   it('parks an unknown route, a route of another queue, and a route with no processor', async () => {
-    expect((await processMessage(msg(JSON.stringify(envelope({ route: 'nope' }))), cfg())).action).toMatchObject({ kind: 'park', reason: 'unknown-route' });
-    expect((await processMessage(msg(JSON.stringify(envelope({ route: 'amojo-callback' }))), cfg())).action).toMatchObject({ kind: 'park', reason: 'wrong-queue' });
-    expect((await processMessage(msg(JSON.stringify(envelope())), cfg({ 'zdrav-mc': undefined }))).action).toMatchObject({ kind: 'park', reason: 'no-processor' });
+    expect((await processMessage(msg(JSON.stringify(envelope({ route: 'nope' }))), cfg())).action).toMatchObject({
+      kind: 'park',
+      reason: 'unknown-route',
+    });
+    expect((await processMessage(msg(JSON.stringify(envelope({ route: 'amojo-callback' }))), cfg())).action).toMatchObject({
+      kind: 'park',
+      reason: 'wrong-queue',
+    });
+    expect((await processMessage(msg(JSON.stringify(envelope())), cfg({ 'zdrav-mc': undefined }))).action).toMatchObject({
+      kind: 'park',
+      reason: 'no-processor',
+    });
   });
 
   it('parks a body over the route limit as body-too-large without calling the processor', async () => {
     let called = false;
-    const r = await processMessage(msg(JSON.stringify(envelope({}, 'x'.repeat(65)))), cfg({ 'zdrav-mc': async () => ((called = true), ok()) }));
+    const r = await processMessage(
+      msg(JSON.stringify(envelope({}, 'x'.repeat(65)))),
+      cfg({ 'zdrav-mc': async () => ((called = true), ok()) }),
+    );
     expect(r.action).toMatchObject({ kind: 'park', reason: 'body-too-large', lastError: 'body of 65 bytes exceeds the route limit of 64' });
     expect(called).toBe(false);
     // Exactly at the limit is fine.
-    expect((await processMessage(msg(JSON.stringify(envelope({}, 'x'.repeat(64)))), cfg({ 'zdrav-mc': async () => ok() }))).action.kind).toBe('delete');
+    expect(
+      (await processMessage(msg(JSON.stringify(envelope({}, 'x'.repeat(64)))), cfg({ 'zdrav-mc': async () => ok() }))).action.kind,
+    ).toBe('delete');
   });
 
   it('gives the processor the decoded body and its context', async () => {
@@ -68,13 +86,24 @@ describe('processMessage', () => {
   });
 
   it('maps thrown errors: DeferError → resend (defer), PermanentError → park, anything else → retry', async () => {
-    const throwing = (e: unknown): RouteProcessor => async () => {
-      throw e;
-    };
+    const throwing =
+      (e: unknown): RouteProcessor =>
+      async () => {
+        throw e;
+      };
     const body = JSON.stringify(envelope());
-    expect((await processMessage(msg(body), cfg({ 'zdrav-mc': throwing(new DeferError('rate-budget', 5)) }))).action).toMatchObject({ kind: 'resend', cause: 'defer', delaySeconds: 5 });
-    expect((await processMessage(msg(body), cfg({ 'zdrav-mc': throwing(new PermanentError('invalid-payload', 'no id')) }))).action).toMatchObject({ kind: 'park', reason: 'invalid-payload' });
-    expect((await processMessage(msg(body), cfg({ 'zdrav-mc': throwing(new RetryableError('503')) }))).action).toMatchObject({ kind: 'resend', cause: 'retry' });
+    expect((await processMessage(msg(body), cfg({ 'zdrav-mc': throwing(new DeferError('rate-budget', 5)) }))).action).toMatchObject({
+      kind: 'resend',
+      cause: 'defer',
+      delaySeconds: 5,
+    });
+    expect(
+      (await processMessage(msg(body), cfg({ 'zdrav-mc': throwing(new PermanentError('invalid-payload', 'no id')) }))).action,
+    ).toMatchObject({ kind: 'park', reason: 'invalid-payload' });
+    expect((await processMessage(msg(body), cfg({ 'zdrav-mc': throwing(new RetryableError('503')) }))).action).toMatchObject({
+      kind: 'resend',
+      cause: 'retry',
+    });
     const r = await processMessage(msg(body), cfg({ 'zdrav-mc': throwing(new Error('boom')) }));
     expect(r).toMatchObject({ outcome: 'retry', action: { kind: 'resend', envelope: { attempt: 1, lastError: 'Error: boom' } } });
   });

@@ -21,8 +21,28 @@ import { envelope } from './fixtures.ts';
 
 const table = defineRouteTable({
   routes: [
-    { id: 'r-std', description: 'std', method: 'POST', path: '/std/{token}', contentTypes: ['application/json'], bodyLimitBytes: 100, target: { kind: 'queue', queue: 'std-q' }, auth: 'none', ack: { status: 200, body: '{}' } },
-    { id: 'r-fifo', description: 'fifo', method: 'POST', path: '/fifo', contentTypes: ['application/json'], bodyLimitBytes: 100, target: { kind: 'queue', queue: 'fifo-q' }, auth: 'none', ack: { status: 200, body: '{}' } },
+    {
+      id: 'r-std',
+      description: 'std',
+      method: 'POST',
+      path: '/std/{token}',
+      contentTypes: ['application/json'],
+      bodyLimitBytes: 100,
+      target: { kind: 'queue', queue: 'std-q' },
+      auth: 'none',
+      ack: { status: 200, body: '{}' },
+    },
+    {
+      id: 'r-fifo',
+      description: 'fifo',
+      method: 'POST',
+      path: '/fifo',
+      contentTypes: ['application/json'],
+      bodyLimitBytes: 100,
+      target: { kind: 'queue', queue: 'fifo-q' },
+      auth: 'none',
+      ack: { status: 200, body: '{}' },
+    },
   ],
   queues: [
     { id: 'std-q', description: 'std', batchSize: 10, maxAttempts: 3, visibilityTimeoutSeconds: 60, consumer: 'worker' },
@@ -40,7 +60,11 @@ const ctx = {} as Context; // the batch handler reads nothing from the context
 
 beforeAll(async () => {
   fq = await startFauxqs({ port: 0, logger: false });
-  sqs = new SQSClient({ endpoint: `http://127.0.0.1:${fq.port}`, region: 'us-east-1', credentials: { accessKeyId: 'l', secretAccessKey: 'l' } });
+  sqs = new SQSClient({
+    endpoint: `http://127.0.0.1:${fq.port}`,
+    region: 'us-east-1',
+    credentials: { accessKeyId: 'l', secretAccessKey: 'l' },
+  });
   ddb = await createTestTable('worker');
   queues = {};
   for (const q of table.queues) {
@@ -57,7 +81,10 @@ afterAll(async () => {
 
 function capture(): { log: Log; lines: Array<{ level: string; message: string; attrs: Record<string, unknown> }> } {
   const lines: Array<{ level: string; message: string; attrs: Record<string, unknown> }> = [];
-  const at = (level: string) => (message: string, attrs: Record<string, unknown> = {}) => lines.push({ level, message, attrs });
+  const at =
+    (level: string) =>
+    (message: string, attrs: Record<string, unknown> = {}) =>
+      lines.push({ level, message, attrs });
   return { log: { debug: at('debug'), info: at('info'), warn: at('warn'), error: at('error') }, lines };
 }
 
@@ -76,14 +103,29 @@ function deps(over: Partial<WorkerDeps> = {}): WorkerDeps {
 async function sendAll(queueId: string, bodies: string[], group?: (i: number) => string): Promise<void> {
   const url = (queues[queueId] as QueuesConfig[string]).url;
   for (const [i, body] of bodies.entries()) {
-    await sqs.send(new SendMessageCommand({ QueueUrl: url, MessageBody: body, ...(group ? { MessageGroupId: group(i), MessageDeduplicationId: `d-${Date.now()}-${i}-${Math.random()}` } : {}) }));
+    await sqs.send(
+      new SendMessageCommand({
+        QueueUrl: url,
+        MessageBody: body,
+        ...(group ? { MessageGroupId: group(i), MessageDeduplicationId: `d-${Date.now()}-${i}-${Math.random()}` } : {}),
+      }),
+    );
   }
 }
 
 async function receiveAll(url: string, max = 10): Promise<Message[]> {
   const out: Message[] = [];
   for (;;) {
-    const r = await sqs.send(new ReceiveMessageCommand({ QueueUrl: url, MaxNumberOfMessages: Math.min(10, max - out.length), WaitTimeSeconds: 0, MessageSystemAttributeNames: ['All'], MessageAttributeNames: ['All'], VisibilityTimeout: 30 }));
+    const r = await sqs.send(
+      new ReceiveMessageCommand({
+        QueueUrl: url,
+        MaxNumberOfMessages: Math.min(10, max - out.length),
+        WaitTimeSeconds: 0,
+        MessageSystemAttributeNames: ['All'],
+        MessageAttributeNames: ['All'],
+        VisibilityTimeout: 30,
+      }),
+    );
     if (!r.Messages?.length) return out;
     out.push(...r.Messages);
     if (out.length >= max) return out;
@@ -99,7 +141,12 @@ async function batchFrom(queueId: string, n: number): Promise<SQSEvent> {
 
 const bodyOf = (env: ReturnType<typeof envelope>) => JSON.stringify(env);
 // Received now: the deferral cap measures age from receivedAt.
-const env = (tag: string, over: Parameters<typeof envelope>[0] = {}) => envelope({ requestId: tag, params: { token: 'secret-path-token' }, receivedAt: Date.now(), ...over }, `{"tag":"${tag}"}`, over.route ?? 'r-std');
+const env = (tag: string, over: Parameters<typeof envelope>[0] = {}) =>
+  envelope(
+    { requestId: tag, params: { token: 'secret-path-token' }, receivedAt: Date.now(), ...over },
+    `{"tag":"${tag}"}`,
+    over.route ?? 'r-std',
+  );
 
 /** Processor that picks its outcome from the body's tag. */
 const byTag: RouteProcessor = async (_e, c) => {
@@ -116,7 +163,14 @@ describe('worker handler: standard queue', () => {
   it('deletes ok, re-sends retry/defer with counters and delays, parks permanent and bad envelopes, indexes them', async () => {
     const { log, lines } = capture();
     const handler = createHandler(deps({ processors: { 'r-std': byTag }, logger: log }));
-    await sendAll('std-q', [bodyOf(env('ok-1')), bodyOf(env('retry-1')), bodyOf(env('defer-1')), bodyOf(env('perm-1')), 'not an envelope', bodyOf(env('crash-1', { attempt: 2 }))]);
+    await sendAll('std-q', [
+      bodyOf(env('ok-1')),
+      bodyOf(env('retry-1')),
+      bodyOf(env('defer-1')),
+      bodyOf(env('perm-1')),
+      'not an envelope',
+      bodyOf(env('crash-1', { attempt: 2 })),
+    ]);
     const event = await batchFrom('std-q', 6);
     const res = (await handler(event, ctx)) as SQSBatchResponse;
     expect(res.batchItemFailures).toEqual([]);
@@ -139,7 +193,10 @@ describe('worker handler: standard queue', () => {
     expect(dlq.messages.ready).toHaveLength(3);
     const parkedRaw = dlq.messages.ready.find((m) => m.body === 'not an envelope');
     expect(parkedRaw?.messageAttributes['dlq-reason']?.StringValue).toBe('bad-envelope');
-    const parkedCrash = dlq.messages.ready.map((m) => m.body).filter((b) => b.includes('"crash-1"')).map((b) => JSON.parse(b) as ReturnType<typeof envelope>)[0];
+    const parkedCrash = dlq.messages.ready
+      .map((m) => m.body)
+      .filter((b) => b.includes('"crash-1"'))
+      .map((b) => JSON.parse(b) as ReturnType<typeof envelope>)[0];
     expect(parkedCrash).toMatchObject({ attempt: 3, lastError: 'TypeError: cannot read x of undefined' });
 
     const index = await deps().dlqIndex.list({ queue: 'std-q' });
@@ -159,13 +216,21 @@ describe('worker handler: standard queue', () => {
     expect(text).not.toContain('secret-path-token');
     expect(text).not.toContain('"tag');
     expect(text).not.toContain('not an envelope');
-    expect(msgLines.find((l) => l.attrs.outcome === 'ok')?.attrs).toMatchObject({ queue: 'std-q', route: 'r-std', bytes: 14, action: 'delete' });
+    expect(msgLines.find((l) => l.attrs.outcome === 'ok')?.attrs).toMatchObject({
+      queue: 'std-q',
+      route: 'r-std',
+      bytes: 14,
+      action: 'delete',
+    });
 
     fq.reset();
   });
 
   it('reports a record failed when its SQS call fails, and only that record', async () => {
-    const broken = { ...queues, 'std-q': { ...(queues['std-q'] as QueuesConfig[string]), dlqUrl: `${(queues['std-q'] as QueuesConfig[string]).dlqUrl}-missing` } };
+    const broken = {
+      ...queues,
+      'std-q': { ...(queues['std-q'] as QueuesConfig[string]), dlqUrl: `${(queues['std-q'] as QueuesConfig[string]).dlqUrl}-missing` },
+    };
     const { log, lines } = capture();
     const handler = createHandler(deps({ processors: { 'r-std': byTag }, queues: broken, logger: log }));
     await sendAll('std-q', [bodyOf(env('ok-2')), bodyOf(env('perm-2')), bodyOf(env('ok-3'))]);
@@ -182,7 +247,14 @@ describe('worker handler: standard queue', () => {
   it('a DLQ index write that fails after the DLQ send is logged (redacted) and counted, and the record is done: one DLQ copy (unindexed), no redelivery', async () => {
     const { log, lines } = capture();
     const metrics = new RecordingMetrics();
-    const handler = createHandler(deps({ processors: { 'r-std': byTag }, logger: log, metrics, dlqIndex: new DynamoDlqIndex({ doc: ddb.doc, tableName: 'missing-table', queueIds: [] }) }));
+    const handler = createHandler(
+      deps({
+        processors: { 'r-std': byTag },
+        logger: log,
+        metrics,
+        dlqIndex: new DynamoDlqIndex({ doc: ddb.doc, tableName: 'missing-table', queueIds: [] }),
+      }),
+    );
     await sendAll('std-q', [bodyOf(env('perm-3'))]);
     const event = await batchFrom('std-q', 1);
     const res = (await handler(event, ctx)) as SQSBatchResponse;
@@ -190,7 +262,16 @@ describe('worker handler: standard queue', () => {
     const dlq = fq.inspectQueue(dlqName(table.queues[0]!))!.messages.ready;
     expect(dlq).toHaveLength(1);
     const line = lines.find((l) => l.message.startsWith('dlq index write failed'));
-    expect(line).toMatchObject({ level: 'error', attrs: { queue: 'std-q', messageId: event.Records[0]!.messageId, reason: 'invalid-payload', dlqIndex: 'unindexed', indexId: dlq[0]!.messageAttributes['dlq-index-id']?.StringValue } });
+    expect(line).toMatchObject({
+      level: 'error',
+      attrs: {
+        queue: 'std-q',
+        messageId: event.Records[0]!.messageId,
+        reason: 'invalid-payload',
+        dlqIndex: 'unindexed',
+        indexId: dlq[0]!.messageAttributes['dlq-index-id']?.StringValue,
+      },
+    });
     expect(String(line?.attrs.error)).toMatch(/DlqIndexError/);
     expect(JSON.stringify(lines)).not.toContain('secret-path-token');
     expect(metrics.total('DlqIndexWriteFailed')).toBe(1);
@@ -209,12 +290,21 @@ describe('worker handler: standard queue', () => {
     expect(res.batchItemFailures).toEqual([]);
 
     // The young one is re-sent (4th deferral); the old one is parked, not re-sent.
-    const delayed = fq.inspectQueue(queueName(table.queues[0]!))!.messages.delayed.map((m) => JSON.parse(m.body) as ReturnType<typeof envelope>);
+    const delayed = fq
+      .inspectQueue(queueName(table.queues[0]!))!
+      .messages.delayed.map((m) => JSON.parse(m.body) as ReturnType<typeof envelope>);
     expect(delayed.map((e) => [e.requestId, e.deferrals])).toEqual([['defer-young', 4]]);
     const dlq = fq.inspectQueue(dlqName(table.queues[0]!))!.messages.ready;
-    expect(dlq.map((m) => [JSON.parse(m.body).requestId, m.messageAttributes['dlq-reason']?.StringValue])).toEqual([['defer-old', 'deferred-too-long']]);
-    const [entry] = (await deps().dlqIndex.list({ queue: 'std-q', reason: 'deferred-too-long' })).filter((e) => e.requestId === 'defer-old');
-    expect(entry).toMatchObject({ route: 'r-std', lastError: 'still deferred 25 h 0 min after it was received (cap 24 h 0 min); last deferral: rate-budget' });
+    expect(dlq.map((m) => [JSON.parse(m.body).requestId, m.messageAttributes['dlq-reason']?.StringValue])).toEqual([
+      ['defer-old', 'deferred-too-long'],
+    ]);
+    const [entry] = (await deps().dlqIndex.list({ queue: 'std-q', reason: 'deferred-too-long' })).filter(
+      (e) => e.requestId === 'defer-old',
+    );
+    expect(entry).toMatchObject({
+      route: 'r-std',
+      lastError: 'still deferred 25 h 0 min after it was received (cap 24 h 0 min); last deferral: rate-budget',
+    });
 
     expect(metrics.total('Deferred', { reason: 'rate-budget' })).toBe(1);
     expect(metrics.values('DeferredMessageAge', { reason: 'rate-budget' })).toEqual([90]);
@@ -228,14 +318,19 @@ describe('worker handler: standard queue', () => {
     await sendAll('std-q', [bodyOf(env('defer-c1', { deferrals: 1 })), bodyOf(env('defer-c2', { deferrals: 2 }))]);
     await handler(await batchFrom('std-q', 2), ctx);
     expect(fq.inspectQueue(queueName(table.queues[0]!))!.messages.delayed.map((m) => JSON.parse(m.body).requestId)).toEqual(['defer-c1']);
-    expect(fq.inspectQueue(dlqName(table.queues[0]!))!.messages.ready.map((m) => m.messageAttributes['dlq-reason']?.StringValue)).toEqual(['deferred-too-long']);
+    expect(fq.inspectQueue(dlqName(table.queues[0]!))!.messages.ready.map((m) => m.messageAttributes['dlq-reason']?.StringValue)).toEqual([
+      'deferred-too-long',
+    ]);
     expect(metrics.total('Deferred')).toBe(1);
     expect(metrics.total('Parked', { reason: 'deferred-too-long' })).toBe(1);
     fq.reset();
   });
 
   it('a deferral whose re-send failed is not counted (it comes back and is counted then)', async () => {
-    const broken = { ...queues, 'std-q': { ...(queues['std-q'] as QueuesConfig[string]), url: `${(queues['std-q'] as QueuesConfig[string]).url}-missing` } };
+    const broken = {
+      ...queues,
+      'std-q': { ...(queues['std-q'] as QueuesConfig[string]), url: `${(queues['std-q'] as QueuesConfig[string]).url}-missing` },
+    };
     const metrics = new RecordingMetrics();
     const handler = createHandler(deps({ processors: { 'r-std': byTag }, queues: broken, metrics }));
     await sendAll('std-q', [bodyOf(env('defer-lost'))]);
@@ -265,7 +360,15 @@ describe('worker handler: FIFO queue', () => {
     messageId: `m-${i}`,
     receiptHandle: `h-${i}`,
     body: bodyOf(env(tag, { route: 'r-fifo' })),
-    attributes: { ApproximateReceiveCount: '1', SentTimestamp: '1', SenderId: '000000000000', ApproximateFirstReceiveTimestamp: '1', MessageGroupId: group, MessageDeduplicationId: `d-${i}`, SequenceNumber: String(i) },
+    attributes: {
+      ApproximateReceiveCount: '1',
+      SentTimestamp: '1',
+      SenderId: '000000000000',
+      ApproximateFirstReceiveTimestamp: '1',
+      MessageGroupId: group,
+      MessageDeduplicationId: `d-${i}`,
+      SequenceNumber: String(i),
+    },
     messageAttributes: {},
     md5OfBody: '',
     eventSource: 'aws:sqs',
@@ -338,6 +441,8 @@ describe('worker configuration', () => {
 
   it('the exported handler fails every invocation with the reason when the environment is incomplete', async () => {
     const mod = await import('../../functions/worker.ts');
-    await expect(mod.handler({ Records: [] } as SQSEvent, ctx, { signal: new AbortController().signal })).rejects.toThrow(/TABLE_NAME is not set/);
+    await expect(mod.handler({ Records: [] } as SQSEvent, ctx, { signal: new AbortController().signal })).rejects.toThrow(
+      /TABLE_NAME is not set/,
+    );
   });
 });

@@ -4,7 +4,9 @@ import { startSandbox } from '../../infra/local/sandbox/index.ts';
 import { call, INTEG, world, type World } from './support.ts';
 
 let w: World;
-afterEach(async () => { await w?.sb.close(); });
+afterEach(async () => {
+  await w?.sb.close();
+});
 
 const json = (body: unknown) => ({ method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
 
@@ -16,16 +18,24 @@ describe('admin API over HTTP', () => {
     expect(seeded.json.leads).toHaveLength(1);
     const code = await call(`${w.sb.url}/_sandbox/codes`, json({ client_id: INTEG.clientId }));
     expect(code.json.referer).toBe(w.sb.accountHost);
-    const tok = await w.token({ client_id: INTEG.clientId, client_secret: INTEG.clientSecret, grant_type: 'authorization_code', code: code.json.code, redirect_uri: INTEG.redirectUri });
+    const tok = await w.token({
+      client_id: INTEG.clientId,
+      client_secret: INTEG.clientSecret,
+      grant_type: 'authorization_code',
+      code: code.json.code,
+      redirect_uri: INTEG.redirectUri,
+    });
     expect(tok.status).toBe(200);
     await w.api('GET', '/api/v4/leads', tok.json.access_token);
     await w.api('GET', `/api/v4/leads/${seeded.json.leads[0]}`, tok.json.access_token);
     const counters = (await call(`${w.sb.url}/_sandbox/counters`)).json;
-    expect(counters.requests).toEqual(expect.arrayContaining([
-      { method: 'GET', route: '/api/v4/leads', status: 200, count: 1 },
-      { method: 'GET', route: '/api/v4/leads/{id}', status: 200, count: 1 },
-      { method: 'POST', route: '/oauth2/access_token', status: 200, count: 1 },
-    ]));
+    expect(counters.requests).toEqual(
+      expect.arrayContaining([
+        { method: 'GET', route: '/api/v4/leads', status: 200, count: 1 },
+        { method: 'GET', route: '/api/v4/leads/{id}', status: 200, count: 1 },
+        { method: 'POST', route: '/oauth2/access_token', status: 200, count: 1 },
+      ]),
+    );
     expect(counters.tokenEndpoint).toEqual({ 'authorization_code:ok': 1 });
     const tokens = (await call(`${w.sb.url}/_sandbox/tokens`)).json;
     expect(JSON.stringify(tokens)).not.toContain(tok.json.access_token); // fingerprints only
@@ -76,7 +86,9 @@ describe('fault injection', () => {
     w = await world();
     const { access_token: t } = await w.login();
     w.sb.admin.setFaults([{ path: '/api/v4/account', timeoutRate: 1 }]);
-    await expect(fetch(`${w.sb.url}/api/v4/account`, { headers: { authorization: `Bearer ${t}` }, signal: AbortSignal.timeout(300) })).rejects.toThrow();
+    await expect(
+      fetch(`${w.sb.url}/api/v4/account`, { headers: { authorization: `Bearer ${t}` }, signal: AbortSignal.timeout(300) }),
+    ).rejects.toThrow();
     w.sb.admin.setFaults([{ path: '/api/v4/account', dropRate: 1 }]);
     await expect(fetch(`${w.sb.url}/api/v4/account`, { headers: { authorization: `Bearer ${t}` } })).rejects.toThrow(/fetch failed/);
     w.sb.admin.setFaults([{ path: '/api/v4/account', latencyMs: 150 }]);
@@ -84,10 +96,12 @@ describe('fault injection', () => {
     expect((await w.api('GET', '/api/v4/account', t)).status).toBe(200);
     expect(performance.now() - started).toBeGreaterThanOrEqual(140);
     const c = w.sb.admin.counters().requests;
-    expect(c).toEqual(expect.arrayContaining([
-      { method: 'GET', route: '/api/v4/account', status: 'timeout', count: 1 },
-      { method: 'GET', route: '/api/v4/account', status: 'dropped', count: 1 },
-    ]));
+    expect(c).toEqual(
+      expect.arrayContaining([
+        { method: 'GET', route: '/api/v4/account', status: 'timeout', count: 1 },
+        { method: 'GET', route: '/api/v4/account', status: 'dropped', count: 1 },
+      ]),
+    );
   });
 
   it('the same seed gives the same fault sequence', async () => {

@@ -2,7 +2,11 @@
 import { signRequest } from '../../lib/amojo/signing.ts';
 import type { World } from './support.ts';
 
-export interface AmojoChannel { id: string; secret: string; account: string }
+export interface AmojoChannel {
+  id: string;
+  secret: string;
+  account: string;
+}
 
 export interface AmojoCaller {
   call(method: string, path: string, body: unknown): Promise<{ status: number; json: Record<string, unknown> }>;
@@ -21,7 +25,7 @@ export function amojoCaller(w: World, ch: AmojoChannel): AmojoCaller {
     const headers = signRequest(ch.secret, { method, path, date: w.clock.now(), body: text });
     const r = await fetch(`${w.sb.url}${path}`, { method, headers: { ...headers }, body: text });
     const raw = await r.text();
-    return { status: r.status, json: raw ? JSON.parse(raw) as Record<string, unknown> : {} };
+    return { status: r.status, json: raw ? (JSON.parse(raw) as Record<string, unknown>) : {} };
   };
   return {
     call,
@@ -39,7 +43,14 @@ export function amojoCaller(w: World, ch: AmojoChannel): AmojoCaller {
       const now = w.clock.now();
       const r = await call('POST', `/v2/origin/custom/${scope}`, {
         event_type: 'new_message',
-        payload: { timestamp: Math.floor(now / 1000), msec_timestamp: now, msgid: `m-${seq}`, conversation_id: conversationId, sender: user, message: { type: 'text', text } },
+        payload: {
+          timestamp: Math.floor(now / 1000),
+          msec_timestamp: now,
+          msgid: `m-${seq}`,
+          conversation_id: conversationId,
+          sender: user,
+          message: { type: 'text', text },
+        },
       });
       if (r.status !== 200) throw new Error(`new_message: ${r.status}`);
       return (r.json.new_message as { conversation_id: string }).conversation_id;

@@ -24,7 +24,13 @@ async function serve(routes: SbRoute[]): Promise<{ base: string; server: Server 
         const url = new URL(req.url ?? '/', 'http://sandbox');
         const headers: Record<string, string> = {};
         for (const [k, v] of Object.entries(req.headers)) if (v !== undefined) headers[k] = Array.isArray(v) ? v.join(', ') : v;
-        const sb: SbRequest = { method: req.method ?? 'GET', path: url.pathname, query: url.searchParams, headers, body: Buffer.concat(chunks) };
+        const sb: SbRequest = {
+          method: req.method ?? 'GET',
+          path: url.pathname,
+          query: url.searchParams,
+          headers,
+          body: Buffer.concat(chunks),
+        };
         for (const r of routes) {
           const out = await r(sb);
           if (out) {
@@ -35,7 +41,10 @@ async function serve(routes: SbRoute[]): Promise<{ base: string; server: Server 
         }
         res.writeHead(404, { 'content-type': 'application/json' });
         res.end('{"error":"no route"}');
-      })().catch((e: unknown) => { res.writeHead(500); res.end(String(e)); });
+      })().catch((e: unknown) => {
+        res.writeHead(500);
+        res.end(String(e));
+      });
     });
   });
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
@@ -47,10 +56,21 @@ async function stop(server: Server): Promise<void> {
   await new Promise<void>((r) => server.close(() => r()));
 }
 
-interface Hit { url: string; headers: IncomingHttpHeaders; body: Buffer }
+interface Hit {
+  url: string;
+  headers: IncomingHttpHeaders;
+  body: Buffer;
+}
 
-interface Mounted { base: string; amojo: AmojoSandbox; close(): Promise<void> }
-interface Mount { name: string; start(clock: SbClock, channels: AmojoChannelConfig[], log: (l: string) => void): Promise<Mounted> }
+interface Mounted {
+  base: string;
+  amojo: AmojoSandbox;
+  close(): Promise<void>;
+}
+interface Mount {
+  name: string;
+  start(clock: SbClock, channels: AmojoChannelConfig[], log: (l: string) => void): Promise<Mounted>;
+}
 
 /** The real sandbox server (its core), with one account whose amojo id is ACCOUNT. */
 const throughSandbox: Mount = {
@@ -89,13 +109,21 @@ describe.each([throughSandbox, bare])('amojo sandbox over a real socket ($name)'
       req.on('data', (c: Buffer) => chunks.push(c));
       req.on('end', () => {
         hits.push({ url: req.url ?? '', headers: req.headers, body: Buffer.concat(chunks) });
-        const answer = (): void => { res.writeHead(receiverMode.status, { 'content-type': 'application/json' }); res.end('{"status":"ok"}'); };
-        if (receiverMode.delayMs) setTimeout(answer, receiverMode.delayMs); else answer();
+        const answer = (): void => {
+          res.writeHead(receiverMode.status, { 'content-type': 'application/json' });
+          res.end('{"status":"ok"}');
+        };
+        if (receiverMode.delayMs) setTimeout(answer, receiverMode.delayMs);
+        else answer();
       });
     });
     await new Promise<void>((r) => receiver.listen(0, '127.0.0.1', r));
     receiverBase = `http://127.0.0.1:${(receiver.address() as AddressInfo).port}`;
-    mounted = await mount.start(clock, [{ id: CHANNEL, secret: SECRET, title: 'Sandbox channel', webhookUrl: `${receiverBase}/chat/amojo/:scope_id` }], (l) => logs.push(l));
+    mounted = await mount.start(
+      clock,
+      [{ id: CHANNEL, secret: SECRET, title: 'Sandbox channel', webhookUrl: `${receiverBase}/chat/amojo/:scope_id` }],
+      (l) => logs.push(l),
+    );
     ({ base, amojo } = mounted);
   });
   afterAll(async () => {
@@ -103,25 +131,58 @@ describe.each([throughSandbox, bare])('amojo sandbox over a real socket ($name)'
     await stop(receiver);
   });
 
-  interface CallOpts { secret?: string; date?: number; contentType?: string; sendBody?: string; signPath?: string }
+  interface CallOpts {
+    secret?: string;
+    date?: number;
+    contentType?: string;
+    sendBody?: string;
+    signPath?: string;
+  }
   /** A request signed with lib/amojo/signing, as the real client will send it. */
-  async function call(method: string, path: string, body?: unknown, o: CallOpts = {}): Promise<{ status: number; json: Record<string, unknown> | undefined; text: string; contentType: string | null }> {
+  async function call(
+    method: string,
+    path: string,
+    body?: unknown,
+    o: CallOpts = {},
+  ): Promise<{ status: number; json: Record<string, unknown> | undefined; text: string; contentType: string | null }> {
     const text = body === undefined ? undefined : typeof body === 'string' ? body : JSON.stringify(body);
-    const headers: Record<string, string> = signRequest(o.secret ?? SECRET, { method, path: o.signPath ?? path, date: o.date ?? now, ...(text !== undefined ? { body: text } : {}) });
+    const headers: Record<string, string> = signRequest(o.secret ?? SECRET, {
+      method,
+      path: o.signPath ?? path,
+      date: o.date ?? now,
+      ...(text !== undefined ? { body: text } : {}),
+    });
     if (o.contentType !== undefined) {
       // Signed consistently with the odd Content-Type, so only the Content-Type rule can refuse it.
       headers['Content-Type'] = o.contentType;
       headers['X-Signature'] = createHmac('sha1', o.secret ?? SECRET)
-        .update(stringToSign({ method, contentMd5: headers['Content-MD5']!, contentType: o.contentType, date: headers.Date!, path: path.split('?')[0]! }))
+        .update(
+          stringToSign({
+            method,
+            contentMd5: headers['Content-MD5']!,
+            contentType: o.contentType,
+            date: headers.Date!,
+            path: path.split('?')[0]!,
+          }),
+        )
         .digest('hex');
     }
-    const res = await fetch(`${base}${path}`, { method, headers, ...(o.sendBody ?? text) !== undefined ? { body: o.sendBody ?? text } : {} });
+    const res = await fetch(`${base}${path}`, {
+      method,
+      headers,
+      ...((o.sendBody ?? text) !== undefined ? { body: o.sendBody ?? text } : {}),
+    });
     const raw = await res.text();
-    return { status: res.status, text: raw, contentType: res.headers.get('content-type'), json: raw ? JSON.parse(raw) as Record<string, unknown> : undefined };
+    return {
+      status: res.status,
+      text: raw,
+      contentType: res.headers.get('content-type'),
+      json: raw ? (JSON.parse(raw) as Record<string, unknown>) : undefined,
+    };
   }
   const admin = async (path: string, body?: unknown): Promise<{ status: number; json: Record<string, unknown> }> => {
     const res = await fetch(`${base}/_sandbox/amojo${path}`, body === undefined ? {} : { method: 'POST', body: JSON.stringify(body) });
-    return { status: res.status, json: await res.json() as Record<string, unknown> };
+    return { status: res.status, json: (await res.json()) as Record<string, unknown> };
   };
 
   const conversationId = 'gw-conv-1';
@@ -132,9 +193,14 @@ describe.each([throughSandbox, bare])('amojo sandbox over a real socket ($name)'
   const msg = (msgid: string, text: string, extra: Record<string, unknown> = {}): Record<string, unknown> => ({
     event_type: 'new_message',
     payload: {
-      timestamp: Math.floor(now / 1000), msec_timestamp: now, msgid, conversation_id: conversationId,
+      timestamp: Math.floor(now / 1000),
+      msec_timestamp: now,
+      msgid,
+      conversation_id: conversationId,
       sender: { id: clientUserId, name: 'Вася клиент', profile: { phone: '+79151112233' } },
-      message: { type: 'text', text }, silent: false, ...extra,
+      message: { type: 'text', text },
+      silent: false,
+      ...extra,
     },
   });
 
@@ -147,40 +213,75 @@ describe.each([throughSandbox, bare])('amojo sandbox over a real socket ($name)'
   });
 
   it('connect: returns scope_id {channel}_{account} and echoes the sent fields; validates strictly', async () => {
-    const r = await call('POST', `/v2/origin/custom/${CHANNEL}/connect`, { account_id: ACCOUNT, title: 'ChatsIntegration', hook_api_version: 'v2' });
+    const r = await call('POST', `/v2/origin/custom/${CHANNEL}/connect`, {
+      account_id: ACCOUNT,
+      title: 'ChatsIntegration',
+      hook_api_version: 'v2',
+    });
     expect(r.status).toBe(200);
     expect(r.contentType).toBe('application/json');
     expect(r.json).toEqual({ account_id: ACCOUNT, scope_id: SCOPE, title: 'ChatsIntegration', hook_api_version: 'v2' });
 
-    const unknownChannel = await call('POST', '/v2/origin/custom/00000000-0000-4000-8000-000000000000/connect', { account_id: ACCOUNT, hook_api_version: 'v2' });
+    const unknownChannel = await call('POST', '/v2/origin/custom/00000000-0000-4000-8000-000000000000/connect', {
+      account_id: ACCOUNT,
+      hook_api_version: 'v2',
+    });
     expect(unknownChannel.status).toBe(404);
     expect(unknownChannel.json).toMatchObject({ error_code: 404, error_type: 'NOT_FOUND' });
     expect((await call('POST', `/v2/origin/custom/${CHANNEL}/connect`, { account_id: 42, hook_api_version: 'v2' })).status).toBe(400);
     expect((await call('POST', `/v2/origin/custom/${CHANNEL}/connect`, { account_id: ACCOUNT, hook_api_version: 'v3' })).status).toBe(400);
-    expect((await call('POST', `/v2/origin/custom/${CHANNEL}/connect`, { account_id: 'not-an-account', hook_api_version: 'v2' })).status).toBe(400);
+    expect(
+      (await call('POST', `/v2/origin/custom/${CHANNEL}/connect`, { account_id: 'not-an-account', hook_api_version: 'v2' })).status,
+    ).toBe(400);
     expect((await call('GET', `/v2/origin/custom/${CHANNEL}/connect`)).status).toBe(405);
   });
 
   it('create chat: user.profile.{phone,email}; idempotent per conversation_id; flat phone refused', async () => {
-    const body = { conversation_id: conversationId, source: { external_id: 'landing-1' }, user: { id: clientUserId, name: 'Вася клиент', profile: { phone: '+79151112233', email: 'v@example.com' } } };
+    const body = {
+      conversation_id: conversationId,
+      source: { external_id: 'landing-1' },
+      user: { id: clientUserId, name: 'Вася клиент', profile: { phone: '+79151112233', email: 'v@example.com' } },
+    };
     const r = await call('POST', `/v2/origin/custom/${SCOPE}/chats`, body);
     expect(r.status).toBe(200);
     const user = r.json?.user as Record<string, unknown>;
     expect(r.json?.id).toMatch(UUID);
-    expect(user).toEqual({ id: expect.stringMatching(UUID), client_id: clientUserId, name: 'Вася клиент', avatar: '', phone: '+79151112233', email: 'v@example.com' });
+    expect(user).toEqual({
+      id: expect.stringMatching(UUID),
+      client_id: clientUserId,
+      name: 'Вася клиент',
+      avatar: '',
+      phone: '+79151112233',
+      email: 'v@example.com',
+    });
     chatId = r.json?.id as string;
     amojoUserId = user.id as string;
     const again = await call('POST', `/v2/origin/custom/${SCOPE}/chats`, body);
     expect(again.json?.id).toBe(chatId);
 
-    const flat = await call('POST', `/v2/origin/custom/${SCOPE}/chats`, { conversation_id: 'c-flat', user: { id: 'u', name: 'n', phone: '+7900' } });
+    const flat = await call('POST', `/v2/origin/custom/${SCOPE}/chats`, {
+      conversation_id: 'c-flat',
+      user: { id: 'u', name: 'n', phone: '+7900' },
+    });
     expect(flat.status).toBe(400);
-    expect(flat.json).toMatchObject({ error_code: 400, error_type: 'INVALID_REQUEST_DATA', error_description: expect.stringContaining('user.profile') });
+    expect(flat.json).toMatchObject({
+      error_code: 400,
+      error_type: 'INVALID_REQUEST_DATA',
+      error_description: expect.stringContaining('user.profile'),
+    });
     expect((await call('POST', `/v2/origin/custom/${SCOPE}/chats`, { conversation_id: 'c2', user: { id: 'u' } })).status).toBe(400);
-    expect((await call('POST', `/v2/origin/custom/${SCOPE}/chats`, { conversation_id: 'c3', source: { external_id: 'x'.repeat(41) }, user: { id: 'u', name: 'n' } })).status).toBe(400);
+    expect(
+      (
+        await call('POST', `/v2/origin/custom/${SCOPE}/chats`, {
+          conversation_id: 'c3',
+          source: { external_id: 'x'.repeat(41) },
+          user: { id: 'u', name: 'n' },
+        })
+      ).status,
+    ).toBe(400);
   });
 
-  it('new_message: msgid in the answer is amojo\'s, ref_id ours; the duplicate msgid is refused; ints must be ints', async () => {
+  it("new_message: msgid in the answer is amojo's, ref_id ours; the duplicate msgid is refused; ints must be ints", async () => {
     const r = await call('POST', `/v2/origin/custom/${SCOPE}`, msg('gw-msg-1', 'Здравствуйте!'));
     expect(r.status).toBe(200);
     const nm = r.json?.new_message as Record<string, unknown>;
@@ -205,9 +306,14 @@ describe.each([throughSandbox, bare])('amojo sandbox over a real socket ($name)'
     const out = await call('POST', `/v2/origin/custom/${SCOPE}`, {
       event_type: 'new_message',
       payload: {
-        timestamp: Math.floor(now / 1000), msec_timestamp: now + 1, msgid: 'gw-msg-5', conversation_id: 'gw-conv-2',
+        timestamp: Math.floor(now / 1000),
+        msec_timestamp: now + 1,
+        msgid: 'gw-msg-5',
+        conversation_id: 'gw-conv-2',
         sender: { id: 'bot', name: 'Bot', ref_id: 'f1910c7f-b1e0-4184-bd09-c7def2a9109a' },
-        receiver: { id: 'gw-user-2', name: 'Петя' }, message: { type: 'text', text: 'hi' }, silent: true,
+        receiver: { id: 'gw-user-2', name: 'Петя' },
+        message: { type: 'text', text: 'hi' },
+        silent: true,
       },
     });
     expect(out.status).toBe(200);
@@ -242,8 +348,12 @@ describe.each([throughSandbox, bare])('amojo sandbox over a real socket ($name)'
     // …and a client that signs it anyway is refused.
     const date = signRequest(SECRET, { method: 'GET', path, date: now }).Date;
     const md5 = 'd41d8cd98f00b204e9800998ecf8427e';
-    const naive = createHmac('sha1', SECRET).update(stringToSign({ method: 'GET', contentMd5: md5, contentType: 'application/json', date, path: `${path}?limit=10` })).digest('hex');
-    const refused = await fetch(`${base}${path}?limit=10`, { headers: { Date: date, 'Content-Type': 'application/json', 'Content-MD5': md5, 'X-Signature': naive } });
+    const naive = createHmac('sha1', SECRET)
+      .update(stringToSign({ method: 'GET', contentMd5: md5, contentType: 'application/json', date, path: `${path}?limit=10` }))
+      .digest('hex');
+    const refused = await fetch(`${base}${path}?limit=10`, {
+      headers: { Date: date, 'Content-Type': 'application/json', 'Content-MD5': md5, 'X-Signature': naive },
+    });
     expect(refused.status).toBe(403);
   });
 
@@ -283,18 +393,52 @@ describe.each([throughSandbox, bare])('amojo sandbox over a real socket ($name)'
     const t = await call('POST', `/v2/origin/custom/${SCOPE}/typing`, { conversation_id: conversationId, sender: { id: clientUserId } });
     expect(t.status).toBe(204);
     expect(t.text).toBe('');
-    expect((await call('POST', `/v2/origin/custom/${SCOPE}/typing`, { conversation_id: conversationId, sender: { id: clientUserId }, duration_ms: '5000' })).status).toBe(400);
+    expect(
+      (
+        await call('POST', `/v2/origin/custom/${SCOPE}/typing`, {
+          conversation_id: conversationId,
+          sender: { id: clientUserId },
+          duration_ms: '5000',
+        })
+      ).status,
+    ).toBe(400);
 
-    const react = await call('POST', `/v2/origin/custom/${SCOPE}/react`, { conversation_id: conversationId, msgid: 'gw-msg-1', user: { id: clientUserId }, type: 'react', emoji: '😍' });
+    const react = await call('POST', `/v2/origin/custom/${SCOPE}/react`, {
+      conversation_id: conversationId,
+      msgid: 'gw-msg-1',
+      user: { id: clientUserId },
+      type: 'react',
+      emoji: '😍',
+    });
     expect(react.status).toBe(200);
-    expect((await call('POST', `/v2/origin/custom/${SCOPE}/react`, { conversation_id: conversationId, msgid: 'nope', user: { id: clientUserId }, type: 'react' })).status).toBe(404);
+    expect(
+      (
+        await call('POST', `/v2/origin/custom/${SCOPE}/react`, {
+          conversation_id: conversationId,
+          msgid: 'nope',
+          user: { id: clientUserId },
+          type: 'react',
+        })
+      ).status,
+    ).toBe(404);
 
     const edit = await call('POST', `/v2/origin/custom/${SCOPE}`, {
-      event_type: 'edit_message', payload: { timestamp: Math.floor(now / 1000), msec_timestamp: now, msgid: 'gw-msg-1', conversation_id: conversationId, message: { type: 'text', text: 'Здравствуйте (ред.)' } },
+      event_type: 'edit_message',
+      payload: {
+        timestamp: Math.floor(now / 1000),
+        msec_timestamp: now,
+        msgid: 'gw-msg-1',
+        conversation_id: conversationId,
+        message: { type: 'text', text: 'Здравствуйте (ред.)' },
+      },
     });
     expect(edit.status).toBe(200);
     const stored = amojo.snapshot(SCOPE).messages.find((m) => m.client_id === 'gw-msg-1');
-    expect(stored).toMatchObject({ edits: 1, message: { text: 'Здравствуйте (ред.)' }, reactions: [{ user_id: amojoUserId, type: 'react', emoji: '😍' }] });
+    expect(stored).toMatchObject({
+      edits: 1,
+      message: { text: 'Здравствуйте (ред.)' },
+      reactions: [{ user_id: amojoUserId, type: 'react', emoji: '😍' }],
+    });
   });
 
   it('a manager replies: the v2 hook reaches the receiver once, signed over the exact bytes; delivery_status is validated', async () => {
@@ -310,16 +454,34 @@ describe.each([throughSandbox, bare])('amojo sandbox over a real socket ($name)'
     expect(sig).toMatch(/^[0-9a-f]{40}$/);
     expect(verifyCallbackSignature(SECRET, hit.body, sig)).toEqual({ ok: true, matched: 'raw' });
     expect(verifyCallbackSignature('wrong-secret', hit.body, sig).ok).toBe(false);
-    const hook = JSON.parse(hit.body.toString('utf8')) as { account_id: string; time: number; message: Record<string, Record<string, unknown>> };
+    const hook = JSON.parse(hit.body.toString('utf8')) as {
+      account_id: string;
+      time: number;
+      message: Record<string, Record<string, unknown>>;
+    };
     expect(hook.account_id).toBe(ACCOUNT);
     expect(hook.time).toBe(Math.floor(now / 1000));
     expect(Object.keys(hook.message)).toEqual(['receiver', 'sender', 'source', 'conversation', 'timestamp', 'msec_timestamp', 'message']);
-    expect(hook.message.receiver).toEqual({ id: amojoUserId, name: 'Вася клиент', phone: '+79151112233', email: 'v@example.com', client_id: clientUserId });
+    expect(hook.message.receiver).toEqual({
+      id: amojoUserId,
+      name: 'Вася клиент',
+      phone: '+79151112233',
+      email: 'v@example.com',
+      client_id: clientUserId,
+    });
     expect(hook.message.conversation).toEqual({ id: chatId, client_id: conversationId });
     expect(hook.message.source).toEqual({ external_id: 'landing-1' });
-    expect(hook.message.message).toMatchObject({ id: expect.stringMatching(UUID), type: 'text', text: 'Добрый день! Чем помочь?', markup: null, tag: '', media: '', file_size: 0 });
+    expect(hook.message.message).toMatchObject({
+      id: expect.stringMatching(UUID),
+      type: 'text',
+      text: 'Добрый день! Чем помочь?',
+      markup: null,
+      tag: '',
+      media: '',
+      file_size: 0,
+    });
     const hookMsgId = hook.message.message!.id as string;
-    expect((r.json.hook as Record<string, unknown>)).toMatchObject({ status: 200, ok: true, kind: 'message', scope_id: SCOPE });
+    expect(r.json.hook as Record<string, unknown>).toMatchObject({ status: 200, ok: true, kind: 'message', scope_id: SCOPE });
 
     // delivery_status for that message (path id = amojo id from the hook).
     const dsPath = `/v2/origin/custom/${SCOPE}/${hookMsgId}/delivery_status`;
@@ -330,13 +492,18 @@ describe.each([throughSandbox, bare])('amojo sandbox over a real socket ($name)'
     expect((await call('POST', dsPath, { msgid: hookMsgId, status_code: 1 })).status).toBe(400);
     expect((await call('POST', dsPath, { msgid: 'other', delivery_status: 1 })).status).toBe(400);
     const missing = '00000000-0000-4000-8000-000000000000';
-    expect((await call('POST', `/v2/origin/custom/${SCOPE}/${missing}/delivery_status`, { msgid: missing, delivery_status: 1 })).status).toBe(404);
+    expect(
+      (await call('POST', `/v2/origin/custom/${SCOPE}/${missing}/delivery_status`, { msgid: missing, delivery_status: 1 })).status,
+    ).toBe(404);
     const okStatus = await call('POST', dsPath, { msgid: hookMsgId, delivery_status: -1, error_code: 905, error: 'Мессенджер недоступен' });
     expect(okStatus.status).toBe(200);
     expect(okStatus.text).toBe('');
     expect((await call('POST', dsPath, { msgid: hookMsgId, delivery_status: 2 })).status).toBe(200);
     const stored = amojo.snapshot(SCOPE).messages.find((m) => m.id === hookMsgId);
-    expect(stored?.delivery_statuses.map((d) => [d.delivery_status, d.error_code ?? null])).toEqual([[-1, 905], [2, null]]);
+    expect(stored?.delivery_statuses.map((d) => [d.delivery_status, d.error_code ?? null])).toEqual([
+      [-1, 905],
+      [2, null],
+    ]);
     expect(stored).toMatchObject({ origin: 'manager', direction: 'outgoing', receiver_id: amojoUserId });
   });
 
@@ -358,7 +525,10 @@ describe.each([throughSandbox, bare])('amojo sandbox over a real socket ($name)'
 
     const typing = await admin('/typing', { scope_id: SCOPE, conversation_id: conversationId });
     expect(typing.status).toBe(200);
-    const th = JSON.parse(hits[3]!.body.toString('utf8')) as { action: { typing: { conversation: Record<string, string>; expired_at: number; user: { id: string } } }; time: number };
+    const th = JSON.parse(hits[3]!.body.toString('utf8')) as {
+      action: { typing: { conversation: Record<string, string>; expired_at: number; user: { id: string } } };
+      time: number;
+    };
     expect(th.action.typing.conversation).toEqual({ id: chatId, client_id: conversationId });
     expect(th.action.typing.expired_at).toBe(th.time + 5);
     expect(verifyCallbackSignature(SECRET, hits[3]!.body, hits[3]!.headers['x-signature'] as string).ok).toBe(true);
@@ -380,7 +550,10 @@ describe.each([throughSandbox, bare])('amojo sandbox over a real socket ($name)'
     // Reconnecting gives the same scope back, with its chats.
     const again = await call('POST', `/v2/origin/custom/${CHANNEL}/connect`, { account_id: ACCOUNT, hook_api_version: 'v2' });
     expect(again.json?.scope_id).toBe(SCOPE);
-    expect((await call('POST', `/v2/origin/custom/${SCOPE}/chats`, { conversation_id: conversationId, user: { id: clientUserId, name: 'n' } })).json?.id).toBe(chatId);
+    expect(
+      (await call('POST', `/v2/origin/custom/${SCOPE}/chats`, { conversation_id: conversationId, user: { id: clientUserId, name: 'n' } }))
+        .json?.id,
+    ).toBe(chatId);
     expect(logs.join('\n')).not.toContain('+79151112233');
   });
 
@@ -388,11 +561,27 @@ describe.each([throughSandbox, bare])('amojo sandbox over a real socket ($name)'
     const c = await call('POST', `/v2/origin/custom/${CHANNEL}/connect`, { account_id: ACCOUNT });
     expect(c.json?.hook_api_version).toBe('v1'); // "По умолчанию v1": a reconnect without it switches the hooks to v1
     const scope = SCOPE;
-    await call('POST', `/v2/origin/custom/${scope}/chats`, { conversation_id: 'wa-conv', user: { id: 'wa-+5215583232460', name: 'Cliente' } });
+    await call('POST', `/v2/origin/custom/${scope}/chats`, {
+      conversation_id: 'wa-conv',
+      user: { id: 'wa-+5215583232460', name: 'Cliente' },
+    });
     hits.length = 0;
     await amojo.reply({ scope_id: scope, conversation_id: 'wa-conv', text: 'going' });
     const v1 = JSON.parse(hits[0]!.body.toString('utf8')) as Record<string, unknown>;
-    expect(Object.keys(v1)).toEqual(['receiver', 'conversation_id', 'msec_timestamp', 'type', 'text', 'markup', 'tag', 'media', 'thumbnail', 'file_name', 'file_size', 'media_group_id']);
+    expect(Object.keys(v1)).toEqual([
+      'receiver',
+      'conversation_id',
+      'msec_timestamp',
+      'type',
+      'text',
+      'markup',
+      'tag',
+      'media',
+      'thumbnail',
+      'file_name',
+      'file_size',
+      'media_group_id',
+    ]);
     expect(v1).toMatchObject({ receiver: 'wa-+5215583232460', conversation_id: 'wa-conv', text: 'going' });
 
     expect((await admin('/reset', {})).status).toBe(200);
@@ -404,16 +593,33 @@ describe.each([throughSandbox, bare])('amojo sandbox over a real socket ($name)'
 describe('amojo hook timeout (5 s in amojo; a 300 ms knob here)', () => {
   it('a receiver that answers late is recorded as failed, once', async () => {
     let hits = 0;
-    const receiver = createServer((_req, res) => { hits += 1; setTimeout(() => { res.writeHead(200); res.end(); }, 600); });
+    const receiver = createServer((_req, res) => {
+      hits += 1;
+      setTimeout(() => {
+        res.writeHead(200);
+        res.end();
+      }, 600);
+    });
     await new Promise<void>((r) => receiver.listen(0, '127.0.0.1', r));
     const url = `http://127.0.0.1:${(receiver.address() as AddressInfo).port}/hook/:scope_id`;
     const clock = { now: () => Date.UTC(2026, 2, 1) };
-    const amojo = createAmojo({ clock, channels: [{ id: CHANNEL, secret: SECRET, webhookUrl: url }], accounts: [{ amojoId: ACCOUNT }], hookTimeoutMs: 300 });
+    const amojo = createAmojo({
+      clock,
+      channels: [{ id: CHANNEL, secret: SECRET, webhookUrl: url }],
+      accounts: [{ amojoId: ACCOUNT }],
+      hookTimeoutMs: 300,
+    });
     const { base, server } = await serve([amojo.route, amojo.adminRoute]);
     try {
       const send = async (path: string, body: unknown): Promise<number> => {
         const text = JSON.stringify(body);
-        return (await fetch(`${base}${path}`, { method: 'POST', headers: signRequest(SECRET, { method: 'POST', path, body: text, date: clock.now() }), body: text })).status;
+        return (
+          await fetch(`${base}${path}`, {
+            method: 'POST',
+            headers: signRequest(SECRET, { method: 'POST', path, body: text, date: clock.now() }),
+            body: text,
+          })
+        ).status;
       };
       expect(await send(`/v2/origin/custom/${CHANNEL}/connect`, { account_id: ACCOUNT, hook_api_version: 'v2' })).toBe(200);
       expect(await send(`/v2/origin/custom/${SCOPE}/chats`, { conversation_id: 'c', user: { id: 'u', name: 'n' } })).toBe(200);

@@ -15,7 +15,10 @@ let w: World;
 let t: string;
 let hook: Awaited<ReturnType<typeof receiver>>;
 beforeEach(async () => {
-  w = await world({ limits: { perIntegrationPerSecond: 1000, perAccountPerSecond: 1000 }, account: { id: 32427762, subdomain: 'etesttask' } });
+  w = await world({
+    limits: { perIntegrationPerSecond: 1000, perAccountPerSecond: 1000 },
+    account: { id: 32427762, subdomain: 'etesttask' },
+  });
   seedBasic(w.sb);
   t = (await w.login()).access_token;
   hook = await receiver();
@@ -40,12 +43,16 @@ async function received() {
   seen = hook.got.length;
   return out;
 }
-beforeEach(() => { seen = 0; });
+beforeEach(() => {
+  seen = 0;
+});
 
 describe('webhooks for REST v4 writes', () => {
   it('a status change by PATCH has the same item keys as the same change by a manager (admin move)', async () => {
     await subscribe(['status_lead', 'update_lead']);
-    const id = (await w.api('POST', '/api/v4/leads', t, [{ name: 'L', custom_fields_values: [{ field_id: 301, values: [{ value: 'x' }] }] }])).json._embedded.leads[0].id;
+    const id = (
+      await w.api('POST', '/api/v4/leads', t, [{ name: 'L', custom_fields_values: [{ field_id: 301, values: [{ value: 'x' }] }] }])
+    ).json._embedded.leads[0].id;
     await w.api('PATCH', `/api/v4/leads/${id}`, t, { status_id: 1002 });
     await w.sb.admin.moveLead({ leadId: id, statusId: 1001 });
     const [byApi, byManager] = await received();
@@ -76,7 +83,9 @@ describe('webhooks for REST v4 writes', () => {
 
   it('leads/complex fires add for the lead, the new contact and the new company in one POST', async () => {
     await subscribe(['add_lead', 'add_contact', 'add_company']);
-    const r = await w.api('POST', '/api/v4/leads/complex', t, [{ name: 'Deal', _embedded: { contacts: [{ first_name: 'Bob' }], companies: [{ name: 'Org' }] } }]);
+    const r = await w.api('POST', '/api/v4/leads/complex', t, [
+      { name: 'Deal', _embedded: { contacts: [{ first_name: 'Bob' }], companies: [{ name: 'Org' }] } },
+    ]);
     expect(r.status).toBe(200);
     const [one, ...rest] = await received();
     expect(rest).toHaveLength(0);
@@ -87,7 +96,9 @@ describe('webhooks for REST v4 writes', () => {
   it('tasks: add, update and completion (action_close, result) as task[add|update]', async () => {
     await subscribe(['add_task', 'update_task']);
     const lead = (await w.api('POST', '/api/v4/leads', t, [{ name: 'L' }])).json._embedded.leads[0].id;
-    const id = (await w.api('POST', '/api/v4/tasks', t, [{ text: 'Call', complete_till: 1_800_000_000, entity_type: 'leads', entity_id: lead }])).json._embedded.tasks[0].id;
+    const id = (
+      await w.api('POST', '/api/v4/tasks', t, [{ text: 'Call', complete_till: 1_800_000_000, entity_type: 'leads', entity_id: lead }])
+    ).json._embedded.tasks[0].id;
     await w.api('PATCH', `/api/v4/tasks/${id}`, t, { is_completed: true, result: { text: 'Done' } });
     const [add, upd] = await received();
     expect(add.task.add[0]).toMatchObject({ id: String(id), element_id: String(lead), element_type: '2', text: 'Call', status: '0' });

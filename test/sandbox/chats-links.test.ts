@@ -26,7 +26,13 @@ beforeEach(async () => {
     amojo: {
       channels: [
         { id: OURS.id, secret: OURS.secret, title: 'Наш канал', webhookUrl: 'http://127.0.0.1:9/a/:scope_id', clientId: INTEG.clientId },
-        { id: THEIRS.id, secret: THEIRS.secret, title: 'Чужой канал', webhookUrl: 'http://127.0.0.1:9/b/:scope_id', clientId: OTHER_INTEG.clientId },
+        {
+          id: THEIRS.id,
+          secret: THEIRS.secret,
+          title: 'Чужой канал',
+          webhookUrl: 'http://127.0.0.1:9/b/:scope_id',
+          clientId: OTHER_INTEG.clientId,
+        },
       ],
     },
   });
@@ -35,24 +41,39 @@ beforeEach(async () => {
   theirs = amojoCaller(w, THEIRS);
   await ours.connect();
   await theirs.connect();
-  [a, b] = (await w.api('POST', '/api/v4/contacts', t, [{ name: 'A' }, { name: 'B' }])).json._embedded.contacts.map((c: { id: number }) => c.id);
+  [a, b] = (await w.api('POST', '/api/v4/contacts', t, [{ name: 'A' }, { name: 'B' }])).json._embedded.contacts.map(
+    (c: { id: number }) => c.id,
+  );
 });
-afterEach(async () => { await w.sb.close(); });
+afterEach(async () => {
+  await w.sb.close();
+});
 
 describe('contacts/chats: link (contacts-api)', () => {
-  it('links chats of the integration\'s own channel; the documented answer; GET by contact_id and chat_id', async () => {
+  it("links chats of the integration's own channel; the documented answer; GET by contact_id and chat_id", async () => {
     const c1 = await ours.createChat('conv-1');
     const c2 = await ours.createChat('conv-2');
-    const r = await w.api('POST', '/api/v4/contacts/chats', t, [{ contact_id: a, chat_id: c1 }, { contact_id: a, chat_id: c2, request_id: 'x' }]);
+    const r = await w.api('POST', '/api/v4/contacts/chats', t, [
+      { contact_id: a, chat_id: c1 },
+      { contact_id: a, chat_id: c2, request_id: 'x' },
+    ]);
     expect(r.status).toBe(200);
     expect(r.headers.get('content-type')).toContain('application/hal+json');
-    expect(r.json).toEqual({ _total_items: 2, _embedded: { chats: [
-      { chat_id: c1, contact_id: a, id: expect.any(Number), request_id: '0' },
-      { chat_id: c2, contact_id: a, id: expect.any(Number), request_id: 'x' },
-    ] } });
+    expect(r.json).toEqual({
+      _total_items: 2,
+      _embedded: {
+        chats: [
+          { chat_id: c1, contact_id: a, id: expect.any(Number), request_id: '0' },
+          { chat_id: c2, contact_id: a, id: expect.any(Number), request_id: 'x' },
+        ],
+      },
+    });
     const byContact = await w.api('GET', `/api/v4/contacts/chats?contact_id=${a}`, t);
     expect(byContact.json._embedded.chats.map((c: { chat_id: string }) => c.chat_id)).toEqual([c1, c2]);
-    expect((await w.api('GET', `/api/v4/contacts/chats?chat_id=${c1}`, t)).json).toEqual({ _total_items: 1, _embedded: { chats: [{ chat_id: c1, contact_id: a, id: r.json._embedded.chats[0].id }] } });
+    expect((await w.api('GET', `/api/v4/contacts/chats?chat_id=${c1}`, t)).json).toEqual({
+      _total_items: 1,
+      _embedded: { chats: [{ chat_id: c1, contact_id: a, id: r.json._embedded.chats[0].id }] },
+    });
     // The same pair again answers the same link.
     const again = await w.api('POST', '/api/v4/contacts/chats', t, [{ contact_id: a, chat_id: c1 }]);
     expect(again.json._embedded.chats[0].id).toBe(r.json._embedded.chats[0].id);
@@ -64,23 +85,30 @@ describe('contacts/chats: link (contacts-api)', () => {
     const moved = await w.api('POST', '/api/v4/contacts/chats', t, [{ contact_id: b, chat_id: c1 }]);
     expect(moved.status).toBe(400);
     expect(moved.headers.get('content-type')).toContain('application/problem+json');
-    expect(moved.json['validation-errors']).toEqual([{ request_id: '0', errors: [{ code: 'NotUnique', path: 'chat_id', detail: 'The chat is already linked to another contact.' }] }]);
+    expect(moved.json['validation-errors']).toEqual([
+      { request_id: '0', errors: [{ code: 'NotUnique', path: 'chat_id', detail: 'The chat is already linked to another contact.' }] },
+    ]);
     expect((await w.api('GET', `/api/v4/contacts/chats?chat_id=${c1}`, t)).json._embedded.chats[0].contact_id).toBe(a);
 
     const c2 = await ours.createChat('conv-2');
-    const both = await w.api('POST', '/api/v4/contacts/chats', t, [{ contact_id: a, chat_id: c2 }, { contact_id: b, chat_id: c2 }]);
+    const both = await w.api('POST', '/api/v4/contacts/chats', t, [
+      { contact_id: a, chat_id: c2 },
+      { contact_id: b, chat_id: c2 },
+    ]);
     expect(both.status).toBe(400);
-    expect(both.json['validation-errors']).toEqual([{ request_id: '1', errors: [expect.objectContaining({ code: 'NotUnique', path: 'chat_id' })] }]);
+    expect(both.json['validation-errors']).toEqual([
+      { request_id: '1', errors: [expect.objectContaining({ code: 'NotUnique', path: 'chat_id' })] },
+    ]);
     expect((await w.api('GET', `/api/v4/contacts/chats?chat_id=${c2}`, t)).status).toBe(204); // nothing written
   });
 
-  it('an Unsorted chat (linked to its entry\'s contact) cannot be linked elsewhere', async () => {
+  it("an Unsorted chat (linked to its entry's contact) cannot be linked elsewhere", async () => {
     const chat = await ours.clientWrites('conv-u', 'Здравствуйте');
     const r = await w.api('POST', '/api/v4/contacts/chats', t, [{ contact_id: a, chat_id: chat }]);
     expect(r.json['validation-errors'][0].errors[0]).toMatchObject({ code: 'NotUnique', path: 'chat_id' });
   });
 
-  it('refuses chats the integration may not see: unknown, another integration\'s channel, a disconnected channel', async () => {
+  it("refuses chats the integration may not see: unknown, another integration's channel, a disconnected channel", async () => {
     const foreign = await theirs.createChat('conv-f');
     const mine = await ours.createChat('conv-m');
     const r = await w.api('POST', '/api/v4/contacts/chats', t, [
@@ -101,7 +129,9 @@ describe('contacts/chats: link (contacts-api)', () => {
     const other = (await w.login(OTHER_INTEG.clientId)).access_token;
     expect((await w.api('POST', '/api/v4/contacts/chats', other, [{ contact_id: b, chat_id: foreign }])).status).toBe(200);
     expect((await w.api('GET', `/api/v4/contacts/chats?contact_id=${b}`, t)).status).toBe(204);
-    expect((await w.api('GET', `/api/v4/contacts/chats?contact_id=${b}`, other)).json._embedded.chats).toEqual([expect.objectContaining({ chat_id: foreign })]);
+    expect((await w.api('GET', `/api/v4/contacts/chats?contact_id=${b}`, other)).json._embedded.chats).toEqual([
+      expect.objectContaining({ chat_id: foreign }),
+    ]);
 
     expect((await ours.call('DELETE', `/v2/origin/custom/${OURS.id}/disconnect`, { account_id: AMOJO_ACCOUNT })).status).toBe(200);
     const gone = await w.api('POST', '/api/v4/contacts/chats', t, [{ contact_id: a, chat_id: mine }]);

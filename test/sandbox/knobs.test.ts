@@ -6,7 +6,9 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { call, INTEG, seedBasic, world, type World } from './support.ts';
 
 let w: World;
-afterEach(async () => { await w?.sb.close(); });
+afterEach(async () => {
+  await w?.sb.close();
+});
 
 const json = (method: string, body: unknown) => ({ method, headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
 
@@ -22,7 +24,9 @@ describe('search modes', () => {
     ]);
     const [ivan, maria] = r.json._embedded.contacts.map((c: { id: number }) => c.id) as [number, number];
     const found = async (q: string): Promise<number[]> =>
-      ((await w.api('GET', `/api/v4/contacts?query=${encodeURIComponent(q)}`, t)).json?._embedded.contacts ?? []).map((c: { id: number }) => c.id);
+      ((await w.api('GET', `/api/v4/contacts?query=${encodeURIComponent(q)}`, t)).json?._embedded.contacts ?? []).map(
+        (c: { id: number }) => c.id,
+      );
     return { t, ivan, maria, found };
   }
 
@@ -67,7 +71,14 @@ describe('search modes', () => {
 });
 
 describe('refresh-token grace knob', () => {
-  const refresh = (rt: string) => w.token({ client_id: INTEG.clientId, client_secret: INTEG.clientSecret, grant_type: 'refresh_token', refresh_token: rt, redirect_uri: INTEG.redirectUri });
+  const refresh = (rt: string) =>
+    w.token({
+      client_id: INTEG.clientId,
+      client_secret: INTEG.clientSecret,
+      grant_type: 'refresh_token',
+      refresh_token: rt,
+      redirect_uri: INTEG.redirectUri,
+    });
 
   it('on (default, Kommo): the old refresh token works again until the new pair is used', async () => {
     w = await world();
@@ -119,9 +130,16 @@ describe('lost-answer fault', () => {
   it('hold (set over HTTP): the lead is created, the answer never comes (client timeout)', async () => {
     w = await world();
     const t = (await w.login()).access_token;
-    const set = await call(`${w.sb.url}/_sandbox/faults`, json('PUT', { rules: [{ path: '/api/v4/leads', method: 'POST', lostAnswerRate: 1, lostAnswer: 'hold' }] }));
+    const set = await call(
+      `${w.sb.url}/_sandbox/faults`,
+      json('PUT', { rules: [{ path: '/api/v4/leads', method: 'POST', lostAnswerRate: 1, lostAnswer: 'hold' }] }),
+    );
     expect(set.json).toEqual([{ path: '/api/v4/leads', method: 'POST', lostAnswerRate: 1, lostAnswer: 'hold' }]);
-    const r = fetch(`${w.sb.url}/api/v4/leads`, { ...json('POST', [{ name: 'held' }]), headers: { authorization: `Bearer ${t}`, 'content-type': 'application/json' }, signal: AbortSignal.timeout(400) });
+    const r = fetch(`${w.sb.url}/api/v4/leads`, {
+      ...json('POST', [{ name: 'held' }]),
+      headers: { authorization: `Bearer ${t}`, 'content-type': 'application/json' },
+      signal: AbortSignal.timeout(400),
+    });
     await expect(r).rejects.toThrow(/abort|timeout/i);
     expect(w.sb.admin.entities('leads').map((l) => l.name)).toEqual(['held']);
     expect(w.sb.admin.count({ method: 'POST', route: '/api/v4/leads', status: 'timeout' })).toBe(1);

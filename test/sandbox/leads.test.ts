@@ -8,7 +8,9 @@ beforeEach(async () => {
   seedBasic(w.sb);
   t = (await w.login()).access_token;
 });
-afterEach(async () => { await w.sb.close(); });
+afterEach(async () => {
+  await w.sb.close();
+});
 
 async function addLeads(items: unknown[]) {
   const r = await w.api('POST', '/api/v4/leads', t, items);
@@ -25,7 +27,17 @@ describe('leads: add and read (leads-api)', () => {
     expect(a).toMatchObject({ request_id: 'req-a', _links: { self: { href: `${w.sb.url}/api/v4/leads/${a.id}` } } });
     expect(b.request_id).toBe('1');
     const one = await w.api('GET', `/api/v4/leads/${a.id}`, t);
-    expect(one.json).toMatchObject({ id: a.id, name: 'A', price: 100, pipeline_id: 100, status_id: 1001, responsible_user_id: 11, is_deleted: false, custom_fields_values: null, _embedded: { tags: [], companies: [] } });
+    expect(one.json).toMatchObject({
+      id: a.id,
+      name: 'A',
+      price: 100,
+      pipeline_id: 100,
+      status_id: 1001,
+      responsible_user_id: 11,
+      is_deleted: false,
+      custom_fields_values: null,
+      _embedded: { tags: [], companies: [] },
+    });
     expect(one.json._embedded.contacts).toBeUndefined(); // only with=contacts
   });
 
@@ -40,11 +52,21 @@ describe('leads: add and read (leads-api)', () => {
   });
 
   it('status must belong to the pipeline; unknown responsible user is refused', async () => {
-    const r = await w.api('POST', '/api/v4/leads', t, [{ name: 'x', pipeline_id: 100, status_id: 2001 }, { name: 'y', responsible_user_id: 777 }, { name: 'ok', pipeline_id: 200 }]);
+    const r = await w.api('POST', '/api/v4/leads', t, [
+      { name: 'x', pipeline_id: 100, status_id: 2001 },
+      { name: 'y', responsible_user_id: 777 },
+      { name: 'ok', pipeline_id: 200 },
+    ]);
     expect(r.status).toBe(400);
     expect(r.json['validation-errors']).toEqual([
-      { request_id: '0', errors: [{ code: 'NotSupportedChoice', path: 'status_id', detail: 'The value you selected is not a valid choice.' }] },
-      { request_id: '1', errors: [{ code: 'NotSupportedChoice', path: 'responsible_user_id', detail: 'The value you selected is not a valid choice.' }] },
+      {
+        request_id: '0',
+        errors: [{ code: 'NotSupportedChoice', path: 'status_id', detail: 'The value you selected is not a valid choice.' }],
+      },
+      {
+        request_id: '1',
+        errors: [{ code: 'NotSupportedChoice', path: 'responsible_user_id', detail: 'The value you selected is not a valid choice.' }],
+      },
     ]);
     expect(w.sb.admin.state().counts).toMatchObject({ leads: 0 }); // all or nothing
     const ok = await addLeads([{ name: 'ok', pipeline_id: 200 }]);
@@ -76,16 +98,23 @@ describe('leads: list filters, search, pagination', () => {
       { name: 'Beta', status_id: 1002 },
       { name: 'Gamma', pipeline_id: 200, status_id: 2002 },
     ]);
-    const ids = async (q: string) => ((await w.api('GET', `/api/v4/leads?${q}`, t)).json?._embedded.leads ?? []).map((l: { id: number }) => l.id);
+    const ids = async (q: string) =>
+      ((await w.api('GET', `/api/v4/leads?${q}`, t)).json?._embedded.leads ?? []).map((l: { id: number }) => l.id);
     expect(await ids(`filter[id]=${b}`)).toEqual([b]);
     expect(await ids(`filter[id][]=${a}&filter[id][]=${c}`)).toEqual([a, c]);
     expect(await ids(`filter[id][0]=${a}&filter[id][1]=${b}`)).toEqual([a, b]);
-    expect(await ids('filter[statuses][0][pipeline_id]=100&filter[statuses][0][status_id]=1002&filter[statuses][1][pipeline_id]=200&filter[statuses][1][status_id]=2002')).toEqual([b, c]);
+    expect(
+      await ids(
+        'filter[statuses][0][pipeline_id]=100&filter[statuses][0][status_id]=1002&filter[statuses][1][pipeline_id]=200&filter[statuses][1][status_id]=2002',
+      ),
+    ).toEqual([b, c]);
     expect(await ids('filter[pipeline_id]=200')).toEqual([c]);
     expect(await ids('query=gam')).toEqual([c]);
     expect((await w.api('GET', '/api/v4/leads?query=nothing-like-this', t)).status).toBe(204);
     const withC = await w.api('GET', `/api/v4/leads?with=contacts&filter[id]=${a}`, t);
-    expect(withC.json._embedded.leads[0]._embedded.contacts).toEqual([{ id: cid, is_main: true, _links: { self: { href: `${w.sb.url}/api/v4/contacts/${cid}` } } }]);
+    expect(withC.json._embedded.leads[0]._embedded.contacts).toEqual([
+      { id: cid, is_main: true, _links: { self: { href: `${w.sb.url}/api/v4/contacts/${cid}` } } },
+    ]);
     expect(await ids('order[id]=desc')).toEqual([c, b, a]);
   });
 
@@ -122,7 +151,10 @@ describe('leads: patch', () => {
   it('batch PATCH needs an id per item and answers id + updated_at', async () => {
     const [a, b] = await addLeads([{ name: 'A' }, { name: 'B' }]);
     w.clock.advance(2_000);
-    const r = await w.api('PATCH', '/api/v4/leads', t, [{ id: a, price: 5 }, { id: b, name: 'B2', status_id: 1002 }]);
+    const r = await w.api('PATCH', '/api/v4/leads', t, [
+      { id: a, price: 5 },
+      { id: b, name: 'B2', status_id: 1002 },
+    ]);
     expect(r.status).toBe(200);
     expect(r.json._embedded.leads).toEqual([
       { id: a, updated_at: Math.floor(w.clock.now() / 1000), _links: { self: { href: `${w.sb.url}/api/v4/leads/${a}` } } },
@@ -149,7 +181,8 @@ describe('leads: patch', () => {
 
   it('tags: _embedded.tags on write, tags_to_add/delete, null clears', async () => {
     const [a] = await addLeads([{ name: 'A', _embedded: { tags: [{ name: 'vip' }] }, tags_to_add: [{ name: 'web' }] }]);
-    const names = async () => ((await w.api('GET', `/api/v4/leads/${a}`, t)).json._embedded.tags as Array<{ name: string }>).map((x) => x.name);
+    const names = async () =>
+      ((await w.api('GET', `/api/v4/leads/${a}`, t)).json._embedded.tags as Array<{ name: string }>).map((x) => x.name);
     expect(await names()).toEqual(['vip', 'web']);
     await w.api('PATCH', '/api/v4/leads', t, [{ id: a, tags_to_delete: [{ name: 'vip' }] }]);
     expect(await names()).toEqual(['web']);
@@ -163,7 +196,17 @@ describe('leads: patch', () => {
 describe('leads/complex (amocrm-protocol#entity-limits)', () => {
   it('creates lead + contact + company, links them and answers the documented array', async () => {
     const r = await w.api('POST', '/api/v4/leads/complex', t, [
-      { name: 'Deal', price: 10, request_id: 'q1', _embedded: { contacts: [{ first_name: 'Eva', custom_fields_values: [{ field_code: 'PHONE', values: [{ value: '+79990001122', enum_code: 'WORK' }] }] }], companies: [{ name: 'LLC' }] } },
+      {
+        name: 'Deal',
+        price: 10,
+        request_id: 'q1',
+        _embedded: {
+          contacts: [
+            { first_name: 'Eva', custom_fields_values: [{ field_code: 'PHONE', values: [{ value: '+79990001122', enum_code: 'WORK' }] }] },
+          ],
+          companies: [{ name: 'LLC' }],
+        },
+      },
       { name: 'Second' },
     ]);
     expect(r.status).toBe(200);
@@ -182,7 +225,12 @@ describe('leads/complex (amocrm-protocol#entity-limits)', () => {
   it('at most one contact per lead; nested errors carry the nested path', async () => {
     const r = await w.api('POST', '/api/v4/leads/complex', t, [
       { name: 'x', _embedded: { contacts: [{ name: 'a' }, { name: 'b' }] } },
-      { name: 'y', _embedded: { contacts: [{ name: 'c', custom_fields_values: [{ field_code: 'PHONE', values: [{ value: '1', enum_code: 'NOPE' }] }] }] } },
+      {
+        name: 'y',
+        _embedded: {
+          contacts: [{ name: 'c', custom_fields_values: [{ field_code: 'PHONE', values: [{ value: '1', enum_code: 'NOPE' }] }] }],
+        },
+      },
     ]);
     expect(r.status).toBe(400);
     expect(r.json['validation-errors'][0].errors[0].path).toBe('_embedded.contacts');

@@ -2,11 +2,16 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { call, INTEG, world, type World } from './support.ts';
 
 let w: World;
-afterEach(async () => { await w?.sb.close(); });
+afterEach(async () => {
+  await w?.sb.close();
+});
 
 const TOO_MANY = {
-  title: 'Too Many Requests', type: 'https://httpstatus.es/429', status: 429,
-  detail: 'You have sent too many requests in a given amount of time. Please try again later.', retry_after: 300,
+  title: 'Too Many Requests',
+  type: 'https://httpstatus.es/429',
+  status: 429,
+  detail: 'You have sent too many requests in a given amount of time. Please try again later.',
+  retry_after: 300,
 };
 
 describe('7 requests per sliding second per integration (amocrm-protocol#rate-limits)', () => {
@@ -70,7 +75,13 @@ describe('repeated violations block the account with 403 (amocrm-protocol#blocki
     expect(blocked.status).toBe(403);
     expect(blocked.headers.get('content-type')).toContain('text/html');
     expect(blocked.text).toContain('<center>nginx</center>');
-    const tok = await w.token({ client_id: INTEG.clientId, client_secret: INTEG.clientSecret, grant_type: 'refresh_token', refresh_token: p.refresh_token, redirect_uri: INTEG.redirectUri });
+    const tok = await w.token({
+      client_id: INTEG.clientId,
+      client_secret: INTEG.clientSecret,
+      grant_type: 'refresh_token',
+      refresh_token: p.refresh_token,
+      redirect_uri: INTEG.redirectUri,
+    });
     expect(tok.status).toBe(403);
     expect((await call(`${w.sb.url}/oauth?client_id=${INTEG.clientId}`)).status).toBe(403);
     expect((await call(`${w.sb.url}/api/v4/leads`)).status).toBe(403); // even without a token
@@ -125,7 +136,12 @@ describe('entity count limits (amocrm-protocol#entity-limits)', () => {
     const r = await w.api('GET', '/api/v4/leads?limit=251', t);
     expect(r.status).toBe(422);
     expect(r.json).toEqual(LIMIT_250);
-    const c = await w.api('POST', '/api/v4/leads/complex', t, Array.from({ length: 51 }, () => ({ name: 'x' })));
+    const c = await w.api(
+      'POST',
+      '/api/v4/leads/complex',
+      t,
+      Array.from({ length: 51 }, () => ({ name: 'x' })),
+    );
     expect(c.status).toBe(422);
     expect(c.json.detail).toBe('Limit 50 per page');
   });

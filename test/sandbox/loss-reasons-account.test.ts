@@ -9,7 +9,9 @@ beforeEach(async () => {
   seedBasic(w.sb);
   t = (await w.login()).access_token;
 });
-afterEach(async () => { await w.sb.close(); });
+afterEach(async () => {
+  await w.sb.close();
+});
 
 const paths = (r: { json: { 'validation-errors': Array<{ errors: Array<{ path: string; code: string }> }> } }) =>
   r.json['validation-errors'].flatMap((e) => e.errors.map((x) => `${x.path}:${x.code}`));
@@ -27,16 +29,32 @@ describe('loss reasons', () => {
   });
 
   it('loss_reason_id is taken on close-lost (143) and shown by with=loss_reason; elsewhere or unknown it is refused; reopening drops it', async () => {
-    w.sb.admin.seed({ lossReasons: [{ id: 4203748, name: 'Пропала потребность' }, { id: 4203749, name: 'Дорого' }] });
+    w.sb.admin.seed({
+      lossReasons: [
+        { id: 4203748, name: 'Пропала потребность' },
+        { id: 4203749, name: 'Дорого' },
+      ],
+    });
     const id = (await w.api('POST', '/api/v4/leads', t, [{ name: 'Deal' }])).json._embedded.leads[0].id;
     const open = await w.api('PATCH', `/api/v4/leads/${id}`, t, { loss_reason_id: 4203748 });
     expect(open.status).toBe(400);
     expect(paths(open)).toEqual(['loss_reason_id:InvalidValue']);
-    expect(paths(await w.api('PATCH', `/api/v4/leads/${id}`, t, { status_id: 143, loss_reason_id: 1 }))).toEqual(['loss_reason_id:NotSupportedChoice']);
+    expect(paths(await w.api('PATCH', `/api/v4/leads/${id}`, t, { status_id: 143, loss_reason_id: 1 }))).toEqual([
+      'loss_reason_id:NotSupportedChoice',
+    ]);
     expect((await w.api('PATCH', `/api/v4/leads/${id}`, t, { status_id: 143, loss_reason_id: 4203748 })).status).toBe(200);
     const got = await w.api('GET', `/api/v4/leads/${id}?with=loss_reason`, t);
     expect(got.json.loss_reason_id).toBe(4203748);
-    expect(got.json._embedded.loss_reason).toEqual([{ id: 4203748, name: 'Пропала потребность', sort: 100000, created_at: expect.any(Number), updated_at: expect.any(Number), _links: { self: { href: `${w.sb.url}/api/v4/leads/loss_reasons/4203748` } } }]);
+    expect(got.json._embedded.loss_reason).toEqual([
+      {
+        id: 4203748,
+        name: 'Пропала потребность',
+        sort: 100000,
+        created_at: expect.any(Number),
+        updated_at: expect.any(Number),
+        _links: { self: { href: `${w.sb.url}/api/v4/leads/loss_reasons/4203748` } },
+      },
+    ]);
     expect((await w.api('GET', `/api/v4/leads/${id}`, t)).json._embedded.loss_reason).toBeUndefined();
     // Already lost: the reason can be changed without moving the lead.
     expect((await w.api('PATCH', '/api/v4/leads', t, [{ id, loss_reason_id: 4203749 }])).status).toBe(200);
@@ -44,7 +62,9 @@ describe('loss reasons', () => {
     const reopened = await w.api('GET', `/api/v4/leads/${id}?with=loss_reason`, t);
     expect(reopened.json).toMatchObject({ loss_reason_id: null, closed_at: null, _embedded: { loss_reason: [] } });
     // A lead added straight into 143 may carry its reason.
-    expect((await w.api('POST', '/api/v4/leads', t, [{ name: 'Lost', status_id: 143, pipeline_id: 100, loss_reason_id: 4203749 }])).status).toBe(200);
+    expect(
+      (await w.api('POST', '/api/v4/leads', t, [{ name: 'Lost', status_id: 143, pipeline_id: 100, loss_reason_id: 4203749 }])).status,
+    ).toBe(200);
   });
 });
 
@@ -55,8 +75,22 @@ describe('account with=entity_names (account-info)', () => {
     expect(r.json.amojo_id).toEqual(expect.any(String));
     const leads = r.json.entity_names.leads;
     expect(Object.keys(leads)).toEqual(['ru', 'en', 'es']);
-    expect(Object.keys(leads.ru.singular_form).sort()).toEqual(['accusative', 'dative', 'default', 'genitive', 'instrumental', 'prepositional']);
-    expect(Object.keys(leads.ru.plural_form).sort()).toEqual(['accusative', 'dative', 'default', 'genitive', 'instrumental', 'prepositional']);
+    expect(Object.keys(leads.ru.singular_form).sort()).toEqual([
+      'accusative',
+      'dative',
+      'default',
+      'genitive',
+      'instrumental',
+      'prepositional',
+    ]);
+    expect(Object.keys(leads.ru.plural_form).sort()).toEqual([
+      'accusative',
+      'dative',
+      'default',
+      'genitive',
+      'instrumental',
+      'prepositional',
+    ]);
     expect(leads.en).toEqual({ singular_form: { default: 'lead' }, plural_form: { default: 'leads' }, gender: 'f' });
     expect(leads.ru.gender).toMatch(/^[mf]$/);
   });

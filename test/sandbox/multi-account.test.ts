@@ -12,7 +12,9 @@ afterEach(async () => {
   for (const x of open.splice(0)) await x.close();
 });
 
-async function twoAccounts(extra: Parameters<typeof startSandbox>[0] = {}): Promise<{ sb: Sandbox; a: SandboxAccount; b: SandboxAccount; clock: ManualClock }> {
+async function twoAccounts(
+  extra: Parameters<typeof startSandbox>[0] = {},
+): Promise<{ sb: Sandbox; a: SandboxAccount; b: SandboxAccount; clock: ManualClock }> {
   const clock = new ManualClock();
   const sb = await startSandbox({
     clock,
@@ -30,7 +32,13 @@ async function login(acc: SandboxAccount): Promise<{ access_token: string; refre
   const r = await call(`${acc.url}/oauth2/access_token`, {
     method: 'POST',
     headers: { 'content-type': 'application/json' },
-    body: JSON.stringify({ client_id: INTEG.clientId, client_secret: INTEG.clientSecret, grant_type: 'authorization_code', code, redirect_uri: INTEG.redirectUri }),
+    body: JSON.stringify({
+      client_id: INTEG.clientId,
+      client_secret: INTEG.clientSecret,
+      grant_type: 'authorization_code',
+      code,
+      redirect_uri: INTEG.redirectUri,
+    }),
   });
   expect(r.status).toBe(200);
   return r.json;
@@ -60,7 +68,12 @@ describe('several accounts on one sandbox', () => {
   it('data is per account: seeds, REST reads and writes, the account endpoint (with its own amojo_id)', async () => {
     const { a, b } = await twoAccounts();
     a.admin.seed({ users: [{ id: 11, name: 'Alpha admin', is_admin: true }], leads: [{ name: 'alpha deal' }] });
-    b.admin.seed({ users: [{ id: 21, name: 'Beta admin', is_admin: true }, { id: 22, name: 'Beta manager' }] });
+    b.admin.seed({
+      users: [
+        { id: 21, name: 'Beta admin', is_admin: true },
+        { id: 22, name: 'Beta manager' },
+      ],
+    });
     const ta = (await login(a)).access_token;
     const tb = (await login(b)).access_token;
 
@@ -93,7 +106,13 @@ describe('several accounts on one sandbox', () => {
     const r = await call(`${b.url}/oauth2/access_token`, {
       method: 'POST',
       headers: { 'content-type': 'application/json' },
-      body: JSON.stringify({ client_id: INTEG.clientId, client_secret: INTEG.clientSecret, grant_type: 'refresh_token', refresh_token: pa.refresh_token, redirect_uri: INTEG.redirectUri }),
+      body: JSON.stringify({
+        client_id: INTEG.clientId,
+        client_secret: INTEG.clientSecret,
+        grant_type: 'refresh_token',
+        refresh_token: pa.refresh_token,
+        redirect_uri: INTEG.redirectUri,
+      }),
     });
     expect(r.status).toBe(401);
     expect(r.json.hint).toBe('Cannot decrypt the refresh token');
@@ -165,7 +184,9 @@ describe('several accounts on one sandbox', () => {
   });
 
   it('amojo is one service: every account amojo_id may connect a channel', async () => {
-    const { sb, a, b } = await twoAccounts({ amojo: { channels: [{ id: 'ch-1', secret: 'ch-secret', webhookUrl: 'http://127.0.0.1:9/amojo/:scope_id' }] } });
+    const { sb, a, b } = await twoAccounts({
+      amojo: { channels: [{ id: 'ch-1', secret: 'ch-secret', webhookUrl: 'http://127.0.0.1:9/amojo/:scope_id' }] },
+    });
     expect(sb.amojo.snapshot().accounts.sort()).toEqual([a.amojoId, b.amojoId].sort());
   });
 

@@ -9,7 +9,9 @@ beforeEach(async () => {
   seedBasic(w.sb);
   t = (await w.login()).access_token;
 });
-afterEach(async () => { await w.sb.close(); });
+afterEach(async () => {
+  await w.sb.close();
+});
 
 async function lead(body: Record<string, unknown> = { name: 'Deal' }): Promise<number> {
   const r = await w.api('POST', '/api/v4/leads', t, [body]);
@@ -20,7 +22,13 @@ async function lead(body: Record<string, unknown> = { name: 'Deal' }): Promise<n
 const paths = (r: { json: { 'validation-errors': Array<{ errors: Array<{ path: string; code: string }> }> } }) =>
   r.json['validation-errors'].flatMap((e) => e.errors.map((x) => `${x.path}:${x.code}`));
 
-const CALL = { uniq: '8f52d38a-5fb3-406d-93a3-a4832dc28f8b', duration: 60, source: 'onlinePBX', link: 'https://example.com/rec.mp3', phone: '+79999999999' };
+const CALL = {
+  uniq: '8f52d38a-5fb3-406d-93a3-a4832dc28f8b',
+  duration: 60,
+  source: 'onlinePBX',
+  link: 'https://example.com/rec.mp3',
+  phone: '+79999999999',
+};
 
 describe('notes: params per note type ("Типы примечаний, для которых обязателен массив params")', () => {
   it('the documented examples of every type are taken', async () => {
@@ -57,8 +65,10 @@ describe('notes: params per note type ("Типы примечаний, для к
     ]);
     expect(r.status).toBe(400);
     expect(paths(r)).toEqual([
-      'params.duration:NotBlank', 'params.link:NotBlank',
-      'params.duration:InvalidType', 'params.link:InvalidValue',
+      'params.duration:NotBlank',
+      'params.link:NotBlank',
+      'params.duration:InvalidType',
+      'params.link:InvalidValue',
       'params.service:NotBlank',
       'params.phone:NotBlank',
       'params.longitude:InvalidType',
@@ -81,9 +91,18 @@ describe('notes: PATCH ("Редактирование примечаний") and
     ]);
     const [n1, n2] = added.json._embedded.notes.map((n: { id: number }) => n.id);
     w.clock.advance(60_000);
-    const batch = await w.api('PATCH', '/api/v4/leads/notes', t, [{ id: n1, note_type: 'sms_in', params: { text: 'Новое входящие SMS', phone: '+79999999999' } }]);
+    const batch = await w.api('PATCH', '/api/v4/leads/notes', t, [
+      { id: n1, note_type: 'sms_in', params: { text: 'Новое входящие SMS', phone: '+79999999999' } },
+    ]);
     expect(batch.status).toBe(200);
-    expect(batch.json._embedded.notes).toEqual([{ id: n1, entity_id: id, updated_at: Math.floor(w.clock.now() / 1000), _links: { self: { href: `${w.sb.url}/api/v4/leads/${id}/notes/${n1}` } } }]);
+    expect(batch.json._embedded.notes).toEqual([
+      {
+        id: n1,
+        entity_id: id,
+        updated_at: Math.floor(w.clock.now() / 1000),
+        _links: { self: { href: `${w.sb.url}/api/v4/leads/${id}/notes/${n1}` } },
+      },
+    ]);
     const one = await w.api('PATCH', `/api/v4/leads/${id}/notes/${n2}`, t, { params: { text: 'new common' } });
     expect(one.status).toBe(200);
     expect(one.json).toMatchObject({ id: n2, entity_id: id });
@@ -97,7 +116,8 @@ describe('notes: PATCH ("Редактирование примечаний") and
   it('refusals: unknown id, a note of another entity, a type change, params that fail their type', async () => {
     const a = await lead();
     const b = await lead({ name: 'Other' });
-    const n = (await w.api('POST', `/api/v4/leads/${a}/notes`, t, [{ note_type: 'sms_out', params: { text: 't', phone: '+7999' } }])).json._embedded.notes[0].id;
+    const n = (await w.api('POST', `/api/v4/leads/${a}/notes`, t, [{ note_type: 'sms_out', params: { text: 't', phone: '+7999' } }])).json
+      ._embedded.notes[0].id;
     const r = await w.api('PATCH', '/api/v4/leads/notes', t, [
       { id: 99999999, params: { text: 'x' } },
       { id: n, note_type: 'common', params: { text: 'x' } },
@@ -106,7 +126,13 @@ describe('notes: PATCH ("Редактирование примечаний") and
     ]);
     expect(r.status).toBe(400);
     // params are checked against the note's own type (sms_out), whatever note_type the item claims.
-    expect(paths(r)).toEqual(['id:NotFound', 'note_type:NotSupportedChoice', 'params.phone:NotBlank', 'params.phone:NotBlank', 'id:NotBlank']);
+    expect(paths(r)).toEqual([
+      'id:NotFound',
+      'note_type:NotSupportedChoice',
+      'params.phone:NotBlank',
+      'params.phone:NotBlank',
+      'id:NotBlank',
+    ]);
     expect(paths(await w.api('PATCH', `/api/v4/leads/${b}/notes/${n}`, t, { params: { text: 't', phone: '1' } }))).toEqual(['id:NotFound']);
     expect(paths(await w.api('PATCH', `/api/v4/contacts/notes/${n}`, t, { params: { text: 't', phone: '1' } }))).toEqual(['id:NotFound']);
     expect((await w.api('GET', `/api/v4/leads/${a}/notes/${n}`, t)).json.params).toEqual({ text: 't', phone: '+7999' });
@@ -117,18 +143,42 @@ describe('GET /api/v4/events', () => {
   it('records lead_added, lead_status_changed, custom_field_value_changed, responsible and note events in the documented shape', async () => {
     const id = await lead({ name: 'Deal', custom_fields_values: [{ field_id: 303, values: [{ enum_id: 3031 }] }] });
     w.clock.advance(1000);
-    expect((await w.api('PATCH', `/api/v4/leads/${id}`, t, { status_id: 1002, responsible_user_id: 12, custom_fields_values: [{ field_id: 303, values: [{ enum_id: 3032 }] }] })).status).toBe(200);
+    expect(
+      (
+        await w.api('PATCH', `/api/v4/leads/${id}`, t, {
+          status_id: 1002,
+          responsible_user_id: 12,
+          custom_fields_values: [{ field_id: 303, values: [{ enum_id: 3032 }] }],
+        })
+      ).status,
+    ).toBe(200);
     await w.api('POST', `/api/v4/leads/${id}/notes`, t, [{ note_type: 'common', params: { text: 'hi' } }]);
     const r = await w.api('GET', `/api/v4/events?filter[entity]=lead&filter[entity_id][]=${id}`, t);
     expect(r.status).toBe(200);
     expect(r.headers.get('content-type')).toContain('application/hal+json');
     const events = r.json._embedded.events as Array<Record<string, unknown>>;
-    expect(events.map((e) => e.type)).toEqual(['common_note_added', 'custom_field_value_changed', 'entity_responsible_changed', 'lead_status_changed', 'lead_added']);
+    expect(events.map((e) => e.type)).toEqual([
+      'common_note_added',
+      'custom_field_value_changed',
+      'entity_responsible_changed',
+      'lead_status_changed',
+      'lead_added',
+    ]);
     const added = events[4]!;
-    expect(added).toMatchObject({ entity_id: id, entity_type: 'lead', created_by: 11, value_after: [], value_before: [], account_id: expect.any(Number) });
+    expect(added).toMatchObject({
+      entity_id: id,
+      entity_type: 'lead',
+      created_by: 11,
+      value_after: [],
+      value_before: [],
+      account_id: expect.any(Number),
+    });
     expect(added.id).toMatch(/^[0-9a-z]{26}$/);
     expect(added._embedded).toEqual({ entity: { id, _links: { self: { href: `${w.sb.url}/api/v4/leads/${id}` } } } });
-    expect(events[3]).toMatchObject({ value_after: [{ lead_status: { id: 1002, pipeline_id: 100 } }], value_before: [{ lead_status: { id: 1001, pipeline_id: 100 } }] });
+    expect(events[3]).toMatchObject({
+      value_after: [{ lead_status: { id: 1002, pipeline_id: 100 } }],
+      value_before: [{ lead_status: { id: 1001, pipeline_id: 100 } }],
+    });
     expect(events[2]).toMatchObject({ value_after: [{ responsible_user: { id: 12 } }], value_before: [{ responsible_user: { id: 11 } }] });
     expect(events[1]).toMatchObject({
       value_after: [{ custom_field_value: { field_id: 303, field_type: 4, enum_id: 3032, text: 'Two' } }],
@@ -147,13 +197,19 @@ describe('GET /api/v4/events', () => {
     await w.api('PATCH', `/api/v4/leads/${id}`, t, { custom_fields_values: [{ field_id: 301, values: [{ value: 'x' }] }] });
     await w.sb.admin.moveLead({ leadId: id, statusId: 2001, pipelineId: 200 });
     const types = await w.api('GET', '/api/v4/events?filter[type][]=lead_status_changed', t);
-    expect(types.json._embedded.events.map((e: { value_after: unknown }) => e.value_after)).toEqual([[{ lead_status: { id: 2001, pipeline_id: 200 } }]]);
+    expect(types.json._embedded.events.map((e: { value_after: unknown }) => e.value_after)).toEqual([
+      [{ lead_status: { id: 2001, pipeline_id: 200 } }],
+    ]);
     const field = await w.api('GET', '/api/v4/events?filter[type]=custom_field_301_value_changed', t);
     expect(field.json._embedded.events).toHaveLength(1);
     expect((await w.api('GET', '/api/v4/events?filter[type]=custom_field_302_value_changed', t)).status).toBe(204);
     const after = await w.api('GET', `/api/v4/events?filter[created_at]=${since}`, t);
     expect(after.json._embedded.events.map((e: { type: string }) => e.type)).toEqual(['lead_status_changed', 'custom_field_value_changed']);
-    const vAfter = await w.api('GET', '/api/v4/events?filter[value_after][leads_statuses][0][pipeline_id]=200&filter[value_after][leads_statuses][0][status_id]=2001', t);
+    const vAfter = await w.api(
+      'GET',
+      '/api/v4/events?filter[value_after][leads_statuses][0][pipeline_id]=200&filter[value_after][leads_statuses][0][status_id]=2001',
+      t,
+    );
     expect(vAfter.json._embedded.events).toHaveLength(1);
     expect((await w.api('GET', '/api/v4/events?filter[type]=contact_added', t)).status).toBe(204);
   });
@@ -184,7 +240,14 @@ describe('GET /api/v4/events', () => {
     await w.api('POST', `/api/v4/leads/${id}/link`, t, [{ to_entity_id: c, to_entity_type: 'contacts' }]);
     await w.api('POST', `/api/v4/leads/${id}/unlink`, t, [{ to_entity_id: c, to_entity_type: 'contacts' }]);
     const r = await w.api('GET', '/api/v4/events?filter[type][]=contact_linked&filter[type][]=contact_unlinked', t);
-    expect(r.json._embedded.events.map((e: { type: string; entity_id: number; value_after: unknown; value_before: unknown }) => [e.type, e.entity_id, e.value_after, e.value_before])).toEqual([
+    expect(
+      r.json._embedded.events.map((e: { type: string; entity_id: number; value_after: unknown; value_before: unknown }) => [
+        e.type,
+        e.entity_id,
+        e.value_after,
+        e.value_before,
+      ]),
+    ).toEqual([
       ['contact_unlinked', id, [], [{ unlink: { entity: { type: 'contact', id: c } } }]],
       ['contact_linked', id, [{ link: { entity: { type: 'contact', id: c } } }], []],
     ]);

@@ -3,13 +3,32 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { call, INTEG, receiver, world, type World } from './support.ts';
 
 let w: World;
-afterEach(async () => { await w?.sb.close(); });
+afterEach(async () => {
+  await w?.sb.close();
+});
 
-const REVOKED = { hint: 'Token has been revoked', title: 'Некорректный запрос', type: 'https://developers.amocrm.ru/v3/errors/OAuthProblemJson', status: 401, detail: 'В запросе отсутствует ряд параметров или параметры невалидны' };
-const BAD_CLIENT = { title: 'Некорректный клиент', type: 'https://developers.amocrm.ru/v3/errors/OAuthProblemJson', status: 401, detail: 'Авторизация клиента не прошла' };
+const REVOKED = {
+  hint: 'Token has been revoked',
+  title: 'Некорректный запрос',
+  type: 'https://developers.amocrm.ru/v3/errors/OAuthProblemJson',
+  status: 401,
+  detail: 'В запросе отсутствует ряд параметров или параметры невалидны',
+};
+const BAD_CLIENT = {
+  title: 'Некорректный клиент',
+  type: 'https://developers.amocrm.ru/v3/errors/OAuthProblemJson',
+  status: 401,
+  detail: 'Авторизация клиента не прошла',
+};
 
 function refreshBody(rt: string) {
-  return { client_id: INTEG.clientId, client_secret: INTEG.clientSecret, grant_type: 'refresh_token', refresh_token: rt, redirect_uri: INTEG.redirectUri };
+  return {
+    client_id: INTEG.clientId,
+    client_secret: INTEG.clientSecret,
+    grant_type: 'refresh_token',
+    refresh_token: rt,
+    redirect_uri: INTEG.redirectUri,
+  };
 }
 
 describe('authorize page (amocrm-protocol#redirect-parameters)', () => {
@@ -24,7 +43,13 @@ describe('authorize page (amocrm-protocol#redirect-parameters)', () => {
     expect(loc.searchParams.get('client_id')).toBe(INTEG.clientId);
     const code = loc.searchParams.get('code');
     expect(code).toMatch(/^def502/);
-    const t = await w.token({ client_id: INTEG.clientId, client_secret: INTEG.clientSecret, grant_type: 'authorization_code', code, redirect_uri: INTEG.redirectUri });
+    const t = await w.token({
+      client_id: INTEG.clientId,
+      client_secret: INTEG.clientSecret,
+      grant_type: 'authorization_code',
+      code,
+      redirect_uri: INTEG.redirectUri,
+    });
     expect(t.status).toBe(200);
   });
 
@@ -44,7 +69,16 @@ describe('token endpoint: authorization_code', () => {
     w = await world({ accessTokenTtlSeconds: 3600 });
     for (const form of [false, true]) {
       const { code } = w.sb.admin.mintCode({ clientId: INTEG.clientId });
-      const r = await w.token({ client_id: INTEG.clientId, client_secret: INTEG.clientSecret, grant_type: 'authorization_code', code, redirect_uri: INTEG.redirectUri }, form);
+      const r = await w.token(
+        {
+          client_id: INTEG.clientId,
+          client_secret: INTEG.clientSecret,
+          grant_type: 'authorization_code',
+          code,
+          redirect_uri: INTEG.redirectUri,
+        },
+        form,
+      );
       expect(r.status).toBe(200);
       expect(Object.keys(r.json)).toEqual(['token_type', 'expires_in', 'access_token', 'refresh_token', 'server_time']);
       expect(r.json.token_type).toBe('Bearer');
@@ -60,7 +94,13 @@ describe('token endpoint: authorization_code', () => {
   it('wrong secret, wrong redirect_uri, unknown client → 401 "Некорректный клиент"', async () => {
     w = await world();
     const { code } = w.sb.admin.mintCode({ clientId: INTEG.clientId });
-    const base = { client_id: INTEG.clientId, client_secret: INTEG.clientSecret, grant_type: 'authorization_code', code, redirect_uri: INTEG.redirectUri };
+    const base = {
+      client_id: INTEG.clientId,
+      client_secret: INTEG.clientSecret,
+      grant_type: 'authorization_code',
+      code,
+      redirect_uri: INTEG.redirectUri,
+    };
     for (const bad of [{ client_secret: 'x' }, { redirect_uri: 'https://other.example/cb' }, { client_id: 'ghost' }]) {
       const r = await w.token({ ...base, ...bad });
       expect(r.status).toBe(401);
@@ -73,7 +113,13 @@ describe('token endpoint: authorization_code', () => {
 
   it('a code is single use and lives 20 minutes (→ 400)', async () => {
     w = await world();
-    const body = (code: string) => ({ client_id: INTEG.clientId, client_secret: INTEG.clientSecret, grant_type: 'authorization_code', code, redirect_uri: INTEG.redirectUri });
+    const body = (code: string) => ({
+      client_id: INTEG.clientId,
+      client_secret: INTEG.clientSecret,
+      grant_type: 'authorization_code',
+      code,
+      redirect_uri: INTEG.redirectUri,
+    });
     const a = w.sb.admin.mintCode({ clientId: INTEG.clientId }).code;
     expect((await w.token(body(a))).status).toBe(200);
     const again = await w.token(body(a));
@@ -87,7 +133,11 @@ describe('token endpoint: authorization_code', () => {
     const late = await w.token(body(c));
     expect(late.status).toBe(400);
     expect(late.json.hint).toBe('Authorization code has expired');
-    expect(w.sb.admin.counters().tokenEndpoint).toMatchObject({ 'authorization_code:ok': 2, 'authorization_code:code_reused': 1, 'authorization_code:code_expired': 1 });
+    expect(w.sb.admin.counters().tokenEndpoint).toMatchObject({
+      'authorization_code:ok': 2,
+      'authorization_code:code_reused': 1,
+      'authorization_code:code_expired': 1,
+    });
   });
 });
 
@@ -108,7 +158,12 @@ describe('refresh rotation and the grace rule (amocrm-protocol#rotation-and-the-
     expect(reuse.json).toEqual(REVOKED);
     expect((await w.api('GET', '/api/v4/account', r2.json.access_token)).status).toBe(401);
     expect((await w.token(refreshBody(r2.json.refresh_token))).json).toEqual(REVOKED);
-    expect(w.sb.admin.counters().tokenEndpoint).toEqual({ 'authorization_code:ok': 1, 'refresh_token:ok': 1, 'refresh_token:ok_grace': 1, 'refresh_token:refresh_revoked': 2 });
+    expect(w.sb.admin.counters().tokenEndpoint).toEqual({
+      'authorization_code:ok': 1,
+      'refresh_token:ok': 1,
+      'refresh_token:ok_grace': 1,
+      'refresh_token:refresh_revoked': 2,
+    });
     expect(w.sb.admin.tokenEndpointCount({ grant: 'refresh_token', outcome: ['ok', 'ok_grace'] })).toBe(2);
     expect(w.sb.admin.tokenEndpointCount({ grant: 'refresh_token' })).toBe(4);
   });

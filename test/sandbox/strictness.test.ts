@@ -17,9 +17,12 @@ beforeEach(async () => {
   seedBasic(w.sb);
   t = (await w.login()).access_token;
 });
-afterEach(async () => { await w.sb.close(); });
+afterEach(async () => {
+  await w.sb.close();
+});
 
-const ids = (r: { json?: { _embedded?: Record<string, Array<{ id: number }>> } }, key: string): number[] => (r.json?._embedded?.[key] ?? []).map((x) => x.id);
+const ids = (r: { json?: { _embedded?: Record<string, Array<{ id: number }>> } }, key: string): number[] =>
+  (r.json?._embedded?.[key] ?? []).map((x) => x.id);
 
 describe('wrong → right', () => {
   it('GET of an unknown custom field → 404 problem+json "Custom field not found" (amocrm-api-php #403)', async () => {
@@ -36,7 +39,8 @@ describe('wrong → right', () => {
 
   it('tasks filter[updated_at]=<ts> means "changed after"; [from]/[to] bound both ways', async () => {
     const t0 = Math.floor(w.clock.now() / 1000);
-    const add = async (text: string) => (await w.api('POST', '/api/v4/tasks', t, [{ text, complete_till: t0 + 86400 }])).json._embedded.tasks[0].id as number;
+    const add = async (text: string) =>
+      (await w.api('POST', '/api/v4/tasks', t, [{ text, complete_till: t0 + 86400 }])).json._embedded.tasks[0].id as number;
     const a = await add('first');
     w.clock.advance(10_000);
     const b = await add('second');
@@ -45,7 +49,10 @@ describe('wrong → right', () => {
     expect(ids(await w.api('GET', `/api/v4/tasks?filter[updated_at]=${t0}`, t), 'tasks')).toEqual([b, c]);
     expect(ids(await w.api('GET', `/api/v4/tasks?filter[updated_at]=${t0 + 10}`, t), 'tasks')).toEqual([c]);
     expect((await w.api('GET', `/api/v4/tasks?filter[updated_at]=${t0 + 20}`, t)).status).toBe(204);
-    expect(ids(await w.api('GET', `/api/v4/tasks?filter[updated_at][from]=${t0}&filter[updated_at][to]=${t0 + 10}`, t), 'tasks')).toEqual([a, b]);
+    expect(ids(await w.api('GET', `/api/v4/tasks?filter[updated_at][from]=${t0}&filter[updated_at][to]=${t0 + 10}`, t), 'tasks')).toEqual([
+      a,
+      b,
+    ]);
   });
 
   it('with=only_deleted lists only deleted leads, in the reduced model with is_deleted=true', async () => {
@@ -57,10 +64,16 @@ describe('wrong → right', () => {
     expect(del).toMatchObject({ id: drop, is_deleted: true, updated_by: 12 });
     const list = await w.api('GET', '/api/v4/leads?with=only_deleted', t);
     expect(list.status).toBe(200);
-    expect(list.json._embedded.leads).toEqual([{
-      id: drop, updated_by: 12, updated_at: Math.floor(w.clock.now() / 1000), is_deleted: true, account_id: expect.any(Number),
-      _links: { self: { href: `${w.sb.url}/api/v4/leads/${drop}` } },
-    }]);
+    expect(list.json._embedded.leads).toEqual([
+      {
+        id: drop,
+        updated_by: 12,
+        updated_at: Math.floor(w.clock.now() / 1000),
+        is_deleted: true,
+        account_id: expect.any(Number),
+        _links: { self: { href: `${w.sb.url}/api/v4/leads/${drop}` } },
+      },
+    ]);
     // a deleted lead leaves the normal list and GET by id
     expect(ids(await w.api('GET', '/api/v4/leads', t), 'leads')).toEqual([keep]);
     expect((await w.api('GET', `/api/v4/leads/${drop}`, t)).status).toBe(204);
@@ -78,47 +91,83 @@ describe('wrong → right', () => {
 describe('stricter: extra keys in a custom field value → 400 FieldNotExpected', () => {
   const expectNotExpected = (r: { status: number; json: { 'validation-errors': Array<{ errors: unknown[] }> } }, paths: string[]) => {
     expect(r.status).toBe(400);
-    expect(r.json['validation-errors'][0]!.errors).toEqual(paths.map((path) => ({ code: 'FieldNotExpected', path, detail: 'This field was not expected.' })));
+    expect(r.json['validation-errors'][0]!.errors).toEqual(
+      paths.map((path) => ({ code: 'FieldNotExpected', path, detail: 'This field was not expected.' })),
+    );
   };
 
   it('enum_code on a text field (Krukov/amocrm_api #68), enum_id on a checkbox, unknown keys anywhere', async () => {
-    expectNotExpected(await w.api('POST', '/api/v4/leads', t, [{ custom_fields_values: [{ field_id: 301, values: [{ value: 'x', enum_code: null }] }] }]), ['custom_fields_values.0.values.0.enum_code']);
-    expectNotExpected(await w.api('POST', '/api/v4/leads', t, [{ custom_fields_values: [{ field_id: 302, values: [{ value: 1 }] }, { field_id: 306, values: [{ value: true, enum_id: 1 }] }] }]), ['custom_fields_values.1.values.0.enum_id']);
-    expectNotExpected(await w.api('POST', '/api/v4/leads', t, [{ custom_fields_values: [{ field_id: 303, values: [{ enum_id: 3031, colour: 'red' }] }] }]), ['custom_fields_values.0.values.0.colour']);
-    const c = await w.api('POST', '/api/v4/contacts', t, [{ custom_fields_values: [{ field_code: 'PHONE', values: [{ value: '+7900', enum_code: 'MOB', subtype: 'x' }] }] }]);
+    expectNotExpected(
+      await w.api('POST', '/api/v4/leads', t, [{ custom_fields_values: [{ field_id: 301, values: [{ value: 'x', enum_code: null }] }] }]),
+      ['custom_fields_values.0.values.0.enum_code'],
+    );
+    expectNotExpected(
+      await w.api('POST', '/api/v4/leads', t, [
+        {
+          custom_fields_values: [
+            { field_id: 302, values: [{ value: 1 }] },
+            { field_id: 306, values: [{ value: true, enum_id: 1 }] },
+          ],
+        },
+      ]),
+      ['custom_fields_values.1.values.0.enum_id'],
+    );
+    expectNotExpected(
+      await w.api('POST', '/api/v4/leads', t, [{ custom_fields_values: [{ field_id: 303, values: [{ enum_id: 3031, colour: 'red' }] }] }]),
+      ['custom_fields_values.0.values.0.colour'],
+    );
+    const c = await w.api('POST', '/api/v4/contacts', t, [
+      { custom_fields_values: [{ field_code: 'PHONE', values: [{ value: '+7900', enum_code: 'MOB', subtype: 'x' }] }] },
+    ]);
     expectNotExpected(c, ['custom_fields_values.0.values.0.subtype']);
     // PATCH is checked the same way, and nothing is written
     const lead = ids(await w.api('POST', '/api/v4/leads', t, [{ name: 'L' }]), 'leads')[0]!;
-    expectNotExpected(await w.api('PATCH', `/api/v4/leads/${lead}`, t, { custom_fields_values: [{ field_id: 301, values: [{ value: 'y', enum_id: 5 }] }] }), ['custom_fields_values.0.values.0.enum_id']);
+    expectNotExpected(
+      await w.api('PATCH', `/api/v4/leads/${lead}`, t, { custom_fields_values: [{ field_id: 301, values: [{ value: 'y', enum_id: 5 }] }] }),
+      ['custom_fields_values.0.values.0.enum_id'],
+    );
     expect((await w.api('GET', `/api/v4/leads/${lead}`, t)).json.custom_fields_values).toBeNull();
   });
 
   it('the documented keys still pass: value; enum_id / enum_code / value on enum fields', async () => {
-    const r = await w.api('POST', '/api/v4/leads', t, [{
-      custom_fields_values: [
-        { field_id: 301, values: [{ value: 'x' }] },
-        { field_id: 303, values: [{ enum_code: 'ONE' }] },
-        { field_id: 304, values: [{ enum_id: 3041 }, { value: 'B' }] },
-        { field_id: 306, values: [{ value: false }] },
-      ],
-    }]);
+    const r = await w.api('POST', '/api/v4/leads', t, [
+      {
+        custom_fields_values: [
+          { field_id: 301, values: [{ value: 'x' }] },
+          { field_id: 303, values: [{ enum_code: 'ONE' }] },
+          { field_id: 304, values: [{ enum_id: 3041 }, { value: 'B' }] },
+          { field_id: 306, values: [{ value: false }] },
+        ],
+      },
+    ]);
     expect(r.status).toBe(200);
   });
 });
 
 describe('stricter: leads/complex takes at most 40 custom fields per entity (leads-api)', () => {
   it('41 fields on the lead, the contact or the company → 400 on that entity; 40 pass', async () => {
-    const fields = (await w.api('POST', '/api/v4/leads/custom_fields', t, Array.from({ length: 41 }, (_, i) => ({ name: `F${i}`, type: 'text' })))).json._embedded.custom_fields as Array<{ id: number }>;
+    const fields = (
+      await w.api(
+        'POST',
+        '/api/v4/leads/custom_fields',
+        t,
+        Array.from({ length: 41 }, (_, i) => ({ name: `F${i}`, type: 'text' })),
+      )
+    ).json._embedded.custom_fields as Array<{ id: number }>;
     const cfs = (n: number) => fields.slice(0, n).map((f) => ({ field_id: f.id, values: [{ value: 'v' }] }));
     const tooMany = await w.api('POST', '/api/v4/leads/complex', t, [{ name: 'big', custom_fields_values: cfs(41) }]);
     expect(tooMany.status).toBe(400);
-    expect(tooMany.json['validation-errors'][0].errors).toEqual([{ code: 'InvalidValue', path: 'custom_fields_values', detail: 'This collection should contain 40 elements or less.' }]);
+    expect(tooMany.json['validation-errors'][0].errors).toEqual([
+      { code: 'InvalidValue', path: 'custom_fields_values', detail: 'This collection should contain 40 elements or less.' },
+    ]);
     expect(w.sb.admin.entities('leads')).toHaveLength(0);
     const ok = await w.api('POST', '/api/v4/leads/complex', t, [{ name: 'fits', custom_fields_values: cfs(40) }]);
     expect(ok.status).toBe(200);
     // nested models count their own fields (contact fields: 40 × the same phone field is still 41 entries)
     const phones = Array.from({ length: 41 }, () => ({ field_code: 'PHONE', values: [{ value: '+7900', enum_code: 'MOB' }] }));
-    const nested = await w.api('POST', '/api/v4/leads/complex', t, [{ name: 'n', _embedded: { contacts: [{ name: 'C', custom_fields_values: phones }] } }]);
+    const nested = await w.api('POST', '/api/v4/leads/complex', t, [
+      { name: 'n', _embedded: { contacts: [{ name: 'C', custom_fields_values: phones }] } },
+    ]);
     expect(nested.status).toBe(400);
     expect(nested.json['validation-errors'][0].errors[0]).toMatchObject({ path: '_embedded.contacts.0.custom_fields_values' });
   });
@@ -156,11 +205,23 @@ describe('seed: entities point at users that exist', () => {
     try {
       sb.admin.seed(demoSeed());
       const { code } = sb.admin.mintCode({ clientId: 'c' });
-      const tok = await (await fetch(`${sb.url}/oauth2/access_token`, {
-        method: 'POST', headers: { 'content-type': 'application/json' },
-        body: JSON.stringify({ client_id: 'c', client_secret: 's', grant_type: 'authorization_code', code, redirect_uri: 'https://x.test/cb' }),
-      })).json() as { access_token: string };
-      const get = async (path: string) => (await fetch(`${sb.url}${path}`, { headers: { authorization: `Bearer ${tok.access_token}` } })).json() as Promise<{ _embedded: Record<string, Array<Record<string, number>>> }>;
+      const tok = (await (
+        await fetch(`${sb.url}/oauth2/access_token`, {
+          method: 'POST',
+          headers: { 'content-type': 'application/json' },
+          body: JSON.stringify({
+            client_id: 'c',
+            client_secret: 's',
+            grant_type: 'authorization_code',
+            code,
+            redirect_uri: 'https://x.test/cb',
+          }),
+        })
+      ).json()) as { access_token: string };
+      const get = async (path: string) =>
+        (await fetch(`${sb.url}${path}`, { headers: { authorization: `Bearer ${tok.access_token}` } })).json() as Promise<{
+          _embedded: Record<string, Array<Record<string, number>>>;
+        }>;
       const users = new Set((await get('/api/v4/users'))._embedded.users!.map((u) => u.id));
       let checked = 0;
       for (const kind of ['leads', 'contacts']) {

@@ -61,7 +61,13 @@ export async function world(opts: SandboxOptions = {}): Promise<World> {
     async login(clientId = INTEG.clientId) {
       const integ = (opts.integrations ?? [INTEG]).find((i) => i.clientId === clientId) ?? INTEG;
       const { code } = sb.admin.mintCode({ clientId });
-      const r = await token({ client_id: clientId, client_secret: integ.clientSecret, grant_type: 'authorization_code', code, redirect_uri: integ.redirectUri });
+      const r = await token({
+        client_id: clientId,
+        client_secret: integ.clientSecret,
+        grant_type: 'authorization_code',
+        code,
+        redirect_uri: integ.redirectUri,
+      });
       if (r.status !== 200) throw new Error(`login failed: ${r.status} ${r.text}`);
       return r.json;
     },
@@ -83,7 +89,9 @@ export interface Received {
 }
 
 /** A local HTTP receiver for webhooks and the disconnect hook. */
-export async function receiver(status = 200): Promise<{ url: string; got: Received[]; setStatus(s: number): void; close(): Promise<void> }> {
+export async function receiver(
+  status = 200,
+): Promise<{ url: string; got: Received[]; setStatus(s: number): void; close(): Promise<void> }> {
   const got: Received[] = [];
   let answer = status;
   const srv = createServer((req, res) => {
@@ -99,25 +107,66 @@ export async function receiver(status = 200): Promise<{ url: string; got: Receiv
   return {
     url: `http://127.0.0.1:${port}`,
     got,
-    setStatus: (s) => { answer = s; },
-    close: () => new Promise<void>((r) => { srv.closeAllConnections(); srv.close(() => r()); }),
+    setStatus: (s) => {
+      answer = s;
+    },
+    close: () =>
+      new Promise<void>((r) => {
+        srv.closeAllConnections();
+        srv.close(() => r());
+      }),
   };
 }
 
 /** A small account most REST tests share: two pipelines, typed lead fields, two users. */
 export function seedBasic(sb: Sandbox) {
   return sb.admin.seed({
-    users: [{ id: 11, name: 'Admin', is_admin: true }, { id: 12, name: 'Manager' }],
+    users: [
+      { id: 11, name: 'Admin', is_admin: true },
+      { id: 12, name: 'Manager' },
+    ],
     pipelines: [
-      { id: 100, name: 'Main', is_main: true, statuses: [{ id: 1000, name: 'Unsorted', type: 1 }, { id: 1001, name: 'New' }, { id: 1002, name: 'Booked' }] },
-      { id: 200, name: 'Second', statuses: [{ id: 2001, name: 'First' }, { id: 2002, name: 'Second' }] },
+      {
+        id: 100,
+        name: 'Main',
+        is_main: true,
+        statuses: [
+          { id: 1000, name: 'Unsorted', type: 1 },
+          { id: 1001, name: 'New' },
+          { id: 1002, name: 'Booked' },
+        ],
+      },
+      {
+        id: 200,
+        name: 'Second',
+        statuses: [
+          { id: 2001, name: 'First' },
+          { id: 2002, name: 'Second' },
+        ],
+      },
     ],
     customFields: {
       leads: [
         { id: 301, name: 'Text', type: 'text', code: 'TXT' },
         { id: 302, name: 'Num', type: 'numeric' },
-        { id: 303, name: 'Sel', type: 'select', enums: [{ id: 3031, value: 'One', code: 'ONE' }, { id: 3032, value: 'Two' }] },
-        { id: 304, name: 'Multi', type: 'multiselect', enums: [{ id: 3041, value: 'A' }, { id: 3042, value: 'B' }] },
+        {
+          id: 303,
+          name: 'Sel',
+          type: 'select',
+          enums: [
+            { id: 3031, value: 'One', code: 'ONE' },
+            { id: 3032, value: 'Two' },
+          ],
+        },
+        {
+          id: 304,
+          name: 'Multi',
+          type: 'multiselect',
+          enums: [
+            { id: 3041, value: 'A' },
+            { id: 3042, value: 'B' },
+          ],
+        },
         { id: 305, name: 'When', type: 'date' },
         { id: 306, name: 'Flag', type: 'checkbox' },
         { id: 307, name: 'Link', type: 'url' },

@@ -12,21 +12,42 @@ beforeEach(async () => {
   seedBasic(w.sb);
   t = (await w.login()).access_token;
 });
-afterEach(async () => { await w.sb.close(); });
+afterEach(async () => {
+  await w.sb.close();
+});
 
 const form = (over: Record<string, unknown> = {}, md: Record<string, unknown> = {}): Record<string, unknown> => ({
-  source_uid: 'site-form', source_name: 'Сайт',
-  metadata: { form_id: 'callback', form_name: 'Обратный звонок', form_page: 'https://example.test/', form_sent_at: 1768467600, ip: '192.0.2.1', ...md },
+  source_uid: 'site-form',
+  source_name: 'Сайт',
+  metadata: {
+    form_id: 'callback',
+    form_name: 'Обратный звонок',
+    form_page: 'https://example.test/',
+    form_sent_at: 1768467600,
+    ip: '192.0.2.1',
+    ...md,
+  },
   _embedded: {
     leads: [{ name: 'С сайта', price: 500 }],
-    contacts: [{ first_name: 'Пётр', custom_fields_values: [{ field_code: 'PHONE', values: [{ value: '+79160000001', enum_code: 'MOB' }] }] }],
+    contacts: [
+      { first_name: 'Пётр', custom_fields_values: [{ field_code: 'PHONE', values: [{ value: '+79160000001', enum_code: 'MOB' }] }] },
+    ],
   },
   ...over,
 });
 
 const sip = (uniq: string): Record<string, unknown> => ({
-  source_uid: 'pbx', source_name: 'АТС',
-  metadata: { uniq, phone: 79160000002, called_at: 1768467600, duration: 54, service_code: 'pbx_widget', link: 'https://pbx.test/rec.mp3', is_call_event_needed: true },
+  source_uid: 'pbx',
+  source_name: 'АТС',
+  metadata: {
+    uniq,
+    phone: 79160000002,
+    called_at: 1768467600,
+    duration: 54,
+    service_code: 'pbx_widget',
+    link: 'https://pbx.test/rec.mp3',
+    is_call_event_needed: true,
+  },
   _embedded: { contacts: [{ name: 'Звонивший' }] },
 });
 
@@ -37,7 +58,12 @@ describe('unsorted: forms and sip add (unsorted-api)', () => {
     expect(r.headers.get('content-type')).toContain('application/hal+json');
     const [e] = r.json._embedded.unsorted;
     expect(r.json._total_items).toBe(1);
-    expect(e).toMatchObject({ uid: expect.stringMatching(/^[0-9a-f]{60}$/), account_id: expect.any(Number), request_id: 'f1', _links: { self: { href: `${w.sb.url}/api/v4/leads/unsorted/${e.uid}` } } });
+    expect(e).toMatchObject({
+      uid: expect.stringMatching(/^[0-9a-f]{60}$/),
+      account_id: expect.any(Number),
+      request_id: 'f1',
+      _links: { self: { href: `${w.sb.url}/api/v4/leads/unsorted/${e.uid}` } },
+    });
     const leadId = e._embedded.leads[0].id;
     const contactId = e._embedded.contacts[0].id;
     expect(e._embedded.companies).toEqual([]);
@@ -52,7 +78,12 @@ describe('unsorted: forms and sip add (unsorted-api)', () => {
 
     const one = await w.api('GET', `/api/v4/leads/unsorted/${e.uid}`, t);
     expect(one.json).toMatchObject({
-      uid: e.uid, source_uid: 'site-form', source_name: 'Сайт', category: 'forms', pipeline_id: 100, created_at: expect.any(Number),
+      uid: e.uid,
+      source_uid: 'site-form',
+      source_name: 'Сайт',
+      category: 'forms',
+      pipeline_id: 100,
+      created_at: expect.any(Number),
       metadata: { form_id: 'callback', form_name: 'Обратный звонок', form_sent_at: 1768467600 },
       _embedded: { leads: [{ id: leadId }], contacts: [{ id: contactId }], companies: [] },
     });
@@ -83,7 +114,14 @@ describe('unsorted: forms and sip add (unsorted-api)', () => {
     const r = await w.api('POST', '/api/v4/leads/unsorted/sip', t, [sip('call-9')]);
     const got = await w.api('GET', `/api/v4/leads/unsorted/${r.json._embedded.unsorted[0].uid}`, t);
     expect(got.json.category).toBe('sip');
-    expect(got.json.metadata).toEqual({ uniq: 'call-9', phone: 79160000002, called_at: 1768467600, duration: 54, service_code: 'pbx_widget', link: 'https://pbx.test/rec.mp3' });
+    expect(got.json.metadata).toEqual({
+      uniq: 'call-9',
+      phone: 79160000002,
+      called_at: 1768467600,
+      duration: 54,
+      service_code: 'pbx_widget',
+      link: 'https://pbx.test/rec.mp3',
+    });
   });
 });
 
@@ -98,7 +136,9 @@ describe('unsorted: list, accept, decline, link, summary', () => {
     const forms = await w.api('GET', '/api/v4/leads/unsorted?filter[category][]=forms', t);
     expect(forms.json._embedded.unsorted.map((u: { category: string }) => u.category)).toEqual(['forms', 'forms']);
     const uid = f.json._embedded.unsorted[1].uid;
-    expect((await w.api('GET', `/api/v4/leads/unsorted?filter[uid]=${uid}`, t)).json._embedded.unsorted.map((u: { uid: string }) => u.uid)).toEqual([uid]);
+    expect(
+      (await w.api('GET', `/api/v4/leads/unsorted?filter[uid]=${uid}`, t)).json._embedded.unsorted.map((u: { uid: string }) => u.uid),
+    ).toEqual([uid]);
     expect((await w.api('GET', '/api/v4/leads/unsorted?filter[pipeline_id]=200', t)).status).toBe(204);
     const page = await w.api('GET', '/api/v4/leads/unsorted?limit=2', t);
     expect(page.json._links.next).toBeDefined();
@@ -116,10 +156,18 @@ describe('unsorted: list, accept, decline, link, summary', () => {
 
     const ok = await w.api('POST', `/api/v4/leads/unsorted/${e.uid}/accept`, t, { user_id: 12, status_id: 1002 });
     expect(ok.status).toBe(200);
-    expect(ok.json).toMatchObject({ uid: e.uid, pipeline_id: 100, category: 'forms', created_at: expect.any(Number), _embedded: { leads: [{ id: e._embedded.leads[0].id }], contacts: [{ id: e._embedded.contacts[0].id }], companies: [] } });
+    expect(ok.json).toMatchObject({
+      uid: e.uid,
+      pipeline_id: 100,
+      category: 'forms',
+      created_at: expect.any(Number),
+      _embedded: { leads: [{ id: e._embedded.leads[0].id }], contacts: [{ id: e._embedded.contacts[0].id }], companies: [] },
+    });
     expect((await w.api('GET', `/api/v4/leads/${e._embedded.leads[0].id}`, t)).json).toMatchObject({ status_id: 1002, updated_by: 12 });
     const contacts = await w.api('GET', '/api/v4/contacts', t);
-    expect(contacts.json._embedded.contacts.map((c: { id: number; is_unsorted: boolean }) => [c.id, c.is_unsorted])).toEqual([[e._embedded.contacts[0].id, false]]);
+    expect(contacts.json._embedded.contacts.map((c: { id: number; is_unsorted: boolean }) => [c.id, c.is_unsorted])).toEqual([
+      [e._embedded.contacts[0].id, false],
+    ]);
     expect((await w.api('POST', `/api/v4/leads/unsorted/${e.uid}/accept`, t)).status).toBe(404);
     expect((await w.api('GET', `/api/v4/leads/unsorted/${e.uid}`, t)).status).toBe(204);
     const unknown = await w.api('POST', '/api/v4/leads/unsorted/abc/accept', t);
@@ -140,8 +188,14 @@ describe('unsorted: list, accept, decline, link, summary', () => {
     const d = await w.api('DELETE', `/api/v4/leads/unsorted/${e.uid}/decline`, t, { user_id: 11 });
     expect(d.status).toBe(200);
     expect(d.json).toEqual({
-      uid: e.uid, pipeline_id: 100, category: 'forms', created_at: expect.any(Number),
-      _embedded: { leads: [expect.objectContaining({ id: e._embedded.leads[0].id })], contacts: [expect.objectContaining({ id: e._embedded.contacts[0].id })] },
+      uid: e.uid,
+      pipeline_id: 100,
+      category: 'forms',
+      created_at: expect.any(Number),
+      _embedded: {
+        leads: [expect.objectContaining({ id: e._embedded.leads[0].id })],
+        contacts: [expect.objectContaining({ id: e._embedded.contacts[0].id })],
+      },
     });
     expect((await w.api('GET', `/api/v4/leads/${e._embedded.leads[0].id}`, t)).status).toBe(204);
     expect((await w.api('GET', `/api/v4/contacts/${e._embedded.contacts[0].id}`, t)).status).toBe(204);
@@ -152,7 +206,9 @@ describe('unsorted: list, accept, decline, link, summary', () => {
   it('link is for chats only: a form entry → 400 "Only chats and mail"', async () => {
     const f = await w.api('POST', '/api/v4/leads/unsorted/forms', t, [form()]);
     const lead = await w.api('POST', '/api/v4/leads', t, [{ name: 'existing' }]);
-    const r = await w.api('POST', `/api/v4/leads/unsorted/${f.json._embedded.unsorted[0].uid}/link`, t, { link: { entity_id: lead.json._embedded.leads[0].id, entity_type: 'leads' } });
+    const r = await w.api('POST', `/api/v4/leads/unsorted/${f.json._embedded.unsorted[0].uid}/link`, t, {
+      link: { entity_id: lead.json._embedded.leads[0].id, entity_type: 'leads' },
+    });
     expect(r.status).toBe(400);
     expect(r.json.title).toBe('Only chats and mail');
   });
@@ -165,30 +221,58 @@ describe('unsorted: list, accept, decline, link, summary', () => {
     await w.api('DELETE', `/api/v4/leads/unsorted/${f.json._embedded.unsorted[1].uid}/decline`, t);
     const s = await w.api('GET', '/api/v4/leads/unsorted/summary', t);
     expect(s.status).toBe(200);
-    expect(s.json).toEqual({ total: 3, accepted: 1, declined: 1, average_sort_time: 60, categories: { sip: { total: 1 }, mail: { total: 0 }, forms: { total: 2 }, chats: { total: 0 } } });
+    expect(s.json).toEqual({
+      total: 3,
+      accepted: 1,
+      declined: 1,
+      average_sort_time: 60,
+      categories: { sip: { total: 1 }, mail: { total: 0 }, forms: { total: 2 }, chats: { total: 0 } },
+    });
     expect((await w.api('GET', '/api/v4/leads/unsorted/summary?filter[pipeline_id]=200', t)).json.total).toBe(0);
   });
 });
 
 describe('leads/complex: _embedded.metadata and _embedded.source (leads-api)', () => {
   it('metadata puts the lead in Unsorted whatever stage is named, with an entry of its category', async () => {
-    const r = await w.api('POST', '/api/v4/leads/complex', t, [{
-      name: 'Форма', status_id: 1002, pipeline_id: 100,
-      _embedded: { metadata: { category: 'forms', form_id: 123, form_name: 'F', form_page: 'https://x.test', form_sent_at: 1768467600 }, contacts: [{ first_name: 'Евгений' }] },
-    }]);
+    const r = await w.api('POST', '/api/v4/leads/complex', t, [
+      {
+        name: 'Форма',
+        status_id: 1002,
+        pipeline_id: 100,
+        _embedded: {
+          metadata: { category: 'forms', form_id: 123, form_name: 'F', form_page: 'https://x.test', form_sent_at: 1768467600 },
+          contacts: [{ first_name: 'Евгений' }],
+        },
+      },
+    ]);
     expect(r.status).toBe(200);
     const [{ id, contact_id }] = r.json;
     expect((await w.api('GET', `/api/v4/leads/${id}`, t)).json.status_id).toBe(1000);
     const list = await w.api('GET', '/api/v4/leads/unsorted', t);
-    expect(list.json._embedded.unsorted).toEqual([expect.objectContaining({ category: 'forms', pipeline_id: 100, _embedded: expect.objectContaining({ leads: [expect.objectContaining({ id })], contacts: [expect.objectContaining({ id: contact_id })] }) })]);
+    expect(list.json._embedded.unsorted).toEqual([
+      expect.objectContaining({
+        category: 'forms',
+        pipeline_id: 100,
+        _embedded: expect.objectContaining({
+          leads: [expect.objectContaining({ id })],
+          contacts: [expect.objectContaining({ id: contact_id })],
+        }),
+      }),
+    ]);
   });
 
   it('metadata with an existing contact by id: the contact stays listed, and decline keeps it', async () => {
     const c = await w.api('POST', '/api/v4/contacts', t, [{ name: 'Давний' }]);
     const cid = c.json._embedded.contacts[0].id;
-    const r = await w.api('POST', '/api/v4/leads/complex', t, [{
-      name: 'Повторная заявка', _embedded: { metadata: { category: 'forms', form_id: 'f', form_name: 'F', form_page: 'https://x.test', form_sent_at: 1 }, contacts: [{ id: cid }] },
-    }]);
+    const r = await w.api('POST', '/api/v4/leads/complex', t, [
+      {
+        name: 'Повторная заявка',
+        _embedded: {
+          metadata: { category: 'forms', form_id: 'f', form_name: 'F', form_page: 'https://x.test', form_sent_at: 1 },
+          contacts: [{ id: cid }],
+        },
+      },
+    ]);
     expect(r.status).toBe(200);
     expect((await w.api('GET', '/api/v4/contacts', t)).json._embedded.contacts.map((x: { id: number }) => x.id)).toEqual([cid]);
     const [e] = (await w.api('GET', '/api/v4/leads/unsorted', t)).json._embedded.unsorted;
@@ -205,19 +289,36 @@ describe('leads/complex: _embedded.metadata and _embedded.source (leads-api)', (
     ]);
     expect(r.status).toBe(400);
     expect(r.json['validation-errors'][0].errors[0]).toMatchObject({ code: 'NotSupportedChoice', path: '_embedded.metadata.category' });
-    expect(r.json['validation-errors'][1].errors).toContainEqual(expect.objectContaining({ code: 'NotBlank', path: '_embedded.metadata.uniq' }));
+    expect(r.json['validation-errors'][1].errors).toContainEqual(
+      expect.objectContaining({ code: 'NotBlank', path: '_embedded.metadata.uniq' }),
+    );
   });
 
-  it('source by external_id: the lead takes the source pipeline and source_id; another integration\'s or unknown → NotFound', async () => {
+  it("source by external_id: the lead takes the source pipeline and source_id; another integration's or unknown → NotFound", async () => {
     const s = await w.api('POST', '/api/v4/sources', t, [{ name: 'Лендинг', external_id: 'landing-1', pipeline_id: 200 }]);
     expect(s.status).toBe(200);
-    expect(s.json._embedded.sources[0]).toMatchObject({ id: expect.any(Number), name: 'Лендинг', external_id: 'landing-1', pipeline_id: 200, default: false, request_id: '0' });
-    expect((await w.api('POST', '/api/v4/sources', t, [{ name: 'again', external_id: 'landing-1' }])).json['validation-errors'][0].errors[0].code).toBe('NotUnique');
-    const r = await w.api('POST', '/api/v4/leads/complex', t, [{ name: 'by source', _embedded: { source: { external_id: 'landing-1', type: 'widget' } } }]);
+    expect(s.json._embedded.sources[0]).toMatchObject({
+      id: expect.any(Number),
+      name: 'Лендинг',
+      external_id: 'landing-1',
+      pipeline_id: 200,
+      default: false,
+      request_id: '0',
+    });
+    expect(
+      (await w.api('POST', '/api/v4/sources', t, [{ name: 'again', external_id: 'landing-1' }])).json['validation-errors'][0].errors[0]
+        .code,
+    ).toBe('NotUnique');
+    const r = await w.api('POST', '/api/v4/leads/complex', t, [
+      { name: 'by source', _embedded: { source: { external_id: 'landing-1', type: 'widget' } } },
+    ]);
     expect(r.status).toBe(200);
     const lead = await w.api('GET', `/api/v4/leads/${r.json[0].id}?with=source_id`, t);
     expect(lead.json).toMatchObject({ pipeline_id: 200, status_id: 2001, source_id: s.json._embedded.sources[0].id });
-    const bad = await w.api('POST', '/api/v4/leads/complex', t, [{ name: 'x', _embedded: { source: { external_id: 'nope' } } }, { name: 'y', _embedded: { source: { external_id: 'landing-1', type: 'form' } } }]);
+    const bad = await w.api('POST', '/api/v4/leads/complex', t, [
+      { name: 'x', _embedded: { source: { external_id: 'nope' } } },
+      { name: 'y', _embedded: { source: { external_id: 'landing-1', type: 'form' } } },
+    ]);
     expect(bad.json['validation-errors'][0].errors[0]).toMatchObject({ code: 'NotFound', path: '_embedded.source.external_id' });
     expect(bad.json['validation-errors'][1].errors[0]).toMatchObject({ code: 'NotSupportedChoice', path: '_embedded.source.type' });
     expect((await w.api('GET', '/api/v4/sources?filter[external_id]=landing-1', t)).json._embedded.sources).toHaveLength(1);

@@ -30,9 +30,15 @@ function decodeOrdered(body: string): Map<string, unknown> {
     const parts = (key.match(/^[^[]+|\[[^\]]*\]/g) ?? []).map((p) => p.replace(/^\[|\]$/g, ''));
     let node = root;
     parts.forEach((p, i) => {
-      if (i === parts.length - 1) { node.set(p, value); return; }
+      if (i === parts.length - 1) {
+        node.set(p, value);
+        return;
+      }
       let next = node.get(p);
-      if (!(next instanceof Map)) { next = new Map<string, unknown>(); node.set(p, next); }
+      if (!(next instanceof Map)) {
+        next = new Map<string, unknown>();
+        node.set(p, next);
+      }
       node = next as Map<string, unknown>;
     });
   }
@@ -55,8 +61,9 @@ describe('PHP urlencode', () => {
   });
 
   it('http_build_query: nested arrays/objects, booleans as 1/0, null skipped, empty containers emit nothing', () => {
-    expect(httpBuildQuery({ a: { b: [{ c: 1 }, { c: true, d: false, e: null }], f: [] }, g: 'x y' }))
-      .toBe('a%5Bb%5D%5B0%5D%5Bc%5D=1&a%5Bb%5D%5B1%5D%5Bc%5D=1&a%5Bb%5D%5B1%5D%5Bd%5D=0&g=x+y');
+    expect(httpBuildQuery({ a: { b: [{ c: 1 }, { c: true, d: false, e: null }], f: [] }, g: 'x y' })).toBe(
+      'a%5Bb%5D%5B0%5D%5Bc%5D=1&a%5Bb%5D%5B1%5D%5Bc%5D=1&a%5Bb%5D%5B1%5D%5Bd%5D=0&g=x+y',
+    );
   });
 });
 
@@ -65,7 +72,11 @@ describe('round trip against the real captures', () => {
     const raw = hook('webhook-02-status_lead-modern-cyrillic.txt');
     const parsed = qs.parse(raw, QS) as { leads: { status: Array<Record<string, unknown>> }; account: { id: string; subdomain: string } };
     const events = parsed.leads.status.map((item) => ({ entity: 'leads' as const, action: 'status', item }));
-    const body = encodeWebhookBody({ id: Number(parsed.account.id), subdomain: parsed.account.subdomain, host: 'unirock.amocrm.ru' }, events, { accountFirst: false });
+    const body = encodeWebhookBody(
+      { id: Number(parsed.account.id), subdomain: parsed.account.subdomain, host: 'unirock.amocrm.ru' },
+      events,
+      { accountFirst: false },
+    );
     expect(body.length).toBe(1601);
     expect(body).toBe(raw);
   });
@@ -73,13 +84,26 @@ describe('round trip against the real captures', () => {
   it('webhook-05 (account first, the default) and webhook-06 (multi-line, NBSP, ₽, fields without values) too', () => {
     const raw5 = hook('webhook-05-add_lead.txt');
     const p5 = qs.parse(raw5, QS) as { leads: { add: Array<Record<string, unknown>> } };
-    expect(encodeWebhookBody({ id: 32427762, subdomain: 'etesttask', host: 'etesttask.amocrm.ru' }, p5.leads.add.map((item) => ({ entity: 'leads', action: 'add', item })))).toBe(raw5);
+    expect(
+      encodeWebhookBody(
+        { id: 32427762, subdomain: 'etesttask', host: 'etesttask.amocrm.ru' },
+        p5.leads.add.map((item) => ({ entity: 'leads', action: 'add', item })),
+      ),
+    ).toBe(raw5);
     const raw6 = hook('webhook-06-update_lead-custom_fields-cyrillic.txt');
     const p6 = qs.parse(raw6, QS) as { leads: { update: Array<Record<string, unknown>> } };
-    expect(encodeWebhookBody({ id: 16700680, subdomain: 'unirock', host: 'https://unirock.amocrm.ru' }, p6.leads.update.map((item) => ({ entity: 'leads', action: 'update', item })), { accountFirst: false })).toBe(raw6);
+    expect(
+      encodeWebhookBody(
+        { id: 16700680, subdomain: 'unirock', host: 'https://unirock.amocrm.ru' },
+        p6.leads.update.map((item) => ({ entity: 'leads', action: 'update', item })),
+        { accountFirst: false },
+      ),
+    ).toBe(raw6);
   });
 
-  const files = readdirSync(HOOKS_DIR).filter((f) => f.endsWith('.txt')).sort();
+  const files = readdirSync(HOOKS_DIR)
+    .filter((f) => f.endsWith('.txt'))
+    .sort();
   it(`all ${files.length} account-webhook fixtures re-encode byte for byte (order-keeping decode)`, () => {
     expect(files.length).toBe(15);
     for (const f of files) expect(httpBuildQuery(decodeOrdered(hook(f))), f).toBe(hook(f));
@@ -101,18 +125,36 @@ describe('round trip against the real captures', () => {
 
 describe('leadStatusItem: a lead stage change parses like the real ones', () => {
   const lead: LeadForWebhook = {
-    id: 26066553, name: 'Тест, удалю сам', price: null, status_id: 17944873, pipeline_id: 936736,
-    responsible_user_id: 2852878, created_by: 2852878, updated_by: 2852878, created_at: 1673858479, updated_at: 1673946385,
+    id: 26066553,
+    name: 'Тест, удалю сам',
+    price: null,
+    status_id: 17944873,
+    pipeline_id: 936736,
+    responsible_user_id: 2852878,
+    created_by: 2852878,
+    updated_by: 2852878,
+    created_at: 1673858479,
+    updated_at: 1673946385,
     account_id: 16700680,
     custom_fields_values: [
-      { field_id: 467289, field_name: 'Менеджер по продажам', field_code: null, field_type: 'select', values: [{ value: 'Нефедова Алена', enum_id: 917607 }] },
+      {
+        field_id: 467289,
+        field_name: 'Менеджер по продажам',
+        field_code: null,
+        field_type: 'select',
+        values: [{ value: 'Нефедова Алена', enum_id: 917607 }],
+      },
       { field_id: 957901, field_name: 'test_id', field_code: null, field_type: 'numeric', values: [{ value: 26066553 }] },
     ],
   };
   const account = { id: 16700680, subdomain: 'unirock', host: 'unirock.amocrm.ru' };
 
   it('same keys, same nesting, same order as webhook-02; reproduces it byte for byte with the same data', () => {
-    const ours = encodeWebhookBody(account, [{ entity: 'leads', action: 'status', item: leadStatusItem(lead, { oldStatusId: 17944876 }) }], { accountFirst: false });
+    const ours = encodeWebhookBody(
+      account,
+      [{ entity: 'leads', action: 'status', item: leadStatusItem(lead, { oldStatusId: 17944876 }) }],
+      { accountFirst: false },
+    );
     const fixture = hook('webhook-02-status_lead-modern-cyrillic.txt');
     expect(keyPaths(qs.parse(ours, QS))).toEqual(keyPaths(qs.parse(fixture, QS)));
     expect(ours).toBe(fixture);
@@ -123,20 +165,28 @@ describe('leadStatusItem: a lead stage change parses like the real ones', () => 
   });
 
   it("covers webhook-01's (2016) keys; the extra ones are the modern additions only", () => {
-    const ours = keyPaths(qs.parse(encodeWebhookBody(account, [{ entity: 'leads', action: 'status', item: leadStatusItem(lead, { oldStatusId: 1 }) }]), QS));
+    const ours = keyPaths(
+      qs.parse(encodeWebhookBody(account, [{ entity: 'leads', action: 'status', item: leadStatusItem(lead, { oldStatusId: 1 }) }]), QS),
+    );
     const old = keyPaths(qs.parse(hook('webhook-01-status_lead.txt'), QS));
     expect(old.filter((k) => !ours.includes(k))).toEqual([]);
     expect(ours.filter((k) => !old.includes(k)).sort()).toEqual([
-      'account._links.self', 'account.id',
-      'leads.status.0.created_at', 'leads.status.0.custom_fields.0.values.0.enum',
-      'leads.status.0.custom_fields.1.id', 'leads.status.0.custom_fields.1.name', 'leads.status.0.custom_fields.1.values.0.value',
+      'account._links.self',
+      'account.id',
+      'leads.status.0.created_at',
+      'leads.status.0.custom_fields.0.values.0.enum',
+      'leads.status.0.custom_fields.1.id',
+      'leads.status.0.custom_fields.1.name',
+      'leads.status.0.custom_fields.1.values.0.value',
       'leads.status.0.updated_at',
     ]);
   });
 
   it('tags, date fields ([values][0]=<unix>), checkboxes "1", coded fields without values, several leads in one body', () => {
     const rich: LeadForWebhook = {
-      ...lead, price: 22500, _embedded: { tags: [{ id: 80147, name: 'повторное обращение' }] },
+      ...lead,
+      price: 22500,
+      _embedded: { tags: [{ id: 80147, name: 'повторное обращение' }] },
       custom_fields_values: [
         { field_id: 72333, field_name: 'Дата проведения', field_type: 'date', values: [{ value: 1542067200 }] },
         { field_id: 497267, field_name: 'Заявка оплачена', field_type: 'checkbox', values: [{ value: true }] },
@@ -147,12 +197,18 @@ describe('leadStatusItem: a lead stage change parses like the real ones', () => 
       { entity: 'leads', action: 'status', item: leadStatusItem(rich, { oldStatusId: 20067736, modifiedUserId: 42 }) },
       { entity: 'leads', action: 'status', item: leadStatusItem({ ...lead, id: 2 }, { oldStatusId: 3 }) },
     ]);
-    expect(body.startsWith('account%5Bsubdomain%5D=unirock&account%5Bid%5D=16700680&account%5B_links%5D%5Bself%5D=https%3A%2F%2Funirock.amocrm.ru&leads%5Bstatus%5D%5B0%5D%5Bid%5D=26066553&')).toBe(true);
+    expect(
+      body.startsWith(
+        'account%5Bsubdomain%5D=unirock&account%5Bid%5D=16700680&account%5B_links%5D%5Bself%5D=https%3A%2F%2Funirock.amocrm.ru&leads%5Bstatus%5D%5B0%5D%5Bid%5D=26066553&',
+      ),
+    ).toBe(true);
     const p = qs.parse(body, QS) as { leads: { status: Array<Record<string, unknown>> } };
     const [first, second] = p.leads.status;
     expect(second?.id).toBe('2');
     expect(first).toMatchObject({
-      price: '22500', old_status_id: '20067736', modified_user_id: '42',
+      price: '22500',
+      old_status_id: '20067736',
+      modified_user_id: '42',
       tags: [{ id: '80147', name: 'повторное обращение' }],
       custom_fields: [
         { id: '72333', name: 'Дата проведения', values: ['1542067200'] },
@@ -161,14 +217,33 @@ describe('leadStatusItem: a lead stage change parses like the real ones', () => 
       ],
     });
     expect(Object.keys(first ?? {})).toEqual([
-      'id', 'name', 'status_id', 'old_status_id', 'price', 'responsible_user_id', 'last_modified', 'modified_user_id',
-      'created_user_id', 'date_create', 'pipeline_id', 'tags', 'account_id', 'custom_fields', 'created_at', 'updated_at',
+      'id',
+      'name',
+      'status_id',
+      'old_status_id',
+      'price',
+      'responsible_user_id',
+      'last_modified',
+      'modified_user_id',
+      'created_user_id',
+      'date_create',
+      'pipeline_id',
+      'tags',
+      'account_id',
+      'custom_fields',
+      'created_at',
+      'updated_at',
     ]);
   });
 });
 
 describe('WebhookDeliverer over a real socket', () => {
-  interface Seen { method: string; url: string; headers: IncomingHttpHeaders; body: Buffer }
+  interface Seen {
+    method: string;
+    url: string;
+    headers: IncomingHttpHeaders;
+    body: Buffer;
+  }
   const seen: Seen[] = [];
   let mode: { status: number; delayMs?: number } = { status: 200 };
   let server: Server;
@@ -180,8 +255,12 @@ describe('WebhookDeliverer over a real socket', () => {
       req.on('data', (c: Buffer) => chunks.push(c));
       req.on('end', () => {
         seen.push({ method: req.method ?? '', url: req.url ?? '', headers: req.headers, body: Buffer.concat(chunks) });
-        const answer = (): void => { res.writeHead(mode.status, { Location: '/elsewhere' }); res.end('ok'); };
-        if (mode.delayMs) setTimeout(answer, mode.delayMs); else answer();
+        const answer = (): void => {
+          res.writeHead(mode.status, { Location: '/elsewhere' });
+          res.end('ok');
+        };
+        if (mode.delayMs) setTimeout(answer, mode.delayMs);
+        else answer();
       });
     });
     await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
@@ -195,7 +274,9 @@ describe('WebhookDeliverer over a real socket', () => {
   it('POSTs the exact bytes with the headers real deliveries carry', async () => {
     const clock = { now: () => 1_700_000_000_000 };
     const d = new WebhookDeliverer({ clock });
-    const body = encodeWebhookBody({ id: 1, subdomain: 'sb', host: 'sb.amocrm.ru' }, [{ entity: 'leads', action: 'status', item: { id: '5', name: 'Тест' } }]);
+    const body = encodeWebhookBody({ id: 1, subdomain: 'sb', host: 'sb.amocrm.ru' }, [
+      { entity: 'leads', action: 'status', item: { id: '5', name: 'Тест' } },
+    ]);
     mode = { status: 200 };
     seen.length = 0;
     const r = await d.deliver({ id: 7, destination: `${base}/hooks/amocrm/SECRET-TOKEN` }, body);
@@ -212,7 +293,13 @@ describe('WebhookDeliverer over a real socket', () => {
     expect(s.headers['x-amocrm-requestid']).toMatch(/^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/);
     const rec = d.records();
     expect(rec).toHaveLength(1);
-    expect(rec[0]).toMatchObject({ at: 1_700_000_000_000, webhookId: 7, status: 200, ok: true, requestId: s.headers['x-amocrm-requestid'] });
+    expect(rec[0]).toMatchObject({
+      at: 1_700_000_000_000,
+      webhookId: 7,
+      status: 200,
+      ok: true,
+      requestId: s.headers['x-amocrm-requestid'],
+    });
   });
 
   it('a new request id per delivery; 204 is a success; 302, 500, a late answer and a dead port are not', async () => {
@@ -234,7 +321,11 @@ describe('WebhookDeliverer over a real socket', () => {
     await new Promise<void>((r) => dead.listen(0, '127.0.0.1', r));
     const deadPort = (dead.address() as AddressInfo).port;
     await new Promise<void>((r) => dead.close(() => r()));
-    expect(await d.deliver({ id: 2, destination: `http://127.0.0.1:${deadPort}/h` }, 'a=1')).toMatchObject({ status: null, ok: false, error: expect.stringMatching(/^network error/) });
+    expect(await d.deliver({ id: 2, destination: `http://127.0.0.1:${deadPort}/h` }, 'a=1')).toMatchObject({
+      status: null,
+      ok: false,
+      error: expect.stringMatching(/^network error/),
+    });
     mode = { status: 200 };
   });
 
@@ -249,7 +340,10 @@ describe('WebhookDeliverer over a real socket', () => {
     mode = { status: 500 };
     for (let i = 0; i < 60; i++) await d.deliver(dest, 'x=1');
     now += 121 * minute;
-    for (let i = 0; i < 60; i++) { await d.deliver(dest, 'x=1'); now += 1000; }
+    for (let i = 0; i < 60; i++) {
+      await d.deliver(dest, 'x=1');
+      now += 1000;
+    }
     expect(d.isDisabled(dest.destination)).toBe(false);
     expect(d.failuresInWindow(dest.destination)).toBe(60);
 

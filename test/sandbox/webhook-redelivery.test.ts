@@ -17,12 +17,18 @@ afterEach(async () => {
   for (const x of open.splice(0)) await x.close();
 });
 
-async function setup(opts: SandboxOptions = {}, status = 500): Promise<{ w: World; hook: Awaited<ReturnType<typeof receiver>>; leadId: number }> {
+async function setup(
+  opts: SandboxOptions = {},
+  status = 500,
+): Promise<{ w: World; hook: Awaited<ReturnType<typeof receiver>>; leadId: number }> {
   const w = await world({ webhookRetryScale: 0, ...opts });
   const hook = await receiver(status);
   open.push(w.sb, hook);
   seedBasic(w.sb);
-  const seeded = w.sb.admin.seed({ leads: [{ name: 'Deal', pipeline_id: 100, status_id: 1001 }], webhooks: [{ destination: `${hook.url}/hooks/amocrm/secret`, settings: ['status_lead'] }] });
+  const seeded = w.sb.admin.seed({
+    leads: [{ name: 'Deal', pipeline_id: 100, status_id: 1001 }],
+    webhooks: [{ destination: `${hook.url}/hooks/amocrm/secret`, settings: ['status_lead'] }],
+  });
   return { w, hook, leadId: seeded.leads[0] as number };
 }
 
@@ -33,13 +39,24 @@ describe('webhook redelivery (amo-docs webhooks-format)', () => {
     const moved = await w.sb.admin.moveLead({ leadId, statusId: 1002 });
     expect(moved.deliveries[0]?.result).toMatchObject({ status: 500, ok: false });
     expect(w.sb.admin.pendingWebhookRetries()).toEqual([
-      expect.objectContaining({ attempt: 2, dueAt: t0 + 5 * MIN, previousStatus: 500, previousError: 'HTTP 500', destination: `${hook.url}/hooks/amocrm/secret` }),
+      expect.objectContaining({
+        attempt: 2,
+        dueAt: t0 + 5 * MIN,
+        previousStatus: 500,
+        previousError: 'HTTP 500',
+        destination: `${hook.url}/hooks/amocrm/secret`,
+      }),
     ]);
     // Not due yet: nothing is sent.
     w.clock.advance(5 * MIN - 1);
     expect(await w.sb.admin.runWebhookRetries()).toEqual({ delivered: 0 });
     expect(hook.got).toHaveLength(1);
-    for (const [attempt, wait] of [[2, 1], [3, 15 * MIN], [4, 15 * MIN], [5, 60 * MIN]] as const) {
+    for (const [attempt, wait] of [
+      [2, 1],
+      [3, 15 * MIN],
+      [4, 15 * MIN],
+      [5, 60 * MIN],
+    ] as const) {
       w.clock.advance(wait);
       expect(await w.sb.admin.runWebhookRetries()).toEqual({ delivered: 1 });
       expect(hook.got).toHaveLength(attempt);
@@ -91,14 +108,25 @@ describe('webhook redelivery (amo-docs webhooks-format)', () => {
     const w = await world({ webhookRetryScale: 0 });
     open.push(w.sb);
     seedBasic(w.sb);
-    const s = w.sb.admin.seed({ leads: [{ name: 'Deal', pipeline_id: 100, status_id: 1001 }], webhooks: [{ destination: `http://127.0.0.1:${port}/h`, settings: ['status_lead'] }] });
+    const s = w.sb.admin.seed({
+      leads: [{ name: 'Deal', pipeline_id: 100, status_id: 1001 }],
+      webhooks: [{ destination: `http://127.0.0.1:${port}/h`, settings: ['status_lead'] }],
+    });
     await w.sb.admin.moveLead({ leadId: s.leads[0] as number, statusId: 1002 });
-    expect(w.sb.admin.pendingWebhookRetries()[0]).toMatchObject({ attempt: 2, previousStatus: null, previousError: expect.stringMatching(/^network error/) });
+    expect(w.sb.admin.pendingWebhookRetries()[0]).toMatchObject({
+      attempt: 2,
+      previousStatus: null,
+      previousError: expect.stringMatching(/^network error/),
+    });
     w.clock.advance(5 * MIN);
     await w.sb.admin.runWebhookRetries();
     w.clock.advance(15 * MIN);
     await w.sb.admin.runWebhookRetries();
-    expect(w.sb.admin.webhookDeliveries().map((r) => [r.attempt, r.ok])).toEqual([[1, false], [2, false], [3, false]]);
+    expect(w.sb.admin.webhookDeliveries().map((r) => [r.attempt, r.ok])).toEqual([
+      [1, false],
+      [2, false],
+      [3, false],
+    ]);
     expect(w.sb.admin.pendingWebhookRetries()).toEqual([]);
   });
 
@@ -110,7 +138,10 @@ describe('webhook redelivery (amo-docs webhooks-format)', () => {
     await w.sb.admin.runWebhookRetries();
     expect(hook.got).toHaveLength(2);
     expect(hook.got[1]?.body).toBe(hook.got[0]?.body);
-    expect(w.sb.admin.webhookDeliveries().map((r) => [r.attempt, r.status])).toEqual([[1, 503], [2, 200]]);
+    expect(w.sb.admin.webhookDeliveries().map((r) => [r.attempt, r.status])).toEqual([
+      [1, 503],
+      [2, 200],
+    ]);
     expect(w.sb.admin.pendingWebhookRetries()).toEqual([]);
   });
 
@@ -131,7 +162,9 @@ describe('webhook redelivery (amo-docs webhooks-format)', () => {
     const { w, hook, leadId } = await setup();
     await w.sb.admin.moveLead({ leadId, statusId: 1002 });
     expect((await call(`${w.sb.url}/_sandbox/webhooks/retry`, { method: 'POST' })).json).toEqual({ delivered: 0 });
-    expect((await call(`${w.sb.url}/_sandbox/webhooks/retry`, { method: 'POST', body: JSON.stringify({ all: true }) })).json).toEqual({ delivered: 1 });
+    expect((await call(`${w.sb.url}/_sandbox/webhooks/retry`, { method: 'POST', body: JSON.stringify({ all: true }) })).json).toEqual({
+      delivered: 1,
+    });
     expect(hook.got).toHaveLength(2);
   });
 

@@ -6,7 +6,10 @@ let w: World;
 let t: string;
 let hook: Awaited<ReturnType<typeof receiver>>;
 beforeEach(async () => {
-  w = await world({ limits: { perIntegrationPerSecond: 1000, perAccountPerSecond: 1000 }, account: { id: 32427762, subdomain: 'etesttask' } });
+  w = await world({
+    limits: { perIntegrationPerSecond: 1000, perAccountPerSecond: 1000 },
+    account: { id: 32427762, subdomain: 'etesttask' },
+  });
   seedBasic(w.sb);
   t = (await w.login()).access_token;
   hook = await receiver();
@@ -28,7 +31,17 @@ async function subscribe(settings: string[], path = '/hooks/amocrm/secret-token'
 describe('webhook subscriptions API (amocrm-protocol#subscriptions)', () => {
   it('POST answers 201 with the model; same destination updates; GET filters; DELETE 204 then 404', async () => {
     const m = await subscribe(['status_lead']);
-    expect(Object.keys(m)).toEqual(['id', 'destination', 'created_at', 'updated_at', 'account_id', 'created_by', 'sort', 'disabled', 'settings']);
+    expect(Object.keys(m)).toEqual([
+      'id',
+      'destination',
+      'created_at',
+      'updated_at',
+      'account_id',
+      'created_by',
+      'sort',
+      'disabled',
+      'settings',
+    ]);
     expect(m).toMatchObject({ account_id: 32427762, disabled: false, settings: ['status_lead'] });
     const again = await subscribe(['status_lead', 'add_lead']);
     expect(again.id).toBe(m.id);
@@ -53,7 +66,11 @@ describe('account webhooks on lead changes', () => {
     const other = await receiver();
     try {
       await w.api('POST', '/api/v4/webhooks', t, { destination: `${other.url}/x`, settings: ['add_contact'] });
-      const id = (await w.api('POST', '/api/v4/leads', t, [{ name: 'Сделка', price: 500, custom_fields_values: [{ field_id: 303, values: [{ enum_id: 3031 }] }] }])).json._embedded.leads[0].id;
+      const id = (
+        await w.api('POST', '/api/v4/leads', t, [
+          { name: 'Сделка', price: 500, custom_fields_values: [{ field_id: 303, values: [{ enum_id: 3031 }] }] },
+        ])
+      ).json._embedded.leads[0].id;
       await w.sb.admin.flushWebhooks();
       expect(hook.got).toHaveLength(0); // add_lead is not subscribed
       await w.api('PATCH', '/api/v4/leads', t, [{ id, status_id: 1002 }]);
@@ -69,7 +86,15 @@ describe('account webhooks on lead changes', () => {
       expect(got.body.startsWith('account%5Bsubdomain%5D=etesttask&account%5Bid%5D=32427762')).toBe(true);
       const b = parse(got.body);
       expect(Object.keys(b.leads)).toEqual(['status']);
-      expect(b.leads.status[0]).toMatchObject({ id: String(id), name: 'Сделка', status_id: '1002', old_status_id: '1001', pipeline_id: '100', price: '500', account_id: '32427762' });
+      expect(b.leads.status[0]).toMatchObject({
+        id: String(id),
+        name: 'Сделка',
+        status_id: '1002',
+        old_status_id: '1001',
+        pipeline_id: '100',
+        price: '500',
+        account_id: '32427762',
+      });
       expect(b.leads.status[0].custom_fields[0]).toEqual({ id: '303', name: 'Sel', values: [{ value: 'One', enum: '3031' }] });
     } finally {
       await other.close();
@@ -114,17 +139,26 @@ describe('account webhooks on lead changes', () => {
 describe('catalogs (amocrm-protocol#catalogs)', () => {
   it('lists and elements: add, list with query, patch; no DELETE; at most 10 lists', async () => {
     w.sb.admin.seed({ catalogs: [{ id: 501, name: 'Услуги', fields: [{ id: 5011, name: 'Цена', type: 'price' }] }] });
-    const add = await w.api('POST', '/api/v4/catalogs/501/elements', t, [{ name: 'Консультация', custom_fields_values: [{ field_id: 5011, values: [{ value: 1500 }] }] }]);
+    const add = await w.api('POST', '/api/v4/catalogs/501/elements', t, [
+      { name: 'Консультация', custom_fields_values: [{ field_id: 5011, values: [{ value: 1500 }] }] },
+    ]);
     expect(add.status).toBe(200);
     const el = add.json._embedded.elements[0];
     expect(el).toMatchObject({ name: 'Консультация', catalog_id: 501, request_id: '0' });
-    const bad = await w.api('POST', '/api/v4/catalogs/501/elements', t, [{ name: 'x', custom_fields_values: [{ field_id: 5011, values: [{ value: 'abc' }] }] }]);
+    const bad = await w.api('POST', '/api/v4/catalogs/501/elements', t, [
+      { name: 'x', custom_fields_values: [{ field_id: 5011, values: [{ value: 'abc' }] }] },
+    ]);
     expect(bad.status).toBe(400);
     expect((await w.api('GET', '/api/v4/catalogs/501/elements?query=консул', t)).json._embedded.elements[0].id).toBe(el.id);
     const p = await w.api('PATCH', `/api/v4/catalogs/501/elements/${el.id}`, t, { name: 'Приём' });
     expect(p.json.name).toBe('Приём');
     expect((await w.api('DELETE', `/api/v4/catalogs/501/elements/${el.id}`, t)).status).toBe(405);
-    const cats = await w.api('POST', '/api/v4/catalogs', t, Array.from({ length: 9 }, (_, i) => ({ name: `C${i}` })));
+    const cats = await w.api(
+      'POST',
+      '/api/v4/catalogs',
+      t,
+      Array.from({ length: 9 }, (_, i) => ({ name: `C${i}` })),
+    );
     expect(cats.status).toBe(200);
     const over = await w.api('POST', '/api/v4/catalogs', t, [{ name: 'eleventh' }]);
     expect(over.status).toBe(400);

@@ -21,7 +21,11 @@ describe('idempotency guard (DynamoDB Local)', () => {
   it('a failed effect leaves no record, so the retry runs it', async () => {
     const t = await createTestTable('idem');
     const guard = createDynamoIdempotency({ client: t.client, tableName: t.tableName });
-    await expect(guard.once('k', async () => { throw new Error('amoCRM 503'); })).rejects.toThrow('amoCRM 503');
+    await expect(
+      guard.once('k', async () => {
+        throw new Error('amoCRM 503');
+      }),
+    ).rejects.toThrow('amoCRM 503');
     expect(await guard.once('k', async () => 'done')).toEqual({ status: 'ran', value: 'done' });
   });
 
@@ -30,12 +34,20 @@ describe('idempotency guard (DynamoDB Local)', () => {
     const a = createDynamoIdempotency({ client: t.client, tableName: t.tableName, remainingTimeMs: () => 30_000 });
     const b = createDynamoIdempotency({ client: t.client, tableName: t.tableName, remainingTimeMs: () => 30_000 });
     let release!: () => void;
-    const gate = new Promise<void>((r) => { release = r; });
+    const gate = new Promise<void>((r) => {
+      release = r;
+    });
     let effects = 0;
     let claimed!: () => void;
-    const started = new Promise<void>((r) => { claimed = r; });
+    const started = new Promise<void>((r) => {
+      claimed = r;
+    });
     // The effect only starts once `a` holds the key, so `b` meets it in progress (no timing race).
-    const slow = a.once('same', async () => { claimed(); await gate; return ++effects; });
+    const slow = a.once('same', async () => {
+      claimed();
+      await gate;
+      return ++effects;
+    });
     await started;
     await expect(b.once('same', async () => ++effects)).rejects.toBeInstanceOf(IdempotencyInProgressError);
     release();

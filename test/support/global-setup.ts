@@ -138,7 +138,8 @@ export async function setup(project: TestProject): Promise<void> {
   } else {
     const java = probeJava();
     if (forced === 'local') {
-      if (!java.ok) throw new Error(`AMO_TEST_DYNAMODB=local but ${java.why}: install a Java ${MIN_JAVA}+ runtime, or unset it to use dynalite`);
+      if (!java.ok)
+        throw new Error(`AMO_TEST_DYNAMODB=local but ${java.why}: install a Java ${MIN_JAVA}+ runtime, or unset it to use dynalite`);
       endpoint = await startDynamoDbLocal();
       engine = 'dynamodb-local';
       notice(`DynamoDB: DynamoDB Local (java ${java.version}), forced by AMO_TEST_DYNAMODB=local`);
@@ -150,7 +151,9 @@ export async function setup(project: TestProject): Promise<void> {
       } catch (e) {
         endpoint = await startDynalite();
         engine = 'dynalite';
-        notice(`DynamoDB: DynamoDB Local failed to start (${(e as Error).message}) — using the in-process emulator dynalite; ${DYNALITE_CAVEAT}`);
+        notice(
+          `DynamoDB: DynamoDB Local failed to start (${(e as Error).message}) — using the in-process emulator dynalite; ${DYNALITE_CAVEAT}`,
+        );
       }
     } else {
       endpoint = await startDynalite();

@@ -8,7 +8,11 @@ let children: ChildProcess[] = [];
 
 export function startMain(args: string[]): { proc: ChildProcess; out: () => string } {
   let out = '';
-  const proc = spawn(process.execPath, ['--import', 'tsx', 'infra/local/main.ts', ...args], { cwd: process.cwd(), env: { ...process.env, PORT: '' }, stdio: ['ignore', 'pipe', 'pipe'] });
+  const proc = spawn(process.execPath, ['--import', 'tsx', 'infra/local/main.ts', ...args], {
+    cwd: process.cwd(),
+    env: { ...process.env, PORT: '' },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   proc.stdout?.on('data', (c: Buffer) => (out += c.toString()));
   proc.stderr?.on('data', (c: Buffer) => (out += c.toString()));
   children.push(proc);
@@ -20,4 +24,5 @@ export function killStarted(): void {
   children = [];
 }
 
-export const exited = (p: ChildProcess) => new Promise<number | null>((r) => (p.exitCode !== null ? r(p.exitCode) : p.once('exit', (code) => r(code))));
+export const exited = (p: ChildProcess) =>
+  new Promise<number | null>((r) => (p.exitCode !== null ? r(p.exitCode) : p.once('exit', (code) => r(code))));

@@ -148,8 +148,7 @@ describe('webhook-03 leads[status] to 142, eight custom fields, bare date value,
           values: [
             {
               // `%252B` on the wire is a literal `%2B` in the value: decoded once, never twice.
-              value:
-                'https://forms.amocrm.ru/tvzdtx?dp=Q1zaSQHqO%2BhHArUG1UMtpby%2FFHdWZSZgNIHZ%2BvJ%2FRAgB60%2FhsT%2F4Zwi%2F4qY37M3f',
+              value: 'https://forms.amocrm.ru/tvzdtx?dp=Q1zaSQHqO%2BhHArUG1UMtpby%2FFHdWZSZgNIHZ%2BvJ%2FRAgB60%2FhsT%2F4Zwi%2F4qY37M3f',
             },
           ],
         },
@@ -352,9 +351,9 @@ describe('webhook-11 contacts[update], 12 custom fields, tags, 32 linked leads',
     expect(r.account).toEqual({ subdomain: 'apfitness' });
     expect(ev.kind).toBe('contact.update');
     const linked = [
-      9982719, 9982767, 9982773, 9990367, 9967531, 10060679, 10062661, 10062733, 10063603, 10063703, 10103287,
-      10106003, 10124239, 10191357, 10224941, 10224973, 10225387, 10225429, 10225567, 10235219, 10235245,
-      10235441, 10235461, 10238191, 10238645, 10208297, 10291589, 10342245, 10345597, 10362151, 10374575, 10438403,
+      9982719, 9982767, 9982773, 9990367, 9967531, 10060679, 10062661, 10062733, 10063603, 10063703, 10103287, 10106003, 10124239, 10191357,
+      10224941, 10224973, 10225387, 10225429, 10225567, 10235219, 10235245, 10235441, 10235461, 10238191, 10238645, 10208297, 10291589,
+      10342245, 10345597, 10362151, 10374575, 10438403,
     ];
     expect(linked).toHaveLength(32);
     expect(ev.data).toEqual({
@@ -449,7 +448,12 @@ describe('webhook-14 unsorted[add] from a Telegram chat', () => {
     const { ev, sha, r } = only('webhook-14-unsorted_add-chats.txt');
     expect(r.account).toEqual({ id: 31257294, subdomain: 'appgpt', self: 'https://appgpt.amocrm.ru' });
     const uid = '00b625866db8641999f48766d61d4d0663c12aa38b9bcb4d2866b0c49605';
-    expect(ev).toMatchObject({ kind: 'unsorted.add', entity: 'unsorted', entityId: uid, idempotencyKey: `sha256:${sha}:unsorted:${uid}:add:0` });
+    expect(ev).toMatchObject({
+      kind: 'unsorted.add',
+      entity: 'unsorted',
+      entityId: uid,
+      idempotencyKey: `sha256:${sha}:unsorted:${uid}:add:0`,
+    });
     expect(ev.data).toEqual({
       uid,
       source: 'telegram:29e8f8c6-7557-5f5f-8642-2789ef3f3a13',

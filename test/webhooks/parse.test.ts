@@ -8,7 +8,16 @@ import { describe, expect, it } from 'vitest';
 import { parseAccountWebhook, WEBHOOK_QS_OPTIONS, type WebhookEvent } from '../../lib/amocrm/webhooks/index.ts';
 import { err, fixture, httpBuildQuery, ok, php, sha256hex, type PhpMap } from './support.ts';
 
-const ACCOUNT: PhpMap = [['account', [['subdomain', 'acme'], ['id', '777'], ['_links', [['self', 'https://acme.amocrm.ru']]]]]];
+const ACCOUNT: PhpMap = [
+  [
+    'account',
+    [
+      ['subdomain', 'acme'],
+      ['id', '777'],
+      ['_links', [['self', 'https://acme.amocrm.ru']]],
+    ],
+  ],
+];
 const FORM = { 'content-type': 'application/x-www-form-urlencoded' };
 
 function body(...entries: PhpMap): string {
@@ -48,9 +57,18 @@ describe('rejections are explained, never thrown', () => {
     ['a subdomain with a dot', [['subdomain', 'evil.example.com']]],
     ['a Cyrillic subdomain', [['subdomain', 'тест']]],
     ['an empty subdomain', [['subdomain', '']]],
-    ['a non-numeric account id', [['subdomain', 'acme'], ['id', '12a']]],
+    [
+      'a non-numeric account id',
+      [
+        ['subdomain', 'acme'],
+        ['id', '12a'],
+      ],
+    ],
   ] as const)('invalid-account: %s', (_what, acc) => {
-    const b = httpBuildQuery([['leads', [['add', [['0', [['id', '1']]]]]]], ['account', acc as unknown as PhpMap]]);
+    const b = httpBuildQuery([
+      ['leads', [['add', [['0', [['id', '1']]]]]]],
+      ['account', acc as unknown as PhpMap],
+    ]);
     const e = err(parseAccountWebhook(b));
     expect(e.code).toBe('invalid-account');
     expect(e.path).toMatch(/^account\[/);
@@ -58,15 +76,40 @@ describe('rejections are explained, never thrown', () => {
 
   it('names the path of a bad field, never its value', () => {
     const phone = '+79161234567';
-    const e = err(parseAccountWebhook(body(['contacts', [['add', [['0', [['id', phone], ['type', 'contact']]]]]]])));
+    const e = err(
+      parseAccountWebhook(
+        body([
+          'contacts',
+          [
+            [
+              'add',
+              [
+                [
+                  '0',
+                  [
+                    ['id', phone],
+                    ['type', 'contact'],
+                  ],
+                ],
+              ],
+            ],
+          ],
+        ]),
+      ),
+    );
     expect(e).toMatchObject({ code: 'invalid-item', path: 'contacts[add][0][id]' });
     expect(e.message).toContain('contacts[add][0][id]');
     expect(e.message).not.toContain('7916');
   });
 
   it('points into custom fields', () => {
-    const b = body(...php({ leads: { update: { 0: { id: '5', custom_fields: { 0: { id: '9', values: { 0: { value: 'x', enum: 'abc' } } } } } } } }));
-    expect(err(parseAccountWebhook(b))).toMatchObject({ code: 'invalid-item', path: 'leads[update][0][custom_fields][0][values][0][enum]' });
+    const b = body(
+      ...php({ leads: { update: { 0: { id: '5', custom_fields: { 0: { id: '9', values: { 0: { value: 'x', enum: 'abc' } } } } } } } }),
+    );
+    expect(err(parseAccountWebhook(b))).toMatchObject({
+      code: 'invalid-item',
+      path: 'leads[update][0][custom_fields][0][values][0][enum]',
+    });
   });
 
   it('rejects a repeated leaf instead of picking one of the values', () => {
@@ -75,7 +118,10 @@ describe('rejections are explained, never thrown', () => {
   });
 
   it('rejects a known kind that is not a list of items', () => {
-    expect(err(parseAccountWebhook('leads[status][id]=1&account[subdomain]=acme'))).toMatchObject({ code: 'invalid-item', path: 'leads[status]' });
+    expect(err(parseAccountWebhook('leads[status][id]=1&account[subdomain]=acme'))).toMatchObject({
+      code: 'invalid-item',
+      path: 'leads[status]',
+    });
     expect(err(parseAccountWebhook('leads[status]=abc&account[subdomain]=acme'))).toMatchObject({ code: 'invalid-item' });
   });
 
@@ -112,8 +158,20 @@ describe('limits (architecture#form-urlencoded-parsing)', () => {
 
   it('takes 300 items of one action and 60 custom fields in index order (qs defaults stop at 20)', () => {
     const fields = (n: number): PhpMap =>
-      Array.from({ length: n }, (_, i) => [String(i), [['id', String(1000 + i)], ['values', [['0', [['value', `v${i}`]]]]]]]);
-    const items: PhpMap = Array.from({ length: 300 }, (_, i) => [String(i), [['id', String(i + 1)], ['custom_fields', fields(i === 299 ? 60 : 3)]]]);
+      Array.from({ length: n }, (_, i) => [
+        String(i),
+        [
+          ['id', String(1000 + i)],
+          ['values', [['0', [['value', `v${i}`]]]]],
+        ],
+      ]);
+    const items: PhpMap = Array.from({ length: 300 }, (_, i) => [
+      String(i),
+      [
+        ['id', String(i + 1)],
+        ['custom_fields', fields(i === 299 ? 60 : 3)],
+      ],
+    ]);
     const r = ok(parseAccountWebhook(body(['leads', [['update', items]]])));
     expect(r.events).toHaveLength(300);
     expect(r.events.map((e) => e.entityId)).toEqual(Array.from({ length: 300 }, (_, i) => i + 1));
@@ -139,10 +197,60 @@ describe('limits (architecture#form-urlencoded-parsing)', () => {
 describe('several events in one POST', () => {
   const b = httpBuildQuery([
     ['leads', [['update', [['0', [['id', '11']]]]]]],
-    ['contacts', [['add', [['0', [['id', '21'], ['type', 'contact']]]]]]],
-    ['leads', [['status', [['0', [['id', '12'], ['status_id', '142'], ['pipeline_id', '3'], ['name', 'x']]]]]]],
+    [
+      'contacts',
+      [
+        [
+          'add',
+          [
+            [
+              '0',
+              [
+                ['id', '21'],
+                ['type', 'contact'],
+              ],
+            ],
+          ],
+        ],
+      ],
+    ],
+    [
+      'leads',
+      [
+        [
+          'status',
+          [
+            [
+              '0',
+              [
+                ['id', '12'],
+                ['status_id', '142'],
+                ['pipeline_id', '3'],
+                ['name', 'x'],
+              ],
+            ],
+          ],
+        ],
+      ],
+    ],
     ['leads', [['update', [['1', [['id', '13']]]]]]],
-    ['contacts', [['add', [['1', [['id', '22'], ['type', 'company']]]]]]],
+    [
+      'contacts',
+      [
+        [
+          'add',
+          [
+            [
+              '1',
+              [
+                ['id', '22'],
+                ['type', 'company'],
+              ],
+            ],
+          ],
+        ],
+      ],
+    ],
     ['account', [['subdomain', 'acme']]],
   ]);
 
@@ -162,7 +270,32 @@ describe('several events in one POST', () => {
   });
 
   it('the same events whether the account block comes first or last', () => {
-    const items: PhpMap = [['leads', [['add', [['0', [['id', '1'], ['name', 'a']]], ['1', [['id', '2'], ['name', 'b']]]]]]]];
+    const items: PhpMap = [
+      [
+        'leads',
+        [
+          [
+            'add',
+            [
+              [
+                '0',
+                [
+                  ['id', '1'],
+                  ['name', 'a'],
+                ],
+              ],
+              [
+                '1',
+                [
+                  ['id', '2'],
+                  ['name', 'b'],
+                ],
+              ],
+            ],
+          ],
+        ],
+      ],
+    ];
     const first = httpBuildQuery([...ACCOUNT, ...items]);
     const last = httpBuildQuery([...items, ...ACCOUNT]);
     const a = ok(parseAccountWebhook(first));
@@ -213,21 +346,70 @@ describe('decoding', () => {
 
 describe('kinds without a fixture', () => {
   it('Digital Pipeline leads[add] short form', () => {
-    const r = ok(parseAccountWebhook('leads[add][0][id]=5&leads[add][0][status_id]=6&leads[add][0][pipeline_id]=7&account[id]=1&account[subdomain]=acme'));
+    const r = ok(
+      parseAccountWebhook(
+        'leads[add][0][id]=5&leads[add][0][status_id]=6&leads[add][0][pipeline_id]=7&account[id]=1&account[subdomain]=acme',
+      ),
+    );
     expect(r.events[0]).toMatchObject({ kind: 'lead.add', family: 'digital-pipeline', data: { id: 5, status_id: 6, pipeline_id: 7 } });
   });
 
   it('restore', () => {
-    const r = ok(parseAccountWebhook(body(['leads', [['restore', [['0', [['id', '9'], ['name', 'back']]]]]]])));
+    const r = ok(
+      parseAccountWebhook(
+        body([
+          'leads',
+          [
+            [
+              'restore',
+              [
+                [
+                  '0',
+                  [
+                    ['id', '9'],
+                    ['name', 'back'],
+                  ],
+                ],
+              ],
+            ],
+          ],
+        ]),
+      ),
+    );
     expect(r.events[0]).toMatchObject({ kind: 'lead.restore', entityId: 9, family: 'account' });
   });
 
   it('contacts[note] for a company, and for a contact told by element_type', () => {
     const note = (type: string | undefined, elementType: string): PhpMap => [
-      ['note', [['text', 'Позвонить\nзавтра'], ['note_type', '4'], ['element_type', elementType], ['element_id', '300'], ['id', '55'], ['created_at', '1601242011']]],
+      [
+        'note',
+        [
+          ['text', 'Позвонить\nзавтра'],
+          ['note_type', '4'],
+          ['element_type', elementType],
+          ['element_id', '300'],
+          ['id', '55'],
+          ['created_at', '1601242011'],
+        ],
+      ],
       ...(type ? ([['type', type]] as PhpMap) : []),
     ];
-    const r = ok(parseAccountWebhook(body(['contacts', [['note', [['0', note('company', '3')], ['1', note(undefined, '1')]]]]])));
+    const r = ok(
+      parseAccountWebhook(
+        body([
+          'contacts',
+          [
+            [
+              'note',
+              [
+                ['0', note('company', '3')],
+                ['1', note(undefined, '1')],
+              ],
+            ],
+          ],
+        ]),
+      ),
+    );
     expect(kinds(r.events)).toEqual(['company.note', 'contact.note']);
     expect(r.events[0]).toMatchObject({ entity: 'company', entityId: 300 });
     expect(r.events[0]?.data).toEqual({
@@ -258,7 +440,27 @@ describe('kinds without a fixture', () => {
   });
 
   it('an old contacts[delete] with type', () => {
-    const r = ok(parseAccountWebhook(body(['contacts', [['delete', [['0', [['id', '21999540'], ['type', 'contact']]]]]]])));
+    const r = ok(
+      parseAccountWebhook(
+        body([
+          'contacts',
+          [
+            [
+              'delete',
+              [
+                [
+                  '0',
+                  [
+                    ['id', '21999540'],
+                    ['type', 'contact'],
+                  ],
+                ],
+              ],
+            ],
+          ],
+        ]),
+      ),
+    );
     expect(r.events[0]).toMatchObject({ kind: 'contact.delete', data: { type: 'contact', id: 21999540 } });
   });
 
@@ -266,15 +468,52 @@ describe('kinds without a fixture', () => {
     const r = ok(
       parseAccountWebhook(
         body(
-          ['customers', [['add', [['0', [['id', '1'], ['name', 'c']]]]]]],
+          [
+            'customers',
+            [
+              [
+                'add',
+                [
+                  [
+                    '0',
+                    [
+                      ['id', '1'],
+                      ['name', 'c'],
+                    ],
+                  ],
+                ],
+              ],
+            ],
+          ],
           ['leads', [['merge', [['0', [['id', '2']]]]]]],
-          ['outgoing_message', [['add', [['0', [['id', 'm1'], ['text', 'hi']]]]]]],
+          [
+            'outgoing_message',
+            [
+              [
+                'add',
+                [
+                  [
+                    '0',
+                    [
+                      ['id', 'm1'],
+                      ['text', 'hi'],
+                    ],
+                  ],
+                ],
+              ],
+            ],
+          ],
           ['leads', [['add', [['0', [['id', '3']]]]]]],
         ),
       ),
     );
     expect(kinds(r.events)).toEqual(['raw', 'raw', 'raw', 'lead.add']);
-    expect(r.events[0]).toMatchObject({ entity: 'customers', action: 'add', raw: { id: '1', name: 'c' }, reason: 'no typed kind for customers[add]' });
+    expect(r.events[0]).toMatchObject({
+      entity: 'customers',
+      action: 'add',
+      raw: { id: '1', name: 'c' },
+      reason: 'no typed kind for customers[add]',
+    });
     expect(r.events[2]).toMatchObject({ entity: 'outgoing_message', entityId: 'm1', path: 'outgoing_message[add][0]' });
   });
 
@@ -287,8 +526,31 @@ describe('kinds without a fixture', () => {
             [
               'delete',
               [
-                ['0', [['action', 'accept'], ['uid', 'u1'], ['category', 'forms'], ['created_at', '124242341'], ['accept_result', [['leads', [['0', '2132111']]], ['contacts', [['0', '3454532']]]]]]],
-                ['1', [['action', 'decline'], ['uid', 'u2'], ['category', 'forms'], ['decline_result', [['leads', [['0', '2132112']]]]]]],
+                [
+                  '0',
+                  [
+                    ['action', 'accept'],
+                    ['uid', 'u1'],
+                    ['category', 'forms'],
+                    ['created_at', '124242341'],
+                    [
+                      'accept_result',
+                      [
+                        ['leads', [['0', '2132111']]],
+                        ['contacts', [['0', '3454532']]],
+                      ],
+                    ],
+                  ],
+                ],
+                [
+                  '1',
+                  [
+                    ['action', 'decline'],
+                    ['uid', 'u2'],
+                    ['category', 'forms'],
+                    ['decline_result', [['leads', [['0', '2132112']]]]],
+                  ],
+                ],
               ],
             ],
           ],
@@ -331,7 +593,15 @@ describe('kinds without a fixture', () => {
                       ['element_id', '23711835'],
                       ['entity_id', '23711835'],
                       ['type', 'incoming'],
-                      ['author', [['id', 'x-1'], ['type', 'external'], ['name', 'Oleg'], ['avatar_url', 'https://a/b.jpg']]],
+                      [
+                        'author',
+                        [
+                          ['id', 'x-1'],
+                          ['type', 'external'],
+                          ['name', 'Oleg'],
+                          ['avatar_url', 'https://a/b.jpg'],
+                        ],
+                      ],
                       ['origin', 'telegram'],
                     ],
                   ],
@@ -366,8 +636,36 @@ describe('kinds without a fixture', () => {
         body([
           'talk',
           [
-            ['add', [['0', [['talk_id', '106564'], ['chat_id', 'c'], ['contact_id', '28771643'], ['entity_id', '23711835'], ['entity_type', 'leads'], ['origin', 'waba'], ['is_read', '0'], ['is_in_work', '1']]]]],
-            ['update', [['0', [['talk_id', '106564'], ['is_read', '1']]]]],
+            [
+              'add',
+              [
+                [
+                  '0',
+                  [
+                    ['talk_id', '106564'],
+                    ['chat_id', 'c'],
+                    ['contact_id', '28771643'],
+                    ['entity_id', '23711835'],
+                    ['entity_type', 'leads'],
+                    ['origin', 'waba'],
+                    ['is_read', '0'],
+                    ['is_in_work', '1'],
+                  ],
+                ],
+              ],
+            ],
+            [
+              'update',
+              [
+                [
+                  '0',
+                  [
+                    ['talk_id', '106564'],
+                    ['is_read', '1'],
+                  ],
+                ],
+              ],
+            ],
           ],
         ]),
       ),
@@ -402,10 +700,53 @@ describe('kinds without a fixture', () => {
                     ['catalog_id', '7'],
                     ['name', 'Счёт №1'],
                     ['type', 'catalog'],
-                    ['custom_fields', [
-                      ['0', [['id', '10'], ['values', [['0', [['value', 'Оплачен'], ['enum', '1371080']]]]]]],
-                      ['1', [['id', '11'], ['values', [['0', [['value', [['product_id', '9'], ['unit_price', '100.5'], ['quantity', '2']]]]]]]]],
-                    ]],
+                    [
+                      'custom_fields',
+                      [
+                        [
+                          '0',
+                          [
+                            ['id', '10'],
+                            [
+                              'values',
+                              [
+                                [
+                                  '0',
+                                  [
+                                    ['value', 'Оплачен'],
+                                    ['enum', '1371080'],
+                                  ],
+                                ],
+                              ],
+                            ],
+                          ],
+                        ],
+                        [
+                          '1',
+                          [
+                            ['id', '11'],
+                            [
+                              'values',
+                              [
+                                [
+                                  '0',
+                                  [
+                                    [
+                                      'value',
+                                      [
+                                        ['product_id', '9'],
+                                        ['unit_price', '100.5'],
+                                        ['quantity', '2'],
+                                      ],
+                                    ],
+                                  ],
+                                ],
+                              ],
+                            ],
+                          ],
+                        ],
+                      ],
+                    ],
                   ],
                 ],
               ],
@@ -430,12 +771,68 @@ describe('kinds without a fixture', () => {
   it('a multi-value field, in index order', () => {
     const r = ok(
       parseAccountWebhook(
-        body(['contacts', [['update', [['0', [['id', '1'], ['type', 'contact'], ['custom_fields', [['0', [['id', '5'], ['code', 'PHONE'], ['values', [
-          ['0', [['value', '+7 916 000-00-01'], ['enum', '11']]],
-          ['1', [['value', '+7 916 000-00-02'], ['enum', '12']]],
-          ['10', [['value', '+7 916 000-00-11'], ['enum', '13']]],
-          ['2', [['value', '+7 916 000-00-03'], ['enum', '11']]],
-        ]]]]]]]]]]]]),
+        body([
+          'contacts',
+          [
+            [
+              'update',
+              [
+                [
+                  '0',
+                  [
+                    ['id', '1'],
+                    ['type', 'contact'],
+                    [
+                      'custom_fields',
+                      [
+                        [
+                          '0',
+                          [
+                            ['id', '5'],
+                            ['code', 'PHONE'],
+                            [
+                              'values',
+                              [
+                                [
+                                  '0',
+                                  [
+                                    ['value', '+7 916 000-00-01'],
+                                    ['enum', '11'],
+                                  ],
+                                ],
+                                [
+                                  '1',
+                                  [
+                                    ['value', '+7 916 000-00-02'],
+                                    ['enum', '12'],
+                                  ],
+                                ],
+                                [
+                                  '10',
+                                  [
+                                    ['value', '+7 916 000-00-11'],
+                                    ['enum', '13'],
+                                  ],
+                                ],
+                                [
+                                  '2',
+                                  [
+                                    ['value', '+7 916 000-00-03'],
+                                    ['enum', '11'],
+                                  ],
+                                ],
+                              ],
+                            ],
+                          ],
+                        ],
+                      ],
+                    ],
+                  ],
+                ],
+              ],
+            ],
+          ],
+        ]),
       ),
     );
     const cf = (r.events[0]?.data as { custom_fields_values: Array<{ values: Array<{ value: string }> }> }).custom_fields_values[0];
@@ -445,7 +842,9 @@ describe('kinds without a fixture', () => {
   it('the doc forms: `leads[delete]=<id>` and the extra {"0":{…}} level of the task example', () => {
     const d = ok(parseAccountWebhook('leads[delete]=123&account[subdomain]=acme'));
     expect(d.events[0]).toMatchObject({ kind: 'lead.delete', entityId: 123, data: { id: 123 }, raw: '123', path: 'leads[delete]' });
-    const t = ok(parseAccountWebhook('task[update][0][0][id]=1&task[update][0][0][text]=a&task[update][0][1][id]=2&account[subdomain]=acme'));
+    const t = ok(
+      parseAccountWebhook('task[update][0][0][id]=1&task[update][0][0][text]=a&task[update][0][1][id]=2&account[subdomain]=acme'),
+    );
     expect(t.events.map((e) => [e.kind, e.entityId, e.path])).toEqual([
       ['task.update', 1, 'task[update][0][0]'],
       ['task.update', 2, 'task[update][0][1]'],
@@ -455,9 +854,27 @@ describe('kinds without a fixture', () => {
   it('task dates: unix, explicit offset, complete_before, impossible dates', () => {
     const r = ok(
       parseAccountWebhook(
-        body(['task', [['add', [
-          ['0', [['id', '1'], ['date_create', '1500555000'], ['last_modified', '2017-07-21T19:00:00+03:00'], ['complete_till', '2017-02-30 10:00:00'], ['complete_before', '1500757140'], ['status', '0']]],
-        ]]]]),
+        body([
+          'task',
+          [
+            [
+              'add',
+              [
+                [
+                  '0',
+                  [
+                    ['id', '1'],
+                    ['date_create', '1500555000'],
+                    ['last_modified', '2017-07-21T19:00:00+03:00'],
+                    ['complete_till', '2017-02-30 10:00:00'],
+                    ['complete_before', '1500757140'],
+                    ['status', '0'],
+                  ],
+                ],
+              ],
+            ],
+          ],
+        ]),
       ),
     );
     expect(r.events[0]?.data).toEqual({
@@ -478,12 +895,38 @@ describe('kinds without a fixture', () => {
 });
 
 describe('idempotency keys', () => {
-  const b = body(['leads', [['status', [['0', [['id', '1'], ['name', 'n']]], ['1', [['id', '2'], ['name', 'n']]]]]]]);
+  const b = body([
+    'leads',
+    [
+      [
+        'status',
+        [
+          [
+            '0',
+            [
+              ['id', '1'],
+              ['name', 'n'],
+            ],
+          ],
+          [
+            '1',
+            [
+              ['id', '2'],
+              ['name', 'n'],
+            ],
+          ],
+        ],
+      ],
+    ],
+  ]);
 
   it('are the body sha256 whatever x-amocrm-requestid says (a redelivery may carry a new one); the id is kept for tracing', () => {
     const withId = ok(parseAccountWebhook(b, { 'x-amocrm-requestid': 'ac0999fe-a56c-434d-b7ba-8cb676f02e26' }));
     expect(withId.requestId).toBe('ac0999fe-a56c-434d-b7ba-8cb676f02e26');
-    expect(withId.events.map((e) => e.idempotencyKey)).toEqual([`sha256:${sha256hex(b)}:lead:1:status:0`, `sha256:${sha256hex(b)}:lead:2:status:1`]);
+    expect(withId.events.map((e) => e.idempotencyKey)).toEqual([
+      `sha256:${sha256hex(b)}:lead:1:status:0`,
+      `sha256:${sha256hex(b)}:lead:2:status:1`,
+    ]);
     const redelivery = ok(parseAccountWebhook(b, { 'x-amocrm-requestid': 'f00dfeed-0000-4000-8000-000000000001' }));
     expect(redelivery.events.map((e) => e.idempotencyKey)).toEqual(withId.events.map((e) => e.idempotencyKey));
     const without = ok(parseAccountWebhook(b));
@@ -500,7 +943,25 @@ describe('idempotency keys', () => {
 
   it('stay bounded when a string id from the body is long or odd', () => {
     const long = 'x'.repeat(5000);
-    const r = ok(parseAccountWebhook(body(['customers', [['add', [['0', [['id', long]]], ['1', [['id', 'a:b c']]]]]]], ['message', [['add', [['0', [['id', long]]]]]]])));
+    const r = ok(
+      parseAccountWebhook(
+        body(
+          [
+            'customers',
+            [
+              [
+                'add',
+                [
+                  ['0', [['id', long]]],
+                  ['1', [['id', 'a:b c']]],
+                ],
+              ],
+            ],
+          ],
+          ['message', [['add', [['0', [['id', long]]]]]]],
+        ),
+      ),
+    );
     for (const e of r.events) expect(e.idempotencyKey.length).toBeLessThan(200);
     expect(r.events[0]?.idempotencyKey).toMatch(/^sha256:[0-9a-f]{64}:customers:h[0-9a-f]{24}:add:0$/);
     expect(r.events[1]?.idempotencyKey).toMatch(/:customers:h[0-9a-f]{24}:add:1$/);

@@ -61,7 +61,9 @@ describe('parseAccountWebhook on generated bodies (10 000 in all)', () => {
   it('valid webhooks round-trip to the expected events, in body order, losing no pair (2 000)', () => {
     fc.assert(
       fc.property(webhook, fc.boolean(), ({ body, expected, expectedAccount }, asBytes) => {
-        const r = parseAccountWebhook(asBytes ? new TextEncoder().encode(body) : body, { 'content-type': 'application/x-www-form-urlencoded' });
+        const r = parseAccountWebhook(asBytes ? new TextEncoder().encode(body) : body, {
+          'content-type': 'application/x-www-form-urlencoded',
+        });
         if (!r.ok) throw new Error(`${r.error.code}: ${r.error.message}`);
         // Plain checks, not expect(): 3 000 runs of vitest matchers cost more than the parser.
         same(r.account, expectedAccount, 'account');
@@ -115,7 +117,12 @@ describe('parseAccountWebhook on generated bodies (10 000 in all)', () => {
   it('garbage bytes never throw (1 000)', () => {
     fc.assert(
       fc.property(fc.uint8Array({ maxLength: 300 }), fc.option(fc.string({ maxLength: 40 }), { nil: undefined }), (bytes, contentType) =>
-        checkTotal(parseAccountWebhook(bytes, contentType === undefined ? undefined : { 'content-type': contentType, 'x-amocrm-requestid': contentType })),
+        checkTotal(
+          parseAccountWebhook(
+            bytes,
+            contentType === undefined ? undefined : { 'content-type': contentType, 'x-amocrm-requestid': contentType },
+          ),
+        ),
       ),
       { numRuns: 1_000 },
     );
@@ -164,17 +171,23 @@ describe('parseAccountWebhook on generated bodies (10 000 in all)', () => {
   it('huge item lists: every item an event up to parameterLimit, then limits-exceeded (12)', () => {
     const limit = WEBHOOK_QS_OPTIONS.parameterLimit;
     fc.assert(
-      fc.property(fc.oneof({ arbitrary: fc.integer({ min: 1, max: 3_000 }), weight: 4 }, { arbitrary: fc.integer({ min: limit - 3, max: limit + 3 }), weight: 1 }), (n) => {
-        const pairs = Array.from({ length: n }, (_, i) => `leads%5Bupdate%5D%5B${i}%5D%5Bid%5D=${i + 1}`);
-        const r = parseAccountWebhook(`${pairs.join('&')}&account%5Bsubdomain%5D=acme`);
-        checkTotal(r);
-        if (n + 1 <= limit) {
-          expect(r.ok && r.events.length).toBe(n);
-          expect(r.ok && r.events.at(-1)?.entityId).toBe(n);
-        } else {
-          expect(!r.ok && r.error.code).toBe('limits-exceeded');
-        }
-      }),
+      fc.property(
+        fc.oneof(
+          { arbitrary: fc.integer({ min: 1, max: 3_000 }), weight: 4 },
+          { arbitrary: fc.integer({ min: limit - 3, max: limit + 3 }), weight: 1 },
+        ),
+        (n) => {
+          const pairs = Array.from({ length: n }, (_, i) => `leads%5Bupdate%5D%5B${i}%5D%5Bid%5D=${i + 1}`);
+          const r = parseAccountWebhook(`${pairs.join('&')}&account%5Bsubdomain%5D=acme`);
+          checkTotal(r);
+          if (n + 1 <= limit) {
+            expect(r.ok && r.events.length).toBe(n);
+            expect(r.ok && r.events.at(-1)?.entityId).toBe(n);
+          } else {
+            expect(!r.ok && r.error.code).toBe('limits-exceeded');
+          }
+        },
+      ),
       { numRuns: 12 },
     );
   });

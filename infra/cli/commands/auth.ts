@@ -5,9 +5,15 @@ import { openSystem, pickAccount, type System } from '../system.ts';
 import { TARGET_OPTIONS } from '../target.ts';
 import { iso } from '../format.ts';
 
-const ACCOUNT = { account: { type: 'string', valueName: 'id', description: 'account id from the config (default: the only one)' } } as const;
+const ACCOUNT = {
+  account: { type: 'string', valueName: 'id', description: 'account id from the config (default: the only one)' },
+} as const;
 
-async function withSystem<T>(values: Parameters<typeof openSystem>[0], io: Parameters<typeof openSystem>[1], fn: (s: System) => Promise<T>): Promise<T> {
+async function withSystem<T>(
+  values: Parameters<typeof openSystem>[0],
+  io: Parameters<typeof openSystem>[1],
+  fn: (s: System) => Promise<T>,
+): Promise<T> {
   const s = await openSystem(values, io);
   try {
     return await fn(s);
@@ -27,7 +33,11 @@ export const authCommands: Command[] = [
       'Issues a single-use state (stored in the table, valid oauth.stateTtlSeconds) and prints the URL.\n' +
       "amoCRM then redirects the admin's browser to the integration's Redirect URI (GET /oauth/callback),\n" +
       'which stores the token pair. The URL goes to stdout alone, so `open "$(amo-gateway auth link)"` works.',
-    options: { ...TARGET_OPTIONS, ...ACCOUNT, mode: { type: 'string', valueName: 'post_message|popup', description: 'consent window mode (default post_message)' } },
+    options: {
+      ...TARGET_OPTIONS,
+      ...ACCOUNT,
+      mode: { type: 'string', valueName: 'post_message|popup', description: 'consent window mode (default post_message)' },
+    },
     async run({ io, values }) {
       const mode = values.mode ?? 'post_message';
       if (mode !== 'post_message' && mode !== 'popup') throw new CliError('--mode must be post_message or popup', 2);
@@ -61,8 +71,13 @@ export const authCommands: Command[] = [
     path: ['auth', 'long-lived'],
     summary: 'store a long-lived token (never refreshed; its expiry is watched)',
     args: '<token>|-',
-    details: 'Pass `-` to read the token from stdin (keeps it out of your shell history). The expiry is read\nfrom the token (JWT exp) unless --expires is given.',
-    options: { ...TARGET_OPTIONS, ...ACCOUNT, expires: { type: 'string', valueName: 'ISO date', description: 'expiry, when the token carries none' } },
+    details:
+      'Pass `-` to read the token from stdin (keeps it out of your shell history). The expiry is read\nfrom the token (JWT exp) unless --expires is given.',
+    options: {
+      ...TARGET_OPTIONS,
+      ...ACCOUNT,
+      expires: { type: 'string', valueName: 'ISO date', description: 'expiry, when the token carries none' },
+    },
     positionals: { min: 1, max: 1 },
     async run({ io, values, positionals }) {
       const arg = positionals[0] ?? '';

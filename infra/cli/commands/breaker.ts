@@ -16,7 +16,8 @@ export interface BreakerRow extends BreakerState {
   host: string;
 }
 
-const LIFT_ADVICE = 'Lift it only once amoCRM support has unblocked the account: while amoCRM still blocks it, the next call opens the breaker again (and the AccountBlocked alarm fires again).';
+const LIFT_ADVICE =
+  'Lift it only once amoCRM support has unblocked the account: while amoCRM still blocks it, the next call opens the breaker again (and the AccountBlocked alarm fires again).';
 
 function who(values: OptionValues, env: Record<string, string | undefined>): string {
   const by = values.by;
@@ -48,11 +49,20 @@ export const breakerCommands: Command[] = [
         } else {
           const lines = table([
             ['ACCOUNT', 'HOST', 'BREAKER', 'OPENED', 'REASON', 'LAST LIFTED'],
-            ...rows.map((r) => [r.account, r.host, r.open ? 'open' : 'closed', r.open ? iso(r.openedAt) : '-', r.open ? (r.reason ?? '-') : '-', r.liftedAt === undefined ? '-' : `${iso(r.liftedAt)} by ${r.liftedBy ?? '?'}`]),
+            ...rows.map((r) => [
+              r.account,
+              r.host,
+              r.open ? 'open' : 'closed',
+              r.open ? iso(r.openedAt) : '-',
+              r.open ? (r.reason ?? '-') : '-',
+              r.liftedAt === undefined ? '-' : `${iso(r.liftedAt)} by ${r.liftedBy ?? '?'}`,
+            ]),
           ]);
           for (const l of lines) io.out(l);
           for (const r of rows.filter((x) => x.open)) {
-            io.out(`${r.account}: blocked by amoCRM (403) since ${iso(r.openedAt)}; nothing is sent, messages are deferred. Ask amoCRM support to unblock the account, then \`amo-gateway breaker lift --account ${r.account} --yes\`.`);
+            io.out(
+              `${r.account}: blocked by amoCRM (403) since ${iso(r.openedAt)}; nothing is sent, messages are deferred. Ask amoCRM support to unblock the account, then \`amo-gateway breaker lift --account ${r.account} --yes\`.`,
+            );
           }
         }
         return rows.some((r) => r.open) ? 1 : 0;
@@ -63,7 +73,7 @@ export const breakerCommands: Command[] = [
   },
   {
     path: ['breaker', 'lift'],
-    summary: 'close an account\'s 403 breaker after amoCRM support has unblocked the account',
+    summary: "close an account's 403 breaker after amoCRM support has unblocked the account",
     details:
       'What an operator does once amoCRM support confirms the account is unblocked: every instance calls\n' +
       'amoCRM again within a second; deferred messages come back within 15 minutes. Lifting while amoCRM\n' +
@@ -76,7 +86,8 @@ export const breakerCommands: Command[] = [
       by: { type: 'string', valueName: 'name', description: 'who lifts it, kept on the breaker (default cli:$USER)' },
     },
     async run({ io, values }) {
-      if (typeof values.account !== 'string' || values.account === '') throw new CliError('--account is required: lifting a breaker names the account explicitly', 2);
+      if (typeof values.account !== 'string' || values.account === '')
+        throw new CliError('--account is required: lifting a breaker names the account explicitly', 2);
       const s = await openAmo(values, io, { mode: 'await' });
       try {
         const account = accountOf(s, values.account);
@@ -91,7 +102,9 @@ export const breakerCommands: Command[] = [
           return 2;
         }
         await s.runtime.liftBreaker(account, who(values, io.env));
-        io.out(`${account} (${st.host}): breaker lifted; every instance calls amoCRM again within a second, deferred messages come back within 15 minutes`);
+        io.out(
+          `${account} (${st.host}): breaker lifted; every instance calls amoCRM again within a second, deferred messages come back within 15 minutes`,
+        );
         return 0;
       } finally {
         s.close();

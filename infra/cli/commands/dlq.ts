@@ -4,7 +4,16 @@
  * parts lib/dlq/; the target is infra/cli/target.ts; this file parses flags and prints.
  */
 import cliProgress from 'cli-progress';
-import { listParked, purgeParked, replayParked, showParked, type DlqOpsDeps, type RunEvent, type RunOptions, type RunReport } from '../../../lib/aws/dlq-ops.ts';
+import {
+  listParked,
+  purgeParked,
+  replayParked,
+  showParked,
+  type DlqOpsDeps,
+  type RunEvent,
+  type RunOptions,
+  type RunReport,
+} from '../../../lib/aws/dlq-ops.ts';
 import { DlqOpsError, renderBody, summarizeEnvelope, type DlqQueueRef, type ListedItem } from '../../../lib/dlq/index.ts';
 import { DynamoDlqIndex } from '../../../lib/store/dlq-index.ts';
 import { DlqIndexError } from '../../../lib/pipeline/dlq-index.ts';
@@ -160,7 +169,13 @@ function describe(item: { ref: string; route: string; reason: string }): string 
 }
 
 /** Runs replay/purge with a bar on a TTY or one line per message, then prints the summary. */
-async function runWithProgress(io: CliIO, mode: ProgressMode, action: 'replay' | 'purge', run: (opts: Pick<RunOptions, 'onEvent'>) => Promise<RunReport>, dryRun: boolean): Promise<RunReport> {
+async function runWithProgress(
+  io: CliIO,
+  mode: ProgressMode,
+  action: 'replay' | 'purge',
+  run: (opts: Pick<RunOptions, 'onEvent'>) => Promise<RunReport>,
+  dryRun: boolean,
+): Promise<RunReport> {
   const verb = VERB[action];
   const tally = { done: 0, skipped: 0, failed: 0 };
   let bar: cliProgress.SingleBar | undefined;
@@ -170,7 +185,11 @@ async function runWithProgress(io: CliIO, mode: ProgressMode, action: 'replay' |
       case 'start':
         if (useBar) {
           bar = new cliProgress.SingleBar(
-            { stream: process.stderr, format: `${action} |{bar}| {value}/{total} ${verb.done}={done} skipped={skipped} failed={failed}`, hideCursor: true },
+            {
+              stream: process.stderr,
+              format: `${action} |{bar}| {value}/{total} ${verb.done}={done} skipped={skipped} failed={failed}`,
+              hideCursor: true,
+            },
             cliProgress.Presets.shades_classic,
           );
           bar.start(Math.max(1, e.approxTotal), 0, tally);
@@ -195,7 +214,8 @@ async function runWithProgress(io: CliIO, mode: ProgressMode, action: 'replay' |
         io.err(`warning: ${e.item.ref} was ${verb.done} but its index entry could not be removed: ${e.error}`);
         return;
       case 'stale':
-        if (mode === 'lines' || dryRun) io.out(`${e.removed ? 'removed stale index entry' : 'stale index entry (no message in the DLQ)'} ${describe(e.item)}`);
+        if (mode === 'lines' || dryRun)
+          io.out(`${e.removed ? 'removed stale index entry' : 'stale index entry (no message in the DLQ)'} ${describe(e.item)}`);
         return;
       case 'unproven':
         if (mode === 'lines' || dryRun) io.out(`kept index entry (its message may be held by another reader) ${describe(e.item)}`);
@@ -224,13 +244,20 @@ function printSummary(io: CliIO, r: RunReport, limit: number | undefined): void 
   io.out(head);
   if (failedSend.length) {
     const why = r.action === 'replay' ? 'not sent' : 'not deleted';
-    io.out(`  ${failedSend.length} ${why}: still in the DLQ (let go again${r.releaseErrors ? `; some reappear within ${r.holdSeconds} s` : ''}); run the command again to retry them`);
+    io.out(
+      `  ${failedSend.length} ${why}: still in the DLQ (let go again${r.releaseErrors ? `; some reappear within ${r.holdSeconds} s` : ''}); run the command again to retry them`,
+    );
   }
   if (duplicated.length) {
-    io.out(`  ${duplicated.length} sent to the main queue but could not be deleted from the DLQ: they will be processed; they reappear in the DLQ within ${r.holdSeconds} s — purge them (replaying again would send a duplicate)`);
+    io.out(
+      `  ${duplicated.length} sent to the main queue but could not be deleted from the DLQ: they will be processed; they reappear in the DLQ within ${r.holdSeconds} s — purge them (replaying again would send a duplicate)`,
+    );
     for (const d of duplicated) io.out(`    ${d.ref}`);
   }
-  if (r.indexLeft.length) io.out(`  ${r.indexLeft.length} index entr${r.indexLeft.length === 1 ? 'y' : 'ies'} could not be removed (stale now; \`dlq purge --yes\` clears them)`);
+  if (r.indexLeft.length)
+    io.out(
+      `  ${r.indexLeft.length} index entr${r.indexLeft.length === 1 ? 'y' : 'ies'} could not be removed (stale now; \`dlq purge --yes\` clears them)`,
+    );
   if (r.limitReached) io.out(`  stopped at --limit ${limit ?? ''}: more matching messages remain in the DLQ`);
   if (r.stale.length) {
     io.out(
@@ -245,10 +272,16 @@ function printSummary(io: CliIO, r: RunReport, limit: number | undefined): void 
       u.heldElsewhere === undefined
         ? "could not read the DLQ's depth"
         : `${u.heldElsewhere} message(s) in flight elsewhere (a concurrent dlq show, list --scan, replay or purge holds them for up to ${r.holdSeconds} s)`;
-    io.out(`  ${u.queueId}: ${why}: ${n} index entr${n === 1 ? 'y' : 'ies'} without a message seen ${n === 1 ? 'was' : 'were'} kept, not taken for stale — run it again once they are let go`);
+    io.out(
+      `  ${u.queueId}: ${why}: ${n} index entr${n === 1 ? 'y' : 'ies'} without a message seen ${n === 1 ? 'was' : 'were'} kept, not taken for stale — run it again once they are let go`,
+    );
   }
-  if (r.incomplete) io.out(`  the pass took longer than its ${r.holdSeconds} s hold and met its own messages again: some may not have been looked at — run it again`);
-  if (r.releaseErrors) io.out(`  ${r.releaseErrors} message(s) could not be let go explicitly: they become visible again within ${r.holdSeconds} s`);
+  if (r.incomplete)
+    io.out(
+      `  the pass took longer than its ${r.holdSeconds} s hold and met its own messages again: some may not have been looked at — run it again`,
+    );
+  if (r.releaseErrors)
+    io.out(`  ${r.releaseErrors} message(s) could not be let go explicitly: they become visible again within ${r.holdSeconds} s`);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -273,13 +306,17 @@ export const dlqCommands: Command[] = [
     summary: 'what is parked and why, from the DLQ index (counts per reason at the end)',
     details:
       'Reads the DLQ index (queue, route, reason, attempts, first/last seen, last error — already redacted).\n' +
-      'It also compares each DLQ\'s depth with its index: messages without an entry (moved there by SQS\'s own\n' +
+      "It also compares each DLQ's depth with its index: messages without an entry (moved there by SQS's own\n" +
       'maxReceiveCount net) are listed with reason `unindexed` by --scan (or --reason unindexed), which\n' +
       'receives through the DLQs and lets every message go again (nothing is deleted).',
     options: {
       ...TARGET_OPTIONS,
       ...FILTER_OPTIONS,
-      since: { type: 'string', valueName: 'ISO|duration', description: 'parked at or after this time (or e.g. 2h = in the last two hours)' },
+      since: {
+        type: 'string',
+        valueName: 'ISO|duration',
+        description: 'parked at or after this time (or e.g. 2h = in the last two hours)',
+      },
       limit: { type: 'string', valueName: 'n', description: 'print at most n entries (oldest first); counts cover all' },
       scan: { type: 'boolean', description: 'also receive through the DLQs: unindexed messages, entries without a message' },
       json: { type: 'boolean', description: 'JSON lines (one per entry) instead of a table; counts go to stderr' },
@@ -315,16 +352,30 @@ export const dlqCommands: Command[] = [
             ]),
           ];
           for (const l of table(rows)) io.out(l);
-          if (res.scanned) for (const i of shown) if (i.inDlq === false) io.out(`note: ${i.ref} has no message in its DLQ (expired, replayed or purged by hand)`);
+          if (res.scanned)
+            for (const i of shown)
+              if (i.inDlq === false) io.out(`note: ${i.ref} has no message in its DLQ (expired, replayed or purged by hand)`);
           io.out('');
         }
-        if (res.items.length === 0) report(`nothing parked${values.queue || values.route || values.reason || since !== undefined ? ' matching the filter' : ''} (${t.label})`);
-        else report(`${res.items.length} parked: ${counts(res.byReason)}${shown.length < res.items.length ? ` (showing ${shown.length}, --limit ${limit})` : ''}`);
+        if (res.items.length === 0)
+          report(
+            `nothing parked${values.queue || values.route || values.reason || since !== undefined ? ' matching the filter' : ''} (${t.label})`,
+          );
+        else
+          report(
+            `${res.items.length} parked: ${counts(res.byReason)}${shown.length < res.items.length ? ` (showing ${shown.length}, --limit ${limit})` : ''}`,
+          );
         for (const q of res.queues) {
-          if (q.incomplete) report(`${q.id}: the scan outlasted its hold and met its own messages again: the list may be short — run it again`);
+          if (q.incomplete)
+            report(`${q.id}: the scan outlasted its hold and met its own messages again: the list may be short — run it again`);
           if (q.unproven) {
-            const why = q.heldElsewhere === undefined ? "its depth could not be read" : `${q.heldElsewhere} message(s) of its DLQ were held by another reader`;
-            report(`${q.id}: ${q.unproven} index entr${q.unproven === 1 ? 'y' : 'ies'} without a message seen: ${why}, so they may well be there — run it again to tell`);
+            const why =
+              q.heldElsewhere === undefined
+                ? 'its depth could not be read'
+                : `${q.heldElsewhere} message(s) of its DLQ were held by another reader`;
+            report(
+              `${q.id}: ${q.unproven} index entr${q.unproven === 1 ? 'y' : 'ies'} without a message seen: ${why}, so they may well be there — run it again to tell`,
+            );
           }
           if (q.depthError) {
             report(`${q.id}: could not read the DLQ's depth: ${q.depthError}`);
@@ -332,8 +383,14 @@ export const dlqCommands: Command[] = [
           }
           if (!q.depth || res.scanned) continue;
           const inDlq = q.depth.visible + q.depth.inFlight + q.depth.delayed;
-          if (inDlq > q.indexed) report(`${q.id}: the DLQ holds about ${inDlq} message(s), the index ${q.indexed}: about ${inDlq - q.indexed} unindexed (\`dlq list --scan\` lists them)`);
-          else if (inDlq < q.indexed) report(`${q.id}: the index has ${q.indexed} entr${q.indexed === 1 ? 'y' : 'ies'}, the DLQ about ${inDlq} message(s) (in flight, or stale entries: \`dlq list --scan\`)`);
+          if (inDlq > q.indexed)
+            report(
+              `${q.id}: the DLQ holds about ${inDlq} message(s), the index ${q.indexed}: about ${inDlq - q.indexed} unindexed (\`dlq list --scan\` lists them)`,
+            );
+          else if (inDlq < q.indexed)
+            report(
+              `${q.id}: the index has ${q.indexed} entr${q.indexed === 1 ? 'y' : 'ies'}, the DLQ about ${inDlq} message(s) (in flight, or stale entries: \`dlq list --scan\`)`,
+            );
         }
         return 0;
       });
@@ -358,7 +415,8 @@ export const dlqCommands: Command[] = [
     async run({ io, values, positionals }) {
       const raw = values.raw === true;
       const withBody = values.body === true || raw;
-      if (raw) io.err('warning: --raw prints the body and path parameters unredacted (phones, emails, tokens): keep it out of tickets and chats');
+      if (raw)
+        io.err('warning: --raw prints the body and path parameters unredacted (phones, emails, tokens): keep it out of tickets and chats');
       return withTarget(values, io, async (t) => {
         const res = await showParked(t.deps, positionals[0] ?? '');
         const { item, message } = res;
@@ -421,14 +479,19 @@ export const dlqCommands: Command[] = [
           );
           return 1;
         }
-        io.out(`message: in the DLQ since ${iso(message.sentAt)} (message id ${message.messageId}, received ${message.dlqReceiveCount}× from the DLQ)`);
+        io.out(
+          `message: in the DLQ since ${iso(message.sentAt)} (message id ${message.messageId}, received ${message.dlqReceiveCount}× from the DLQ)`,
+        );
         if (message.attrs.reason && message.attrs.reason !== item.reason) io.out(`  parked with reason: ${message.attrs.reason}`);
         if (!env || !summary) {
           io.out(`  not an envelope: ${message.envelopeError ?? '?'}`);
           if (withBody) for (const l of raw ? [message.body] : ['(--raw prints the message body)']) io.out(l);
           return 0;
         }
-        const kv = (m: Record<string, string>) => Object.entries(m).map(([k, v]) => `${k}=${v}`).join(' ') || '-';
+        const kv = (m: Record<string, string>) =>
+          Object.entries(m)
+            .map(([k, v]) => `${k}=${v}`)
+            .join(' ') || '-';
         const erows: Array<[string, string]> = [
           ['route', summary.route],
           ['params', kv(summary.params)],
@@ -439,7 +502,10 @@ export const dlqCommands: Command[] = [
           ['attempt', String(summary.attempt)],
           ['deferrals', String(summary.deferrals)],
           ['last error', summary.lastError ?? '-'],
-          ['body', `${summary.bodyBytes} bytes${summary.contentType ? ` (${summary.contentType})` : ''}${withBody ? '' : '; --body prints it (redacted)'}`],
+          [
+            'body',
+            `${summary.bodyBytes} bytes${summary.contentType ? ` (${summary.contentType})` : ''}${withBody ? '' : '; --body prints it (redacted)'}`,
+          ],
         ];
         io.out('envelope:');
         const ew = Math.max(...erows.map(([k]) => k.length)) + 1;
@@ -505,7 +571,8 @@ export const dlqCommands: Command[] = [
     },
     async run({ io, values }) {
       const dryRun = values['dry-run'] === true;
-      if (!dryRun && values.yes !== true) throw new CliError('purge deletes parked messages for good: add --yes (or --dry-run to see what would be deleted)', 2);
+      if (!dryRun && values.yes !== true)
+        throw new CliError('purge deletes parked messages for good: add --yes (or --dry-run to see what would be deleted)', 2);
       const limit = flagLimit(values.limit);
       const olderThan = flagDuration('older-than', values['older-than']);
       const mode = progressMode(values, io);

@@ -14,7 +14,7 @@ export const GROUPS: Record<string, string> = {
   token: 'inspect and refresh the stored OAuth tokens',
   dlq: 'parked messages: list, show, replay, purge',
   schema: "an account's dictionary (pipelines, fields, users…) as the JSON file flows read",
-  breaker: "the 403 breaker: show it, lift it once amoCRM support has unblocked the account",
+  breaker: 'the 403 breaker: show it, lift it once amoCRM support has unblocked the account',
 };
 
 export const COMMANDS: Command[] = [...authCommands, ...tokenCommands, ...dlqCommands, ...schemaCommands, ...breakerCommands];

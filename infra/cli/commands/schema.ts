@@ -8,7 +8,15 @@
  * gateway uses — against any target (infra/cli/target.ts).
  */
 import { join } from 'node:path';
-import { AccountBlockedError, AmoAccountBlockedError, AmoClientError, pullSchema, pullSchemaToFile, type AccountSchemaJson, type ClientEvent } from '../../../lib/amocrm/client/index.ts';
+import {
+  AccountBlockedError,
+  AmoAccountBlockedError,
+  AmoClientError,
+  pullSchema,
+  pullSchemaToFile,
+  type AccountSchemaJson,
+  type ClientEvent,
+} from '../../../lib/amocrm/client/index.ts';
 import { isOAuthError } from '../../../lib/amocrm/oauth/index.ts';
 import { createAmoClientRuntime, type AmoClientRuntime } from '../../../lib/aws/amo-client-runtime.ts';
 import { UnknownAccountError } from '../../../lib/config/load.ts';
@@ -25,7 +33,11 @@ export interface AmoSystem extends System {
 }
 
 /** Config, OAuth and the client runtime over the one table. Close it when done. */
-export async function openAmo(values: OptionValues, io: CliIO, opts: { mode: 'await' | 'defer'; onEvent?: (account: string, e: ClientEvent) => void }): Promise<AmoSystem> {
+export async function openAmo(
+  values: OptionValues,
+  io: CliIO,
+  opts: { mode: 'await' | 'defer'; onEvent?: (account: string, e: ClientEvent) => void },
+): Promise<AmoSystem> {
   const s = await openSystem(values, io);
   const runtime = createAmoClientRuntime({
     config: s.config,
@@ -54,7 +66,11 @@ export function accountOf(s: AmoSystem, value: OptionValues[string]): string {
 /** The client's and OAuth's typed errors as one clear line each (they carry no tokens). */
 export function clientFailure(account: string, e: unknown): never {
   if (e instanceof AccountBlockedError) {
-    throw new CliError(`${account}: the account's 403 breaker is open (amoCRM blocked it); nothing was sent. See \`amo-gateway breaker status --account ${account}\``, 1, { cause: e });
+    throw new CliError(
+      `${account}: the account's 403 breaker is open (amoCRM blocked it); nothing was sent. See \`amo-gateway breaker status --account ${account}\``,
+      1,
+      { cause: e },
+    );
   }
   if (e instanceof AmoAccountBlockedError) {
     throw new CliError(
@@ -108,7 +124,7 @@ export const schemaCommands: Command[] = [
       'Reads the dictionary fresh from amoCRM (about 10 requests) through the same shared rate budget\n' +
       'and 403 breaker as the running gateway (waiting for budget, never exceeding 7 requests/s), and\n' +
       'writes pretty, stably ordered JSON (default schema/<account>.json; `--out -` prints it). Flows load\n' +
-      'it with loadSchemaFile() and name things: status(\'Воронка\', \'Успешно реализовано\'), value(\'leads\',\n' +
+      "it with loadSchemaFile() and name things: status('Воронка', 'Успешно реализовано'), value('leads',\n" +
       "'Источник', 'Сайт'), user('anna@example.ru'). Run it again when someone edits pipelines or fields.\n" +
       'Target: --local (a running npm start), --stack NAME --region R, or --table with --dynamodb-endpoint (stand-ins) or without (AWS).',
     options: {
@@ -139,7 +155,9 @@ export const schemaCommands: Command[] = [
         // With `--out -` stdout is the JSON alone, so it can be piped.
         const say = out === '-' ? io.err : io.out;
         if (out === '-') io.out(JSON.stringify(json, null, 2));
-        say(`${out === '-' ? 'pulled' : `wrote ${out}:`} account "${json.account.name}" (${json.account.subdomain}, id ${json.account.id}), ${requests} requests`);
+        say(
+          `${out === '-' ? 'pulled' : `wrote ${out}:`} account "${json.account.name}" (${json.account.subdomain}, id ${json.account.id}), ${requests} requests`,
+        );
         for (const l of schemaSummary(json)) say(l);
         return 0;
       } finally {

@@ -41,7 +41,9 @@ function row(account: string, integration: string, host: string, rec: TokenRecor
     kind: rec.kind,
     status: rec.status,
     ...(rec.statusReason ? { statusReason: rec.statusReason } : {}),
-    ...(rec.current ? { accessExpiresAt: iso(rec.current.accessExpiresAt), halfLifeAt: rec.kind === 'oauth' ? iso(halfLifeAt(rec.current)) : '-' } : {}),
+    ...(rec.current
+      ? { accessExpiresAt: iso(rec.current.accessExpiresAt), halfLifeAt: rec.kind === 'oauth' ? iso(halfLifeAt(rec.current)) : '-' }
+      : {}),
     ...(rec.lastRefreshAt !== undefined ? { lastRefreshAt: iso(rec.lastRefreshAt) } : {}),
     ...(rec.installedVia ? { installedVia: rec.installedVia } : {}),
     installedAt: iso(rec.installedAt),
@@ -54,7 +56,8 @@ export const tokenCommands: Command[] = [
   {
     path: ['token', 'status'],
     summary: "each account's token state, expiry and last refresh (never the tokens)",
-    details: 'Status: active | needs-reauth (run `auth link` and open it as an account admin) | disconnected\n(the integration was removed in amoCRM; install it again) | not-connected (never installed).',
+    details:
+      'Status: active | needs-reauth (run `auth link` and open it as an account admin) | disconnected\n(the integration was removed in amoCRM; install it again) | not-connected (never installed).',
     options: {
       ...TARGET_OPTIONS,
       account: { type: 'string', valueName: 'id', description: 'only this account' },
@@ -110,7 +113,9 @@ export const tokenCommands: Command[] = [
           const account = pickAccount(s.config, values.account);
           try {
             const res = await s.oauth.lifecycle.refreshNow(account);
-            io.out(`${account}: ${res.refreshed ? 'refreshed' : 'already refreshed by someone else'}; access token valid until ${iso(res.record.current?.accessExpiresAt)}`);
+            io.out(
+              `${account}: ${res.refreshed ? 'refreshed' : 'already refreshed by someone else'}; access token valid until ${iso(res.record.current?.accessExpiresAt)}`,
+            );
             return 0;
           } catch (e) {
             if (isOAuthError(e)) throw new CliError(`${account}: ${e.message}`, 1, { cause: e });

@@ -37,7 +37,11 @@ export interface CountersView {
 }
 
 export class AdminError extends Error {
-  constructor(message: string, readonly status = 400, readonly details?: unknown) {
+  constructor(
+    message: string,
+    readonly status = 400,
+    readonly details?: unknown,
+  ) {
     super(message);
     this.name = 'AdminError';
   }
@@ -65,10 +69,19 @@ export class SandboxAdmin {
         catalogs: [...s.fields.values()].filter((f) => f.entity_type === 'catalogs'),
       },
       taskTypes: [...s.taskTypes.values()],
-      integrations: this.core.oauth.integrationIds().map((id) => ({ clientId: id, installed: this.core.oauth.integration(id)?.installed ?? false })),
+      integrations: this.core.oauth
+        .integrationIds()
+        .map((id) => ({ clientId: id, installed: this.core.oauth.integration(id)?.installed ?? false })),
       counts: {
-        leads: s.leads.size, contacts: s.contacts.size, companies: s.companies.size, tasks: s.tasks.size, notes: s.notes.size,
-        catalogs: s.catalogs.size, elements: s.elements.size, webhooks: s.webhooks.size, chatLinks: s.chatLinks.size,
+        leads: s.leads.size,
+        contacts: s.contacts.size,
+        companies: s.companies.size,
+        tasks: s.tasks.size,
+        notes: s.notes.size,
+        catalogs: s.catalogs.size,
+        elements: s.elements.size,
+        webhooks: s.webhooks.size,
+        chatLinks: s.chatLinks.size,
       },
       block: this.core.limiter.block,
     };
@@ -109,7 +122,8 @@ export class SandboxAdmin {
    */
   tokenEndpointCount(f: { grant?: TokenCall['grant']; outcome?: TokenCall['outcome'] | Array<TokenCall['outcome']> } = {}): number {
     const outcomes = f.outcome === undefined ? undefined : [f.outcome].flat();
-    return this.core.oauth.tokenCalls().filter((c) => (!f.grant || c.grant === f.grant) && (!outcomes || outcomes.includes(c.outcome))).length;
+    return this.core.oauth.tokenCalls().filter((c) => (!f.grant || c.grant === f.grant) && (!outcomes || outcomes.includes(c.outcome)))
+      .length;
   }
 
   counters(): CountersView {
@@ -165,12 +179,18 @@ export class SandboxAdmin {
    * the manager) and fires `status_lead` + `update_lead` webhooks (and `responsible_lead` never).
    * Resolves when the deliveries are done.
    */
-  async moveLead(a: { leadId: number; statusId: number; pipelineId?: number; userId?: number }): Promise<{ lead: Record<string, unknown>; deliveries: EmittedRecord[] }> {
+  async moveLead(a: {
+    leadId: number;
+    statusId: number;
+    pipelineId?: number;
+    userId?: number;
+  }): Promise<{ lead: Record<string, unknown>; deliveries: EmittedRecord[] }> {
     const s = this.core.state;
     const l: Lead | undefined = s.leads.get(a.leadId);
     if (!l) throw new AdminError(`no lead ${a.leadId}`, 404);
     const pipeline = s.pipelines.get(a.pipelineId ?? l.pipeline_id);
-    if (!pipeline || !pipeline.statuses.some((x) => x.id === a.statusId)) throw new AdminError(`status ${a.statusId} is not in pipeline ${a.pipelineId ?? l.pipeline_id}`);
+    if (!pipeline || !pipeline.statuses.some((x) => x.id === a.statusId))
+      throw new AdminError(`status ${a.statusId} is not in pipeline ${a.pipelineId ?? l.pipeline_id}`);
     const user = a.userId ?? s.currentUserId();
     if (!s.users.has(user)) throw new AdminError(`no user ${user}`);
     const now = Math.floor(this.core.clock.now() / 1000);
@@ -323,22 +343,40 @@ export class SandboxAdmin {
 
   private async route(req: SbRequest): Promise<SbResponse> {
     const { method, path } = req;
-    const seg = path.replace(/^\/_sandbox\/?/, '').split('/').filter(Boolean);
+    const seg = path
+      .replace(/^\/_sandbox\/?/, '')
+      .split('/')
+      .filter(Boolean);
     const key = `${method} ${seg.map((s) => (/^\d+$/.test(s) ? ':id' : s)).join('/')}`;
     const num = (i: number): number => Number(seg[i]);
     const b = (): Record<string, unknown> => this.body(req);
     switch (key) {
-      case 'GET ': return json(200, { endpoints: ADMIN_ENDPOINTS });
-      case 'POST seed': return json(200, this.seed(b() as SeedSpec));
-      case 'GET state': return json(200, this.state());
-      case 'GET entities/leads': case 'GET entities/contacts': case 'GET entities/companies': case 'GET entities/tasks':
+      case 'GET ':
+        return json(200, { endpoints: ADMIN_ENDPOINTS });
+      case 'POST seed':
+        return json(200, this.seed(b() as SeedSpec));
+      case 'GET state':
+        return json(200, this.state());
+      case 'GET entities/leads':
+      case 'GET entities/contacts':
+      case 'GET entities/companies':
+      case 'GET entities/tasks':
         return json(200, this.entities(seg[1] as EntityKind | 'tasks'));
-      case 'GET chat-links': return json(200, this.chatLinks());
-      case 'GET tokens': return json(200, this.tokens());
-      case 'GET token-calls': return json(200, this.tokenCalls());
+      case 'GET chat-links':
+        return json(200, this.chatLinks());
+      case 'GET tokens':
+        return json(200, this.tokens());
+      case 'GET token-calls':
+        return json(200, this.tokenCalls());
       case 'POST tokens/long-lived': {
         const x = b();
-        return json(200, this.issueLongLivedToken({ ...(typeof x.client_id === 'string' ? { clientId: x.client_id } : {}), ...(typeof x.ttl_seconds === 'number' ? { ttlSeconds: x.ttl_seconds } : {}) }));
+        return json(
+          200,
+          this.issueLongLivedToken({
+            ...(typeof x.client_id === 'string' ? { clientId: x.client_id } : {}),
+            ...(typeof x.ttl_seconds === 'number' ? { ttlSeconds: x.ttl_seconds } : {}),
+          }),
+        );
       }
       case 'POST tokens/revoke': {
         const x = b();
@@ -347,34 +385,54 @@ export class SandboxAdmin {
       case 'POST codes': {
         const x = b();
         if (typeof x.client_id !== 'string') throw new AdminError('client_id is required');
-        return json(200, this.mintCode({ clientId: x.client_id, ...(typeof x.ttl_seconds === 'number' ? { ttlSeconds: x.ttl_seconds } : {}) }));
+        return json(
+          200,
+          this.mintCode({ clientId: x.client_id, ...(typeof x.ttl_seconds === 'number' ? { ttlSeconds: x.ttl_seconds } : {}) }),
+        );
       }
-      case 'GET counters': return json(200, this.counters());
-      case 'GET limits': return json(200, this.limits());
-      case 'PUT limits': this.setLimits(b() as Partial<LimitOptions>); return json(200, this.limits());
+      case 'GET counters':
+        return json(200, this.counters());
+      case 'GET limits':
+        return json(200, this.limits());
+      case 'PUT limits':
+        this.setLimits(b() as Partial<LimitOptions>);
+        return json(200, this.limits());
       case 'POST block': {
         const x = b();
         this.block(typeof x.reason === 'string' ? x.reason : undefined);
         return json(200, this.limits());
       }
-      case 'DELETE block': return json(200, { lifted: this.liftBlock() });
-      case 'POST reset': this.reset(); return json(200, { reset: true });
+      case 'DELETE block':
+        return json(200, { lifted: this.liftBlock() });
+      case 'POST reset':
+        this.reset();
+        return json(200, { reset: true });
       case 'POST leads/:id/move': {
         const x = b();
         if (typeof x.status_id !== 'number') throw new AdminError('status_id (number) is required');
-        return json(200, await this.moveLead({ leadId: num(1), statusId: x.status_id, ...(typeof x.pipeline_id === 'number' ? { pipelineId: x.pipeline_id } : {}), ...(typeof x.user_id === 'number' ? { userId: x.user_id } : {}) }));
+        return json(
+          200,
+          await this.moveLead({
+            leadId: num(1),
+            statusId: x.status_id,
+            ...(typeof x.pipeline_id === 'number' ? { pipelineId: x.pipeline_id } : {}),
+            ...(typeof x.user_id === 'number' ? { userId: x.user_id } : {}),
+          }),
+        );
       }
       case 'POST leads/:id/delete': {
         const x = b();
         return json(200, this.deleteLead({ leadId: num(1), ...(typeof x.user_id === 'number' ? { userId: x.user_id } : {}) }));
       }
-      case 'GET search': return json(200, { mode: this.searchMode() });
+      case 'GET search':
+        return json(200, { mode: this.searchMode() });
       case 'PUT search': {
         const x = b();
         this.setSearchMode(x.mode as SearchMode);
         return json(200, { mode: this.searchMode() });
       }
-      case 'GET refresh-grace': return json(200, { on: this.core.settings.refreshGrace });
+      case 'GET refresh-grace':
+        return json(200, { on: this.core.settings.refreshGrace });
       case 'PUT refresh-grace': {
         const x = b();
         if (typeof x.on !== 'boolean') throw new AdminError('on (boolean) is required');
@@ -383,8 +441,14 @@ export class SandboxAdmin {
       }
       case 'POST integrations': {
         const x = b();
-        if (typeof x.clientId !== 'string' || typeof x.clientSecret !== 'string' || typeof x.redirectUri !== 'string') throw new AdminError('clientId, clientSecret, redirectUri are required');
-        this.addIntegration({ clientId: x.clientId, clientSecret: x.clientSecret, redirectUri: x.redirectUri, ...(typeof x.disconnectUrl === 'string' ? { disconnectUrl: x.disconnectUrl } : {}) });
+        if (typeof x.clientId !== 'string' || typeof x.clientSecret !== 'string' || typeof x.redirectUri !== 'string')
+          throw new AdminError('clientId, clientSecret, redirectUri are required');
+        this.addIntegration({
+          clientId: x.clientId,
+          clientSecret: x.clientSecret,
+          redirectUri: x.redirectUri,
+          ...(typeof x.disconnectUrl === 'string' ? { disconnectUrl: x.disconnectUrl } : {}),
+        });
         return json(200, { added: x.clientId });
       }
       case 'PUT authorize-decision': {
@@ -393,20 +457,30 @@ export class SandboxAdmin {
         this.setAuthorizeDecision(x.decision);
         return json(200, { decision: x.decision });
       }
-      case 'GET faults': return json(200, this.faults());
+      case 'GET faults':
+        return json(200, this.faults());
       case 'PUT faults': {
         const x = b();
         if (!Array.isArray(x.rules)) throw new AdminError('rules (array) is required');
         this.setFaults(x.rules as FaultRule[]);
         return json(200, this.faults());
       }
-      case 'DELETE faults': this.clearFaults(); return json(200, []);
-      case 'GET webhooks/deliveries': return json(200, this.webhookDeliveries());
-      case 'GET webhooks/emitted': return json(200, this.emittedWebhooks());
-      case 'GET webhooks/subscriptions': return json(200, this.webhookSubscriptions());
-      case 'POST webhooks/flush': await this.flushWebhooks(); return json(200, { flushed: true });
-      case 'GET webhooks/pending': return json(200, this.pendingWebhookRetries());
-      case 'POST webhooks/retry': return json(200, await this.runWebhookRetries({ all: b().all === true }));
+      case 'DELETE faults':
+        this.clearFaults();
+        return json(200, []);
+      case 'GET webhooks/deliveries':
+        return json(200, this.webhookDeliveries());
+      case 'GET webhooks/emitted':
+        return json(200, this.emittedWebhooks());
+      case 'GET webhooks/subscriptions':
+        return json(200, this.webhookSubscriptions());
+      case 'POST webhooks/flush':
+        await this.flushWebhooks();
+        return json(200, { flushed: true });
+      case 'GET webhooks/pending':
+        return json(200, this.pendingWebhookRetries());
+      case 'POST webhooks/retry':
+        return json(200, await this.runWebhookRetries({ all: b().all === true }));
       default:
         // POST integrations/{clientId}/uninstall (client ids are not numeric-only in general)
         if (method === 'POST' && seg[0] === 'integrations' && seg[2] === 'uninstall' && seg[1]) {

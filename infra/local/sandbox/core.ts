@@ -45,10 +45,27 @@ export interface Core {
   log(line: string): void;
 }
 
-export function restCtx(core: Core, req: SbRequest, params: Record<string, string>, query: Record<string, unknown>, userId: number, clientId: string): RestCtx {
+export function restCtx(
+  core: Core,
+  req: SbRequest,
+  params: Record<string, string>,
+  query: Record<string, unknown>,
+  userId: number,
+  clientId: string,
+): RestCtx {
   return {
-    req, params, query, state: core.state, base: core.url(), now: Math.floor(core.clock.now() / 1000), userId, clientId,
-    hooks: core.hub, maxEntities: core.settings.maxEntitiesPerRequest, search: core.settings.search, amojo: core.amojo,
+    req,
+    params,
+    query,
+    state: core.state,
+    base: core.url(),
+    now: Math.floor(core.clock.now() / 1000),
+    userId,
+    clientId,
+    hooks: core.hub,
+    maxEntities: core.settings.maxEntitiesPerRequest,
+    search: core.settings.search,
+    amojo: core.amojo,
   };
 }
 

@@ -26,14 +26,22 @@ export interface FieldSeed {
   enums?: Array<string | { id?: number; value: string; code?: string | null; sort?: number }>;
 }
 
-export function addField(state: AccountState, kind: EntityKind | 'catalogs', seed: FieldSeed, predefined = false, catalogId?: number): FieldDef {
+export function addField(
+  state: AccountState,
+  kind: EntityKind | 'catalogs',
+  seed: FieldSeed,
+  predefined = false,
+  catalogId?: number,
+): FieldDef {
   const id = state.claimId('field', seed.id);
   const enums: EnumDef[] | null = seed.enums
     ? seed.enums.map((e, i) => {
         const o = typeof e === 'string' ? { value: e } : e;
         return { id: state.claimId('enum', o.id), value: o.value, sort: o.sort ?? (i + 1) * 10, code: o.code ?? null };
       })
-    : ENUM_TYPES.has(seed.type) ? [] : null;
+    : ENUM_TYPES.has(seed.type)
+      ? []
+      : null;
   const def: FieldDef = {
     id,
     name: seed.name,
@@ -88,11 +96,24 @@ function findEnum(def: FieldDef, v: Record<string, unknown>): EnumDef | undefine
 const PLAIN_KEYS = ['value'];
 const ENUM_KEYS = ['value', 'enum_id', 'enum_code'];
 const VALUE_KEYS: Record<string, string[]> = {
-  text: PLAIN_KEYS, textarea: PLAIN_KEYS, streetaddress: PLAIN_KEYS, tracking_data: PLAIN_KEYS,
-  numeric: PLAIN_KEYS, price: PLAIN_KEYS, monetary: PLAIN_KEYS, checkbox: PLAIN_KEYS, url: PLAIN_KEYS,
-  date: PLAIN_KEYS, date_time: PLAIN_KEYS, birthday: PLAIN_KEYS,
-  select: ENUM_KEYS, multiselect: ENUM_KEYS, radiobutton: ENUM_KEYS, category: ENUM_KEYS,
-  multitext: ENUM_KEYS, smart_address: ENUM_KEYS,
+  text: PLAIN_KEYS,
+  textarea: PLAIN_KEYS,
+  streetaddress: PLAIN_KEYS,
+  tracking_data: PLAIN_KEYS,
+  numeric: PLAIN_KEYS,
+  price: PLAIN_KEYS,
+  monetary: PLAIN_KEYS,
+  checkbox: PLAIN_KEYS,
+  url: PLAIN_KEYS,
+  date: PLAIN_KEYS,
+  date_time: PLAIN_KEYS,
+  birthday: PLAIN_KEYS,
+  select: ENUM_KEYS,
+  multiselect: ENUM_KEYS,
+  radiobutton: ENUM_KEYS,
+  category: ENUM_KEYS,
+  multitext: ENUM_KEYS,
+  smart_address: ENUM_KEYS,
 };
 
 function validateValue(def: FieldDef, raw: unknown, path: string, errs: FieldError[]): StoredValue | undefined {
@@ -108,13 +129,19 @@ function validateValue(def: FieldDef, raw: unknown, path: string, errs: FieldErr
   }
   const v = raw.value;
   switch (def.type) {
-    case 'text': case 'textarea': case 'streetaddress': case 'tracking_data':
+    case 'text':
+    case 'textarea':
+    case 'streetaddress':
+    case 'tracking_data':
       if (typeof v === 'string' || typeof v === 'number') return { value: String(v) };
       errs.push(E.type(`${path}.value`, 'string'));
       return undefined;
-    case 'numeric': case 'price': case 'monetary':
+    case 'numeric':
+    case 'price':
+    case 'monetary':
       // [CF-DOC] example sends numeric as the string "1.5"; numbers are accepted too.
-      if ((typeof v === 'number' && Number.isFinite(v)) || (typeof v === 'string' && /^-?\d+(\.\d+)?$/.test(v.trim()))) return { value: String(v).trim() };
+      if ((typeof v === 'number' && Number.isFinite(v)) || (typeof v === 'string' && /^-?\d+(\.\d+)?$/.test(v.trim())))
+        return { value: String(v).trim() };
       errs.push(E.type(`${path}.value`, 'numeric'));
       return undefined;
     case 'checkbox':
@@ -127,27 +154,37 @@ function validateValue(def: FieldDef, raw: unknown, path: string, errs: FieldErr
         try {
           const u = new URL(v);
           if (u.protocol === 'http:' || u.protocol === 'https:') return { value: v };
-        } catch { /* fall through to the error */ }
+        } catch {
+          /* fall through to the error */
+        }
       }
       errs.push(E.invalid(`${path}.value`, 'This value is not a valid URL.'));
       return undefined;
-    case 'date': case 'date_time': case 'birthday':
+    case 'date':
+    case 'date_time':
+    case 'birthday':
       // [CF-DOC] "Unix Timestamp отметка или время в формате RFC-3339"; stored and returned as unix seconds (*assumed*).
       if (typeof v === 'number' && Number.isInteger(v)) return { value: v };
       if (typeof v === 'string' && RFC3339.test(v) && !Number.isNaN(Date.parse(v))) return { value: Math.floor(Date.parse(v) / 1000) };
       errs.push(E.type(`${path}.value`, 'timestamp|RFC-3339'));
       return undefined;
-    case 'select': case 'multiselect': case 'radiobutton': case 'category': {
+    case 'select':
+    case 'multiselect':
+    case 'radiobutton':
+    case 'category': {
       // [CF-DOC] "может быть передано как значение, как символьный код значения, так и ID значения".
       let e = findEnum(def, raw);
       if (e === 'none') e = typeof v === 'string' ? def.enums?.find((x) => x.value === v) : undefined;
       if (!e) {
-        errs.push(E.choice(raw.enum_id !== undefined ? `${path}.enum_id` : raw.enum_code !== undefined ? `${path}.enum_code` : `${path}.value`));
+        errs.push(
+          E.choice(raw.enum_id !== undefined ? `${path}.enum_id` : raw.enum_code !== undefined ? `${path}.enum_code` : `${path}.value`),
+        );
         return undefined;
       }
       return { value: e.value, enum_id: e.id, enum_code: e.code };
     }
-    case 'multitext': case 'smart_address': {
+    case 'multitext':
+    case 'smart_address': {
       // [CF-DOC] multitext: "необходимо передать поля value и enum_id или enum_code".
       if (typeof v !== 'string' && typeof v !== 'number') {
         errs.push(E.type(`${path}.value`, 'string'));
@@ -281,7 +318,8 @@ export function webhookCustomFields(state: AccountState, stored: StoredField[]):
       id: String(def.id),
       name: def.name,
       values: f.values.map((v) => {
-        const val = typeof v.value === 'boolean' ? (v.value ? '1' : '0') : typeof v.value === 'object' ? JSON.stringify(v.value) : String(v.value);
+        const val =
+          typeof v.value === 'boolean' ? (v.value ? '1' : '0') : typeof v.value === 'object' ? JSON.stringify(v.value) : String(v.value);
         if (def.type === 'date' || def.type === 'date_time' || def.type === 'birthday') return val;
         return v.enum_id !== undefined ? { value: val, enum: String(v.enum_id) } : { value: val };
       }),
@@ -306,7 +344,9 @@ export function renderFieldDef(def: FieldDef, base: string): Record<string, unkn
     code: def.code,
     sort: def.sort,
     is_api_only: def.is_api_only,
-    enums: def.enums ? def.enums.map((e) => ({ id: e.id, value: e.value, sort: e.sort, ...(e.code !== null ? { code: e.code } : {}) })) : null,
+    enums: def.enums
+      ? def.enums.map((e) => ({ id: e.id, value: e.value, sort: e.sort, ...(e.code !== null ? { code: e.code } : {}) }))
+      : null,
     group_id: null,
     required_statuses: [],
     is_deletable: !def.is_predefined,

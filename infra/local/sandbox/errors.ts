@@ -36,7 +36,10 @@ export function unauthorized(): SbResponse {
 export function tooManyRequests(retryAfter: number, format: 'json' | 'html'): SbResponse {
   if (format === 'html') {
     // #rate-limits: in practice 429 has come back as non-JSON (amocrm-api-php #526), no Retry-After header.
-    return html(429, '<html>\r\n<head><title>429 Too Many Requests</title></head>\r\n<body>\r\n<center><h1>429 Too Many Requests</h1></center>\r\n<hr><center>nginx</center>\r\n</body>\r\n</html>\r\n');
+    return html(
+      429,
+      '<html>\r\n<head><title>429 Too Many Requests</title></head>\r\n<body>\r\n<center><h1>429 Too Many Requests</h1></center>\r\n<hr><center>nginx</center>\r\n</body>\r\n</html>\r\n',
+    );
   }
   return problem(429, {
     title: 'Too Many Requests',
@@ -49,7 +52,10 @@ export function tooManyRequests(retryAfter: number, format: 'json' | 'html'): Sb
 
 /** #blocking: the 403 is an nginx HTML page (amocrm-api-php #434); exact markup is nginx's stock page (*assumed*). */
 export function blockedPage(): SbResponse {
-  return html(403, '<html>\r\n<head><title>403 Forbidden</title></head>\r\n<body>\r\n<center><h1>403 Forbidden</h1></center>\r\n<hr><center>nginx</center>\r\n</body>\r\n</html>\r\n');
+  return html(
+    403,
+    '<html>\r\n<head><title>403 Forbidden</title></head>\r\n<body>\r\n<center><h1>403 Forbidden</h1></center>\r\n<hr><center>nginx</center>\r\n</body>\r\n</html>\r\n',
+  );
 }
 
 /** #entity-limits: 422 `{"title":"Unprocessable Entity",…,"detail":"Limit 250 per page"}`. */
@@ -79,7 +85,12 @@ export function customFieldNotFound(): SbResponse {
 
 /** docs/amocrm-protocol.md#error-bodies lists 405; body *assumed* to follow the same problem shape. */
 export function methodNotAllowed(method: string, path: string): SbResponse {
-  return problem(405, { title: 'Method Not Allowed', type: 'https://httpstatus.es/405', status: 405, detail: `Method ${method} is not allowed for ${path}` });
+  return problem(405, {
+    title: 'Method Not Allowed',
+    type: 'https://httpstatus.es/405',
+    status: 405,
+    detail: `Method ${method} is not allowed for ${path}`,
+  });
 }
 
 /** #error-bodies: 500 `{"title":"ErrInternalServer","status":500,"detail":…,"trace_id":…}`. */
@@ -90,7 +101,10 @@ export function internalError(traceId: string): SbResponse {
 /** 502/503/504 from the front proxy: nginx page (*assumed*). */
 export function gatewayError(status: number): SbResponse {
   const text = { 502: 'Bad Gateway', 503: 'Service Temporarily Unavailable', 504: 'Gateway Time-out' }[status] ?? 'Error';
-  return html(status, `<html>\r\n<head><title>${status} ${text}</title></head>\r\n<body>\r\n<center><h1>${status} ${text}</h1></center>\r\n<hr><center>nginx</center>\r\n</body>\r\n</html>\r\n`);
+  return html(
+    status,
+    `<html>\r\n<head><title>${status} ${text}</title></head>\r\n<body>\r\n<center><h1>${status} ${text}</h1></center>\r\n<hr><center>nginx</center>\r\n</body>\r\n</html>\r\n`,
+  );
 }
 
 // ---- validation-errors (#error-bodies, the 400 example of the Kommo http-codes page) ----

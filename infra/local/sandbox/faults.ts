@@ -60,7 +60,9 @@ export class FaultInjector {
   }
 
   decide(method: string, path: string): FaultDecision {
-    const rule = this.rules.find((r) => r.re.test(path) && (!r.method || r.method.toUpperCase() === method) && (r.times === undefined || r.used < r.times));
+    const rule = this.rules.find(
+      (r) => r.re.test(path) && (!r.method || r.method.toUpperCase() === method) && (r.times === undefined || r.used < r.times),
+    );
     if (!rule) return { kind: 'none', latencyMs: 0 };
     rule.used++;
     const latencyMs = rule.latencyMs ?? 0;
@@ -79,6 +81,9 @@ export class FaultInjector {
 }
 
 function globToRegExp(glob: string): RegExp {
-  const src = glob.split('*').map((s) => s.replace(/[.+?^${}()|[\]\\]/g, '\\$&')).join('.*');
+  const src = glob
+    .split('*')
+    .map((s) => s.replace(/[.+?^${}()|[\]\\]/g, '\\$&'))
+    .join('.*');
   return new RegExp(`^${src}$`);
 }

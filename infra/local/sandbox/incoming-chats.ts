@@ -34,10 +34,15 @@ export function incomingChat(core: Core, ev: IncomingMessageEvent): void {
   if ([...state.chatLinks.values()].some((l) => l.chat_id === ev.chat_id)) return;
   const ctx = adminCtx(core);
   // Sources belong to an integration: the one the channel's settings name.
-  const bySource = ev.source_external_id !== undefined
-    ? [...state.sources.values()].find((s) => s.external_id === ev.source_external_id && s.client_id === ev.channel_client_id)
-    : undefined;
-  const candidates: Array<Pipeline | undefined> = [bySource ? state.pipelines.get(bySource.pipeline_id) : undefined, state.mainPipeline(), ...state.pipelines.values()];
+  const bySource =
+    ev.source_external_id !== undefined
+      ? [...state.sources.values()].find((s) => s.external_id === ev.source_external_id && s.client_id === ev.channel_client_id)
+      : undefined;
+  const candidates: Array<Pipeline | undefined> = [
+    bySource ? state.pipelines.get(bySource.pipeline_id) : undefined,
+    state.mainPipeline(),
+    ...state.pipelines.values(),
+  ];
   const pipeline = candidates.find((p): p is Pipeline => p !== undefined && unsortedStage(p) !== undefined);
   if (!pipeline) {
     core.log(`incoming chat ${ev.chat_id}: no pipeline has an Unsorted stage, nothing filed`);
@@ -48,19 +53,32 @@ export function incomingChat(core: Core, ev: IncomingMessageEvent): void {
   if (ev.client.phone) cf.push({ field_code: 'PHONE', values: [{ value: ev.client.phone, enum_code: 'MOB' }] });
   if (ev.client.email) cf.push({ field_code: 'EMAIL', values: [{ value: ev.client.email, enum_code: 'PRIV' }] });
   const errs: FieldError[] = [];
-  const contact = validateEntity(ctx, 'contacts', 'add', { name, created_by: 0, ...(cf.length ? { custom_fields_values: cf } : {}) }, 0, errs)
-    ?? validateEntity(ctx, 'contacts', 'add', { name, created_by: 0 }, 0, []);
+  const contact =
+    validateEntity(ctx, 'contacts', 'add', { name, created_by: 0, ...(cf.length ? { custom_fields_values: cf } : {}) }, 0, errs) ??
+    validateEntity(ctx, 'contacts', 'add', { name, created_by: 0 }, 0, []);
   const lead = validateEntity(ctx, 'leads', 'add', { name: `Чат: ${name}`, created_by: 0 }, 0, []);
   if (!contact || !lead) return;
   // unsorted-api "Метаданные неразобранного в категории chat".
   const metadata = {
-    from: name, to: ev.channel_title, received_at: ev.timestamp, service: ev.channel_title,
+    from: name,
+    to: ev.channel_title,
+    received_at: ev.timestamp,
+    service: ev.channel_title,
     client: { name, avatar: ev.client.avatar ?? null },
     origin: { chat_id: ev.chat_id, ref: null, visitor_uid: null },
-    last_message_text: ev.text ?? null, source_name: bySource?.name ?? ev.channel_title,
+    last_message_text: ev.text ?? null,
+    source_name: bySource?.name ?? ev.channel_title,
   };
   const entry = createUnsorted(ctx, {
-    category: 'chats', sourceUid: null, sourceName: bySource?.name ?? ev.channel_title, pipeline, createdAt: ctx.now, metadata, lead, contact, chatId: ev.chat_id,
+    category: 'chats',
+    sourceUid: null,
+    sourceName: bySource?.name ?? ev.channel_title,
+    pipeline,
+    createdAt: ctx.now,
+    metadata,
+    lead,
+    contact,
+    chatId: ev.chat_id,
   });
   if (entry.contact_id !== null) {
     const id = state.nextId('chatLink');

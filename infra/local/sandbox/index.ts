@@ -178,24 +178,45 @@ export async function startSandbox(opts: SandboxOptions = {}): Promise<Sandbox> 
   const specs = [{ ...opts.account, port: opts.port ?? opts.account?.port ?? 0 }, ...(opts.extraAccounts ?? [])];
   const infos: AccountInfo[] = specs.map((a, i) => {
     const id = a.id ?? firstId + i;
-    return { id, subdomain: a.subdomain ?? (i === 0 ? 'sandbox' : `sandbox${i + 1}`), name: a.name ?? 'Sandbox account', amojoId: a.amojoId ?? uuidFrom(id) };
+    return {
+      id,
+      subdomain: a.subdomain ?? (i === 0 ? 'sandbox' : `sandbox${i + 1}`),
+      name: a.name ?? 'Sandbox account',
+      amojoId: a.amojoId ?? uuidFrom(id),
+    };
   });
   for (const [i, a] of infos.entries()) {
-    if (infos.findIndex((b) => b.id === a.id || b.subdomain === a.subdomain || b.amojoId === a.amojoId) !== i) throw new Error(`sandbox account ${a.subdomain} (${a.id}) repeats another account's id, subdomain or amojo id`);
+    if (infos.findIndex((b) => b.id === a.id || b.subdomain === a.subdomain || b.amojoId === a.amojoId) !== i)
+      throw new Error(`sandbox account ${a.subdomain} (${a.id}) repeats another account's id, subdomain or amojo id`);
   }
   // amojo is one service for all accounts (amojo.amocrm.ru): every account's amojo_id may connect.
   // An incoming client message on an unlinked chat files an Unsorted entry in the account it belongs to (incomingChat ignores the others).
   const amojo = createAmojo({
-    clock, fetch: fetchFn, channels: opts.amojo?.channels ?? [], accounts: infos.map((a) => ({ amojoId: a.amojoId })), log,
+    clock,
+    fetch: fetchFn,
+    channels: opts.amojo?.channels ?? [],
+    accounts: infos.map((a) => ({ amojoId: a.amojoId })),
+    log,
     onIncoming: (ev) => {
       for (const b of built) incomingChat(b.core, ev);
     },
   });
   const router = new Router().add([
-    ...accountRoutes(), ...pipelineRoutes(), ...customFieldRoutes(), ...tagRoutes(), ...noteRoutes(), ...leadRoutes(),
-    ...contactRoutes(), ...taskRoutes(), ...catalogRoutes(), ...webhookRoutes(),
-    ...linkRoutes(), ...lossReasonRoutes(), ...eventRoutes(),
-    ...unsortedRoutes(), ...sourceRoutes(),
+    ...accountRoutes(),
+    ...pipelineRoutes(),
+    ...customFieldRoutes(),
+    ...tagRoutes(),
+    ...noteRoutes(),
+    ...leadRoutes(),
+    ...contactRoutes(),
+    ...taskRoutes(),
+    ...catalogRoutes(),
+    ...webhookRoutes(),
+    ...linkRoutes(),
+    ...lossReasonRoutes(),
+    ...eventRoutes(),
+    ...unsortedRoutes(),
+    ...sourceRoutes(),
   ]);
   const built = specs.map((spec, i) => buildAccount(spec, infos[i] as AccountInfo, i));
 
@@ -214,7 +235,11 @@ export async function startSandbox(opts: SandboxOptions = {}): Promise<Sandbox> 
     const makeDeliverer = (): WebhookDeliverer => {
       lastDeliverer?.stop(); // a reset cancels the old account's pending redeliveries
       lastDeliverer = new WebhookDeliverer({
-        fetch: fetchFn, clock, log, retryScale: opts.webhookRetryScale ?? 1, retryRequestId: opts.webhookRetryRequestId ?? 'new',
+        fetch: fetchFn,
+        clock,
+        log,
+        retryScale: opts.webhookRetryScale ?? 1,
+        retryRequestId: opts.webhookRetryRequestId ?? 'new',
         stillSubscribed: (d) => core.state.webhooks.get(d.id)?.destination === d.destination,
       });
       return lastDeliverer;
@@ -226,12 +251,15 @@ export async function startSandbox(opts: SandboxOptions = {}): Promise<Sandbox> 
       state: freshState(),
       freshState,
       oauth: undefined as unknown as OAuthServer, // set right below (needs core.state)
-      limiter: new RateLimiter({
-        perIntegrationPerSecond: l.perIntegrationPerSecond ?? 7,
-        perAccountPerSecond: l.perAccountPerSecond ?? 50,
-        violationsBeforeBlock: l.violationsBeforeBlock ?? 10,
-        violationWindowSeconds: l.violationWindowSeconds ?? 60,
-      }, clock),
+      limiter: new RateLimiter(
+        {
+          perIntegrationPerSecond: l.perIntegrationPerSecond ?? 7,
+          perAccountPerSecond: l.perAccountPerSecond ?? 50,
+          violationsBeforeBlock: l.violationsBeforeBlock ?? 10,
+          violationWindowSeconds: l.violationWindowSeconds ?? 60,
+        },
+        clock,
+      ),
       faults: new FaultInjector(createRng((seed + index) ^ 0x5eed)),
       counters: new Counters(),
       hub: undefined as unknown as WebhookHub, // set right below
@@ -250,19 +278,27 @@ export async function startSandbox(opts: SandboxOptions = {}): Promise<Sandbox> 
       accountHost: () => accountHost,
       log,
     };
-    core.oauth = new OAuthServer({
-      clock,
-      accountId: account.id,
-      accountHost: () => accountHost,
-      currentUserId: () => core.state.currentUserId(),
-      accessTokenTtlSeconds: opts.accessTokenTtlSeconds ?? 86_400,
-      refreshTokenTtlSeconds: opts.refreshTokenTtlSeconds ?? 90 * 86_400,
-      oldAccessTokenDiesOnRefresh: opts.oldAccessTokenDiesOnRefresh ?? false,
-      refreshGrace: () => core.settings.refreshGrace,
-      fetch: fetchFn,
-      log,
-    }, [...(opts.integrations ?? []), ...(spec.integrations ?? [])]);
-    core.hub = new WebhookHub(() => core.state, deliverer, () => url, () => clock.now());
+    core.oauth = new OAuthServer(
+      {
+        clock,
+        accountId: account.id,
+        accountHost: () => accountHost,
+        currentUserId: () => core.state.currentUserId(),
+        accessTokenTtlSeconds: opts.accessTokenTtlSeconds ?? 86_400,
+        refreshTokenTtlSeconds: opts.refreshTokenTtlSeconds ?? 90 * 86_400,
+        oldAccessTokenDiesOnRefresh: opts.oldAccessTokenDiesOnRefresh ?? false,
+        refreshGrace: () => core.settings.refreshGrace,
+        fetch: fetchFn,
+        log,
+      },
+      [...(opts.integrations ?? []), ...(spec.integrations ?? [])],
+    );
+    core.hub = new WebhookHub(
+      () => core.state,
+      deliverer,
+      () => url,
+      () => clock.now(),
+    );
     const admin = new SandboxAdmin(core);
     const { listener, closeHeld } = createListener(core, (req) => admin.http(req));
     const server = createServer(listener);
@@ -291,7 +327,12 @@ export async function startSandbox(opts: SandboxOptions = {}): Promise<Sandbox> 
     throw e;
   }
   const accounts: SandboxAccount[] = built.map((b) => ({
-    id: b.account.id, subdomain: b.account.subdomain, amojoId: b.account.amojoId, url: b.core.url(), accountHost: b.core.accountHost(), admin: b.admin,
+    id: b.account.id,
+    subdomain: b.account.subdomain,
+    amojoId: b.account.amojoId,
+    url: b.core.url(),
+    accountHost: b.core.accountHost(),
+    admin: b.admin,
   }));
   const first = accounts[0] as SandboxAccount;
   let closed = false;

@@ -34,7 +34,10 @@ export class RateLimiter {
   blocksImposed = 0;
   refused = 0;
 
-  constructor(private o: LimitOptions, private clock: SbClock) {}
+  constructor(
+    private o: LimitOptions,
+    private clock: SbClock,
+  ) {}
 
   configure(o: Partial<LimitOptions>): void {
     this.o = { ...this.o, ...o };

@@ -24,16 +24,41 @@ const sb = await startSandbox({
   host,
   seed: Number(process.env.SANDBOX_SEED ?? 1),
   account: { id: 31_000_001, subdomain: 'demo', name: 'Demo clinic' },
-  extraAccounts: Array.from({ length: accounts - 1 }, (_, i) => ({ id: 31_000_002 + i, subdomain: `demo${i + 2}`, name: `Demo clinic ${i + 2}`, port: port === 0 ? 0 : port + i + 1 })),
+  extraAccounts: Array.from({ length: accounts - 1 }, (_, i) => ({
+    id: 31_000_002 + i,
+    subdomain: `demo${i + 2}`,
+    name: `Demo clinic ${i + 2}`,
+    port: port === 0 ? 0 : port + i + 1,
+  })),
   integrations: [{ ...DEMO_INTEGRATION, redirectUri }],
-  amojo: { channels: [{ id: 'demo-channel-0000-0000-0000-000000000001', secret: 'demo-channel-secret', title: 'Demo channel', webhookUrl: 'http://127.0.0.1:3000/chat/amojo/:scope_id', clientId: DEMO_INTEGRATION.clientId }] },
+  amojo: {
+    channels: [
+      {
+        id: 'demo-channel-0000-0000-0000-000000000001',
+        secret: 'demo-channel-secret',
+        title: 'Demo channel',
+        webhookUrl: 'http://127.0.0.1:3000/chat/amojo/:scope_id',
+        clientId: DEMO_INTEGRATION.clientId,
+      },
+    ],
+  },
   log: quiet ? undefined : (line) => console.log(`[sandbox] ${line}`),
 });
 const webhook = arg('webhook') ?? process.env.SANDBOX_WEBHOOK_URL;
-const seedOne = (admin: typeof sb.admin) => admin.seed({
-  ...demoSeed(),
-  ...(webhook ? { webhooks: [{ destination: webhook, settings: ['add_lead', 'update_lead', 'status_lead', 'responsible_lead', 'add_contact', 'update_contact'] }] } : {}),
-});
+const seedOne = (admin: typeof sb.admin) =>
+  admin.seed({
+    ...demoSeed(),
+    ...(webhook
+      ? {
+          webhooks: [
+            {
+              destination: webhook,
+              settings: ['add_lead', 'update_lead', 'status_lead', 'responsible_lead', 'add_contact', 'update_contact'],
+            },
+          ],
+        }
+      : {}),
+  });
 const seeded = seedOne(sb.admin);
 for (const a of sb.accounts.slice(1)) seedOne(a.admin);
 
@@ -57,7 +82,10 @@ amoCRM sandbox (account "demo", id 31000001) on ${sb.url}
     ${webhook ? `webhooks go to ${webhook}` : 'start with --webhook <url> (or SANDBOX_WEBHOOK_URL) to subscribe a destination to lead/contact events'}
     curl ${sb.url}/_sandbox/webhooks/deliveries
 
-${sb.accounts.slice(1).map((a) => `  account "${a.subdomain}" (id ${a.id}) on ${a.url} (same demo data; its own tokens, admin at ${a.url}/_sandbox)`).join('\n')}
+${sb.accounts
+  .slice(1)
+  .map((a) => `  account "${a.subdomain}" (id ${a.id}) on ${a.url} (same demo data; its own tokens, admin at ${a.url}/_sandbox)`)
+  .join('\n')}
 admin endpoints:
 ${ADMIN_ENDPOINTS.map((l) => `  ${l}`).join('\n')}
 `);

@@ -66,8 +66,18 @@ export interface TokenPair {
 
 export type Grant = 'authorization_code' | 'refresh_token' | 'other';
 export type TokenOutcome =
-  | 'ok' | 'ok_grace' | 'invalid_client' | 'bad_request' | 'code_expired' | 'code_reused' | 'code_unknown'
-  | 'refresh_revoked' | 'refresh_expired' | 'refresh_unknown' | 'refresh_wrong_client' | 'blocked';
+  | 'ok'
+  | 'ok_grace'
+  | 'invalid_client'
+  | 'bad_request'
+  | 'code_expired'
+  | 'code_reused'
+  | 'code_unknown'
+  | 'refresh_revoked'
+  | 'refresh_expired'
+  | 'refresh_unknown'
+  | 'refresh_wrong_client'
+  | 'blocked';
 
 export interface TokenCall {
   at: number;
@@ -77,9 +87,7 @@ export interface TokenCall {
   status: number;
 }
 
-export type BearerCheck =
-  | { ok: true; pair: TokenPair }
-  | { ok: false; reason: 'missing' | 'unknown' | 'expired' | 'revoked' };
+export type BearerCheck = { ok: true; pair: TokenPair } | { ok: false; reason: 'missing' | 'unknown' | 'expired' | 'revoked' };
 
 function b64url(v: unknown): string {
   return Buffer.from(typeof v === 'string' ? v : JSON.stringify(v)).toString('base64url');
@@ -100,7 +108,10 @@ export class OAuthServer {
   private signingKey = randomBytes(32);
   authorizeDecision: 'approve' | 'deny' = 'approve';
 
-  constructor(private readonly o: OAuthOptions, integrations: IntegrationConfig[]) {
+  constructor(
+    private readonly o: OAuthOptions,
+    integrations: IntegrationConfig[],
+  ) {
     for (const i of integrations) this.integrations.set(i.clientId, { ...i, installed: true });
   }
 
@@ -172,7 +183,7 @@ export class OAuthServer {
     const body = this.readBody(req);
     const grantRaw = body ? str(body.grant_type) : undefined;
     const grant: Grant = grantRaw === 'authorization_code' || grantRaw === 'refresh_token' ? grantRaw : 'other';
-    const clientId = body ? str(body.client_id) ?? null : null;
+    const clientId = body ? (str(body.client_id) ?? null) : null;
     const done = (outcome: TokenOutcome, res: SbResponse): SbResponse => {
       this.calls.push({ at: this.o.clock.now(), grant, outcome, clientId, status: res.status });
       this.o.log(`token ${grant} → ${outcome} (${res.status})`);
@@ -206,7 +217,8 @@ export class OAuthServer {
     if (old.clientId !== integ.clientId) return done('refresh_wrong_client', oauthRefreshRejected('Token is not linked to client'));
     // docs/amocrm-protocol.md#rotation-and-the-grace-rule: reusing an already-used refresh token → 401 "Token has been revoked".
     if (old.refreshState === 'revoked') return done('refresh_revoked', oauthRefreshRejected('Token has been revoked'));
-    if (old.refreshExpiresAt !== null && now >= old.refreshExpiresAt) return done('refresh_expired', oauthRefreshRejected('Token has expired'));
+    if (old.refreshExpiresAt !== null && now >= old.refreshExpiresAt)
+      return done('refresh_expired', oauthRefreshRejected('Token has expired'));
     const grace = old.refreshState === 'spent';
     // Refreshing with a refresh token is a use of its pair: the pair's parent can no longer be
     // reused (docs/amocrm-protocol.md#rotation-and-the-grace-rule: the old one works "until you use the new one").
@@ -224,7 +236,13 @@ export class OAuthServer {
     const body = this.readBody(req);
     const g = body ? str(body.grant_type) : undefined;
     const grant: Grant = g === 'authorization_code' || g === 'refresh_token' ? g : 'other';
-    this.calls.push({ at: this.o.clock.now(), grant, outcome: 'blocked', clientId: body ? str(body.client_id) ?? null : null, status: 403 });
+    this.calls.push({
+      at: this.o.clock.now(),
+      grant,
+      outcome: 'blocked',
+      clientId: body ? (str(body.client_id) ?? null) : null,
+      status: 403,
+    });
   }
 
   private readBody(req: SbRequest): Record<string, unknown> | undefined {
@@ -257,7 +275,11 @@ export class OAuthServer {
     const accessToken = this.jwt(id, clientId, userId, now, now + ttl * 1000);
     const refreshToken = how === 'long_lived' ? null : `def50200${randomBytes(96).toString('hex')}`;
     const pair: TokenPair = {
-      id, clientId, userId, accessToken, refreshToken,
+      id,
+      clientId,
+      userId,
+      accessToken,
+      refreshToken,
       issuedAt: now,
       accessExpiresAt: now + ttl * 1000,
       refreshExpiresAt: refreshToken ? now + this.o.refreshTokenTtlSeconds * 1000 : null,
@@ -283,9 +305,18 @@ export class OAuthServer {
   private jwt(jti: string, clientId: string, userId: number, iat: number, exp: number): string {
     const head = b64url({ typ: 'JWT', alg: 'HS256' });
     const payload = b64url({
-      aud: clientId, jti, iat: Math.floor(iat / 1000), nbf: Math.floor(iat / 1000), exp: Math.floor(exp / 1000),
-      sub: String(userId), grant_type: '', account_id: this.o.accountId, base_domain: 'amocrm.ru', version: 2,
-      scopes: ['crm', 'notifications'], api_domain: this.o.accountHost(),
+      aud: clientId,
+      jti,
+      iat: Math.floor(iat / 1000),
+      nbf: Math.floor(iat / 1000),
+      exp: Math.floor(exp / 1000),
+      sub: String(userId),
+      grant_type: '',
+      account_id: this.o.accountId,
+      base_domain: 'amocrm.ru',
+      version: 2,
+      scopes: ['crm', 'notifications'],
+      api_domain: this.o.accountHost(),
     });
     const sig = createHmac('sha256', this.signingKey).update(`${head}.${payload}`).digest('base64url');
     return `${head}.${payload}.${sig}`;
@@ -362,7 +393,11 @@ export class OAuthServer {
     url.searchParams.set('account_id', accountId);
     url.searchParams.set('signature', signature);
     try {
-      const res = await this.o.fetch(url, { method: 'GET', headers: { 'user-agent': 'amoService-oAuth-Code-Sender/1.0' }, signal: AbortSignal.timeout(3000) });
+      const res = await this.o.fetch(url, {
+        method: 'GET',
+        headers: { 'user-agent': 'amoService-oAuth-Code-Sender/1.0' },
+        signal: AbortSignal.timeout(3000),
+      });
       await res.arrayBuffer();
       return { revoked, hook: { url: url.toString(), status: res.status } };
     } catch (e) {

@@ -49,9 +49,7 @@ interface Compiled extends RestRoute {
 }
 
 export type RouteMatch =
-  | { kind: 'ok'; route: RestRoute; params: Record<string, string> }
-  | { kind: 'method'; template: string }
-  | { kind: 'none' };
+  { kind: 'ok'; route: RestRoute; params: Record<string, string> } | { kind: 'method'; template: string } | { kind: 'none' };
 
 export class Router {
   private routes: Compiled[] = [];
@@ -80,7 +78,9 @@ export class Router {
         continue;
       }
       const params: Record<string, string> = {};
-      r.names.forEach((n, i) => { params[n] = m[i + 1] ?? ''; });
+      r.names.forEach((n, i) => {
+        params[n] = m[i + 1] ?? '';
+      });
       return { kind: 'ok', route: r, params };
     }
     return template ? { kind: 'method', template } : { kind: 'none' };

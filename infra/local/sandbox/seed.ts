@@ -11,7 +11,7 @@
 import { addField, addPredefinedFields, applyCustomFields, validateCustomFields, type FieldSeed } from './custom-fields.ts';
 import type { FieldError, RequestErrors } from './errors.ts';
 import type { RestCtx } from './router.ts';
-import type { AccountState} from './state.ts';
+import type { AccountState } from './state.ts';
 import { ENTITY_KINDS, type EntityKind, type Pipeline, type Status, type User } from './state.ts';
 import { applyEntity, LOST, WON, type EntityOp } from './resources/entities.ts';
 import { validateAll } from './resources/entity-routes.ts';
@@ -73,7 +73,12 @@ export interface SeedSpec {
 export interface SeedResult {
   users: number[];
   pipelines: Array<{ id: number; name: string; statuses: Array<{ id: number; name: string }> }>;
-  customFields: Partial<Record<EntityKind, Array<{ id: number; name: string; code: string | null; type: string; enums: Array<{ id: number; value: string }> | null }>>>;
+  customFields: Partial<
+    Record<
+      EntityKind,
+      Array<{ id: number; name: string; code: string | null; type: string; enums: Array<{ id: number; value: string }> | null }>
+    >
+  >;
   tags: Partial<Record<EntityKind, number[]>>;
   companies: number[];
   contacts: number[];
@@ -83,7 +88,10 @@ export interface SeedResult {
 }
 
 export class SeedError extends Error {
-  constructor(message: string, readonly details: unknown) {
+  constructor(
+    message: string,
+    readonly details: unknown,
+  ) {
     super(message);
     this.name = 'SeedError';
   }
@@ -94,19 +102,40 @@ const STATUS_COLORS = ['#99ccff', '#ffff99', '#ffcc66', '#deff81', '#87f2c0', '#
 export function addPipeline(state: AccountState, seed: PipelineSeed): Pipeline {
   const id = state.claimId('pipeline', seed.id);
   const statuses: Status[] = seed.statuses.map((s, i) => ({
-    id: state.claimId('status', s.id), name: s.name, sort: s.sort ?? (i + 1) * 10, is_editable: s.type !== 1,
-    color: s.color ?? STATUS_COLORS[i % STATUS_COLORS.length] ?? '#99ccff', type: s.type ?? 0,
+    id: state.claimId('status', s.id),
+    name: s.name,
+    sort: s.sort ?? (i + 1) * 10,
+    is_editable: s.type !== 1,
+    color: s.color ?? STATUS_COLORS[i % STATUS_COLORS.length] ?? '#99ccff',
+    type: s.type ?? 0,
   }));
-  if (!statuses.some((s) => s.id === WON)) statuses.push({ id: WON, name: 'Успешно реализовано', sort: 10000, is_editable: false, color: '#CCFF66', type: 0 });
-  if (!statuses.some((s) => s.id === LOST)) statuses.push({ id: LOST, name: 'Закрыто и не реализовано', sort: 11000, is_editable: false, color: '#D5D8DB', type: 0 });
-  const p: Pipeline = { id, name: seed.name, sort: seed.sort ?? (state.pipelines.size + 1), is_main: seed.is_main ?? state.pipelines.size === 0, is_unsorted_on: seed.is_unsorted_on ?? statuses.some((s) => s.type === 1), is_archive: false, statuses };
+  if (!statuses.some((s) => s.id === WON))
+    statuses.push({ id: WON, name: 'Успешно реализовано', sort: 10000, is_editable: false, color: '#CCFF66', type: 0 });
+  if (!statuses.some((s) => s.id === LOST))
+    statuses.push({ id: LOST, name: 'Закрыто и не реализовано', sort: 11000, is_editable: false, color: '#D5D8DB', type: 0 });
+  const p: Pipeline = {
+    id,
+    name: seed.name,
+    sort: seed.sort ?? state.pipelines.size + 1,
+    is_main: seed.is_main ?? state.pipelines.size === 0,
+    is_unsorted_on: seed.is_unsorted_on ?? statuses.some((s) => s.type === 1),
+    is_archive: false,
+    statuses,
+  };
   state.pipelines.set(id, p);
   return p;
 }
 
 function addUser(state: AccountState, u: UserSeed, first: boolean): User {
   const id = state.claimId('user', u.id);
-  const user: User = { id, name: u.name, email: u.email ?? `user${id}@example.test`, lang: u.lang ?? 'ru', is_admin: u.is_admin ?? first, group_id: u.group_id ?? 0 };
+  const user: User = {
+    id,
+    name: u.name,
+    email: u.email ?? `user${id}@example.test`,
+    lang: u.lang ?? 'ru',
+    is_admin: u.is_admin ?? first,
+    group_id: u.group_id ?? 0,
+  };
   state.users.set(id, user);
   return user;
 }
@@ -115,8 +144,16 @@ function addUser(state: AccountState, u: UserSeed, first: boolean): User {
 export function bootstrap(state: AccountState): void {
   addUser(state, { name: 'Администратор', email: 'admin@example.test', is_admin: true }, true);
   addPipeline(state, {
-    name: 'Воронка', is_main: true, is_unsorted_on: true,
-    statuses: [{ name: 'Неразобранное', type: 1, color: '#c1c1c1' }, { name: 'Первичный контакт' }, { name: 'Переговоры' }, { name: 'Принимают решение' }, { name: 'Согласование договора' }],
+    name: 'Воронка',
+    is_main: true,
+    is_unsorted_on: true,
+    statuses: [
+      { name: 'Неразобранное', type: 1, color: '#c1c1c1' },
+      { name: 'Первичный контакт' },
+      { name: 'Переговоры' },
+      { name: 'Принимают решение' },
+      { name: 'Согласование договора' },
+    ],
   });
   addPredefinedFields(state);
   state.taskTypes.set(1, { id: 1, name: 'Связаться', code: 'FOLLOW_UP' });
@@ -125,7 +162,12 @@ export function bootstrap(state: AccountState): void {
 }
 
 /** Runs entity seeds through the REST validation; `id` in an item forces that id. */
-function seedEntities(ctx: RestCtx, kind: EntityKind, items: Array<Record<string, unknown>>, adjust?: (op: EntityOp, i: number) => void): number[] {
+function seedEntities(
+  ctx: RestCtx,
+  kind: EntityKind,
+  items: Array<Record<string, unknown>>,
+  adjust?: (op: EntityOp, i: number) => void,
+): number[] {
   const v = validateAll(ctx, kind, 'add', items);
   if (!v.ok) throw new SeedError(`seed: invalid ${kind}`, v.failed satisfies RequestErrors[]);
   const idKind = kind === 'leads' ? 'lead' : kind === 'contacts' ? 'contact' : 'company';
@@ -143,7 +185,17 @@ function seedEntities(ctx: RestCtx, kind: EntityKind, items: Array<Record<string
 export function applySeed(given: RestCtx, spec: SeedSpec): SeedResult {
   let ctx = given;
   const state = ctx.state;
-  const res: SeedResult = { users: [], pipelines: [], customFields: {}, tags: {}, companies: [], contacts: [], leads: [], catalogs: [], webhooks: [] };
+  const res: SeedResult = {
+    users: [],
+    pipelines: [],
+    customFields: {},
+    tags: {},
+    companies: [],
+    contacts: [],
+    leads: [],
+    catalogs: [],
+    webhooks: [],
+  };
   if (spec.users?.length) {
     state.users.clear();
     res.users = spec.users.map((u, i) => addUser(state, u, i === 0).id);
@@ -155,7 +207,11 @@ export function applySeed(given: RestCtx, spec: SeedSpec): SeedResult {
     state.pipelines.clear();
     for (const p of spec.pipelines) addPipeline(state, p);
   }
-  res.pipelines = [...state.pipelines.values()].map((p) => ({ id: p.id, name: p.name, statuses: p.statuses.map((s) => ({ id: s.id, name: s.name })) }));
+  res.pipelines = [...state.pipelines.values()].map((p) => ({
+    id: p.id,
+    name: p.name,
+    statuses: p.statuses.map((s) => ({ id: s.id, name: s.name })),
+  }));
   if (spec.taskTypes?.length) {
     state.taskTypes.clear();
     for (const t of spec.taskTypes) {
@@ -211,7 +267,18 @@ export function applySeed(given: RestCtx, spec: SeedSpec): SeedResult {
   if (spec.leads) res.leads = seedEntities(ctx, 'leads', spec.leads);
   for (const c of spec.catalogs ?? []) {
     const id = state.claimId('catalog', c.id);
-    state.catalogs.set(id, { id, name: c.name, type: c.type ?? 'regular', sort: 10, created_by: ctx.userId, updated_by: ctx.userId, created_at: ctx.now, updated_at: ctx.now, can_add_elements: true, can_link_multiple: true });
+    state.catalogs.set(id, {
+      id,
+      name: c.name,
+      type: c.type ?? 'regular',
+      sort: 10,
+      created_by: ctx.userId,
+      updated_by: ctx.userId,
+      created_at: ctx.now,
+      updated_at: ctx.now,
+      can_add_elements: true,
+      can_link_multiple: true,
+    });
     const fields = (c.fields ?? []).map((f) => addField(state, 'catalogs', f, false, id).id);
     const defs = state.fieldsOf('catalogs', id);
     const elements = (c.elements ?? []).map((e, i) => {
@@ -219,14 +286,31 @@ export function applySeed(given: RestCtx, spec: SeedSpec): SeedResult {
       const cf = validateCustomFields(defs, e.custom_fields_values, errs);
       if (errs.length) throw new SeedError(`seed: invalid element ${i} of catalog ${c.name}`, errs);
       const eid = state.claimId('element', e.id);
-      state.elements.set(eid, { id: eid, catalog_id: id, name: e.name, created_by: ctx.userId, updated_by: ctx.userId, created_at: ctx.now, updated_at: ctx.now, custom: applyCustomFields([], cf) });
+      state.elements.set(eid, {
+        id: eid,
+        catalog_id: id,
+        name: e.name,
+        created_by: ctx.userId,
+        updated_by: ctx.userId,
+        created_at: ctx.now,
+        updated_at: ctx.now,
+        custom: applyCustomFields([], cf),
+      });
       return eid;
     });
     res.catalogs.push({ id, fields, elements });
   }
   for (const w of spec.webhooks ?? []) {
     const id = state.nextId('webhook');
-    state.webhooks.set(id, { id, destination: w.destination, settings: [...w.settings], sort: w.sort ?? 1, created_at: ctx.now, updated_at: ctx.now, created_by: ctx.userId });
+    state.webhooks.set(id, {
+      id,
+      destination: w.destination,
+      settings: [...w.settings],
+      sort: w.sort ?? 1,
+      created_at: ctx.now,
+      updated_at: ctx.now,
+      created_by: ctx.userId,
+    });
     res.webhooks.push(id);
   }
   return res;

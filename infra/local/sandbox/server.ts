@@ -16,9 +16,15 @@ export type AdminHttp = (req: SbRequest) => Promise<SbResponse>;
 const MAX_BODY = 20 * 1024 * 1024;
 
 /** `lost`: the status the request got before its answer was thrown away (the lost-answer fault). */
-type Outcome = { kind: 'response'; res: SbResponse; label: string | null } | { kind: 'hold'; label: string; lost?: number } | { kind: 'drop'; label: string; lost?: number };
+type Outcome =
+  | { kind: 'response'; res: SbResponse; label: string | null }
+  | { kind: 'hold'; label: string; lost?: number }
+  | { kind: 'drop'; label: string; lost?: number };
 
-export function createListener(core: Core, admin: AdminHttp): { listener: (req: IncomingMessage, res: ServerResponse) => void; closeHeld(): void } {
+export function createListener(
+  core: Core,
+  admin: AdminHttp,
+): { listener: (req: IncomingMessage, res: ServerResponse) => void; closeHeld(): void } {
   const held = new Set<ServerResponse>();
 
   async function readBody(req: IncomingMessage): Promise<Buffer> {
@@ -57,13 +63,15 @@ export function createListener(core: Core, admin: AdminHttp): { listener: (req: 
     if (fault.latencyMs > 0) await new Promise((r) => setTimeout(r, fault.latencyMs));
     if (fault.kind === 'drop') return { kind: 'drop', label };
     if (fault.kind === 'hold') return { kind: 'hold', label };
-    if (fault.kind === 'error') return { kind: 'response', res: fault.status === 500 ? internalError(randomUUID()) : gatewayError(fault.status), label };
+    if (fault.kind === 'error')
+      return { kind: 'response', res: fault.status === 500 ? internalError(randomUUID()) : gatewayError(fault.status), label };
     if (fault.kind === 'lost') {
       // Lost answer: the rest of the pipeline runs (a write is applied), then the answer is thrown away.
       const out = await pipeline(req, true);
       return { kind: fault.then, label, ...(out.kind === 'response' ? { lost: out.res.status } : {}) };
     }
-    if (req.path.startsWith('/v2/origin/custom/')) return { kind: 'response', res: (await core.amojo.route(req)) ?? notFound(req.method, req.path), label };
+    if (req.path.startsWith('/v2/origin/custom/'))
+      return { kind: 'response', res: (await core.amojo.route(req)) ?? notFound(req.method, req.path), label };
     // 2. block: every request to the account, the token endpoint included (docs/amocrm-protocol.md#blocking, amocrm-api-php #563).
     if (core.limiter.block) {
       if (label === '/oauth2/access_token') core.oauth.recordBlocked(req);
@@ -74,7 +82,8 @@ export function createListener(core: Core, admin: AdminHttp): { listener: (req: 
       return { kind: 'response', res: req.method === 'POST' ? core.oauth.token(req) : methodNotAllowed(req.method, req.path), label };
     }
     // /api/v2/ only for the legacy catalog_elements delete (resources/catalogs.ts); same Bearer auth and limits.
-    if (!req.path.startsWith('/api/v4/') && !req.path.startsWith('/api/v2/')) return { kind: 'response', res: notFound(req.method, req.path), label };
+    if (!req.path.startsWith('/api/v4/') && !req.path.startsWith('/api/v2/'))
+      return { kind: 'response', res: notFound(req.method, req.path), label };
     // 3. auth
     const auth = core.oauth.checkBearer(req.headers.authorization);
     if (!auth.ok) return { kind: 'response', res: unauthorized(), label };
@@ -105,7 +114,8 @@ export function createListener(core: Core, admin: AdminHttp): { listener: (req: 
         const body = await readBody(req);
         const url = new URL(req.url ?? '/', 'http://sandbox.invalid');
         const headers: Record<string, string> = {};
-        for (const [k, v] of Object.entries(req.headers)) if (v !== undefined) headers[k.toLowerCase()] = Array.isArray(v) ? v.join(', ') : v;
+        for (const [k, v] of Object.entries(req.headers))
+          if (v !== undefined) headers[k.toLowerCase()] = Array.isArray(v) ? v.join(', ') : v;
         sbReq = { method: (req.method ?? 'GET').toUpperCase(), path: url.pathname, query: url.searchParams, headers, body };
         const out = await pipeline(sbReq);
         if (out.kind === 'drop') {
@@ -116,7 +126,9 @@ export function createListener(core: Core, admin: AdminHttp): { listener: (req: 
         }
         if (out.kind === 'hold') {
           core.counters.add(sbReq.method, out.label, 'timeout');
-          core.log(`${sbReq.method} ${sbReq.path} → ${out.lost !== undefined ? `processed (${out.lost}), then ` : ''}held without answer (fault)`);
+          core.log(
+            `${sbReq.method} ${sbReq.path} → ${out.lost !== undefined ? `processed (${out.lost}), then ` : ''}held without answer (fault)`,
+          );
           held.add(res);
           res.on('close', () => held.delete(res));
           return;
@@ -128,7 +140,9 @@ export function createListener(core: Core, admin: AdminHttp): { listener: (req: 
         send(res, out.res);
       } catch (e) {
         const traceId = randomUUID();
-        core.log(`sandbox error ${traceId} on ${sbReq?.method ?? req.method} ${sbReq?.path ?? ''}: ${e instanceof Error ? e.stack ?? e.message : String(e)}`);
+        core.log(
+          `sandbox error ${traceId} on ${sbReq?.method ?? req.method} ${sbReq?.path ?? ''}: ${e instanceof Error ? (e.stack ?? e.message) : String(e)}`,
+        );
         if (!res.headersSent) send(res, internalError(traceId));
         else res.destroy();
       }

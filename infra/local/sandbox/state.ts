@@ -258,15 +258,49 @@ export interface Source {
 }
 
 export type IdKind =
-  | 'user' | 'pipeline' | 'status' | 'field' | 'enum' | 'tag' | 'lead' | 'contact' | 'company'
-  | 'task' | 'taskType' | 'note' | 'catalog' | 'element' | 'webhook' | 'chatLink' | 'lossReason' | 'event' | 'unsorted' | 'source';
+  | 'user'
+  | 'pipeline'
+  | 'status'
+  | 'field'
+  | 'enum'
+  | 'tag'
+  | 'lead'
+  | 'contact'
+  | 'company'
+  | 'task'
+  | 'taskType'
+  | 'note'
+  | 'catalog'
+  | 'element'
+  | 'webhook'
+  | 'chatLink'
+  | 'lossReason'
+  | 'event'
+  | 'unsorted'
+  | 'source';
 
 /** Id ranges per kind; a seed-derived offset is added so different seeds give different ids. */
 const ID_BASE: Record<IdKind, number> = {
-  user: 8_000_000, pipeline: 7_000_000, status: 60_000_000, field: 900_000, enum: 1_900_000,
-  tag: 300_000, lead: 30_000_000, contact: 40_000_000, company: 50_000_000, task: 20_000_000,
-  taskType: 3_000, note: 100_000_000, catalog: 10_000, element: 700_000, webhook: 1_000_000, chatLink: 26_000,
-  lossReason: 4_200_000, event: 0, unsorted: 1, source: 9_000,
+  user: 8_000_000,
+  pipeline: 7_000_000,
+  status: 60_000_000,
+  field: 900_000,
+  enum: 1_900_000,
+  tag: 300_000,
+  lead: 30_000_000,
+  contact: 40_000_000,
+  company: 50_000_000,
+  task: 20_000_000,
+  taskType: 3_000,
+  note: 100_000_000,
+  catalog: 10_000,
+  element: 700_000,
+  webhook: 1_000_000,
+  chatLink: 26_000,
+  lossReason: 4_200_000,
+  event: 0,
+  unsorted: 1,
+  source: 9_000,
 };
 
 export class AccountState {
@@ -294,7 +328,10 @@ export class AccountState {
   sources = new Map<number, Source>();
   private seq: Record<IdKind, number>;
 
-  constructor(readonly account: AccountInfo, rng: Rng) {
+  constructor(
+    readonly account: AccountInfo,
+    rng: Rng,
+  ) {
     const offset = rng.int(0, 999) * 10;
     this.seq = Object.fromEntries(Object.entries(ID_BASE).map(([k, v]) => [k, v + offset])) as Record<IdKind, number>;
   }

@@ -10,12 +10,26 @@ import type { AccountState, Company, Contact, Lead, Note, Task } from './state.t
 
 export function leadForWebhook(state: AccountState, l: Lead): LeadForWebhook {
   return {
-    id: l.id, name: l.name, price: l.price, status_id: l.status_id, pipeline_id: l.pipeline_id,
-    responsible_user_id: l.responsible_user_id, created_by: l.created_by, updated_by: l.updated_by,
-    created_at: l.created_at, updated_at: l.updated_at, account_id: state.account.id,
+    id: l.id,
+    name: l.name,
+    price: l.price,
+    status_id: l.status_id,
+    pipeline_id: l.pipeline_id,
+    responsible_user_id: l.responsible_user_id,
+    created_by: l.created_by,
+    updated_by: l.updated_by,
+    created_at: l.created_at,
+    updated_at: l.updated_at,
+    account_id: state.account.id,
     custom_fields_values: l.custom.map((f) => {
       const def = state.fields.get(f.field_id);
-      return { field_id: f.field_id, field_name: def?.name ?? '', field_code: def?.code ?? null, field_type: def?.type ?? 'text', values: f.values.map((v) => ({ value: v.value, enum_id: v.enum_id ?? null })) };
+      return {
+        field_id: f.field_id,
+        field_name: def?.name ?? '',
+        field_code: def?.code ?? null,
+        field_type: def?.type ?? 'text',
+        values: f.values.map((v) => ({ value: v.value, enum_id: v.enum_id ?? null })),
+      };
     }),
     _embedded: { tags: l.tags.map((id) => ({ id, name: state.tags.leads.get(id)?.name ?? '' })) },
   };
@@ -26,7 +40,11 @@ export function leadForWebhook(state: AccountState, l: Lead): LeadForWebhook {
  * updates that changed the stage (webhook-06); `old_responsible_user_id` in responsible events
  * (webhook-08, docs/amocrm-protocol.md#delivery-format).
  */
-export function leadItem(state: AccountState, l: Lead, change: { oldStatusId?: number; oldResponsibleUserId?: number } = {}): Record<string, unknown> {
+export function leadItem(
+  state: AccountState,
+  l: Lead,
+  change: { oldStatusId?: number; oldResponsibleUserId?: number } = {},
+): Record<string, unknown> {
   const item = leadStatusItem(leadForWebhook(state, l), { oldStatusId: change.oldStatusId ?? l.status_id });
   if (change.oldStatusId === undefined) delete item.old_status_id;
   if (change.oldResponsibleUserId !== undefined) item.old_responsible_user_id = String(change.oldResponsibleUserId);
@@ -48,9 +66,13 @@ function tagsOf(state: AccountState, kind: 'contacts' | 'companies', ids: number
 /** `contacts[add|update|responsible]` with `type=contact` (webhook-09/-10/-11). */
 export function contactItem(state: AccountState, c: Contact, change: { oldResponsibleUserId?: number } = {}): Record<string, unknown> {
   const item: Record<string, unknown> = {
-    id: String(c.id), name: c.name, responsible_user_id: String(c.responsible_user_id),
-    date_create: String(c.created_at), last_modified: String(c.updated_at),
-    created_user_id: String(c.created_by), modified_user_id: String(c.updated_by),
+    id: String(c.id),
+    name: c.name,
+    responsible_user_id: String(c.responsible_user_id),
+    date_create: String(c.created_at),
+    last_modified: String(c.updated_at),
+    created_user_id: String(c.created_by),
+    modified_user_id: String(c.updated_by),
   };
   const company = c.company_id ? state.companies.get(c.company_id) : undefined;
   if (company) {
@@ -72,9 +94,13 @@ export function contactItem(state: AccountState, c: Contact, change: { oldRespon
 /** Companies arrive under `contacts[…]` with `type=company` (webhook-12, docs/amocrm-protocol.md#delivery-format). */
 export function companyItem(state: AccountState, c: Company, change: { oldResponsibleUserId?: number } = {}): Record<string, unknown> {
   const item: Record<string, unknown> = {
-    id: String(c.id), name: c.name, responsible_user_id: String(c.responsible_user_id),
-    date_create: String(c.created_at), last_modified: String(c.updated_at),
-    created_user_id: String(c.created_by), modified_user_id: String(c.updated_by),
+    id: String(c.id),
+    name: c.name,
+    responsible_user_id: String(c.responsible_user_id),
+    date_create: String(c.created_at),
+    last_modified: String(c.updated_at),
+    created_user_id: String(c.created_by),
+    modified_user_id: String(c.updated_by),
     account_id: String(state.account.id),
   };
   if (c.custom.length) item.custom_fields = webhookCustomFields(state, c.custom);
@@ -101,10 +127,16 @@ export function taskItem(state: AccountState, t: Task): Record<string, unknown> 
     item.element_type = ELEMENT_TYPE[t.entity_type] ?? '0';
   }
   Object.assign(item, {
-    task_type: String(t.task_type_id), date_create: phpDate(t.created_at), text: t.text,
-    status: t.is_completed ? '1' : '0', account_id: String(state.account.id), created_user_id: String(t.created_by),
-    last_modified: phpDate(t.updated_at), responsible_user_id: String(t.responsible_user_id),
-    complete_till: phpDate(t.complete_till), complete_before: String(t.complete_till),
+    task_type: String(t.task_type_id),
+    date_create: phpDate(t.created_at),
+    text: t.text,
+    status: t.is_completed ? '1' : '0',
+    account_id: String(state.account.id),
+    created_user_id: String(t.created_by),
+    last_modified: phpDate(t.updated_at),
+    responsible_user_id: String(t.responsible_user_id),
+    complete_till: phpDate(t.complete_till),
+    complete_before: String(t.complete_till),
   });
   if (t.is_completed) {
     item.action_close = '1';
@@ -113,7 +145,14 @@ export function taskItem(state: AccountState, t: Task): Record<string, unknown> 
   return item;
 }
 
-const NOTE_TYPE_CODE: Record<string, string> = { common: '4', call_in: '10', call_out: '11', service_message: '25', sms_in: '102', sms_out: '103' };
+const NOTE_TYPE_CODE: Record<string, string> = {
+  common: '4',
+  call_in: '10',
+  call_out: '11',
+  service_message: '25',
+  sms_in: '102',
+  sms_out: '103',
+};
 
 /** `leads|contacts[note][i][note][…]` (webhook-13, docs/amocrm-protocol.md#delivery-format). Values unquoted (the fixture's quotes are a 2017 artefact). */
 export function noteItem(state: AccountState, n: Note): Record<string, unknown> {

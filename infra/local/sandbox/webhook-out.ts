@@ -21,8 +21,14 @@ import type { SbClock } from './types.ts';
 export function phpUrlencode(value: string): string {
   let out = '';
   for (const byte of Buffer.from(value, 'utf8')) {
-    if ((byte >= 0x41 && byte <= 0x5a) || (byte >= 0x61 && byte <= 0x7a) || (byte >= 0x30 && byte <= 0x39)
-      || byte === 0x2d || byte === 0x5f || byte === 0x2e) {
+    if (
+      (byte >= 0x41 && byte <= 0x5a) ||
+      (byte >= 0x61 && byte <= 0x7a) ||
+      (byte >= 0x30 && byte <= 0x39) ||
+      byte === 0x2d ||
+      byte === 0x5f ||
+      byte === 0x2e
+    ) {
       out += String.fromCharCode(byte);
     } else if (byte === 0x20) {
       out += '+';
@@ -102,7 +108,11 @@ export interface WebhookAccount {
  * The account block is `account[subdomain]`, `account[id]`, `account[_links][self]`: first in the
  * captures from 2023-09 on (default), last in the older ones (`accountFirst: false`) — fixtures README.
  */
-export function encodeWebhookBody(account: WebhookAccount, events: ReadonlyArray<WebhookEvent>, opts: { accountFirst?: boolean } = {}): string {
+export function encodeWebhookBody(
+  account: WebhookAccount,
+  events: ReadonlyArray<WebhookEvent>,
+  opts: { accountFirst?: boolean } = {},
+): string {
   const grouped: Record<string, Record<string, Array<Record<string, unknown>>>> = {};
   for (const e of events) {
     const byAction = (grouped[e.entity] ??= {});
@@ -185,7 +195,8 @@ export function leadStatusItem(lead: LeadForWebhook, change: { oldStatusId: numb
   const tags = lead._embedded?.tags ?? [];
   if (tags.length > 0) item.tags = tags.map((t) => ({ id: String(t.id), name: t.name }));
   item.account_id = String(lead.account_id);
-  if (lead.custom_fields_values && lead.custom_fields_values.length > 0) item.custom_fields = webhookCustomFields(lead.custom_fields_values);
+  if (lead.custom_fields_values && lead.custom_fields_values.length > 0)
+    item.custom_fields = webhookCustomFields(lead.custom_fields_values);
   item.created_at = String(lead.created_at);
   item.updated_at = String(lead.updated_at);
   return item;
@@ -361,7 +372,8 @@ export class WebhookDeliverer {
 
   /** Redeliveries waiting for their time, soonest first. */
   pendingRetries(): PendingRetry[] {
-    return [...this.scheduled.values()].sort((a, b) => a.dueAt - b.dueAt || a.id - b.id)
+    return [...this.scheduled.values()]
+      .sort((a, b) => a.dueAt - b.dueAt || a.id - b.id)
       .map(({ body: _b, timer: _t, requestId: _r, ...p }) => ({ ...p }));
   }
 
@@ -398,16 +410,39 @@ export class WebhookDeliverer {
   private fire(r: Scheduled): Promise<DeliveryResult> {
     if (r.timer) clearTimeout(r.timer);
     this.scheduled.delete(r.id);
-    return this.track(this.attempt({ id: r.webhookId, destination: r.destination }, r.body, r.attempt, this.retryRequestId === 'same' ? r.requestId : undefined));
+    return this.track(
+      this.attempt(
+        { id: r.webhookId, destination: r.destination },
+        r.body,
+        r.attempt,
+        this.retryRequestId === 'same' ? r.requestId : undefined,
+      ),
+    );
   }
 
-  private schedule(dest: { id: number; destination: string }, body: string, attempt: number, at: number, status: number | null, error: string | undefined, requestId: string): void {
+  private schedule(
+    dest: { id: number; destination: string },
+    body: string,
+    attempt: number,
+    at: number,
+    status: number | null,
+    error: string | undefined,
+    requestId: string,
+  ): void {
     const next = RETRY_SCHEDULE.find((x) => x.attempt === attempt + 1);
     if (!this.redeliver || this.stopped || !next || !next.when(status ?? 0)) return;
     if (this.disabled.has(dest.destination) || !this.stillSubscribed(dest)) return;
     const r: Scheduled = {
-      id: this.nextRetryId++, webhookId: dest.id, destination: dest.destination, attempt: next.attempt, dueAt: at + next.afterMs,
-      previousStatus: status, ...(error !== undefined ? { previousError: error } : {}), body, requestId, timer: null,
+      id: this.nextRetryId++,
+      webhookId: dest.id,
+      destination: dest.destination,
+      attempt: next.attempt,
+      dueAt: at + next.afterMs,
+      previousStatus: status,
+      ...(error !== undefined ? { previousError: error } : {}),
+      body,
+      requestId,
+      timer: null,
     };
     if (this.retryScale > 0) {
       r.timer = setTimeout(() => void this.fire(r), next.afterMs * this.retryScale);
@@ -417,9 +452,19 @@ export class WebhookDeliverer {
     this.scheduled.set(r.id, r);
   }
 
-  private async attempt(dest: { id: number; destination: string }, body: string, attempt: number, sameRequestId?: string): Promise<DeliveryResult> {
+  private async attempt(
+    dest: { id: number; destination: string },
+    body: string,
+    attempt: number,
+    sameRequestId?: string,
+  ): Promise<DeliveryResult> {
     if (attempt > 1 && (this.disabled.has(dest.destination) || !this.stillSubscribed(dest))) {
-      return { status: null, ok: false, error: 'webhook disabled or deleted: redelivery dropped', disabled: this.disabled.has(dest.destination) };
+      return {
+        status: null,
+        ok: false,
+        error: 'webhook disabled or deleted: redelivery dropped',
+        disabled: this.disabled.has(dest.destination),
+      };
     }
     if (this.disabled.has(dest.destination)) {
       return { status: null, ok: false, error: 'webhook disabled', disabled: true };
@@ -449,7 +494,10 @@ export class WebhookDeliverer {
       if (status < 100 || status > 299) error = `HTTP ${status}`;
     } catch (e) {
       const name = e instanceof Error ? e.name : '';
-      error = name === 'TimeoutError' || name === 'AbortError' ? `no answer within ${this.timeoutMs} ms` : `network error: ${e instanceof Error ? e.message : String(e)}`;
+      error =
+        name === 'TimeoutError' || name === 'AbortError'
+          ? `no answer within ${this.timeoutMs} ms`
+          : `network error: ${e instanceof Error ? e.message : String(e)}`;
       status = null;
     }
     const durationMs = Math.round(performance.now() - started);
@@ -468,12 +516,23 @@ export class WebhookDeliverer {
       }
     }
     const record: DeliveryRecord = {
-      at, webhookId: dest.id, destination: dest.destination, requestId, status, ok, durationMs, bytes: bytes.length, disabledNow, attempt,
+      at,
+      webhookId: dest.id,
+      destination: dest.destination,
+      requestId,
+      status,
+      ok,
+      durationMs,
+      bytes: bytes.length,
+      disabledNow,
+      attempt,
       ...(error !== undefined ? { error } : {}),
     };
     this.recorded.push(record);
     if (this.recorded.length > WebhookDeliverer.MAX_RECORDS) this.recorded.splice(0, this.recorded.length - WebhookDeliverer.MAX_RECORDS);
-    this.log(`webhook #${dest.id} → ${redactUrl(dest.destination)}: ${ok ? status : error}${disabledNow ? ' — destination DISABLED' : ''}${attempt > 1 ? ` (attempt ${attempt})` : ''}`);
+    this.log(
+      `webhook #${dest.id} → ${redactUrl(dest.destination)}: ${ok ? status : error}${disabledNow ? ' — destination DISABLED' : ''}${attempt > 1 ? ` (attempt ${attempt})` : ''}`,
+    );
     if (!ok) this.schedule(dest, body, attempt, at, status, error, requestId);
     return { status, ok, ...(error !== undefined ? { error } : {}), disabled: this.disabled.has(dest.destination) };
   }

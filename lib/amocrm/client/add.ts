@@ -43,7 +43,13 @@ export interface AddPolicy {
 }
 
 /** *assumed* values: see the module comment. */
-export const DEFAULT_ADD_POLICY: AddPolicy = { recheckDelayMs: 1_000, settleMs: 20_000, maxInlineSettleWaitMs: 5_000, clockSlackSeconds: 60, lookbackSeconds: 2 * 3600 };
+export const DEFAULT_ADD_POLICY: AddPolicy = {
+  recheckDelayMs: 1_000,
+  settleMs: 20_000,
+  maxInlineSettleWaitMs: 5_000,
+  clockSlackSeconds: 60,
+  lookbackSeconds: 2 * 3600,
+};
 
 export interface AddOptions {
   /**
@@ -81,7 +87,9 @@ export interface AddDeps {
 }
 
 export function randomMarker(): string {
-  return `gw${Date.now().toString(36)}${Math.floor(Math.random() * 36 ** 6).toString(36).padStart(6, '0')}`;
+  return `gw${Date.now().toString(36)}${Math.floor(Math.random() * 36 ** 6)
+    .toString(36)
+    .padStart(6, '0')}`;
 }
 
 /** Needs the settle wait: the request may still be being processed by amoCRM. */
@@ -93,7 +101,13 @@ function mayStillLand(e: unknown): boolean {
 }
 
 /** Adds `items` in the order given (chunked by the caller), never sending an item twice unless the re-check proves it absent. */
-export async function addChunk<TIn, TOut>(deps: AddDeps, target: AddTarget<TIn, TOut>, items: TIn[], markers: string[], opts: AddOptions = {}): Promise<TOut[]> {
+export async function addChunk<TIn, TOut>(
+  deps: AddDeps,
+  target: AddTarget<TIn, TOut>,
+  items: TIn[],
+  markers: string[],
+  opts: AddOptions = {},
+): Promise<TOut[]> {
   const { core, account, policy } = deps;
   const clock = core.clock;
   const marked = items.map((it, i) => target.mark(it, markers[i]!));
@@ -106,7 +120,11 @@ export async function addChunk<TIn, TOut>(deps: AddDeps, target: AddTarget<TIn, 
       const i = idx[j]!;
       if (f.kind === 'found') results[i] = f.result;
       else if (f.kind === 'ambiguous') {
-        throw new AmoWriteUncertainError({ method: 'POST', route: safeRoute(target.path) }, 'park', `${what}: ${f.candidates} look-alike entities match item ${i}; refusing to guess`);
+        throw new AmoWriteUncertainError(
+          { method: 'POST', route: safeRoute(target.path) },
+          'park',
+          `${what}: ${f.candidates} look-alike entities match item ${i}; refusing to guess`,
+        );
       } else missing.push(i);
     });
     return missing;
@@ -114,7 +132,10 @@ export async function addChunk<TIn, TOut>(deps: AddDeps, target: AddTarget<TIn, 
 
   if (opts.checkFirst) {
     const since = Math.floor(clock.now() / 1000) - (opts.lookbackSeconds ?? policy.lookbackSeconds);
-    const found = await target.recheck(pending.map((i) => ({ item: items[i]!, marker: markers[i]! })), since);
+    const found = await target.recheck(
+      pending.map((i) => ({ item: items[i]!, marker: markers[i]! })),
+      since,
+    );
     pending = applyFound(found, pending, 'check-first');
   }
 
@@ -123,8 +144,15 @@ export async function addChunk<TIn, TOut>(deps: AddDeps, target: AddTarget<TIn, 
     attempt += 1;
     const sentAt = clock.now();
     try {
-      const res: AmoResponse<unknown> = await core.request(account, { method: 'POST', path: target.path, body: pending.map((i) => marked[i]), kind: 'add' });
-      const list = (target.embeddedKey ? (res.body as { _embedded?: Record<string, unknown[]> } | undefined)?._embedded?.[target.embeddedKey] : res.body) as Array<Record<string, unknown>> | undefined;
+      const res: AmoResponse<unknown> = await core.request(account, {
+        method: 'POST',
+        path: target.path,
+        body: pending.map((i) => marked[i]),
+        kind: 'add',
+      });
+      const list = (
+        target.embeddedKey ? (res.body as { _embedded?: Record<string, unknown[]> } | undefined)?._embedded?.[target.embeddedKey] : res.body
+      ) as Array<Record<string, unknown>> | undefined;
       const byMarker = new Map<string, Record<string, unknown>>();
       for (const raw of list ?? []) {
         const rid = Array.isArray(raw.request_id) ? raw.request_id[0] : raw.request_id;
@@ -136,10 +164,21 @@ export async function addChunk<TIn, TOut>(deps: AddDeps, target: AddTarget<TIn, 
       });
       pending = pending.filter((i) => results[i] === undefined);
       if (pending.length) {
-        throw new AmoUnexpectedResponseError({ method: 'POST', route: safeRoute(target.path), status: res.status }, `answer lists ${list?.length ?? 0} of ${pending.length} items`);
+        throw new AmoUnexpectedResponseError(
+          { method: 'POST', route: safeRoute(target.path), status: res.status },
+          `answer lists ${list?.length ?? 0} of ${pending.length} items`,
+        );
       }
     } catch (e) {
-      const d = decideRetry({ kind: 'add', attempt, rateLimitWaits: 0, error: e, awaitRateLimit: false, ...(deps.retry ? { policy: deps.retry } : {}), random: core.random });
+      const d = decideRetry({
+        kind: 'add',
+        attempt,
+        rateLimitWaits: 0,
+        error: e,
+        awaitRateLimit: false,
+        ...(deps.retry ? { policy: deps.retry } : {}),
+        random: core.random,
+      });
       if (d.action === 'throw') throw e;
       if (!d.verifyFirst) {
         // Refused before sending (connection refused): safe to send again.
@@ -152,7 +191,10 @@ export async function addChunk<TIn, TOut>(deps: AddDeps, target: AddTarget<TIn, 
       let resent = false;
       for (;;) {
         const before = pending.length;
-        const found = await target.recheck(pending.map((i) => ({ item: items[i]!, marker: markers[i]! })), since);
+        const found = await target.recheck(
+          pending.map((i) => ({ item: items[i]!, marker: markers[i]! })),
+          since,
+        );
         pending = applyFound(found, pending, 're-check');
         core.observer({ type: 'add-verified', route: target.path, found: before - pending.length, resent: 0 });
         if (!pending.length) break;
@@ -214,7 +256,13 @@ export function matchesSent(sent: Record<string, unknown>, got: Record<string, u
       const want = normCfValues(w.values);
       // Enum values come back with both the id and the label; compare on what was sent.
       const have = Array.isArray(g.values)
-        ? g.values.map((x) => (want.some((s) => s.startsWith('enum:')) && x.enum_id !== undefined ? `enum:${x.enum_id}` : normCfValues([{ value: x.value }])[0] ?? '')).sort()
+        ? g.values
+            .map((x) =>
+              want.some((s) => s.startsWith('enum:')) && x.enum_id !== undefined
+                ? `enum:${x.enum_id}`
+                : (normCfValues([{ value: x.value }])[0] ?? ''),
+            )
+            .sort()
         : [];
       const haveSet = new Set(have);
       if (!want.every((s) => haveSet.has(s) || (s.startsWith('str:') && have.some((h) => h === `num:${Number(s.slice(4))}`)))) return false;

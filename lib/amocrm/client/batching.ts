@@ -34,7 +34,8 @@ const tagKey = (t: TagRef) => ('id' in t ? `id:${t.id}` : `name:${t.name.toLower
 export function mergePatch<T extends EntityPatch>(a: T, b: T): T {
   if (a.id !== b.id) throw new Error(`mergePatch: different entities ${a.id} and ${b.id}`);
   const out: EntityPatch = { ...a, ...b };
-  if (a.custom_fields_values || b.custom_fields_values) out.custom_fields_values = mergeFieldWrites(a.custom_fields_values ?? [], b.custom_fields_values ?? []);
+  if (a.custom_fields_values || b.custom_fields_values)
+    out.custom_fields_values = mergeFieldWrites(a.custom_fields_values ?? [], b.custom_fields_values ?? []);
   if (a._embedded || b._embedded) out._embedded = { ...(a._embedded ?? {}), ...(b._embedded ?? {}) };
   if (a.tags_to_add || a.tags_to_delete || b.tags_to_add || b.tags_to_delete) {
     // Replay the operations in order: the last one on a tag decides whether it is added or removed.

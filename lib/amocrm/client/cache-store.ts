@@ -23,7 +23,10 @@ export interface CacheStore {
 
 /** In-process layer: bounded, insertion-ordered map (oldest evicted first); values are copied in and out. */
 export class MemoryCacheStore implements CacheStore {
-  private readonly map = new Map<string, { json: string; storedAt: number; freshUntil: number; lastModified?: number; keepUntil: number }>();
+  private readonly map = new Map<
+    string,
+    { json: string; storedAt: number; freshUntil: number; lastModified?: number; keepUntil: number }
+  >();
   constructor(private readonly maxEntries = 5_000) {}
 
   async get<T>(key: string, now: number): Promise<CacheEntry<T> | undefined> {
@@ -40,7 +43,12 @@ export class MemoryCacheStore implements CacheStore {
 
   async set<T>(key: string, entry: CacheEntry<T>, keepUntil: number): Promise<void> {
     this.map.delete(key);
-    const rec: { json: string; storedAt: number; freshUntil: number; lastModified?: number; keepUntil: number } = { json: JSON.stringify(entry.value), storedAt: entry.storedAt, freshUntil: entry.freshUntil, keepUntil };
+    const rec: { json: string; storedAt: number; freshUntil: number; lastModified?: number; keepUntil: number } = {
+      json: JSON.stringify(entry.value),
+      storedAt: entry.storedAt,
+      freshUntil: entry.freshUntil,
+      keepUntil,
+    };
     if (entry.lastModified !== undefined) rec.lastModified = entry.lastModified;
     this.map.set(key, rec);
     while (this.map.size > this.maxEntries) {

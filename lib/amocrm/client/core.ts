@@ -17,7 +17,15 @@
 import type { BudgetScope, RateBudget } from './rate-budget.ts';
 import type { BreakerStore } from './breaker-store.ts';
 import { BreakerGate } from './breaker.ts';
-import { AmoAccountBlockedError, AmoApiError, AmoNetworkError, AmoRateLimitedError, AmoTimeoutError, AmoUnauthorizedError, RateBudgetExhaustedError } from './errors.ts';
+import {
+  AmoAccountBlockedError,
+  AmoApiError,
+  AmoNetworkError,
+  AmoRateLimitedError,
+  AmoTimeoutError,
+  AmoUnauthorizedError,
+  RateBudgetExhaustedError,
+} from './errors.ts';
 import { decideRetry, DEFAULT_REQUEST_RETRY_POLICY, type RequestKind, type RequestRetryPolicy } from './retry.ts';
 import { sendOnce, type AmoResponse, type HttpMethod } from './transport.ts';
 import type { AccountRef, FetchLike, Observer, TokenSource } from './types.ts';
@@ -110,7 +118,10 @@ export class AmoCore {
     this.fetchFn = opts.fetch ?? ((input, init) => fetch(input, init));
     this.gate = new BreakerGate(opts.breaker, this.clock, this.observer, opts.breakerCacheMs ?? 500);
     const layers: Layer[] = [this.retryLayer(), this.authLayer(), this.breakerLayer(), this.budgetLayer()];
-    this.handler = layers.reduceRight<Handler>((next, layer) => layer(next), (call) => this.transport(call));
+    this.handler = layers.reduceRight<Handler>(
+      (next, layer) => layer(next),
+      (call) => this.transport(call),
+    );
   }
 
   /** Sends one logical request through every layer. */
@@ -144,7 +155,14 @@ export class AmoCore {
         },
         () => this.clock.now(),
       );
-      this.observer({ type: 'request', method: call.req.method, route, status: res.status, durationMs: this.clock.now() - started, attempt: call.attempt });
+      this.observer({
+        type: 'request',
+        method: call.req.method,
+        route,
+        status: res.status,
+        durationMs: this.clock.now() - started,
+        attempt: call.attempt,
+      });
       return res;
     } catch (e) {
       this.observer({
@@ -169,7 +187,15 @@ export class AmoCore {
         try {
           return await next({ ...call, attempt });
         } catch (e) {
-          const d = decideRetry({ kind: call.kind, attempt, rateLimitWaits, error: e, awaitRateLimit: this.mode === 'await', policy, random: this.random });
+          const d = decideRetry({
+            kind: call.kind,
+            attempt,
+            rateLimitWaits,
+            error: e,
+            awaitRateLimit: this.mode === 'await',
+            policy,
+            random: this.random,
+          });
           // verifyFirst: an add that may have landed: never re-sent here (the add helper re-checks).
           if (d.action === 'throw' || d.verifyFirst) throw e;
           if (d.reason === 'rate-limited') {
@@ -205,7 +231,12 @@ export class AmoCore {
         await tokens.onUnauthorized(call.account, tok.accessToken);
         const again = await tokens.getToken(call.account);
         if (again.accessToken === tok.accessToken) throw e;
-        const res = await next({ ...call, baseUrl: again.baseUrl.replace(/\/+$/, ''), accessToken: again.accessToken, accountHost: new URL(again.baseUrl).host });
+        const res = await next({
+          ...call,
+          baseUrl: again.baseUrl.replace(/\/+$/, ''),
+          accessToken: again.accessToken,
+          accountHost: new URL(again.baseUrl).host,
+        });
         await confirm(call.account, again.accessToken);
         return res;
       }

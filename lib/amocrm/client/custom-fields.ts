@@ -19,8 +19,7 @@ import { CustomFieldValueError } from './errors.ts';
 
 /** What a write sends per field: by id, or by code for system fields (PHONE, EMAIL…); `values: null` clears. */
 export type CustomFieldWrite =
-  | { field_id: number; values: CustomFieldValueItem[] | null }
-  | { field_code: string; values: CustomFieldValueItem[] | null };
+  { field_id: number; values: CustomFieldValueItem[] | null } | { field_code: string; values: CustomFieldValueItem[] | null };
 
 export interface EnumOption {
   id: number;
@@ -105,10 +104,14 @@ export const cf = {
   checkbox: (field: FieldRef, value: boolean): CustomFieldWrite => target(field, [{ value }]),
   date: (field: FieldRef, value: Date | number): CustomFieldWrite => target(field, [{ value: unixSeconds(value, 'date field') }]),
   dateTime: (field: FieldRef, value: Date | number): CustomFieldWrite => target(field, [{ value: unixSeconds(value, 'date_time field') }]),
-  select: (field: FieldRef, choice: Choice, enums?: EnumOption[]): CustomFieldWrite => target(field, [choiceItem(choice, enums, 'select field')]),
+  select: (field: FieldRef, choice: Choice, enums?: EnumOption[]): CustomFieldWrite =>
+    target(field, [choiceItem(choice, enums, 'select field')]),
   multiselect: (field: FieldRef, choices: Choice[], enums?: EnumOption[]): CustomFieldWrite => {
     if (choices.length === 0) return target(field, null); // "no options chosen" is a clear
-    return target(field, choices.map((c) => choiceItem(c, enums, 'multiselect field')));
+    return target(
+      field,
+      choices.map((c) => choiceItem(c, enums, 'multiselect field')),
+    );
   },
   multitext: (field: FieldRef, items: Array<string | MultitextItem>): CustomFieldWrite => {
     if (items.length === 0) return target(field, null);
@@ -121,9 +124,15 @@ export const cf = {
     );
   },
   phone: (items: Array<string | { value: string; kind?: PhoneKind }>, field: FieldRef = { code: 'PHONE' }): CustomFieldWrite =>
-    cf.multitext(field, items.map((i) => (typeof i === 'string' ? { value: i } : { value: i.value, enumCode: i.kind ?? 'WORK' }))),
+    cf.multitext(
+      field,
+      items.map((i) => (typeof i === 'string' ? { value: i } : { value: i.value, enumCode: i.kind ?? 'WORK' })),
+    ),
   email: (items: Array<string | { value: string; kind?: EmailKind }>, field: FieldRef = { code: 'EMAIL' }): CustomFieldWrite =>
-    cf.multitext(field, items.map((i) => (typeof i === 'string' ? { value: i } : { value: i.value, enumCode: i.kind ?? 'WORK' }))),
+    cf.multitext(
+      field,
+      items.map((i) => (typeof i === 'string' ? { value: i } : { value: i.value, enumCode: i.kind ?? 'WORK' })),
+    ),
   /** Empties the field (amoCRM: `values: null`). */
   clear: (field: FieldRef): CustomFieldWrite => target(field, null),
 };
@@ -141,7 +150,10 @@ const MULTI_CHOICE = new Set(['multiselect', 'category']);
 export function encodeFieldValue(def: FieldDefinition, input: FieldInput): CustomFieldWrite {
   const what = `field "${def.name}" (${def.type}, id ${def.id})`;
   if (input === null) return cf.clear(def.id);
-  const wrong = (expected: string) => new CustomFieldValueError(`${what}: expected ${expected}, got ${input instanceof Date ? 'Date' : Array.isArray(input) ? 'array' : typeof input}`);
+  const wrong = (expected: string) =>
+    new CustomFieldValueError(
+      `${what}: expected ${expected}, got ${input instanceof Date ? 'Date' : Array.isArray(input) ? 'array' : typeof input}`,
+    );
   if (TEXT_TYPES.has(def.type)) {
     if (typeof input !== 'string' && typeof input !== 'number') throw wrong('a string');
     return cf.text(def.id, String(input));
@@ -164,7 +176,8 @@ export function encodeFieldValue(def: FieldDefinition, input: FieldInput): Custo
     return target(def.id, [{ value: unixSeconds(input, what) }]);
   }
   if (SINGLE_CHOICE.has(def.type)) {
-    if (Array.isArray(input) || typeof input === 'number' || typeof input === 'boolean' || input instanceof Date) throw wrong('one option (label or {enumId})');
+    if (Array.isArray(input) || typeof input === 'number' || typeof input === 'boolean' || input instanceof Date)
+      throw wrong('one option (label or {enumId})');
     return cf.select(def.id, input as Choice, def.enums ?? []);
   }
   if (MULTI_CHOICE.has(def.type)) {
@@ -181,7 +194,8 @@ export function encodeFieldValue(def: FieldDefinition, input: FieldInput): Custo
     });
     const codes = new Set((def.enums ?? []).map((e) => e.code ?? e.value));
     for (const it of items) {
-      if (it.enumCode && codes.size && !codes.has(it.enumCode)) throw new CustomFieldValueError(`${what}: no enum code ${it.enumCode} (codes: ${[...codes].join(', ')})`);
+      if (it.enumCode && codes.size && !codes.has(it.enumCode))
+        throw new CustomFieldValueError(`${what}: no enum code ${it.enumCode} (codes: ${[...codes].join(', ')})`);
     }
     return cf.multitext(def.id, items);
   }
@@ -232,17 +246,29 @@ export function decodeField(entry: CustomFieldValue, def?: FieldDefinition): Dec
     if (typeof v === 'string' && !Number.isNaN(Date.parse(v))) return new Date(v);
     return undefined;
   }
-  const choice = (v: CustomFieldValueItem): ChoiceValue => ({ enumId: Number(v.enum_id), label: String(v.value ?? ''), ...(v.enum_code !== undefined ? { enumCode: v.enum_code } : {}) });
+  const choice = (v: CustomFieldValueItem): ChoiceValue => ({
+    enumId: Number(v.enum_id),
+    label: String(v.value ?? ''),
+    ...(v.enum_code !== undefined ? { enumCode: v.enum_code } : {}),
+  });
   if (SINGLE_CHOICE.has(type)) return first ? choice(first) : undefined;
   if (MULTI_CHOICE.has(type)) return values.map(choice);
   if (type === 'multitext') {
-    return values.map((v) => ({ value: String(v.value ?? ''), ...(v.enum_code !== undefined ? { enumCode: v.enum_code } : {}), ...(v.enum_id !== undefined ? { enumId: v.enum_id } : {}) }));
+    return values.map((v) => ({
+      value: String(v.value ?? ''),
+      ...(v.enum_code !== undefined ? { enumCode: v.enum_code } : {}),
+      ...(v.enum_id !== undefined ? { enumId: v.enum_id } : {}),
+    }));
   }
   return values.length === 1 ? first?.value : values.map((v) => v.value);
 }
 
 /** `decodeField(findField(entity, ref))`, or undefined when the field is empty. */
-export function readField(entity: { custom_fields_values?: CustomFieldValue[] | null }, ref: FieldRef, def?: FieldDefinition): DecodedValue {
+export function readField(
+  entity: { custom_fields_values?: CustomFieldValue[] | null },
+  ref: FieldRef,
+  def?: FieldDefinition,
+): DecodedValue {
   const e = findField(entity, ref);
   return e ? decodeField(e, def) : undefined;
 }

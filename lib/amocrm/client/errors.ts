@@ -92,7 +92,10 @@ export abstract class AmoApiError extends AmoClientError {
     const detail = info.problem?.detail ?? info.problem?.title ?? info.bodySnippet;
     const hint = info.problem?.hint ? ` (${info.problem.hint})` : '';
     const head = `${info.method} ${info.route}${info.status !== undefined ? ` → ${info.status}` : ''}`;
-    super(redact(`${head}${what ? ` ${what}` : ''}${detail ? `: ${detail}${hint}` : ''}`), { cause: info.cause, retryAfterMs: info.retryAfterMs });
+    super(redact(`${head}${what ? ` ${what}` : ''}${detail ? `: ${detail}${hint}` : ''}`), {
+      cause: info.cause,
+      retryAfterMs: info.retryAfterMs,
+    });
     this.method = info.method;
     this.route = info.route;
     this.status = info.status;
@@ -110,7 +113,12 @@ export class AmoValidationError extends AmoApiError {
   readonly validationErrors: ValidationErrorEntry[];
   constructor(info: ApiErrorInfo, validationErrors: ValidationErrorEntry[]) {
     const first = validationErrors[0]?.errors[0];
-    super(info, first ? `[${first.code} at ${first.path}${validationErrors.length > 1 || (validationErrors[0]?.errors.length ?? 0) > 1 ? ', …' : ''}]` : undefined);
+    super(
+      info,
+      first
+        ? `[${first.code} at ${first.path}${validationErrors.length > 1 || (validationErrors[0]?.errors.length ?? 0) > 1 ? ', …' : ''}]`
+        : undefined,
+    );
     this.validationErrors = validationErrors;
   }
 }
@@ -223,7 +231,10 @@ export class RateBudgetExhaustedError extends AmoClientError {
     retryAfterMs: number,
     why: 'budget' | 'paused' = 'budget',
   ) {
-    super(`rate budget for ${accountHost} ${why === 'paused' ? 'is paused after a 429' : 'is spent'}; try again in ${Math.ceil(retryAfterMs)} ms`, { retryAfterMs });
+    super(
+      `rate budget for ${accountHost} ${why === 'paused' ? 'is paused after a 429' : 'is spent'}; try again in ${Math.ceil(retryAfterMs)} ms`,
+      { retryAfterMs },
+    );
     this.reason = why === 'paused' ? 'rate-paused' : 'rate-budget';
   }
 }
@@ -238,7 +249,9 @@ export class AccountBlockedError extends AmoClientError {
     since: number,
     retryAfterMs: number,
   ) {
-    super(`account ${accountHost} is blocked since ${new Date(since).toISOString()}: lift the breaker once amoCRM support unblocks it`, { retryAfterMs });
+    super(`account ${accountHost} is blocked since ${new Date(since).toISOString()}: lift the breaker once amoCRM support unblocks it`, {
+      retryAfterMs,
+    });
   }
 }
 

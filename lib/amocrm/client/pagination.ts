@@ -22,7 +22,13 @@ export interface PaginateOptions {
 }
 
 /** Every item of `_embedded[key]` over all pages. */
-export async function* paginate<T>(core: AmoCore, account: AccountRef, req: AmoRequest, key: string, opts: PaginateOptions = {}): AsyncGenerator<T, void, undefined> {
+export async function* paginate<T>(
+  core: AmoCore,
+  account: AccountRef,
+  req: AmoRequest,
+  key: string,
+  opts: PaginateOptions = {},
+): AsyncGenerator<T, void, undefined> {
   const limit = opts.limit ?? MAX_PAGE;
   const maxPages = opts.maxPages ?? Number.POSITIVE_INFINITY;
   let page = Number(req.query?.page ?? 1);

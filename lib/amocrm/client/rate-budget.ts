@@ -179,7 +179,10 @@ const endOf = (x: Slot): number => x.e ?? x.d;
 
 /** Median duration of answered requests in the rings, default 50 ms (for "ask again" hints). */
 export function typicalRtt(slots: Slot[]): number {
-  const d = slots.filter((x) => x.id !== '' && x.e !== undefined && x.e >= x.s && x.e - x.s < 10_000).map((x) => (x.e as number) - x.s).sort((a, b) => a - b);
+  const d = slots
+    .filter((x) => x.id !== '' && x.e !== undefined && x.e >= x.s && x.e - x.s < 10_000)
+    .map((x) => (x.e as number) - x.s)
+    .sort((a, b) => a - b);
   return d.length ? Math.max(1, d[Math.floor(d.length / 2)]!) : 50;
 }
 
@@ -203,7 +206,15 @@ export interface SlotPick {
  * when asking again is likely to find a slot within the reserve horizon (unanswered requests
  * are expected one typical round trip after their send time).
  */
-export function pickSlot(ring: Slot[], ringKey: string, owner: string, now: number, cfg: BudgetConfig, random: () => number, notBefore = now): { pick?: SlotPick; hintAt: number } {
+export function pickSlot(
+  ring: Slot[],
+  ringKey: string,
+  owner: string,
+  now: number,
+  cfg: BudgetConfig,
+  random: () => number,
+  notBefore = now,
+): { pick?: SlotPick; hintAt: number } {
   const span = spanMs(cfg);
   const rtt = typicalRtt(ring);
   let best: SlotPick | undefined;
@@ -212,7 +223,7 @@ export function pickSlot(ring: Slot[], ringKey: string, owner: string, now: numb
   ring.forEach((x, index) => {
     const claim = claimableAt(x, owner, cfg);
     const unused = x.id === '';
-    const likelyEnd = unused ? Number.NEGATIVE_INFINITY : x.e ?? Math.max(x.s, now) + rtt;
+    const likelyEnd = unused ? Number.NEGATIVE_INFINITY : (x.e ?? Math.max(x.s, now) + rtt);
     const likelyClaim = claim <= now ? now : x.e !== undefined ? claim : Math.min(x.d, likelyEnd + cfg.ownerGraceMs);
     hintAt = Math.min(hintAt, Math.max(likelyClaim, Math.max(notBefore, likelyEnd + span) - cfg.reserveAheadMs));
     if (claim > now) return;
@@ -231,10 +242,30 @@ export type Plan =
   | { kind: 'wait'; retryAfterMs: number; reason: 'budget' | 'paused' };
 
 /** Decide for `clientId` (budget instance `owner`) over the integration ring and the account ring. */
-export function planAcquire(state: BudgetState, clientId: string, owner: string, now: number, requestTimeoutMs: number, cfg: BudgetConfig, random: () => number = Math.random): Plan {
+export function planAcquire(
+  state: BudgetState,
+  clientId: string,
+  owner: string,
+  now: number,
+  requestTimeoutMs: number,
+  cfg: BudgetConfig,
+  random: () => number = Math.random,
+): Plan {
   const pausedUntil = state.paused[clientId] ?? 0;
-  const wait = (hintAt: number): Plan => ({ kind: 'wait', retryAfterMs: Math.max(cfg.minPollMs, Math.round(hintAt - now)), reason: pausedUntil > now ? 'paused' : 'budget' });
-  const mine = pickSlot(state.rings[clientId] ?? freshRing(cfg.perIntegrationPerSecond), clientId, owner, now, cfg, random, Math.max(now, pausedUntil));
+  const wait = (hintAt: number): Plan => ({
+    kind: 'wait',
+    retryAfterMs: Math.max(cfg.minPollMs, Math.round(hintAt - now)),
+    reason: pausedUntil > now ? 'paused' : 'budget',
+  });
+  const mine = pickSlot(
+    state.rings[clientId] ?? freshRing(cfg.perIntegrationPerSecond),
+    clientId,
+    owner,
+    now,
+    cfg,
+    random,
+    Math.max(now, pausedUntil),
+  );
   if (!mine.pick) return wait(mine.hintAt);
   let sendAt = mine.pick.availableAt;
   let hintAt = mine.hintAt;

@@ -14,7 +14,14 @@
  * - 401 is handled by the auth plug-in (one refresh, one more try), 403 by the breaker: never here.
  * Everything else (4xx) is thrown at once.
  */
-import { AmoApiError, AmoNetworkError, AmoRateLimitedError, AmoServerError, AmoTimeoutError, AmoUnexpectedResponseError } from './errors.ts';
+import {
+  AmoApiError,
+  AmoNetworkError,
+  AmoRateLimitedError,
+  AmoServerError,
+  AmoTimeoutError,
+  AmoUnexpectedResponseError,
+} from './errors.ts';
 
 /** How a request may be repeated. */
 export type RequestKind = 'read' | 'idempotent' | 'add';
@@ -31,11 +38,14 @@ export interface RequestRetryPolicy {
 }
 
 /** assumed: 3 tries with 300 ms → 600 ms ceilings keep a worker well inside its Lambda timeout; the pipeline retries later anyway. */
-export const DEFAULT_REQUEST_RETRY_POLICY: RequestRetryPolicy = { maxAttempts: 3, baseDelayMs: 300, maxDelayMs: 5_000, maxRateLimitWaits: 5 };
+export const DEFAULT_REQUEST_RETRY_POLICY: RequestRetryPolicy = {
+  maxAttempts: 3,
+  baseDelayMs: 300,
+  maxDelayMs: 5_000,
+  maxRateLimitWaits: 5,
+};
 
-export type RetryDecision =
-  | { action: 'throw' }
-  | { action: 'retry'; delayMs: number; verifyFirst: boolean; reason: string };
+export type RetryDecision = { action: 'throw' } | { action: 'retry'; delayMs: number; verifyFirst: boolean; reason: string };
 
 export interface RetryInput {
   kind: RequestKind;
@@ -54,7 +64,12 @@ export interface RetryInput {
  * Equal jitter: half of the exponential ceiling fixed, half random, so a retry never fires at once
  * yet a burst of failures spreads out. A server-given delay (Retry-After on a 503) wins when longer.
  */
-export function backoffMs(attempt: number, random: () => number, policy: RequestRetryPolicy = DEFAULT_REQUEST_RETRY_POLICY, serverDelayMs?: number): number {
+export function backoffMs(
+  attempt: number,
+  random: () => number,
+  policy: RequestRetryPolicy = DEFAULT_REQUEST_RETRY_POLICY,
+  serverDelayMs?: number,
+): number {
   const n = Math.max(1, Math.floor(attempt));
   const ceiling = Math.min(policy.maxDelayMs, policy.baseDelayMs * 2 ** Math.min(n - 1, 30));
   const r = Math.min(Math.max(random(), 0), 1);
@@ -71,8 +86,12 @@ export function mayHaveLanded(error: unknown): boolean {
 }
 
 function isTransient(error: unknown): boolean {
-  return error instanceof AmoServerError || error instanceof AmoTimeoutError || error instanceof AmoNetworkError
-    || (error instanceof AmoUnexpectedResponseError && error.outcome === 'retry');
+  return (
+    error instanceof AmoServerError ||
+    error instanceof AmoTimeoutError ||
+    error instanceof AmoNetworkError ||
+    (error instanceof AmoUnexpectedResponseError && error.outcome === 'retry')
+  );
 }
 
 export function decideRetry(input: RetryInput): RetryDecision {

@@ -75,7 +75,12 @@ export async function pullSchema(client: AmoClientForAccount, now: Date = new Da
     account: { id: account.id, name: account.name, subdomain: account.subdomain },
     pipelines: [...pipelines]
       .sort((a, b) => a.sort - b.sort || a.id - b.id)
-      .map((p) => ({ id: p.id, name: p.name, is_main: p.is_main, statuses: [...p._embedded.statuses].sort((a, b) => a.sort - b.sort).map((s) => ({ id: s.id, name: s.name, sort: s.sort })) })),
+      .map((p) => ({
+        id: p.id,
+        name: p.name,
+        is_main: p.is_main,
+        statuses: [...p._embedded.statuses].sort((a, b) => a.sort - b.sort).map((s) => ({ id: s.id, name: s.name, sort: s.sort })),
+      })),
     customFields,
     tags,
     taskTypes: taskTypes.map((t) => ({ id: t.id, name: t.name, code: t.code ?? null })),
@@ -122,7 +127,9 @@ export function findByName<T>(items: readonly T[], name: string, nameOf: (t: T) 
     .sort((a, b) => a.d - b.d)
     .slice(0, 3)
     .map((x) => `"${x.n}"`);
-  throw new SchemaLookupError(`unknown ${what} "${name}"${close.length ? ` (closest: ${close.join(', ')})` : ' (none defined)'}; run pull-schema if it was added recently`);
+  throw new SchemaLookupError(
+    `unknown ${what} "${name}"${close.length ? ` (closest: ${close.join(', ')})` : ' (none defined)'}; run pull-schema if it was added recently`,
+  );
 }
 
 /** Built-in task types every account has (docs/amocrm-protocol.md#tasks). */
@@ -137,7 +144,13 @@ export class AccountSchema {
 
   static from(raw: unknown): AccountSchema {
     const parsed = accountSchemaJson.safeParse(raw);
-    if (!parsed.success) throw new SchemaLookupError(`schema file is not valid: ${parsed.error.issues.slice(0, 3).map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`);
+    if (!parsed.success)
+      throw new SchemaLookupError(
+        `schema file is not valid: ${parsed.error.issues
+          .slice(0, 3)
+          .map((i) => `${i.path.join('.')}: ${i.message}`)
+          .join('; ')}`,
+      );
     return new AccountSchema(parsed.data);
   }
 

@@ -79,7 +79,15 @@ export function retryAfterMs(headers: Headers, body: unknown, now = Date.now()):
 }
 
 const JSONISH = /json/i;
-const NOT_SENT_CODES = new Set(['ECONNREFUSED', 'ENOTFOUND', 'EAI_AGAIN', 'ENETUNREACH', 'EHOSTUNREACH', 'UND_ERR_CONNECT_TIMEOUT', 'ERR_INVALID_URL']);
+const NOT_SENT_CODES = new Set([
+  'ECONNREFUSED',
+  'ENOTFOUND',
+  'EAI_AGAIN',
+  'ENETUNREACH',
+  'EHOSTUNREACH',
+  'UND_ERR_CONNECT_TIMEOUT',
+  'ERR_INVALID_URL',
+]);
 
 function errorCode(e: unknown): string | undefined {
   let cur: unknown = e;
@@ -102,7 +110,12 @@ function slimCause(e: unknown, secrets: readonly string[]): Error {
 
 function htmlSnippet(text: string, secrets: readonly string[]): string {
   const title = /<title>([^<]*)<\/title>/i.exec(text)?.[1]?.trim();
-  const plain = title ?? text.replace(/<[^>]*>/g, ' ').replace(/\s+/g, ' ').trim();
+  const plain =
+    title ??
+    text
+      .replace(/<[^>]*>/g, ' ')
+      .replace(/\s+/g, ' ')
+      .trim();
   return redact(plain.slice(0, 120), secrets);
 }
 
@@ -116,7 +129,11 @@ function parseValidation(body: unknown, secrets: readonly string[]): ValidationE
       requestId: String(e.request_id ?? ''),
       errors: errors.map((x: unknown) => {
         const o = (x ?? {}) as { code?: unknown; path?: unknown; detail?: unknown };
-        return { code: redact(String(o.code ?? ''), secrets), path: redact(String(o.path ?? ''), secrets), detail: redact(String(o.detail ?? ''), secrets) };
+        return {
+          code: redact(String(o.code ?? ''), secrets),
+          path: redact(String(o.path ?? ''), secrets),
+          detail: redact(String(o.detail ?? ''), secrets),
+        };
       }),
     };
   });
@@ -172,7 +189,13 @@ export async function sendOnce<T>(fetchFn: FetchLike, req: WireRequest, now: () 
   let res: Response;
   let text: string;
   try {
-    res = await fetchFn(`${req.baseUrl}${pathWithQuery}`, { method: req.method, headers, ...(bodyText !== undefined ? { body: bodyText } : {}), signal, redirect: 'manual' });
+    res = await fetchFn(`${req.baseUrl}${pathWithQuery}`, {
+      method: req.method,
+      headers,
+      ...(bodyText !== undefined ? { body: bodyText } : {}),
+      signal,
+      redirect: 'manual',
+    });
     text = await res.text();
   } catch (e) {
     if (req.signal?.aborted) throw req.signal.reason;
@@ -205,7 +228,10 @@ export async function sendOnce<T>(fetchFn: FetchLike, req: WireRequest, now: () 
       return { status: res.status, body: undefined, headers: res.headers, ...(amoRequestId ? { amoRequestId } : {}) };
     }
     if (parseFailed) {
-      throw new AmoUnexpectedResponseError({ ...info, bodySnippet: htmlSnippet(text, secrets) }, `non-JSON ${redact(contentType, secrets) || 'body'}`);
+      throw new AmoUnexpectedResponseError(
+        { ...info, bodySnippet: htmlSnippet(text, secrets) },
+        `non-JSON ${redact(contentType, secrets) || 'body'}`,
+      );
     }
     return { status: res.status, body: parsed as T, headers: res.headers, ...(amoRequestId ? { amoRequestId } : {}) };
   }

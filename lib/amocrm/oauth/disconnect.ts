@@ -53,7 +53,8 @@ export class OAuthDisconnect {
     if (!/^\d{1,20}$/.test(amoAccount)) throw new OAuthRequestError(400, 'invalid_account_id', '`account_id` must be a number');
     const integration = this.lifecycle.config.integrations.find((i) => i.clientId === clientId);
     // Same answer as a bad signature: the caller learns nothing about which client ids exist.
-    if (!integration || !/^[0-9a-fA-F]{64}$/.test(signature)) throw new OAuthRequestError(401, 'invalid_signature', 'the disconnect hook signature does not verify');
+    if (!integration || !/^[0-9a-fA-F]{64}$/.test(signature))
+      throw new OAuthRequestError(401, 'invalid_signature', 'the disconnect hook signature does not verify');
     const secret = await this.lifecycle.clientSecret({ integration });
     if (!signaturesEqual(signature, disconnectSignature(integration.clientId, amoAccount, secret))) {
       throw new OAuthRequestError(401, 'invalid_signature', 'the disconnect hook signature does not verify');

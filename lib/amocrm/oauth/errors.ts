@@ -36,7 +36,10 @@ export class AccountNeedsReauthError extends OAuthError {
     readonly reason: string,
     options?: ErrorOptions,
   ) {
-    super(`account "${account}" needs re-authorization (${reason}); run \`amo-gateway auth link --account ${account}\` and open the link as an account admin`, options);
+    super(
+      `account "${account}" needs re-authorization (${reason}); run \`amo-gateway auth link --account ${account}\` and open the link as an account admin`,
+      options,
+    );
   }
 }
 
@@ -100,7 +103,10 @@ export class TokenStoreWriteError extends OAuthError {
     readonly account: string,
     options?: ErrorOptions,
   ) {
-    super(`account "${account}": the refreshed token pair could not be stored; it was discarded unused, so the next try refreshes again with the old refresh token (grace rule)`, options);
+    super(
+      `account "${account}": the refreshed token pair could not be stored; it was discarded unused, so the next try refreshes again with the old refresh token (grace rule)`,
+      options,
+    );
   }
 }
 

@@ -11,7 +11,17 @@ import { TokenProvider, type TokenProviderOptions } from './provider.ts';
 
 export * from './errors.ts';
 export * from './token-store.ts';
-export { TokenLifecycle, DEFAULT_TIMING, halfLifeAt, type LifecycleTiming, type ScheduleResult, type ScheduleOutcome, type ScheduleFailureKind, scheduleFailureKind, type TokenLifecycleDeps } from './lifecycle.ts';
+export {
+  TokenLifecycle,
+  DEFAULT_TIMING,
+  halfLifeAt,
+  type LifecycleTiming,
+  type ScheduleResult,
+  type ScheduleOutcome,
+  type ScheduleFailureKind,
+  scheduleFailureKind,
+  type TokenLifecycleDeps,
+} from './lifecycle.ts';
 export { TokenProvider, type AccessToken } from './provider.ts';
 export { OAuthInstall, consentUrl, normalizeReferer, type CallbackQuery, type InstallResult, type AuthLink } from './install.ts';
 export { OAuthDisconnect, disconnectSignature, signaturesEqual, type DisconnectQuery, type DisconnectResult } from './disconnect.ts';

@@ -87,7 +87,8 @@ export class OAuthInstall {
   /** The redirect from amoCRM. Throws OAuthRequestError (with the HTTP status to answer) on anything wrong; nothing is stored then. */
   async handleCallback(q: CallbackQuery): Promise<InstallResult> {
     if (q.error !== undefined) {
-      if (q.error === 'access_denied') throw new OAuthRequestError(400, 'access_denied', 'the account admin declined access (error=access_denied); nothing was stored');
+      if (q.error === 'access_denied')
+        throw new OAuthRequestError(400, 'access_denied', 'the account admin declined access (error=access_denied); nothing was stored');
       throw new OAuthRequestError(400, 'oauth_error', `amoCRM redirected with error "${q.error.slice(0, 60)}"; nothing was stored`);
     }
     if (!q.code) throw new OAuthRequestError(400, 'missing_code', 'the callback has no `code`; open the consent link again');
@@ -98,7 +99,11 @@ export class OAuthInstall {
     const host = normalizeReferer(q.referer);
     if (!host) throw new OAuthRequestError(400, 'invalid_referer', '`referer` must be a bare host such as mycompany.amocrm.ru');
     if (!hostAllowed(host, this.config.oauth.refererAllowList)) {
-      throw new OAuthRequestError(403, 'foreign_referer', `referer ${host} is not an amoCRM/Kommo account host we accept (oauth.refererAllowList)`);
+      throw new OAuthRequestError(
+        403,
+        'foreign_referer',
+        `referer ${host} is not an amoCRM/Kommo account host we accept (oauth.refererAllowList)`,
+      );
     }
     const account = await this.accountForCallback(q, integration, host);
     let pair;
@@ -135,17 +140,23 @@ export class OAuthInstall {
     if (!t || /\s/.test(t)) throw new OAuthRequestError(400, 'invalid_token', 'a long-lived token is one line without spaces');
     const claims = readTokenClaims(t);
     const exp = expiresAt ?? claims.expiresAt;
-    if (exp === undefined) throw new OAuthRequestError(400, 'missing_expiry', 'the token carries no expiry (exp claim); give it explicitly (--expires)');
+    if (exp === undefined)
+      throw new OAuthRequestError(400, 'missing_expiry', 'the token carries no expiry (exp claim); give it explicitly (--expires)');
     const now = this.lifecycle.clock.now();
     if (exp <= now) throw new OAuthRequestError(400, 'token_expired', `the long-lived token expired at ${new Date(exp).toISOString()}`);
-    const rec = await this.lifecycle.saveGrant(r, { kind: 'long-lived', pair: { accessToken: t, accessExpiresAt: exp, issuedAt: claims.issuedAt ?? now }, via: 'long-lived' });
+    const rec = await this.lifecycle.saveGrant(r, {
+      kind: 'long-lived',
+      pair: { accessToken: t, accessExpiresAt: exp, issuedAt: claims.issuedAt ?? now },
+      via: 'long-lived',
+    });
     return { account: r.account.id, via: 'long-lived', status: rec.status, accessExpiresAt: exp };
   }
 
   private integrationByClientId(clientId: string | undefined): IntegrationConfig {
     if (!clientId) throw new OAuthRequestError(400, 'missing_client_id', 'the callback has no `client_id`');
     const integration = this.config.integrations.find((i) => i.clientId === clientId);
-    if (!integration) throw new OAuthRequestError(400, 'unknown_client', 'the callback names an integration (client_id) this gateway does not hold');
+    if (!integration)
+      throw new OAuthRequestError(400, 'unknown_client', 'the callback names an integration (client_id) this gateway does not hold');
     return integration;
   }
 
@@ -153,19 +164,34 @@ export class OAuthInstall {
   private async accountForCallback(q: CallbackQuery, integration: IntegrationConfig, host: string): Promise<AccountConfig> {
     if (q.state) {
       const issued = await this.states.takeState(q.state, this.lifecycle.clock.now());
-      if (!issued) throw new OAuthRequestError(400, 'invalid_state', 'unknown, expired or already used `state`; open a fresh consent link (`amo-gateway auth link`)');
+      if (!issued)
+        throw new OAuthRequestError(
+          400,
+          'invalid_state',
+          'unknown, expired or already used `state`; open a fresh consent link (`amo-gateway auth link`)',
+        );
       const r: ResolvedAccount | undefined = this.tryResolve(issued.accountId);
-      if (!r || r.integration.id !== integration.id) throw new OAuthRequestError(400, 'state_mismatch', 'the `state` was issued for another integration');
+      if (!r || r.integration.id !== integration.id)
+        throw new OAuthRequestError(400, 'state_mismatch', 'the `state` was issued for another integration');
       if (accountHost(r.account) !== host) {
-        throw new OAuthRequestError(400, 'state_mismatch', `the state was issued for account "${r.account.id}" (${accountHost(r.account)}) but consent came from ${host}; check the account's subdomain in the config`);
+        throw new OAuthRequestError(
+          400,
+          'state_mismatch',
+          `the state was issued for account "${r.account.id}" (${accountHost(r.account)}) but consent came from ${host}; check the account's subdomain in the config`,
+        );
       }
       return r.account;
     }
     if (!this.config.oauth.allowStatelessInstall) {
-      throw new OAuthRequestError(400, 'missing_state', 'the callback has no `state`; installs must start from our consent link (oauth.allowStatelessInstall is off)');
+      throw new OAuthRequestError(
+        400,
+        'missing_state',
+        'the callback has no `state`; installs must start from our consent link (oauth.allowStatelessInstall is off)',
+      );
     }
     const account = this.config.accounts.find((a) => a.integration === integration.id && accountHost(a) === host);
-    if (!account) throw new OAuthRequestError(403, 'unknown_account', `no configured account of integration "${integration.id}" has host ${host}`);
+    if (!account)
+      throw new OAuthRequestError(403, 'unknown_account', `no configured account of integration "${integration.id}" has host ${host}`);
     return account;
   }
 
@@ -182,9 +208,19 @@ export class OAuthInstall {
     switch (e.kind) {
       case 'invalid-grant':
       case 'revoked':
-        return new OAuthRequestError(400, 'code_rejected', `amoCRM refused the authorization code (it lives 20 minutes and works once): ${e.message}`, { cause: e });
+        return new OAuthRequestError(
+          400,
+          'code_rejected',
+          `amoCRM refused the authorization code (it lives 20 minutes and works once): ${e.message}`,
+          { cause: e },
+        );
       case 'invalid-client':
-        return new OAuthRequestError(502, 'client_rejected', `amoCRM refused our client id / secret / redirect URI; check the integration config: ${e.message}`, { cause: e });
+        return new OAuthRequestError(
+          502,
+          'client_rejected',
+          `amoCRM refused our client id / secret / redirect URI; check the integration config: ${e.message}`,
+          { cause: e },
+        );
       default:
         return new OAuthRequestError(502, 'amocrm_unavailable', `could not exchange the code: ${e.message}`, { cause: e });
     }

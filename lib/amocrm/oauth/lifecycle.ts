@@ -24,7 +24,14 @@ import { performance } from 'node:perf_hooks';
 import { accountBaseUrl, accountHost, type Config } from '../../config/schema.ts';
 import { resolveAccount, allAccounts, type ResolvedAccount } from '../../config/load.ts';
 import { SecretNotFoundError, type SecretSource } from '../../config/secrets.ts';
-import { TokenVersionConflictError, type TokenKey, type TokenPair, type TokenRecord, type TokenRecordInput, type TokenStore } from './token-store.ts';
+import {
+  TokenVersionConflictError,
+  type TokenKey,
+  type TokenPair,
+  type TokenRecord,
+  type TokenRecordInput,
+  type TokenStore,
+} from './token-store.ts';
 import {
   AccountDisconnectedError,
   AccountNeedsReauthError,
@@ -246,7 +253,13 @@ export class TokenLifecycle {
       return { account, outcome: res.refreshed ? 'refreshed' : 'fresh' };
     } catch (e) {
       const outcome: ScheduleOutcome =
-        e instanceof AccountNeedsReauthError ? 'needs-reauth' : e instanceof AccountDisconnectedError ? 'disconnected' : e instanceof TokenRefreshBusyError ? 'busy' : 'failed';
+        e instanceof AccountNeedsReauthError
+          ? 'needs-reauth'
+          : e instanceof AccountDisconnectedError
+            ? 'disconnected'
+            : e instanceof TokenRefreshBusyError
+              ? 'busy'
+              : 'failed';
       const error = e instanceof Error ? e.message : String(e);
       if (outcome !== 'failed') return { account, outcome, error };
       // Never swallowed: a secrets, table or endpoint failure is counted (and alarmed) here, once
@@ -288,7 +301,12 @@ export class TokenLifecycle {
    * Returns the stored record once `want` is false for it; while `want` is true, takes the lease
    * and refreshes (or waits for whoever holds it). `want` is evaluated again under the lease.
    */
-  private async ensure(r: ResolvedAccount, reason: RefreshReason, want: (rec: TokenRecord, now: number) => boolean, opts: { retryNeedsReauth?: boolean } = {}): Promise<EnsureResult> {
+  private async ensure(
+    r: ResolvedAccount,
+    reason: RefreshReason,
+    want: (rec: TokenRecord, now: number) => boolean,
+    opts: { retryNeedsReauth?: boolean } = {},
+  ): Promise<EnsureResult> {
     const key = this.key(r);
     const started = performance.now();
     let delay = this.timing.pollStartMs;
@@ -315,7 +333,12 @@ export class TokenLifecycle {
             if (!want(locked, this.clock.now())) return { record: locked, refreshed: false };
             return await this.refreshLocked(r, locked, reason);
           } finally {
-            await this.store.releaseLease(key, owner).catch((e: unknown) => this.log.warn('could not release the refresh lease (it runs out by itself)', { account: r.account.id, error: (e as Error).message }));
+            await this.store.releaseLease(key, owner).catch((e: unknown) =>
+              this.log.warn('could not release the refresh lease (it runs out by itself)', {
+                account: r.account.id,
+                error: (e as Error).message,
+              }),
+            );
           }
         }
         heldUntil = lease.heldUntil ?? -Infinity;
@@ -389,7 +412,12 @@ export class TokenLifecycle {
       const stored = await this.writeRefreshed(r, rec, next);
       if (stored.refreshed) {
         this.metrics.count(METRIC.refreshed, { account, reason });
-        this.log.info('token refreshed', { account, reason, version: stored.record.version, accessExpiresAt: new Date(next.current?.accessExpiresAt ?? 0).toISOString() });
+        this.log.info('token refreshed', {
+          account,
+          reason,
+          version: stored.record.version,
+          accessExpiresAt: new Date(next.current?.accessExpiresAt ?? 0).toISOString(),
+        });
       }
       return stored;
     }
@@ -442,7 +470,10 @@ export class TokenLifecycle {
     for (let attempt = 0; attempt < 3; attempt++) {
       const now = this.clock.now();
       try {
-        await this.store.put({ ...withoutVersion(base), status: 'needs-reauth', statusReason: reason, statusAt: now, updatedAt: now }, base.version);
+        await this.store.put(
+          { ...withoutVersion(base), status: 'needs-reauth', statusReason: reason, statusAt: now, updatedAt: now },
+          base.version,
+        );
         this.metrics.count(METRIC.needsReauth, { account: r.account.id });
         this.log.error('account needs re-authorization', { account: r.account.id, reason });
         return 'marked';
@@ -511,7 +542,19 @@ export class TokenLifecycle {
       if (!rec) return false;
       const now = this.clock.now();
       try {
-        await this.store.put({ ...withoutVersion(rec), status: 'disconnected', statusReason: reason, statusAt: now, updatedAt: now, current: undefined, previous: undefined, confirmedAt: undefined }, rec.version);
+        await this.store.put(
+          {
+            ...withoutVersion(rec),
+            status: 'disconnected',
+            statusReason: reason,
+            statusAt: now,
+            updatedAt: now,
+            current: undefined,
+            previous: undefined,
+            confirmedAt: undefined,
+          },
+          rec.version,
+        );
         this.metrics.count(METRIC.disconnected, { account: r.account.id });
         this.log.warn('account disconnected the integration', { account: r.account.id, reason });
         return true;
@@ -541,4 +584,3 @@ export class TokenLifecycle {
     return this.secrets.get(r.integration.clientSecret.secret);
   }
 }
-

@@ -107,7 +107,9 @@ export class TokenProvider {
     if (ref.clientId !== undefined) {
       const { integration } = this.lifecycle.resolve(ref.accountKey);
       if (integration.clientId !== ref.clientId) {
-        throw new UnknownAccountError(`account "${ref.accountKey}" belongs to integration "${integration.id}", not to client id ${ref.clientId}`);
+        throw new UnknownAccountError(
+          `account "${ref.accountKey}" belongs to integration "${integration.id}", not to client id ${ref.clientId}`,
+        );
       }
     }
     return ref.accountKey;
@@ -127,7 +129,13 @@ export class TokenProvider {
       // assertUsable guarantees `current`; the check keeps the types honest.
       if (!record.current) throw new AccountNotConnectedError(account);
       const now = this.lifecycle.clock.now();
-      const token: AccessToken = { account, accessToken: record.current.accessToken, baseUrl: record.baseUrl, expiresAt: record.current.accessExpiresAt, kind: record.kind };
+      const token: AccessToken = {
+        account,
+        accessToken: record.current.accessToken,
+        baseUrl: record.baseUrl,
+        expiresAt: record.current.accessExpiresAt,
+        kind: record.kind,
+      };
       const halfLife = halfLifeAt(record.current) - record.current.issuedAt;
       const freshUntil = Math.min(now + Math.max(halfLife, 0), record.current.accessExpiresAt - this.lifecycle.timing.expirySkewMs);
       this.cache.set(account, { token, freshUntil });

@@ -83,7 +83,12 @@ export async function requestToken(opts: TokenRequestOptions): Promise<TokenResp
     });
     body = await res.text();
   } catch (e) {
-    throw new TokenEndpointError('transient', undefined, `token endpoint at ${host} unreachable: ${(e as Error).name}: ${(e as Error).message}`, { cause: e });
+    throw new TokenEndpointError(
+      'transient',
+      undefined,
+      `token endpoint at ${host} unreachable: ${(e as Error).name}: ${(e as Error).message}`,
+      { cause: e },
+    );
   }
   const what = opts.grant.grant_type === 'refresh_token' ? 'refresh' : 'code exchange';
   if (res.status >= 200 && res.status < 300) {
@@ -91,13 +96,34 @@ export async function requestToken(opts: TokenRequestOptions): Promise<TokenResp
     try {
       json = JSON.parse(body) as Record<string, unknown>;
     } catch (e) {
-      throw new TokenEndpointError('bad-response', res.status, `token endpoint at ${host} answered ${res.status} with a body that is not JSON`, { cause: e });
+      throw new TokenEndpointError(
+        'bad-response',
+        res.status,
+        `token endpoint at ${host} answered ${res.status} with a body that is not JSON`,
+        { cause: e },
+      );
     }
     const { access_token, refresh_token, expires_in, token_type } = json;
-    if (typeof access_token !== 'string' || !access_token || typeof refresh_token !== 'string' || !refresh_token || typeof expires_in !== 'number' || !(expires_in > 0)) {
-      throw new TokenEndpointError('bad-response', res.status, `token endpoint at ${host} answered ${res.status} without access_token, refresh_token and expires_in`);
+    if (
+      typeof access_token !== 'string' ||
+      !access_token ||
+      typeof refresh_token !== 'string' ||
+      !refresh_token ||
+      typeof expires_in !== 'number' ||
+      !(expires_in > 0)
+    ) {
+      throw new TokenEndpointError(
+        'bad-response',
+        res.status,
+        `token endpoint at ${host} answered ${res.status} without access_token, refresh_token and expires_in`,
+      );
     }
-    return { accessToken: access_token, refreshToken: refresh_token, expiresIn: expires_in, tokenType: typeof token_type === 'string' ? token_type : 'Bearer' };
+    return {
+      accessToken: access_token,
+      refreshToken: refresh_token,
+      expiresIn: expires_in,
+      tokenType: typeof token_type === 'string' ? token_type : 'Bearer',
+    };
   }
   const d = describe(res.status, body);
   const msg = `${what} at ${host} refused: ${d.text}`;
@@ -112,7 +138,8 @@ export async function requestToken(opts: TokenRequestOptions): Promise<TokenResp
   if (res.status === 400 && d.oauthProblem) throw new TokenEndpointError('invalid-grant', 400, msg);
   if (res.status === 403) throw new TokenEndpointError('blocked', 403, msg);
   if (res.status === 429) throw new TokenEndpointError('throttled', 429, msg);
-  if (res.status >= 300 && res.status < 400) throw new TokenEndpointError('bad-response', res.status, `${what} at ${host}: unexpected redirect (not followed)`);
+  if (res.status >= 300 && res.status < 400)
+    throw new TokenEndpointError('bad-response', res.status, `${what} at ${host}: unexpected redirect (not followed)`);
   if (res.status >= 500) throw new TokenEndpointError('transient', res.status, msg);
   // Any other 4xx (404/408/409, a 400/401 without amoCRM's problem body): a proxy, a maintenance
   // page or a renamed subdomain, not a verdict on the grant. Retried; never marks needs-reauth.

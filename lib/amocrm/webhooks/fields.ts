@@ -66,7 +66,10 @@ export const optText = z.string().optional();
 /** `0`/`1` (also `true`/`false`) → boolean; `""` means not set. */
 export const optFlag = z.preprocess(
   blankToUndefined,
-  z.enum(['0', '1', 'true', 'false'], { error: 'expected 0 or 1' }).transform((s) => s === '1' || s === 'true').optional(),
+  z
+    .enum(['0', '1', 'true', 'false'], { error: 'expected 0 or 1' })
+    .transform((s) => s === '1' || s === 'true')
+    .optional(),
 );
 
 const NAIVE = /^(\d{4})-(\d{2})-(\d{2})[ T](\d{2}):(\d{2})(?::(\d{2}))?$/;
@@ -129,27 +132,22 @@ export const customFieldSchema = z
     code: optText,
     values: listOf(cfValueSchema).optional(),
   })
-  .transform(
-    (f): CustomFieldValue =>
-      compact({ field_id: f.id, field_name: f.name, field_code: f.code, values: f.values ?? [] }),
-  );
+  .transform((f): CustomFieldValue => compact({ field_id: f.id, field_name: f.name, field_code: f.code, values: f.values ?? [] }));
 
 /** `linked_leads_id[<id>][ID]=<id>` → ids, ascending (the map's key order; body order carries no meaning). */
-export const linkedIdsSchema = z
-  .record(z.string(), z.union([z.looseObject({ ID: optUint }), z.string()]))
-  .transform((m, ctx): number[] => {
-    const ids: number[] = [];
-    for (const [key, v] of Object.entries(m)) {
-      const fromValue = typeof v === 'string' ? (v === '' ? undefined : v) : v.ID;
-      const id = typeof fromValue === 'number' ? fromValue : DIGITS.test(fromValue ?? key) ? Number(fromValue ?? key) : NaN;
-      if (!Number.isFinite(id)) {
-        ctx.issues.push({ code: 'custom', message: 'expected a lead id', input: v, path: [key] });
-        continue;
-      }
-      ids.push(id);
+export const linkedIdsSchema = z.record(z.string(), z.union([z.looseObject({ ID: optUint }), z.string()])).transform((m, ctx): number[] => {
+  const ids: number[] = [];
+  for (const [key, v] of Object.entries(m)) {
+    const fromValue = typeof v === 'string' ? (v === '' ? undefined : v) : v.ID;
+    const id = typeof fromValue === 'number' ? fromValue : DIGITS.test(fromValue ?? key) ? Number(fromValue ?? key) : NaN;
+    if (!Number.isFinite(id)) {
+      ctx.issues.push({ code: 'custom', message: 'expected a lead id', input: v, path: [key] });
+      continue;
     }
-    return ids.sort((a, b) => a - b);
-  });
+    ids.push(id);
+  }
+  return ids.sort((a, b) => a - b);
+});
 
 /** `*_result[leads][0]=<id>` → `{leads: [ids]}`. */
 export const idListsSchema = z.record(z.string(), listOf(uint));

@@ -76,7 +76,11 @@ export function decodeComponent(s: string): string {
   try {
     return decodeURIComponent(s.replace(/\+/g, ' '));
   } catch (cause) {
-    throw new FormDecodeError('malformed percent-encoding (a "%" not followed by two hex digits, or bytes that are not UTF-8)', 'encoding', { cause });
+    throw new FormDecodeError(
+      'malformed percent-encoding (a "%" not followed by two hex digits, or bytes that are not UTF-8)',
+      'encoding',
+      { cause },
+    );
   }
 }
 

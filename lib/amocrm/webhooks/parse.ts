@@ -20,15 +20,7 @@ import {
   taskSchema,
   unsortedSchema,
 } from './schemas.ts';
-import type {
-  ParseError,
-  ParseErrorCode,
-  ParseResult,
-  WebhookAccount,
-  WebhookEvent,
-  WebhookFamily,
-  WebhookHeaders,
-} from './types.ts';
+import type { ParseError, ParseErrorCode, ParseResult, WebhookAccount, WebhookEvent, WebhookFamily, WebhookHeaders } from './types.ts';
 
 const isRecord = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
 
@@ -246,7 +238,9 @@ function parse(body: Uint8Array | string, headers: WebhookHeaders | undefined): 
 
   const rid = header(headers, 'x-amocrm-requestid')?.trim();
   const requestId = rid !== undefined && REQUEST_ID.test(rid) ? rid : undefined;
-  const bodySha256 = createHash('sha256').update(typeof body === 'string' ? Buffer.from(body, 'utf8') : body).digest('hex');
+  const bodySha256 = createHash('sha256')
+    .update(typeof body === 'string' ? Buffer.from(body, 'utf8') : body)
+    .digest('hex');
   // The key is the body's hash, never the request id: amoCRM redelivers a failed delivery after 5 min,
   // 15 min, … and does not document whether a redelivery keeps its X-Amocrm-Requestid. A delivery
   // it counted as failed that we had already queued (an answer lost, or later than 2 s) comes back

@@ -94,21 +94,20 @@ export const leadSchema = z
     price: optDecimal,
     loss_reason_id: optUint,
   })
-  .transform(
-    (l): WebhookLead =>
-      compact({
-        id: l.id,
-        name: l.name,
-        price: l.price,
-        status_id: l.status_id,
-        old_status_id: l.old_status_id,
-        pipeline_id: l.pipeline_id,
-        old_pipeline_id: l.old_pipeline_id,
-        loss_reason_id: l.loss_reason_id,
-        ...audit(l),
-        custom_fields_values: l.custom_fields,
-        _embedded: l.tags ? { tags: l.tags } : undefined,
-      }),
+  .transform((l): WebhookLead =>
+    compact({
+      id: l.id,
+      name: l.name,
+      price: l.price,
+      status_id: l.status_id,
+      old_status_id: l.old_status_id,
+      pipeline_id: l.pipeline_id,
+      old_pipeline_id: l.old_pipeline_id,
+      loss_reason_id: l.loss_reason_id,
+      ...audit(l),
+      custom_fields_values: l.custom_fields,
+      _embedded: l.tags ? { tags: l.tags } : undefined,
+    }),
   );
 
 export const contactSchema = z
@@ -120,37 +119,33 @@ export const contactSchema = z
     linked_company_id: optUint,
     linked_leads_id: linkedIdsSchema.optional(),
   })
-  .transform(
-    (c): WebhookContact =>
-      compact({
-        type: 'contact' as const,
-        id: c.id,
-        name: c.name,
-        first_name: c.first_name,
-        last_name: c.last_name,
-        ...audit(c),
-        company_name: c.company_name,
-        linked_company_id: c.linked_company_id,
-        linked_leads_id: c.linked_leads_id,
-        custom_fields_values: c.custom_fields,
-        _embedded: c.tags ? { tags: c.tags } : undefined,
-      }),
+  .transform((c): WebhookContact =>
+    compact({
+      type: 'contact' as const,
+      id: c.id,
+      name: c.name,
+      first_name: c.first_name,
+      last_name: c.last_name,
+      ...audit(c),
+      company_name: c.company_name,
+      linked_company_id: c.linked_company_id,
+      linked_leads_id: c.linked_leads_id,
+      custom_fields_values: c.custom_fields,
+      _embedded: c.tags ? { tags: c.tags } : undefined,
+    }),
   );
 
-export const companySchema = z
-  .looseObject({ ...crmFields, linked_leads_id: linkedIdsSchema.optional() })
-  .transform(
-    (c): WebhookCompany =>
-      compact({
-        type: 'company' as const,
-        id: c.id,
-        name: c.name,
-        ...audit(c),
-        linked_leads_id: c.linked_leads_id,
-        custom_fields_values: c.custom_fields,
-        _embedded: c.tags ? { tags: c.tags } : undefined,
-      }),
-  );
+export const companySchema = z.looseObject({ ...crmFields, linked_leads_id: linkedIdsSchema.optional() }).transform((c): WebhookCompany =>
+  compact({
+    type: 'company' as const,
+    id: c.id,
+    name: c.name,
+    ...audit(c),
+    linked_leads_id: c.linked_leads_id,
+    custom_fields_values: c.custom_fields,
+    _embedded: c.tags ? { tags: c.tags } : undefined,
+  }),
+);
 
 /** Task bodies send `date_create`/`last_modified`/`complete_till` as date strings (K-WH, doc). */
 export const taskSchema = z
@@ -179,33 +174,32 @@ export const taskSchema = z
     updated_at: optUint,
     result: z.looseObject({ id: optUint, text: optText }).optional(),
   })
-  .transform(
-    (t): WebhookTask =>
-      compact({
-        id: t.id,
-        entity_id: t.element_id,
-        entity_type: t.element_type === undefined ? undefined : ELEMENT_TYPE_TO_ENTITY_TYPE[t.element_type],
-        element_type: t.element_type,
-        task_type_id: t.task_type ?? t.task_type_id,
-        text: t.text,
-        old_text: t.old_text,
-        status: t.status,
-        is_completed: t.status === undefined ? undefined : t.status === 1,
-        action_close: t.action_close,
-        responsible_user_id: t.responsible_user_id,
-        old_responsible_user_id: t.old_responsible_user_id,
-        group_id: t.group_id,
-        created_by: t.created_user_id,
-        updated_by: t.modified_user_id,
-        created_at: t.created_at ?? t.date_create?.unix,
-        updated_at: t.updated_at ?? t.last_modified?.unix,
-        complete_till: t.complete_till?.unix ?? t.complete_before,
-        complete_before: t.complete_before,
-        duration: t.duration,
-        account_id: t.account_id,
-        result: t.result ? compact({ id: t.result.id, text: t.result.text }) : undefined,
-        dates: compact({ date_create: t.date_create, last_modified: t.last_modified, complete_till: t.complete_till }),
-      }),
+  .transform((t): WebhookTask =>
+    compact({
+      id: t.id,
+      entity_id: t.element_id,
+      entity_type: t.element_type === undefined ? undefined : ELEMENT_TYPE_TO_ENTITY_TYPE[t.element_type],
+      element_type: t.element_type,
+      task_type_id: t.task_type ?? t.task_type_id,
+      text: t.text,
+      old_text: t.old_text,
+      status: t.status,
+      is_completed: t.status === undefined ? undefined : t.status === 1,
+      action_close: t.action_close,
+      responsible_user_id: t.responsible_user_id,
+      old_responsible_user_id: t.old_responsible_user_id,
+      group_id: t.group_id,
+      created_by: t.created_user_id,
+      updated_by: t.modified_user_id,
+      created_at: t.created_at ?? t.date_create?.unix,
+      updated_at: t.updated_at ?? t.last_modified?.unix,
+      complete_till: t.complete_till?.unix ?? t.complete_before,
+      complete_before: t.complete_before,
+      duration: t.duration,
+      account_id: t.account_id,
+      result: t.result ? compact({ id: t.result.id, text: t.result.text }) : undefined,
+      dates: compact({ date_create: t.date_create, last_modified: t.last_modified, complete_till: t.complete_till }),
+    }),
   );
 
 /** Numeric note codes of the older API → REST v4 names (amoCRM v2 constants; others stay numeric only). */
@@ -235,26 +229,25 @@ const noteInner = z
     created_at: optUint,
     updated_at: optUint,
   })
-  .transform(
-    (n): WebhookNote =>
-      compact({
-        id: n.id,
-        entity_id: n.element_id,
-        entity_type: n.element_type === undefined ? undefined : ELEMENT_TYPE_TO_ENTITY_TYPE[n.element_type],
-        element_type: n.element_type,
-        note_type: n.note_type === undefined ? undefined : NOTE_TYPES[n.note_type],
-        note_type_id: n.note_type,
-        params: n.text === undefined ? undefined : { text: n.text },
-        attachment: n.attachement,
-        created_by: n.created_by,
-        updated_by: n.modified_by,
-        responsible_user_id: n.main_user_id,
-        group_id: n.group_id,
-        account_id: n.account_id,
-        created_at: n.created_at ?? n.date_create?.unix,
-        updated_at: n.updated_at ?? n.timestamp_x?.unix,
-        dates: compact({ date_create: n.date_create, timestamp_x: n.timestamp_x }),
-      }),
+  .transform((n): WebhookNote =>
+    compact({
+      id: n.id,
+      entity_id: n.element_id,
+      entity_type: n.element_type === undefined ? undefined : ELEMENT_TYPE_TO_ENTITY_TYPE[n.element_type],
+      element_type: n.element_type,
+      note_type: n.note_type === undefined ? undefined : NOTE_TYPES[n.note_type],
+      note_type_id: n.note_type,
+      params: n.text === undefined ? undefined : { text: n.text },
+      attachment: n.attachement,
+      created_by: n.created_by,
+      updated_by: n.modified_by,
+      responsible_user_id: n.main_user_id,
+      group_id: n.group_id,
+      account_id: n.account_id,
+      created_at: n.created_at ?? n.date_create?.unix,
+      updated_at: n.updated_at ?? n.timestamp_x?.unix,
+      dates: compact({ date_create: n.date_create, timestamp_x: n.timestamp_x }),
+    }),
   );
 
 /** `<entity>[note][i]` = `{note: {...}, type?}`: the note sits one level down. */
@@ -286,8 +279,22 @@ export const unsortedSchema = z
 /** Keep only the declared keys of a looseObject's output (it passes unknown keys through). */
 function pick(u: Record<string, unknown>): WebhookUnsorted {
   const keys = [
-    'uid', 'category', 'action', 'source', 'source_uid', 'source_id', 'pipeline_id', 'lead_id', 'user_id',
-    'account_id', 'created_at', 'date_create', 'source_data', 'data', 'accept_result', 'decline_result',
+    'uid',
+    'category',
+    'action',
+    'source',
+    'source_uid',
+    'source_id',
+    'pipeline_id',
+    'lead_id',
+    'user_id',
+    'account_id',
+    'created_at',
+    'date_create',
+    'source_data',
+    'data',
+    'accept_result',
+    'decline_result',
   ] as const;
   const out: Record<string, unknown> = {};
   for (const k of keys) out[k] = u[k];
@@ -303,20 +310,19 @@ export const catalogSchema = z
     type: optText,
     custom_fields: listOf(customFieldSchema).optional(),
   })
-  .transform(
-    (c): WebhookCatalogElement =>
-      compact({
-        id: c.id,
-        catalog_id: c.catalog_id,
-        name: c.name,
-        type: c.type,
-        created_by: c.created_user_id ?? c.created_by,
-        updated_by: c.modified_user_id ?? c.updated_by,
-        created_at: c.created_at ?? c.date_create,
-        updated_at: c.updated_at ?? c.last_modified,
-        account_id: c.account_id,
-        custom_fields_values: c.custom_fields,
-      }),
+  .transform((c): WebhookCatalogElement =>
+    compact({
+      id: c.id,
+      catalog_id: c.catalog_id,
+      name: c.name,
+      type: c.type,
+      created_by: c.created_user_id ?? c.created_by,
+      updated_by: c.modified_user_id ?? c.updated_by,
+      created_at: c.created_at ?? c.date_create,
+      updated_at: c.updated_at ?? c.last_modified,
+      account_id: c.account_id,
+      custom_fields_values: c.custom_fields,
+    }),
   );
 
 export const messageSchema = z
@@ -336,26 +342,27 @@ export const messageSchema = z
     author: z.looseObject({ id: optText, type: optText, name: optText, avatar_url: optText }).optional(),
     attachment: z.looseObject({ type: optText, link: optText, file_name: optText }).optional(),
   })
-  .transform(
-    (m): WebhookMessage =>
-      compact({
-        id: m.id,
-        chat_id: m.chat_id,
-        talk_id: m.talk_id,
-        contact_id: m.contact_id,
-        text: m.text,
-        created_at: m.created_at,
-        type: m.type,
-        origin: m.origin,
-        entity_id: m.entity_id,
-        entity_type: m.entity_type,
-        element_id: m.element_id,
-        element_type: m.element_type,
-        author: m.author ? compact({ id: m.author.id, type: m.author.type, name: m.author.name, avatar_url: m.author.avatar_url }) : undefined,
-        attachment: m.attachment
-          ? compact({ type: m.attachment.type, link: m.attachment.link, file_name: m.attachment.file_name })
-          : undefined,
-      }),
+  .transform((m): WebhookMessage =>
+    compact({
+      id: m.id,
+      chat_id: m.chat_id,
+      talk_id: m.talk_id,
+      contact_id: m.contact_id,
+      text: m.text,
+      created_at: m.created_at,
+      type: m.type,
+      origin: m.origin,
+      entity_id: m.entity_id,
+      entity_type: m.entity_type,
+      element_id: m.element_id,
+      element_type: m.element_type,
+      author: m.author
+        ? compact({ id: m.author.id, type: m.author.type, name: m.author.name, avatar_url: m.author.avatar_url })
+        : undefined,
+      attachment: m.attachment
+        ? compact({ type: m.attachment.type, link: m.attachment.link, file_name: m.attachment.file_name })
+        : undefined,
+    }),
   );
 
 export const talkSchema = z
@@ -372,19 +379,18 @@ export const talkSchema = z
     updated_at: optUint,
     account_id: optUint,
   })
-  .transform(
-    (t): WebhookTalk =>
-      compact({
-        talk_id: t.talk_id,
-        chat_id: t.chat_id,
-        contact_id: t.contact_id,
-        entity_id: t.entity_id,
-        entity_type: t.entity_type,
-        origin: t.origin,
-        is_read: t.is_read,
-        is_in_work: t.is_in_work,
-        created_at: t.created_at,
-        updated_at: t.updated_at,
-        account_id: t.account_id,
-      }),
+  .transform((t): WebhookTalk =>
+    compact({
+      talk_id: t.talk_id,
+      chat_id: t.chat_id,
+      contact_id: t.contact_id,
+      entity_id: t.entity_id,
+      entity_type: t.entity_type,
+      origin: t.origin,
+      is_read: t.is_read,
+      is_in_work: t.is_in_work,
+      created_at: t.created_at,
+      updated_at: t.updated_at,
+      account_id: t.account_id,
+    }),
   );

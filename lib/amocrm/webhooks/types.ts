@@ -184,8 +184,12 @@ export type ContactNoteEvent = WebhookEventBase<'contact.note', 'contact', 'note
 export type CompanyEvent = { [A in ContactAction]: WebhookEventBase<`company.${A}`, 'company', A, WebhookCompany, number> }[ContactAction];
 export type CompanyNoteEvent = WebhookEventBase<'company.note', 'company', 'note', WebhookNote, number>;
 export type TaskEvent = { [A in TaskAction]: WebhookEventBase<`task.${A}`, 'task', A, WebhookTask, number> }[TaskAction];
-export type UnsortedEvent = { [A in UnsortedAction]: WebhookEventBase<`unsorted.${A}`, 'unsorted', A, WebhookUnsorted, string> }[UnsortedAction];
-export type CatalogEvent = { [A in CatalogAction]: WebhookEventBase<`catalog.${A}`, 'catalog', A, WebhookCatalogElement, number> }[CatalogAction];
+export type UnsortedEvent = {
+  [A in UnsortedAction]: WebhookEventBase<`unsorted.${A}`, 'unsorted', A, WebhookUnsorted, string>;
+}[UnsortedAction];
+export type CatalogEvent = {
+  [A in CatalogAction]: WebhookEventBase<`catalog.${A}`, 'catalog', A, WebhookCatalogElement, number>;
+}[CatalogAction];
 export type MessageEvent = WebhookEventBase<'message.add', 'message', 'add', WebhookMessage, string>;
 export type TalkEvent = { [A in TalkAction]: WebhookEventBase<`talk.${A}`, 'talk', A, WebhookTalk, number> }[TalkAction];
 /**

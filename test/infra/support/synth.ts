@@ -11,7 +11,12 @@ import { exampleConfig } from './config.ts';
 export function synthStack(opts: { routes?: RouteTable; bundle?: boolean; props?: Partial<AmoGatewayStackProps> } = {}) {
   const outdir = mkdtempSync(join(tmpdir(), 'amo-cdk-'));
   const app = new App({ outdir, context: opts.bundle ? {} : { 'aws:cdk:bundling-stacks': [] } });
-  const stack = new AmoGatewayStack(app, 'AmoGateway', { routes: opts.routes ?? routeTable, config: exampleConfig, namePrefix: 'amo-gateway', ...opts.props });
+  const stack = new AmoGatewayStack(app, 'AmoGateway', {
+    routes: opts.routes ?? routeTable,
+    config: exampleConfig,
+    namePrefix: 'amo-gateway',
+    ...opts.props,
+  });
   return { app, stack, outdir, template: Template.fromStack(stack) };
 }
 
@@ -37,7 +42,9 @@ export function resolvePlaceholders(v: CfnValue): string {
 
 /** The logical id of the one resource of `type` whose properties satisfy `pred`. */
 export function logicalId(template: Template, type: string, pred: (props: Record<string, unknown>) => boolean): string {
-  const found = Object.entries(template.findResources(type)).filter(([, r]) => pred((r as { Properties: Record<string, unknown> }).Properties ?? {}));
+  const found = Object.entries(template.findResources(type)).filter(([, r]) =>
+    pred((r as { Properties: Record<string, unknown> }).Properties ?? {}),
+  );
   if (found.length !== 1) throw new Error(`expected one ${type}, found ${found.length}`);
   return found[0]?.[0] ?? '';
 }

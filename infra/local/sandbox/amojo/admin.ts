@@ -25,7 +25,10 @@ const adminReplySchema = z.object({
   trailing_newline: z.boolean().optional(),
 });
 const adminTypingSchema = z.object({
-  scope_id: nonEmpty, conversation_id: z.string().optional(), chat_id: z.string().optional(), user_id: z.string().optional(),
+  scope_id: nonEmpty,
+  conversation_id: z.string().optional(),
+  chat_id: z.string().optional(),
+  user_id: z.string().optional(),
 });
 
 function parseAdmin<T>(schema: z.ZodType<T>, v: unknown): T {
@@ -36,9 +39,14 @@ function parseAdmin<T>(schema: z.ZodType<T>, v: unknown): T {
 
 export function snapshot(ctx: AmojoCtx, scopeId?: string): AmojoSnapshot {
   const st = ctx.st;
-  const inScope = <T extends { scope_id: string }>(xs: Iterable<T>): T[] => [...xs].filter((x) => scopeId === undefined || x.scope_id === scopeId);
+  const inScope = <T extends { scope_id: string }>(xs: Iterable<T>): T[] =>
+    [...xs].filter((x) => scopeId === undefined || x.scope_id === scopeId);
   return structuredClone({
-    channels: [...ctx.channels.values()].map((c) => ({ id: c.id, webhook_url: c.webhookUrl, ...(c.title !== undefined ? { title: c.title } : {}) })),
+    channels: [...ctx.channels.values()].map((c) => ({
+      id: c.id,
+      webhook_url: c.webhookUrl,
+      ...(c.title !== undefined ? { title: c.title } : {}),
+    })),
     accounts: [...ctx.accounts],
     scopes: inScope(st.scopes.values()),
     chats: inScope(st.chats.values()),
@@ -58,7 +66,8 @@ export function adminRoute(ctx: AmojoCtx, reset: () => void): SbRoute {
       if (method === 'GET' && (sub === '/' || sub === '/state')) {
         return jsonResponse(200, snapshot(ctx, req.query.get('scope_id') ?? undefined));
       }
-      if (method === 'GET' && sub === '/hooks') return jsonResponse(200, { hooks: snapshot(ctx, req.query.get('scope_id') ?? undefined).hooks });
+      if (method === 'GET' && sub === '/hooks')
+        return jsonResponse(200, { hooks: snapshot(ctx, req.query.get('scope_id') ?? undefined).hooks });
       if (method === 'POST' && sub === '/reset') {
         reset();
         return jsonResponse(200, { ok: true });
@@ -78,7 +87,10 @@ export function adminRoute(ctx: AmojoCtx, reset: () => void): SbRoute {
         const input = parseAdmin(adminTypingSchema, body);
         return jsonResponse(200, { hook: await typingHook(ctx, input) });
       }
-      return jsonResponse(404, { error: 'unknown sandbox amojo admin path', paths: ['GET /state', 'GET /hooks', 'POST /reply', 'POST /typing', 'POST /reset'] });
+      return jsonResponse(404, {
+        error: 'unknown sandbox amojo admin path',
+        paths: ['GET /state', 'GET /hooks', 'POST /reply', 'POST /typing', 'POST /reset'],
+      });
     } catch (e) {
       if (e instanceof AdminError) return jsonResponse(e.status, { error: e.message });
       throw e;

@@ -18,7 +18,8 @@ export function createChat(ctx: AmojoCtx, req: SbRequest, scope: ScopeView): SbR
     if (k in rawUser) throw bad(`user.${k}: phone and email go under user.profile.{phone,email}`);
   }
   const u = body.user;
-  if (u.ref_id === undefined && (!u.id || !u.name)) throw bad('user.id and user.name are required (or user.ref_id of an existing amojo user)');
+  if (u.ref_id === undefined && (!u.id || !u.name))
+    throw bad('user.id and user.name are required (or user.ref_id of an existing amojo user)');
 
   const existing = chatByConversation(ctx, scope.scope_id, body.conversation_id);
   if (existing) {
@@ -66,7 +67,10 @@ export function history(ctx: AmojoCtx, req: SbRequest, scope: ScopeView, chatId:
   if (!chat) return { status: 204 };
   const all = [...ctx.st.messages.values()].filter((m) => m.chat_id === chat.id);
   // Newest first, as in the [chat-api] example (descending timestamps). *assumed* for ties: later received first.
-  const order = all.map((m, i) => ({ m, i })).sort((a, b) => b.m.msec_timestamp - a.m.msec_timestamp || b.i - a.i).map((x) => x.m);
+  const order = all
+    .map((m, i) => ({ m, i }))
+    .sort((a, b) => b.m.msec_timestamp - a.m.msec_timestamp || b.i - a.i)
+    .map((x) => x.m);
   const page = order.slice(offset, offset + limit);
   if (page.length === 0) return { status: 204 }; // *assumed*: a page past the end is "no messages"
   return jsonResponse(200, { messages: page.map((m) => historyItem(ctx, m)) });
@@ -79,8 +83,12 @@ function historyItem(ctx: AmojoCtx, m: MessageView): Record<string, unknown> {
     const p = ctx.st.participants.get(id);
     if (!p) return { id };
     return {
-      id: p.id, ...(p.client_id !== undefined ? { client_id: p.client_id } : {}), ...(p.avatar ? { avatar: p.avatar } : {}),
-      name: p.name ?? '', ...(p.phone ? { phone: p.phone } : {}), ...(p.email ? { email: p.email } : {}),
+      id: p.id,
+      ...(p.client_id !== undefined ? { client_id: p.client_id } : {}),
+      ...(p.avatar ? { avatar: p.avatar } : {}),
+      name: p.name ?? '',
+      ...(p.phone ? { phone: p.phone } : {}),
+      ...(p.email ? { email: p.email } : {}),
     };
   };
   const msg = m.message;
@@ -111,6 +119,12 @@ export function typingIn(ctx: AmojoCtx, req: SbRequest, scope: ScopeView): SbRes
   // *assumed*: typing in a conversation amojo does not know is bad data (400).
   if (!chat) throw bad('conversation_id: no such conversation in this scope');
   const senderId = ctx.st.participantByClient.get(k2(scope.scope_id, body.sender.id)) ?? body.sender.id;
-  ctx.st.typing.push({ scope_id: scope.scope_id, chat_id: chat.id, sender_id: senderId, duration_ms: body.duration_ms ?? 5000, at: ctx.nowMs() });
+  ctx.st.typing.push({
+    scope_id: scope.scope_id,
+    chat_id: chat.id,
+    sender_id: senderId,
+    duration_ms: body.duration_ms ?? 5000,
+    at: ctx.nowMs(),
+  });
   return { status: 204 }; // "204 Событие принято" ([chat-api] typing)
 }

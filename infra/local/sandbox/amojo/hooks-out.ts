@@ -12,7 +12,10 @@ const MAX_HOOK_RECORDS = 5_000;
 
 /** A refusal of the admin API (not an amojo answer): `{error}` with its status. */
 export class AdminError extends Error {
-  constructor(readonly status: number, message: string) {
+  constructor(
+    readonly status: number,
+    message: string,
+  ) {
     super(message);
     this.name = 'AdminError';
   }
@@ -27,14 +30,31 @@ function redactHookUrl(url: string): string {
   }
 }
 
-async function sendHook(ctx: AmojoCtx, kind: HookRecord['kind'], scope: ScopeView, payload: unknown, trailingNewline: boolean): Promise<HookRecord> {
+async function sendHook(
+  ctx: AmojoCtx,
+  kind: HookRecord['kind'],
+  scope: ScopeView,
+  payload: unknown,
+  trailingNewline: boolean,
+): Promise<HookRecord> {
   const channel = ctx.channels.get(scope.channel_id);
   if (!channel) throw new Error(`channel ${scope.channel_id} vanished`);
   const url = channel.webhookUrl.split(':scope_id').join(scope.scope_id);
   const json = JSON.stringify(payload); // compact, UTF-8 not escaped (as fixture amojo-01)
   const signature = signCallbackBody(channel.secret, json);
   const body = trailingNewline ? `${json}\n` : json;
-  const rec: HookRecord = { id: randomUUID(), kind, scope_id: scope.scope_id, url, at: ctx.nowMs(), body, signature, status: null, ok: false, duration_ms: 0 };
+  const rec: HookRecord = {
+    id: randomUUID(),
+    kind,
+    scope_id: scope.scope_id,
+    url,
+    at: ctx.nowMs(),
+    body,
+    signature,
+    status: null,
+    ok: false,
+    duration_ms: 0,
+  };
   const started = performance.now();
   try {
     // Sent once, never retried ([chat-hooks] "Хук отправляется только один раз"); 5 s at most (#callbacks).
@@ -53,7 +73,10 @@ async function sendHook(ctx: AmojoCtx, kind: HookRecord['kind'], scope: ScopeVie
     if (!rec.ok) rec.error = `HTTP ${res.status}`;
   } catch (e) {
     const name = e instanceof Error ? e.name : '';
-    rec.error = name === 'TimeoutError' || name === 'AbortError' ? `no answer within ${ctx.hookTimeoutMs} ms` : `network error: ${e instanceof Error ? e.message : String(e)}`;
+    rec.error =
+      name === 'TimeoutError' || name === 'AbortError'
+        ? `no answer within ${ctx.hookTimeoutMs} ms`
+        : `network error: ${e instanceof Error ? e.message : String(e)}`;
   }
   rec.duration_ms = Math.round(performance.now() - started);
   ctx.st.hooks.push(rec);
@@ -73,7 +96,12 @@ function managerOf(ctx: AmojoCtx, scopeId: string, sender?: { id?: string; name?
 }
 
 function findChatForAdmin(ctx: AmojoCtx, scopeId: string, conversationId?: string, chatId?: string): ChatView {
-  const chat = chatId !== undefined ? chatInScope(ctx, scopeId, chatId) : conversationId !== undefined ? chatByConversation(ctx, scopeId, conversationId) : undefined;
+  const chat =
+    chatId !== undefined
+      ? chatInScope(ctx, scopeId, chatId)
+      : conversationId !== undefined
+        ? chatByConversation(ctx, scopeId, conversationId)
+        : undefined;
   if (!chat) throw new AdminError(404, 'no such chat in this scope (give conversation_id or chat_id)');
   return chat;
 }
@@ -96,12 +124,28 @@ export async function reply(ctx: AmojoCtx, input: ManagerReplyInput): Promise<{ 
   refUser(ctx, scope.scope_id, manager.id, manager.name);
   const at = ctx.nowMs();
   const message: Record<string, unknown> = {
-    type, text: input.text ?? '', media: input.media ?? '', file_name: input.file_name ?? '', file_size: input.file_size ?? 0,
+    type,
+    text: input.text ?? '',
+    media: input.media ?? '',
+    file_name: input.file_name ?? '',
+    file_size: input.file_size ?? 0,
   };
   const msg: MessageView = {
-    id: randomUUID(), scope_id: scope.scope_id, chat_id: chat.id, direction: 'outgoing', origin: 'manager',
-    timestamp: Math.floor(at / 1000), msec_timestamp: at, sender_id: manager.id, receiver_id: chat.client_user_id, silent: false,
-    message, edits: 0, delivery_statuses: [], reactions: [], received_at: at,
+    id: randomUUID(),
+    scope_id: scope.scope_id,
+    chat_id: chat.id,
+    direction: 'outgoing',
+    origin: 'manager',
+    timestamp: Math.floor(at / 1000),
+    msec_timestamp: at,
+    sender_id: manager.id,
+    receiver_id: chat.client_user_id,
+    silent: false,
+    message,
+    edits: 0,
+    delivery_statuses: [],
+    reactions: [],
+    received_at: at,
   };
   ctx.st.messages.set(msg.id, msg);
   const conversationClientId = chat.conversation_ids[0];
@@ -126,8 +170,15 @@ export async function reply(ctx: AmojoCtx, input: ManagerReplyInput): Promise<{ 
         timestamp: msg.timestamp,
         msec_timestamp: msg.msec_timestamp,
         message: {
-          id: msg.id, type, text: input.text ?? '', markup: null, tag: '', media: input.media ?? '', thumbnail: '',
-          file_name: input.file_name ?? '', file_size: input.file_size ?? 0,
+          id: msg.id,
+          type,
+          text: input.text ?? '',
+          markup: null,
+          tag: '',
+          media: input.media ?? '',
+          thumbnail: '',
+          file_name: input.file_name ?? '',
+          file_size: input.file_size ?? 0,
         },
       },
     };
@@ -138,24 +189,46 @@ export async function reply(ctx: AmojoCtx, input: ManagerReplyInput): Promise<{ 
       receiver: client?.client_id ?? chat.client_user_id,
       conversation_id: conversationClientId ?? chat.id,
       msec_timestamp: msg.msec_timestamp,
-      type, text: input.text ?? '', markup: null, tag: '', media: input.media ?? '', thumbnail: '',
-      file_name: input.file_name ?? '', file_size: input.file_size ?? 0, media_group_id: '',
+      type,
+      text: input.text ?? '',
+      markup: null,
+      tag: '',
+      media: input.media ?? '',
+      thumbnail: '',
+      file_name: input.file_name ?? '',
+      file_size: input.file_size ?? 0,
+      media_group_id: '',
     };
   }
   const hook = await sendHook(ctx, 'message', scope, hookBody, input.trailing_newline ?? false);
   return { message: msg, hook };
 }
 
-export async function typingHook(ctx: AmojoCtx, input: { scope_id: string; conversation_id?: string; chat_id?: string; user_id?: string }): Promise<HookRecord> {
+export async function typingHook(
+  ctx: AmojoCtx,
+  input: { scope_id: string; conversation_id?: string; chat_id?: string; user_id?: string },
+): Promise<HookRecord> {
   const scope = adminScope(ctx, input.scope_id);
   const chat = findChatForAdmin(ctx, scope.scope_id, input.conversation_id, input.chat_id);
   const userId = input.user_id ?? managerOf(ctx, scope.scope_id).id;
   const at = ctx.nowSec();
   const conversationClientId = chat.conversation_ids[0];
   // Typing hook (#callbacks, [chat-hooks]): expired_at = start + 5 s.
-  return sendHook(ctx, 'typing', scope, {
-    account_id: scope.account_id,
-    time: at,
-    action: { typing: { user: { id: userId }, conversation: { id: chat.id, ...(conversationClientId !== undefined ? { client_id: conversationClientId } : {}) }, expired_at: at + 5 } },
-  }, false);
+  return sendHook(
+    ctx,
+    'typing',
+    scope,
+    {
+      account_id: scope.account_id,
+      time: at,
+      action: {
+        typing: {
+          user: { id: userId },
+          conversation: { id: chat.id, ...(conversationClientId !== undefined ? { client_id: conversationClientId } : {}) },
+          expired_at: at + 5,
+        },
+      },
+    },
+    false,
+  );
 }

@@ -8,7 +8,11 @@ export const JSON_CT = 'application/json';
 
 /** Thrown inside handlers; turned into the JSON error body. */
 export class AmojoHttpError extends Error {
-  constructor(readonly status: number, readonly type: string, message: string) {
+  constructor(
+    readonly status: number,
+    readonly type: string,
+    message: string,
+  ) {
     super(message);
     this.name = 'AmojoHttpError';
   }

@@ -65,12 +65,18 @@ async function handle(ctx: AmojoCtx, req: SbRequest): Promise<SbResponse> {
   requireSignature(ctx, req, channel);
   const scope = connectedScope(ctx, scopeId);
   switch (shape) {
-    case 'root': return postToScope(ctx, req, scope);
-    case 'chats': return createChat(ctx, req, scope);
-    case 'typing': return typingIn(ctx, req, scope);
-    case 'react': return react(ctx, req, scope);
-    case 'delivery_status': return deliveryStatus(ctx, req, scope, rest[0]!);
-    case 'history': return history(ctx, req, scope, rest[1]!);
+    case 'root':
+      return postToScope(ctx, req, scope);
+    case 'chats':
+      return createChat(ctx, req, scope);
+    case 'typing':
+      return typingIn(ctx, req, scope);
+    case 'react':
+      return react(ctx, req, scope);
+    case 'delivery_status':
+      return deliveryStatus(ctx, req, scope, rest[0]!);
+    case 'history':
+      return history(ctx, req, scope, rest[1]!);
   }
 }
 
@@ -103,7 +109,13 @@ export function createAmojo(opts: CreateAmojoOptions): AmojoSandbox {
       const scope = chat ? ctx.st.scopes.get(chat.scope_id) : undefined;
       if (!chat || !scope) return undefined;
       const clientId = ctx.channels.get(scope.channel_id)?.clientId;
-      return { chat_id: chat.id, channel_id: scope.channel_id, account_id: scope.account_id, connected: scope.connected, ...(clientId !== undefined ? { channel_client_id: clientId } : {}) };
+      return {
+        chat_id: chat.id,
+        channel_id: scope.channel_id,
+        account_id: scope.account_id,
+        connected: scope.connected,
+        ...(clientId !== undefined ? { channel_client_id: clientId } : {}),
+      };
     },
   };
 }

@@ -7,10 +7,26 @@ import type { z } from 'zod';
 import type { SbRequest, SbResponse } from '../types.ts';
 import { AmojoHttpError, bad, jsonBody, jsonResponse, parseWith } from './http.ts';
 import {
-  checkMessageFields, checkStatusRule, deliveryStatusSchema, editMessagePayloadSchema, newMessagePayloadSchema, reactSchema,
-  type embeddedMessageSchema, type MessageIn,
+  checkMessageFields,
+  checkStatusRule,
+  deliveryStatusSchema,
+  editMessagePayloadSchema,
+  newMessagePayloadSchema,
+  reactSchema,
+  type embeddedMessageSchema,
+  type MessageIn,
 } from './schemas.ts';
-import { chatByConversation, chatInScope, k2, messageInScope, newChat, refUser, upsertClient, type AmojoCtx, type Participant } from './state.ts';
+import {
+  chatByConversation,
+  chatInScope,
+  k2,
+  messageInScope,
+  newChat,
+  refUser,
+  upsertClient,
+  type AmojoCtx,
+  type Participant,
+} from './state.ts';
 import type { ChatView, MessageView, ScopeView } from './types.ts';
 
 function normalizedMessage(m: MessageIn): Record<string, unknown> {
@@ -18,7 +34,14 @@ function normalizedMessage(m: MessageIn): Record<string, unknown> {
   return rest;
 }
 
-function checkEmbedded(ctx: AmojoCtx, scopeId: string, chat: ChatView | undefined, m: z.infer<typeof embeddedMessageSchema>, where: string, sameChat: boolean): void {
+function checkEmbedded(
+  ctx: AmojoCtx,
+  scopeId: string,
+  chat: ChatView | undefined,
+  m: z.infer<typeof embeddedMessageSchema>,
+  where: string,
+  sameChat: boolean,
+): void {
   if (m.id === undefined && m.msgid === undefined) return;
   const target = messageInScope(ctx, scopeId, m);
   // *assumed*: a quote of an unknown message is bad data.
@@ -55,16 +78,30 @@ function newMessage(ctx: AmojoCtx, scope: ScopeView, payloadRaw: unknown): SbRes
   const incoming = p.receiver === undefined;
   const clientIn = incoming ? p.sender : p.receiver!;
   const client = upsertClient(ctx, scope.scope_id, clientIn);
-  const sender = incoming ? client
-    : p.sender.ref_id !== undefined ? refUser(ctx, scope.scope_id, p.sender.ref_id, p.sender.name)
+  const sender = incoming
+    ? client
+    : p.sender.ref_id !== undefined
+      ? refUser(ctx, scope.scope_id, p.sender.ref_id, p.sender.name)
       : upsertClient(ctx, scope.scope_id, p.sender); // *assumed*: an outgoing sender without ref_id is an external user
   // "an unknown conversation_id creates a new chat" ([chat-steps]).
   if (!chat) chat = newChat(ctx, scope.scope_id, p.conversation_id, client, p.source?.external_id);
 
   const msg: MessageView = {
-    id: randomUUID(), scope_id: scope.scope_id, chat_id: chat.id, client_id: p.msgid, direction: incoming ? 'incoming' : 'outgoing', origin: 'api',
-    timestamp: p.timestamp, msec_timestamp: p.msec_timestamp, sender_id: sender.id, silent: p.silent ?? false,
-    message: normalizedMessage(p.message), edits: 0, delivery_statuses: [], reactions: [], received_at: ctx.nowMs(),
+    id: randomUUID(),
+    scope_id: scope.scope_id,
+    chat_id: chat.id,
+    client_id: p.msgid,
+    direction: incoming ? 'incoming' : 'outgoing',
+    origin: 'api',
+    timestamp: p.timestamp,
+    msec_timestamp: p.msec_timestamp,
+    sender_id: sender.id,
+    silent: p.silent ?? false,
+    message: normalizedMessage(p.message),
+    edits: 0,
+    delivery_statuses: [],
+    reactions: [],
+    received_at: ctx.nowMs(),
     ...(incoming ? {} : { receiver_id: client.id }),
   };
   st.messages.set(msg.id, msg);
@@ -78,19 +115,37 @@ function clientIdOf(ctx: AmojoCtx, scope: ScopeView): string | undefined {
   return ctx.channels.get(scope.channel_id)?.clientId;
 }
 
-function tellIncoming(ctx: AmojoCtx, scope: ScopeView, chat: ChatView, client: Participant, conversationId: string, m: MessageIn, timestamp: number): void {
+function tellIncoming(
+  ctx: AmojoCtx,
+  scope: ScopeView,
+  chat: ChatView,
+  client: Participant,
+  conversationId: string,
+  m: MessageIn,
+  timestamp: number,
+): void {
   if (!ctx.opts.onIncoming) return;
   try {
     ctx.opts.onIncoming({
-      scope_id: scope.scope_id, channel_id: scope.channel_id, account_id: scope.account_id, channel_title: scope.title, chat_id: chat.id,
+      scope_id: scope.scope_id,
+      channel_id: scope.channel_id,
+      account_id: scope.account_id,
+      channel_title: scope.title,
+      chat_id: chat.id,
       ...(clientIdOf(ctx, scope) !== undefined ? { channel_client_id: clientIdOf(ctx, scope) } : {}),
-      conversation_id: conversationId, ...(chat.source_external_id !== undefined ? { source_external_id: chat.source_external_id } : {}),
+      conversation_id: conversationId,
+      ...(chat.source_external_id !== undefined ? { source_external_id: chat.source_external_id } : {}),
       client: {
-        id: client.id, ...(client.client_id !== undefined ? { client_id: client.client_id } : {}), ...(client.name !== undefined ? { name: client.name } : {}),
-        ...(client.avatar !== undefined ? { avatar: client.avatar } : {}), ...(client.phone !== undefined ? { phone: client.phone } : {}),
+        id: client.id,
+        ...(client.client_id !== undefined ? { client_id: client.client_id } : {}),
+        ...(client.name !== undefined ? { name: client.name } : {}),
+        ...(client.avatar !== undefined ? { avatar: client.avatar } : {}),
+        ...(client.phone !== undefined ? { phone: client.phone } : {}),
         ...(client.email !== undefined ? { email: client.email } : {}),
       },
-      message_type: m.type, ...(m.text !== undefined ? { text: m.text } : {}), timestamp,
+      message_type: m.type,
+      ...(m.text !== undefined ? { text: m.text } : {}),
+      timestamp,
     });
   } catch (e) {
     // The account side failing must not change amojo's answer: the message was accepted.
@@ -105,8 +160,11 @@ function tellIncoming(ctx: AmojoCtx, scope: ScopeView, chat: ChatView, client: P
  */
 function newMessageView(m: MessageView): Record<string, unknown> {
   return {
-    conversation_id: m.chat_id, sender_id: m.sender_id, ...(m.receiver_id !== undefined ? { receiver_id: m.receiver_id } : {}),
-    msgid: m.id, ...(m.client_id !== undefined ? { ref_id: m.client_id } : {}),
+    conversation_id: m.chat_id,
+    sender_id: m.sender_id,
+    ...(m.receiver_id !== undefined ? { receiver_id: m.receiver_id } : {}),
+    msgid: m.id,
+    ...(m.client_id !== undefined ? { ref_id: m.client_id } : {}),
   };
 }
 
@@ -119,7 +177,7 @@ function editMessage(ctx: AmojoCtx, scope: ScopeView, payloadRaw: unknown): SbRe
   // *assumed*: editing an unknown message is bad data (400); this method documents no 404.
   if (!msg) throw bad('payload: no message with this id/msgid in this scope');
   const chat = chatByConversation(ctx, scope.scope_id, p.conversation_id);
-  if (!chat || chat.id !== msg.chat_id) throw bad('payload.conversation_id does not match the message\'s chat');
+  if (!chat || chat.id !== msg.chat_id) throw bad("payload.conversation_id does not match the message's chat");
   if (p.id !== undefined && p.msgid !== undefined && p.msgid !== msg.client_id) {
     const key = k2(scope.scope_id, p.msgid);
     const other = st.messageByClientId.get(key);
@@ -133,8 +191,10 @@ function editMessage(ctx: AmojoCtx, scope: ScopeView, payloadRaw: unknown): SbRe
   const ds = p.message.delivery_status;
   if (ds) {
     msg.delivery_statuses.push({
-      delivery_status: ds.status_code, at: ctx.nowMs(),
-      ...(ds.error_code !== undefined ? { error_code: ds.error_code } : {}), ...(ds.error !== undefined ? { error: ds.error } : {}),
+      delivery_status: ds.status_code,
+      at: ctx.nowMs(),
+      ...(ds.error_code !== undefined ? { error_code: ds.error_code } : {}),
+      ...(ds.error !== undefined ? { error: ds.error } : {}),
     });
   }
   // *assumed*: the edit answers with the same `new_message` object (#endpoints).
@@ -154,7 +214,9 @@ export function deliveryStatus(ctx: AmojoCtx, req: SbRequest, scope: ScopeView, 
   if ('status_code' in raw && !('delivery_status' in raw)) {
     // #endpoints: the RU parameter table says status_code; every working client and the
     // verified [chat-steps] vector send delivery_status. The sandbox holds clients to the latter.
-    throw bad('delivery_status is required (status_code is the wording of one doc table; send {msgid, delivery_status, error_code?, error?})');
+    throw bad(
+      'delivery_status is required (status_code is the wording of one doc table; send {msgid, delivery_status, error_code?, error?})',
+    );
   }
   const body = parseWith(deliveryStatusSchema, raw, '');
   // *assumed*: the body msgid must equal the one in the path ("same id as in URL", #endpoints).
@@ -164,8 +226,10 @@ export function deliveryStatus(ctx: AmojoCtx, req: SbRequest, scope: ScopeView, 
   const msg = messageInScope(ctx, scope.scope_id, { id: msgidInPath });
   if (!msg) throw new AmojoHttpError(404, 'NOT_FOUND', 'no such message'); // "404 Сообщения не существует" ([chat-api])
   msg.delivery_statuses.push({
-    delivery_status: body.delivery_status, at: ctx.nowMs(),
-    ...(body.error_code !== undefined ? { error_code: body.error_code } : {}), ...(body.error !== undefined ? { error: body.error } : {}),
+    delivery_status: body.delivery_status,
+    at: ctx.nowMs(),
+    ...(body.error_code !== undefined ? { error_code: body.error_code } : {}),
+    ...(body.error !== undefined ? { error: body.error } : {}),
   });
   ctx.log(`amojo delivery_status ${msg.id} → ${body.delivery_status}${body.error_code ? ` (${body.error_code})` : ''}`);
   return { status: 200 }; // "метод не возвращает ответ" ([chat-api])
@@ -173,11 +237,15 @@ export function deliveryStatus(ctx: AmojoCtx, req: SbRequest, scope: ScopeView, 
 
 export function react(ctx: AmojoCtx, req: SbRequest, scope: ScopeView): SbResponse {
   const body = parseWith(reactSchema, jsonBody(req), '');
-  if (body.conversation_id === undefined && body.conversation_ref_id === undefined) throw bad('conversation_id or conversation_ref_id is required');
+  if (body.conversation_id === undefined && body.conversation_ref_id === undefined)
+    throw bad('conversation_id or conversation_ref_id is required');
   if (body.id === undefined && body.msgid === undefined) throw bad('id or msgid is required');
   if (body.user.id === undefined && body.user.ref_id === undefined) throw bad('user.id or user.ref_id is required');
   // "emoji … Необязательное поле" ([chat-api] react): a react without emoji is accepted and stored as such.
-  const chat = body.conversation_ref_id !== undefined ? chatInScope(ctx, scope.scope_id, body.conversation_ref_id) : chatByConversation(ctx, scope.scope_id, body.conversation_id!);
+  const chat =
+    body.conversation_ref_id !== undefined
+      ? chatInScope(ctx, scope.scope_id, body.conversation_ref_id)
+      : chatByConversation(ctx, scope.scope_id, body.conversation_id!);
   const msg = messageInScope(ctx, scope.scope_id, body.id !== undefined ? { id: body.id } : { msgid: body.msgid! });
   // "404 Сообщение не существует" ([chat-api] react); a message of another chat counts as missing (*assumed*).
   if (!chat || !msg || msg.chat_id !== chat.id) throw new AmojoHttpError(404, 'NOT_FOUND', 'no such message in this conversation');

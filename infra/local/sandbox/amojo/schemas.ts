@@ -9,7 +9,12 @@ export const nonEmpty = z.string().min(1);
 export const int = z.number().int();
 export const profileSchema = z.object({ phone: z.string().optional(), email: z.string().optional() });
 /** ≤ 40 printable ASCII characters and space ([chat-api] create chat, `source[external_id]`). */
-export const sourceSchema = z.object({ external_id: z.string().max(40).regex(/^[\x20-\x7e]*$/, 'printable ASCII only') });
+export const sourceSchema = z.object({
+  external_id: z
+    .string()
+    .max(40)
+    .regex(/^[\x20-\x7e]*$/, 'printable ASCII only'),
+});
 
 export const participantSchema = z.object({
   id: nonEmpty,
@@ -36,38 +41,55 @@ export const messageSchema = z.object({
   contact: z.object({ name: nonEmpty, phone: nonEmpty }).optional(),
   callback_data: z.string().optional(),
   media_duration: int.nonnegative().optional(),
-  shared_post: z.object({
-    url: nonEmpty, type: z.literal('post'), preview_link: z.string().optional(), preview_permalink: z.string().optional(), site_name: z.string().optional(),
-  }).optional(),
-  post: z.object({
-    id: nonEmpty, url: nonEmpty, preview_url: z.string().optional(), preview_permalink: z.string().optional(), username: z.string().optional(), caption: z.string().optional(),
-  }).optional(),
+  shared_post: z
+    .object({
+      url: nonEmpty,
+      type: z.literal('post'),
+      preview_link: z.string().optional(),
+      preview_permalink: z.string().optional(),
+      site_name: z.string().optional(),
+    })
+    .optional(),
+  post: z
+    .object({
+      id: nonEmpty,
+      url: nonEmpty,
+      preview_url: z.string().optional(),
+      preview_permalink: z.string().optional(),
+      username: z.string().optional(),
+      caption: z.string().optional(),
+    })
+    .optional(),
   // Edit only ([chat-api] "Описание объекта delivery_status"): {status_code, error_code, error}.
-  delivery_status: z.object({ status_code: deliveryStatusValue, error_code: errorCode.optional(), error: z.string().optional() }).optional(),
+  delivery_status: z
+    .object({ status_code: deliveryStatusValue, error_code: errorCode.optional(), error: z.string().optional() })
+    .optional(),
 });
 export type MessageIn = z.infer<typeof messageSchema>;
 
-export const embeddedMessageSchema = z.object({
-  id: z.string().optional(),
-  msgid: z.string().optional(),
-  type: z.enum(MESSAGE_TYPES).optional(),
-  text: z.string().optional(),
-  file_name: z.string().optional(),
-  file_size: int.nonnegative().optional(),
-  media_duration: int.nonnegative().optional(),
-  location: z.object({ lon: z.number(), lat: z.number() }).optional(),
-  contact: z.object({ name: nonEmpty, phone: nonEmpty }).optional(),
-  timestamp: int.nonnegative().optional(),
-  msec_timestamp: int.nonnegative().optional(),
-  sender: z.object({ id: z.string().optional(), ref_id: z.string().optional(), name: z.string().optional() }).optional(),
-}).superRefine((m, ctx) => {
-  // [chat-api] embedded_message: without an id, type/timestamp/msec_timestamp/sender are required.
-  if (m.id === undefined && m.msgid === undefined) {
-    for (const k of ['type', 'timestamp', 'msec_timestamp', 'sender'] as const) {
-      if (m[k] === undefined) ctx.addIssue({ code: 'custom', path: [k], message: 'required when neither id nor msgid is given' });
+export const embeddedMessageSchema = z
+  .object({
+    id: z.string().optional(),
+    msgid: z.string().optional(),
+    type: z.enum(MESSAGE_TYPES).optional(),
+    text: z.string().optional(),
+    file_name: z.string().optional(),
+    file_size: int.nonnegative().optional(),
+    media_duration: int.nonnegative().optional(),
+    location: z.object({ lon: z.number(), lat: z.number() }).optional(),
+    contact: z.object({ name: nonEmpty, phone: nonEmpty }).optional(),
+    timestamp: int.nonnegative().optional(),
+    msec_timestamp: int.nonnegative().optional(),
+    sender: z.object({ id: z.string().optional(), ref_id: z.string().optional(), name: z.string().optional() }).optional(),
+  })
+  .superRefine((m, ctx) => {
+    // [chat-api] embedded_message: without an id, type/timestamp/msec_timestamp/sender are required.
+    if (m.id === undefined && m.msgid === undefined) {
+      for (const k of ['type', 'timestamp', 'msec_timestamp', 'sender'] as const) {
+        if (m[k] === undefined) ctx.addIssue({ code: 'custom', path: [k], message: 'required when neither id nor msgid is given' });
+      }
     }
-  }
-});
+  });
 
 export const newMessagePayloadSchema = z.object({
   timestamp: int.nonnegative(),
@@ -82,19 +104,25 @@ export const newMessagePayloadSchema = z.object({
   message: messageSchema,
   reply_to: z.object({ message: embeddedMessageSchema }).optional(),
   // "на данный момент нельзя переслать более 1 сообщения" ([chat-api] forwards).
-  forwards: z.object({
-    messages: z.array(embeddedMessageSchema).min(1).max(1), conversation_id: z.string().optional(), conversation_ref_id: z.string().optional(),
-  }).optional(),
+  forwards: z
+    .object({
+      messages: z.array(embeddedMessageSchema).min(1).max(1),
+      conversation_id: z.string().optional(),
+      conversation_ref_id: z.string().optional(),
+    })
+    .optional(),
 });
 
-export const editMessagePayloadSchema = z.object({
-  timestamp: int.nonnegative().optional(),
-  msec_timestamp: int.nonnegative().optional(),
-  msgid: z.string().optional(),
-  id: z.string().optional(),
-  conversation_id: nonEmpty,
-  message: messageSchema,
-}).refine((p) => p.msgid !== undefined || p.id !== undefined, { message: 'msgid or id is required', path: ['msgid'] });
+export const editMessagePayloadSchema = z
+  .object({
+    timestamp: int.nonnegative().optional(),
+    msec_timestamp: int.nonnegative().optional(),
+    msgid: z.string().optional(),
+    id: z.string().optional(),
+    conversation_id: nonEmpty,
+    message: messageSchema,
+  })
+  .refine((p) => p.msgid !== undefined || p.id !== undefined, { message: 'msgid or id is required', path: ['msgid'] });
 
 export const connectSchema = z.object({
   account_id: nonEmpty,
@@ -142,16 +170,22 @@ export const reactSchema = z.object({
 
 /** Type-specific required fields (#messages; [chat-api] "Описание объекта message"). */
 export function checkMessageFields(m: MessageIn, edit: boolean): void {
-  const need = (cond: boolean, what: string): void => { if (!cond) throw bad(`payload.message: ${what} (type "${m.type}")`); };
+  const need = (cond: boolean, what: string): void => {
+    if (!cond) throw bad(`payload.message: ${what} (type "${m.type}")`);
+  };
   switch (m.type) {
     case 'text':
       need(typeof m.text === 'string' && m.text.length > 0, 'text is required');
       break;
-    case 'picture': case 'video': case 'file':
+    case 'picture':
+    case 'video':
+    case 'file':
       // "Необязательное поле, если при редактировании сообщения файл не меняется."
       if (!edit) need(!!m.media && !!m.file_name && m.file_size !== undefined, 'media, file_name and file_size are required');
       break;
-    case 'voice': case 'audio': case 'sticker':
+    case 'voice':
+    case 'audio':
+    case 'sticker':
       if (!edit) need(!!m.media, 'media is required');
       break;
     case 'location':
@@ -161,8 +195,15 @@ export function checkMessageFields(m: MessageIn, edit: boolean): void {
       need(m.contact !== undefined, 'contact {name, phone} is required');
       break;
   }
-  if (!edit && m.delivery_status !== undefined) throw bad('payload.message.delivery_status may be sent only with edit_message ([chat-api])');
-  if (m.delivery_status) checkStatusRule(m.delivery_status.status_code, m.delivery_status.error_code, m.delivery_status.error, 'payload.message.delivery_status');
+  if (!edit && m.delivery_status !== undefined)
+    throw bad('payload.message.delivery_status may be sent only with edit_message ([chat-api])');
+  if (m.delivery_status)
+    checkStatusRule(
+      m.delivery_status.status_code,
+      m.delivery_status.error_code,
+      m.delivery_status.error,
+      'payload.message.delivery_status',
+    );
 }
 
 /**

@@ -21,7 +21,11 @@ const SIGNATURE_ERROR_TYPE: Record<RequestSignatureFailure, string> = {
 
 export function requireSignature(ctx: AmojoCtx, req: SbRequest, channel: AmojoChannelConfig): void {
   const r = verifyRequestSignature(channel.secret, {
-    method: req.method, path: req.path, headers: req.headers, body: req.body, now: ctx.nowMs(),
+    method: req.method,
+    path: req.path,
+    headers: req.headers,
+    body: req.body,
+    now: ctx.nowMs(),
     ...(ctx.opts.signatureWindowMs !== undefined ? { windowMs: ctx.opts.signatureWindowMs } : {}),
   });
   if (!r.ok) {

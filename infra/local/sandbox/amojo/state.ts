@@ -5,9 +5,20 @@
 import { randomUUID } from 'node:crypto';
 import type { SbClock } from '../types.ts';
 import { AmojoHttpError } from './http.ts';
-import type { AmojoChannelConfig, AmojoSnapshot, ChatView, CreateAmojoOptions, HookRecord, MessageView, ParticipantView, ScopeView } from './types.ts';
+import type {
+  AmojoChannelConfig,
+  AmojoSnapshot,
+  ChatView,
+  CreateAmojoOptions,
+  HookRecord,
+  MessageView,
+  ParticipantView,
+  ScopeView,
+} from './types.ts';
 
-export interface Participant extends ParticipantView { scope_id: string }
+export interface Participant extends ParticipantView {
+  scope_id: string;
+}
 
 export interface State {
   scopes: Map<string, ScopeView>;
@@ -28,8 +39,16 @@ export interface State {
 
 export function emptyState(): State {
   return {
-    scopes: new Map(), chats: new Map(), chatByConversation: new Map(), participants: new Map(), participantByClient: new Map(),
-    messages: new Map(), messageByClientId: new Map(), typing: [], hooks: [], managers: new Map(),
+    scopes: new Map(),
+    chats: new Map(),
+    chatByConversation: new Map(),
+    participants: new Map(),
+    participantByClient: new Map(),
+    messages: new Map(),
+    messageByClientId: new Map(),
+    typing: [],
+    hooks: [],
+    managers: new Map(),
   };
 }
 
@@ -80,7 +99,11 @@ export function connectedScope(ctx: AmojoCtx, scopeId: string): ScopeView {
   return s;
 }
 
-export function upsertClient(ctx: AmojoCtx, scopeId: string, p: { id: string; name?: string; avatar?: string; profile?: { phone?: string; email?: string }; profile_link?: string }): Participant {
+export function upsertClient(
+  ctx: AmojoCtx,
+  scopeId: string,
+  p: { id: string; name?: string; avatar?: string; profile?: { phone?: string; email?: string }; profile_link?: string },
+): Participant {
   const st = ctx.st;
   const key = k2(scopeId, p.id);
   const existingId = st.participantByClient.get(key);
@@ -108,9 +131,19 @@ export function refUser(ctx: AmojoCtx, scopeId: string, refId: string, name?: st
   return p;
 }
 
-export function newChat(ctx: AmojoCtx, scopeId: string, conversationId: string | undefined, client: Participant, source?: string): ChatView {
+export function newChat(
+  ctx: AmojoCtx,
+  scopeId: string,
+  conversationId: string | undefined,
+  client: Participant,
+  source?: string,
+): ChatView {
   const chat: ChatView = {
-    id: randomUUID(), scope_id: scopeId, conversation_ids: conversationId ? [conversationId] : [], client_user_id: client.id, created_at: ctx.nowMs(),
+    id: randomUUID(),
+    scope_id: scopeId,
+    conversation_ids: conversationId ? [conversationId] : [],
+    client_user_id: client.id,
+    created_at: ctx.nowMs(),
     ...(source !== undefined ? { source_external_id: source } : {}),
   };
   ctx.st.chats.set(chat.id, chat);

@@ -192,4 +192,3 @@ export interface AmojoSnapshot {
   typing: Array<{ scope_id: string; chat_id: string; sender_id: string; duration_ms: number; at: number }>;
   hooks: HookRecord[];
 }
-

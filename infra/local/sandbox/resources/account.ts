@@ -13,8 +13,22 @@ const ENTITY_NAMES = {
   leads: {
     ru: {
       gender: 'f',
-      plural_form: { dative: 'сделкам', default: 'сделки', genitive: 'сделок', accusative: 'сделки', instrumental: 'сделками', prepositional: 'сделках' },
-      singular_form: { dative: 'сделке', default: 'сделка', genitive: 'сделки', accusative: 'сделку', instrumental: 'сделкой', prepositional: 'сделке' },
+      plural_form: {
+        dative: 'сделкам',
+        default: 'сделки',
+        genitive: 'сделок',
+        accusative: 'сделки',
+        instrumental: 'сделками',
+        prepositional: 'сделках',
+      },
+      singular_form: {
+        dative: 'сделке',
+        default: 'сделка',
+        genitive: 'сделки',
+        accusative: 'сделку',
+        instrumental: 'сделкой',
+        prepositional: 'сделке',
+      },
     },
     en: { singular_form: { default: 'lead' }, plural_form: { default: 'leads' }, gender: 'f' },
     es: { singular_form: { default: 'acuerdo' }, plural_form: { default: 'acuerdos' }, gender: 'm' },
@@ -24,7 +38,17 @@ const ENTITY_NAMES = {
 export function accountRoutes(): RestRoute[] {
   return [
     { method: 'GET', template: '/api/v4/account', handler: account },
-    { method: 'GET', template: '/api/v4/users', handler: (ctx) => listPage(ctx, 'users', [...ctx.state.users.values()].map((u) => renderUser(ctx, u)), { total: true }) },
+    {
+      method: 'GET',
+      template: '/api/v4/users',
+      handler: (ctx) =>
+        listPage(
+          ctx,
+          'users',
+          [...ctx.state.users.values()].map((u) => renderUser(ctx, u)),
+          { total: true },
+        ),
+    },
     {
       method: 'GET',
       template: '/api/v4/users/{id}',
@@ -44,11 +68,24 @@ function account(ctx: RestCtx) {
   const a = ctx.state.account;
   const w = typeof ctx.query.with === 'string' ? ctx.query.with.split(',').map((s) => s.trim()) : [];
   const body: Record<string, unknown> = {
-    id: a.id, name: a.name, subdomain: a.subdomain, created_at: 1_600_000_000, created_by: 0,
-    updated_at: 1_600_000_000, updated_by: 0, current_user_id: ctx.userId, country: 'RU',
-    currency: 'RUB', currency_symbol: '₽', customers_mode: 'disabled', is_unsorted_on: true,
-    mobile_feature_version: 0, is_loss_reason_enabled: true, is_helpbot_enabled: false,
-    is_technical_account: false, contact_name_display_order: 1,
+    id: a.id,
+    name: a.name,
+    subdomain: a.subdomain,
+    created_at: 1_600_000_000,
+    created_by: 0,
+    updated_at: 1_600_000_000,
+    updated_by: 0,
+    current_user_id: ctx.userId,
+    country: 'RU',
+    currency: 'RUB',
+    currency_symbol: '₽',
+    customers_mode: 'disabled',
+    is_unsorted_on: true,
+    mobile_feature_version: 0,
+    is_loss_reason_enabled: true,
+    is_helpbot_enabled: false,
+    is_technical_account: false,
+    contact_name_display_order: 1,
   };
   if (w.includes('amojo_id')) body.amojo_id = a.amojoId;
   if (w.includes('uuid')) body.uuid = a.amojoId;
@@ -66,7 +103,15 @@ function account(ctx: RestCtx) {
     emb.task_types = [...ctx.state.taskTypes.values()].map((t) => ({ id: t.id, name: t.name, color: null, icon_id: null, code: t.code }));
   }
   if (w.includes('datetime_settings')) {
-    emb.datetime_settings = { date_pattern: 'd.m.Y H:i', short_date_pattern: 'd.m.Y', short_time_pattern: 'H:i', date_format: 'd.m.Y', time_format: 'H:i:s', timezone: 'UTC', timezone_offset: '+00:00' };
+    emb.datetime_settings = {
+      date_pattern: 'd.m.Y H:i',
+      short_date_pattern: 'd.m.Y',
+      short_time_pattern: 'H:i',
+      date_format: 'd.m.Y',
+      time_format: 'H:i:s',
+      timezone: 'UTC',
+      timezone_offset: '+00:00',
+    };
   }
   if (Object.keys(emb).length) body._embedded = emb;
   return hal(200, body);
@@ -81,15 +126,24 @@ export function userAmojoId(u: User): string {
 function renderUser(ctx: RestCtx, u: User): Record<string, unknown> {
   const w = typeof ctx.query.with === 'string' ? ctx.query.with.split(',') : [];
   return {
-    id: u.id, name: u.name, email: u.email, lang: u.lang,
+    id: u.id,
+    name: u.name,
+    email: u.email,
+    lang: u.lang,
     ...(w.includes('amojo_id') ? { amojo_id: userAmojoId(u) } : {}),
     rights: {
       leads: { view: 'A', edit: 'A', add: 'A', delete: 'A', export: 'A' },
       contacts: { view: 'A', edit: 'A', add: 'A', delete: 'A', export: 'A' },
       companies: { view: 'A', edit: 'A', add: 'A', delete: 'A', export: 'A' },
       tasks: { edit: 'A', delete: 'A' },
-      mail_access: false, catalog_access: true, is_admin: u.is_admin, is_free: false, is_active: true,
-      group_id: u.group_id || null, role_id: null, status_rights: [],
+      mail_access: false,
+      catalog_access: true,
+      is_admin: u.is_admin,
+      is_free: false,
+      is_active: true,
+      group_id: u.group_id || null,
+      role_id: null,
+      status_rights: [],
     },
     _links: link(ctx, `/api/v4/users/${u.id}`),
   };

@@ -22,17 +22,37 @@ const CATALOG_TYPES = ['regular', 'invoices', 'products'];
 
 function renderCatalog(ctx: RestCtx, c: Catalog): Record<string, unknown> {
   return {
-    id: c.id, name: c.name, created_by: c.created_by, updated_by: c.updated_by, created_at: c.created_at, updated_at: c.updated_at,
-    sort: c.sort, type: c.type, can_add_elements: c.can_add_elements, can_show_in_cards: false, can_link_multiple: c.can_link_multiple,
-    can_be_deleted: true, sdk_widget_code: null, account_id: ctx.state.account.id, _links: link(ctx, `/api/v4/catalogs/${c.id}`),
+    id: c.id,
+    name: c.name,
+    created_by: c.created_by,
+    updated_by: c.updated_by,
+    created_at: c.created_at,
+    updated_at: c.updated_at,
+    sort: c.sort,
+    type: c.type,
+    can_add_elements: c.can_add_elements,
+    can_show_in_cards: false,
+    can_link_multiple: c.can_link_multiple,
+    can_be_deleted: true,
+    sdk_widget_code: null,
+    account_id: ctx.state.account.id,
+    _links: link(ctx, `/api/v4/catalogs/${c.id}`),
   };
 }
 
 function renderElement(ctx: RestCtx, e: CatalogElement): Record<string, unknown> {
   return {
-    id: e.id, name: e.name, created_by: e.created_by, updated_by: e.updated_by, created_at: e.created_at, updated_at: e.updated_at,
-    is_deleted: false, custom_fields_values: renderCustomFields(ctx.state, e.custom), catalog_id: e.catalog_id,
-    account_id: ctx.state.account.id, _links: link(ctx, `/api/v4/catalogs/${e.catalog_id}/elements/${e.id}`),
+    id: e.id,
+    name: e.name,
+    created_by: e.created_by,
+    updated_by: e.updated_by,
+    created_at: e.created_at,
+    updated_at: e.updated_at,
+    is_deleted: false,
+    custom_fields_values: renderCustomFields(ctx.state, e.custom),
+    catalog_id: e.catalog_id,
+    account_id: ctx.state.account.id,
+    _links: link(ctx, `/api/v4/catalogs/${e.catalog_id}/elements/${e.id}`),
   };
 }
 
@@ -53,7 +73,8 @@ function catalogWrite(mode: 'add' | 'update', one = false): RestHandler {
         c.int(item, 'sort');
         c.bool(item, 'can_add_elements');
         c.bool(item, 'can_link_multiple');
-        if (mode === 'update' && (typeof item.id !== 'number' || !ctx.state.catalogs.has(item.id))) errs.push(item.id === undefined ? E.blank('id') : E.notFound('id'));
+        if (mode === 'update' && (typeof item.id !== 'number' || !ctx.state.catalogs.has(item.id)))
+          errs.push(item.id === undefined ? E.blank('id') : E.notFound('id'));
         if (mode === 'add' && room-- <= 0) errs.push(E.invalid('name', `An account has at most ${MAX_CATALOGS} lists.`));
       }
       if (errs.length) failed.push({ request_id: requestIdOf(item, i), errors: errs });
@@ -64,9 +85,16 @@ function catalogWrite(mode: 'add' | 'update', one = false): RestHandler {
       let cat: Catalog;
       if (mode === 'add') {
         cat = {
-          id: ctx.state.nextId('catalog'), name: String(o.name), type: typeof o.type === 'string' ? o.type : 'regular',
-          sort: typeof o.sort === 'number' ? o.sort : 10, created_by: ctx.userId, updated_by: ctx.userId, created_at: ctx.now,
-          updated_at: ctx.now, can_add_elements: o.can_add_elements !== false, can_link_multiple: o.can_link_multiple !== false,
+          id: ctx.state.nextId('catalog'),
+          name: String(o.name),
+          type: typeof o.type === 'string' ? o.type : 'regular',
+          sort: typeof o.sort === 'number' ? o.sort : 10,
+          created_by: ctx.userId,
+          updated_by: ctx.userId,
+          created_at: ctx.now,
+          updated_at: ctx.now,
+          can_add_elements: o.can_add_elements !== false,
+          can_link_multiple: o.can_link_multiple !== false,
         };
         ctx.state.catalogs.set(cat.id, cat);
       } else {
@@ -113,7 +141,16 @@ function elementWrite(mode: 'add' | 'update', one = false): RestHandler {
       const o = item as Record<string, unknown>;
       let el: CatalogElement;
       if (mode === 'add') {
-        el = { id: ctx.state.nextId('element'), catalog_id: catalogId, name: String(o.name), created_by: ctx.userId, updated_by: ctx.userId, created_at: ctx.now, updated_at: ctx.now, custom: applyCustomFields([], cfs[i] ?? []) };
+        el = {
+          id: ctx.state.nextId('element'),
+          catalog_id: catalogId,
+          name: String(o.name),
+          created_by: ctx.userId,
+          updated_by: ctx.userId,
+          created_at: ctx.now,
+          updated_at: ctx.now,
+          custom: applyCustomFields([], cfs[i] ?? []),
+        };
         ctx.state.elements.set(el.id, el);
       } else {
         el = ctx.state.elements.get(o.id as number) as CatalogElement;
@@ -135,7 +172,11 @@ export function catalogRoutes(): RestRoute[] {
       template: '/api/v4/catalogs',
       handler: (ctx) => {
         const type = isRecord(ctx.query.filter) ? queryString(ctx.query.filter.type) : undefined;
-        return listPage(ctx, 'catalogs', [...ctx.state.catalogs.values()].filter((c) => !type || c.type === type).map((c) => renderCatalog(ctx, c)));
+        return listPage(
+          ctx,
+          'catalogs',
+          [...ctx.state.catalogs.values()].filter((c) => !type || c.type === type).map((c) => renderCatalog(ctx, c)),
+        );
       },
     },
     { method: 'POST', template: '/api/v4/catalogs', handler: catalogWrite('add') },
@@ -158,9 +199,17 @@ export function catalogRoutes(): RestRoute[] {
         // docs/amocrm-protocol.md#catalogs: element search by `query` and `filter[id][]`; amocrm-api-php sends a top-level `id` too.
         const ids = queryInts(isRecord(ctx.query.filter) ? ctx.query.filter.id : ctx.query.id);
         const q = queryString(ctx.query.query)?.toLowerCase();
-        const els = [...ctx.state.elements.values()].filter((e) => e.catalog_id === catalogId && (!ids || ids.includes(e.id))
-          && (!q || e.name.toLowerCase().includes(q) || searchableValues(e.custom).some((v) => v.toLowerCase().includes(q))));
-        return listPage(ctx, 'elements', els.map((e) => renderElement(ctx, e)));
+        const els = [...ctx.state.elements.values()].filter(
+          (e) =>
+            e.catalog_id === catalogId &&
+            (!ids || ids.includes(e.id)) &&
+            (!q || e.name.toLowerCase().includes(q) || searchableValues(e.custom).some((v) => v.toLowerCase().includes(q))),
+        );
+        return listPage(
+          ctx,
+          'elements',
+          els.map((e) => renderElement(ctx, e)),
+        );
       },
     },
     { method: 'POST', template: '/api/v4/catalogs/{catalogId}/elements', handler: elementWrite('add') },
@@ -188,7 +237,10 @@ function v2Elements(ctx: RestCtx) {
   const parsed = readObject(ctx);
   if (!parsed.ok) return parsed.res;
   const b = parsed.value;
-  if (b.add !== undefined || b.update !== undefined) return badRequest('Only "delete" is simulated on /api/v2/catalog_elements; add and update elements through /api/v4/catalogs/{id}/elements');
+  if (b.add !== undefined || b.update !== undefined)
+    return badRequest(
+      'Only "delete" is simulated on /api/v2/catalog_elements; add and update elements through /api/v4/catalogs/{id}/elements',
+    );
   if (!Array.isArray(b.delete) || b.delete.length === 0) return badRequest('"delete" must be a non-empty array of element ids');
   if (b.delete.length > ctx.maxEntities) return limitPerPage(ctx.maxEntities);
   const ids = b.delete.map((x) => (typeof x === 'number' ? x : typeof x === 'string' && /^\d+$/.test(x) ? Number(x) : NaN));

@@ -68,7 +68,12 @@ export function paging(ctx: RestCtx, max = 250, def = 50): Read<{ page: number; 
  * No items on this page → 204 with no body (docs/amocrm-protocol.md#empty-answers-and-if-modified-since). `total` adds `_total_items`/`_page_count`
  * (custom_fields, users examples).
  */
-export function listPage(ctx: RestCtx, key: string, items: unknown[], opts: { max?: number; def?: number; total?: boolean } = {}): SbResponse {
+export function listPage(
+  ctx: RestCtx,
+  key: string,
+  items: unknown[],
+  opts: { max?: number; def?: number; total?: boolean } = {},
+): SbResponse {
   const pg = paging(ctx, opts.max ?? 250, opts.def ?? 50);
   if (!pg.ok) return pg.res;
   const p = pg.value;
@@ -149,7 +154,10 @@ export function inRange(v: number | null, f: unknown): boolean {
 // ---- validators that collect errors ----
 
 export class Check {
-  constructor(readonly errs: FieldError[], readonly prefix = '') {}
+  constructor(
+    readonly errs: FieldError[],
+    readonly prefix = '',
+  ) {}
 
   p(path: string): string {
     return `${this.prefix}${path}`;

@@ -34,7 +34,13 @@ export function contactRoutes(): RestRoute[] {
  */
 function chatVisible(ctx: RestCtx, chatId: string): boolean {
   const a = ctx.amojo.chatAccess(chatId);
-  return a !== undefined && a.connected && a.account_id === ctx.state.account.amojoId && a.channel_client_id !== undefined && a.channel_client_id === ctx.clientId;
+  return (
+    a !== undefined &&
+    a.connected &&
+    a.account_id === ctx.state.account.amojoId &&
+    a.channel_client_id !== undefined &&
+    a.channel_client_id === ctx.clientId
+  );
 }
 
 /** contacts-api «Метод доступен с правами администратора аккаунта»; the 403 body *assumed*. */
@@ -70,7 +76,8 @@ function linkChats(ctx: RestCtx) {
       else if (!chatVisible(ctx, item.chat_id)) errs.push(E.notFound('chat_id'));
       else if (typeof item.contact_id === 'number') {
         const linked = [...ctx.state.chatLinks.values()].find((l) => l.chat_id === item.chat_id)?.contact_id ?? inBatch.get(item.chat_id);
-        if (linked !== undefined && linked !== item.contact_id) errs.push({ code: 'NotUnique', path: 'chat_id', detail: 'The chat is already linked to another contact.' });
+        if (linked !== undefined && linked !== item.contact_id)
+          errs.push({ code: 'NotUnique', path: 'chat_id', detail: 'The chat is already linked to another contact.' });
         else inBatch.set(item.chat_id, item.contact_id);
       }
     }
@@ -104,7 +111,12 @@ function listChats(ctx: RestCtx) {
   if (rawContacts.some((x) => !/^\d+$/.test(x))) return validationFailed([{ request_id: '0', errors: [E.type('contact_id', 'int')] }]);
   const contactIds = rawContacts.map(Number);
   const chats = [...ctx.state.chatLinks.values()]
-    .filter((l) => (contactIds.length === 0 || contactIds.includes(l.contact_id)) && (chatIds.length === 0 || chatIds.includes(l.chat_id)) && chatVisible(ctx, l.chat_id))
+    .filter(
+      (l) =>
+        (contactIds.length === 0 || contactIds.includes(l.contact_id)) &&
+        (chatIds.length === 0 || chatIds.includes(l.chat_id)) &&
+        chatVisible(ctx, l.chat_id),
+    )
     .map((l) => ({ chat_id: l.chat_id, contact_id: l.contact_id, id: l.id }));
   if (chats.length === 0) return noContent();
   return hal(200, { _total_items: chats.length, _embedded: { chats } });

@@ -11,15 +11,42 @@ import type { EntityKind } from '../state.ts';
 import { link, listPage, readBatch, requestIdOf } from './common.ts';
 
 const KNOWN_TYPES = new Set([
-  'text', 'numeric', 'checkbox', 'select', 'multiselect', 'date', 'url', 'textarea', 'radiobutton', 'streetaddress',
-  'smart_address', 'birthday', 'legal_entity', 'date_time', 'price', 'category', 'items', 'tracking_data',
-  'linked_entity', 'chained_list', 'monetary', 'file', 'payer', 'supplier', 'multitext',
+  'text',
+  'numeric',
+  'checkbox',
+  'select',
+  'multiselect',
+  'date',
+  'url',
+  'textarea',
+  'radiobutton',
+  'streetaddress',
+  'smart_address',
+  'birthday',
+  'legal_entity',
+  'date_time',
+  'price',
+  'category',
+  'items',
+  'tracking_data',
+  'linked_entity',
+  'chained_list',
+  'monetary',
+  'file',
+  'payer',
+  'supplier',
+  'multitext',
 ]);
 
 function list(ctx: RestCtx, kind: EntityKind | 'catalogs', catalogId?: number) {
   const types = isRecord(ctx.query.filter) ? queryList(ctx.query.filter.type) : [];
   const defs = ctx.state.fieldsOf(kind, catalogId).filter((d) => types.length === 0 || types.includes(d.type));
-  return listPage(ctx, 'custom_fields', defs.map((d) => renderFieldDef(d, ctx.base)), { total: true });
+  return listPage(
+    ctx,
+    'custom_fields',
+    defs.map((d) => renderFieldDef(d, ctx.base)),
+    { total: true },
+  );
 }
 
 function create(ctx: RestCtx) {
@@ -35,14 +62,33 @@ function create(ctx: RestCtx) {
     else {
       if (typeof item.name !== 'string' || item.name.trim() === '') errs.push(E.blank('name'));
       if (typeof item.type !== 'string' || !KNOWN_TYPES.has(item.type)) errs.push(E.choice('type'));
-      if (item.enums !== undefined && (!Array.isArray(item.enums) || item.enums.some((e) => !isRecord(e) || typeof e.value !== 'string'))) errs.push(E.type('enums', 'array of {value}'));
+      if (item.enums !== undefined && (!Array.isArray(item.enums) || item.enums.some((e) => !isRecord(e) || typeof e.value !== 'string')))
+        errs.push(E.type('enums', 'array of {value}'));
     }
     if (errs.length) failed.push({ request_id: requestIdOf(item, i), errors: errs });
   });
   if (failed.length) return validationFailed(failed);
   const out = body.value.map((item, i) => {
-    const o = item as { name: string; type: string; code?: string; sort?: number; enums?: Array<{ value: string; sort?: number; code?: string }> };
-    const def = addField(ctx.state, kind, { name: o.name, type: o.type, code: o.code ?? null, ...(o.sort !== undefined ? { sort: o.sort } : {}), ...(o.enums ? { enums: o.enums } : {}) }, false, catalogId);
+    const o = item as {
+      name: string;
+      type: string;
+      code?: string;
+      sort?: number;
+      enums?: Array<{ value: string; sort?: number; code?: string }>;
+    };
+    const def = addField(
+      ctx.state,
+      kind,
+      {
+        name: o.name,
+        type: o.type,
+        code: o.code ?? null,
+        ...(o.sort !== undefined ? { sort: o.sort } : {}),
+        ...(o.enums ? { enums: o.enums } : {}),
+      },
+      false,
+      catalogId,
+    );
     return { ...renderFieldDef(def, ctx.base), request_id: requestIdOf(item, i) };
   });
   return hal(200, { _total_items: out.length, _links: link(ctx, ctx.req.path), _embedded: { custom_fields: out } });
@@ -62,7 +108,11 @@ export function customFieldRoutes(): RestRoute[] {
         return d && d.entity_type === ctx.params.entity ? hal(200, renderFieldDef(d, ctx.base)) : customFieldNotFound();
       },
     },
-    { method: 'GET', template: '/api/v4/catalogs/{catalogId}/custom_fields', handler: (ctx) => list(ctx, 'catalogs', Number(ctx.params.catalogId)) },
+    {
+      method: 'GET',
+      template: '/api/v4/catalogs/{catalogId}/custom_fields',
+      handler: (ctx) => list(ctx, 'catalogs', Number(ctx.params.catalogId)),
+    },
     // custom-fields: "POST /api/v4/catalogs/{catalog_id}/custom_fields" creates a list's fields; its elements validate against them.
     { method: 'POST', template: '/api/v4/catalogs/{catalogId}/custom_fields', handler: create },
     {
@@ -70,7 +120,9 @@ export function customFieldRoutes(): RestRoute[] {
       template: '/api/v4/catalogs/{catalogId}/custom_fields/{id}',
       handler: (ctx) => {
         const d = ctx.state.fields.get(Number(ctx.params.id));
-        return d && d.entity_type === 'catalogs' && d.catalog_id === Number(ctx.params.catalogId) ? hal(200, renderFieldDef(d, ctx.base)) : customFieldNotFound();
+        return d && d.entity_type === 'catalogs' && d.catalog_id === Number(ctx.params.catalogId)
+          ? hal(200, renderFieldDef(d, ctx.base))
+          : customFieldNotFound();
       },
     },
   ];

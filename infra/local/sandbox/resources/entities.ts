@@ -45,7 +45,8 @@ export function renderLead(ctx: RestCtx, l: Lead): Record<string, unknown> {
     tags: renderTags(ctx.state, 'leads', l.tags),
     companies: l.company_id ? [{ id: l.company_id, _links: link(ctx, `/api/v4/companies/${l.company_id}`) }] : [],
   };
-  if (w.includes('contacts')) emb.contacts = l.contacts.map((c) => ({ id: c.id, is_main: c.is_main, _links: link(ctx, `/api/v4/contacts/${c.id}`) }));
+  if (w.includes('contacts'))
+    emb.contacts = l.contacts.map((c) => ({ id: c.id, is_main: c.is_main, _links: link(ctx, `/api/v4/contacts/${c.id}`) }));
   // leads-api `with=loss_reason` / `with=catalog_elements`: the same links and reasons their own endpoints show.
   if (w.includes('loss_reason')) {
     const r = l.loss_reason_id !== null ? ctx.state.lossReasons.get(l.loss_reason_id) : undefined;
@@ -53,12 +54,25 @@ export function renderLead(ctx: RestCtx, l: Lead): Record<string, unknown> {
   }
   if (w.includes('catalog_elements')) emb.catalog_elements = elementsEmbedded(ctx, 'leads', l.id);
   return {
-    id: l.id, name: l.name, price: l.price, responsible_user_id: l.responsible_user_id, group_id: l.group_id,
-    status_id: l.status_id, pipeline_id: l.pipeline_id, loss_reason_id: l.loss_reason_id,
+    id: l.id,
+    name: l.name,
+    price: l.price,
+    responsible_user_id: l.responsible_user_id,
+    group_id: l.group_id,
+    status_id: l.status_id,
+    pipeline_id: l.pipeline_id,
+    loss_reason_id: l.loss_reason_id,
     ...(w.includes('source_id') ? { source_id: l.source_id ?? null } : {}),
-    created_by: l.created_by, updated_by: l.updated_by, created_at: l.created_at, updated_at: l.updated_at,
-    closed_at: l.closed_at, closest_task_at: closestTaskAt(ctx.state, 'leads', l.id), is_deleted: false,
-    custom_fields_values: renderCustomFields(ctx.state, l.custom), score: null, account_id: ctx.state.account.id,
+    created_by: l.created_by,
+    updated_by: l.updated_by,
+    created_at: l.created_at,
+    updated_at: l.updated_at,
+    closed_at: l.closed_at,
+    closest_task_at: closestTaskAt(ctx.state, 'leads', l.id),
+    is_deleted: false,
+    custom_fields_values: renderCustomFields(ctx.state, l.custom),
+    score: null,
+    account_id: ctx.state.account.id,
     labor_cost: null,
     ...(w.includes('is_price_modified_by_robot') ? { is_price_modified_by_robot: false } : {}),
     _links: link(ctx, `/api/v4/leads/${l.id}`),
@@ -68,7 +82,10 @@ export function renderLead(ctx: RestCtx, l: Lead): Record<string, unknown> {
 
 /** contacts-api/companies-api `with=catalog_elements`: `[{id, metadata:{quantity, catalog_id, price_id?}}]`, the entity's element links. */
 function elementsEmbedded(ctx: RestCtx, kind: EntityKind, id: number): unknown[] {
-  return elementLinksOf(ctx.state, kind, id).map((x) => ({ id: x.element_id, metadata: { quantity: x.quantity, catalog_id: x.catalog_id, ...(x.price_id !== null ? { price_id: x.price_id } : {}) } }));
+  return elementLinksOf(ctx.state, kind, id).map((x) => ({
+    id: x.element_id,
+    metadata: { quantity: x.quantity, catalog_id: x.catalog_id, ...(x.price_id !== null ? { price_id: x.price_id } : {}) },
+  }));
 }
 
 export function renderContact(ctx: RestCtx, c: Contact): Record<string, unknown> {
@@ -79,14 +96,28 @@ export function renderContact(ctx: RestCtx, c: Contact): Record<string, unknown>
   };
   if (w.includes('catalog_elements')) emb.catalog_elements = elementsEmbedded(ctx, 'contacts', c.id);
   if (w.includes('leads')) {
-    emb.leads = [...ctx.state.leads.values()].filter((l) => l.contacts.some((x) => x.id === c.id)).map((l) => ({ id: l.id, _links: link(ctx, `/api/v4/leads/${l.id}`) }));
+    emb.leads = [...ctx.state.leads.values()]
+      .filter((l) => l.contacts.some((x) => x.id === c.id))
+      .map((l) => ({ id: l.id, _links: link(ctx, `/api/v4/leads/${l.id}`) }));
   }
   return {
-    id: c.id, name: c.name, first_name: c.first_name, last_name: c.last_name,
-    responsible_user_id: c.responsible_user_id, group_id: c.group_id, created_by: c.created_by, updated_by: c.updated_by,
-    created_at: c.created_at, updated_at: c.updated_at, closest_task_at: closestTaskAt(ctx.state, 'contacts', c.id),
-    is_deleted: false, is_unsorted: ctx.state.inUnsorted('contacts', c.id), custom_fields_values: renderCustomFields(ctx.state, c.custom),
-    account_id: ctx.state.account.id, _links: link(ctx, `/api/v4/contacts/${c.id}`), _embedded: emb,
+    id: c.id,
+    name: c.name,
+    first_name: c.first_name,
+    last_name: c.last_name,
+    responsible_user_id: c.responsible_user_id,
+    group_id: c.group_id,
+    created_by: c.created_by,
+    updated_by: c.updated_by,
+    created_at: c.created_at,
+    updated_at: c.updated_at,
+    closest_task_at: closestTaskAt(ctx.state, 'contacts', c.id),
+    is_deleted: false,
+    is_unsorted: ctx.state.inUnsorted('contacts', c.id),
+    custom_fields_values: renderCustomFields(ctx.state, c.custom),
+    account_id: ctx.state.account.id,
+    _links: link(ctx, `/api/v4/contacts/${c.id}`),
+    _embedded: emb,
   };
 }
 
@@ -95,17 +126,30 @@ export function renderCompany(ctx: RestCtx, c: Company): Record<string, unknown>
   const emb: Record<string, unknown> = { tags: renderTags(ctx.state, 'companies', c.tags) };
   if (w.includes('catalog_elements')) emb.catalog_elements = elementsEmbedded(ctx, 'companies', c.id);
   if (w.includes('contacts')) {
-    emb.contacts = [...ctx.state.contacts.values()].filter((x) => x.company_id === c.id).map((x) => ({ id: x.id, _links: link(ctx, `/api/v4/contacts/${x.id}`) }));
+    emb.contacts = [...ctx.state.contacts.values()]
+      .filter((x) => x.company_id === c.id)
+      .map((x) => ({ id: x.id, _links: link(ctx, `/api/v4/contacts/${x.id}`) }));
   }
   if (w.includes('leads')) {
-    emb.leads = [...ctx.state.leads.values()].filter((l) => l.company_id === c.id).map((l) => ({ id: l.id, _links: link(ctx, `/api/v4/leads/${l.id}`) }));
+    emb.leads = [...ctx.state.leads.values()]
+      .filter((l) => l.company_id === c.id)
+      .map((l) => ({ id: l.id, _links: link(ctx, `/api/v4/leads/${l.id}`) }));
   }
   return {
-    id: c.id, name: c.name, responsible_user_id: c.responsible_user_id, group_id: c.group_id,
-    created_by: c.created_by, updated_by: c.updated_by, created_at: c.created_at, updated_at: c.updated_at,
-    closest_task_at: closestTaskAt(ctx.state, 'companies', c.id), is_deleted: false,
-    custom_fields_values: renderCustomFields(ctx.state, c.custom), account_id: ctx.state.account.id,
-    _links: link(ctx, `/api/v4/companies/${c.id}`), _embedded: emb,
+    id: c.id,
+    name: c.name,
+    responsible_user_id: c.responsible_user_id,
+    group_id: c.group_id,
+    created_by: c.created_by,
+    updated_by: c.updated_by,
+    created_at: c.created_at,
+    updated_at: c.updated_at,
+    closest_task_at: closestTaskAt(ctx.state, 'companies', c.id),
+    is_deleted: false,
+    custom_fields_values: renderCustomFields(ctx.state, c.custom),
+    account_id: ctx.state.account.id,
+    _links: link(ctx, `/api/v4/companies/${c.id}`),
+    _embedded: emb,
   };
 }
 
@@ -140,7 +184,12 @@ const INT_FIELDS_COMMON = ['created_by', 'updated_by', 'created_at', 'updated_at
  * (docs/amocrm-protocol.md#error-bodies), prefixed by `prefix` for nested entities (complex add). Unknown keys are ignored (*assumed*).
  */
 export function validateEntity(
-  ctx: RestCtx, kind: EntityKind, mode: 'add' | 'update', raw: unknown, index: number, errs: FieldError[],
+  ctx: RestCtx,
+  kind: EntityKind,
+  mode: 'add' | 'update',
+  raw: unknown,
+  index: number,
+  errs: FieldError[],
   opts: { prefix?: string; id?: number; embeddedLinks?: boolean } = {},
 ): EntityOp | undefined {
   const prefix = opts.prefix ?? '';
@@ -187,7 +236,8 @@ export function validateEntity(
     const cur = op.id !== undefined ? state.leads.get(op.id) : undefined;
     const status = typeof op.set.status_id === 'number' ? op.set.status_id : cur?.status_id;
     if (!state.lossReasons.has(op.set.loss_reason_id)) errs.push(E.choice(c.p('loss_reason_id')));
-    else if (status !== LOST) errs.push(E.invalid(c.p('loss_reason_id'), 'A loss reason is set only on a lead closed as lost (status 143).'));
+    else if (status !== LOST)
+      errs.push(E.invalid(c.p('loss_reason_id'), 'A loss reason is set only on a lead closed as lost (status 143).'));
   }
   if ((mode === 'update' || kind !== 'leads') && raw._embedded !== undefined) {
     // leads-api/contacts-api: "при создании и редактировании можно передать только теги" in `_embedded` (a lead's add also
@@ -213,7 +263,8 @@ export function validateEntity(
     }
     if (emb.companies !== undefined) {
       const first = Array.isArray(emb.companies) ? emb.companies[0] : undefined;
-      if (!Array.isArray(emb.companies) || emb.companies.length > 1) errs.push(E.invalid(c.p('_embedded.companies'), 'A lead has at most one company.'));
+      if (!Array.isArray(emb.companies) || emb.companies.length > 1)
+        errs.push(E.invalid(c.p('_embedded.companies'), 'A lead has at most one company.'));
       else if (first !== undefined) {
         if (!isRecord(first) || typeof first.id !== 'number') errs.push(E.blank(c.p('_embedded.companies.0.id')));
         else if (!state.companies.has(first.id)) errs.push(E.notFound(c.p('_embedded.companies.0.id')));
@@ -321,10 +372,19 @@ export function applyEntity(ctx: RestCtx, op: EntityOp, actingUser = ctx.userId)
     if (op.kind === 'contacts') {
       const first = typeof s.first_name === 'string' ? s.first_name : '';
       const last = typeof s.last_name === 'string' ? s.last_name : '';
-      const contact: Contact = { ...base, name: base.name || `${first} ${last}`.trim(), first_name: first, last_name: last, company_id: op.companyId ?? null };
+      const contact: Contact = {
+        ...base,
+        name: base.name || `${first} ${last}`.trim(),
+        first_name: first,
+        last_name: last,
+        company_id: op.companyId ?? null,
+      };
       state.contacts.set(id, contact);
       recordAdded(state, 'contacts', contact, actingUser);
-      return { entity: contact, events: [{ setting: 'add_contact', entity: 'contacts', action: 'add', item: contactItem(state, contact) }] };
+      return {
+        entity: contact,
+        events: [{ setting: 'add_contact', entity: 'contacts', action: 'add', item: contactItem(state, contact) }],
+      };
     }
     const company: Company = { ...base };
     state.companies.set(id, company);
@@ -361,18 +421,43 @@ export function applyEntity(ctx: RestCtx, op: EntityOp, actingUser = ctx.userId)
     if (s.closed_at !== undefined) l.closed_at = s.closed_at as number | null;
     else if (statusChanged) l.closed_at = l.status_id === WON || l.status_id === LOST ? now : null; // *assumed*
     if (statusChanged && l.status_id !== LOST && s.loss_reason_id === undefined) l.loss_reason_id = null; // *assumed*: reopening drops the reason
-    if (statusChanged) events.push({ setting: 'status_lead', entity: 'leads', action: 'status', item: leadItem(state, l, { oldStatusId: oldStatus }) });
-    if (respChanged) events.push({ setting: 'responsible_lead', entity: 'leads', action: 'responsible', item: leadItem(state, l, { oldResponsibleUserId: oldResponsible }) });
-    events.push({ setting: 'update_lead', entity: 'leads', action: 'update', item: leadItem(state, l, statusChanged ? { oldStatusId: oldStatus } : {}) });
+    if (statusChanged)
+      events.push({ setting: 'status_lead', entity: 'leads', action: 'status', item: leadItem(state, l, { oldStatusId: oldStatus }) });
+    if (respChanged)
+      events.push({
+        setting: 'responsible_lead',
+        entity: 'leads',
+        action: 'responsible',
+        item: leadItem(state, l, { oldResponsibleUserId: oldResponsible }),
+      });
+    events.push({
+      setting: 'update_lead',
+      entity: 'leads',
+      action: 'update',
+      item: leadItem(state, l, statusChanged ? { oldStatusId: oldStatus } : {}),
+    });
   } else if (op.kind === 'contacts') {
     const ct = e as Contact;
     if (typeof s.first_name === 'string') ct.first_name = s.first_name;
     if (typeof s.last_name === 'string') ct.last_name = s.last_name;
-    if (typeof s.name !== 'string' && (s.first_name !== undefined || s.last_name !== undefined)) ct.name = `${ct.first_name} ${ct.last_name}`.trim();
-    if (respChanged) events.push({ setting: 'responsible_contact', entity: 'contacts', action: 'responsible', item: contactItem(state, ct, { oldResponsibleUserId: oldResponsible }) });
+    if (typeof s.name !== 'string' && (s.first_name !== undefined || s.last_name !== undefined))
+      ct.name = `${ct.first_name} ${ct.last_name}`.trim();
+    if (respChanged)
+      events.push({
+        setting: 'responsible_contact',
+        entity: 'contacts',
+        action: 'responsible',
+        item: contactItem(state, ct, { oldResponsibleUserId: oldResponsible }),
+      });
     events.push({ setting: 'update_contact', entity: 'contacts', action: 'update', item: contactItem(state, ct) });
   } else {
-    if (respChanged) events.push({ setting: 'responsible_company', entity: 'contacts', action: 'responsible', item: companyItem(state, e, { oldResponsibleUserId: oldResponsible }) });
+    if (respChanged)
+      events.push({
+        setting: 'responsible_company',
+        entity: 'contacts',
+        action: 'responsible',
+        item: companyItem(state, e, { oldResponsibleUserId: oldResponsible }),
+      });
     events.push({ setting: 'update_company', entity: 'contacts', action: 'update', item: companyItem(state, e) });
   }
   recordUpdated(state, op.kind, e, before, actingUser, e.updated_at);

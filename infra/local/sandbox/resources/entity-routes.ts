@@ -48,23 +48,27 @@ function filterEntities(ctx: RestCtx, kind: EntityKind, list: AnyEntity[]): AnyE
   const since = ifModifiedSince(ctx);
   const pipelines = queryInts(f.pipeline_id);
   // docs/amocrm-protocol.md#lists-filters-and-search: `filter[statuses][0][pipeline_id]=…&filter[statuses][0][status_id]=…`.
-  const statuses = f.statuses === undefined ? undefined : (Array.isArray(f.statuses) ? f.statuses : isRecord(f.statuses) ? Object.values(f.statuses) : [])
-    .filter(isRecord).map((s) => ({ pipeline: Number(s.pipeline_id), status: Number(s.status_id) }));
+  const statuses =
+    f.statuses === undefined
+      ? undefined
+      : (Array.isArray(f.statuses) ? f.statuses : isRecord(f.statuses) ? Object.values(f.statuses) : [])
+          .filter(isRecord)
+          .map((s) => ({ pipeline: Number(s.pipeline_id), status: Number(s.status_id) }));
   const leadFilters = (l: Lead): boolean =>
-    (!pipelines || pipelines.includes(l.pipeline_id))
-    && (!statuses || statuses.some((s) => s.pipeline === l.pipeline_id && s.status === l.status_id))
-    && inRange(l.price, f.price)
-    && inRange(l.closed_at, f.closed_at);
+    (!pipelines || pipelines.includes(l.pipeline_id)) &&
+    (!statuses || statuses.some((s) => s.pipeline === l.pipeline_id && s.status === l.status_id)) &&
+    inRange(l.price, f.price) &&
+    inRange(l.closed_at, f.closed_at);
   const filtersKeep = (e: AnyEntity): boolean =>
-    (!ids || ids.includes(e.id))
-    && (!resp || resp.includes(e.responsible_user_id))
-    && (!createdBy || createdBy.includes(e.created_by))
-    && (!updatedBy || updatedBy.includes(e.updated_by))
-    && (!names || names.includes(e.name))
-    && inRange(e.created_at, f.created_at)
-    && inRange(e.updated_at, f.updated_at)
-    && (since === undefined || e.updated_at > since)
-    && (kind !== 'leads' || leadFilters(e as Lead));
+    (!ids || ids.includes(e.id)) &&
+    (!resp || resp.includes(e.responsible_user_id)) &&
+    (!createdBy || createdBy.includes(e.created_by)) &&
+    (!updatedBy || updatedBy.includes(e.updated_by)) &&
+    (!names || names.includes(e.name)) &&
+    inRange(e.created_at, f.created_at) &&
+    inRange(e.updated_at, f.updated_at) &&
+    (since === undefined || e.updated_at > since) &&
+    (kind !== 'leads' || leadFilters(e as Lead));
   const mode = ctx.search ?? 'literal';
   let noise: AnyEntity | undefined;
   const out = list.filter((e) => {
@@ -85,24 +89,45 @@ function filterEntities(ctx: RestCtx, kind: EntityKind, list: AnyEntity[]): AnyE
  * filters still apply (*assumed*). Contacts and companies document no such `with` (it is ignored).
  */
 function renderDeletedLead(ctx: RestCtx, l: Lead): Record<string, unknown> {
-  return { id: l.id, updated_by: l.updated_by, updated_at: l.updated_at, is_deleted: true, account_id: ctx.state.account.id, _links: link(ctx, `/api/v4/leads/${l.id}`) };
+  return {
+    id: l.id,
+    updated_by: l.updated_by,
+    updated_at: l.updated_at,
+    is_deleted: true,
+    account_id: ctx.state.account.id,
+    _links: link(ctx, `/api/v4/leads/${l.id}`),
+  };
 }
 
 function onlyDeleted(ctx: RestCtx): boolean {
   const w = ctx.query.with;
-  return typeof w === 'string' && w.split(',').map((s) => s.trim()).includes('only_deleted');
+  return (
+    typeof w === 'string' &&
+    w
+      .split(',')
+      .map((s) => s.trim())
+      .includes('only_deleted')
+  );
 }
 
 export function listHandler(kind: EntityKind): RestHandler {
   return (ctx) => {
     if (kind === 'leads' && onlyDeleted(ctx)) {
       const deleted = sortBy(ctx, filterEntities(ctx, kind, [...ctx.state.deletedLeads.values()]), ['created_at', 'updated_at', 'id']);
-      return listPage(ctx, kind, deleted.map((e) => renderDeletedLead(ctx, e as Lead)));
+      return listPage(
+        ctx,
+        kind,
+        deleted.map((e) => renderDeletedLead(ctx, e as Lead)),
+      );
     }
     // Contacts and companies of an entry still in Unsorted are not listed (unsorted.ts).
     const all = [...ctx.state.entityMap(kind).values()].filter((e) => kind === 'leads' || !ctx.state.inUnsorted(kind, e.id));
     const sorted = sortBy(ctx, filterEntities(ctx, kind, all), ['created_at', 'updated_at', 'id']);
-    return listPage(ctx, kind, sorted.map((e) => renderEntity(ctx, kind, e)));
+    return listPage(
+      ctx,
+      kind,
+      sorted.map((e) => renderEntity(ctx, kind, e)),
+    );
   };
 }
 
@@ -115,7 +140,12 @@ export function getOneHandler(kind: EntityKind): RestHandler {
 }
 
 /** Validates every item first; one failing item fails the whole batch (*assumed*), listing every failing request_id (docs/amocrm-protocol.md#error-bodies). */
-export function validateAll(ctx: RestCtx, kind: EntityKind, mode: 'add' | 'update', items: unknown[]): { ok: true; ops: EntityOp[] } | { ok: false; failed: RequestErrors[] } {
+export function validateAll(
+  ctx: RestCtx,
+  kind: EntityKind,
+  mode: 'add' | 'update',
+  items: unknown[],
+): { ok: true; ops: EntityOp[] } | { ok: false; failed: RequestErrors[] } {
   const ops: EntityOp[] = [];
   const failed: RequestErrors[] = [];
   items.forEach((item, i) => {
@@ -155,7 +185,12 @@ export function patchHandler(kind: EntityKind): RestHandler {
     const out = v.ops.map((op) => {
       const r = applyEntity(ctx, op);
       events.push(...r.events);
-      return { id: r.entity.id, ...(kind === 'contacts' ? { name: r.entity.name } : {}), updated_at: r.entity.updated_at, _links: link(ctx, `/api/v4/${kind}/${r.entity.id}`) };
+      return {
+        id: r.entity.id,
+        ...(kind === 'contacts' ? { name: r.entity.name } : {}),
+        updated_at: r.entity.updated_at,
+        _links: link(ctx, `/api/v4/${kind}/${r.entity.id}`),
+      };
     });
     void ctx.hooks.emit(events);
     return hal(200, { _links: link(ctx, `/api/v4/${kind}`), _embedded: { [kind]: out } });
@@ -170,7 +205,8 @@ export function patchOneHandler(kind: EntityKind): RestHandler {
     const id = Number(ctx.params.id);
     const errs: FieldError[] = [];
     const op = validateEntity(ctx, kind, 'update', body.value, 0, errs, { id });
-    if (!op || errs.length) return validationFailed([{ request_id: body.value.request_id !== undefined ? String(body.value.request_id) : '0', errors: errs }]);
+    if (!op || errs.length)
+      return validationFailed([{ request_id: body.value.request_id !== undefined ? String(body.value.request_id) : '0', errors: errs }]);
     const r = applyEntity(ctx, op);
     void ctx.hooks.emit(r.events);
     return hal(200, { id: r.entity.id, updated_at: r.entity.updated_at, _links: link(ctx, `/api/v4/${kind}/${r.entity.id}`) });

@@ -22,9 +22,17 @@ function render(ctx: RestCtx, e: AccountEvent): Record<string, unknown> {
   if (kind && w.includes(`${e.entity_type}_name`)) entity.name = ctx.state.entityMap(kind).get(e.entity_id)?.name ?? null;
   if (kind) entity._links = link(ctx, `/api/v4/${kind}/${e.entity_id}`);
   return {
-    id: e.id, type: e.type, entity_id: e.entity_id, entity_type: e.entity_type, created_by: e.created_by, created_at: e.created_at,
-    value_after: e.value_after, value_before: e.value_before, account_id: ctx.state.account.id,
-    _links: link(ctx, `/api/v4/events/${e.id}`), _embedded: { entity },
+    id: e.id,
+    type: e.type,
+    entity_id: e.entity_id,
+    entity_type: e.entity_type,
+    created_by: e.created_by,
+    created_at: e.created_at,
+    value_after: e.value_after,
+    value_before: e.value_before,
+    account_id: ctx.state.account.id,
+    _links: link(ctx, `/api/v4/events/${e.id}`),
+    _embedded: { entity },
   };
 }
 
@@ -53,27 +61,39 @@ function filters(ctx: RestCtx): { ok: true; fs: Filter[] } | { ok: false; errs: 
   const entityIds = queryInts(f.entity_id);
   if (entityIds) {
     // "обязательна передача фильтра filter[entity] и не более 1 сущности в нём".
-    if (entities.length !== 1) errs.push(E.invalid('filter.entity', 'filter[entity_id] needs filter[entity] with exactly one entity type.'));
+    if (entities.length !== 1)
+      errs.push(E.invalid('filter.entity', 'filter[entity_id] needs filter[entity] with exactly one entity type.'));
     if (entityIds.length > 10) errs.push(E.invalid('filter.entity_id', 'At most 10 values.'));
     fs.push((e) => entityIds.includes(e.entity_id));
   }
   const types = queryList(f.type);
   if (types.length) {
     // `custom_field_{ID}_value_changed` selects the `custom_field_value_changed` events of that field.
-    const fieldIds = types.map((t) => /^custom_field_(\d+)_value_changed$/.exec(t)?.[1]).filter((x): x is string => x !== undefined).map(Number);
+    const fieldIds = types
+      .map((t) => /^custom_field_(\d+)_value_changed$/.exec(t)?.[1])
+      .filter((x): x is string => x !== undefined)
+      .map(Number);
     fs.push((e) => types.includes(e.type) || (e.type === 'custom_field_value_changed' && fieldIds.some((id) => firstField(e) === id)));
   }
   const after = isRecord(f.value_after) ? f.value_after : undefined;
   if (after?.leads_statuses !== undefined) {
     const wanted = queryPairs(after.leads_statuses);
-    fs.push((e) => e.type === 'lead_status_changed' && e.value_after.some((v) => {
-      const st = isRecord(v) && isRecord(v.lead_status) ? v.lead_status : undefined;
-      return st !== undefined && wanted.some((w) => w.status === st.id && w.pipeline === st.pipeline_id);
-    }));
+    fs.push(
+      (e) =>
+        e.type === 'lead_status_changed' &&
+        e.value_after.some((v) => {
+          const st = isRecord(v) && isRecord(v.lead_status) ? v.lead_status : undefined;
+          return st !== undefined && wanted.some((w) => w.status === st.id && w.pipeline === st.pipeline_id);
+        }),
+    );
   }
   if (after?.responsible_user_id !== undefined) {
     const users = String(after.responsible_user_id).split(',').map(Number);
-    fs.push((e) => e.type === 'entity_responsible_changed' && e.value_after.some((v) => isRecord(v) && isRecord(v.responsible_user) && users.includes(Number(v.responsible_user.id))));
+    fs.push(
+      (e) =>
+        e.type === 'entity_responsible_changed' &&
+        e.value_after.some((v) => isRecord(v) && isRecord(v.responsible_user) && users.includes(Number(v.responsible_user.id))),
+    );
   }
   return errs.length ? { ok: false, errs } : { ok: true, fs };
 }
@@ -98,7 +118,12 @@ export function eventRoutes(): RestRoute[] {
         if (!r.ok) return validationFailed([{ request_id: '0', errors: r.errs }]);
         const list = ctx.state.events.filter((e) => r.fs.every((fn) => fn(e))).reverse();
         // events-and-notes: "limit … (Максимум – 100)" → over it, the same 422 as any list over its maximum.
-        return listPage(ctx, 'events', list.map((e) => render(ctx, e)), { max: 100 });
+        return listPage(
+          ctx,
+          'events',
+          list.map((e) => render(ctx, e)),
+          { max: 100 },
+        );
       },
     },
     {

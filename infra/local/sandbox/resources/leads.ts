@@ -46,7 +46,13 @@ interface ComplexOp {
   extras: ComplexExtras;
 }
 
-function nested(ctx: RestCtx, kind: 'contacts' | 'companies', list: unknown, index: number, errs: FieldError[]): EntityOp | { existing: number } | undefined {
+function nested(
+  ctx: RestCtx,
+  kind: 'contacts' | 'companies',
+  list: unknown,
+  index: number,
+  errs: FieldError[],
+): EntityOp | { existing: number } | undefined {
   if (list === undefined) return undefined;
   const path = `_embedded.${kind}`;
   if (!Array.isArray(list) || list.length > 1) {
@@ -86,7 +92,8 @@ function complex(ctx: RestCtx) {
     const contact = nested(ctx, 'contacts', emb.contacts, i, errs);
     const company = nested(ctx, 'companies', emb.companies, i, errs);
     const extras = complexExtras(ctx, item, lead, errs);
-    if (lead && errs.length === 0) ops.push({ requestId: requestIdOf(item, i), lead, extras, ...(contact ? { contact } : {}), ...(company ? { company } : {}) });
+    if (lead && errs.length === 0)
+      ops.push({ requestId: requestIdOf(item, i), lead, extras, ...(contact ? { contact } : {}), ...(company ? { company } : {}) });
     else failed.push({ request_id: requestIdOf(item, i), errors: errs });
   });
   if (failed.length) return validationFailed(failed);
@@ -123,9 +130,19 @@ function complex(ctx: RestCtx) {
     if (op.extras.metadata) {
       recordUnsorted(ctx, {
         // *assumed*: an Unsorted lead made by complex has no source_uid; its source_name is the source's, else "API".
-        source_uid: null, source_name: op.extras.source?.name ?? 'API', category: op.extras.metadata.category, pipeline_id: lead.pipeline_id,
-        created_at: lead.created_at, metadata: op.extras.metadata.data, lead_id: lead.id, contact_id: contactId, company_id: companyId,
-        existing: { contact: op.contact !== undefined && 'existing' in op.contact, company: op.company !== undefined && 'existing' in op.company },
+        source_uid: null,
+        source_name: op.extras.source?.name ?? 'API',
+        category: op.extras.metadata.category,
+        pipeline_id: lead.pipeline_id,
+        created_at: lead.created_at,
+        metadata: op.extras.metadata.data,
+        lead_id: lead.id,
+        contact_id: contactId,
+        company_id: companyId,
+        existing: {
+          contact: op.contact !== undefined && 'existing' in op.contact,
+          company: op.company !== undefined && 'existing' in op.company,
+        },
       });
     }
     return { id: r.entity.id, contact_id: contactId, company_id: companyId, request_id: [op.requestId], merged: false };

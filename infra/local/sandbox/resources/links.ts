@@ -74,8 +74,11 @@ function filterRows(ctx: RestCtx, rows: LinkRow[]): { ok: true; rows: LinkRow[] 
   const catalogs = queryInts(f.to_catalog_id);
   return {
     ok: true,
-    rows: rows.filter((r) => (!toId || (toId.includes(r.to_entity_id) && r.to_entity_type === toType))
-      && (!catalogs || (r.to_entity_type === 'catalog_elements' && catalogs.includes(Number(r.metadata?.catalog_id))))),
+    rows: rows.filter(
+      (r) =>
+        (!toId || (toId.includes(r.to_entity_id) && r.to_entity_type === toType)) &&
+        (!catalogs || (r.to_entity_type === 'catalog_elements' && catalogs.includes(Number(r.metadata?.catalog_id)))),
+    ),
   };
 }
 
@@ -135,7 +138,14 @@ function num(v: unknown): v is number {
 }
 
 /** Validates one item; paths are relative to the item (`to_entity_id`, `metadata.catalog_id`, …) as in other batches. */
-function validateItem(ctx: RestCtx, kind: EntityKind, raw: unknown, pathId: number | undefined, mode: 'link' | 'unlink', errs: FieldError[]): LinkOp | undefined {
+function validateItem(
+  ctx: RestCtx,
+  kind: EntityKind,
+  raw: unknown,
+  pathId: number | undefined,
+  mode: 'link' | 'unlink',
+  errs: FieldError[],
+): LinkOp | undefined {
   const s = ctx.state;
   if (!isRecord(raw)) {
     errs.push(E.type('item', 'object'));
@@ -184,7 +194,11 @@ function validateItem(ctx: RestCtx, kind: EntityKind, raw: unknown, pathId: numb
       }
       const cat = op.catalogId !== undefined ? s.catalogs.get(op.catalogId) : undefined;
       // catalogs: `can_link_multiple` false = one element goes to one entity only (*assumed* refusal).
-      if (cat && !cat.can_link_multiple && s.elementLinks.some((x) => x.element_id === op.toId && !(x.entity_type === kind && x.entity_id === op.entityId))) {
+      if (
+        cat &&
+        !cat.can_link_multiple &&
+        s.elementLinks.some((x) => x.element_id === op.toId && !(x.entity_type === kind && x.entity_id === op.entityId))
+      ) {
         errs.push(E.invalid('to_entity_id', 'This list does not allow one element to be linked to several entities.'));
       }
     }
@@ -225,7 +239,14 @@ function applyLink(ctx: RestCtx, op: LinkOp): LinkRow {
     let x = s.elementLinks.find((e) => e.entity_type === op.kind && e.entity_id === op.entityId && e.element_id === op.toId);
     if (!x) {
       // *assumed*: quantity defaults to 1.
-      x = { entity_type: op.kind, entity_id: op.entityId, element_id: op.toId, catalog_id: op.catalogId as number, quantity: op.quantity ?? 1, price_id: op.priceId ?? null };
+      x = {
+        entity_type: op.kind,
+        entity_id: op.entityId,
+        element_id: op.toId,
+        catalog_id: op.catalogId as number,
+        quantity: op.quantity ?? 1,
+        price_id: op.priceId ?? null,
+      };
       s.elementLinks.push(x);
     } else {
       if (op.quantity !== undefined) x.quantity = op.quantity;

@@ -10,7 +10,14 @@ import type { AccountState, LossReason } from '../state.ts';
 import { link, listPage } from './common.ts';
 
 export function renderLossReason(ctx: RestCtx, r: LossReason): Record<string, unknown> {
-  return { id: r.id, name: r.name, sort: r.sort, created_at: r.created_at, updated_at: r.updated_at, _links: link(ctx, `/api/v4/leads/loss_reasons/${r.id}`) };
+  return {
+    id: r.id,
+    name: r.name,
+    sort: r.sort,
+    created_at: r.created_at,
+    updated_at: r.updated_at,
+    _links: link(ctx, `/api/v4/leads/loss_reasons/${r.id}`),
+  };
 }
 
 /** Reasons a new account has (*assumed* names; amoCRM seeds a few in every account). */
@@ -28,7 +35,12 @@ export function lossReasonRoutes(): RestRoute[] {
       template: '/api/v4/leads/loss_reasons',
       handler: (ctx) => {
         const list = [...ctx.state.lossReasons.values()].sort((a, b) => a.sort - b.sort || a.id - b.id);
-        return listPage(ctx, 'loss_reasons', list.map((r) => renderLossReason(ctx, r)), { total: true });
+        return listPage(
+          ctx,
+          'loss_reasons',
+          list.map((r) => renderLossReason(ctx, r)),
+          { total: true },
+        );
       },
     },
     {

@@ -51,7 +51,8 @@ export function checkNoteParams(type: string, params: unknown, errs: FieldError[
       if (typeof v !== 'number' || !Number.isInteger(v) || v < 0) errs.push(E.type(path, 'int'));
     } else if (rule === 'number') {
       // The doc sends coordinates as strings ("-13"); a number or a numeric string is taken.
-      if (!(typeof v === 'number' || (typeof v === 'string' && v.trim() !== '' && Number.isFinite(Number(v))))) errs.push(E.type(path, 'numeric string'));
+      if (!(typeof v === 'number' || (typeof v === 'string' && v.trim() !== '' && Number.isFinite(Number(v)))))
+        errs.push(E.type(path, 'numeric string'));
     } else if (rule === 'url') {
       if (typeof v !== 'string' || !/^https?:\/\/\S+$/i.test(v)) errs.push(E.invalid(path, 'This value is not a valid URL.'));
     } else if (rule === 'uuid') {

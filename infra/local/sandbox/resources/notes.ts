@@ -20,9 +20,17 @@ const SETTING: Record<EntityKind, string> = { leads: 'note_lead', contacts: 'not
 
 function render(ctx: RestCtx, n: Note): Record<string, unknown> {
   return {
-    id: n.id, entity_id: n.entity_id, created_by: n.created_by, updated_by: n.updated_by, created_at: n.created_at,
-    updated_at: n.updated_at, responsible_user_id: n.responsible_user_id, group_id: n.group_id, note_type: n.note_type,
-    params: n.params, account_id: ctx.state.account.id,
+    id: n.id,
+    entity_id: n.entity_id,
+    created_by: n.created_by,
+    updated_by: n.updated_by,
+    created_at: n.created_at,
+    updated_at: n.updated_at,
+    responsible_user_id: n.responsible_user_id,
+    group_id: n.group_id,
+    note_type: n.note_type,
+    params: n.params,
+    account_id: ctx.state.account.id,
     _links: link(ctx, `/api/v4/${n.entity_type}/${n.entity_id}/notes/${n.id}`),
   };
 }
@@ -34,10 +42,20 @@ function list(ctx: RestCtx) {
   const ids = queryInts(f.id);
   const types = queryList(f.note_type);
   const entIds = queryInts(f.entity_id);
-  const notes = [...ctx.state.notes.values()].filter((n) => n.entity_type === kind && (entityId === undefined || n.entity_id === entityId)
-    && (!ids || ids.includes(n.id)) && (types.length === 0 || types.includes(n.note_type)) && (!entIds || entIds.includes(n.entity_id))
-    && inRange(n.updated_at, f.updated_at));
-  return listPage(ctx, 'notes', notes.map((n) => render(ctx, n)));
+  const notes = [...ctx.state.notes.values()].filter(
+    (n) =>
+      n.entity_type === kind &&
+      (entityId === undefined || n.entity_id === entityId) &&
+      (!ids || ids.includes(n.id)) &&
+      (types.length === 0 || types.includes(n.note_type)) &&
+      (!entIds || entIds.includes(n.entity_id)) &&
+      inRange(n.updated_at, f.updated_at),
+  );
+  return listPage(
+    ctx,
+    'notes',
+    notes.map((n) => render(ctx, n)),
+  );
 }
 
 const add: RestHandler = (ctx) => {
@@ -57,7 +75,14 @@ const add: RestHandler = (ctx) => {
       else if (!ctx.state.entityMap(kind).has(eid)) errs.push(E.notFound('entity_id'));
       if (typeof item.note_type !== 'string' || !NOTE_TYPES.has(item.note_type)) errs.push(E.choice('note_type'));
       else checkNoteParams(item.note_type, item.params, errs);
-      if (errs.length === 0) ok.push({ requestId: requestIdOf(item, i), entityId: eid as number, type: item.note_type as string, params: item.params as Record<string, unknown>, ...(typeof item.created_by === 'number' ? { created_by: item.created_by } : {}) });
+      if (errs.length === 0)
+        ok.push({
+          requestId: requestIdOf(item, i),
+          entityId: eid as number,
+          type: item.note_type as string,
+          params: item.params as Record<string, unknown>,
+          ...(typeof item.created_by === 'number' ? { created_by: item.created_by } : {}),
+        });
     }
     if (errs.length) failed.push({ request_id: requestIdOf(item, i), errors: errs });
   });
@@ -65,9 +90,17 @@ const add: RestHandler = (ctx) => {
   const events: OutEvent[] = [];
   const out = ok.map((o) => {
     const n: Note = {
-      id: ctx.state.nextId('note'), entity_type: kind, entity_id: o.entityId, created_by: o.created_by ?? ctx.userId,
-      updated_by: ctx.userId, created_at: ctx.now, updated_at: ctx.now, responsible_user_id: ctx.userId,
-      group_id: ctx.state.users.get(ctx.userId)?.group_id ?? 0, note_type: o.type, params: o.params,
+      id: ctx.state.nextId('note'),
+      entity_type: kind,
+      entity_id: o.entityId,
+      created_by: o.created_by ?? ctx.userId,
+      updated_by: ctx.userId,
+      created_at: ctx.now,
+      updated_at: ctx.now,
+      responsible_user_id: ctx.userId,
+      group_id: ctx.state.users.get(ctx.userId)?.group_id ?? 0,
+      note_type: o.type,
+      params: o.params,
     };
     ctx.state.notes.set(n.id, n);
     recordNote(ctx.state, n);
@@ -101,7 +134,8 @@ function patch(one: boolean): RestHandler {
         if (item.id === undefined) errs.push(E.blank('id'));
         else if (!n || n.entity_type !== kind || (pathEntity !== undefined && n.entity_id !== pathEntity)) errs.push(E.notFound('id'));
         else {
-          if (item.entity_id !== undefined && item.entity_id !== n.entity_id) errs.push(E.invalid('entity_id', 'A note does not move to another entity.'));
+          if (item.entity_id !== undefined && item.entity_id !== n.entity_id)
+            errs.push(E.invalid('entity_id', 'A note does not move to another entity.'));
           if (item.note_type !== undefined && item.note_type !== n.note_type) errs.push(E.choice('note_type'));
           if (item.params !== undefined) checkNoteParams(n.note_type, item.params, errs);
           if (errs.length === 0) ok.push({ note: n, ...(isRecord(item.params) ? { params: item.params } : {}) });
@@ -114,7 +148,12 @@ function patch(one: boolean): RestHandler {
       if (params) note.params = params;
       note.updated_at = ctx.now;
       note.updated_by = ctx.userId;
-      return { id: note.id, entity_id: note.entity_id, updated_at: note.updated_at, _links: link(ctx, `/api/v4/${note.entity_type}/${note.entity_id}/notes/${note.id}`) };
+      return {
+        id: note.id,
+        entity_id: note.entity_id,
+        updated_at: note.updated_at,
+        _links: link(ctx, `/api/v4/${note.entity_type}/${note.entity_id}/notes/${note.id}`),
+      };
     });
     return one ? hal(200, out[0]) : hal(200, { _links: link(ctx, ctx.req.path), _embedded: { notes: out } });
   };
@@ -143,7 +182,9 @@ export function noteRoutes(): RestRoute[] {
       template: '/api/v4/{entity}/{entityId}/notes/{id}',
       handler: (ctx) => {
         const n = ctx.state.notes.get(Number(ctx.params.id));
-        return n && n.entity_type === ctx.params.entity && n.entity_id === Number(ctx.params.entityId) ? hal(200, render(ctx, n)) : noContent();
+        return n && n.entity_type === ctx.params.entity && n.entity_id === Number(ctx.params.entityId)
+          ? hal(200, render(ctx, n))
+          : noContent();
       },
     },
   ];

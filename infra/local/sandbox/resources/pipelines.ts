@@ -9,16 +9,27 @@ import { collection, link } from './common.ts';
 
 export function renderStatus(ctx: RestCtx, p: Pipeline, s: Status): Record<string, unknown> {
   return {
-    id: s.id, name: s.name, sort: s.sort, is_editable: s.is_editable, pipeline_id: p.id, color: s.color,
-    type: s.type, account_id: ctx.state.account.id,
+    id: s.id,
+    name: s.name,
+    sort: s.sort,
+    is_editable: s.is_editable,
+    pipeline_id: p.id,
+    color: s.color,
+    type: s.type,
+    account_id: ctx.state.account.id,
     _links: link(ctx, `/api/v4/leads/pipelines/${p.id}/statuses/${s.id}`),
   };
 }
 
 export function renderPipeline(ctx: RestCtx, p: Pipeline): Record<string, unknown> {
   return {
-    id: p.id, name: p.name, sort: p.sort, is_main: p.is_main, is_unsorted_on: p.is_unsorted_on,
-    is_archive: p.is_archive, account_id: ctx.state.account.id,
+    id: p.id,
+    name: p.name,
+    sort: p.sort,
+    is_main: p.is_main,
+    is_unsorted_on: p.is_unsorted_on,
+    is_archive: p.is_archive,
+    account_id: ctx.state.account.id,
     _links: link(ctx, `/api/v4/leads/pipelines/${p.id}`),
     _embedded: { statuses: [...p.statuses].sort((a, b) => a.sort - b.sort).map((s) => renderStatus(ctx, p, s)) },
   };
@@ -29,7 +40,12 @@ export function pipelineRoutes(): RestRoute[] {
     {
       method: 'GET',
       template: '/api/v4/leads/pipelines',
-      handler: (ctx) => collection(ctx, 'pipelines', [...ctx.state.pipelines.values()].sort((a, b) => a.sort - b.sort).map((p) => renderPipeline(ctx, p))),
+      handler: (ctx) =>
+        collection(
+          ctx,
+          'pipelines',
+          [...ctx.state.pipelines.values()].sort((a, b) => a.sort - b.sort).map((p) => renderPipeline(ctx, p)),
+        ),
     },
     {
       method: 'GET',
@@ -44,7 +60,13 @@ export function pipelineRoutes(): RestRoute[] {
       template: '/api/v4/leads/pipelines/{id}/statuses',
       handler: (ctx) => {
         const p = ctx.state.pipelines.get(Number(ctx.params.id));
-        return p ? collection(ctx, 'statuses', [...p.statuses].sort((a, b) => a.sort - b.sort).map((s) => renderStatus(ctx, p, s))) : noContent();
+        return p
+          ? collection(
+              ctx,
+              'statuses',
+              [...p.statuses].sort((a, b) => a.sort - b.sort).map((s) => renderStatus(ctx, p, s)),
+            )
+          : noContent();
       },
     },
     {

@@ -29,15 +29,27 @@ export function ownSources(ctx: RestCtx): Source[] {
 
 function render(ctx: RestCtx, s: Source): Record<string, unknown> {
   return {
-    id: s.id, name: s.name, pipeline_id: s.pipeline_id, external_id: s.external_id, default: s.default, origin_code: s.origin_code,
-    services: [], _links: link(ctx, `/api/v4/sources/${s.id}`),
+    id: s.id,
+    name: s.name,
+    pipeline_id: s.pipeline_id,
+    external_id: s.external_id,
+    default: s.default,
+    origin_code: s.origin_code,
+    services: [],
+    _links: link(ctx, `/api/v4/sources/${s.id}`),
   };
 }
 
 function list(ctx: RestCtx) {
   const f = ctx.query.filter;
   const ext = f && typeof f === 'object' && !Array.isArray(f) ? queryList((f as Record<string, unknown>).external_id) : [];
-  return collection(ctx, 'sources', ownSources(ctx).filter((s) => ext.length === 0 || ext.includes(s.external_id)).map((s) => render(ctx, s)));
+  return collection(
+    ctx,
+    'sources',
+    ownSources(ctx)
+      .filter((s) => ext.length === 0 || ext.includes(s.external_id))
+      .map((s) => render(ctx, s)),
+  );
 }
 
 function getOne(ctx: RestCtx) {
@@ -63,7 +75,8 @@ function add(ctx: RestCtx) {
       const name = c.str(raw, 'name', { required: true });
       const ext = c.str(raw, 'external_id', { required: true });
       // «Длина поля 36 символов, можно использовать любые печатные ascii символы и пробел».
-      if (ext !== undefined && (ext.length > 36 || !/^[\x20-\x7e]+$/.test(ext))) errs.push(E.invalid('external_id', 'At most 36 printable ASCII characters.'));
+      if (ext !== undefined && (ext.length > 36 || !/^[\x20-\x7e]+$/.test(ext)))
+        errs.push(E.invalid('external_id', 'At most 36 printable ASCII characters.'));
       else if (ext !== undefined && seen.has(ext)) errs.push(E.notUnique('external_id')); // «двух источников с одинаковым кодом быть не может»
       const pid = c.int(raw, 'pipeline_id');
       if (typeof pid === 'number' && !ctx.state.pipelines.has(pid)) errs.push(E.choice('pipeline_id'));
@@ -72,14 +85,25 @@ function add(ctx: RestCtx) {
       const pipeline = typeof pid === 'number' ? pid : ctx.state.mainPipeline()?.id;
       if (errs.length === 0 && name !== undefined && ext !== undefined && pipeline !== undefined) {
         seen.add(ext);
-        ok.push({ requestId: requestIdOf(raw, i), client_id: ctx.clientId, name, external_id: ext, pipeline_id: pipeline, default: dflt ?? false, origin_code: origin ?? null });
+        ok.push({
+          requestId: requestIdOf(raw, i),
+          client_id: ctx.clientId,
+          name,
+          external_id: ext,
+          pipeline_id: pipeline,
+          default: dflt ?? false,
+          origin_code: origin ?? null,
+        });
       }
     }
     if (errs.length) failed.push({ request_id: requestIdOf(item, i), errors: errs });
   });
   if (failed.length) return validationFailed(failed);
   // *assumed*: the 101st source of an integration is refused like a validation error on the batch.
-  if (own.length + ok.length > PER_INTEGRATION) return validationFailed([{ request_id: '0', errors: [E.invalid('external_id', `At most ${PER_INTEGRATION} sources per integration.`)] }]);
+  if (own.length + ok.length > PER_INTEGRATION)
+    return validationFailed([
+      { request_id: '0', errors: [E.invalid('external_id', `At most ${PER_INTEGRATION} sources per integration.`)] },
+    ]);
   const out = ok.map(({ requestId, ...s }) => {
     const src: Source = { id: ctx.state.nextId('source'), ...s };
     ctx.state.sources.set(src.id, src);

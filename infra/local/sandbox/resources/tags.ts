@@ -55,7 +55,12 @@ function resolve(state: AccountState, kind: EntityKind, ref: TagRef, create: boo
 }
 
 export function applyTagOps(state: AccountState, kind: EntityKind, current: number[], ops: TagOps): number[] {
-  let ids = ops.set === undefined ? [...current] : ops.set === null ? [] : ops.set.map((r) => resolve(state, kind, r, true)).filter((x): x is number => x !== undefined);
+  let ids =
+    ops.set === undefined
+      ? [...current]
+      : ops.set === null
+        ? []
+        : ops.set.map((r) => resolve(state, kind, r, true)).filter((x): x is number => x !== undefined);
   for (const r of ops.add) {
     const id = resolve(state, kind, r, true);
     if (id !== undefined && !ids.includes(id)) ids.push(id);
@@ -68,7 +73,10 @@ export function applyTagOps(state: AccountState, kind: EntityKind, current: numb
 }
 
 export function renderTags(state: AccountState, kind: EntityKind, ids: number[]): Array<Record<string, unknown>> {
-  return ids.map((id) => state.tags[kind].get(id)).filter((t): t is Tag => !!t).map((t) => ({ id: t.id, name: t.name, color: kind === 'leads' ? t.color : null }));
+  return ids
+    .map((id) => state.tags[kind].get(id))
+    .filter((t): t is Tag => !!t)
+    .map((t) => ({ id: t.id, name: t.name, color: kind === 'leads' ? t.color : null }));
 }
 
 export function tagRoutes(): RestRoute[] {
@@ -108,14 +116,19 @@ function addTags(ctx: RestCtx, kind: EntityKind) {
       const n = item.name.trim().toLowerCase();
       if (seen.has(n) || [...ctx.state.tags[kind].values()].some((t) => t.name.toLowerCase() === n)) errs.push(E.notUnique('name'));
       seen.add(n);
-      if (item.color !== undefined && item.color !== null && (typeof item.color !== 'string' || !/^[0-9A-Fa-f]{6}$/.test(item.color))) errs.push(E.invalid('color', 'Color must be 6 hex digits.'));
+      if (item.color !== undefined && item.color !== null && (typeof item.color !== 'string' || !/^[0-9A-Fa-f]{6}$/.test(item.color)))
+        errs.push(E.invalid('color', 'Color must be 6 hex digits.'));
     }
     if (errs.length) failed.push({ request_id: requestIdOf(item, i), errors: errs });
   });
   if (failed.length) return validationFailed(failed);
   const out = body.value.map((item, i) => {
     const o = item as Record<string, unknown>;
-    const tag: Tag = { id: ctx.state.nextId('tag'), name: String(o.name).trim(), color: kind === 'leads' && typeof o.color === 'string' ? o.color : null };
+    const tag: Tag = {
+      id: ctx.state.nextId('tag'),
+      name: String(o.name).trim(),
+      color: kind === 'leads' && typeof o.color === 'string' ? o.color : null,
+    };
     ctx.state.tags[kind].set(tag.id, tag);
     return { id: tag.id, name: tag.name, color: tag.color, request_id: requestIdOf(item, i) };
   });

@@ -15,10 +15,22 @@ const TASK_ENTITY_TYPES = ['leads', 'contacts', 'companies', 'customers'];
 
 export function renderTask(ctx: RestCtx, t: Task): Record<string, unknown> {
   return {
-    id: t.id, created_by: t.created_by, updated_by: t.updated_by, created_at: t.created_at, updated_at: t.updated_at,
-    responsible_user_id: t.responsible_user_id, group_id: t.group_id, entity_id: t.entity_id, entity_type: t.entity_type,
-    is_completed: t.is_completed, task_type_id: t.task_type_id, text: t.text, duration: t.duration,
-    complete_till: t.complete_till, result: t.result ?? [], account_id: ctx.state.account.id,
+    id: t.id,
+    created_by: t.created_by,
+    updated_by: t.updated_by,
+    created_at: t.created_at,
+    updated_at: t.updated_at,
+    responsible_user_id: t.responsible_user_id,
+    group_id: t.group_id,
+    entity_id: t.entity_id,
+    entity_type: t.entity_type,
+    is_completed: t.is_completed,
+    task_type_id: t.task_type_id,
+    text: t.text,
+    duration: t.duration,
+    complete_till: t.complete_till,
+    result: t.result ?? [],
+    account_id: ctx.state.account.id,
     _links: link(ctx, `/api/v4/tasks/${t.id}`),
   };
 }
@@ -29,7 +41,14 @@ interface TaskOp {
   set: Partial<Task>;
 }
 
-function validateTask(ctx: RestCtx, raw: unknown, i: number, mode: 'add' | 'update', errs: FieldError[], pathId?: number): TaskOp | undefined {
+function validateTask(
+  ctx: RestCtx,
+  raw: unknown,
+  i: number,
+  mode: 'add' | 'update',
+  errs: FieldError[],
+  pathId?: number,
+): TaskOp | undefined {
   if (!isRecord(raw)) {
     errs.push(E.type('item', 'object'));
     return undefined;
@@ -95,11 +114,21 @@ function applyTask(ctx: RestCtx, op: TaskOp): { task: Task; events: OutEvent[] }
   if (op.id === undefined) {
     const responsible = s.responsible_user_id ?? ctx.userId;
     const t: Task = {
-      id: ctx.state.nextId('task'), created_by: s.created_by ?? ctx.userId, updated_by: s.updated_by ?? ctx.userId,
-      created_at: s.created_at ?? ctx.now, updated_at: s.updated_at ?? ctx.now, responsible_user_id: responsible,
-      group_id: ctx.state.users.get(responsible)?.group_id ?? 0, entity_id: s.entity_id ?? null, entity_type: s.entity_type ?? null,
-      is_completed: s.is_completed ?? false, task_type_id: s.task_type_id ?? 1, text: s.text ?? '', duration: s.duration ?? 0,
-      complete_till: s.complete_till ?? ctx.now, result: s.result ?? null,
+      id: ctx.state.nextId('task'),
+      created_by: s.created_by ?? ctx.userId,
+      updated_by: s.updated_by ?? ctx.userId,
+      created_at: s.created_at ?? ctx.now,
+      updated_at: s.updated_at ?? ctx.now,
+      responsible_user_id: responsible,
+      group_id: ctx.state.users.get(responsible)?.group_id ?? 0,
+      entity_id: s.entity_id ?? null,
+      entity_type: s.entity_type ?? null,
+      is_completed: s.is_completed ?? false,
+      task_type_id: s.task_type_id ?? 1,
+      text: s.text ?? '',
+      duration: s.duration ?? 0,
+      complete_till: s.complete_till ?? ctx.now,
+      result: s.result ?? null,
     };
     ctx.state.tasks.set(t.id, t);
     return { task: t, events: [{ setting: 'add_task', entity: 'task', action: 'add', item: taskItem(ctx.state, t) }] };
@@ -114,7 +143,12 @@ function applyTask(ctx: RestCtx, op: TaskOp): { task: Task; events: OutEvent[] }
   // webhooks-api lists `responsible_task`; its item is *assumed* to be the task's with
   // `old_responsible_user_id`, as `leads[responsible]` is (docs/amocrm-protocol.md#delivery-format, fixture webhook-08).
   if (t.responsible_user_id !== oldResponsible) {
-    events.push({ setting: 'responsible_task', entity: 'task', action: 'responsible', item: { ...taskItem(ctx.state, t), old_responsible_user_id: String(oldResponsible) } });
+    events.push({
+      setting: 'responsible_task',
+      entity: 'task',
+      action: 'responsible',
+      item: { ...taskItem(ctx.state, t), old_responsible_user_id: String(oldResponsible) },
+    });
   }
   events.push({ setting: 'update_task', entity: 'task', action: 'update', item: taskItem(ctx.state, t) });
   return { task: t, events };
@@ -166,13 +200,22 @@ function list(ctx: RestCtx) {
   const entIds = queryInts(f.entity_id);
   const done = f.is_completed === undefined ? undefined : ['1', 'true'].includes(String(f.is_completed));
   const since = ifModifiedSince(ctx);
-  const tasks = [...ctx.state.tasks.values()].filter((t) =>
-    (!ids || ids.includes(t.id)) && (!resp || resp.includes(t.responsible_user_id)) && (!types || types.includes(t.task_type_id))
-    && (entTypes.length === 0 || (t.entity_type !== null && entTypes.includes(t.entity_type)))
-    && (!entIds || (t.entity_id !== null && entIds.includes(t.entity_id)))
-    && (done === undefined || t.is_completed === done) && updatedFilter(t.updated_at, f.updated_at)
-    && (since === undefined || t.updated_at > since));
-  return listPage(ctx, 'tasks', sortBy(ctx, tasks, ['created_at', 'complete_till', 'id']).map((t) => renderTask(ctx, t)));
+  const tasks = [...ctx.state.tasks.values()].filter(
+    (t) =>
+      (!ids || ids.includes(t.id)) &&
+      (!resp || resp.includes(t.responsible_user_id)) &&
+      (!types || types.includes(t.task_type_id)) &&
+      (entTypes.length === 0 || (t.entity_type !== null && entTypes.includes(t.entity_type))) &&
+      (!entIds || (t.entity_id !== null && entIds.includes(t.entity_id))) &&
+      (done === undefined || t.is_completed === done) &&
+      updatedFilter(t.updated_at, f.updated_at) &&
+      (since === undefined || t.updated_at > since),
+  );
+  return listPage(
+    ctx,
+    'tasks',
+    sortBy(ctx, tasks, ['created_at', 'complete_till', 'id']).map((t) => renderTask(ctx, t)),
+  );
 }
 
 export function taskRoutes(): RestRoute[] {

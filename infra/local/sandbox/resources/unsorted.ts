@@ -43,7 +43,10 @@ export function unsortedStage(p: Pipeline): Status | undefined {
 
 function newUid(ctx: RestCtx): string {
   // Hex like the documented uids; derived from a sequence so a seeded run repeats.
-  return createHash('sha256').update(`${ctx.state.account.id}:unsorted:${ctx.state.nextId('unsorted')}`).digest('hex').slice(0, 60);
+  return createHash('sha256')
+    .update(`${ctx.state.account.id}:unsorted:${ctx.state.nextId('unsorted')}`)
+    .digest('hex')
+    .slice(0, 60);
 }
 
 /** Records an entry for a lead (and contact/company) already created in the unsorted stage. */
@@ -60,7 +63,12 @@ type Category = 'sip' | 'forms';
  * type-checked; which of them are required is *assumed* (forms: form_id, form_name, form_page,
  * form_sent_at; sip: uniq, phone, called_at, duration, service_code — the documented example's set).
  */
-export function validateMetadata(category: Category, raw: unknown, errs: FieldError[], prefix: string): Record<string, unknown> | undefined {
+export function validateMetadata(
+  category: Category,
+  raw: unknown,
+  errs: FieldError[],
+  prefix: string,
+): Record<string, unknown> | undefined {
   if (!isRecord(raw)) {
     errs.push(raw === undefined ? E.blank(`${prefix}metadata`.replace(/\.$/, '')) : E.type(`${prefix}metadata`, 'object'));
     return undefined;
@@ -100,10 +108,16 @@ export function validateMetadata(category: Category, raw: unknown, errs: FieldEr
 }
 
 /** «В неразобранном не может оказаться 2 одинаковых сущности»: what makes two the same is *assumed*. */
-function sameAs(category: Category, sourceUid: string | null, md: Record<string, unknown>): (u: { category: string; source_uid: string | null; metadata: Record<string, unknown> }) => boolean {
-  return (u) => u.category === category && (category === 'sip'
-    ? u.metadata.uniq === md.uniq
-    : u.source_uid === sourceUid && String(u.metadata.form_id) === String(md.form_id) && u.metadata.form_sent_at === md.form_sent_at);
+function sameAs(
+  category: Category,
+  sourceUid: string | null,
+  md: Record<string, unknown>,
+): (u: { category: string; source_uid: string | null; metadata: Record<string, unknown> }) => boolean {
+  return (u) =>
+    u.category === category &&
+    (category === 'sip'
+      ? u.metadata.uniq === md.uniq
+      : u.source_uid === sourceUid && String(u.metadata.form_id) === String(md.form_id) && u.metadata.form_sent_at === md.form_sent_at);
 }
 
 export interface ComplexExtras {
@@ -145,7 +159,8 @@ export function complexExtras(ctx: RestCtx, item: unknown, lead: EntityOp | unde
     else {
       const data = validateMetadata(md.category, md, errs, '_embedded.');
       if (data) {
-        if ([...ctx.state.unsorted.values()].some(sameAs(md.category, null, data))) errs.push(E.notUnique(md.category === 'sip' ? '_embedded.metadata.uniq' : '_embedded.metadata.form_id'));
+        if ([...ctx.state.unsorted.values()].some(sameAs(md.category, null, data)))
+          errs.push(E.notUnique(md.category === 'sip' ? '_embedded.metadata.uniq' : '_embedded.metadata.form_id'));
         else out.metadata = { category: md.category, data };
       }
     }
@@ -183,18 +198,35 @@ function ref(ctx: RestCtx, kind: 'leads' | 'contacts' | 'companies', id: number 
 
 function render(ctx: RestCtx, u: UnsortedEntry): Record<string, unknown> {
   return {
-    uid: u.uid, source_uid: u.source_uid, source_name: u.source_name, category: u.category, pipeline_id: u.pipeline_id,
-    created_at: u.created_at, metadata: u.metadata, account_id: ctx.state.account.id,
+    uid: u.uid,
+    source_uid: u.source_uid,
+    source_name: u.source_name,
+    category: u.category,
+    pipeline_id: u.pipeline_id,
+    created_at: u.created_at,
+    metadata: u.metadata,
+    account_id: ctx.state.account.id,
     _links: link(ctx, `/api/v4/leads/unsorted/${u.uid}`),
-    _embedded: { contacts: ref(ctx, 'contacts', u.contact_id), leads: ref(ctx, 'leads', u.lead_id), companies: ref(ctx, 'companies', u.company_id) },
+    _embedded: {
+      contacts: ref(ctx, 'contacts', u.contact_id),
+      leads: ref(ctx, 'leads', u.lead_id),
+      companies: ref(ctx, 'companies', u.company_id),
+    },
   };
 }
 
 /** The accept/decline answer: «модель принятого неразобранного и сущности». */
 function sortedView(ctx: RestCtx, u: UnsortedEntry, withCompanies: boolean): Record<string, unknown> {
   return {
-    uid: u.uid, pipeline_id: u.pipeline_id, category: u.category, created_at: u.created_at,
-    _embedded: { leads: ref(ctx, 'leads', u.lead_id), contacts: ref(ctx, 'contacts', u.contact_id), ...(withCompanies ? { companies: ref(ctx, 'companies', u.company_id) } : {}) },
+    uid: u.uid,
+    pipeline_id: u.pipeline_id,
+    category: u.category,
+    created_at: u.created_at,
+    _embedded: {
+      leads: ref(ctx, 'leads', u.lead_id),
+      contacts: ref(ctx, 'contacts', u.contact_id),
+      ...(withCompanies ? { companies: ref(ctx, 'companies', u.company_id) } : {}),
+    },
   };
 }
 
@@ -211,14 +243,21 @@ function list(ctx: RestCtx) {
   const uids = queryList(f.uid);
   const cats = queryList(f.category);
   const pipelines = queryInts(f.pipeline_id);
-  let items = [...ctx.state.unsorted.values()].filter((u) => u.status === 'pending'
-    && (uids.length === 0 || uids.includes(u.uid))
-    && (cats.length === 0 || cats.includes(u.category))
-    && (!pipelines || pipelines.includes(u.pipeline_id)));
+  let items = [...ctx.state.unsorted.values()].filter(
+    (u) =>
+      u.status === 'pending' &&
+      (uids.length === 0 || uids.includes(u.uid)) &&
+      (cats.length === 0 || cats.includes(u.category)) &&
+      (!pipelines || pipelines.includes(u.pipeline_id)),
+  );
   const order = isRecord(ctx.query.order) ? Object.entries(ctx.query.order)[0] : undefined;
   // Entries are never updated here, so updated_at orders as created_at (*assumed*).
   if (order && (order[0] === 'created_at' || order[0] === 'updated_at') && order[1] === 'desc') items = [...items].reverse();
-  return listPage(ctx, 'unsorted', items.map((u) => render(ctx, u)));
+  return listPage(
+    ctx,
+    'unsorted',
+    items.map((u) => render(ctx, u)),
+  );
 }
 
 /** 204 for an unknown uid, like every GET by id (*assumed*; the page lists only 200 and 401). */
@@ -238,16 +277,21 @@ function summary(ctx: RestCtx) {
   const uids = queryList(f.uid);
   const pipelines = queryInts(f.pipeline_id);
   const ca = f.created_at;
-  const items = [...ctx.state.unsorted.values()].filter((u) => (uids.length === 0 || uids.includes(u.uid))
-    && (!pipelines || pipelines.includes(u.pipeline_id))
-    && (ca === undefined || (isRecord(ca) ? inRange(u.created_at, ca) : u.created_at >= Number(ca) || (u.sorted_at ?? -1) >= Number(ca))));
+  const items = [...ctx.state.unsorted.values()].filter(
+    (u) =>
+      (uids.length === 0 || uids.includes(u.uid)) &&
+      (!pipelines || pipelines.includes(u.pipeline_id)) &&
+      (ca === undefined || (isRecord(ca) ? inRange(u.created_at, ca) : u.created_at >= Number(ca) || (u.sorted_at ?? -1) >= Number(ca))),
+  );
   const sorted = items.filter((u) => u.sorted_at !== undefined);
   const total = (cat: string): { total: number } => ({ total: items.filter((u) => u.category === cat).length });
   return hal(200, {
     total: items.length,
     accepted: items.filter((u) => u.status === 'accepted' || u.status === 'linked').length,
     declined: items.filter((u) => u.status === 'declined').length,
-    average_sort_time: sorted.length ? Math.round(sorted.reduce((s, u) => s + ((u.sorted_at ?? u.created_at) - u.created_at), 0) / sorted.length) : 0,
+    average_sort_time: sorted.length
+      ? Math.round(sorted.reduce((s, u) => s + ((u.sorted_at ?? u.created_at) - u.created_at), 0) / sorted.length)
+      : 0,
     categories: { sip: total('sip'), mail: total('mail'), forms: total('forms'), chats: total('chats') },
   });
 }
@@ -269,7 +313,13 @@ interface AddOp {
   company?: EntityOp;
 }
 
-function one(ctx: RestCtx, emb: Record<string, unknown>, kind: 'leads' | 'contacts' | 'companies', index: number, errs: FieldError[]): EntityOp | undefined {
+function one(
+  ctx: RestCtx,
+  emb: Record<string, unknown>,
+  kind: 'leads' | 'contacts' | 'companies',
+  index: number,
+  errs: FieldError[],
+): EntityOp | undefined {
   const list = emb[kind];
   if (list === undefined) return undefined;
   // «В данный момент в массиве всегда 1 объект»: more than one is refused (*assumed*).
@@ -303,7 +353,8 @@ function add(ctx: RestCtx, category: Category) {
     const sourceName = c.str(item, 'source_name', { required: true });
     const createdAt = c.int(item, 'created_at', { min: 0 });
     const pid = c.int(item, 'pipeline_id');
-    let pipeline = typeof pid === 'number' ? ctx.state.pipelines.get(pid) : item.pipeline_id === undefined ? ctx.state.mainPipeline() : undefined;
+    let pipeline =
+      typeof pid === 'number' ? ctx.state.pipelines.get(pid) : item.pipeline_id === undefined ? ctx.state.mainPipeline() : undefined;
     if (typeof pid === 'number' && !pipeline) errs.push(E.choice('pipeline_id'));
     const stage = pipeline ? unsortedStage(pipeline) : undefined;
     if (pipeline && !stage) {
@@ -313,7 +364,8 @@ function add(ctx: RestCtx, category: Category) {
     const metadata = validateMetadata(category, item.metadata, errs, '');
     if (metadata && sourceUid !== undefined) {
       const same = sameAs(category, sourceUid, metadata);
-      if ([...ctx.state.unsorted.values()].some(same) || batch.some(same)) errs.push(E.notUnique(category === 'sip' ? 'metadata.uniq' : 'metadata.form_id'));
+      if ([...ctx.state.unsorted.values()].some(same) || batch.some(same))
+        errs.push(E.notUnique(category === 'sip' ? 'metadata.uniq' : 'metadata.form_id'));
       else batch.push({ category, source_uid: sourceUid, metadata });
     }
     let emb: Record<string, unknown> = {};
@@ -321,7 +373,8 @@ function add(ctx: RestCtx, category: Category) {
       if (category === 'sip') errs.push(E.blank('_embedded'));
     } else if (!isRecord(item._embedded)) errs.push(E.type('_embedded', 'object'));
     else emb = item._embedded;
-    const lead = one(ctx, emb, 'leads', i, errs) ?? (emb.leads === undefined ? validateEntity(ctx, 'leads', 'add', {}, i, errs) : undefined);
+    const lead =
+      one(ctx, emb, 'leads', i, errs) ?? (emb.leads === undefined ? validateEntity(ctx, 'leads', 'add', {}, i, errs) : undefined);
     const contact = one(ctx, emb, 'contacts', i, errs);
     const company = one(ctx, emb, 'companies', i, errs);
     if (errs.length || !lead || !pipeline || !stage || !metadata || sourceUid === undefined || sourceName === undefined) {
@@ -329,16 +382,41 @@ function add(ctx: RestCtx, category: Category) {
       return;
     }
     ops.push({
-      requestId: requestIdOf(item, i), sourceUid, sourceName, pipeline, stage, createdAt: typeof createdAt === 'number' ? createdAt : ctx.now,
-      metadata, lead, ...(contact ? { contact } : {}), ...(company ? { company } : {}),
+      requestId: requestIdOf(item, i),
+      sourceUid,
+      sourceName,
+      pipeline,
+      stage,
+      createdAt: typeof createdAt === 'number' ? createdAt : ctx.now,
+      metadata,
+      lead,
+      ...(contact ? { contact } : {}),
+      ...(company ? { company } : {}),
     });
   });
   if (failed.length) return validationFailed(failed);
   const out = ops.map((op) => {
-    const u = createUnsorted(ctx, { category, sourceUid: op.sourceUid, sourceName: op.sourceName, pipeline: op.pipeline, createdAt: op.createdAt, metadata: op.metadata, lead: op.lead, ...(op.contact ? { contact: op.contact } : {}), ...(op.company ? { company: op.company } : {}) });
+    const u = createUnsorted(ctx, {
+      category,
+      sourceUid: op.sourceUid,
+      sourceName: op.sourceName,
+      pipeline: op.pipeline,
+      createdAt: op.createdAt,
+      metadata: op.metadata,
+      lead: op.lead,
+      ...(op.contact ? { contact: op.contact } : {}),
+      ...(op.company ? { company: op.company } : {}),
+    });
     return {
-      uid: u.uid, account_id: ctx.state.account.id, request_id: op.requestId, _links: link(ctx, `/api/v4/leads/unsorted/${u.uid}`),
-      _embedded: { contacts: ref(ctx, 'contacts', u.contact_id), leads: ref(ctx, 'leads', u.lead_id), companies: ref(ctx, 'companies', u.company_id) },
+      uid: u.uid,
+      account_id: ctx.state.account.id,
+      request_id: op.requestId,
+      _links: link(ctx, `/api/v4/leads/unsorted/${u.uid}`),
+      _embedded: {
+        contacts: ref(ctx, 'contacts', u.contact_id),
+        leads: ref(ctx, 'leads', u.lead_id),
+        companies: ref(ctx, 'companies', u.company_id),
+      },
     };
   });
   return hal(200, { _total_items: out.length, _embedded: { unsorted: out } });
@@ -349,10 +427,21 @@ function add(ctx: RestCtx, category: Category) {
  * a new contact and company linked as complex add links them) and records it. Account webhooks are
  * not sent for Unsorted (`add_unsorted` is not simulated).
  */
-export function createUnsorted(ctx: RestCtx, input: {
-  category: UnsortedEntry['category']; sourceUid: string | null; sourceName: string; pipeline: Pipeline; createdAt: number;
-  metadata: Record<string, unknown>; lead: EntityOp; contact?: EntityOp; company?: EntityOp; chatId?: string;
-}): UnsortedEntry {
+export function createUnsorted(
+  ctx: RestCtx,
+  input: {
+    category: UnsortedEntry['category'];
+    sourceUid: string | null;
+    sourceName: string;
+    pipeline: Pipeline;
+    createdAt: number;
+    metadata: Record<string, unknown>;
+    lead: EntityOp;
+    contact?: EntityOp;
+    company?: EntityOp;
+    chatId?: string;
+  },
+): UnsortedEntry {
   const stage = unsortedStage(input.pipeline);
   if (!stage) throw new Error(`pipeline ${input.pipeline.id} has no Unsorted stage`);
   const companyId = input.company ? applyEntity(ctx, input.company).entity.id : null;
@@ -364,8 +453,15 @@ export function createUnsorted(ctx: RestCtx, input: {
   if (companyId !== null) input.lead.companyId = companyId;
   const lead = applyEntity(ctx, input.lead).entity;
   return recordUnsorted(ctx, {
-    source_uid: input.sourceUid, source_name: input.sourceName, category: input.category, pipeline_id: input.pipeline.id,
-    created_at: input.createdAt, metadata: input.metadata, lead_id: lead.id, contact_id: contactId, company_id: companyId,
+    source_uid: input.sourceUid,
+    source_name: input.sourceName,
+    category: input.category,
+    pipeline_id: input.pipeline.id,
+    created_at: input.createdAt,
+    metadata: input.metadata,
+    lead_id: lead.id,
+    contact_id: contactId,
+    company_id: companyId,
     ...(input.chatId !== undefined ? { chat_id: input.chatId } : {}),
   });
 }
@@ -420,7 +516,14 @@ function accept(ctx: RestCtx) {
     if (!stage) errs.push(E.choice('status_id'));
   }
   if (errs.length || !stage) return validationFailed([{ request_id: '0', errors: errs }]);
-  const op: EntityOp = { kind: 'leads', requestId: '0', id: u.lead_id, set: { status_id: stage.id, pipeline_id: u.pipeline_id }, cf: [], tags: { add: [], del: [] } };
+  const op: EntityOp = {
+    kind: 'leads',
+    requestId: '0',
+    id: u.lead_id,
+    set: { status_id: stage.id, pipeline_id: u.pipeline_id },
+    cf: [],
+    tags: { add: [], del: [] },
+  };
   const events: OutEvent[] = ctx.state.leads.has(u.lead_id) ? applyEntity(ctx, op, user).events : [];
   u.status = 'accepted';
   u.sorted_at = ctx.now;
@@ -501,7 +604,8 @@ function linkTo(ctx: RestCtx) {
     for (const cl of ctx.state.chatLinks.values()) if (cl.contact_id === u.contact_id) cl.contact_id = contactId;
     if (!u.existing?.contact) ctx.state.contacts.delete(u.contact_id);
   }
-  if (keep !== null && !target.contacts.some((c) => c.id === keep)) target.contacts.push({ id: keep, is_main: target.contacts.length === 0 });
+  if (keep !== null && !target.contacts.some((c) => c.id === keep))
+    target.contacts.push({ id: keep, is_main: target.contacts.length === 0 });
   u.status = 'linked';
   u.sorted_at = ctx.now;
   return hal(200, { uid: u.uid, _embedded: { leads: ref(ctx, 'leads', target.id) } });

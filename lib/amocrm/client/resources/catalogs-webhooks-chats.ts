@@ -44,18 +44,28 @@ export class CatalogsApi {
   }
 
   /** Create lists (at most 10 per account); re-checked by name and type. */
-  add(items: Array<{ name: string; type?: string; sort?: number; can_add_elements?: boolean; can_link_multiple?: boolean }>, opts: AddOptions = {}): Promise<Catalog[]> {
+  add(
+    items: Array<{ name: string; type?: string; sort?: number; can_add_elements?: boolean; can_link_multiple?: boolean }>,
+    opts: AddOptions = {},
+  ): Promise<Catalog[]> {
     const target: AddTarget<(typeof items)[number], Catalog> = {
       path: '/api/v4/catalogs',
       embeddedKey: 'catalogs',
       mark: (item, marker) => ({ ...item, request_id: marker }),
       result: (raw) => raw as unknown as Catalog,
-      recheck: async (pending) => assignByFingerprint(pending.map((p) => p.item as Record<string, unknown>), await listAll(this.list()), (sent, c) => matchesSent(sent, c as unknown as Record<string, unknown>, IGNORE)),
+      recheck: async (pending) =>
+        assignByFingerprint(
+          pending.map((p) => p.item as Record<string, unknown>),
+          await listAll(this.list()),
+          (sent, c) => matchesSent(sent, c as unknown as Record<string, unknown>, IGNORE),
+        ),
     };
     return addBatches(this.ctx, target, items, opts);
   }
 
-  update(items: Array<{ id: number; name?: string; sort?: number; can_add_elements?: boolean; can_link_multiple?: boolean }>): Promise<Catalog[]> {
+  update(
+    items: Array<{ id: number; name?: string; sort?: number; can_add_elements?: boolean; can_link_multiple?: boolean }>,
+  ): Promise<Catalog[]> {
     return patchBatches(this.ctx, '/api/v4/catalogs', 'catalogs', items);
   }
 
@@ -92,9 +102,16 @@ export class CatalogElementsApi {
       recheck: async (pending, since) => {
         const names = [...new Set(pending.map((p) => p.item.name))];
         const candidates: CatalogElement[] = [];
-        for (const n of names) candidates.push(...(await listAll(this.list({ query: n }))).filter((e) => e.name === n && (e.created_at ?? since) >= since));
-        const found = assignByFingerprint(pending.map((p) => p.item as unknown as Record<string, unknown>), candidates, (sent, c) => matchesSent(sent, c as unknown as Record<string, unknown>, IGNORE));
-        return found.map((f, i) => (f.kind === 'found' ? { kind: 'found' as const, result: { id: f.result.id, request_id: pending[i]!.marker } } : f));
+        for (const n of names)
+          candidates.push(...(await listAll(this.list({ query: n }))).filter((e) => e.name === n && (e.created_at ?? since) >= since));
+        const found = assignByFingerprint(
+          pending.map((p) => p.item as unknown as Record<string, unknown>),
+          candidates,
+          (sent, c) => matchesSent(sent, c as unknown as Record<string, unknown>, IGNORE),
+        );
+        return found.map((f, i) =>
+          f.kind === 'found' ? { kind: 'found' as const, result: { id: f.result.id, request_id: pending[i]!.marker } } : f,
+        );
       },
     };
     return addBatches(this.ctx, target, items, opts);
@@ -181,7 +198,12 @@ export class ChatsApi {
    * naming this integration can be linked (amo-docs contacts-api).
    */
   async link(links: Array<{ chat_id: string; contact_id: number }>): Promise<ChatLink[]> {
-    const res = await this.ctx.core.request<{ _embedded?: { chats?: ChatLink[] } }>(this.ctx.account, { method: 'POST', path: '/api/v4/contacts/chats', body: links, kind: 'idempotent' });
+    const res = await this.ctx.core.request<{ _embedded?: { chats?: ChatLink[] } }>(this.ctx.account, {
+      method: 'POST',
+      path: '/api/v4/contacts/chats',
+      body: links,
+      kind: 'idempotent',
+    });
     return res.body?._embedded?.chats ?? [];
   }
 }

@@ -66,12 +66,21 @@ export async function patchBatches<TIn, TOut>(ctx: ResourceContext, path: string
 }
 
 /** Adds in chunks of `size` with markers and re-checks (add.ts). */
-export async function addBatches<TIn, TOut>(ctx: ResourceContext, target: AddTarget<TIn, TOut>, items: TIn[], opts: AddOptions = {}, size = WRITE_CHUNK): Promise<TOut[]> {
-  if (opts.markers && opts.markers.length !== items.length) throw new RangeError(`markers: ${opts.markers.length} given for ${items.length} items`);
-  const markers = opts.markers ?? items.map((it) => {
-    const rid = (it as { request_id?: unknown }).request_id;
-    return typeof rid === 'string' && rid ? rid : randomMarker();
-  });
+export async function addBatches<TIn, TOut>(
+  ctx: ResourceContext,
+  target: AddTarget<TIn, TOut>,
+  items: TIn[],
+  opts: AddOptions = {},
+  size = WRITE_CHUNK,
+): Promise<TOut[]> {
+  if (opts.markers && opts.markers.length !== items.length)
+    throw new RangeError(`markers: ${opts.markers.length} given for ${items.length} items`);
+  const markers =
+    opts.markers ??
+    items.map((it) => {
+      const rid = (it as { request_id?: unknown }).request_id;
+      return typeof rid === 'string' && rid ? rid : randomMarker();
+    });
   const out: TOut[] = [];
   let offset = 0;
   for (const part of chunk(items, size)) {

@@ -69,7 +69,10 @@ export class PipelinesApi {
     return this.ctx.cache.dictionary(
       `${this.ctx.cachePrefix}:dict:pipelines`,
       async () => {
-        const res = await this.ctx.core.request<{ _embedded?: { pipelines?: Pipeline[] } }>(this.ctx.account, { method: 'GET', path: '/api/v4/leads/pipelines' });
+        const res = await this.ctx.core.request<{ _embedded?: { pipelines?: Pipeline[] } }>(this.ctx.account, {
+          method: 'GET',
+          path: '/api/v4/leads/pipelines',
+        });
         return res.body?._embedded?.pipelines ?? [];
       },
       opts,
@@ -98,7 +101,11 @@ export class CustomFieldsApi {
 
   /** Every field definition with its enums (dictionary: cached for the TTL). */
   list(opts: { refresh?: boolean } = {}): Promise<CustomFieldDef[]> {
-    return this.ctx.cache.dictionary(`${this.ctx.cachePrefix}:dict:fields:${this.scope}`, () => listAll(listIter<CustomFieldDef>(this.ctx, this.path, 'custom_fields')), opts);
+    return this.ctx.cache.dictionary(
+      `${this.ctx.cachePrefix}:dict:fields:${this.scope}`,
+      () => listAll(listIter<CustomFieldDef>(this.ctx, this.path, 'custom_fields')),
+      opts,
+    );
   }
 
   async get(id: number): Promise<CustomFieldDef | undefined> {
@@ -106,7 +113,17 @@ export class CustomFieldsApi {
   }
 
   /** Create fields (admin). Re-checked by name + type after a lost request. */
-  async add(defs: Array<{ name: string; type: string; code?: string; sort?: number; is_api_only?: boolean; enums?: Array<{ value: string; sort?: number }> }>, opts: AddOptions = {}): Promise<CustomFieldDef[]> {
+  async add(
+    defs: Array<{
+      name: string;
+      type: string;
+      code?: string;
+      sort?: number;
+      is_api_only?: boolean;
+      enums?: Array<{ value: string; sort?: number }>;
+    }>,
+    opts: AddOptions = {},
+  ): Promise<CustomFieldDef[]> {
     const target: AddTarget<(typeof defs)[number], CustomFieldDef> = {
       path: this.path,
       embeddedKey: 'custom_fields',
@@ -114,7 +131,11 @@ export class CustomFieldsApi {
       result: (raw) => raw as unknown as CustomFieldDef,
       recheck: async (pending) => {
         const all = await this.list({ refresh: true });
-        return assignByFingerprint(pending.map((p) => p.item as unknown as Record<string, unknown>), all, (sent, c) => c.name === sent.name && c.type === sent.type);
+        return assignByFingerprint(
+          pending.map((p) => p.item as unknown as Record<string, unknown>),
+          all,
+          (sent, c) => c.name === sent.name && c.type === sent.type,
+        );
       },
     };
     const out = await addBatches(this.ctx, target, defs, opts);
@@ -127,7 +148,11 @@ export class UsersApi {
   constructor(private readonly ctx: ResourceContext) {}
 
   list(opts: { refresh?: boolean } = {}): Promise<User[]> {
-    return this.ctx.cache.dictionary(`${this.ctx.cachePrefix}:dict:users`, () => listAll(listIter<User>(this.ctx, '/api/v4/users', 'users')), opts);
+    return this.ctx.cache.dictionary(
+      `${this.ctx.cachePrefix}:dict:users`,
+      () => listAll(listIter<User>(this.ctx, '/api/v4/users', 'users')),
+      opts,
+    );
   }
 
   async get(id: number): Promise<User | undefined> {
@@ -140,14 +165,22 @@ export class AccountApi {
 
   /** `GET /api/v4/account?with=…` (not cached: `amojo_id`, `current_user_id`…). */
   async get(withParts: string[] = []): Promise<Account> {
-    const res = await this.ctx.core.request<Account>(this.ctx.account, { method: 'GET', path: '/api/v4/account', ...(withParts.length ? { query: { with: withParts } } : {}) });
+    const res = await this.ctx.core.request<Account>(this.ctx.account, {
+      method: 'GET',
+      path: '/api/v4/account',
+      ...(withParts.length ? { query: { with: withParts } } : {}),
+    });
     if (!res.body) throw new Error('GET /api/v4/account answered without a body');
     return res.body;
   }
 
   /** Task types (dictionary: cached for the TTL). */
   taskTypes(opts: { refresh?: boolean } = {}): Promise<TaskType[]> {
-    return this.ctx.cache.dictionary(`${this.ctx.cachePrefix}:dict:task_types`, async () => (await this.get(['task_types']))._embedded?.task_types ?? [], opts);
+    return this.ctx.cache.dictionary(
+      `${this.ctx.cachePrefix}:dict:task_types`,
+      async () => (await this.get(['task_types']))._embedded?.task_types ?? [],
+      opts,
+    );
   }
 }
 

@@ -38,7 +38,10 @@ export type CompanyCreate = EntityCreateBase;
 
 /** A complex add item: one lead with at most one new-or-existing contact and company. */
 export interface ComplexLeadCreate extends Omit<LeadCreate, '_embedded'> {
-  _embedded?: EntityCreateBase['_embedded'] & { contacts?: Array<ContactCreate | { id: number }>; companies?: Array<CompanyCreate | { id: number }> };
+  _embedded?: EntityCreateBase['_embedded'] & {
+    contacts?: Array<ContactCreate | { id: number }>;
+    companies?: Array<CompanyCreate | { id: number }>;
+  };
 }
 
 export interface AddedRef {
@@ -78,7 +81,10 @@ function carriesDigits(e: { name?: string; custom_fields_values?: Lead['custom_f
   return texts.some((t) => t.replace(/\D/g, '').includes(digits));
 }
 
-export class EntityApi<T extends { id: number; updated_at?: number; custom_fields_values?: Lead['custom_fields_values'] }, TCreate extends EntityCreateBase> {
+export class EntityApi<
+  T extends { id: number; updated_at?: number; custom_fields_values?: Lead['custom_fields_values'] },
+  TCreate extends EntityCreateBase,
+> {
   private readonly withVariants = new Set<string>(['']);
   constructor(
     protected readonly ctx: ResourceContext,
@@ -151,7 +157,10 @@ export class EntityApi<T extends { id: number; updated_at?: number; custom_field
       mark: (item, marker) => {
         const out: TCreate = { ...item, request_id: marker };
         if (markerField !== undefined) {
-          out.custom_fields_values = [...(item.custom_fields_values ?? []).filter((w) => !('field_id' in w) || w.field_id !== markerField), { field_id: markerField, values: [{ value: marker }] }];
+          out.custom_fields_values = [
+            ...(item.custom_fields_values ?? []).filter((w) => !('field_id' in w) || w.field_id !== markerField),
+            { field_id: markerField, values: [{ value: marker }] },
+          ];
         }
         return out;
       },
@@ -161,7 +170,11 @@ export class EntityApi<T extends { id: number; updated_at?: number; custom_field
   }
 
   /** Find what pending adds became: by marker field when configured, else by fingerprint since `since`. */
-  protected async recheck(pending: Array<{ item: EntityCreateBase; marker: string }>, since: number, markerField: number | undefined): Promise<Array<Found<AddedRef>>> {
+  protected async recheck(
+    pending: Array<{ item: EntityCreateBase; marker: string }>,
+    since: number,
+    markerField: number | undefined,
+  ): Promise<Array<Found<AddedRef>>> {
     if (markerField !== undefined) {
       const out: Array<Found<AddedRef>> = [];
       for (const p of pending) {
@@ -175,7 +188,10 @@ export class EntityApi<T extends { id: number; updated_at?: number; custom_field
       return out;
     }
     const candidates = await listAll(
-      this.list({ filter: { created_at: { from: since, to: Math.floor(this.ctx.core.clock.now() / 1000) + this.ctx.addPolicy.clockSlackSeconds } }, order: { id: 'asc' } }),
+      this.list({
+        filter: { created_at: { from: since, to: Math.floor(this.ctx.core.clock.now() / 1000) + this.ctx.addPolicy.clockSlackSeconds } },
+        order: { id: 'asc' },
+      }),
     );
     const found = assignByFingerprint(
       pending.map((p) => p.item as Record<string, unknown>),
@@ -254,7 +270,10 @@ export class LeadsApi extends EntityApi<Lead, LeadCreate> {
           const lead = await this.get(f.result.id, { with: ['contacts'], cache: false });
           const contact = lead?._embedded?.contacts?.[0]?.id ?? null;
           const company = lead?._embedded?.companies?.[0]?.id ?? null;
-          out.push({ kind: 'found', result: { id: f.result.id, contact_id: contact, company_id: company, request_id: [pending[i]!.marker], merged: false } });
+          out.push({
+            kind: 'found',
+            result: { id: f.result.id, contact_id: contact, company_id: company, request_id: [pending[i]!.marker], merged: false },
+          });
         }
         return out;
       },

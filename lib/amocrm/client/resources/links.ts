@@ -50,31 +50,57 @@ export class LinksApi {
   /** Links of one entity (`GET /api/v4/{kind}/{id}/links`); [] when it has none (204). */
   async list(entityId: number, filter?: LinksFilter): Promise<EntityLink[]> {
     const f = filterQuery(filter);
-    const res = await this.ctx.core.request<LinksBody>(this.ctx.account, { method: 'GET', path: `/api/v4/${this.kind}/${entityId}/links`, ...(Object.keys(f).length ? { query: { filter: f } } : {}) });
+    const res = await this.ctx.core.request<LinksBody>(this.ctx.account, {
+      method: 'GET',
+      path: `/api/v4/${this.kind}/${entityId}/links`,
+      ...(Object.keys(f).length ? { query: { filter: f } } : {}),
+    });
     return res.body?._embedded?.links ?? [];
   }
 
   /** Links of several entities (`GET /api/v4/{kind}/links?filter[entity_id][]=…`), each row with its `entity_id`. */
   async listMany(entityIds: number[], filter?: LinksFilter): Promise<EntityLink[]> {
     if (entityIds.length === 0) return [];
-    const res = await this.ctx.core.request<LinksBody>(this.ctx.account, { method: 'GET', path: `/api/v4/${this.kind}/links`, query: { filter: { entity_id: entityIds, ...filterQuery(filter) } } });
+    const res = await this.ctx.core.request<LinksBody>(this.ctx.account, {
+      method: 'GET',
+      path: `/api/v4/${this.kind}/links`,
+      query: { filter: { entity_id: entityIds, ...filterQuery(filter) } },
+    });
     return res.body?._embedded?.links ?? [];
   }
 
   /** Link to one entity. Idempotent: linking what is linked changes nothing (metadata is updated). */
   async link(entityId: number, links: LinkInput[]): Promise<EntityLink[]> {
-    const res = await this.ctx.core.request<LinksBody>(this.ctx.account, { method: 'POST', path: `/api/v4/${this.kind}/${entityId}/link`, body: links, kind: 'idempotent' });
+    const res = await this.ctx.core.request<LinksBody>(this.ctx.account, {
+      method: 'POST',
+      path: `/api/v4/${this.kind}/${entityId}/link`,
+      body: links,
+      kind: 'idempotent',
+    });
     return res.body?._embedded?.links ?? [];
   }
 
   /** Unlink from one entity (204). Idempotent. */
-  async unlink(entityId: number, links: Array<Pick<LinkInput, 'to_entity_id' | 'to_entity_type'> & { metadata?: { catalog_id?: number; updated_by?: number } | null }>): Promise<void> {
-    await this.ctx.core.request(this.ctx.account, { method: 'POST', path: `/api/v4/${this.kind}/${entityId}/unlink`, body: links, kind: 'idempotent' });
+  async unlink(
+    entityId: number,
+    links: Array<Pick<LinkInput, 'to_entity_id' | 'to_entity_type'> & { metadata?: { catalog_id?: number; updated_by?: number } | null }>,
+  ): Promise<void> {
+    await this.ctx.core.request(this.ctx.account, {
+      method: 'POST',
+      path: `/api/v4/${this.kind}/${entityId}/unlink`,
+      body: links,
+      kind: 'idempotent',
+    });
   }
 
   /** Batch link: each item names its `entity_id`. */
   async linkMany(links: Array<LinkInput & { entity_id: number }>): Promise<EntityLink[]> {
-    const res = await this.ctx.core.request<LinksBody>(this.ctx.account, { method: 'POST', path: `/api/v4/${this.kind}/link`, body: links, kind: 'idempotent' });
+    const res = await this.ctx.core.request<LinksBody>(this.ctx.account, {
+      method: 'POST',
+      path: `/api/v4/${this.kind}/link`,
+      body: links,
+      kind: 'idempotent',
+    });
     return res.body?._embedded?.links ?? [];
   }
 

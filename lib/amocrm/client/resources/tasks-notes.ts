@@ -53,7 +53,9 @@ export class TasksApi {
       result: (raw) => ({ id: Number(raw.id), request_id: String(raw.request_id) }),
       recheck: async (pending, since): Promise<Array<Found<AddedTask>>> => {
         // Tasks have no created_at filter; updated_at ≥ created_at, so it bounds them too.
-        const entities = [...new Set(pending.map((p) => (p.item.entity_id !== undefined ? `${p.item.entity_type}:${p.item.entity_id}` : '')))];
+        const entities = [
+          ...new Set(pending.map((p) => (p.item.entity_id !== undefined ? `${p.item.entity_type}:${p.item.entity_id}` : ''))),
+        ];
         const filter: Record<string, unknown> = { updated_at: { from: since } };
         if (entities.length === 1 && entities[0]) {
           const [type, id] = entities[0].split(':');
@@ -61,8 +63,14 @@ export class TasksApi {
           filter.entity_id = [Number(id)];
         }
         const candidates = await listAll(this.list({ filter }));
-        const found = assignByFingerprint(pending.map((p) => p.item as unknown as Record<string, unknown>), candidates, (sent, c) => matchesSent(sent, c as unknown as Record<string, unknown>, IGNORE));
-        return found.map((f, i) => (f.kind === 'found' ? { kind: 'found', result: { id: f.result.id, request_id: pending[i]!.marker } } : f));
+        const found = assignByFingerprint(
+          pending.map((p) => p.item as unknown as Record<string, unknown>),
+          candidates,
+          (sent, c) => matchesSent(sent, c as unknown as Record<string, unknown>, IGNORE),
+        );
+        return found.map((f, i) =>
+          f.kind === 'found' ? { kind: 'found', result: { id: f.result.id, request_id: pending[i]!.marker } } : f,
+        );
       },
     };
     return addBatches(this.ctx, target, items, opts);
@@ -74,7 +82,11 @@ export class TasksApi {
 
   /** Close a task with a result text. */
   async complete(id: number, resultText: string): Promise<void> {
-    await this.ctx.core.request(this.ctx.account, { method: 'PATCH', path: `/api/v4/tasks/${id}`, body: { is_completed: true, result: { text: resultText } } });
+    await this.ctx.core.request(this.ctx.account, {
+      method: 'PATCH',
+      path: `/api/v4/tasks/${id}`,
+      body: { is_completed: true, result: { text: resultText } },
+    });
   }
 }
 
@@ -112,9 +124,17 @@ export class NotesApi {
       recheck: async (pending, since) => {
         const ids = [...new Set(pending.map((p) => p.item.entity_id))];
         const types = [...new Set(pending.map((p) => p.item.note_type))];
-        const candidates = await listAll(this.list(undefined, { filter: { entity_id: ids, note_type: types, updated_at: { from: since } } }));
-        const found = assignByFingerprint(pending.map((p) => p.item as unknown as Record<string, unknown>), candidates, (sent, c) => matchesSent(sent, c as unknown as Record<string, unknown>, IGNORE));
-        return found.map((f, i) => (f.kind === 'found' ? { kind: 'found' as const, result: { id: f.result.id, request_id: pending[i]!.marker } } : f));
+        const candidates = await listAll(
+          this.list(undefined, { filter: { entity_id: ids, note_type: types, updated_at: { from: since } } }),
+        );
+        const found = assignByFingerprint(
+          pending.map((p) => p.item as unknown as Record<string, unknown>),
+          candidates,
+          (sent, c) => matchesSent(sent, c as unknown as Record<string, unknown>, IGNORE),
+        );
+        return found.map((f, i) =>
+          f.kind === 'found' ? { kind: 'found' as const, result: { id: f.result.id, request_id: pending[i]!.marker } } : f,
+        );
       },
     };
     return addBatches(this.ctx, target, items, opts);

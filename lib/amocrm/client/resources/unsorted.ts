@@ -8,7 +8,9 @@ import { getOne, listIter, type ListParams, type ResourceContext } from './commo
 
 export type UnsortedCategory = 'sip' | 'forms' | 'chats' | 'mail';
 
-interface Ref { id: number }
+interface Ref {
+  id: number;
+}
 
 export interface UnsortedEntry {
   uid: string;
@@ -117,35 +119,63 @@ export class UnsortedApi {
   }
 
   private async add(kind: 'forms' | 'sip', items: unknown[]): Promise<UnsortedCreated[]> {
-    const res = await this.ctx.core.request<{ _embedded?: { unsorted?: UnsortedCreated[] } }>(this.ctx.account, { method: 'POST', path: `/api/v4/leads/unsorted/${kind}`, body: items });
+    const res = await this.ctx.core.request<{ _embedded?: { unsorted?: UnsortedCreated[] } }>(this.ctx.account, {
+      method: 'POST',
+      path: `/api/v4/leads/unsorted/${kind}`,
+      body: items,
+    });
     return res.body?._embedded?.unsorted ?? [];
   }
 
   /** Accept into `status_id` (else the pipeline's first stage); 404 when the entry is not in Unsorted. */
   async accept(uid: string, opts: { user_id?: number; status_id?: number } = {}): Promise<UnsortedSorted> {
-    const res = await this.ctx.core.request<UnsortedSorted>(this.ctx.account, { method: 'POST', path: `/api/v4/leads/unsorted/${encodeURIComponent(uid)}/accept`, body: opts });
+    const res = await this.ctx.core.request<UnsortedSorted>(this.ctx.account, {
+      method: 'POST',
+      path: `/api/v4/leads/unsorted/${encodeURIComponent(uid)}/accept`,
+      body: opts,
+    });
     return bodyOf(res, 'unsorted accept');
   }
 
   /** Decline: the entry's lead and contact go to the trash; 404 when the entry is not in Unsorted. */
   async decline(uid: string, opts: { user_id?: number } = {}): Promise<UnsortedSorted> {
-    const res = await this.ctx.core.request<UnsortedSorted>(this.ctx.account, { method: 'DELETE', path: `/api/v4/leads/unsorted/${encodeURIComponent(uid)}/decline`, body: opts });
+    const res = await this.ctx.core.request<UnsortedSorted>(this.ctx.account, {
+      method: 'DELETE',
+      path: `/api/v4/leads/unsorted/${encodeURIComponent(uid)}/decline`,
+      body: opts,
+    });
     return bodyOf(res, 'unsorted decline');
   }
 
   /** Link a chat entry to an existing lead (optionally moving its chat to `contact_id`). Chats only. */
-  async link(uid: string, link: { entity_id: number; entity_type?: 'leads'; contact_id?: number }, opts: { user_id?: number } = {}): Promise<{ uid: string; _embedded: { leads: Ref[] } }> {
+  async link(
+    uid: string,
+    link: { entity_id: number; entity_type?: 'leads'; contact_id?: number },
+    opts: { user_id?: number } = {},
+  ): Promise<{ uid: string; _embedded: { leads: Ref[] } }> {
     const body = {
       ...opts,
-      link: { entity_id: link.entity_id, entity_type: link.entity_type ?? 'leads', ...(link.contact_id !== undefined ? { metadata: { contact_id: link.contact_id } } : {}) },
+      link: {
+        entity_id: link.entity_id,
+        entity_type: link.entity_type ?? 'leads',
+        ...(link.contact_id !== undefined ? { metadata: { contact_id: link.contact_id } } : {}),
+      },
     };
-    const res = await this.ctx.core.request<{ uid: string; _embedded: { leads: Ref[] } }>(this.ctx.account, { method: 'POST', path: `/api/v4/leads/unsorted/${encodeURIComponent(uid)}/link`, body });
+    const res = await this.ctx.core.request<{ uid: string; _embedded: { leads: Ref[] } }>(this.ctx.account, {
+      method: 'POST',
+      path: `/api/v4/leads/unsorted/${encodeURIComponent(uid)}/link`,
+      body,
+    });
     return bodyOf(res, 'unsorted link');
   }
 
   /** `filter: {uid, created_at: ts | {from, to}, pipeline_id}`. */
   async summary(filter: Record<string, unknown> = {}): Promise<UnsortedSummary> {
-    const res = await this.ctx.core.request<UnsortedSummary>(this.ctx.account, { method: 'GET', path: '/api/v4/leads/unsorted/summary', query: Object.keys(filter).length ? { filter } : {} });
+    const res = await this.ctx.core.request<UnsortedSummary>(this.ctx.account, {
+      method: 'GET',
+      path: '/api/v4/leads/unsorted/summary',
+      query: Object.keys(filter).length ? { filter } : {},
+    });
     return bodyOf(res, 'unsorted summary');
   }
 }
