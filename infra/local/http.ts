@@ -11,8 +11,7 @@ import { randomUUID } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { buildEnvelope } from '../../lib/envelope.ts';
-import { describeError } from '../../lib/common/errors.ts';
-import { safeErrorText } from '../../lib/common/redact.ts';
+import { safeErrorDescription } from '../../lib/common/errors.ts';
 import { matchPath, type FunctionDef, type Route, type RouteTable } from '../../lib/routes.ts';
 import { apiGatewayEvent, invoke, type LocalInvoke } from './lambda.ts';
 import type { LocalLog } from './log.ts';
@@ -252,7 +251,7 @@ export function createGateway(deps: GatewayDeps): Gateway {
       } catch (e) {
         // As API Gateway's integration response maps an SQS error: a 5xx, so the sender retries.
         json(res, 500, { message: 'Could not store the request; try again' });
-        log.pipeline('http').error('enqueue failed', { ...tags, error: safeErrorText(describeError(e), Object.values(params)) });
+        log.pipeline('http').error('enqueue failed', { ...tags, error: safeErrorDescription(e, Object.values(params)) });
         return;
       }
       const ack = route.ack ?? { status: 200, body: '{"status":"ok"}' };
@@ -287,7 +286,7 @@ export function createGateway(deps: GatewayDeps): Gateway {
       result = await invoke(fn.def, fn.handler, event, deps.region);
     } catch (e) {
       json(res, 502, { message: 'Internal server error' });
-      log.pipeline('http').error('function failed', { ...tags, error: safeErrorText(describeError(e), Object.values(params)) });
+      log.pipeline('http').error('function failed', { ...tags, error: safeErrorDescription(e, Object.values(params)) });
       return;
     }
     const r = result as {
@@ -316,7 +315,7 @@ export function createGateway(deps: GatewayDeps): Gateway {
     inFlight++;
     handle(req, res)
       .catch((e: unknown) => {
-        log.pipeline('http').error('unhandled', { error: safeErrorText(describeError(e)) });
+        log.pipeline('http').error('unhandled', { error: safeErrorDescription(e) });
         if (!res.headersSent) json(res, 500, { message: 'Internal server error' });
         else res.destroy();
       })

@@ -9,8 +9,7 @@
 import { DeleteMessageBatchCommand, ReceiveMessageCommand, type Message, type SQSClient } from '@aws-sdk/client-sqs';
 import type { SQSBatchResponse } from 'aws-lambda';
 import type { FunctionDef } from '../../lib/routes.ts';
-import { describeError } from '../../lib/common/errors.ts';
-import { safeErrorText } from '../../lib/common/redact.ts';
+import { safeErrorDescription } from '../../lib/common/errors.ts';
 import { invoke, sqsEvent, type LocalInvoke } from './lambda.ts';
 import type { LocalLog } from './log.ts';
 import type { LocalQueue } from './stand-ins.ts';
@@ -94,7 +93,7 @@ export class QueuePoller {
         first = await this.receive(def.batchSize, this.o.waitSeconds ?? 20);
       } catch (e) {
         if (this.stopping) break;
-        this.stats.lastError = safeErrorText(describeError(e));
+        this.stats.lastError = safeErrorDescription(e);
         this.o.log.pipeline('poller').error('receive failed', { queue: def.id, error: this.stats.lastError });
         await sleep(1000);
         continue;
@@ -131,7 +130,7 @@ export class QueuePoller {
       const res = await invoke(this.o.fn, this.o.handler, event, this.o.region);
       failed = failedIds(res, ids);
     } catch (e) {
-      this.stats.lastError = safeErrorText(describeError(e));
+      this.stats.lastError = safeErrorDescription(e);
       this.o.log.pipeline('poller').error('invocation failed; the whole batch comes back after the visibility timeout', {
         queue: def.id,
         records: batch.length,
@@ -157,7 +156,7 @@ export class QueuePoller {
             .pipeline('poller')
             .warn('some deletes failed; those messages will be redelivered', { queue: def.id, failed: res.Failed.length });
       } catch (e) {
-        this.stats.lastError = safeErrorText(describeError(e));
+        this.stats.lastError = safeErrorDescription(e);
         this.o.log
           .pipeline('poller')
           .error('delete failed; those messages will be redelivered', { queue: def.id, error: this.stats.lastError });

@@ -6,8 +6,7 @@
  */
 import type { ScheduledEvent } from 'aws-lambda';
 import { randomUUID } from 'node:crypto';
-import { describeError } from '../../lib/common/errors.ts';
-import { safeErrorText } from '../../lib/common/redact.ts';
+import { safeErrorDescription } from '../../lib/common/errors.ts';
 import type { FunctionDef, ScheduleDef } from '../../lib/routes.ts';
 import { invoke, LOCAL_ACCOUNT_ID, type LocalInvoke } from './lambda.ts';
 import type { LocalLog } from './log.ts';
@@ -80,7 +79,7 @@ export class Scheduler {
       () => log.debug('ran', { schedule: s.id }),
       (e: unknown) => {
         stats.failures++;
-        stats.lastError = safeErrorText(describeError(e));
+        stats.lastError = safeErrorDescription(e);
         log.error('run failed', { schedule: s.id, error: stats.lastError });
       },
     );

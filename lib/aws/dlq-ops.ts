@@ -59,8 +59,7 @@ import {
   type ParkedMessage,
 } from '../dlq/index.ts';
 import { mapLimit } from '../common/concurrency.ts';
-import { describeError } from '../common/errors.ts';
-import { safeErrorText } from '../common/redact.ts';
+import { safeErrorDescription } from '../common/errors.ts';
 import type { DlqEntry, DlqIndex } from '../pipeline/dlq-index.ts';
 import { DLQ_ATTR } from './actions.ts';
 
@@ -284,7 +283,7 @@ export async function listParked(deps: DlqOpsDeps, opts: ListOptions = {}): Prom
       try {
         listing.depth = await dlqDepth(deps.sqs, q.dlqUrl);
       } catch (e) {
-        listing.depthError = safeErrorText(describeError(e));
+        listing.depthError = safeErrorDescription(e);
       }
     }
     const all: ListedItem[] = [...entries.values()].map(listedOfEntry);
@@ -578,10 +577,6 @@ async function runOverDlqs(deps: DlqOpsDeps, opts: RunOptions, action: 'replay' 
   return report;
 }
 
-function errorText(e: unknown): string {
-  return safeErrorText(describeError(e));
-}
-
 async function replayOne(
   deps: DlqOpsDeps,
   q: DlqQueueRef,
@@ -603,7 +598,7 @@ async function replayOne(
     );
   } catch (e) {
     // Still held by this pass: let go with the rest at the end, so it stays in the DLQ.
-    const error = errorText(e);
+    const error = safeErrorDescription(e);
     report.failed.push({ ref: p.ref, stage: 'send', error, inDlq: true, inMainQueue: false });
     emit({ kind: 'failed', item: p, stage: 'send', error });
     return false;
@@ -612,7 +607,7 @@ async function replayOne(
     await deps.sqs.send(new DeleteMessageCommand({ QueueUrl: q.dlqUrl, ReceiptHandle: p.receiptHandle }));
     s.settled(p.messageId);
   } catch (e) {
-    const error = errorText(e);
+    const error = safeErrorDescription(e);
     report.failed.push({ ref: p.ref, stage: 'delete', error, inDlq: true, inMainQueue: true });
     emit({ kind: 'failed', item: p, stage: 'delete', error });
     return false;
@@ -633,7 +628,7 @@ async function purgeOne(
     await deps.sqs.send(new DeleteMessageCommand({ QueueUrl: q.dlqUrl, ReceiptHandle: p.receiptHandle }));
     s.settled(p.messageId);
   } catch (e) {
-    const error = errorText(e);
+    const error = safeErrorDescription(e);
     report.failed.push({ ref: p.ref, stage: 'delete', error, inDlq: true, inMainQueue: false });
     emit({ kind: 'failed', item: p, stage: 'delete', error });
     return false;
@@ -653,7 +648,7 @@ async function removeEntry(
   try {
     await deps.index.remove(q.id, p.entry.id);
   } catch (e) {
-    const error = errorText(e);
+    const error = safeErrorDescription(e);
     report.indexLeft.push(p.ref);
     emit({ kind: 'index-left', item: p, error });
   }

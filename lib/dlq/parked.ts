@@ -4,7 +4,7 @@
  * the SQS side (lib/aws/dlq-ops.ts) turns what it receives into a `DlqMessageInput` first.
  */
 import { parseEnvelope, type Envelope } from '../envelope.ts';
-import { describeError } from '../common/errors.ts';
+import { safeErrorDescription } from '../common/errors.ts';
 import { safeErrorText } from '../common/redact.ts';
 import type { DlqEntry } from '../pipeline/dlq-index.ts';
 import { DlqOpsError, formatRef, NOT_AN_ENVELOPE, parseRef, UNINDEXED, type ParkedKey } from './refs.ts';
@@ -95,7 +95,7 @@ export function parkedOf(queueId: string, m: DlqMessageInput, entries: ReadonlyM
   try {
     envelope = parseEnvelope(m.body);
   } catch (e) {
-    envelopeError = safeErrorText(describeError(e));
+    envelopeError = safeErrorDescription(e);
   }
   const entry = m.attrs.indexId !== undefined ? entries.get(m.attrs.indexId) : undefined;
   const key: ParkedKey = entry ? { kind: 'indexed', id: entry.id } : { kind: 'unindexed', messageId: m.messageId };
