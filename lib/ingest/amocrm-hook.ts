@@ -8,7 +8,10 @@
  *    parser's code and message;
  * 3. the body's `account` (subdomain, and id when the config names it) must be the token's
  *    account → else park `account-mismatch`;
- * 4. every event in body order through its idempotent step (event-step.ts): publish
+ * 4. the delivery fingerprint: the same body bytes already processed for this account within
+ *    amoCRM's redelivery window → skipped (a redelivery may carry a new X-Amocrm-Requestid, which
+ *    the events' own keys use; README.md "Idempotency keys");
+ * 5. every event in body order through its idempotent step (event-step.ts): publish
  *    `amocrm.<kind>`, then the registered flows. Errors keep their pipeline meaning: DeferError →
  *    defer, PermanentError → park, anything else → retry of the whole message (done events are
  *    skipped next time).
@@ -21,10 +24,10 @@ import type { WebhookAccount } from '../amocrm/webhooks/types.ts';
 import type { AccountConfig, Config } from '../config/schema.ts';
 import type { SecretSource } from '../config/secrets.ts';
 import type { EventPublisher } from '../events/bus.ts';
-import { ok, park } from '../pipeline/outcome.ts';
+import { DeferError, ok, park } from '../pipeline/outcome.ts';
 import type { RouteProcessor } from '../pipeline/registry.ts';
-import type { IdempotencyGuard } from './idempotency.ts';
-import { runEventStep } from './event-step.ts';
+import { IdempotencyInProgressError, type IdempotencyGuard } from './idempotency.ts';
+import { IN_PROGRESS_DEFER_SECONDS, runEventStep } from './event-step.ts';
 import { FlowRegistry } from './flows.ts';
 import { HookTokenMatcher } from './hook-tokens.ts';
 import { METRIC } from '../metrics.ts';
@@ -32,6 +35,15 @@ import type { MetricsSink } from '../common/metrics-sink.ts';
 import type { MirrorGate } from './mirroring.ts';
 
 export const AMOCRM_HOOK_ROUTE = 'amocrm-hook';
+
+/**
+ * How long a processed delivery's bytes mark a later delivery with the same bytes as its
+ * redelivery. amoCRM retries a failed delivery after 5 min, 15 min, 15 min and 1 h (1 h 35 min in
+ * all; docs/amocrm-protocol.md#timeout-retries-and-disabling); 3 h leaves room for queue lag.
+ * Beyond it the same bytes are a new event (a Digital Pipeline hook of a lead entering the same
+ * stage again carries no timestamps).
+ */
+export const REDELIVERY_WINDOW_SECONDS = 3 * 3600;
 
 /** Park reasons this processor gives (the pipeline adds its own: out-of-attempts, body-too-large, …). */
 export const HOOK_PARK_REASONS = {
@@ -108,7 +120,7 @@ export function createAmocrmHookProcessor(deps: AmocrmHookDeps): RouteProcessor 
     let published = 0;
     let ran = 0;
     let duplicates = 0;
-    try {
+    const runEvents = async (): Promise<void> => {
       for (const ev of parsed.events) {
         const r = await runEventStep(ev, account, meta, {
           guard: deps.guard,
@@ -122,6 +134,16 @@ export function createAmocrmHookProcessor(deps: AmocrmHookDeps): RouteProcessor 
         else ran++;
         ctx.log.debug('amocrm event', { account: account.id, kind: ev.kind, entityId: ev.entityId, index: ev.index, status: r.status });
       }
+    };
+    try {
+      const delivery = await deps.guard.once(`amocrm:${account.id}:delivery:${parsed.bodySha256}`, runEvents, {
+        ttlSeconds: REDELIVERY_WINDOW_SECONDS,
+      });
+      if (delivery.status === 'duplicate') duplicates = parsed.events.length;
+    } catch (e) {
+      // The same bytes are being processed by another worker right now (a redelivery racing the first).
+      if (e instanceof IdempotencyInProgressError) throw new DeferError('event-in-progress', IN_PROGRESS_DEFER_SECONDS, { cause: e });
+      throw e;
     } finally {
       if (published > 0) metrics?.count(METRIC.eventsPublished, {}, published);
     }

@@ -9,7 +9,7 @@
  *          guard.once(<event key>#flow:<name>) → flow.handle(event, ctx)
  *
  * The event key is `amocrm:<our account id>:<parser key>` (the parser key is
- * `sha256:<body>:<entity>:<entityId>:<action>:<index>`), so the same
+ * `<rid:X-Amocrm-Requestid | sha256:body>:<entity>:<entityId>:<action>:<index>`), so the same
  * webhook delivered twice — by amoCRM or by SQS — is recognised, and two accounts never share a
  * key. A failing step deletes its own in-progress record (Powertools), so the retry runs it again
  * while the steps that completed are skipped.

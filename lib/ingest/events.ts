@@ -33,7 +33,7 @@ export interface AmocrmEventDetail {
   reason?: string;
   /** Position of the event in the webhook body (several events per POST keep body order). */
   index: number;
-  /** `sha256:<body>:<entity>:<entityId>:<action>:<index>`: the same for a redelivery, whatever its request id. */
+  /** `<rid:X-Amocrm-Requestid | sha256:body>:<entity>:<entityId>:<action>:<index>`: the same for a redelivery. */
   idempotencyKey: string;
   /** The gateway's request id of the delivery (API Gateway request id; the runner's locally). */
   requestId: string;

@@ -15,8 +15,13 @@
  */
 export type OnceResult<T> = { status: 'ran'; value: T } | { status: 'duplicate' };
 
+export interface OnceOptions {
+  /** How long a completed record blocks the key (default: the guard's own TTL). */
+  ttlSeconds?: number;
+}
+
 export interface IdempotencyGuard {
-  once<T>(key: string, fn: () => Promise<T>): Promise<OnceResult<T>>;
+  once<T>(key: string, fn: () => Promise<T>, opts?: OnceOptions): Promise<OnceResult<T>>;
 }
 
 export class IdempotencyInProgressError extends Error {

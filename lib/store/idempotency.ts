@@ -13,7 +13,7 @@ import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
 import { DeleteCommand, DynamoDBDocumentClient, GetCommand, PutCommand } from '@aws-sdk/lib-dynamodb';
 import { createHash, randomUUID } from 'node:crypto';
-import { IdempotencyInProgressError, type IdempotencyGuard, type OnceResult } from '../ingest/idempotency.ts';
+import { IdempotencyInProgressError, type IdempotencyGuard, type OnceOptions, type OnceResult } from '../ingest/idempotency.ts';
 import { isExpired, TABLE_TTL_ATTRIBUTE, ttlSeconds } from './table.ts';
 
 export interface DynamoIdempotencyOptions {
@@ -40,12 +40,12 @@ export function idempotencyPk(key: string): string {
 
 export function createDynamoIdempotency(opts: DynamoIdempotencyOptions): IdempotencyGuard {
   const doc = DynamoDBDocumentClient.from(opts.client, { marshallOptions: { removeUndefinedValues: true } });
-  const ttl = opts.ttlSeconds ?? DEFAULT_TTL_SECONDS;
+  const defaultTtl = opts.ttlSeconds ?? DEFAULT_TTL_SECONDS;
   const now = opts.now ?? Date.now;
   const TableName = opts.tableName;
 
   /** Claim the key; false when a live record (completed or held) is already there. */
-  async function claim(pk: string, key: string, owner: string): Promise<boolean> {
+  async function claim(pk: string, key: string, owner: string, ttl: number): Promise<boolean> {
     const t = now();
     const holdMs = Math.max(0, opts.remainingTimeMs?.() ?? DEFAULT_IN_PROGRESS_MS);
     try {
@@ -76,16 +76,17 @@ export function createDynamoIdempotency(opts: DynamoIdempotencyOptions): Idempot
   }
 
   return {
-    async once<T>(key: string, fn: () => Promise<T>): Promise<OnceResult<T>> {
+    async once<T>(key: string, fn: () => Promise<T>, onceOpts?: OnceOptions): Promise<OnceResult<T>> {
+      const ttl = onceOpts?.ttlSeconds ?? defaultTtl;
       const pk = idempotencyPk(key);
       const owner = randomUUID();
-      if (!(await claim(pk, key, owner))) {
+      if (!(await claim(pk, key, owner, ttl))) {
         const got = await doc.send(new GetCommand({ TableName, Key: { pk, sk: SK }, ConsistentRead: true }));
         const item = got.Item as { status?: string; inProgressUntil?: number; expiresAt?: number } | undefined;
         if (item?.status === 'COMPLETED' && !isExpired(item.expiresAt, now())) return { status: 'duplicate' };
         if (item?.status === 'INPROGRESS' && (item.inProgressUntil ?? 0) >= now()) throw new IdempotencyInProgressError(key);
         // The record changed between the two calls (its holder failed, or it just expired): one more claim.
-        if (!(await claim(pk, key, owner))) throw new IdempotencyInProgressError(key);
+        if (!(await claim(pk, key, owner, ttl))) throw new IdempotencyInProgressError(key);
       }
       let value: T;
       try {

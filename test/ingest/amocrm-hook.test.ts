@@ -2,7 +2,6 @@
  * The amoCRM webhook processor over the real fixture bodies, with idempotency on DynamoDB Local
  * (AWS's own conditional-write semantics) and a recording bus. Nothing of our own is mocked.
  */
-import { createHash } from 'node:crypto';
 import { beforeEach, describe, expect, it } from 'vitest';
 import { EVENT_SOURCE, MAX_DETAIL_BYTES, RecordingBus, type BusEvent, type EventPublisher } from '../../lib/events/bus.ts';
 import { createEventBridgePublisher } from '../../lib/aws/event-bus.ts';
@@ -14,6 +13,7 @@ import {
   RecordingMetrics,
   type AmocrmHookDeps,
 } from '../../lib/ingest/index.ts';
+import { REDELIVERY_WINDOW_SECONDS } from '../../lib/ingest/amocrm-hook.ts';
 import { METRIC } from '../../lib/metrics.ts';
 import { decide } from '../../lib/pipeline/decide.ts';
 import { DeferError, outcomeFromError, PermanentError, RetryableError, type Outcome } from '../../lib/pipeline/outcome.ts';
@@ -113,7 +113,7 @@ describe('amocrm-hook processor over the real fixtures', () => {
         pipeline_id: expect.any(Number),
       }),
       index: 0,
-      idempotencyKey: expect.stringMatching(/^sha256:[0-9a-f]{64}:lead:10754147:status:0$/),
+      idempotencyKey: 'rid:rid-3:lead:10754147:status:0',
       requestId: 'gw-3',
       amocrmRequestId: 'rid-3',
       receivedAt: 1_767_225_600_000,
@@ -171,9 +171,7 @@ describe('amocrm-hook processor over the real fixtures', () => {
       message: 'amocrm webhook: duplicate events skipped',
       attrs: { account: 'acc-anyor', events: 1, ran: 0, duplicates: 1, published: 0 },
     });
-    expect(calls).toEqual([
-      `10754147@amocrm:acc-anyor:sha256:${createHash('sha256').update(body).digest('hex')}:lead:10754147:status:0#flow:stage-rule`,
-    ]);
+    expect(calls).toEqual([`10754147@amocrm:acc-anyor:rid:4deb1687-f69f-4f06-930e-95c2947134ca:lead:10754147:status:0#flow:stage-rule`]);
     expect(second.lines).toContainEqual({
       level: 'info',
       message: 'amocrm webhook: duplicate events skipped',
@@ -182,7 +180,27 @@ describe('amocrm-hook processor over the real fixtures', () => {
     expect(w.metrics.total(METRIC.eventsPublished)).toBe(1);
   });
 
-  it('the key is the body hash: a byte-identical body is a duplicate, a different one is not', async () => {
+  it('the same bytes under a new X-Amocrm-Requestid are a redelivery within amoCRM’s retry window, a new event after it', async () => {
+    let now = 1_767_225_600_000;
+    const w = world({
+      guard: createDynamoIdempotency({ client: table.client, tableName: table.tableName, remainingTimeMs: () => 30_000, now: () => now }),
+    });
+    // A Digital Pipeline hook carries no timestamps: a lead entering the same stage again sends the same bytes.
+    const body = fixtureBytes('amocrm-webhooks/webhook-04-status_lead-dp-short.txt');
+    const send = (rid: string) => run(w, hookEnvelope(body, tokenOf('anyor'), { 'X-Amocrm-Requestid': rid }));
+    expect(await send('first-1')).toEqual({ kind: 'ok' });
+    now += 95 * 60_000; // amoCRM's last redelivery (5 + 15 + 15 + 60 min), under a new id
+    expect(await send('redelivery-2')).toEqual({ kind: 'ok' });
+    expect(w.bus.events).toHaveLength(1);
+    now += REDELIVERY_WINDOW_SECONDS * 1000; // hours later: the lead entered the stage again
+    expect(await send('later-3')).toEqual({ kind: 'ok' });
+    expect(w.bus.events.map((e) => e.detail.idempotencyKey)).toEqual([
+      'rid:first-1:lead:10754147:status:0',
+      'rid:later-3:lead:10754147:status:0',
+    ]);
+  });
+
+  it('without X-Amocrm-Requestid the key is the body hash: a byte-identical body is a duplicate, a different one is not', async () => {
     const w = world();
     const body = fixtureBytes('amocrm-webhooks/webhook-01-status_lead.txt');
     await run(w, hookEnvelope(body, tokenOf('test000002')));
@@ -466,7 +484,7 @@ describe('flows and failure semantics', () => {
       family: 'account',
       entityId: 501,
       index: 0,
-      idempotencyKey: expect.stringMatching(/^sha256:[0-9a-f]{64}:lead:501:note:0$/),
+      idempotencyKey: 'rid:big-1:lead:501:note:0',
       size: expect.any(Number),
       maxSize: MAX_DETAIL_BYTES,
       requestId: 'gw-req-1',
@@ -522,7 +540,7 @@ describe('bus adapters', () => {
       account: 'acc-anyor',
       kind: 'lead.status',
       entityId: 10754147,
-      idempotencyKey: expect.stringMatching(/^sha256:[0-9a-f]{64}:lead:10754147:status:0$/),
+      idempotencyKey: 'rid:eb-1:lead:10754147:status:0',
     });
   });
 });

@@ -259,13 +259,12 @@ describe('several events in one POST', () => {
     expect(kinds(r.events)).toEqual(['lead.update', 'contact.add', 'lead.status', 'lead.update', 'company.add']);
     expect(r.events.map((e) => e.entityId)).toEqual([11, 21, 12, 13, 22]);
     expect(r.events.map((e) => e.index)).toEqual([0, 1, 2, 3, 4]);
-    const h = sha256hex(b);
     expect(r.events.map((e) => e.idempotencyKey)).toEqual([
-      `sha256:${h}:lead:11:update:0`,
-      `sha256:${h}:contact:21:add:1`,
-      `sha256:${h}:lead:12:status:2`,
-      `sha256:${h}:lead:13:update:3`,
-      `sha256:${h}:company:22:add:4`,
+      'rid:req-1:lead:11:update:0',
+      'rid:req-1:contact:21:add:1',
+      'rid:req-1:lead:12:status:2',
+      'rid:req-1:lead:13:update:3',
+      'rid:req-1:company:22:add:4',
     ]);
   });
 
@@ -304,7 +303,7 @@ describe('several events in one POST', () => {
     expect(z.account).toEqual(a.account);
     const strip = (e: WebhookEvent) => ({ ...e, idempotencyKey: undefined });
     expect(z.events.map(strip)).toEqual(a.events.map(strip));
-    // The key is the body hash, so the two bodies differ.
+    // Without a request id the key is the body hash, so the two bodies differ.
     expect(a.events[0]?.idempotencyKey).toBe(`sha256:${sha256hex(first)}:lead:1:add:0`);
     expect(z.events[0]?.idempotencyKey).toBe(`sha256:${sha256hex(last)}:lead:1:add:0`);
   });
@@ -920,20 +919,18 @@ describe('idempotency keys', () => {
     ],
   ]);
 
-  it('are the body sha256 whatever x-amocrm-requestid says (a redelivery may carry a new one); the id is kept for tracing', () => {
+  it('use x-amocrm-requestid when present, else the body sha256', () => {
     const withId = ok(parseAccountWebhook(b, { 'x-amocrm-requestid': 'ac0999fe-a56c-434d-b7ba-8cb676f02e26' }));
     expect(withId.requestId).toBe('ac0999fe-a56c-434d-b7ba-8cb676f02e26');
     expect(withId.events.map((e) => e.idempotencyKey)).toEqual([
-      `sha256:${sha256hex(b)}:lead:1:status:0`,
-      `sha256:${sha256hex(b)}:lead:2:status:1`,
+      'rid:ac0999fe-a56c-434d-b7ba-8cb676f02e26:lead:1:status:0',
+      'rid:ac0999fe-a56c-434d-b7ba-8cb676f02e26:lead:2:status:1',
     ]);
-    const redelivery = ok(parseAccountWebhook(b, { 'x-amocrm-requestid': 'f00dfeed-0000-4000-8000-000000000001' }));
-    expect(redelivery.events.map((e) => e.idempotencyKey)).toEqual(withId.events.map((e) => e.idempotencyKey));
     const without = ok(parseAccountWebhook(b));
-    expect(without.events.map((e) => e.idempotencyKey)).toEqual(withId.events.map((e) => e.idempotencyKey));
+    expect(without.events[1]?.idempotencyKey).toBe(`sha256:${sha256hex(b)}:lead:2:status:1`);
   });
 
-  it('ignore a malformed request id and a repeated header (no requestId; the key is the hash as always)', () => {
+  it('ignore a malformed request id (falls back to the hash) and join repeated headers', () => {
     const bad = ok(parseAccountWebhook(b, { 'x-amocrm-requestid': 'a b:c' }));
     expect(bad.requestId).toBeUndefined();
     expect(bad.events[0]?.idempotencyKey.startsWith(`sha256:${sha256hex(b)}:`)).toBe(true);

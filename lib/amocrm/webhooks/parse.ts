@@ -241,11 +241,10 @@ function parse(body: Uint8Array | string, headers: WebhookHeaders | undefined): 
   const bodySha256 = createHash('sha256')
     .update(typeof body === 'string' ? Buffer.from(body, 'utf8') : body)
     .digest('hex');
-  // The key is the body's hash, never the request id: amoCRM redelivers a failed delivery after 5 min,
-  // 15 min, … and does not document whether a redelivery keeps its X-Amocrm-Requestid. A delivery
-  // it counted as failed that we had already queued (an answer lost, or later than 2 s) comes back
-  // with the same bytes, maybe under a new id (docs/architecture.md#idempotency-keys).
-  const keyBase = `sha256:${bodySha256}`;
+  // amoCRM's request id when the delivery has one: two deliveries with the same bytes may be two
+  // events (a Digital Pipeline hook carries no timestamps). A redelivery under a NEW request id is
+  // caught one level up, by the delivery fingerprint (lib/ingest/amocrm-hook.ts).
+  const keyBase = requestId !== undefined ? `rid:${requestId}` : `sha256:${bodySha256}`;
 
   const order = bodyOrder(text);
   const posOf = (c: Candidate) => order.get(orderKey(c.key, c.action, c.idx)) ?? Number.MAX_SAFE_INTEGER;
