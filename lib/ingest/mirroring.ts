@@ -84,8 +84,9 @@ export class IngestConfigError extends Error {
   override readonly name = 'IngestConfigError';
 }
 
+/** The request's first try: not a retry, a deferral, an SQS redelivery, nor a `dlq replay` (which resets the counters). */
 function firstTry(env: Envelope, receiveCount: number): boolean {
-  return !env.attempt && !env.deferrals && receiveCount <= 1;
+  return !env.attempt && !env.deferrals && env.replayedAt === undefined && receiveCount <= 1;
 }
 
 /** Does the route's path carry a secret `{token}` parameter (which the mirror replaces by its own)? */
