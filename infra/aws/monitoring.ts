@@ -27,6 +27,10 @@ import { CUSTOM_METRICS, insightsQuery, type CustomMetric } from './metrics.ts';
 
 /** Every alarm looks at 5-minute windows. */
 export const ALARM_PERIOD = Duration.minutes(5);
+/** The window of the alarms on a maximum (ages): longer than the 15-minute deferral of a blocked account. */
+export const MAX_ALARM_PERIOD = Duration.minutes(20);
+/** API 5xx in one window that page someone (a single failed send is retried by amoCRM; a run of them is not noise). */
+export const API_5XX_ALARM_COUNT = 5;
 /** A main queue whose oldest message is older than this is backed up. */
 export const QUEUE_AGE_ALARM_SECONDS = 600;
 
@@ -98,16 +102,29 @@ export class GatewayMonitoring extends Construct {
       });
     }
 
+    if (props.api) {
+      // amoCRM disables a webhook after > 100 failed answers in 2 h: an edge that cannot enqueue must page someone.
+      this.alarm('api:5xx', `${prefix}-api-5xx`, {
+        metric: props.api.metricServerError({ period: ALARM_PERIOD, statistic: 'Sum' }),
+        threshold: API_5XX_ALARM_COUNT,
+        comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+        alarmDescription: `The API answered ≥ ${API_5XX_ALARM_COUNT} 5xx in 5 minutes: the edge could not enqueue (SQS refused or throttled the send, or its role lost the permission) or the OAuth routes failed. amoCRM retries failed webhook deliveries but disables the subscription after more than 100 failures in 2 hours, so act now: check the API's execution logs and the queues.`,
+      });
+    }
+
     for (const m of customMetrics) {
       if (!m.alarm) continue;
       const what = m.alarm.stat === 'MAX' ? `max ${m.name}` : m.name;
+      // An age is reported once per deferral, and a blocked account's messages come back every 15 min:
+      // a 5-minute window would flap ALARM → OK → ALARM while the back-pressure lasts.
+      const period = m.alarm.stat === 'MAX' ? MAX_ALARM_PERIOD : ALARM_PERIOD;
       this.alarm(`metric:${m.name}`, `${prefix}-${m.name}`, {
-        metric: customMetric(m.name, undefined, ALARM_PERIOD, m.alarm.stat),
+        metric: customMetric(m.name, undefined, period, m.alarm.stat),
         threshold: m.alarm.atLeast,
         comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
         // CloudWatch caps an alarm description at 1024 characters.
         alarmDescription: truncate(
-          `${what} ≥ ${m.alarm.atLeast}${m.unit === 'Seconds' ? ' s' : ''} in 5 minutes. ${m.alarm.meaning}`,
+          `${what} ≥ ${m.alarm.atLeast}${m.unit === 'Seconds' ? ' s' : ''} in ${period.toMinutes()} minutes. ${m.alarm.meaning}`,
           1024,
         ),
       });

@@ -212,7 +212,8 @@ describe('alarms', () => {
     template.resourceCountIs('AWS::SNS::Topic', 1);
     template.resourceCountIs('AWS::SNS::Subscription', 0);
     expect(JSON.stringify(template.findResources('AWS::SNS::TopicPolicy'))).toContain('"aws:SecureTransport":"false"');
-    const alarmed = routeTable.queues.length * 2 + routeTable.functions.length * 2 + CUSTOM_METRICS.filter((m) => m.alarm).length;
+    // + 1: the API's 5xx.
+    const alarmed = routeTable.queues.length * 2 + routeTable.functions.length * 2 + CUSTOM_METRICS.filter((m) => m.alarm).length + 1;
     expect(alarms()).toHaveLength(alarmed);
     for (const a of alarms()) {
       expect(a.AlarmActions).toEqual([{ Ref: topic() }]);
@@ -225,6 +226,18 @@ describe('alarms', () => {
       Protocol: 'email',
       Endpoint: VARIANT.alarmEmail,
       TopicArn: { Ref: logicalId(variant, 'AWS::SNS::Topic', () => true) },
+    });
+  });
+
+  it('API 5xx: ≥ 5 in 5 min pages (amoCRM disables a webhook after > 100 failed answers in 2 h)', () => {
+    template.hasResourceProperties('AWS::CloudWatch::Alarm', {
+      AlarmName: 'amo-gateway-api-5xx',
+      Namespace: 'AWS/ApiGateway',
+      MetricName: '5XXError',
+      Statistic: 'Sum',
+      Period: 300,
+      Threshold: 5,
+      ComparisonOperator: 'GreaterThanOrEqualToThreshold',
     });
   });
 
@@ -269,7 +282,7 @@ describe('alarms', () => {
     }
   });
 
-  it('every catalogue metric with an alarm rule has its alarm: the Metrics Insights aggregate over every dimension set, ≥ its threshold over 5 min', () => {
+  it('every catalogue metric with an alarm rule has its alarm: the Metrics Insights aggregate over every dimension set, ≥ its threshold over 5 min (20 min for a maximum)', () => {
     const rules = catalogue().filter((m) => m.alarm);
     // The trouble signals named by the catalogue's rule ("a metric that signals trouble alarms").
     expect(rules.map((m) => m.name)).toEqual(
@@ -289,7 +302,13 @@ describe('alarms', () => {
       template.hasResourceProperties('AWS::CloudWatch::Alarm', {
         AlarmName: `amo-gateway-${m.name}`,
         Metrics: [
-          { Id: Match.anyValue(), Expression: `SELECT ${stat}(${m.name}) FROM AmoGateway`, Period: 300, ReturnData: true, Label: m.name },
+          {
+            Id: Match.anyValue(),
+            Expression: `SELECT ${stat}(${m.name}) FROM AmoGateway`,
+            Period: stat === 'MAX' ? 1200 : 300,
+            ReturnData: true,
+            Label: m.name,
+          },
         ],
         Threshold: m.alarm?.atLeast,
         ComparisonOperator: 'GreaterThanOrEqualToThreshold',
