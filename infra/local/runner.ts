@@ -13,8 +13,7 @@ import type { FauxqsServer } from 'fauxqs';
 import { resolve } from 'node:path';
 import type { QueuesConfig } from '../../lib/aws/queues-config.ts';
 import type { Random, BackoffPolicy } from '../../lib/pipeline/backoff.ts';
-import { describeError } from '../../lib/common/errors.ts';
-import { safeErrorText } from '../../lib/common/redact.ts';
+import { safeErrorDescription } from '../../lib/common/errors.ts';
 import type { ProcessorMap } from '../../lib/pipeline/registry.ts';
 import { DynamoDlqIndex } from '../../lib/store/dlq-index.ts';
 import type { DlqIndex } from '../../lib/pipeline/dlq-index.ts';
@@ -232,7 +231,7 @@ export async function startLocal(opts: LocalOptions = {}): Promise<LocalRunner> 
       await within(2000, sqs.send(new ListQueuesCommand({ QueueNamePrefix: 'amo-gateway' })));
       parts.sqs = { status: 'up', endpoint: sqsStandIn.endpoint, queues: Object.fromEntries(queueList.map((q) => [q.id, depth(q.id)])) };
     } catch (e) {
-      parts.sqs = { status: 'down', error: safeErrorText(describeError(e)) };
+      parts.sqs = { status: 'down', error: safeErrorDescription(e) };
     }
     try {
       await within(2000, dynamo.ddb.send(new DescribeTableCommand({ TableName: tableName })));
@@ -243,7 +242,7 @@ export async function startLocal(opts: LocalOptions = {}): Promise<LocalRunner> 
         store: dataDir ? resolve(dataDir, 'dynamodb') : 'memory',
       };
     } catch (e) {
-      parts.dynamodb = { status: 'down', error: safeErrorText(describeError(e)) };
+      parts.dynamodb = { status: 'down', error: safeErrorDescription(e) };
     }
     for (const [id, p] of pollers) {
       const s = p.stats;
@@ -259,7 +258,7 @@ export async function startLocal(opts: LocalOptions = {}): Promise<LocalRunner> 
         const h = check.health ? await within(2000, check.health()) : { ok: true };
         parts[check.name] = { ...h, status: h.ok ? 'up' : 'down' };
       } catch (e) {
-        parts[check.name] = { status: 'down', error: safeErrorText(describeError(e)) };
+        parts[check.name] = { status: 'down', error: safeErrorDescription(e) };
       }
     }
     const down = Object.values(parts).some((p) => p.status === 'down');

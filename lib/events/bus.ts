@@ -1,5 +1,5 @@
 /**
- * Typed events out (issue 5/11): every parsed amoCRM event is published so users attach their
+ * Typed events out: every parsed amoCRM event is published so users attach their
  * own consumers by rule. On AWS the adapter is EventBridge (lib/aws/event-bus.ts: source
  * `amo-gateway`, detail-type per event kind); locally a recording bus keeps them in memory and
  * the runner can print them.

@@ -47,6 +47,7 @@ import { noMetrics, type MetricsSink } from '../../common/metrics-sink.ts';
 import { silentLog, type Log } from '../../common/log.ts';
 import { realSleep, systemClock, type Clock } from '../../common/clock.ts';
 import { mapLimit } from '../../common/concurrency.ts';
+import { safeErrorDescription } from '../../common/errors.ts';
 import { requestToken, type FetchFn, type Grant, type TokenResponse } from './token-endpoint.ts';
 
 export interface LifecycleTiming {
@@ -260,7 +261,8 @@ export class TokenLifecycle {
             : e instanceof TokenRefreshBusyError
               ? 'busy'
               : 'failed';
-      const error = e instanceof Error ? e.message : String(e);
+      // Redacted: a bad-response message can carry the body of an unexpected answer.
+      const error = safeErrorDescription(e);
       if (outcome !== 'failed') return { account, outcome, error };
       // Never swallowed: a secrets, table or endpoint failure is counted (and alarmed) here, once
       // per account and run. busy / needs-reauth / disconnected have their own metrics.
