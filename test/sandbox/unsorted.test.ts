@@ -323,4 +323,21 @@ describe('leads/complex: _embedded.metadata and _embedded.source (leads-api)', (
     expect(bad.json['validation-errors'][1].errors[0]).toMatchObject({ code: 'NotSupportedChoice', path: '_embedded.source.type' });
     expect((await w.api('GET', '/api/v4/sources?filter[external_id]=landing-1', t)).json._embedded.sources).toHaveLength(1);
   });
+
+  it('plain POST /api/v4/leads takes _embedded.source the same way; _embedded.metadata there is refused, not silently dropped', async () => {
+    const s = await w.api('POST', '/api/v4/sources', t, [{ name: 'Лендинг', external_id: 'landing-2', pipeline_id: 200 }]);
+    const r = await w.api('POST', '/api/v4/leads', t, [{ name: 'by source', _embedded: { source: { external_id: 'landing-2' } } }]);
+    expect(r.status).toBe(200);
+    const lead = await w.api('GET', `/api/v4/leads/${r.json._embedded.leads[0].id}?with=source_id`, t);
+    expect(lead.json).toMatchObject({ pipeline_id: 200, status_id: 2001, source_id: s.json._embedded.sources[0].id });
+    const before = (await w.api('GET', '/api/v4/leads?limit=250', t)).json._embedded.leads.length;
+    const bad = await w.api('POST', '/api/v4/leads', t, [
+      { name: 'x', _embedded: { source: { external_id: 'nope' } } },
+      { name: 'y', _embedded: { metadata: { category: 'forms', form_id: 'f', form_name: 'n', form_page: 'p', form_sent_at: 1 } } },
+    ]);
+    expect(bad.status).toBe(400);
+    expect(bad.json['validation-errors'][0].errors[0]).toMatchObject({ code: 'NotFound', path: '_embedded.source.external_id' });
+    expect(bad.json['validation-errors'][1].errors[0]).toMatchObject({ code: 'FieldNotExpected', path: '_embedded.metadata' });
+    expect((await w.api('GET', '/api/v4/leads?limit=250', t)).json._embedded.leads).toHaveLength(before);
+  });
 });

@@ -14,6 +14,7 @@ import { companyItem, contactItem, leadItem } from '../webhook-items.ts';
 import { Check, link, requestIdOf } from './common.ts';
 import { elementLinksOf } from './links.ts';
 import { renderLossReason } from './loss-reasons.ts';
+import { ownSources } from './sources.ts';
 import { applyTagOps, parseTagOps, renderTags, type TagOps } from './tags.ts';
 
 /** amoCRM leads-api: 142 = won, 143 = lost; present in every pipeline. */
@@ -250,6 +251,33 @@ export function validateEntity(
   op.tags = parseTagOps(state, kind, raw, errs, prefix);
   if (kind === 'leads' && mode === 'add' && opts.embeddedLinks !== false && isRecord(raw._embedded)) {
     const emb = raw._embedded;
+    // leads-api "Добавление сделок" documents `_embedded` tags, contacts, companies and source; `metadata` (an
+    // Unsorted entry) belongs to leads/complex and the Unsorted API: refused here (*assumed*), not silently dropped.
+    for (const k of Object.keys(emb))
+      if (!['tags', 'contacts', 'companies', 'source'].includes(k)) errs.push(notExpected(c.p(`_embedded.${k}`)));
+    if (emb.source !== undefined) {
+      const src = emb.source;
+      if (!isRecord(src)) errs.push(E.type(c.p('_embedded.source'), 'object'));
+      else if (src.type !== undefined && src.type !== 'widget') errs.push(E.choice(c.p('_embedded.source.type')));
+      else if (src.external_id === undefined || src.external_id === null || src.external_id === '')
+        errs.push(E.blank(c.p('_embedded.source.external_id')));
+      else {
+        // As on leads/complex: one of the integration's own sources (else NotFound, *assumed*); without a
+        // pipeline_id the lead goes to the source's pipeline, first stage ("сделка будет добавлена в воронку,
+        // в которой находится источник").
+        const found = ownSources(ctx).find((x) => x.external_id === String(src.external_id));
+        if (!found) errs.push(E.notFound(c.p('_embedded.source.external_id')));
+        else {
+          op.set.source_id = found.id;
+          const p = raw.pipeline_id === undefined ? state.pipelines.get(found.pipeline_id) : undefined;
+          const stage = p ? firstStage(p) : undefined;
+          if (p && stage) {
+            op.set.pipeline_id = p.id;
+            op.set.status_id = stage.id;
+          }
+        }
+      }
+    }
     if (emb.contacts !== undefined) {
       if (!Array.isArray(emb.contacts)) errs.push(E.type(c.p('_embedded.contacts'), 'array'));
       else {
@@ -364,6 +392,7 @@ export function applyEntity(ctx: RestCtx, op: EntityOp, actingUser = ctx.userId)
         closed_at: s.closed_at !== undefined ? (s.closed_at as number | null) : statusId === WON || statusId === LOST ? now : null,
         contacts: op.contacts ?? [],
         company_id: op.companyId ?? null,
+        ...(num(s.source_id) !== undefined ? { source_id: num(s.source_id) } : {}),
       };
       state.leads.set(id, lead);
       recordAdded(state, 'leads', lead, actingUser);
