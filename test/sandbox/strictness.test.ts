@@ -144,7 +144,7 @@ describe('stricter: extra keys in a custom field value → 400 FieldNotExpected'
   });
 });
 
-describe('stricter: leads/complex takes at most 40 custom fields per entity (leads-api)', () => {
+describe('stricter: leads/complex takes at most 40 custom field values per entity (leads-api)', () => {
   it('41 fields on the lead, the contact or the company → 400 on that entity; 40 pass', async () => {
     const fields = (
       await w.api(
@@ -170,6 +170,15 @@ describe('stricter: leads/complex takes at most 40 custom fields per entity (lea
     ]);
     expect(nested.status).toBe(400);
     expect(nested.json['validation-errors'][0].errors[0]).toMatchObject({ path: '_embedded.contacts.0.custom_fields_values' });
+    // "не более 40 значений": values count, read pessimistically — one field with 41 phones is refused too.
+    const onePhoneField = [
+      { field_code: 'PHONE', values: Array.from({ length: 41 }, (_, i) => ({ value: `+7900${i}`, enum_code: 'MOB' })) },
+    ];
+    const manyValues = await w.api('POST', '/api/v4/leads/complex', t, [
+      { name: 'v', _embedded: { contacts: [{ name: 'C', custom_fields_values: onePhoneField }] } },
+    ]);
+    expect(manyValues.status).toBe(400);
+    expect(manyValues.json['validation-errors'][0].errors[0]).toMatchObject({ path: '_embedded.contacts.0.custom_fields_values' });
   });
 });
 

@@ -16,12 +16,17 @@ export const COMPLEX_MAX = 50;
  * leads-api complex: "Для добавляемых сущностей (сделка, контакт, компания), можно передать не более
  * 40 значений дополнительных полей" (and per contact/company model: "не более 40 значений"). The
  * refusal is undocumented: 400 `InvalidValue` on the entity's `custom_fields_values` with Symfony's
- * Count wording (*assumed*).
+ * Count wording (*assumed*). "Значений" read pessimistically: every value counts (a field with three
+ * phones counts three), not only every field.
  */
 export const COMPLEX_MAX_FIELDS = 40;
 
+function valueCount(cfv: unknown[]): number {
+  return cfv.reduce<number>((n, f) => n + (isRecord(f) && Array.isArray(f.values) ? Math.max(1, f.values.length) : 1), 0);
+}
+
 function tooManyFields(raw: unknown, prefix: string, errs: FieldError[]): void {
-  if (isRecord(raw) && Array.isArray(raw.custom_fields_values) && raw.custom_fields_values.length > COMPLEX_MAX_FIELDS) {
+  if (isRecord(raw) && Array.isArray(raw.custom_fields_values) && valueCount(raw.custom_fields_values) > COMPLEX_MAX_FIELDS) {
     errs.push(E.invalid(`${prefix}custom_fields_values`, `This collection should contain ${COMPLEX_MAX_FIELDS} elements or less.`));
   }
 }
