@@ -130,6 +130,35 @@ describe('webhook redelivery (amo-docs webhooks-format)', () => {
     expect(w.sb.admin.pendingWebhookRetries()).toEqual([]);
   });
 
+  it('an answer later than the timeout counts as 499: all four redeliveries (the pessimistic reading)', async () => {
+    const held: Array<() => void> = [];
+    const slow = createServer((_req, res) => void held.push(() => res.end()));
+    await new Promise<void>((r) => slow.listen(0, '127.0.0.1', r));
+    const port = (slow.address() as AddressInfo).port;
+    const w = await world({ webhookRetryScale: 0, webhookTimeoutMs: 100 });
+    open.push(w.sb);
+    try {
+      seedBasic(w.sb);
+      const s = w.sb.admin.seed({
+        leads: [{ name: 'Deal', pipeline_id: 100, status_id: 1001 }],
+        webhooks: [{ destination: `http://127.0.0.1:${port}/h`, settings: ['status_lead'] }],
+      });
+      await w.sb.admin.moveLead({ leadId: s.leads[0] as number, statusId: 1002 });
+      for (const wait of [5, 15, 15, 60]) {
+        w.clock.advance(wait * MIN);
+        await w.sb.admin.runWebhookRetries();
+      }
+      expect(w.sb.admin.webhookDeliveries().map((r) => [r.attempt, r.ok, r.error])).toEqual(
+        [1, 2, 3, 4, 5].map((a) => [a, false, 'no answer within 100 ms']),
+      );
+      expect(w.sb.admin.pendingWebhookRetries()).toEqual([]);
+    } finally {
+      held.forEach((end) => end());
+      slow.closeAllConnections();
+      await new Promise<void>((r) => slow.close(() => r()));
+    }
+  });
+
   it('once the endpoint recovers, the redelivery succeeds and nothing more is pending', async () => {
     const { w, hook, leadId } = await setup({}, 503);
     await w.sb.admin.moveLead({ leadId, statusId: 1002 });

@@ -120,6 +120,8 @@ export interface SandboxOptions {
    * as the first attempt's.
    */
   webhookRetryRequestId?: 'new' | 'same';
+  /** How long amoCRM waits for a webhook answer: 2000 ms (the documented 2 s); tests shorten it. */
+  webhookTimeoutMs?: number;
 }
 
 export interface SandboxAccountOptions {
@@ -240,6 +242,7 @@ export async function startSandbox(opts: SandboxOptions = {}): Promise<Sandbox> 
         log,
         retryScale: opts.webhookRetryScale ?? 1,
         retryRequestId: opts.webhookRetryRequestId ?? 'new',
+        ...(opts.webhookTimeoutMs !== undefined ? { timeoutMs: opts.webhookTimeoutMs } : {}),
         stillSubscribed: (d) => core.state.webhooks.get(d.id)?.destination === d.destination,
       });
       return lastDeliverer;

@@ -261,10 +261,15 @@ export interface WebhookDelivererOptions {
  * amoCRM's redelivery table ([amo-docs webhooks-format] "Ожидаемый ответ"): the first attempt is
  * immediate; after a failed one, attempt N follows `afterMs` after the previous attempt, if the
  * previous attempt's code qualifies. Attempts 2 and 3 follow any invalid answer ("0-99, а также 300
- * и больше"); attempts 4 and 5 only a 499 or a 5xx ("499 или от 500 до 599"). No answer at all
- * (timeout, refused connection) has code 0 (*assumed*: what curl reports when nothing came back),
- * so it gets attempts 2 and 3 only.
+ * и больше"); attempts 4 and 5 only a 499 or a 5xx ("499 или от 500 до 599"). An answer later than
+ * the timeout counts as 499 (*assumed*, the pessimistic reading: 499 is nginx's "client closed the
+ * request", which is what amoCRM's 2-second wait looks like from its side), so a slow receiver gets
+ * all four redeliveries; a refused connection has code 0 (what curl reports when nothing came
+ * back) and gets attempts 2 and 3 only.
  */
+/** The code a timed-out delivery counts as (see RETRY_SCHEDULE). */
+export const TIMEOUT_CODE = 499;
+
 export const RETRY_SCHEDULE: ReadonlyArray<{ attempt: number; afterMs: number; when: (code: number) => boolean }> = [
   { attempt: 2, afterMs: 5 * 60_000, when: (c) => c < 100 || c >= 300 },
   { attempt: 3, afterMs: 15 * 60_000, when: (c) => c < 100 || c >= 300 },
@@ -430,7 +435,8 @@ export class WebhookDeliverer {
     requestId: string,
   ): void {
     const next = RETRY_SCHEDULE.find((x) => x.attempt === attempt + 1);
-    if (!this.redeliver || this.stopped || !next || !next.when(status ?? 0)) return;
+    const code = status ?? (error?.startsWith('no answer within') ? TIMEOUT_CODE : 0);
+    if (!this.redeliver || this.stopped || !next || !next.when(code)) return;
     if (this.disabled.has(dest.destination) || !this.stillSubscribed(dest)) return;
     const r: Scheduled = {
       id: this.nextRetryId++,
