@@ -208,13 +208,13 @@ export const routeTable: RouteTable = defineRouteTable({
       id: 'zdrav-mc',
       description: 'RDESK/Zdravnitsa medical-centre pushes (JSON array of bookings)',
       method: 'POST',
-      path: '/zdrav/mc',
+      path: '/zdrav/mc/{token}',
       contentTypes: [JSON_CT],
       bodyLimitBytes: 256 * KiB,
       target: { kind: 'queue', queue: 'rdesk' },
-      // RDESK's scripts cannot send credentials (the old gateway, github.com/dyuzha/amo-gate); payloads are validated and
-      // matched to existing leads by the worker. The flows issue adds a path token.
-      auth: 'none',
+      // RDESK's scripts cannot sign (the old gateway, github.com/dyuzha/amo-gate, had no authentication at all): a
+      // per-account secret in the path, checked by the worker (lib/flows/rdesk).
+      auth: 'path-token',
       headers: ['content-type', 'user-agent'],
       ack: OK_ACK,
     },
@@ -222,11 +222,11 @@ export const routeTable: RouteTable = defineRouteTable({
       id: 'zdrav-booked',
       description: 'RDESK/Zdravnitsa booking pushes (JSON array of bookings)',
       method: 'POST',
-      path: '/zdrav/booked',
+      path: '/zdrav/booked/{token}',
       contentTypes: [JSON_CT],
       bodyLimitBytes: 256 * KiB,
       target: { kind: 'queue', queue: 'rdesk' },
-      auth: 'none',
+      auth: 'path-token',
       headers: ['content-type', 'user-agent'],
       ack: OK_ACK,
     },
