@@ -79,6 +79,8 @@ const queueSchema = z
     visibilityTimeoutSeconds: z.number().int().min(1).max(43_200),
     /** The function that consumes the queue. */
     consumer: id,
+    /** Messages of one batch processed at once (standard queues; default 10). A flow that coalesces per batch wants its whole batch. */
+    concurrency: z.number().int().min(1).max(10_000).optional(),
     retentionDays: z.number().int().min(1).max(14).default(14),
   })
   .superRefine((q, ctx) => {
@@ -278,7 +280,11 @@ export const routeTable: RouteTable = defineRouteTable({
     {
       id: 'rdesk',
       description: 'RDESK pushes awaiting the field mapping',
-      batchSize: 10,
+      // Large batches, all processed at once: the flow coalesces the pushes of a batch per lead
+      // (one read, one PATCH per 50 leads; lib/flows/rdesk/README.md).
+      batchSize: 100,
+      batchingWindowSeconds: 2,
+      concurrency: 100,
       maxAttempts: 5,
       visibilityTimeoutSeconds: 180,
       consumer: 'worker',

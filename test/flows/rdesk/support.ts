@@ -68,6 +68,8 @@ export interface World {
   client: AmoClient;
   fieldId: (name: string) => number;
   requests: () => number;
+  /** `METHOD route` of every request the client made (route without query values). */
+  calls: () => string[];
 }
 
 export async function world(
@@ -83,6 +85,7 @@ export async function world(
     client,
     fieldId: (n) => byName.get(n) as number,
     requests: () => events.filter((e) => e.type === 'request').length,
+    calls: () => events.flatMap((e) => (e.type === 'request' ? [`${e.method} ${e.route}`] : [])),
   };
 }
 
