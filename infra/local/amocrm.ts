@@ -87,6 +87,8 @@ export interface LocalAmoOptions {
   flows?: FlowRegistry;
   /** A mirror target merged into the generated (sandbox) config. */
   mirror?: MirrorConfig;
+  /** An `rdesk` section merged into the generated (sandbox) config (its accounts name `sandbox`). */
+  rdesk?: ConfigInput['rdesk'];
   /** Extra secrets for the generated config (e.g. the mirror's route tokens). */
   extraSecrets?: Record<string, string>;
   /** Replaces the mirror sender (tests). */
@@ -198,7 +200,13 @@ export function reachableUrl(url: string): string {
   return u.toString().replace(/\/+$/, '');
 }
 
-export function sandboxConfigInput(a: { clientId: string; runnerUrl: string; sandbox: Sandbox; mirror?: MirrorConfig }): ConfigInput {
+export function sandboxConfigInput(a: {
+  clientId: string;
+  runnerUrl: string;
+  sandbox: Sandbox;
+  mirror?: MirrorConfig;
+  rdesk?: ConfigInput['rdesk'];
+}): ConfigInput {
   return {
     integrations: [
       {
@@ -223,6 +231,7 @@ export function sandboxConfigInput(a: { clientId: string; runnerUrl: string; san
     oauth: { refererAllowList: [...DEFAULT_REFERER_ALLOW_LIST, a.sandbox.accountHost] },
     events: { publish: true },
     ...(a.mirror ? { mirror: a.mirror } : {}),
+    ...(a.rdesk ? { rdesk: a.rdesk } : {}),
   };
 }
 
@@ -326,7 +335,13 @@ export function prepareLocalAmo(
       if (sandbox) {
         const gen = sandboxSecrets(env.dataDir);
         config = parseConfig(
-          sandboxConfigInput({ clientId: gen.clientId, runnerUrl, sandbox, ...(opts.mirror ? { mirror: opts.mirror } : {}) }),
+          sandboxConfigInput({
+            clientId: gen.clientId,
+            runnerUrl,
+            sandbox,
+            ...(opts.mirror ? { mirror: opts.mirror } : {}),
+            ...(opts.rdesk ? { rdesk: opts.rdesk } : {}),
+          }),
           'the generated sandbox config',
         );
         secrets = staticSecretSource({ ...gen.values, ...opts.extraSecrets });
