@@ -72,4 +72,26 @@ describe('mock-lead-id mode (sandbox + DynamoDB)', () => {
     expect(w.sb.admin.entities('leads').filter((l) => l.name === 'ID_9001')).toHaveLength(1);
     expect(w.sb.admin.lead(existing.id as number)).toMatchObject({ price: 153887 });
   });
+
+  it('replay after lead-not-found re-runs only the failed element: the done sibling is skipped (per-element idempotency records)', async () => {
+    w = await world([], [{ id: 6001, name: 'A' }]);
+    const guard = createDynamoIdempotency({ client: table.client, tableName: table.tableName });
+    const procs = processors(w, rdeskConfig(), { guard });
+    const a = JSON.parse(sample('booked', { lead_id: 6001 }))[0];
+    const b = JSON.parse(sample('booked', { lead_id: 6002, money: { total: 777, paid: 7 } }))[0];
+    const env = rdeskEnvelope('zdrav-booked', JSON.stringify([a, b]));
+    const [first] = await runBatch(procs, [env]);
+    expect(first!.action).toMatchObject({ kind: 'park', reason: 'lead-not-found' });
+    expect(w.sb.admin.lead(6001)).toMatchObject({ price: 153887 });
+    // Someone edits lead A by hand; lead B is created; the parked message is replayed as it was.
+    const api = w.client.forAccount({ clientId: 'client-test', accountKey: 'acc1' });
+    await api.leads.update([{ id: 6001, price: 5 }]);
+    w.sb.admin.seed({ leads: [{ id: 6002, name: 'B' }] });
+    // Replayed into another container (nothing cached): only the idempotency records can skip element 0.
+    const other = processors(w, rdeskConfig(), { guard: createDynamoIdempotency({ client: table.client, tableName: table.tableName }) });
+    const [again] = await runBatch(other, [env]);
+    expect(again!.outcome).toBe('ok');
+    expect(w.sb.admin.lead(6002)).toMatchObject({ price: 777 });
+    expect(w.sb.admin.lead(6001)).toMatchObject({ price: 5 }); // element 0 was done: not re-applied
+  });
 });

@@ -7,6 +7,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { parseRdeskBody } from '../../../lib/flows/rdesk/payload.ts';
 import { ipAllowed } from '../../../lib/flows/rdesk/tokens.ts';
+import { instantOf, timeText } from '../../../lib/flows/rdesk/mapping.ts';
 import { MemoryLeadMap } from '../../../lib/flows/rdesk/lead-map.ts';
 import { BOOKED, processors, rdeskConfig, rdeskEnvelope, runBatch, sample, world, type World } from './support.ts';
 
@@ -53,6 +54,16 @@ describe('payload rules (pure)', () => {
     const r = parseRdeskBody('booked', `[${sample('booked', {}).slice(1, -1)}, {"lead_id": 1}]`);
     expect(r.ok && r.elements.map((e) => e.ok)).toEqual([true, false]);
   });
+  it('calendar dates are midnight in the configured zone; instants stay as sent', () => {
+    expect(instantOf({ kind: 'date', date: '2026-08-25' }, 'Europe/Moscow')).toBe(Date.UTC(2026, 7, 24, 21));
+    expect(instantOf({ kind: 'date', date: '2026-08-25' }, 'Asia/Yekaterinburg')).toBe(Date.UTC(2026, 7, 24, 19));
+    // A zone with daylight saving: midnight of the summer day is UTC+2 in Berlin, of the winter day UTC+1.
+    expect(instantOf({ kind: 'date', date: '2026-07-01' }, 'Europe/Berlin')).toBe(Date.UTC(2026, 5, 30, 22));
+    expect(instantOf({ kind: 'date', date: '2026-01-01' }, 'Europe/Berlin')).toBe(Date.UTC(2025, 11, 31, 23));
+    expect(instantOf({ kind: 'instant', ms: 1_662_376_953_000 }, 'Europe/Moscow')).toBe(1_662_376_953_000);
+    expect(timeText({ kind: 'instant', ms: Date.UTC(2020, 8, 19, 10) }, 'Europe/Moscow')).toBe('2020-09-19 13:00');
+  });
+
   it('IP allow-list: addresses and CIDR blocks', () => {
     expect(ipAllowed('203.0.113.7', ['203.0.113.0/24'])).toBe(true);
     expect(ipAllowed('203.0.114.7', ['203.0.113.0/24'])).toBe(false);
