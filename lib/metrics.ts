@@ -62,6 +62,8 @@ export const METRIC = {
   blocked: 'AccountBlocked',
   rateLimited: 'AmoRateLimited',
   budgetExhausted: 'RateBudgetExhausted',
+  // RDESK pushes (lib/flows/rdesk)
+  rdeskBadToken: 'RdeskBadToken',
 } as const;
 
 export type MetricName = (typeof METRIC)[keyof typeof METRIC];
@@ -81,6 +83,17 @@ export const METRIC_CATALOGUE: Readonly<Record<MetricName, MetricInfo>> = {
     alarm: sum(
       1,
       'A hook URL set in amoCRM is stale (token rotated, account removed from the config, secret missing) or someone is probing the route. `amo-gateway dlq list --reason bad-token`; fix the hook URL in amoCRM or the secret, then `dlq replay`; ignore probes.',
+    ),
+  },
+  RdeskBadToken: {
+    unit: 'Count',
+    meaning:
+      "An RDESK push (/zdrav/booked, /zdrav/mc) arrived with a path token matching no rdesk account's token secret; it was parked with reason bad-token.",
+    dimensions: ['route'],
+    groupBy: 'route',
+    alarm: sum(
+      1,
+      "RDESK's push URLs hold a stale token (rotated, account removed, secret missing), or someone is probing the route. `amo-gateway dlq list --reason bad-token --queue rdesk`; fix RDESK's URLs or the secret, then `dlq replay`; ignore probes.",
     ),
   },
   Parked: {

@@ -79,6 +79,8 @@ const queueSchema = z
     visibilityTimeoutSeconds: z.number().int().min(1).max(43_200),
     /** The function that consumes the queue. */
     consumer: id,
+    /** Messages of one batch processed at once (standard queues; default 10). A flow that coalesces per batch wants its whole batch. */
+    concurrency: z.number().int().min(1).max(10_000).optional(),
     retentionDays: z.number().int().min(1).max(14).default(14),
   })
   .superRefine((q, ctx) => {
@@ -208,13 +210,13 @@ export const routeTable: RouteTable = defineRouteTable({
       id: 'zdrav-mc',
       description: 'RDESK/Zdravnitsa medical-centre pushes (JSON array of bookings)',
       method: 'POST',
-      path: '/zdrav/mc',
+      path: '/zdrav/mc/{token}',
       contentTypes: [JSON_CT],
       bodyLimitBytes: 256 * KiB,
       target: { kind: 'queue', queue: 'rdesk' },
-      // RDESK's scripts cannot send credentials (the old gateway, github.com/dyuzha/amo-gate); payloads are validated and
-      // matched to existing leads by the worker. The flows issue adds a path token.
-      auth: 'none',
+      // RDESK's scripts cannot sign (the old gateway, github.com/dyuzha/amo-gate, had no authentication at all): a
+      // per-account secret in the path, checked by the worker (lib/flows/rdesk).
+      auth: 'path-token',
       headers: ['content-type', 'user-agent'],
       ack: OK_ACK,
     },
@@ -222,11 +224,11 @@ export const routeTable: RouteTable = defineRouteTable({
       id: 'zdrav-booked',
       description: 'RDESK/Zdravnitsa booking pushes (JSON array of bookings)',
       method: 'POST',
-      path: '/zdrav/booked',
+      path: '/zdrav/booked/{token}',
       contentTypes: [JSON_CT],
       bodyLimitBytes: 256 * KiB,
       target: { kind: 'queue', queue: 'rdesk' },
-      auth: 'none',
+      auth: 'path-token',
       headers: ['content-type', 'user-agent'],
       ack: OK_ACK,
     },
@@ -278,7 +280,11 @@ export const routeTable: RouteTable = defineRouteTable({
     {
       id: 'rdesk',
       description: 'RDESK pushes awaiting the field mapping',
-      batchSize: 10,
+      // Large batches, all processed at once: the flow coalesces the pushes of a batch per lead
+      // (one read, one PATCH per 50 leads; lib/flows/rdesk/README.md).
+      batchSize: 100,
+      batchingWindowSeconds: 2,
+      concurrency: 100,
       maxAttempts: 5,
       visibilityTimeoutSeconds: 180,
       consumer: 'worker',

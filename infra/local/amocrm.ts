@@ -29,7 +29,10 @@ import { RecordingBus, type BusEvent } from '../../lib/events/bus.ts';
 import { FlowRegistry, RecordingMetrics, type MirrorSender } from '../../lib/ingest/index.ts';
 import { createDynamoIdempotency } from '../../lib/store/idempotency.ts';
 import { DynamoTokenStore } from '../../lib/store/token-store.ts';
-import type { WorkerIngestDeps } from '../../lib/aws/worker-runtime.ts';
+import type { WorkerIngestDeps, WorkerRdeskDeps } from '../../lib/aws/worker-runtime.ts';
+import { DynamoLeadMap } from '../../lib/store/rdesk-lead-map.ts';
+import type { Log } from '../../lib/common/log.ts';
+import type { MetricsSink } from '../../lib/common/metrics-sink.ts';
 import type { LocalLog } from './log.ts';
 import type { LocalService } from './runner.ts';
 import { demoSeed } from './sandbox/demo.ts';
@@ -84,6 +87,8 @@ export interface LocalAmoOptions {
   flows?: FlowRegistry;
   /** A mirror target merged into the generated (sandbox) config. */
   mirror?: MirrorConfig;
+  /** An `rdesk` section merged into the generated (sandbox) config (its accounts name `sandbox`). */
+  rdesk?: ConfigInput['rdesk'];
   /** Extra secrets for the generated config (e.g. the mirror's route tokens). */
   extraSecrets?: Record<string, string>;
   /** Replaces the mirror sender (tests). */
@@ -195,7 +200,13 @@ export function reachableUrl(url: string): string {
   return u.toString().replace(/\/+$/, '');
 }
 
-export function sandboxConfigInput(a: { clientId: string; runnerUrl: string; sandbox: Sandbox; mirror?: MirrorConfig }): ConfigInput {
+export function sandboxConfigInput(a: {
+  clientId: string;
+  runnerUrl: string;
+  sandbox: Sandbox;
+  mirror?: MirrorConfig;
+  rdesk?: ConfigInput['rdesk'];
+}): ConfigInput {
   return {
     integrations: [
       {
@@ -220,6 +231,7 @@ export function sandboxConfigInput(a: { clientId: string; runnerUrl: string; san
     oauth: { refererAllowList: [...DEFAULT_REFERER_ALLOW_LIST, a.sandbox.accountHost] },
     events: { publish: true },
     ...(a.mirror ? { mirror: a.mirror } : {}),
+    ...(a.rdesk ? { rdesk: a.rdesk } : {}),
   };
 }
 
@@ -323,7 +335,13 @@ export function prepareLocalAmo(
       if (sandbox) {
         const gen = sandboxSecrets(env.dataDir);
         config = parseConfig(
-          sandboxConfigInput({ clientId: gen.clientId, runnerUrl, sandbox, ...(opts.mirror ? { mirror: opts.mirror } : {}) }),
+          sandboxConfigInput({
+            clientId: gen.clientId,
+            runnerUrl,
+            sandbox,
+            ...(opts.mirror ? { mirror: opts.mirror } : {}),
+            ...(opts.rdesk ? { rdesk: opts.rdesk } : {}),
+          }),
           'the generated sandbox config',
         );
         secrets = staticSecretSource({ ...gen.values, ...opts.extraSecrets });
@@ -378,6 +396,8 @@ export function prepareLocalAmo(
         bus,
         flows,
         ...(opts.mirrorSender ? { mirror: opts.mirrorSender } : {}),
+        // RDESK pushes (config `rdesk`): the same client runtime the workers use in AWS (budget, breaker, cache on dynalite).
+        ...(config.rdesk ? { rdesk: localRdesk(config, oauth, doc, tableName, log, metrics) } : {}),
       };
       if (sandbox) hookDestination = await hookUrl(SANDBOX_ACCOUNT);
       store = { doc, tableName };
@@ -453,4 +473,17 @@ async function installThroughCallback(oauth: OAuth, sandbox: Sandbox): Promise<v
   const rec = await oauth.lifecycle.read(SANDBOX_ACCOUNT);
   if (rec?.status !== 'active' || rec.host !== sandbox.accountHost)
     throw new LocalAmoError('the callback answered 200 but no active token is stored for the sandbox account');
+}
+
+/** The RDESK flow's amoCRM side for the local runner (as lib/aws/worker-runtime.ts builds it in AWS). */
+function localRdesk(
+  config: Config,
+  oauth: OAuth,
+  doc: DynamoDBDocumentClient,
+  tableName: string,
+  log: Log,
+  metrics: MetricsSink,
+): WorkerRdeskDeps {
+  const amo = createAmoClientRuntime({ config, oauth: oauth.provider, doc, tableName, log, metrics });
+  return { clientFor: (id) => amo.clientFor(id), leadMap: new DynamoLeadMap({ doc, tableName }) };
 }

@@ -100,7 +100,8 @@ export function describeRunner(runner: LocalRunner, amoStates: Record<string, st
   for (const s of table.schedules) lines.push(`  schedule  ${s.id} → ${s.function} every ${s.rateMinutes} min`);
   const restored = Object.entries(runner.restored);
   if (restored.length) lines.push(`  restored  ${restored.map(([q, n]) => `${n} in ${q}`).join(', ')}`);
-  const sample = table.routes.find((r) => r.target.kind === 'queue' && !r.path.includes('{')) ?? table.routes[0];
+  // A queue route without a secret path token (the sample must not need one).
+  const sample = table.routes.find((r) => r.target.kind === 'queue' && !r.path.includes('{token}')) ?? table.routes[0];
   if (sample) lines.push('', '  try', `    ${sampleCurl(runner.url, sample)}`, `    curl -sS ${runner.url}${HEALTH_PATH}`);
   if (runner.amo) lines.push(...describeAmo(runner, runner.amo, amoStates));
   lines.push('', '  Ctrl-C stops: requests stop, batches in flight finish, queued messages are saved and re-queued next start.', '');

@@ -29,7 +29,7 @@ import type { Config } from '../config/schema.ts';
 import type { SecretSource } from '../config/secrets.ts';
 import type { EventPublisher } from '../events/bus.ts';
 import { buildIngestProcessors, pipelineMetrics, type FlowRegistry, type MirrorSender } from '../ingest/index.ts';
-import type { MetricsSink } from '../common/metrics-sink.ts';
+import { noMetrics, type MetricsSink } from '../common/metrics-sink.ts';
 import { DEFAULT_BACKOFF_POLICY, type Random, type BackoffPolicy } from '../pipeline/backoff.ts';
 import type { DeferralPolicy } from '../pipeline/deferral.ts';
 import type { Log } from '../common/log.ts';
@@ -38,6 +38,13 @@ import { DynamoDlqIndex } from '../store/dlq-index.ts';
 import type { DlqIndex } from '../pipeline/dlq-index.ts';
 import { createDynamoIdempotency } from '../store/idempotency.ts';
 import type { IdempotencyGuard } from '../ingest/idempotency.ts';
+import type { MirrorGate } from '../ingest/mirroring.ts';
+import type { AmoClientForAccount } from '../amocrm/client/client.ts';
+import { createRdeskProcessors, RDESK_ROUTES } from '../flows/rdesk/processor.ts';
+import type { LeadMapStore } from '../flows/rdesk/lead-map.ts';
+import { DynamoLeadMap } from '../store/rdesk-lead-map.ts';
+import { createAmoClientRuntime } from './amo-client-runtime.ts';
+import { oauthFromEnv } from './oauth-runtime.ts';
 
 export const WORKER_FUNCTION_ID = 'worker';
 
@@ -76,6 +83,15 @@ export interface WorkerIngestDeps {
   fetch?: typeof fetch;
   /** Replaces the configured mirror sender. */
   mirror?: MirrorSender;
+  /** The amoCRM side of the RDESK flow (used when the config has an `rdesk` section). */
+  rdesk?: WorkerRdeskDeps;
+}
+
+export interface WorkerRdeskDeps {
+  /** The account's REST client (lib/aws/amo-client-runtime.ts `clientFor`). */
+  clientFor: (accountId: string) => AmoClientForAccount;
+  /** Stand-in leads (mock-lead-id mode, the create policy): the DynamoDB adapter in AWS. */
+  leadMap?: LeadMapStore;
 }
 
 /** Used when no invocation context is known (a plain call in a test): the function's usual budget. */
@@ -96,6 +112,7 @@ export function workerTargets(table: RouteTable, queues: QueuesConfig): { target
       fifo: q.fifo,
       maxAttempts: q.maxAttempts,
       retentionDays: q.retentionDays,
+      ...(q.concurrency !== undefined ? { concurrency: q.concurrency } : {}),
     };
   });
   return { targets, routes: table.routes };
@@ -106,16 +123,19 @@ function processorsFor(table: RouteTable, deps: WorkerDeps, remainingTimeMs: () 
   const ingest = deps.ingest;
   if (!ingest) return { ...deps.processors };
   try {
+    const guard = ingest.idempotency(remainingTimeMs);
+    const rdesk = rdeskProcessors(ingest, guard, deps.metrics);
     return buildIngestProcessors({
       config: ingest.config,
       secrets: ingest.secrets,
-      guard: ingest.idempotency(remainingTimeMs),
+      guard,
+      gates: rdesk.gates,
       bus: ingest.bus,
       ...(ingest.flows ? { flows: ingest.flows } : {}),
       ...(deps.metrics ? { metrics: deps.metrics } : {}),
       routes: table.routes,
       defaultMirrorRoutes: table.routes.filter((r) => r.target.kind === 'queue').map((r) => r.id),
-      ...(deps.processors ? { overrides: deps.processors } : {}),
+      overrides: { ...rdesk.processors, ...deps.processors },
       ...(ingest.fetch ? { fetch: ingest.fetch } : {}),
       ...(ingest.mirror ? { mirror: ingest.mirror } : {}),
     });
@@ -124,6 +144,25 @@ function processorsFor(table: RouteTable, deps: WorkerDeps, remainingTimeMs: () 
       cause,
     });
   }
+}
+
+/**
+ * The RDESK routes' processors (when the config has an `rdesk` section and the client is wired)
+ * and their mirror gates (without RDESK accounts no token is ours: never mirrored).
+ */
+function rdeskProcessors(ingest: WorkerIngestDeps, guard: IdempotencyGuard, metrics: MetricsSink | undefined) {
+  const never: MirrorGate = async () => false;
+  const cfg = ingest.config.rdesk;
+  if (!cfg || !ingest.rdesk) return { processors: {}, gates: Object.fromEntries(Object.keys(RDESK_ROUTES).map((r) => [r, never])) };
+  const built = createRdeskProcessors({
+    config: cfg,
+    secrets: ingest.secrets,
+    clientFor: ingest.rdesk.clientFor,
+    guard,
+    ...(ingest.rdesk.leadMap ? { leadMap: ingest.rdesk.leadMap } : {}),
+    ...(metrics ? { metrics } : {}),
+  });
+  return { processors: built.processors, gates: Object.fromEntries(Object.keys(RDESK_ROUTES).map((r) => [r, built.gate])) };
 }
 
 /** The worker's handler (functions/worker.ts exports it as `createHandler`). */
@@ -194,7 +233,22 @@ export function depsFromEnv(env: NodeJS.ProcessEnv, logger: Log, metrics?: Metri
       secrets: awsSecretSource({ prefix: env.AMO_SECRETS_PREFIX ?? '' }),
       idempotency: (remainingTimeMs) => createDynamoIdempotency({ client, tableName, remainingTimeMs }),
       bus: eventBusName ? createEventBridgePublisher(new EventBridgeClient({}), eventBusName) : noBus,
+      ...(config.rdesk ? { rdesk: rdeskFromEnv(env, config, doc, tableName, logger, metrics) } : {}),
     },
     ...(metrics ? { metrics } : {}),
   };
+}
+
+/** The RDESK flow's amoCRM side in AWS: THE client runtime of the container (OAuth, rate budget, breaker, cache) and the lead map. */
+function rdeskFromEnv(
+  env: NodeJS.ProcessEnv,
+  config: Config,
+  doc: DynamoDBDocumentClient,
+  tableName: string,
+  log: Log,
+  metrics: MetricsSink | undefined,
+): WorkerRdeskDeps {
+  const oauth = oauthFromEnv(env, { log, metrics: metrics ?? noMetrics });
+  const amo = createAmoClientRuntime({ config, oauth: oauth.provider, doc, tableName, log, ...(metrics ? { metrics } : {}) });
+  return { clientFor: (id) => amo.clientFor(id), leadMap: new DynamoLeadMap({ doc, tableName }) };
 }

@@ -17,6 +17,8 @@
  */
 import { z } from 'zod';
 import { idSchema } from '../routes.ts';
+import { secretRefSchema } from './secret-ref.ts';
+import { rdeskSchema } from '../flows/rdesk/config.ts';
 
 /** amoCRM/Kommo top-level domains an account lives under (the part after the subdomain). */
 export const AMO_DOMAINS = ['amocrm.ru', 'amocrm.com', 'kommo.com'] as const;
@@ -27,13 +29,7 @@ export const DEFAULT_REFERER_ALLOW_LIST = ['*.amocrm.ru', '*.amocrm.com', '*.kom
 
 const id = z.string().regex(/^[a-z][a-z0-9-]{0,40}$/, 'ids are lower-case kebab-case (a-z, 0-9, -), starting with a letter');
 
-/** A reference to a secret held outside the config; never the secret itself. */
-export const secretRefSchema = z
-  .object({
-    secret: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9_./-]{0,200}$/, 'a secret name is letters, digits and _ . / -'),
-  })
-  .strict();
-export type SecretRef = z.infer<typeof secretRefSchema>;
+export { secretRefSchema, type SecretRef } from './secret-ref.ts';
 
 /** http(s) URL; plain http only towards this machine (the local sandbox and runner). */
 const serviceUrl = z
@@ -153,6 +149,8 @@ export const configSchema = z
     oauth: oauthSchema.default({ refererAllowList: DEFAULT_REFERER_ALLOW_LIST, allowStatelessInstall: false, stateTtlSeconds: 3600 }),
     mirror: mirrorSchema.optional(),
     events: eventsSchema.default({ publish: true }),
+    /** RDESK (Zdravnitsa) pushes → lead fields (lib/flows/rdesk/README.md). */
+    rdesk: rdeskSchema.optional(),
   })
   .strict()
   .superRefine((c, ctx) => {
@@ -190,6 +188,11 @@ export const configSchema = z
           message: `account "${other}" already uses hookToken secret "${a.hookToken.secret}"`,
         });
       else tokenSecrets.set(a.hookToken.secret, a.id);
+    });
+    const accountIds = new Set(c.accounts.map((a) => a.id));
+    c.rdesk?.accounts.forEach((r, i) => {
+      if (!accountIds.has(r.account))
+        ctx.addIssue({ code: 'custom', path: ['rdesk', 'accounts', i, 'account'], message: `unknown account "${r.account}"` });
     });
     const integrations = new Set(c.integrations.map((i) => i.id));
     const hosts = new Set<string>();

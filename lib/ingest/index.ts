@@ -13,7 +13,7 @@ import { AMOCRM_HOOK_ROUTE, createAmocrmHookProcessor, hookTokenGate } from './a
 import type { FlowRegistry } from './flows.ts';
 import type { MetricsSink } from '../common/metrics-sink.ts';
 import { HookTokenMatcher } from './hook-tokens.ts';
-import { configuredMirror, IngestConfigError, withMirror, type MirrorSender } from './mirroring.ts';
+import { configuredMirror, IngestConfigError, withMirror, type MirrorGate, type MirrorSender } from './mirroring.ts';
 
 export * from './amocrm-hook.ts';
 export * from './event-step.ts';
@@ -41,6 +41,8 @@ export interface IngestDeps {
   fetch?: typeof fetch;
   /** Replaces the configured mirror sender (tests). */
   mirror?: MirrorSender;
+  /** Token checks of other `{token}` routes (e.g. the RDESK routes), for the mirror. */
+  gates?: Readonly<Record<string, MirrorGate>>;
 }
 
 /**
@@ -74,7 +76,7 @@ export function buildIngestProcessors(deps: IngestDeps): ProcessorMap {
   return withMirror(map, {
     mirror: deps.mirror ?? configuredMirror(mirrorCfg, deps.secrets, deps.fetch),
     routes: ids.map((id) => byId.get(id) as MirrorRoute),
-    gates: { [AMOCRM_HOOK_ROUTE]: hookTokenGate(tokens) },
+    gates: { ...deps.gates, [AMOCRM_HOOK_ROUTE]: hookTokenGate(tokens) },
     ...(deps.metrics ? { metrics: deps.metrics } : {}),
   });
 }

@@ -36,7 +36,7 @@ async function parkedWorld(count: number) {
     return ok();
   };
   const r = await startRunner({ processors: { 'zdrav-mc': mc } });
-  for (let i = 0; i < count; i++) await post(r, '/zdrav/mc', `["m${i}"]`);
+  for (let i = 0; i < count; i++) await post(r, '/zdrav/mc/t0k', `["m${i}"]`);
   await waitFor(async () => (await r.dlqIndex.list()).length === count && r.depth('rdesk').dlq === count, `${count} parked`);
   return { r, state, fix: () => (state.fixed = true) };
 }

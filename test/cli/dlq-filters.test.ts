@@ -49,8 +49,8 @@ beforeAll(async () => {
   r = await startRunner({ processors: { 'amocrm-hook': hook, 'zdrav-mc': mc, 'zdrav-booked': booked, 'amojo-callback': amojo } });
   env = runnerEnv(r);
   await post(r, `/hooks/amocrm/${HOOK_TOKEN}`, HOOK_BODY, FORM);
-  await post(r, '/zdrav/mc', '[{"booking":"mc-1"}]');
-  await post(r, '/zdrav/booked', '[{"booking":"bk-1"}]');
+  await post(r, '/zdrav/mc/t0k', '[{"booking":"mc-1"}]');
+  await post(r, '/zdrav/booked/t0k', '[{"booking":"bk-1"}]');
   // As SQS's maxReceiveCount net leaves them: in the DLQ, no attributes, no index entry.
   const unindexed = buildEnvelope(
     {

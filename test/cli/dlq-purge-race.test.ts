@@ -73,7 +73,7 @@ async function world(): Promise<{ r: LocalRunner; live: string[]; staleRdesk: st
       },
     },
   });
-  for (let i = 0; i < 3; i++) await post(r, '/zdrav/mc', `["m${i}"]`);
+  for (let i = 0; i < 3; i++) await post(r, '/zdrav/mc/t0k', `["m${i}"]`);
   await waitFor(async () => (await r.dlqIndex.list()).length === 3 && r.depth('rdesk').dlq === 3, 'three parked');
   const live = (await r.dlqIndex.list()).map((e) => `rdesk/${e.id}`);
   const stale = (queueId: string, messageKey: string) =>

@@ -26,7 +26,7 @@ describe('dlq: park → list → replay', () => {
     };
     const r = await startRunner({ processors: { 'zdrav-mc': flaky } });
     const env = runnerEnv(r);
-    await post(r, '/zdrav/mc', '[{"booking":"b-1","phone":"+7 999 765-43-21"}]');
+    await post(r, '/zdrav/mc/t0k', '[{"booking":"b-1","phone":"+7 999 765-43-21"}]');
 
     await waitFor(() => r.depth('rdesk').dlq === 1, 'the park');
     expect(seen).toHaveLength(RDESK_MAX_ATTEMPTS);
@@ -101,7 +101,7 @@ describe('dlq: park → list → replay', () => {
     };
     const r = await startRunner({ processors: { 'zdrav-booked': alwaysFails } });
     const env = runnerEnv(r);
-    await post(r, '/zdrav/booked', '[1]');
+    await post(r, '/zdrav/booked/t0k', '[1]');
     await waitFor(() => r.depth('rdesk').dlq === 1 && calls === RDESK_MAX_ATTEMPTS, 'the first park');
     await waitFor(async () => (await r.dlqIndex.list()).length === 1, 'the index entry');
     const rep = await cli(['dlq', 'replay', '--route', 'zdrav-booked', '--progress', 'none'], env);

@@ -112,7 +112,7 @@ beforeAll(async () => {
       },
     },
   });
-  await post(r, '/zdrav/mc', '[1]');
+  await post(r, '/zdrav/mc/t0k', '[1]');
   await waitFor(async () => (await r.dlqIndex.list()).length === 1, 'the park');
   const queuesOutput = Object.fromEntries(Object.values(r.queues).map((q) => [q.id, { url: q.url, dlqUrl: q.dlqUrl }]));
   stacks.set('AmoGatewayTest', {

@@ -3,6 +3,7 @@ import { afterEach } from 'vitest';
 import type { CliIO } from '../../infra/cli/command.ts';
 import { run } from '../../infra/cli/main.ts';
 import { startLocal, type LocalOptions, type LocalRunner } from '../../infra/local/runner.ts';
+import { MECHANICS_TABLE } from '../local/helpers.ts';
 import type { DlqOpsDeps } from '../../lib/aws/dlq-ops.ts';
 
 const running = new Set<LocalRunner>();
@@ -16,7 +17,17 @@ export function useRunners(): void {
 
 export async function startRunner(opts: LocalOptions = {}): Promise<LocalRunner> {
   // random 0 → every backoff is 0 s, so a failing message runs through its attempts at once.
-  const runner = await startLocal({ port: 0, memory: true, quiet: true, pollWaitSeconds: 1, random: () => 0, schedule: false, ...opts });
+  // The rdesk queue as a plain queue: these tests time its deliveries (test/local/helpers.ts MECHANICS_TABLE).
+  const runner = await startLocal({
+    port: 0,
+    memory: true,
+    quiet: true,
+    pollWaitSeconds: 1,
+    random: () => 0,
+    schedule: false,
+    table: MECHANICS_TABLE,
+    ...opts,
+  });
   running.add(runner);
   return runner;
 }

@@ -93,6 +93,7 @@ describe('the committed example config', () => {
       'client-secret/main-ru',
       'hook-token/clinic',
       'hook-token/clinic-intl',
+      'rdesk-token/clinic',
     ]);
     for (const a of exampleConfig.accounts) expect(Object.keys(a.hookToken ?? {})).toEqual(['secret']);
     expect(secretLookingValues(exampleConfig)).toEqual([]);

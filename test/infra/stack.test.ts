@@ -333,7 +333,7 @@ describe('outputs', () => {
       ]),
     );
     expect(outputs.SecretNames?.Value).toBe(
-      'amo-gateway/client-secret/main-kommo,amo-gateway/client-secret/main-ru,amo-gateway/hook-token/clinic,amo-gateway/hook-token/clinic-intl',
+      'amo-gateway/client-secret/main-kommo,amo-gateway/client-secret/main-ru,amo-gateway/hook-token/clinic,amo-gateway/hook-token/clinic-intl,amo-gateway/rdesk-token/clinic',
     );
     for (const r of routeTable.routes) {
       const out = Object.entries(outputs).find(([k]) => k.startsWith(`Route${r.id.replace(/-/g, '')}`));

@@ -80,15 +80,19 @@ describe('mirror mode (a second local receiver)', () => {
     expect(JSON.stringify(r.got.map((g) => [g.url, g.headers]))).not.toContain(ownToken);
     expect(w.amo.bus.events.map((e) => e.detailType)).toEqual(['amocrm.lead.status', 'amocrm.lead.update']);
 
-    // Other queue routes are mirrored too by default (they have no token).
-    const res = await fetch(`${w.runner.url}/zdrav/mc`, {
+    // Other queue routes are mirrored too by default (a route without a {token}; the RDESK routes carry one, and
+    // without an rdesk section no token is ours: not mirrored).
+    const res = await fetch(`${w.runner.url}/chat/amojo/scope-7`, {
       method: 'POST',
       headers: { 'content-type': 'application/json' },
       body: '[{"id":7}]',
     });
     expect(res.status).toBe(200);
-    const rd = await waitFor(() => r.got.find((g) => g.url === '/prod/zdrav/mc'), 'the RDESK mirror');
+    const rd = await waitFor(() => r.got.find((g) => g.url === '/prod/chat/amojo/scope-7'), 'the amojo mirror');
     expect(rd.body.toString()).toBe('[{"id":7}]');
+    await fetch(`${w.runner.url}/zdrav/mc/t0k`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '[]' });
+    await waitFor(() => w.runner.pollerStats().rdesk?.deleted === 1, 'rdesk processed');
+    expect(r.got.some((g) => g.url.includes('/zdrav/'))).toBe(false);
     expect(w.amo.metrics.total(METRIC.mirrorFailed)).toBe(0);
   });
 
@@ -139,16 +143,16 @@ describe('mirror mode (a second local receiver)', () => {
     expect(w.lines.some((l) => /WARN mirror send failed route=amocrm-hook reason=http httpStatus=502/.test(l))).toBe(true);
     expect(w.lines.some((l) => /worker +message .*route=amocrm-hook .*outcome=ok action=delete/.test(l))).toBe(true);
     // Not a mirrored route: not sent.
-    await fetch(`${w.runner.url}/zdrav/mc`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '[]' });
+    await fetch(`${w.runner.url}/zdrav/mc/t0k`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '[]' });
     await waitFor(() => w.runner.pollerStats().rdesk?.deleted === 1, 'rdesk processed');
     expect(bad.got).toHaveLength(1);
 
     // Nobody listening at all (connection refused): still ok, counted.
-    const w2 = await startWorld({ amocrm: { mirror: { baseUrl: 'http://127.0.0.1:1', routes: ['zdrav-mc'], timeoutMs: 500 } } });
-    await fetch(`${w2.runner.url}/zdrav/mc`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '[]' });
-    await waitFor(() => w2.runner.pollerStats().rdesk?.deleted === 1, 'rdesk processed');
+    const w2 = await startWorld({ amocrm: { mirror: { baseUrl: 'http://127.0.0.1:1', routes: ['amojo-callback'], timeoutMs: 500 } } });
+    await fetch(`${w2.runner.url}/chat/amojo/scope-1`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '[]' });
+    await waitFor(() => w2.runner.pollerStats().amojo?.deleted === 1, 'amojo processed');
     expect(w2.amo.metrics.total(METRIC.mirrorFailed)).toBe(1);
-    // zdrav-mc has no processor yet: mirrored (attempted), then parked no-processor — never acknowledged.
-    expect((await w2.runner.dlqIndex.list({})).map((e) => [e.route, e.reason])).toEqual([['zdrav-mc', 'no-processor']]);
+    // amojo-callback has no processor yet: mirrored (attempted), then parked no-processor — never acknowledged.
+    expect((await w2.runner.dlqIndex.list({})).map((e) => [e.route, e.reason])).toEqual([['amojo-callback', 'no-processor']]);
   });
 });

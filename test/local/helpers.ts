@@ -5,6 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach } from 'vitest';
 import { startLocal, type LocalOptions, type LocalRunner } from '../../infra/local/runner.ts';
+import { routeTable, type RouteTable } from '../../lib/routes.ts';
 
 const running = new Set<LocalRunner>();
 
@@ -21,9 +22,27 @@ export interface Started {
   lines: string[];
 }
 
+/**
+ * The shipped table with the `rdesk` queue as a plain queue (batches of 10, no batching window):
+ * these tests use it to exercise the runner's queue mechanics, whose timings they assert; the
+ * RDESK flow's own large batches are tested with the flow (test/flows/rdesk).
+ */
+export const MECHANICS_TABLE: RouteTable = {
+  ...routeTable,
+  queues: routeTable.queues.map((q) => (q.id === 'rdesk' ? { ...q, batchSize: 10, batchingWindowSeconds: 0, concurrency: undefined } : q)),
+};
+
 export async function start(opts: LocalOptions = {}): Promise<Started> {
   const lines: string[] = [];
-  const runner = await startLocal({ port: 0, memory: true, quiet: true, logSink: (l) => lines.push(l), pollWaitSeconds: 1, ...opts });
+  const runner = await startLocal({
+    port: 0,
+    memory: true,
+    quiet: true,
+    logSink: (l) => lines.push(l),
+    pollWaitSeconds: 1,
+    table: MECHANICS_TABLE,
+    ...opts,
+  });
   running.add(runner);
   const stop = runner.stop;
   runner.stop = async () => {

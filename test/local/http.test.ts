@@ -27,7 +27,7 @@ describe('queue routes', () => {
   it('store the exact request as an envelope and answer the fixed ack', async () => {
     const { runner } = await start({ pollers: false });
     const body = Buffer.from([0x5b, 0x7b, 0x22, 0x6e, 0x22, 0x3a, 0x22, 0xd0, 0x98, 0x22, 0x7d, 0x5d, 0xff]); // [{"n":"И"}] + a stray byte
-    const res = await fetch(`${runner.url}/zdrav/mc?x=1&x=2&y=z`, {
+    const res = await fetch(`${runner.url}/zdrav/mc/t0k?x=1&x=2&y=z`, {
       method: 'POST',
       headers: { 'Content-Type': 'Application/JSON; charset=UTF-8', 'User-Agent': 'rdesk/1.0', 'X-Other': 'dropped' },
       body,
@@ -95,7 +95,7 @@ describe('queue routes', () => {
   it('accept a body exactly at the route limit', async () => {
     const { runner } = await start({ pollers: false });
     const limit = routeTable.routes.find((r) => r.id === 'zdrav-mc')!.bodyLimitBytes;
-    const res = await fetch(`${runner.url}/zdrav/mc`, {
+    const res = await fetch(`${runner.url}/zdrav/mc/t0k`, {
       method: 'POST',
       headers: { 'content-type': 'application/json' },
       body: Buffer.alloc(limit, 0x20),
@@ -133,11 +133,11 @@ describe('refusals are JSON and enqueue nothing', () => {
   it('415 for a missing or unsupported content type', async () => {
     const { runner } = await start({ pollers: false });
     const cases: Array<[string, Record<string, string>]> = [
-      ['/zdrav/mc', { 'content-type': 'text/plain' }],
-      ['/zdrav/mc', { 'content-type': 'application/x-www-form-urlencoded' }],
-      ['/zdrav/mc', { 'content-type': 'application/jsonx' }],
+      ['/zdrav/mc/t0k', { 'content-type': 'text/plain' }],
+      ['/zdrav/mc/t0k', { 'content-type': 'application/x-www-form-urlencoded' }],
+      ['/zdrav/mc/t0k', { 'content-type': 'application/jsonx' }],
       ['/hooks/amocrm/t', { 'content-type': 'application/json' }],
-      ['/zdrav/mc', {}],
+      ['/zdrav/mc/t0k', {}],
     ];
     for (const [path, headers] of cases) {
       const res = await rawRequest(`${runner.url}${path}`, { method: 'POST', headers, chunks: [Buffer.from('[1]')] });
@@ -149,7 +149,7 @@ describe('refusals are JSON and enqueue nothing', () => {
 
   it('413 from a declared Content-Length over the limit, without reading the body', async () => {
     const { runner, lines } = await start({ pollers: false });
-    const res = await rawRequest(`${runner.url}/zdrav/mc`, {
+    const res = await rawRequest(`${runner.url}/zdrav/mc/t0k`, {
       method: 'POST',
       headers: { 'content-type': 'application/json', 'content-length': String(50 * 1024 * 1024) },
       chunks: repeatChunks(Buffer.alloc(64 * 1024, 0x20), 800),
@@ -163,7 +163,7 @@ describe('refusals are JSON and enqueue nothing', () => {
 
   it('413 for a chunked body that grows past the limit: reading stops soon after it', async () => {
     const { runner, lines } = await start({ pollers: false });
-    const res = await rawRequest(`${runner.url}/zdrav/mc`, {
+    const res = await rawRequest(`${runner.url}/zdrav/mc/t0k`, {
       method: 'POST',
       headers: { 'content-type': 'application/json', 'transfer-encoding': 'chunked' },
       chunks: repeatChunks(Buffer.alloc(16 * 1024, 0x20), 3200), // 50 MiB offered
@@ -176,7 +176,7 @@ describe('refusals are JSON and enqueue nothing', () => {
     expect(read).toBeLessThan(256 * 1024 + 128 * 1024);
     expect(res.written).toBeLessThan(50 * 1024 * 1024);
     // One byte over the limit, in one piece, is refused too.
-    const one = await fetch(`${runner.url}/zdrav/mc`, {
+    const one = await fetch(`${runner.url}/zdrav/mc/t0k`, {
       method: 'POST',
       headers: { 'content-type': 'application/json' },
       body: Buffer.alloc(256 * 1024 + 1, 0x20),

@@ -28,7 +28,7 @@ describe('npm start (infra/local/main.ts)', () => {
     expect(res.status).toBe(200);
     // The sample route has no flow yet: its message is parked no-processor, never acknowledged.
     await waitFor(
-      () => / worker +WARN message .*route=zdrav-mc .*outcome=park action=park .*reason=no-processor/.test(out()),
+      () => / worker +WARN message .*route=amojo-callback .*outcome=park action=park .*reason=no-processor/.test(out()),
       'the worker line',
       10_000,
       50,

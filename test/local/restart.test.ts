@@ -19,7 +19,7 @@ describe('stop and start again', () => {
     const first = await start({ memory: false, dataDir, pollers: false });
     const r1 = first.runner;
     for (const b of ['["one"]', '["two"]'])
-      expect((await fetch(`${r1.url}/zdrav/mc`, { method: 'POST', headers: json, body: b })).status).toBe(200);
+      expect((await fetch(`${r1.url}/zdrav/mc/t0k`, { method: 'POST', headers: json, body: b })).status).toBe(200);
     expect((await fetch(`${r1.url}/chat/amojo/scope-1`, { method: 'POST', headers: json, body: '{"m":1}' })).status).toBe(200);
     // A delayed message (as a worker re-send leaves it) and a parked one.
     const [one] = first.runner.fauxqs.inspectQueue(r1.queues.rdesk!.name)!.messages.ready;
@@ -73,12 +73,12 @@ describe('stop and start again', () => {
       return ok();
     };
     const { runner } = await start({ memory: false, dataDir, processors: { 'zdrav-mc': slow } });
-    await fetch(`${runner.url}/zdrav/mc`, { method: 'POST', headers: json, body: '["in-flight"]' });
+    await fetch(`${runner.url}/zdrav/mc/t0k`, { method: 'POST', headers: json, body: '["in-flight"]' });
     await waitFor(() => started.length === 1, 'the batch to start');
     // Stop while the batch is in flight; requests are refused from now on.
     const stopping = runner.stop();
     await new Promise((r) => setTimeout(r, 100));
-    await expect(fetch(`${runner.url}/zdrav/mc`, { method: 'POST', headers: json, body: '["late"]' })).rejects.toThrow();
+    await expect(fetch(`${runner.url}/zdrav/mc/t0k`, { method: 'POST', headers: json, body: '["late"]' })).rejects.toThrow();
     release();
     const report = await stopping;
     expect(report).toEqual({ saved: {}, file: undefined });
@@ -98,7 +98,7 @@ describe('stop and start again', () => {
         }),
       },
     });
-    await fetch(`${runner.url}/zdrav/mc`, { method: 'POST', headers: json, body: '["x"]' });
+    await fetch(`${runner.url}/zdrav/mc/t0k`, { method: 'POST', headers: json, body: '["x"]' });
     await waitFor(() => runner.pollerStats().rdesk?.failed === 1, 'the failed delivery');
     const report = await runner.stop();
     expect(report.saved).toEqual({ 'amo-gateway-rdesk': 1 });
@@ -117,7 +117,7 @@ describe('stop and start again', () => {
     const { runner } = await start({ memory: true, dataDir, pollers: false });
     expect(runner.restored).toEqual({});
     expect(runner.depth('rdesk').visible).toBe(0);
-    await fetch(`${runner.url}/zdrav/mc`, { method: 'POST', headers: json, body: '[1]' });
+    await fetch(`${runner.url}/zdrav/mc/t0k`, { method: 'POST', headers: json, body: '[1]' });
     expect(await runner.stop()).toEqual({ saved: {}, file: undefined });
     expect(existsSync(join(dataDir, 'queues.json'))).toBe(true); // untouched
   });

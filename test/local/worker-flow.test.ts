@@ -47,7 +47,7 @@ describe('route → queue → worker', () => {
     // Paused first so the three land in one batch; random 0 makes every backoff 0 s.
     const { runner, lines } = await start({ pollers: false, processors: { 'zdrav-mc': flaky }, random: () => 0 });
     for (const b of ['[{"n":"good-1"}]', '[{"n":"bad"}]', '[{"n":"good-2"}]']) {
-      expect((await fetch(`${runner.url}/zdrav/mc`, { method: 'POST', headers: json, body: b })).status).toBe(200);
+      expect((await fetch(`${runner.url}/zdrav/mc/t0k`, { method: 'POST', headers: json, body: b })).status).toBe(200);
     }
     runner.startPollers();
     await waitFor(() => lines.some((l) => l.includes('action=park')), 'the park');
@@ -109,7 +109,7 @@ describe('the poller (Lambda event source mapping stand-in)', () => {
         },
       },
     });
-    for (const b of ['["a"]', '["victim"]', '["b"]']) await fetch(`${runner.url}/zdrav/mc`, { method: 'POST', headers: json, body: b });
+    for (const b of ['["a"]', '["victim"]', '["b"]']) await fetch(`${runner.url}/zdrav/mc/t0k`, { method: 'POST', headers: json, body: b });
     const sentAt = Date.now();
     runner.startPollers();
     await waitFor(() => events.length >= 2, 'the redelivery', 5000);
@@ -167,7 +167,7 @@ describe('the poller (Lambda event source mapping stand-in)', () => {
         },
       },
     });
-    await fetch(`${runner.url}/zdrav/mc`, { method: 'POST', headers: json, body: '[1]' });
+    await fetch(`${runner.url}/zdrav/mc/t0k`, { method: 'POST', headers: json, body: '[1]' });
     await waitFor(() => runner.pollerStats().rdesk?.deleted === 1, 'the third delivery', 8000);
     expect(n).toBe(3);
     expect(runner.pollerStats().rdesk).toMatchObject({ batches: 3, failed: 2, deleted: 1 });

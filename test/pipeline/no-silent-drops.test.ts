@@ -23,10 +23,11 @@ import { dlqName, queueName, routeTable, type RouteTable } from '../../lib/route
 import { DynamoDlqIndex } from '../../lib/store/dlq-index.ts';
 import { createDynamoIdempotency } from '../../lib/store/idempotency.ts';
 import { createTestTable, type TestTable } from '../support/ddb.ts';
+import { rdeskSchema } from '../../lib/flows/rdesk/config.ts';
 import { captureLog, fixtureConfig, TestSecrets } from '../ingest/support.ts';
 
 /** Routes whose processor the worker registers (with the ingest deps). Nothing else may delete. */
-const ROUTES_WITH_PROCESSORS: ReadonlySet<string> = new Set(['amocrm-hook']);
+const ROUTES_WITH_PROCESSORS: ReadonlySet<string> = new Set(['amocrm-hook', 'zdrav-mc', 'zdrav-booked']);
 
 type QueueRoute = RouteTable['routes'][number] & { target: { kind: 'queue'; queue: string } };
 const consumed = new Set(routeTable.queues.filter((q) => q.consumer === WORKER_FUNCTION_ID).map((q) => q.id));
@@ -196,6 +197,38 @@ describe('no silent drops: every queue route of the table through the worker', (
   it('with the ingest deps: only the routes with a processor may delete; every other queue route is parked no-processor', async () => {
     const metrics = new RecordingMetrics();
     const { log, lines } = captureLog();
+    const secrets = new TestSecrets();
+    secrets.values['rdesk/clinic'] = 'rdesk-token-0123456789';
+    const config = fixtureConfig();
+    const deps: WorkerDeps = {
+      ...baseDeps(metrics, log),
+      ingest: {
+        config: {
+          ...config,
+          rdesk: rdeskSchema.parse({ accounts: [{ account: config.accounts[0]!.id, token: { secret: 'rdesk/clinic' } }] }),
+        },
+        secrets,
+        idempotency: (remainingTimeMs) => createDynamoIdempotency({ client: ddb.client, tableName: ddb.tableName, remainingTimeMs }),
+        bus: new RecordingBus(),
+        rdesk: {
+          clientFor: () => {
+            throw new Error('not reached: the walk sends tokens none of ours');
+          },
+        },
+      },
+    };
+    const walked = await walk(deps, lines);
+    for (const w of walked) expectNoSilentDrop(w, ROUTES_WITH_PROCESSORS);
+    // The amoCRM hook's and RDESK's processors ran: a token none of ours is its own park (bad-token), not no-processor.
+    for (const route of ['amocrm-hook', 'zdrav-mc', 'zdrav-booked'])
+      expect(walked.find((w) => w.route === route)).toMatchObject({ dlqReasons: ['bad-token'], indexReasons: ['bad-token'] });
+    const without = queueRoutes.filter((r) => !ROUTES_WITH_PROCESSORS.has(r.id)).length;
+    expect(metrics.total(METRIC.parked, { reason: PARK_REASONS.noProcessor })).toBe(without);
+  });
+
+  it('without an rdesk section the RDESK routes park no-processor', async () => {
+    const metrics = new RecordingMetrics();
+    const { log, lines } = captureLog();
     const deps: WorkerDeps = {
       ...baseDeps(metrics, log),
       ingest: {
@@ -206,11 +239,7 @@ describe('no silent drops: every queue route of the table through the worker', (
       },
     };
     const walked = await walk(deps, lines);
-    for (const w of walked) expectNoSilentDrop(w, ROUTES_WITH_PROCESSORS);
-    // The amoCRM hook's processor ran: a token none of ours is its own park (bad-token), not no-processor.
-    expect(walked.find((w) => w.route === 'amocrm-hook')).toMatchObject({ dlqReasons: ['bad-token'], indexReasons: ['bad-token'] });
-    const without = queueRoutes.filter((r) => !ROUTES_WITH_PROCESSORS.has(r.id)).length;
-    expect(metrics.total(METRIC.parked, { reason: PARK_REASONS.noProcessor })).toBe(without);
+    for (const w of walked) expectNoSilentDrop(w, new Set(['amocrm-hook']));
   });
 
   it('with a mirror configured, a route without a processor is mirrored, then still parked no-processor', async () => {
@@ -220,7 +249,7 @@ describe('no silent drops: every queue route of the table through the worker', (
     const deps: WorkerDeps = {
       ...baseDeps(metrics, log),
       ingest: {
-        config: fixtureConfig({ mirror: { baseUrl: 'https://mirror.example.com', routes: ['zdrav-mc'] } }),
+        config: fixtureConfig({ mirror: { baseUrl: 'https://mirror.example.com', routes: ['amojo-callback'] } }),
         secrets: new TestSecrets(),
         idempotency: (remainingTimeMs) => createDynamoIdempotency({ client: ddb.client, tableName: ddb.tableName, remainingTimeMs }),
         bus: new RecordingBus(),
@@ -229,6 +258,6 @@ describe('no silent drops: every queue route of the table through the worker', (
     };
     const walked = await walk(deps, lines);
     for (const w of walked) expectNoSilentDrop(w, ROUTES_WITH_PROCESSORS);
-    expect(sent).toEqual(['zdrav-mc']);
+    expect(sent).toEqual(['amojo-callback']);
   });
 });

@@ -1,0 +1,158 @@
+/**
+ * The `rdesk` config section: which account RDESK (Zdravnitsa) pushes go to, how they are
+ * authenticated, and where each RDESK field lands on the lead (README.md in this folder).
+ *
+ * A field target is the lead's `price`, a custom field id (number) or a custom field name
+ * (string, resolved through the account's field dictionary; an unknown or ambiguous name parks the
+ * push with `bad-mapping`, it never writes somewhere else). Only the keys given are written.
+ */
+import { z } from 'zod';
+import { secretRefSchema } from '../../config/secret-ref.ts';
+
+/** RDESK keys of a booking push, each a value the mapping computes (mapping.ts). */
+export const BOOKED_KEYS = [
+  'status',
+  'bookedAt',
+  'checkin',
+  'checkout',
+  'days',
+  'total',
+  'paid',
+  'rdeskId',
+  'docNum',
+  'guests',
+  'bills',
+] as const;
+/** RDESK keys of a medical-centre push. */
+export const MC_KEYS = ['createdAt', 'rdeskId', 'total', 'paid', 'days', 'treatments', 'labs', 'packets', 'complexes'] as const;
+
+export type BookedKey = (typeof BOOKED_KEYS)[number];
+export type McKey = (typeof MC_KEYS)[number];
+
+/** `"price"` (the lead's budget), a custom field id, or a custom field name. */
+export const fieldTargetSchema = z.union([z.literal('price'), z.number().int().positive(), z.string().min(1).max(255)]);
+export type FieldTarget = z.infer<typeof fieldTargetSchema>;
+
+const STATUS_CODES = ['booked', 'checkin', 'checkout', 'cancel', 'waiting'] as const;
+export type BookingStatus = (typeof STATUS_CODES)[number];
+
+/** The old gateway's labels (its first version wrote these into a select field). */
+export const DEFAULT_STATUS_LABELS: Record<BookingStatus, string> = {
+  booked: 'Забронировано',
+  checkin: 'Проживает',
+  checkout: 'Выехал',
+  cancel: 'Отменено',
+  waiting: 'В ожидании',
+};
+
+/** Medical-centre item states seen in RDESK's samples; an unknown one is rendered as sent. */
+export const DEFAULT_ITEM_STATUS_LABELS: Record<string, string> = { set: 'Назначено', done: 'Выполнено', cancel: 'Отменено' };
+
+/**
+ * Text templates: `{key}` is replaced by the item's value ('' when missing). The booked defaults
+ * reproduce the old gateway's multi-line rendering byte for byte.
+ */
+export const DEFAULT_TEMPLATES = {
+  guest:
+    '{fio}\nДата рождения: {birthday}\nStay count: {stayCount}\nКатегория номера: {roomCategory}\nВозрастная группа: {ageGroup}\nНаправление: {cure}\nUID: {uid}\nСчет №: {billNum}\n',
+  bill: 'Счет №: {billNum}\nСумма: {billSum}\nОплачено: {billPaidSum}\n',
+  treatment: '{action}\nДата: {visitDate}\nСтатус: {status}\nЦена: {price}\nОплачено: {paid}\n',
+  lab: '{lab}\nДата: {visitDate}\nСтатус: {status}\nЦена: {price}\nОплачено: {paid}\n',
+  packet: '{packet}\nЦена: {price}\nОплачено: {paid}\n{items}',
+  complex: '{complex}\nЦена: {price}\nОплачено: {paid}\n{items}',
+  /** One nested treatment or lab of a packet or complex. */
+  item: '— {name}: {visitDate}, {status}\n',
+  /** Between two rendered guests, bills, treatments… */
+  separator: '\n',
+} as const;
+export type Templates = { -readonly [K in keyof typeof DEFAULT_TEMPLATES]: string };
+
+const ipv4Cidr = z
+  .string()
+  .regex(/^(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})(\/(\d|[12]\d|3[0-2]))?$/, 'an IPv4 address or CIDR block (a.b.c.d or a.b.c.d/n)')
+  .refine(
+    (s) =>
+      s
+        .split('/')[0]!
+        .split('.')
+        .every((o) => Number(o) <= 255),
+    'octets are 0–255',
+  );
+
+const placeSchema = z.object({ pipelineId: z.number().int().positive(), statusId: z.number().int().positive() }).strict();
+
+export const rdeskAccountSchema = z
+  .object({
+    /** The configured account (`accounts[].id`) the pushes write to. */
+    account: z.string().min(1),
+    /**
+     * The secret path token of this account's RDESK URLs, `/zdrav/booked/{token}` and
+     * `/zdrav/mc/{token}` (a reference; compared in constant time by the worker). Two RDESK
+     * accounts must use different secrets.
+     */
+    token: secretRefSchema,
+    /** Source IPs allowed (IPv4 / CIDR); absent = any. A push from elsewhere is parked `ip-not-allowed`. */
+    allowIps: z.array(ipv4Cidr).min(1).optional(),
+    /** The zone `YYYY-MM-DD` dates are read in (IANA). */
+    timeZone: z
+      .string()
+      .default('Europe/Moscow')
+      .refine((tz) => {
+        try {
+          new Intl.DateTimeFormat('en-US', { timeZone: tz });
+          return true;
+        } catch {
+          return false;
+        }
+      }, 'an IANA time zone, e.g. Europe/Moscow'),
+    fields: z
+      .object({
+        booked: z.partialRecord(z.enum(BOOKED_KEYS), fieldTargetSchema).default({}),
+        mc: z.partialRecord(z.enum(MC_KEYS), fieldTargetSchema).default({}),
+      })
+      .strict()
+      .default({ booked: {}, mc: {} }),
+    statusLabels: z.partialRecord(z.enum(STATUS_CODES), z.string().min(1)).default({}),
+    itemStatusLabels: z.record(z.string(), z.string().min(1)).default({}),
+    templates: z
+      .partialRecord(z.enum(Object.keys(DEFAULT_TEMPLATES) as [keyof Templates, ...Array<keyof Templates>]), z.string())
+      .default({}),
+    /** No lead with the push's lead_id: park `lead-not-found` (default) or create it here. */
+    leadNotFound: z
+      .discriminatedUnion('action', [
+        z.object({ action: z.literal('park') }).strict(),
+        placeSchema.extend({ action: z.literal('create') }).strict(),
+      ])
+      .default({ action: 'park' }),
+    /**
+     * mock-lead-id mode (a test account fed with production lead ids): lead_id N is the lead named
+     * exactly `ID_N`, created here when missing.
+     */
+    mockLeadId: placeSchema.partial().strict().optional(),
+    /** How long a lead read from amoCRM is trusted without a new read (seconds). */
+    leadCacheSeconds: z.number().int().min(0).max(3600).default(60),
+  })
+  .strict();
+export type RdeskAccountConfig = z.output<typeof rdeskAccountSchema>;
+
+export const rdeskSchema = z
+  .object({ accounts: z.array(rdeskAccountSchema).min(1) })
+  .strict()
+  .superRefine((c, ctx) => {
+    const seen = new Map<string, number>();
+    c.accounts.forEach((a, i) => {
+      const prev = seen.get(a.token.secret);
+      if (prev !== undefined)
+        ctx.addIssue({ code: 'custom', path: ['accounts', i, 'token'], message: `rdesk.accounts[${prev}] already uses this token secret` });
+      seen.set(a.token.secret, i);
+    });
+  });
+export type RdeskConfig = z.output<typeof rdeskSchema>;
+
+export function statusLabel(cfg: RdeskAccountConfig, code: BookingStatus): string {
+  return cfg.statusLabels[code] ?? DEFAULT_STATUS_LABELS[code];
+}
+
+export function templatesOf(cfg: RdeskAccountConfig): Templates {
+  return { ...DEFAULT_TEMPLATES, ...cfg.templates };
+}
