@@ -17,6 +17,7 @@
  */
 import { z } from 'zod';
 import { idSchema } from '../routes.ts';
+import { rulesSchema } from '../rules/config.ts';
 
 /** amoCRM/Kommo top-level domains an account lives under (the part after the subdomain). */
 export const AMO_DOMAINS = ['amocrm.ru', 'amocrm.com', 'kommo.com'] as const;
@@ -153,6 +154,8 @@ export const configSchema = z
     oauth: oauthSchema.default({ refererAllowList: DEFAULT_REFERER_ALLOW_LIST, allowStatelessInstall: false, stateTtlSeconds: 3600 }),
     mirror: mirrorSchema.optional(),
     events: eventsSchema.default({ publish: true }),
+    /** Declarative amoCRM automations (lib/rules/README.md); names are resolved against the pulled dictionaries. */
+    rules: rulesSchema.optional(),
   })
   .strict()
   .superRefine((c, ctx) => {
@@ -190,6 +193,14 @@ export const configSchema = z
           message: `account "${other}" already uses hookToken secret "${a.hookToken.secret}"`,
         });
       else tokenSecrets.set(a.hookToken.secret, a.id);
+    });
+    const accountIds = new Set(c.accounts.map((a) => a.id));
+    c.rules?.list.forEach((r, i) => {
+      if (!accountIds.has(r.account))
+        ctx.addIssue({ code: 'custom', path: ['rules', 'list', i, 'account'], message: `unknown account "${r.account}"` });
+    });
+    Object.keys(c.rules?.accounts ?? {}).forEach((a) => {
+      if (!accountIds.has(a)) ctx.addIssue({ code: 'custom', path: ['rules', 'accounts', a], message: `unknown account "${a}"` });
     });
     const integrations = new Set(c.integrations.map((i) => i.id));
     const hosts = new Set<string>();
