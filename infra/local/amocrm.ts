@@ -29,6 +29,10 @@ import { RecordingBus, type BusEvent } from '../../lib/events/bus.ts';
 import { FlowRegistry, RecordingMetrics, type MirrorSender } from '../../lib/ingest/index.ts';
 import { createDynamoIdempotency } from '../../lib/store/idempotency.ts';
 import { DynamoTokenStore } from '../../lib/store/token-store.ts';
+import { DynamoRulesState } from '../../lib/store/rules-state.ts';
+import { pullSchema, type AccountSchema as AccountDictionary } from '../../lib/amocrm/client/schema.ts';
+import { AccountSchema } from '../../lib/amocrm/client/schema.ts';
+import { loadRules, registerRules, type CompiledRules, type RulesConfigInput } from '../../lib/rules/index.ts';
 import type { WorkerIngestDeps } from '../../lib/aws/worker-runtime.ts';
 import type { LocalLog } from './log.ts';
 import type { LocalService } from './runner.ts';
@@ -92,6 +96,12 @@ export interface LocalAmoOptions {
   autoConnect?: boolean;
   /** Subscribe the sandbox account's webhooks to our hook route (default true). */
   subscribe?: boolean;
+  /**
+   * Rules merged into the generated (sandbox) config. In sandbox mode their names are resolved
+   * against the dictionary pulled from the sandbox at connect; with `--no-sandbox` against the
+   * dictionary files (schema/<account>.json), at start.
+   */
+  rules?: RulesConfigInput;
 }
 
 export class LocalAmoError extends Error {
@@ -195,7 +205,13 @@ export function reachableUrl(url: string): string {
   return u.toString().replace(/\/+$/, '');
 }
 
-export function sandboxConfigInput(a: { clientId: string; runnerUrl: string; sandbox: Sandbox; mirror?: MirrorConfig }): ConfigInput {
+export function sandboxConfigInput(a: {
+  clientId: string;
+  runnerUrl: string;
+  sandbox: Sandbox;
+  mirror?: MirrorConfig;
+  rules?: RulesConfigInput;
+}): ConfigInput {
   return {
     integrations: [
       {
@@ -220,6 +236,7 @@ export function sandboxConfigInput(a: { clientId: string; runnerUrl: string; san
     oauth: { refererAllowList: [...DEFAULT_REFERER_ALLOW_LIST, a.sandbox.accountHost] },
     events: { publish: true },
     ...(a.mirror ? { mirror: a.mirror } : {}),
+    ...(a.rules ? { rules: a.rules } : {}),
   };
 }
 
@@ -264,6 +281,7 @@ export function prepareLocalAmo(
   let amo: LocalAmo | undefined;
   let hookDestination: string | undefined;
   let store: { doc: DynamoDBDocumentClient; tableName: string } | undefined;
+  let rulesCompiled: CompiledRules | undefined;
   const services: LocalService[] = [];
   if (sandboxOpts) {
     services.push({
@@ -312,6 +330,25 @@ export function prepareLocalAmo(
     return out;
   };
 
+  /** Registers the rules as flows of the worker, with the client and the state on the local table. */
+  const registerLocalRules = (compiled: CompiledRules): void => {
+    if (!amo || !store) return;
+    const runtime = createAmoClientRuntime({
+      config: amo.config,
+      oauth: amo.oauth.provider,
+      ...store,
+      metrics: amo.metrics,
+      log: env.log.pipeline('amocrm'),
+    });
+    registerRules(amo.flows, {
+      rules: compiled,
+      client: (a) => runtime.clientFor(a.id),
+      state: new DynamoRulesState(store),
+      metrics: amo.metrics,
+    });
+    env.log.line('rules', `${compiled.rules.length} rule(s) registered`, { rules: compiled.rules.map((r) => r.id).join(',') });
+  };
+
   return {
     services,
 
@@ -323,7 +360,13 @@ export function prepareLocalAmo(
       if (sandbox) {
         const gen = sandboxSecrets(env.dataDir);
         config = parseConfig(
-          sandboxConfigInput({ clientId: gen.clientId, runnerUrl, sandbox, ...(opts.mirror ? { mirror: opts.mirror } : {}) }),
+          sandboxConfigInput({
+            clientId: gen.clientId,
+            runnerUrl,
+            sandbox,
+            ...(opts.mirror ? { mirror: opts.mirror } : {}),
+            ...(opts.rules ? { rules: opts.rules } : {}),
+          }),
           'the generated sandbox config',
         );
         secrets = staticSecretSource({ ...gen.values, ...opts.extraSecrets });
@@ -343,6 +386,8 @@ export function prepareLocalAmo(
         const file = opts.configFile ?? process.env.AMO_CONFIG_FILE ?? 'amo.config.json';
         if (!existsSync(file)) throw new LocalAmoError(`--no-sandbox needs a config: ${resolve(file)} does not exist (pass --config FILE)`);
         config = loadConfigFile(file);
+        // Names in the rules must resolve against the dictionary files before anything runs.
+        rulesCompiled = loadRules(config, { baseDir: dirname(resolve(file)) });
         secrets = localSecretSource({ file: opts.secretsFile ?? join(env.dataDir ?? '.local', SECRETS_FILE) });
         files = undefined;
       }
@@ -381,11 +426,13 @@ export function prepareLocalAmo(
       };
       if (sandbox) hookDestination = await hookUrl(SANDBOX_ACCOUNT);
       store = { doc, tableName };
+      if (rulesCompiled) registerLocalRules(rulesCompiled);
       return { amo, ingest };
     },
 
     async connect() {
       if (!amo || !sandbox || !hookDestination) return { connected: 'skipped', subscribed: false };
+      const connectedAmo = amo;
       const { oauth } = amo;
       let connected: 'already' | 'now' = 'already';
       if (opts.autoConnect !== false && !(await tokenWorks(amo, sandbox))) {
@@ -410,6 +457,20 @@ export function prepareLocalAmo(
           });
         }
         subscribed = true;
+      }
+      if (connectedAmo.config.rules?.list.length) {
+        // The sandbox is fresh every start: its dictionary is pulled now and the rules resolved against it.
+        const runtime = createAmoClientRuntime({
+          config: connectedAmo.config,
+          oauth: connectedAmo.oauth.provider,
+          ...store!,
+          mode: 'await',
+        });
+        const given = new Map<string, AccountDictionary>([
+          [SANDBOX_ACCOUNT, AccountSchema.from(await pullSchema(runtime.clientFor(SANDBOX_ACCOUNT)))],
+        ]);
+        const compiled = loadRules(connectedAmo.config, { given });
+        if (compiled) registerLocalRules(compiled);
       }
       return { connected, subscribed };
     },

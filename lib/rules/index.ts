@@ -7,3 +7,4 @@ export * from './template.ts';
 export * from './state.ts';
 export * from './writer.ts';
 export * from './flow.ts';
+export * from './load.ts';

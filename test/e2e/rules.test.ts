@@ -1,0 +1,73 @@
+/**
+ * The rules engine end to end through the connected local world: the sandbox moves a deal → its
+ * webhook → our hook route → SQS → the worker → the rule's flow → amoCRM (the sandbox) — real
+ * sockets, the real sandbox (which also sends the webhooks our own writes cause), fauxqs,
+ * dynalite. Requests are counted by the sandbox's own counters.
+ */
+import { describe, expect, it } from 'vitest';
+import type { RulesConfigInput } from '../../lib/rules/config.ts';
+import { startWorld, useWorlds, waitFor, type World } from './support.ts';
+
+useWorlds();
+
+/** AmoWebhookHandler's sample rule in our config: stage → task of a type, with a text, due in 900 s, for the lead's responsible. */
+const SAMPLE: RulesConfigInput = {
+  list: [
+    {
+      id: 'booked-call',
+      account: 'local',
+      when: { lead: 'status', to: 'Продажи / Записан на приём' },
+      then: [
+        {
+          task: { type: 'Связаться', text: 'Подтвердить запись: {{name}} ({{field:Источник}})', due: { in: 900 }, responsible: 'current' },
+        },
+      ],
+    },
+  ],
+};
+
+const restCalls = (w: World, f: { method?: string; route?: string } = {}) =>
+  w.sandbox.admin
+    .counters()
+    .requests.filter((r) => r.route.startsWith('/api/v4/') && (!f.method || r.method === f.method) && (!f.route || r.route === f.route))
+    .reduce((n, r) => n + r.count, 0);
+
+describe('rules through the local runner and the sandbox', () => {
+  it('the AmoWebhookHandler sample: a stage move → one task with the type, text, due time (event + 900 s) and responsible; the echoes change nothing', async () => {
+    const w = await startWorld({ amocrm: { rules: SAMPLE } });
+    await waitFor(() => w.lines.some((l) => l.includes('1 rule(s) registered')), 'the rules registered');
+    const before = Math.floor(Date.now() / 1000);
+    await w.sandbox.admin.moveLead({ leadId: 8001, statusId: 50012 });
+    const task = await waitFor(() => w.sandbox.admin.entities('tasks').find((t) => t.entity_id === 8001), 'the task');
+    const after = Math.floor(Date.now() / 1000);
+    expect(task).toMatchObject({
+      task_type_id: 1,
+      text: 'Подтвердить запись: Заявка с сайта (Сайт)',
+      entity_type: 'leads',
+      responsible_user_id: 1002,
+    });
+    expect(task.complete_till as number).toBeGreaterThanOrEqual(before + 900);
+    expect(task.complete_till as number).toBeLessThanOrEqual(after + 900);
+    expect(restCalls(w, { method: 'POST', route: '/api/v4/tasks' })).toBe(1);
+    // The task's own add_task webhook (and a redelivery of the move) create nothing more.
+    await w.sandbox.admin.flushWebhooks();
+    await new Promise((r) => setTimeout(r, 2500));
+    expect(w.sandbox.admin.entities('tasks').filter((t) => t.entity_id === 8001)).toHaveLength(1);
+  });
+
+  it('no matching rule → not a single amoCRM call', async () => {
+    const w = await startWorld({ amocrm: { rules: SAMPLE } });
+    await waitFor(() => w.lines.some((l) => l.includes('1 rule(s) registered')), 'the rules registered');
+    const calls = restCalls(w);
+    await w.sandbox.admin.moveLead({ leadId: 8002, statusId: 50013 });
+    await waitFor(() => w.amo.bus.events.find((e) => e.detailType === 'amocrm.lead.status'), 'the lead.status event');
+    await waitFor(
+      () => w.lines.some((l) => /message .*outcome=ok/.test(l) || l.includes('outcome: ok') || l.includes('"outcome":"ok"')),
+      'the message done',
+      5000,
+    ).catch(() => undefined);
+    await new Promise((r) => setTimeout(r, 1500));
+    expect(restCalls(w) - calls).toBe(0);
+    expect(w.sandbox.admin.entities('tasks')).toHaveLength(0);
+  });
+});
