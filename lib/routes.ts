@@ -73,6 +73,8 @@ const queueSchema = z
     batchSize: z.number().int().min(1).max(10_000),
     /** Seconds SQS waits to fill a batch (standard queues only). */
     batchingWindowSeconds: z.number().int().min(0).max(300).default(0),
+    /** Records of one batch the worker processes at once (standard queues; default 10). */
+    concurrency: z.number().int().min(1).max(1_000).optional(),
     /** Failed tries (outcome *retry*) before the worker parks a message in the DLQ. */
     maxAttempts: z.number().int().min(1).max(50),
     /** Must cover the consumer's timeout (AWS requires visibility ≥ function timeout). */
@@ -269,8 +271,11 @@ export const routeTable: RouteTable = defineRouteTable({
     {
       id: 'amocrm-hooks',
       description: 'amoCRM account webhooks awaiting parsing and the flows',
-      batchSize: 25,
+      // The whole batch at once: the rules' writes of every message meet in the batch writer
+      // (lib/rules/writer.ts), so one batch of stage moves makes ⌈tasks / 50⌉ task requests.
+      batchSize: 200,
       batchingWindowSeconds: 1,
+      concurrency: 200,
       maxAttempts: 5,
       visibilityTimeoutSeconds: 180,
       consumer: 'worker',

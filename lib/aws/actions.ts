@@ -19,7 +19,7 @@ import type { Log } from '../common/log.ts';
 import { safeErrorDescription } from '../common/errors.ts';
 
 /** A queue as the worker knows it: its endpoints (QUEUES) plus its policy from the route table. */
-export type QueueTarget = Pick<QueueDef, 'id' | 'fifo' | 'maxAttempts' | 'retentionDays'> & QueueEndpoint;
+export type QueueTarget = Pick<QueueDef, 'id' | 'fifo' | 'maxAttempts' | 'retentionDays' | 'concurrency'> & QueueEndpoint;
 
 export interface ActionDeps {
   sqs: SQSClient;

@@ -161,7 +161,7 @@ export function createBatchHandler(deps: BatchDeps): BatchHandler {
         );
         failed.push(...bad.map((r) => r.messageId));
       } else {
-        const results = await mapLimit(records, concurrency, (r) => handleRecord(r, target));
+        const results = await mapLimit(records, target.concurrency ?? concurrency, (r) => handleRecord(r, target));
         records.forEach((r, i) => {
           if (!results[i]) failed.push(r.messageId);
         });

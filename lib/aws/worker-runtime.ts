@@ -96,6 +96,7 @@ export function workerTargets(table: RouteTable, queues: QueuesConfig): { target
       fifo: q.fifo,
       maxAttempts: q.maxAttempts,
       retentionDays: q.retentionDays,
+      ...(q.concurrency !== undefined ? { concurrency: q.concurrency } : {}),
     };
   });
   return { targets, routes: table.routes };

@@ -70,4 +70,22 @@ describe('rules through the local runner and the sandbox', () => {
     expect(restCalls(w) - calls).toBe(0);
     expect(w.sandbox.admin.entities('tasks')).toHaveLength(0);
   });
+
+  it('500 stage moves in a burst → 500 tasks in at most 12 task requests', async () => {
+    const w = await startWorld({ amocrm: { rules: SAMPLE } });
+    await waitFor(() => w.lines.some((l) => l.includes('1 rule(s) registered')), 'the rules registered');
+    const { leads } = w.sandbox.admin.seed({
+      leads: Array.from({ length: 500 }, (_, i) => ({ name: `Лид ${i}`, status_id: 50011, pipeline_id: 5001, responsible_user_id: 1003 })),
+    }) as { leads: number[] };
+    expect(leads).toHaveLength(500);
+    await Promise.all(leads.map((id) => w.sandbox.admin.moveLead({ leadId: id, statusId: 50012 })));
+    await waitFor(() => w.sandbox.admin.entities('tasks').length >= 500 || undefined, '500 tasks', 120_000, 200);
+    await new Promise((r) => setTimeout(r, 1500));
+    const tasks = w.sandbox.admin.entities('tasks');
+    expect(tasks).toHaveLength(500);
+    expect(new Set(tasks.map((t) => t.entity_id)).size).toBe(500);
+    const taskRequests = restCalls(w, { method: 'POST', route: '/api/v4/tasks' });
+    console.log(`500 moves: ${taskRequests} task requests, ${restCalls(w)} REST calls in all`);
+    expect(taskRequests).toBeLessThanOrEqual(12);
+  }, 180_000);
 });
