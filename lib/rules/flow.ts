@@ -2,7 +2,7 @@
  * The rules engine as flows of the flow registry (lib/ingest/flows.ts): one flow per rule, named
  * `rule-<id>`, so each (event, rule) is its own idempotency step (`<event key>#flow:rule-<id>`).
  *
- * Per event and rule: match (pure; no match → no call at all) → skip the echo of our own write →
+ * Per event and rule: match (pure; no match → no call at all) → skip the echo of this rule's own write →
  * count a hop for the entity (over the limit → stop, log, count `RulesHopLimit`) → plan (pure;
  * only values that differ from the event) → write through the batch writer, with markers derived
  * from the step key so a retried step re-checks instead of posting twice.
@@ -35,7 +35,9 @@ export const ATTEMPT_TTL_SECONDS = 3 * 86_400;
 
 export const flowNameOf = (rule: Pick<CompiledRule, 'id'>): string => `rule-${rule.id}`;
 
-const echoKey = (account: string, entity: string, id: number, updatedAt: number) => `echo:${account}:${entity}:${id}:${updatedAt}`;
+/** The echo of one rule's write: the same rule ignores it; other rules may chain on it (a cycle meets the hop limit). */
+const echoKey = (rule: string, account: string, entity: string, id: number, updatedAt: number) =>
+  `echo:${account}:${rule}:${entity}:${id}:${updatedAt}`;
 
 /** A marker (request_id) per written item, the same on every retry of the step. */
 export function stepMarker(stepKey: string, i: number): string {
@@ -62,7 +64,7 @@ export async function runRule(
   const account = ctx.account.id;
   const now = ctx.now();
   const updatedAt = (e.data as { updated_at?: number }).updated_at;
-  if (typeof updatedAt === 'number' && (await deps.state.has(echoKey(account, e.entity, e.data.id, updatedAt), now))) {
+  if (typeof updatedAt === 'number' && (await deps.state.has(echoKey(rule.id, account, e.entity, e.data.id, updatedAt), now))) {
     ctx.log.debug('rules: echo of our own write skipped', { account, rule: rule.id, entity: e.entity, entityId: e.data.id });
     return;
   }
@@ -96,7 +98,7 @@ export async function runRule(
   };
   const result = await writer.write(account, deps.client(ctx.account), set);
   const echoed = result.updatedAt.get(`${e.entity}:${e.data.id}`);
-  if (echoed !== undefined) await deps.state.remember(echoKey(account, e.entity, e.data.id, echoed), ECHO_TTL_SECONDS, now);
+  if (echoed !== undefined) await deps.state.remember(echoKey(rule.id, account, e.entity, e.data.id, echoed), ECHO_TTL_SECONDS, now);
   ctx.log.info('rules: fired', {
     account,
     rule: rule.id,

@@ -88,4 +88,62 @@ describe('rules through the local runner and the sandbox', () => {
     console.log(`500 moves: ${taskRequests} task requests, ${restCalls(w)} REST calls in all`);
     expect(taskRequests).toBeLessThanOrEqual(12);
   }, 180_000);
+
+  it('no loops: the update webhook our own PATCH causes does not fire the rule again (the sandbox sends it, as amoCRM does)', async () => {
+    const rules: RulesConfigInput = {
+      list: [
+        {
+          id: 'stamp',
+          account: 'local',
+          when: { lead: 'updated' },
+          if: { pipeline: ['Продажи'] },
+          then: [{ setFields: { Комментарий: 'обновлено: {{status}}' } }, { note: { text: 'правило stamp: {{name}}' } }],
+        },
+      ],
+    };
+    const w = await startWorld({ amocrm: { rules } });
+    await waitFor(() => w.lines.some((l) => l.includes('1 rule(s) registered')), 'the rules registered');
+    await w.sandbox.admin.moveLead({ leadId: 8002, statusId: 50013 });
+    await waitFor(() => restCalls(w, { method: 'PATCH', route: '/api/v4/leads' }) || undefined, 'the PATCH');
+    // Our PATCH makes the sandbox send update_lead (and the note, note_lead): let them all go through.
+    await w.sandbox.admin.flushWebhooks();
+    await waitFor(() => w.sandbox.admin.webhookDeliveries().length >= 3 || undefined, 'the echoes delivered');
+    await new Promise((r) => setTimeout(r, 2500));
+    expect(w.sandbox.admin.lead(8002)).toMatchObject({
+      custom_fields_values: expect.arrayContaining([expect.objectContaining({ field_id: 7004, values: [{ value: 'обновлено: Пришёл' }] })]),
+    });
+    expect(restCalls(w, { method: 'PATCH', route: '/api/v4/leads' })).toBe(1);
+    const notePosts = w.sandbox.admin.counters().requests.filter((r) => r.method === 'POST' && r.route.includes('notes'));
+    expect(notePosts.reduce((n, r) => n + r.count, 0)).toBe(1);
+    expect(w.sandbox.admin.webhookDeliveries().length).toBeGreaterThanOrEqual(3); // the move, our PATCH's update, our note
+  });
+
+  it('a cycle between two rules stops at the per-lead hop limit, logged and counted', async () => {
+    const rules: RulesConfigInput = {
+      hopLimit: 4,
+      list: [
+        {
+          id: 'ping',
+          account: 'local',
+          when: { lead: 'updated' },
+          if: { tags: { all: ['сайт'] } },
+          then: [{ removeTags: ['сайт'] }, { addTags: ['повторный'] }],
+        },
+        {
+          id: 'pong',
+          account: 'local',
+          when: { lead: 'updated' },
+          if: { tags: { all: ['повторный'] } },
+          then: [{ removeTags: ['повторный'] }, { addTags: ['сайт'] }],
+        },
+      ],
+    };
+    const w = await startWorld({ amocrm: { rules } });
+    await waitFor(() => w.lines.some((l) => l.includes('2 rule(s) registered')), 'the rules registered');
+    await w.sandbox.admin.moveLead({ leadId: 8001, statusId: 50012 });
+    await waitFor(() => w.lines.find((l) => l.includes('rules: hop limit')), 'the hop limit', 30_000);
+    await new Promise((r) => setTimeout(r, 2500));
+    expect(restCalls(w, { method: 'PATCH', route: '/api/v4/leads' })).toBe(4);
+    expect(w.amo.metrics.total('RulesHopLimit', { account: 'local' })).toBe(1);
+  }, 60_000);
 });
