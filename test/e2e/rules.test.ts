@@ -146,4 +146,24 @@ describe('rules through the local runner and the sandbox', () => {
     expect(restCalls(w, { method: 'PATCH', route: '/api/v4/leads' })).toBe(4);
     expect(w.amo.metrics.total('RulesHopLimit', { account: 'local' })).toBe(1);
   }, 60_000);
+
+  it('exactly once: a lost answer on the task POST and the same webhook delivered three times still give one task', async () => {
+    const w = await startWorld({ amocrm: { rules: SAMPLE } });
+    await waitFor(() => w.lines.some((l) => l.includes('1 rule(s) registered')), 'the rules registered');
+    // amoCRM creates the task, then the connection breaks before we see the answer.
+    w.sandbox.admin.setFaults([{ path: '/api/v4/tasks', method: 'POST', lostAnswerRate: 1, lostAnswer: 'drop', times: 1 }]);
+    await w.sandbox.admin.moveLead({ leadId: 8001, statusId: 50012 });
+    await waitFor(() => w.sandbox.admin.entities('tasks').find((t) => t.entity_id === 8001), 'the task', 60_000);
+    const move = w.sent.hooks().find((h) => h.body.toString().includes('status'));
+    expect(move).toBeDefined();
+    // The same delivery twice more, byte for byte (amoCRM's redelivery sends the same body).
+    for (let i = 0; i < 2; i++) {
+      const res = await fetch(move!.url, { method: 'POST', headers: move!.headers, body: move!.body });
+      expect(res.status).toBe(200);
+    }
+    await new Promise((r) => setTimeout(r, 4000));
+    const counted = w.sandbox.admin.counters().requests.filter((r) => r.method === 'POST' && r.route === '/api/v4/tasks');
+    expect(counted.find((r) => r.status === 'dropped')?.count).toBe(1);
+    expect(w.sandbox.admin.entities('tasks').filter((t) => t.entity_id === 8001)).toHaveLength(1);
+  }, 90_000);
 });
