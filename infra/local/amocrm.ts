@@ -387,7 +387,7 @@ export function prepareLocalAmo(
         if (!existsSync(file)) throw new LocalAmoError(`--no-sandbox needs a config: ${resolve(file)} does not exist (pass --config FILE)`);
         config = loadConfigFile(file);
         // Names in the rules must resolve against the dictionary files before anything runs.
-        rulesCompiled = loadRules(config, { baseDir: dirname(resolve(file)) });
+        rulesCompiled = loadRules(config);
         secrets = localSecretSource({ file: opts.secretsFile ?? join(env.dataDir ?? '.local', SECRETS_FILE) });
         files = undefined;
       }
