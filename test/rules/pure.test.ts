@@ -266,3 +266,77 @@ describe('planning', () => {
     expect(dueAt({ kind: 'in', seconds: 900 }, t, 'UTC')).toBe(t / 1000 + 900);
   });
 });
+
+describe('contacts and responsibles', () => {
+  it('a contact rule: contact.update with a field condition plans a note and a PATCH of the contact', () => {
+    const dict = {
+      ...DICT,
+      customFields: { ...DICT.customFields, contacts: [{ id: 7101, name: 'Город', type: 'text', code: null, enums: null }] },
+    };
+    const c = compile(
+      {
+        list: [
+          {
+            id: 'city',
+            account: 'local',
+            when: { contact: 'updated' },
+            if: { fields: [{ field: 'Город', contains: 'моск' }] },
+            then: [{ setFields: { Город: 'Москва' } }, { note: { text: 'город: {{field:Город}}' } }],
+          },
+        ],
+      },
+      dict,
+    );
+    const ev = {
+      ...leadEvent('update', { id: 9001 }),
+      kind: 'contact.update',
+      entity: 'contact',
+      data: { id: 9001, type: 'contact', custom_fields_values: [{ field_id: 7101, values: [{ value: 'г. Москва' }] }] },
+    } as unknown as WebhookEvent;
+    const [rule] = matchRules(c.rules, 'local', ev);
+    expect(rule?.id).toBe('city');
+    const p = planRule(rule!, ev.data as never, { eventTime: 0, schema: AccountSchema.from(dict), timeZone: 'UTC' });
+    expect(p.patch).toEqual({ id: 9001, custom_fields_values: [{ field_id: 7101, values: [{ value: 'Москва' }] }] });
+    expect(p.notes).toEqual([{ entity_id: 9001, note_type: 'common', params: { text: 'город: г. Москва' } }]);
+  });
+
+  it("responsible 'pipeline' takes the configured user of the lead's pipeline, a fixed user by name", () => {
+    const c = compile({
+      accounts: { local: { pipelineResponsible: { Повторные: 'Вера Звонкова' } } },
+      list: [
+        {
+          id: 'p',
+          account: 'local',
+          when: { lead: 'added' },
+          then: [{ task: { type: 2, text: 'x', due: { in: 60 }, responsible: 'pipeline' } }],
+        },
+        {
+          id: 'u',
+          account: 'local',
+          when: { lead: 'added' },
+          then: [{ task: { type: 'Встреча', text: 'x', due: { in: 60 }, responsible: { user: 'anna@example.test' } } }],
+        },
+      ],
+    });
+    const ctx = { eventTime: 0, schema, timeZone: 'UTC' };
+    expect(planRule(c.rules[0]!, { id: 1, pipeline_id: 5002, responsible_user_id: 1002 }, ctx).tasks[0]!.task.responsible_user_id).toBe(
+      1003,
+    );
+    expect(planRule(c.rules[0]!, { id: 1, pipeline_id: 5001, responsible_user_id: 1002 }, ctx).tasks[0]!.task.responsible_user_id).toBe(
+      1002,
+    );
+    expect(planRule(c.rules[1]!, { id: 1, responsible_user_id: 1002 }, ctx).tasks[0]!.task.responsible_user_id).toBe(1001);
+    expect(() =>
+      compile({
+        list: [
+          {
+            id: 'p',
+            account: 'local',
+            when: { lead: 'added' },
+            then: [{ task: { type: 2, text: 'x', due: { in: 60 }, responsible: 'pipeline' } }],
+          },
+        ],
+      }),
+    ).toThrow(/responsible "pipeline" needs rules\.accounts\.local\.pipelineResponsible/);
+  });
+});
