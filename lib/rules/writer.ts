@@ -34,10 +34,18 @@ interface Pending {
 
 /** assumed: the messages of one batch reach their writes within a few tens of ms of each other. */
 export const DEFAULT_LINGER_MS = 30;
+/** A steady stream of writes still goes out this long after the first one waiting (assumed). */
+export const DEFAULT_MAX_WAIT_MS = 1_000;
 
 export class BatchWriter {
-  private readonly queues = new Map<string, { client: AmoClientForAccount; pending: Pending[]; timer?: NodeJS.Timeout }>();
-  constructor(private readonly lingerMs = DEFAULT_LINGER_MS) {}
+  private readonly queues = new Map<
+    string,
+    { client: AmoClientForAccount; pending: Pending[]; timer?: NodeJS.Timeout; firstAt?: number }
+  >();
+  constructor(
+    private readonly lingerMs = DEFAULT_LINGER_MS,
+    private readonly maxWaitMs = DEFAULT_MAX_WAIT_MS,
+  ) {}
 
   /** Queue `set` for `account` (our id) and wait until it is written. */
   write(account: string, client: AmoClientForAccount, set: WriteSet): Promise<WriteResult> {
@@ -49,9 +57,13 @@ export class BatchWriter {
     const queue = q;
     return new Promise<WriteResult>((resolve, reject) => {
       queue.pending.push({ set, resolve, reject });
-      // Each new write restarts the linger: flush once the batch has gone quiet.
+      // Each new write restarts the linger (flush once the batch has gone quiet), but never past
+      // maxWaitMs after the first waiting write.
+      const now = Date.now();
+      queue.firstAt ??= now;
       if (queue.timer) clearTimeout(queue.timer);
-      queue.timer = setTimeout(() => void this.flush(account), this.lingerMs);
+      const wait = Math.max(0, Math.min(this.lingerMs, queue.firstAt + this.maxWaitMs - now));
+      queue.timer = setTimeout(() => void this.flush(account), wait);
     });
   }
 
@@ -60,6 +72,7 @@ export class BatchWriter {
     if (!q) return;
     const batch = q.pending.splice(0);
     delete q.timer;
+    delete q.firstAt;
     if (!batch.length) return;
     const c = q.client;
     const all = <T>(f: (s: WriteSet) => T[]) => batch.flatMap((p) => f(p.set));

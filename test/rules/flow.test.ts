@@ -131,4 +131,33 @@ describe('the rule flow', () => {
     const picks = await Promise.all(Array.from({ length: 9 }, () => s.nextRoundRobin('list', 3)));
     expect(picks.sort()).toEqual([0, 0, 0, 1, 1, 1, 2, 2, 2]);
   });
+
+  it('the batch writer: writes arriving together go out in one request; a steady stream still flushes by the max wait', async () => {
+    const { client } = fastClient(sb);
+    const api = client.forAccount({ clientId: 'client-test', accountKey: 'acc1' });
+    const task = (i: number) => ({
+      tasks: [{ text: `t${i}`, complete_till: 1_900_000_000, entity_id: 8001, entity_type: 'leads' as const, task_type_id: 1 }],
+      taskMarkers: [`m${i}`],
+      checkFirst: false,
+      leadPatches: [],
+      contactPatches: [],
+      notes: [],
+    });
+    const together = new BatchWriter(20, 1_000);
+    await Promise.all([0, 1, 2, 3, 4].map((i) => together.write('local', api, task(i))));
+    expect(sb.admin.count({ method: 'POST', route: '/api/v4/tasks' })).toBe(1);
+    // One write every 15 ms with a 20 ms linger would never go quiet: the 100 ms max wait flushes anyway.
+    const stream = new BatchWriter(20, 100);
+    const started = Date.now();
+    const first = stream.write('local', api, task(10)).then(() => Date.now() - started);
+    const more: Array<Promise<unknown>> = [];
+    for (let i = 11; i < 30; i++) {
+      await new Promise((r) => setTimeout(r, 15));
+      more.push(stream.write('local', api, task(i)));
+    }
+    expect(await first).toBeLessThan(250);
+    await Promise.all(more);
+    expect(sb.admin.entities('tasks')).toHaveLength(25);
+    expect(sb.admin.count({ method: 'POST', route: '/api/v4/tasks' })).toBeGreaterThan(2);
+  });
 });
