@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { DICT } from '../rules/support.ts';
 import { cli } from './support.ts';
+import { fixtureBytes } from '../support/fixtures.ts';
 
 function files(rules: unknown[]): { config: string; dir: string } {
   const dir = mkdtempSync(join(tmpdir(), 'rules-cli-'));
@@ -68,5 +69,16 @@ describe('amo-gateway rules', () => {
     const miss = join(dir, 'miss.json');
     writeFileSync(miss, JSON.stringify({ kind: 'lead.status', data: { id: 8002, status_id: 50013, pipeline_id: 5001 } }));
     expect((await cli(['rules', 'explain', miss, '--config', config], {})).text).toContain('no rule fires (no amoCRM call)');
+  });
+
+  it('explain reads a webhook body as amoCRM posts it (form-encoded)', async () => {
+    const { config } = files([SAMPLE]);
+    const body = fixtureBytes('amocrm-webhooks/webhook-01-status_lead.txt');
+    const { dir } = files([]);
+    const file = join(dir, 'hook.txt');
+    writeFileSync(file, body);
+    const r = await cli(['rules', 'explain', file, '--config', config, '--account', 'local'], {});
+    expect(r.code).toBe(0);
+    expect(r.text).toMatch(/^lead\.status #\d+ \[local\]: no rule fires \(no amoCRM call\)$/m);
   });
 });
