@@ -6,9 +6,15 @@
  */
 import { describe, expect, it } from 'vitest';
 import type { RulesConfigInput } from '../../lib/rules/config.ts';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach } from 'vitest';
+import { exited, killStarted, startMain } from '../support/npm-start.ts';
 import { startWorld, useWorlds, waitFor, type World } from './support.ts';
 
 useWorlds();
+afterEach(killStarted);
 
 /** AmoWebhookHandler's sample rule in our config: stage → task of a type, with a text, due in 900 s, for the lead's responsible. */
 const SAMPLE: RulesConfigInput = {
@@ -166,4 +172,22 @@ describe('rules through the local runner and the sandbox', () => {
     expect(counted.find((r) => r.status === 'dropped')?.count).toBe(1);
     expect(w.sandbox.admin.entities('tasks').filter((t) => t.entity_id === 8001)).toHaveLength(1);
   }, 90_000);
+
+  it('a rule naming a status the sandbox does not have stops the start, with the rule path and the candidates', async () => {
+    const bad: RulesConfigInput = { list: [{ ...SAMPLE.list![0]!, when: { lead: 'status', to: 'Продажи / Записан на прием' } }] };
+    await expect(startWorld({ amocrm: { rules: bad } })).rejects.toThrow(
+      /rules\.list\[0\] "booked-call" when\.to: unknown status of pipeline "Продажи" "Записан на прием" \(closest: "Записан на приём"/,
+    );
+  });
+
+  it('npm start --rules FILE: a name the sandbox does not have makes it exit 1 with the rule path', async () => {
+    const file = join(mkdtempSync(join(tmpdir(), 'rules-start-')), 'rules.json');
+    writeFileSync(
+      file,
+      JSON.stringify({ list: [{ ...SAMPLE.list![0]!, then: [{ task: { type: 'Позвонить', text: 'x', due: { in: 60 } } }] }] }),
+    );
+    const { proc, out } = startMain(['--port', '0', '--memory', '--no-schedule', '--quiet', '--rules', file]);
+    expect(await exited(proc)).toBe(1);
+    expect(out()).toMatch(/could not start: .*\n?.*rules\.list\[0\] "booked-call" then\[0\]\.task: unknown task type "Позвонить"/);
+  }, 60_000);
 });
