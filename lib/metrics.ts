@@ -64,6 +64,9 @@ export const METRIC = {
   budgetExhausted: 'RateBudgetExhausted',
   // RDESK pushes (lib/flows/rdesk)
   rdeskBadToken: 'RdeskBadToken',
+  // the rules engine (lib/rules)
+  rulesFired: 'RulesFired',
+  rulesHopLimit: 'RulesHopLimit',
 } as const;
 
 export type MetricName = (typeof METRIC)[keyof typeof METRIC];
@@ -149,6 +152,20 @@ export const METRIC_CATALOGUE: Readonly<Record<MetricName, MetricInfo>> = {
     unit: 'Count',
     meaning: 'amoCRM events published to the event bus (one data point per message, value = events).',
     dimensions: [],
+  },
+  RulesFired: {
+    unit: 'Count',
+    meaning: 'A configured rule fired for an amoCRM event (lib/rules), whether or not it had anything left to write.',
+    dimensions: ['account'],
+    groupBy: 'account',
+  },
+  RulesHopLimit: {
+    unit: 'Count',
+    meaning:
+      'A lead or contact ran more rules than rules.hopLimit within rules.hopWindowSeconds: the rules stopped for it (a loop between rules, or with another integration).',
+    dimensions: ['account'],
+    groupBy: 'account',
+    alarm: sum(1, 'Find the rules that keep firing for the entity (log line "rules: hop limit") and break the cycle in the config.'),
   },
   TokenRefreshed: {
     unit: 'Count',

@@ -271,8 +271,11 @@ export const routeTable: RouteTable = defineRouteTable({
     {
       id: 'amocrm-hooks',
       description: 'amoCRM account webhooks awaiting parsing and the flows',
-      batchSize: 25,
-      batchingWindowSeconds: 1,
+      // The whole batch at once: the rules' writes of every message meet in the batch writer
+      // (lib/rules/writer.ts), so one batch of stage moves makes ⌈tasks / 50⌉ task requests.
+      batchSize: 250,
+      batchingWindowSeconds: 2,
+      concurrency: 250,
       maxAttempts: 5,
       visibilityTimeoutSeconds: 180,
       consumer: 'worker',

@@ -7,6 +7,7 @@
 import { existsSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { ConfigError, loadConfigFile, secretRefSchema, type Config } from '../../lib/config/index.ts';
+import { loadRules, RulesConfigError } from '../../lib/rules/index.ts';
 
 /** The config file `cdk synth` reads when `-c config=…` is not given (relative to the working directory, where cdk.json is). */
 export const DEFAULT_CONFIG_FILE = 'amo.config.json';
@@ -38,6 +39,13 @@ export function loadDeployConfig(path: string | undefined, cwd: string = process
   } catch (e) {
     // ConfigError already lists every zod issue with its path; keep its text, say where it failed.
     if (e instanceof ConfigError) throw new DeployConfigError(e.message, { cause: e });
+    throw e;
+  }
+  // The rules' names must resolve against the pulled dictionaries (relative to the working directory, as `schema pull` writes them).
+  try {
+    loadRules(config, { baseDir: cwd });
+  } catch (e) {
+    if (e instanceof RulesConfigError) throw new DeployConfigError(`config file ${file}: ${e.message}`, { cause: e });
     throw e;
   }
   const leaks = secretLookingValues(config);

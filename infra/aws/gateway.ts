@@ -20,6 +20,7 @@ import * as sqs from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
 import { configSchema, type Config } from '../../lib/config/index.ts';
 import { EVENT_SOURCE } from '../../lib/events/bus.ts';
+import { defaultDictionaryPath } from '../../lib/rules/resolve.ts';
 import { TABLE_PK, TABLE_SK, TABLE_TTL_ATTRIBUTE } from '../../lib/store/table.ts';
 import { dlqName, queueName, SQS_MAX_MESSAGE_BYTES, type FunctionDef, type QueueDef, type RouteTable } from '../../lib/routes.ts';
 import { GatewayApi } from './api.ts';
@@ -274,6 +275,8 @@ export class AmoGateway extends Construct {
         // The SDK is bundled too: the versions the tests ran against, not whatever the runtime ships.
         externalModules: [],
         forceDockerBundling: false,
+        // The rules' dictionaries travel with the worker, at the same relative paths (lib/aws/rules-runtime.ts).
+        ...(worker ? rulesDictionaryHooks(props.config) : {}),
       },
     });
     this.table.grantReadWriteData(fn);
@@ -376,4 +379,30 @@ function estimateEnvBytes(
     total += Buffer.byteLength(k) + Buffer.byteLength(value);
   }
   return total;
+}
+
+/**
+ * Bundling hooks that copy each rules account's dictionary file (relative to the project root, as
+ * `schema pull` writes it) into the worker's bundle at the same relative path; none without rules.
+ */
+export function rulesDictionaryHooks(config: Config): { commandHooks?: nodejs.ICommandHooks } {
+  const rules = config.rules;
+  if (!rules?.list.length) return {};
+  const files = [...new Set(rules.list.map((r) => rules.accounts[r.account]?.dictionary ?? defaultDictionaryPath(r.account)))];
+  for (const f of files) {
+    if (f.startsWith('/') || f.split(/[\\/]/).includes('..'))
+      throw new AmoGatewayConfigError(`rules dictionary "${f}": a deployed worker needs a path inside the project (relative, no ..)`);
+  }
+  const quote = (x: string) => `'${x.replace(/'/g, "'\\''")}'`;
+  return {
+    commandHooks: {
+      beforeBundling: () => [],
+      beforeInstall: () => [],
+      afterBundling: (inputDir: string, outputDir: string) =>
+        files.flatMap((f) => [
+          `mkdir -p ${quote(dirname(join(outputDir, f)))}`,
+          `cp ${quote(join(inputDir, f))} ${quote(join(outputDir, f))}`,
+        ]),
+    },
+  };
 }

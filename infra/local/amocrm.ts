@@ -33,6 +33,10 @@ import type { WorkerIngestDeps, WorkerRdeskDeps } from '../../lib/aws/worker-run
 import { DynamoLeadMap } from '../../lib/store/rdesk-lead-map.ts';
 import type { Log } from '../../lib/common/log.ts';
 import type { MetricsSink } from '../../lib/common/metrics-sink.ts';
+import { DynamoRulesState } from '../../lib/store/rules-state.ts';
+import { pullSchema, type AccountSchema as AccountDictionary } from '../../lib/amocrm/client/schema.ts';
+import { AccountSchema } from '../../lib/amocrm/client/schema.ts';
+import { loadRules, registerRules, type CompiledRules, type RulesConfigInput } from '../../lib/rules/index.ts';
 import type { LocalLog } from './log.ts';
 import type { LocalService } from './runner.ts';
 import { demoSeed } from './sandbox/demo.ts';
@@ -97,6 +101,12 @@ export interface LocalAmoOptions {
   autoConnect?: boolean;
   /** Subscribe the sandbox account's webhooks to our hook route (default true). */
   subscribe?: boolean;
+  /**
+   * Rules merged into the generated (sandbox) config. In sandbox mode their names are resolved
+   * against the dictionary pulled from the sandbox at connect; with `--no-sandbox` against the
+   * dictionary files (schema/<account>.json), at start.
+   */
+  rules?: RulesConfigInput;
 }
 
 export class LocalAmoError extends Error {
@@ -206,6 +216,7 @@ export function sandboxConfigInput(a: {
   sandbox: Sandbox;
   mirror?: MirrorConfig;
   rdesk?: ConfigInput['rdesk'];
+  rules?: RulesConfigInput;
 }): ConfigInput {
   return {
     integrations: [
@@ -232,6 +243,7 @@ export function sandboxConfigInput(a: {
     events: { publish: true },
     ...(a.mirror ? { mirror: a.mirror } : {}),
     ...(a.rdesk ? { rdesk: a.rdesk } : {}),
+    ...(a.rules ? { rules: a.rules } : {}),
   };
 }
 
@@ -276,6 +288,7 @@ export function prepareLocalAmo(
   let amo: LocalAmo | undefined;
   let hookDestination: string | undefined;
   let store: { doc: DynamoDBDocumentClient; tableName: string } | undefined;
+  let rulesCompiled: CompiledRules | undefined;
   const services: LocalService[] = [];
   if (sandboxOpts) {
     services.push({
@@ -324,6 +337,25 @@ export function prepareLocalAmo(
     return out;
   };
 
+  /** Registers the rules as flows of the worker, with the client and the state on the local table. */
+  const registerLocalRules = (compiled: CompiledRules): void => {
+    if (!amo || !store) return;
+    const runtime = createAmoClientRuntime({
+      config: amo.config,
+      oauth: amo.oauth.provider,
+      ...store,
+      metrics: amo.metrics,
+      log: env.log.pipeline('amocrm'),
+    });
+    registerRules(amo.flows, {
+      rules: compiled,
+      client: (a) => runtime.clientFor(a.id),
+      state: new DynamoRulesState(store),
+      metrics: amo.metrics,
+    });
+    env.log.line('rules', `${compiled.rules.length} rule(s) registered`, { rules: compiled.rules.map((r) => r.id).join(',') });
+  };
+
   return {
     services,
 
@@ -341,6 +373,7 @@ export function prepareLocalAmo(
             sandbox,
             ...(opts.mirror ? { mirror: opts.mirror } : {}),
             ...(opts.rdesk ? { rdesk: opts.rdesk } : {}),
+            ...(opts.rules ? { rules: opts.rules } : {}),
           }),
           'the generated sandbox config',
         );
@@ -361,6 +394,8 @@ export function prepareLocalAmo(
         const file = opts.configFile ?? process.env.AMO_CONFIG_FILE ?? 'amo.config.json';
         if (!existsSync(file)) throw new LocalAmoError(`--no-sandbox needs a config: ${resolve(file)} does not exist (pass --config FILE)`);
         config = loadConfigFile(file);
+        // Names in the rules must resolve against the dictionary files before anything runs.
+        rulesCompiled = loadRules(config);
         secrets = localSecretSource({ file: opts.secretsFile ?? join(env.dataDir ?? '.local', SECRETS_FILE) });
         files = undefined;
       }
@@ -401,11 +436,13 @@ export function prepareLocalAmo(
       };
       if (sandbox) hookDestination = await hookUrl(SANDBOX_ACCOUNT);
       store = { doc, tableName };
+      if (rulesCompiled) registerLocalRules(rulesCompiled);
       return { amo, ingest };
     },
 
     async connect() {
       if (!amo || !sandbox || !hookDestination) return { connected: 'skipped', subscribed: false };
+      const connectedAmo = amo;
       const { oauth } = amo;
       let connected: 'already' | 'now' = 'already';
       if (opts.autoConnect !== false && !(await tokenWorks(amo, sandbox))) {
@@ -430,6 +467,20 @@ export function prepareLocalAmo(
           });
         }
         subscribed = true;
+      }
+      if (connectedAmo.config.rules?.list.length) {
+        // The sandbox is fresh every start: its dictionary is pulled now and the rules resolved against it.
+        const runtime = createAmoClientRuntime({
+          config: connectedAmo.config,
+          oauth: connectedAmo.oauth.provider,
+          ...store!,
+          mode: 'await',
+        });
+        const given = new Map<string, AccountDictionary>([
+          [SANDBOX_ACCOUNT, AccountSchema.from(await pullSchema(runtime.clientFor(SANDBOX_ACCOUNT)))],
+        ]);
+        const compiled = loadRules(connectedAmo.config, { given });
+        if (compiled) registerLocalRules(compiled);
       }
       return { connected, subscribed };
     },

@@ -2,7 +2,7 @@
 import { parseArgs } from 'node:util';
 
 export const USAGE = `usage: npm start -- [--port N] [--host H] [--memory] [--data-dir DIR] [--quiet] [--quiet-events] [--debug] [--no-schedule]
-                    [--sandbox-port N | --no-sandbox [--config FILE]]`;
+                    [--sandbox-port N [--rules FILE] | --no-sandbox [--config FILE]]`;
 
 export interface Flags {
   help: boolean;
@@ -21,6 +21,8 @@ export interface Flags {
   config: string | undefined;
   /** Do not print the one line per published event. */
   quietEvents: boolean;
+  /** Sandbox mode: a JSON file with a `rules` section (lib/rules/README.md) for the generated config. */
+  rules: string | undefined;
 }
 
 export class FlagError extends Error {
@@ -51,6 +53,7 @@ export function parseFlags(argv: readonly string[], env: NodeJS.ProcessEnv): Fla
         'no-sandbox': { type: 'boolean', default: false },
         'sandbox-port': { type: 'string' },
         config: { type: 'string' },
+        rules: { type: 'string' },
         help: { type: 'boolean', default: false },
       },
       strict: true,
@@ -64,6 +67,8 @@ export function parseFlags(argv: readonly string[], env: NodeJS.ProcessEnv): Fla
   if (values['no-sandbox'] && sandboxPort !== undefined) throw new FlagError('--sandbox-port and --no-sandbox exclude each other');
   if (!values['no-sandbox'] && values.config !== undefined)
     throw new FlagError('--config is for --no-sandbox (the sandbox generates its own config)');
+  if (values['no-sandbox'] && values.rules !== undefined)
+    throw new FlagError('--rules is for the sandbox (with --no-sandbox the rules are in the config file)');
   return {
     help: values.help,
     port,
@@ -77,5 +82,6 @@ export function parseFlags(argv: readonly string[], env: NodeJS.ProcessEnv): Fla
     sandboxPort,
     config: values.config,
     quietEvents: values['quiet-events'],
+    rules: values.rules,
   };
 }

@@ -9,10 +9,14 @@
  *   --debug           debug lines too (and the sandbox's own request lines)
  *   --no-schedule     do not fire the scheduled functions
  *   --sandbox-port N  the sandbox's port (default: a free one)
+ *   --rules FILE      with the sandbox: a JSON file holding a config "rules" section (lib/rules/README.md),
+ *                     resolved against the sandbox's dictionary at connect
  *   --no-sandbox      a real account from the config file instead of the sandbox
  *   --config FILE     with --no-sandbox (default AMO_CONFIG_FILE, then ./amo.config.json)
  *   --help
  */
+import { readFileSync } from 'node:fs';
+import type { RulesConfigInput } from '../../lib/rules/config.ts';
 import { FlagError, parseFlags, USAGE, type Flags } from './flags.ts';
 
 // Node 20 is this machine's runtime (Lambda runs 22): keep the SDK's nags off the console. Set
@@ -38,6 +42,8 @@ const { localEndpointsOf, removeLocalEndpoints, writeLocalEndpoints } = await im
 
 let runner: Awaited<ReturnType<typeof startLocal>>;
 try {
+  // `--rules FILE`: the rules section for the generated sandbox config (its shape is checked with the config, its names at connect).
+  const rules = flags.rules ? (JSON.parse(readFileSync(flags.rules, 'utf8')) as RulesConfigInput) : undefined;
   runner = await startLocal({
     ...(flags.port !== undefined ? { port: flags.port } : {}),
     ...(flags.host ? { host: flags.host } : {}),
@@ -47,7 +53,11 @@ try {
     debug: flags.debug,
     schedule: flags.schedule,
     amocrm: flags.sandbox
-      ? { sandbox: flags.sandboxPort !== undefined ? { port: flags.sandboxPort } : true, printEvents: !flags.quietEvents }
+      ? {
+          sandbox: flags.sandboxPort !== undefined ? { port: flags.sandboxPort } : true,
+          printEvents: !flags.quietEvents,
+          ...(rules ? { rules } : {}),
+        }
       : { sandbox: false, ...(flags.config ? { configFile: flags.config } : {}), printEvents: !flags.quietEvents },
   });
 } catch (e) {

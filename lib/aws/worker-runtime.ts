@@ -10,6 +10,8 @@
  * - `EVENT_BUS_NAME` — the custom EventBridge bus `amocrm.*` events go to (needed unless the
  *   config says `events.publish: false`);
  * - `AMO_SECRETS_PREFIX` (optional) — prefix of the Secrets Manager names (hook tokens, mirror tokens);
+ * - `AMO_RULES_DIR` (optional) — where the rules' dictionary files are (default the task root, where
+ *   the CDK construct bundles them; lib/aws/rules-runtime.ts);
  * - `POWERTOOLS_SERVICE_NAME`, `POWERTOOLS_METRICS_NAMESPACE` (AmoGateway) — logs and metrics.
  * `createHandler(deps)` takes the clients explicitly (tests and the local runner pass their own).
  */
@@ -37,6 +39,7 @@ import { routeQueueId, routesWithoutProcessor, type ProcessorMap, type RoutePoli
 import { DynamoDlqIndex } from '../store/dlq-index.ts';
 import type { DlqIndex } from '../pipeline/dlq-index.ts';
 import { createDynamoIdempotency } from '../store/idempotency.ts';
+import { rulesFlowsFromEnv } from './rules-runtime.ts';
 import type { IdempotencyGuard } from '../ingest/idempotency.ts';
 import type { MirrorGate } from '../ingest/mirroring.ts';
 import type { AmoClientForAccount } from '../amocrm/client/client.ts';
@@ -223,6 +226,8 @@ export function depsFromEnv(env: NodeJS.ProcessEnv, logger: Log, metrics?: Metri
     throw new WorkerConfigError('EVENT_BUS_NAME is not set (the config publishes events; set events.publish: false to turn them off)');
   const client = new DynamoDBClient({});
   const doc = DynamoDBDocumentClient.from(client, { marshallOptions: { removeUndefinedValues: true } });
+  // The config's rules (lib/rules), resolved against the dictionaries bundled with the function.
+  const flows = rulesFlowsFromEnv(env, config, { doc, tableName, log: logger, ...(metrics ? { metrics } : {}) });
   return {
     sqs: new SQSClient({}),
     dlqIndex: new DynamoDlqIndex({ doc, tableName, queueIds: Object.keys(queues) }),
@@ -234,6 +239,7 @@ export function depsFromEnv(env: NodeJS.ProcessEnv, logger: Log, metrics?: Metri
       idempotency: (remainingTimeMs) => createDynamoIdempotency({ client, tableName, remainingTimeMs }),
       bus: eventBusName ? createEventBridgePublisher(new EventBridgeClient({}), eventBusName) : noBus,
       ...(config.rdesk ? { rdesk: rdeskFromEnv(env, config, doc, tableName, logger, metrics) } : {}),
+      ...(flows ? { flows } : {}),
     },
     ...(metrics ? { metrics } : {}),
   };

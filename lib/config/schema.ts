@@ -19,6 +19,7 @@ import { z } from 'zod';
 import { idSchema } from '../routes.ts';
 import { secretRefSchema } from './secret-ref.ts';
 import { rdeskSchema } from '../flows/rdesk/config.ts';
+import { rulesSchema } from '../rules/config.ts';
 
 /** amoCRM/Kommo top-level domains an account lives under (the part after the subdomain). */
 export const AMO_DOMAINS = ['amocrm.ru', 'amocrm.com', 'kommo.com'] as const;
@@ -151,6 +152,8 @@ export const configSchema = z
     events: eventsSchema.default({ publish: true }),
     /** RDESK (Zdravnitsa) pushes → lead fields (lib/flows/rdesk/README.md). */
     rdesk: rdeskSchema.optional(),
+    /** Declarative amoCRM automations (lib/rules/README.md); names are resolved against the pulled dictionaries. */
+    rules: rulesSchema.optional(),
   })
   .strict()
   .superRefine((c, ctx) => {
@@ -193,6 +196,13 @@ export const configSchema = z
     c.rdesk?.accounts.forEach((r, i) => {
       if (!accountIds.has(r.account))
         ctx.addIssue({ code: 'custom', path: ['rdesk', 'accounts', i, 'account'], message: `unknown account "${r.account}"` });
+    });
+    c.rules?.list.forEach((r, i) => {
+      if (!accountIds.has(r.account))
+        ctx.addIssue({ code: 'custom', path: ['rules', 'list', i, 'account'], message: `unknown account "${r.account}"` });
+    });
+    Object.keys(c.rules?.accounts ?? {}).forEach((a) => {
+      if (!accountIds.has(a)) ctx.addIssue({ code: 'custom', path: ['rules', 'accounts', a], message: `unknown account "${a}"` });
     });
     const integrations = new Set(c.integrations.map((i) => i.id));
     const hosts = new Set<string>();

@@ -1,6 +1,6 @@
 /**
  * The flow registry: what runs for each typed amoCRM event after it is published. Later issues
- * register their flows here (stage → task rules, chat relay, …); none exist yet.
+ * register their flows here (lib/rules registers one flow per rule; chat relay, …).
  *
  * Each flow runs under its own idempotency step (`<event key>#flow:<name>`), so when one flow of
  * an event fails, the flows (and the publish) already done are skipped on the retry.

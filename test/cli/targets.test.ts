@@ -29,7 +29,15 @@ const HARMLESS: Record<string, string[]> = {
   'schema pull': ['--out', '-', '--quiet'],
   'breaker status': [],
   'breaker lift': ['--account', 'local'],
+  'rules check': [],
+  'rules explain': ['no-such-event-file.json'],
 };
+
+/**
+ * Commands that never touch the table, SQS or amoCRM (they read the config and the dictionary
+ * files): they take the target flags (a target names its config) but also run with --config alone.
+ */
+const OFFLINE = new Set(['rules check', 'rules explain']);
 
 /** What a command says when it could not find or use its target (rather than doing its work). */
 const TARGET_TROUBLE =
@@ -63,7 +71,7 @@ describe('every command takes the same target flags', () => {
   it('without a target, every command refuses with the same words (exit 2)', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'amo-target-none-'));
     try {
-      for (const c of COMMANDS) {
+      for (const c of COMMANDS.filter((x) => !OFFLINE.has(x.path.join(' ')))) {
         const none = await cli([...c.path, ...(HARMLESS[c.path.join(' ')] ?? [])], {});
         expect(none.code, c.path.join(' ')).toBe(2);
         expect(none.err.at(-1), c.path.join(' ')).toMatch(

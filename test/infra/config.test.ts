@@ -33,6 +33,33 @@ const BAD_CONFIG = {
 };
 
 describe('loadDeployConfig', () => {
+  it('fails synth when a rule names a status the pulled dictionary does not have, with the rule path and the candidates', () => {
+    const dir = tempDir();
+    const dict = {
+      version: 1,
+      pulledAt: '2026-01-01T00:00:00.000Z',
+      account: { id: 1, name: 'A', subdomain: 'a' },
+      pipelines: [{ id: 5001, name: 'Продажи', is_main: true, statuses: [{ id: 50011, name: 'Новая заявка', sort: 10 }] }],
+      customFields: { leads: [], contacts: [], companies: [] },
+      tags: { leads: [], contacts: [], companies: [] },
+      taskTypes: [],
+      users: [],
+    };
+    const base = exampleConfig;
+    const account = base.accounts[0]!.id;
+    writeFileSync(join(dir, 'dict.json'), JSON.stringify(dict));
+    const rule = (to: string) => ({
+      accounts: { [account]: { dictionary: 'dict.json' } },
+      list: [{ id: 'r', account, when: { lead: 'status', to }, then: [{ note: { text: 'x' } }] }],
+    });
+    writeFileSync(join(dir, 'amo.config.json'), JSON.stringify({ ...base, rules: rule('Продажи / Новая заявк') }));
+    expect(() => loadDeployConfig(undefined, dir)).toThrow(
+      /rules\.list\[0\] "r" when\.to: unknown status of pipeline "Продажи" "Новая заявк" \(closest: "Новая заявка"/,
+    );
+    writeFileSync(join(dir, 'amo.config.json'), JSON.stringify({ ...base, rules: rule('Продажи / Новая заявка') }));
+    expect(loadDeployConfig(undefined, dir).config.rules?.list).toHaveLength(1);
+  });
+
   it('without -c config and without amo.config.json: a clear error that says what to do', () => {
     const dir = tempDir();
     expect(() => loadDeployConfig(undefined, dir)).toThrow(DeployConfigError);

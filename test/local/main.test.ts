@@ -57,7 +57,10 @@ describe('flags', () => {
       sandboxPort: undefined,
       config: undefined,
       quietEvents: false,
+      rules: undefined,
     });
+    expect(parseFlags(['--rules', 'rules.json'], {}).rules).toBe('rules.json');
+    expect(() => parseFlags(['--rules', 'rules.json', '--no-sandbox'], {})).toThrow(/--rules is for the sandbox/);
     expect(
       parseFlags(['--port', '0', '--memory', '--data-dir', '/tmp/x', '--quiet', '--no-schedule', '--host', '0.0.0.0'], { PORT: '9999' }),
     ).toMatchObject({ port: 0, memory: true, dataDir: '/tmp/x', quiet: true, schedule: false, host: '0.0.0.0' });

@@ -3,6 +3,7 @@ import { SendMessageCommand } from '@aws-sdk/client-sqs';
 import type { SQSEvent } from 'aws-lambda';
 import { describe, expect, it } from 'vitest';
 import { buildEnvelope } from '../../lib/envelope.ts';
+import { routeTable } from '../../lib/routes.ts';
 import { ok, RetryableError } from '../../lib/pipeline/outcome.ts';
 import type { RouteProcessor } from '../../lib/pipeline/registry.ts';
 import { start, useRunners, waitFor } from './helpers.ts';
@@ -185,11 +186,12 @@ describe('the poller (Lambda event source mapping stand-in)', () => {
         headers: { 'content-type': 'application/x-www-form-urlencoded' },
         body: `i=${i}`,
       });
-    for (let i = 0; i < 30; i++) await hook(i);
+    const batchSize = routeTable.queues.find((q) => q.id === 'amocrm-hooks')!.batchSize;
+    for (let i = 0; i < batchSize + 5; i++) await hook(i);
     runner.startPollers();
-    await waitFor(() => sizes.reduce((a, b) => a + b, 0) === 30, 'all 30', 8000);
-    expect(sizes).toEqual([25, 5]); // amocrm-hooks: batchSize 25
-    // Spread over less than the 1 s window, three requests make one batch.
+    await waitFor(() => sizes.reduce((a, b) => a + b, 0) === batchSize + 5, 'all of them', 15_000);
+    expect(sizes).toEqual([batchSize, 5]);
+    // Spread over less than the batching window, three requests make one batch.
     sizes.length = 0;
     for (let i = 0; i < 3; i++) {
       await hook(i);

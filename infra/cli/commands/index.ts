@@ -6,6 +6,7 @@ import type { Command } from '../command.ts';
 import { authCommands } from './auth.ts';
 import { breakerCommands } from './breaker.ts';
 import { dlqCommands } from './dlq.ts';
+import { rulesCommands } from './rules.ts';
 import { schemaCommands } from './schema.ts';
 import { tokenCommands } from './token.ts';
 
@@ -15,6 +16,14 @@ export const GROUPS: Record<string, string> = {
   dlq: 'parked messages: list, show, replay, purge',
   schema: "an account's dictionary (pipelines, fields, users…) as the JSON file flows read",
   breaker: 'the 403 breaker: show it, lift it once amoCRM support has unblocked the account',
+  rules: 'the rules: check their names against the pulled dictionaries, explain what an event would do',
 };
 
-export const COMMANDS: Command[] = [...authCommands, ...tokenCommands, ...dlqCommands, ...schemaCommands, ...breakerCommands];
+export const COMMANDS: Command[] = [
+  ...authCommands,
+  ...tokenCommands,
+  ...dlqCommands,
+  ...schemaCommands,
+  ...breakerCommands,
+  ...rulesCommands,
+];

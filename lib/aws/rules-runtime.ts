@@ -1,0 +1,43 @@
+/**
+ * The rules in the deployed worker (lib/rules/README.md): the config's rules resolved at cold
+ * start against the dictionary files bundled with the function (the CDK construct copies each
+ * account's `schema/<account>.json` next to the code; `AMO_RULES_DIR`, default the Lambda task
+ * root) and registered as flows, with the REST client runtime (OAuth tokens, the shared rate
+ * budget and breaker) and the rules state on the one table. A name that does not resolve fails
+ * the cold start (every invocation fails, alarmed), as it failed synth before.
+ */
+import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import type { Config } from '../config/schema.ts';
+import type { Log } from '../common/log.ts';
+import { noMetrics, type MetricsSink } from '../common/metrics-sink.ts';
+import { FlowRegistry } from '../ingest/flows.ts';
+import { loadRules, registerRules } from '../rules/index.ts';
+import { DynamoRulesState } from '../store/rules-state.ts';
+import { createAmoClientRuntime } from './amo-client-runtime.ts';
+import { oauthFromEnv } from './oauth-runtime.ts';
+
+/** The flows of the config's rules; undefined when it has none. */
+export function rulesFlowsFromEnv(
+  env: NodeJS.ProcessEnv,
+  config: Config,
+  deps: { doc: DynamoDBDocumentClient; tableName: string; log: Log; metrics?: MetricsSink },
+): FlowRegistry | undefined {
+  const compiled = loadRules(config, { baseDir: env.AMO_RULES_DIR ?? env.LAMBDA_TASK_ROOT ?? process.cwd() });
+  if (!compiled) return undefined;
+  const metrics = deps.metrics ?? noMetrics;
+  const oauth = oauthFromEnv(env, { log: deps.log, metrics });
+  const runtime = createAmoClientRuntime({
+    config,
+    oauth: oauth.provider,
+    doc: deps.doc,
+    tableName: deps.tableName,
+    metrics,
+    log: deps.log,
+  });
+  return registerRules(new FlowRegistry(), {
+    rules: compiled,
+    client: (a) => runtime.clientFor(a.id),
+    state: new DynamoRulesState({ doc: deps.doc, tableName: deps.tableName }),
+    metrics,
+  });
+}

@@ -1,0 +1,111 @@
+/**
+ * The rules engine as flows of the flow registry (lib/ingest/flows.ts): one flow per rule, named
+ * `rule-<id>`, so each (event, rule) is its own idempotency step (`<event key>#flow:rule-<id>`).
+ *
+ * Per event and rule: match (pure; no match → no call at all) → skip the echo of this rule's own write →
+ * count a hop for the entity (over the limit → stop, log, count `RulesHopLimit`) → plan (pure;
+ * only values that differ from the event) → write through the batch writer, with markers derived
+ * from the step key so a retried step re-checks instead of posting twice.
+ */
+import { createHash } from 'node:crypto';
+import type { AmoClientForAccount } from '../amocrm/client/client.ts';
+import type { AccountConfig } from '../config/schema.ts';
+import type { FlowContext, FlowRegistry } from '../ingest/flows.ts';
+import type { WebhookEvent } from '../amocrm/webhooks/types.ts';
+import { METRIC } from '../metrics.ts';
+import type { MetricsSink } from '../common/metrics-sink.ts';
+import { ruleEntity, ruleMatches } from './match.ts';
+import { isEmptyPlan, planRule } from './plan.ts';
+import type { CompiledRule, CompiledRules } from './resolve.ts';
+import type { RulesState } from './state.ts';
+import { BatchWriter, type WriteSet } from './writer.ts';
+
+export interface RulesFlowDeps {
+  rules: CompiledRules;
+  /** The REST client of one of our accounts. */
+  client(account: AccountConfig): AmoClientForAccount;
+  state: RulesState;
+  writer?: BatchWriter;
+  metrics?: MetricsSink;
+}
+
+/** How long an echo of our own write is recognised, and a first-attempt mark kept. assumed: amoCRM delivers (and redelivers) within hours. */
+export const ECHO_TTL_SECONDS = 6 * 3600;
+export const ATTEMPT_TTL_SECONDS = 3 * 86_400;
+
+export const flowNameOf = (rule: Pick<CompiledRule, 'id'>): string => `rule-${rule.id}`;
+
+/** The echo of one rule's write: the same rule ignores it; other rules may chain on it (a cycle meets the hop limit). */
+const echoKey = (rule: string, account: string, entity: string, id: number, updatedAt: number) =>
+  `echo:${account}:${rule}:${entity}:${id}:${updatedAt}`;
+
+/** A marker (request_id) per written item, the same on every retry of the step. */
+export function stepMarker(stepKey: string, i: number): string {
+  return `r${createHash('sha256').update(`${stepKey}#${i}`).digest('hex').slice(0, 24)}`;
+}
+
+/** Registers one flow per compiled rule. */
+export function registerRules(registry: FlowRegistry, deps: RulesFlowDeps): FlowRegistry {
+  const writer = deps.writer ?? new BatchWriter();
+  for (const rule of deps.rules.rules) registry.on(rule.kinds, flowNameOf(rule), (ev, ctx) => runRule(rule, ev, ctx, deps, writer));
+  return registry;
+}
+
+export async function runRule(
+  rule: CompiledRule,
+  ev: WebhookEvent,
+  ctx: FlowContext,
+  deps: RulesFlowDeps,
+  writer: BatchWriter,
+): Promise<void> {
+  if (!ruleMatches(rule, ctx.account.id, ev)) return;
+  const e = ruleEntity(ev);
+  if (!e) return;
+  const account = ctx.account.id;
+  const now = ctx.now();
+  const updatedAt = (e.data as { updated_at?: number }).updated_at;
+  if (typeof updatedAt === 'number' && (await deps.state.has(echoKey(rule.id, account, e.entity, e.data.id, updatedAt), now))) {
+    ctx.log.debug('rules: echo of our own write skipped', { account, rule: rule.id, entity: e.entity, entityId: e.data.id });
+    return;
+  }
+  const hops = await deps.state.hop(`${account}:${e.entity}:${e.data.id}`, deps.rules.hopWindowSeconds, now);
+  if (hops > deps.rules.hopLimit) {
+    ctx.log.warn('rules: hop limit', { account, rule: rule.id, entity: e.entity, entityId: e.data.id, hops, limit: deps.rules.hopLimit });
+    deps.metrics?.count(METRIC.rulesHopLimit, { account });
+    return;
+  }
+  deps.metrics?.count(METRIC.rulesFired, { account });
+  const acc = deps.rules.accounts.get(account);
+  if (!acc) return;
+  const plan = planRule(rule, e.data, { eventTime: ctx.receivedAt, schema: acc.schema, timeZone: acc.settings.timeZone });
+  if (isEmptyPlan(plan)) {
+    ctx.log.debug('rules: nothing to write', { account, rule: rule.id, entityId: e.data.id });
+    return;
+  }
+  for (const t of plan.tasks) {
+    if (t.roundRobin)
+      t.task.responsible_user_id = t.roundRobin.userIds[await deps.state.nextRoundRobin(t.roundRobin.key, t.roundRobin.userIds.length)];
+  }
+  const first = await deps.state.firstAttempt(`attempt:${ctx.stepKey}`, ATTEMPT_TTL_SECONDS, now);
+  const kind = e.entity === 'lead' ? 'leads' : 'contacts';
+  const set: WriteSet = {
+    tasks: plan.tasks.map((t) => t.task),
+    taskMarkers: plan.tasks.map((_, i) => stepMarker(ctx.stepKey, i)),
+    checkFirst: !first,
+    leadPatches: plan.patch && e.entity === 'lead' ? [plan.patch] : [],
+    contactPatches: plan.patch && e.entity === 'contact' ? [plan.patch] : [],
+    notes: plan.notes.map((note, i) => ({ entity: kind, note, marker: stepMarker(ctx.stepKey, 1000 + i) })),
+  };
+  const result = await writer.write(account, deps.client(ctx.account), set);
+  const echoed = result.updatedAt.get(`${e.entity}:${e.data.id}`);
+  if (echoed !== undefined) await deps.state.remember(echoKey(rule.id, account, e.entity, e.data.id, echoed), ECHO_TTL_SECONDS, now);
+  ctx.log.info('rules: fired', {
+    account,
+    rule: rule.id,
+    entity: e.entity,
+    entityId: e.data.id,
+    tasks: set.tasks.length,
+    patched: plan.patch !== undefined,
+    notes: set.notes.length,
+  });
+}

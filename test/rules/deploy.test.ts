@@ -1,0 +1,58 @@
+/**
+ * The rules in the deployed worker: depsFromEnv resolves them at cold start against the
+ * dictionaries bundled with the function (AMO_RULES_DIR) and registers one flow per rule; the CDK
+ * construct's bundling hooks copy those dictionaries into the worker's bundle.
+ */
+import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { depsFromEnv } from '../../functions/worker.ts';
+import { parseConfig } from '../../lib/config/index.ts';
+import { silentLog } from '../../lib/common/log.ts';
+import { routeTable } from '../../lib/routes.ts';
+import { rulesDictionaryHooks } from '../../infra/aws/gateway.ts';
+import { DICT } from './support.ts';
+
+const QUEUES = JSON.stringify(
+  Object.fromEntries(
+    routeTable.queues.map((q) => [
+      q.id,
+      { arn: `arn:aws:sqs:eu-central-1:1:${q.id}`, url: `https://sqs/1/${q.id}`, dlqUrl: `https://sqs/1/${q.id}-dlq` },
+    ]),
+  ),
+);
+
+const config = (to: string) => ({
+  integrations: [
+    { id: 'main', clientId: 'client-0000-0001', clientSecret: { secret: 'client' }, redirectUri: 'https://gw.example.com/oauth/callback' },
+  ],
+  accounts: [{ id: 'local', integration: 'main', subdomain: 'sandbox', domain: 'amocrm.ru', hookToken: { secret: 'hooks/local' } }],
+  events: { publish: false },
+  rules: { list: [{ id: 'booked-call', account: 'local', when: { lead: 'status', to }, then: [{ note: { text: 'x' } }] }] },
+});
+
+describe('rules in the deployed worker', () => {
+  it('are resolved at cold start against the bundled dictionaries and registered as flows', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'rules-deploy-'));
+    mkdirSync(join(dir, 'schema'));
+    writeFileSync(join(dir, 'schema', 'local.json'), JSON.stringify(DICT));
+    const env = { TABLE_NAME: 't', QUEUES, AMO_RULES_DIR: dir, AWS_REGION: 'eu-central-1' };
+    const deps = depsFromEnv({ ...env, AMO_CONFIG_JSON: JSON.stringify(config('Продажи / Записан на приём')) }, silentLog);
+    expect(deps.ingest?.flows?.for('lead.status').map((f) => f.name)).toEqual(['rule-booked-call']);
+    expect(() => depsFromEnv({ ...env, AMO_CONFIG_JSON: JSON.stringify(config('Продажи / Записан')) }, silentLog)).toThrow(
+      /rules\.list\[0\] "booked-call" when\.to: unknown status of pipeline "Продажи" "Записан"/,
+    );
+    // Without rules, no flows (and no client runtime).
+    const { rules: _none, ...plain } = config('x');
+    expect(depsFromEnv({ ...env, AMO_CONFIG_JSON: JSON.stringify(plain) }, silentLog).ingest?.flows).toBeUndefined();
+  });
+
+  it("the worker's bundling copies each dictionary to the same relative path; a path outside the project is refused", () => {
+    const hooks = rulesDictionaryHooks(parseConfig(config('Новая заявка'))).commandHooks!;
+    expect(hooks.afterBundling('/src', '/out')).toEqual(["mkdir -p '/out/schema'", "cp '/src/schema/local.json' '/out/schema/local.json'"]);
+    expect(rulesDictionaryHooks(parseConfig({ ...config('x'), rules: undefined }))).toEqual({});
+    const outside = { ...config('x'), rules: { ...config('x').rules, accounts: { local: { dictionary: '../dict.json' } } } };
+    expect(() => rulesDictionaryHooks(parseConfig(outside))).toThrow(/inside the project/);
+  });
+});

@@ -1,0 +1,163 @@
+/**
+ * The rule flow against the sandbox and the state on DynamoDB Local: a retried step (its write
+ * landed, the step was never marked done) re-checks instead of posting again; round-robin over
+ * a list is one shared counter; the DynamoDB state's conditional writes.
+ */
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { AccountSchema, pullSchema } from '../../lib/amocrm/client/schema.ts';
+import type { WebhookEvent } from '../../lib/amocrm/webhooks/types.ts';
+import { parseConfig } from '../../lib/config/index.ts';
+import type { FlowContext } from '../../lib/ingest/flows.ts';
+import { rulesSchema, type RulesConfigInput } from '../../lib/rules/config.ts';
+import { runRule } from '../../lib/rules/flow.ts';
+import { resolveRules } from '../../lib/rules/resolve.ts';
+import { BatchWriter } from '../../lib/rules/writer.ts';
+import { DynamoRulesState } from '../../lib/store/rules-state.ts';
+import { demoSeed } from '../../infra/local/sandbox/demo.ts';
+import { createTestTable, type TestTable } from '../support/ddb.ts';
+import { captureLog } from '../ingest/support.ts';
+import { fastClient, sandbox, type TestSandbox } from '../client/support.ts';
+
+let sb: TestSandbox;
+let table: TestTable;
+beforeEach(async () => {
+  sb = await sandbox({ fast: true });
+  sb.admin.seed(demoSeed());
+  table = await createTestTable('rules');
+});
+afterEach(async () => {
+  await sb.close();
+});
+
+const account = parseConfig({
+  integrations: [{ id: 'main', clientId: 'client-0000-0001', clientSecret: { secret: 's' }, redirectUri: 'https://gw.example/cb' }],
+  accounts: [{ id: 'local', integration: 'main', subdomain: 'sandbox', domain: 'amocrm.ru' }],
+}).accounts[0]!;
+
+function statusEvent(lead: Record<string, unknown>): WebhookEvent {
+  return {
+    kind: 'lead.status',
+    entity: 'lead',
+    action: 'status',
+    family: 'account',
+    account: { subdomain: 'sandbox' },
+    entityId: lead.id as number,
+    data: lead as never,
+    raw: {},
+    index: 0,
+    path: 'leads[status][0]',
+    idempotencyKey: `sha256:ab:lead:${String(lead.id)}:status:0`,
+  } as WebhookEvent;
+}
+
+async function world(rules: RulesConfigInput) {
+  const { client } = fastClient(sb);
+  const api = client.forAccount({ clientId: 'client-test', accountKey: 'acc1' });
+  const schema = AccountSchema.from(await pullSchema(api));
+  const compiled = resolveRules(rulesSchema.parse(rules), () => schema);
+  const state = new DynamoRulesState({ doc: table.doc, tableName: table.tableName });
+  const { log, lines } = captureLog();
+  const ctx = (stepKey: string): FlowContext => ({ account, requestId: 'r1', receivedAt: Date.now(), stepKey, log, now: () => Date.now() });
+  const deps = { rules: compiled, client: () => api, state };
+  const writer = new BatchWriter(5);
+  return { compiled, deps, ctx, writer, lines, state };
+}
+
+describe('the rule flow', () => {
+  it('a retried step whose task already landed re-checks and posts nothing', async () => {
+    const w = await world({
+      list: [
+        {
+          id: 'call',
+          account: 'local',
+          when: { lead: 'status', to: 'Записан на приём' },
+          then: [{ task: { type: 'Связаться', text: 'Позвонить', due: { in: 900 } } }],
+        },
+      ],
+    });
+    const ev = statusEvent({ id: 8001, status_id: 50012, pipeline_id: 5001, old_status_id: 50011, responsible_user_id: 1002 });
+    const c = w.ctx('amocrm:local:sha256:ab:lead:8001:status:0#flow:rule-call');
+    await runRule(w.compiled.rules[0]!, ev, c, w.deps, w.writer);
+    expect(sb.admin.entities('tasks')).toHaveLength(1);
+    // The worker died before the step was marked done: the retry runs the flow again, same step key.
+    await runRule(w.compiled.rules[0]!, ev, c, w.deps, w.writer);
+    expect(sb.admin.entities('tasks')).toHaveLength(1);
+    expect(sb.admin.count({ method: 'POST', route: '/api/v4/tasks' })).toBe(1);
+  });
+
+  it('round-robin hands the tasks out in turn, one shared counter in the table', async () => {
+    const w = await world({
+      list: [
+        {
+          id: 'rr',
+          account: 'local',
+          when: { lead: 'status' },
+          then: [
+            {
+              task: {
+                type: 'Встреча',
+                text: '{{name}}',
+                due: { at: '10:00' },
+                responsible: { roundRobin: ['Анна Админова', 'Борис Продажин', 'vera@example.test'] },
+              },
+            },
+          ],
+        },
+      ],
+    });
+    for (const [i, id] of [8001, 8002, 8003, 8001].entries()) {
+      await runRule(
+        w.compiled.rules[0]!,
+        statusEvent({ id, status_id: 50012, pipeline_id: 5001, name: `n${i}` }),
+        w.ctx(`step-${i}`),
+        w.deps,
+        w.writer,
+      );
+    }
+    const byText = Object.fromEntries(sb.admin.entities('tasks').map((t) => [t.text as string, t.responsible_user_id]));
+    expect(byText).toEqual({ n0: 1001, n1: 1002, n2: 1003, n3: 1001 });
+  });
+
+  it('the DynamoDB state: first attempt once, hops per window, marks expire', async () => {
+    const s = new DynamoRulesState({ doc: table.doc, tableName: table.tableName });
+    const t0 = 1_767_225_600_000;
+    expect(await s.firstAttempt('k', 60, t0)).toBe(true);
+    expect(await s.firstAttempt('k', 60, t0 + 1000)).toBe(false);
+    expect(await s.firstAttempt('k', 60, t0 + 61_000)).toBe(true); // expired (TTL deletion is lazy)
+    expect([await s.hop('lead', 300, t0), await s.hop('lead', 300, t0 + 1), await s.hop('lead', 300, t0 + 300_000)]).toEqual([1, 2, 1]);
+    await s.remember('echo', 10, t0);
+    expect(await s.has('echo', t0 + 5_000)).toBe(true);
+    expect(await s.has('echo', t0 + 11_000)).toBe(false);
+    const picks = await Promise.all(Array.from({ length: 9 }, () => s.nextRoundRobin('list', 3)));
+    expect(picks.sort()).toEqual([0, 0, 0, 1, 1, 1, 2, 2, 2]);
+  });
+
+  it('the batch writer: writes arriving together go out in one request; a steady stream still flushes by the max wait', async () => {
+    const { client } = fastClient(sb);
+    const api = client.forAccount({ clientId: 'client-test', accountKey: 'acc1' });
+    const task = (i: number) => ({
+      tasks: [{ text: `t${i}`, complete_till: 1_900_000_000, entity_id: 8001, entity_type: 'leads' as const, task_type_id: 1 }],
+      taskMarkers: [`m${i}`],
+      checkFirst: false,
+      leadPatches: [],
+      contactPatches: [],
+      notes: [],
+    });
+    const together = new BatchWriter(20, 1_000);
+    await Promise.all([0, 1, 2, 3, 4].map((i) => together.write('local', api, task(i))));
+    expect(sb.admin.count({ method: 'POST', route: '/api/v4/tasks' })).toBe(1);
+    // One write every 15 ms with a 20 ms linger would never go quiet: the 100 ms max wait flushes anyway.
+    const stream = new BatchWriter(20, 100);
+    const started = Date.now();
+    const first = stream.write('local', api, task(10)).then(() => Date.now() - started);
+    const more: Array<Promise<unknown>> = [];
+    for (let i = 11; i < 30; i++) {
+      await new Promise((r) => setTimeout(r, 15));
+      more.push(stream.write('local', api, task(i)));
+    }
+    expect(await first).toBeLessThan(250);
+    await Promise.all(more);
+    expect(sb.admin.entities('tasks')).toHaveLength(25);
+    expect(sb.admin.count({ method: 'POST', route: '/api/v4/tasks' })).toBeGreaterThan(2);
+  });
+});
