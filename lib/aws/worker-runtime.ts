@@ -42,7 +42,9 @@ import type { MirrorGate } from '../ingest/mirroring.ts';
 import type { AmoClientForAccount } from '../amocrm/client/client.ts';
 import { createRdeskProcessors, RDESK_ROUTES } from '../flows/rdesk/processor.ts';
 import type { LeadMapStore } from '../flows/rdesk/lead-map.ts';
+import type { PushOrderStore } from '../flows/rdesk/push-order.ts';
 import { DynamoLeadMap } from '../store/rdesk-lead-map.ts';
+import { DynamoPushOrder } from '../store/rdesk-push-order.ts';
 import { createAmoClientRuntime } from './amo-client-runtime.ts';
 import { oauthFromEnv } from './oauth-runtime.ts';
 
@@ -92,6 +94,8 @@ export interface WorkerRdeskDeps {
   clientFor: (accountId: string) => AmoClientForAccount;
   /** Stand-in leads (mock-lead-id mode, the create policy): the DynamoDB adapter in AWS. */
   leadMap?: LeadMapStore;
+  /** The push order across containers: the DynamoDB adapter in AWS. */
+  order?: PushOrderStore;
 }
 
 /** Used when no invocation context is known (a plain call in a test): the function's usual budget. */
@@ -160,6 +164,7 @@ function rdeskProcessors(ingest: WorkerIngestDeps, guard: IdempotencyGuard, metr
     clientFor: ingest.rdesk.clientFor,
     guard,
     ...(ingest.rdesk.leadMap ? { leadMap: ingest.rdesk.leadMap } : {}),
+    ...(ingest.rdesk.order ? { order: ingest.rdesk.order } : {}),
     ...(metrics ? { metrics } : {}),
   });
   return { processors: built.processors, gates: Object.fromEntries(Object.keys(RDESK_ROUTES).map((r) => [r, built.gate])) };
@@ -250,5 +255,9 @@ function rdeskFromEnv(
 ): WorkerRdeskDeps {
   const oauth = oauthFromEnv(env, { log, metrics: metrics ?? noMetrics });
   const amo = createAmoClientRuntime({ config, oauth: oauth.provider, doc, tableName, log, ...(metrics ? { metrics } : {}) });
-  return { clientFor: (id) => amo.clientFor(id), leadMap: new DynamoLeadMap({ doc, tableName }) };
+  return {
+    clientFor: (id) => amo.clientFor(id),
+    leadMap: new DynamoLeadMap({ doc, tableName }),
+    order: new DynamoPushOrder({ doc, tableName }),
+  };
 }
