@@ -8,7 +8,10 @@
  * 3. the leads not read within `leadCacheSeconds` are read by `filter[id][]`, ≤ 250 per GET;
  *    a lead amoCRM does not have is parked `lead-not-found` (or created, by policy);
  * 4. each lead's fields are diffed against what it holds; only changed fields are sent, ≤ 50
- *    leads per PATCH (the client's batching).
+ *    leads per PATCH (the client's batching);
+ * 5. with a push order store, each lead to be patched is claimed first (one conditional write):
+ *    a push older than one claimed by any container resolves `stale` (not written); the claim is
+ *    given back when the PATCH fails (README.md "Ordering").
  *
  * An amoCRM failure of a step fails every push that depended on it with the same error (the
  * client's errors carry their pipeline outcome: defer, retry or park).
