@@ -128,7 +128,7 @@ function processorsFor(table: RouteTable, deps: WorkerDeps, remainingTimeMs: () 
   if (!ingest) return { ...deps.processors };
   try {
     const guard = ingest.idempotency(remainingTimeMs);
-    const rdesk = rdeskProcessors(ingest, guard, deps.metrics);
+    const rdesk = rdeskProcessors(ingest, guard, deps.metrics, deps.logger);
     return buildIngestProcessors({
       config: ingest.config,
       secrets: ingest.secrets,
@@ -154,7 +154,7 @@ function processorsFor(table: RouteTable, deps: WorkerDeps, remainingTimeMs: () 
  * The RDESK routes' processors (when the config has an `rdesk` section and the client is wired)
  * and their mirror gates (without RDESK accounts no token is ours: never mirrored).
  */
-function rdeskProcessors(ingest: WorkerIngestDeps, guard: IdempotencyGuard, metrics: MetricsSink | undefined) {
+function rdeskProcessors(ingest: WorkerIngestDeps, guard: IdempotencyGuard, metrics: MetricsSink | undefined, log: Log) {
   const never: MirrorGate = async () => false;
   const cfg = ingest.config.rdesk;
   if (!cfg || !ingest.rdesk) return { processors: {}, gates: Object.fromEntries(Object.keys(RDESK_ROUTES).map((r) => [r, never])) };
@@ -165,6 +165,7 @@ function rdeskProcessors(ingest: WorkerIngestDeps, guard: IdempotencyGuard, metr
     guard,
     ...(ingest.rdesk.leadMap ? { leadMap: ingest.rdesk.leadMap } : {}),
     ...(ingest.rdesk.order ? { order: ingest.rdesk.order } : {}),
+    log,
     ...(metrics ? { metrics } : {}),
   });
   return { processors: built.processors, gates: Object.fromEntries(Object.keys(RDESK_ROUTES).map((r) => [r, built.gate])) };

@@ -226,6 +226,7 @@ export class LeadWriter {
       }
       // 5. ordering across containers: claim each patched lead's slot (one conditional write per lead)
       const claims = new Map<number, { keys: OrderKeys; previous: OrderKeys }>();
+      const claimedAt = this.now();
       if (this.opts.order && patches.length) {
         const outcomes = await Promise.all(patches.map((pt) => this.claimOrder(pt.id, byLead.get(pt.id) ?? [])));
         for (let i = patches.length - 1; i >= 0; i--) {
@@ -252,6 +253,10 @@ export class LeadWriter {
       if (patches.length) {
         try {
           await api.leads.update(patches as Parameters<typeof api.leads.update>[0]);
+          if (claims.size && this.now() - claimedAt > (this.opts.orderHoldMs ?? 30_000)) {
+            // The lease ended before the PATCH did: a newer push elsewhere may have written first (README "Ordering").
+            this.opts.log?.warn('rdesk PATCH outlived its push order lease', { leads: claims.size, ms: this.now() - claimedAt });
+          }
         } catch (e) {
           // Not applied: give the slots back so the next delivery (or an older push) may write.
           await Promise.all(
