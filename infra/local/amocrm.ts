@@ -31,6 +31,7 @@ import { createDynamoIdempotency } from '../../lib/store/idempotency.ts';
 import { DynamoTokenStore } from '../../lib/store/token-store.ts';
 import type { WorkerIngestDeps, WorkerRdeskDeps } from '../../lib/aws/worker-runtime.ts';
 import { DynamoLeadMap } from '../../lib/store/rdesk-lead-map.ts';
+import { DynamoPushOrder } from '../../lib/store/rdesk-push-order.ts';
 import type { Log } from '../../lib/common/log.ts';
 import type { MetricsSink } from '../../lib/common/metrics-sink.ts';
 import { DynamoRulesState } from '../../lib/store/rules-state.ts';
@@ -536,5 +537,9 @@ function localRdesk(
   metrics: MetricsSink,
 ): WorkerRdeskDeps {
   const amo = createAmoClientRuntime({ config, oauth: oauth.provider, doc, tableName, log, metrics });
-  return { clientFor: (id) => amo.clientFor(id), leadMap: new DynamoLeadMap({ doc, tableName }) };
+  return {
+    clientFor: (id) => amo.clientFor(id),
+    leadMap: new DynamoLeadMap({ doc, tableName }),
+    order: new DynamoPushOrder({ doc, tableName }),
+  };
 }

@@ -45,7 +45,9 @@ import type { MirrorGate } from '../ingest/mirroring.ts';
 import type { AmoClientForAccount } from '../amocrm/client/client.ts';
 import { createRdeskProcessors, RDESK_ROUTES } from '../flows/rdesk/processor.ts';
 import type { LeadMapStore } from '../flows/rdesk/lead-map.ts';
+import type { PushOrderStore } from '../flows/rdesk/push-order.ts';
 import { DynamoLeadMap } from '../store/rdesk-lead-map.ts';
+import { DynamoPushOrder } from '../store/rdesk-push-order.ts';
 import { createAmoClientRuntime } from './amo-client-runtime.ts';
 import { oauthFromEnv } from './oauth-runtime.ts';
 
@@ -95,6 +97,8 @@ export interface WorkerRdeskDeps {
   clientFor: (accountId: string) => AmoClientForAccount;
   /** Stand-in leads (mock-lead-id mode, the create policy): the DynamoDB adapter in AWS. */
   leadMap?: LeadMapStore;
+  /** The push order across containers: the DynamoDB adapter in AWS. */
+  order?: PushOrderStore;
 }
 
 /** Used when no invocation context is known (a plain call in a test): the function's usual budget. */
@@ -127,7 +131,7 @@ function processorsFor(table: RouteTable, deps: WorkerDeps, remainingTimeMs: () 
   if (!ingest) return { ...deps.processors };
   try {
     const guard = ingest.idempotency(remainingTimeMs);
-    const rdesk = rdeskProcessors(ingest, guard, deps.metrics);
+    const rdesk = rdeskProcessors(ingest, guard, deps.metrics, deps.logger);
     return buildIngestProcessors({
       config: ingest.config,
       secrets: ingest.secrets,
@@ -153,7 +157,7 @@ function processorsFor(table: RouteTable, deps: WorkerDeps, remainingTimeMs: () 
  * The RDESK routes' processors (when the config has an `rdesk` section and the client is wired)
  * and their mirror gates (without RDESK accounts no token is ours: never mirrored).
  */
-function rdeskProcessors(ingest: WorkerIngestDeps, guard: IdempotencyGuard, metrics: MetricsSink | undefined) {
+function rdeskProcessors(ingest: WorkerIngestDeps, guard: IdempotencyGuard, metrics: MetricsSink | undefined, log: Log) {
   const never: MirrorGate = async () => false;
   const cfg = ingest.config.rdesk;
   if (!cfg || !ingest.rdesk) return { processors: {}, gates: Object.fromEntries(Object.keys(RDESK_ROUTES).map((r) => [r, never])) };
@@ -163,6 +167,8 @@ function rdeskProcessors(ingest: WorkerIngestDeps, guard: IdempotencyGuard, metr
     clientFor: ingest.rdesk.clientFor,
     guard,
     ...(ingest.rdesk.leadMap ? { leadMap: ingest.rdesk.leadMap } : {}),
+    ...(ingest.rdesk.order ? { order: ingest.rdesk.order } : {}),
+    log,
     ...(metrics ? { metrics } : {}),
   });
   return { processors: built.processors, gates: Object.fromEntries(Object.keys(RDESK_ROUTES).map((r) => [r, built.gate])) };
@@ -256,5 +262,9 @@ function rdeskFromEnv(
 ): WorkerRdeskDeps {
   const oauth = oauthFromEnv(env, { log, metrics: metrics ?? noMetrics });
   const amo = createAmoClientRuntime({ config, oauth: oauth.provider, doc, tableName, log, ...(metrics ? { metrics } : {}) });
-  return { clientFor: (id) => amo.clientFor(id), leadMap: new DynamoLeadMap({ doc, tableName }) };
+  return {
+    clientFor: (id) => amo.clientFor(id),
+    leadMap: new DynamoLeadMap({ doc, tableName }),
+    order: new DynamoPushOrder({ doc, tableName }),
+  };
 }

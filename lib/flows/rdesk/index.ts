@@ -7,3 +7,4 @@ export * from './payload.ts';
 export * from './processor.ts';
 export * from './tokens.ts';
 export * from './writer.ts';
+export * from './push-order.ts';

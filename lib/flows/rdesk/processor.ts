@@ -12,6 +12,7 @@
  *    (`invalid-element`, `lead-not-found`, `bad-mapping`), the error names every failing index.
  */
 import type { AmoClientForAccount } from '../../amocrm/client/client.ts';
+import type { Log } from '../../common/log.ts';
 import type { MetricsSink } from '../../common/metrics-sink.ts';
 import type { SecretSource } from '../../config/secrets.ts';
 import type { IdempotencyGuard } from '../../ingest/idempotency.ts';
@@ -21,6 +22,7 @@ import type { ProcessorMap, RouteProcessor } from '../../pipeline/registry.ts';
 import type { RdeskConfig } from './config.ts';
 import { RDESK_PARK_REASONS } from './fields.ts';
 import type { LeadMapStore } from './lead-map.ts';
+import type { PushOrderStore } from './push-order.ts';
 import { mapBooking, mapMc } from './mapping.ts';
 import { parseRdeskBody, type Booking, type McPush, type RdeskKind } from './payload.ts';
 import { ipAllowed, RdeskTokenMatcher } from './tokens.ts';
@@ -37,6 +39,12 @@ export interface RdeskDeps {
   guard?: IdempotencyGuard;
   /** Stand-in leads (mock-lead-id mode, the `create` policy). */
   leadMap?: LeadMapStore;
+  /** Ordering across containers (the table); absent: pushes are ordered within one container only. */
+  order?: PushOrderStore;
+  /** Writer tuning of the order's lease (tests). */
+  orderHoldMs?: number;
+  orderWaitMs?: number;
+  log?: Log;
   metrics?: MetricsSink;
   /** Writer tuning (tests, bench). */
   windowMs?: number;
@@ -58,6 +66,10 @@ export function createRdeskProcessors(deps: RdeskDeps): {
         account: a,
         client: () => deps.clientFor(a.account),
         ...(deps.leadMap ? { leadMap: deps.leadMap } : {}),
+        ...(deps.order ? { order: deps.order } : {}),
+        ...(deps.orderHoldMs !== undefined ? { orderHoldMs: deps.orderHoldMs } : {}),
+        ...(deps.orderWaitMs !== undefined ? { orderWaitMs: deps.orderWaitMs } : {}),
+        ...(deps.log ? { log: deps.log } : {}),
         ...(deps.windowMs !== undefined ? { windowMs: deps.windowMs } : {}),
         ...(deps.now ? { now: deps.now } : {}),
       }),
@@ -84,7 +96,7 @@ export function createRdeskProcessors(deps: RdeskDeps): {
           if (!el.ok) return { ...park(RDESK_PARK_REASONS.invalidElement, el.error), index: el.index };
           const run = async () => {
             const desired = kind === 'booked' ? mapBooking(el.value as Booking, account) : mapMc(el.value as McPush, account);
-            return writer.submit({ kind, desired });
+            return writer.submit({ kind, desired, arrival: { at: env.receivedAt, id: `${env.requestId}:${el.index}` } });
           };
           try {
             const key = `rdesk:${env.route}:${env.requestId}:${el.index}`;

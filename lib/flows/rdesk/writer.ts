@@ -8,7 +8,10 @@
  * 3. the leads not read within `leadCacheSeconds` are read by `filter[id][]`, ≤ 250 per GET;
  *    a lead amoCRM does not have is parked `lead-not-found` (or created, by policy);
  * 4. each lead's fields are diffed against what it holds; only changed fields are sent, ≤ 50
- *    leads per PATCH (the client's batching).
+ *    leads per PATCH (the client's batching);
+ * 5. with a push order store, each lead to be patched is claimed first (one conditional write):
+ *    a push older than one claimed by any container resolves `stale` (not written); the claim is
+ *    given back when the PATCH fails (README.md "Ordering").
  *
  * An amoCRM failure of a step fails every push that depended on it with the same error (the
  * client's errors carry their pipeline outcome: defer, retry or park).
@@ -22,15 +25,19 @@ import { DeferError, PermanentError } from '../../pipeline/outcome.ts';
 import type { RdeskAccountConfig } from './config.ts';
 import { diff, leadState, RDESK_PARK_REASONS, resolveTarget, type LeadState, type PlannedWrite } from './fields.ts';
 import type { LeadMapStore } from './lead-map.ts';
+import { orderKey, type OrderKeys, type PushOrderStore } from './push-order.ts';
 import type { DesiredLead } from './mapping.ts';
 import type { RdeskKind } from './payload.ts';
 
 export interface PushUnit {
   kind: RdeskKind;
   desired: DesiredLead;
+  /** Arrival at the edge (the envelope's receivedAt) and a unique id (request id, element index): the order's tie-breakers. */
+  arrival?: { at: number; id: string };
 }
 
-export type UnitResult = { status: 'written' | 'unchanged' | 'superseded'; leadId: number };
+/** `stale`: a newer push of the lead was already applied (by any container); nothing was written. */
+export type UnitResult = { status: 'written' | 'unchanged' | 'superseded' | 'stale'; leadId: number };
 
 export interface LeadWriterOptions {
   account: RdeskAccountConfig;
@@ -44,6 +51,11 @@ export interface LeadWriterOptions {
   /** How long a mock claim is held, and how long a loser waits for the winner's lead (ms). */
   claimHoldMs?: number;
   claimWaitMs?: number;
+  /** Ordering across containers (README.md "Ordering"); absent: within this container only. */
+  order?: PushOrderStore;
+  /** How long a claim of the push order shields the PATCH that follows it, and how long another writer waits for it (ms). */
+  orderHoldMs?: number;
+  orderWaitMs?: number;
 }
 
 export const MOCK_NAME_PREFIX = 'ID_';
@@ -72,6 +84,8 @@ export class LeadWriter {
   private readonly now: () => number;
   /** Flushes run one at a time: a later one sees what the earlier one wrote. */
   private chain: Promise<void> = Promise.resolve();
+  /** This writer's name in the push order's lease: its own earlier claims never block it (flushes run one at a time). */
+  private readonly owner = randomUUID();
 
   constructor(private readonly opts: LeadWriterOptions) {
     this.now = opts.now ?? Date.now;
@@ -210,10 +224,44 @@ export class LeadWriter {
         afterById.set(leadId, state);
         byLead.set(leadId, kept);
       }
+      // 5. ordering across containers: claim each patched lead's slot (one conditional write per lead)
+      const claims = new Map<number, { keys: OrderKeys; previous: OrderKeys }>();
+      const claimedAt = this.now();
+      if (this.opts.order && patches.length) {
+        const outcomes = await Promise.all(patches.map((pt) => this.claimOrder(pt.id, byLead.get(pt.id) ?? [])));
+        for (let i = patches.length - 1; i >= 0; i--) {
+          const pt = patches[i] as (typeof patches)[number];
+          const o = outcomes[i] as Awaited<ReturnType<LeadWriter['claimOrder']>>;
+          if (o.kind === 'claimed') {
+            claims.set(pt.id, { keys: o.keys, previous: o.previous });
+            continue;
+          }
+          // Not written here: the lead's copy may be stale (another container wrote it).
+          patches.splice(i, 1);
+          this.known.delete(pt.id);
+          afterById.delete(pt.id);
+          for (const p of byLead.get(pt.id) ?? []) {
+            results.delete(p);
+            if (o.kind === 'stale' && o.kinds.has(p.unit.kind)) {
+              this.opts.log?.debug('rdesk push older than the applied one: skipped', { leadId: pt.id, kind: p.unit.kind });
+              p.resolve({ status: 'stale', leadId: pt.id });
+            } else p.reject(o.kind === 'busy' ? o.error : new DeferError('rdesk-order-recheck', 1));
+          }
+          byLead.delete(pt.id);
+        }
+      }
       if (patches.length) {
         try {
           await api.leads.update(patches as Parameters<typeof api.leads.update>[0]);
+          if (claims.size && this.now() - claimedAt > (this.opts.orderHoldMs ?? 30_000)) {
+            // The lease ended before the PATCH did: a newer push elsewhere may have written first (README "Ordering").
+            this.opts.log?.warn('rdesk PATCH outlived its push order lease', { leads: claims.size, ms: this.now() - claimedAt });
+          }
         } catch (e) {
+          // Not applied: give the slots back so the next delivery (or an older push) may write.
+          await Promise.all(
+            [...claims].map(([id, c]) => this.opts.order?.revert(cfg.account, id, c.keys, c.previous, this.owner).catch(() => undefined)),
+          );
           for (const pt of patches) this.known.delete(pt.id);
           for (const p of results.keys()) p.reject(e);
           return;
@@ -233,6 +281,43 @@ export class LeadWriter {
       for (const [p, r] of results) p.resolve(r);
     } catch (e) {
       fail(live, e);
+    }
+  }
+
+  /**
+   * Claims the push order of one lead for the pushes about to be patched: `claimed`; `stale` (the
+   * kinds of which a newer push was claimed elsewhere); `busy` (another writer's PATCH may still be
+   * in flight and its lease outlived `orderWaitMs`: defer).
+   */
+  private async claimOrder(
+    leadId: number,
+    ps: Pending[],
+  ): Promise<
+    | { kind: 'claimed'; keys: OrderKeys; previous: OrderKeys }
+    | { kind: 'stale'; kinds: Set<RdeskKind> }
+    | { kind: 'busy'; error: DeferError }
+  > {
+    const store = this.opts.order as PushOrderStore;
+    const keys: OrderKeys = {};
+    for (const p of ps) {
+      const a = p.unit.arrival ?? { at: 0, id: `${this.owner}:${p.seq}` };
+      const k = orderKey(p.unit.desired.pushTime, a.at, a.id);
+      if ((keys[p.unit.kind] ?? '') < k) keys[p.unit.kind] = k;
+    }
+    const until = this.now() + (this.opts.orderWaitMs ?? 5_000);
+    for (;;) {
+      const r = await store.claim(this.opts.account.account, leadId, keys, this.owner, this.opts.orderHoldMs ?? 30_000);
+      if (r.ok) return { kind: 'claimed', keys, previous: r.previous };
+      const kinds = new Set(
+        (Object.entries(keys) as Array<[RdeskKind, string]>).filter(([kind, k]) => (r.claimed[kind] ?? '') > k).map(([kind]) => kind),
+      );
+      if (kinds.size) return { kind: 'stale', kinds };
+      if (this.now() >= until) {
+        // Back when the lease ends (or, when the writer gave it up meanwhile, sooner: at least 1 s).
+        const left = Math.ceil(((r.until ?? 0) - this.now()) / 1000);
+        return { kind: 'busy', error: new DeferError('rdesk-order-busy', Math.min(30, Math.max(1, left))) };
+      }
+      await new Promise((res) => setTimeout(res, 50));
     }
   }
 

@@ -51,7 +51,7 @@ describe('mock-lead-id mode (sandbox + DynamoDB)', () => {
       expect(made).toHaveLength(1);
       expect(made[0]).toMatchObject({ pipeline_id: pipeline.id, status_id: pipeline.statuses[1]!.id });
       // One of its own pushes (paid k, 20 + k, …). Which one: two containers wrote the same leads at once, and
-      // ordering across concurrent batches is not guaranteed (README: "Ordering").
+      // this test wires no push order store (order.test.ts covers ordering across containers).
       const paid = (made[0]!.custom_fields_values as Array<{ field_id: number; values: Array<{ value: unknown }> }>).find(
         (f) => f.field_id === w!.fieldId('Оплачено'),
       )?.values[0]?.value;
