@@ -37,6 +37,7 @@ export function rulesFlowsFromEnv(
   return registerRules(new FlowRegistry(), {
     rules: compiled,
     client: (a) => runtime.clientFor(a.id),
+    clientById: (id) => runtime.clientFor(id),
     state: new DynamoRulesState({ doc: deps.doc, tableName: deps.tableName }),
     metrics,
   });

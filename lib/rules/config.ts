@@ -87,6 +87,38 @@ const due = z.union([
 /** A template: `{{name}}`, `{{id}}`, `{{price}}`, `{{status}}`, `{{pipeline}}`, `{{field:Имя поля}}`. */
 const template = z.string().max(10_000);
 
+const transferAction = z
+  .object({
+    /** Our account id the lead goes to. */
+    to: accountId,
+    /** Where a new lead is created there: "Pipeline / Status" (or a status id) of the target account. */
+    status: statusRef,
+    /** Reuse an open lead of the contact in that pipeline instead of creating one. Default true. */
+    reuseOpen: z.boolean().default(true),
+    /** Source lead field → target lead field (names or ids), copied when the source has a value. */
+    fields: z.record(z.string().min(1), nameOrId).default({}),
+    /** Target lead field that receives the source lead's id (the back-link; also what syncBack reads). */
+    linkField: nameOrId,
+    /** Source lead field that receives the target lead's id. */
+    backLinkField: nameOrId.optional(),
+    /** Tags added to the target lead. */
+    tags: z.array(z.string().min(1)).default([]),
+    /** Move the source lead here once the target lead exists ("Pipeline / Status" of the source account). */
+    moveSourceTo: statusRef.optional(),
+  })
+  .strict();
+
+const syncBackAction = z
+  .object({
+    /** Our account id of the origin lead. */
+    to: accountId,
+    /** This lead's field holding the origin lead's id (the transfer's `linkField`). */
+    linkField: nameOrId,
+    /** Copy this lead's price to the origin lead when won. Default true. */
+    price: z.boolean().default(true),
+  })
+  .strict();
+
 const action = z.union([
   z
     .object({
@@ -106,6 +138,10 @@ const action = z.union([
   z.object({ removeTags: z.array(nameOrId).min(1) }).strict(),
   z.object({ moveTo: statusRef }).strict(),
   z.object({ note: z.object({ text: template.min(1) }).strict() }).strict(),
+  /** Copy the lead into another of our accounts (transfer.ts): contact found by verified phone/e-mail or created, lead reused or created. */
+  z.object({ transfer: transferAction }).strict(),
+  /** The linked lead of another account follows this one when it is won (with its price) or lost (transfer.ts). */
+  z.object({ syncBack: syncBackAction }).strict(),
 ]);
 export type RuleActionInput = z.infer<typeof action>;
 

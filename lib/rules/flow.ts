@@ -19,11 +19,14 @@ import { isEmptyPlan, planRule } from './plan.ts';
 import type { CompiledRule, CompiledRules } from './resolve.ts';
 import type { RulesState } from './state.ts';
 import { BatchWriter, type WriteSet } from './writer.ts';
+import { runSyncBack, runTransfer } from './transfer.ts';
 
 export interface RulesFlowDeps {
   rules: CompiledRules;
   /** The REST client of one of our accounts. */
   client(account: AccountConfig): AmoClientForAccount;
+  /** The REST client of another of our accounts, by id (transfer / syncBack). */
+  clientById?(account: string): AmoClientForAccount;
   state: RulesState;
   writer?: BatchWriter;
   metrics?: MetricsSink;
@@ -77,6 +80,25 @@ export async function runRule(
   deps.metrics?.count(METRIC.rulesFired, { account });
   const acc = deps.rules.accounts.get(account);
   if (!acc) return;
+  // Cross-account actions (transfer.ts) run first, each call in turn: their adds need what the searches found.
+  let first: boolean | undefined;
+  for (const a of rule.then) {
+    if (a.kind !== 'transfer' && a.kind !== 'syncBack') continue;
+    first ??= await deps.state.firstAttempt(`attempt:${ctx.stepKey}`, ATTEMPT_TTL_SECONDS, now);
+    const cross = {
+      source: deps.client(ctx.account),
+      clientOf: (id: string) => {
+        if (!deps.clientById) throw new Error(`rules: no client for account "${id}" (RulesFlowDeps.clientById)`);
+        return deps.clientById(id);
+      },
+      marker: (i: number) => stepMarker(ctx.stepKey, i),
+      checkFirst: !first,
+      log: ctx.log,
+    };
+    const r = a.kind === 'transfer' ? await runTransfer(a, e.data, cross) : await runSyncBack(a, e.data, cross);
+    if (r.sourceUpdatedAt !== undefined)
+      await deps.state.remember(echoKey(rule.id, account, e.entity, e.data.id, r.sourceUpdatedAt), ECHO_TTL_SECONDS, now);
+  }
   const plan = planRule(rule, e.data, { eventTime: ctx.receivedAt, schema: acc.schema, timeZone: acc.settings.timeZone });
   if (isEmptyPlan(plan)) {
     ctx.log.debug('rules: nothing to write', { account, rule: rule.id, entityId: e.data.id });
@@ -86,7 +108,7 @@ export async function runRule(
     if (t.roundRobin)
       t.task.responsible_user_id = t.roundRobin.userIds[await deps.state.nextRoundRobin(t.roundRobin.key, t.roundRobin.userIds.length)];
   }
-  const first = await deps.state.firstAttempt(`attempt:${ctx.stepKey}`, ATTEMPT_TTL_SECONDS, now);
+  first ??= await deps.state.firstAttempt(`attempt:${ctx.stepKey}`, ATTEMPT_TTL_SECONDS, now);
   const kind = e.entity === 'lead' ? 'leads' : 'contacts';
   const set: WriteSet = {
     tasks: plan.tasks.map((t) => t.task),

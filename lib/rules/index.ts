@@ -8,3 +8,5 @@ export * from './state.ts';
 export * from './writer.ts';
 export * from './flow.ts';
 export * from './load.ts';
+export * from './cross-account.ts';
+export * from './transfer.ts';

@@ -9,6 +9,7 @@ import { encodeFieldValue, type FieldDefinition } from '../amocrm/client/custom-
 import type { MainEntity } from '../amocrm/client/resources/common.ts';
 import type { NameOrId, RuleInput, RulesAccountConfig, RulesConfig } from './config.ts';
 import { compileTemplate, isConstant, renderTemplate, type Template } from './template.ts';
+import { compileCrossAccount, type CrossAccountAction } from './cross-account.ts';
 
 export class RulesConfigError extends Error {
   override readonly name = 'RulesConfigError';
@@ -39,7 +40,8 @@ export type CompiledAction =
   | { kind: 'addTags'; names: string[] }
   | { kind: 'removeTags'; ids: number[] }
   | { kind: 'moveTo'; to: Required<StatusId> }
-  | { kind: 'note'; text: Template };
+  | { kind: 'note'; text: Template }
+  | CrossAccountAction;
 
 export interface CompiledRule {
   id: string;
@@ -108,7 +110,16 @@ export function resolveRules(config: RulesConfig, schemas: (account: string) => 
       entry = { schema: s, settings: settingsOf(rule.account) };
       accounts.set(rule.account, entry);
     }
-    const compiled = compileRule(rule, path, entry.schema, entry.settings, issues);
+    // Another account named by a transfer / syncBack: its dictionary resolves the target's names.
+    const other = (a: string): AccountSchema => {
+      const known = accounts.get(a);
+      if (known) return known.schema;
+      const s = schemas(a);
+      if (s instanceof Error) throw new Error(`no dictionary for account "${a}": ${s.message} (run: amo-gateway schema pull ${a})`);
+      accounts.set(a, { schema: s, settings: settingsOf(a) });
+      return s;
+    };
+    const compiled = compileRule(rule, path, entry.schema, entry.settings, issues, other);
     if (compiled) rules.push(compiled);
   });
   if (issues.length) throw new RulesConfigError(issues);
@@ -121,6 +132,9 @@ function compileRule(
   schema: AccountSchema,
   settings: RulesAccountConfig,
   issues: string[],
+  other: (account: string) => AccountSchema = () => {
+    throw new Error('no other account');
+  },
 ): CompiledRule | undefined {
   const before = issues.length;
   const at = <T>(where: string, f: () => T): T | undefined => {
@@ -224,6 +238,11 @@ function compileRule(
         if (s.pipelineId === undefined) throw new Error(`status ${s.statusId} is in every pipeline: name it "Pipeline / Status"`);
         return { kind: 'moveTo', to: { statusId: s.statusId, pipelineId: s.pipelineId } };
       });
+    } else if ('transfer' in a || 'syncBack' in a) {
+      compiled = at(`${where}.${'transfer' in a ? 'transfer' : 'syncBack'}`, () => {
+        if (entity !== 'lead') throw new Error('only leads are transferred');
+        return compileCrossAccount(a, rule.account, schema, other);
+      });
     } else {
       compiled = at(`${where}.note`, () => ({ kind: 'note', text: compileTemplate(a.note.text, field) }));
     }
@@ -280,7 +299,7 @@ function userOf(schema: AccountSchema, ref: NameOrId): number {
   return schema.user(ref);
 }
 
-function fieldOf(schema: AccountSchema, entity: MainEntity, ref: NameOrId | string): FieldDefinition {
+export function fieldOf(schema: AccountSchema, entity: MainEntity, ref: NameOrId | string): FieldDefinition {
   if (typeof ref === 'number') {
     const f = schema.json.customFields[entity].find((d) => d.id === ref);
     if (!f) throw new Error(`no ${entity} field with id ${ref} in the dictionary`);

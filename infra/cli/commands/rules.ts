@@ -67,6 +67,10 @@ function describeAction(a: CompiledAction): string {
       return `move to ${a.to.pipelineId}/${a.to.statusId}`;
     case 'note':
       return `note "${a.text.source}"`;
+    case 'transfer':
+      return `transfer to ${a.to} ${a.status.pipelineId}/${a.status.statusId} (link ${a.linkField.name}#${a.linkField.id}${a.moveSourceTo ? `, source → ${a.moveSourceTo.pipelineId}/${a.moveSourceTo.statusId}` : ''})`;
+    case 'syncBack':
+      return `sync back to ${a.to} via ${a.linkField.name}#${a.linkField.id}`;
   }
 }
 
