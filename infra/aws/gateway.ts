@@ -388,7 +388,12 @@ function estimateEnvBytes(
 export function rulesDictionaryHooks(config: Config): { commandHooks?: nodejs.ICommandHooks } {
   const rules = config.rules;
   if (!rules?.list.length) return {};
-  const files = [...new Set(rules.list.map((r) => rules.accounts[r.account]?.dictionary ?? defaultDictionaryPath(r.account)))];
+  // The accounts a transfer / syncBack writes to resolve their names too: their dictionaries go along.
+  const accounts = rules.list.flatMap((r) => [
+    r.account,
+    ...r.then.flatMap((a) => ('transfer' in a ? [a.transfer.to] : 'syncBack' in a ? [a.syncBack.to] : [])),
+  ]);
+  const files = [...new Set(accounts.map((a) => rules.accounts[a]?.dictionary ?? defaultDictionaryPath(a)))];
   for (const f of files) {
     if (f.startsWith('/') || f.split(/[\\/]/).includes('..'))
       throw new AmoGatewayConfigError(`rules dictionary "${f}": a deployed worker needs a path inside the project (relative, no ..)`);

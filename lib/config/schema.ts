@@ -200,6 +200,12 @@ export const configSchema = z
     c.rules?.list.forEach((r, i) => {
       if (!accountIds.has(r.account))
         ctx.addIssue({ code: 'custom', path: ['rules', 'list', i, 'account'], message: `unknown account "${r.account}"` });
+      r.then.forEach((a, j) => {
+        const key = 'transfer' in a ? 'transfer' : 'syncBack' in a ? 'syncBack' : undefined;
+        const to = 'transfer' in a ? a.transfer.to : 'syncBack' in a ? a.syncBack.to : undefined;
+        if (key && to !== undefined && !accountIds.has(to))
+          ctx.addIssue({ code: 'custom', path: ['rules', 'list', i, 'then', j, key, 'to'], message: `unknown account "${to}"` });
+      });
     });
     Object.keys(c.rules?.accounts ?? {}).forEach((a) => {
       if (!accountIds.has(a)) ctx.addIssue({ code: 'custom', path: ['rules', 'accounts', a], message: `unknown account "${a}"` });

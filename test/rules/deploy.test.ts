@@ -55,4 +55,30 @@ describe('rules in the deployed worker', () => {
     const outside = { ...config('x'), rules: { ...config('x').rules, accounts: { local: { dictionary: '../dict.json' } } } };
     expect(() => rulesDictionaryHooks(parseConfig(outside))).toThrow(/inside the project/);
   });
+
+  it('a transfer bundles the target account dictionary too; an unknown target account fails the config', () => {
+    const base = config('x');
+    const withCorp = (to: string) => ({
+      ...base,
+      accounts: [...base.accounts, { id: 'corp', integration: 'main', subdomain: 'corp', domain: 'amocrm.ru' }],
+      rules: {
+        list: [
+          {
+            id: 'ret2corp',
+            account: 'local',
+            when: { lead: 'status' },
+            then: [{ transfer: { to, status: 'Корпорат / Новая', linkField: 'ID' } }],
+          },
+        ],
+      },
+    });
+    const hooks = rulesDictionaryHooks(parseConfig(withCorp('corp'))).commandHooks!;
+    expect(hooks.afterBundling('/src', '/out')).toEqual([
+      "mkdir -p '/out/schema'",
+      "cp '/src/schema/local.json' '/out/schema/local.json'",
+      "mkdir -p '/out/schema'",
+      "cp '/src/schema/corp.json' '/out/schema/corp.json'",
+    ]);
+    expect(() => parseConfig(withCorp('nowhere'))).toThrow(/unknown account "nowhere"/);
+  });
 });
