@@ -103,6 +103,8 @@ const transferAction = z
     backLinkField: nameOrId.optional(),
     /** Tags added to the target lead. */
     tags: z.array(z.string().min(1)).default([]),
+    /** Note types copied from the source lead to the target lead and from the source contact to the target contact (e.g. "common", "call_in", "call_out"). */
+    notes: z.array(z.string().regex(/^[a-z_]{1,40}$/, 'an amoCRM note_type')).default([]),
     /** Move the source lead here once the target lead exists ("Pipeline / Status" of the source account). */
     moveSourceTo: statusRef.optional(),
   })

@@ -5,6 +5,7 @@
  */
 import type { FieldDefinition } from '../amocrm/client/custom-fields.ts';
 import type { AccountSchema } from '../amocrm/client/schema.ts';
+import type { NoteType } from '../amocrm/entities.ts';
 import type { RuleActionInput } from './config.ts';
 import { fieldOf, statusOf, type StatusId } from './resolve.ts';
 
@@ -22,6 +23,8 @@ export interface TransferAction {
   /** Source lead field holding the target lead's id. */
   backLinkField?: FieldDefinition;
   tags: string[];
+  /** Note types copied (lead → lead, contact → contact). */
+  notes: NoteType[];
   moveSourceTo?: Required<StatusId>;
 }
 
@@ -67,6 +70,7 @@ export function compileCrossAccount(
       fields: Object.entries(t.fields).map(([from, to]) => ({ from: fieldOf(schema, 'leads', from), to: fieldOf(target, 'leads', to) })),
       linkField: numberField(fieldOf(target, 'leads', t.linkField), 'linkField'),
       tags: [...t.tags],
+      notes: t.notes as NoteType[],
     };
     if (t.backLinkField !== undefined) out.backLinkField = numberField(fieldOf(schema, 'leads', t.backLinkField), 'backLinkField');
     if (t.moveSourceTo !== undefined) out.moveSourceTo = fullStatus(schema, t.moveSourceTo);

@@ -12,7 +12,7 @@
 import type { AmoClientForAccount } from '../amocrm/client/client.ts';
 import { encodeFieldValue, type CustomFieldWrite, type FieldDefinition } from '../amocrm/client/custom-fields.ts';
 import type { EntityPatch } from '../amocrm/client/batching.ts';
-import type { Contact, CustomFieldValue, Lead } from '../amocrm/entities.ts';
+import type { Contact, CustomFieldValue, Lead, Note, NoteType } from '../amocrm/entities.ts';
 import type { Log } from '../common/log.ts';
 import type { SyncBackAction, TransferAction } from './cross-account.ts';
 import type { RuleEntity } from './match.ts';
@@ -114,6 +114,44 @@ async function openLeadOf(target: AmoClientForAccount, contactId: number, pipeli
   return open[open.length - 1];
 }
 
+/**
+ * Copies the notes of `types` from one entity to another account's entity, skipping those the
+ * target already has (same type and params), so a re-run copies nothing twice.
+ */
+async function copyNotes(
+  ctx: CrossAccountContext,
+  kind: 'leads' | 'contacts',
+  fromId: number,
+  toId: number,
+  types: NoteType[],
+  target: AmoClientForAccount,
+  markerBase: number,
+): Promise<void> {
+  const want = new Set<string>(types);
+  // Keys sorted: the answer need not list params in the order they were sent.
+  const canon = (v: unknown): unknown =>
+    v && typeof v === 'object' && !Array.isArray(v)
+      ? Object.fromEntries(
+          Object.entries(v as Record<string, unknown>)
+            .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
+            .map(([k, x]) => [k, canon(x)]),
+        )
+      : v;
+  const key = (n: Pick<Note, 'note_type' | 'params'>) => `${n.note_type ?? ''}:${JSON.stringify(canon(n.params ?? {}))}`;
+  const source: Note[] = [];
+  for await (const n of ctx.source.notes(kind).list(fromId)) if (n.note_type && want.has(n.note_type)) source.push(n);
+  if (!source.length) return;
+  source.sort((x, y) => x.id - y.id);
+  const there = new Set<string>();
+  for await (const n of target.notes(kind).list(toId)) there.add(key(n));
+  const copy = source.filter((n) => !there.has(key(n)));
+  if (!copy.length) return;
+  await target.notes(kind).add(
+    copy.map((n) => ({ entity_id: toId, note_type: n.note_type!, params: (n.params ?? {}) as Record<string, unknown> })),
+    { markers: copy.map((n) => ctx.marker(markerBase + source.indexOf(n))), checkFirst: ctx.checkFirst },
+  );
+}
+
 export async function runTransfer(a: TransferAction, ev: RuleEntity, ctx: CrossAccountContext): Promise<CrossAccountResult> {
   const target = ctx.clientOf(a.to);
   const src = await ctx.source.leads.get(ev.id, { with: ['contacts'], cache: false });
@@ -189,6 +227,10 @@ export async function runTransfer(a: TransferAction, ev: RuleEntity, ctx: CrossA
   }
   // Linking what is linked changes nothing (entity-links-api), so a re-run may repeat it.
   if (contactId !== undefined) await target.links('leads').link(targetId, [{ to_entity_id: contactId, to_entity_type: 'contacts' }]);
+  if (a.notes.length) {
+    await copyNotes(ctx, 'leads', src.id, targetId, a.notes, target, 3000);
+    if (srcContact && contactId !== undefined) await copyNotes(ctx, 'contacts', srcContact.id, contactId, a.notes, target, 4000);
+  }
 
   // 3. The source lead: the back-link and the next stage, only what differs.
   const patch: EntityPatch = { id: src.id };

@@ -140,6 +140,7 @@ const RULES: RulesConfigInput = {
             linkField: 'ID розничной сделки',
             backLinkField: 'ID сделки корпората',
             tags: ['Сделка из розницы'],
+            notes: ['common', 'call_in'],
             moveSourceTo: 'Розница / Передано в корпорат',
           },
         },
@@ -203,6 +204,12 @@ const cfText = (e: Record<string, unknown>, fieldId: number): unknown =>
 describe('transfer and sync back between two accounts', () => {
   it('a retail lead reaching the transfer stage: one corp contact (deduped), one corp lead with fields and back-links; won and lost follow back', async () => {
     const w = await world();
+    const call = { uniq: 'call-1', duration: 60, source: 'tel', link: 'https://rec.example/1.mp3', phone: '+79991234567' };
+    await w.api.retail.notes('leads').add([
+      { entity_id: retailLead, note_type: 'common', params: { text: 'Нужно обучение 5 сотрудников' } },
+      { entity_id: retailLead, note_type: 'service_message', params: { service: 'x', text: 'not copied' } },
+    ]);
+    await w.api.retail.notes('contacts').add([{ entity_id: 9101, note_type: 'call_in', params: call }]);
     const ev = statusEvent({ id: retailLead, status_id: ids.toCorp, pipeline_id: ids.retailPipeline, old_status_id: ids.retailNew });
     await runRule(w.rule('ret2corp'), ev, w.ctx('retail', 'step-t1'), w.deps, w.writer);
 
@@ -221,6 +228,20 @@ describe('transfer and sync back between two accounts', () => {
     const retail = (await w.api.retail.leads.get(retailLead, { cache: false }))!;
     expect(retail.status_id).toBe(ids.sentToCorp);
     expect(Number(cfText(retail as never, w.fieldId('retail', 'ID сделки корпората')))).toBe(corpLead.id);
+    // Notes of the given types: the lead's to the corp lead, the contact's to the corp contact; a re-run copies none twice.
+    const notesOf = async (kind: 'leads' | 'contacts', id: number) => {
+      const out: Array<{ note_type?: string; params?: unknown }> = [];
+      for await (const n of w.api.corp.notes(kind).list(id)) out.push({ note_type: n.note_type, params: n.params });
+      return out;
+    };
+    expect(await notesOf('leads', corpLead.id as number)).toEqual([
+      { note_type: 'common', params: expect.objectContaining({ text: 'Нужно обучение 5 сотрудников' }) },
+    ]);
+    expect(await notesOf('contacts', corpContact)).toEqual([{ note_type: 'call_in', params: expect.objectContaining({ uniq: 'call-1' }) }]);
+    await runRule(w.rule('ret2corp'), ev, w.ctx('retail', 'step-t1-again'), w.deps, w.writer);
+    expect(await notesOf('leads', corpLead.id as number)).toHaveLength(1);
+    expect(await notesOf('contacts', corpContact)).toHaveLength(1);
+    expect(w.corp.admin.entities('leads')).toHaveLength(1);
 
     // Corp won with its price → the retail lead is won with that price.
     await w.api.corp.leads.update([{ id: corpLead.id as number, status_id: 142, pipeline_id: ids.corpPipeline, price: 5000 }]);
