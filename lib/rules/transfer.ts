@@ -105,8 +105,9 @@ async function linkedLead(target: AmoClientForAccount, linkField: FieldDefinitio
 
 /** An open lead of the contact in the pipeline (the last one, as MZPO's "склейка" took). */
 async function openLeadOf(target: AmoClientForAccount, contactId: number, pipelineId: number): Promise<Lead | undefined> {
-  const links = await target.links('contacts').list(contactId, {});
-  const ids = links.filter((l) => l.to_entity_type === 'leads').map((l) => l.to_entity_id);
+  // A contact's leads come with `with=leads` (its entity links list companies and elements, not leads).
+  const contact = await target.contacts.get(contactId, { with: ['leads'], cache: false });
+  const ids = (contact?._embedded?.leads ?? []).map((l) => l.id);
   if (!ids.length) return undefined;
   const leads: Lead[] = [];
   for await (const l of target.leads.list({ filter: { id: ids } })) leads.push(l);

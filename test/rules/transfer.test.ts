@@ -285,6 +285,27 @@ describe('transfer and sync back between two accounts', () => {
     expect((await w.api.retail.leads.get(retailLead2, { cache: false }))?.status_id).toBe(143);
   });
 
+  it('reuses an open corp lead of the found contact in the target pipeline (fields, link and tag written to it); a closed one is not reused', async () => {
+    const w = await world();
+    const seeded = w.corp.admin.seed({
+      leads: [
+        { name: 'Закрытая', pipeline_id: ids.corpPipeline, status_id: 143, _embedded: { contacts: [{ id: corpContact }] } },
+        { name: 'Открытая', pipeline_id: ids.corpPipeline, status_id: ids.corpNew, _embedded: { contacts: [{ id: corpContact }] } },
+      ],
+    });
+    const open = seeded.leads[1]!;
+    const ev = statusEvent({ id: retailLead, status_id: ids.toCorp, pipeline_id: ids.retailPipeline });
+    await runRule(w.rule('ret2corp'), ev, w.ctx('retail', 'step-reuse'), w.deps, w.writer);
+    expect(w.corp.admin.entities('leads')).toHaveLength(2);
+    const reused = (await w.api.corp.leads.get(open, { cache: false }))!;
+    expect(reused.name).toBe('Открытая');
+    expect(cfText(reused as never, w.fieldId('corp', 'Сайт'))).toBe('mzpo.example');
+    expect(String(cfText(reused as never, w.fieldId('corp', 'ID розничной сделки')))).toBe(String(retailLead));
+    expect(reused._embedded?.tags?.map((t) => t.name)).toEqual(['Сделка из розницы']);
+    const retail = (await w.api.retail.leads.get(retailLead, { cache: false }))!;
+    expect(Number(cfText(retail as never, w.fieldId('retail', 'ID сделки корпората')))).toBe(open);
+  });
+
   it('exactly once: the step run three times and a lost answer on the lead create still give one corp contact and one corp lead', async () => {
     const w = await world();
     // No corp contact yet: the contact is created too.
