@@ -5,6 +5,7 @@
  * dictionary (`schema pull` → schema/<account>.json) and refuses unknown or ambiguous names.
  */
 import { z } from 'zod';
+import { isSupportedCountry } from '../common/phone.ts';
 
 const accountId = z.string().regex(/^[a-z][a-z0-9-]{0,40}$/, 'an account id as in accounts[].id');
 
@@ -106,6 +107,19 @@ const action = z.union([
   z.object({ removeTags: z.array(nameOrId).min(1) }).strict(),
   z.object({ moveTo: statusRef }).strict(),
   z.object({ note: z.object({ text: template.min(1) }).strict() }).strict(),
+  /** Contact rules: the contact's phones → E.164; numbers without a country code are read in `defaultCountry`. */
+  z
+    .object({
+      normalizePhones: z
+        .object({
+          defaultCountry: z
+            .string()
+            .refine((c) => isSupportedCountry(c), 'a two-letter country code libphonenumber knows, e.g. RU')
+            .default('RU'),
+        })
+        .strict(),
+    })
+    .strict(),
 ]);
 export type RuleActionInput = z.infer<typeof action>;
 

@@ -8,6 +8,7 @@ import type { AccountSchema } from '../amocrm/client/schema.ts';
 import { encodeFieldValue, type FieldDefinition } from '../amocrm/client/custom-fields.ts';
 import type { MainEntity } from '../amocrm/client/resources/common.ts';
 import type { NameOrId, RuleInput, RulesAccountConfig, RulesConfig } from './config.ts';
+import type { CountryCode } from '../common/phone.ts';
 import { compileTemplate, isConstant, renderTemplate, type Template } from './template.ts';
 
 export class RulesConfigError extends Error {
@@ -39,7 +40,9 @@ export type CompiledAction =
   | { kind: 'addTags'; names: string[] }
   | { kind: 'removeTags'; ids: number[] }
   | { kind: 'moveTo'; to: Required<StatusId> }
-  | { kind: 'note'; text: Template };
+  | { kind: 'note'; text: Template }
+  /** The account's PHONE field (by its system code) and the country of numbers written without one. */
+  | { kind: 'normalizePhones'; field: FieldDefinition; defaultCountry: CountryCode };
 
 export interface CompiledRule {
   id: string;
@@ -223,6 +226,13 @@ function compileRule(
         const s = statusOf(schema, a.moveTo);
         if (s.pipelineId === undefined) throw new Error(`status ${s.statusId} is in every pipeline: name it "Pipeline / Status"`);
         return { kind: 'moveTo', to: { statusId: s.statusId, pipelineId: s.pipelineId } };
+      });
+    } else if ('normalizePhones' in a) {
+      compiled = at(`${where}.normalizePhones`, () => {
+        if (entity !== 'contact') throw new Error("only contact rules: a lead event does not carry its contacts' phones");
+        // The config's refine checked the code against libphonenumber's list.
+        const defaultCountry = a.normalizePhones.defaultCountry as CountryCode;
+        return { kind: 'normalizePhones', field: schema.fieldByCode('contacts', 'PHONE'), defaultCountry };
       });
     } else {
       compiled = at(`${where}.note`, () => ({ kind: 'note', text: compileTemplate(a.note.text, field) }));

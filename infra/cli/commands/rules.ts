@@ -67,6 +67,8 @@ function describeAction(a: CompiledAction): string {
       return `move to ${a.to.pipelineId}/${a.to.statusId}`;
     case 'note':
       return `note "${a.text.source}"`;
+    case 'normalizePhones':
+      return `phones (${a.field.name}#${a.field.id}) to E.164, default country ${a.defaultCountry}`;
   }
 }
 
