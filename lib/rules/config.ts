@@ -5,6 +5,7 @@
  * dictionary (`schema pull` → schema/<account>.json) and refuses unknown or ambiguous names.
  */
 import { z } from 'zod';
+import { isSupportedCountry } from '../common/phone.ts';
 
 const accountId = z.string().regex(/^[a-z][a-z0-9-]{0,40}$/, 'an account id as in accounts[].id');
 
@@ -144,6 +145,19 @@ const action = z.union([
   z.object({ transfer: transferAction }).strict(),
   /** The linked lead of another account follows this one when it is won (with its price) or lost (transfer.ts). */
   z.object({ syncBack: syncBackAction }).strict(),
+  /** Contact rules: the contact's phones → E.164; numbers without a country code are read in `defaultCountry`. */
+  z
+    .object({
+      normalizePhones: z
+        .object({
+          defaultCountry: z
+            .string()
+            .refine((c) => isSupportedCountry(c), 'a two-letter country code libphonenumber knows, e.g. RU')
+            .default('RU'),
+        })
+        .strict(),
+    })
+    .strict(),
 ]);
 export type RuleActionInput = z.infer<typeof action>;
 

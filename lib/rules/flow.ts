@@ -100,6 +100,9 @@ export async function runRule(
       await deps.state.remember(echoKey(rule.id, account, e.entity, e.data.id, r.sourceUpdatedAt), ECHO_TTL_SECONDS, now);
   }
   const plan = planRule(rule, e.data, { eventTime: ctx.receivedAt, schema: acc.schema, timeZone: acc.settings.timeZone });
+  // How many, never which: phone numbers stay out of the logs.
+  if (plan.phonesLeft)
+    ctx.log.warn('rules: phones left as they are', { account, rule: rule.id, entityId: e.data.id, count: plan.phonesLeft });
   if (isEmptyPlan(plan)) {
     ctx.log.debug('rules: nothing to write', { account, rule: rule.id, entityId: e.data.id });
     return;

@@ -11,6 +11,7 @@ import type { CustomFieldValue } from '../amocrm/entities.ts';
 import type { RuleEntity } from './match.ts';
 import { fieldInput, type CompiledRule, type TaskDue } from './resolve.ts';
 import { renderTemplate, type TemplateScope } from './template.ts';
+import { normalizePhones } from './phones.ts';
 
 export interface PlannedTask {
   task: TaskCreate;
@@ -26,6 +27,8 @@ export interface RulePlan {
   /** Undefined when nothing differs. */
   patch?: EntityPatch;
   notes: NoteCreate[];
+  /** normalizePhones: how many phone values were left as they are (not a valid number, or with an extension). */
+  phonesLeft?: number;
 }
 
 export interface PlanContext {
@@ -98,6 +101,15 @@ export function planRule(rule: CompiledRule, data: RuleEntity, ctx: PlanContext)
         patch.status_id = a.to.statusId;
         patch.pipeline_id = a.to.pipelineId;
         changed = true;
+        break;
+      }
+      case 'normalizePhones': {
+        const r = normalizePhones(a.field, data.custom_fields_values, a.defaultCountry);
+        if (r.left) plan.phonesLeft = (plan.phonesLeft ?? 0) + r.left;
+        if (r.write) {
+          patch.custom_fields_values = [...(patch.custom_fields_values ?? []).filter((w) => fieldIdOf(w) !== a.field.id), r.write];
+          changed = true;
+        }
         break;
       }
       case 'note':

@@ -8,6 +8,7 @@ import type { AccountSchema } from '../amocrm/client/schema.ts';
 import { encodeFieldValue, type FieldDefinition } from '../amocrm/client/custom-fields.ts';
 import type { MainEntity } from '../amocrm/client/resources/common.ts';
 import type { NameOrId, RuleInput, RulesAccountConfig, RulesConfig } from './config.ts';
+import type { CountryCode } from '../common/phone.ts';
 import { compileTemplate, isConstant, renderTemplate, type Template } from './template.ts';
 import { compileCrossAccount, type CrossAccountAction } from './cross-account.ts';
 
@@ -41,7 +42,9 @@ export type CompiledAction =
   | { kind: 'removeTags'; ids: number[] }
   | { kind: 'moveTo'; to: Required<StatusId> }
   | { kind: 'note'; text: Template }
-  | CrossAccountAction;
+  | CrossAccountAction
+  /** The account's PHONE field (by its system code) and the country of numbers written without one. */
+  | { kind: 'normalizePhones'; field: FieldDefinition; defaultCountry: CountryCode };
 
 export interface CompiledRule {
   id: string;
@@ -242,6 +245,13 @@ function compileRule(
       compiled = at(`${where}.${'transfer' in a ? 'transfer' : 'syncBack'}`, () => {
         if (entity !== 'lead') throw new Error('only leads are transferred');
         return compileCrossAccount(a, rule.account, schema, other);
+      });
+    } else if ('normalizePhones' in a) {
+      compiled = at(`${where}.normalizePhones`, () => {
+        if (entity !== 'contact') throw new Error("only contact rules: a lead event does not carry its contacts' phones");
+        // The config's refine checked the code against libphonenumber's list.
+        const defaultCountry = a.normalizePhones.defaultCountry as CountryCode;
+        return { kind: 'normalizePhones', field: schema.fieldByCode('contacts', 'PHONE'), defaultCountry };
       });
     } else {
       compiled = at(`${where}.note`, () => ({ kind: 'note', text: compileTemplate(a.note.text, field) }));

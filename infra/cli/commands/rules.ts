@@ -71,6 +71,8 @@ function describeAction(a: CompiledAction): string {
       return `transfer to ${a.to} ${a.status.pipelineId}/${a.status.statusId} (link ${a.linkField.name}#${a.linkField.id}${a.moveSourceTo ? `, source → ${a.moveSourceTo.pipelineId}/${a.moveSourceTo.statusId}` : ''})`;
     case 'syncBack':
       return `sync back to ${a.to} via ${a.linkField.name}#${a.linkField.id}`;
+    case 'normalizePhones':
+      return `phones (${a.field.name}#${a.field.id}) to E.164, default country ${a.defaultCountry}`;
   }
 }
 
