@@ -81,4 +81,49 @@ describe('amo-gateway rules', () => {
     expect(r.code).toBe(0);
     expect(r.text).toMatch(/^lead\.status #\d+ \[local\]: no rule fires \(no amoCRM call\)$/m);
   });
+
+  it('explain names a transfer (what it does in the other account) instead of saying there is nothing to write', async () => {
+    const { dir } = files([]);
+    const corp = {
+      ...DICT,
+      account: { id: 31000002, name: 'Corp', subdomain: 'corp' },
+      pipelines: [{ id: 6001, name: 'Корпорат', is_main: true, statuses: [{ id: 60011, name: 'Новая заявка', sort: 10 }] }],
+      customFields: {
+        leads: [{ id: 8001, name: 'ID розничной сделки', type: 'text', code: null, enums: null }],
+        contacts: [],
+        companies: [],
+      },
+    };
+    writeFileSync(join(dir, 'corp.json'), JSON.stringify(corp));
+    const config = join(dir, 'two.json');
+    writeFileSync(
+      config,
+      JSON.stringify({
+        integrations: [{ id: 'main', clientId: 'client-0000-0001', clientSecret: { secret: 's' }, redirectUri: 'https://gw.example/cb' }],
+        accounts: [
+          { id: 'local', integration: 'main', subdomain: 'sandbox', domain: 'amocrm.ru' },
+          { id: 'corp', integration: 'main', subdomain: 'corp', domain: 'amocrm.ru' },
+        ],
+        rules: {
+          accounts: { local: { dictionary: join(dir, 'local.json') }, corp: { dictionary: join(dir, 'corp.json') } },
+          list: [
+            {
+              id: 'ret2corp',
+              account: 'local',
+              when: { lead: 'status', to: 'Продажи / Записан на приём' },
+              then: [{ transfer: { to: 'corp', status: 'Корпорат / Новая заявка', linkField: 'ID розничной сделки' } }],
+            },
+          ],
+        },
+      }),
+    );
+    const hit = join(dir, 'hit.json');
+    writeFileSync(hit, JSON.stringify({ kind: 'lead.status', entityId: 8001, data: { id: 8001, status_id: 50012, pipeline_id: 5001 } }));
+    const r = await cli(['rules', 'explain', hit, '--config', config, '--account', 'local'], {});
+    expect(r.code).toBe(0);
+    expect(r.text).toMatch(
+      /ret2corp: transfer to corp 6001\/60011 \(link ID розничной сделки#8001\) — reads and writes account corp at run time/,
+    );
+    expect(r.text).not.toContain('nothing to write');
+  });
 });

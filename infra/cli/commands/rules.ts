@@ -172,7 +172,12 @@ export const rulesCommands: Command[] = [
         if (!e || !acc) continue;
         for (const r of rules) {
           const plan = planRule(r, e.data, { eventTime: Date.now(), schema: acc.schema, timeZone: acc.settings.timeZone });
-          if (isEmptyPlan(plan)) io.out(`  ${r.id}: nothing to write (the event already shows it)`);
+          // A transfer or a sync back depends on what the other account holds (the contact search, the
+          // linked lead): it is named here, not simulated (explain never calls amoCRM).
+          const crossAccount = r.then.filter((a) => a.kind === 'transfer' || a.kind === 'syncBack');
+          for (const a of crossAccount)
+            io.out(`  ${r.id}: ${describeAction(a)} — reads and writes account ${a.to} at run time (not simulated here)`);
+          if (isEmptyPlan(plan) && crossAccount.length === 0) io.out(`  ${r.id}: nothing to write (the event already shows it)`);
           for (const t of plan.tasks)
             io.out(
               `  ${r.id}: POST /api/v4/tasks ${JSON.stringify(t.task)}${t.roundRobin ? ` (responsible: round-robin over ${t.roundRobin.userIds.join(', ')})` : ''}`,
