@@ -25,6 +25,3 @@ export function normalizePhone(text: string, defaultCountry: CountryCode): Phone
   if (p.ext) return { ok: false, value: text, reason: 'extension' };
   return { ok: true, e164: p.number };
 }
-
-/** Is `code` a two-letter country libphonenumber knows (config checks)? */
-export { isSupportedCountry } from 'libphonenumber-js/max';

@@ -5,7 +5,7 @@
  * dictionary (`schema pull` → schema/<account>.json) and refuses unknown or ambiguous names.
  */
 import { z } from 'zod';
-import { isSupportedCountry } from '../common/phone.ts';
+import { PHONE_COUNTRIES } from '../common/phone-countries.ts';
 
 const accountId = z.string().regex(/^[a-z][a-z0-9-]{0,40}$/, 'an account id as in accounts[].id');
 
@@ -152,7 +152,7 @@ const action = z.union([
         .object({
           defaultCountry: z
             .string()
-            .refine((c) => isSupportedCountry(c), 'a two-letter country code libphonenumber knows, e.g. RU')
+            .refine((c) => PHONE_COUNTRIES.has(c), 'a two-letter country code libphonenumber knows, e.g. RU')
             .default('RU'),
         })
         .strict(),

@@ -1,6 +1,8 @@
 /** The phone normaliser: the ways people write Russian numbers → E.164; what it refuses to guess. */
 import { describe, expect, it } from 'vitest';
+import { getCountries } from 'libphonenumber-js/max';
 import { normalizePhone } from '../../lib/common/phone.ts';
+import { PHONE_COUNTRIES } from '../../lib/common/phone-countries.ts';
 
 describe('normalizePhone', () => {
   it.each([
@@ -31,5 +33,11 @@ describe('normalizePhone', () => {
 
   it('a number with an extension is left as it is (E.164 cannot hold the extension)', () => {
     expect(normalizePhone('+7 (495) 123-45-67 доб. 5', 'RU')).toMatchObject({ ok: false, reason: 'extension' });
+  });
+});
+
+describe('PHONE_COUNTRIES', () => {
+  it('is exactly the list libphonenumber-js knows (the config checks a country without loading the library)', () => {
+    expect([...PHONE_COUNTRIES].sort()).toEqual([...getCountries()].sort());
   });
 });
