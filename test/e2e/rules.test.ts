@@ -149,7 +149,10 @@ describe('rules through the local runner and the sandbox', () => {
     await w.sandbox.admin.moveLead({ leadId: 8001, statusId: 50012 });
     await waitFor(() => w.lines.find((l) => l.includes('rules: hop limit')), 'the hop limit', 30_000);
     await new Promise((r) => setTimeout(r, 2500));
-    expect(restCalls(w, { method: 'PATCH', route: '/api/v4/leads' })).toBe(4);
+    // Four hops fire, the fifth is refused. Counted as firings, not as PATCH requests at the sandbox:
+    // on a loaded machine a slow answer makes the client send a PATCH again (seen once in CI as 5).
+    expect(w.amo.metrics.total('RulesFired', { account: 'local' })).toBe(4);
+    expect(restCalls(w, { method: 'PATCH', route: '/api/v4/leads' })).toBeGreaterThanOrEqual(4);
     expect(w.amo.metrics.total('RulesHopLimit', { account: 'local' })).toBe(1);
   }, 60_000);
 
