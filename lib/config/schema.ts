@@ -9,9 +9,8 @@
  * template.
  *
  * Sections so far: `integrations`, `accounts` (with each account's webhook `hookToken`), `oauth`,
- * `mirror` (a second deployment every request is copied to) and `events` (publish typed amoCRM
- * events). Room for later issues: forms, the RDESK field mapping, rules and the chat channel each
- * become one more top-level section (and accounts may grow fields, e.g. the dictionary file). The
+ * `mirror` (a second deployment every request is copied to), `events` (publish typed amoCRM
+ * events), `rdesk`, `rules` and `forms` (each flow's own section, defined beside the flow). The
  * root object is strict, so a section must be added to the schema before a config file may carry
  * it: a typo is an error, never a silently ignored setting.
  */
@@ -20,6 +19,7 @@ import { idSchema } from '../routes.ts';
 import { secretRefSchema } from './secret-ref.ts';
 import { rdeskSchema } from '../flows/rdesk/config.ts';
 import { rulesSchema } from '../rules/config.ts';
+import { formsSchema } from '../flows/forms/config.ts';
 
 /** amoCRM/Kommo top-level domains an account lives under (the part after the subdomain). */
 export const AMO_DOMAINS = ['amocrm.ru', 'amocrm.com', 'kommo.com'] as const;
@@ -154,6 +154,8 @@ export const configSchema = z
     rdesk: rdeskSchema.optional(),
     /** Declarative amoCRM automations (lib/rules/README.md); names are resolved against the pulled dictionaries. */
     rules: rulesSchema.optional(),
+    /** Site forms → contact + lead or Unsorted (lib/flows/forms/README.md). */
+    forms: formsSchema.optional(),
   })
   .strict()
   .superRefine((c, ctx) => {
@@ -206,6 +208,10 @@ export const configSchema = z
         if (key && to !== undefined && !accountIds.has(to))
           ctx.addIssue({ code: 'custom', path: ['rules', 'list', i, 'then', j, key, 'to'], message: `unknown account "${to}"` });
       });
+    });
+    c.forms?.list.forEach((f, i) => {
+      if (!accountIds.has(f.account))
+        ctx.addIssue({ code: 'custom', path: ['forms', 'list', i, 'account'], message: `unknown account "${f.account}"` });
     });
     Object.keys(c.rules?.accounts ?? {}).forEach((a) => {
       if (!accountIds.has(a)) ctx.addIssue({ code: 'custom', path: ['rules', 'accounts', a], message: `unknown account "${a}"` });
