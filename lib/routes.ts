@@ -293,6 +293,18 @@ export const routeTable: RouteTable = defineRouteTable({
       consumer: 'worker',
     },
     {
+      id: 'forms',
+      description: 'Site-form submissions (validated by the forms function) awaiting the contact + lead flow',
+      // The whole batch at once: the flow looks up a batch's contacts together and writes new
+      // contacts + leads through leads/complex, ≤ 50 per request (lib/flows/forms/README.md).
+      batchSize: 50,
+      batchingWindowSeconds: 2,
+      concurrency: 50,
+      maxAttempts: 5,
+      visibilityTimeoutSeconds: 180,
+      consumer: 'worker',
+    },
+    {
       id: 'amojo',
       description: 'amojo chat callbacks awaiting the relay',
       batchSize: 10,
