@@ -65,7 +65,8 @@ describe('the contact finder', () => {
         { name: 'Longer mail', custom_fields_values: [cf.email(['xivan.petrov@example.ru'])] },
       ],
     });
-    [ids.formatted, ids.eight, ids.bare, ids.mail, ids.extension, ids.longer] = seeded.contacts as number[];
+    const c = seeded.contacts as number[];
+    Object.assign(ids, { formatted: c[0], eight: c[1], bare: c[2], mail: c[3], extension: c[4], longer: c[5] });
   });
   afterAll(async () => {
     await sb.close();
