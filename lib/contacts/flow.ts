@@ -33,6 +33,13 @@ export function registerContactIndexFlow(registry: FlowRegistry, deps: ContactIn
       ctx.log.debug('contacts: deleted contact dropped from the index', { account, contactId: c.id });
       return;
     }
+    // A body whose fields carry no codes at all cannot tell a phone from any other text: it says
+    // nothing about the contact's phones, so it must not drop the ones indexed.
+    const fields = c.custom_fields_values ?? [];
+    if (fields.length > 0 && fields.every((f) => !f.field_code)) {
+      ctx.log.debug('contacts: webhook without field codes, index left as it is', { account, contactId: c.id });
+      return;
+    }
     const keys = contactKeys(c, deps.defaultCountry);
     const r = await deps.index.replace(account, [
       { contactId: c.id, keys, ...(typeof c.updated_at === 'number' ? { updatedAt: c.updated_at } : {}) },

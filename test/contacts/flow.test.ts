@@ -72,6 +72,17 @@ describe('the contact-index flow on parsed webhooks', () => {
     // a company (webhook-12, under contacts[add] with type=company) is not a person
     await run('fpa', events(fixture('webhook-12-add_company.txt')));
 
+    // a body whose fields carry no codes (older formats) says nothing about phones: nothing is dropped
+    const noCodes = new URLSearchParams({
+      'account[subdomain]': 'apfitness',
+      'contacts[update][0][id]': '22309159',
+      'contacts[update][0][type]': 'contact',
+      'contacts[update][0][custom_fields][0][id]': '54667',
+      'contacts[update][0][custom_fields][0][values][0][value]': '89031453455',
+    }).toString();
+    await run('fpa', events(noCodes));
+    expect((await index.lookup('fpa', ['phone:+79031453455', 'email:kloder3@gmail.com'])).size).toBe(2);
+
     await run(
       'fpa',
       events('account[subdomain]=apfitness&contacts%5Bdelete%5D%5B0%5D%5Bid%5D=22309159&contacts%5Bdelete%5D%5B0%5D%5Btype%5D=contact'),
