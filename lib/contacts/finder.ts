@@ -92,12 +92,12 @@ export function createContactFinder(deps: ContactFinderDeps): ContactFinder {
       // 1–3: the index, one read of every candidate, verification.
       const hits = keys.length ? await deps.index.lookup(account, keys) : new Map<ContactIndexKey, number[]>();
       const candidates = [...new Set([...hits.values()].flat())];
-      const read_ = candidates.length ? await read(client, candidates) : new Map<number, Contact>();
+      const candidatesRead = candidates.length ? await read(client, candidates) : new Map<number, Contact>();
       const verified = new Map<ContactIndexKey, Contact[]>();
       const stale: IndexEntry[] = [];
       for (const [key, ids] of hits) {
         for (const id of ids) {
-          const c = read_.get(id);
+          const c = candidatesRead.get(id);
           if (c && keysOfContact(c).has(key)) (verified.get(key) ?? verified.set(key, []).get(key)!).push(c);
           else stale.push({ key, contactId: id });
         }
