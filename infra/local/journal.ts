@@ -196,7 +196,16 @@ export class SqsJournal {
     if (this.closed) return Promise.reject(new Error('the SQS journal is closed'));
     return new Promise<void>((resolve, reject) => {
       this.pending.push({ recs, text: linesOf(recs), done: (e) => (e ? reject(e) : resolve()) });
-      this.flushing ??= this.flushLoop().finally(() => (this.flushing = undefined));
+      this.kick();
+    });
+  }
+
+  private kick(): void {
+    if (this.flushing) return;
+    // A commit queued after the loop's last check but before this `finally` ran starts the next loop.
+    this.flushing = this.flushLoop().finally(() => {
+      this.flushing = undefined;
+      if (this.pending.length) this.kick();
     });
   }
 
@@ -247,7 +256,7 @@ export class SqsJournal {
   /** Wait for pending writes, then close. The file stays: it is the next start's input. */
   async close(): Promise<void> {
     this.closed = true;
-    await this.flushing;
+    while (this.flushing) await this.flushing;
     await this.fh.close();
   }
 
