@@ -38,12 +38,21 @@ function sendRecord(q: string, id: string, m: SendInput, now: number): SendRecor
 type Json = Record<string, unknown>;
 const arr = (v: unknown): Json[] => (Array.isArray(v) ? (v as Json[]) : []);
 
+const MAX_HANDLES = 200_000;
+
 /** Which handle names which message (filled from ReceiveMessage answers). */
 export class HandleBook {
   private readonly byHandle = new Map<string, { q: string; id: string }>();
   private readonly byId = new Map<string, string[]>();
 
   remember(q: string, id: string, handle: string): void {
+    // Handles of messages received again and again without a delete (DLQ scans) pile up: keep the
+    // newest. A delete by a forgotten handle is not journaled, so that message may come back once
+    // after a crash (at least once), never the other way round.
+    if (this.byHandle.size >= MAX_HANDLES) {
+      const oldest = this.byHandle.keys().next().value;
+      if (oldest !== undefined) this.byHandle.delete(oldest);
+    }
     this.byHandle.set(handle, { q, id });
     const list = this.byId.get(id);
     if (list) list.push(handle);
