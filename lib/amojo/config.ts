@@ -48,7 +48,15 @@ export const chatSchema = z
     /** Per request to amojo (default 10 000 ms; amojo answers within seconds). */
     timeoutMs: z.number().int().min(500).max(30_000).default(10_000),
   })
-  .strict();
+  .strict()
+  .superRefine((c, ctx) => {
+    const seen = new Set<string>();
+    c.accounts.forEach((a, i) => {
+      if (seen.has(a.account))
+        ctx.addIssue({ code: 'custom', path: ['accounts', i, 'account'], message: `account "${a.account}" is listed twice` });
+      seen.add(a.account);
+    });
+  });
 
 export type ChatConfigInput = z.input<typeof chatSchema>;
 export type ChatConfig = z.output<typeof chatSchema>;
