@@ -107,7 +107,7 @@ export const METRIC_CATALOGUE: Readonly<Record<MetricName, MetricInfo>> = {
     groupBy: 'reason',
     alarm: sum(
       1,
-      '`amo-gateway dlq list` / `dlq show` give the reason. no-processor: the route has no processor deployed yet (deploy it, then `dlq replay`); deferred-too-long: see DeferredMessageAge; receive-limit: a FIFO message used up its queue\'s maxReceiveCount behind failures (docs/architecture.md#failure-semantics), replay it once the cause is fixed; others: fix the cause, then replay or purge.',
+      "`amo-gateway dlq list` / `dlq show` give the reason. no-processor: the route has no processor deployed yet (deploy it, then `dlq replay`); deferred-too-long: see DeferredMessageAge; receive-limit: a FIFO message used up its queue's maxReceiveCount behind failures (docs/architecture.md#failure-semantics), replay it once the cause is fixed; others: fix the cause, then replay or purge.",
     ),
   },
   Deferred: {
