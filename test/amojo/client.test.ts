@@ -3,6 +3,8 @@
  * checked there by the same signature rules amojo applies (Content-MD5 over the exact bytes, the
  * 15-minute Date window, HMAC-SHA1), and the scope store is the DynamoDB adapter on a real table.
  */
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import {
   AmojoChannel,
@@ -223,6 +225,27 @@ describe('signatures, skew and retries', () => {
     await expect(client({ now: () => w.clock.now() + 10 * 60_000 }).connect(amojoId())).resolves.toMatchObject({
       scopeId: expect.any(String),
     });
+  });
+
+  it("tells skew by amojo's own Date when its error wording says nothing about dates (amojo's wording is undocumented)", async () => {
+    // A stand-in that answers every request as an amojo that words nothing would: 403, a generic
+    // error type, and its own Date — 20 minutes before ours; then a sane Date for the bad-secret case.
+    let serverNow = Date.now() - 20 * 60_000;
+    const server = createServer((_req, res) => {
+      res.writeHead(403, { 'content-type': 'application/json', date: new Date(serverNow).toUTCString() });
+      res.end('{"error_code":403,"error_type":"FORBIDDEN","error_description":"Forbidden"}');
+    });
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    try {
+      const c = client({ baseUrl: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, now: () => Date.now() });
+      const skewed = await c.connect(amojoId()).catch((x: unknown) => x);
+      expect(skewed).toBeInstanceOf(AmojoClockSkewError);
+      expect((skewed as AmojoClockSkewError).skewMs).toBeGreaterThan(19 * 60_000);
+      serverNow = Date.now();
+      expect(await c.connect(amojoId()).catch((x: unknown) => x)).toBeInstanceOf(AmojoSignatureError);
+    } finally {
+      await new Promise((r) => server.close(r));
+    }
   });
 
   it('a wrong channel secret is a bad signature (parked), and the secret is nowhere in the error', async () => {

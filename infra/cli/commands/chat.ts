@@ -25,8 +25,12 @@ import { TARGET_OPTIONS } from '../target.ts';
 import { accountOf, clientFailure, openAmo, type AmoSystem } from './schema.ts';
 
 function chatSection(s: AmoSystem): ChatConfig {
+  // Exit 1, not 2: a deployment without a chat channel is a state, not a mistyped command.
   if (!s.config.chat)
-    throw new CliError('the config has no `chat` section (the channel id, its secret and the accounts it serves; lib/amojo/README.md)', 2);
+    throw new CliError(
+      'no chat channel is configured: the config has no `chat` section (channel id, its secret, the accounts; lib/amojo/README.md)',
+      1,
+    );
   return s.config.chat;
 }
 
