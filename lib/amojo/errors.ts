@@ -50,7 +50,8 @@ export abstract class AmojoError extends PipelineError {
 
   constructor(info: AmojoErrorInfo, what?: string) {
     const detail = info.body?.error_description ?? info.body?.error_type;
-    const head = `amojo ${info.method} ${info.path}${info.status !== undefined ? ` → ${info.status}` : ''}`;
+    // No request behind it (AmojoNotConnectedError): the text alone.
+    const head = info.method === '' ? 'amojo:' : `amojo ${info.method} ${info.path}${info.status !== undefined ? ` → ${info.status}` : ''}`;
     super(
       redact(`${head}${what ? ` ${what}` : ''}${detail ? `: ${detail}` : ''}`),
       info.cause === undefined ? undefined : { cause: info.cause },
@@ -169,7 +170,7 @@ export class AmojoNotConnectedError extends AmojoError {
   override readonly retryAfterSeconds = 900;
   constructor(readonly account: string) {
     super(
-      { method: '-', path: '-' },
+      { method: '', path: '' },
       `no chat channel is connected for account "${account}" (amo-gateway chat connect --account ${account})`,
     );
   }

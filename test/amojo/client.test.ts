@@ -88,6 +88,9 @@ describe('connect, status, disconnect', () => {
     expect(w.sb.amojo.snapshot().scopes[0]).toMatchObject({ connected: false });
     const err = await ch.scopeOf('clinic').catch((e: unknown) => e);
     expect(err).toBeInstanceOf(AmojoNotConnectedError);
+    expect((err as Error).message).toBe(
+      'amojo: no chat channel is connected for account "clinic" (amo-gateway chat connect --account clinic)',
+    );
     expect(outcomeFromError(err)).toEqual({ kind: 'defer', reason: 'amojo-not-connected', delaySeconds: 900 });
   });
 
