@@ -14,8 +14,7 @@
  *
  * `fetch` and the clock are injected, so tests need no module mocks and a skewed clock is one option.
  */
-import { signRequest } from './signing.ts';
-import { SIGNATURE_WINDOW_MS } from './signing.ts';
+import { signRequest, SIGNATURE_WINDOW_MS } from './signing.ts';
 import {
   AmojoClockSkewError,
   AmojoDuplicateMessageError,
