@@ -116,7 +116,10 @@ const functionSchema = z.object({
    * (`target.queue`) and write only table items whose partition key starts with one of these
    * prefixes (UpdateItem). Absent: the grants every other function has (the whole table, every queue).
    */
-  tableKeyPrefixes: z.array(z.string().regex(/^[A-Z][A-Z0-9_]*#$/, 'a key prefix like FORMTHR#')).min(1).optional(),
+  tableKeyPrefixes: z
+    .array(z.string().regex(/^[A-Z][A-Z0-9_]*#$/, 'a key prefix like FORMTHR#'))
+    .min(1)
+    .optional(),
 });
 
 const scheduleSchema = z.object({
@@ -267,7 +270,8 @@ export const routeTable: RouteTable = defineRouteTable({
     },
     {
       id: 'forms',
-      description: 'Site forms (form-urlencoded, multipart fields, JSON): validated by the forms function, then queued (lib/flows/forms/README.md)',
+      description:
+        'Site forms (form-urlencoded, multipart fields, JSON): validated by the forms function, then queued (lib/flows/forms/README.md)',
       method: 'POST',
       path: '/forms/{form_id}',
       contentTypes: [FORM, MULTIPART, JSON_CT],

@@ -65,8 +65,14 @@ describe('accepted posts', () => {
 
   it('a page_url field is the page (and the capture source) before the Referer', async () => {
     const h = harness();
-    await h.post({ body: `${VALID}&page_url=${encodeURIComponent('https://clinic.example/p?gclid=G1&_ym_uid=42')}`, headers: { ...FORM, referer: 'https://clinic.example/' } });
-    expect(h.submissions()[0]).toMatchObject({ capture: { gclid: 'G1', _ym_uid: '42' }, meta: { page: 'https://clinic.example/p?gclid=G1&_ym_uid=42', referer: 'https://clinic.example/' } });
+    await h.post({
+      body: `${VALID}&page_url=${encodeURIComponent('https://clinic.example/p?gclid=G1&_ym_uid=42')}`,
+      headers: { ...FORM, referer: 'https://clinic.example/' },
+    });
+    expect(h.submissions()[0]).toMatchObject({
+      capture: { gclid: 'G1', _ym_uid: '42' },
+      meta: { page: 'https://clinic.example/p?gclid=G1&_ym_uid=42', referer: 'https://clinic.example/' },
+    });
   });
 
   it('JSON and multipart posts are the same submission; repeated fields are joined with ", "', async () => {
@@ -75,13 +81,16 @@ describe('accepted posts', () => {
       headers: { 'content-type': 'application/json' },
       body: JSON.stringify({ name: 'Анна', phone: '+7 999 123 45 67', agree: true, tags: ['a', 'b'] }),
     });
-    const m = multipart([
-      ['name', 'Анна'],
-      ['phone', '9991234567'],
-      ['agree', 'yes'],
-      ['tags', 'a'],
-      ['tags', ' b '],
-    ], { name: 'file', filename: 'x.txt', content: 'dropped' });
+    const m = multipart(
+      [
+        ['name', 'Анна'],
+        ['phone', '9991234567'],
+        ['agree', 'yes'],
+        ['tags', 'a'],
+        ['tags', ' b '],
+      ],
+      { name: 'file', filename: 'x.txt', content: 'dropped' },
+    );
     const mp = await h.post({ headers: { 'content-type': m.contentType }, body: m.body });
     expect([json.status, mp.status]).toEqual([202, 202]);
     const [s1, s2] = h.submissions();
@@ -92,7 +101,10 @@ describe('accepted posts', () => {
 
   it('a Tilda-style form: capitalised fields, the contact name from a template', async () => {
     const h = harness();
-    const a = await h.post({ formId: 'tilda', body: 'Name=%D0%91%D0%BE%D1%80%D0%B8%D1%81&Phone=%2B7+(999)+123-45-67&tranid=1:2&formid=form1' });
+    const a = await h.post({
+      formId: 'tilda',
+      body: 'Name=%D0%91%D0%BE%D1%80%D0%B8%D1%81&Phone=%2B7+(999)+123-45-67&tranid=1:2&formid=form1',
+    });
     expect(a.status).toBe(202);
     expect(h.submissions()[0]).toMatchObject({ contact: { phone: '+79991234567', name: 'Борис' }, fields: { tranid: '1:2' } });
   });
@@ -128,7 +140,9 @@ describe('the checks, in order', () => {
     expect(bad).toMatchObject({ status: 403, json: { error: 'origin-not-allowed' } });
     expect(bad.headers).not.toHaveProperty('access-control-allow-origin');
     expect((await h.post({ body: VALID })).headers).not.toHaveProperty('access-control-allow-origin');
-    expect((await h.post({ formId: 'tilda', body: 'Phone=89991234567', headers: { ...FORM, origin: 'https://any.example' } })).status).toBe(202);
+    expect((await h.post({ formId: 'tilda', body: 'Phone=89991234567', headers: { ...FORM, origin: 'https://any.example' } })).status).toBe(
+      202,
+    );
     expect(h.queued).toHaveLength(3);
     expect(h.metrics.total(METRIC.formRejected, { reason: 'origin' })).toBe(1);
   });
@@ -173,8 +187,14 @@ describe('the checks, in order', () => {
   it('a body over the route limit → 413; a content type not taken → 415; a malformed body → 400 malformed', async () => {
     const h = harness();
     expect((await h.post({ body: `name=${'x'.repeat(64 * 1024)}` })).status).toBe(413);
-    expect(await h.post({ body: VALID, headers: { 'content-type': 'text/plain' } })).toMatchObject({ status: 415, json: { error: 'unsupported-media-type' } });
-    expect(await h.post({ body: '{"a":{}}', headers: { 'content-type': 'application/json' } })).toMatchObject({ status: 400, json: { error: 'malformed' } });
+    expect(await h.post({ body: VALID, headers: { 'content-type': 'text/plain' } })).toMatchObject({
+      status: 415,
+      json: { error: 'unsupported-media-type' },
+    });
+    expect(await h.post({ body: '{"a":{}}', headers: { 'content-type': 'application/json' } })).toMatchObject({
+      status: 400,
+      json: { error: 'malformed' },
+    });
     expect(h.queued).toHaveLength(0);
   });
 

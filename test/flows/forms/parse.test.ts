@@ -33,7 +33,10 @@ describe('application/x-www-form-urlencoded', () => {
 
   it('refuses a malformed escape, bytes that are not UTF-8, and more than the field limit', async () => {
     expect(await refusal(FORM, 'a=%E0%A4%A')).toMatchObject({ kind: 'malformed', message: expect.stringContaining('percent-encoding') });
-    expect(await refusal(FORM, Buffer.from([0x61, 0x3d, 0xff, 0xfe]))).toMatchObject({ kind: 'malformed', message: expect.stringContaining('UTF-8') });
+    expect(await refusal(FORM, Buffer.from([0x61, 0x3d, 0xff, 0xfe]))).toMatchObject({
+      kind: 'malformed',
+      message: expect.stringContaining('UTF-8'),
+    });
     const many = Array.from({ length: MAX_FIELDS + 1 }, (_, i) => `f${i}=1`).join('&');
     expect(await refusal(FORM, many)).toMatchObject({ kind: 'malformed', message: expect.stringContaining(`${MAX_FIELDS}`) });
     expect(await refusal(FORM, `${'n'.repeat(101)}=1`)).toMatchObject({ kind: 'malformed' });
@@ -75,7 +78,10 @@ describe('application/json', () => {
   });
 
   it('refuses nesting, a top-level array or scalar, and text that is not JSON', async () => {
-    expect(await refusal('application/json', '{"a":{"b":1}}')).toMatchObject({ kind: 'malformed', message: expect.stringContaining('"a"') });
+    expect(await refusal('application/json', '{"a":{"b":1}}')).toMatchObject({
+      kind: 'malformed',
+      message: expect.stringContaining('"a"'),
+    });
     expect(await refusal('application/json', '{"a":[[1]]}')).toMatchObject({ kind: 'malformed' });
     expect(await refusal('application/json', '[1]')).toMatchObject({ kind: 'malformed' });
     expect(await refusal('application/json', '"x"')).toMatchObject({ kind: 'malformed' });

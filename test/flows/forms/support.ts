@@ -37,7 +37,7 @@ export function testForms(): FormsConfig {
 }
 
 export interface Harness {
-  post(req: Partial<FormRequest> & { body?: Uint8Array | string }): Promise<FormAnswer & { json: Record<string, unknown> }>;
+  post(req: Partial<Omit<FormRequest, 'body'>> & { body?: Uint8Array | string }): Promise<FormAnswer & { json: Record<string, unknown> }>;
   queued: Envelope[];
   metrics: RecordingMetrics;
   lines: ReturnType<typeof captureLog>['lines'];

@@ -85,7 +85,11 @@ const PREFLIGHT_MAX_AGE_SECONDS = 600;
 /** A field that, when posted, names the page the form was on (else the Referer). */
 export const PAGE_URL_FIELD = 'page_url';
 
-const BASE_HEADERS = { 'content-type': 'application/json; charset=utf-8', 'cache-control': 'no-store', 'x-content-type-options': 'nosniff' };
+const BASE_HEADERS = {
+  'content-type': 'application/json; charset=utf-8',
+  'cache-control': 'no-store',
+  'x-content-type-options': 'nosniff',
+};
 
 type Cors = Record<string, string>;
 
@@ -117,7 +121,11 @@ function clip(s: string | undefined, max: number): string | undefined {
 }
 
 /** Tracking values by capture key: the form's fields first, then the page URL's query. */
-export function captureValues(form: FormConfig, fields: Readonly<Record<string, string>>, page: string | undefined): Record<string, string> {
+export function captureValues(
+  form: FormConfig,
+  fields: Readonly<Record<string, string>>,
+  page: string | undefined,
+): Record<string, string> {
   if (form.capture === false) return {};
   let query: URLSearchParams | undefined;
   try {

@@ -21,7 +21,8 @@ import qs from 'qs';
 /** Field name → its values in the order sent. */
 export type FormFields = Map<string, string[]>;
 
-export type ParsedBody = { ok: true; fields: FormFields; files: number } | { ok: false; kind: 'unsupported' | 'malformed'; message: string };
+export type ParsedBody =
+  { ok: true; fields: FormFields; files: number } | { ok: false; kind: 'unsupported' | 'malformed'; message: string };
 
 export const FORM_MEDIA_TYPES = ['application/x-www-form-urlencoded', 'multipart/form-data', 'application/json'] as const;
 export type FormMediaType = (typeof FORM_MEDIA_TYPES)[number];
@@ -194,7 +195,11 @@ export async function parseFormBody(contentType: string | undefined, body: Uint8
         return { ok: true, ...r };
       }
       default:
-        return { ok: false, kind: 'unsupported', message: `content type ${media ?? '(none)'} is not one of ${FORM_MEDIA_TYPES.join(', ')}` };
+        return {
+          ok: false,
+          kind: 'unsupported',
+          message: `content type ${media ?? '(none)'} is not one of ${FORM_MEDIA_TYPES.join(', ')}`,
+        };
     }
   } catch (e) {
     if (e instanceof Malformed) return { ok: false, kind: 'malformed', message: e.message };

@@ -153,7 +153,11 @@ export function validateSubmission(form: FormConfig, posted: FormFields, opts: V
     else if (!reported.has(phoneField))
       errors.push(
         p.reason === 'extension'
-          ? { field: phoneField, code: 'phone-extension', message: 'a phone number with an extension cannot be stored; give the number alone' }
+          ? {
+              field: phoneField,
+              code: 'phone-extension',
+              message: 'a phone number with an extension cannot be stored; give the number alone',
+            }
           : { field: phoneField, code: 'invalid-phone', message: 'not a valid phone number' },
       );
   }
