@@ -105,7 +105,11 @@ describe('POST /forms/{form_id} through the local runner', () => {
     expect(foreign.status).toBe(403);
     const pre = await fetch(`${w.runner.url}/forms/contact`, {
       method: 'OPTIONS',
-      headers: { origin: 'http://127.0.0.1:8080', 'access-control-request-method': 'POST', 'access-control-request-headers': 'content-type' },
+      headers: {
+        origin: 'http://127.0.0.1:8080',
+        'access-control-request-method': 'POST',
+        'access-control-request-headers': 'content-type',
+      },
     });
     expect(pre.status).toBe(204);
     expect(pre.headers.get('access-control-allow-origin')).toBe('http://127.0.0.1:8080');
