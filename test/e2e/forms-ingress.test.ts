@@ -23,7 +23,7 @@ async function drain(w: World): Promise<Envelope[]> {
   }
 }
 
-const post = (w: World, body: BodyInit, headers: Record<string, string> = {}, form = 'contact') =>
+const post = (w: World, body: string | URLSearchParams | FormData, headers: Record<string, string> = {}, form = 'contact') =>
   fetch(`${w.runner.url}/forms/${form}`, { method: 'POST', body, headers });
 
 describe('POST /forms/{form_id} through the local runner', () => {
