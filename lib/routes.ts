@@ -279,7 +279,8 @@ export const routeTable: RouteTable = defineRouteTable({
       bodyLimitBytes: 64 * KiB,
       target: { kind: 'function', function: 'forms', queue: 'forms' },
       auth: 'form-policy',
-      headers: ['content-type', 'user-agent', 'origin', 'referer', 'x-form-key'],
+      // The envelope the function queues carries only its own content type (the submission holds the rest).
+      headers: ['content-type'],
     },
     {
       id: 'forms-preflight',
@@ -291,7 +292,7 @@ export const routeTable: RouteTable = defineRouteTable({
       target: { kind: 'function', function: 'forms' },
       // A preflight carries no data; the answer only tells a browser what the form allows.
       auth: 'none',
-      headers: ['origin', 'access-control-request-method', 'access-control-request-headers'],
+      headers: [],
     },
     {
       id: 'oauth-callback',
