@@ -5,6 +5,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { envelopeBody } from '../../../lib/envelope.ts';
+import { formsSchema } from '../../../lib/flows/forms/config.ts';
 import { METRIC } from '../../../lib/metrics.ts';
 import { FORM_KEY, harness, multipart } from './support.ts';
 
@@ -107,6 +108,35 @@ describe('accepted posts', () => {
     });
     expect(a.status).toBe(202);
     expect(h.submissions()[0]).toMatchObject({ contact: { phone: '+79991234567', name: 'Борис' }, fields: { tranid: '1:2' } });
+  });
+});
+
+describe('a thank-you page (redirect)', () => {
+  const HTML = 'text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8';
+  it("a browser's plain form post (Accept: text/html) → 303 to the form's redirect; fetch (*/*) → 202 JSON; both queued", async () => {
+    const h = harness();
+    const nav = await h.post({ formId: 'landing', body: 'phone=89991234567', headers: { ...FORM, accept: HTML } });
+    expect(nav).toMatchObject({ status: 303, body: '', headers: { location: 'https://clinic.example/thanks' } });
+    expect((await h.post({ formId: 'landing', body: 'phone=89991234567', headers: { ...FORM, accept: '*/*' } })).status).toBe(202);
+    // A form without redirect answers the JSON whatever the Accept.
+    expect((await h.post({ formId: 'tilda', body: 'Phone=89991234567', headers: { ...FORM, accept: HTML } })).status).toBe(202);
+    expect(h.queued).toHaveLength(3);
+  });
+
+  it('the config takes only an http(s) URL', () => {
+    const form = (redirect: string) => ({ list: [{ id: 'x', account: 'clinic', redirect, lead: { pipeline: 'P' } }] });
+    expect(formsSchema.safeParse(form('https://clinic.example/thanks?from=form')).success).toBe(true);
+    expect(formsSchema.safeParse(form('javascript:alert(1)')).success).toBe(false);
+    expect(formsSchema.safeParse(form('/thanks')).success).toBe(false);
+  });
+
+  it('the honeypot is redirected the same way (not queued); a refusal stays JSON', async () => {
+    const h = harness();
+    const spam = await h.post({ formId: 'landing', body: 'phone=89991234567&_gotcha=x', headers: { ...FORM, accept: HTML } });
+    expect(spam).toMatchObject({ status: 303, headers: { location: 'https://clinic.example/thanks' } });
+    const bad = await h.post({ formId: 'landing', body: 'phone=1', headers: { ...FORM, accept: HTML } });
+    expect(bad).toMatchObject({ status: 400, json: { error: 'invalid' } });
+    expect(h.queued).toHaveLength(0);
   });
 });
 

@@ -31,6 +31,7 @@ export function testForms(): FormsConfig {
         lead: { pipeline: 'Продажи' },
       },
       { id: 'partner', account: 'clinic', key: { secret: 'forms/partner' }, lead: { pipeline: 'Продажи' } },
+      { id: 'landing', account: 'clinic', redirect: 'https://clinic.example/thanks', lead: { pipeline: 'Продажи' } },
       { id: 'tilda', account: 'clinic', contact: { phone: 'Phone', email: 'Email', name: '{Name}' }, lead: { pipeline: 'Продажи' } },
     ],
   });

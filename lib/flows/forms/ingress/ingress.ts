@@ -15,8 +15,9 @@
  *  9. the honeypot filled → answered exactly like an accepted post (202 with an id), counted
  *     FormSpam, not queued;
  * 10. validation (fields + contact) → 400 `invalid` with EVERY bad field, nothing queued;
- * 11. the submission, as an envelope, to the forms queue → 202 `{"status":"accepted","id"}`;
- *     a failed send → 503 with Retry-After, counted FormEnqueueFailed (alarmed).
+ * 11. the submission, as an envelope, to the forms queue → 202 `{"status":"accepted","id"}`
+ *     (or 303 to the form's `redirect` for a browser's plain form post); a failed send → 503
+ *     with Retry-After, counted FormEnqueueFailed (alarmed).
  *
  * Why the honeypot is not a silent drop: nothing was accepted into the pipeline (no message, no
  * promise to the sender that a person will see it); the post is refused at the edge like any other
@@ -113,6 +114,17 @@ export function sameSecret(given: string, expected: string): boolean {
   const a = createHash('sha256').update(given).digest();
   const b = createHash('sha256').update(expected).digest();
   return timingSafeEqual(a, b) && given.length === expected.length;
+}
+
+/**
+ * The accepted answer: 202 JSON, or 303 to the form's thank-you page when the request is a
+ * browser's plain form navigation (it prefers HTML; `fetch` asks for *\/* and gets the JSON).
+ */
+function accepted(form: FormConfig, req: FormRequest, id: string, cors: Cors): FormAnswer {
+  if (form.redirect && /\btext\/html\b/i.test(req.headers.accept ?? '')) {
+    return { status: 303, headers: { location: form.redirect, 'cache-control': 'no-store', ...cors }, body: '' };
+  }
+  return answer(202, { status: 'accepted', id }, cors);
 }
 
 function clip(s: string | undefined, max: number): string | undefined {
@@ -230,7 +242,7 @@ export function createFormsIngress(deps: FormsIngressDeps) {
     if ((fields.get(form.honeypot) ?? []).some((v) => v.trim() !== '')) {
       metrics.count(METRIC.formSpam, { form: form.id });
       log.info('form post: honeypot filled, not queued', { form: form.id, id });
-      return answer(202, { status: 'accepted', id }, cors);
+      return accepted(form, req, id, cors);
     }
 
     const v = validateSubmission(form, fields, { defaultCountry: country, drop: [form.honeypot] });
@@ -286,7 +298,7 @@ export function createFormsIngress(deps: FormsIngressDeps) {
     }
     metrics.count(METRIC.formAccepted, { form: form.id });
     log.info('form submission queued', { form: form.id, id });
-    return answer(202, { status: 'accepted', id }, cors);
+    return accepted(form, req, id, cors);
   }
 
   return async function handle(req: FormRequest): Promise<FormAnswer> {
