@@ -29,6 +29,7 @@
  * preflight answers 204 with them, or 403.
  */
 import { createHash, randomUUID, timingSafeEqual } from 'node:crypto';
+import { safeErrorDescription } from '../../../common/errors.ts';
 import type { Log } from '../../../common/log.ts';
 import type { MetricsSink } from '../../../common/metrics-sink.ts';
 import { noMetrics } from '../../../common/metrics-sink.ts';
@@ -218,7 +219,7 @@ export function createFormsIngress(deps: FormsIngressDeps) {
       }
     } catch (e) {
       // Fail open: a throttle outage must not refuse people's requests; the throttle is a guard, not the gate.
-      log.error('form throttle unavailable; post let through', { form: form.id, error: (e as Error).name });
+      log.error('form throttle unavailable; post let through', { form: form.id, error: safeErrorDescription(e) });
     }
 
     const parsed = await parseFormBody(req.headers['content-type'], req.body);
@@ -291,7 +292,7 @@ export function createFormsIngress(deps: FormsIngressDeps) {
       await deps.queue.send(envelope);
     } catch (e) {
       metrics.count(METRIC.formEnqueueFailed);
-      log.error('form submission could not be queued', { form: form.id, id, error: (e as Error).name });
+      log.error('form submission could not be queued', { form: form.id, id, error: safeErrorDescription(e) });
       return answer(503, { error: 'unavailable', message: 'the submission could not be stored; try again' }, cors, {
         'retry-after': String(ENQUEUE_RETRY_AFTER_SECONDS),
       });
@@ -315,7 +316,7 @@ export function createFormsIngress(deps: FormsIngressDeps) {
     try {
       return await post(form, req);
     } catch (e) {
-      log.error('form post failed', { form: form.id, error: (e as Error).name, message: (e as Error).message });
+      log.error('form post failed', { form: form.id, error: safeErrorDescription(e) });
       return answer(500, { error: 'internal', message: 'the post could not be handled; try again' }, corsHeaders(form, req.headers.origin));
     }
   };
