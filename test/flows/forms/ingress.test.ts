@@ -302,6 +302,23 @@ describe('the checks, in order', () => {
     expect(h.metrics.total(METRIC.formAccepted)).toBe(0);
   });
 
+  it('a throttle that cannot be reached lets posts through (logged): it guards, it must not lose requests', async () => {
+    const down = { hit: async () => Promise.reject(Object.assign(new Error('connect ECONNREFUSED'), { name: 'TimeoutError' })) };
+    const h = harness(undefined, down);
+    expect((await h.post({ body: VALID })).status).toBe(202);
+    expect(h.queued).toHaveLength(1);
+    expect(h.lines.some((l) => l.level === 'error' && l.message.includes('throttle unavailable'))).toBe(true);
+  });
+
+  it("a keyed form whose secret cannot be read → 500, nothing queued, the secret's value never logged", async () => {
+    const h = harness();
+    h.secrets.down = true;
+    const a = await h.post({ formId: 'partner', body: 'phone=89991234567', headers: { ...FORM, 'x-form-key': FORM_KEY } });
+    expect(a).toMatchObject({ status: 500, json: { error: 'internal' } });
+    expect(h.queued).toHaveLength(0);
+    expect(JSON.stringify(h.lines)).not.toContain(FORM_KEY);
+  });
+
   it('other methods → 405 with Allow', async () => {
     const h = harness();
     expect(await h.post({ method: 'GET' })).toMatchObject({ status: 405, headers: { allow: 'POST, OPTIONS' } });

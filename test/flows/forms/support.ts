@@ -1,7 +1,7 @@
 /** The forms ingress with in-memory ports (a recording queue, the memory throttle), for unit tests. */
 import { formsSchema, type FormsConfig } from '../../../lib/flows/forms/config.ts';
 import { createFormsIngress, type FormAnswer, type FormRequest } from '../../../lib/flows/forms/ingress/ingress.ts';
-import { MemoryFormThrottle } from '../../../lib/flows/forms/ingress/throttle.ts';
+import { MemoryFormThrottle, type FormThrottle } from '../../../lib/flows/forms/ingress/throttle.ts';
 import { envelopeBody, type Envelope } from '../../../lib/envelope.ts';
 import { RecordingMetrics } from '../../../lib/ingest/metrics.ts';
 import { submissionSchema, type Submission } from '../../../lib/flows/forms/submission.ts';
@@ -48,7 +48,7 @@ export interface Harness {
 }
 
 /** `null`: no forms section. Each post comes from its own IP unless `sourceIp` is given (the throttle test gives one). */
-export function harness(forms: FormsConfig | null = testForms()): Harness {
+export function harness(forms: FormsConfig | null = testForms(), throttle: FormThrottle = new MemoryFormThrottle()): Harness {
   const queued: Envelope[] = [];
   const metrics = new RecordingMetrics();
   const { log, lines } = captureLog();
@@ -60,7 +60,7 @@ export function harness(forms: FormsConfig | null = testForms()): Harness {
   const ingress = createFormsIngress({
     forms: forms ?? undefined,
     secrets,
-    throttle: new MemoryFormThrottle(),
+    throttle,
     queue: {
       send: async (e) => {
         if (queueDown.value) throw Object.assign(new Error('boom'), { name: 'QueueDoesNotExist' });
