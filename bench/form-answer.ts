@@ -1,6 +1,6 @@
 /**
  * Bench: how fast `POST /forms/{form_id}` answers (the forms function validates, throttles on the
- * table and enqueues before it answers; issue "site forms": p50/p99 of the form route). Starts the
+ * table and enqueues before it answers, so its p50/p99 is the form route's real cost). Starts the
  * local runner in memory with the sandbox world and the demo form (its throttle raised so one IP
  * can post the whole run), posts valid urlencoded submissions — phones written the three ways
  * people write them — sequentially, then 10 at a time, and prints p50/p95/p99/max and throughput.
