@@ -7,25 +7,13 @@
  * Origin, per-run token) is checked over plain HTTP. `.ci/run` installs Chromium; nothing skips.
  */
 import { request as httpRequest } from 'node:http';
-import { existsSync, mkdirSync } from 'node:fs';
-import { dirname, resolve } from 'node:path';
+import { existsSync } from 'node:fs';
 import { chromium, type Browser, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { CHROMIUM_ARGS, CHROMIUM_PATH as CHROMIUM } from '../../infra/local/console/chromium.ts';
 import { FlowRegistry } from '../../lib/ingest/flows.ts';
 import { PermanentError } from '../../lib/pipeline/outcome.ts';
 import { startWorld, useWorlds, waitFor } from './support.ts';
-
-const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
-/** What the machine's probe found Chromium needs here: no sandbox as root, no background network. */
-const CHROMIUM_ARGS = [
-  '--no-sandbox',
-  '--disable-gpu',
-  '--disable-quic',
-  '--no-first-run',
-  '--disable-background-networking',
-  '--disable-component-update',
-  '--disable-sync',
-];
 
 useWorlds();
 
@@ -33,7 +21,7 @@ let browser: Browser;
 beforeAll(async () => {
   if (!existsSync(CHROMIUM)) throw new Error(`${CHROMIUM} is missing: apt-get install chromium (.ci/run does)`);
   // playwright-core gives the browser a fresh temporary profile of its own.
-  browser = await chromium.launch({ executablePath: CHROMIUM, headless: true, args: CHROMIUM_ARGS });
+  browser = await chromium.launch({ executablePath: CHROMIUM, headless: true, args: [...CHROMIUM_ARGS] });
 }, 30_000);
 afterAll(async () => {
   await browser?.close();
@@ -121,11 +109,6 @@ describe('the operator console in Chromium', () => {
       expect(badBody).toContain('contact[email] = [email]');
       expect(await page.content()).not.toMatch(/ivan@example\.ru|916 123-45-67|forged-token-0000/);
       expect(await queueCount(page, 'amocrm-hooks', 'dlq')).toBe('1');
-      if (process.env.CONSOLE_SCREENSHOT) {
-        mkdirSync(dirname(resolve(process.env.CONSOLE_SCREENSHOT)), { recursive: true });
-        await page.setViewportSize({ width: 1280, height: 900 });
-        await page.screenshot({ path: resolve(process.env.CONSOLE_SCREENSHOT), fullPage: true });
-      }
 
       // 4. Purge it: the confirmation page (the CLI's --yes), then the POST.
       await bad.getByRole('link', { name: /^Purge amocrm-hooks\// }).click();
