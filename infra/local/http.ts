@@ -175,8 +175,8 @@ export function createGateway(deps: GatewayDeps): Gateway {
     }
 
     if (deps.console && (path === CONSOLE_PATH || path.startsWith(`${CONSOLE_PATH}/`))) {
+      // Not logged per request: an open console polls every 2 s. Its actions log themselves.
       await deps.console.handle(req, res, url);
-      done(res.statusCode, { console: path });
       return;
     }
 

@@ -124,6 +124,33 @@ describe('the operator console in Chromium', () => {
     }
   }, 30_000);
 
+  it('reads without JavaScript: the same tables, and a meta refresh instead of the script', async () => {
+    const w = await startWorld();
+    const context = await browser.newContext({ javaScriptEnabled: false });
+    try {
+      const page = await context.newPage();
+      await page.goto(w.runner.consoleUrl);
+      expect(await page.locator('meta[http-equiv="refresh"]').getAttribute('content')).toBe('5');
+      expect(
+        await page
+          .getByRole('table', { name: /Messages per queue/ })
+          .locator('tbody tr')
+          .count(),
+      ).toBe(w.runner.table.queues.length);
+      expect(await page.getByRole('heading', { level: 2 }).allInnerTexts()).toEqual([
+        'Queues',
+        'Parked messages',
+        'Accounts and tokens',
+        'Rate budget',
+        'Last events',
+        'Routes',
+        'Sandbox',
+      ]);
+    } finally {
+      await context.close();
+    }
+  });
+
   it('refuses what a foreign page could send: another Host, another Origin, a missing or wrong form token', async () => {
     const w = await startWorld({ consoleToken: 'the-run-token' });
     const u = new URL(w.runner.consoleUrl);
