@@ -109,6 +109,11 @@ describe('the operator console in Chromium', () => {
       expect(badBody).toContain('contact[email] = [email]');
       expect(await page.content()).not.toMatch(/ivan@example\.ru|916 123-45-67|forged-token-0000/);
       expect(await queueCount(page, 'amocrm-hooks', 'dlq')).toBe('1');
+      // The console (loaded, refreshed every 2 s, a body opened) never received from the DLQ:
+      // a console left open holds nothing invisible under a concurrent `dlq replay`.
+      const dlq = w.runner.fauxqs.inspectQueue(w.runner.queues['amocrm-hooks']!.dlqName)!;
+      expect(dlq.messages.inflight).toEqual([]);
+      expect(dlq.messages.ready.map((m) => m.approximateReceiveCount)).toEqual([0]);
 
       // 4. Purge it: the confirmation page (the CLI's --yes), then the POST.
       await bad.getByRole('link', { name: /^Purge amocrm-hooks\// }).click();
