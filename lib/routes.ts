@@ -30,6 +30,9 @@ export const AUTH_KINDS = [
   'form-policy', // per form (the config's forms section): optional X-Form-Key, Origin allow-list, per-IP throttle; checked by the function
 ] as const;
 
+/** First path segments no route may use: the local runner's operator console lives there. */
+export const RESERVED_PATH_PREFIXES: readonly string[] = ['/_console'];
+
 const routeSchema = z
   .object({
     id,
@@ -61,6 +64,13 @@ const routeSchema = z
     ack: z.object({ status: z.number().int().min(200).max(299), body: z.string() }).optional(),
   })
   .superRefine((r, ctx) => {
+    // The local runner serves these itself, before the table (infra/local/http.ts): a route there would never be reached.
+    const first = `/${r.path.split('/')[1] ?? ''}`;
+    if (r.path === '/health' || RESERVED_PATH_PREFIXES.includes(first))
+      ctx.addIssue({
+        code: 'custom',
+        message: `${r.id}: ${r.path} is reserved (the local runner's /health and ${RESERVED_PATH_PREFIXES.join(', ')})`,
+      });
     if (r.target.kind === 'queue') {
       if (r.method === 'GET' || r.method === 'OPTIONS')
         ctx.addIssue({ code: 'custom', message: `${r.id}: a queue route needs a body (not ${r.method})` });

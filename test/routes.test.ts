@@ -167,6 +167,20 @@ describe('route table', () => {
       },
       /lower-case/,
     ],
+    [
+      "a path under the local runner's console",
+      (t: RouteTableInput) => {
+        t.routes[0] = { ...t.routes[0]!, path: '/_console/{x}' };
+      },
+      /reserved/,
+    ],
+    [
+      "the local runner's /health",
+      (t: RouteTableInput) => {
+        t.routes[0] = { ...t.routes[0]!, method: 'POST', path: '/health' };
+      },
+      /reserved/,
+    ],
   ])('refuses %s', (_name, mutate, message) => {
     const t = base();
     mutate(t);
