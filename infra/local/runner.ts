@@ -280,7 +280,10 @@ export async function startLocal(opts: LocalOptions = {}): Promise<LocalRunner> 
     markFailed = rej;
   });
   ready.catch(() => undefined);
+  // The edge's API keys come from the amoCRM wiring once it is up (none before: 403, as without a key).
+  let edgeApiKeys: (() => Promise<ReadonlySet<string>>) | undefined;
   const gateway = createGateway({
+    edgeApiKeys: () => (edgeApiKeys ? edgeApiKeys() : Promise.resolve(new Set<string>())),
     table,
     sqs,
     queues: sqsStandIn.queues,
@@ -309,6 +312,7 @@ export async function startLocal(opts: LocalOptions = {}): Promise<LocalRunner> 
     if (amoWiring) {
       const w = await amoWiring.wire({ url, ddb: dynamo.ddb, doc: dynamo.doc, tableName });
       amo = w.amo;
+      edgeApiKeys = w.amo.edgeApiKeys;
       amoDeps = { ingest: w.ingest, oauth: w.amo.oauth, tokenLifecycle: w.amo.oauth.lifecycle, metrics: w.amo.metrics };
     }
     const wired = wireFunctions({
