@@ -1,7 +1,7 @@
 /** CDK assertions over the stack synthesized from the shipped route table (bundling skipped). */
 import { Match, type Template } from 'aws-cdk-lib/assertions';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { defineRouteTable, dlqName, queueName, redriveMaxReceiveCount, routeTable, SQS_MAX_MESSAGE_BYTES } from '../../lib/routes.ts';
+import { dlqName, queueName, redriveMaxReceiveCount, routeTable, SQS_MAX_MESSAGE_BYTES } from '../../lib/routes.ts';
 import { TABLE_PK, TABLE_SK, TABLE_TTL_ATTRIBUTE } from '../../lib/store/table.ts';
 import { ACCESS_LOG_FIELDS, EDGE_MESSAGES } from '../../infra/aws/api.ts';
 import { sendMessageTemplate } from '../../infra/aws/vtl.ts';
