@@ -19,7 +19,6 @@ function readmeVerifier(): (secret: string, headers: Record<string, string>, raw
   const block = /```js\n([\s\S]*?)```/.exec(readme)?.[1];
   if (!block) throw new Error('no js snippet in lib/amojo/README.md');
   const code = block.replace(/^import .*$/m, '');
-  // eslint-disable-next-line @typescript-eslint/no-implied-eval -- the README's own snippet is the subject under test
   const make = new Function('createHmac', 'timingSafeEqual', `${code}\nreturn verifyAmoGateway;`) as (
     h: typeof crypto.createHmac,
     t: typeof crypto.timingSafeEqual,
