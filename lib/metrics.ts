@@ -70,6 +70,9 @@ export const METRIC = {
   formSpam: 'FormSpam',
   formThrottled: 'FormThrottled',
   formEnqueueFailed: 'FormEnqueueFailed',
+  // the chat channel (lib/amojo)
+  chatCallbackRejected: 'ChatCallbackRejected',
+  chatRelayFailed: 'ChatRelayFailed',
   // the rules engine (lib/rules)
   rulesFired: 'RulesFired',
   rulesHopLimit: 'RulesHopLimit',
@@ -97,6 +100,28 @@ export const METRIC_CATALOGUE: Readonly<Record<MetricName, MetricInfo>> = {
     alarm: sum(
       1,
       'A hook URL set in amoCRM is stale (token rotated, account removed from the config, secret missing) or someone is probing the route. `amo-gateway dlq list --reason bad-token`; fix the hook URL in amoCRM or the secret, then `dlq replay`; ignore probes.',
+    ),
+  },
+  ChatCallbackRejected: {
+    unit: 'Count',
+    meaning:
+      'An amojo callback (/chat/amojo/{scope_id}) had a missing, malformed or wrong X-Signature, or was stale (its signed time over 15 minutes from its receipt); it was parked (amojo-bad-signature / amojo-stale-callback) and never relayed.',
+    dimensions: ['reason'],
+    groupBy: 'reason',
+    alarm: sum(
+      1,
+      'The channel secret in the config differs from the one amoCRM support issued, or someone is forging or replaying callbacks. `amo-gateway dlq list --queue amojo --reason amojo-bad-signature`; fix the secret (then `dlq replay`), ignore forgeries.',
+    ),
+  },
+  ChatRelayFailed: {
+    unit: 'Count',
+    meaning:
+      "A manager's reply could not be delivered to the messenger (refused, down past the retries, or no messenger for the chat); amoCRM was sent delivery status error and the callback was parked.",
+    dimensions: ['reason'],
+    groupBy: 'reason',
+    alarm: sum(
+      1,
+      "The messenger's webhook is down or refuses the relay (check its URL and secret in chat.messengers). The managers saw the failure in amoCRM; `amo-gateway dlq replay --queue amojo --reason chat-relay-failed` once it is back.",
     ),
   },
   RdeskBadToken: {

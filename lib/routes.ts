@@ -7,6 +7,7 @@
  * limit that cannot fit one SQS message once base64-encoded, dangling queue/function names, …
  */
 import { z } from 'zod';
+import { fifoKeysSchema } from './fifo-keys.ts';
 
 /** SQS's maximum message size; the queues are created with it (docs/architecture.md#envelope). */
 export const SQS_MAX_MESSAGE_BYTES = 1_048_576;
@@ -28,6 +29,7 @@ export const AUTH_KINDS = [
   'oauth-state', // OAuth redirect: state we issued + referer allow-list
   'api-key', // x-api-key header checked by the function
   'form-policy', // per form (the config's forms section): optional X-Form-Key, Origin allow-list, per-IP throttle; checked by the function
+  'edge-api-key', // x-api-key checked at the edge: API Gateway API key + usage plan; the local runner checks the same key
 ] as const;
 
 /** First path segments no route may use: the local runner's operator console lives there. */
@@ -62,6 +64,8 @@ const routeSchema = z
     headers: z.array(headerName).default(['content-type', 'user-agent']),
     /** The fixed answer of a direct (queue) route once the message is stored. */
     ack: z.object({ status: z.number().int().min(200).max(299), body: z.string() }).optional(),
+    /** A direct route to a FIFO queue: where MessageGroupId and MessageDeduplicationId come from (lib/fifo-keys.ts). */
+    fifo: fifoKeysSchema.optional(),
   })
   .superRefine((r, ctx) => {
     // The local runner serves these itself, before the table (infra/local/http.ts): a route there would never be reached.
@@ -71,6 +75,12 @@ const routeSchema = z
         code: 'custom',
         message: `${r.id}: ${r.path} is reserved (the local runner's /health and ${RESERVED_PATH_PREFIXES.join(', ')})`,
       });
+    if (r.fifo) {
+      const params = new Set([...r.path.matchAll(/\{([^}]+)\}/g)].map((m) => m[1]));
+      for (const p of [...r.fifo.groupId, ...r.fifo.dedupId])
+        if ('param' in p && !params.has(p.param))
+          ctx.addIssue({ code: 'custom', message: `${r.id}: fifo keys name path parameter "${p.param}" the path lacks` });
+    }
     if (r.target.kind === 'queue') {
       if (r.method === 'GET' || r.method === 'OPTIONS')
         ctx.addIssue({ code: 'custom', message: `${r.id}: a queue route needs a body (not ${r.method})` });
@@ -190,6 +200,12 @@ export const routeTableSchema = z
     for (const r of t.routes) {
       if (r.target.kind === 'queue' && !queues.has(r.target.queue))
         ctx.addIssue({ code: 'custom', message: `${r.id}: unknown queue "${r.target.queue}"` });
+      if (r.target.kind === 'queue') {
+        const fifo = t.queues.find((q) => r.target.kind === 'queue' && q.id === r.target.queue)?.fifo ?? false;
+        if (fifo && !r.fifo)
+          ctx.addIssue({ code: 'custom', message: `${r.id}: a route to a FIFO queue needs its fifo keys (group and deduplication id)` });
+        if (!fifo && r.fifo) ctx.addIssue({ code: 'custom', message: `${r.id}: fifo keys on a route to a standard queue` });
+      } else if (r.fifo) ctx.addIssue({ code: 'custom', message: `${r.id}: fifo keys on a function route` });
       if (r.target.kind === 'function' && !fns.has(r.target.function))
         ctx.addIssue({ code: 'custom', message: `${r.id}: unknown function "${r.target.function}"` });
       if (r.target.kind === 'function' && r.target.queue !== undefined && !queues.has(r.target.queue))
@@ -316,6 +332,24 @@ export const routeTable: RouteTable = defineRouteTable({
       headers: [],
     },
     {
+      id: 'chat-inbound',
+      description:
+        "Your messenger's messages and read receipts into amoCRM's chat (JSON contract, lib/amojo/README.md); FIFO per conversation",
+      method: 'POST',
+      path: '/chat/{channel}/messages',
+      contentTypes: [JSON_CT],
+      bodyLimitBytes: 64 * KiB,
+      target: { kind: 'queue', queue: 'chat-in' },
+      auth: 'edge-api-key',
+      headers: ['content-type', 'user-agent'],
+      ack: OK_ACK,
+      // One group per conversation (order holds per chat); SQS drops a repeat of the same event id within 5 min.
+      fifo: {
+        groupId: [{ param: 'channel' }, { lit: ':' }, { body: 'conversation_id' }],
+        dedupId: [{ param: 'channel' }, { lit: ':' }, { body: 'id' }],
+      },
+    },
+    {
       id: 'oauth-callback',
       description: "amoCRM's OAuth redirect after consent: checks state + referer, exchanges the code at the account host, stores the pair",
       method: 'GET',
@@ -378,6 +412,15 @@ export const routeTable: RouteTable = defineRouteTable({
     {
       id: 'amojo',
       description: 'amojo chat callbacks awaiting the relay',
+      batchSize: 10,
+      maxAttempts: 5,
+      visibilityTimeoutSeconds: 180,
+      consumer: 'worker',
+    },
+    {
+      id: 'chat-in',
+      description: "Your messenger's chat events awaiting amojo (ordered per conversation)",
+      fifo: true,
       batchSize: 10,
       maxAttempts: 5,
       visibilityTimeoutSeconds: 180,

@@ -301,7 +301,10 @@ export async function startLocal(opts: LocalOptions = {}): Promise<LocalRunner> 
     log,
     ...(opts.consoleToken ? { csrfToken: opts.consoleToken } : {}),
   });
+  // The edge's API keys come from the amoCRM wiring once it is up (none before: 403, as without a key).
+  let edgeApiKeys: (() => Promise<ReadonlySet<string>>) | undefined;
   const gateway = createGateway({
+    edgeApiKeys: () => (edgeApiKeys ? edgeApiKeys() : Promise.resolve(new Set<string>())),
     table,
     sqs,
     queues: sqsStandIn.queues,
@@ -330,6 +333,7 @@ export async function startLocal(opts: LocalOptions = {}): Promise<LocalRunner> 
     if (amoWiring) {
       const w = await amoWiring.wire({ url, ddb: dynamo.ddb, doc: dynamo.doc, tableName });
       amo = w.amo;
+      edgeApiKeys = w.amo.edgeApiKeys;
       amoDeps = { ingest: w.ingest, oauth: w.amo.oauth, tokenLifecycle: w.amo.oauth.lifecycle, metrics: w.amo.metrics };
     }
     const wired = wireFunctions({

@@ -53,6 +53,7 @@ import { DynamoLeadMap } from '../store/rdesk-lead-map.ts';
 import { DynamoPushOrder } from '../store/rdesk-push-order.ts';
 import { createAmoClientRuntime } from './amo-client-runtime.ts';
 import { oauthFromEnv } from './oauth-runtime.ts';
+import { createChatProcessors } from './chat-runtime.ts';
 
 export const WORKER_FUNCTION_ID = 'worker';
 
@@ -95,6 +96,8 @@ export interface WorkerIngestDeps {
   mirror?: MirrorSender;
   /** The amoCRM side of the RDESK flow (used when the config has an `rdesk` section). */
   rdesk?: WorkerRdeskDeps;
+  /** The chat channel's processors (lib/aws/chat-runtime.ts createChatProcessors), when the config has chat messengers. */
+  chat?: ProcessorMap;
 }
 
 export interface WorkerRdeskDeps {
@@ -148,7 +151,7 @@ function processorsFor(table: RouteTable, deps: WorkerDeps, remainingTimeMs: () 
       ...(deps.metrics ? { metrics: deps.metrics } : {}),
       routes: table.routes,
       defaultMirrorRoutes: table.routes.filter((r) => r.target.kind === 'queue').map((r) => r.id),
-      overrides: { ...rdesk.processors, ...deps.processors },
+      overrides: { ...rdesk.processors, ...ingest.chat, ...deps.processors },
       ...(ingest.fetch ? { fetch: ingest.fetch } : {}),
       ...(ingest.mirror ? { mirror: ingest.mirror } : {}),
     });
@@ -259,9 +262,33 @@ export function depsFromEnv(env: NodeJS.ProcessEnv, logger: Log, metrics?: Metri
       bus: eventBusName ? createEventBridgePublisher(new EventBridgeClient({}), eventBusName) : noBus,
       ...(config.rdesk ? { rdesk: rdeskFromEnv(env, config, doc, tableName, logger, metrics) } : {}),
       ...(flows ? { flows } : {}),
+      ...(config.chat?.messengers.length ? { chat: chatFromEnv(env, config, doc, tableName, logger, metrics) } : {}),
     },
     ...(metrics ? { metrics } : {}),
   };
+}
+
+/** The chat channel in AWS (lib/aws/chat-runtime.ts) over THE client runtime of the container. */
+function chatFromEnv(
+  env: NodeJS.ProcessEnv,
+  config: Config,
+  doc: DynamoDBDocumentClient,
+  tableName: string,
+  log: Log,
+  metrics: MetricsSink | undefined,
+): ProcessorMap {
+  const oauth = oauthFromEnv(env, { log, metrics: metrics ?? noMetrics });
+  const amo = createAmoClientRuntime({ config, oauth: oauth.provider, doc, tableName, log, ...(metrics ? { metrics } : {}) });
+  const secrets = awsSecretSource({ prefix: env.AMO_SECRETS_PREFIX ?? '' });
+  return createChatProcessors({
+    config,
+    secrets,
+    doc,
+    tableName,
+    clientFor: (id) => amo.clientFor(id),
+    log,
+    ...(metrics ? { metrics } : {}),
+  });
 }
 
 /** The RDESK flow's amoCRM side in AWS: THE client runtime of the container (OAuth, rate budget, breaker, cache) and the lead map. */

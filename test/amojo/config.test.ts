@@ -26,7 +26,7 @@ const chat = {
 describe('chat config', () => {
   it('parses with its defaults; the channel secret is a reference the deployment must create', () => {
     const c = parseConfig({ ...base, chat });
-    expect(c.chat).toEqual({ ...chat, timeoutMs: 10_000 });
+    expect(c.chat).toEqual({ ...chat, timeoutMs: 10_000, messengers: [] });
     expect(secretNames({ ...base, chat })).toContain('chat/channel');
   });
 

@@ -32,6 +32,8 @@ describe('chat connect / disconnect / status', () => {
       schedule: false,
       pollWaitSeconds: 1,
       amocrm: {
+        // The test brings its own channel and connects it through the CLI: no local chat set up by npm start.
+        chat: false,
         sandbox: {
           options: { amojo: { channels: [{ ...CHANNEL, title: 'Site chat', webhookUrl: 'http://127.0.0.1:9/chat/amojo/:scope_id' }] } },
         },

@@ -22,6 +22,7 @@ import { PARK_REASONS } from '../../lib/pipeline/outcome.ts';
 import { routeQueueId } from '../../lib/pipeline/registry.ts';
 import { dlqName, queueName, routeTable, type RouteTable } from '../../lib/routes.ts';
 import { DynamoDlqIndex } from '../../lib/store/dlq-index.ts';
+import { DynamoFifoLedger } from '../../lib/store/fifo-ledger.ts';
 import { createDynamoIdempotency } from '../../lib/store/idempotency.ts';
 import { createTestTable, type TestTable } from '../support/ddb.ts';
 import { rdeskSchema } from '../../lib/flows/rdesk/config.ts';
@@ -157,6 +158,8 @@ function baseDeps(metrics: RecordingMetrics, log: WorkerDeps['logger']): WorkerD
     queues,
     logger: log,
     metrics,
+    // The chat-in queue is FIFO: the worker counts its retries and deferrals apart (lib/pipeline/fifo-ledger.ts).
+    fifoLedger: new DynamoFifoLedger({ doc: ddb.doc, tableName: ddb.tableName }),
   };
 }
 

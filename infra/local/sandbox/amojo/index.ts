@@ -107,6 +107,9 @@ export function createAmojo(opts: CreateAmojoOptions): AmojoSandbox {
     reply: (input) => reply(ctx, input),
     typing: (input) => typingHook(ctx, input),
     snapshot: (scopeId) => snapshot(ctx, scopeId),
+    addChannel: (c) => {
+      ctx.channels.set(c.id, { ...c });
+    },
     chatAccess: (chatId) => {
       const chat = ctx.st.chats.get(chatId);
       const scope = chat ? ctx.st.scopes.get(chat.scope_id) : undefined;
