@@ -50,6 +50,8 @@ const table = defineRouteTable({
       target: { kind: 'queue', queue: 'fifo-q' },
       auth: 'none',
       ack: { status: 200, body: '{}' },
+      // The worker reads the group from SQS, not from these keys (the messages here are sent directly).
+      fifo: { groupId: [{ body: 'conversation' }], dedupId: [{ body: 'id' }] },
     },
     {
       id: 'r-fifo-small',
@@ -61,6 +63,8 @@ const table = defineRouteTable({
       target: { kind: 'queue', queue: 'fifo-small' },
       auth: 'none',
       ack: { status: 200, body: '{}' },
+      // The worker reads the group from SQS, not from these keys (the messages here are sent directly).
+      fifo: { groupId: [{ body: 'conversation' }], dedupId: [{ body: 'id' }] },
     },
   ],
   queues: [
