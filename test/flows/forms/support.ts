@@ -1,0 +1,199 @@
+/** Test wiring for the forms worker: a sandbox account, the processor over a real client, envelopes as the forms function queues them. */
+import { randomUUID } from 'node:crypto';
+import type { AmoClient, AmoClientForAccount } from '../../../lib/amocrm/client/client.ts';
+import type { AmoClientOptions } from '../../../lib/amocrm/client/client.ts';
+import type { Contact } from '../../../lib/amocrm/entities.ts';
+import { silentLog } from '../../../lib/common/log.ts';
+import { normalizePhone } from '../../../lib/common/phone.ts';
+import type { ContactFinder, ContactMatch, PersonKey } from '../../../lib/contacts/types.ts';
+import { buildEnvelope, type Envelope } from '../../../lib/envelope.ts';
+import { formsSchema, type FormsConfig } from '../../../lib/flows/forms/config.ts';
+import { createFormsProcessors, type FormsDeps } from '../../../lib/flows/forms/processor.ts';
+import { MemoryFormsState, type FormsStateStore } from '../../../lib/flows/forms/state.ts';
+import { SUBMISSION_VERSION, type Submission } from '../../../lib/flows/forms/submission.ts';
+import { processMessage, type MessageInput } from '../../../lib/pipeline/process.ts';
+import type { RoutePolicy } from '../../../lib/pipeline/registry.ts';
+import { routeTable } from '../../../lib/routes.ts';
+import { fastClient, sandbox, type TestSandbox } from '../../client/support.ts';
+
+export const ACC = 'acc1';
+
+/**
+ * STAND-IN for lib/contacts (the real ContactFinder lands on main separately): `query` search
+ * per channel, a candidate kept only when one of its stored phones / e-mails normalises to the
+ * value looked for; no index. Only for these tests until the real finder is merged.
+ */
+export class SearchFinderStandIn implements ContactFinder {
+  readonly remembered: Array<{ contactId: number; person: PersonKey }> = [];
+  constructor(private readonly api: () => AmoClientForAccount) {}
+
+  async find(_account: string, people: readonly PersonKey[]): Promise<Array<ContactMatch | undefined>> {
+    return Promise.all(
+      people.map(async (p) => {
+        const hits = new Map<number, Contact>();
+        for (const q of [p.phone, p.email]) {
+          if (!q) continue;
+          for await (const c of this.api().contacts.search(q, { with: ['leads'] })) if (carries(c, p)) hits.set(c.id, c);
+        }
+        const list = [...hits.values()].sort((a, b) => (b.updated_at ?? 0) - (a.updated_at ?? 0));
+        const best = list[0];
+        return best ? { contactId: best.id, contact: best, via: 'search' as const, matches: list.length } : undefined;
+      }),
+    );
+  }
+
+  async remember(_account: string, contactId: number, person: PersonKey): Promise<void> {
+    this.remembered.push({ contactId, person });
+  }
+}
+
+function carries(c: Contact, p: PersonKey): boolean {
+  for (const f of c.custom_fields_values ?? []) {
+    for (const v of f.values ?? []) {
+      const s = String(v.value ?? '');
+      if (f.field_code === 'EMAIL' && p.email && s.trim().toLowerCase() === p.email) return true;
+      if (f.field_code === 'PHONE' && p.phone) {
+        const n = normalizePhone(s, 'RU');
+        if (n.ok && n.e164 === p.phone) return true;
+      }
+    }
+  }
+  return false;
+}
+
+export interface World {
+  sb: TestSandbox;
+  client: AmoClient;
+  api: () => AmoClientForAccount;
+  finder: SearchFinderStandIn;
+}
+
+export async function world(extra: Partial<AmoClientOptions> = {}): Promise<World> {
+  const sb = await sandbox({ fast: true });
+  sb.admin.seed({
+    users: [
+      { id: 11, name: 'Admin', is_admin: true },
+      { id: 12, name: 'Anna' },
+      { id: 13, name: 'Boris' },
+    ],
+    pipelines: [
+      {
+        id: 100,
+        name: 'Sales',
+        is_main: true,
+        statuses: [
+          { id: 1000, name: 'Unsorted', type: 1 },
+          { id: 1001, name: 'New' },
+          { id: 1002, name: 'Talking' },
+        ],
+      },
+      { id: 200, name: 'Service', statuses: [{ id: 2001, name: 'Open' }] },
+    ],
+    customFields: {
+      leads: [
+        {
+          id: 301,
+          name: 'Course',
+          type: 'select',
+          enums: [
+            { id: 3011, value: 'Massage' },
+            { id: 3012, value: 'Yoga' },
+          ],
+        },
+        { id: 302, name: 'Seats', type: 'numeric' },
+        { id: 303, name: 'Start', type: 'date' },
+        { id: 304, name: 'Agree', type: 'checkbox' },
+        { id: 305, name: 'Page', type: 'url' },
+        {
+          id: 306,
+          name: 'Days',
+          type: 'multiselect',
+          enums: [
+            { id: 3061, value: 'Mon' },
+            { id: 3062, value: 'Tue' },
+          ],
+        },
+        { id: 307, name: 'utm_source', type: 'text', code: 'UTM_SOURCE' },
+      ],
+      contacts: [{ id: 401, name: 'City', type: 'text' }],
+    },
+  });
+  const { client } = fastClient(sb, extra);
+  const api = () => client.forAccount({ clientId: 'client-test', accountKey: ACC });
+  return { sb, client, api, finder: new SearchFinderStandIn(api) };
+}
+
+export function formsConfig(forms: Array<Record<string, unknown>>): FormsConfig {
+  return formsSchema.parse({
+    list: forms.map((f) => ({ account: ACC, lead: { pipeline: 'Sales' }, ...f })),
+  });
+}
+
+export function processors(w: World, config: FormsConfig, over: Partial<FormsDeps> = {}) {
+  return createFormsProcessors({
+    config,
+    clientFor: () => w.api(),
+    finder: w.finder,
+    state: new MemoryFormsState(),
+    windowMs: 10,
+    timeZone: 'UTC',
+    ...over,
+  });
+}
+
+export function submission(
+  form: string,
+  contact: Submission['contact'],
+  fields: Record<string, string> = {},
+  over: Partial<Submission> = {},
+): Submission {
+  return { v: SUBMISSION_VERSION, id: randomUUID(), form, receivedAt: Date.now(), fields, contact, capture: {}, meta: {}, ...over };
+}
+
+let n = 0;
+/** An envelope as the forms function queues it (route `forms`). */
+export function formEnvelope(sub: Submission | string, over: Partial<Envelope> = {}): Envelope {
+  const body = typeof sub === 'string' ? sub : JSON.stringify(sub);
+  const env = buildEnvelope(
+    {
+      routeId: 'forms',
+      pathParams: { form_id: typeof sub === 'string' ? 'x' : sub.form },
+      query: {},
+      headers: { 'Content-Type': 'application/json' },
+      body: Buffer.from(body),
+      receivedAt: Date.now(),
+      requestId: `req-${++n}-${Math.random().toString(36).slice(2)}`,
+      sourceIp: '127.0.0.1',
+    },
+    ['content-type'],
+  );
+  return { ...env, ...over };
+}
+
+/** The `forms` route (the ingress adds it to the table; until then the tests supply it). */
+const FORMS_ROUTE: RoutePolicy = routeTable.routes.find((r) => r.id === 'forms') ?? {
+  id: 'forms',
+  bodyLimitBytes: 256 * 1024,
+  target: { kind: 'queue', queue: 'forms' },
+};
+
+/** Runs envelopes through the real pipeline concurrently (as one SQS batch). */
+export async function runBatch(procs: ReturnType<typeof processors>, envs: Envelope[], receiveCount = 1) {
+  const queue = routeTable.queues.find((q) => q.id === 'forms')!;
+  const routes = new Map<string, RoutePolicy>([...routeTable.routes.map((r) => [r.id, r] as const), ['forms', FORMS_ROUTE]]);
+  return Promise.all(
+    envs.map((env, i) => {
+      const msg: MessageInput = { messageId: `m-${i}`, body: JSON.stringify(env), receiveCount };
+      return processMessage(msg, {
+        queue: { id: queue.id, fifo: queue.fifo, maxAttempts: queue.maxAttempts },
+        routes,
+        processors: procs.processors,
+        log: silentLog,
+        now: Date.now,
+        random: Math.random,
+      });
+    }),
+  );
+}
+
+export type { FormsStateStore };
