@@ -50,6 +50,7 @@ import { DynamoLeadMap } from '../store/rdesk-lead-map.ts';
 import { DynamoPushOrder } from '../store/rdesk-push-order.ts';
 import { createAmoClientRuntime } from './amo-client-runtime.ts';
 import { oauthFromEnv } from './oauth-runtime.ts';
+import { formsProcessors, type WorkerFormsDeps } from './forms-worker-runtime.ts';
 
 export const WORKER_FUNCTION_ID = 'worker';
 
@@ -90,6 +91,8 @@ export interface WorkerIngestDeps {
   mirror?: MirrorSender;
   /** The amoCRM side of the RDESK flow (used when the config has an `rdesk` section). */
   rdesk?: WorkerRdeskDeps;
+  /** The amoCRM side of the forms flow (used when the config has a `forms` section; lib/aws/forms-worker-runtime.ts). */
+  forms?: WorkerFormsDeps;
 }
 
 export interface WorkerRdeskDeps {
@@ -142,7 +145,7 @@ function processorsFor(table: RouteTable, deps: WorkerDeps, remainingTimeMs: () 
       ...(deps.metrics ? { metrics: deps.metrics } : {}),
       routes: table.routes,
       defaultMirrorRoutes: table.routes.filter((r) => r.target.kind === 'queue').map((r) => r.id),
-      overrides: { ...rdesk.processors, ...deps.processors },
+      overrides: { ...rdesk.processors, ...formsProcessors(ingest, guard, deps.logger, deps.metrics), ...deps.processors },
       ...(ingest.fetch ? { fetch: ingest.fetch } : {}),
       ...(ingest.mirror ? { mirror: ingest.mirror } : {}),
     });

@@ -239,6 +239,27 @@ describe('forms worker: mode lead', () => {
     expect(await notesOf(w.sb.admin.entities('leads')[0]!.id as number)).toHaveLength(1);
   });
 
+  it('responsible in turns across batches (the counter in the table), the contact too; a fixed one', async () => {
+    w = await world();
+    const cfg = formsConfig([
+      { id: 'rr', responsible: { roundRobin: ['Anna', 'Boris'] } },
+      { id: 'fixed', responsible: { user: 'Boris' } },
+    ]);
+    const procs = processors(w, cfg, { state: state() });
+    const t0 = Date.now();
+    const people = [0, 1, 2].map((i) => submission('rr', { phone: phone(), name: `Turn${i}` }, {}, { receivedAt: t0 + i }));
+    await runBatch(
+      procs,
+      people.map((s) => formEnvelope(s)),
+    );
+    await runBatch(procs, [formEnvelope(submission('rr', { phone: phone(), name: 'Turn3' }))]);
+    await runBatch(procs, [formEnvelope(submission('fixed', { phone: phone(), name: 'Fixed' }))]);
+    const owner = (name: string) => w!.sb.admin.entities('leads').find((l) => String(l.name).endsWith(name))!.responsible_user_id;
+    expect(['Turn0', 'Turn1', 'Turn2', 'Turn3'].map(owner)).toEqual([12, 13, 12, 13]);
+    expect(w.sb.admin.entities('contacts').find((c) => c.name === 'Turn1')!.responsible_user_id).toBe(13);
+    expect(owner('Fixed')).toBe(13);
+  });
+
   it('parks: not a submission, a form no longer configured, an unknown name', async () => {
     w = await world();
     const procs = processors(w, formsConfig([SITE, { id: 'bad', lead: { pipeline: 'Nope' } }]), { state: state() });
@@ -295,6 +316,23 @@ describe('forms worker: mode unsorted', () => {
     });
     expect(kinds(await runBatch(procs, [{ ...env, attempt: 1 }], 2))).toEqual(['delete']);
     expect(posts('/api/v4/leads/unsorted/forms')).toBe(1);
+  });
+});
+
+describe('forms worker: Unsorted with a lost answer', () => {
+  it('the add landed but its answer was lost: the redelivery finds the entry and adds none', async () => {
+    w = await world();
+    const cfg = formsConfig([{ id: 'inbox', mode: 'unsorted', origins: ['https://site.example'] }]);
+    const procs = processors(w, cfg, { state: state(), guard: guard() });
+    w.sb.admin.setFaults([{ path: '/api/v4/leads/unsorted/forms', method: 'POST', lostAnswerRate: 1, times: 1 }]);
+    const env = formEnvelope(submission('inbox', { email: 'lost@example.com', name: 'Lost U' }));
+    const first = await runBatch(procs, [env]);
+    expect(first[0]!.outcome).toBe('retry');
+    expect(kinds(await runBatch(procs, [{ ...env, attempt: 1 }], 2))).toEqual(['delete']);
+    const entries = [];
+    for await (const e of w.api().unsorted.list({ filter: { category: ['forms'] } })) entries.push(e);
+    expect(entries).toHaveLength(1);
+    expect(entries[0]!.metadata).toMatchObject({ form_page: 'https://site.example' });
   });
 });
 

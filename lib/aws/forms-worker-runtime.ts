@@ -1,0 +1,56 @@
+/**
+ * The forms worker's wiring (lib/flows/forms/README.md "What a submission becomes"), shared by the
+ * deployed worker (lib/aws/worker-runtime.ts) and the local runner (infra/local/amocrm.ts): the
+ * processor of route `forms` over the container's REST client runtime, the contact finder
+ * (lib/contacts) and the flow's state on the one table. Active when the config has a `forms` section.
+ */
+import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import type { AmoClientForAccount } from '../amocrm/client/client.ts';
+import type { Log } from '../common/log.ts';
+import type { MetricsSink } from '../common/metrics-sink.ts';
+import type { Config } from '../config/schema.ts';
+import type { ContactFinder } from '../contacts/types.ts';
+import { createFormsProcessors } from '../flows/forms/processor.ts';
+import type { FormsStateStore } from '../flows/forms/state.ts';
+import type { IdempotencyGuard } from '../ingest/idempotency.ts';
+import type { ProcessorMap } from '../pipeline/registry.ts';
+import { DynamoFormsState } from '../store/forms-state.ts';
+
+/** The amoCRM side of the forms flow (WorkerIngestDeps.forms). */
+export interface WorkerFormsDeps {
+  /** The account's REST client (lib/aws/amo-client-runtime.ts `clientFor`). */
+  clientFor: (accountId: string) => AmoClientForAccount;
+  /** The contact dedupe (lib/contacts). */
+  finder: ContactFinder;
+  /** Claims, repeat records, round-robin turns: the DynamoDB adapter. */
+  state: FormsStateStore;
+}
+
+export function createFormsWorkerDeps(a: {
+  clientFor: (accountId: string) => AmoClientForAccount;
+  finder: ContactFinder;
+  doc: DynamoDBDocumentClient;
+  tableName: string;
+}): WorkerFormsDeps {
+  return { clientFor: a.clientFor, finder: a.finder, state: new DynamoFormsState({ doc: a.doc, tableName: a.tableName }) };
+}
+
+/** The `forms` route's processor when the config has a `forms` section and its amoCRM side is wired; else none. */
+export function formsProcessors(
+  ingest: { config: Config; forms?: WorkerFormsDeps },
+  guard: IdempotencyGuard,
+  log: Log,
+  metrics: MetricsSink | undefined,
+): ProcessorMap {
+  const cfg = ingest.config.forms;
+  if (!cfg || !ingest.forms) return {};
+  return createFormsProcessors({
+    config: cfg,
+    clientFor: ingest.forms.clientFor,
+    finder: ingest.forms.finder,
+    state: ingest.forms.state,
+    guard,
+    log,
+    ...(metrics ? { metrics } : {}),
+  }).processors;
+}
