@@ -38,6 +38,7 @@ export interface FormsDeps {
   /** Writer tuning (tests, bench). */
   windowMs?: number;
   claimHoldMs?: number;
+  claimWaitMs?: number;
   timeZone?: string;
   now?: () => number;
   onFlush?: (account: string, stats: FlushStats) => void;
@@ -56,6 +57,7 @@ export function createFormsProcessors(deps: FormsDeps): { processors: ProcessorM
         state: deps.state,
         ...(deps.windowMs !== undefined ? { windowMs: deps.windowMs } : {}),
         ...(deps.claimHoldMs !== undefined ? { claimHoldMs: deps.claimHoldMs } : {}),
+        ...(deps.claimWaitMs !== undefined ? { claimWaitMs: deps.claimWaitMs } : {}),
         ...(deps.timeZone ? { timeZone: deps.timeZone } : {}),
         ...(deps.now ? { now: deps.now } : {}),
         ...(deps.log ? { log: deps.log } : {}),

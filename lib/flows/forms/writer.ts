@@ -67,6 +67,8 @@ export interface FormWriterOptions {
   windowMs?: number;
   /** How long a person's claim shields the writes that follow it (ms). Default 120 000 (under the queue's 180 s visibility). */
   claimHoldMs?: number;
+  /** How long a person claimed by another writer is waited for before the submission defers (ms). Default 3 000. */
+  claimWaitMs?: number;
   /** The `{date}` of templates. Default Europe/Moscow (*assumed*: the accounts this replaces are Russian). */
   timeZone?: string;
   now?: () => number;
@@ -110,7 +112,6 @@ interface Group {
 export class FormWriter {
   private pending: Pending[] = [];
   private timer: ReturnType<typeof setTimeout> | undefined;
-  private readonly owner = randomUUID();
   private readonly now: () => number;
 
   constructor(private readonly opts: FormWriterOptions) {
@@ -306,6 +307,9 @@ export class FormWriter {
     const t = this.now();
     const store = this.opts.state;
     const account = this.opts.account;
+    // Each flush claims as its own owner: two flushes of this container that overlap (messages
+    // reaching the writer more than a window apart) must not both write for one person.
+    const owner = randomUUID();
     // 1. group by person (any shared channel), the earliest submission first
     items.sort((a, b) => a.p.unit.sub.receivedAt - b.p.unit.sub.receivedAt);
     const groups: Group[] = [];
@@ -353,7 +357,13 @@ export class FormWriter {
       groups.map(async (g) => {
         if (!g.keys.length) return;
         try {
-          const c = await store.claim(account, g.keys, this.owner, hold);
+          const until = this.now() + (this.opts.claimWaitMs ?? 3_000);
+          let c = await store.claim(account, g.keys, owner, hold);
+          // The other writer is usually done within a second or two: wait for it, then defer.
+          while (!c.ok && this.now() < until) {
+            await new Promise((r) => setTimeout(r, 100));
+            c = await store.claim(account, g.keys, owner, hold);
+          }
           if (!c.ok) {
             const left = Math.ceil((c.until - this.now()) / 1000);
             fail(g, new DeferError('forms-person-busy', Math.min(60, Math.max(2, left))));
@@ -570,7 +580,7 @@ export class FormWriter {
               g.leadId !== undefined
                 ? { leadId: g.leadId, at, ...(g.contactId !== undefined ? { contactId: g.contactId } : {}) }
                 : undefined;
-            await store.release(account, g.keys, this.owner, record).catch((e: unknown) => {
+            await store.release(account, g.keys, owner, record).catch((e: unknown) => {
               this.opts.log?.warn('forms claim not released (its lease ends it)', { error: String(e) });
             });
           }),

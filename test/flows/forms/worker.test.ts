@@ -189,7 +189,7 @@ describe('forms worker: mode lead', () => {
     };
     const { client } = fastClient(w.sb, { fetch: gated });
     const one = processors(w, cfg, { state: state(), clientFor: () => client.forAccount({ clientId: 'client-test', accountKey: ACC }) });
-    const two = processors(w, cfg, { state: state() });
+    const two = processors(w, cfg, { state: state(), claimWaitMs: 300 });
     const p = phone();
     const a = submission('site', { phone: p, name: 'Twin' }, { comment: 'from A' });
     const b = submission('site', { phone: p, name: 'Twin' }, { comment: 'from B' }, { receivedAt: a.receivedAt + 10 });
@@ -203,6 +203,35 @@ describe('forms worker: mode lead', () => {
     expect(kinds(await runBatch(two, [{ ...eb, deferrals: 1 }]))).toEqual(['delete']);
     expect(w.sb.admin.entities('leads')).toHaveLength(1);
     expect(w.sb.admin.entities('contacts')).toHaveLength(1);
+    expect(await notesOf(w.sb.admin.entities('leads')[0]!.id as number)).toHaveLength(2);
+  });
+
+  it('two flushes of one container overlapping with the same person: the second waits for the first, one lead', async () => {
+    w = await world();
+    let open!: () => void;
+    const opened = new Promise<void>((r) => (open = r));
+    let reached!: () => void;
+    const atGate = new Promise<void>((r) => (reached = r));
+    const gated: FetchLike = async (input, init) => {
+      if (init?.method === 'POST' && String(input).includes('/api/v4/leads/complex')) {
+        reached();
+        await opened;
+      }
+      return fetch(input, init);
+    };
+    const { client } = fastClient(w.sb, { fetch: gated });
+    const procs = processors(w, formsConfig([SITE]), {
+      state: state(),
+      clientFor: () => client.forAccount({ clientId: 'client-test', accountKey: ACC }),
+    });
+    const p = phone();
+    const first = runBatch(procs, [formEnvelope(submission('site', { phone: p, name: 'Solo' }, { comment: 'one' }))]);
+    await atGate;
+    const second = runBatch(procs, [formEnvelope(submission('site', { phone: p, name: 'Solo' }, { comment: 'two' }))]);
+    await new Promise((r) => setTimeout(r, 300));
+    open();
+    expect([...kinds(await first), ...kinds(await second)]).toEqual(['delete', 'delete']);
+    expect(w.sb.admin.entities('leads')).toHaveLength(1);
     expect(await notesOf(w.sb.admin.entities('leads')[0]!.id as number)).toHaveLength(2);
   });
 
