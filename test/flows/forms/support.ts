@@ -88,6 +88,8 @@ export async function world(extra: Partial<AmoClientOptions> = {}): Promise<Worl
         ],
       },
       { id: 200, name: 'Service', statuses: [{ id: 2001, name: 'Open' }] },
+      // The burst's excluded pipeline (test/support/form-burst.ts).
+      { id: 300, name: 'Партнёры', statuses: [{ id: 3001, name: 'Договор' }] },
     ],
     customFields: {
       leads: [
