@@ -70,6 +70,11 @@ export const METRIC = {
   // site forms (lib/flows/forms)
   formSubmissions: 'FormSubmissions',
   formAmoWrites: 'FormAmoWrites',
+  // finding "the same person" in amoCRM (lib/contacts)
+  contactsFound: 'ContactsFound',
+  contactSearches: 'ContactSearches',
+  contactIndexStale: 'ContactIndexStale',
+  contactAmbiguous: 'ContactMatchAmbiguous',
 } as const;
 
 export type MetricName = (typeof METRIC)[keyof typeof METRIC];
@@ -181,6 +186,31 @@ export const METRIC_CATALOGUE: Readonly<Record<MetricName, MetricInfo>> = {
     unit: 'Count',
     meaning:
       'amoCRM write requests the forms flow sent (leads/complex, notes, tag PATCHes, Unsorted adds), per account; with FormSubmissions it gives the writes per submission.',
+  ContactsFound: {
+    unit: 'Count',
+    meaning:
+      "A person (phone / e-mail) was matched to an existing amoCRM contact, verified against its stored values (lib/contacts); via = index (our own index) or search (amoCRM's query).",
+    dimensions: ['account', 'via'],
+    groupBy: 'via',
+  },
+  ContactSearches: {
+    unit: 'Count',
+    meaning:
+      'A `query` search amoCRM was asked for a person the contact index did not know (one request each; lib/contacts). Many of them mean the index is not built or not kept fresh (`amo-gateway contacts index status`).',
+    dimensions: ['account'],
+    groupBy: 'account',
+  },
+  ContactIndexStale: {
+    unit: 'Count',
+    meaning:
+      'Contact index entries that failed verification (the contact no longer carries that phone / e-mail, or is gone) and were removed (value = entries).',
+    dimensions: ['account'],
+    groupBy: 'account',
+  },
+  ContactMatchAmbiguous: {
+    unit: 'Count',
+    meaning:
+      'Several amoCRM contacts really carry the phone / e-mail looked for (duplicates in the account): the most recently updated was taken and the ids were logged.',
     dimensions: ['account'],
     groupBy: 'account',
   },

@@ -24,6 +24,7 @@ const SDK_FREE = [
   'lib/config',
   'lib/events',
   'lib/mirror',
+  'lib/contacts',
   'lib/amocrm/entities.ts',
   'lib/envelope.ts',
   'lib/metrics.ts',

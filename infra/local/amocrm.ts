@@ -22,6 +22,7 @@ import { chmodSync, existsSync, mkdirSync, readFileSync, renameSync, writeFileSy
 import { dirname, join, resolve } from 'node:path';
 import { createOAuth, type OAuth } from '../../lib/amocrm/oauth/index.ts';
 import { createAmoClientRuntime } from '../../lib/aws/amo-client-runtime.ts';
+import { withContactFlows } from '../../lib/aws/contacts-runtime.ts';
 import { loadConfigFile, parseConfig } from '../../lib/config/load.ts';
 import { DEFAULT_REFERER_ALLOW_LIST, isLoopbackHost, type Config, type ConfigInput, type MirrorConfig } from '../../lib/config/schema.ts';
 import { localSecretSource, staticSecretSource, type SecretSource } from '../../lib/config/secrets.ts';
@@ -108,6 +109,8 @@ export interface LocalAmoOptions {
    * dictionary files (schema/<account>.json), at start.
    */
   rules?: RulesConfigInput;
+  /** A `forms` section merged into the generated (sandbox) config (its forms name the account `local`); also turns the contact index flow on. */
+  forms?: ConfigInput['forms'];
 }
 
 export class LocalAmoError extends Error {
@@ -218,6 +221,7 @@ export function sandboxConfigInput(a: {
   mirror?: MirrorConfig;
   rdesk?: ConfigInput['rdesk'];
   rules?: RulesConfigInput;
+  forms?: ConfigInput['forms'];
 }): ConfigInput {
   return {
     integrations: [
@@ -245,6 +249,7 @@ export function sandboxConfigInput(a: {
     ...(a.mirror ? { mirror: a.mirror } : {}),
     ...(a.rdesk ? { rdesk: a.rdesk } : {}),
     ...(a.rules ? { rules: a.rules } : {}),
+    ...(a.forms ? { forms: a.forms } : {}),
   };
 }
 
@@ -375,6 +380,7 @@ export function prepareLocalAmo(
             ...(opts.mirror ? { mirror: opts.mirror } : {}),
             ...(opts.rdesk ? { rdesk: opts.rdesk } : {}),
             ...(opts.rules ? { rules: opts.rules } : {}),
+            ...(opts.forms ? { forms: opts.forms } : {}),
           }),
           'the generated sandbox config',
         );
@@ -418,7 +424,8 @@ export function prepareLocalAmo(
               env.log.line('event', l.message, l.attributes);
             },
       );
-      const flows = opts.flows ?? new FlowRegistry();
+      // The contact index's webhook flow (lib/contacts) when the config has a `forms` section, as in AWS.
+      const flows = withContactFlows(config, { doc, tableName }, opts.flows ?? new FlowRegistry()) as FlowRegistry;
       const hookUrl = async (account = config.accounts[0]?.id): Promise<string> => {
         const a = config.accounts.find((x) => x.id === account);
         if (!a?.hookToken) throw new LocalAmoError(`account "${account}" has no hookToken`);

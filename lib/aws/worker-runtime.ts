@@ -40,6 +40,7 @@ import { DynamoDlqIndex } from '../store/dlq-index.ts';
 import type { DlqIndex } from '../pipeline/dlq-index.ts';
 import { createDynamoIdempotency } from '../store/idempotency.ts';
 import { rulesFlowsFromEnv } from './rules-runtime.ts';
+import { withContactFlows } from './contacts-runtime.ts';
 import type { IdempotencyGuard } from '../ingest/idempotency.ts';
 import type { MirrorGate } from '../ingest/mirroring.ts';
 import type { AmoClientForAccount } from '../amocrm/client/client.ts';
@@ -236,7 +237,12 @@ export function depsFromEnv(env: NodeJS.ProcessEnv, logger: Log, metrics?: Metri
   const client = new DynamoDBClient({});
   const doc = DynamoDBDocumentClient.from(client, { marshallOptions: { removeUndefinedValues: true } });
   // The config's rules (lib/rules), resolved against the dictionaries bundled with the function.
-  const flows = rulesFlowsFromEnv(env, config, { doc, tableName, log: logger, ...(metrics ? { metrics } : {}) });
+  // Then the contact index's webhook flow (lib/contacts), when the config has a `forms` section.
+  const flows = withContactFlows(
+    config,
+    { doc, tableName },
+    rulesFlowsFromEnv(env, config, { doc, tableName, log: logger, ...(metrics ? { metrics } : {}) }),
+  );
   return {
     sqs: new SQSClient({}),
     dlqIndex: new DynamoDlqIndex({ doc, tableName, queueIds: Object.keys(queues) }),

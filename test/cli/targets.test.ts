@@ -31,6 +31,9 @@ const HARMLESS: Record<string, string[]> = {
   'breaker lift': ['--account', 'local'],
   'rules check': [],
   'rules explain': ['no-such-event-file.json'],
+  'contacts index build': ['--quiet'],
+  'contacts index status': [],
+  'contacts find': ['--phone', '+79990000000'],
 };
 
 /**

@@ -5,6 +5,7 @@
 import type { Command } from '../command.ts';
 import { authCommands } from './auth.ts';
 import { breakerCommands } from './breaker.ts';
+import { contactsCommands } from './contacts.ts';
 import { dlqCommands } from './dlq.ts';
 import { rulesCommands } from './rules.ts';
 import { schemaCommands } from './schema.ts';
@@ -17,6 +18,7 @@ export const GROUPS: Record<string, string> = {
   schema: "an account's dictionary (pipelines, fields, users…) as the JSON file flows read",
   breaker: 'the 403 breaker: show it, lift it once amoCRM support has unblocked the account',
   rules: 'the rules: check their names against the pulled dictionaries, explain what an event would do',
+  contacts: 'the contact index people are found by: build it, see it, find a person',
 };
 
 export const COMMANDS: Command[] = [
@@ -26,4 +28,5 @@ export const COMMANDS: Command[] = [
   ...schemaCommands,
   ...breakerCommands,
   ...rulesCommands,
+  ...contactsCommands,
 ];
