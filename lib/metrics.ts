@@ -186,6 +186,9 @@ export const METRIC_CATALOGUE: Readonly<Record<MetricName, MetricInfo>> = {
     unit: 'Count',
     meaning:
       'amoCRM write requests the forms flow sent (leads/complex, notes, tag PATCHes, Unsorted adds), per account; with FormSubmissions it gives the writes per submission.',
+    dimensions: ['account'],
+    groupBy: 'account',
+  },
   ContactsFound: {
     unit: 'Count',
     meaning:
