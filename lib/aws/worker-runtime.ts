@@ -51,7 +51,7 @@ import { DynamoLeadMap } from '../store/rdesk-lead-map.ts';
 import { DynamoPushOrder } from '../store/rdesk-push-order.ts';
 import { createAmoClientRuntime } from './amo-client-runtime.ts';
 import { oauthFromEnv } from './oauth-runtime.ts';
-import { formsProcessors, type WorkerFormsDeps } from './forms-worker-runtime.ts';
+import { formsFromEnv, formsProcessors, type WorkerFormsDeps } from './forms-worker-runtime.ts';
 
 export const WORKER_FUNCTION_ID = 'worker';
 
@@ -254,6 +254,7 @@ export function depsFromEnv(env: NodeJS.ProcessEnv, logger: Log, metrics?: Metri
       idempotency: (remainingTimeMs) => createDynamoIdempotency({ client, tableName, remainingTimeMs }),
       bus: eventBusName ? createEventBridgePublisher(new EventBridgeClient({}), eventBusName) : noBus,
       ...(config.rdesk ? { rdesk: rdeskFromEnv(env, config, doc, tableName, logger, metrics) } : {}),
+      ...(config.forms ? { forms: formsFromEnv(env, config, doc, tableName, logger, metrics) } : {}),
       ...(flows ? { flows } : {}),
     },
     ...(metrics ? { metrics } : {}),

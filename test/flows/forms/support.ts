@@ -2,10 +2,13 @@
 import { randomUUID } from 'node:crypto';
 import type { AmoClient, AmoClientForAccount } from '../../../lib/amocrm/client/client.ts';
 import type { AmoClientOptions } from '../../../lib/amocrm/client/client.ts';
-import type { Contact } from '../../../lib/amocrm/entities.ts';
+import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { silentLog } from '../../../lib/common/log.ts';
-import { normalizePhone } from '../../../lib/common/phone.ts';
-import type { ContactFinder, ContactMatch, PersonKey } from '../../../lib/contacts/types.ts';
+import { buildContactIndex } from '../../../lib/contacts/build.ts';
+import { createContactFinder } from '../../../lib/contacts/finder.ts';
+import type { ContactIndexStore } from '../../../lib/contacts/index-store.ts';
+import type { ContactFinder } from '../../../lib/contacts/types.ts';
+import { DynamoContactIndex } from '../../../lib/store/contact-index.ts';
 import { buildEnvelope, type Envelope } from '../../../lib/envelope.ts';
 import { formsSchema, type FormsConfig } from '../../../lib/flows/forms/config.ts';
 import { createFormsProcessors, type FormsDeps } from '../../../lib/flows/forms/processor.ts';
@@ -18,57 +21,21 @@ import { fastClient, sandbox, type TestSandbox } from '../../client/support.ts';
 
 export const ACC = 'acc1';
 
-/**
- * STAND-IN for lib/contacts (the real ContactFinder lands on main separately): `query` search
- * per channel, a candidate kept only when one of its stored phones / e-mails normalises to the
- * value looked for; no index. Only for these tests until the real finder is merged.
- */
-export class SearchFinderStandIn implements ContactFinder {
-  readonly remembered: Array<{ contactId: number; person: PersonKey }> = [];
-  constructor(private readonly api: () => AmoClientForAccount) {}
-
-  async find(_account: string, people: readonly PersonKey[]): Promise<Array<ContactMatch | undefined>> {
-    return Promise.all(
-      people.map(async (p) => {
-        const hits = new Map<number, Contact>();
-        for (const q of [p.phone, p.email]) {
-          if (!q) continue;
-          for await (const c of this.api().contacts.search(q, { with: ['leads'] })) if (carries(c, p)) hits.set(c.id, c);
-        }
-        const list = [...hits.values()].sort((a, b) => (b.updated_at ?? 0) - (a.updated_at ?? 0));
-        const best = list[0];
-        return best ? { contactId: best.id, contact: best, via: 'search' as const, matches: list.length } : undefined;
-      }),
-    );
-  }
-
-  async remember(_account: string, contactId: number, person: PersonKey): Promise<void> {
-    this.remembered.push({ contactId, person });
-  }
-}
-
-function carries(c: Contact, p: PersonKey): boolean {
-  for (const f of c.custom_fields_values ?? []) {
-    for (const v of f.values ?? []) {
-      const s = String(v.value ?? '');
-      if (f.field_code === 'EMAIL' && p.email && s.trim().toLowerCase() === p.email) return true;
-      if (f.field_code === 'PHONE' && p.phone) {
-        const n = normalizePhone(s, 'RU');
-        if (n.ok && n.e164 === p.phone) return true;
-      }
-    }
-  }
-  return false;
-}
-
 export interface World {
   sb: TestSandbox;
   client: AmoClient;
   api: () => AmoClientForAccount;
-  finder: SearchFinderStandIn;
+  /** The real contact finder (lib/contacts) over this client and the test's table. */
+  finder: ContactFinder;
+  index: ContactIndexStore;
+  /** Builds the account's contact index (every contact, 250 per page), as the CLI does once. */
+  buildIndex: () => Promise<void>;
 }
 
-export async function world(extra: Partial<AmoClientOptions> = {}): Promise<World> {
+export async function world(
+  table: { doc: DynamoDBDocumentClient; tableName: string },
+  extra: Partial<AmoClientOptions> = {},
+): Promise<World> {
   const sb = await sandbox({ fast: true });
   sb.admin.seed({
     users: [
@@ -122,7 +89,12 @@ export async function world(extra: Partial<AmoClientOptions> = {}): Promise<Worl
   });
   const { client } = fastClient(sb, extra);
   const api = () => client.forAccount({ clientId: 'client-test', accountKey: ACC });
-  return { sb, client, api, finder: new SearchFinderStandIn(api) };
+  const index = new DynamoContactIndex(table);
+  const finder = createContactFinder({ clientFor: api, index, log: silentLog, defaultCountry: 'RU' });
+  const buildIndex = async () => {
+    await buildContactIndex({ account: ACC, client: api(), index, defaultCountry: 'RU', restart: true });
+  };
+  return { sb, client, api, finder, index, buildIndex };
 }
 
 export function formsConfig(forms: Array<Record<string, unknown>>): FormsConfig {

@@ -1,7 +1,7 @@
 /**
  * The forms worker over the sandbox (real sockets) and DynamoDB Local: a queued submission becomes
- * amoCRM writes, cheaply and exactly once. The ContactFinder is the test's stand-in (support.ts)
- * until lib/contacts lands.
+ * amoCRM writes, cheaply and exactly once. The ContactFinder is the real one (lib/contacts) over
+ * the same table.
  */
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { DynamoFormsState } from '../../../lib/store/forms-state.ts';
@@ -59,7 +59,7 @@ const posts = (route: string) => w!.sb.admin.count({ method: 'POST', route });
 
 describe('forms worker: mode lead', () => {
   it('a new person: one leads/complex call (contact, lead, tags, converted fields), the comment as one note', async () => {
-    w = await world();
+    w = await world(table);
     const procs = processors(w, formsConfig([SITE]), { state: state(), guard: guard() });
     const p = phone();
     const sub = submission(
@@ -93,11 +93,13 @@ describe('forms worker: mode lead', () => {
     const notes = await notesOf(lead!.id as number);
     expect(notes).toHaveLength(1);
     expect((notes[0]!.params as { text: string }).text).toContain('Call me after 6');
-    expect(w.finder.remembered).toEqual([{ contactId: contact.id, person: { phone: p, email: 'ann@example.com' } }]);
+    // The finder was told: the new contact is in the index under both channels.
+    const idx = await w.index.lookup(ACC, [`phone:${p}`, 'email:ann@example.com']);
+    expect([...idx.values()]).toEqual([[contact.id], [contact.id]]);
   });
 
   it('an existing contact with its phone stored in another spelling and no open lead: a new lead linked to it, no new contact', async () => {
-    w = await world();
+    w = await world(table);
     w.sb.admin.setSearchMode('normalising');
     const p = phone();
     const spelled = `8 (${p.slice(2, 5)}) ${p.slice(5, 8)}-${p.slice(8, 10)}-${p.slice(10)}`;
@@ -114,7 +116,7 @@ describe('forms worker: mode lead', () => {
   });
 
   it('an open lead of the contact is reused (tags added, a note); closed, excluded or too old ones are not', async () => {
-    w = await world();
+    w = await world(table);
     const now = Math.floor(Date.now() / 1000);
     const mk = (name: string, p: string, lead: Record<string, unknown>) => {
       const r = w!.sb.admin.seed({
@@ -152,7 +154,7 @@ describe('forms worker: mode lead', () => {
   });
 
   it('the same person twice within the window (one batch, then another): one lead, a note each', async () => {
-    w = await world();
+    w = await world(table);
     const procs = processors(w, formsConfig([SITE]), { state: state() });
     const p = phone();
     const a = submission('site', { phone: p, name: 'Rep' }, { comment: 'first' });
@@ -173,7 +175,7 @@ describe('forms worker: mode lead', () => {
   });
 
   it('two containers with the same person at the same time: one lead (the loser defers, then adds its note)', async () => {
-    w = await world();
+    w = await world(table);
     const cfg = formsConfig([SITE]);
     // Container A's leads/complex is held at the network until B has run its batch.
     let open!: () => void;
@@ -207,7 +209,7 @@ describe('forms worker: mode lead', () => {
   });
 
   it('two flushes of one container overlapping with the same person: the second waits for the first, one lead', async () => {
-    w = await world();
+    w = await world(table);
     let open!: () => void;
     const opened = new Promise<void>((r) => (open = r));
     let reached!: () => void;
@@ -236,7 +238,7 @@ describe('forms worker: mode lead', () => {
   });
 
   it('a redelivered message never makes a second lead; a lost leads/complex answer neither', async () => {
-    w = await world();
+    w = await world(table);
     const procs = processors(w, formsConfig([SITE]), { state: state(), guard: guard() });
     const env = formEnvelope(submission('site', { phone: phone(), name: 'Again' }, { comment: 'x' }));
     expect(kinds(await runBatch(procs, [env]))).toEqual(['delete']);
@@ -258,7 +260,7 @@ describe('forms worker: mode lead', () => {
   });
 
   it('a lost notes answer: the redelivery does not add the note twice', async () => {
-    w = await world();
+    w = await world(table);
     const procs = processors(w, formsConfig([SITE]), { state: state(), guard: guard() });
     w.sb.admin.setFaults([{ path: '/api/v4/leads/notes', method: 'POST', lostAnswerRate: 1, times: 1 }]);
     const env = formEnvelope(submission('site', { phone: phone(), name: 'Noted' }, { comment: 'only once' }));
@@ -269,7 +271,7 @@ describe('forms worker: mode lead', () => {
   });
 
   it('responsible in turns across batches (the counter in the table), the contact too; a fixed one', async () => {
-    w = await world();
+    w = await world(table);
     const cfg = formsConfig([
       { id: 'rr', responsible: { roundRobin: ['Anna', 'Boris'] } },
       { id: 'fixed', responsible: { user: 'Boris' } },
@@ -290,7 +292,7 @@ describe('forms worker: mode lead', () => {
   });
 
   it('parks: not a submission, a form no longer configured, an unknown name', async () => {
-    w = await world();
+    w = await world(table);
     const procs = processors(w, formsConfig([SITE, { id: 'bad', lead: { pipeline: 'Nope' } }]), { state: state() });
     const rs = await runBatch(procs, [
       formEnvelope('{"v":1}'),
@@ -308,7 +310,7 @@ describe('forms worker: mode lead', () => {
 
 describe('forms worker: mode unsorted', () => {
   it('an Unsorted form entry with the metadata, the contact and the lead; a redelivery adds none', async () => {
-    w = await world();
+    w = await world(table);
     const cfg = formsConfig([
       {
         id: 'inbox',
@@ -350,7 +352,7 @@ describe('forms worker: mode unsorted', () => {
 
 describe('forms worker: Unsorted with a lost answer', () => {
   it('the add landed but its answer was lost: the redelivery finds the entry and adds none', async () => {
-    w = await world();
+    w = await world(table);
     const cfg = formsConfig([{ id: 'inbox', mode: 'unsorted', origins: ['https://site.example'] }]);
     const procs = processors(w, cfg, { state: state(), guard: guard() });
     w.sb.admin.setFaults([{ path: '/api/v4/leads/unsorted/forms', method: 'POST', lostAnswerRate: 1, times: 1 }]);
@@ -367,7 +369,7 @@ describe('forms worker: Unsorted with a lost answer', () => {
 
 describe('forms worker: a batch of 50', () => {
   it('50 mixed submissions (new, existing contacts, repeats, unsorted): amoCRM calls counted', async () => {
-    w = await world();
+    w = await world(table);
     const cfg = formsConfig([SITE, { id: 'inbox', mode: 'unsorted' }]);
     const procs = processors(w, cfg, { state: state() });
     // 10 existing contacts (5 with an open lead)
