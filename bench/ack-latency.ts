@@ -1,18 +1,21 @@
 /**
  * Bench: how fast the webhook route acks (docs/architecture.md#ack-fast-lose-nothing: amoCRM wants an
- * answer within 2 s). Starts the local runner in memory with the sandbox world (connected, the
- * real worker consuming in the background), posts the 15 real fixture bodies round-robin to
+ * answer within 2 s). Starts the local runner with the sandbox world (connected, the real worker
+ * consuming in the background), posts the 15 real fixture bodies round-robin to
  * `POST /hooks/amocrm/{token}` — sequentially, then 10 at a time — and prints p50/p95/p99/max ack
- * latency and throughput, then how long the worker took to work the backlog off. Nothing is
- * asserted (the exit code is 0 unless the run itself breaks).
+ * latency and throughput, then how long the worker took to work the backlog off. It does so twice:
+ * in memory (`--memory`) and persisted, where every SendMessage is in the SQS journal (written and
+ * fdatasync'ed) before the ack (infra/local/journal.ts) — the price of "nothing acknowledged is
+ * lost". Nothing is asserted (the exit code is 0 unless the run itself breaks).
  *
  * Each body's `account` block is rewritten to the sandbox account and each post carries its own
  * `X-Amocrm-Requestid`, so the worker really processes (parse, idempotency, publish) instead of
  * parking or skipping duplicates; everything else is the fixture byte for byte.
  *
- *   npx tsx bench/ack-latency.ts [--n 500] [--concurrency 10]
+ *   npx tsx bench/ack-latency.ts [--n 500] [--concurrency 10] [--only memory|journal]
  */
-import { readdirSync, readFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { SANDBOX_AMO_ACCOUNT_ID, SANDBOX_SUBDOMAIN } from '../infra/local/amocrm.ts';
@@ -97,13 +100,16 @@ function arg(name: string, def: number): number {
   return i >= 0 && process.argv[i + 1] ? Number(process.argv[i + 1]) : def;
 }
 
-async function main(): Promise<void> {
-  const n = arg('n', 500);
-  const concurrency = arg('concurrency', 10);
-  // Node 20 here (Lambda runs 22): keep the SDK's nags out of the figures; set before it loads.
-  process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
+async function runMode(journaled: boolean, n: number, concurrency: number): Promise<void> {
   const { startLocal } = await import('../infra/local/runner.ts');
-  const runner = await startLocal({ port: 0, memory: true, quiet: true, schedule: false, amocrm: { sandbox: true, printEvents: false } });
+  const dataDir = journaled ? mkdtempSync(join(tmpdir(), 'amo-bench-')) : undefined;
+  const runner = await startLocal({
+    port: 0,
+    quiet: true,
+    schedule: false,
+    ...(dataDir ? { memory: false, dataDir } : { memory: true }),
+    amocrm: { sandbox: true, printEvents: false },
+  });
   try {
     const url = await runner.amo!.hookUrl();
     const bodies = benchBodies();
@@ -111,7 +117,8 @@ async function main(): Promise<void> {
     await measure(url, bodies, 30, 1, 'warm');
     const started = performance.now();
     const figures = [await measure(url, bodies, n, 1, 'seq'), await measure(url, bodies, n, concurrency, 'par')];
-    console.log(`ack-latency: ${n} real webhook bodies per mode to POST /hooks/amocrm/{token} (local runner, memory, worker consuming)`);
+    const label = journaled ? "journaled (every SendMessage fdatasync'ed before the ack)" : 'memory (--memory)';
+    console.log(`ack-latency: ${n} real webhook bodies per mode to POST /hooks/amocrm/{token} (local runner, ${label}, worker consuming)`);
     for (const f of figures) {
       console.log(
         `  ${f.mode.padEnd(15)} p50 ${f.p50} ms  p95 ${f.p95} ms  p99 ${f.p99} ms  max ${f.max} ms  ${f.perSecond} req/s  (${f.seconds} s${f.non200 ? `, ${f.non200} not 200` : ''})`,
@@ -126,7 +133,19 @@ async function main(): Promise<void> {
     );
   } finally {
     await runner.stop();
+    if (dataDir) rmSync(dataDir, { recursive: true, force: true });
   }
+}
+
+async function main(): Promise<void> {
+  const n = arg('n', 500);
+  const concurrency = arg('concurrency', 10);
+  const i = process.argv.indexOf('--only');
+  const only = i >= 0 ? process.argv[i + 1] : undefined;
+  // Node 20 here (Lambda runs 22): keep the SDK's nags out of the figures; set before it loads.
+  process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
+  if (only !== 'journal') await runMode(false, n, concurrency);
+  if (only !== 'memory') await runMode(true, n, concurrency);
 }
 
 if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {

@@ -94,7 +94,7 @@ export function describeRunner(runner: LocalRunner, amoStates: Record<string, st
       .join(', ')} + their -dlq`,
   );
   const store = runner.dataDir
-    ? `data in ${relative(process.cwd(), runner.dataDir) || '.'}/ (dynamodb/, queues.json on stop)`
+    ? `data in ${relative(process.cwd(), runner.dataDir) || '.'}/ (dynamodb/, sqs-journal.log: every queued message on disk before it is acknowledged)`
     : 'in memory (--memory): nothing is kept';
   lines.push(`  dynamodb  dynalite ${runner.ddbEndpoint}, table ${runner.tableName}, ${store}`);
   for (const s of table.schedules) lines.push(`  schedule  ${s.id} → ${s.function} every ${s.rateMinutes} min`);
@@ -104,6 +104,12 @@ export function describeRunner(runner: LocalRunner, amoStates: Record<string, st
   const sample = table.routes.find((r) => r.target.kind === 'queue' && !r.path.includes('{token}')) ?? table.routes[0];
   if (sample) lines.push('', '  try', `    ${sampleCurl(runner.url, sample)}`, `    curl -sS ${runner.url}${HEALTH_PATH}`);
   if (runner.amo) lines.push(...describeAmo(runner, runner.amo, amoStates));
-  lines.push('', '  Ctrl-C stops: requests stop, batches in flight finish, queued messages are saved and re-queued next start.', '');
+  lines.push(
+    '',
+    runner.dataDir
+      ? '  Ctrl-C stops: requests stop, batches in flight finish; queued messages (journaled) are re-queued next start, even after a crash.'
+      : '  Ctrl-C stops: requests stop, batches in flight finish; memory mode: queued messages are dropped.',
+    '',
+  );
   return lines.join('\n');
 }

@@ -2,7 +2,7 @@
  * `npm start`: the gateway on this machine, connected to the amoCRM sandbox by default. Flags:
  *   --port N          HTTP port (default: PORT or 3000)
  *   --host H          bind address (default 127.0.0.1)
- *   --memory          DynamoDB in memory, queues not saved, secrets not written (throwaway run)
+ *   --memory          DynamoDB in memory, queues not journaled, secrets not written (throwaway run)
  *   --data-dir D      where data is kept (default .local/)
  *   --quiet           no per-request / per-message / per-event lines
  *   --quiet-events    no line per published amoCRM event
@@ -74,16 +74,16 @@ let signals = 0;
 const shutdown = (signal: string) => {
   signals++;
   if (signals > 1) {
-    console.error(`\n${signal} again: exiting now (queued messages not saved)`);
+    console.error(`\n${signal} again: exiting now (batches in flight are not finished; journaled messages come back next start)`);
     process.exit(130);
   }
-  console.log(`\n${signal}: stopping — no new requests, finishing batches in flight, saving queued messages…`);
+  console.log(`\n${signal}: stopping — no new requests, finishing batches in flight…`);
   runner.stop().then(
     (r) => {
       removeLocalEndpoints(endpointsDir);
       const total = Object.values(r.saved).reduce((a, b) => a + b, 0);
-      if (r.file) console.log(`saved ${total} queued message(s) to ${r.file}; they are re-queued on the next start`);
-      else console.log(runner.dataDir ? 'no queued messages to save' : 'memory mode: nothing saved');
+      if (r.file) console.log(`${total} queued message(s) kept in ${r.file}; they are re-queued on the next start`);
+      else console.log(runner.dataDir ? 'no queued messages left' : 'memory mode: nothing kept');
       process.exit(0);
     },
     (e: unknown) => {

@@ -1,17 +1,16 @@
 /**
- * fauxqs keeps queues in memory only. On stop the runner writes every message still held —
- * ready, delayed (with the time left) and in flight (not yet deleted: a failed or unfinished
- * delivery) — of every queue and DLQ to `<dataDir>/queues.json`, and the next start re-queues
- * them. Re-queued messages get new message ids and receive counts (the envelope's own
- * `attempt`/`deferrals` carry what matters); in-flight ones come back at once.
+ * What the SQS stand-in held when the last run ended — gracefully or not — comes back at start.
+ * The source is the write-ahead journal (infra/local/journal.ts); a `queues.json` snapshot that
+ * an older runner wrote on Ctrl-C is read once, merged, and removed once the new journal holding
+ * its messages is on disk. Re-queued messages get new message ids and receive counts (the
+ * envelope's own `attempt`/`deferrals` carry what matters); in-flight ones come back at once,
+ * delayed ones (and ones a worker's backoff set invisible) when their time comes.
  */
-import type { MessageAttributeValue as SdkAttributeValue, SQSClient } from '@aws-sdk/client-sqs';
-import { SendMessageCommand } from '@aws-sdk/client-sqs';
-import type { FauxqsServer } from 'fauxqs';
 import { randomUUID } from 'node:crypto';
-import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
-import { dirname, join } from 'node:path';
+import { existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { SQS_MAX_DELAY_SECONDS } from '../../lib/pipeline/backoff.ts';
+import { readJournal, SqsJournal, type JournalOptions, type SendRecord } from './journal.ts';
 import type { LocalQueue } from './stand-ins.ts';
 
 export const SNAPSHOT_FILE = 'queues.json';
@@ -32,50 +31,6 @@ export interface Snapshot {
   savedAt: string;
   /** Keyed by physical queue name (main queues and DLQs alike). */
   queues: Record<string, SavedMessage[]>;
-}
-
-type InspectedMessage = NonNullable<ReturnType<FauxqsServer['inspectQueue']>>['messages']['ready'][number];
-
-function saved(m: InspectedMessage, state: SavedMessage['state']): SavedMessage {
-  const out: SavedMessage = { body: m.body, attributes: { ...m.messageAttributes }, state };
-  if (state === 'delayed' && m.delayUntil !== undefined) out.visibleAt = m.delayUntil;
-  if (m.messageGroupId !== undefined) out.groupId = m.messageGroupId;
-  if (m.messageDeduplicationId !== undefined) out.deduplicationId = m.messageDeduplicationId;
-  return out;
-}
-
-/** Every message fauxqs holds for these queues and their DLQs. */
-export function takeSnapshot(fauxqs: FauxqsServer, queues: readonly LocalQueue[]): Snapshot {
-  const out: Snapshot = { v: SNAPSHOT_VERSION, savedAt: new Date().toISOString(), queues: {} };
-  for (const name of queues.flatMap((q) => [q.name, q.dlqName])) {
-    const info = fauxqs.inspectQueue(name);
-    if (!info) continue;
-    const msgs = [
-      ...info.messages.inflight.map((e) => saved(e.message, 'inflight')),
-      ...info.messages.ready.map((m) => saved(m, 'ready')),
-      ...info.messages.delayed.map((m) => saved(m, 'delayed')),
-    ];
-    if (msgs.length) out.queues[name] = msgs;
-  }
-  return out;
-}
-
-export function snapshotCounts(s: Snapshot): Record<string, number> {
-  return Object.fromEntries(Object.entries(s.queues).map(([k, v]) => [k, v.length]));
-}
-
-/** Atomic write (temp file + rename); an empty snapshot removes the file. */
-export function writeSnapshot(dir: string, s: Snapshot): string | undefined {
-  const file = join(dir, SNAPSHOT_FILE);
-  if (Object.keys(s.queues).length === 0) {
-    rmSync(file, { force: true });
-    return undefined;
-  }
-  mkdirSync(dirname(file), { recursive: true });
-  const tmp = `${file}.${process.pid}.tmp`;
-  writeFileSync(tmp, JSON.stringify(s));
-  renameSync(tmp, file);
-  return file;
 }
 
 export class SnapshotError extends Error {
@@ -99,64 +54,98 @@ export function readSnapshot(dir: string): Snapshot | undefined {
 }
 
 export interface RestoreResult {
+  /** Re-queued per physical queue name. */
   restored: Record<string, number>;
-  /** Messages of queues no longer in the route table, kept aside in this file. */
+  /** Messages of queues no longer in the route table, kept aside in this file (snapshot format). */
   orphanedFile?: string;
+  /** Journal lines that could not be read (a write cut by a crash is one). */
+  skipped: number;
+  /** The journal, compacted to what was re-queued, open for this run's appends. */
+  journal: SqsJournal;
+}
+
+function fromSnapshot(s: Snapshot): SendRecord[] {
+  return Object.entries(s.queues).flatMap(([q, msgs]) =>
+    msgs.map((m, i) => {
+      const r: SendRecord = { k: 'S', q, id: `snapshot-${i}-${randomUUID()}`, body: m.body };
+      if (Object.keys(m.attributes ?? {}).length) r.attrs = m.attributes;
+      if (m.state === 'delayed' && m.visibleAt !== undefined) r.at = m.visibleAt;
+      if (m.groupId !== undefined) r.group = m.groupId;
+      if (m.deduplicationId !== undefined) r.dedup = m.deduplicationId;
+      return r;
+    }),
+  );
+}
+
+/** SendMessage straight to fauxqs (not through the journaling front: the new journal is written below). */
+async function sendRaw(fauxqsEndpoint: string, queueUrl: string, fifo: boolean, m: SendRecord, now: number): Promise<string> {
+  const delay = m.at !== undefined ? Math.ceil((m.at - now) / 1000) : 0;
+  const res = await fetch(fauxqsEndpoint, {
+    method: 'POST',
+    headers: { 'content-type': 'application/x-amz-json-1.0', 'x-amz-target': 'AmazonSQS.SendMessage' },
+    body: JSON.stringify({
+      QueueUrl: queueUrl,
+      MessageBody: m.body,
+      ...(m.attrs ? { MessageAttributes: m.attrs } : {}),
+      // FIFO queues take no per-message delay: their messages come back at once, in order.
+      ...(fifo
+        ? { MessageGroupId: m.group ?? 'restored', MessageDeduplicationId: m.dedup ?? randomUUID() }
+        : { DelaySeconds: Math.min(SQS_MAX_DELAY_SECONDS, Math.max(0, delay)) }),
+    }),
+  });
+  const text = await res.text();
+  const id = res.ok ? (JSON.parse(text) as { MessageId?: string }).MessageId : undefined;
+  if (!id) throw new SnapshotError(`could not re-queue a message of ${m.q}: ${res.status} ${text.slice(0, 200)}`);
+  return id;
 }
 
 /**
- * Re-send a snapshot's messages (in their saved order) and remove the file. A crash half-way
- * leaves the file, so the next start sends them again: duplicates are possible, loss is not.
+ * Re-queue what the journal (and a legacy snapshot) holds, then replace the journal with exactly
+ * that (under the new message ids) and remove the snapshot. A crash half-way leaves the old
+ * journal and snapshot in place, so the next start does it again: nothing is lost, and nothing
+ * is doubled either (this run's fauxqs dies with it).
  */
-export async function restoreSnapshot(
+export async function restoreQueues(
   dir: string,
-  sqs: SQSClient,
+  fauxqsEndpoint: string,
   queues: readonly LocalQueue[],
-  now = Date.now(),
+  opts: JournalOptions & { now?: number } = {},
 ): Promise<RestoreResult> {
-  const s = readSnapshot(dir);
-  const result: RestoreResult = { restored: {} };
-  if (!s) return result;
+  const now = opts.now ?? Date.now();
+  const snap = readSnapshot(dir);
+  const replay = readJournal(dir);
+  const all = [...(snap ? fromSnapshot(snap) : []), ...replay.live];
   const byName = new Map<string, { url: string; fifo: boolean }>();
   for (const q of queues) {
     byName.set(q.name, { url: q.url, fifo: q.def.fifo });
     byName.set(q.dlqName, { url: q.dlqUrl, fifo: q.def.fifo });
   }
-  const orphans: Snapshot = { v: SNAPSHOT_VERSION, savedAt: s.savedAt, queues: {} };
-  for (const [name, msgs] of Object.entries(s.queues)) {
-    const target = byName.get(name);
+  const restored: Record<string, number> = {};
+  const kept: SendRecord[] = [];
+  const orphans: Snapshot = { v: SNAPSHOT_VERSION, savedAt: new Date(now).toISOString(), queues: {} };
+  for (const m of all) {
+    const target = byName.get(m.q);
     if (!target) {
-      orphans.queues[name] = msgs;
+      (orphans.queues[m.q] ??= []).push({
+        body: m.body,
+        attributes: m.attrs ?? {},
+        state: m.at !== undefined && m.at > now ? 'delayed' : 'ready',
+        ...(m.at !== undefined && m.at > now ? { visibleAt: m.at } : {}),
+        ...(m.group !== undefined ? { groupId: m.group } : {}),
+        ...(m.dedup !== undefined ? { deduplicationId: m.dedup } : {}),
+      });
       continue;
     }
-    for (const m of msgs) {
-      const delay = m.state === 'delayed' && m.visibleAt !== undefined ? Math.ceil((m.visibleAt - now) / 1000) : 0;
-      const attrs: Record<string, SdkAttributeValue> = {};
-      for (const [k, v] of Object.entries(m.attributes)) {
-        attrs[k] = {
-          DataType: v.DataType,
-          ...(v.StringValue !== undefined ? { StringValue: v.StringValue } : {}),
-          ...(v.BinaryValue !== undefined ? { BinaryValue: Buffer.from(v.BinaryValue, 'base64') } : {}),
-        };
-      }
-      await sqs.send(
-        new SendMessageCommand({
-          QueueUrl: target.url,
-          MessageBody: m.body,
-          ...(Object.keys(attrs).length ? { MessageAttributes: attrs } : {}),
-          // FIFO queues take no per-message delay: their messages come back at once, in order.
-          ...(target.fifo
-            ? { MessageGroupId: m.groupId ?? 'restored', MessageDeduplicationId: m.deduplicationId ?? randomUUID() }
-            : { DelaySeconds: Math.min(SQS_MAX_DELAY_SECONDS, Math.max(0, delay)) }),
-        }),
-      );
-      result.restored[name] = (result.restored[name] ?? 0) + 1;
-    }
+    const id = await sendRaw(fauxqsEndpoint, target.url, target.fifo, m, now);
+    kept.push({ ...m, id });
+    restored[m.q] = (restored[m.q] ?? 0) + 1;
   }
+  let orphanedFile: string | undefined;
   if (Object.keys(orphans.queues).length) {
-    result.orphanedFile = join(dir, `queues.orphaned-${Date.now()}.json`);
-    writeFileSync(result.orphanedFile, JSON.stringify(orphans));
+    orphanedFile = join(dir, `queues.orphaned-${now}.json`);
+    writeFileSync(orphanedFile, JSON.stringify(orphans));
   }
+  const journal = await SqsJournal.create(dir, kept, opts);
   rmSync(join(dir, SNAPSHOT_FILE), { force: true });
-  return result;
+  return { restored, ...(orphanedFile ? { orphanedFile } : {}), skipped: replay.skipped, journal };
 }

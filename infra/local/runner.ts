@@ -3,7 +3,7 @@
  * the stand-ins (fauxqs, dynalite), re-queues what the last run saved, wires every function,
  * starts a poller per queue and the schedule, then serves every route of the table over HTTP.
  * `stop()` is the graceful Ctrl-C path: stop taking requests, stop the schedule, finish in-flight
- * batches, save what is still queued, stop the stand-ins. `infra/local/main.ts` is the CLI.
+ * batches, stop the stand-ins (what is still queued is in the SQS journal already: a crash loses nothing either). `infra/local/main.ts` is the CLI.
  */
 import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { DescribeTableCommand } from '@aws-sdk/client-dynamodb';
@@ -16,6 +16,7 @@ import type { Random, BackoffPolicy } from '../../lib/pipeline/backoff.ts';
 import { safeErrorDescription } from '../../lib/common/errors.ts';
 import type { ProcessorMap } from '../../lib/pipeline/registry.ts';
 import { DynamoDlqIndex } from '../../lib/store/dlq-index.ts';
+import { releaseAbandonedClaims } from '../../lib/store/idempotency.ts';
 import type { DlqIndex } from '../../lib/pipeline/dlq-index.ts';
 import { routeTable as shippedTable, type FunctionDef, type RouteTable } from '../../lib/routes.ts';
 import { prepareLocalAmo, SANDBOX_ACCOUNT, type LocalAmo, type LocalAmoOptions } from './amocrm.ts';
@@ -24,7 +25,6 @@ import { createGateway, HEALTH_PATH } from './http.ts';
 import type { LocalInvoke } from './lambda.ts';
 import { lockDataDir } from './lock.ts';
 import { createLocalLog, type LocalLog } from './log.ts';
-import { restoreSnapshot, snapshotCounts, takeSnapshot, writeSnapshot } from './persist.ts';
 import { QueuePoller, type PollerStats } from './poller.ts';
 import { Scheduler, type ScheduleStats } from './schedule.ts';
 import { startDynamo, startSqs, type DynamoStandIn, type LocalQueue, type SqsStandIn } from './stand-ins.ts';
@@ -95,8 +95,9 @@ export interface HealthReport {
 }
 
 export interface StopReport {
-  /** Messages saved per physical queue name (empty in memory mode). */
+  /** Messages held at stop per physical queue name, kept in the journal for the next start (empty in memory mode). */
   saved: Record<string, number>;
+  /** The journal, when it holds any. */
   file: string | undefined;
 }
 
@@ -163,6 +164,7 @@ export async function startLocal(opts: LocalOptions = {}): Promise<LocalRunner> 
 
   let dynamo: DynamoStandIn;
   let sqsStandIn: SqsStandIn;
+  let abandonedClaims = 0;
   const amoWiring = opts.amocrm ? prepareLocalAmo(opts.amocrm, { dataDir, log, ...(opts.debug ? { debug: true } : {}) }) : undefined;
   const services: Array<{ service: LocalService; url?: string }> = [];
   try {
@@ -172,8 +174,13 @@ export async function startLocal(opts: LocalOptions = {}): Promise<LocalRunner> 
     }
     dynamo = await startDynamo({ region, tableName, ...(dataDir ? { dir: resolve(dataDir, 'dynamodb') } : {}) });
     cleanups.push(() => dynamo.stop());
+    // The data dir is locked: whoever held an idempotency claim in it is dead (the last run
+    // crashed). Free those claims now rather than after their invocation's time would have run
+    // out (up to the worker's 60 s), so the messages they held go through at once.
+    if (dataDir) abandonedClaims = await releaseAbandonedClaims(dynamo.ddb, tableName);
     sqsStandIn = await startSqs(table, {
       region,
+      ...(dataDir ? { journalDir: dataDir } : {}),
       ...(opts.visibilityTimeoutSeconds !== undefined ? { visibilityTimeoutSeconds: opts.visibilityTimeoutSeconds } : {}),
     });
     cleanups.push(() => sqsStandIn.stop());
@@ -189,17 +196,14 @@ export async function startLocal(opts: LocalOptions = {}): Promise<LocalRunner> 
   const queueList = Object.values(sqsStandIn.queues);
   const { sqs, fauxqs } = sqsStandIn;
 
-  let restored: Record<string, number> = {};
-  if (dataDir) {
-    try {
-      const r = await restoreSnapshot(dataDir, sqs, queueList);
-      restored = r.restored;
-      if (r.orphanedFile) log.line('runner', 'messages of queues no longer in the route table were kept aside', { file: r.orphanedFile });
-    } catch (e) {
-      await cleanup();
-      throw e;
-    }
-  }
+  const restored: Record<string, number> = sqsStandIn.restore?.restored ?? {};
+  if (sqsStandIn.restore?.orphanedFile)
+    log.line('runner', 'messages of queues no longer in the route table were kept aside', { file: sqsStandIn.restore.orphanedFile });
+  if (sqsStandIn.restore?.skipped)
+    log.line('runner', 'journal lines that could not be read were skipped (a write cut by a crash is never one that was answered)', {
+      lines: sqsStandIn.restore.skipped,
+    });
+  if (abandonedClaims) log.line('runner', 'idempotency claims of the last (crashed) run released', { claims: abandonedClaims });
 
   const queuesConfig: QueuesConfig = Object.fromEntries(queueList.map((q) => [q.id, { arn: q.arn, url: q.url, dlqUrl: q.dlqUrl }]));
   const dlqIndex = new DynamoDlqIndex({ doc: dynamo.doc, tableName, queueIds: table.queues.map((q) => q.id) });
@@ -369,11 +373,14 @@ export async function startLocal(opts: LocalOptions = {}): Promise<LocalRunner> 
       await scheduler.stop();
       // 2. Finish the batches in flight (their deletes, re-sends and parks land in fauxqs).
       await Promise.all([...pollers.values()].map((p) => p.drain()));
-      // 3. Save whatever is still held, then release pending long polls (reset cancels them).
+      // 3. What is still held is in the journal already (every change was on disk before it was
+      //    answered); report it, then release pending long polls (reset cancels them, and does
+      //    not go through the journal: the next start re-queues all of it).
       let report: StopReport = { saved: {}, file: undefined };
-      if (dataDir) {
-        const snap = takeSnapshot(fauxqs, queueList);
-        report = { saved: snapshotCounts(snap), file: writeSnapshot(dataDir, snap) };
+      const journal = sqsStandIn.journal;
+      if (journal) {
+        const saved = journal.counts();
+        report = { saved, file: Object.keys(saved).length ? journal.file : undefined };
       }
       fauxqs.reset();
       await Promise.all([...pollers.values()].map((p) => p.join()));

@@ -1,6 +1,7 @@
 /**
- * The AWS stand-ins, in-process: fauxqs (SQS) with every queue of the route table and its DLQ,
- * dynalite (DynamoDB, pure Node) in memory or persisted, with the one table.
+ * The AWS stand-ins, in-process: fauxqs (SQS) with every queue of the route table and its DLQ —
+ * behind its journaling front (infra/local/sqs-wire.ts) when persisted, so nothing it accepted is
+ * lost to a crash — and dynalite (DynamoDB, pure Node) in memory or persisted, with the one table.
  */
 import { CreateTableCommand, DescribeTableCommand, DynamoDBClient, ResourceNotFoundException } from '@aws-sdk/client-dynamodb';
 import { SQSClient } from '@aws-sdk/client-sqs';
@@ -12,6 +13,9 @@ import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { SQS_MAX_MESSAGE_BYTES, dlqName, queueName, type QueueDef, type RouteTable } from '../../lib/routes.ts';
 import { createTableInput } from '../../lib/store/table.ts';
+import type { SqsJournal } from './journal.ts';
+import { restoreQueues, type RestoreResult } from './persist.ts';
+import { startSqsWire, type SqsWire } from './sqs-wire.ts';
 
 export const LOCAL_CREDENTIALS = { accessKeyId: 'local', secretAccessKey: 'local' };
 /** SQS's own redrive stays as a last-resort net only (docs/architecture.md#failure-semantics); the worker parks long before. */
@@ -30,17 +34,23 @@ export interface LocalQueue {
 
 export interface SqsStandIn {
   fauxqs: FauxqsServer;
+  /** What SQS clients use: the journaling front when persisted, fauxqs itself in memory. */
   endpoint: string;
   sqs: SQSClient;
   queues: Record<string, LocalQueue>;
+  /** Persisted mode: the journal, and what the start re-queued from it. */
+  journal: SqsJournal | undefined;
+  restore: Omit<RestoreResult, 'journal'> | undefined;
   stop(): Promise<void>;
 }
 
-export async function startSqs(table: RouteTable, opts: { region: string; visibilityTimeoutSeconds?: number }): Promise<SqsStandIn> {
+export async function startSqs(
+  table: RouteTable,
+  opts: { region: string; visibilityTimeoutSeconds?: number; journalDir?: string },
+): Promise<SqsStandIn> {
   const fauxqs = await startFauxqs({ port: 0, logger: false, defaultRegion: opts.region });
   // Queue URLs point at sqs.<region>.localhost:<port>; an explicit endpoint makes the SDK ignore them.
-  const endpoint = `http://127.0.0.1:${fauxqs.port}`;
-  const sqs = new SQSClient({ endpoint, region: opts.region, credentials: LOCAL_CREDENTIALS });
+  const fauxqsEndpoint = `http://127.0.0.1:${fauxqs.port}`;
   const queues: Record<string, LocalQueue> = {};
   for (const q of table.queues) {
     const common: Record<string, string> = {
@@ -67,13 +77,34 @@ export async function startSqs(table: RouteTable, opts: { region: string; visibi
       dlqArn: dlq.queueArn,
     };
   }
+  let journal: SqsJournal | undefined;
+  let wire: SqsWire | undefined;
+  let restore: SqsStandIn['restore'];
+  if (opts.journalDir) {
+    try {
+      const r = await restoreQueues(opts.journalDir, fauxqsEndpoint, Object.values(queues));
+      journal = r.journal;
+      restore = { restored: r.restored, skipped: r.skipped, ...(r.orphanedFile ? { orphanedFile: r.orphanedFile } : {}) };
+      wire = await startSqsWire({ upstreamPort: fauxqs.port, journal });
+    } catch (e) {
+      await journal?.close().catch(() => undefined);
+      await fauxqs.stop();
+      throw e;
+    }
+  }
+  const endpoint = wire?.endpoint ?? fauxqsEndpoint;
+  const sqs = new SQSClient({ endpoint, region: opts.region, credentials: LOCAL_CREDENTIALS });
   return {
     fauxqs,
     endpoint,
     sqs,
     queues,
+    journal,
+    restore,
     async stop() {
       sqs.destroy();
+      await wire?.stop();
+      await journal?.close();
       await fauxqs.stop();
     },
   };

@@ -11,7 +11,7 @@
  */
 import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
-import { DeleteCommand, DynamoDBDocumentClient, GetCommand, PutCommand } from '@aws-sdk/lib-dynamodb';
+import { DeleteCommand, DynamoDBDocumentClient, GetCommand, PutCommand, ScanCommand } from '@aws-sdk/lib-dynamodb';
 import { createHash, randomUUID } from 'node:crypto';
 import { IdempotencyInProgressError, type IdempotencyGuard, type OnceOptions, type OnceResult } from '../ingest/idempotency.ts';
 import { isExpired, TABLE_TTL_ATTRIBUTE, ttlSeconds } from './table.ts';
@@ -123,4 +123,46 @@ export function createDynamoIdempotency(opts: DynamoIdempotencyOptions): Idempot
       return { status: 'ran', value };
     },
   };
+}
+
+/**
+ * Delete every in-progress claim in the table — only for a store whose every holder is known to be
+ * dead (the local runner at start: one runner per data directory, so a claim left there belongs
+ * to a run that crashed). In AWS a crashed holder's claim expires with its invocation instead.
+ * A claim is deleted only if it is still the same in-progress record. Returns how many.
+ */
+export async function releaseAbandonedClaims(client: DynamoDBClient, tableName: string): Promise<number> {
+  const doc = DynamoDBDocumentClient.from(client);
+  let released = 0;
+  let start: Record<string, unknown> | undefined;
+  do {
+    const page = await doc.send(
+      new ScanCommand({
+        TableName: tableName,
+        FilterExpression: 'sk = :sk AND #s = :inprogress',
+        ExpressionAttributeNames: { '#s': 'status', '#o': 'owner' },
+        ExpressionAttributeValues: { ':sk': SK, ':inprogress': 'INPROGRESS' },
+        ProjectionExpression: 'pk, sk, #o',
+        ...(start ? { ExclusiveStartKey: start } : {}),
+      }),
+    );
+    for (const item of page.Items ?? []) {
+      try {
+        await doc.send(
+          new DeleteCommand({
+            TableName: tableName,
+            Key: { pk: item.pk, sk: SK },
+            ConditionExpression: '#s = :inprogress AND #o = :owner',
+            ExpressionAttributeNames: { '#s': 'status', '#o': 'owner' },
+            ExpressionAttributeValues: { ':inprogress': 'INPROGRESS', ':owner': item.owner },
+          }),
+        );
+        released++;
+      } catch (e) {
+        if (!(e instanceof ConditionalCheckFailedException)) throw e;
+      }
+    }
+    start = page.LastEvaluatedKey;
+  } while (start);
+  return released;
 }

@@ -37,8 +37,8 @@ describe('npm start (infra/local/main.ts)', () => {
     proc.kill('SIGINT');
     expect(await exited(proc)).toBe(0);
     expect(out()).toMatch(/SIGINT: stopping/);
-    // The parked message is kept (its DLQ is saved with the queues) for `dlq replay` once a flow lands.
-    expect(out()).toMatch(/saved 1 queued message\(s\) to .*; they are re-queued on the next start/);
+    // The parked message is kept (its DLQ is in the journal with the queues) for `dlq replay` once a flow lands.
+    expect(out()).toMatch(/1 queued message\(s\) kept in .*sqs-journal\.log; they are re-queued on the next start/);
   });
 });
 

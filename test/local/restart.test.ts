@@ -1,12 +1,13 @@
-/** Ctrl-C loses nothing: in-flight batches finish, queued (and delayed, and parked) messages are saved and re-queued. */
+/** Ctrl-C loses nothing: in-flight batches finish, queued (and delayed, and parked) messages stay in the journal and are re-queued. */
 import { SendMessageCommand } from '@aws-sdk/client-sqs';
 import { GetCommand, PutCommand } from '@aws-sdk/lib-dynamodb';
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { envelopeBody, type Envelope } from '../../lib/envelope.ts';
 import { ok, type Outcome } from '../../lib/pipeline/outcome.ts';
 import type { RouteProcessor } from '../../lib/pipeline/registry.ts';
+import { readJournal } from '../../infra/local/journal.ts';
 import { start, tempDataDir, useRunners, waitFor } from './helpers.ts';
 
 useRunners();
@@ -37,9 +38,13 @@ describe('stop and start again', () => {
 
     const report = await r1.stop();
     expect(report.saved).toEqual({ 'amo-gateway-rdesk': 3, 'amo-gateway-rdesk-dlq': 1, 'amo-gateway-amojo': 1 });
-    expect(report.file).toBe(join(dataDir, 'queues.json'));
-    const snap = JSON.parse(readFileSync(report.file!, 'utf8')) as { queues: Record<string, Array<{ state: string }>> };
-    expect(snap.queues['amo-gateway-rdesk']!.map((m) => m.state).sort()).toEqual(['delayed', 'ready', 'ready']);
+    expect(report.file).toBe(join(dataDir, 'sqs-journal.log'));
+    const live = readJournal(dataDir).live;
+    expect(live.filter((m) => m.q === 'amo-gateway-rdesk').map((m) => (m.at === undefined ? 'ready' : 'delayed'))).toEqual([
+      'ready',
+      'ready',
+      'delayed',
+    ]);
 
     const consumed: Array<{ requestId: string; at: number; body: string; attempt: number | undefined }> = [];
     const recorder: RouteProcessor = async (env, ctx): Promise<Outcome> => {
@@ -49,7 +54,6 @@ describe('stop and start again', () => {
     const second = await start({ memory: false, dataDir, processors: { 'zdrav-mc': recorder, 'amojo-callback': recorder } });
     const r2 = second.runner;
     expect(r2.restored).toEqual(report.saved);
-    expect(existsSync(report.file!)).toBe(false);
     await waitFor(() => consumed.length === 4, 'all four consumed', 10_000);
     expect(consumed.map((c) => c.body).sort()).toEqual(['["one"]', '["one"]', '["two"]', '{"m":1}']);
     const delayed = consumed.find((c) => c.requestId === 'delayed-1')!;
@@ -82,7 +86,7 @@ describe('stop and start again', () => {
     release();
     const report = await stopping;
     expect(report).toEqual({ saved: {}, file: undefined });
-    expect(existsSync(join(dataDir, 'queues.json'))).toBe(false);
+    expect(readJournal(dataDir).live).toEqual([]);
     expect(started).toEqual(['["in-flight"]']);
   });
 
@@ -106,6 +110,29 @@ describe('stop and start again', () => {
     await start({ memory: false, dataDir, processors: { 'zdrav-mc': async (env) => (seen.push(envelopeBody(env).toString()), ok()) } });
     await waitFor(() => seen.length === 1, 'redelivery after restart', 5000);
     expect(seen).toEqual(['["x"]']);
+  });
+
+  it('a queues.json left by an older runner is re-queued once, then removed (its messages now in the journal)', async () => {
+    const dataDir = tempDataDir();
+    writeFileSync(
+      join(dataDir, 'queues.json'),
+      JSON.stringify({
+        v: 1,
+        savedAt: '',
+        queues: {
+          'amo-gateway-rdesk': [{ body: '{"old":1}', attributes: {}, state: 'ready' }],
+          'amo-gateway-rdesk-dlq': [
+            { body: '{"parked":1}', attributes: { 'dlq-reason': { DataType: 'String', StringValue: 'bad-envelope' } }, state: 'ready' },
+          ],
+        },
+      }),
+    );
+    const { runner } = await start({ memory: false, dataDir, pollers: false });
+    expect(runner.restored).toEqual({ 'amo-gateway-rdesk': 1, 'amo-gateway-rdesk-dlq': 1 });
+    expect(existsSync(join(dataDir, 'queues.json'))).toBe(false);
+    expect(readJournal(dataDir).live.map((m) => m.body)).toEqual(['{"old":1}', '{"parked":1}']);
+    const dlq = runner.fauxqs.inspectQueue(runner.queues.rdesk!.dlqName)!.messages.ready;
+    expect(dlq[0]?.messageAttributes['dlq-reason']?.StringValue).toBe('bad-envelope');
   });
 
   it('memory mode saves nothing and reads no snapshot', async () => {

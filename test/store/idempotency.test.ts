@@ -1,10 +1,24 @@
 import { describe, expect, it } from 'vitest';
 import { ScanCommand } from '@aws-sdk/lib-dynamodb';
-import { createDynamoIdempotency, idempotencyPk } from '../../lib/store/idempotency.ts';
+import { createDynamoIdempotency, idempotencyPk, releaseAbandonedClaims } from '../../lib/store/idempotency.ts';
 import { IdempotencyInProgressError } from '../../lib/ingest/idempotency.ts';
 import { createTestTable } from '../support/ddb.ts';
 
 describe('idempotency guard (DynamoDB Local)', () => {
+  it('releaseAbandonedClaims frees the claims of a dead holder (the local runner at start), never a completed record', async () => {
+    const t = await createTestTable('idem');
+    const crashed = createDynamoIdempotency({ client: t.client, tableName: t.tableName, remainingTimeMs: () => 60_000 });
+    void crashed.once('held', () => new Promise<never>(() => undefined)); // its process "died" mid-effect
+    await crashed.once('done', async () => 1);
+    const next = createDynamoIdempotency({ client: t.client, tableName: t.tableName, remainingTimeMs: () => 60_000 });
+    await new Promise((r) => setTimeout(r, 200));
+    await expect(next.once('held', async () => 'again')).rejects.toBeInstanceOf(IdempotencyInProgressError);
+    expect(await releaseAbandonedClaims(t.client, t.tableName)).toBe(1);
+    expect(await next.once('held', async () => 'again')).toEqual({ status: 'ran', value: 'again' });
+    expect(await next.once('done', async () => 2)).toEqual({ status: 'duplicate' });
+    expect(await releaseAbandonedClaims(t.client, t.tableName)).toBe(0);
+  });
+
   it('runs an effect once per key; a duplicate does not run it', async () => {
     const t = await createTestTable('idem');
     const guard = createDynamoIdempotency({ client: t.client, tableName: t.tableName });

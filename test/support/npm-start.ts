@@ -6,12 +6,14 @@ import { spawn, type ChildProcess } from 'node:child_process';
 
 let children: ChildProcess[] = [];
 
-export function startMain(args: string[]): { proc: ChildProcess; out: () => string } {
+/** `detached`: the runner leads its own process group (`process.kill(-pid, …)` reaches all of it). */
+export function startMain(args: string[], opts: { detached?: boolean } = {}): { proc: ChildProcess; out: () => string } {
   let out = '';
   const proc = spawn(process.execPath, ['--import', 'tsx', 'infra/local/main.ts', ...args], {
     cwd: process.cwd(),
     env: { ...process.env, PORT: '' },
     stdio: ['ignore', 'pipe', 'pipe'],
+    ...(opts.detached ? { detached: true } : {}),
   });
   proc.stdout?.on('data', (c: Buffer) => (out += c.toString()));
   proc.stderr?.on('data', (c: Buffer) => (out += c.toString()));
