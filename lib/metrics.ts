@@ -110,12 +110,12 @@ export const METRIC_CATALOGUE: Readonly<Record<MetricName, MetricInfo>> = {
   Parked: {
     unit: 'Count',
     meaning:
-      'A message was parked in its DLQ (counted when the DLQ send succeeded), whatever decided it: a processor, the pipeline (bad-envelope, unknown-route, no-processor, body-too-large), out-of-attempts or deferred-too-long.',
+      'A message was parked in its DLQ (counted when the DLQ send succeeded), whatever decided it: a processor, the pipeline (bad-envelope, unknown-route, no-processor, body-too-large), out-of-attempts, deferred-too-long or (FIFO) receive-limit.',
     dimensions: ['reason'],
     groupBy: 'reason',
     alarm: sum(
       1,
-      '`amo-gateway dlq list` / `dlq show` give the reason. no-processor: the route has no processor deployed yet (deploy it, then `dlq replay`); deferred-too-long: see DeferredMessageAge; others: fix the cause, then replay or purge.',
+      "`amo-gateway dlq list` / `dlq show` give the reason. no-processor: the route has no processor deployed yet (deploy it, then `dlq replay`); deferred-too-long: see DeferredMessageAge; receive-limit: a FIFO message used up its queue's maxReceiveCount behind failures (docs/architecture.md#failure-semantics), replay it once the cause is fixed; others: fix the cause, then replay or purge.",
     ),
   },
   Deferred: {

@@ -82,8 +82,19 @@ const queueSchema = z
     /** Messages of one batch processed at once (standard queues; default 10). A flow that coalesces per batch wants its whole batch. */
     concurrency: z.number().int().min(1).max(10_000).optional(),
     retentionDays: z.number().int().min(1).max(14).default(14),
+    /**
+     * SQS's own redrive (`maxReceiveCount`), a last-resort net under the worker's parking
+     * (default: redriveMaxReceiveCount). On a FIFO queue every deferral is a receive, so the worker
+     * reads this figure to park by itself before SQS would (docs/architecture.md#failure-semantics).
+     */
+    maxReceiveCount: z.number().int().min(1).max(1000).optional(),
   })
   .superRefine((q, ctx) => {
+    if (redriveMaxReceiveCount(q) <= q.maxAttempts)
+      ctx.addIssue({
+        code: 'custom',
+        message: `${q.id}: maxReceiveCount must exceed maxAttempts (the worker parks first; SQS's redrive is a net)`,
+      });
     if (q.fifo && q.batchSize > 10) ctx.addIssue({ code: 'custom', message: `${q.id}: a FIFO queue takes batches of at most 10` });
     if (q.fifo && q.batchingWindowSeconds > 0)
       ctx.addIssue({ code: 'custom', message: `${q.id}: a FIFO queue cannot have a batching window` });
@@ -338,6 +349,15 @@ export const routeTable: RouteTable = defineRouteTable({
   ],
   schedules: [{ id: 'token-refresh', description: 'Token refresh at half-life', function: 'token-refresh', rateMinutes: 5 }],
 });
+
+/**
+ * SQS's redrive count of a queue: its own figure, else 50 for a standard queue (retries are
+ * re-sends there, so receives stay few) and SQS's maximum, 1000, for a FIFO queue, where every
+ * deferral and every retry is one more receive of the same message (docs/architecture.md#failure-semantics).
+ */
+export function redriveMaxReceiveCount(q: { fifo: boolean; maxReceiveCount?: number | undefined }): number {
+  return q.maxReceiveCount ?? (q.fifo ? 1000 : 50);
+}
 
 /** Physical queue name (FIFO queues need the suffix). */
 export function queueName(q: Pick<QueueDef, 'id' | 'fifo'>, prefix = 'amo-gateway'): string {

@@ -1,5 +1,12 @@
 import { describe, expect, it } from 'vitest';
-import { defineRouteTable, matchPath, MAX_QUEUED_BODY_BYTES, routeTable, type RouteTableInput } from '../lib/routes.ts';
+import {
+  defineRouteTable,
+  matchPath,
+  MAX_QUEUED_BODY_BYTES,
+  redriveMaxReceiveCount,
+  routeTable,
+  type RouteTableInput,
+} from '../lib/routes.ts';
 
 const base = (): RouteTableInput => ({
   routes: [
@@ -47,6 +54,13 @@ describe('route table', () => {
         t.queues[0] = { ...t.queues[0]!, fifo: true, batchSize: 11 };
       },
       /at most 10/,
+    ],
+    [
+      "SQS's redrive at or below the worker's own attempts (it would redrive before the worker parks)",
+      (t: RouteTableInput) => {
+        t.queues[0] = { ...t.queues[0]!, fifo: true, batchSize: 10, maxAttempts: 5, maxReceiveCount: 5 };
+      },
+      /maxReceiveCount must exceed maxAttempts/,
     ],
     [
       'standard batch > 10 without window',
@@ -122,5 +136,13 @@ describe('route table', () => {
     expect(matchPath('/hooks/amocrm/{token}', '/hooks/amocrm/')).toBeUndefined();
     expect(matchPath('/hooks/amocrm/{token}', '/hooks/amocrm/a/b')).toBeUndefined();
     expect(matchPath('/zdrav/mc', '/zdrav/mc')).toEqual({});
+  });
+});
+
+describe('redriveMaxReceiveCount', () => {
+  it("is the queue's own figure, else 50 (standard) or SQS's maximum 1000 (FIFO: every deferral is a receive)", () => {
+    expect(redriveMaxReceiveCount({ fifo: false })).toBe(50);
+    expect(redriveMaxReceiveCount({ fifo: true })).toBe(1000);
+    expect(redriveMaxReceiveCount({ fifo: true, maxReceiveCount: 12 })).toBe(12);
   });
 });

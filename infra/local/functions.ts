@@ -9,6 +9,7 @@
  *   amoCRM wiring); without one the routes answer 503 (nothing configured to install).
  * - `token-refresh`: the real lifecycle's schedule when given; otherwise no accounts to check.
  */
+import { DynamoFifoLedger } from '../../lib/store/fifo-ledger.ts';
 import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import type { SQSClient } from '@aws-sdk/client-sqs';
 import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
@@ -71,6 +72,8 @@ export function wireFunctions(d: LocalFunctionDeps): Record<string, LocalInvoke>
       createWorker({
         sqs: d.sqs,
         dlqIndex: d.dlqIndex,
+        // Retries and deferrals of FIFO messages, counted apart (lib/pipeline/fifo-ledger.ts).
+        fifoLedger: new DynamoFifoLedger({ doc: d.doc, tableName: d.tableName }),
         queues: d.queues,
         logger: d.log.pipeline('worker'),
         table: d.table,

@@ -20,7 +20,9 @@ import { SQSClient } from '@aws-sdk/client-sqs';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import middy from '@middy/core';
 import type { Context, SQSBatchResponse, SQSEvent } from 'aws-lambda';
-import { routeTable as shippedTable, type RouteTable } from '../routes.ts';
+import { redriveMaxReceiveCount, routeTable as shippedTable, type RouteTable } from '../routes.ts';
+import type { FifoLedger } from '../pipeline/fifo-ledger.ts';
+import { DynamoFifoLedger } from '../store/fifo-ledger.ts';
 import type { QueueTarget } from './actions.ts';
 import { createEventBridgePublisher, EventBridgeClient } from './event-bus.ts';
 import { parseQueuesConfig, WorkerConfigError, type QueuesConfig } from './queues-config.ts';
@@ -77,6 +79,8 @@ export interface WorkerDeps {
   ingest?: WorkerIngestDeps;
   /** Parked, Deferred, DeferredMessageAge, DlqIndexWriteFailed, and the ingest metrics (lib/metrics.ts). */
   metrics?: MetricsSink;
+  /** Counts FIFO retries and deferrals apart (lib/pipeline/fifo-ledger.ts): required when the worker consumes a FIFO queue. */
+  fifoLedger?: FifoLedger;
 }
 
 export interface WorkerIngestDeps {
@@ -123,6 +127,7 @@ export function workerTargets(table: RouteTable, queues: QueuesConfig): { target
       fifo: q.fifo,
       maxAttempts: q.maxAttempts,
       retentionDays: q.retentionDays,
+      maxReceiveCount: redriveMaxReceiveCount(q),
       ...(q.concurrency !== undefined ? { concurrency: q.concurrency } : {}),
     };
   });
@@ -211,6 +216,7 @@ export function createWorkerHandler(deps: WorkerDeps) {
     policy: { ...DEFAULT_BACKOFF_POLICY, ...deps.retry },
     ...(deps.deferral ? { deferral: deps.deferral } : {}),
     ...(deps.metrics ? { hooks: pipelineMetrics(deps.metrics) } : {}),
+    ...(deps.fifoLedger ? { fifoLedger: deps.fifoLedger } : {}),
   });
   return middy<SQSEvent, SQSBatchResponse, Error, Context>().handler(async (event, context) => {
     current = context;
@@ -246,6 +252,7 @@ export function depsFromEnv(env: NodeJS.ProcessEnv, logger: Log, metrics?: Metri
   return {
     sqs: new SQSClient({}),
     dlqIndex: new DynamoDlqIndex({ doc, tableName, queueIds: Object.keys(queues) }),
+    fifoLedger: new DynamoFifoLedger({ doc, tableName }),
     queues,
     logger,
     ingest: {

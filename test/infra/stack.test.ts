@@ -1,7 +1,7 @@
 /** CDK assertions over the stack synthesized from the shipped route table (bundling skipped). */
 import { Match, type Template } from 'aws-cdk-lib/assertions';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { dlqName, queueName, routeTable, SQS_MAX_MESSAGE_BYTES } from '../../lib/routes.ts';
+import { defineRouteTable, dlqName, queueName, routeTable, SQS_MAX_MESSAGE_BYTES } from '../../lib/routes.ts';
 import { TABLE_PK, TABLE_SK, TABLE_TTL_ATTRIBUTE } from '../../lib/store/table.ts';
 import { ACCESS_LOG_FIELDS, EDGE_MESSAGES } from '../../infra/aws/api.ts';
 import { sendMessageTemplate } from '../../infra/aws/vtl.ts';
@@ -23,6 +23,33 @@ const fnDef = (id: string) => {
 };
 
 describe('queues', () => {
+  it("a FIFO queue's redrive is the route table's figure (1000 by default), whatever the stack-wide override says: its worker paces and parks by it", () => {
+    const withFifo = defineRouteTable({
+      ...routeTable,
+      queues: [
+        ...routeTable.queues,
+        {
+          id: 'chat-in',
+          description: 'a FIFO queue',
+          fifo: true,
+          batchSize: 10,
+          maxAttempts: 5,
+          visibilityTimeoutSeconds: 180,
+          consumer: 'worker',
+        },
+      ],
+    });
+    const t = synthStack({ routes: withFifo, props: { maxReceiveCount: 7 } }).template;
+    const redrive = (name: string) =>
+      (
+        Object.values(t.findResources('AWS::SQS::Queue')).find((r) => (r as { Properties: Props }).Properties.QueueName === name) as {
+          Properties: Props;
+        }
+      ).Properties.RedrivePolicy as { maxReceiveCount: number };
+    expect(redrive('amo-gateway-chat-in.fifo').maxReceiveCount).toBe(1000);
+    expect(redrive(queueName(routeTable.queues[0]!)).maxReceiveCount).toBe(7);
+  });
+
   it.each(routeTable.queues.map((q) => [q.id, q] as const))('%s: 1 MiB, SSE, table settings, DLQ with a high maxReceiveCount', (_id, q) => {
     const dlq = queueId(dlqName(q));
     template.hasResourceProperties('AWS::SQS::Queue', {
