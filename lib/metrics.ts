@@ -64,6 +64,12 @@ export const METRIC = {
   budgetExhausted: 'RateBudgetExhausted',
   // RDESK pushes (lib/flows/rdesk)
   rdeskBadToken: 'RdeskBadToken',
+  // site forms, the ingress (lib/flows/forms/ingress)
+  formAccepted: 'FormAccepted',
+  formRejected: 'FormRejected',
+  formSpam: 'FormSpam',
+  formThrottled: 'FormThrottled',
+  formEnqueueFailed: 'FormEnqueueFailed',
   // the rules engine (lib/rules)
   rulesFired: 'RulesFired',
   rulesHopLimit: 'RulesHopLimit',
@@ -160,6 +166,42 @@ export const METRIC_CATALOGUE: Readonly<Record<MetricName, MetricInfo>> = {
     unit: 'Count',
     meaning: 'amoCRM events published to the event bus (one data point per message, value = events).',
     dimensions: [],
+  },
+  FormAccepted: {
+    unit: 'Count',
+    meaning: 'A site-form post was validated and queued on the forms queue (answered 202).',
+    dimensions: ['form'],
+    groupBy: 'form',
+  },
+  FormRejected: {
+    unit: 'Count',
+    meaning:
+      'A site-form post was refused before anything was queued, by reason: unknown-form, bad-key, origin, unsupported-media-type, too-large, malformed, invalid (field errors). Senders are told why; nothing is lost that they cannot resend.',
+    dimensions: ['reason'],
+    groupBy: 'reason',
+  },
+  FormSpam: {
+    unit: 'Count',
+    meaning:
+      "A site-form post filled the form's honeypot field: answered like an accepted post (202 with an id) so the bot learns nothing, and not queued.",
+    dimensions: ['form'],
+    groupBy: 'form',
+  },
+  FormThrottled: {
+    unit: 'Count',
+    meaning: "A site-form post went over the form's per-IP throttle (per minute or per hour) and was answered 429 with Retry-After.",
+    dimensions: ['form'],
+    groupBy: 'form',
+  },
+  FormEnqueueFailed: {
+    unit: 'Count',
+    meaning:
+      'A valid site-form post could not be sent to the forms queue (SQS error or timeout): answered 503 with Retry-After, so a browser shows the error and a server sender retries; nothing was queued.',
+    dimensions: [],
+    alarm: sum(
+      1,
+      "People's form posts are being refused: check the forms function's log (it names the SQS error), the queue, and the function's sqs:SendMessage grant.",
+    ),
   },
   RulesFired: {
     unit: 'Count',

@@ -27,13 +27,18 @@ export const AUTH_KINDS = [
   'disconnect-hmac', // amoCRM's disconnect hook: HMAC-SHA256(client_id|account_id)
   'oauth-state', // OAuth redirect: state we issued + referer allow-list
   'api-key', // x-api-key header checked by the function
+  'form-policy', // per form (the config's forms section): optional X-Form-Key, Origin allow-list, per-IP throttle; checked by the function
 ] as const;
+
+/** First path segments no route may use: the local runner's operator console lives there. */
+export const RESERVED_PATH_PREFIXES: readonly string[] = ['/_console'];
 
 const routeSchema = z
   .object({
     id,
     description: z.string().min(1),
-    method: z.enum(['GET', 'POST', 'PUT', 'PATCH', 'DELETE']),
+    /** OPTIONS only for a CORS preflight answered by a function (a queue route cannot answer one). */
+    method: z.enum(['GET', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS']),
     /** API Gateway path syntax: literal segments and `{param}` segments. */
     path: z.string().regex(/^(\/([A-Za-z0-9_-]+|\{[a-z_][a-z0-9_]*\}))+$/, 'path segments are literals or {param}'),
     /** Media types accepted (no parameters); empty for bodiless GETs. */
@@ -41,7 +46,16 @@ const routeSchema = z
     bodyLimitBytes: z.number().int().positive(),
     target: z.discriminatedUnion('kind', [
       z.object({ kind: z.literal('queue'), queue: id }),
-      z.object({ kind: z.literal('function'), function: id }),
+      z.object({
+        kind: z.literal('function'),
+        function: id,
+        /**
+         * The queue the function feeds with envelopes naming this route (the forms ingress validates,
+         * then enqueues): the worker holds such messages to the same rules as a queue route's (wrong
+         * queue → parked, no processor → parked), and the CDK app lets the function send there.
+         */
+        queue: id.optional(),
+      }),
     ]),
     auth: z.enum(AUTH_KINDS),
     /** Request headers kept in the envelope, lower-case. */
@@ -50,8 +64,16 @@ const routeSchema = z
     ack: z.object({ status: z.number().int().min(200).max(299), body: z.string() }).optional(),
   })
   .superRefine((r, ctx) => {
+    // The local runner serves these itself, before the table (infra/local/http.ts): a route there would never be reached.
+    const first = `/${r.path.split('/')[1] ?? ''}`;
+    if (r.path === '/health' || RESERVED_PATH_PREFIXES.includes(first))
+      ctx.addIssue({
+        code: 'custom',
+        message: `${r.id}: ${r.path} is reserved (the local runner's /health and ${RESERVED_PATH_PREFIXES.join(', ')})`,
+      });
     if (r.target.kind === 'queue') {
-      if (r.method === 'GET') ctx.addIssue({ code: 'custom', message: `${r.id}: a queue route needs a body (not GET)` });
+      if (r.method === 'GET' || r.method === 'OPTIONS')
+        ctx.addIssue({ code: 'custom', message: `${r.id}: a queue route needs a body (not ${r.method})` });
       if (r.contentTypes.length === 0)
         ctx.addIssue({ code: 'custom', message: `${r.id}: a queue route must list its content types (anything else gets 415)` });
       if (!r.ack) ctx.addIssue({ code: 'custom', message: `${r.id}: a queue route needs its fixed ack` });
@@ -110,6 +132,15 @@ const functionSchema = z.object({
   entry: z.string().regex(/^functions\/[a-z0-9-]+\.ts$/),
   timeoutSeconds: z.number().int().min(1).max(900),
   memoryMb: z.number().int().min(128).max(10_240).default(512),
+  /**
+   * Least privilege for an edge function: it may send only to the queues its routes feed
+   * (`target.queue`) and write only table items whose partition key starts with one of these
+   * prefixes (UpdateItem). Absent: the grants every other function has (the whole table, every queue).
+   */
+  tableKeyPrefixes: z
+    .array(z.string().regex(/^[A-Z][A-Z0-9_]*#$/, 'a key prefix like FORMTHR#'))
+    .min(1)
+    .optional(),
 });
 
 const scheduleSchema = z.object({
@@ -161,6 +192,8 @@ export const routeTableSchema = z
         ctx.addIssue({ code: 'custom', message: `${r.id}: unknown queue "${r.target.queue}"` });
       if (r.target.kind === 'function' && !fns.has(r.target.function))
         ctx.addIssue({ code: 'custom', message: `${r.id}: unknown function "${r.target.function}"` });
+      if (r.target.kind === 'function' && r.target.queue !== undefined && !queues.has(r.target.queue))
+        ctx.addIssue({ code: 'custom', message: `${r.id}: unknown queue "${r.target.queue}"` });
     }
     for (const q of t.queues) {
       const fn = fns.get(q.consumer);
@@ -201,6 +234,7 @@ export function defineRouteTable(input: RouteTableInput): RouteTable {
 const KiB = 1024;
 const FORM = 'application/x-www-form-urlencoded';
 const JSON_CT = 'application/json';
+const MULTIPART = 'multipart/form-data';
 const OK_ACK = { status: 200, body: '{"status":"ok"}' };
 
 export const routeTable: RouteTable = defineRouteTable({
@@ -254,6 +288,32 @@ export const routeTable: RouteTable = defineRouteTable({
       auth: 'amojo-signature',
       headers: ['content-type', 'user-agent', 'x-signature', 'date'],
       ack: OK_ACK,
+    },
+    {
+      id: 'forms',
+      description:
+        'Site forms (form-urlencoded, multipart fields, JSON): validated by the forms function, then queued (lib/flows/forms/README.md)',
+      method: 'POST',
+      path: '/forms/{form_id}',
+      contentTypes: [FORM, MULTIPART, JSON_CT],
+      // A form's text fields; files are not carried (lib/flows/forms/ingress/parse.ts).
+      bodyLimitBytes: 64 * KiB,
+      target: { kind: 'function', function: 'forms', queue: 'forms' },
+      auth: 'form-policy',
+      // The envelope the function queues carries only its own content type (the submission holds the rest).
+      headers: ['content-type'],
+    },
+    {
+      id: 'forms-preflight',
+      description: "CORS preflight of the site forms: 204 with the form's allowed origin, else 403",
+      method: 'OPTIONS',
+      path: '/forms/{form_id}',
+      contentTypes: [],
+      bodyLimitBytes: 1 * KiB,
+      target: { kind: 'function', function: 'forms' },
+      // A preflight carries no data; the answer only tells a browser what the form allows.
+      auth: 'none',
+      headers: [],
     },
     {
       id: 'oauth-callback',
@@ -338,6 +398,15 @@ export const routeTable: RouteTable = defineRouteTable({
       entry: 'functions/token-refresh.ts',
       timeoutSeconds: 60,
       memoryMb: 256,
+    },
+    {
+      id: 'forms',
+      description: 'Site-form ingress: key, origin, throttle, validation, then the forms queue (202)',
+      entry: 'functions/forms.ts',
+      // An SQS send gives up at 5 s (lib/aws/forms-runtime.ts); the rest is milliseconds.
+      timeoutSeconds: 10,
+      memoryMb: 256,
+      tableKeyPrefixes: ['FORMTHR#'],
     },
     {
       id: 'oauth',

@@ -295,11 +295,29 @@ export class AmoGateway extends Construct {
         ...(worker ? rulesDictionaryHooks(props.config) : {}),
       },
     });
-    this.table.grantReadWriteData(fn);
-    // Every function may enqueue, defer (re-send) and park (send to a DLQ).
-    for (const q of this.queues.values()) {
-      q.queue.grantSendMessages(fn);
-      q.dlq.grantSendMessages(fn);
+    if (def.tableKeyPrefixes) {
+      // An edge function (the forms ingress): only the queues its routes feed, only its own table
+      // items (counters it ADDs to: UpdateItem, on partition keys under its prefixes).
+      const fed = new Set(
+        props.routes.routes.flatMap((r) =>
+          r.target.kind === 'function' && r.target.function === def.id && r.target.queue ? [r.target.queue] : [],
+        ),
+      );
+      for (const qid of fed) this.queue(qid).queue.grantSendMessages(fn);
+      fn.addToRolePolicy(
+        new iam.PolicyStatement({
+          actions: ['dynamodb:UpdateItem'],
+          resources: [this.table.tableArn],
+          conditions: { 'ForAllValues:StringLike': { 'dynamodb:LeadingKeys': def.tableKeyPrefixes.map((p) => `${p}*`) } },
+        }),
+      );
+    } else {
+      this.table.grantReadWriteData(fn);
+      // Every other function may enqueue, defer (re-send) and park (send to a DLQ).
+      for (const q of this.queues.values()) {
+        q.queue.grantSendMessages(fn);
+        q.dlq.grantSendMessages(fn);
+      }
     }
     // Secrets: GetSecretValue (all Powertools' SecretsProvider calls) on the prefix's names only.
     // Secrets Manager appends `-XXXXXX` to every ARN, hence the trailing wildcard.

@@ -96,6 +96,8 @@ export interface LocalAmoOptions {
   mirror?: MirrorConfig;
   /** An `rdesk` section merged into the generated (sandbox) config (its accounts name `sandbox`). */
   rdesk?: ConfigInput['rdesk'];
+  /** The `forms` section of the generated (sandbox) config (its forms name the account `local`); default DEMO_FORMS (the form `contact`). With forms, the contact index flow is on. */
+  forms?: ConfigInput['forms'];
   /** Extra secrets for the generated config (e.g. the mirror's route tokens). */
   extraSecrets?: Record<string, string>;
   /** Replaces the mirror sender (tests). */
@@ -110,8 +112,6 @@ export interface LocalAmoOptions {
    * dictionary files (schema/<account>.json), at start.
    */
   rules?: RulesConfigInput;
-  /** A `forms` section merged into the generated (sandbox) config (its forms name the account `local`); also turns the contact index flow on. */
-  forms?: ConfigInput['forms'];
 }
 
 export class LocalAmoError extends Error {
@@ -250,9 +250,33 @@ export function sandboxConfigInput(a: {
     ...(a.mirror ? { mirror: a.mirror } : {}),
     ...(a.rdesk ? { rdesk: a.rdesk } : {}),
     ...(a.rules ? { rules: a.rules } : {}),
-    ...(a.forms ? { forms: a.forms } : {}),
+    forms: a.forms ?? DEMO_FORMS,
   };
 }
+
+/**
+ * The site form `npm start` serves at `/forms/contact` (lib/flows/forms/README.md "Posting a
+ * form"): name required, a phone or an e-mail, a comment; browser `fetch` allowed from a page
+ * served on port 8080 of this machine; a lead in the demo pipeline.
+ */
+export const DEMO_FORMS: NonNullable<ConfigInput['forms']> = {
+  defaultCountry: 'RU',
+  list: [
+    {
+      id: 'contact',
+      name: 'Заявка с сайта',
+      account: SANDBOX_ACCOUNT,
+      origins: ['http://localhost:8080', 'http://127.0.0.1:8080'],
+      fields: {
+        name: { type: 'text', required: true, maxLength: 200 },
+        phone: { type: 'phone' },
+        email: { type: 'email' },
+        comment: { type: 'text', maxLength: 2000 },
+      },
+      lead: { pipeline: 'Продажи', status: 'Новая заявка' },
+    },
+  ],
+};
 
 /** One line per published event: kind, account, entity id (and the stage move for lead.status). */
 export function eventLine(e: BusEvent): { message: string; attributes: Record<string, unknown> } {

@@ -82,6 +82,7 @@ export function describeRunner(runner: LocalRunner, amoStates: Record<string, st
   const lines: string[] = [];
   const width = Math.max(...table.routes.map((r) => r.path.length + r.method.length), 10) + runner.url.length + 2;
   lines.push('', `amo-gateway local runner on ${runner.url}`, '');
+  lines.push(`  console   ${runner.consoleUrl}   (queues, parked messages with replay/purge, tokens, events; loopback only)`);
   lines.push(`  health    GET ${runner.url}${HEALTH_PATH}`);
   lines.push('  routes');
   for (const r of table.routes) {

@@ -16,6 +16,7 @@ import { matchPath, type FunctionDef, type Route, type RouteTable } from '../../
 import { apiGatewayEvent, invoke, type LocalInvoke } from './lambda.ts';
 import type { LocalLog } from './log.ts';
 import type { LocalQueue } from './stand-ins.ts';
+import { CONSOLE_PATH } from './console/render.ts';
 
 export const HEALTH_PATH = '/health';
 
@@ -29,6 +30,8 @@ export interface GatewayDeps {
   region: string;
   log: LocalLog;
   health(): Promise<{ status: number; body: unknown }>;
+  /** The operator's console (infra/local/console/): every request under `/_console`, before the route table. */
+  console?: { handle(req: IncomingMessage, res: ServerResponse, url: URL): Promise<void> };
 }
 
 export interface Gateway {
@@ -168,6 +171,12 @@ export function createGateway(deps: GatewayDeps): Gateway {
       }
       const h = await deps.health();
       json(res, h.status, h.body);
+      return;
+    }
+
+    if (deps.console && (path === CONSOLE_PATH || path.startsWith(`${CONSOLE_PATH}/`))) {
+      // Not logged per request: an open console polls every 2 s. Its actions log themselves.
+      await deps.console.handle(req, res, url);
       return;
     }
 

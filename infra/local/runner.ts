@@ -21,6 +21,7 @@ import type { DlqIndex } from '../../lib/pipeline/dlq-index.ts';
 import { routeTable as shippedTable, type FunctionDef, type RouteTable } from '../../lib/routes.ts';
 import { prepareLocalAmo, SANDBOX_ACCOUNT, type LocalAmo, type LocalAmoOptions } from './amocrm.ts';
 import { wireFunctions, type LocalFunctionDeps } from './functions.ts';
+import { createConsole, CONSOLE_PATH } from './console/server.ts';
 import { createGateway, HEALTH_PATH } from './http.ts';
 import type { LocalInvoke } from './lambda.ts';
 import { lockDataDir } from './lock.ts';
@@ -86,6 +87,8 @@ export interface LocalOptions {
    * `no-processor` (nothing acknowledges unprocessed).
    */
   amocrm?: LocalAmoOptions;
+  /** The console's per-run form token (default: random at every start). */
+  consoleToken?: string;
 }
 
 export interface HealthReport {
@@ -118,6 +121,8 @@ export interface LocalRunner {
   doc: DynamoDBDocumentClient;
   ddbEndpoint: string;
   dlqIndex: DlqIndex;
+  /** The operator's console (`${url}/_console`, infra/local/console/). */
+  consoleUrl: string;
   /** The amoCRM side when `amocrm` was given: config, OAuth, bus, metrics, sandbox. */
   amo: LocalAmo | undefined;
   fauxqs: FauxqsServer;
@@ -280,6 +285,22 @@ export async function startLocal(opts: LocalOptions = {}): Promise<LocalRunner> 
     markFailed = rej;
   });
   ready.catch(() => undefined);
+  let amo: LocalAmo | undefined;
+  let runnerUrl = '';
+  const operatorConsole = createConsole({
+    table,
+    url: () => runnerUrl,
+    queues: sqsStandIn.queues,
+    depth,
+    fauxqs,
+    dlqIndex,
+    amo: () => amo,
+    doc: dynamo.doc,
+    tableName,
+    sqs,
+    log,
+    ...(opts.consoleToken ? { csrfToken: opts.consoleToken } : {}),
+  });
   const gateway = createGateway({
     table,
     sqs,
@@ -292,6 +313,7 @@ export async function startLocal(opts: LocalOptions = {}): Promise<LocalRunner> 
       const h = await health();
       return { status: h.status === 'ok' ? 200 : 503, body: h };
     },
+    console: operatorConsole,
   });
   const host = opts.host ?? '127.0.0.1';
   let port: number;
@@ -302,8 +324,7 @@ export async function startLocal(opts: LocalOptions = {}): Promise<LocalRunner> 
     throw e;
   }
   const url = `http://${host.includes(':') ? `[${host}]` : host}:${port}`;
-
-  let amo: LocalAmo | undefined;
+  runnerUrl = url;
   try {
     let amoDeps: Partial<Pick<LocalFunctionDeps, 'ingest' | 'oauth' | 'tokenLifecycle' | 'metrics'>> = {};
     if (amoWiring) {
@@ -410,6 +431,7 @@ export async function startLocal(opts: LocalOptions = {}): Promise<LocalRunner> 
   return {
     table,
     url,
+    consoleUrl: `${url}${CONSOLE_PATH}`,
     port,
     region,
     tableName,

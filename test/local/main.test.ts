@@ -19,6 +19,8 @@ describe('npm start (infra/local/main.ts)', () => {
     const banner = out();
     for (const r of routeTable.routes) expect(banner).toContain(`${r.method} ${url}${r.path}`);
     expect(banner).toContain(`GET ${url}/health`);
+    expect(banner).toContain(`console   ${url}/_console`);
+    expect((await fetch(`${url}/_console`)).status).toBe(200);
     expect(banner).toMatch(/curl -sS -X POST '.+' -H 'content-type: [^']+' --data '[^']*'/);
     expect(banner).not.toMatch(/Warning/);
 

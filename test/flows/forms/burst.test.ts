@@ -8,7 +8,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { DynamoFormsState } from '../../../lib/store/forms-state.ts';
 import { createTestTable, type TestTable } from '../../support/ddb.ts';
 import { BURST_MERGE, burstSeed, makeFormBurst, postedPhone } from '../../support/form-burst.ts';
-import { formEnvelope, formsConfig, processors, runBatch, submission, world, type World } from './support.ts';
+import { formEnvelope, formsConfig, processors, runBatch, submission, world, type World } from './worker-support.ts';
 
 let table: TestTable | undefined;
 let w: World | undefined;

@@ -1,173 +1,108 @@
-/** Test wiring for the forms worker: a sandbox account, the processor over a real client, envelopes as the forms function queues them. */
-import { randomUUID } from 'node:crypto';
-import type { AmoClient, AmoClientForAccount } from '../../../lib/amocrm/client/client.ts';
-import type { AmoClientOptions } from '../../../lib/amocrm/client/client.ts';
-import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
-import { silentLog } from '../../../lib/common/log.ts';
-import { buildContactIndex } from '../../../lib/contacts/build.ts';
-import { createContactFinder } from '../../../lib/contacts/finder.ts';
-import type { ContactIndexStore } from '../../../lib/contacts/index-store.ts';
-import type { ContactFinder } from '../../../lib/contacts/types.ts';
-import { DynamoContactIndex } from '../../../lib/store/contact-index.ts';
-import { buildEnvelope, type Envelope } from '../../../lib/envelope.ts';
+/** The forms ingress with in-memory ports (a recording queue, the memory throttle), for unit tests. */
 import { formsSchema, type FormsConfig } from '../../../lib/flows/forms/config.ts';
-import { createFormsProcessors, type FormsDeps } from '../../../lib/flows/forms/processor.ts';
-import { MemoryFormsState, type FormsStateStore } from '../../../lib/flows/forms/state.ts';
-import { SUBMISSION_VERSION, type Submission } from '../../../lib/flows/forms/submission.ts';
-import { processMessage, type MessageInput } from '../../../lib/pipeline/process.ts';
-import type { RoutePolicy } from '../../../lib/pipeline/registry.ts';
-import { routeTable } from '../../../lib/routes.ts';
-import { fastClient, sandbox, type TestSandbox } from '../../client/support.ts';
+import { createFormsIngress, type FormAnswer, type FormRequest } from '../../../lib/flows/forms/ingress/ingress.ts';
+import { MemoryFormThrottle, type FormThrottle } from '../../../lib/flows/forms/ingress/throttle.ts';
+import { envelopeBody, type Envelope } from '../../../lib/envelope.ts';
+import { RecordingMetrics } from '../../../lib/ingest/metrics.ts';
+import { submissionSchema, type Submission } from '../../../lib/flows/forms/submission.ts';
+import { captureLog, TestSecrets } from '../../ingest/support.ts';
 
-export const ACC = 'acc1';
+export const FORM_KEY = 'form-key-0123456789abcdef';
 
-export interface World {
-  sb: TestSandbox;
-  client: AmoClient;
-  api: () => AmoClientForAccount;
-  /** The real contact finder (lib/contacts) over this client and the test's table. */
-  finder: ContactFinder;
-  index: ContactIndexStore;
-  /** Builds the account's contact index (every contact, 250 per page), as the CLI does once. */
-  buildIndex: () => Promise<void>;
-}
-
-export async function world(
-  table: { doc: DynamoDBDocumentClient; tableName: string },
-  extra: Partial<AmoClientOptions> = {},
-): Promise<World> {
-  const sb = await sandbox({ fast: true });
-  sb.admin.seed({
-    users: [
-      { id: 11, name: 'Admin', is_admin: true },
-      { id: 12, name: 'Anna' },
-      { id: 13, name: 'Boris' },
-    ],
-    pipelines: [
-      {
-        id: 100,
-        name: 'Sales',
-        is_main: true,
-        statuses: [
-          { id: 1000, name: 'Unsorted', type: 1 },
-          { id: 1001, name: 'New' },
-          { id: 1002, name: 'Talking' },
-        ],
-      },
-      { id: 200, name: 'Service', statuses: [{ id: 2001, name: 'Open' }] },
-      // The burst's excluded pipeline (test/support/form-burst.ts).
-      { id: 300, name: 'Партнёры', statuses: [{ id: 3001, name: 'Договор' }] },
-    ],
-    customFields: {
-      leads: [
-        {
-          id: 301,
-          name: 'Course',
-          type: 'select',
-          enums: [
-            { id: 3011, value: 'Massage' },
-            { id: 3012, value: 'Yoga' },
-          ],
-        },
-        { id: 302, name: 'Seats', type: 'numeric' },
-        { id: 303, name: 'Start', type: 'date' },
-        { id: 304, name: 'Agree', type: 'checkbox' },
-        { id: 305, name: 'Page', type: 'url' },
-        {
-          id: 306,
-          name: 'Days',
-          type: 'multiselect',
-          enums: [
-            { id: 3061, value: 'Mon' },
-            { id: 3062, value: 'Tue' },
-          ],
-        },
-        { id: 307, name: 'utm_source', type: 'text', code: 'UTM_SOURCE' },
-      ],
-      contacts: [{ id: 401, name: 'City', type: 'text' }],
-    },
-  });
-  const { client } = fastClient(sb, extra);
-  const api = () => client.forAccount({ clientId: 'client-test', accountKey: ACC });
-  const index = new DynamoContactIndex(table);
-  const finder = createContactFinder({ clientFor: api, index, log: silentLog, defaultCountry: 'RU' });
-  const buildIndex = async () => {
-    await buildContactIndex({ account: ACC, client: api(), index, defaultCountry: 'RU', restart: true });
-  };
-  return { sb, client, api, finder, index, buildIndex };
-}
-
-export function formsConfig(forms: Array<Record<string, unknown>>): FormsConfig {
+/** Two forms: `contact` (public, CORS for one origin, declared fields) and `partner` (keyed). */
+export function testForms(): FormsConfig {
   return formsSchema.parse({
-    list: forms.map((f) => ({ account: ACC, lead: { pipeline: 'Sales' }, ...f })),
+    defaultCountry: 'RU',
+    list: [
+      {
+        id: 'contact',
+        account: 'clinic',
+        origins: ['https://clinic.example'],
+        fields: {
+          name: { required: true, maxLength: 50 },
+          phone: { type: 'phone' },
+          email: { type: 'email' },
+          visits: { type: 'number' },
+          date: { type: 'date' },
+          site: { type: 'url' },
+          agree: { type: 'checkbox', required: true },
+        },
+        throttle: { perMinute: 3, perHour: 5 },
+        lead: { pipeline: 'Продажи' },
+      },
+      { id: 'partner', account: 'clinic', key: { secret: 'forms/partner' }, lead: { pipeline: 'Продажи' } },
+      { id: 'landing', account: 'clinic', redirect: 'https://clinic.example/thanks', lead: { pipeline: 'Продажи' } },
+      { id: 'tilda', account: 'clinic', contact: { phone: 'Phone', email: 'Email', name: '{Name}' }, lead: { pipeline: 'Продажи' } },
+    ],
   });
 }
 
-export function processors(w: World, config: FormsConfig, over: Partial<FormsDeps> = {}) {
-  return createFormsProcessors({
-    config,
-    clientFor: () => w.api(),
-    finder: w.finder,
-    state: new MemoryFormsState(),
-    windowMs: 10,
-    timeZone: 'UTC',
-    ...over,
-  });
+export interface Harness {
+  post(req: Partial<Omit<FormRequest, 'body'>> & { body?: Uint8Array | string }): Promise<FormAnswer & { json: Record<string, unknown> }>;
+  queued: Envelope[];
+  metrics: RecordingMetrics;
+  lines: ReturnType<typeof captureLog>['lines'];
+  secrets: TestSecrets;
+  queueDown: { value: boolean };
+  submissions(): Submission[];
 }
 
-export function submission(
-  form: string,
-  contact: Submission['contact'],
-  fields: Record<string, string> = {},
-  over: Partial<Submission> = {},
-): Submission {
-  return { v: SUBMISSION_VERSION, id: randomUUID(), form, receivedAt: Date.now(), fields, contact, capture: {}, meta: {}, ...over };
-}
-
-let n = 0;
-/** An envelope as the forms function queues it (route `forms`). */
-export function formEnvelope(sub: Submission | string, over: Partial<Envelope> = {}): Envelope {
-  const body = typeof sub === 'string' ? sub : JSON.stringify(sub);
-  const env = buildEnvelope(
-    {
-      routeId: 'forms',
-      pathParams: { form_id: typeof sub === 'string' ? 'x' : sub.form },
-      query: {},
-      headers: { 'Content-Type': 'application/json' },
-      body: Buffer.from(body),
-      receivedAt: Date.now(),
-      requestId: `req-${++n}-${Math.random().toString(36).slice(2)}`,
-      sourceIp: '127.0.0.1',
+/** `null`: no forms section. Each post comes from its own IP unless `sourceIp` is given (the throttle test gives one). */
+export function harness(forms: FormsConfig | null = testForms(), throttle: FormThrottle = new MemoryFormThrottle()): Harness {
+  const queued: Envelope[] = [];
+  const metrics = new RecordingMetrics();
+  const { log, lines } = captureLog();
+  const secrets = new TestSecrets();
+  secrets.values['forms/partner'] = FORM_KEY;
+  const queueDown = { value: false };
+  let n = 0;
+  let ip = 0;
+  const ingress = createFormsIngress({
+    forms: forms ?? undefined,
+    secrets,
+    throttle,
+    queue: {
+      send: async (e) => {
+        if (queueDown.value) throw Object.assign(new Error('boom'), { name: 'QueueDoesNotExist' });
+        queued.push(e);
+      },
     },
-    ['content-type'],
-  );
-  return { ...env, ...over };
-}
-
-/** The `forms` route (the ingress adds it to the table; until then the tests supply it). */
-const FORMS_ROUTE: RoutePolicy = routeTable.routes.find((r) => r.id === 'forms') ?? {
-  id: 'forms',
-  bodyLimitBytes: 256 * 1024,
-  target: { kind: 'queue', queue: 'forms' },
-};
-
-/** Runs envelopes through the real pipeline concurrently (as one SQS batch). */
-export async function runBatch(procs: ReturnType<typeof processors>, envs: Envelope[], receiveCount = 1) {
-  const queue = routeTable.queues.find((q) => q.id === 'forms')!;
-  const routes = new Map<string, RoutePolicy>([...routeTable.routes.map((r) => [r.id, r] as const), ['forms', FORMS_ROUTE]]);
-  return Promise.all(
-    envs.map((env, i) => {
-      const msg: MessageInput = { messageId: `m-${i}`, body: JSON.stringify(env), receiveCount };
-      return processMessage(msg, {
-        queue: { id: queue.id, fifo: queue.fifo, maxAttempts: queue.maxAttempts },
-        routes,
-        processors: procs.processors,
-        log: silentLog,
-        now: Date.now,
-        random: Math.random,
+    route: { id: 'forms', bodyLimitBytes: 64 * 1024 },
+    log,
+    metrics,
+    newId: () => `00000000-0000-4000-8000-${String(++n).padStart(12, '0')}`,
+  });
+  return {
+    queued,
+    metrics,
+    lines,
+    secrets,
+    queueDown,
+    async post(r) {
+      const body = r.body === undefined ? new Uint8Array() : typeof r.body === 'string' ? Buffer.from(r.body) : r.body;
+      const a = await ingress({
+        method: 'POST',
+        formId: 'contact',
+        headers: { 'content-type': 'application/x-www-form-urlencoded' },
+        sourceIp: `198.51.100.${++ip % 250}`,
+        receivedAt: 1_767_225_600_000,
+        requestId: 'req-1',
+        ...r,
+        body,
       });
-    }),
-  );
+      return { ...a, json: a.body ? (JSON.parse(a.body) as Record<string, unknown>) : {} };
+    },
+    submissions: () => queued.map((e) => submissionSchema.parse(JSON.parse(envelopeBody(e).toString('utf8')))),
+  };
 }
 
-export type { FormsStateStore };
+/** A multipart/form-data body with these fields (and optionally one file part). */
+export function multipart(fields: Array<[string, string]>, file?: { name: string; filename: string; content: string }) {
+  const boundary = '----amoFormBoundary7MA4YWxkTrZu0gW';
+  let s = '';
+  for (const [k, v] of fields) s += `--${boundary}\r\nContent-Disposition: form-data; name="${k}"\r\n\r\n${v}\r\n`;
+  if (file)
+    s += `--${boundary}\r\nContent-Disposition: form-data; name="${file.name}"; filename="${file.filename}"\r\nContent-Type: text/plain\r\n\r\n${file.content}\r\n`;
+  s += `--${boundary}--\r\n`;
+  return { contentType: `multipart/form-data; boundary=${boundary}`, body: Buffer.from(s) };
+}

@@ -2,7 +2,7 @@
 import { describe, expect, it } from 'vitest';
 import type { FieldDefinition } from '../../../lib/amocrm/client/custom-fields.ts';
 import { fieldWrite, render } from '../../../lib/flows/forms/values.ts';
-import { submission } from './support.ts';
+import { submission } from './worker-support.ts';
 
 const def = (type: string, extra: Partial<FieldDefinition> = {}): FieldDefinition => ({ id: 1, name: `F ${type}`, type, ...extra });
 const value = (d: FieldDefinition, raw: string) => {

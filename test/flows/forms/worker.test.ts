@@ -9,7 +9,7 @@ import { createDynamoIdempotency } from '../../../lib/store/idempotency.ts';
 import type { FetchLike } from '../../../lib/amocrm/client/types.ts';
 import { fastClient } from '../../client/support.ts';
 import { createTestTable, type TestTable } from '../../support/ddb.ts';
-import { ACC, formEnvelope, formsConfig, processors, runBatch, submission, world, type World } from './support.ts';
+import { ACC, formEnvelope, formsConfig, processors, runBatch, submission, world, type World } from './worker-support.ts';
 
 let table: TestTable;
 let w: World | undefined;
