@@ -3,13 +3,13 @@
  * worker processes at once (one SQS batch, up to 50) are written together after a short window:
  *
  * 1. each form's names are resolved once (resolve.ts, dictionaries from the client's cache);
- * 2. mode `unsorted`: one `POST /leads/unsorted/forms` per ≤ 50 entries;
+ * 2. mode `unsorted`: one `POST /leads/unsorted/forms` per ≤ 50 entries (unsorted.ts);
  * 3. mode `lead`: submissions of the same person (phone or e-mail) are grouped; each person is
  *    claimed in the table (a lease: another container writing for them makes this one defer); a
  *    person whose last lead is within `repeatWindowSeconds` gets a note on that lead (no lookup);
  *    the others are looked up together (the ContactFinder: index, one read, search), an open lead
  *    of a found contact is reused by the merge rules (tags added: one PATCH for all), else a lead
- *    is created with its new contact, or linked to the found one, through `leads/complex` (≤ 50 per
+ *    is created (models.ts) with its new contact, or linked to the found one, through `leads/complex` (≤ 50 per
  *    request, tags and fields in the same write); every note in one `POST /leads/notes`;
  * 4. adds carry markers derived from the submission id, and a redelivered submission adds with
  *    `checkFirst` (the client re-checks what a lost answer may have created before sending);
@@ -20,10 +20,8 @@
  */
 import { randomUUID } from 'node:crypto';
 import type { AmoClientForAccount } from '../../amocrm/client/client.ts';
-import type { CustomFieldWrite } from '../../amocrm/client/custom-fields.ts';
-import type { ComplexLeadCreate, ContactCreate } from '../../amocrm/client/resources/entities.ts';
+import type { ComplexLeadCreate } from '../../amocrm/client/resources/entities.ts';
 import type { NoteCreate } from '../../amocrm/client/resources/tasks-notes.ts';
-import type { FormMetadata, UnsortedCreate } from '../../amocrm/client/resources/unsorted.ts';
 import type { Lead } from '../../amocrm/entities.ts';
 import type { Log } from '../../common/log.ts';
 import type { ContactFinder, ContactIndexKey, ContactMatch, PersonKey } from '../../contacts/types.ts';
@@ -32,7 +30,8 @@ import type { FormConfig } from './config.ts';
 import { LOST, resolveForm, WON, type ResolvedForm } from './resolve.ts';
 import type { FormsStateStore, PersonRecord } from './state.ts';
 import type { Submission } from './submission.ts';
-import { fieldWrite, render, submitted } from './values.ts';
+import { modelsOf, noteText, tagsOf, type FormOutcome } from './models.ts';
+import { writeUnsorted } from './unsorted.ts';
 
 export interface FormUnit {
   sub: Submission;
@@ -41,7 +40,7 @@ export interface FormUnit {
   redelivery: boolean;
 }
 
-export type FormOutcome = 'created' | 'merged' | 'repeat' | 'unsorted';
+export type { FormOutcome };
 
 export interface FormResult {
   outcome: FormOutcome;
@@ -79,7 +78,8 @@ export interface FormWriterOptions {
 const CHUNK = 50;
 const READ_CHUNK = 250;
 
-interface Pending {
+/** A submission waiting for its flush, with how to answer it. */
+export interface PendingUnit {
   unit: FormUnit;
   resolve: (r: FormResult) => void;
   reject: (e: unknown) => void;
@@ -92,10 +92,10 @@ export function personKeys(c: Submission['contact']): ContactIndexKey[] {
 
 /** A person's submissions in this flush (joined by any shared phone or e-mail). */
 interface Group {
-  units: Pending[];
+  units: PendingUnit[];
   keys: ContactIndexKey[];
   person: PersonKey;
-  primary: Pending;
+  primary: PendingUnit;
   rf: ResolvedForm;
   claimed: boolean;
   /** Where the submissions go. */
@@ -106,16 +106,18 @@ interface Group {
   newContact?: boolean;
   failed?: unknown;
   /** Notes, per unit. */
-  notes: Map<Pending, string>;
+  notes: Map<PendingUnit, string>;
 }
 
 export class FormWriter {
-  private pending: Pending[] = [];
+  private pending: PendingUnit[] = [];
   private timer: ReturnType<typeof setTimeout> | undefined;
   private readonly now: () => number;
+  private readonly timeZone: string;
 
   constructor(private readonly opts: FormWriterOptions) {
     this.now = opts.now ?? Date.now;
+    this.timeZone = opts.timeZone ?? 'Europe/Moscow';
   }
 
   submit(unit: FormUnit): Promise<FormResult> {
@@ -130,13 +132,13 @@ export class FormWriter {
     });
   }
 
-  private async flush(batch: Pending[]): Promise<void> {
+  private async flush(batch: PendingUnit[]): Promise<void> {
     const stats: FlushStats = { submissions: batch.length, writes: 0 };
     try {
       const api = this.opts.client();
       // 1. each form's names, once
       const resolved = new Map<string, Promise<ResolvedForm>>();
-      const live: Array<{ p: Pending; rf: ResolvedForm }> = [];
+      const live: Array<{ p: PendingUnit; rf: ResolvedForm }> = [];
       await Promise.all(
         batch.map(async (p) => {
           const f = p.unit.form;
@@ -151,7 +153,7 @@ export class FormWriter {
       const unsorted = live.filter((x) => x.rf.form.mode === 'unsorted');
       const leads = live.filter((x) => x.rf.form.mode === 'lead');
       await Promise.all([
-        unsorted.length ? this.writeUnsorted(api, unsorted, stats) : undefined,
+        unsorted.length ? writeUnsorted(api, unsorted, stats, this.timeZone, this.opts.log) : undefined,
         leads.length ? this.writeLeads(api, leads, stats) : undefined,
       ]);
     } catch (e) {
@@ -161,149 +163,9 @@ export class FormWriter {
     }
   }
 
-  // ---- unsorted ------------------------------------------------------------------------------
-
-  private unsortedEntry(sub: Submission, rf: ResolvedForm): { entry: UnsortedCreate<FormMetadata>; dropped: string[] } {
-    const f = rf.form;
-    const formName = f.name ?? f.id;
-    const { lead, contact, dropped } = this.models(sub, rf, formName);
-    // amoCRM wants a page (`form_page` is required): the posting page, else the form's site, else its id.
-    const page = sub.meta.page ?? sub.meta.referer ?? f.origins.find((o) => o !== '*') ?? `form ${f.id}`;
-    return {
-      entry: {
-        // *assumed*: the source uid is the submission's own (unique), unless the config names one:
-        // amoCRM refuses a second entry with the same source, form and time, which makes a
-        // redelivered add fail instead of duplicating.
-        source_uid: f.unsorted?.sourceUid ?? sub.id,
-        source_name: f.unsorted?.sourceName ?? formName,
-        ...(rf.unsortedPipelineId !== undefined ? { pipeline_id: rf.unsortedPipelineId } : {}),
-        created_at: Math.floor(sub.receivedAt / 1000),
-        metadata: {
-          form_id: f.id,
-          form_name: formName,
-          form_page: page,
-          form_sent_at: Math.floor(sub.receivedAt / 1000),
-          ...(sub.meta.ip ? { ip: sub.meta.ip } : {}),
-          ...(sub.meta.referer ? { referer: sub.meta.referer } : {}),
-        },
-        // The models are the REST add ones, typed loosely by the Unsorted client.
-        _embedded: { leads: [lead], contacts: [{ ...contact } as Record<string, unknown>] },
-      },
-      dropped,
-    };
-  }
-
-  private async writeUnsorted(api: AmoClientForAccount, items: Array<{ p: Pending; rf: ResolvedForm }>, stats: FlushStats): Promise<void> {
-    let todo = items.map((x) => ({ ...x, ...this.unsortedEntry(x.p.unit.sub, x.rf) }));
-    // A redelivery whose entry may have landed (lost answer): look for it first (one list per pipeline).
-    const again = todo.filter((x) => x.p.unit.redelivery);
-    if (again.length) {
-      const pipelines = [...new Set(again.map((x) => x.entry.pipeline_id))];
-      const seen: Array<{ uid: string; source_uid: string | null; metadata: Record<string, unknown> }> = [];
-      for (const pid of pipelines) {
-        for await (const e of api.unsorted.list({
-          filter: { category: ['forms'], ...(pid !== undefined ? { pipeline_id: pid } : {}) },
-          order: { created_at: 'desc' },
-          limit: READ_CHUNK,
-          maxPages: 1,
-        }))
-          seen.push(e);
-      }
-      todo = todo.filter((x) => {
-        const m = x.entry.metadata;
-        const hit = seen.find(
-          (e) =>
-            e.source_uid === x.entry.source_uid &&
-            String(e.metadata.form_id) === String(m.form_id) &&
-            Number(e.metadata.form_sent_at) === m.form_sent_at,
-        );
-        if (hit) x.p.resolve({ outcome: 'unsorted', uid: hit.uid });
-        return !hit;
-      });
-    }
-    for (let i = 0; i < todo.length; i += CHUNK) {
-      const chunk = todo.slice(i, i + CHUNK);
-      try {
-        stats.writes++;
-        const made = await api.unsorted.addForms(chunk.map((x, j) => ({ ...x.entry, request_id: String(j) })));
-        chunk.forEach((x, j) => {
-          const m = made.find((u) => u.request_id === String(j)) ?? made[j];
-          if (x.dropped.length) this.opts.log?.warn('form values not written', { form: x.rf.form.id, fields: x.dropped.length });
-          x.p.resolve({
-            outcome: 'unsorted',
-            ...(m ? { uid: m.uid } : {}),
-            ...(m?._embedded.leads[0] ? { leadId: m._embedded.leads[0].id } : {}),
-            ...(m?._embedded.contacts[0] ? { contactId: m._embedded.contacts[0].id } : {}),
-          });
-        });
-      } catch (e) {
-        for (const x of chunk) x.p.reject(e);
-      }
-    }
-  }
-
   // ---- lead ------------------------------------------------------------------------------------
 
-  /** The lead and new-contact models of a submission (custom fields converted), and what could not be written. */
-  private models(sub: Submission, rf: ResolvedForm, formName: string) {
-    const dropped: string[] = [];
-    const tz = this.opts.timeZone ?? 'Europe/Moscow';
-    const leadCf: CustomFieldWrite[] = [];
-    const put = (list: CustomFieldWrite[], def: ResolvedForm['leadFields'][number]['def'], raw: string | undefined, from: string) => {
-      if (raw === undefined) return;
-      const w = fieldWrite(def, raw);
-      if (w.ok) list.push(w.write);
-      else if (w.why !== 'empty') dropped.push(`${from} → "${def.name}": ${w.why}`);
-    };
-    for (const m of rf.leadFields) put(leadCf, m.def, submitted(sub, m.from), m.from);
-    for (const c of rf.capture) put(leadCf, c.def, sub.capture[c.key], c.key);
-    const contactCf: CustomFieldWrite[] = [];
-    if (sub.contact.phone) contactCf.push({ field_code: 'PHONE', values: [{ value: sub.contact.phone, enum_code: 'WORK' }] });
-    if (sub.contact.email) contactCf.push({ field_code: 'EMAIL', values: [{ value: sub.contact.email, enum_code: 'WORK' }] });
-    for (const m of rf.contactFields) put(contactCf, m.def, submitted(sub, m.from), m.from);
-    const priceRaw = rf.form.lead.price ? submitted(sub, rf.form.lead.price) : undefined;
-    const price = priceRaw !== undefined ? Math.round(Number(priceRaw.replace(/[\s\u00a0]/g, '').replace(',', '.'))) : undefined;
-    if (priceRaw !== undefined && !(price !== undefined && Number.isFinite(price) && price >= 0))
-      dropped.push(`${rf.form.lead.price} → price: "${priceRaw.slice(0, 50)}" is not an amount`);
-    const tags = this.tagsOf(sub, rf.form);
-    const contactName = render(rf.form.contact.name, sub, formName, tz) || sub.contact.phone || sub.contact.email || formName;
-    const lead = {
-      name: render(rf.form.lead.name, sub, formName, tz) || formName,
-      ...(price !== undefined && Number.isFinite(price) && price >= 0 ? { price } : {}),
-      ...(leadCf.length ? { custom_fields_values: leadCf } : {}),
-      ...(tags.length ? { _embedded: { tags: tags.map((name) => ({ name })) } } : {}),
-    };
-    const contact: ContactCreate = { name: contactName.slice(0, 255), ...(contactCf.length ? { custom_fields_values: contactCf } : {}) };
-    return { lead, contact, dropped, tags };
-  }
-
-  private tagsOf(sub: Submission, form: FormConfig): string[] {
-    const out = new Set(form.tags.fixed);
-    for (const r of form.tags.rules) {
-      const v = sub.fields[r.field];
-      if (v !== undefined && v.toLowerCase().includes(r.contains.toLowerCase())) out.add(r.tag);
-    }
-    return [...out];
-  }
-
-  /** The note of one submission on its lead; undefined when there is nothing to say (a new lead without a comment). */
-  private noteText(sub: Submission, rf: ResolvedForm, kind: FormOutcome, dropped: string[]): string | undefined {
-    const f = rf.form;
-    const formName = f.name ?? f.id;
-    const tz = this.opts.timeZone ?? 'Europe/Moscow';
-    const body = f.note.template ? render(f.note.template, sub, formName, tz) : (submitted(sub, f.note.field) ?? '');
-    const lines: string[] = [];
-    if (kind !== 'created') lines.push(kind === 'repeat' ? `Повторная заявка: ${formName}` : `Новая заявка: ${formName}`);
-    if (body) lines.push(body);
-    if (dropped.length) lines.push(`Не записано: ${dropped.join('; ')}`);
-    if (!lines.length) return undefined;
-    // The submission's reference makes the note unique, so a re-check after a lost answer
-    // (notes have no marker field: fingerprint) cannot take another submission's note for it.
-    lines.push(`#${sub.id.slice(0, 8)}`);
-    return lines.join('\n').slice(0, 20_000);
-  }
-
-  private async writeLeads(api: AmoClientForAccount, items: Array<{ p: Pending; rf: ResolvedForm }>, stats: FlushStats): Promise<void> {
+  private async writeLeads(api: AmoClientForAccount, items: Array<{ p: PendingUnit; rf: ResolvedForm }>, stats: FlushStats): Promise<void> {
     const t = this.now();
     const store = this.opts.state;
     const account = this.opts.account;
@@ -336,7 +198,7 @@ export class FormWriter {
     }
     for (const g of groups) {
       g.units.sort((a, b) => a.unit.sub.receivedAt - b.unit.sub.receivedAt);
-      g.primary = g.units[0] as Pending;
+      g.primary = g.units[0] as PendingUnit;
       g.rf = items.find((x) => x.p === g.primary)?.rf as ResolvedForm;
       const c = g.primary.unit.sub.contact;
       g.person = { ...(c.phone ? { phone: c.phone } : {}), ...(c.email ? { email: c.email } : {}) };
@@ -470,9 +332,8 @@ export class FormWriter {
       for (const g of create) {
         if (g.failed) continue;
         const sub = g.primary.unit.sub;
-        const formName = g.rf.form.name ?? g.rf.form.id;
-        const { lead, contact, dropped } = this.models(sub, g.rf, formName);
-        g.notes.set(g.primary, this.noteText(sub, g.rf, 'created', dropped) ?? '');
+        const { lead, contact, dropped } = modelsOf(sub, g.rf, this.timeZone);
+        g.notes.set(g.primary, noteText(sub, g.rf.form, 'created', this.timeZone, dropped) ?? '');
         const r = g.rf.responsible;
         let responsible: number | undefined;
         if (r && 'user' in r) responsible = r.user;
@@ -533,7 +394,7 @@ export class FormWriter {
       // 7. reused leads: the form's tags (one PATCH for every lead)
       const tagged = groups.filter((g) => !g.failed && g.outcome === 'merged');
       const patches = tagged
-        .map((g) => ({ g, tags: [...new Set(g.units.flatMap((u) => this.tagsOf(u.unit.sub, u.unit.form)))] }))
+        .map((g) => ({ g, tags: [...new Set(g.units.flatMap((u) => tagsOf(u.unit.sub, u.unit.form)))] }))
         .filter((x) => x.tags.length);
       if (patches.length) {
         try {
@@ -545,12 +406,12 @@ export class FormWriter {
       }
 
       // 8. notes: one per submission that has something to say, all in one POST
-      const notes: Array<{ g: Group; u: Pending; note: NoteCreate; marker: string }> = [];
+      const notes: Array<{ g: Group; u: PendingUnit; note: NoteCreate; marker: string }> = [];
       for (const g of groups) {
         if (g.failed || g.leadId === undefined) continue;
         for (const u of g.units) {
           const kind = u === g.primary ? (g.outcome as FormOutcome) : 'repeat';
-          const text = u === g.primary && g.notes.has(u) ? g.notes.get(u) : this.noteFor(u.unit, kind);
+          const text = u === g.primary && g.notes.has(u) ? g.notes.get(u) : noteText(u.unit.sub, u.unit.form, kind, this.timeZone);
           if (text)
             notes.push({ g, u, note: { entity_id: g.leadId, note_type: 'common', params: { text } }, marker: `${markerOf(u.unit.sub)}:n` });
         }
@@ -599,12 +460,6 @@ export class FormWriter {
           ...(g.contactId !== undefined ? { contactId: g.contactId } : {}),
         });
     }
-  }
-
-  private noteFor(unit: FormUnit, kind: FormOutcome): string | undefined {
-    // Names were resolved for the flush; only the form's own texts are needed here.
-    const rf = { form: unit.form } as ResolvedForm;
-    return this.noteText(unit.sub, rf, kind, []);
   }
 }
 
