@@ -259,6 +259,19 @@ describe('forms worker: mode lead', () => {
     expect(await notesOf(lead.id as number)).toHaveLength(1);
   });
 
+  it('a lost answer to a batch of five new people: each lead and contact once after the redelivery', async () => {
+    w = await world(table);
+    const procs = processors(w, formsConfig([SITE]), { state: state(), guard: guard() });
+    w.sb.admin.setFaults([{ path: '/api/v4/leads/complex', method: 'POST', lostAnswerRate: 1, times: 1 }]);
+    const envs = [0, 1, 2, 3, 4].map((i) => formEnvelope(submission('site', { phone: phone(), name: `Five${i}` }, { comment: `c${i}` })));
+    const first = await runBatch(procs, envs);
+    const again = envs.filter((_, i) => first[i]!.outcome !== 'ok').map((e) => ({ ...e, attempt: 1 }));
+    if (again.length) expect(kinds(await runBatch(procs, again, 2))).toEqual(again.map(() => 'delete'));
+    expect(w.sb.admin.entities('leads')).toHaveLength(5);
+    expect(w.sb.admin.entities('contacts')).toHaveLength(5);
+    expect((w.sb.admin.state().counts as { notes: number }).notes).toBe(5);
+  });
+
   it('a lost notes answer: the redelivery does not add the note twice', async () => {
     w = await world(table);
     const procs = processors(w, formsConfig([SITE]), { state: state(), guard: guard() });
