@@ -89,7 +89,7 @@ const notesOf = async (leadId: number) => {
   return out;
 };
 const tasksOf = async (leadId: number) => {
-  const out: Array<{ text: string; responsible_user_id?: number }> = [];
+  const out: Array<{ text?: string; responsible_user_id?: number }> = [];
   for await (const t of retail.tasks.list({ filter: { entity_type: 'leads', entity_id: [leadId] } })) out.push(t);
   return out;
 };
@@ -134,7 +134,7 @@ describe('deal export to 1C', () => {
   it('the flow fires on the trigger status only, keyed by the status change (a redelivery exports nothing)', async () => {
     const leadId = await deal();
     const registry = registerOnecFlow(new FlowRegistry(), deps);
-    const [flow] = registry.for('lead.status');
+    const flow = registry.for('lead.status')[0]!;
     const ctx = {
       account: { id: 'retail' },
       requestId: 'r',
@@ -142,13 +142,13 @@ describe('deal export to 1C', () => {
       stepKey: 's',
       log: console,
       now: Date.now,
-    } as unknown as Parameters<typeof flow.handle>[1];
+    } as unknown as Parameters<(typeof flow)['handle']>[1];
     const ev = (status: number, rid: string) =>
       ({
         kind: 'lead.status',
         data: { id: leadId, status_id: status, pipeline_id: PIPELINE, updated_at: 1700000000 },
         idempotencyKey: rid,
-      }) as unknown as Parameters<typeof flow.handle>[0];
+      }) as unknown as Parameters<(typeof flow)['handle']>[0];
     await flow!.handle(ev(STATUS_NEW, 'a'), ctx);
     expect(onec.calls).toHaveLength(0);
     await flow!.handle(ev(STATUS_WON_TRIGGER, 'b'), ctx);
