@@ -23,6 +23,7 @@ import { dirname, join, resolve } from 'node:path';
 import { createOAuth, type OAuth } from '../../lib/amocrm/oauth/index.ts';
 import { createAmoClientRuntime } from '../../lib/aws/amo-client-runtime.ts';
 import { withContactFlows } from '../../lib/aws/contacts-runtime.ts';
+import { onecWorkerParts } from '../../lib/aws/onec-runtime.ts';
 import { loadConfigFile, parseConfig } from '../../lib/config/load.ts';
 import { DEFAULT_REFERER_ALLOW_LIST, isLoopbackHost, type Config, type ConfigInput, type MirrorConfig } from '../../lib/config/schema.ts';
 import { localSecretSource, staticSecretSource, type SecretSource } from '../../lib/config/secrets.ts';
@@ -111,6 +112,8 @@ export interface LocalAmoOptions {
   rules?: RulesConfigInput;
   /** A `forms` section merged into the generated (sandbox) config (its forms name the account `local`); also turns the contact index flow on. */
   forms?: ConfigInput['forms'];
+  /** An `onec` section merged into the generated (sandbox) config (its accounts name `local`): the 1C exchange. */
+  onec?: ConfigInput['onec'];
 }
 
 export class LocalAmoError extends Error {
@@ -222,6 +225,7 @@ export function sandboxConfigInput(a: {
   rdesk?: ConfigInput['rdesk'];
   rules?: RulesConfigInput;
   forms?: ConfigInput['forms'];
+  onec?: ConfigInput['onec'];
 }): ConfigInput {
   return {
     integrations: [
@@ -250,6 +254,7 @@ export function sandboxConfigInput(a: {
     ...(a.rdesk ? { rdesk: a.rdesk } : {}),
     ...(a.rules ? { rules: a.rules } : {}),
     ...(a.forms ? { forms: a.forms } : {}),
+    ...(a.onec ? { onec: a.onec } : {}),
   };
 }
 
@@ -381,6 +386,7 @@ export function prepareLocalAmo(
             ...(opts.rdesk ? { rdesk: opts.rdesk } : {}),
             ...(opts.rules ? { rules: opts.rules } : {}),
             ...(opts.forms ? { forms: opts.forms } : {}),
+            ...(opts.onec ? { onec: opts.onec } : {}),
           }),
           'the generated sandbox config',
         );
@@ -425,7 +431,19 @@ export function prepareLocalAmo(
             },
       );
       // The contact index's webhook flow (lib/contacts) when the config has a `forms` section, as in AWS.
-      const flows = withContactFlows(config, { doc, tableName }, opts.flows ?? new FlowRegistry()) as FlowRegistry;
+      const contactFlows = withContactFlows(config, { doc, tableName }, opts.flows ?? new FlowRegistry()) as FlowRegistry;
+      // The 1C exchange (config `onec`): its queue's processor and the deal-export flow, as in AWS.
+      const onec = onecWorkerParts({
+        config,
+        secrets,
+        doc,
+        tableName,
+        flows: contactFlows,
+        log,
+        metrics,
+        clientFor: localClients(config, oauth, doc, tableName, log, metrics),
+      });
+      const flows = onec.flows ?? contactFlows;
       const hookUrl = async (account = config.accounts[0]?.id): Promise<string> => {
         const a = config.accounts.find((x) => x.id === account);
         if (!a?.hookToken) throw new LocalAmoError(`account "${account}" has no hookToken`);
@@ -441,6 +459,7 @@ export function prepareLocalAmo(
         ...(opts.mirrorSender ? { mirror: opts.mirrorSender } : {}),
         // RDESK pushes (config `rdesk`): the same client runtime the workers use in AWS (budget, breaker, cache on dynalite).
         ...(config.rdesk ? { rdesk: localRdesk(config, oauth, doc, tableName, log, metrics) } : {}),
+        processors: onec.processors,
       };
       if (sandbox) hookDestination = await hookUrl(SANDBOX_ACCOUNT);
       store = { doc, tableName };
@@ -549,4 +568,10 @@ function localRdesk(
     leadMap: new DynamoLeadMap({ doc, tableName }),
     order: new DynamoPushOrder({ doc, tableName }),
   };
+}
+
+/** A client runtime for the 1C parts, built on first use (the same shape as the RDESK one). */
+function localClients(config: Config, oauth: OAuth, doc: DynamoDBDocumentClient, tableName: string, log: Log, metrics: MetricsSink) {
+  let amo: ReturnType<typeof createAmoClientRuntime> | undefined;
+  return (id: string) => (amo ??= createAmoClientRuntime({ config, oauth: oauth.provider, doc, tableName, log, metrics })).clientFor(id);
 }

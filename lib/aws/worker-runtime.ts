@@ -53,6 +53,7 @@ import { DynamoLeadMap } from '../store/rdesk-lead-map.ts';
 import { DynamoPushOrder } from '../store/rdesk-push-order.ts';
 import { createAmoClientRuntime } from './amo-client-runtime.ts';
 import { oauthFromEnv } from './oauth-runtime.ts';
+import { onecWorkerParts } from './onec-runtime.ts';
 
 export const WORKER_FUNCTION_ID = 'worker';
 
@@ -95,6 +96,8 @@ export interface WorkerIngestDeps {
   mirror?: MirrorSender;
   /** The amoCRM side of the RDESK flow (used when the config has an `rdesk` section). */
   rdesk?: WorkerRdeskDeps;
+  /** More route processors that need the amoCRM side (the 1C exchange's `onec` route: lib/aws/onec-runtime.ts). */
+  processors?: ProcessorMap;
 }
 
 export interface WorkerRdeskDeps {
@@ -148,7 +151,7 @@ function processorsFor(table: RouteTable, deps: WorkerDeps, remainingTimeMs: () 
       ...(deps.metrics ? { metrics: deps.metrics } : {}),
       routes: table.routes,
       defaultMirrorRoutes: table.routes.filter((r) => r.target.kind === 'queue').map((r) => r.id),
-      overrides: { ...rdesk.processors, ...deps.processors },
+      overrides: { ...rdesk.processors, ...ingest.processors, ...deps.processors },
       ...(ingest.fetch ? { fetch: ingest.fetch } : {}),
       ...(ingest.mirror ? { mirror: ingest.mirror } : {}),
     });
@@ -246,6 +249,20 @@ export function depsFromEnv(env: NodeJS.ProcessEnv, logger: Log, metrics?: Metri
     { doc, tableName },
     rulesFlowsFromEnv(env, config, { doc, tableName, log: logger, ...(metrics ? { metrics } : {}) }),
   );
+  const secrets = awsSecretSource({ prefix: env.AMO_SECRETS_PREFIX ?? '' });
+  // The 1C exchange (config `onec`): its queue's processor and the deal-export flow.
+  const onec = config.onec
+    ? onecWorkerParts({
+        config,
+        secrets,
+        doc,
+        tableName,
+        flows,
+        log: logger,
+        clientFor: amoClientsFromEnv(env, config, doc, tableName, logger, metrics),
+        ...(metrics ? { metrics } : {}),
+      })
+    : { processors: {}, flows };
   return {
     sqs: new SQSClient({}),
     dlqIndex: new DynamoDlqIndex({ doc, tableName, queueIds: Object.keys(queues) }),
@@ -254,14 +271,29 @@ export function depsFromEnv(env: NodeJS.ProcessEnv, logger: Log, metrics?: Metri
     logger,
     ingest: {
       config,
-      secrets: awsSecretSource({ prefix: env.AMO_SECRETS_PREFIX ?? '' }),
+      secrets,
       idempotency: (remainingTimeMs) => createDynamoIdempotency({ client, tableName, remainingTimeMs }),
       bus: eventBusName ? createEventBridgePublisher(new EventBridgeClient({}), eventBusName) : noBus,
       ...(config.rdesk ? { rdesk: rdeskFromEnv(env, config, doc, tableName, logger, metrics) } : {}),
-      ...(flows ? { flows } : {}),
+      ...(onec.flows ? { flows: onec.flows } : {}),
+      processors: onec.processors,
     },
     ...(metrics ? { metrics } : {}),
   };
+}
+
+/** THE client runtime of the container for the 1C parts (OAuth, rate budget, breaker, cache). */
+function amoClientsFromEnv(
+  env: NodeJS.ProcessEnv,
+  config: Config,
+  doc: DynamoDBDocumentClient,
+  tableName: string,
+  log: Log,
+  metrics: MetricsSink | undefined,
+) {
+  const oauth = oauthFromEnv(env, { log, metrics: metrics ?? noMetrics });
+  const amo = createAmoClientRuntime({ config, oauth: oauth.provider, doc, tableName, log, ...(metrics ? { metrics } : {}) });
+  return (id: string) => amo.clientFor(id);
 }
 
 /** The RDESK flow's amoCRM side in AWS: THE client runtime of the container (OAuth, rate budget, breaker, cache) and the lead map. */
