@@ -24,6 +24,7 @@ import { createOAuth, type OAuth } from '../../lib/amocrm/oauth/index.ts';
 import { createAmoClientRuntime } from '../../lib/aws/amo-client-runtime.ts';
 import { withContactFlows } from '../../lib/aws/contacts-runtime.ts';
 import { onecWorkerParts } from '../../lib/aws/onec-runtime.ts';
+import type { AmoClientForAccount } from '../../lib/amocrm/client/client.ts';
 import { loadConfigFile, parseConfig } from '../../lib/config/load.ts';
 import { DEFAULT_REFERER_ALLOW_LIST, isLoopbackHost, type Config, type ConfigInput, type MirrorConfig } from '../../lib/config/schema.ts';
 import { localSecretSource, staticSecretSource, type SecretSource } from '../../lib/config/secrets.ts';
@@ -283,7 +284,7 @@ export interface LocalAmoWiring {
     ddb: DynamoDBClient;
     doc: DynamoDBDocumentClient;
     tableName: string;
-  }): Promise<{ amo: LocalAmo; ingest: WorkerIngestDeps }>;
+  }): Promise<{ amo: LocalAmo; ingest: WorkerIngestDeps; clientFor?: (accountId: string) => AmoClientForAccount }>;
   /** Once every function is wired: connect the account and subscribe its webhooks (sandbox). */
   connect(): Promise<{ connected: 'already' | 'now' | 'skipped'; subscribed: boolean }>;
   /** For /health: the sandbox's and the accounts' state. */
@@ -433,6 +434,7 @@ export function prepareLocalAmo(
       // The contact index's webhook flow (lib/contacts) when the config has a `forms` section, as in AWS.
       const contactFlows = withContactFlows(config, { doc, tableName }, opts.flows ?? new FlowRegistry()) as FlowRegistry;
       // The 1C exchange (config `onec`): its queue's processor and the deal-export flow, as in AWS.
+      const clientFor = localClients(config, oauth, doc, tableName, log, metrics);
       const onec = onecWorkerParts({
         config,
         secrets,
@@ -441,7 +443,7 @@ export function prepareLocalAmo(
         flows: contactFlows,
         log,
         metrics,
-        clientFor: localClients(config, oauth, doc, tableName, log, metrics),
+        clientFor,
       });
       const flows = onec.flows ?? contactFlows;
       const hookUrl = async (account = config.accounts[0]?.id): Promise<string> => {
@@ -464,7 +466,7 @@ export function prepareLocalAmo(
       if (sandbox) hookDestination = await hookUrl(SANDBOX_ACCOUNT);
       store = { doc, tableName };
       if (rulesCompiled) registerLocalRules(rulesCompiled);
-      return { amo, ingest };
+      return { amo, ingest, clientFor };
     },
 
     async connect() {

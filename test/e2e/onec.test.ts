@@ -7,9 +7,7 @@
  */
 import { afterEach, describe, expect, it } from 'vitest';
 import { startTestOnec, type TestOnec } from '../../infra/local/onec/server.ts';
-import type { ConfigInput } from '../../lib/config/schema.ts';
-import { MZPO_NAMING, MZPO_PRICE_RULE } from '../../lib/flows/onec/config.ts';
-import { demoSeed } from '../../infra/local/sandbox/demo.ts';
+import { LOCAL_ONEC, localOnecSection, seedLocalOnec } from '../../infra/local/onec/world.ts';
 import { sampleCourseForm, SAMPLE_UID } from '../onec/support.ts';
 import { startWorld, useWorlds, waitFor, type World } from './support.ts';
 
@@ -21,63 +19,17 @@ afterEach(async () => {
 });
 
 const KEY = 'e2e-onec-key-0123456789';
-const F = { catalog: 12463, uid: 710407, sku: 647993, price: 647997, lead1c: 710399, client1c: 710429 };
-
-function onecSection(baseUrl: string): ConfigInput['onec'] {
-  return {
-    callers: [{ id: 'erp', key: { secret: 'onec/erp-key' } }],
-    catalog: {
-      accounts: [{ account: 'local', catalogId: F.catalog, uidField: F.uid, skuField: F.sku, priceField: F.price }],
-      naming: MZPO_NAMING,
-      price: MZPO_PRICE_RULE,
-    },
-    outbound: {
-      baseUrl,
-      username: 'amo',
-      password: { secret: 'onec/1c-password' },
-      timeoutMs: 2000,
-      accounts: [
-        {
-          account: 'local',
-          leadIdField: F.lead1c,
-          contactIdField: F.client1c,
-          catalogId: F.catalog,
-          productUidField: F.uid,
-          trigger: { pipelineId: 5001, statusId: 50012 },
-          failureTaskUser: 1001,
-        },
-      ],
-    },
-  };
-}
+const F = LOCAL_ONEC;
 
 async function world(): Promise<World> {
   onec = await startTestOnec({ password: 'pw-1c' });
   const w = await startWorld({
-    amocrm: { onec: onecSection(onec.baseUrl), extraSecrets: { 'onec/erp-key': KEY, 'onec/1c-password': 'pw-1c' } },
+    amocrm: { onec: localOnecSection(onec.baseUrl), extraSecrets: { 'onec/erp-key': KEY, 'onec/1c-password': 'pw-1c' } },
     retry: { baseSeconds: 1, capSeconds: 1 },
   });
   // The test's own REST reads share the integration's 7/s with the gateway: room for both.
   w.sandbox.admin.setLimits({ perIntegrationPerSecond: 100, perAccountPerSecond: 100 });
-  const demo = demoSeed().customFields!;
-  w.sandbox.admin.seed({
-    customFields: {
-      leads: [...demo.leads!, { id: F.lead1c, name: 'ID сделки 1С', type: 'text' }],
-      contacts: [...demo.contacts!, { id: F.client1c, name: 'ID клиента 1С', type: 'text' }],
-    },
-    catalogs: [
-      {
-        id: F.catalog,
-        name: 'Курсы',
-        type: 'products',
-        fields: [
-          { id: F.uid, name: 'UID 1С', type: 'text' },
-          { id: F.sku, name: 'Артикул', type: 'text' },
-          { id: F.price, name: 'Цена', type: 'price' },
-        ],
-      },
-    ],
-  });
+  seedLocalOnec(w.sandbox.admin);
   return w;
 }
 
@@ -110,6 +62,9 @@ async function leadNotes(w: World): Promise<string[]> {
 describe('the 1C exchange through the local runner', () => {
   it('course upsert → the right price; again → updated; doubles → one; delete → gone; a deal at the trigger status → exported once, ids written back', async () => {
     const w = await world();
+    const mgr = await call(w, 'GET', '/1c/managers');
+    expect(mgr.status).toBe(200);
+    expect((mgr.json as unknown as Array<{ id: number }>).map((u) => u.id)).toEqual([1001, 1002, 1003]);
     const first = await done(w, await call(w, 'POST', '/1c/update_course', sampleCourseForm().toString()));
     const [ids] = first.amo_ids as Array<{ account_id: number; entity_id: number }>;
     expect(ids!.account_id).toBe(w.sandbox.accounts[0]!.id);

@@ -104,7 +104,8 @@ export async function handleOnec(route: OnecRoute, req: OnecHttpRequest, deps: O
       return denied;
     }
     if (route.kind === 'managers') {
-      if (!deps.managers || !cfg.corp) return { status: 404, body: { error: 'not_configured', message: 'no onec.corp section' } };
+      if (!cfg.corp) return { status: 404, body: { error: 'not_configured', message: 'no onec.corp section' } };
+      if (!deps.managers) return { status: 503, body: { error: 'unavailable', message: 'amoCRM is not reachable from this function' } };
       return { status: 200, body: await deps.managers() };
     }
     const rec = await deps.requests.get(route.id);
