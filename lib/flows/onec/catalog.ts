@@ -8,8 +8,9 @@
  * (searched with `query`, then compared exactly: `query` is a substring search); else a new one.
  * A retried message therefore updates what its first try created, it never adds a second element.
  *
- * Deletion: amoCRM's v4 API documents no way to delete a list element
- * (https://github.com/amocrm/amocrm-api-php/issues/494); the legacy v2 API does, with
+ * Deletion: amoCRM's v4 API documents no way to delete a list element (the lists page,
+ * https://www.amocrm.ru/developers/content/crm_platform/catalogs-api, has get / add / edit only;
+ * https://github.com/amocrm/amocrm-api-php/issues/494); the legacy v2 API does, with
  * `POST /api/v2/catalog_elements {"delete": [ids]}` (https://www.amocrm.ru/developers/content/catalogs/elements;
  * also https://github.com/zero-archive/amocrm-php/pull/56), which is what the old systems used
  * and what we send (docs/amocrm-protocol.md#catalogs).
