@@ -169,6 +169,45 @@ describe('the 1C API', () => {
     });
   });
 
+  it('corp lead: a try that dies after the lead was added → the retry reuses it (no second lead)', async () => {
+    const config = onecConfig();
+    const store = new DynamoOnecRequests({ doc: table.doc, tableName: table.tableName });
+    let failDone = true;
+    const flaky = {
+      get: (id: string) => store.get(id),
+      put: async (rec: Parameters<typeof store.put>[0]) => {
+        if (rec.state === 'done' && failDone) {
+          failDone = false;
+          throw new Error('the table is gone for a moment');
+        }
+        await store.put(rec);
+      },
+    };
+    const finder = createContactFinder({
+      clientFor: w.clientFor,
+      index: new DynamoContactIndex({ doc: table.doc, tableName: table.tableName }),
+      log: silentLog,
+      defaultCountry: 'RU',
+    });
+    const processor = createOnecProcessor({ config, clientFor: w.clientFor, requests: flaky, finder, defaultCountry: 'RU' });
+    const job = {
+      v: 1 as const,
+      id: '0b0c7a52-3f61-4e8e-9d3c-0a1b2c3d4e5f',
+      caller: 'erp',
+      op: 'corp-lead' as const,
+      receivedAt: Date.now(),
+      payload: { inn: '7709876543', company: 'ООО Лютик', name: 'Сидоров', email: 'sid@example.test' },
+    };
+    const ctx = { body: Buffer.from(JSON.stringify(job)), log: silentLog, now: Date.now } as unknown as ProcessorContext;
+    expect((await processor({} as Envelope, ctx)).kind).toBe('retry');
+    expect((await processor({} as Envelope, ctx)).kind).toBe('ok');
+    const rec = await store.get(job.id);
+    expect(rec?.state).toBe('done');
+    const leads: number[] = [];
+    for await (const l of w.clientFor('corp').leads.list({ query: 'ООО Лютик' })) leads.push(l.id);
+    expect(leads).toEqual([rec!.result!.lead_id]);
+  });
+
   it('managers: the configured users of the corp account', async () => {
     const m = await get({ kind: 'managers' });
     expect(m).toEqual({ status: 200, body: [{ id: MANAGER, name: 'Киреева А.', email: expect.any(String) }] });

@@ -49,13 +49,30 @@ export interface CorpResult {
   contact_created: boolean;
 }
 
-/** `key` (the request id) marks the adds, so a retried request does not add a second lead. */
-export async function corpLead(deps: CorpDeps, cfg: OnecCorp, req: CorpLead, key: string): Promise<CorpResult> {
+/** What a try has made so far: a retry reuses it (a crash after the lead's add does not add a second lead). */
+export interface CorpProgress {
+  company_id?: number;
+  contact_id?: number;
+  lead_id?: number;
+}
+
+/**
+ * `key` (the request id) marks the adds; `progress` is what an earlier try recorded and `save`
+ * records each id as soon as amoCRM gave it.
+ */
+export async function corpLead(
+  deps: CorpDeps,
+  cfg: OnecCorp,
+  req: CorpLead,
+  key: string,
+  progress: CorpProgress = {},
+  save: (p: CorpProgress) => Promise<void> = async () => {},
+): Promise<CorpResult> {
   const client = deps.clientFor(cfg.account);
   const account_id = (await client.account.get()).id;
 
-  let companyId: number | undefined;
-  for await (const c of client.companies.search(req.inn)) {
+  let companyId: number | undefined = progress.company_id;
+  for await (const c of companyId === undefined ? client.companies.search(req.inn) : []) {
     const inn = c.custom_fields_values?.find((f) => f.field_id === cfg.innField)?.values[0]?.value;
     if (String(inn ?? '').trim() === req.inn) {
       companyId = c.id;
@@ -69,13 +86,14 @@ export async function corpLead(deps: CorpDeps, cfg: OnecCorp, req: CorpLead, key
     ]);
     if (!added) throw new Error('the company add answered nothing');
     companyId = added.id;
+    await save({ ...progress, company_id: companyId });
   }
 
   const person = normalizePerson(
     { ...(req.phone ? { phone: req.phone } : {}), ...(req.email ? { email: req.email } : {}) },
     deps.defaultCountry,
   );
-  const [match] = await deps.finder.find(cfg.account, [person]);
+  const [match] = progress.contact_id !== undefined ? [undefined] : await deps.finder.find(cfg.account, [person]);
   const position: CustomFieldWrite[] = req.post
     ? [
         cfg.positionField
@@ -84,7 +102,8 @@ export async function corpLead(deps: CorpDeps, cfg: OnecCorp, req: CorpLead, key
       ]
     : [];
   let contactId: number;
-  if (match) {
+  if (progress.contact_id !== undefined) contactId = progress.contact_id;
+  else if (match) {
     contactId = match.contactId;
     if (position.length) await client.contacts.update([{ id: contactId, custom_fields_values: position }]);
   } else {
@@ -101,29 +120,36 @@ export async function corpLead(deps: CorpDeps, cfg: OnecCorp, req: CorpLead, key
     ]);
     if (!added) throw new Error('the contact add answered nothing');
     contactId = added.id;
+    await save({ ...progress, company_id: companyId, contact_id: contactId });
     await deps.finder.remember(cfg.account, contactId, person);
   }
   await client.links('contacts').link(contactId, [{ to_entity_id: companyId, to_entity_type: 'companies' }]);
 
-  const [lead] = await client.leads.add([
-    {
-      name: req.company,
-      ...(cfg.pipelineId ? { pipeline_id: cfg.pipelineId } : {}),
-      ...(cfg.statusId ? { status_id: cfg.statusId } : {}),
-      ...(req.manager_id ? { responsible_user_id: req.manager_id } : {}),
-      _embedded: { contacts: [{ id: contactId, is_main: true }], companies: [{ id: companyId }] },
-      request_id: `${key}#lead`,
-    },
-  ]);
-  if (!lead) throw new Error('the lead add answered nothing');
+  const company = companyId;
+  const leadId = progress.lead_id ?? (await addLead());
+  async function addLead(): Promise<number> {
+    const [lead] = await client.leads.add([
+      {
+        name: req.company,
+        ...(cfg.pipelineId ? { pipeline_id: cfg.pipelineId } : {}),
+        ...(cfg.statusId ? { status_id: cfg.statusId } : {}),
+        ...(req.manager_id ? { responsible_user_id: req.manager_id } : {}),
+        _embedded: { contacts: [{ id: contactId, is_main: true }], companies: [{ id: company }] },
+        request_id: `${key}#lead`,
+      },
+    ]);
+    if (!lead) throw new Error('the lead add answered nothing');
+    await save({ company_id: company, contact_id: contactId, lead_id: lead.id });
+    return lead.id;
+  }
   return {
     account: cfg.account,
     account_id,
     company_id: companyId,
     contact_id: contactId,
-    lead_id: lead.id,
-    company_created: companyCreated,
-    contact_created: !match,
+    lead_id: leadId,
+    company_created: companyCreated && progress.company_id === undefined,
+    contact_created: !match && progress.contact_id === undefined,
   };
 }
 

@@ -43,6 +43,8 @@ export interface OnecRequestRecord {
   /** amoCRM ids per account (`amo_ids` as the old API answered) and the per-account detail. */
   result?: Record<string, unknown>;
   error?: string;
+  /** corp-lead: the ids a failed try already made (reused by the retry). */
+  progress?: { company_id?: number; contact_id?: number; lead_id?: number };
 }
 
 /** Where request records live (the one table in AWS: lib/store/onec-requests.ts); kept for `ttlDays`. */

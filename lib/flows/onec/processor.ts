@@ -54,11 +54,16 @@ export async function runJob(deps: OnecProcessorDeps, job: OnecJob): Promise<Rec
       if (!cfg.corp || !deps.finder) throw new PermanentError('not-configured', 'no onec.corp section or contact finder');
       const r = corpLeadSchema.safeParse(job.payload);
       if (!r.success) throw invalid('the corp lead does not validate');
+      // Progress survives a retry in the request's record (still `queued`), so nothing is added twice.
+      const base = { id: job.id, caller: job.caller, op: job.op, receivedAt: job.receivedAt, state: 'queued' as const };
+      const known = (await deps.requests.get(job.id))?.progress;
       const res = await corpLead(
         { clientFor: deps.clientFor, finder: deps.finder, defaultCountry: deps.defaultCountry ?? 'RU' },
         cfg.corp,
         r.data,
         job.id,
+        known ?? {},
+        (progress) => deps.requests.put({ ...base, progress }),
       );
       return {
         amo_ids: [{ account_id: res.account_id, entity_id: res.lead_id }],
@@ -91,7 +96,10 @@ export function createOnecProcessor(deps: OnecProcessorDeps): RouteProcessor {
       const outcome = outcomeFromError(e);
       if (outcome.kind === 'park') await deps.requests.put({ ...base, state: 'failed', finishedAt: now(), error: outcome.reason });
       // Still queued, but the caller sees that tries are failing (parked after the queue's attempts).
-      if (outcome.kind === 'retry') await deps.requests.put({ ...base, state: 'queued', error: 'retrying after a failure' });
+      if (outcome.kind === 'retry') {
+        const progress = (await deps.requests.get(job.id))?.progress;
+        await deps.requests.put({ ...base, state: 'queued', error: 'retrying after a failure', ...(progress ? { progress } : {}) });
+      }
       return outcome;
     }
   };
