@@ -67,7 +67,9 @@ async function main(): Promise<void> {
   answers.sort((a, b) => a - b);
   await w.runner.stop();
 
-  console.log(`forms burst, search mode ${mode}: ${burst.posts.length} posts (${burst.newContacts} new people, ${burst.posts.length - new Set(burst.posts.map((p) => p.person)).size} repeats)`);
+  console.log(
+    `forms burst, search mode ${mode}: ${burst.posts.length} posts (${burst.newContacts} new people, ${burst.posts.length - new Set(burst.posts.map((p) => p.person)).size} repeats)`,
+  );
   console.log(
     `  form route answer: p50 ${pct(answers, 50).toFixed(1)} ms, p99 ${pct(answers, 99).toFixed(1)} ms (5 at a time; ${refused} not 202); posted in ${postedIn.toFixed(1)} s`,
   );

@@ -84,6 +84,11 @@ export const METRIC = {
   contactSearches: 'ContactSearches',
   contactIndexStale: 'ContactIndexStale',
   contactAmbiguous: 'ContactMatchAmbiguous',
+  // the 1C exchange (lib/flows/onec)
+  onecBadKey: 'OnecBadKey',
+  onecRequests: 'OnecRequests',
+  onecExported: 'OnecExported',
+  onecExportFailed: 'OnecExportFailed',
 } as const;
 
 export type MetricName = (typeof METRIC)[keyof typeof METRIC];
@@ -385,6 +390,32 @@ export const METRIC_CATALOGUE: Readonly<Record<MetricName, MetricInfo>> = {
       "A worker's call found no slot in the account's shared rate budget in time and its message was deferred: expected back-pressure under load (DeferredMessageAge alarms when it lasts).",
     dimensions: ['account'],
     groupBy: 'account',
+  },
+  OnecBadKey: {
+    unit: 'Count',
+    meaning: 'A call of the 1C API (/1c/...) was refused 401: no key, or a key no configured caller holds.',
+    dimensions: [],
+    alarm: sum(10, 'A 1C base lost its key after a rotation, or someone is guessing keys: check the callers and their secrets.'),
+  },
+  OnecRequests: {
+    unit: 'Count',
+    meaning: 'A 1C API request accepted (202) and queued, by operation.',
+    dimensions: ['operation'],
+    groupBy: 'operation',
+  },
+  OnecExported: {
+    unit: 'Count',
+    meaning: 'A deal exported to 1C (EditApplication answered, ids written back, note added).',
+    dimensions: ['account'],
+    groupBy: 'account',
+  },
+  OnecExportFailed: {
+    unit: 'Count',
+    meaning:
+      'A deal export to 1C failed (1C down or refusing, amoCRM failing); the lead has a note and a task, the message is retried and then parked.',
+    dimensions: ['account'],
+    groupBy: 'account',
+    alarm: sum(5, 'Check that 1C is up and its HTTP service answers; parked exports are replayed with `amo-gateway dlq replay`.'),
   },
 };
 

@@ -24,6 +24,8 @@ import { createOAuth, type OAuth } from '../../lib/amocrm/oauth/index.ts';
 import { createAmoClientRuntime } from '../../lib/aws/amo-client-runtime.ts';
 import { withContactFlows } from '../../lib/aws/contacts-runtime.ts';
 import { formsWorkerDeps } from '../../lib/aws/forms-worker-runtime.ts';
+import { onecWorkerParts } from '../../lib/aws/onec-runtime.ts';
+import type { AmoClientForAccount } from '../../lib/amocrm/client/client.ts';
 import { loadConfigFile, parseConfig } from '../../lib/config/load.ts';
 import { DEFAULT_REFERER_ALLOW_LIST, isLoopbackHost, type Config, type ConfigInput, type MirrorConfig } from '../../lib/config/schema.ts';
 import { localSecretSource, staticSecretSource, type SecretSource } from '../../lib/config/secrets.ts';
@@ -31,7 +33,7 @@ import { RecordingBus, type BusEvent } from '../../lib/events/bus.ts';
 import { FlowRegistry, RecordingMetrics, type MirrorSender } from '../../lib/ingest/index.ts';
 import { createDynamoIdempotency } from '../../lib/store/idempotency.ts';
 import { DynamoTokenStore } from '../../lib/store/token-store.ts';
-import type { WorkerIngestDeps, WorkerRdeskDeps } from '../../lib/aws/worker-runtime.ts';
+import type { WorkerIngestDeps } from '../../lib/aws/worker-runtime.ts';
 import { DynamoLeadMap } from '../../lib/store/rdesk-lead-map.ts';
 import { DynamoPushOrder } from '../../lib/store/rdesk-push-order.ts';
 import type { Log } from '../../lib/common/log.ts';
@@ -117,6 +119,8 @@ export interface LocalAmoOptions {
   chat?: LocalChatOptions | false;
   /** fetch of the chat relay (tests record it). */
   chatFetch?: typeof fetch;
+  /** An `onec` section merged into the generated (sandbox) config (its accounts name `local`): the 1C exchange. */
+  onec?: ConfigInput['onec'];
 }
 
 export class LocalAmoError extends Error {
@@ -231,6 +235,7 @@ export function sandboxConfigInput(a: {
   rules?: RulesConfigInput;
   forms?: ConfigInput['forms'];
   chat?: ConfigInput['chat'];
+  onec?: ConfigInput['onec'];
 }): ConfigInput {
   return {
     integrations: [
@@ -260,6 +265,7 @@ export function sandboxConfigInput(a: {
     ...(a.rules ? { rules: a.rules } : {}),
     forms: a.forms ?? DEMO_FORMS,
     ...(a.chat ? { chat: a.chat } : {}),
+    ...(a.onec ? { onec: a.onec } : {}),
   };
 }
 
@@ -312,7 +318,7 @@ export interface LocalAmoWiring {
     ddb: DynamoDBClient;
     doc: DynamoDBDocumentClient;
     tableName: string;
-  }): Promise<{ amo: LocalAmo; ingest: WorkerIngestDeps }>;
+  }): Promise<{ amo: LocalAmo; ingest: WorkerIngestDeps; clientFor?: (accountId: string) => AmoClientForAccount }>;
   /** Once every function is wired: connect the account and subscribe its webhooks (sandbox). */
   connect(): Promise<{ connected: 'already' | 'now' | 'skipped'; subscribed: boolean }>;
   /** For /health: the sandbox's and the accounts' state. */
@@ -434,6 +440,7 @@ export function prepareLocalAmo(
             ...(opts.rules ? { rules: opts.rules } : {}),
             ...(opts.forms ? { forms: opts.forms } : {}),
             ...(chat ? { chat: chat.section } : {}),
+            ...(opts.onec ? { onec: opts.onec } : {}),
           }),
           'the generated sandbox config',
         );
@@ -478,7 +485,20 @@ export function prepareLocalAmo(
             },
       );
       // The contact index's webhook flow (lib/contacts) when the config has a `forms` section, as in AWS.
-      const flows = withContactFlows(config, { doc, tableName }, opts.flows ?? new FlowRegistry()) as FlowRegistry;
+      const contactFlows = withContactFlows(config, { doc, tableName }, opts.flows ?? new FlowRegistry()) as FlowRegistry;
+      // The 1C exchange (config `onec`): its queue's processor and the deal-export flow, as in AWS.
+      const clientFor = localClients(config, oauth, doc, tableName, log, metrics);
+      const onec = onecWorkerParts({
+        config,
+        secrets,
+        doc,
+        tableName,
+        flows: contactFlows,
+        log,
+        metrics,
+        clientFor,
+      });
+      const flows = onec.flows ?? contactFlows;
       const hookUrl = async (account = config.accounts[0]?.id): Promise<string> => {
         const a = config.accounts.find((x) => x.id === account);
         if (!a?.hookToken) throw new LocalAmoError(`account "${account}" has no hookToken`);
@@ -506,19 +526,23 @@ export function prepareLocalAmo(
         bus,
         flows,
         ...(opts.mirrorSender ? { mirror: opts.mirrorSender } : {}),
-        // RDESK pushes (config `rdesk`): the same client runtime the workers use in AWS (budget, breaker, cache on dynalite).
-        ...(config.rdesk ? { rdesk: localRdesk(config, oauth, doc, tableName, log, metrics) } : {}),
-        // The chat channel (config `chat` with messengers): lib/aws/chat-runtime.ts, as in AWS.
-        ...(config.chat?.messengers.length
-          ? { chat: localChat(config, secrets, oauth, doc, tableName, env.log, metrics, opts.chatFetch) }
+        // Every flow talks to amoCRM through the ONE client runtime (`clientFor`: budget, breaker, cache on dynalite), as in AWS.
+        // RDESK pushes (config `rdesk`).
+        ...(config.rdesk
+          ? { rdesk: { clientFor, leadMap: new DynamoLeadMap({ doc, tableName }), order: new DynamoPushOrder({ doc, tableName }) } }
           : {}),
-        // Site-form submissions (config `forms`): the client runtime, the contact finder and the flow's state, as in AWS.
-        ...(config.forms ? { forms: formsWorkerDeps({ config, oauth: oauth.provider, doc, tableName, log, metrics }) } : {}),
+        // The chat channel (config `chat` with messengers): lib/aws/chat-runtime.ts.
+        ...(config.chat?.messengers.length
+          ? { chat: localChat(config, secrets, clientFor, doc, tableName, env.log, metrics, opts.chatFetch) }
+          : {}),
+        // Site-form submissions (config `forms`): the contact finder and the flow's state.
+        ...(config.forms ? { forms: formsWorkerDeps({ config, clientFor, doc, tableName, log, metrics }) } : {}),
+        processors: onec.processors,
       };
       if (sandbox) hookDestination = await hookUrl(SANDBOX_ACCOUNT);
       store = { doc, tableName };
       if (rulesCompiled) registerLocalRules(rulesCompiled);
-      return { amo, ingest };
+      return { amo, ingest, clientFor };
     },
 
     async connect() {
@@ -612,19 +636,8 @@ async function installThroughCallback(oauth: OAuth, sandbox: Sandbox): Promise<v
     throw new LocalAmoError('the callback answered 200 but no active token is stored for the sandbox account');
 }
 
-/** The RDESK flow's amoCRM side for the local runner (as lib/aws/worker-runtime.ts builds it in AWS). */
-function localRdesk(
-  config: Config,
-  oauth: OAuth,
-  doc: DynamoDBDocumentClient,
-  tableName: string,
-  log: Log,
-  metrics: MetricsSink,
-): WorkerRdeskDeps {
-  const amo = createAmoClientRuntime({ config, oauth: oauth.provider, doc, tableName, log, metrics });
-  return {
-    clientFor: (id) => amo.clientFor(id),
-    leadMap: new DynamoLeadMap({ doc, tableName }),
-    order: new DynamoPushOrder({ doc, tableName }),
-  };
+/** A client runtime for the 1C parts, built on first use (the same shape as the RDESK one). */
+function localClients(config: Config, oauth: OAuth, doc: DynamoDBDocumentClient, tableName: string, log: Log, metrics: MetricsSink) {
+  let amo: ReturnType<typeof createAmoClientRuntime> | undefined;
+  return (id: string) => (amo ??= createAmoClientRuntime({ config, oauth: oauth.provider, doc, tableName, log, metrics })).clientFor(id);
 }

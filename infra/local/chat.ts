@@ -5,16 +5,15 @@
  * (its webhook: the sandbox's demo messenger, `GET /_sandbox/amojo/messenger` shows what it got),
  * and the channel is connected at start, so `POST /chat/demo/messages` works out of the box.
  */
+import type { AmoClientForAccount } from '../../lib/amocrm/client/client.ts';
 import { createHash, randomBytes } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
-import type { OAuth } from '../../lib/amocrm/oauth/index.ts';
 import type { MetricsSink } from '../../lib/common/metrics-sink.ts';
 import type { Config, ConfigInput } from '../../lib/config/schema.ts';
 import type { SecretSource } from '../../lib/config/secrets.ts';
 import { AmojoClient, AmojoChannel, amojoBaseUrl } from '../../lib/amojo/index.ts';
-import { createAmoClientRuntime } from '../../lib/aws/amo-client-runtime.ts';
 import { createChatProcessors } from '../../lib/aws/chat-runtime.ts';
 import type { ProcessorMap } from '../../lib/pipeline/registry.ts';
 import { DynamoScopeStore } from '../../lib/store/amojo-scopes.ts';
@@ -99,20 +98,19 @@ export function localChatSection(a: {
 export function localChat(
   config: Config,
   secrets: SecretSource,
-  oauth: OAuth,
+  clientFor: (accountId: string) => AmoClientForAccount,
   doc: DynamoDBDocumentClient,
   tableName: string,
   log: LocalLog,
   metrics: MetricsSink,
   fetchFn?: typeof fetch,
 ): ProcessorMap {
-  const amo = createAmoClientRuntime({ config, oauth: oauth.provider, doc, tableName, log: log.pipeline('amocrm'), metrics });
   return createChatProcessors({
     config,
     secrets,
     doc,
     tableName,
-    clientFor: (id) => amo.clientFor(id),
+    clientFor,
     log: log.pipeline('chat'),
     metrics,
     ...(fetchFn ? { fetch: fetchFn } : {}),

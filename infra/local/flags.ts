@@ -2,7 +2,7 @@
 import { parseArgs } from 'node:util';
 
 export const USAGE = `usage: npm start -- [--port N] [--host H] [--memory] [--data-dir DIR] [--quiet] [--quiet-events] [--debug] [--no-schedule]
-                    [--sandbox-port N [--rules FILE] | --no-sandbox [--config FILE]]`;
+                    [--sandbox-port N [--rules FILE] [--with-1c] | --no-sandbox [--config FILE]]`;
 
 export interface Flags {
   help: boolean;
@@ -23,6 +23,8 @@ export interface Flags {
   quietEvents: boolean;
   /** Sandbox mode: a JSON file with a `rules` section (lib/rules/README.md) for the generated config. */
   rules: string | undefined;
+  /** Sandbox mode: a test 1C server and the 1C exchange on the sandbox account (lib/flows/onec/README.md). */
+  with1c: boolean;
 }
 
 export class FlagError extends Error {
@@ -54,6 +56,7 @@ export function parseFlags(argv: readonly string[], env: NodeJS.ProcessEnv): Fla
         'sandbox-port': { type: 'string' },
         config: { type: 'string' },
         rules: { type: 'string' },
+        'with-1c': { type: 'boolean', default: false },
         help: { type: 'boolean', default: false },
       },
       strict: true,
@@ -69,6 +72,8 @@ export function parseFlags(argv: readonly string[], env: NodeJS.ProcessEnv): Fla
     throw new FlagError('--config is for --no-sandbox (the sandbox generates its own config)');
   if (values['no-sandbox'] && values.rules !== undefined)
     throw new FlagError('--rules is for the sandbox (with --no-sandbox the rules are in the config file)');
+  if (values['no-sandbox'] && values['with-1c'])
+    throw new FlagError('--with-1c is for the sandbox (with --no-sandbox the onec section is in the config file)');
   return {
     help: values.help,
     port,
@@ -83,5 +88,6 @@ export function parseFlags(argv: readonly string[], env: NodeJS.ProcessEnv): Fla
     config: values.config,
     quietEvents: values['quiet-events'],
     rules: values.rules,
+    with1c: values['with-1c'],
   };
 }

@@ -19,6 +19,10 @@ import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import type { APIGatewayProxyEvent, APIGatewayProxyResult, SQSEvent } from 'aws-lambda';
 import { createHandler as createFormsHandler } from '../../functions/forms.ts';
 import { createHandler as createOAuthHandler } from '../../functions/oauth.ts';
+import { createHandler as createOnecHandler } from '../../functions/onec.ts';
+import { ONEC_QUEUE, sqsEnqueue } from '../../lib/aws/onec-runtime.ts';
+import { DynamoOnecRequests } from '../../lib/store/onec.ts';
+import type { AmoClientForAccount } from '../../lib/amocrm/client/client.ts';
 import { createHandler as createTokenRefresh, type TokenRefreshDeps } from '../../functions/token-refresh.ts';
 import { createHandler as createWorker, type WorkerIngestDeps } from '../../functions/worker.ts';
 import type { OAuth } from '../../lib/amocrm/oauth/index.ts';
@@ -58,6 +62,8 @@ export interface LocalFunctionDeps {
   tokenLifecycle?: TokenRefreshDeps['lifecycle'];
   /** Where the worker counts (WebhookBadToken, Parked, …). */
   metrics?: MetricsSink;
+  /** The 1C API's reads of amoCRM (the managers list); with `ingest` (its config and secrets) the `onec` function works. */
+  clientFor?: (accountId: string) => AmoClientForAccount;
 }
 
 /** No accounts configured locally: every scheduled run checks nothing. */
@@ -118,6 +124,19 @@ export function wireFunctions(d: LocalFunctionDeps): Record<string, LocalInvoke>
     oauth: asInvoke<APIGatewayProxyEvent>(
       d.oauth
         ? createOAuthHandler({ install: d.oauth.install, disconnect: d.oauth.disconnect, log: d.log.pipeline('oauth') })
+        : notConfigured,
+    ),
+    onec: asInvoke<APIGatewayProxyEvent>(
+      d.ingest && d.queues[ONEC_QUEUE]
+        ? createOnecHandler({
+            config: d.ingest.config,
+            secrets: d.ingest.secrets,
+            requests: new DynamoOnecRequests({ doc: d.doc, tableName: d.tableName }),
+            enqueue: sqsEnqueue(d.sqs, (d.queues[ONEC_QUEUE] as QueuesConfig[string]).url),
+            ...(d.clientFor ? { clientFor: d.clientFor } : {}),
+            log: d.log.pipeline('onec'),
+            ...(d.metrics ? { metrics: d.metrics } : {}),
+          })
         : notConfigured,
     ),
     'token-refresh': asInvoke(createTokenRefresh({ lifecycle: d.tokenLifecycle ?? noAccounts, log: d.log.pipeline('token-refresh') })),

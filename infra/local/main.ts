@@ -41,6 +41,8 @@ const { describeRunner } = await import('./banner.ts');
 const { localEndpointsOf, removeLocalEndpoints, writeLocalEndpoints } = await import('../../lib/aws/local-endpoints.ts');
 
 let runner: Awaited<ReturnType<typeof startLocal>>;
+// `--with-1c`: the test 1C server, and the 1C exchange on the sandbox account (lib/flows/onec/README.md).
+const onec = flags.with1c ? await import('./onec/with-1c.ts').then((m) => m.startWith1c()) : undefined;
 try {
   // `--rules FILE`: the rules section for the generated sandbox config (its shape is checked with the config, its names at connect).
   const rules = flags.rules ? (JSON.parse(readFileSync(flags.rules, 'utf8')) as RulesConfigInput) : undefined;
@@ -57,6 +59,7 @@ try {
           sandbox: flags.sandboxPort !== undefined ? { port: flags.sandboxPort } : true,
           printEvents: !flags.quietEvents,
           ...(rules ? { rules } : {}),
+          ...(onec ? onec.amocrm : {}),
         }
       : { sandbox: false, ...(flags.config ? { configFile: flags.config } : {}), printEvents: !flags.quietEvents },
   });
@@ -69,6 +72,7 @@ try {
 const endpointsDir = runner.dataDir ?? flags.dataDir ?? '.local';
 writeLocalEndpoints(endpointsDir, localEndpointsOf(runner));
 console.log(describeRunner(runner, (await runner.amo?.accountStates()) ?? {}));
+if (onec && runner.amo?.sandbox) console.log(onec.ready(runner.amo.sandbox.admin, runner.url));
 
 let signals = 0;
 const shutdown = (signal: string) => {
@@ -79,7 +83,8 @@ const shutdown = (signal: string) => {
   }
   console.log(`\n${signal}: stopping — no new requests, finishing batches in flight…`);
   runner.stop().then(
-    (r) => {
+    async (r) => {
+      await onec?.close();
       removeLocalEndpoints(endpointsDir);
       const total = Object.values(r.saved).reduce((a, b) => a + b, 0);
       if (r.file) console.log(`${total} queued message(s) kept in ${r.file}; they are re-queued on the next start`);

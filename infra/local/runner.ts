@@ -329,12 +329,13 @@ export async function startLocal(opts: LocalOptions = {}): Promise<LocalRunner> 
   const url = `http://${host.includes(':') ? `[${host}]` : host}:${port}`;
   runnerUrl = url;
   try {
-    let amoDeps: Partial<Pick<LocalFunctionDeps, 'ingest' | 'oauth' | 'tokenLifecycle' | 'metrics'>> = {};
+    let amoDeps: Partial<Pick<LocalFunctionDeps, 'ingest' | 'oauth' | 'tokenLifecycle' | 'metrics' | 'clientFor'>> = {};
     if (amoWiring) {
       const w = await amoWiring.wire({ url, ddb: dynamo.ddb, doc: dynamo.doc, tableName });
       amo = w.amo;
       edgeApiKeys = w.amo.edgeApiKeys;
       amoDeps = { ingest: w.ingest, oauth: w.amo.oauth, tokenLifecycle: w.amo.oauth.lifecycle, metrics: w.amo.metrics };
+      if (w.clientFor) amoDeps.clientFor = w.clientFor;
     }
     const wired = wireFunctions({
       table,

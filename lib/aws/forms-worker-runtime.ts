@@ -6,9 +6,8 @@
  */
 import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import type { AmoClientForAccount } from '../amocrm/client/client.ts';
-import type { TokenSource } from '../amocrm/client/types.ts';
 import type { Log } from '../common/log.ts';
-import { noMetrics, type MetricsSink } from '../common/metrics-sink.ts';
+import type { MetricsSink } from '../common/metrics-sink.ts';
 import type { Config } from '../config/schema.ts';
 import type { ContactFinder } from '../contacts/types.ts';
 import { createFormsProcessors } from '../flows/forms/processor.ts';
@@ -16,9 +15,7 @@ import type { FormsStateStore } from '../flows/forms/state.ts';
 import type { IdempotencyGuard } from '../ingest/idempotency.ts';
 import type { ProcessorMap } from '../pipeline/registry.ts';
 import { DynamoFormsState } from '../store/forms-state.ts';
-import { createAmoClientRuntime } from './amo-client-runtime.ts';
 import { createContactsRuntime } from './contacts-runtime.ts';
-import { oauthFromEnv } from './oauth-runtime.ts';
 
 /** The amoCRM side of the forms flow (WorkerIngestDeps.forms). */
 export interface WorkerFormsDeps {
@@ -40,36 +37,28 @@ export function createFormsWorkerDeps(a: {
 }
 
 /**
- * The forms flow's amoCRM side over an OAuth token provider: THE client runtime of the container
- * (budget, breaker, cache on the table), the contact finder over it, the flow's state. The local
- * runner calls this with its own OAuth engine; `formsFromEnv` in AWS.
+ * The forms flow's amoCRM side over THE client runtime of the container (budget, breaker, cache
+ * on the table): the contact finder over it and the flow's state. The worker (AWS) and the local
+ * runner pass their runtime's `clientFor`.
  */
 export function formsWorkerDeps(a: {
   config: Config;
-  oauth: TokenSource;
+  clientFor: (accountId: string) => AmoClientForAccount;
   doc: DynamoDBDocumentClient;
   tableName: string;
   log: Log;
   metrics?: MetricsSink;
 }): WorkerFormsDeps {
   const m = a.metrics ? { metrics: a.metrics } : {};
-  const amo = createAmoClientRuntime({ config: a.config, oauth: a.oauth, doc: a.doc, tableName: a.tableName, log: a.log, ...m });
-  const clientFor = (id: string) => amo.clientFor(id);
-  const { finder } = createContactsRuntime({ config: a.config, doc: a.doc, tableName: a.tableName, clientFor, log: a.log, ...m });
-  return createFormsWorkerDeps({ clientFor, finder, doc: a.doc, tableName: a.tableName });
-}
-
-/** The same in AWS (the worker's environment: the OAuth engine from `oauthFromEnv`). */
-export function formsFromEnv(
-  env: NodeJS.ProcessEnv,
-  config: Config,
-  doc: DynamoDBDocumentClient,
-  tableName: string,
-  log: Log,
-  metrics: MetricsSink | undefined,
-): WorkerFormsDeps {
-  const oauth = oauthFromEnv(env, { log, metrics: metrics ?? noMetrics });
-  return formsWorkerDeps({ config, oauth: oauth.provider, doc, tableName, log, ...(metrics ? { metrics } : {}) });
+  const { finder } = createContactsRuntime({
+    config: a.config,
+    doc: a.doc,
+    tableName: a.tableName,
+    clientFor: a.clientFor,
+    log: a.log,
+    ...m,
+  });
+  return createFormsWorkerDeps({ clientFor: a.clientFor, finder, doc: a.doc, tableName: a.tableName });
 }
 
 /** The `forms` route's processor when the config has a `forms` section and its amoCRM side is wired; else none. */

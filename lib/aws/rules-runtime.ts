@@ -7,6 +7,7 @@
  * the cold start (every invocation fails, alarmed), as it failed synth before.
  */
 import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import type { AmoClientForAccount } from '../amocrm/client/client.ts';
 import type { Config } from '../config/schema.ts';
 import type { Log } from '../common/log.ts';
 import { noMetrics, type MetricsSink } from '../common/metrics-sink.ts';
@@ -20,24 +21,37 @@ import { oauthFromEnv } from './oauth-runtime.ts';
 export function rulesFlowsFromEnv(
   env: NodeJS.ProcessEnv,
   config: Config,
-  deps: { doc: DynamoDBDocumentClient; tableName: string; log: Log; metrics?: MetricsSink },
+  deps: {
+    doc: DynamoDBDocumentClient;
+    tableName: string;
+    log: Log;
+    metrics?: MetricsSink;
+    /** THE client runtime of the container (lib/aws/worker-runtime.ts); without it one is built here. */
+    clientFor?: (accountId: string) => AmoClientForAccount;
+  },
 ): FlowRegistry | undefined {
   const compiled = loadRules(config, { baseDir: env.AMO_RULES_DIR ?? env.LAMBDA_TASK_ROOT ?? process.cwd() });
   if (!compiled) return undefined;
   const metrics = deps.metrics ?? noMetrics;
-  const oauth = oauthFromEnv(env, { log: deps.log, metrics });
-  const runtime = createAmoClientRuntime({
-    config,
-    oauth: oauth.provider,
-    doc: deps.doc,
-    tableName: deps.tableName,
-    metrics,
-    log: deps.log,
-  });
+  const clientFor =
+    deps.clientFor ??
+    (
+      (runtime) => (id: string) =>
+        runtime.clientFor(id)
+    )(
+      createAmoClientRuntime({
+        config,
+        oauth: oauthFromEnv(env, { log: deps.log, metrics }).provider,
+        doc: deps.doc,
+        tableName: deps.tableName,
+        metrics,
+        log: deps.log,
+      }),
+    );
   return registerRules(new FlowRegistry(), {
     rules: compiled,
-    client: (a) => runtime.clientFor(a.id),
-    clientById: (id) => runtime.clientFor(id),
+    client: (a) => clientFor(a.id),
+    clientById: (id) => clientFor(id),
     state: new DynamoRulesState({ doc: deps.doc, tableName: deps.tableName }),
     metrics,
   });

@@ -54,7 +54,8 @@ import { DynamoPushOrder } from '../store/rdesk-push-order.ts';
 import { createAmoClientRuntime } from './amo-client-runtime.ts';
 import { oauthFromEnv } from './oauth-runtime.ts';
 import { createChatProcessors } from './chat-runtime.ts';
-import { formsFromEnv, formsProcessors, type WorkerFormsDeps } from './forms-worker-runtime.ts';
+import { formsProcessors, formsWorkerDeps, type WorkerFormsDeps } from './forms-worker-runtime.ts';
+import { onecWorkerParts } from './onec-runtime.ts';
 
 export const WORKER_FUNCTION_ID = 'worker';
 
@@ -101,6 +102,8 @@ export interface WorkerIngestDeps {
   chat?: ProcessorMap;
   /** The amoCRM side of the forms flow (used when the config has a `forms` section; lib/aws/forms-worker-runtime.ts). */
   forms?: WorkerFormsDeps;
+  /** More route processors that need the amoCRM side (the 1C exchange's `onec` route: lib/aws/onec-runtime.ts). */
+  processors?: ProcessorMap;
 }
 
 export interface WorkerRdeskDeps {
@@ -154,7 +157,13 @@ function processorsFor(table: RouteTable, deps: WorkerDeps, remainingTimeMs: () 
       ...(deps.metrics ? { metrics: deps.metrics } : {}),
       routes: table.routes,
       defaultMirrorRoutes: table.routes.filter((r) => r.target.kind === 'queue').map((r) => r.id),
-      overrides: { ...rdesk.processors, ...formsProcessors(ingest, guard, deps.logger, deps.metrics), ...ingest.chat, ...deps.processors },
+      overrides: {
+        ...rdesk.processors,
+        ...formsProcessors(ingest, guard, deps.logger, deps.metrics),
+        ...ingest.chat,
+        ...ingest.processors,
+        ...deps.processors,
+      },
       ...(ingest.fetch ? { fetch: ingest.fetch } : {}),
       ...(ingest.mirror ? { mirror: ingest.mirror } : {}),
     });
@@ -245,13 +254,36 @@ export function depsFromEnv(env: NodeJS.ProcessEnv, logger: Log, metrics?: Metri
     throw new WorkerConfigError('EVENT_BUS_NAME is not set (the config publishes events; set events.publish: false to turn them off)');
   const client = new DynamoDBClient({});
   const doc = DynamoDBDocumentClient.from(client, { marshallOptions: { removeUndefinedValues: true } });
+  const m = metrics ? { metrics } : {};
+  // THE client runtime of the container (OAuth tokens, the shared rate budget, the 403 breaker,
+  // the dictionary cache): one for every flow, built once at cold start when a flow talks to amoCRM.
+  const amo =
+    config.rules || config.rdesk || config.forms || config.chat?.messengers.length || config.onec
+      ? createAmoClientRuntime({
+          config,
+          oauth: oauthFromEnv(env, { log: logger, metrics: metrics ?? noMetrics }).provider,
+          doc,
+          tableName,
+          log: logger,
+          ...m,
+        })
+      : undefined;
+  const clientFor = (id: string) => {
+    if (!amo) throw new WorkerConfigError('no flow of this config talks to amoCRM');
+    return amo.clientFor(id);
+  };
   // The config's rules (lib/rules), resolved against the dictionaries bundled with the function.
   // Then the contact index's webhook flow (lib/contacts), when the config has a `forms` section.
   const flows = withContactFlows(
     config,
     { doc, tableName },
-    rulesFlowsFromEnv(env, config, { doc, tableName, log: logger, ...(metrics ? { metrics } : {}) }),
+    rulesFlowsFromEnv(env, config, { doc, tableName, log: logger, clientFor, ...m }),
   );
+  const secrets = awsSecretSource({ prefix: env.AMO_SECRETS_PREFIX ?? '' });
+  // The 1C exchange (config `onec`): its queue's processor and the deal-export flow.
+  const onec = config.onec
+    ? onecWorkerParts({ config, secrets, doc, tableName, flows, log: logger, clientFor, ...m })
+    : { processors: {}, flows };
   return {
     sqs: new SQSClient({}),
     dlqIndex: new DynamoDlqIndex({ doc, tableName, queueIds: Object.keys(queues) }),
@@ -260,55 +292,19 @@ export function depsFromEnv(env: NodeJS.ProcessEnv, logger: Log, metrics?: Metri
     logger,
     ingest: {
       config,
-      secrets: awsSecretSource({ prefix: env.AMO_SECRETS_PREFIX ?? '' }),
+      secrets,
       idempotency: (remainingTimeMs) => createDynamoIdempotency({ client, tableName, remainingTimeMs }),
       bus: eventBusName ? createEventBridgePublisher(new EventBridgeClient({}), eventBusName) : noBus,
-      ...(config.rdesk ? { rdesk: rdeskFromEnv(env, config, doc, tableName, logger, metrics) } : {}),
-      ...(config.forms ? { forms: formsFromEnv(env, config, doc, tableName, logger, metrics) } : {}),
-      ...(flows ? { flows } : {}),
-      ...(config.chat?.messengers.length ? { chat: chatFromEnv(env, config, doc, tableName, logger, metrics) } : {}),
+      ...(config.rdesk
+        ? { rdesk: { clientFor, leadMap: new DynamoLeadMap({ doc, tableName }), order: new DynamoPushOrder({ doc, tableName }) } }
+        : {}),
+      ...(config.forms ? { forms: formsWorkerDeps({ config, clientFor, doc, tableName, log: logger, ...m }) } : {}),
+      ...(onec.flows ? { flows: onec.flows } : {}),
+      processors: onec.processors,
+      ...(config.chat?.messengers.length
+        ? { chat: createChatProcessors({ config, secrets, doc, tableName, clientFor, log: logger, ...m }) }
+        : {}),
     },
-    ...(metrics ? { metrics } : {}),
-  };
-}
-
-/** The chat channel in AWS (lib/aws/chat-runtime.ts) over THE client runtime of the container. */
-function chatFromEnv(
-  env: NodeJS.ProcessEnv,
-  config: Config,
-  doc: DynamoDBDocumentClient,
-  tableName: string,
-  log: Log,
-  metrics: MetricsSink | undefined,
-): ProcessorMap {
-  const oauth = oauthFromEnv(env, { log, metrics: metrics ?? noMetrics });
-  const amo = createAmoClientRuntime({ config, oauth: oauth.provider, doc, tableName, log, ...(metrics ? { metrics } : {}) });
-  const secrets = awsSecretSource({ prefix: env.AMO_SECRETS_PREFIX ?? '' });
-  return createChatProcessors({
-    config,
-    secrets,
-    doc,
-    tableName,
-    clientFor: (id) => amo.clientFor(id),
-    log,
-    ...(metrics ? { metrics } : {}),
-  });
-}
-
-/** The RDESK flow's amoCRM side in AWS: THE client runtime of the container (OAuth, rate budget, breaker, cache) and the lead map. */
-function rdeskFromEnv(
-  env: NodeJS.ProcessEnv,
-  config: Config,
-  doc: DynamoDBDocumentClient,
-  tableName: string,
-  log: Log,
-  metrics: MetricsSink | undefined,
-): WorkerRdeskDeps {
-  const oauth = oauthFromEnv(env, { log, metrics: metrics ?? noMetrics });
-  const amo = createAmoClientRuntime({ config, oauth: oauth.provider, doc, tableName, log, ...(metrics ? { metrics } : {}) });
-  return {
-    clientFor: (id) => amo.clientFor(id),
-    leadMap: new DynamoLeadMap({ doc, tableName }),
-    order: new DynamoPushOrder({ doc, tableName }),
+    ...m,
   };
 }

@@ -10,7 +10,7 @@
  *
  * Sections so far: `integrations`, `accounts` (with each account's webhook `hookToken`), `oauth`,
  * `mirror` (a second deployment every request is copied to), `events` (publish typed amoCRM
- * events), `rdesk`, `rules`, `forms` and `chat` (each flow's own section, defined beside the flow). The
+ * events), `rdesk`, `rules`, `forms`, `chat` and `onec` (each flow's own section, defined beside the flow). The
  * root object is strict, so a section must be added to the schema before a config file may carry
  * it: a typo is an error, never a silently ignored setting.
  */
@@ -21,6 +21,7 @@ import { rdeskSchema } from '../flows/rdesk/config.ts';
 import { rulesSchema } from '../rules/config.ts';
 import { formsSchema } from '../flows/forms/config.ts';
 import { chatSchema } from '../amojo/config.ts';
+import { onecAccountRefs, onecSchema } from '../flows/onec/config.ts';
 
 /** amoCRM/Kommo top-level domains an account lives under (the part after the subdomain). */
 export const AMO_DOMAINS = ['amocrm.ru', 'amocrm.com', 'kommo.com'] as const;
@@ -159,6 +160,8 @@ export const configSchema = z
     forms: formsSchema.optional(),
     /** The amojo chat channel and the accounts it is connected to (lib/amojo/README.md). */
     chat: chatSchema.optional(),
+    /** The 1C exchange: catalog, companies and deals (lib/flows/onec/README.md). */
+    onec: onecSchema.optional(),
   })
   .strict()
   .superRefine((c, ctx) => {
@@ -220,6 +223,8 @@ export const configSchema = z
       if (!accountIds.has(a.account))
         ctx.addIssue({ code: 'custom', path: ['chat', 'accounts', i, 'account'], message: `unknown account "${a.account}"` });
     });
+    for (const [path, a] of onecAccountRefs(c.onec))
+      if (!accountIds.has(a)) ctx.addIssue({ code: 'custom', path: ['onec', ...path], message: `unknown account "${a}"` });
     Object.keys(c.rules?.accounts ?? {}).forEach((a) => {
       if (!accountIds.has(a)) ctx.addIssue({ code: 'custom', path: ['rules', 'accounts', a], message: `unknown account "${a}"` });
     });

@@ -38,6 +38,8 @@ const HARMLESS: Record<string, string[]> = {
   'chat connect': ['--account', 'local'],
   'chat disconnect': ['--account', 'local'],
   'chat status': [],
+  // No `onec` section either: says so (exit 1), nothing sent.
+  'onec export': ['--lead', '8001', '--account', 'local'],
 };
 
 /**

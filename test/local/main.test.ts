@@ -60,8 +60,11 @@ describe('flags', () => {
       config: undefined,
       quietEvents: false,
       rules: undefined,
+      with1c: false,
     });
     expect(parseFlags(['--rules', 'rules.json'], {}).rules).toBe('rules.json');
+    expect(parseFlags(['--with-1c'], {}).with1c).toBe(true);
+    expect(() => parseFlags(['--with-1c', '--no-sandbox'], {})).toThrow(/--with-1c is for the sandbox/);
     expect(() => parseFlags(['--rules', 'rules.json', '--no-sandbox'], {})).toThrow(/--rules is for the sandbox/);
     expect(
       parseFlags(['--port', '0', '--memory', '--data-dir', '/tmp/x', '--quiet', '--no-schedule', '--host', '0.0.0.0'], { PORT: '9999' }),

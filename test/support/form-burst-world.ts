@@ -61,10 +61,7 @@ export function seedBurst(sandbox: Sandbox, burst: FormBurst): Map<number, numbe
   return contactOf;
 }
 
-export async function startBurstWorld(
-  mode: SearchMode,
-  opts: { posts?: number; log?: (line: string) => void } = {},
-): Promise<BurstWorld> {
+export async function startBurstWorld(mode: SearchMode, opts: { posts?: number; log?: (line: string) => void } = {}): Promise<BurstWorld> {
   const runner = await startLocal({
     port: 0,
     memory: true,

@@ -8,6 +8,7 @@ import { breakerCommands } from './breaker.ts';
 import { contactsCommands } from './contacts.ts';
 import { chatCommands } from './chat.ts';
 import { dlqCommands } from './dlq.ts';
+import { onecCommands } from './onec.ts';
 import { rulesCommands } from './rules.ts';
 import { schemaCommands } from './schema.ts';
 import { tokenCommands } from './token.ts';
@@ -21,6 +22,7 @@ export const GROUPS: Record<string, string> = {
   rules: 'the rules: check their names against the pulled dictionaries, explain what an event would do',
   contacts: 'the contact index people are found by: build it, see it, find a person',
   chat: 'the amojo chat channel: connect it to an account, disconnect it, show its state',
+  onec: 'the 1C exchange: export a deal to 1C now',
 };
 
 export const COMMANDS: Command[] = [
@@ -32,4 +34,5 @@ export const COMMANDS: Command[] = [
   ...rulesCommands,
   ...contactsCommands,
   ...chatCommands,
+  ...onecCommands,
 ];
