@@ -14,7 +14,7 @@ import { runFifoBatch } from '../pipeline/fifo.ts';
 import { callHook, type PipelineHooks } from '../pipeline/hooks.ts';
 import { mapLimit } from '../common/concurrency.ts';
 import type { Log } from '../common/log.ts';
-import { processMessage, type MessageResult, type PipelineConfig } from '../pipeline/process.ts';
+import { MAY_HAVE_RUN_ATTRIBUTE, processMessage, type MessageResult, type PipelineConfig } from '../pipeline/process.ts';
 import type { ProcessorMap, RoutePolicy } from '../pipeline/registry.ts';
 import type { DlqIndex } from '../pipeline/dlq-index.ts';
 import { executeAction, type QueueTarget } from './actions.ts';
@@ -68,7 +68,8 @@ export function createBatchHandler(deps: BatchDeps): BatchHandler {
     let done = false;
     let failure: unknown;
     try {
-      result = await processMessage({ messageId: record.messageId, body: record.body, receiveCount }, cfg);
+      const recovered = record.messageAttributes?.[MAY_HAVE_RUN_ATTRIBUTE] !== undefined;
+      result = await processMessage({ messageId: record.messageId, body: record.body, receiveCount, recovered }, cfg);
       done = await executeAction(result.action, record, target, deps);
     } catch (e) {
       failure = e;
