@@ -87,7 +87,11 @@ async function startRun(dataDir: string, port: number, configFile: string): Prom
 
 /** SIGKILL to the runner's whole process group: no handler runs, nothing is flushed or saved. */
 async function killGroup(run: Run): Promise<void> {
-  process.kill(-run.proc.pid!, 'SIGKILL');
+  try {
+    process.kill(-run.proc.pid!, 'SIGKILL');
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code !== 'ESRCH') throw e; // killed already (at a task POST)
+  }
   await exited(run.proc);
 }
 
@@ -131,6 +135,8 @@ describe('a crashed runner loses nothing it acknowledged, and its effects land o
 
     // The sandbox's deliveries to the runner, as the runner answered them (lead id from the body).
     const acked = new Set<number>();
+    let killAtTaskPost: Run | undefined;
+    let killsInWindow = 0;
     const delivered = new Map<number, number>();
     const sandboxFetch: typeof fetch = async (input, init) => {
       const url = typeof input === 'string' ? input : input instanceof URL ? input.href : input.url;
@@ -145,18 +151,34 @@ describe('a crashed runner loses nothing it acknowledged, and its effects land o
       integrations: [{ clientId: CLIENT_ID, clientSecret: 'secret-test', redirectUri: `${runnerUrl}/oauth/callback` }],
       account: { id: 31000001, subdomain: 'sandbox', name: 'Crash sandbox' },
       fetch: sandboxFetch,
+      // The sandbox logs a request before it answers: a kill here lands after the tasks were
+      // created and before the runner hears of it — the window a rerun must not write twice in.
+      log: (line) => {
+        if (killAtTaskPost && /^POST \/api\/v4\/tasks 200 /.test(line)) {
+          process.kill(-killAtTaskPost.proc.pid!, 'SIGKILL');
+          killAtTaskPost = undefined;
+          killsInWindow++;
+        }
+      },
       // Redeliveries are run by hand below (amoCRM's are minutes apart).
       webhookRetryScale: 0,
     });
     try {
       sb.admin.seed(demoSeed());
       const { leads } = sb.admin.seed({
-        leads: Array.from({ length: MOVES }, (_, i) => ({ name: `Лид ${i}`, status_id: 50011, pipeline_id: 5001, responsible_user_id: 1003 })),
+        leads: Array.from({ length: MOVES }, (_, i) => ({
+          name: `Лид ${i}`,
+          status_id: 50011,
+          pipeline_id: 5001,
+          responsible_user_id: 1003,
+        })),
       }) as { leads: number[] };
 
       // The account as a user of --no-sandbox sets it up: config, secrets, the pulled dictionary.
       // The test's own calls keep under amoCRM's 7 per second too (the sandbox's limits are real).
-      const test = fastClient(sb, { budget: new MemoryRateBudget({ perIntegrationPerSecond: 3, perAccountPerSecond: null }) }).client.forAccount({
+      const test = fastClient(sb, {
+        budget: new MemoryRateBudget({ perIntegrationPerSecond: 3, perAccountPerSecond: null }),
+      }).client.forAccount({
         clientId: CLIENT_ID,
         accountKey: 'crash',
       });
@@ -209,7 +231,7 @@ describe('a crashed runner loses nothing it acknowledged, and its effects land o
       const queue = [...leads];
       const moveSome = (stop: () => boolean) =>
         Promise.all(
-          Array.from({ length: 8 }, async () => {
+          Array.from({ length: 4 }, async () => {
             while (!stop()) {
               const id = queue.shift();
               if (id === undefined) return;
@@ -219,11 +241,15 @@ describe('a crashed runner loses nothing it acknowledged, and its effects land o
         );
       const outs: string[] = [];
 
-      // 1. Kill the whole group once 150 moves are acknowledged, with deliveries in flight.
+      // 1. Kill the whole group at the first task POST past 100 acknowledged moves, with deliveries in flight.
       let killedA = false;
       const movingA = moveSome(() => killedA);
-      await waitFor(() => acked.size >= 150, '150 acknowledged deliveries', 60_000, 5);
+      // Past 150 acknowledged moves, the kill comes with the next task POST amoCRM accepts.
+      await waitFor(() => acked.size >= 100, '100 acknowledged deliveries', 60_000, 5);
+      killAtTaskPost = a;
+      await waitFor(() => killsInWindow === 1, 'a task POST to kill A at', 60_000, 5);
       killedA = true;
+      killAtTaskPost = undefined;
       await killGroup(a);
       step('A killed');
       await movingA;
@@ -251,8 +277,11 @@ describe('a crashed runner loses nothing it acknowledged, and its effects land o
       let killedB = false;
       const before = acked.size;
       const movingB = moveSome(() => killedB);
-      await waitFor(() => acked.size >= before + 150, '150 more acknowledged deliveries', 60_000, 5);
+      await waitFor(() => acked.size >= Math.min(MOVES - 20, before + 30), '30 more acknowledged deliveries', 60_000, 5);
+      killAtTaskPost = b;
+      await waitFor(() => killsInWindow === 2, 'a task POST to kill B at', 60_000, 5);
       killedB = true;
+      killAtTaskPost = undefined;
       await killGroup(b);
       step('B killed');
       await movingB;
@@ -284,6 +313,7 @@ describe('a crashed runner loses nothing it acknowledged, and its effects land o
         100,
       );
       await new Promise((r) => setTimeout(r, 1500));
+      if (process.env.CRASH_SAFE_DUMP) writeFileSync(process.env.CRASH_SAFE_DUMP, [...outs, c.out()].join('\n=====\n'));
       const tasks = tasksOf();
       const lost = [...acked].filter((id) => !tasks.has(id));
       // A move acknowledged at its one delivery is one event: exactly one task, whatever the kills cut.
@@ -337,13 +367,17 @@ describe('a crashed runner loses nothing it acknowledged, and its effects land o
           `${[...delivered.values()].filter((n) => n > 1).length} delivered more than once, ${unacked.length} never acknowledged), ` +
           `${bad.size} bad-token posts; ${sb.admin.entities('tasks').length} tasks: lost ${lost.length}, doubled ${doubled.length} ` +
           `(+${redeliveredTwice} moves with two tasks after a cut delivery and amoCRM's redelivery); ` +
-          `lost parked ${lostParked.length}; ${badItems.length} bad-token entries listed; ${rechecks} task re-check(s) before a write`,
+          `lost parked ${lostParked.length}; ${badItems.length} bad-token entries listed; ${killsInWindow} kill(s) between a task POST and its answer, ` +
+          `${rechecks} task re-check(s) before a write`,
       );
       // Every move is acknowledged in the end: amoCRM redelivers what a kill refused.
       expect(acked.size).toBe(MOVES);
       expect(bad.size).toBe(BAD);
       expect(lost).toEqual([]);
       expect(doubled).toEqual([]);
+      // The kills hit the window (tasks created, the runner never heard): the reruns re-checked.
+      expect(killsInWindow).toBe(2);
+      expect(rechecks).toBeGreaterThan(0);
       expect(badItems).toHaveLength(BAD);
       expect(lostParked).toEqual([]);
       expect(badItems.filter((i) => i.inDlq !== true)).toEqual([]);
