@@ -137,6 +137,7 @@ describe('a crashed runner loses nothing it acknowledged, and its effects land o
     const acked = new Set<number>();
     let killAtTaskPost: Run | undefined;
     let killsInWindow = 0;
+    const sandboxLines: string[] = [];
     const delivered = new Map<number, number>();
     const sandboxFetch: typeof fetch = async (input, init) => {
       const url = typeof input === 'string' ? input : input instanceof URL ? input.href : input.url;
@@ -154,6 +155,7 @@ describe('a crashed runner loses nothing it acknowledged, and its effects land o
       // The sandbox logs a request before it answers: a kill here lands after the tasks were
       // created and before the runner hears of it — the window a rerun must not write twice in.
       log: (line) => {
+        if (process.env.CRASH_SAFE_DUMP) sandboxLines.push(`${new Date().toISOString().slice(11, 23)} ${line}`);
         if (killAtTaskPost && /^POST \/api\/v4\/tasks 200 /.test(line)) {
           process.kill(-killAtTaskPost.proc.pid!, 'SIGKILL');
           killAtTaskPost = undefined;
@@ -313,7 +315,7 @@ describe('a crashed runner loses nothing it acknowledged, and its effects land o
         100,
       );
       await new Promise((r) => setTimeout(r, 1500));
-      if (process.env.CRASH_SAFE_DUMP) writeFileSync(process.env.CRASH_SAFE_DUMP, [...outs, c.out()].join('\n=====\n'));
+      if (process.env.CRASH_SAFE_DUMP) writeFileSync(process.env.CRASH_SAFE_DUMP, [...outs, c.out(), ...sandboxLines].join('\n=====\n'));
       const tasks = tasksOf();
       const lost = [...acked].filter((id) => !tasks.has(id));
       // A move acknowledged at its one delivery is one event: exactly one task, whatever the kills cut.
