@@ -64,6 +64,15 @@ export const METRIC = {
   budgetExhausted: 'RateBudgetExhausted',
   // RDESK pushes (lib/flows/rdesk)
   rdeskBadToken: 'RdeskBadToken',
+  // site forms, the ingress (lib/flows/forms/ingress)
+  formAccepted: 'FormAccepted',
+  formRejected: 'FormRejected',
+  formSpam: 'FormSpam',
+  formThrottled: 'FormThrottled',
+  formEnqueueFailed: 'FormEnqueueFailed',
+  // the chat channel (lib/amojo)
+  chatCallbackRejected: 'ChatCallbackRejected',
+  chatRelayFailed: 'ChatRelayFailed',
   // the rules engine (lib/rules)
   rulesFired: 'RulesFired',
   rulesHopLimit: 'RulesHopLimit',
@@ -93,6 +102,28 @@ export const METRIC_CATALOGUE: Readonly<Record<MetricName, MetricInfo>> = {
       'A hook URL set in amoCRM is stale (token rotated, account removed from the config, secret missing) or someone is probing the route. `amo-gateway dlq list --reason bad-token`; fix the hook URL in amoCRM or the secret, then `dlq replay`; ignore probes.',
     ),
   },
+  ChatCallbackRejected: {
+    unit: 'Count',
+    meaning:
+      'An amojo callback (/chat/amojo/{scope_id}) had a missing, malformed or wrong X-Signature, or was stale (its signed time over 15 minutes from its receipt); it was parked (amojo-bad-signature / amojo-stale-callback) and never relayed.',
+    dimensions: ['reason'],
+    groupBy: 'reason',
+    alarm: sum(
+      1,
+      'The channel secret in the config differs from the one amoCRM support issued, or someone is forging or replaying callbacks. `amo-gateway dlq list --queue amojo --reason amojo-bad-signature`; fix the secret (then `dlq replay`), ignore forgeries.',
+    ),
+  },
+  ChatRelayFailed: {
+    unit: 'Count',
+    meaning:
+      "A manager's reply could not be delivered to the messenger (refused, down past the retries, or no messenger for the chat); amoCRM was sent delivery status error and the callback was parked.",
+    dimensions: ['reason'],
+    groupBy: 'reason',
+    alarm: sum(
+      1,
+      "The messenger's webhook is down or refuses the relay (check its URL and secret in chat.messengers). The managers saw the failure in amoCRM; `amo-gateway dlq replay --queue amojo --reason chat-relay-failed` once it is back.",
+    ),
+  },
   RdeskBadToken: {
     unit: 'Count',
     meaning:
@@ -107,12 +138,12 @@ export const METRIC_CATALOGUE: Readonly<Record<MetricName, MetricInfo>> = {
   Parked: {
     unit: 'Count',
     meaning:
-      'A message was parked in its DLQ (counted when the DLQ send succeeded), whatever decided it: a processor, the pipeline (bad-envelope, unknown-route, no-processor, body-too-large), out-of-attempts or deferred-too-long.',
+      'A message was parked in its DLQ (counted when the DLQ send succeeded), whatever decided it: a processor, the pipeline (bad-envelope, unknown-route, no-processor, body-too-large), out-of-attempts, deferred-too-long or (FIFO) receive-limit.',
     dimensions: ['reason'],
     groupBy: 'reason',
     alarm: sum(
       1,
-      '`amo-gateway dlq list` / `dlq show` give the reason. no-processor: the route has no processor deployed yet (deploy it, then `dlq replay`); deferred-too-long: see DeferredMessageAge; others: fix the cause, then replay or purge.',
+      "`amo-gateway dlq list` / `dlq show` give the reason. no-processor: the route has no processor deployed yet (deploy it, then `dlq replay`); deferred-too-long: see DeferredMessageAge; receive-limit: a FIFO message used up its queue's maxReceiveCount behind failures (docs/architecture.md#failure-semantics), replay it once the cause is fixed; others: fix the cause, then replay or purge.",
     ),
   },
   Deferred: {
@@ -157,6 +188,42 @@ export const METRIC_CATALOGUE: Readonly<Record<MetricName, MetricInfo>> = {
     unit: 'Count',
     meaning: 'amoCRM events published to the event bus (one data point per message, value = events).',
     dimensions: [],
+  },
+  FormAccepted: {
+    unit: 'Count',
+    meaning: 'A site-form post was validated and queued on the forms queue (answered 202).',
+    dimensions: ['form'],
+    groupBy: 'form',
+  },
+  FormRejected: {
+    unit: 'Count',
+    meaning:
+      'A site-form post was refused before anything was queued, by reason: unknown-form, bad-key, origin, unsupported-media-type, too-large, malformed, invalid (field errors). Senders are told why; nothing is lost that they cannot resend.',
+    dimensions: ['reason'],
+    groupBy: 'reason',
+  },
+  FormSpam: {
+    unit: 'Count',
+    meaning:
+      "A site-form post filled the form's honeypot field: answered like an accepted post (202 with an id) so the bot learns nothing, and not queued.",
+    dimensions: ['form'],
+    groupBy: 'form',
+  },
+  FormThrottled: {
+    unit: 'Count',
+    meaning: "A site-form post went over the form's per-IP throttle (per minute or per hour) and was answered 429 with Retry-After.",
+    dimensions: ['form'],
+    groupBy: 'form',
+  },
+  FormEnqueueFailed: {
+    unit: 'Count',
+    meaning:
+      'A valid site-form post could not be sent to the forms queue (SQS error or timeout): answered 503 with Retry-After, so a browser shows the error and a server sender retries; nothing was queued.',
+    dimensions: [],
+    alarm: sum(
+      1,
+      "People's form posts are being refused: check the forms function's log (it names the SQS error), the queue, and the function's sqs:SendMessage grant.",
+    ),
   },
   RulesFired: {
     unit: 'Count',

@@ -7,6 +7,7 @@
  * limit that cannot fit one SQS message once base64-encoded, dangling queue/function names, …
  */
 import { z } from 'zod';
+import { fifoKeysSchema } from './fifo-keys.ts';
 
 /** SQS's maximum message size; the queues are created with it (docs/architecture.md#envelope). */
 export const SQS_MAX_MESSAGE_BYTES = 1_048_576;
@@ -27,13 +28,19 @@ export const AUTH_KINDS = [
   'disconnect-hmac', // amoCRM's disconnect hook: HMAC-SHA256(client_id|account_id)
   'oauth-state', // OAuth redirect: state we issued + referer allow-list
   'api-key', // x-api-key header checked by the function
+  'form-policy', // per form (the config's forms section): optional X-Form-Key, Origin allow-list, per-IP throttle; checked by the function
+  'edge-api-key', // x-api-key checked at the edge: API Gateway API key + usage plan; the local runner checks the same key
 ] as const;
+
+/** First path segments no route may use: the local runner's operator console lives there. */
+export const RESERVED_PATH_PREFIXES: readonly string[] = ['/_console'];
 
 const routeSchema = z
   .object({
     id,
     description: z.string().min(1),
-    method: z.enum(['GET', 'POST', 'PUT', 'PATCH', 'DELETE']),
+    /** OPTIONS only for a CORS preflight answered by a function (a queue route cannot answer one). */
+    method: z.enum(['GET', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS']),
     /** API Gateway path syntax: literal segments and `{param}` segments. */
     path: z.string().regex(/^(\/([A-Za-z0-9_-]+|\{[a-z_][a-z0-9_]*\}))+$/, 'path segments are literals or {param}'),
     /** Media types accepted (no parameters); empty for bodiless GETs. */
@@ -41,17 +48,42 @@ const routeSchema = z
     bodyLimitBytes: z.number().int().positive(),
     target: z.discriminatedUnion('kind', [
       z.object({ kind: z.literal('queue'), queue: id }),
-      z.object({ kind: z.literal('function'), function: id }),
+      z.object({
+        kind: z.literal('function'),
+        function: id,
+        /**
+         * The queue the function feeds with envelopes naming this route (the forms ingress validates,
+         * then enqueues): the worker holds such messages to the same rules as a queue route's (wrong
+         * queue → parked, no processor → parked), and the CDK app lets the function send there.
+         */
+        queue: id.optional(),
+      }),
     ]),
     auth: z.enum(AUTH_KINDS),
     /** Request headers kept in the envelope, lower-case. */
     headers: z.array(headerName).default(['content-type', 'user-agent']),
     /** The fixed answer of a direct (queue) route once the message is stored. */
     ack: z.object({ status: z.number().int().min(200).max(299), body: z.string() }).optional(),
+    /** A direct route to a FIFO queue: where MessageGroupId and MessageDeduplicationId come from (lib/fifo-keys.ts). */
+    fifo: fifoKeysSchema.optional(),
   })
   .superRefine((r, ctx) => {
+    // The local runner serves these itself, before the table (infra/local/http.ts): a route there would never be reached.
+    const first = `/${r.path.split('/')[1] ?? ''}`;
+    if (r.path === '/health' || RESERVED_PATH_PREFIXES.includes(first))
+      ctx.addIssue({
+        code: 'custom',
+        message: `${r.id}: ${r.path} is reserved (the local runner's /health and ${RESERVED_PATH_PREFIXES.join(', ')})`,
+      });
+    if (r.fifo) {
+      const params = new Set([...r.path.matchAll(/\{([^}]+)\}/g)].map((m) => m[1]));
+      for (const p of [...r.fifo.groupId, ...r.fifo.dedupId])
+        if ('param' in p && !params.has(p.param))
+          ctx.addIssue({ code: 'custom', message: `${r.id}: fifo keys name path parameter "${p.param}" the path lacks` });
+    }
     if (r.target.kind === 'queue') {
-      if (r.method === 'GET') ctx.addIssue({ code: 'custom', message: `${r.id}: a queue route needs a body (not GET)` });
+      if (r.method === 'GET' || r.method === 'OPTIONS')
+        ctx.addIssue({ code: 'custom', message: `${r.id}: a queue route needs a body (not ${r.method})` });
       if (r.contentTypes.length === 0)
         ctx.addIssue({ code: 'custom', message: `${r.id}: a queue route must list its content types (anything else gets 415)` });
       if (!r.ack) ctx.addIssue({ code: 'custom', message: `${r.id}: a queue route needs its fixed ack` });
@@ -82,8 +114,19 @@ const queueSchema = z
     /** Messages of one batch processed at once (standard queues; default 10). A flow that coalesces per batch wants its whole batch. */
     concurrency: z.number().int().min(1).max(10_000).optional(),
     retentionDays: z.number().int().min(1).max(14).default(14),
+    /**
+     * SQS's own redrive (`maxReceiveCount`), a last-resort net under the worker's parking
+     * (default: redriveMaxReceiveCount). On a FIFO queue every deferral is a receive, so the worker
+     * reads this figure to park by itself before SQS would (docs/architecture.md#failure-semantics).
+     */
+    maxReceiveCount: z.number().int().min(1).max(1000).optional(),
   })
   .superRefine((q, ctx) => {
+    if (redriveMaxReceiveCount(q) <= q.maxAttempts)
+      ctx.addIssue({
+        code: 'custom',
+        message: `${q.id}: maxReceiveCount must exceed maxAttempts (the worker parks first; SQS's redrive is a net)`,
+      });
     if (q.fifo && q.batchSize > 10) ctx.addIssue({ code: 'custom', message: `${q.id}: a FIFO queue takes batches of at most 10` });
     if (q.fifo && q.batchingWindowSeconds > 0)
       ctx.addIssue({ code: 'custom', message: `${q.id}: a FIFO queue cannot have a batching window` });
@@ -99,6 +142,15 @@ const functionSchema = z.object({
   entry: z.string().regex(/^functions\/[a-z0-9-]+\.ts$/),
   timeoutSeconds: z.number().int().min(1).max(900),
   memoryMb: z.number().int().min(128).max(10_240).default(512),
+  /**
+   * Least privilege for an edge function: it may send only to the queues its routes feed
+   * (`target.queue`) and write only table items whose partition key starts with one of these
+   * prefixes (UpdateItem). Absent: the grants every other function has (the whole table, every queue).
+   */
+  tableKeyPrefixes: z
+    .array(z.string().regex(/^[A-Z][A-Z0-9_]*#$/, 'a key prefix like FORMTHR#'))
+    .min(1)
+    .optional(),
 });
 
 const scheduleSchema = z.object({
@@ -148,8 +200,16 @@ export const routeTableSchema = z
     for (const r of t.routes) {
       if (r.target.kind === 'queue' && !queues.has(r.target.queue))
         ctx.addIssue({ code: 'custom', message: `${r.id}: unknown queue "${r.target.queue}"` });
+      if (r.target.kind === 'queue') {
+        const fifo = t.queues.find((q) => r.target.kind === 'queue' && q.id === r.target.queue)?.fifo ?? false;
+        if (fifo && !r.fifo)
+          ctx.addIssue({ code: 'custom', message: `${r.id}: a route to a FIFO queue needs its fifo keys (group and deduplication id)` });
+        if (!fifo && r.fifo) ctx.addIssue({ code: 'custom', message: `${r.id}: fifo keys on a route to a standard queue` });
+      } else if (r.fifo) ctx.addIssue({ code: 'custom', message: `${r.id}: fifo keys on a function route` });
       if (r.target.kind === 'function' && !fns.has(r.target.function))
         ctx.addIssue({ code: 'custom', message: `${r.id}: unknown function "${r.target.function}"` });
+      if (r.target.kind === 'function' && r.target.queue !== undefined && !queues.has(r.target.queue))
+        ctx.addIssue({ code: 'custom', message: `${r.id}: unknown queue "${r.target.queue}"` });
     }
     for (const q of t.queues) {
       const fn = fns.get(q.consumer);
@@ -190,6 +250,7 @@ export function defineRouteTable(input: RouteTableInput): RouteTable {
 const KiB = 1024;
 const FORM = 'application/x-www-form-urlencoded';
 const JSON_CT = 'application/json';
+const MULTIPART = 'multipart/form-data';
 const OK_ACK = { status: 200, body: '{"status":"ok"}' };
 
 export const routeTable: RouteTable = defineRouteTable({
@@ -243,6 +304,50 @@ export const routeTable: RouteTable = defineRouteTable({
       auth: 'amojo-signature',
       headers: ['content-type', 'user-agent', 'x-signature', 'date'],
       ack: OK_ACK,
+    },
+    {
+      id: 'forms',
+      description:
+        'Site forms (form-urlencoded, multipart fields, JSON): validated by the forms function, then queued (lib/flows/forms/README.md)',
+      method: 'POST',
+      path: '/forms/{form_id}',
+      contentTypes: [FORM, MULTIPART, JSON_CT],
+      // A form's text fields; files are not carried (lib/flows/forms/ingress/parse.ts).
+      bodyLimitBytes: 64 * KiB,
+      target: { kind: 'function', function: 'forms', queue: 'forms' },
+      auth: 'form-policy',
+      // The envelope the function queues carries only its own content type (the submission holds the rest).
+      headers: ['content-type'],
+    },
+    {
+      id: 'forms-preflight',
+      description: "CORS preflight of the site forms: 204 with the form's allowed origin, else 403",
+      method: 'OPTIONS',
+      path: '/forms/{form_id}',
+      contentTypes: [],
+      bodyLimitBytes: 1 * KiB,
+      target: { kind: 'function', function: 'forms' },
+      // A preflight carries no data; the answer only tells a browser what the form allows.
+      auth: 'none',
+      headers: [],
+    },
+    {
+      id: 'chat-inbound',
+      description:
+        "Your messenger's messages and read receipts into amoCRM's chat (JSON contract, lib/amojo/README.md); FIFO per conversation",
+      method: 'POST',
+      path: '/chat/{channel}/messages',
+      contentTypes: [JSON_CT],
+      bodyLimitBytes: 64 * KiB,
+      target: { kind: 'queue', queue: 'chat-in' },
+      auth: 'edge-api-key',
+      headers: ['content-type', 'user-agent'],
+      ack: OK_ACK,
+      // One group per conversation (order holds per chat); SQS drops a repeat of the same event id within 5 min.
+      fifo: {
+        groupId: [{ param: 'channel' }, { lit: ':' }, { body: 'conversation_id' }],
+        dedupId: [{ param: 'channel' }, { lit: ':' }, { body: 'id' }],
+      },
     },
     {
       id: 'oauth-callback',
@@ -312,6 +417,15 @@ export const routeTable: RouteTable = defineRouteTable({
       visibilityTimeoutSeconds: 180,
       consumer: 'worker',
     },
+    {
+      id: 'chat-in',
+      description: "Your messenger's chat events awaiting amojo (ordered per conversation)",
+      fifo: true,
+      batchSize: 10,
+      maxAttempts: 5,
+      visibilityTimeoutSeconds: 180,
+      consumer: 'worker',
+    },
   ],
   functions: [
     {
@@ -329,6 +443,15 @@ export const routeTable: RouteTable = defineRouteTable({
       memoryMb: 256,
     },
     {
+      id: 'forms',
+      description: 'Site-form ingress: key, origin, throttle, validation, then the forms queue (202)',
+      entry: 'functions/forms.ts',
+      // An SQS send gives up at 5 s (lib/aws/forms-runtime.ts); the rest is milliseconds.
+      timeoutSeconds: 10,
+      memoryMb: 256,
+      tableKeyPrefixes: ['FORMTHR#'],
+    },
+    {
       id: 'oauth',
       description: 'OAuth callback (code exchange) and the disconnect hook',
       entry: 'functions/oauth.ts',
@@ -338,6 +461,15 @@ export const routeTable: RouteTable = defineRouteTable({
   ],
   schedules: [{ id: 'token-refresh', description: 'Token refresh at half-life', function: 'token-refresh', rateMinutes: 5 }],
 });
+
+/**
+ * SQS's redrive count of a queue: its own figure, else 50 for a standard queue (retries are
+ * re-sends there, so receives stay few) and SQS's maximum, 1000, for a FIFO queue, where every
+ * deferral and every retry is one more receive of the same message (docs/architecture.md#failure-semantics).
+ */
+export function redriveMaxReceiveCount(q: { fifo: boolean; maxReceiveCount?: number | undefined }): number {
+  return q.maxReceiveCount ?? (q.fifo ? 1000 : 50);
+}
 
 /** Physical queue name (FIFO queues need the suffix). */
 export function queueName(q: Pick<QueueDef, 'id' | 'fifo'>, prefix = 'amo-gateway'): string {

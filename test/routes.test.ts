@@ -1,5 +1,12 @@
 import { describe, expect, it } from 'vitest';
-import { defineRouteTable, matchPath, MAX_QUEUED_BODY_BYTES, routeTable, type RouteTableInput } from '../lib/routes.ts';
+import {
+  defineRouteTable,
+  matchPath,
+  MAX_QUEUED_BODY_BYTES,
+  redriveMaxReceiveCount,
+  routeTable,
+  type RouteTableInput,
+} from '../lib/routes.ts';
 
 const base = (): RouteTableInput => ({
   routes: [
@@ -29,6 +36,27 @@ describe('route table', () => {
     }
   });
 
+  it('the forms route: POST with the three content types and 64 KiB to the forms function, which feeds the forms queue; OPTIONS preflight beside it', () => {
+    const post = routeTable.routes.find((r) => r.id === 'forms');
+    expect(post).toMatchObject({
+      method: 'POST',
+      path: '/forms/{form_id}',
+      contentTypes: ['application/x-www-form-urlencoded', 'multipart/form-data', 'application/json'],
+      bodyLimitBytes: 64 * 1024,
+      target: { kind: 'function', function: 'forms', queue: 'forms' },
+    });
+    expect(routeTable.routes.find((r) => r.id === 'forms-preflight')).toMatchObject({
+      method: 'OPTIONS',
+      path: '/forms/{form_id}',
+      target: { kind: 'function', function: 'forms' },
+    });
+    expect(routeTable.queues.find((q) => q.id === 'forms')?.consumer).toBe('worker');
+    expect(routeTable.functions.find((f) => f.id === 'forms')).toMatchObject({
+      entry: 'functions/forms.ts',
+      tableKeyPrefixes: ['FORMTHR#'],
+    });
+  });
+
   it('accepts a minimal valid table', () => {
     expect(() => defineRouteTable(base())).not.toThrow();
   });
@@ -47,6 +75,13 @@ describe('route table', () => {
         t.queues[0] = { ...t.queues[0]!, fifo: true, batchSize: 11 };
       },
       /at most 10/,
+    ],
+    [
+      "SQS's redrive at or below the worker's own attempts (it would redrive before the worker parks)",
+      (t: RouteTableInput) => {
+        t.queues[0] = { ...t.queues[0]!, fifo: true, batchSize: 10, maxAttempts: 5, maxReceiveCount: 5 };
+      },
+      /maxReceiveCount must exceed maxAttempts/,
     ],
     [
       'standard batch > 10 without window',
@@ -105,11 +140,46 @@ describe('route table', () => {
       /not GET/,
     ],
     [
+      'OPTIONS to a queue (only a function can answer a preflight)',
+      (t: RouteTableInput) => {
+        t.routes[0] = { ...t.routes[0]!, method: 'OPTIONS' };
+      },
+      /not OPTIONS/,
+    ],
+    [
+      'a function route feeding an unknown queue',
+      (t: RouteTableInput) => {
+        t.routes[0] = { ...t.routes[0]!, target: { kind: 'function', function: 'worker', queue: 'nope' } };
+      },
+      /r-one: unknown queue "nope"/,
+    ],
+    [
+      'a table key prefix that is not NAME#',
+      (t: RouteTableInput) => {
+        t.functions[0] = { ...t.functions[0]!, tableKeyPrefixes: ['formthr'] };
+      },
+      /key prefix/,
+    ],
+    [
       'upper-case header',
       (t: RouteTableInput) => {
         t.routes[0] = { ...t.routes[0]!, headers: ['X-Signature'] };
       },
       /lower-case/,
+    ],
+    [
+      "a path under the local runner's console",
+      (t: RouteTableInput) => {
+        t.routes[0] = { ...t.routes[0]!, path: '/_console/{x}' };
+      },
+      /reserved/,
+    ],
+    [
+      "the local runner's /health",
+      (t: RouteTableInput) => {
+        t.routes[0] = { ...t.routes[0]!, method: 'POST', path: '/health' };
+      },
+      /reserved/,
     ],
   ])('refuses %s', (_name, mutate, message) => {
     const t = base();
@@ -122,5 +192,13 @@ describe('route table', () => {
     expect(matchPath('/hooks/amocrm/{token}', '/hooks/amocrm/')).toBeUndefined();
     expect(matchPath('/hooks/amocrm/{token}', '/hooks/amocrm/a/b')).toBeUndefined();
     expect(matchPath('/zdrav/mc', '/zdrav/mc')).toEqual({});
+  });
+});
+
+describe('redriveMaxReceiveCount', () => {
+  it("is the queue's own figure, else 50 (standard) or SQS's maximum 1000 (FIFO: every deferral is a receive)", () => {
+    expect(redriveMaxReceiveCount({ fifo: false })).toBe(50);
+    expect(redriveMaxReceiveCount({ fifo: true })).toBe(1000);
+    expect(redriveMaxReceiveCount({ fifo: true, maxReceiveCount: 12 })).toBe(12);
   });
 });

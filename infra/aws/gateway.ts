@@ -22,7 +22,15 @@ import { configSchema, type Config } from '../../lib/config/index.ts';
 import { EVENT_SOURCE } from '../../lib/events/bus.ts';
 import { defaultDictionaryPath } from '../../lib/rules/resolve.ts';
 import { TABLE_PK, TABLE_SK, TABLE_TTL_ATTRIBUTE } from '../../lib/store/table.ts';
-import { dlqName, queueName, SQS_MAX_MESSAGE_BYTES, type FunctionDef, type QueueDef, type RouteTable } from '../../lib/routes.ts';
+import {
+  dlqName,
+  queueName,
+  redriveMaxReceiveCount,
+  SQS_MAX_MESSAGE_BYTES,
+  type FunctionDef,
+  type QueueDef,
+  type RouteTable,
+} from '../../lib/routes.ts';
 import { GatewayApi } from './api.ts';
 import { checkSecretsPrefix, secretLookingValues } from './config.ts';
 import { METRICS_NAMESPACE } from './metrics.ts';
@@ -64,7 +72,10 @@ export interface AmoGatewayProps {
   readonly throttle?: { rateLimit: number; burstLimit: number };
   /** Log retention for access logs and function logs. Default one month. */
   readonly logRetention?: logs.RetentionDays;
-  /** SQS's own redrive count: a last-resort net only, the worker parks by itself. Default 50. */
+  /**
+   * SQS's own redrive count of the standard queues: a last-resort net only, the worker parks by
+   * itself. Default: the route table's (50). FIFO queues always take the route table's figure.
+   */
   readonly maxReceiveCount?: number;
   /** Create API Gateway's account-level CloudWatch role (needed once per account and region for access logs). Default true. */
   readonly apiCloudWatchRole?: boolean;
@@ -230,7 +241,12 @@ export class AmoGateway extends Construct {
       queueName: queueName(def, props.namePrefix),
       visibilityTimeout: Duration.seconds(def.visibilityTimeoutSeconds),
       retentionPeriod: Duration.days(def.retentionDays),
-      deadLetterQueue: { queue: dlq, maxReceiveCount: props.maxReceiveCount ?? 50 },
+      // A FIFO queue keeps the route table's figure: its worker paces deferrals and parks by it
+      // (lib/pipeline/decide.ts), so an override here would let SQS redrive behind its back.
+      deadLetterQueue: {
+        queue: dlq,
+        maxReceiveCount: def.fifo ? redriveMaxReceiveCount(def) : (props.maxReceiveCount ?? redriveMaxReceiveCount(def)),
+      },
     });
     return { def, queue, dlq };
   }
@@ -279,11 +295,29 @@ export class AmoGateway extends Construct {
         ...(worker ? rulesDictionaryHooks(props.config) : {}),
       },
     });
-    this.table.grantReadWriteData(fn);
-    // Every function may enqueue, defer (re-send) and park (send to a DLQ).
-    for (const q of this.queues.values()) {
-      q.queue.grantSendMessages(fn);
-      q.dlq.grantSendMessages(fn);
+    if (def.tableKeyPrefixes) {
+      // An edge function (the forms ingress): only the queues its routes feed, only its own table
+      // items (counters it ADDs to: UpdateItem, on partition keys under its prefixes).
+      const fed = new Set(
+        props.routes.routes.flatMap((r) =>
+          r.target.kind === 'function' && r.target.function === def.id && r.target.queue ? [r.target.queue] : [],
+        ),
+      );
+      for (const qid of fed) this.queue(qid).queue.grantSendMessages(fn);
+      fn.addToRolePolicy(
+        new iam.PolicyStatement({
+          actions: ['dynamodb:UpdateItem'],
+          resources: [this.table.tableArn],
+          conditions: { 'ForAllValues:StringLike': { 'dynamodb:LeadingKeys': def.tableKeyPrefixes.map((p) => `${p}*`) } },
+        }),
+      );
+    } else {
+      this.table.grantReadWriteData(fn);
+      // Every other function may enqueue, defer (re-send) and park (send to a DLQ).
+      for (const q of this.queues.values()) {
+        q.queue.grantSendMessages(fn);
+        q.dlq.grantSendMessages(fn);
+      }
     }
     // Secrets: GetSecretValue (all Powertools' SecretsProvider calls) on the prefix's names only.
     // Secrets Manager appends `-XXXXXX` to every ARN, hence the trailing wildcard.

@@ -42,7 +42,7 @@ export function applyNagSuppressions(gateway: AmoGateway): void {
       {
         id: 'AwsSolutions-APIG4',
         reason:
-          'Authorization is per route and cannot be an API Gateway authorizer: amoCRM hooks carry a per-account path token and amojo an HMAC over the raw body, both checked by the worker; RDESK cannot send credentials; function routes check their own (OAuth state, HMAC, API key). The ANY methods are MOCK 405 answers.',
+          'Authorization is per route and cannot be an API Gateway authorizer: amoCRM hooks carry a per-account path token and amojo an HMAC over the raw body, both checked by the worker; RDESK cannot send credentials; function routes check their own (OAuth state, HMAC, API key, a site form’s key and Origin). The ANY methods are MOCK 405 answers.',
       },
       {
         id: 'AwsSolutions-COG4',

@@ -17,6 +17,7 @@
  * - The body is `$util.base64Encode($input.body)`, never escaped text: the worker gets the bytes.
  */
 import { ENVELOPE_FIELDS, type EnvelopeFieldSource } from '../../lib/envelope.ts';
+import type { FifoKeyPart } from '../../lib/fifo-keys.ts';
 import type { Route } from '../../lib/routes.ts';
 
 /** A piece of the SendMessage body: constant JSON text, or VTL that prints form-encoded text. */
@@ -144,7 +145,22 @@ export function sendMessageTemplate(route: Route): string {
     pieces.push({ lit: `${JSON.stringify(field.name)}:` }, ...fieldValue(route, field.source));
   });
   pieces.push({ lit: '}' });
-  return `#set(${V.params} = $input.params())Action=SendMessage&MessageBody=${render(pieces)}`;
+  // A FIFO route's group and deduplication ids (lib/fifo-keys.ts); the request validator has
+  // already refused a body without the fields, so each prints a non-empty id.
+  const fifo = route.fifo
+    ? `MessageGroupId=${render(fifoKey(route.fifo.groupId))}&MessageDeduplicationId=${render(fifoKey(route.fifo.dedupId))}&`
+    : '';
+  return `#set(${V.params} = $input.params())Action=SendMessage&${fifo}MessageBody=${render(pieces)}`;
+}
+
+/** The pieces printing one FIFO id: literals, decoded path parameters, body fields by JSONPath. */
+function fifoKey(parts: readonly FifoKeyPart[]): Piece[] {
+  return parts.map((p): Piece => {
+    if ('lit' in p) return { lit: p.lit };
+    if ('param' in p) return { vtl: `$!util.urlEncode(${V.params}.path.get("${p.param}"))` };
+    // Dotted lower-case keys only (the schema's pattern), so the JSONPath needs no quoting.
+    return { vtl: `$!util.urlEncode($input.path('$.${p.body}'))` };
+  });
 }
 
 /** One request template per content type the route accepts (anything else → 415 with NEVER). */

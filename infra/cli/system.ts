@@ -23,6 +23,8 @@ export interface System {
   /** The table's document client and name (commands that use other stores of the one table). */
   doc: DynamoDBDocumentClient;
   tableName: string;
+  /** The target's secrets (local file/env or Secrets Manager), for commands that need one (chat: the channel secret). */
+  secrets: SecretSource;
   close(): void;
 }
 
@@ -47,7 +49,7 @@ export async function openSystem(values: OptionValues, io: CliIO): Promise<Syste
     fetch: io.fetch ?? globalThis.fetch,
     ...(io.clock ? { clock: io.clock } : {}),
   });
-  return { config, oauth, doc: table.doc, tableName: t.tableName, target: t.tableLabel, close: table.close };
+  return { config, oauth, doc: table.doc, tableName: t.tableName, target: t.tableLabel, secrets, close: table.close };
 }
 
 /** `--account`, or the only configured account. */

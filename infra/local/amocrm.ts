@@ -40,6 +40,7 @@ import { pullSchema, type AccountSchema as AccountDictionary } from '../../lib/a
 import { AccountSchema } from '../../lib/amocrm/client/schema.ts';
 import { loadRules, registerRules, type CompiledRules, type RulesConfigInput } from '../../lib/rules/index.ts';
 import type { LocalLog } from './log.ts';
+import { connectLocalChat, localChat, localChatSecrets, localChatSection, localEdgeKeys, type LocalChatOptions } from './chat.ts';
 import type { LocalService } from './runner.ts';
 import { demoSeed } from './sandbox/demo.ts';
 import { startSandbox, type Sandbox, type SandboxOptions } from './sandbox/index.ts';
@@ -95,6 +96,8 @@ export interface LocalAmoOptions {
   mirror?: MirrorConfig;
   /** An `rdesk` section merged into the generated (sandbox) config (its accounts name `sandbox`). */
   rdesk?: ConfigInput['rdesk'];
+  /** The `forms` section of the generated (sandbox) config (its forms name the account `local`); default DEMO_FORMS (the form `contact`). With forms, the contact index flow is on. */
+  forms?: ConfigInput['forms'];
   /** Extra secrets for the generated config (e.g. the mirror's route tokens). */
   extraSecrets?: Record<string, string>;
   /** Replaces the mirror sender (tests). */
@@ -109,8 +112,10 @@ export interface LocalAmoOptions {
    * dictionary files (schema/<account>.json), at start.
    */
   rules?: RulesConfigInput;
-  /** A `forms` section merged into the generated (sandbox) config (its forms name the account `local`); also turns the contact index flow on. */
-  forms?: ConfigInput['forms'];
+  /** The chat channel in sandbox mode (infra/local/chat.ts; default: the `demo` messenger); false: none. */
+  chat?: LocalChatOptions | false;
+  /** fetch of the chat relay (tests record it). */
+  chatFetch?: typeof fetch;
 }
 
 export class LocalAmoError extends Error {
@@ -136,6 +141,8 @@ export interface LocalAmo {
   hookUrl(account?: string): Promise<string>;
   /** OAuth state per account. */
   accountStates(): Promise<Record<string, AccountState>>;
+  /** The API keys the `edge-api-key` routes take (config chat.inboundApiKey). */
+  edgeApiKeys(): Promise<ReadonlySet<string>>;
 }
 
 interface GeneratedSecrets {
@@ -222,6 +229,7 @@ export function sandboxConfigInput(a: {
   rdesk?: ConfigInput['rdesk'];
   rules?: RulesConfigInput;
   forms?: ConfigInput['forms'];
+  chat?: ConfigInput['chat'];
 }): ConfigInput {
   return {
     integrations: [
@@ -249,9 +257,34 @@ export function sandboxConfigInput(a: {
     ...(a.mirror ? { mirror: a.mirror } : {}),
     ...(a.rdesk ? { rdesk: a.rdesk } : {}),
     ...(a.rules ? { rules: a.rules } : {}),
-    ...(a.forms ? { forms: a.forms } : {}),
+    forms: a.forms ?? DEMO_FORMS,
+    ...(a.chat ? { chat: a.chat } : {}),
   };
 }
+
+/**
+ * The site form `npm start` serves at `/forms/contact` (lib/flows/forms/README.md "Posting a
+ * form"): name required, a phone or an e-mail, a comment; browser `fetch` allowed from a page
+ * served on port 8080 of this machine; a lead in the demo pipeline.
+ */
+export const DEMO_FORMS: NonNullable<ConfigInput['forms']> = {
+  defaultCountry: 'RU',
+  list: [
+    {
+      id: 'contact',
+      name: 'Заявка с сайта',
+      account: SANDBOX_ACCOUNT,
+      origins: ['http://localhost:8080', 'http://127.0.0.1:8080'],
+      fields: {
+        name: { type: 'text', required: true, maxLength: 200 },
+        phone: { type: 'phone' },
+        email: { type: 'email' },
+        comment: { type: 'text', maxLength: 2000 },
+      },
+      lead: { pipeline: 'Продажи', status: 'Новая заявка' },
+    },
+  ],
+};
 
 /** One line per published event: kind, account, entity id (and the stage move for lead.status). */
 export function eventLine(e: BusEvent): { message: string; attributes: Record<string, unknown> } {
@@ -372,6 +405,24 @@ export function prepareLocalAmo(
       let files: LocalAmo['files'];
       if (sandbox) {
         const gen = sandboxSecrets(env.dataDir);
+        const chat =
+          opts.chat === false
+            ? undefined
+            : localChatSection({
+                clientId: gen.clientId,
+                runnerUrl,
+                sandbox,
+                account: SANDBOX_ACCOUNT,
+                ...(opts.chat ? { options: opts.chat } : {}),
+                secrets: localChatSecrets(env.dataDir),
+              });
+        if (chat && env.dataDir) {
+          // Kept beside the sandbox's own secrets, so the API key stays the same across starts.
+          const file = join(env.dataDir, SECRETS_FILE);
+          const raw = readJson(file);
+          const all = typeof raw === 'object' && raw !== null && !Array.isArray(raw) ? (raw as Record<string, unknown>) : {};
+          writePrivate(file, `${JSON.stringify({ ...all, ...chat.secrets }, null, 2)}\n`);
+        }
         config = parseConfig(
           sandboxConfigInput({
             clientId: gen.clientId,
@@ -381,10 +432,11 @@ export function prepareLocalAmo(
             ...(opts.rdesk ? { rdesk: opts.rdesk } : {}),
             ...(opts.rules ? { rules: opts.rules } : {}),
             ...(opts.forms ? { forms: opts.forms } : {}),
+            ...(chat ? { chat: chat.section } : {}),
           }),
           'the generated sandbox config',
         );
-        secrets = staticSecretSource({ ...gen.values, ...opts.extraSecrets });
+        secrets = staticSecretSource({ ...gen.values, ...chat?.secrets, ...opts.extraSecrets });
         if (env.dataDir) {
           files = { config: join(env.dataDir, SANDBOX_CONFIG_FILE), secrets: join(env.dataDir, SECRETS_FILE) };
           // Rewritten every start: the URLs change with the ports; the ids and secrets do not.
@@ -431,7 +483,21 @@ export function prepareLocalAmo(
         if (!a?.hookToken) throw new LocalAmoError(`account "${account}" has no hookToken`);
         return `${runnerUrl}/hooks/amocrm/${encodeURIComponent(await secrets.get(a.hookToken.secret))}`;
       };
-      amo = { mode: sandbox ? 'sandbox' : 'account', config, secrets, oauth, bus, metrics, flows, sandbox, files, hookUrl, accountStates };
+      const edgeApiKeys = () => localEdgeKeys(config, secrets);
+      amo = {
+        mode: sandbox ? 'sandbox' : 'account',
+        config,
+        secrets,
+        oauth,
+        bus,
+        metrics,
+        flows,
+        sandbox,
+        files,
+        hookUrl,
+        accountStates,
+        edgeApiKeys,
+      };
       const ingest: WorkerIngestDeps = {
         config,
         secrets,
@@ -441,6 +507,10 @@ export function prepareLocalAmo(
         ...(opts.mirrorSender ? { mirror: opts.mirrorSender } : {}),
         // RDESK pushes (config `rdesk`): the same client runtime the workers use in AWS (budget, breaker, cache on dynalite).
         ...(config.rdesk ? { rdesk: localRdesk(config, oauth, doc, tableName, log, metrics) } : {}),
+        // The chat channel (config `chat` with messengers): lib/aws/chat-runtime.ts, as in AWS.
+        ...(config.chat?.messengers.length
+          ? { chat: localChat(config, secrets, oauth, doc, tableName, env.log, metrics, opts.chatFetch) }
+          : {}),
       };
       if (sandbox) hookDestination = await hookUrl(SANDBOX_ACCOUNT);
       store = { doc, tableName };
@@ -475,6 +545,11 @@ export function prepareLocalAmo(
           });
         }
         subscribed = true;
+      }
+      if (connectedAmo.config.chat) {
+        // The chat channel, connected as `amo-gateway chat connect` would (the sandbox forgets it every start).
+        const scopeId = await connectLocalChat(connectedAmo.config, connectedAmo.secrets, sandbox, store!);
+        if (scopeId) env.log.line('chat', 'channel connected', { account: SANDBOX_ACCOUNT });
       }
       if (connectedAmo.config.rules?.list.length) {
         // The sandbox is fresh every start: its dictionary is pulled now and the rules resolved against it.

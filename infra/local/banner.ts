@@ -2,6 +2,7 @@
 import { relative } from 'node:path';
 import { DEMO_MOVE, SANDBOX_ACCOUNT, SANDBOX_AMO_ACCOUNT_ID, SANDBOX_SECRETS, SANDBOX_SUBDOMAIN, type LocalAmo } from './amocrm.ts';
 import { HEALTH_PATH } from './http.ts';
+import { LOCAL_CHAT_SECRETS, LOCAL_MESSENGER } from './chat.ts';
 import type { LocalRunner } from './runner.ts';
 import type { Route, RouteTable } from '../../lib/routes.ts';
 
@@ -37,6 +38,15 @@ export function describeAmo(
       lines.push(
         `    curl -sS -X POST "${runner.url}/hooks/amocrm/${token}" -H 'content-type: application/x-www-form-urlencoded' --data 'leads[status][0][id]=${DEMO_MOVE.leadId}&leads[status][0][status_id]=50013&leads[status][0][pipeline_id]=5001&leads[status][0][old_status_id]=${DEMO_MOVE.statusId}&account[subdomain]=${SANDBOX_SUBDOMAIN}&account[id]=${SANDBOX_AMO_ACCOUNT_ID}'`,
       );
+      if (amo.config.chat?.messengers.some((m) => m.id === LOCAL_MESSENGER)) {
+        // The chat channel (infra/local/chat.ts): the API key is read from the secrets file, never printed.
+        const key = `$(node -p 'require("./${rel(amo.files.secrets)}")["${LOCAL_CHAT_SECRETS.apiKey}"]')`;
+        lines.push("  chat      your messenger's side (lib/amojo/README.md); replies land in the sandbox's demo messenger:");
+        lines.push(
+          `    curl -sS -X POST ${runner.url}/chat/${LOCAL_MESSENGER}/messages -H 'content-type: application/json' -H "x-api-key: ${key}" --data '{"id":"m1","conversation_id":"c1","sender":{"id":"u1","name":"Anna"},"message":{"type":"text","text":"Hi"}}'`,
+        );
+        lines.push(`    (relayed replies: curl -sS ${sb.url}/_sandbox/amojo/messenger; chats: curl -sS ${sb.url}/_sandbox/amojo/state)`);
+      }
       lines.push(
         `  tokens    npm run cli -- token status --config ${rel(amo.files.config)} --endpoint ${runner.ddbEndpoint} --table ${runner.tableName}`,
       );
@@ -82,6 +92,7 @@ export function describeRunner(runner: LocalRunner, amoStates: Record<string, st
   const lines: string[] = [];
   const width = Math.max(...table.routes.map((r) => r.path.length + r.method.length), 10) + runner.url.length + 2;
   lines.push('', `amo-gateway local runner on ${runner.url}`, '');
+  lines.push(`  console   ${runner.consoleUrl}   (queues, parked messages with replay/purge, tokens, events; loopback only)`);
   lines.push(`  health    GET ${runner.url}${HEALTH_PATH}`);
   lines.push('  routes');
   for (const r of table.routes) {

@@ -7,15 +7,17 @@
  * at the limit).
  */
 import { SendMessageCommand, type SQSClient } from '@aws-sdk/client-sqs';
-import { randomUUID } from 'node:crypto';
+import { createHash, randomUUID, timingSafeEqual } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { buildEnvelope } from '../../lib/envelope.ts';
+import { fifoKeys, INVALID_BODY_MESSAGE } from '../../lib/fifo-keys.ts';
 import { safeErrorDescription } from '../../lib/common/errors.ts';
 import { matchPath, type FunctionDef, type Route, type RouteTable } from '../../lib/routes.ts';
 import { apiGatewayEvent, invoke, type LocalInvoke } from './lambda.ts';
 import type { LocalLog } from './log.ts';
 import type { LocalQueue } from './stand-ins.ts';
+import { CONSOLE_PATH } from './console/render.ts';
 
 export const HEALTH_PATH = '/health';
 
@@ -29,6 +31,13 @@ export interface GatewayDeps {
   region: string;
   log: LocalLog;
   health(): Promise<{ status: number; body: unknown }>;
+  /** The operator's console (infra/local/console/): every request under `/_console`, before the route table. */
+  console?: { handle(req: IncomingMessage, res: ServerResponse, url: URL): Promise<void> };
+  /**
+   * The API keys `edge-api-key` routes accept (API Gateway's usage plan in AWS); none known →
+   * every request to such a route is refused 403, as API Gateway refuses one without a key.
+   */
+  edgeApiKeys?: () => Promise<ReadonlySet<string>>;
 }
 
 export interface Gateway {
@@ -171,6 +180,12 @@ export function createGateway(deps: GatewayDeps): Gateway {
       return;
     }
 
+    if (deps.console && (path === CONSOLE_PATH || path.startsWith(`${CONSOLE_PATH}/`))) {
+      // Not logged per request: an open console polls every 2 s. Its actions log themselves.
+      await deps.console.handle(req, res, url);
+      return;
+    }
+
     const matches = routes.flatMap((r) => {
       const params = matchPath(r.path, path);
       return params ? [{ route: r, params }] : [];
@@ -189,6 +204,17 @@ export function createGateway(deps: GatewayDeps): Gateway {
     }
     const { route, params } = hit;
     const tags = { route: route.id, resource: route.path };
+
+    if (route.auth === 'edge-api-key') {
+      // API Gateway checks the key before anything else and answers 403 {"message":"Forbidden"}.
+      const key = req.headers['x-api-key'];
+      const keys = deps.edgeApiKeys ? await deps.edgeApiKeys() : new Set<string>();
+      if (typeof key !== 'string' || !hasKey(keys, key)) {
+        refuseUnread(req, res, 403, { message: 'Forbidden' });
+        done(403, tags);
+        return;
+      }
+    }
 
     if (route.contentTypes.length > 0) {
       const media = mediaType(req.headers['content-type']);
@@ -240,12 +266,20 @@ export function createGateway(deps: GatewayDeps): Gateway {
           },
           route.headers,
         );
+        // A FIFO route's ids from its path and body (lib/fifo-keys.ts); a body without them is
+        // refused as API Gateway's request validator refuses it.
+        const ids = route.fifo ? fifoKeys(route.fifo, params, body) : undefined;
+        if (route.fifo && !ids) {
+          json(res, 400, { message: INVALID_BODY_MESSAGE });
+          done(400, tags);
+          return;
+        }
         await deps.sqs.send(
           new SendMessageCommand({
             QueueUrl: queue.url,
             MessageBody: JSON.stringify(envelope),
-            // assumed: FIFO routes keep one order per route until the table names a group key.
-            ...(queue.def.fifo ? { MessageGroupId: route.id, MessageDeduplicationId: requestId } : {}),
+            // assumed: a FIFO queue without keys (the table refuses that for routes) keeps one order per route.
+            ...(queue.def.fifo ? { MessageGroupId: ids?.groupId ?? route.id, MessageDeduplicationId: ids?.dedupId ?? requestId } : {}),
           }),
         );
       } catch (e) {
@@ -344,4 +378,12 @@ export function createGateway(deps: GatewayDeps): Gateway {
       await closed;
     },
   };
+}
+
+/** Constant-time membership: the key is compared with every accepted one in full. */
+function hasKey(keys: ReadonlySet<string>, key: string): boolean {
+  const given = createHash('sha256').update(key).digest();
+  let found = false;
+  for (const k of keys) if (timingSafeEqual(given, createHash('sha256').update(k).digest())) found = true;
+  return found;
 }

@@ -21,6 +21,7 @@ import type { DlqIndex } from '../../lib/pipeline/dlq-index.ts';
 import { routeTable as shippedTable, type FunctionDef, type RouteTable } from '../../lib/routes.ts';
 import { prepareLocalAmo, SANDBOX_ACCOUNT, type LocalAmo, type LocalAmoOptions } from './amocrm.ts';
 import { wireFunctions, type LocalFunctionDeps } from './functions.ts';
+import { createConsole, CONSOLE_PATH } from './console/server.ts';
 import { createGateway, HEALTH_PATH } from './http.ts';
 import type { LocalInvoke } from './lambda.ts';
 import { lockDataDir } from './lock.ts';
@@ -86,6 +87,8 @@ export interface LocalOptions {
    * `no-processor` (nothing acknowledges unprocessed).
    */
   amocrm?: LocalAmoOptions;
+  /** The console's per-run form token (default: random at every start). */
+  consoleToken?: string;
 }
 
 export interface HealthReport {
@@ -118,6 +121,8 @@ export interface LocalRunner {
   doc: DynamoDBDocumentClient;
   ddbEndpoint: string;
   dlqIndex: DlqIndex;
+  /** The operator's console (`${url}/_console`, infra/local/console/). */
+  consoleUrl: string;
   /** The amoCRM side when `amocrm` was given: config, OAuth, bus, metrics, sandbox. */
   amo: LocalAmo | undefined;
   fauxqs: FauxqsServer;
@@ -280,7 +285,26 @@ export async function startLocal(opts: LocalOptions = {}): Promise<LocalRunner> 
     markFailed = rej;
   });
   ready.catch(() => undefined);
+  let amo: LocalAmo | undefined;
+  let runnerUrl = '';
+  const operatorConsole = createConsole({
+    table,
+    url: () => runnerUrl,
+    queues: sqsStandIn.queues,
+    depth,
+    fauxqs,
+    dlqIndex,
+    amo: () => amo,
+    doc: dynamo.doc,
+    tableName,
+    sqs,
+    log,
+    ...(opts.consoleToken ? { csrfToken: opts.consoleToken } : {}),
+  });
+  // The edge's API keys come from the amoCRM wiring once it is up (none before: 403, as without a key).
+  let edgeApiKeys: (() => Promise<ReadonlySet<string>>) | undefined;
   const gateway = createGateway({
+    edgeApiKeys: () => (edgeApiKeys ? edgeApiKeys() : Promise.resolve(new Set<string>())),
     table,
     sqs,
     queues: sqsStandIn.queues,
@@ -292,6 +316,7 @@ export async function startLocal(opts: LocalOptions = {}): Promise<LocalRunner> 
       const h = await health();
       return { status: h.status === 'ok' ? 200 : 503, body: h };
     },
+    console: operatorConsole,
   });
   const host = opts.host ?? '127.0.0.1';
   let port: number;
@@ -302,13 +327,13 @@ export async function startLocal(opts: LocalOptions = {}): Promise<LocalRunner> 
     throw e;
   }
   const url = `http://${host.includes(':') ? `[${host}]` : host}:${port}`;
-
-  let amo: LocalAmo | undefined;
+  runnerUrl = url;
   try {
     let amoDeps: Partial<Pick<LocalFunctionDeps, 'ingest' | 'oauth' | 'tokenLifecycle' | 'metrics'>> = {};
     if (amoWiring) {
       const w = await amoWiring.wire({ url, ddb: dynamo.ddb, doc: dynamo.doc, tableName });
       amo = w.amo;
+      edgeApiKeys = w.amo.edgeApiKeys;
       amoDeps = { ingest: w.ingest, oauth: w.amo.oauth, tokenLifecycle: w.amo.oauth.lifecycle, metrics: w.amo.metrics };
     }
     const wired = wireFunctions({
@@ -410,6 +435,7 @@ export async function startLocal(opts: LocalOptions = {}): Promise<LocalRunner> 
   return {
     table,
     url,
+    consoleUrl: `${url}${CONSOLE_PATH}`,
     port,
     region,
     tableName,

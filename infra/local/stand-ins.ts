@@ -11,7 +11,7 @@ import { startFauxqs, type FauxqsServer } from 'fauxqs';
 import { mkdirSync } from 'node:fs';
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { SQS_MAX_MESSAGE_BYTES, dlqName, queueName, type QueueDef, type RouteTable } from '../../lib/routes.ts';
+import { SQS_MAX_MESSAGE_BYTES, dlqName, queueName, redriveMaxReceiveCount, type QueueDef, type RouteTable } from '../../lib/routes.ts';
 import { createTableInput } from '../../lib/store/table.ts';
 import type { SqsJournal } from './journal.ts';
 import { restoreQueues, type RestoreResult } from './persist.ts';
@@ -63,7 +63,11 @@ export async function startSqs(
         ...common,
         VisibilityTimeout: String(opts.visibilityTimeoutSeconds ?? q.visibilityTimeoutSeconds),
         MessageRetentionPeriod: String(q.retentionDays * 86_400),
-        RedrivePolicy: JSON.stringify({ deadLetterTargetArn: dlq.queueArn, maxReceiveCount: LAST_RESORT_MAX_RECEIVE_COUNT }),
+        // A FIFO queue's figure is the one its worker paces and parks by (lib/routes.ts redriveMaxReceiveCount).
+        RedrivePolicy: JSON.stringify({
+          deadLetterTargetArn: dlq.queueArn,
+          maxReceiveCount: q.fifo ? redriveMaxReceiveCount(q) : LAST_RESORT_MAX_RECEIVE_COUNT,
+        }),
       },
     });
     queues[q.id] = {

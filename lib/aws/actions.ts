@@ -21,7 +21,10 @@ import { safeErrorDescription } from '../common/errors.ts';
 /** A queue as the worker knows it: its endpoints (QUEUES) plus its policy from the route table. */
 export type QueueTarget = Pick<QueueDef, 'id' | 'fifo' | 'maxAttempts' | 'retentionDays'> &
   Partial<Pick<QueueDef, 'concurrency'>> &
-  QueueEndpoint;
+  QueueEndpoint & {
+    /** SQS's redrive count of the queue (lib/routes.ts redriveMaxReceiveCount): FIFO decisions pace and park by it. */
+    maxReceiveCount?: number;
+  };
 
 export interface ActionDeps {
   sqs: SQSClient;
@@ -64,20 +67,23 @@ export async function executeAction(action: Action, record: SQSRecord, target: Q
 
     case 'fail':
       // The record is reported failed; set its visibility so it comes back after the backoff
-      // rather than after the queue's full visibility timeout. Best effort: if this call fails,
-      // the queue's own timeout applies.
-      try {
-        await deps.sqs.send(
-          new ChangeMessageVisibilityCommand({
-            QueueUrl: target.url,
-            ReceiptHandle: record.receiptHandle,
-            VisibilityTimeout: action.visibilityTimeoutSeconds,
-          }),
-        );
-      } catch {
-        /* the default visibility timeout still brings it back */
-      }
+      // rather than after the queue's full visibility timeout.
+      await holdRecord(record, target, action.visibilityTimeoutSeconds, deps);
       return false;
+  }
+}
+
+/**
+ * Sets a received record's visibility (a FIFO head that failed, and its followers with it). Best
+ * effort: if this call fails, the queue's own visibility timeout still brings the record back.
+ */
+export async function holdRecord(record: SQSRecord, target: QueueTarget, seconds: number, deps: Pick<ActionDeps, 'sqs'>): Promise<void> {
+  try {
+    await deps.sqs.send(
+      new ChangeMessageVisibilityCommand({ QueueUrl: target.url, ReceiptHandle: record.receiptHandle, VisibilityTimeout: seconds }),
+    );
+  } catch {
+    /* the default visibility timeout still brings it back */
   }
 }
 

@@ -14,11 +14,13 @@ import { runFifoBatch } from '../pipeline/fifo.ts';
 import { callHook, type PipelineHooks } from '../pipeline/hooks.ts';
 import { mapLimit } from '../common/concurrency.ts';
 import type { Log } from '../common/log.ts';
-import { MAY_HAVE_RUN_ATTRIBUTE, processMessage, type MessageResult, type PipelineConfig } from '../pipeline/process.ts';
+import { heldFollowerPark, MAY_HAVE_RUN_ATTRIBUTE, processMessage, type MessageResult, type PipelineConfig } from '../pipeline/process.ts';
+import type { FifoLedger } from '../pipeline/fifo-ledger.ts';
 import type { ProcessorMap, RoutePolicy } from '../pipeline/registry.ts';
 import type { DlqIndex } from '../pipeline/dlq-index.ts';
-import { executeAction, type QueueTarget } from './actions.ts';
+import { executeAction, holdRecord, type QueueTarget } from './actions.ts';
 import { safeErrorDescription } from '../common/errors.ts';
+import { WorkerConfigError } from './queues-config.ts';
 
 export interface BatchDeps {
   sqs: SQSClient;
@@ -36,6 +38,8 @@ export interface BatchDeps {
   hooks?: PipelineHooks;
   /** Records of a standard-queue batch processed at once. assumed: 10. */
   concurrency?: number;
+  /** Counts FIFO retries and deferrals apart (lib/pipeline/fifo-ledger.ts); required when a queue is FIFO. */
+  fifoLedger?: FifoLedger;
 }
 
 export type BatchHandler = (event: SQSEvent) => Promise<SQSBatchResponse>;
@@ -55,12 +59,28 @@ export function createBatchHandler(deps: BatchDeps): BatchHandler {
         random: deps.random,
         policy: deps.policy,
         deferral: deps.deferral,
+        ...(deps.fifoLedger ? { fifoLedger: deps.fifoLedger } : {}),
       },
     ]),
   );
+  const ledger = deps.fifoLedger;
+  if (!ledger && deps.queues.some((q) => q.fifo)) {
+    throw new WorkerConfigError(
+      `a FIFO queue (${deps.queues
+        .filter((q) => q.fifo)
+        .map((q) => q.id)
+        .join(', ')}) needs the FIFO ledger (fifoLedger)`,
+    );
+  }
+  // The visibility each failed FIFO head was given: its followers get the same (below).
+  const heldFor = new WeakMap<SQSRecord, number>();
   const concurrency = deps.concurrency ?? 10;
 
-  async function handleRecord(record: SQSRecord, target: QueueTarget): Promise<boolean> {
+  async function handleRecord(
+    record: SQSRecord,
+    target: QueueTarget,
+    held?: (msg: { messageId: string; body: string; receiveCount: number }) => MessageResult,
+  ): Promise<boolean> {
     const started = deps.now();
     const receiveCount = Number(record.attributes.ApproximateReceiveCount) || 1;
     const cfg = configs.get(target.id) as PipelineConfig;
@@ -69,8 +89,13 @@ export function createBatchHandler(deps: BatchDeps): BatchHandler {
     let failure: unknown;
     try {
       const recovered = record.messageAttributes?.[MAY_HAVE_RUN_ATTRIBUTE] !== undefined;
-      result = await processMessage({ messageId: record.messageId, body: record.body, receiveCount, recovered }, cfg);
+      const msg = { messageId: record.messageId, body: record.body, receiveCount, recovered };
+      result = held ? held(msg) : await processMessage(msg, cfg);
       done = await executeAction(result.action, record, target, deps);
+      if (result.action.kind === 'fail') heldFor.set(record, result.action.visibilityTimeoutSeconds);
+      // A FIFO message counted in the ledger is done with: forget it (best effort: ids are never
+      // reused, so a leftover item is only garbage, and it expires).
+      if (target.fifo && ledger && done && receiveCount > 1) await ledger.forget(target.id, record.messageId).catch(() => undefined);
     } catch (e) {
       failure = e;
       done = false;
@@ -159,6 +184,16 @@ export function createBatchHandler(deps: BatchDeps): BatchHandler {
           records,
           (r) => r.attributes.MessageGroupId ?? '',
           (r) => handleRecord(r, target),
+          async (follower, head) => {
+            // One receive short of SQS's own redrive: park it here, with its reason.
+            const receives = Number(follower.attributes.ApproximateReceiveCount) || 1;
+            const max = target.maxReceiveCount;
+            if (max !== undefined && receives >= max) return handleRecord(follower, target, (msg) => heldFollowerPark(msg, max));
+            // Otherwise it comes back with its head, in order, after the head's delay.
+            const seconds = heldFor.get(head);
+            if (seconds !== undefined) await holdRecord(follower, target, seconds, deps);
+            return false;
+          },
         );
         failed.push(...bad.map((r) => r.messageId));
       } else {

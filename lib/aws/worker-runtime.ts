@@ -20,7 +20,9 @@ import { SQSClient } from '@aws-sdk/client-sqs';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import middy from '@middy/core';
 import type { Context, SQSBatchResponse, SQSEvent } from 'aws-lambda';
-import { routeTable as shippedTable, type RouteTable } from '../routes.ts';
+import { redriveMaxReceiveCount, routeTable as shippedTable, type RouteTable } from '../routes.ts';
+import type { FifoLedger } from '../pipeline/fifo-ledger.ts';
+import { DynamoFifoLedger } from '../store/fifo-ledger.ts';
 import type { QueueTarget } from './actions.ts';
 import { createEventBridgePublisher, EventBridgeClient } from './event-bus.ts';
 import { parseQueuesConfig, WorkerConfigError, type QueuesConfig } from './queues-config.ts';
@@ -51,6 +53,7 @@ import { DynamoLeadMap } from '../store/rdesk-lead-map.ts';
 import { DynamoPushOrder } from '../store/rdesk-push-order.ts';
 import { createAmoClientRuntime } from './amo-client-runtime.ts';
 import { oauthFromEnv } from './oauth-runtime.ts';
+import { createChatProcessors } from './chat-runtime.ts';
 
 export const WORKER_FUNCTION_ID = 'worker';
 
@@ -76,6 +79,8 @@ export interface WorkerDeps {
   ingest?: WorkerIngestDeps;
   /** Parked, Deferred, DeferredMessageAge, DlqIndexWriteFailed, and the ingest metrics (lib/metrics.ts). */
   metrics?: MetricsSink;
+  /** Counts FIFO retries and deferrals apart (lib/pipeline/fifo-ledger.ts): required when the worker consumes a FIFO queue. */
+  fifoLedger?: FifoLedger;
 }
 
 export interface WorkerIngestDeps {
@@ -91,6 +96,8 @@ export interface WorkerIngestDeps {
   mirror?: MirrorSender;
   /** The amoCRM side of the RDESK flow (used when the config has an `rdesk` section). */
   rdesk?: WorkerRdeskDeps;
+  /** The chat channel's processors (lib/aws/chat-runtime.ts createChatProcessors), when the config has chat messengers. */
+  chat?: ProcessorMap;
 }
 
 export interface WorkerRdeskDeps {
@@ -120,6 +127,7 @@ export function workerTargets(table: RouteTable, queues: QueuesConfig): { target
       fifo: q.fifo,
       maxAttempts: q.maxAttempts,
       retentionDays: q.retentionDays,
+      maxReceiveCount: redriveMaxReceiveCount(q),
       ...(q.concurrency !== undefined ? { concurrency: q.concurrency } : {}),
     };
   });
@@ -143,7 +151,7 @@ function processorsFor(table: RouteTable, deps: WorkerDeps, remainingTimeMs: () 
       ...(deps.metrics ? { metrics: deps.metrics } : {}),
       routes: table.routes,
       defaultMirrorRoutes: table.routes.filter((r) => r.target.kind === 'queue').map((r) => r.id),
-      overrides: { ...rdesk.processors, ...deps.processors },
+      overrides: { ...rdesk.processors, ...ingest.chat, ...deps.processors },
       ...(ingest.fetch ? { fetch: ingest.fetch } : {}),
       ...(ingest.mirror ? { mirror: ingest.mirror } : {}),
     });
@@ -208,6 +216,7 @@ export function createWorkerHandler(deps: WorkerDeps) {
     policy: { ...DEFAULT_BACKOFF_POLICY, ...deps.retry },
     ...(deps.deferral ? { deferral: deps.deferral } : {}),
     ...(deps.metrics ? { hooks: pipelineMetrics(deps.metrics) } : {}),
+    ...(deps.fifoLedger ? { fifoLedger: deps.fifoLedger } : {}),
   });
   return middy<SQSEvent, SQSBatchResponse, Error, Context>().handler(async (event, context) => {
     current = context;
@@ -243,6 +252,7 @@ export function depsFromEnv(env: NodeJS.ProcessEnv, logger: Log, metrics?: Metri
   return {
     sqs: new SQSClient({}),
     dlqIndex: new DynamoDlqIndex({ doc, tableName, queueIds: Object.keys(queues) }),
+    fifoLedger: new DynamoFifoLedger({ doc, tableName }),
     queues,
     logger,
     ingest: {
@@ -252,9 +262,33 @@ export function depsFromEnv(env: NodeJS.ProcessEnv, logger: Log, metrics?: Metri
       bus: eventBusName ? createEventBridgePublisher(new EventBridgeClient({}), eventBusName) : noBus,
       ...(config.rdesk ? { rdesk: rdeskFromEnv(env, config, doc, tableName, logger, metrics) } : {}),
       ...(flows ? { flows } : {}),
+      ...(config.chat?.messengers.length ? { chat: chatFromEnv(env, config, doc, tableName, logger, metrics) } : {}),
     },
     ...(metrics ? { metrics } : {}),
   };
+}
+
+/** The chat channel in AWS (lib/aws/chat-runtime.ts) over THE client runtime of the container. */
+function chatFromEnv(
+  env: NodeJS.ProcessEnv,
+  config: Config,
+  doc: DynamoDBDocumentClient,
+  tableName: string,
+  log: Log,
+  metrics: MetricsSink | undefined,
+): ProcessorMap {
+  const oauth = oauthFromEnv(env, { log, metrics: metrics ?? noMetrics });
+  const amo = createAmoClientRuntime({ config, oauth: oauth.provider, doc, tableName, log, ...(metrics ? { metrics } : {}) });
+  const secrets = awsSecretSource({ prefix: env.AMO_SECRETS_PREFIX ?? '' });
+  return createChatProcessors({
+    config,
+    secrets,
+    doc,
+    tableName,
+    clientFor: (id) => amo.clientFor(id),
+    log,
+    ...(metrics ? { metrics } : {}),
+  });
 }
 
 /** The RDESK flow's amoCRM side in AWS: THE client runtime of the container (OAuth, rate budget, breaker, cache) and the lead map. */

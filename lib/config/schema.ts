@@ -10,7 +10,7 @@
  *
  * Sections so far: `integrations`, `accounts` (with each account's webhook `hookToken`), `oauth`,
  * `mirror` (a second deployment every request is copied to), `events` (publish typed amoCRM
- * events), `rdesk`, `rules` and `forms` (each flow's own section, defined beside the flow). The
+ * events), `rdesk`, `rules`, `forms` and `chat` (each flow's own section, defined beside the flow). The
  * root object is strict, so a section must be added to the schema before a config file may carry
  * it: a typo is an error, never a silently ignored setting.
  */
@@ -20,6 +20,7 @@ import { secretRefSchema } from './secret-ref.ts';
 import { rdeskSchema } from '../flows/rdesk/config.ts';
 import { rulesSchema } from '../rules/config.ts';
 import { formsSchema } from '../flows/forms/config.ts';
+import { chatSchema } from '../amojo/config.ts';
 
 /** amoCRM/Kommo top-level domains an account lives under (the part after the subdomain). */
 export const AMO_DOMAINS = ['amocrm.ru', 'amocrm.com', 'kommo.com'] as const;
@@ -156,6 +157,8 @@ export const configSchema = z
     rules: rulesSchema.optional(),
     /** Site forms → contact + lead or Unsorted (lib/flows/forms/README.md). */
     forms: formsSchema.optional(),
+    /** The amojo chat channel and the accounts it is connected to (lib/amojo/README.md). */
+    chat: chatSchema.optional(),
   })
   .strict()
   .superRefine((c, ctx) => {
@@ -212,6 +215,10 @@ export const configSchema = z
     c.forms?.list.forEach((f, i) => {
       if (!accountIds.has(f.account))
         ctx.addIssue({ code: 'custom', path: ['forms', 'list', i, 'account'], message: `unknown account "${f.account}"` });
+    });
+    c.chat?.accounts.forEach((a, i) => {
+      if (!accountIds.has(a.account))
+        ctx.addIssue({ code: 'custom', path: ['chat', 'accounts', i, 'account'], message: `unknown account "${a.account}"` });
     });
     Object.keys(c.rules?.accounts ?? {}).forEach((a) => {
       if (!accountIds.has(a)) ctx.addIssue({ code: 'custom', path: ['rules', 'accounts', a], message: `unknown account "${a}"` });

@@ -6,14 +6,15 @@
  * the edge received it, the envelope's `receivedAt`) or after `maxDeferrals` deferrals is parked
  * with reason `deferred-too-long`, where `dlq list` shows it and `dlq replay` sends it again.
  */
+import { SQS_MAX_DELAY_SECONDS } from './backoff.ts';
 
 export interface DeferralPolicy {
   /** Age (seconds since `receivedAt`) after which a deferral parks instead. */
   maxAgeSeconds: number;
   /**
    * Deferrals after which the next one parks: a guard against a processor deferring with no or a
-   * tiny delay (the age cap alone would let it spin for a day). FIFO queues count SQS's receive
-   * count instead (a FIFO deferral is not a re-send, so nothing carries a counter).
+   * tiny delay (the age cap alone would let it spin for a day). FIFO messages are counted in the
+   * FIFO ledger (a FIFO deferral is not a re-send, so the message carries no counter).
    */
   maxDeferrals: number;
 }
@@ -62,4 +63,20 @@ function formatAge(s: number): string {
   if (s >= 3600) return `${Math.floor(s / 3600)} h ${Math.floor((s % 3600) / 60)} min`;
   if (s >= 60) return `${Math.floor(s / 60)} min`;
   return `${s} s`;
+}
+
+/**
+ * The least visibility of a FIFO deferral. Each FIFO deferral costs one receive, and SQS redrives a
+ * message past the queue's maxReceiveCount; so once a quarter of the receives are spent, the rest
+ * are spread over what is left of the age cap: ⌈(maxAgeSeconds − age) / receives left⌉, at most
+ * SQS's 900 s. With 1000 receives (the FIFO default) that is ~2 min a deferral and the receives
+ * last past the 24 h cap; with fewer, the 900 s ceiling can spend them sooner — then the worker
+ * parks the message `deferred-too-long` on the last receive (decide.ts), never SQS silently.
+ */
+export function fifoDeferralFloor(receiveCount: number, maxReceiveCount: number, ageSeconds: number, maxAgeSeconds: number): number {
+  if (receiveCount <= Math.floor(maxReceiveCount / 4)) return 0;
+  const left = maxReceiveCount - receiveCount;
+  const time = maxAgeSeconds - ageSeconds;
+  if (left <= 0 || time <= 0) return 0;
+  return Math.min(SQS_MAX_DELAY_SECONDS, Math.ceil(time / left));
 }

@@ -3,15 +3,25 @@
  * one after another, and after the first failure in a group every later record of that group in
  * the batch is reported failed WITHOUT being processed. SQS then redelivers the failed head and
  * its followers in their original order; processing a follower first would reorder the group.
- * (This matches Powertools' SqsFifoPartialProcessor with skipGroupOnError.)
+ * (This matches Powertools' SqsFifoPartialProcessor with skipGroupOnError.) `skip` is told of each
+ * follower passed over, with the head that broke the group: the worker gives it the head's
+ * visibility so the group comes back together, in order (lib/aws/sqs-batch.ts).
  */
 
 /**
  * Run `run` over the records in group order. `run` resolves true when the record is done (deleted
  * or parked) and false when it must be reported failed; a thrown error counts as false.
- * Returns the records to report in batchItemFailures, in batch order.
+ * `skip(follower, head)` is called for each record passed over after its group broke at `head`;
+ * it resolves true when it finished the follower itself (the worker parks one SQS would otherwise
+ * move on its next receive), false (or a throw) to report it failed. Returns the records to
+ * report in batchItemFailures, in batch order.
  */
-export async function runFifoBatch<T>(records: readonly T[], groupOf: (r: T) => string, run: (r: T) => Promise<boolean>): Promise<T[]> {
+export async function runFifoBatch<T>(
+  records: readonly T[],
+  groupOf: (r: T) => string,
+  run: (r: T) => Promise<boolean>,
+  skip?: (follower: T, head: T) => Promise<boolean>,
+): Promise<T[]> {
   const groups = new Map<string, T[]>();
   for (const r of records) {
     const g = groupOf(r);
@@ -22,10 +32,16 @@ export async function runFifoBatch<T>(records: readonly T[], groupOf: (r: T) => 
   const failed = new Set<T>();
   await Promise.all(
     [...groups.values()].map(async (list) => {
-      let broken = false;
+      let head: T | undefined;
       for (const r of list) {
-        if (broken) {
-          failed.add(r);
+        if (head !== undefined) {
+          let finished = false;
+          try {
+            finished = skip ? await skip(r, head) : false;
+          } catch {
+            finished = false;
+          }
+          if (!finished) failed.add(r);
           continue;
         }
         let done = false;
@@ -35,7 +51,7 @@ export async function runFifoBatch<T>(records: readonly T[], groupOf: (r: T) => 
           done = false;
         }
         if (!done) {
-          broken = true;
+          head = r;
           failed.add(r);
         }
       }

@@ -19,7 +19,7 @@ export interface DeferredEvent {
   reason: string;
   /** Seconds since the edge received the message. */
   ageSeconds: number;
-  /** This deferral's number (FIFO: SQS's receive count). */
+  /** This deferral's number (FIFO: from the FIFO ledger). */
   deferrals: number;
 }
 

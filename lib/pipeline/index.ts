@@ -8,3 +8,4 @@ export * from './registry.ts';
 export * from './fifo.ts';
 export * from './process.ts';
 export * from './dlq-index.ts';
+export * from './fifo-ledger.ts';

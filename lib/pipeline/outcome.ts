@@ -39,6 +39,8 @@ export const PARK_REASONS = {
   bodyTooLarge: 'body-too-large',
   outOfAttempts: 'out-of-attempts',
   deferredTooLong: 'deferred-too-long',
+  /** FIFO: SQS's redrive would take the message on its next receive (docs/architecture.md#failure-semantics). */
+  receiveLimit: 'receive-limit',
 } as const;
 
 const REASON = /^[a-z][a-z0-9-]{0,63}$/;

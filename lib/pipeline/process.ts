@@ -6,9 +6,11 @@ import { envelopeBody, EnvelopeError, parseEnvelope, type Envelope } from '../en
 import type { Random, BackoffPolicy } from './backoff.ts';
 import { decide, parkRaw, type Action, type QueuePolicy } from './decide.ts';
 import type { DeferralPolicy } from './deferral.ts';
+import type { FifoCounts, FifoLedger } from './fifo-ledger.ts';
 import type { Log } from '../common/log.ts';
 import { outcomeFromError, park, PARK_REASONS, retry, type Outcome, type OutcomeKind } from './outcome.ts';
 import { describeError } from '../common/errors.ts';
+import { safeErrorText } from '../common/redact.ts';
 import { routeQueueId, type ProcessorMap, type RoutePolicy } from './registry.ts';
 
 export interface MessageInput {
@@ -47,6 +49,8 @@ export interface PipelineConfig {
   policy?: BackoffPolicy;
   /** The deferral cap (default DEFAULT_DEFERRAL_POLICY; a queue's own wins). */
   deferral?: Partial<DeferralPolicy>;
+  /** Counts a FIFO message's retries and deferrals apart (fifo-ledger.ts); the worker requires it for a FIFO queue. */
+  fifoLedger?: FifoLedger;
 }
 
 export interface MessageResult {
@@ -75,7 +79,7 @@ export async function processMessage(msg: MessageInput, cfg: PipelineConfig): Pr
   }
 
   const body = envelopeBody(env);
-  const result = (outcome: Outcome): MessageResult => ({
+  const result = async (outcome: Outcome): Promise<MessageResult> => ({
     action: decide({
       envelope: env,
       outcome,
@@ -85,6 +89,7 @@ export async function processMessage(msg: MessageInput, cfg: PipelineConfig): Pr
       now: cfg.now(),
       ...(cfg.policy ? { policy: cfg.policy } : {}),
       ...(cfg.deferral ? { deferral: cfg.deferral } : {}),
+      ...(cfg.queue.fifo && cfg.fifoLedger ? { fifoCounts: await fifoCounts(cfg.fifoLedger, cfg.queue.id, msg, outcome) } : {}),
     }),
     outcome: outcome.kind,
     route: env.route,
@@ -124,6 +129,42 @@ export async function processMessage(msg: MessageInput, cfg: PipelineConfig): Pr
   }
   if (!isOutcome(outcome)) outcome = retry(`processor for route "${env.route}" returned no outcome`);
   return result(outcome);
+}
+
+/**
+ * A FIFO follower held behind its group's failed head that SQS would move to the DLQ on its next
+ * receive (receive count = the queue's maxReceiveCount): parked `receive-limit` by the worker, with
+ * its reason, instead (docs/architecture.md#failure-semantics). Never processed: order forbids it.
+ */
+export function heldFollowerPark(msg: MessageInput, maxReceiveCount: number): MessageResult {
+  const why = `held behind its group's failed head for ${msg.receiveCount} receives (the queue's maxReceiveCount ${maxReceiveCount}): SQS would move it to the DLQ without a reason on the next one`;
+  let env: Envelope;
+  try {
+    env = parseEnvelope(msg.body);
+  } catch {
+    const action = parkRaw(PARK_REASONS.receiveLimit, why, msg.receiveCount);
+    return { action, outcome: 'park', route: undefined, bytes: Buffer.byteLength(msg.body, 'utf8'), envelope: undefined };
+  }
+  const lastError = safeErrorText(why, Object.values(env.params));
+  return {
+    action: { kind: 'park', reason: PARK_REASONS.receiveLimit, lastError, attempts: env.attempt ?? 0, envelope: { ...env, lastError } },
+    outcome: 'park',
+    route: env.route,
+    bytes: envelopeBody(env).length,
+    envelope: env,
+  };
+}
+
+/**
+ * The ledger's counts for the decision: a retry or deferral is counted first (a failure to count
+ * throws, and the record is reported failed as it is); a park reads what was counted (nothing to
+ * read on a first receive).
+ */
+async function fifoCounts(ledger: FifoLedger, queueId: string, msg: MessageInput, outcome: Outcome): Promise<FifoCounts> {
+  if (outcome.kind === 'retry') return ledger.add(queueId, msg.messageId, 'attempts');
+  if (outcome.kind === 'defer') return ledger.add(queueId, msg.messageId, 'deferrals');
+  if (outcome.kind === 'park' && msg.receiveCount > 1) return ledger.get(queueId, msg.messageId);
+  return { attempts: 0, deferrals: 0 };
 }
 
 const KINDS: ReadonlySet<string> = new Set<OutcomeKind>(['ok', 'defer', 'retry', 'park']);

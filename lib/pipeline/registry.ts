@@ -13,9 +13,9 @@ import { park, PARK_REASONS, type Outcome } from './outcome.ts';
 /** What the pipeline needs of a route of the table (lib/routes.ts). */
 export type RoutePolicy = Pick<Route, 'id' | 'bodyLimitBytes' | 'target'>;
 
-/** The queue a route's messages go to; undefined for function routes. */
+/** The queue a route's messages go to: a queue route's, or the one its function feeds; undefined for a function route that feeds none. */
 export function routeQueueId(route: Pick<Route, 'target'>): string | undefined {
-  return route.target.kind === 'queue' ? route.target.queue : undefined;
+  return route.target.queue;
 }
 
 export interface ProcessorContext {

@@ -82,4 +82,74 @@ describe('bundling', () => {
     );
     console.log(`worker bundle: ${(bytes / 1024).toFixed(1)} KiB (index.mjs), synth with bundling ${ms} ms`);
   });
+
+  it('bundles the forms function (busboy and qs inside) into an ESM file that answers a proxy event', { timeout: 120_000 }, () => {
+    const forms = routeTable.functions.find((f) => f.id === 'forms');
+    const route = routeTable.routes.find((r) => r.id === 'forms');
+    if (!forms || !route || route.target.kind !== 'function') throw new Error('no forms function or route in the route table');
+    // Only the forms function: it consumes its own queue here so that nothing else is bundled.
+    const table = defineRouteTable({
+      routes: [route],
+      queues: [{ id: 'forms', description: 'bundle test', batchSize: 10, maxAttempts: 3, visibilityTimeoutSeconds: 60, consumer: 'forms' }],
+      functions: [forms],
+      schedules: [],
+    });
+    const outdir = mkdtempSync(join(tmpdir(), 'amo-bundle-forms-'));
+    const app = new App({ outdir });
+    const stack = new AmoGatewayStack(app, 'BundleForms', { routes: table, namePrefix: 'amo-bundle', config: exampleConfig });
+    app.synth();
+    const fns = Object.values(Template.fromStack(stack).findResources('AWS::Lambda::Function')) as Array<{
+      Properties: { Code: { S3Key: string } };
+    }>;
+    expect(fns).toHaveLength(1);
+    const bundle = join(outdir, `asset.${fns[0]?.Properties.Code.S3Key.replace(/\.zip$/, '') ?? ''}`, 'index.mjs');
+    expect(existsSync(bundle)).toBe(true);
+
+    // A multipart post that fails validation: parsed by the bundled busboy, answered 400 without
+    // reaching SQS (the throttle's DynamoDB is unreachable here and fails open, as designed).
+    const config = {
+      ...exampleConfig,
+      forms: { list: [{ id: 'contact', account: exampleConfig.accounts[0]!.id, lead: { pipeline: 'Sales' } }] },
+    };
+    const boundary = 'b0undary';
+    const body = `--${boundary}\r\nContent-Disposition: form-data; name="phone"\r\n\r\n12\r\n--${boundary}--\r\n`;
+    const event = {
+      httpMethod: 'POST',
+      pathParameters: { form_id: 'contact' },
+      headers: { 'Content-Type': `multipart/form-data; boundary=${boundary}` },
+      body,
+      isBase64Encoded: false,
+      requestContext: { identity: { sourceIp: '203.0.113.1' }, requestId: 'r-1', requestTimeEpoch: 1 },
+    };
+    const out = execFileSync(
+      process.execPath,
+      [
+        '--input-type=module',
+        '-e',
+        `const m = await import(${JSON.stringify(pathToFileURL(bundle).href)}); const r = await m.handler(${JSON.stringify(event)}, {}); console.log(JSON.stringify(r));`,
+      ],
+      {
+        encoding: 'utf8',
+        env: {
+          PATH: process.env.PATH ?? '',
+          AWS_REGION: 'us-east-1',
+          AWS_ACCESS_KEY_ID: 'x',
+          AWS_SECRET_ACCESS_KEY: 'x',
+          AWS_ENDPOINT_URL: 'http://127.0.0.1:9',
+          AWS_MAX_ATTEMPTS: '1',
+          TABLE_NAME: 't',
+          QUEUES: JSON.stringify({
+            forms: { arn: 'arn:aws:sqs:us-east-1:0:q', url: 'http://127.0.0.1:9/0/q', dlqUrl: 'http://127.0.0.1:9/0/d' },
+          }),
+          AMO_CONFIG_JSON: JSON.stringify(config),
+          POWERTOOLS_METRICS_NAMESPACE: 'AmoGateway',
+        },
+        timeout: 30_000,
+      },
+    );
+    const answer = JSON.parse(out.trim().split('\n').at(-1) ?? '{}') as { statusCode: number; body: string };
+    expect(answer.statusCode).toBe(400);
+    expect(JSON.parse(answer.body)).toMatchObject({ error: 'invalid', fields: [{ field: 'phone', code: 'invalid-phone' }] });
+    console.log(`forms bundle: ${(statSync(bundle).size / 1024).toFixed(1)} KiB (index.mjs)`);
+  });
 });

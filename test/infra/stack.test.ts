@@ -1,7 +1,7 @@
 /** CDK assertions over the stack synthesized from the shipped route table (bundling skipped). */
 import { Match, type Template } from 'aws-cdk-lib/assertions';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { dlqName, queueName, routeTable, SQS_MAX_MESSAGE_BYTES } from '../../lib/routes.ts';
+import { dlqName, queueName, redriveMaxReceiveCount, routeTable, SQS_MAX_MESSAGE_BYTES } from '../../lib/routes.ts';
 import { TABLE_PK, TABLE_SK, TABLE_TTL_ATTRIBUTE } from '../../lib/store/table.ts';
 import { ACCESS_LOG_FIELDS, EDGE_MESSAGES } from '../../infra/aws/api.ts';
 import { sendMessageTemplate } from '../../infra/aws/vtl.ts';
@@ -23,6 +23,21 @@ const fnDef = (id: string) => {
 };
 
 describe('queues', () => {
+  it("a FIFO queue's redrive is the route table's figure (1000 by default), whatever the stack-wide override says: its worker paces and parks by it", () => {
+    // The shipped table has a FIFO queue (chat-in, issue 14).
+    const withFifo = routeTable;
+    expect(withFifo.queues.some((q) => q.fifo)).toBe(true);
+    const t = synthStack({ routes: withFifo, props: { maxReceiveCount: 7 } }).template;
+    const redrive = (name: string) =>
+      (
+        Object.values(t.findResources('AWS::SQS::Queue')).find((r) => (r as { Properties: Props }).Properties.QueueName === name) as {
+          Properties: Props;
+        }
+      ).Properties.RedrivePolicy as { maxReceiveCount: number };
+    expect(redrive('amo-gateway-chat-in.fifo').maxReceiveCount).toBe(1000);
+    expect(redrive(queueName(routeTable.queues[0]!)).maxReceiveCount).toBe(7);
+  });
+
   it.each(routeTable.queues.map((q) => [q.id, q] as const))('%s: 1 MiB, SSE, table settings, DLQ with a high maxReceiveCount', (_id, q) => {
     const dlq = queueId(dlqName(q));
     template.hasResourceProperties('AWS::SQS::Queue', {
@@ -31,7 +46,7 @@ describe('queues', () => {
       VisibilityTimeout: q.visibilityTimeoutSeconds,
       MessageRetentionPeriod: q.retentionDays * 86_400,
       SqsManagedSseEnabled: true,
-      RedrivePolicy: { deadLetterTargetArn: { 'Fn::GetAtt': [dlq, 'Arn'] }, maxReceiveCount: 50 },
+      RedrivePolicy: { deadLetterTargetArn: { 'Fn::GetAtt': [dlq, 'Arn'] }, maxReceiveCount: redriveMaxReceiveCount(q) },
     });
     template.hasResourceProperties('AWS::SQS::Queue', {
       QueueName: dlqName(q),
@@ -147,6 +162,43 @@ describe('functions', () => {
     ]) {
       expect(policies).toContain(action);
     }
+  });
+
+  it('the forms function (tableKeyPrefixes) gets only what it needs: send to the forms queue, UpdateItem on its key prefix, its secrets', () => {
+    const def = fnDef('forms');
+    expect(def.tableKeyPrefixes).toEqual(['FORMTHR#']);
+    const res = template.findResources('AWS::Lambda::Function')[fnId(def.description)] as {
+      Properties: { Role: { 'Fn::GetAtt': [string, string] } };
+    };
+    const roleId = res.Properties.Role['Fn::GetAtt'][0];
+    const statements = Object.values(template.findResources('AWS::IAM::Policy'))
+      .filter((p) => JSON.stringify((p as { Properties: Props }).Properties.Roles).includes(`"${roleId}"`))
+      .flatMap((p) => (p as { Properties: { PolicyDocument: { Statement: Props[] } } }).Properties.PolicyDocument.Statement);
+    const forms = routeTable.queues.find((q) => q.id === 'forms')!;
+    const sqs = statements.filter((st) => JSON.stringify(st.Action).includes('sqs:'));
+    expect(sqs).toHaveLength(1);
+    expect(sqs[0]?.Resource).toEqual({ 'Fn::GetAtt': [queueId(queueName(forms)), 'Arn'] });
+    expect(JSON.stringify(sqs[0]?.Action)).not.toMatch(/ReceiveMessage|DeleteMessage/);
+    const ddb = statements.filter((st) => JSON.stringify(st.Action).includes('dynamodb:'));
+    expect(ddb).toEqual([
+      {
+        Action: 'dynamodb:UpdateItem',
+        Effect: 'Allow',
+        Resource: { 'Fn::GetAtt': [logicalId(template, 'AWS::DynamoDB::Table', () => true), 'Arn'] },
+        Condition: { 'ForAllValues:StringLike': { 'dynamodb:LeadingKeys': ['FORMTHR#*'] } },
+      },
+    ]);
+    expect(statements.some((st) => st.Action === 'secretsmanager:GetSecretValue')).toBe(true);
+    expect(JSON.stringify(statements)).not.toContain('events:PutEvents');
+  });
+
+  it('the forms route and its preflight are Lambda proxy methods on /forms/{form_id}', () => {
+    const forms = Object.values(template.findResources('AWS::ApiGateway::Method')).filter((m) =>
+      resolvePlaceholders(((m as { Properties: Props }).Properties.Integration as Props | undefined)?.Uri ?? '').includes(
+        `<GetAtt:${fnId(fnDef('forms').description)}.Arn>`,
+      ),
+    );
+    expect(forms.map((m) => (m as { Properties: Props }).Properties.HttpMethod).sort()).toEqual(['OPTIONS', 'POST']);
   });
 
   it('each schedule is an EventBridge rate rule targeting its function', () => {

@@ -132,12 +132,10 @@ describe('a table with function routes and a FIFO queue', () => {
 });
 
 describe('shapes refused at synth', () => {
-  it('a direct route to a FIFO queue (no MessageGroupId source) is refused with a clear error', () => {
+  it('a direct route to a FIFO queue without its fifo keys (no MessageGroupId source) is refused with a clear error', () => {
     const t = base();
     t.routes[3] = { ...t.routes[3]!, target: { kind: 'queue', queue: 'chat' } };
-    expect(() => synthStack({ routes: defineRouteTable(t) })).toThrow(
-      /hook targets FIFO queue chat directly: a FIFO SendMessage needs a MessageGroupId/,
-    );
+    expect(() => synthStack({ routes: defineRouteTable(t) })).toThrow(/hook: a route to a FIFO queue needs its fifo keys/);
   });
 
   it('sibling path parameters with different names are refused (API Gateway cannot deploy them)', () => {

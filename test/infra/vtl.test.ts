@@ -19,6 +19,7 @@ import {
   vtlLiteral,
 } from '../../infra/aws/vtl.ts';
 import { fixtureBytes, fixtureNames } from '../support/fixtures.ts';
+import { fifoBodyModel, fifoKeys } from '../../lib/fifo-keys.ts';
 import { escapeJavaScript, javaUrlEncode, renderRequestTemplate, renderResponseTemplate, type EscapeVariant } from './support/apigw-vtl.ts';
 
 const directRoutes = routeTable.routes.filter((r) => r.target.kind === 'queue');
@@ -109,14 +110,23 @@ function fixtureCases(contentType: string): Case[] {
   return dirs.flatMap((d) => fixtureNames(d).map((f) => ({ name: `fixture ${d}/${f}`, body: new Uint8Array(fixtureBytes(`${d}/${f}`)) })));
 }
 
+/** A body with the ids a FIFO route groups and deduplicates by, the case's bytes (as text) inside. */
+function fifoBody(bytes: Uint8Array): Uint8Array {
+  return utf8(JSON.stringify({ id: 'm-1:x@y', conversation_id: 'conv_42.a+b=c', text: new TextDecoder().decode(bytes) }));
+}
+
 interface Rendered {
   fromVtl: unknown;
   fromRunner: ReturnType<typeof buildEnvelope>;
   rawForm: string;
+  /** The bytes sent (a FIFO route's case rides inside a body with its key fields). */
+  sentBody: Uint8Array;
 }
 
 /** Sends one request both ways: through the template (API Gateway) and through buildEnvelope (runner). */
-function bothWays(route: Route, contentType: string, c: Case, variant: EscapeVariant = 'commons-lang-2.6'): Rendered {
+function bothWays(route: Route, contentType: string, given: Case, variant: EscapeVariant = 'commons-lang-2.6'): Rendered {
+  // A FIFO route's body must carry its key fields (the edge refuses it otherwise): the case's bytes ride inside one.
+  const c: Case = route.fifo ? { ...given, body: fifoBody(given.body) } : given;
   const rawPath = route.path.replace(/\{([^}]+)\}/g, (_m, name: string) => c.rawParams?.[name] ?? 'tok-123');
   // Both edges get the path parameters the same way: matched and percent-decoded.
   const pathParams = matchPath(route.path, rawPath);
@@ -144,7 +154,15 @@ function bothWays(route: Route, contentType: string, c: Case, variant: EscapeVar
     variant,
   );
   const form = new URLSearchParams(rawForm);
-  expect([...form.keys()]).toEqual(['Action', 'MessageBody']);
+  if (route.fifo) {
+    expect([...form.keys()]).toEqual(['Action', 'MessageGroupId', 'MessageDeduplicationId', 'MessageBody']);
+    const keys = fifoKeys(route.fifo, pathParams, c.body);
+    expect(keys).toBeDefined();
+    expect(form.get('MessageGroupId')).toBe(keys?.groupId);
+    expect(form.get('MessageDeduplicationId')).toBe(keys?.dedupId);
+  } else {
+    expect([...form.keys()]).toEqual(['Action', 'MessageBody']);
+  }
   expect(form.get('Action')).toBe('SendMessage');
   const fromVtl: unknown = JSON.parse(form.get('MessageBody') ?? '');
 
@@ -161,7 +179,7 @@ function bothWays(route: Route, contentType: string, c: Case, variant: EscapeVar
     requestId: meta.requestId,
     sourceIp: meta.sourceIp,
   };
-  return { fromVtl, fromRunner: buildEnvelope(inbound, route.headers), rawForm };
+  return { fromVtl, fromRunner: buildEnvelope(inbound, route.headers), rawForm, sentBody: c.body };
 }
 
 describe('generated SendMessage templates', () => {
@@ -186,10 +204,10 @@ describe('generated SendMessage templates', () => {
       for (const contentType of route.contentTypes) {
         for (const c of [...TRICKY, ...fixtureCases(contentType)]) {
           it(`[${contentType}] ${c.name}: same envelope as buildEnvelope()`, () => {
-            const { fromVtl, fromRunner, rawForm } = bothWays(route, contentType, c);
+            const { fromVtl, fromRunner, rawForm, sentBody } = bothWays(route, contentType, c);
             expect(fromVtl).toStrictEqual(fromRunner);
             expect(envelopeSchema.parse(fromVtl)).toStrictEqual(fromRunner);
-            expect(Buffer.compare(envelopeBody(envelopeSchema.parse(fromVtl)), Buffer.from(c.body))).toBe(0);
+            expect(Buffer.compare(envelopeBody(envelopeSchema.parse(fromVtl)), Buffer.from(sentBody))).toBe(0);
             // A form body SQS can parse: printable ASCII, no spaces, nothing VTL left unrendered.
             expect(rawForm).toMatch(/^[\x21-\x7e]+$/);
             expect(rawForm).not.toMatch(/\$(!?)(\{|util|input|context|amo)/);
@@ -248,6 +266,27 @@ describe('generated SendMessage templates', () => {
     expect(Buffer.from(fromRunner.body, 'base64')).toEqual(Buffer.from(cp1251));
     expect(viaGateway).not.toEqual(Buffer.from(cp1251));
     expect(viaGateway.toString('utf8')).toContain('\ufffd');
+  });
+
+  it('a FIFO route: group and deduplication ids from the path and the body, the same both ways; a body without them is refused', () => {
+    const route = directRoutes.find((r) => r.fifo);
+    if (!route?.fifo) throw new Error('test bug: want a FIFO route');
+    const c: Case = { name: 'ids', body: utf8('{}'), rawParams: { channel: 'site-chat' } };
+    const { rawForm } = bothWays(route, route.contentTypes[0] ?? '', c);
+    const form = new URLSearchParams(rawForm);
+    expect(form.get('MessageGroupId')).toBe('site-chat:conv_42.a+b=c');
+    expect(form.get('MessageDeduplicationId')).toBe('site-chat:m-1:x@y');
+    for (const bad of [
+      '',
+      'null',
+      '[]',
+      '{"id":"m"}',
+      '{"id":"m","conversation_id":7}',
+      '{"id":"a b","conversation_id":"c"}',
+      `{"id":"${'x'.repeat(65)}","conversation_id":"c"}`,
+    ])
+      expect(fifoKeys(route.fifo, { channel: 'site' }, utf8(bad))).toBeUndefined();
+    expect(fifoBodyModel(route.fifo)).toMatchObject({ type: 'object', required: ['conversation_id', 'id'] });
   });
 
   it('refuses routes that do not target a queue', () => {

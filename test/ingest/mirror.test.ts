@@ -148,11 +148,14 @@ describe('mirror mode (a second local receiver)', () => {
     expect(bad.got).toHaveLength(1);
 
     // Nobody listening at all (connection refused): still ok, counted.
-    const w2 = await startWorld({ amocrm: { mirror: { baseUrl: 'http://127.0.0.1:1', routes: ['amojo-callback'], timeoutMs: 500 } } });
+    // No chat channel in this world (chat: false), so amojo-callback has no processor.
+    const w2 = await startWorld({
+      amocrm: { chat: false, mirror: { baseUrl: 'http://127.0.0.1:1', routes: ['amojo-callback'], timeoutMs: 500 } },
+    });
     await fetch(`${w2.runner.url}/chat/amojo/scope-1`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '[]' });
     await waitFor(() => w2.runner.pollerStats().amojo?.deleted === 1, 'amojo processed');
     expect(w2.amo.metrics.total(METRIC.mirrorFailed)).toBe(1);
-    // amojo-callback has no processor yet: mirrored (attempted), then parked no-processor — never acknowledged.
+    // amojo-callback without a processor: mirrored (attempted), then parked no-processor — never acknowledged.
     expect((await w2.runner.dlqIndex.list({})).map((e) => [e.route, e.reason])).toEqual([['amojo-callback', 'no-processor']]);
   });
 });

@@ -194,9 +194,10 @@ describe('stand-ins', () => {
       const q = runner.queues[def.id]!;
       const main = runner.fauxqs.inspectQueue(q.name)!;
       const dlq = runner.fauxqs.inspectQueue(q.dlqName)!;
-      expect(q.name).toBe(`amo-gateway-${def.id}`);
+      expect(q.name).toBe(`amo-gateway-${def.id}${def.fifo ? '.fifo' : ''}`);
       expect(dlq.arn).toBe(q.dlqArn);
-      expect(JSON.parse(main.attributes.RedrivePolicy!)).toEqual({ deadLetterTargetArn: q.dlqArn, maxReceiveCount: 100 });
+      // A FIFO queue (chat-in) takes the route table's figure: every deferral there is a receive.
+      expect(JSON.parse(main.attributes.RedrivePolicy!)).toEqual({ deadLetterTargetArn: q.dlqArn, maxReceiveCount: def.fifo ? 1000 : 100 });
       expect(main.attributes).toMatchObject({
         MaximumMessageSize: '1048576',
         VisibilityTimeout: String(def.visibilityTimeoutSeconds),

@@ -19,6 +19,8 @@ describe('npm start (infra/local/main.ts)', () => {
     const banner = out();
     for (const r of routeTable.routes) expect(banner).toContain(`${r.method} ${url}${r.path}`);
     expect(banner).toContain(`GET ${url}/health`);
+    expect(banner).toContain(`console   ${url}/_console`);
+    expect((await fetch(`${url}/_console`)).status).toBe(200);
     expect(banner).toMatch(/curl -sS -X POST '.+' -H 'content-type: [^']+' --data '[^']*'/);
     expect(banner).not.toMatch(/Warning/);
 
@@ -26,9 +28,9 @@ describe('npm start (infra/local/main.ts)', () => {
     const sample = /curl -sS -X POST '([^']+)' -H 'content-type: ([^']+)' --data '([^']*)'/.exec(banner)!;
     const res = await fetch(sample[1]!, { method: 'POST', headers: { 'content-type': sample[2]! }, body: sample[3]! });
     expect(res.status).toBe(200);
-    // The sample route has no flow yet: its message is parked no-processor, never acknowledged.
+    // The sample is an unsigned amojo callback: the chat relay parks it (bad signature), never relays it.
     await waitFor(
-      () => / worker +WARN message .*route=amojo-callback .*outcome=park action=park .*reason=no-processor/.test(out()),
+      () => / worker +WARN message .*route=amojo-callback .*outcome=park action=park .*reason=amojo-bad-signature/.test(out()),
       'the worker line',
       10_000,
       50,
@@ -37,7 +39,7 @@ describe('npm start (infra/local/main.ts)', () => {
     proc.kill('SIGINT');
     expect(await exited(proc)).toBe(0);
     expect(out()).toMatch(/SIGINT: stopping/);
-    // The parked message is kept (its DLQ is in the journal with the queues) for `dlq replay` once a flow lands.
+    // The parked message is kept (its DLQ is in the journal with the queues) for `dlq list` / `dlq replay`.
     expect(out()).toMatch(/1 queued message\(s\) kept in .*sqs-journal\.log; they are re-queued on the next start/);
   });
 });

@@ -52,7 +52,7 @@ describe('config', () => {
         { id: 'clinic', integration: 'other', subdomain: 'Clinic', domain: 'amocrm.de' },
         { id: 'local', integration: 'main', subdomain: 'local', domain: 'amocrm.ru', baseUrl: 'http://127.0.0.1:4000' },
       ],
-      forms: {},
+      notASection: {},
     };
     let err: unknown;
     try {
@@ -68,7 +68,7 @@ describe('config', () => {
     expect(msg).toMatch(/integrations\.0\.redirectUri: must be https/);
     expect(msg).toMatch(/accounts\.0\.subdomain:/);
     expect(msg).toMatch(/accounts\.0\.domain:/);
-    expect(msg).toMatch(/Unrecognized key.*forms/i); // later sections must be added to the schema first
+    expect(msg).toMatch(/Unrecognized key.*notASection/i); // later sections must be added to the schema first
     expect(msg).not.toContain('plain-text-secret');
   });
 

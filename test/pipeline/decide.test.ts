@@ -2,7 +2,8 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { backoffSeconds, DEFAULT_BACKOFF_POLICY } from '../../lib/pipeline/backoff.ts';
 import { decide, parkRaw, type Action, type QueuePolicy } from '../../lib/pipeline/decide.ts';
-import { DEFAULT_DEFERRAL_POLICY, type DeferralPolicy } from '../../lib/pipeline/deferral.ts';
+import { DEFAULT_DEFERRAL_POLICY, fifoDeferralFloor, type DeferralPolicy } from '../../lib/pipeline/deferral.ts';
+import type { FifoCounts } from '../../lib/pipeline/fifo-ledger.ts';
 import { defer, ok, park, retry, type Outcome } from '../../lib/pipeline/outcome.ts';
 import { replayBody } from '../../lib/dlq/present.ts';
 import { parseEnvelope } from '../../lib/envelope.ts';
@@ -22,6 +23,7 @@ function run(
     random?: () => number;
     ageSeconds?: number;
     deferral?: Partial<DeferralPolicy>;
+    fifoCounts?: FifoCounts;
   } = {},
 ): Action {
   const env = envelope({
@@ -36,6 +38,7 @@ function run(
     random: opts.random ?? constant(0.5),
     now: env.receivedAt + (opts.ageSeconds ?? 0) * 1000,
     ...(opts.deferral ? { deferral: opts.deferral } : {}),
+    ...(opts.fifoCounts ? { fifoCounts: opts.fifoCounts } : {}),
   });
 }
 
@@ -210,7 +213,7 @@ describe('decide: standard queue', () => {
   });
 });
 
-describe('decide: FIFO queue', () => {
+describe('decide: FIFO queue without a ledger (the receive count stands in)', () => {
   it('ok → delete, park → park', () => {
     expect(run(ok(), { queue: fifo })).toEqual({ kind: 'delete' });
     expect(run(park('invalid-payload'), { queue: fifo, receiveCount: 2 })).toMatchObject({
@@ -248,6 +251,73 @@ describe('decide: FIFO queue', () => {
     expect(run(defer('rate-budget', 12), { queue: fifo, receiveCount: 11, deferral: { maxDeferrals: 10 } })).toMatchObject({
       kind: 'park',
       reason: 'deferred-too-long',
+    });
+  });
+});
+
+describe('decide: FIFO queue with the ledger', () => {
+  const chat: QueuePolicy = { id: 'chat', fifo: true, maxAttempts: 3, maxReceiveCount: 1000 };
+
+  it('a deferral never counts as an attempt: a retry after 40 deferrals is attempt 1, not 41', () => {
+    const a = run(retry('x'), { queue: chat, receiveCount: 41, fifoCounts: { attempts: 1, deferrals: 40 }, random: constant(0.999_999) });
+    expect(a).toEqual({ kind: 'fail', visibilityTimeoutSeconds: 2, cause: 'retry' });
+    expect(run(retry('x'), { queue: chat, receiveCount: 43, fifoCounts: { attempts: 3, deferrals: 40 } })).toMatchObject({
+      kind: 'park',
+      reason: 'out-of-attempts',
+      attempts: 3,
+    });
+  });
+
+  it("a deferral counts the ledger's deferrals (not the receive count) and keeps its delay while receives are plenty", () => {
+    expect(
+      run(defer('rate-budget', 1), { queue: chat, receiveCount: 200, fifoCounts: { attempts: 2, deferrals: 150 }, ageSeconds: 60 }),
+    ).toEqual({
+      kind: 'fail',
+      visibilityTimeoutSeconds: 1,
+      cause: 'defer',
+      deferral: { reason: 'rate-budget', ageSeconds: 60, deferrals: 150 },
+    });
+  });
+
+  it('past a quarter of the receives, deferrals are paced so the rest last until the age cap', () => {
+    const a = run(defer('rate-budget', 1), {
+      queue: chat,
+      receiveCount: 400,
+      fifoCounts: { attempts: 0, deferrals: 399 },
+      ageSeconds: 3600,
+    });
+    // (86 400 − 3600) s over 600 receives left.
+    expect(a).toMatchObject({ kind: 'fail', visibilityTimeoutSeconds: 138 });
+    expect(fifoDeferralFloor(250, 1000, 0, 86_400)).toBe(0);
+    expect(fifoDeferralFloor(251, 1000, 0, 86_400)).toBe(Math.ceil(86_400 / 749));
+    expect(fifoDeferralFloor(40, 50, 0, 86_400)).toBe(900); // few receives: the 900 s ceiling
+    // Paced from the first receive past the quarter, 1000 receives outlast the 24 h cap.
+    let age = 0;
+    for (let rc = 251; rc < 1000 && age < 86_400; rc++) age += fifoDeferralFloor(rc, 1000, age, 86_400);
+    expect(age).toBeGreaterThanOrEqual(86_400);
+  });
+
+  it('on the last receive SQS grants, the worker parks by itself with its reason: deferred-too-long, receive-limit', () => {
+    expect(run(defer('rate-budget', 1), { queue: chat, receiveCount: 1000, fifoCounts: { attempts: 1, deferrals: 999 } })).toMatchObject({
+      kind: 'park',
+      reason: 'deferred-too-long',
+      attempts: 2,
+      lastError: expect.stringMatching(
+        /receive 1000 of the queue's maxReceiveCount 1000: SQS would move it .*; last deferral: rate-budget/,
+      ),
+    });
+    expect(run(retry('upstream 503'), { queue: chat, receiveCount: 1000, fifoCounts: { attempts: 1, deferrals: 998 } })).toMatchObject({
+      kind: 'park',
+      reason: 'receive-limit',
+      attempts: 1,
+    });
+    expect(run(defer('rate-budget', 1), { queue: chat, receiveCount: 999, fifoCounts: { attempts: 0, deferrals: 999 } }).kind).toBe('fail');
+  });
+
+  it('a park reports the tries made: counted retries plus this one', () => {
+    expect(run(park('invalid-payload'), { queue: chat, receiveCount: 30, fifoCounts: { attempts: 2, deferrals: 27 } })).toMatchObject({
+      kind: 'park',
+      attempts: 3,
     });
   });
 });

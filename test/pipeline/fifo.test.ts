@@ -22,6 +22,22 @@ describe('FIFO grouping rule', () => {
     expect(ran.filter((id) => id.startsWith('b'))).toEqual(['b1', 'b2', 'b3']); // in order
   });
 
+  it('each follower passed over is shown to `skip` with the head that broke its group; one it finishes is not reported, a throw counts as not finished', async () => {
+    const seen: string[] = [];
+    const failed = await runFifoBatch(
+      rec('a1 a2 a3 a4 b1'),
+      (r) => r.g,
+      async (r) => r.id !== 'a1',
+      async (follower, head) => {
+        seen.push(`${follower.id}<${head.id}`);
+        if (follower.id === 'a4') throw new Error('boom');
+        return follower.id === 'a3';
+      },
+    );
+    expect(seen).toEqual(['a2<a1', 'a3<a1', 'a4<a1']);
+    expect(failed.map((r) => r.id)).toEqual(['a1', 'a2', 'a4']);
+  });
+
   it('a thrown error counts as a failure', async () => {
     const failed = await runFifoBatch(
       rec('a1 a2'),

@@ -19,8 +19,10 @@ import { RecordingBus } from '../../lib/events/bus.ts';
 import { RecordingMetrics } from '../../lib/ingest/metrics.ts';
 import { METRIC } from '../../lib/metrics.ts';
 import { PARK_REASONS } from '../../lib/pipeline/outcome.ts';
+import { routeQueueId } from '../../lib/pipeline/registry.ts';
 import { dlqName, queueName, routeTable, type RouteTable } from '../../lib/routes.ts';
 import { DynamoDlqIndex } from '../../lib/store/dlq-index.ts';
+import { DynamoFifoLedger } from '../../lib/store/fifo-ledger.ts';
 import { createDynamoIdempotency } from '../../lib/store/idempotency.ts';
 import { createTestTable, type TestTable } from '../support/ddb.ts';
 import { rdeskSchema } from '../../lib/flows/rdesk/config.ts';
@@ -29,9 +31,13 @@ import { captureLog, fixtureConfig, TestSecrets } from '../ingest/support.ts';
 /** Routes whose processor the worker registers (with the ingest deps). Nothing else may delete. */
 const ROUTES_WITH_PROCESSORS: ReadonlySet<string> = new Set(['amocrm-hook', 'zdrav-mc', 'zdrav-booked']);
 
-type QueueRoute = RouteTable['routes'][number] & { target: { kind: 'queue'; queue: string } };
+/** A route whose messages reach a queue: a queue route, or a function route feeding one (the forms ingress). */
+type QueueRoute = RouteTable['routes'][number] & { target: { queue: string } };
 const consumed = new Set(routeTable.queues.filter((q) => q.consumer === WORKER_FUNCTION_ID).map((q) => q.id));
-const queueRoutes = routeTable.routes.filter((r): r is QueueRoute => r.target.kind === 'queue' && consumed.has(r.target.queue));
+const queueRoutes = routeTable.routes.filter((r): r is QueueRoute => {
+  const q = routeQueueId(r);
+  return q !== undefined && consumed.has(q);
+});
 
 let fq: FauxqsServer;
 let sqs: SQSClient;
@@ -64,7 +70,8 @@ beforeEach(() => fq.reset());
 /** An envelope as the edge builds it for `route`: every path parameter filled, a body of its first content type. */
 function envelopeFor(route: QueueRoute, requestId: string): string {
   const params = Object.fromEntries([...route.path.matchAll(/\{([a-z_][a-z0-9_]*)\}/g)].map((m) => [m[1] as string, `value-of-${m[1]}`]));
-  const contentType = route.contentTypes[0] ?? 'application/json';
+  // A function feeding a queue enqueues what it built (the forms ingress: a submission as JSON).
+  const contentType = route.target.kind === 'function' ? 'application/json' : (route.contentTypes[0] ?? 'application/json');
   const body = contentType === 'application/json' ? '[{"id":1}]' : 'a=1';
   return JSON.stringify(
     buildEnvelope(
@@ -151,6 +158,8 @@ function baseDeps(metrics: RecordingMetrics, log: WorkerDeps['logger']): WorkerD
     queues,
     logger: log,
     metrics,
+    // The chat-in queue is FIFO: the worker counts its retries and deferrals apart (lib/pipeline/fifo-ledger.ts).
+    fifoLedger: new DynamoFifoLedger({ doc: ddb.doc, tableName: ddb.tableName }),
   };
 }
 
@@ -173,7 +182,9 @@ function expectNoSilentDrop(w: Walked, processorRoutes: ReadonlySet<string>): vo
 
 describe('no silent drops: every queue route of the table through the worker', () => {
   it('the table has queue routes, among them the ones that have no flow yet', () => {
-    expect(queueRoutes.map((r) => r.id)).toEqual(expect.arrayContaining(['amocrm-hook', 'zdrav-mc', 'zdrav-booked', 'amojo-callback']));
+    expect(queueRoutes.map((r) => r.id)).toEqual(
+      expect.arrayContaining(['amocrm-hook', 'zdrav-mc', 'zdrav-booked', 'amojo-callback', 'forms']),
+    );
   });
 
   it('without the ingest deps (nothing configured): every queue route is parked no-processor, indexed, counted', async () => {

@@ -9,6 +9,9 @@ import { constant } from './seeded.ts';
 const routes = new Map([
   ['zdrav-mc', { id: 'zdrav-mc', bodyLimitBytes: 64, target: { kind: 'queue' as const, queue: 'rdesk' } }],
   ['amojo-callback', { id: 'amojo-callback', bodyLimitBytes: 1024, target: { kind: 'queue' as const, queue: 'amojo' } }],
+  // A function route feeding a queue (the forms ingress): held to its queue like a queue route.
+  ['forms', { id: 'forms', bodyLimitBytes: 1024, target: { kind: 'function' as const, function: 'forms', queue: 'forms' } }],
+  ['oauth-callback', { id: 'oauth-callback', bodyLimitBytes: 1024, target: { kind: 'function' as const, function: 'oauth' } }],
 ]);
 
 function cfg(processors: Record<string, RouteProcessor | undefined> = {}): PipelineConfig {
@@ -73,6 +76,11 @@ describe('processMessage', () => {
     expect((await processMessage(msg(JSON.stringify(envelope({ route: 'amojo-callback' }))), cfg())).action).toMatchObject({
       kind: 'park',
       reason: 'wrong-queue',
+    });
+    expect((await processMessage(msg(JSON.stringify(envelope({ route: 'forms' }))), cfg())).action).toMatchObject({
+      kind: 'park',
+      reason: 'wrong-queue',
+      lastError: 'route "forms" belongs to queue "forms", not "rdesk"',
     });
     expect((await processMessage(msg(JSON.stringify(envelope())), cfg({ 'zdrav-mc': undefined }))).action).toMatchObject({
       kind: 'park',

@@ -3,19 +3,27 @@
  * for SQS and DynamoDB Local for the DLQ index. Records are received from fauxqs and shaped as
  * Lambda delivers them, so receipt handles, attributes and ARNs are real.
  */
-import { ReceiveMessageCommand, SendMessageCommand, SQSClient, type Message } from '@aws-sdk/client-sqs';
+import {
+  ChangeMessageVisibilityCommand,
+  DeleteMessageCommand,
+  ReceiveMessageCommand,
+  SendMessageCommand,
+  SQSClient,
+  type Message,
+} from '@aws-sdk/client-sqs';
 import type { Context, SQSBatchResponse, SQSEvent, SQSRecord } from 'aws-lambda';
 import { startFauxqs, type FauxqsServer } from 'fauxqs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createHandler, depsFromEnv, type WorkerDeps } from '../../functions/worker.ts';
 import { sqsEvent } from '../../infra/local/lambda.ts';
-import { defineRouteTable, dlqName, queueName } from '../../lib/routes.ts';
+import { defineRouteTable, dlqName, queueName, redriveMaxReceiveCount } from '../../lib/routes.ts';
 import type { QueuesConfig } from '../../lib/aws/queues-config.ts';
 import { RecordingMetrics } from '../../lib/ingest/metrics.ts';
 import { silentLog, type Log } from '../../lib/common/log.ts';
 import { DeferError, ok, PermanentError, RetryableError } from '../../lib/pipeline/outcome.ts';
 import type { RouteProcessor } from '../../lib/pipeline/registry.ts';
 import { DynamoDlqIndex } from '../../lib/store/dlq-index.ts';
+import { DynamoFifoLedger } from '../../lib/store/fifo-ledger.ts';
 import { createTestTable, type TestTable } from '../support/ddb.ts';
 import { envelope } from './fixtures.ts';
 
@@ -42,11 +50,36 @@ const table = defineRouteTable({
       target: { kind: 'queue', queue: 'fifo-q' },
       auth: 'none',
       ack: { status: 200, body: '{}' },
+      // The worker reads the group from SQS, not from these keys (the messages here are sent directly).
+      fifo: { groupId: [{ body: 'conversation' }], dedupId: [{ body: 'id' }] },
+    },
+    {
+      id: 'r-fifo-small',
+      description: 'fifo with few receives',
+      method: 'POST',
+      path: '/fifo-small',
+      contentTypes: ['application/json'],
+      bodyLimitBytes: 100,
+      target: { kind: 'queue', queue: 'fifo-small' },
+      auth: 'none',
+      ack: { status: 200, body: '{}' },
+      // The worker reads the group from SQS, not from these keys (the messages here are sent directly).
+      fifo: { groupId: [{ body: 'conversation' }], dedupId: [{ body: 'id' }] },
     },
   ],
   queues: [
     { id: 'std-q', description: 'std', batchSize: 10, maxAttempts: 3, visibilityTimeoutSeconds: 60, consumer: 'worker' },
     { id: 'fifo-q', description: 'fifo', fifo: true, batchSize: 10, maxAttempts: 3, visibilityTimeoutSeconds: 60, consumer: 'worker' },
+    {
+      id: 'fifo-small',
+      description: "fifo whose SQS redrive comes after 6 receives (the worker's net must act first)",
+      fifo: true,
+      batchSize: 10,
+      maxAttempts: 3,
+      maxReceiveCount: 6,
+      visibilityTimeoutSeconds: 60,
+      consumer: 'worker',
+    },
   ],
   functions: [{ id: 'worker', description: 'w', entry: 'functions/worker.ts', timeoutSeconds: 30 }],
   schedules: [],
@@ -70,7 +103,9 @@ beforeAll(async () => {
   for (const q of table.queues) {
     const attrs: Record<string, string> = q.fifo ? { FifoQueue: 'true' } : {};
     const dlq = fq.createQueue(dlqName(q), { attributes: attrs });
-    const main = fq.createQueue(queueName(q), { attributes: attrs });
+    // SQS's own redrive as the CDK sets it: the worker must park before it acts.
+    const redrive = JSON.stringify({ deadLetterTargetArn: dlq.queueArn, maxReceiveCount: redriveMaxReceiveCount(q) });
+    const main = fq.createQueue(queueName(q), { attributes: { ...attrs, RedrivePolicy: redrive } });
     queues[q.id] = { arn: main.queueArn, url: main.queueUrl, dlqUrl: dlq.queueUrl };
   }
 });
@@ -91,7 +126,8 @@ function capture(): { log: Log; lines: Array<{ level: string; message: string; a
 function deps(over: Partial<WorkerDeps> = {}): WorkerDeps {
   return {
     sqs,
-    dlqIndex: new DynamoDlqIndex({ doc: ddb.doc, tableName: ddb.tableName, queueIds: ['std-q', 'fifo-q'] }),
+    dlqIndex: new DynamoDlqIndex({ doc: ddb.doc, tableName: ddb.tableName, queueIds: ['std-q', 'fifo-q', 'fifo-small'] }),
+    fifoLedger: new DynamoFifoLedger({ doc: ddb.doc, tableName: ddb.tableName }),
     queues,
     logger: silentLog,
     table,
@@ -413,7 +449,7 @@ describe('worker handler: FIFO queue', () => {
     fq.reset();
   });
 
-  it("sets a failed record's visibility to its backoff, and parks it at maxAttempts by receive count", async () => {
+  it("sets a failed record's visibility to its backoff, and parks it at maxAttempts counted by the ledger", async () => {
     const handler = createHandler(deps({ processors: { 'r-fifo': byTag } }));
     await sendAll('fifo-q', [bodyOf(env('retry-x', { route: 'r-fifo' }))], () => 'X');
     const event = await batchFrom('fifo-q', 1); // received with a 30 s visibility
@@ -422,11 +458,175 @@ describe('worker handler: FIFO queue', () => {
     const inflight = fq.inspectQueue(queueName(table.queues[1]!))!.messages.inflight;
     expect(inflight).toHaveLength(1);
     expect(inflight[0]!.visibilityDeadline - Date.now()).toBeLessThan(3000); // 2 s backoff at random≈1
-    // Third delivery (maxAttempts 3) → parked, not failed.
+    // Second try fails too; the third (maxAttempts 3) → parked, not failed.
+    event.Records[0]!.attributes.ApproximateReceiveCount = '2';
+    expect(((await handler(event, ctx)) as SQSBatchResponse).batchItemFailures).toHaveLength(1);
     event.Records[0]!.attributes.ApproximateReceiveCount = '3';
     const res3 = (await handler(event, ctx)) as SQSBatchResponse;
     expect(res3.batchItemFailures).toEqual([]);
     expect(fq.inspectQueue(dlqName(table.queues[1]!))!.messages.ready).toHaveLength(1);
+    fq.reset();
+  });
+});
+
+describe('worker handler: FIFO deferrals on a real FIFO queue (fauxqs, SQS redrive on)', () => {
+  /**
+   * What Lambda's event source mapping does: receive a batch, invoke, delete what was not reported
+   * failed. Then time is fast-forwarded: each failed message's visibility (what the worker chose,
+   * in whole seconds, is pushed to `held`) is cut to 0, as if its delay had passed.
+   */
+  async function pump(queueId: string, handler: ReturnType<typeof createHandler>, maxRounds: number, held: number[] = []): Promise<number> {
+    const q = queues[queueId] as QueuesConfig[string];
+    const name = q.url.split('/').pop()!;
+    let rounds = 0;
+    for (; rounds < maxRounds; rounds++) {
+      const msgs = await receiveAll(q.url, 10);
+      if (msgs.length === 0) {
+        const left = fq.inspectQueue(name)!.messages;
+        if (left.ready.length + left.delayed.length + left.inflight.length === 0) break;
+        await new Promise((r) => setTimeout(r, 20));
+        continue;
+      }
+      const event = sqsEvent(msgs, q.arn, 'us-east-1');
+      const res = (await handler(event, ctx)) as SQSBatchResponse;
+      const failed = new Set(res.batchItemFailures.map((f) => f.itemIdentifier));
+      const inflight = fq.inspectQueue(name)!.messages.inflight;
+      for (const m of msgs) {
+        if (!failed.has(m.MessageId!)) {
+          await sqs.send(new DeleteMessageCommand({ QueueUrl: q.url, ReceiptHandle: m.ReceiptHandle! }));
+          continue;
+        }
+        const still = inflight.find((i) => i.receiptHandle === m.ReceiptHandle);
+        held.push(still ? Math.round((still.visibilityDeadline - Date.now()) / 1000) : 0);
+        // (A 0 s hold already put it back: its receipt handle is spent.)
+        if (still)
+          await sqs.send(new ChangeMessageVisibilityCommand({ QueueUrl: q.url, ReceiptHandle: m.ReceiptHandle!, VisibilityTimeout: 0 }));
+      }
+    }
+    return rounds;
+  }
+
+  /** Records every try by tag; the head named in `script` gets the outcomes listed, in turn, then ok. */
+  function scripted(script: Record<string, Array<'defer' | 'retry'>>, seen: string[]): RouteProcessor {
+    const left = new Map(Object.entries(script).map(([k, v]) => [k, [...v]]));
+    return async (_e, c) => {
+      const tag = (JSON.parse(c.body.toString('utf8')) as { tag: string }).tag;
+      seen.push(tag);
+      const next = left.get(tag)?.shift();
+      if (next === 'defer') throw new DeferError('rate-budget', 0);
+      if (next === 'retry') throw new RetryableError('upstream 503');
+      return ok();
+    };
+  }
+  const fifoEnv = (tag: string, route = 'r-fifo') => bodyOf(env(tag, { route }));
+
+  it('a group whose head is deferred 30 times keeps its order, nothing is parked, and the other group is not held up', async () => {
+    const seen: string[] = [];
+    const metrics = new RecordingMetrics();
+    const handler = createHandler(deps({ processors: { 'r-fifo': scripted({ a1: Array(30).fill('defer') }, seen) }, metrics }));
+    await sendAll(
+      'fifo-q',
+      ['a1', 'a2', 'a3', 'a4'].map((t) => fifoEnv(t)),
+      () => 'A',
+    );
+    await sendAll(
+      'fifo-q',
+      ['b1', 'b2', 'b3'].map((t) => fifoEnv(t)),
+      () => 'B',
+    );
+    await pump('fifo-q', handler, 200);
+
+    expect(seen.filter((t) => t.startsWith('a'))).toEqual([...Array(31).fill('a1'), 'a2', 'a3', 'a4']);
+    expect(seen.filter((t) => t.startsWith('b'))).toEqual(['b1', 'b2', 'b3']);
+    // B finished while A's head was still being deferred.
+    expect(seen.indexOf('b3')).toBeLessThan(seen.lastIndexOf('a1'));
+    expect(fq.inspectQueue(dlqName(table.queues[1]!))!.messages.ready).toHaveLength(0);
+    const indexed = await deps().dlqIndex.list({ queue: 'fifo-q' });
+    expect(indexed.filter((e) => /^[ab]\d$/.test(e.requestId))).toEqual([]);
+    expect(metrics.total('Deferred', { reason: 'rate-budget' })).toBe(30);
+    // Each deferral is reported with its own number (the ledger's, not SQS's receive count).
+    fq.reset();
+  });
+
+  it('a retry still counts attempts and parks after maxAttempts, however many deferrals came first; the group then goes on in order', async () => {
+    const seen: string[] = [];
+    const handler = createHandler(
+      deps({
+        processors: { 'r-fifo': scripted({ c1: [...Array(8).fill('defer'), 'retry', 'retry', 'retry', 'retry'] }, seen) },
+        retry: { baseSeconds: 0 },
+      }),
+    );
+    await sendAll(
+      'fifo-q',
+      ['c1', 'c2'].map((t) => fifoEnv(t)),
+      () => 'C',
+    );
+    await pump('fifo-q', handler, 100);
+
+    // 8 deferrals + 3 retries (maxAttempts 3): parked at the third retry, not at the third receive.
+    expect(seen).toEqual([...Array(11).fill('c1'), 'c2']);
+    const entries = (await deps().dlqIndex.list({ queue: 'fifo-q' })).filter((e) => e.requestId.startsWith('c'));
+    expect(entries.map((e) => [e.requestId, e.reason, e.attempts])).toEqual([['c1', 'out-of-attempts', 3]]);
+    const parked = fq.inspectQueue(dlqName(table.queues[1]!))!.messages.ready;
+    expect(parked.map((m) => [JSON.parse(m.body).requestId, m.messageAttributes['dlq-reason']?.StringValue])).toEqual([
+      ['c1', 'out-of-attempts'],
+    ]);
+    fq.reset();
+  });
+
+  it("deferrals cannot walk a message into the DLQ behind the worker's back: on the last receive SQS grants, the worker parks it with its reason", async () => {
+    const seen: string[] = [];
+    const held: number[] = [];
+    const handler = createHandler(deps({ processors: { 'r-fifo-small': scripted({ d1: Array(50).fill('defer') }, seen) } }));
+    await sendAll(
+      'fifo-small',
+      ['d1', 'd2'].map((t) => fifoEnv(t, 'r-fifo-small')),
+      () => 'D',
+    );
+    await pump('fifo-small', handler, 100, held);
+    // The first receive of the quarter is free (its own 0 s delay); after it the rest are paced
+    // over the 24 h age cap, at most 900 s each.
+    expect(held).toEqual([0, 900, 900, 900, 900]);
+
+    // maxReceiveCount 6: five deferrals, then parked by the worker on receive 6 (SQS would have
+    // moved it, unindexed, on receive 7); d2 follows in order.
+    expect(seen).toEqual([...Array(6).fill('d1'), 'd2']);
+    const parked = fq.inspectQueue(dlqName(table.queues[2]!))!.messages.ready;
+    expect(parked).toHaveLength(1);
+    expect(parked[0]!.messageAttributes['dlq-reason']?.StringValue).toBe('deferred-too-long');
+    const entry = (await deps().dlqIndex.list({ queue: 'fifo-small' })).find((e) => e.requestId === 'd1');
+    expect(entry?.lastError).toMatch(/receive 6 of the queue's maxReceiveCount 6/);
+    fq.reset();
+  });
+
+  it("gives the head's visibility to its followers in the batch, so the group comes back together", async () => {
+    const handler = createHandler(deps({ processors: { 'r-fifo': byTag } }));
+    // fauxqs hands out one message of a group at a time; real SQS gives a batch several. Two
+    // groups received for real (real receipt handles), then labelled one group as SQS would.
+    await sendAll('fifo-q', [fifoEnv('defer-h'), fifoEnv('ok-f')], (i) => `G${i}`);
+    const event = await batchFrom('fifo-q', 2);
+    for (const r of event.Records) r.attributes.MessageGroupId = 'G';
+    const res = (await handler(event, ctx)) as SQSBatchResponse;
+    expect(res.batchItemFailures).toHaveLength(2);
+    const inflight = fq.inspectQueue(queueName(table.queues[1]!))!.messages.inflight;
+    // Received with 30 s; both now come back after the head's 4 s deferral.
+    expect(inflight.map((m) => Math.round((m.visibilityDeadline - Date.now()) / 1000))).toEqual([4, 4]);
+    fq.reset();
+  });
+
+  it('parks a follower held for as many receives as SQS grants (receive-limit), unprocessed, rather than let SQS move it silently', async () => {
+    const seen: string[] = [];
+    const handler = createHandler(deps({ processors: { 'r-fifo-small': scripted({ h: ['retry'] }, seen) } }));
+    await sendAll('fifo-small', [fifoEnv('h', 'r-fifo-small'), fifoEnv('f', 'r-fifo-small')], (i) => `H${i}`);
+    const event = await batchFrom('fifo-small', 2);
+    for (const r of event.Records) r.attributes.MessageGroupId = 'H';
+    event.Records[1]!.attributes.ApproximateReceiveCount = '6';
+    const res = (await handler(event, ctx)) as SQSBatchResponse;
+    expect(res.batchItemFailures.map((f) => f.itemIdentifier)).toEqual([event.Records[0]!.messageId]);
+    expect(seen).toEqual(['h']);
+    const entry = (await deps().dlqIndex.list({ queue: 'fifo-small' })).find((e) => e.requestId === 'f');
+    expect(entry).toMatchObject({ reason: 'receive-limit', route: 'r-fifo-small' });
+    expect(entry?.lastError).toMatch(/held behind its group's failed head for 6 receives/);
     fq.reset();
   });
 });

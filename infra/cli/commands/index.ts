@@ -6,6 +6,7 @@ import type { Command } from '../command.ts';
 import { authCommands } from './auth.ts';
 import { breakerCommands } from './breaker.ts';
 import { contactsCommands } from './contacts.ts';
+import { chatCommands } from './chat.ts';
 import { dlqCommands } from './dlq.ts';
 import { rulesCommands } from './rules.ts';
 import { schemaCommands } from './schema.ts';
@@ -19,6 +20,7 @@ export const GROUPS: Record<string, string> = {
   breaker: 'the 403 breaker: show it, lift it once amoCRM support has unblocked the account',
   rules: 'the rules: check their names against the pulled dictionaries, explain what an event would do',
   contacts: 'the contact index people are found by: build it, see it, find a person',
+  chat: 'the amojo chat channel: connect it to an account, disconnect it, show its state',
 };
 
 export const COMMANDS: Command[] = [
@@ -29,4 +31,5 @@ export const COMMANDS: Command[] = [
   ...breakerCommands,
   ...rulesCommands,
   ...contactsCommands,
+  ...chatCommands,
 ];

@@ -32,7 +32,8 @@ export interface StatusRow {
   previousKept: boolean;
 }
 
-function row(account: string, integration: string, host: string, rec: TokenRecord | undefined): StatusRow {
+/** One account's `token status` row (also the console's): never a token. */
+export function tokenStatusRow(account: string, integration: string, host: string, rec: TokenRecord | undefined): StatusRow {
   if (!rec) return { account, integration, host, kind: '-', status: 'not-connected', previousKept: false };
   return {
     account,
@@ -71,7 +72,7 @@ export const tokenCommands: Command[] = [
         const rows: StatusRow[] = [];
         for (const a of wanted) {
           const r = s.oauth.lifecycle.resolve(a.id);
-          rows.push(row(a.id, r.integration.id, `${a.subdomain}.${a.domain}`, await s.oauth.lifecycle.read(a.id)));
+          rows.push(tokenStatusRow(a.id, r.integration.id, `${a.subdomain}.${a.domain}`, await s.oauth.lifecycle.read(a.id)));
         }
         if (values.json) {
           for (const r of rows) io.out(JSON.stringify(r));

@@ -88,6 +88,17 @@ export const formSchema = z
       })
       .strict()
       .default({ perMinute: 10, perHour: 100 }),
+    /**
+     * A thank-you page for plain HTML forms: an accepted post whose request prefers HTML (`Accept`
+     * names text/html, as a browser's form navigation does; `fetch` sends *\/*) is answered 303 to
+     * this URL instead of the 202 JSON. Refusals stay JSON.
+     */
+    redirect: z
+      .string()
+      .url()
+      .regex(/^https?:\/\//, 'an http(s) URL')
+      .max(2000)
+      .optional(),
     /** A site builder's connection probe (Tilda posts `test=test`): answered 200, nothing created. */
     probe: z.object({ field: fieldName, value: z.string() }).strict().default({ field: 'test', value: 'test' }),
 

@@ -166,10 +166,22 @@ export function renderRequestTemplate(template: string, req: ApiGatewayRequest, 
     header: new JavaMap(req.headers, { caseInsensitive: true }),
   };
   return renderVtl(template, {
-    input: { body: new JavaString(bodyAsApiGatewayText(req.body)), params: () => params },
+    input: { body: new JavaString(bodyAsApiGatewayText(req.body)), params: () => params, path: (p: unknown) => inputPath(req.body, p) },
     util: util(variant),
     context: { requestId: req.requestId, requestTimeEpoch: req.requestTimeEpoch, identity: { sourceIp: req.sourceIp } },
   });
+}
+
+/**
+ * `$input.path('$.a.b')`: the value at a dotted JSONPath of the body parsed as JSON (only the
+ * dotted form the FIFO keys use); a string comes back as a Java string, a missing one as null.
+ */
+function inputPath(body: Uint8Array, path: unknown): unknown {
+  const p = javaString(path, '$input.path');
+  if (!/^\$(\.[a-z_][a-z0-9_]*)+$/.test(p)) throw new Error(`stand-in: unsupported JSONPath ${p}`);
+  let v: unknown = JSON.parse(bodyAsApiGatewayText(body));
+  for (const k of p.slice(2).split('.')) v = typeof v === 'object' && v !== null ? (v as Record<string, unknown>)[k] : undefined;
+  return typeof v === 'string' ? new JavaString(v) : (v ?? null);
 }
 
 /** Renders an integration RESPONSE template over a backend answer; returns the body and any status override. */

@@ -68,6 +68,13 @@ export function adminRoute(ctx: AmojoCtx, reset: () => void): SbRoute {
       }
       if (method === 'GET' && sub === '/hooks')
         return jsonResponse(200, { hooks: snapshot(ctx, req.query.get('scope_id') ?? undefined).hooks });
+      // The demo messenger `npm start` relays managers' replies to (not amojo: the other side of the channel).
+      if (method === 'POST' && sub === '/messenger') {
+        ctx.st.messengerInbox.push({ at: ctx.nowMs(), headers: req.headers, body: req.body.toString('utf8') });
+        if (ctx.st.messengerInbox.length > 1000) ctx.st.messengerInbox.shift();
+        return jsonResponse(200, { ok: true });
+      }
+      if (method === 'GET' && sub === '/messenger') return jsonResponse(200, { received: ctx.st.messengerInbox });
       if (method === 'POST' && sub === '/reset') {
         reset();
         return jsonResponse(200, { ok: true });
@@ -89,7 +96,7 @@ export function adminRoute(ctx: AmojoCtx, reset: () => void): SbRoute {
       }
       return jsonResponse(404, {
         error: 'unknown sandbox amojo admin path',
-        paths: ['GET /state', 'GET /hooks', 'POST /reply', 'POST /typing', 'POST /reset'],
+        paths: ['GET /state', 'GET /hooks', 'POST /reply', 'POST /typing', 'POST /reset', 'POST|GET /messenger'],
       });
     } catch (e) {
       if (e instanceof AdminError) return jsonResponse(e.status, { error: e.message });

@@ -85,14 +85,17 @@ export function createAmojo(opts: CreateAmojoOptions): AmojoSandbox {
   const reset = (): void => {
     ctx.st = emptyState();
   };
+  // Every answer carries amojo's own `Date` (an origin server with a clock sends one: RFC 9110
+  // §6.6.1), from the sandbox clock, so a client can tell its clock's skew from a bad secret.
+  const dated = (res: SbResponse): SbResponse => ({ ...res, headers: { ...res.headers, date: new Date(ctx.nowMs()).toUTCString() } });
   const route: SbRoute = async (req) => {
     if (!req.path.startsWith(PREFIX)) return undefined;
     try {
-      return await handle(ctx, req);
+      return dated(await handle(ctx, req));
     } catch (e) {
       if (e instanceof AmojoHttpError) {
         if (e.status !== 403) ctx.log(`amojo ${req.method} ${req.path} → ${e.status} ${e.type}`);
-        return errorResponse(e.status, e.type, e.message);
+        return dated(errorResponse(e.status, e.type, e.message));
       }
       throw e;
     }
@@ -104,6 +107,9 @@ export function createAmojo(opts: CreateAmojoOptions): AmojoSandbox {
     reply: (input) => reply(ctx, input),
     typing: (input) => typingHook(ctx, input),
     snapshot: (scopeId) => snapshot(ctx, scopeId),
+    addChannel: (c) => {
+      ctx.channels.set(c.id, { ...c });
+    },
     chatAccess: (chatId) => {
       const chat = ctx.st.chats.get(chatId);
       const scope = chat ? ctx.st.scopes.get(chat.scope_id) : undefined;

@@ -35,6 +35,8 @@ export interface State {
   hooks: HookRecord[];
   /** One default "manager" per scope for sandbox replies. */
   managers: Map<string, { id: string; name: string }>;
+  /** What the demo messenger (`POST /_sandbox/amojo/messenger`) received: the gateway's relays. */
+  messengerInbox: Array<{ at: number; headers: Record<string, string>; body: string }>;
 }
 
 export function emptyState(): State {
@@ -49,6 +51,7 @@ export function emptyState(): State {
     typing: [],
     hooks: [],
     managers: new Map(),
+    messengerInbox: [],
   };
 }
 

@@ -180,6 +180,8 @@ export interface AmojoSandbox {
   snapshot(scopeId?: string): AmojoSnapshot;
   /** The chat's channel and account, for the REST side's access rules; undefined for an unknown chat. */
   chatAccess(chatId: string): ChatAccess | undefined;
+  /** amoCRM support registers a channel (id, secret, hook URL): what `npm start` does once it knows its own URL. */
+  addChannel(channel: AmojoChannelConfig): void;
 }
 
 export interface AmojoSnapshot {

@@ -1,0 +1,95 @@
+/**
+ * Bench: p99 ack of the chat channel's two routes (lib/amojo/README.md) on the local runner with
+ * the sandbox (`--memory`, the worker consuming): `POST /chat/{channel}/messages` (API key checked,
+ * FIFO keys read from the body, one SendMessage to the FIFO queue) from 20 conversations, and
+ * `POST /chat/amojo/{scope_id}` (amojo's callback: stored as is; amojo wants 200 within 5 s,
+ * docs/amojo-protocol.md#callbacks), signed with the channel secret. Sequential, then 10 at a time.
+ * Nothing is asserted (the exit code is 0 unless the run itself breaks).
+ *
+ *   npx tsx bench/chat-ack.ts [--n 300] [--concurrency 10]
+ */
+import { randomUUID } from 'node:crypto';
+import { LOCAL_CHAT_SECRETS, LOCAL_MESSENGER } from '../infra/local/chat.ts';
+import { signCallbackBody } from '../lib/amojo/signing.ts';
+import { mapLimit } from '../lib/common/concurrency.ts';
+import { percentile } from './ack-latency.ts';
+
+const round = (x: number): number => Math.round(x * 100) / 100;
+
+function arg(name: string, def: number): number {
+  const i = process.argv.indexOf(`--${name}`);
+  return i >= 0 && process.argv[i + 1] ? Number(process.argv[i + 1]) : def;
+}
+
+async function measure(n: number, concurrency: number, send: (i: number) => Promise<Response>): Promise<string> {
+  let non200 = 0;
+  const t0 = performance.now();
+  const times = await mapLimit(
+    Array.from({ length: n }, (_, i) => i),
+    concurrency,
+    async (i) => {
+      const s = performance.now();
+      const res = await send(i);
+      await res.arrayBuffer();
+      if (res.status !== 200) non200++;
+      return performance.now() - s;
+    },
+  );
+  const secs = (performance.now() - t0) / 1000;
+  const sorted = [...times].sort((a, b) => a - b);
+  const mode = concurrency === 1 ? 'sequential' : `concurrency ${concurrency}`;
+  return `  ${mode.padEnd(15)} p50 ${round(percentile(sorted, 50))} ms  p95 ${round(percentile(sorted, 95))} ms  p99 ${round(percentile(sorted, 99))} ms  max ${round(sorted.at(-1) ?? 0)} ms  ${round(n / secs)} req/s${non200 ? `  (${non200} not 200)` : ''}`;
+}
+
+async function main(): Promise<void> {
+  const n = arg('n', 300);
+  const concurrency = arg('concurrency', 10);
+  const { startLocal } = await import('../infra/local/runner.ts');
+  const runner = await startLocal({ port: 0, quiet: true, schedule: false, memory: true, amocrm: { sandbox: true, printEvents: false } });
+  try {
+    const amo = runner.amo!;
+    const key = await amo.secrets.get(LOCAL_CHAT_SECRETS.apiKey);
+    const secret = await amo.secrets.get(LOCAL_CHAT_SECRETS.channel);
+    const run = randomUUID().slice(0, 8);
+    const inbound = (i: number) =>
+      fetch(`${runner.url}/chat/${LOCAL_MESSENGER}/messages`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', 'x-api-key': key },
+        body: JSON.stringify({
+          id: `${run}-${i}-${Math.random().toString(36).slice(2, 8)}`,
+          conversation_id: `bench-${i % 20}`,
+          sender: { id: `u${i % 20}`, name: `Bench ${i % 20}` },
+          message: { type: 'text', text: `bench message ${i}` },
+        }),
+      });
+    const callback = (i: number) => {
+      const body = JSON.stringify({
+        account_id: 'bench',
+        time: Math.floor(Date.now() / 1000),
+        message: { message: { id: `cb-${run}-${i}`, type: 'text', text: 'x' }, conversation: { id: 'c', client_id: 'demo:none' } },
+      });
+      return fetch(`${runner.url}/chat/amojo/bench-scope`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', 'x-signature': signCallbackBody(secret, body) },
+        body,
+      });
+    };
+    await measure(30, 1, inbound);
+    await measure(30, 1, callback);
+    console.log(
+      `chat-ack: ${n} requests per mode to POST /chat/{channel}/messages (API key, FIFO per conversation; local runner --memory, worker consuming)`,
+    );
+    console.log(await measure(n, 1, inbound));
+    console.log(await measure(n, concurrency, inbound));
+    console.log(`chat-ack: ${n} requests per mode to POST /chat/amojo/{scope_id} (amojo's signed callbacks)`);
+    console.log(await measure(n, 1, callback));
+    console.log(await measure(n, concurrency, callback));
+  } finally {
+    await runner.stop();
+  }
+}
+
+main().catch((e: unknown) => {
+  console.error(e);
+  process.exit(1);
+});
