@@ -76,6 +76,9 @@ export const METRIC = {
   // the rules engine (lib/rules)
   rulesFired: 'RulesFired',
   rulesHopLimit: 'RulesHopLimit',
+  // site forms (lib/flows/forms)
+  formSubmissions: 'FormSubmissions',
+  formAmoWrites: 'FormAmoWrites',
   // finding "the same person" in amoCRM (lib/contacts)
   contactsFound: 'ContactsFound',
   contactSearches: 'ContactSearches',
@@ -238,6 +241,20 @@ export const METRIC_CATALOGUE: Readonly<Record<MetricName, MetricInfo>> = {
     dimensions: ['account'],
     groupBy: 'account',
     alarm: sum(1, 'Find the rules that keep firing for the entity (log line "rules: hop limit") and break the cycle in the config.'),
+  },
+  FormSubmissions: {
+    unit: 'Count',
+    meaning:
+      'A site-form submission was written to amoCRM, by form and outcome: created (a new lead), merged (an open lead of the contact reused), repeat (the same person within the repeat window: one more note) or unsorted (an Unsorted entry).',
+    dimensions: ['form', 'outcome'],
+    groupBy: 'outcome',
+  },
+  FormAmoWrites: {
+    unit: 'Count',
+    meaning:
+      'amoCRM write requests the forms flow sent (leads/complex, notes, tag PATCHes, Unsorted adds), per account; with FormSubmissions it gives the writes per submission.',
+    dimensions: ['account'],
+    groupBy: 'account',
   },
   ContactsFound: {
     unit: 'Count',

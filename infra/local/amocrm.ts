@@ -23,6 +23,7 @@ import { dirname, join, resolve } from 'node:path';
 import { createOAuth, type OAuth } from '../../lib/amocrm/oauth/index.ts';
 import { createAmoClientRuntime } from '../../lib/aws/amo-client-runtime.ts';
 import { withContactFlows } from '../../lib/aws/contacts-runtime.ts';
+import { formsWorkerDeps } from '../../lib/aws/forms-worker-runtime.ts';
 import { loadConfigFile, parseConfig } from '../../lib/config/load.ts';
 import { DEFAULT_REFERER_ALLOW_LIST, isLoopbackHost, type Config, type ConfigInput, type MirrorConfig } from '../../lib/config/schema.ts';
 import { localSecretSource, staticSecretSource, type SecretSource } from '../../lib/config/secrets.ts';
@@ -511,6 +512,8 @@ export function prepareLocalAmo(
         ...(config.chat?.messengers.length
           ? { chat: localChat(config, secrets, oauth, doc, tableName, env.log, metrics, opts.chatFetch) }
           : {}),
+        // Site-form submissions (config `forms`): the client runtime, the contact finder and the flow's state, as in AWS.
+        ...(config.forms ? { forms: formsWorkerDeps({ config, oauth: oauth.provider, doc, tableName, log, metrics }) } : {}),
       };
       if (sandbox) hookDestination = await hookUrl(SANDBOX_ACCOUNT);
       store = { doc, tableName };

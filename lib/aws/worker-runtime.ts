@@ -54,6 +54,7 @@ import { DynamoPushOrder } from '../store/rdesk-push-order.ts';
 import { createAmoClientRuntime } from './amo-client-runtime.ts';
 import { oauthFromEnv } from './oauth-runtime.ts';
 import { createChatProcessors } from './chat-runtime.ts';
+import { formsFromEnv, formsProcessors, type WorkerFormsDeps } from './forms-worker-runtime.ts';
 
 export const WORKER_FUNCTION_ID = 'worker';
 
@@ -98,6 +99,8 @@ export interface WorkerIngestDeps {
   rdesk?: WorkerRdeskDeps;
   /** The chat channel's processors (lib/aws/chat-runtime.ts createChatProcessors), when the config has chat messengers. */
   chat?: ProcessorMap;
+  /** The amoCRM side of the forms flow (used when the config has a `forms` section; lib/aws/forms-worker-runtime.ts). */
+  forms?: WorkerFormsDeps;
 }
 
 export interface WorkerRdeskDeps {
@@ -151,7 +154,7 @@ function processorsFor(table: RouteTable, deps: WorkerDeps, remainingTimeMs: () 
       ...(deps.metrics ? { metrics: deps.metrics } : {}),
       routes: table.routes,
       defaultMirrorRoutes: table.routes.filter((r) => r.target.kind === 'queue').map((r) => r.id),
-      overrides: { ...rdesk.processors, ...ingest.chat, ...deps.processors },
+      overrides: { ...rdesk.processors, ...formsProcessors(ingest, guard, deps.logger, deps.metrics), ...ingest.chat, ...deps.processors },
       ...(ingest.fetch ? { fetch: ingest.fetch } : {}),
       ...(ingest.mirror ? { mirror: ingest.mirror } : {}),
     });
@@ -261,6 +264,7 @@ export function depsFromEnv(env: NodeJS.ProcessEnv, logger: Log, metrics?: Metri
       idempotency: (remainingTimeMs) => createDynamoIdempotency({ client, tableName, remainingTimeMs }),
       bus: eventBusName ? createEventBridgePublisher(new EventBridgeClient({}), eventBusName) : noBus,
       ...(config.rdesk ? { rdesk: rdeskFromEnv(env, config, doc, tableName, logger, metrics) } : {}),
+      ...(config.forms ? { forms: formsFromEnv(env, config, doc, tableName, logger, metrics) } : {}),
       ...(flows ? { flows } : {}),
       ...(config.chat?.messengers.length ? { chat: chatFromEnv(env, config, doc, tableName, logger, metrics) } : {}),
     },
