@@ -8,6 +8,11 @@
  * Appends are group-committed: every change that arrives while a write + fdatasync is running
  * waits for the next one, so a burst costs one flush per round, not one per message.
  *
+ * A receive is journaled too (`R`, once per message, before the answer goes back to the poller):
+ * a message handed to a worker may have had effects, so after a crash it is re-queued with the
+ * `AmoMayHaveRun` message attribute and its processors re-check before they write
+ * (ProcessorContext.mayHaveRun; fauxqs starts afresh, so its receive count alone would say 1).
+ *
  * Replay (at start) folds the lines into the live set: sent and not deleted (queued, delayed, in
  * flight or parked in a DLQ). A last line without its newline is a write cut by the crash: it
  * was never flushed, so never answered, and is dropped. The live set is re-sent to the fresh
@@ -18,6 +23,7 @@
 import { closeSync, existsSync, fsyncSync, openSync, readFileSync, renameSync, rmSync } from 'node:fs';
 import { open, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
+import { MAY_HAVE_RUN_ATTRIBUTE } from '../../lib/pipeline/process.ts';
 
 export const JOURNAL_FILE = 'sqs-journal.log';
 
@@ -45,6 +51,8 @@ export type JournalRecord =
   | { k: 'D'; q: string; id: string }
   /** Visibility changed (a worker's backoff): not visible before `at`. */
   | { k: 'V'; q: string; id: string; at: number }
+  /** Received (handed to a worker): re-queued after a crash with MAY_HAVE_RUN_ATTRIBUTE. */
+  | { k: 'R'; q: string; id: string }
   | { k: 'P'; q: string };
 
 export interface Replayed {
@@ -69,10 +77,22 @@ export function applyRecord(live: Map<string, SendRecord>, r: JournalRecord): vo
       if (m) live.set(r.id, { ...m, at: r.at });
       return;
     }
+    case 'R': {
+      const m = live.get(r.id);
+      if (m && !wasReceived(m)) live.set(r.id, { ...m, attrs: { ...m.attrs, [MAY_HAVE_RUN_ATTRIBUTE]: RECEIVED_MARK } });
+      return;
+    }
     case 'P':
       for (const [id, m] of live) if (m.q === r.q) live.delete(id);
       return;
   }
+}
+
+const RECEIVED_MARK: WireAttribute = { DataType: 'String', StringValue: 'in flight at a crash' };
+
+/** Was the message handed to a worker (in this run or before a crash)? Its `R` line need not be written again. */
+export function wasReceived(m: SendRecord): boolean {
+  return m.attrs?.[MAY_HAVE_RUN_ATTRIBUTE] !== undefined;
 }
 
 export function readJournal(dir: string): Replayed {

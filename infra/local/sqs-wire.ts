@@ -3,7 +3,7 @@
  * runner talks to (the gateway's SendMessage, the pollers, the worker's re-sends and parks, the
  * CLI's `dlq` commands through `--local`). It passes each request through to fauxqs unchanged
  * and, for the calls that change what a queue holds (SendMessage(Batch), DeleteMessage(Batch),
- * ChangeMessageVisibility(Batch), PurgeQueue), appends what fauxqs accepted to the journal
+ * ChangeMessageVisibility(Batch), PurgeQueue) and the first receive of each message, appends what fauxqs accepted to the journal
  * (infra/local/journal.ts) and waits for it to be on disk before the answer goes back. Clients
  * keep speaking the SQS protocol (AWS JSON 1.0), so the code under test is the code AWS runs.
  *
@@ -13,7 +13,7 @@
  */
 import { createServer, request as httpRequest, Agent, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import type { JournalRecord, SendRecord, SqsJournal, WireAttribute } from './journal.ts';
+import { wasReceived, type JournalRecord, type SendRecord, type SqsJournal, type WireAttribute } from './journal.ts';
 
 /** The queue name of a queue URL (`…/<account>/<name>`). */
 export const queueOfUrl = (url: unknown): string => (typeof url === 'string' ? (url.split('/').pop() ?? '') : '');
@@ -93,10 +93,15 @@ export function recordsOf(action: string, req: Json, res: Json, book: HandleBook
         return e && typeof s.MessageId === 'string' ? [sendRecord(q, s.MessageId, e as SendInput, now)] : [];
       });
     }
-    case 'ReceiveMessage':
+    case 'ReceiveMessage': {
+      const out: JournalRecord[] = [];
       for (const m of arr(res.Messages))
-        if (typeof m.MessageId === 'string' && typeof m.ReceiptHandle === 'string') book.remember(q, m.MessageId, m.ReceiptHandle);
-      return [];
+        if (typeof m.MessageId === 'string' && typeof m.ReceiptHandle === 'string') {
+          book.remember(q, m.MessageId, m.ReceiptHandle);
+          out.push({ k: 'R', q, id: m.MessageId });
+        }
+      return out;
+    }
     case 'DeleteMessage': {
       const m = book.lookup(req.ReceiptHandle);
       return m ? [{ k: 'D', q: m.q, id: m.id }] : [];
@@ -180,9 +185,15 @@ export async function startSqsWire(opts: { upstreamPort: number; journal: SqsJou
     });
     const out = await readAll(upRes);
     if (upRes.statusCode === 200 && action) {
-      const recs = recordsOf(action, parse(body), parse(out), book, now());
+      // A receive is journaled once per message (a DLQ scan receives the same ones again and again).
+      const recs = recordsOf(action, parse(body), parse(out), book, now()).filter((r) => {
+        if (r.k !== 'R') return true;
+        const m = opts.journal.has(r.id);
+        return m !== undefined && !wasReceived(m);
+      });
       if (recs.length) {
-        // On disk before the caller hears "accepted": a crash after this loses nothing it was told.
+        // On disk before the caller hears "accepted" (or, for a receive, before a worker sees the
+        // message): a crash after this loses nothing it was told.
         await opts.journal.commit(recs);
         for (const r of recs) if (r.k === 'D') book.forget(r.id);
         for (const r of recs) if (r.k === 'P') book.forgetQueue(r.q);

@@ -182,7 +182,7 @@ export function createInboundProcessor(deps: ChatChannelDeps): RouteProcessor {
       deps.onChatCreated?.(account);
     }
     if (conv.contactId === undefined) {
-      const contactId = await linkContact(deps, account, conv.chatId!, sender, env.attempt ?? 0);
+      const contactId = await linkContact(deps, account, conv.chatId!, sender, ctx.mayHaveRun);
       conv = { ...conv, contactId };
       await deps.conversations.put(conv);
     }
@@ -217,7 +217,7 @@ async function linkContact(
   account: string,
   chatId: string,
   sender: NonNullable<InboundEvent['sender']>,
-  attempt: number,
+  mayHaveRun: boolean,
 ): Promise<number> {
   const amo = deps.clientFor(account);
   const linked = await amo.chats.list({ chatIds: [chatId] });
@@ -236,10 +236,12 @@ async function linkContact(
     const cfs: Array<{ field_code: string; values: Array<{ value: string; enum_code: string }> }> = [];
     if (sender.phone !== undefined) cfs.push({ field_code: 'PHONE', values: [{ value: sender.phone, enum_code: 'MOB' }] });
     if (sender.email !== undefined) cfs.push({ field_code: 'EMAIL', values: [{ value: sender.email, enum_code: 'PRIV' }] });
-    // A redelivery (attempt > 0) checks first, so a create whose answer was lost is not made twice.
+    // A delivery that may have run before checks first (ProcessorContext.mayHaveRun: on this FIFO
+    // queue the envelope carries no attempt count, but a re-receive or the journal's mark says so),
+    // so a create whose answer was lost, or whose worker died, is not made twice.
     const [added] = await amo.contacts.add([{ name: sender.name, ...(cfs.length ? { custom_fields_values: cfs } : {}) }], {
       markers: [`chat-${createHash('sha256').update(chatId).digest('hex').slice(0, 24)}`],
-      ...(attempt > 0 ? { checkFirst: true } : {}),
+      ...(mayHaveRun ? { checkFirst: true } : {}),
     });
     if (!added) throw new Error('amoCRM added no contact');
     contactId = added.id;

@@ -14,7 +14,7 @@ import { runFifoBatch } from '../pipeline/fifo.ts';
 import { callHook, type PipelineHooks } from '../pipeline/hooks.ts';
 import { mapLimit } from '../common/concurrency.ts';
 import type { Log } from '../common/log.ts';
-import { heldFollowerPark, processMessage, type MessageResult, type PipelineConfig } from '../pipeline/process.ts';
+import { heldFollowerPark, MAY_HAVE_RUN_ATTRIBUTE, processMessage, type MessageResult, type PipelineConfig } from '../pipeline/process.ts';
 import type { FifoLedger } from '../pipeline/fifo-ledger.ts';
 import type { ProcessorMap, RoutePolicy } from '../pipeline/registry.ts';
 import type { DlqIndex } from '../pipeline/dlq-index.ts';
@@ -88,7 +88,8 @@ export function createBatchHandler(deps: BatchDeps): BatchHandler {
     let done = false;
     let failure: unknown;
     try {
-      const msg = { messageId: record.messageId, body: record.body, receiveCount };
+      const recovered = record.messageAttributes?.[MAY_HAVE_RUN_ATTRIBUTE] !== undefined;
+      const msg = { messageId: record.messageId, body: record.body, receiveCount, recovered };
       result = held ? held(msg) : await processMessage(msg, cfg);
       done = await executeAction(result.action, record, target, deps);
       if (result.action.kind === 'fail') heldFor.set(record, result.action.visibilityTimeoutSeconds);

@@ -128,6 +128,7 @@ export function createAmocrmHookProcessor(deps: AmocrmHookDeps): RouteProcessor 
           flows,
           log: ctx.log,
           now: ctx.now,
+          mayHaveRun: ctx.mayHaveRun,
           onPublished: () => published++,
         });
         if (r.status === 'duplicate') duplicates++;

@@ -12,7 +12,8 @@
  * `<rid:X-Amocrm-Requestid | sha256:body>:<entity>:<entityId>:<action>:<index>`), so the same
  * webhook delivered twice — by amoCRM or by SQS — is recognised, and two accounts never share a
  * key. A failing step deletes its own in-progress record (Powertools), so the retry runs it again
- * while the steps that completed are skipped.
+ * while the steps that completed are skipped. A step whose claim was left by a holder that died
+ * (or a delivery that may have run before) tells its flow `mayHaveRun`, so it re-checks before writing.
  */
 import type { WebhookEvent } from '../amocrm/webhooks/types.ts';
 import type { AccountConfig } from '../config/schema.ts';
@@ -30,6 +31,8 @@ export interface EventStepDeps {
   flows: FlowRegistry;
   log: Log;
   now(): number;
+  /** The delivery may have been partly processed before (ProcessorContext.mayHaveRun). */
+  mayHaveRun?: boolean;
   /** Called right after the bus accepted the event (also when a later flow then fails). */
   onPublished?(): void;
 }
@@ -69,7 +72,7 @@ export async function runEventStep(
   }
   let published = false;
   try {
-    const r = await deps.guard.once(key, async () => {
+    const r = await deps.guard.once(key, async (event) => {
       const bus = deps.bus;
       if (bus) {
         const p = await deps.guard.once(`${key}#publish`, () => bus.publish([busEvent]));
@@ -88,8 +91,17 @@ export async function runEventStep(
       }
       for (const flow of deps.flows.for(ev.kind)) {
         const stepKey = `${key}#flow:${flow.name}`;
-        await deps.guard.once(stepKey, () =>
-          flow.handle(ev, { account, requestId: meta.requestId, receivedAt: meta.receivedAt, stepKey, log: deps.log, now: deps.now }),
+        await deps.guard.once(stepKey, (step) =>
+          flow.handle(ev, {
+            account,
+            requestId: meta.requestId,
+            receivedAt: meta.receivedAt,
+            stepKey,
+            // A redelivery, or a claim of this event or step left by a holder that died: the flow may have written already.
+            mayHaveRun: deps.mayHaveRun === true || event.resumed || step.resumed,
+            log: deps.log,
+            now: deps.now,
+          }),
         );
       }
     });

@@ -21,6 +21,12 @@ export interface FlowContext {
    * or as another system's idempotency key.
    */
   stepKey: string;
+  /**
+   * This step may have run before and died before its completion was recorded (a redelivery, a
+   * crashed holder's claim taken over): writes amoCRM cannot deduplicate must re-check first.
+   * Absent means false.
+   */
+  mayHaveRun?: boolean;
   log: Log;
   now(): number;
 }

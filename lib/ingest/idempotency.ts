@@ -9,7 +9,8 @@
  * - a completed record exists: `fn` does not run → `{status: 'duplicate'}`;
  * - another worker holds it in progress right now: throws `IdempotencyInProgressError` (the
  *   pipeline defers).
- * A failing `fn` deletes its own in-progress record, so a retry runs it again.
+ * A failing `fn` deletes its own in-progress record, so a retry runs it again. A claim whose
+ * holder died is taken over, and `fn` is told so (`OnceRun.resumed`).
  *
  * The port; the DynamoDB adapter (one partition per key) is lib/store/idempotency.ts.
  */
@@ -20,8 +21,18 @@ export interface OnceOptions {
   ttlSeconds?: number;
 }
 
+/** What `fn` is told about the key it runs under. */
+export interface OnceRun {
+  /**
+   * The key was held by a run that never finished — its holder died (a killed runner, a Lambda
+   * timeout or OOM) — so the effect may have partly landed: re-check before writing
+   * (docs/architecture.md#failure-semantics). False after a clean failure (which releases its claim).
+   */
+  resumed: boolean;
+}
+
 export interface IdempotencyGuard {
-  once<T>(key: string, fn: () => Promise<T>, opts?: OnceOptions): Promise<OnceResult<T>>;
+  once<T>(key: string, fn: (run: OnceRun) => Promise<T>, opts?: OnceOptions): Promise<OnceResult<T>>;
 }
 
 export class IdempotencyInProgressError extends Error {

@@ -18,6 +18,25 @@ export interface MessageInput {
   /** The SQS message body (the envelope's JSON). */
   body: string;
   receiveCount: number;
+  /** The message carries MAY_HAVE_RUN_ATTRIBUTE (the local journal re-queued it after a crash while it was in flight). */
+  recovered?: boolean;
+}
+
+/**
+ * The SQS message attribute that marks a message which may have been processed before although
+ * nothing else says so: the local runner's journal sets it on messages that were in flight when
+ * the runner was killed (fauxqs starts afresh, so their receive count is 1 again).
+ */
+export const MAY_HAVE_RUN_ATTRIBUTE = 'AmoMayHaveRun';
+
+/** ProcessorContext.mayHaveRun: any sign that an earlier delivery of this message may have written something. */
+export function mayHaveRun(
+  env: Pick<Envelope, 'attempt' | 'deferrals' | 'replayedAt'>,
+  msg: Pick<MessageInput, 'receiveCount' | 'recovered'>,
+): boolean {
+  return (
+    msg.receiveCount > 1 || (env.attempt ?? 0) > 0 || (env.deferrals ?? 0) > 0 || env.replayedAt !== undefined || msg.recovered === true
+  );
 }
 
 export interface PipelineConfig {
@@ -100,6 +119,7 @@ export async function processMessage(msg: MessageInput, cfg: PipelineConfig): Pr
       queueId: cfg.queue.id,
       messageId: msg.messageId,
       receiveCount: msg.receiveCount,
+      mayHaveRun: mayHaveRun(env, msg),
       body,
       log: cfg.log,
       now: cfg.now,

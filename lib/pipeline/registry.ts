@@ -25,6 +25,14 @@ export interface ProcessorContext {
   messageId: string;
   /** SQS ApproximateReceiveCount of this delivery. */
   receiveCount: number;
+  /**
+   * This message may have been partly processed before (its effects may have landed): SQS
+   * delivered it more than once (a worker that died mid-batch: timeout, OOM, a killed runner),
+   * the envelope says it was retried, deferred or replayed, or the local journal re-queued it
+   * after a crash while it was in flight. Writes that amoCRM cannot deduplicate must re-check
+   * first (`checkFirst`) when this is true (docs/architecture.md#failure-semantics).
+   */
+  mayHaveRun: boolean;
   /** The exact body bytes (decoded once by the pipeline). */
   body: Buffer;
   log: Log;

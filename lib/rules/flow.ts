@@ -5,7 +5,9 @@
  * Per event and rule: match (pure; no match → no call at all) → skip the echo of this rule's own write →
  * count a hop for the entity (over the limit → stop, log, count `RulesHopLimit`) → plan (pure;
  * only values that differ from the event) → write through the batch writer, with markers derived
- * from the step key so a retried step re-checks instead of posting twice.
+ * from the step key so a retried step re-checks instead of posting twice. "Retried" is either
+ * signal: the step's first-attempt mark is already there, or the delivery says it may have run
+ * (`FlowContext.mayHaveRun`: a redelivery, a claim left by a holder that died).
  */
 import { createHash } from 'node:crypto';
 import type { AmoClientForAccount } from '../amocrm/client/client.ts';
@@ -92,7 +94,7 @@ export async function runRule(
         return deps.clientById(id);
       },
       marker: (i: number) => stepMarker(ctx.stepKey, i),
-      checkFirst: !first,
+      checkFirst: !first || ctx.mayHaveRun === true,
       log: ctx.log,
     };
     const r = a.kind === 'transfer' ? await runTransfer(a, e.data, cross) : await runSyncBack(a, e.data, cross);
@@ -116,7 +118,7 @@ export async function runRule(
   const set: WriteSet = {
     tasks: plan.tasks.map((t) => t.task),
     taskMarkers: plan.tasks.map((_, i) => stepMarker(ctx.stepKey, i)),
-    checkFirst: !first,
+    checkFirst: !first || ctx.mayHaveRun === true,
     leadPatches: plan.patch && e.entity === 'lead' ? [plan.patch] : [],
     contactPatches: plan.patch && e.entity === 'contact' ? [plan.patch] : [],
     notes: plan.notes.map((note, i) => ({ entity: kind, note, marker: stepMarker(ctx.stepKey, 1000 + i) })),

@@ -11,9 +11,15 @@
  */
 import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
-import { DeleteCommand, DynamoDBDocumentClient, GetCommand, PutCommand, ScanCommand } from '@aws-sdk/lib-dynamodb';
+import { DeleteCommand, DynamoDBDocumentClient, GetCommand, PutCommand, ScanCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { createHash, randomUUID } from 'node:crypto';
-import { IdempotencyInProgressError, type IdempotencyGuard, type OnceOptions, type OnceResult } from '../ingest/idempotency.ts';
+import {
+  IdempotencyInProgressError,
+  type IdempotencyGuard,
+  type OnceOptions,
+  type OnceResult,
+  type OnceRun,
+} from '../ingest/idempotency.ts';
 import { isExpired, TABLE_TTL_ATTRIBUTE, ttlSeconds } from './table.ts';
 
 export interface DynamoIdempotencyOptions {
@@ -44,14 +50,19 @@ export function createDynamoIdempotency(opts: DynamoIdempotencyOptions): Idempot
   const now = opts.now ?? Date.now;
   const TableName = opts.tableName;
 
-  /** Claim the key; false when a live record (completed or held) is already there. */
-  async function claim(pk: string, key: string, owner: string, ttl: number): Promise<boolean> {
+  /**
+   * Claim the key; false when a live record (completed or held) is already there. A claim that
+   * replaced an in-progress record (its holder's time ran out, or the local runner released it
+   * at start) is `resumed`: that holder may have done part of the effect.
+   */
+  async function claim(pk: string, key: string, owner: string, ttl: number): Promise<false | OnceRun> {
     const t = now();
     const holdMs = Math.max(0, opts.remainingTimeMs?.() ?? DEFAULT_IN_PROGRESS_MS);
     try {
-      await doc.send(
+      const put = await doc.send(
         new PutCommand({
           TableName,
+          ReturnValues: 'ALL_OLD',
           Item: {
             pk,
             sk: SK,
@@ -68,7 +79,8 @@ export function createDynamoIdempotency(opts: DynamoIdempotencyOptions): Idempot
           ExpressionAttributeValues: { ':inprogress': 'INPROGRESS', ':now': t, ':nowSec': Math.floor(t / 1000) },
         }),
       );
-      return true;
+      const old = put.Attributes as { status?: string; expiresAt?: number } | undefined;
+      return { resumed: old?.status === 'INPROGRESS' && !isExpired(old.expiresAt, t) };
     } catch (e) {
       if (e instanceof ConditionalCheckFailedException) return false;
       throw e;
@@ -76,21 +88,23 @@ export function createDynamoIdempotency(opts: DynamoIdempotencyOptions): Idempot
   }
 
   return {
-    async once<T>(key: string, fn: () => Promise<T>, onceOpts?: OnceOptions): Promise<OnceResult<T>> {
+    async once<T>(key: string, fn: (run: OnceRun) => Promise<T>, onceOpts?: OnceOptions): Promise<OnceResult<T>> {
       const ttl = onceOpts?.ttlSeconds ?? defaultTtl;
       const pk = idempotencyPk(key);
       const owner = randomUUID();
-      if (!(await claim(pk, key, owner, ttl))) {
+      let run = await claim(pk, key, owner, ttl);
+      if (!run) {
         const got = await doc.send(new GetCommand({ TableName, Key: { pk, sk: SK }, ConsistentRead: true }));
         const item = got.Item as { status?: string; inProgressUntil?: number; expiresAt?: number } | undefined;
         if (item?.status === 'COMPLETED' && !isExpired(item.expiresAt, now())) return { status: 'duplicate' };
         if (item?.status === 'INPROGRESS' && (item.inProgressUntil ?? 0) >= now()) throw new IdempotencyInProgressError(key);
         // The record changed between the two calls (its holder failed, or it just expired): one more claim.
-        if (!(await claim(pk, key, owner, ttl))) throw new IdempotencyInProgressError(key);
+        run = await claim(pk, key, owner, ttl);
+        if (!run) throw new IdempotencyInProgressError(key);
       }
       let value: T;
       try {
-        value = await fn();
+        value = await fn(run);
       } catch (e) {
         // Release only our own claim, so a retry runs the effect again.
         await doc
@@ -126,10 +140,12 @@ export function createDynamoIdempotency(opts: DynamoIdempotencyOptions): Idempot
 }
 
 /**
- * Delete every in-progress claim in the table — only for a store whose every holder is known to be
+ * Free every in-progress claim in the table — only for a store whose every holder is known to be
  * dead (the local runner at start: one runner per data directory, so a claim left there belongs
  * to a run that crashed). In AWS a crashed holder's claim expires with its invocation instead.
- * A claim is deleted only if it is still the same in-progress record. Returns how many.
+ * The record is kept with its hold ended (not deleted), so the next claim of the key takes it
+ * over as `resumed` and the effect re-checks before writing, as after an expired hold in AWS.
+ * A claim is freed only if it is still the same in-progress record. Returns how many.
  */
 export async function releaseAbandonedClaims(client: DynamoDBClient, tableName: string): Promise<number> {
   const doc = DynamoDBDocumentClient.from(client);
@@ -149,12 +165,13 @@ export async function releaseAbandonedClaims(client: DynamoDBClient, tableName: 
     for (const item of page.Items ?? []) {
       try {
         await doc.send(
-          new DeleteCommand({
+          new UpdateCommand({
             TableName: tableName,
             Key: { pk: item.pk, sk: SK },
-            ConditionExpression: '#s = :inprogress AND #o = :owner',
+            UpdateExpression: 'SET inProgressUntil = :zero',
+            ConditionExpression: '#s = :inprogress AND #o = :owner AND inProgressUntil > :zero',
             ExpressionAttributeNames: { '#s': 'status', '#o': 'owner' },
-            ExpressionAttributeValues: { ':inprogress': 'INPROGRESS', ':owner': item.owner },
+            ExpressionAttributeValues: { ':inprogress': 'INPROGRESS', ':owner': item.owner, ':zero': 0 },
           }),
         );
         released++;

@@ -84,6 +84,23 @@ describe('inbound: your messenger → amoCRM chat', () => {
     expect(links.find((l) => l.chat_id === first?.id)?.contact_id).toBe(known);
   }, 120_000);
 
+  it('a contact added before the delivery failed is not added again by the retry (no phone or e-mail to find it by: the add re-checks)', async () => {
+    const w = await world();
+    // The link after the add fails until the client gives up: the message is retried (FIFO: same
+    // message, received again), with the contact already in amoCRM and not yet remembered anywhere.
+    w.sandbox.admin.setFaults([{ path: '/api/v4/contacts/chats', method: 'POST', errorRate: 1, errorStatus: 500, times: 6 }]);
+    const res = await post(w, 'demo', {
+      id: 'nameless-1',
+      conversation_id: 'conv-nameless',
+      sender: { id: 'user-nameless', name: 'Только Имя' },
+      message: { type: 'text', text: 'hello' },
+    });
+    expect(res.status).toBe(200);
+    await waitFor(() => incoming(w).length >= 1 || undefined, 'the message in amojo', 60_000, 100);
+    expect(w.sandbox.admin.entities('contacts').filter((c) => c.name === 'Только Имя')).toHaveLength(1);
+    expect(w.sandbox.admin.chatLinks()).toHaveLength(1);
+  }, 90_000);
+
   it('duplicates of one messenger message id give one amojo message; a bad key is 403, a body without ids 400, an invalid payload is parked', async () => {
     const w = await world();
     const msg = { id: 'dup-1', conversation_id: 'c-dup', sender: { id: 'u', name: 'U' }, message: { type: 'text', text: 'once' } };

@@ -1,39 +1,55 @@
 /**
- * Nothing acknowledged is lost locally: `npm start` (infra/local/main.ts in its own process group,
- * with the sandbox) takes 500 lead-status webhooks; its whole process group is killed with
- * SIGKILL mid-stream, started again, killed again while bad-token posts sit parked in the DLQ, and
- * started a third time. Every post the runner answered 2xx for must then be either processed (its
- * `amocrm.lead.status` event printed) or parked with its body (`dlq list --scan` through the CLI,
- * the body through the same DLQ code) — 0 lost. Posts cut by a kill were never acknowledged and
- * count for nothing.
+ * Nothing acknowledged is lost locally, and its effect lands exactly once: `npm start --no-sandbox`
+ * (infra/local/main.ts in its own process group) has a sandbox running in THIS process as its
+ * amoCRM account (so the sandbox survives the kills and counts the effects), with a rule that adds
+ * one task per lead moved to "Записан на приём". The sandbox's status_lead webhooks go to the
+ * runner as amoCRM sends them (its own redelivery: new request id, attempts 2 and 3 after a refused
+ * connection — here run by hand once a runner is back, instead of 5 and 15 minutes later).
+ *
+ * 500 leads are moved; the runner's whole process group is killed with SIGKILL mid-stream, started
+ * again, killed again while bad-token posts sit parked in the DLQ (and moves stream in), and
+ * started a third time. Then every move the runner answered 2xx for must have exactly one task in
+ * the sandbox (none lost, none doubled by a flow that ran before the crash and ran again after it),
+ * and every bad-token post must be parked with its body (`dlq list --scan` through the CLI, the
+ * body through the same DLQ code). Deliveries cut by a kill were never acknowledged.
  */
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { SQSClient } from '@aws-sdk/client-sqs';
 import { execFile, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, readFileSync } from 'node:fs';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterEach, describe, expect, it } from 'vitest';
+import { demoSeed } from '../../infra/local/sandbox/demo.ts';
+import { startSandbox, type Sandbox } from '../../infra/local/sandbox/index.ts';
+import { pullSchemaToFile } from '../../lib/amocrm/client/schema.ts';
 import { readLocalEndpoints } from '../../lib/aws/local-endpoints.ts';
 import { showParked } from '../../lib/aws/dlq-ops.ts';
 import { envelopeBody } from '../../lib/envelope.ts';
 import { DynamoDlqIndex } from '../../lib/store/dlq-index.ts';
+import { DEFAULT_REFERER_ALLOW_LIST } from '../../lib/config/schema.ts';
 import { exited, killStarted, startMain } from '../support/npm-start.ts';
+import { fastClient } from '../client/support.ts';
+import { MemoryRateBudget } from '../../lib/amocrm/client/rate-budget.ts';
 import { waitFor } from './support.ts';
 
 afterEach(killStarted);
 
-const GOOD = 500;
+const MOVES = 500;
 const BAD = 20;
 const BAD_BASE = 900_000;
+const CLIENT_ID = 'client-test';
+const HOOK_TOKEN = 'crash-safe-hook-token-0123456789';
+const BOOKED = 50012; // "Продажи / Записан на приём" of the demo seed
 
-/** A lead-status webhook as amoCRM sends it (form-encoded), for the sandbox account; one lead id per post. */
+/** A lead-status webhook (form-encoded) for the sandbox account, for the bad-token posts. */
 const hookBody = (leadId: number) =>
   [
     ['leads[status][0][id]', String(leadId)],
-    ['leads[status][0][status_id]', '50012'],
+    ['leads[status][0][status_id]', String(BOOKED)],
     ['leads[status][0][old_status_id]', '50011'],
     ['leads[status][0][pipeline_id]', '5001'],
     ['account[subdomain]', 'sandbox'],
@@ -42,14 +58,27 @@ const hookBody = (leadId: number) =>
     .map(([k, v]) => `${encodeURIComponent(k!)}=${encodeURIComponent(v!)}`)
     .join('&');
 
+const freePort = () =>
+  new Promise<number>((resolve, reject) => {
+    const s = createServer();
+    s.once('error', reject);
+    s.listen(0, '127.0.0.1', () => {
+      const port = (s.address() as { port: number }).port;
+      s.close(() => resolve(port));
+    });
+  });
+
 interface Run {
   proc: ChildProcess;
   out: () => string;
   url: string;
 }
 
-async function startRun(dataDir: string): Promise<Run> {
-  const { proc, out } = startMain(['--port', '0', '--data-dir', dataDir, '--no-schedule'], { detached: true });
+async function startRun(dataDir: string, port: number, configFile: string): Promise<Run> {
+  const { proc, out } = startMain(
+    ['--port', String(port), '--data-dir', dataDir, '--no-schedule', '--quiet-events', '--no-sandbox', '--config', configFile],
+    { detached: true },
+  );
   await waitFor(() => /Ctrl-C stops/.test(out()) || proc.exitCode !== null, 'the banner', 60_000, 100);
   const url = /amo-gateway local runner on (http:\/\/127\.0\.0\.1:\d+)/.exec(out())?.[1];
   if (!url) throw new Error(`the runner did not start:\n${out()}`);
@@ -58,7 +87,11 @@ async function startRun(dataDir: string): Promise<Run> {
 
 /** SIGKILL to the runner's whole process group: no handler runs, nothing is flushed or saved. */
 async function killGroup(run: Run): Promise<void> {
-  process.kill(-run.proc.pid!, 'SIGKILL');
+  try {
+    process.kill(-run.proc.pid!, 'SIGKILL');
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code !== 'ESRCH') throw e; // killed already (at a task POST)
+  }
   await exited(run.proc);
 }
 
@@ -78,168 +111,283 @@ async function post(url: string, body: string, rid: string): Promise<boolean> {
   }
 }
 
-const attempted = new Set<number>();
-
-/** Post ids with a few in flight at once until `stop()` says so; returns the acknowledged ids. */
-async function postAll(ids: number[], urlOf: (id: number) => string, acked: Set<number>, stop: () => boolean): Promise<void> {
-  const queue = [...ids];
-  await Promise.all(
-    Array.from({ length: 8 }, async () => {
-      for (let id = queue.shift(); id !== undefined && !stop(); id = queue.shift()) {
-        attempted.add(id);
-        if (await post(urlOf(id), hookBody(id), `crash-${id}`)) acked.add(id);
-      }
-    }),
-  );
-}
-
 const health = async (url: string) =>
   (await (await fetch(`${url}/health`)).json()) as {
     parts: { sqs?: { queues?: Record<string, { dlq: number; visible: number; inFlight: number }> } };
   };
 
-describe('a crashed runner loses nothing it acknowledged', () => {
-  it('500 webhooks, SIGKILL mid-stream and again while messages are parked: every acknowledged one processed or parked with its body', async () => {
+const exec = promisify(execFile);
+const cli = (args: string[]) =>
+  exec(process.execPath, ['--import', 'tsx', 'infra/cli/main.ts', ...args], {
+    cwd: process.cwd(),
+    env: { ...process.env, AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true' },
+    timeout: 30_000,
+  });
+const t0 = Date.now();
+const step = (what: string) => process.stderr.write(`crash-safe +${((Date.now() - t0) / 1000).toFixed(1)}s ${what}\n`);
+
+describe('a crashed runner loses nothing it acknowledged, and its effects land once', () => {
+  it('500 lead moves, SIGKILL mid-stream and again while messages are parked: one task per acknowledged move in the sandbox; parked ones with their body', async () => {
     const dataDir = mkdtempSync(join(tmpdir(), 'amo-crash-'));
-    const token = () =>
-      (JSON.parse(readFileSync(join(dataDir, 'secrets.json'), 'utf8')) as Record<string, string>)['local-sandbox/hook-token'];
-    const good = new Set<number>();
-    const bad = new Set<number>();
-    const outs: string[] = [];
+    const port = await freePort();
+    const runnerUrl = `http://127.0.0.1:${port}`;
+    const hookUrl = `${runnerUrl}/hooks/amocrm/${HOOK_TOKEN}`;
 
-    // 1. Post; kill the whole group once 150 are acknowledged, with posts still in flight.
-    const a = await startRun(dataDir);
-    const hook = `/hooks/amocrm/${token()}`;
-    const all = Array.from({ length: GOOD }, (_, i) => i + 1);
-    let killedA = false;
-    const posting = postAll(
-      all,
-      () => `${a.url}${hook}`,
-      good,
-      () => killedA,
-    );
-    await waitFor(() => good.size >= 150, '150 acknowledged posts', 60_000, 5);
-    killedA = true;
-    await killGroup(a);
-    await posting;
-    outs.push(a.out());
-    const ackedBeforeKill = good.size;
-    const cut = attempted.size - good.size;
-
-    // 2. Start again: bad-token posts, parked at once (DLQ send, index entry, delete from the
-    //    queue); once they are, more good posts (a sender retries what was not acknowledged), and
-    //    kill the group mid-stream again — with the parked messages in the DLQ.
-    const b = await startRun(dataDir);
-    for (let i = 1; i <= BAD; i++)
-      if (await post(`${b.url}/hooks/amocrm/not-our-token-${i}`, hookBody(BAD_BASE + i), `bad-${i}`)) bad.add(BAD_BASE + i);
-    // Parked and settled: in the DLQ, and nothing left in the queue (so the parks' deletes are done too).
-    await waitFor(
-      async () => {
-        const q = (await health(b.url)).parts.sqs?.queues?.['amocrm-hooks'];
-        return q !== undefined && q.dlq >= bad.size && q.visible + q.inFlight === 0;
-      },
-      'the bad-token posts parked',
-      30_000,
-      50,
-    );
-    let killedB = false;
-    const before = good.size;
-    const postingB = postAll(
-      all.filter((id) => !good.has(id)),
-      () => `${b.url}${hook}`,
-      good,
-      () => killedB,
-    );
-    await waitFor(() => good.size >= before + 150, '150 more acknowledged posts', 60_000, 5);
-    killedB = true;
-    await killGroup(b);
-    await postingB;
-    outs.push(b.out());
-
-    // 3. Start a third time; post (again) whatever was not acknowledged; every acknowledged post must come out.
-    const c = await startRun(dataDir);
-    await postAll(
-      all.filter((id) => !good.has(id)),
-      () => `${c.url}${hook}`,
-      good,
-      () => false,
-    );
-    const events = () => {
-      const n = new Map<number, number[]>();
-      [...outs, c.out()].forEach((text, run) => {
-        for (const m of text.matchAll(/ event +amocrm\.lead\.status account=local id=(\d+)/g)) {
-          const id = Number(m[1]);
-          n.set(id, [...(n.get(id) ?? []), run]);
+    // The sandbox's deliveries to the runner, as the runner answered them (lead id from the body).
+    const acked = new Set<number>();
+    let killAtTaskPost: Run | undefined;
+    let killsInWindow = 0;
+    const sandboxLines: string[] = [];
+    const delivered = new Map<number, number>();
+    const sandboxFetch: typeof fetch = async (input, init) => {
+      const url = typeof input === 'string' ? input : input instanceof URL ? input.href : input.url;
+      const id = /leads%5Bstatus%5D%5B0%5D%5Bid%5D=(\d+)/.exec(String(init?.body ?? ''))?.[1];
+      const ours = url.startsWith(hookUrl) && id !== undefined;
+      if (ours) delivered.set(Number(id), (delivered.get(Number(id)) ?? 0) + 1);
+      const res = await fetch(input, init);
+      if (ours && res.status >= 200 && res.status < 300) acked.add(Number(id));
+      return res;
+    };
+    const sb: Sandbox = await startSandbox({
+      integrations: [{ clientId: CLIENT_ID, clientSecret: 'secret-test', redirectUri: `${runnerUrl}/oauth/callback` }],
+      account: { id: 31000001, subdomain: 'sandbox', name: 'Crash sandbox' },
+      fetch: sandboxFetch,
+      // The sandbox logs a request before it answers: a kill here lands after the tasks were
+      // created and before the runner hears of it — the window a rerun must not write twice in.
+      log: (line) => {
+        if (process.env.CRASH_SAFE_DUMP) sandboxLines.push(`${new Date().toISOString().slice(11, 23)} ${line}`);
+        if (killAtTaskPost && /^POST \/api\/v4\/tasks 200 /.test(line)) {
+          process.kill(-killAtTaskPost.proc.pid!, 'SIGKILL');
+          killAtTaskPost = undefined;
+          killsInWindow++;
         }
-      });
-      return n;
-    };
-    await waitFor(() => [...good].every((id) => events().has(id)), 'an event for every acknowledged post', 60_000, 250).catch(
-      () => undefined,
-    );
-    const seen = events();
-    const lost = [...good].filter((id) => !seen.has(id));
-    // A healthy run never publishes an event twice; a redelivery after a crash can re-publish only
-    // an event whose publish the crash cut before its completion was recorded.
-    const twiceInOneRun = [...seen].filter(([, runs]) => new Set(runs).size !== runs.length);
-    const crashDuplicates = [...seen].filter(([, runs]) => runs.length > 1).length;
-
-    // The parked ones: `dlq list --scan` (the CLI, against the running runner) sees each entry's message…
-    const exec = promisify(execFile);
-    const listed = await exec(
-      process.execPath,
-      ['--import', 'tsx', 'infra/cli/main.ts', 'dlq', 'list', '--local', '--data-dir', dataDir, '--scan', '--json'],
-      {
-        cwd: process.cwd(),
-        env: { ...process.env, AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true' },
       },
-    );
-    const items = listed.stdout
-      .split('\n')
-      .filter(Boolean)
-      .map((l) => JSON.parse(l) as { id: string; reason: string; inDlq?: boolean });
-    const badItems = items.filter((i) => i.reason === 'bad-token');
-    // …and each one's body is there (found by the same code as `dlq show`).
-    const ep = readLocalEndpoints(dataDir);
-    const sqs = new SQSClient({ endpoint: ep.sqsEndpoint, region: ep.region, credentials: { accessKeyId: 'l', secretAccessKey: 'l' } });
-    const ddb = new DynamoDBClient({
-      endpoint: ep.dynamodbEndpoint,
-      region: ep.region,
-      credentials: { accessKeyId: 'l', secretAccessKey: 'l' },
+      // Redeliveries are run by hand below (amoCRM's are minutes apart).
+      webhookRetryScale: 0,
     });
-    const queues = Object.entries(ep.queues).map(([id, q]) => ({ id, url: q.url, dlqUrl: q.dlqUrl, fifo: q.fifo ?? false }));
-    const deps = {
-      sqs,
-      index: new DynamoDlqIndex({ doc: DynamoDBDocumentClient.from(ddb), tableName: ep.tableName, queueIds: queues.map((q) => q.id) }),
-      queues,
-      waitSeconds: 0,
-      holdSeconds: 5,
-    };
-    const parkedIds = new Set<number>();
-    for (const it of badItems) {
-      const shown = await showParked(deps, it.id);
-      const env = shown.message?.envelope;
-      const m = env ? /leads%5Bstatus%5D%5B0%5D%5Bid%5D=(\d+)/.exec(envelopeBody(env).toString()) : null;
-      if (m) parkedIds.add(Number(m[1]));
+    try {
+      sb.admin.seed(demoSeed());
+      const { leads } = sb.admin.seed({
+        leads: Array.from({ length: MOVES }, (_, i) => ({
+          name: `Лид ${i}`,
+          status_id: 50011,
+          pipeline_id: 5001,
+          responsible_user_id: 1003,
+        })),
+      }) as { leads: number[] };
+
+      // The account as a user of --no-sandbox sets it up: config, secrets, the pulled dictionary.
+      // The test's own calls keep under amoCRM's 7 per second too (the sandbox's limits are real).
+      const test = fastClient(sb, {
+        budget: new MemoryRateBudget({ perIntegrationPerSecond: 3, perAccountPerSecond: null }),
+      }).client.forAccount({
+        clientId: CLIENT_ID,
+        accountKey: 'crash',
+      });
+      const dictionary = join(dataDir, 'schema-local.json');
+      await pullSchemaToFile(test, dictionary);
+      const configFile = join(dataDir, 'amo.config.json');
+      writeFileSync(
+        configFile,
+        JSON.stringify({
+          integrations: [
+            { id: 'sb', clientId: CLIENT_ID, clientSecret: { secret: 'client-secret' }, redirectUri: `${runnerUrl}/oauth/callback` },
+          ],
+          accounts: [
+            {
+              id: 'local',
+              integration: 'sb',
+              subdomain: 'sandbox',
+              domain: 'amocrm.ru',
+              baseUrl: sb.url,
+              accountId: 31000001,
+              hookToken: { secret: 'hook-token' },
+            },
+          ],
+          oauth: { refererAllowList: [...DEFAULT_REFERER_ALLOW_LIST, sb.accountHost] },
+          events: { publish: true },
+          rules: {
+            accounts: { local: { dictionary } },
+            list: [
+              {
+                id: 'booked-call',
+                account: 'local',
+                when: { lead: 'status', to: 'Продажи / Записан на приём' },
+                then: [{ task: { type: 'Связаться', text: 'Подтвердить запись: {{name}}', due: { in: 900 }, responsible: 'current' } }],
+              },
+            ],
+          },
+        }),
+      );
+      writeFileSync(join(dataDir, 'secrets.json'), JSON.stringify({ 'client-secret': 'secret-test', 'hook-token': HOOK_TOKEN }));
+
+      step('dictionary pulled');
+      const a = await startRun(dataDir, port, configFile);
+      step('runner A up');
+      const token = sb.admin.issueLongLivedToken({ clientId: CLIENT_ID }).access_token;
+      await cli(['auth', 'long-lived', token, '--local', '--data-dir', dataDir, '--config', configFile, '--account', 'local']);
+      await test.webhooks.subscribe(hookUrl, ['status_lead']);
+      step('token stored, subscribed');
+
+      /** Move leads, a few at once, until `stop()`: each move is one status_lead delivery (awaited by the sandbox). */
+      const queue = [...leads];
+      const moveSome = (stop: () => boolean) =>
+        Promise.all(
+          Array.from({ length: 4 }, async () => {
+            while (!stop()) {
+              const id = queue.shift();
+              if (id === undefined) return;
+              await sb.admin.moveLead({ leadId: id, statusId: BOOKED });
+            }
+          }),
+        );
+      const outs: string[] = [];
+
+      // 1. Kill the whole group at the first task POST past 100 acknowledged moves, with deliveries in flight.
+      let killedA = false;
+      const movingA = moveSome(() => killedA);
+      // Past 150 acknowledged moves, the kill comes with the next task POST amoCRM accepts.
+      await waitFor(() => acked.size >= 100, '100 acknowledged deliveries', 60_000, 5);
+      killAtTaskPost = a;
+      await waitFor(() => killsInWindow === 1, 'a task POST to kill A at', 60_000, 5);
+      killedA = true;
+      killAtTaskPost = undefined;
+      await killGroup(a);
+      step('A killed');
+      await movingA;
+      outs.push(a.out());
+      const ackedBeforeKill = acked.size;
+
+      // 2. Start again; amoCRM's redeliveries of what the kill refused; bad-token posts, parked at
+      //    once; once they are settled, more moves and a kill mid-stream — with parked messages in the DLQ.
+      const b = await startRun(dataDir, port, configFile);
+      step('runner B up');
+      await sb.admin.runWebhookRetries({ all: true });
+      const bad = new Set<number>();
+      for (let i = 1; i <= BAD; i++)
+        if (await post(`${b.url}/hooks/amocrm/not-our-token-${i}`, hookBody(BAD_BASE + i), `bad-${i}`)) bad.add(BAD_BASE + i);
+      await waitFor(
+        async () => {
+          const q = (await health(b.url)).parts.sqs?.queues?.['amocrm-hooks'];
+          return q !== undefined && q.dlq >= bad.size && q.visible + q.inFlight === 0;
+        },
+        'the bad-token posts parked',
+        30_000,
+        50,
+      );
+      step('bad-token parked');
+      let killedB = false;
+      const before = acked.size;
+      const movingB = moveSome(() => killedB);
+      await waitFor(() => acked.size >= Math.min(MOVES - 20, before + 30), '30 more acknowledged deliveries', 60_000, 5);
+      killAtTaskPost = b;
+      await waitFor(() => killsInWindow === 2, 'a task POST to kill B at', 60_000, 5);
+      killedB = true;
+      killAtTaskPost = undefined;
+      await killGroup(b);
+      step('B killed');
+      await movingB;
+      outs.push(b.out());
+
+      // 3. A third start: the remaining moves, and the redeliveries of everything refused meanwhile.
+      const c = await startRun(dataDir, port, configFile);
+      step('runner C up');
+      await sb.admin.runWebhookRetries({ all: true });
+      await moveSome(() => false);
+      step('all moved');
+      await sb.admin.runWebhookRetries({ all: true });
+      const tasksOf = () => {
+        const n = new Map<number, number>();
+        for (const t of sb.admin.entities('tasks')) n.set(t.entity_id as number, (n.get(t.entity_id as number) ?? 0) + 1);
+        return n;
+      };
+      await waitFor(() => [...acked].every((id) => tasksOf().has(id)), 'a task for every acknowledged move', 60_000, 250).catch(
+        () => undefined,
+      );
+      // Late duplicates (a rerun after a crash) would land by now: the queue is empty and quiet.
+      await waitFor(
+        async () => {
+          const q = (await health(c.url)).parts.sqs?.queues?.['amocrm-hooks'];
+          return q !== undefined && q.visible + q.inFlight === 0;
+        },
+        'the hooks queue drained',
+        30_000,
+        100,
+      );
+      await new Promise((r) => setTimeout(r, 1500));
+      if (process.env.CRASH_SAFE_DUMP) writeFileSync(process.env.CRASH_SAFE_DUMP, [...outs, c.out(), ...sandboxLines].join('\n=====\n'));
+      const tasks = tasksOf();
+      const lost = [...acked].filter((id) => !tasks.has(id));
+      // A move acknowledged at its one delivery is one event: exactly one task, whatever the kills cut.
+      const doubled = [...acked].filter((id) => delivered.get(id) === 1 && (tasks.get(id) ?? 0) > 1);
+      // A move whose delivery a kill cut after the runner had queued it, then redelivered by amoCRM
+      // under a new request id, is two events to the gateway (it cannot tell them apart): reported.
+      const redeliveredTwice = [...tasks].filter(([id, n]) => n > 1 && delivered.get(id) !== 1).length;
+      const unacked = leads.filter((id) => !acked.has(id));
+      // A rerun that re-checks before its write lists the tasks first (the client's check-first).
+      const rechecks = sb.admin
+        .counters()
+        .requests.filter((r) => r.method === 'GET' && r.route === '/api/v4/tasks')
+        .reduce((n, r) => n + r.count, 0);
+
+      // The parked ones: `dlq list --scan` (the CLI, against the running runner) sees each entry's message…
+      const listed = await cli(['dlq', 'list', '--local', '--data-dir', dataDir, '--config', configFile, '--scan', '--json']);
+      const items = listed.stdout
+        .split('\n')
+        .filter(Boolean)
+        .map((l) => JSON.parse(l) as { id: string; reason: string; inDlq?: boolean });
+      const badItems = items.filter((i) => i.reason === 'bad-token');
+      // …and each one's body is there (found by the same code as `dlq show`).
+      const ep = readLocalEndpoints(dataDir);
+      const sqs = new SQSClient({ endpoint: ep.sqsEndpoint, region: ep.region, credentials: { accessKeyId: 'l', secretAccessKey: 'l' } });
+      const ddb = new DynamoDBClient({
+        endpoint: ep.dynamodbEndpoint,
+        region: ep.region,
+        credentials: { accessKeyId: 'l', secretAccessKey: 'l' },
+      });
+      const queues = Object.entries(ep.queues).map(([id, q]) => ({ id, url: q.url, dlqUrl: q.dlqUrl, fifo: q.fifo ?? false }));
+      const deps = {
+        sqs,
+        index: new DynamoDlqIndex({ doc: DynamoDBDocumentClient.from(ddb), tableName: ep.tableName, queueIds: queues.map((q) => q.id) }),
+        queues,
+        waitSeconds: 0,
+        holdSeconds: 5,
+      };
+      const parkedIds = new Set<number>();
+      for (const it of badItems) {
+        const shown = await showParked(deps, it.id);
+        const env = shown.message?.envelope;
+        const m = env ? /leads%5Bstatus%5D%5B0%5D%5Bid%5D=(\d+)/.exec(envelopeBody(env).toString()) : null;
+        if (m) parkedIds.add(Number(m[1]));
+      }
+      sqs.destroy();
+      ddb.destroy();
+      const lostParked = [...bad].filter((id) => !parkedIds.has(id));
+
+      console.log(
+        `crash-safe: ${acked.size} of ${MOVES} moves acknowledged (${ackedBeforeKill} before the first kill; ` +
+          `${[...delivered.values()].filter((n) => n > 1).length} delivered more than once, ${unacked.length} never acknowledged), ` +
+          `${bad.size} bad-token posts; ${sb.admin.entities('tasks').length} tasks: lost ${lost.length}, doubled ${doubled.length} ` +
+          `(+${redeliveredTwice} moves with two tasks after a cut delivery and amoCRM's redelivery); ` +
+          `lost parked ${lostParked.length}; ${badItems.length} bad-token entries listed; ${killsInWindow} kill(s) between a task POST and its answer, ` +
+          `${rechecks} task re-check(s) before a write`,
+      );
+      // Every move is acknowledged in the end: amoCRM redelivers what a kill refused.
+      expect(acked.size).toBe(MOVES);
+      expect(bad.size).toBe(BAD);
+      expect(lost).toEqual([]);
+      expect(doubled).toEqual([]);
+      // The kills hit the window (tasks created, the runner never heard): the reruns re-checked.
+      expect(killsInWindow).toBe(2);
+      expect(rechecks).toBeGreaterThan(0);
+      expect(badItems).toHaveLength(BAD);
+      expect(lostParked).toEqual([]);
+      expect(badItems.filter((i) => i.inDlq !== true)).toEqual([]);
+
+      c.proc.kill('SIGINT');
+      expect(await exited(c.proc)).toBe(0);
+    } finally {
+      await sb.close();
     }
-    sqs.destroy();
-    ddb.destroy();
-    const lostParked = [...bad].filter((id) => !parkedIds.has(id));
-
-    console.log(
-      `crash-safe: ${good.size} good + ${bad.size} bad-token posts acknowledged (${ackedBeforeKill} before the first kill, ${cut} cut by it); ` +
-        `lost ${lost.length} processed-side, ${lostParked.length} parked-side; ${crashDuplicates} event(s) re-published after a crash; ` +
-        `${badItems.length} bad-token entries listed (${badItems.filter((i) => i.inDlq !== true).length} without their message)`,
-    );
-    expect(good.size).toBe(GOOD);
-    expect(bad.size).toBe(BAD);
-    expect(badItems).toHaveLength(BAD);
-    expect(lost).toEqual([]);
-    expect(lostParked).toEqual([]);
-    expect(badItems.filter((i) => i.inDlq !== true)).toEqual([]);
-    expect(twiceInOneRun).toEqual([]);
-
-    c.proc.kill('SIGINT');
-    expect(await exited(c.proc)).toBe(0);
   }, 240_000);
 });

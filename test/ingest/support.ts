@@ -102,6 +102,7 @@ export function ctxFor(env: Envelope, log: Log, receiveCount = 1): ProcessorCont
     queueId: 'amocrm-hooks',
     messageId: 'm-1',
     receiveCount,
+    mayHaveRun: receiveCount > 1 || (env.attempt ?? 0) > 0 || (env.deferrals ?? 0) > 0,
     body: Buffer.from(env.body, 'base64'),
     log,
     now: () => Date.now(),

@@ -4,6 +4,7 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { JOURNAL_FILE, readJournal, SqsJournal, type JournalRecord, type SendRecord } from '../../infra/local/journal.ts';
+import { MAY_HAVE_RUN_ATTRIBUTE } from '../../lib/pipeline/process.ts';
 import { start, tempDataDir, useRunners, waitFor } from './helpers.ts';
 
 useRunners();
@@ -78,5 +79,34 @@ describe('the SQS journal', () => {
     const second = await start({ memory: false, dataDir, pollers: false });
     await waitFor(() => second.runner.depth('rdesk').delayed === 1, 'the message back, still delayed');
     expect(second.runner.depth('rdesk').visible).toBe(0);
+  });
+
+  it('a message a worker received (in flight at the crash) comes back marked AmoMayHaveRun; one never received does not', async () => {
+    const dataDir = tempDataDir();
+    const first = await start({ memory: false, dataDir, pollers: false });
+    const r1 = first.runner;
+    const post = (body: string) =>
+      fetch(`${r1.url}/zdrav/mc/t0k`, { method: 'POST', headers: { 'content-type': 'application/json' }, body }).then((r) => r.status);
+    expect(await post('["taken"]')).toBe(200);
+    const got = await r1.sqs.send(new ReceiveMessageCommand({ QueueUrl: r1.queues.rdesk!.url, MaxNumberOfMessages: 1 }));
+    expect(got.Messages).toHaveLength(1);
+    expect(await post('["waiting"]')).toBe(200);
+    // The receive is on disk before the receiver got the message: a SIGKILL now keeps the mark.
+    const marked = (id: string | undefined) => readJournal(dataDir).live.find((m) => m.id === id)?.attrs?.[MAY_HAVE_RUN_ATTRIBUTE];
+    expect(marked(got.Messages![0]!.MessageId)).toBeDefined();
+    expect(readJournal(dataDir).live.filter((m) => m.attrs?.[MAY_HAVE_RUN_ATTRIBUTE] === undefined)).toHaveLength(1);
+    await r1.stop();
+    const r2 = (await start({ memory: false, dataDir, pollers: false })).runner;
+    await waitFor(() => r2.depth('rdesk').visible === 2, 'both messages back');
+    const back = await r2.sqs.send(
+      new ReceiveMessageCommand({ QueueUrl: r2.queues.rdesk!.url, MaxNumberOfMessages: 10, MessageAttributeNames: ['All'] }),
+    );
+    const byBody = new Map((back.Messages ?? []).map((m) => [m.Body ?? '', m.MessageAttributes?.[MAY_HAVE_RUN_ATTRIBUTE]]));
+    const bodies = [...byBody.keys()];
+    const taken = bodies.find((b) => b.includes(Buffer.from('["taken"]').toString('base64')));
+    const waiting = bodies.find((b) => b.includes(Buffer.from('["waiting"]').toString('base64')));
+    expect(taken && byBody.get(taken)?.StringValue).toBeTruthy();
+    expect(waiting).toBeDefined();
+    expect(byBody.get(waiting!)).toBeUndefined();
   });
 });

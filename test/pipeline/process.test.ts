@@ -28,6 +28,23 @@ function cfg(processors: Record<string, RouteProcessor | undefined> = {}): Pipel
 const msg = (body: string, receiveCount = 1) => ({ messageId: 'm-1', body, receiveCount });
 
 describe('processMessage', () => {
+  it('tells the processor mayHaveRun on any sign of an earlier delivery: receive count > 1, attempt, deferrals, replay, the journal mark', async () => {
+    const seen: boolean[] = [];
+    const c = cfg({
+      'zdrav-mc': async (_env, ctx: ProcessorContext) => {
+        seen.push(ctx.mayHaveRun);
+        return ok();
+      },
+    });
+    await processMessage(msg(JSON.stringify(envelope())), c);
+    await processMessage(msg(JSON.stringify(envelope()), 2), c);
+    await processMessage(msg(JSON.stringify(envelope({ attempt: 1 }))), c);
+    await processMessage(msg(JSON.stringify(envelope({ deferrals: 3 }))), c);
+    await processMessage(msg(JSON.stringify(envelope({ replayedAt: 1_700_000_000_000 }))), c);
+    await processMessage({ ...msg(JSON.stringify(envelope())), recovered: true }, c);
+    expect(seen).toEqual([false, true, true, true, true, true]);
+  });
+
   it('deletes a valid envelope its processor accepted', async () => {
     const r = await processMessage(msg(JSON.stringify(envelope())), cfg({ 'zdrav-mc': async () => ok() }));
     expect(r).toMatchObject({ action: { kind: 'delete' }, outcome: 'ok', route: 'zdrav-mc', bytes: 10 });

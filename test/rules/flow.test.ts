@@ -12,6 +12,7 @@ import { rulesSchema, type RulesConfigInput } from '../../lib/rules/config.ts';
 import { runRule } from '../../lib/rules/flow.ts';
 import { resolveRules } from '../../lib/rules/resolve.ts';
 import { BatchWriter } from '../../lib/rules/writer.ts';
+import { MemoryRulesState } from '../../lib/rules/state.ts';
 import { DynamoRulesState } from '../../lib/store/rules-state.ts';
 import { demoSeed } from '../../infra/local/sandbox/demo.ts';
 import { createTestTable, type TestTable } from '../support/ddb.ts';
@@ -81,6 +82,28 @@ describe('the rule flow', () => {
     expect(sb.admin.entities('tasks')).toHaveLength(1);
     // The worker died before the step was marked done: the retry runs the flow again, same step key.
     await runRule(w.compiled.rules[0]!, ev, c, w.deps, w.writer);
+    expect(sb.admin.entities('tasks')).toHaveLength(1);
+    expect(sb.admin.count({ method: 'POST', route: '/api/v4/tasks' })).toBe(1);
+  });
+
+  it('a step the delivery says may have run (mayHaveRun) re-checks even when its first-attempt mark says first', async () => {
+    const w = await world({
+      list: [
+        {
+          id: 'call',
+          account: 'local',
+          when: { lead: 'status', to: 'Записан на приём' },
+          then: [{ task: { type: 'Связаться', text: 'Позвонить', due: { in: 900 } } }],
+        },
+      ],
+    });
+    const ev = statusEvent({ id: 8001, status_id: 50012, pipeline_id: 5001, old_status_id: 50011, responsible_user_id: 1002 });
+    const c = w.ctx('amocrm:local:sha256:cd:lead:8001:status:0#flow:rule-call');
+    await runRule(w.compiled.rules[0]!, ev, c, w.deps, w.writer);
+    expect(sb.admin.entities('tasks')).toHaveLength(1);
+    // The mark is gone (another state, an expired TTL) but the delivery knows it may have run: no second task.
+    const fresh = { ...w.deps, state: new MemoryRulesState() };
+    await runRule(w.compiled.rules[0]!, ev, { ...c, mayHaveRun: true }, fresh, w.writer);
     expect(sb.admin.entities('tasks')).toHaveLength(1);
     expect(sb.admin.count({ method: 'POST', route: '/api/v4/tasks' })).toBe(1);
   });

@@ -19,6 +19,29 @@ describe('idempotency guard (DynamoDB Local)', () => {
     expect(await releaseAbandonedClaims(t.client, t.tableName)).toBe(0);
   });
 
+  it('a claim taken over from a dead holder tells the effect it resumes (released at a local start, or its hold over as in AWS); a fresh key or a clean failure does not', async () => {
+    const t = await createTestTable('idem');
+    const crashed = createDynamoIdempotency({ client: t.client, tableName: t.tableName, remainingTimeMs: () => 60_000 });
+    void crashed.once('released', () => new Promise<never>(() => undefined));
+    const short = createDynamoIdempotency({ client: t.client, tableName: t.tableName, remainingTimeMs: () => 50 });
+    void short.once('timed-out', () => new Promise<never>(() => undefined)); // a Lambda that died at its timeout
+    const next = createDynamoIdempotency({ client: t.client, tableName: t.tableName, remainingTimeMs: () => 60_000 });
+    await new Promise((r) => setTimeout(r, 200));
+    expect(await releaseAbandonedClaims(t.client, t.tableName)).toBe(2);
+    const seen: Record<string, boolean> = {};
+    const note = (k: string) => async (run: { resumed: boolean }) => void (seen[k] = run.resumed);
+    await next.once('released', note('released'));
+    await next.once('timed-out', note('timed-out'));
+    await next.once('fresh', note('fresh'));
+    await expect(
+      next.once('failed', async () => {
+        throw new Error('503');
+      }),
+    ).rejects.toThrow('503');
+    await next.once('failed', note('failed'));
+    expect(seen).toEqual({ released: true, 'timed-out': true, fresh: false, failed: false });
+  });
+
   it('runs an effect once per key; a duplicate does not run it', async () => {
     const t = await createTestTable('idem');
     const guard = createDynamoIdempotency({ client: t.client, tableName: t.tableName });

@@ -13,7 +13,7 @@ import type { AmoClientForAccount } from '../../amocrm/client/client.ts';
 import type { Log } from '../../common/log.ts';
 import type { MetricsSink } from '../../common/metrics-sink.ts';
 import type { ContactFinder } from '../../contacts/types.ts';
-import type { IdempotencyGuard } from '../../ingest/idempotency.ts';
+import type { IdempotencyGuard, OnceRun } from '../../ingest/idempotency.ts';
 import { METRIC } from '../../metrics.ts';
 import { ok, park } from '../../pipeline/outcome.ts';
 import type { ProcessorMap, RouteProcessor } from '../../pipeline/registry.ts';
@@ -90,8 +90,9 @@ export function createFormsProcessors(deps: FormsDeps): { processors: ProcessorM
     const form = forms.get(sub.form);
     if (!form)
       return park(FORMS_PARK_REASONS.unknownForm, `form "${sub.form}" is not in the config (changed since the submission was accepted)`);
-    const redelivery = (env.attempt ?? 0) > 0 || (env.deferrals ?? 0) > 0 || ctx.receiveCount > 1;
-    const run = () => writerOf(form.account).submit({ sub, form, redelivery });
+    // May have run before (a retry, a re-receive, the journal's mark after a local crash; or a claim
+    // left by a holder that died): the adds re-check first (docs/architecture.md#failure-semantics).
+    const run = (once?: OnceRun) => writerOf(form.account).submit({ sub, form, redelivery: ctx.mayHaveRun || once?.resumed === true });
     const r = deps.guard ? await deps.guard.once(`forms:${sub.id}`, run) : { status: 'ran' as const, value: await run() };
     if (r.status === 'ran') {
       deps.metrics?.count(METRIC.formSubmissions, { form: form.id, outcome: r.value.outcome });
