@@ -159,6 +159,7 @@ describe('FIFO queues', () => {
           auth: 'api-key',
           headers: ['content-type'],
           ack: { status: 202, body: '{"status":"queued"}' },
+          fifo: { groupId: [{ body: 'conversation' }], dedupId: [{ body: 'id' }] },
         },
       ],
       queues: [
@@ -188,7 +189,7 @@ describe('FIFO queues', () => {
     const res = await fetch(`${r.url}/chat/messages`, {
       method: 'POST',
       headers: { 'content-type': 'application/json' },
-      body: '{"text":"one"}',
+      body: '{"conversation":"c1","id":"m1","text":"one"}',
     });
     expect(res.status).toBe(202);
     await waitFor(async () => (await r.dlqIndex.list({ queue: 'chat-out' })).length === 1, 'the FIFO park');
@@ -206,7 +207,7 @@ describe('FIFO queues', () => {
     const report = await replayParked(deps, { queue: 'chat-out' });
     expect(report).toMatchObject({ done: 1, failed: [] });
     await new Promise((res) => setTimeout(res, 1500)); // a poll or two
-    expect(processed).toEqual(['{"text":"one"}']);
+    expect(processed).toEqual(['{"conversation":"c1","id":"m1","text":"one"}']);
     expect(r.depth('chat-out')).toEqual({ visible: 0, delayed: 0, inFlight: 0, dlq: 0 });
     sqs.destroy();
     expect(await r.dlqIndex.list({ queue: 'chat-out' })).toEqual([]);

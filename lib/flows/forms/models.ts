@@ -57,6 +57,13 @@ export function tagsOf(sub: Submission, form: FormConfig): string[] {
 
 /** The note of one submission on its lead; undefined when there is nothing to say (a new lead without a comment). */
 
+/** The submission's short reference, the last line of each of its notes (`#1a2b3c4d`). */
+export function noteRef(sub: Pick<Submission, 'id'>): string {
+  return sub.id.slice(0, 8);
+}
+/** Reads the reference back from a note's text. */
+export const NOTE_REF = /#([0-9a-f]{8})\s*$/;
+
 export function noteText(sub: Submission, f: FormConfig, kind: FormOutcome, timeZone: string, dropped: string[] = []): string | undefined {
   const formName = f.name ?? f.id;
   const body = f.note.template ? render(f.note.template, sub, formName, timeZone) : (submitted(sub, f.note.field) ?? '');
@@ -67,6 +74,6 @@ export function noteText(sub: Submission, f: FormConfig, kind: FormOutcome, time
   if (!lines.length) return undefined;
   // The submission's reference makes the note unique, so a re-check after a lost answer
   // (notes have no marker field: fingerprint) cannot take another submission's note for it.
-  lines.push(`#${sub.id.slice(0, 8)}`);
+  lines.push(`#${noteRef(sub)}`);
   return lines.join('\n').slice(0, 20_000);
 }

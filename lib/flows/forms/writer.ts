@@ -30,7 +30,7 @@ import type { FormConfig } from './config.ts';
 import { LOST, resolveForm, WON, type ResolvedForm } from './resolve.ts';
 import type { FormsStateStore, PersonRecord } from './state.ts';
 import type { Submission } from './submission.ts';
-import { modelsOf, noteText, tagsOf, type FormOutcome } from './models.ts';
+import { modelsOf, NOTE_REF, noteRef, noteText, tagsOf, type FormOutcome } from './models.ts';
 import { writeUnsorted } from './unsorted.ts';
 
 export interface FormUnit {
@@ -416,6 +416,24 @@ export class FormWriter {
             notes.push({ g, u, note: { entity_id: g.leadId, note_type: 'common', params: { text } }, marker: `${markerOf(u.unit.sub)}:n` });
         }
       }
+      // A delivery that may have run before (a worker that died after its writes, before its
+      // records): its note may be there already under other words (that run made the lead, this
+      // one reuses it: "Новая заявка: …" instead of the bare comment), which the client's
+      // fingerprint re-check cannot see. The submission's reference ends every note: look for it.
+      const maybeThere = notes.filter((n) => n.u.unit.redelivery);
+      if (maybeThere.length) {
+        try {
+          const written = await refsOnLeads(
+            api,
+            [...new Set(maybeThere.map((n) => n.note.entity_id))],
+            Math.min(...maybeThere.map((n) => n.u.unit.sub.receivedAt)),
+          );
+          for (const n of maybeThere) if (written.has(`${n.note.entity_id}:${noteRef(n.u.unit.sub)}`)) notes.splice(notes.indexOf(n), 1);
+        } catch (e) {
+          for (const n of maybeThere) fail(n.g, e);
+          notes.splice(0, notes.length, ...notes.filter((n) => !n.u.unit.redelivery));
+        }
+      }
       for (const again of [false, true]) {
         const part = notes.filter((n) => n.u.unit.redelivery === again);
         if (!part.length) continue;
@@ -466,4 +484,16 @@ export class FormWriter {
 /** The add marker of a submission: stable across redeliveries. */
 export function markerOf(sub: Submission): string {
   return `form:${sub.id}`;
+}
+
+/** `entity id:reference` of every note on `leadIds` changed since `sinceMs` (minus a minute of clock slack), read in one list. */
+async function refsOnLeads(api: AmoClientForAccount, leadIds: number[], sinceMs: number): Promise<Set<string>> {
+  const out = new Set<string>();
+  const from = Math.floor(sinceMs / 1000) - 60;
+  for await (const note of api.notes('leads').list(undefined, { filter: { entity_id: leadIds, updated_at: { from } } })) {
+    const text = (note.params as { text?: unknown } | undefined)?.text;
+    const ref = typeof text === 'string' ? NOTE_REF.exec(text)?.[1] : undefined;
+    if (ref) out.add(`${note.entity_id}:${ref}`);
+  }
+  return out;
 }

@@ -4,6 +4,7 @@
  * the same table.
  */
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { MemoryFormsState } from '../../../lib/flows/forms/state.ts';
 import { DynamoFormsState } from '../../../lib/store/forms-state.ts';
 import { createDynamoIdempotency } from '../../../lib/store/idempotency.ts';
 import type { FetchLike } from '../../../lib/amocrm/client/types.ts';
@@ -281,6 +282,23 @@ describe('forms worker: mode lead', () => {
     expect(kinds(await runBatch(procs, [{ ...env, attempt: 1 }], 2))).toEqual(['delete']);
     expect(w.sb.admin.entities('leads')).toHaveLength(1);
     expect(await notesOf(w.sb.admin.entities('leads')[0]!.id as number)).toHaveLength(1);
+  });
+
+  it('a worker that died after its writes, before its records: the rerun (may have run) adds no second note and no second lead', async () => {
+    w = await world(table);
+    const cfg = formsConfig([SITE]);
+    const env = formEnvelope(submission('site', { phone: phone(), name: 'Died' }, { comment: 'once, please' }));
+    // The first run writes the contact, the lead and the note…
+    expect(kinds(await runBatch(processors(w, cfg, { state: state() }), [env]))).toEqual(['delete']);
+    // …and "dies" before the person's record and its idempotency record: the rerun has neither
+    // (a fresh state), and SQS delivers it again (receive count 2). It finds the contact and the
+    // open lead the first run made and reuses it; its note would read "Новая заявка: …".
+    const rerun = processors(w, cfg, { state: new MemoryFormsState() });
+    expect(kinds(await runBatch(rerun, [env], 2))).toEqual(['delete']);
+    expect(w.sb.admin.entities('leads')).toHaveLength(1);
+    expect(w.sb.admin.entities('contacts').filter((c) => c.name === 'Died')).toHaveLength(1);
+    const notes = await notesOf(w.sb.admin.entities('leads')[0]!.id as number);
+    expect(notes.map((n) => n.params.text)).toEqual([expect.stringMatching(/^once, please\n#[0-9a-f]{8}$/)]);
   });
 
   it('responsible in turns across batches (the counter in the table), the contact too; a fixed one', async () => {
