@@ -114,6 +114,12 @@ export function describeRunner(runner: LocalRunner, amoStates: Record<string, st
   // A queue route without a secret path token (the sample must not need one).
   const sample = table.routes.find((r) => r.target.kind === 'queue' && !r.path.includes('{token}')) ?? table.routes[0];
   if (sample) lines.push('', '  try', `    ${sampleCurl(runner.url, sample)}`, `    curl -sS ${runner.url}${HEALTH_PATH}`);
+  // A site form of the config (npm start's demo form `contact`): a post becomes a contact + lead in the sandbox.
+  const form = runner.amo?.config.forms?.list[0];
+  if (sample && form)
+    lines.push(
+      `    curl -sS -X POST '${runner.url}/forms/${form.id}' --data-urlencode 'name=Анна' --data-urlencode 'phone=8 (916) 123-45-67' --data-urlencode 'comment=Перезвоните'   # site form → contact + lead`,
+    );
   if (runner.amo) lines.push(...describeAmo(runner, runner.amo, amoStates));
   lines.push(
     '',
