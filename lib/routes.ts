@@ -135,23 +135,35 @@ const queueSchema = z
     }
   });
 
-const functionSchema = z.object({
-  id,
-  description: z.string().min(1),
-  /** Path of the handler file from the repository root; it exports `handler` and `createHandler`. */
-  entry: z.string().regex(/^functions\/[a-z0-9-]+\.ts$/),
-  timeoutSeconds: z.number().int().min(1).max(900),
-  memoryMb: z.number().int().min(128).max(10_240).default(512),
-  /**
-   * Least privilege for an edge function: it may send only to the queues its routes feed
-   * (`target.queue`) and write only table items whose partition key starts with one of these
-   * prefixes (UpdateItem). Absent: the grants every other function has (the whole table, every queue).
-   */
-  tableKeyPrefixes: z
-    .array(z.string().regex(/^[A-Z][A-Z0-9_]*#$/, 'a key prefix like FORMTHR#'))
-    .min(1)
-    .optional(),
-});
+/** The DynamoDB actions a function def may be granted (each one names its partition keys, so `dynamodb:LeadingKeys` holds it). */
+export const TABLE_ACTIONS = ['GetItem', 'PutItem', 'UpdateItem', 'DeleteItem', 'BatchGetItem', 'BatchWriteItem', 'Query'] as const;
+
+const functionSchema = z
+  .object({
+    id,
+    description: z.string().min(1),
+    /** Path of the handler file from the repository root; it exports `handler` and `createHandler`. */
+    entry: z.string().regex(/^functions\/[a-z0-9-]+\.ts$/),
+    timeoutSeconds: z.number().int().min(1).max(900),
+    memoryMb: z.number().int().min(128).max(10_240).default(512),
+    /**
+     * Least privilege: the table items this function may touch, by partition-key prefix (IAM
+     * `dynamodb:LeadingKeys`), and what it may do with them. Absent: no table access at all. The
+     * prefixes are the ones lib/store/*.ts builds keys with (test/infra/iam.test.ts checks every
+     * store prefix has an owner). Queues are derived, not listed: a function may send to the queues
+     * its routes feed (`target.queue`) and, as a consumer, to the queues it consumes and their DLQs.
+     */
+    tableKeyPrefixes: z
+      .array(z.string().regex(/^[A-Z][A-Z0-9_]*#([A-Z][A-Z0-9_]*#)*$/, 'a key prefix like FORMTHR# or ONEC#REQ#'))
+      .min(1)
+      .optional(),
+    /** DynamoDB item actions on those prefixes (never Scan: a scan names no leading key, so the condition cannot hold it). */
+    tableActions: z.array(z.enum(TABLE_ACTIONS)).min(1).optional(),
+  })
+  .superRefine((f, ctx) => {
+    if ((f.tableKeyPrefixes === undefined) !== (f.tableActions === undefined))
+      ctx.addIssue({ code: 'custom', message: `${f.id}: tableKeyPrefixes and tableActions go together` });
+  });
 
 const scheduleSchema = z.object({
   id,
@@ -476,6 +488,25 @@ export const routeTable: RouteTable = defineRouteTable({
       entry: 'functions/worker.ts',
       timeoutSeconds: 60,
       memoryMb: 512,
+      // Every flow's state: tokens (a refresh when one expires), rate budget + breaker, cache,
+      // idempotency, DLQ index, FIFO ledger, rules, forms, contact index, RDESK, chat, 1C.
+      tableKeyPrefixes: [
+        'TOKEN#',
+        'RATE#',
+        'CACHE#',
+        'IDEM#',
+        'DLQ#',
+        'FIFO#',
+        'RULES#',
+        'FORMS#',
+        'CIDX#',
+        'RDESK#',
+        'CHAT#',
+        'CHATSCOPE#',
+        'CHATCONV#',
+        'ONEC#',
+      ],
+      tableActions: ['GetItem', 'PutItem', 'UpdateItem', 'DeleteItem', 'BatchGetItem', 'BatchWriteItem', 'Query'],
     },
     {
       id: 'token-refresh',
@@ -483,6 +514,9 @@ export const routeTable: RouteTable = defineRouteTable({
       entry: 'functions/token-refresh.ts',
       timeoutSeconds: 60,
       memoryMb: 256,
+      // The tokens and their refresh leases (lib/store/token-store.ts).
+      tableKeyPrefixes: ['TOKEN#'],
+      tableActions: ['GetItem', 'PutItem', 'DeleteItem'],
     },
     {
       id: 'forms',
@@ -491,7 +525,9 @@ export const routeTable: RouteTable = defineRouteTable({
       // An SQS send gives up at 5 s (lib/aws/forms-runtime.ts); the rest is milliseconds.
       timeoutSeconds: 10,
       memoryMb: 256,
+      // Its per-IP throttle counters only (an atomic ADD).
       tableKeyPrefixes: ['FORMTHR#'],
+      tableActions: ['UpdateItem'],
     },
     {
       id: 'oauth',
@@ -499,6 +535,9 @@ export const routeTable: RouteTable = defineRouteTable({
       entry: 'functions/oauth.ts',
       timeoutSeconds: 15,
       memoryMb: 256,
+      // The OAuth state it takes and the token pair it stores (lib/store/token-store.ts).
+      tableKeyPrefixes: ['TOKEN#', 'OAUTHSTATE#'],
+      tableActions: ['GetItem', 'PutItem', 'DeleteItem'],
     },
     {
       id: 'onec',
@@ -506,6 +545,9 @@ export const routeTable: RouteTable = defineRouteTable({
       entry: 'functions/onec.ts',
       timeoutSeconds: 15,
       memoryMb: 256,
+      // Its request records; the managers list calls amoCRM: the token, the rate budget + breaker, the cache.
+      tableKeyPrefixes: ['ONEC#REQ#', 'TOKEN#', 'RATE#', 'CACHE#'],
+      tableActions: ['GetItem', 'PutItem', 'UpdateItem', 'DeleteItem'],
     },
   ],
   schedules: [{ id: 'token-refresh', description: 'Token refresh at half-life', function: 'token-refresh', rateMinutes: 5 }],

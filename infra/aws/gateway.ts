@@ -295,29 +295,31 @@ export class AmoGateway extends Construct {
         ...(worker ? rulesDictionaryHooks(props.config) : {}),
       },
     });
-    if (def.tableKeyPrefixes) {
-      // An edge function (the forms ingress): only the queues its routes feed, only its own table
-      // items (counters it ADDs to: UpdateItem, on partition keys under its prefixes).
-      const fed = new Set(
-        props.routes.routes.flatMap((r) =>
-          r.target.kind === 'function' && r.target.function === def.id && r.target.queue ? [r.target.queue] : [],
-        ),
-      );
-      for (const qid of fed) this.queue(qid).queue.grantSendMessages(fn);
+    // Least privilege (lib/routes.ts): send only to the queues its routes feed and, as a consumer,
+    // to the queues it consumes and their DLQs (defer = re-send, park = send to the DLQ); consuming
+    // them is granted with the event source mappings.
+    const fed = new Set(
+      props.routes.routes.flatMap((r) =>
+        r.target.kind === 'function' && r.target.function === def.id && r.target.queue ? [r.target.queue] : [],
+      ),
+    );
+    for (const q of this.queues.values()) {
+      if (q.def.consumer === def.id) {
+        q.queue.grantSendMessages(fn);
+        q.dlq.grantSendMessages(fn);
+      } else if (fed.has(q.def.id)) q.queue.grantSendMessages(fn);
+    }
+    // The table: only its item actions, only on partition keys under its prefixes. ForAllValues
+    // holds every key a batch names; no Scan is ever granted (it names no key, so the condition
+    // would pass vacuously).
+    if (def.tableKeyPrefixes && def.tableActions) {
       fn.addToRolePolicy(
         new iam.PolicyStatement({
-          actions: ['dynamodb:UpdateItem'],
+          actions: def.tableActions.map((a) => `dynamodb:${a}`),
           resources: [this.table.tableArn],
           conditions: { 'ForAllValues:StringLike': { 'dynamodb:LeadingKeys': def.tableKeyPrefixes.map((p) => `${p}*`) } },
         }),
       );
-    } else {
-      this.table.grantReadWriteData(fn);
-      // Every other function may enqueue, defer (re-send) and park (send to a DLQ).
-      for (const q of this.queues.values()) {
-        q.queue.grantSendMessages(fn);
-        q.dlq.grantSendMessages(fn);
-      }
     }
     // Secrets: GetSecretValue (all Powertools' SecretsProvider calls) on the prefix's names only.
     // Secrets Manager appends `-XXXXXX` to every ARN, hence the trailing wildcard.

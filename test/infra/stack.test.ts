@@ -149,7 +149,7 @@ describe('functions', () => {
     }
   });
 
-  it('consumers may consume their queues and every function may send to queues and DLQs and use the table', () => {
+  it('consumers may consume their queues; sends and table grants exist (per-function pins: test/infra/iam.test.ts)', () => {
     const policies = JSON.stringify(template.findResources('AWS::IAM::Policy'));
     for (const action of [
       'sqs:ReceiveMessage',
