@@ -66,6 +66,11 @@ const routeSchema = z
     ack: z.object({ status: z.number().int().min(200).max(299), body: z.string() }).optional(),
     /** A direct route to a FIFO queue: where MessageGroupId and MessageDeduplicationId come from (lib/fifo-keys.ts). */
     fifo: fifoKeysSchema.optional(),
+    /**
+     * This route's own API Gateway throttle (requests per second, burst), tighter than the stage's;
+     * absent: the stage's. API Gateway only: the local runner does not throttle.
+     */
+    throttle: z.object({ rateLimit: z.number().positive(), burstLimit: z.number().int().min(1) }).optional(),
   })
   .superRefine((r, ctx) => {
     // The local runner serves these itself, before the table (infra/local/http.ts): a route there would never be reached.
@@ -330,6 +335,8 @@ export const routeTable: RouteTable = defineRouteTable({
       auth: 'form-policy',
       // The envelope the function queues carries only its own content type (the submission holds the rest).
       headers: ['content-type'],
+      // Assumed: a site's form posts, far below the stage's; the function also throttles per IP and form.
+      throttle: { rateLimit: 20, burstLimit: 40 },
     },
     {
       id: 'forms-preflight',
@@ -342,6 +349,7 @@ export const routeTable: RouteTable = defineRouteTable({
       // A preflight carries no data; the answer only tells a browser what the form allows.
       auth: 'none',
       headers: [],
+      throttle: { rateLimit: 20, burstLimit: 40 },
     },
     {
       id: 'chat-inbound',
@@ -371,6 +379,8 @@ export const routeTable: RouteTable = defineRouteTable({
       target: { kind: 'function', function: 'oauth' },
       auth: 'oauth-state',
       headers: ['user-agent', 'accept'],
+      // Assumed: a person installing the integration; a flood here is never legitimate.
+      throttle: { rateLimit: 2, burstLimit: 5 },
     },
     {
       id: 'oauth-disconnect',
@@ -382,6 +392,7 @@ export const routeTable: RouteTable = defineRouteTable({
       target: { kind: 'function', function: 'oauth' },
       auth: 'disconnect-hmac',
       headers: ['user-agent'],
+      throttle: { rateLimit: 2, burstLimit: 5 },
     },
     // The 1C exchange (lib/flows/onec/README.md): validated and queued by the `onec` function.
     {
@@ -394,6 +405,8 @@ export const routeTable: RouteTable = defineRouteTable({
       target: { kind: 'function', function: 'onec', queue: 'onec' },
       auth: 'api-key',
       headers: ['content-type', 'user-agent', 'x-api-key'],
+      // Assumed: one 1C server's exchange (catalog upserts come in bursts; the queue absorbs them).
+      throttle: { rateLimit: 20, burstLimit: 40 },
     },
     {
       id: 'onec-status',
@@ -405,6 +418,7 @@ export const routeTable: RouteTable = defineRouteTable({
       target: { kind: 'function', function: 'onec' },
       auth: 'api-key',
       headers: ['user-agent', 'x-api-key'],
+      throttle: { rateLimit: 10, burstLimit: 20 },
     },
     {
       id: 'onec-managers',
@@ -416,6 +430,8 @@ export const routeTable: RouteTable = defineRouteTable({
       target: { kind: 'function', function: 'onec' },
       auth: 'api-key',
       headers: ['user-agent', 'x-api-key'],
+      // Each call may reach amoCRM (the users list): kept well under the account's rate budget.
+      throttle: { rateLimit: 2, burstLimit: 5 },
     },
   ],
   queues: [

@@ -3,7 +3,7 @@ import { Match, type Template } from 'aws-cdk-lib/assertions';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { dlqName, queueName, redriveMaxReceiveCount, routeTable, SQS_MAX_MESSAGE_BYTES } from '../../lib/routes.ts';
 import { TABLE_PK, TABLE_SK, TABLE_TTL_ATTRIBUTE } from '../../lib/store/table.ts';
-import { ACCESS_LOG_FIELDS, EDGE_MESSAGES } from '../../infra/aws/api.ts';
+import { ACCESS_LOG_FIELDS, EDGE_MESSAGES, routeThrottles } from '../../infra/aws/api.ts';
 import { sendMessageTemplate } from '../../infra/aws/vtl.ts';
 import { logicalId, resolvePlaceholders, synthStack } from './support/synth.ts';
 
@@ -348,6 +348,13 @@ describe('the REST API', () => {
     expect(format).not.toMatch(/\$context\.path\b/);
     expect(JSON.parse(format)).toEqual(ACCESS_LOG_FIELDS);
     expect(stage.AccessLogSetting.DestinationArn).toEqual({ 'Fn::GetAtt': [expect.any(String), 'Arn'] });
+    // Nothing that can carry a path token, a query secret or a credential.
+    for (const v of Object.values(ACCESS_LOG_FIELDS))
+      expect(v).not.toMatch(/\$context\.(path|requestOverride)|\$input|authorizer|apiKey\b/);
+    const throttled = routeTable.routes.filter((r) => r.throttle);
+    expect(throttled.map((r) => r.id).sort()).toEqual(
+      ['forms', 'forms-preflight', 'oauth-callback', 'oauth-disconnect', 'onec', 'onec-managers', 'onec-status'].sort(),
+    );
     expect(stage.MethodSettings).toEqual([
       expect.objectContaining({
         HttpMethod: '*',
@@ -357,7 +364,29 @@ describe('the REST API', () => {
         LoggingLevel: 'OFF',
         DataTraceEnabled: false,
       }),
+      // Per route: CloudFormation's resource path with each `/` as `~1`, the stage's logging settings kept.
+      ...throttled.map((r) => ({
+        HttpMethod: r.method,
+        ResourcePath: `/${r.path.replace(/\//g, '~1')}`,
+        ThrottlingRateLimit: r.throttle?.rateLimit,
+        ThrottlingBurstLimit: r.throttle?.burstLimit,
+        LoggingLevel: 'OFF',
+        DataTraceEnabled: false,
+        MetricsEnabled: true,
+      })),
     ]);
+    // The public function routes are tighter than the stage; the direct (queue) routes keep the stage's.
+    for (const r of routeTable.routes) {
+      if (r.target.kind === 'queue') expect(r.throttle, r.id).toBeUndefined();
+      else expect(r.throttle?.rateLimit, r.id).toBeLessThan(50);
+    }
+  });
+
+  it("a route's throttle may only tighten the stage's: a looser one is refused at synth", () => {
+    const forms = routeTable.routes.find((r) => r.id === 'forms')!;
+    expect(() => routeThrottles([{ ...forms, throttle: { rateLimit: 60, burstLimit: 40 } }], { rateLimit: 50, burstLimit: 100 })).toThrow(
+      /forms: its throttle \(60\/s, burst 40\) exceeds the stage's \(50\/s, burst 100\)/,
+    );
   });
 
   it('no binary media types (the body reaches the template as text, base64Encode gives back its bytes)', () => {
