@@ -35,6 +35,12 @@ describe('the shipped template against the CloudFormation specification', () => 
     expect(checkTemplate(json)).toEqual([]);
   });
 
+  it("accepts the CDK CLI's version-reporting resource that `cdk synth` adds", () => {
+    const withMetadata = structuredClone(json);
+    (withMetadata.Resources as Obj).CDKMetadata = { Type: 'AWS::CDK::Metadata', Properties: { Analytics: 'v2:deflate64:H4sI' } };
+    expect(checkTemplate(withMetadata)).toEqual([]);
+  });
+
   it('checked something: every resource type of ours is in the specification', () => {
     const types = new Set(Object.values(json.Resources as Record<string, { Type: string }>).map((r) => r.Type));
     expect(types.size).toBeGreaterThan(10);

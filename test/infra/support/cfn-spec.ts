@@ -236,6 +236,12 @@ export function checkTemplate(template: Obj, db: SpecDatabase = specDatabase()):
     }
     walkIntrinsics(`${at}.Properties`, res.Properties ?? {});
     if (type.startsWith('Custom::') || type === 'AWS::CloudFormation::CustomResource') continue; // any properties
+    // The CDK CLI's version-reporting resource (`cdk synth` adds it; CloudFormation accepts it, the registry does not list it).
+    if (type === 'AWS::CDK::Metadata') {
+      for (const k of Object.keys((res.Properties as Obj | undefined) ?? {}))
+        if (k !== 'Analytics') err(`${at}.Properties.${k}`, `unknown property "${k}"`);
+      continue;
+    }
     const spec = specOf(type);
     if (!spec) {
       err(`${at}.Type`, `unknown resource type "${type}"`);
