@@ -79,6 +79,19 @@ describe('the check catches a broken template', () => {
     expect(found.some((f) => f.path === `Resources.${fn}.Properties.Environment.Variables` && /expected a map/.test(f.message))).toBe(true);
   });
 
+  it('a misspelled key nested in a list the registry schema widens with json (DynamoDB KeySchema)', () => {
+    const table = logicalId(template, 'AWS::DynamoDB::Table', () => true);
+    const t = broken((r) => {
+      const key = (r[table]!.Properties.KeySchema as Obj[])[0]!;
+      key.KeyTyp = key.KeyType;
+      delete key.KeyType;
+    });
+    expect(checkTemplate(t)).toEqual([
+      { path: `Resources.${table}.Properties.KeySchema[0].KeyTyp`, message: 'unknown property "KeyTyp"' },
+      { path: `Resources.${table}.Properties.KeySchema[0]`, message: 'required property "KeyType" missing' },
+    ]);
+  });
+
   it('a missing required property, an unknown type, a value outside an enumeration', () => {
     const fn = fnNamed('oauth');
     const t = broken((r) => {

@@ -196,7 +196,11 @@ export function checkTemplate(template: Obj, db: SpecDatabase = specDatabase()):
         if (!isObj(v)) return bad('a map');
         return Object.entries(v).flatMap(([k, x]) => typeErrors(`${path}.${k}`, x, t.element as PropertyType));
       case 'union': {
-        const tries = (t.types as PropertyType[]).map((u) => typeErrors(path, v, u));
+        // Some registry schemas widen a structured type with `json` (DynamoDB KeySchema: a list of
+        // KeySchema or json). A list or object is held to the structured alternative when there is one.
+        const all = t.types as PropertyType[];
+        const structured = all.filter((u) => (Array.isArray(v) ? u.type === 'array' : isObj(v) && (u.type === 'ref' || u.type === 'map')));
+        const tries = (structured.length ? structured : all).map((u) => typeErrors(path, v, u));
         return tries.some((e) => e.length === 0) ? [] : (tries.sort((a, b) => a.length - b.length)[0] ?? bad('one of the union'));
       }
       case 'ref': {
