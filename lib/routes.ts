@@ -162,6 +162,12 @@ const functionSchema = z
       .array(z.string().regex(/^[A-Z][A-Z0-9_]*#([A-Z][A-Z0-9_]*#)*$/, 'a key prefix like FORMTHR# or ONEC#REQ#'))
       .min(1)
       .optional(),
+    /**
+     * The config sections (top-level keys) whose secret references this function may read: it gets
+     * GetSecretValue on exactly those secrets. Absent: every secret under the deployment's prefix
+     * (the worker, whose flows read them all).
+     */
+    secretSections: z.array(z.string().regex(/^[a-z][A-Za-z0-9]*$/, 'a top-level config key')).optional(),
     /** DynamoDB item actions on those prefixes (never Scan: a scan names no leading key, so the condition cannot hold it). */
     tableActions: z.array(z.enum(TABLE_ACTIONS)).min(1).optional(),
   })
@@ -533,6 +539,8 @@ export const routeTable: RouteTable = defineRouteTable({
       // The tokens and their refresh leases (lib/store/token-store.ts).
       tableKeyPrefixes: ['TOKEN#'],
       tableActions: ['GetItem', 'PutItem', 'DeleteItem'],
+      // The integrations' client secrets (the refresh grant).
+      secretSections: ['integrations'],
     },
     {
       id: 'forms',
@@ -544,6 +552,8 @@ export const routeTable: RouteTable = defineRouteTable({
       // Its per-IP throttle counters only (an atomic ADD).
       tableKeyPrefixes: ['FORMTHR#'],
       tableActions: ['UpdateItem'],
+      // The forms' keys (X-Form-Key).
+      secretSections: ['forms'],
     },
     {
       id: 'oauth',
@@ -554,6 +564,8 @@ export const routeTable: RouteTable = defineRouteTable({
       // The OAuth state it takes and the token pair it stores (lib/store/token-store.ts).
       tableKeyPrefixes: ['TOKEN#', 'OAUTHSTATE#'],
       tableActions: ['GetItem', 'PutItem', 'DeleteItem'],
+      // The client secrets: the code exchange and the disconnect hook's HMAC.
+      secretSections: ['integrations'],
     },
     {
       id: 'onec',
@@ -564,6 +576,8 @@ export const routeTable: RouteTable = defineRouteTable({
       // Its request records; the managers list calls amoCRM: the token, the rate budget + breaker, the cache.
       tableKeyPrefixes: ['ONEC#REQ#', 'TOKEN#', 'RATE#', 'CACHE#'],
       tableActions: ['GetItem', 'PutItem', 'UpdateItem', 'DeleteItem'],
+      // The callers' keys; the client secrets for a token refresh on the managers call.
+      secretSections: ['onec', 'integrations'],
     },
   ],
   schedules: [{ id: 'token-refresh', description: 'Token refresh at half-life', function: 'token-refresh', rateMinutes: 5 }],

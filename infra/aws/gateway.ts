@@ -32,7 +32,7 @@ import {
   type RouteTable,
 } from '../../lib/routes.ts';
 import { GatewayApi } from './api.ts';
-import { checkSecretsPrefix, secretLookingValues } from './config.ts';
+import { checkSecretsPrefix, secretLookingValues, secretNames } from './config.ts';
 import { METRICS_NAMESPACE } from './metrics.ts';
 import { GatewayMonitoring } from './monitoring.ts';
 
@@ -321,21 +321,20 @@ export class AmoGateway extends Construct {
         }),
       );
     }
-    // Secrets: GetSecretValue (all Powertools' SecretsProvider calls) on the prefix's names only.
-    // Secrets Manager appends `-XXXXXX` to every ARN, hence the trailing wildcard.
-    fn.addToRolePolicy(
-      new iam.PolicyStatement({
-        actions: ['secretsmanager:GetSecretValue'],
-        resources: [
-          Stack.of(this).formatArn({
-            service: 'secretsmanager',
-            resource: 'secret',
-            resourceName: `${this.secretsPrefix}*`,
-            arnFormat: ArnFormat.COLON_RESOURCE_NAME,
-          }),
-        ],
-      }),
-    );
+    // Secrets: GetSecretValue (all Powertools' SecretsProvider calls). A function def naming its
+    // config sections gets exactly the secrets those reference (the config is fixed at synth); the
+    // others every name under the prefix. Secrets Manager appends `-XXXXXX` to every ARN.
+    const secretArn = (resourceName: string) =>
+      Stack.of(this).formatArn({ service: 'secretsmanager', resource: 'secret', resourceName, arnFormat: ArnFormat.COLON_RESOURCE_NAME });
+    const own =
+      def.secretSections === undefined
+        ? undefined
+        : [...new Set(def.secretSections.flatMap((s) => secretNames((props.config as unknown as Record<string, unknown>)[s])))].sort();
+    const secretResources =
+      own === undefined ? [secretArn(`${this.secretsPrefix}*`)] : own.map((n) => secretArn(`${this.secretsPrefix}${n}-??????`));
+    if (secretResources.length) {
+      fn.addToRolePolicy(new iam.PolicyStatement({ actions: ['secretsmanager:GetSecretValue'], resources: secretResources }));
+    }
     if (worker) this.eventBus.grantPutEventsTo(fn);
     return fn;
   }

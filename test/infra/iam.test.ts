@@ -9,6 +9,8 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { dlqName, queueName, routeTable } from '../../lib/routes.ts';
 import { PROJECT_ROOT } from '../../infra/aws/gateway.ts';
 import { logicalId, synthStack } from './support/synth.ts';
+import { exampleConfig } from './support/config.ts';
+import type { Config } from '../../lib/config/index.ts';
 
 type Statement = Record<string, unknown>;
 let template: Template;
@@ -60,24 +62,30 @@ const logs = (fnId: string) => {
   expect(ids).toHaveLength(1);
   return { Action: ['logs:CreateLogStream', 'logs:PutLogEvents'], Effect: 'Allow', Resource: { 'Fn::GetAtt': [ids[0], 'Arn'] } };
 };
-const secrets = {
+const secretArn = (name: string) => ({
+  'Fn::Join': [
+    '',
+    [
+      'arn:',
+      { Ref: 'AWS::Partition' },
+      ':secretsmanager:',
+      { Ref: 'AWS::Region' },
+      ':',
+      { Ref: 'AWS::AccountId' },
+      `:secret:amo-gateway/${name}`,
+    ],
+  ],
+});
+/** The worker: every secret under the prefix. */
+const secrets = { Action: 'secretsmanager:GetSecretValue', Effect: 'Allow', Resource: secretArn('*') };
+/** The others: exactly the named secrets (Secrets Manager's 6-character suffix). */
+const secretsNamed = (names: string[]) => ({
   Action: 'secretsmanager:GetSecretValue',
   Effect: 'Allow',
-  Resource: {
-    'Fn::Join': [
-      '',
-      [
-        'arn:',
-        { Ref: 'AWS::Partition' },
-        ':secretsmanager:',
-        { Ref: 'AWS::Region' },
-        ':',
-        { Ref: 'AWS::AccountId' },
-        ':secret:amo-gateway/*',
-      ],
-    ],
-  },
-};
+  Resource: names.length === 1 ? secretArn(`${names[0]}-??????`) : names.map((n) => secretArn(`${n}-??????`)),
+});
+// amo.config.example.json's integrations' client secrets (it has no forms or onec section).
+const CLIENT_SECRETS = ['client-secret/main-kommo', 'client-secret/main-ru'];
 const table = (actions: string[], prefixes: string[]) => ({
   Action: actions.length === 1 ? `dynamodb:${actions[0]}` : actions.map((a) => `dynamodb:${a}`),
   Condition: { 'ForAllValues:StringLike': { 'dynamodb:LeadingKeys': prefixes.map((p) => `${p}*`) } },
@@ -90,15 +98,13 @@ const send = (resource: unknown) => ({ Action: SEND, Effect: 'Allow', Resource: 
 const canon = (sts: Statement[]) => sts.map((s) => JSON.stringify(s)).sort();
 
 describe('per-function policies (pinned)', () => {
-  it('forms (public): send to the forms queue only, UpdateItem on FORMTHR# keys only, its secrets, its log group', () => {
-    expect(canon(statementsOf('forms'))).toEqual(
-      canon([logs('forms'), send(queueArn('forms')), table(['UpdateItem'], ['FORMTHR#']), secrets]),
-    );
+  it('forms (public): send to the forms queue only, UpdateItem on FORMTHR# keys only, its log group (no form key in this config: no secret)', () => {
+    expect(canon(statementsOf('forms'))).toEqual(canon([logs('forms'), send(queueArn('forms')), table(['UpdateItem'], ['FORMTHR#'])]));
   });
 
-  it('oauth (public): no queue at all; tokens and OAuth states only; its secrets', () => {
+  it('oauth (public): no queue at all; tokens and OAuth states only; the client secrets only', () => {
     expect(canon(statementsOf('oauth'))).toEqual(
-      canon([logs('oauth'), table(['GetItem', 'PutItem', 'DeleteItem'], ['TOKEN#', 'OAUTHSTATE#']), secrets]),
+      canon([logs('oauth'), table(['GetItem', 'PutItem', 'DeleteItem'], ['TOKEN#', 'OAUTHSTATE#']), secretsNamed(CLIENT_SECRETS)]),
     );
   });
 
@@ -108,14 +114,14 @@ describe('per-function policies (pinned)', () => {
         logs('onec'),
         send(queueArn('onec')),
         table(['GetItem', 'PutItem', 'UpdateItem', 'DeleteItem'], ['ONEC#REQ#', 'TOKEN#', 'RATE#', 'CACHE#']),
-        secrets,
+        secretsNamed(CLIENT_SECRETS),
       ]),
     );
   });
 
-  it('token-refresh: no queue; tokens and their leases only; its secrets', () => {
+  it('token-refresh: no queue; tokens and their leases only; the client secrets only', () => {
     expect(canon(statementsOf('token-refresh'))).toEqual(
-      canon([logs('token-refresh'), table(['GetItem', 'PutItem', 'DeleteItem'], ['TOKEN#']), secrets]),
+      canon([logs('token-refresh'), table(['GetItem', 'PutItem', 'DeleteItem'], ['TOKEN#']), secretsNamed(CLIENT_SECRETS)]),
     );
   });
 
@@ -169,6 +175,37 @@ describe('per-function policies (pinned)', () => {
         }
       }
     }
+  });
+});
+
+describe('secrets per function follow the config', () => {
+  it('with forms and 1C sections: forms reads its form keys only, onec its callers’ keys and the client secrets; no hook token anywhere but the worker', () => {
+    // The example without its RDESK section (the environment's 4 KB would not hold both).
+    const { rdesk: _rdesk, ...example } = exampleConfig;
+    const config = {
+      ...example,
+      forms: { list: [{ id: 'site', account: 'clinic', key: { secret: 'forms/site' }, lead: { pipeline: 'Sales' } }] },
+      onec: {
+        callers: [{ id: 'erp', key: { secret: 'onec/erp' } }],
+        catalog: { accounts: [{ account: 'clinic', catalogId: 1, uidField: 2 }], price: { default: 'Base' } },
+      },
+    } as unknown as Config;
+    const t = synthStack({ props: { config } }).template;
+    const secretsOf = (fnId: string) => {
+      const lid = logicalId(t, 'AWS::Lambda::Function', (p) => p.Description === fnDef(fnId).description);
+      const role = (t.findResources('AWS::Lambda::Function')[lid] as { Properties: { Role: { 'Fn::GetAtt': [string] } } }).Properties.Role[
+        'Fn::GetAtt'
+      ][0];
+      return Object.values(t.findResources('AWS::IAM::Policy'))
+        .filter((p) => JSON.stringify((p as { Properties: { Roles: unknown } }).Properties.Roles).includes(`"${role}"`))
+        .flatMap((p) => (p as { Properties: { PolicyDocument: { Statement: Statement[] } } }).Properties.PolicyDocument.Statement)
+        .filter((st) => st.Action === 'secretsmanager:GetSecretValue');
+    };
+    expect(secretsOf('forms')).toEqual([secretsNamed(['forms/site'])]);
+    expect(secretsOf('onec')).toEqual([secretsNamed([...CLIENT_SECRETS, 'onec/erp'])]);
+    expect(secretsOf('oauth')).toEqual([secretsNamed(CLIENT_SECRETS)]);
+    expect(secretsOf('worker')).toEqual([secrets]);
+    for (const f of ['forms', 'onec', 'oauth', 'token-refresh']) expect(JSON.stringify(secretsOf(f))).not.toContain('hook-token');
   });
 });
 

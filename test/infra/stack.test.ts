@@ -164,34 +164,6 @@ describe('functions', () => {
     }
   });
 
-  it('the forms function (tableKeyPrefixes) gets only what it needs: send to the forms queue, UpdateItem on its key prefix, its secrets', () => {
-    const def = fnDef('forms');
-    expect(def.tableKeyPrefixes).toEqual(['FORMTHR#']);
-    const res = template.findResources('AWS::Lambda::Function')[fnId(def.description)] as {
-      Properties: { Role: { 'Fn::GetAtt': [string, string] } };
-    };
-    const roleId = res.Properties.Role['Fn::GetAtt'][0];
-    const statements = Object.values(template.findResources('AWS::IAM::Policy'))
-      .filter((p) => JSON.stringify((p as { Properties: Props }).Properties.Roles).includes(`"${roleId}"`))
-      .flatMap((p) => (p as { Properties: { PolicyDocument: { Statement: Props[] } } }).Properties.PolicyDocument.Statement);
-    const forms = routeTable.queues.find((q) => q.id === 'forms')!;
-    const sqs = statements.filter((st) => JSON.stringify(st.Action).includes('sqs:'));
-    expect(sqs).toHaveLength(1);
-    expect(sqs[0]?.Resource).toEqual({ 'Fn::GetAtt': [queueId(queueName(forms)), 'Arn'] });
-    expect(JSON.stringify(sqs[0]?.Action)).not.toMatch(/ReceiveMessage|DeleteMessage/);
-    const ddb = statements.filter((st) => JSON.stringify(st.Action).includes('dynamodb:'));
-    expect(ddb).toEqual([
-      {
-        Action: 'dynamodb:UpdateItem',
-        Effect: 'Allow',
-        Resource: { 'Fn::GetAtt': [logicalId(template, 'AWS::DynamoDB::Table', () => true), 'Arn'] },
-        Condition: { 'ForAllValues:StringLike': { 'dynamodb:LeadingKeys': ['FORMTHR#*'] } },
-      },
-    ]);
-    expect(statements.some((st) => st.Action === 'secretsmanager:GetSecretValue')).toBe(true);
-    expect(JSON.stringify(statements)).not.toContain('events:PutEvents');
-  });
-
   it('the forms route and its preflight are Lambda proxy methods on /forms/{form_id}', () => {
     const forms = Object.values(template.findResources('AWS::ApiGateway::Method')).filter((m) =>
       resolvePlaceholders(((m as { Properties: Props }).Properties.Integration as Props | undefined)?.Uri ?? '').includes(
