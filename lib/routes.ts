@@ -66,6 +66,11 @@ const routeSchema = z
     ack: z.object({ status: z.number().int().min(200).max(299), body: z.string() }).optional(),
     /** A direct route to a FIFO queue: where MessageGroupId and MessageDeduplicationId come from (lib/fifo-keys.ts). */
     fifo: fifoKeysSchema.optional(),
+    /**
+     * This route's own API Gateway throttle (requests per second, burst), tighter than the stage's;
+     * absent: the stage's. API Gateway only: the local runner does not throttle.
+     */
+    throttle: z.object({ rateLimit: z.number().positive(), burstLimit: z.number().int().min(1) }).optional(),
   })
   .superRefine((r, ctx) => {
     // The local runner serves these itself, before the table (infra/local/http.ts): a route there would never be reached.
@@ -135,23 +140,41 @@ const queueSchema = z
     }
   });
 
-const functionSchema = z.object({
-  id,
-  description: z.string().min(1),
-  /** Path of the handler file from the repository root; it exports `handler` and `createHandler`. */
-  entry: z.string().regex(/^functions\/[a-z0-9-]+\.ts$/),
-  timeoutSeconds: z.number().int().min(1).max(900),
-  memoryMb: z.number().int().min(128).max(10_240).default(512),
-  /**
-   * Least privilege for an edge function: it may send only to the queues its routes feed
-   * (`target.queue`) and write only table items whose partition key starts with one of these
-   * prefixes (UpdateItem). Absent: the grants every other function has (the whole table, every queue).
-   */
-  tableKeyPrefixes: z
-    .array(z.string().regex(/^[A-Z][A-Z0-9_]*#$/, 'a key prefix like FORMTHR#'))
-    .min(1)
-    .optional(),
-});
+/** The DynamoDB actions a function def may be granted (each one names its partition keys, so `dynamodb:LeadingKeys` holds it). */
+export const TABLE_ACTIONS = ['GetItem', 'PutItem', 'UpdateItem', 'DeleteItem', 'BatchGetItem', 'BatchWriteItem', 'Query'] as const;
+
+const functionSchema = z
+  .object({
+    id,
+    description: z.string().min(1),
+    /** Path of the handler file from the repository root; it exports `handler` and `createHandler`. */
+    entry: z.string().regex(/^functions\/[a-z0-9-]+\.ts$/),
+    timeoutSeconds: z.number().int().min(1).max(900),
+    memoryMb: z.number().int().min(128).max(10_240).default(512),
+    /**
+     * Least privilege: the table items this function may touch, by partition-key prefix (IAM
+     * `dynamodb:LeadingKeys`), and what it may do with them. Absent: no table access at all. The
+     * prefixes are the ones lib/store/*.ts builds keys with (test/infra/iam.test.ts checks every
+     * store prefix has an owner). Queues are derived, not listed: a function may send to the queues
+     * its routes feed (`target.queue`) and, as a consumer, to the queues it consumes and their DLQs.
+     */
+    tableKeyPrefixes: z
+      .array(z.string().regex(/^[A-Z][A-Z0-9_]*#([A-Z][A-Z0-9_]*#)*$/, 'a key prefix like FORMTHR# or ONEC#REQ#'))
+      .min(1)
+      .optional(),
+    /**
+     * The config sections (top-level keys) whose secret references this function may read: it gets
+     * GetSecretValue on exactly those secrets. Absent: every secret under the deployment's prefix
+     * (the worker, whose flows read them all).
+     */
+    secretSections: z.array(z.string().regex(/^[a-z][A-Za-z0-9]*$/, 'a top-level config key')).optional(),
+    /** DynamoDB item actions on those prefixes (never Scan: a scan names no leading key, so the condition cannot hold it). */
+    tableActions: z.array(z.enum(TABLE_ACTIONS)).min(1).optional(),
+  })
+  .superRefine((f, ctx) => {
+    if ((f.tableKeyPrefixes === undefined) !== (f.tableActions === undefined))
+      ctx.addIssue({ code: 'custom', message: `${f.id}: tableKeyPrefixes and tableActions go together` });
+  });
 
 const scheduleSchema = z.object({
   id,
@@ -318,6 +341,8 @@ export const routeTable: RouteTable = defineRouteTable({
       auth: 'form-policy',
       // The envelope the function queues carries only its own content type (the submission holds the rest).
       headers: ['content-type'],
+      // Assumed: a site's form posts, far below the stage's; the function also throttles per IP and form.
+      throttle: { rateLimit: 20, burstLimit: 40 },
     },
     {
       id: 'forms-preflight',
@@ -330,6 +355,7 @@ export const routeTable: RouteTable = defineRouteTable({
       // A preflight carries no data; the answer only tells a browser what the form allows.
       auth: 'none',
       headers: [],
+      throttle: { rateLimit: 20, burstLimit: 40 },
     },
     {
       id: 'chat-inbound',
@@ -359,6 +385,8 @@ export const routeTable: RouteTable = defineRouteTable({
       target: { kind: 'function', function: 'oauth' },
       auth: 'oauth-state',
       headers: ['user-agent', 'accept'],
+      // Assumed: a person installing the integration; a flood here is never legitimate.
+      throttle: { rateLimit: 2, burstLimit: 5 },
     },
     {
       id: 'oauth-disconnect',
@@ -370,6 +398,7 @@ export const routeTable: RouteTable = defineRouteTable({
       target: { kind: 'function', function: 'oauth' },
       auth: 'disconnect-hmac',
       headers: ['user-agent'],
+      throttle: { rateLimit: 2, burstLimit: 5 },
     },
     // The 1C exchange (lib/flows/onec/README.md): validated and queued by the `onec` function.
     {
@@ -382,6 +411,8 @@ export const routeTable: RouteTable = defineRouteTable({
       target: { kind: 'function', function: 'onec', queue: 'onec' },
       auth: 'api-key',
       headers: ['content-type', 'user-agent', 'x-api-key'],
+      // Assumed: one 1C server's exchange (catalog upserts come in bursts; the queue absorbs them).
+      throttle: { rateLimit: 20, burstLimit: 40 },
     },
     {
       id: 'onec-status',
@@ -393,6 +424,7 @@ export const routeTable: RouteTable = defineRouteTable({
       target: { kind: 'function', function: 'onec' },
       auth: 'api-key',
       headers: ['user-agent', 'x-api-key'],
+      throttle: { rateLimit: 10, burstLimit: 20 },
     },
     {
       id: 'onec-managers',
@@ -404,6 +436,8 @@ export const routeTable: RouteTable = defineRouteTable({
       target: { kind: 'function', function: 'onec' },
       auth: 'api-key',
       headers: ['user-agent', 'x-api-key'],
+      // Each call may reach amoCRM (the users list): kept well under the account's rate budget.
+      throttle: { rateLimit: 2, burstLimit: 5 },
     },
   ],
   queues: [
@@ -476,6 +510,25 @@ export const routeTable: RouteTable = defineRouteTable({
       entry: 'functions/worker.ts',
       timeoutSeconds: 60,
       memoryMb: 512,
+      // Every flow's state: tokens (a refresh when one expires), rate budget + breaker, cache,
+      // idempotency, DLQ index, FIFO ledger, rules, forms, contact index, RDESK, chat, 1C.
+      tableKeyPrefixes: [
+        'TOKEN#',
+        'RATE#',
+        'CACHE#',
+        'IDEM#',
+        'DLQ#',
+        'FIFO#',
+        'RULES#',
+        'FORMS#',
+        'CIDX#',
+        'RDESK#',
+        'CHAT#',
+        'CHATSCOPE#',
+        'CHATCONV#',
+        'ONEC#',
+      ],
+      tableActions: ['GetItem', 'PutItem', 'UpdateItem', 'DeleteItem', 'BatchGetItem', 'BatchWriteItem', 'Query'],
     },
     {
       id: 'token-refresh',
@@ -483,6 +536,11 @@ export const routeTable: RouteTable = defineRouteTable({
       entry: 'functions/token-refresh.ts',
       timeoutSeconds: 60,
       memoryMb: 256,
+      // The tokens and their refresh leases (lib/store/token-store.ts).
+      tableKeyPrefixes: ['TOKEN#'],
+      tableActions: ['GetItem', 'PutItem', 'DeleteItem'],
+      // The integrations' client secrets (the refresh grant).
+      secretSections: ['integrations'],
     },
     {
       id: 'forms',
@@ -491,7 +549,11 @@ export const routeTable: RouteTable = defineRouteTable({
       // An SQS send gives up at 5 s (lib/aws/forms-runtime.ts); the rest is milliseconds.
       timeoutSeconds: 10,
       memoryMb: 256,
+      // Its per-IP throttle counters only (an atomic ADD).
       tableKeyPrefixes: ['FORMTHR#'],
+      tableActions: ['UpdateItem'],
+      // The forms' keys (X-Form-Key).
+      secretSections: ['forms'],
     },
     {
       id: 'oauth',
@@ -499,6 +561,11 @@ export const routeTable: RouteTable = defineRouteTable({
       entry: 'functions/oauth.ts',
       timeoutSeconds: 15,
       memoryMb: 256,
+      // The OAuth state it takes and the token pair it stores (lib/store/token-store.ts).
+      tableKeyPrefixes: ['TOKEN#', 'OAUTHSTATE#'],
+      tableActions: ['GetItem', 'PutItem', 'DeleteItem'],
+      // The client secrets: the code exchange and the disconnect hook's HMAC.
+      secretSections: ['integrations'],
     },
     {
       id: 'onec',
@@ -506,6 +573,11 @@ export const routeTable: RouteTable = defineRouteTable({
       entry: 'functions/onec.ts',
       timeoutSeconds: 15,
       memoryMb: 256,
+      // Its request records; the managers list calls amoCRM: the token, the rate budget + breaker, the cache.
+      tableKeyPrefixes: ['ONEC#REQ#', 'TOKEN#', 'RATE#', 'CACHE#'],
+      tableActions: ['GetItem', 'PutItem', 'UpdateItem', 'DeleteItem'],
+      // The callers' keys; the client secrets for a token refresh on the managers call.
+      secretSections: ['onec', 'integrations'],
     },
   ],
   schedules: [{ id: 'token-refresh', description: 'Token refresh at half-life', function: 'token-refresh', rateMinutes: 5 }],

@@ -161,6 +161,13 @@ describe('route table', () => {
       /key prefix/,
     ],
     [
+      'table key prefixes without the actions on them',
+      (t: RouteTableInput) => {
+        t.functions[0] = { ...t.functions[0]!, tableKeyPrefixes: ['FORMTHR#'] };
+      },
+      /tableKeyPrefixes and tableActions go together/,
+    ],
+    [
       'upper-case header',
       (t: RouteTableInput) => {
         t.routes[0] = { ...t.routes[0]!, headers: ['X-Signature'] };

@@ -74,6 +74,34 @@ export const ACCESS_LOG_FIELDS: Record<string, string> = {
 };
 
 /**
+ * The stage's method settings for the routes with their own throttle, keyed `<path>/<METHOD>` as
+ * CDK's `methodOptions` wants. A route's limits may only tighten the stage's: refused at synth otherwise.
+ */
+export function routeThrottles(
+  routes: readonly Route[],
+  stage: { rateLimit: number; burstLimit: number },
+): Record<string, apigw.MethodDeploymentOptions> {
+  const out: Record<string, apigw.MethodDeploymentOptions> = {};
+  for (const r of routes) {
+    if (!r.throttle) continue;
+    if (r.throttle.rateLimit > stage.rateLimit || r.throttle.burstLimit > stage.burstLimit) {
+      throw new RouteShapeError(
+        `${r.id}: its throttle (${r.throttle.rateLimit}/s, burst ${r.throttle.burstLimit}) exceeds the stage's (${stage.rateLimit}/s, burst ${stage.burstLimit}); a route's may only be tighter`,
+      );
+    }
+    out[`${r.path}/${r.method}`] = {
+      throttlingRateLimit: r.throttle.rateLimit,
+      throttlingBurstLimit: r.throttle.burstLimit,
+      // The stage's: a method setting does not inherit them.
+      loggingLevel: apigw.MethodLoggingLevel.OFF,
+      dataTraceEnabled: false,
+      metricsEnabled: true,
+    };
+  }
+  return out;
+}
+
+/**
  * API Gateway forbids two sibling resources with different variables (`/a/{x}` next to `/a/{y}`);
  * CloudFormation would only say so at deploy time, so refuse at synth with the routes named.
  */
@@ -118,6 +146,8 @@ export class GatewayApi extends Construct {
         accessLogFormat: apigw.AccessLogFormat.custom(JSON.stringify(ACCESS_LOG_FIELDS)),
         throttlingRateLimit: props.throttle.rateLimit,
         throttlingBurstLimit: props.throttle.burstLimit,
+        // Per route (method settings override the stage's `/*/*`): the public function routes get less.
+        methodOptions: routeThrottles(props.routes, props.throttle),
         metricsEnabled: true,
         // Execution logs would record raw paths (route tokens) and, with data trace, bodies.
         loggingLevel: apigw.MethodLoggingLevel.OFF,

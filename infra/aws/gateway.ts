@@ -32,7 +32,7 @@ import {
   type RouteTable,
 } from '../../lib/routes.ts';
 import { GatewayApi } from './api.ts';
-import { checkSecretsPrefix, secretLookingValues } from './config.ts';
+import { checkSecretsPrefix, secretLookingValues, secretNames } from './config.ts';
 import { METRICS_NAMESPACE } from './metrics.ts';
 import { GatewayMonitoring } from './monitoring.ts';
 
@@ -295,45 +295,46 @@ export class AmoGateway extends Construct {
         ...(worker ? rulesDictionaryHooks(props.config) : {}),
       },
     });
-    if (def.tableKeyPrefixes) {
-      // An edge function (the forms ingress): only the queues its routes feed, only its own table
-      // items (counters it ADDs to: UpdateItem, on partition keys under its prefixes).
-      const fed = new Set(
-        props.routes.routes.flatMap((r) =>
-          r.target.kind === 'function' && r.target.function === def.id && r.target.queue ? [r.target.queue] : [],
-        ),
-      );
-      for (const qid of fed) this.queue(qid).queue.grantSendMessages(fn);
+    // Least privilege (lib/routes.ts): send only to the queues its routes feed and, as a consumer,
+    // to the queues it consumes and their DLQs (defer = re-send, park = send to the DLQ); consuming
+    // them is granted with the event source mappings.
+    const fed = new Set(
+      props.routes.routes.flatMap((r) =>
+        r.target.kind === 'function' && r.target.function === def.id && r.target.queue ? [r.target.queue] : [],
+      ),
+    );
+    for (const q of this.queues.values()) {
+      if (q.def.consumer === def.id) {
+        q.queue.grantSendMessages(fn);
+        q.dlq.grantSendMessages(fn);
+      } else if (fed.has(q.def.id)) q.queue.grantSendMessages(fn);
+    }
+    // The table: only its item actions, only on partition keys under its prefixes. ForAllValues
+    // holds every key a batch names; no Scan is ever granted (it names no key, so the condition
+    // would pass vacuously).
+    if (def.tableKeyPrefixes && def.tableActions) {
       fn.addToRolePolicy(
         new iam.PolicyStatement({
-          actions: ['dynamodb:UpdateItem'],
+          actions: def.tableActions.map((a) => `dynamodb:${a}`),
           resources: [this.table.tableArn],
           conditions: { 'ForAllValues:StringLike': { 'dynamodb:LeadingKeys': def.tableKeyPrefixes.map((p) => `${p}*`) } },
         }),
       );
-    } else {
-      this.table.grantReadWriteData(fn);
-      // Every other function may enqueue, defer (re-send) and park (send to a DLQ).
-      for (const q of this.queues.values()) {
-        q.queue.grantSendMessages(fn);
-        q.dlq.grantSendMessages(fn);
-      }
     }
-    // Secrets: GetSecretValue (all Powertools' SecretsProvider calls) on the prefix's names only.
-    // Secrets Manager appends `-XXXXXX` to every ARN, hence the trailing wildcard.
-    fn.addToRolePolicy(
-      new iam.PolicyStatement({
-        actions: ['secretsmanager:GetSecretValue'],
-        resources: [
-          Stack.of(this).formatArn({
-            service: 'secretsmanager',
-            resource: 'secret',
-            resourceName: `${this.secretsPrefix}*`,
-            arnFormat: ArnFormat.COLON_RESOURCE_NAME,
-          }),
-        ],
-      }),
-    );
+    // Secrets: GetSecretValue (all Powertools' SecretsProvider calls). A function def naming its
+    // config sections gets exactly the secrets those reference (the config is fixed at synth); the
+    // others every name under the prefix. Secrets Manager appends `-XXXXXX` to every ARN.
+    const secretArn = (resourceName: string) =>
+      Stack.of(this).formatArn({ service: 'secretsmanager', resource: 'secret', resourceName, arnFormat: ArnFormat.COLON_RESOURCE_NAME });
+    const own =
+      def.secretSections === undefined
+        ? undefined
+        : [...new Set(def.secretSections.flatMap((s) => secretNames((props.config as unknown as Record<string, unknown>)[s])))].sort();
+    const secretResources =
+      own === undefined ? [secretArn(`${this.secretsPrefix}*`)] : own.map((n) => secretArn(`${this.secretsPrefix}${n}-??????`));
+    if (secretResources.length) {
+      fn.addToRolePolicy(new iam.PolicyStatement({ actions: ['secretsmanager:GetSecretValue'], resources: secretResources }));
+    }
     if (worker) this.eventBus.grantPutEventsTo(fn);
     return fn;
   }

@@ -3,7 +3,7 @@ import { Match, type Template } from 'aws-cdk-lib/assertions';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { dlqName, queueName, redriveMaxReceiveCount, routeTable, SQS_MAX_MESSAGE_BYTES } from '../../lib/routes.ts';
 import { TABLE_PK, TABLE_SK, TABLE_TTL_ATTRIBUTE } from '../../lib/store/table.ts';
-import { ACCESS_LOG_FIELDS, EDGE_MESSAGES } from '../../infra/aws/api.ts';
+import { ACCESS_LOG_FIELDS, EDGE_MESSAGES, routeThrottles } from '../../infra/aws/api.ts';
 import { sendMessageTemplate } from '../../infra/aws/vtl.ts';
 import { logicalId, resolvePlaceholders, synthStack } from './support/synth.ts';
 
@@ -149,7 +149,7 @@ describe('functions', () => {
     }
   });
 
-  it('consumers may consume their queues and every function may send to queues and DLQs and use the table', () => {
+  it('consumers may consume their queues; sends and table grants exist (per-function pins: test/infra/iam.test.ts)', () => {
     const policies = JSON.stringify(template.findResources('AWS::IAM::Policy'));
     for (const action of [
       'sqs:ReceiveMessage',
@@ -162,34 +162,6 @@ describe('functions', () => {
     ]) {
       expect(policies).toContain(action);
     }
-  });
-
-  it('the forms function (tableKeyPrefixes) gets only what it needs: send to the forms queue, UpdateItem on its key prefix, its secrets', () => {
-    const def = fnDef('forms');
-    expect(def.tableKeyPrefixes).toEqual(['FORMTHR#']);
-    const res = template.findResources('AWS::Lambda::Function')[fnId(def.description)] as {
-      Properties: { Role: { 'Fn::GetAtt': [string, string] } };
-    };
-    const roleId = res.Properties.Role['Fn::GetAtt'][0];
-    const statements = Object.values(template.findResources('AWS::IAM::Policy'))
-      .filter((p) => JSON.stringify((p as { Properties: Props }).Properties.Roles).includes(`"${roleId}"`))
-      .flatMap((p) => (p as { Properties: { PolicyDocument: { Statement: Props[] } } }).Properties.PolicyDocument.Statement);
-    const forms = routeTable.queues.find((q) => q.id === 'forms')!;
-    const sqs = statements.filter((st) => JSON.stringify(st.Action).includes('sqs:'));
-    expect(sqs).toHaveLength(1);
-    expect(sqs[0]?.Resource).toEqual({ 'Fn::GetAtt': [queueId(queueName(forms)), 'Arn'] });
-    expect(JSON.stringify(sqs[0]?.Action)).not.toMatch(/ReceiveMessage|DeleteMessage/);
-    const ddb = statements.filter((st) => JSON.stringify(st.Action).includes('dynamodb:'));
-    expect(ddb).toEqual([
-      {
-        Action: 'dynamodb:UpdateItem',
-        Effect: 'Allow',
-        Resource: { 'Fn::GetAtt': [logicalId(template, 'AWS::DynamoDB::Table', () => true), 'Arn'] },
-        Condition: { 'ForAllValues:StringLike': { 'dynamodb:LeadingKeys': ['FORMTHR#*'] } },
-      },
-    ]);
-    expect(statements.some((st) => st.Action === 'secretsmanager:GetSecretValue')).toBe(true);
-    expect(JSON.stringify(statements)).not.toContain('events:PutEvents');
   });
 
   it('the forms route and its preflight are Lambda proxy methods on /forms/{form_id}', () => {
@@ -348,6 +320,13 @@ describe('the REST API', () => {
     expect(format).not.toMatch(/\$context\.path\b/);
     expect(JSON.parse(format)).toEqual(ACCESS_LOG_FIELDS);
     expect(stage.AccessLogSetting.DestinationArn).toEqual({ 'Fn::GetAtt': [expect.any(String), 'Arn'] });
+    // Nothing that can carry a path token, a query secret or a credential.
+    for (const v of Object.values(ACCESS_LOG_FIELDS))
+      expect(v).not.toMatch(/\$context\.(path|requestOverride)|\$input|authorizer|apiKey\b/);
+    const throttled = routeTable.routes.filter((r) => r.throttle);
+    expect(throttled.map((r) => r.id).sort()).toEqual(
+      ['forms', 'forms-preflight', 'oauth-callback', 'oauth-disconnect', 'onec', 'onec-managers', 'onec-status'].sort(),
+    );
     expect(stage.MethodSettings).toEqual([
       expect.objectContaining({
         HttpMethod: '*',
@@ -357,7 +336,29 @@ describe('the REST API', () => {
         LoggingLevel: 'OFF',
         DataTraceEnabled: false,
       }),
+      // Per route: CloudFormation's resource path with each `/` as `~1`, the stage's logging settings kept.
+      ...throttled.map((r) => ({
+        HttpMethod: r.method,
+        ResourcePath: `/${r.path.replace(/\//g, '~1')}`,
+        ThrottlingRateLimit: r.throttle?.rateLimit,
+        ThrottlingBurstLimit: r.throttle?.burstLimit,
+        LoggingLevel: 'OFF',
+        DataTraceEnabled: false,
+        MetricsEnabled: true,
+      })),
     ]);
+    // The public function routes are tighter than the stage; the direct (queue) routes keep the stage's.
+    for (const r of routeTable.routes) {
+      if (r.target.kind === 'queue') expect(r.throttle, r.id).toBeUndefined();
+      else expect(r.throttle?.rateLimit, r.id).toBeLessThan(50);
+    }
+  });
+
+  it("a route's throttle may only tighten the stage's: a looser one is refused at synth", () => {
+    const forms = routeTable.routes.find((r) => r.id === 'forms')!;
+    expect(() => routeThrottles([{ ...forms, throttle: { rateLimit: 60, burstLimit: 40 } }], { rateLimit: 50, burstLimit: 100 })).toThrow(
+      /forms: its throttle \(60\/s, burst 40\) exceeds the stage's \(50\/s, burst 100\)/,
+    );
   });
 
   it('no binary media types (the body reaches the template as text, base64Encode gives back its bytes)', () => {
