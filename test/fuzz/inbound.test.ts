@@ -379,6 +379,20 @@ describe('fuzzing every inbound route through the local runner', () => {
     expect(mgr.status).toBe(200);
   });
 
+  // Found by this fuzz: a status request id over DynamoDB's key size failed the read → 503.
+  it('a 1C status id that cannot be one of ours is 404, whatever its length', async () => {
+    for (const id of ['a'.repeat(3000), 'x', encodeURIComponent('ё'.repeat(1500))]) {
+      const res = await send(w.runner.url, {
+        method: 'GET',
+        path: `/1c/requests/${id}`,
+        headers: { 'x-api-key': ONEC_KEY },
+        body: Buffer.alloc(0),
+        chunked: false,
+      });
+      expect(res.status, id.slice(0, 10)).toBe(404);
+    }
+  });
+
   it(`no 5xx, every refusal a JSON 4xx with a message (seed ${SEED}, ${RUNS} runs)`, async () => {
     await fc.assert(
       fc.asyncProperty(caseArb, async (c) => {
