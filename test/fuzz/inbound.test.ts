@@ -21,6 +21,7 @@ import { LOCAL_CHAT_SECRETS } from '../../infra/local/chat.ts';
 import { startTestOnec, type TestOnec } from '../../infra/local/onec/server.ts';
 import { localOnecSection, seedLocalOnec } from '../../infra/local/onec/world.ts';
 import { signCallbackBody } from '../../lib/amojo/signing.ts';
+import { METRIC } from '../../lib/metrics.ts';
 import { routeTable } from '../../lib/routes.ts';
 import { startWorld, waitFor, type World } from '../e2e/support.ts';
 import { sampleCourseForm } from '../onec/support.ts';
@@ -28,7 +29,7 @@ import { fixtureBytes, fixtureNames } from '../support/fixtures.ts';
 import { brokenUtf8, mutateBytes, mutateForm, mutateJson, send, type RawRequest } from './support.ts';
 
 const SEED = Number(process.env.FUZZ_SEED ?? 20261207);
-const RUNS = Number(process.env.FUZZ_RUNS ?? 150);
+const RUNS = Number(process.env.FUZZ_RUNS ?? 400);
 const RDESK_TOKEN = 'fuzz-rdesk-token-7d2e';
 const ONEC_KEY = 'fuzz-onec-key-0123456789';
 const FORM = 'fz';
@@ -393,7 +394,12 @@ describe('fuzzing every inbound route through the local runner', () => {
     }
   });
 
+  const before = new Set<string>(); // DLQ entries parked before the run (the tests above)
+  let parkedMetricBefore = 0;
+
   it(`no 5xx, every refusal a JSON 4xx with a message (seed ${SEED}, ${RUNS} runs)`, async () => {
+    for (const e of await w.runner.dlqIndex.list()) before.add(`${e.queueId}/${e.id}`);
+    parkedMetricBefore = w.amo.metrics.total(METRIC.parked);
     await fc.assert(
       fc.asyncProperty(caseArb, async (c) => {
         const req = build(c);
@@ -434,24 +440,32 @@ describe('fuzzing every inbound route through the local runner', () => {
       30_000,
       100,
     );
-    const parked = await w.runner.dlqIndex.list();
+    const all = await w.runner.dlqIndex.list();
+    const parked = all.filter((e) => !before.has(`${e.queueId}/${e.id}`));
     for (const q of queues) {
-      const entries = parked.filter((e) => e.queueId === q);
+      const entries = all.filter((e) => e.queueId === q);
       expect(w.runner.depth(q).dlq, `${q}: every DLQ message indexed`).toBe(entries.length);
     }
     for (const e of parked) {
       expect(e.reason).toMatch(/^[a-z][a-z0-9-]{0,63}$/);
       expect(e.route).not.toBe('');
     }
-    for (const [route, n] of parkExpected) {
+    // Every park of the run went through the pipeline's hook and was indexed; none failed to index.
+    expect(w.amo.metrics.total(METRIC.parked) - parkedMetricBefore).toBe(parked.length);
+    expect(w.amo.metrics.total(METRIC.dlqIndexFailed)).toBe(0);
+    for (const route of new Set([...queued.keys(), ...parked.map((e) => e.route)])) {
       const got = parked.filter((e) => e.route === route).length;
+      const n = parkExpected.get(route) ?? 0;
+      // At least the asynchronous rejections; never more than the route's queue took (no phantom
+      // or double park).
       expect(got, `${route}: ${n} acknowledged with a wrong token/signature must be parked`).toBeGreaterThanOrEqual(n);
+      expect(got, `${route}: parked at most once per queued request`).toBeLessThanOrEqual(queued.get(route) ?? 0);
     }
     for (const [id, s] of Object.entries(w.runner.pollerStats())) expect(s.failed, `poller ${id} failed invocations`).toBe(0);
     const h = await send(w.runner.url, { method: 'GET', path: '/health', headers: {}, body: Buffer.alloc(0), chunked: false });
     expect(h.status).toBe(200);
     expect((JSON.parse(h.body.toString('utf8')) as { status: string }).status).toBe('ok');
-    expect(w.lines.filter((l) => /unhandled/i.test(l))).toEqual([]);
+    expect(w.lines.filter((l) => /unhandled|^\S+ http\s+ERROR/i.test(l))).toEqual([]);
     // What the run covered (printed for the record; the counts depend only on the seed).
     console.log(
       JSON.stringify({
