@@ -33,6 +33,8 @@ const RUNS = Number(process.env.FUZZ_RUNS ?? 400);
 const RDESK_TOKEN = 'fuzz-rdesk-token-7d2e';
 const ONEC_KEY = 'fuzz-onec-key-0123456789';
 const FORM = 'fz';
+/** Drained within this after the run (retries come back within a second; see retry below). */
+const DRAIN_MS = Number(process.env.FUZZ_DRAIN_MS ?? 30_000);
 
 const limit = (id: string) => routeTable.routes.find((r) => r.id === id)!.bodyLimitBytes;
 const queueOf = (id: string) => {
@@ -428,7 +430,7 @@ describe('fuzzing every inbound route through the local runner', () => {
     );
   }, 120_000);
 
-  it('after the run: every queued request processed or parked with a reason; the worker never failed; /health ok', async () => {
+  it('after the run: every queued request processed or parked with a reason; the worker never threw; /health ok', async () => {
     const queues = routeTable.queues.map((q) => q.id);
     await waitFor(
       () =>
@@ -437,9 +439,14 @@ describe('fuzzing every inbound route through the local runner', () => {
           return d.visible + d.delayed + d.inFlight === 0;
         }),
       'every queue drained',
-      30_000,
+      DRAIN_MS,
       100,
-    );
+    ).catch((e: unknown) => {
+      // What is still there, and what the worker said about it (no secrets: the log redacts).
+      const depths = Object.fromEntries(queues.map((q) => [q, w.runner.depth(q)]));
+      const said = w.lines.filter((l) => / (WARN|ERROR) /.test(l)).slice(-30);
+      throw new Error(`${String(e)}\n${JSON.stringify(depths)}\n${said.join('\n')}`);
+    });
     const all = await w.runner.dlqIndex.list();
     const parked = all.filter((e) => !before.has(`${e.queueId}/${e.id}`));
     for (const q of queues) {
@@ -461,7 +468,8 @@ describe('fuzzing every inbound route through the local runner', () => {
       expect(got, `${route}: ${n} acknowledged with a wrong token/signature must be parked`).toBeGreaterThanOrEqual(n);
       expect(got, `${route}: parked at most once per queued request`).toBeLessThanOrEqual(queued.get(route) ?? 0);
     }
-    for (const [id, s] of Object.entries(w.runner.pollerStats())) expect(s.failed, `poller ${id} failed invocations`).toBe(0);
+    // The worker never threw (a FIFO queue's retries and deferrals are batch item failures, not these).
+    expect(w.lines.filter((l) => /invocation failed|receive failed/.test(l))).toEqual([]);
     const h = await send(w.runner.url, { method: 'GET', path: '/health', headers: {}, body: Buffer.alloc(0), chunked: false });
     expect(h.status).toBe(200);
     expect((JSON.parse(h.body.toString('utf8')) as { status: string }).status).toBe('ok');
