@@ -407,6 +407,31 @@ describe('fuzzing every inbound route through the local runner', () => {
     }
   });
 
+  /** One request and what must hold of its answer; counts what the queues took. */
+  async function probe(c: Case): Promise<void> {
+    const req = build(c);
+    const res = await send(w.runner.url, req);
+    statuses.set(res.status, (statuses.get(res.status) ?? 0) + 1);
+    const where = `${req.method} ${c.target} -> ${res.status} ${res.body.toString('utf8').slice(0, 200)}`;
+    expect(res.status, where).toBeGreaterThanOrEqual(200);
+    expect(res.status, where).toBeLessThan(500);
+    if (res.status >= 400 && req.method !== 'HEAD') {
+      expect(String(res.headers['content-type']), where).toMatch(/^application\/json/);
+      // `message` (API Gateway's and our functions' shape) or the forms contract's `error` code.
+      const j = JSON.parse(res.body.toString('utf8')) as { message?: unknown; error?: unknown };
+      const said = typeof j.message === 'string' ? j.message : typeof j.error === 'string' ? j.error : '';
+      expect(said, where).not.toBe('');
+      shapes.add(`${c.target} ${res.status} ${Object.keys(j).sort().join(',')}`);
+    }
+    // Which answers mean "a queue has it": a queue route's ack, a queueing function's 202.
+    const r = routeTable.routes.find((x) => x.id === c.target);
+    const feedsQueue = r && queueOf(r.id) !== undefined && req.method === r.method;
+    if (feedsQueue && res.status >= 200 && res.status < 300 && (r.target.kind === 'queue' || res.status === 202)) {
+      queued.set(r.id, (queued.get(r.id) ?? 0) + 1);
+      if (mustPark(c)) parkExpected.set(r.id, (parkExpected.get(r.id) ?? 0) + 1);
+    }
+  }
+
   const before = new Set<string>(); // DLQ entries parked before the run (the tests above)
   let parkedMetricBefore = 0;
 
@@ -415,31 +440,19 @@ describe('fuzzing every inbound route through the local runner', () => {
     async () => {
       for (const e of await w.runner.dlqIndex.list()) before.add(`${e.queueId}/${e.id}`);
       parkedMetricBefore = w.amo.metrics.total(METRIC.parked);
+      await fc.assert(fc.asyncProperty(caseArb, probe), { seed: SEED, numRuns: RUNS, endOnFailure: true });
+    },
+    Math.max(120_000, RUNS * 100),
+  );
+
+  it(
+    `the same under concurrency: bursts of up to 12 requests at once (seed ${SEED + 1}, ${Math.ceil(RUNS / 8)} bursts)`,
+    async () => {
       await fc.assert(
-        fc.asyncProperty(caseArb, async (c) => {
-          const req = build(c);
-          const res = await send(w.runner.url, req);
-          statuses.set(res.status, (statuses.get(res.status) ?? 0) + 1);
-          const where = `${req.method} ${c.target} -> ${res.status} ${res.body.toString('utf8').slice(0, 200)}`;
-          expect(res.status, where).toBeGreaterThanOrEqual(200);
-          expect(res.status, where).toBeLessThan(500);
-          if (res.status >= 400 && req.method !== 'HEAD') {
-            expect(String(res.headers['content-type']), where).toMatch(/^application\/json/);
-            // `message` (API Gateway's and our functions' shape) or the forms contract's `error` code.
-            const j = JSON.parse(res.body.toString('utf8')) as { message?: unknown; error?: unknown };
-            const said = typeof j.message === 'string' ? j.message : typeof j.error === 'string' ? j.error : '';
-            expect(said, where).not.toBe('');
-            shapes.add(`${c.target} ${res.status} ${Object.keys(j).sort().join(',')}`);
-          }
-          // Which answers mean "a queue has it": a queue route's ack, a queueing function's 202.
-          const r = routeTable.routes.find((x) => x.id === c.target);
-          const feedsQueue = r && queueOf(r.id) !== undefined && req.method === r.method;
-          if (feedsQueue && res.status >= 200 && res.status < 300 && (r.target.kind === 'queue' || res.status === 202)) {
-            queued.set(r.id, (queued.get(r.id) ?? 0) + 1);
-            if (mustPark(c)) parkExpected.set(r.id, (parkExpected.get(r.id) ?? 0) + 1);
-          }
+        fc.asyncProperty(fc.array(caseArb, { minLength: 1, maxLength: 12 }), async (cs) => {
+          await Promise.all(cs.map(probe));
         }),
-        { seed: SEED, numRuns: RUNS, endOnFailure: true },
+        { seed: SEED + 1, numRuns: Math.ceil(RUNS / 8), endOnFailure: true },
       );
     },
     Math.max(120_000, RUNS * 100),
