@@ -127,6 +127,20 @@ export function buildEnvelope(req: InboundRequest, headerAllowList: readonly str
   return envelopeSchema.parse(out);
 }
 
+/**
+ * An envelope as an SQS message body: JSON with every character outside printable ASCII written
+ * as a `\uXXXX` escape. SQS refuses a body holding characters outside its set (#x9, #xA, #xD,
+ * #x20–#xD7FF, #xE000–#xFFFD, #x10000–#x10FFFF [SQS SendMessage API reference]), and a path
+ * parameter, query value or header decoded from the request may hold any of them (`%EF%BF%BF` is
+ * U+FFFF); escaped, the body is plain ASCII and parses back to the same envelope. API Gateway's
+ * mapping template already writes strings this way (`$util.escapeJavaScript` escapes every
+ * non-ASCII character), so the local runner and the worker's re-sends now send what AWS's edge does.
+ * https://docs.aws.amazon.com/AWSSimpleQueueService/latest/APIReference/API_SendMessage.html
+ */
+export function envelopeMessageBody(envelope: unknown): string {
+  return JSON.stringify(envelope).replace(/[^\x20-\x7e]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
+}
+
 export class EnvelopeError extends Error {
   override readonly name = 'EnvelopeError';
 }

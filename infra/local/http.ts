@@ -10,7 +10,7 @@ import { SendMessageCommand, type SQSClient } from '@aws-sdk/client-sqs';
 import { createHash, randomUUID, timingSafeEqual } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { buildEnvelope } from '../../lib/envelope.ts';
+import { buildEnvelope, envelopeMessageBody } from '../../lib/envelope.ts';
 import { fifoKeys, INVALID_BODY_MESSAGE } from '../../lib/fifo-keys.ts';
 import { safeErrorDescription } from '../../lib/common/errors.ts';
 import { matchPath, type FunctionDef, type Route, type RouteTable } from '../../lib/routes.ts';
@@ -125,10 +125,11 @@ function refuseUnread(
   });
 }
 
+/** Own properties only: a query name like `__proto__` is kept as a key, not set as the prototype. */
 function lastWins(params: URLSearchParams): Record<string, string> {
-  const out: Record<string, string> = {};
-  for (const [k, v] of params) out[k] = v;
-  return out;
+  const out = new Map<string, string>();
+  for (const [k, v] of params) out.set(k, v);
+  return Object.fromEntries(out);
 }
 
 function headerPairs(req: IncomingMessage): Array<[string, string]> {
@@ -277,7 +278,7 @@ export function createGateway(deps: GatewayDeps): Gateway {
         await deps.sqs.send(
           new SendMessageCommand({
             QueueUrl: queue.url,
-            MessageBody: JSON.stringify(envelope),
+            MessageBody: envelopeMessageBody(envelope),
             // assumed: a FIFO queue without keys (the table refuses that for routes) keeps one order per route.
             ...(queue.def.fifo ? { MessageGroupId: ids?.groupId ?? route.id, MessageDeduplicationId: ids?.dedupId ?? requestId } : {}),
           }),

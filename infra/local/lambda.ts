@@ -120,18 +120,19 @@ export interface ProxyRequest {
 
 /** REST API (v1) Lambda proxy event. Bodies are passed as text (no binaryMediaTypes configured). */
 export function apiGatewayEvent(r: ProxyRequest): APIGatewayProxyEvent {
-  const headers: Record<string, string> = {};
-  const multiValueHeaders: Record<string, string[]> = {};
-  for (const [name, value] of r.headerPairs) {
-    headers[name] = value; // API Gateway keeps the last value of a repeated header
-    (multiValueHeaders[name] ??= []).push(value);
-  }
-  const qs: Record<string, string> = {};
-  const mqs: Record<string, string[]> = {};
-  for (const [k, v] of r.query) {
-    qs[k] = v;
-    (mqs[k] ??= []).push(v);
-  }
+  // Maps, then plain objects with own properties (as the runtime's JSON.parse makes them): a name
+  // like `valueOf` or `__proto__` must be a key like any other, not the prototype's member.
+  const lastAndAll = (pairs: Iterable<readonly [string, string]>) => {
+    const last = new Map<string, string>();
+    const all = new Map<string, string[]>();
+    for (const [k, v] of pairs) {
+      last.set(k, v); // API Gateway keeps the last value of a repeated name
+      all.set(k, [...(all.get(k) ?? []), v]);
+    }
+    return { last: Object.fromEntries(last), all: Object.fromEntries(all) };
+  };
+  const { last: headers, all: multiValueHeaders } = lastAndAll(r.headerPairs);
+  const { last: qs, all: mqs } = lastAndAll(r.query);
   const hasQuery = Object.keys(qs).length > 0;
   const userAgent = Object.entries(headers).find(([k]) => k.toLowerCase() === 'user-agent')?.[1] ?? null;
   return {

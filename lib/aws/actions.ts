@@ -11,7 +11,7 @@ import type { SQSRecord } from 'aws-lambda';
 import type { Action } from '../pipeline/decide.ts';
 import type { DlqIndex } from '../pipeline/dlq-index.ts';
 import { dlqSk } from '../store/dlq-index.ts';
-import type { Envelope } from '../envelope.ts';
+import { envelopeMessageBody, type Envelope } from '../envelope.ts';
 import type { QueueDef } from '../routes.ts';
 import type { QueueEndpoint } from './queues-config.ts';
 import { callHook, type PipelineHooks } from '../pipeline/hooks.ts';
@@ -53,7 +53,11 @@ export async function executeAction(action: Action, record: SQSRecord, target: Q
       if (target.fifo) throw new ActionError(`queue "${target.id}" is FIFO: a re-send would reorder its group`);
       try {
         await deps.sqs.send(
-          new SendMessageCommand({ QueueUrl: target.url, MessageBody: JSON.stringify(action.envelope), DelaySeconds: action.delaySeconds }),
+          new SendMessageCommand({
+            QueueUrl: target.url,
+            MessageBody: envelopeMessageBody(action.envelope),
+            DelaySeconds: action.delaySeconds,
+          }),
         );
       } catch (cause) {
         throw new ActionError(`could not re-send to queue "${target.id}"`, { cause });
@@ -101,7 +105,7 @@ async function parkRecord(
     await deps.sqs.send(
       new SendMessageCommand({
         QueueUrl: target.dlqUrl,
-        MessageBody: env ? JSON.stringify(env) : record.body,
+        MessageBody: env ? envelopeMessageBody(env) : record.body,
         MessageAttributes: {
           [DLQ_ATTR.indexId]: { DataType: 'String', StringValue: id },
           [DLQ_ATTR.reason]: { DataType: 'String', StringValue: action.reason },

@@ -12,6 +12,7 @@ import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import type { Log } from '../common/log.ts';
 import type { MetricsSink } from '../common/metrics-sink.ts';
 import { ConfigError, loadConfigFromEnv } from '../config/load.ts';
+import { envelopeMessageBody } from '../envelope.ts';
 import type { SubmissionQueue, FormsIngressDeps } from '../flows/forms/ingress/ingress.ts';
 import { routeTable, type RouteTable } from '../routes.ts';
 import { DynamoFormThrottle } from '../store/form-throttle.ts';
@@ -47,7 +48,7 @@ export function formsRoute(table: RouteTable = routeTable): FormsRoute {
 export function sqsSubmissionQueue(sqs: SQSClient, queueUrl: string): SubmissionQueue {
   return {
     async send(envelope) {
-      await sqs.send(new SendMessageCommand({ QueueUrl: queueUrl, MessageBody: JSON.stringify(envelope) }), {
+      await sqs.send(new SendMessageCommand({ QueueUrl: queueUrl, MessageBody: envelopeMessageBody(envelope) }), {
         abortSignal: AbortSignal.timeout(ENQUEUE_TIMEOUT_MS),
       });
     },

@@ -16,7 +16,7 @@ import type { MetricsSink } from '../common/metrics-sink.ts';
 import type { Config } from '../config/schema.ts';
 import type { SecretSource } from '../config/secrets.ts';
 import { createContactFinder } from '../contacts/index.ts';
-import { ENVELOPE_VERSION, type Envelope } from '../envelope.ts';
+import { ENVELOPE_VERSION, envelopeMessageBody, type Envelope } from '../envelope.ts';
 import { managers } from '../flows/onec/corp.ts';
 import { handleOnec, type OnecRoute } from '../flows/onec/ingress.ts';
 import type { OnecJob, OnecRequestStore } from '../flows/onec/job.ts';
@@ -65,7 +65,7 @@ export function jobEnvelope(job: OnecJob, sourceIp: string): Envelope {
 
 export function sqsEnqueue(sqs: SQSClient, queueUrl: string): (job: OnecJob) => Promise<void> {
   return async (job) => {
-    await sqs.send(new SendMessageCommand({ QueueUrl: queueUrl, MessageBody: JSON.stringify(jobEnvelope(job, '')) }));
+    await sqs.send(new SendMessageCommand({ QueueUrl: queueUrl, MessageBody: envelopeMessageBody(jobEnvelope(job, '')) }));
   };
 }
 

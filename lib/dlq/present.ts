@@ -2,7 +2,7 @@
  * Presenting a parked message to a human (pure): path tokens masked, everything else redacted
  * unless raw; and the body a replay sends back to the main queue.
  */
-import { envelopeBody, type Envelope } from '../envelope.ts';
+import { envelopeBody, envelopeMessageBody, type Envelope } from '../envelope.ts';
 import { redact } from '../common/redact.ts';
 import type { ParkedMessage } from './parked.ts';
 
@@ -16,7 +16,7 @@ export function replayBody(p: Pick<ParkedMessage, 'body' | 'envelope'>, replayed
   const raw = JSON.parse(p.body) as Record<string, unknown>;
   // Work on the raw JSON, not the parsed envelope: fields this version does not know survive.
   const { attempt: _attempt, deferrals: _deferrals, ...rest } = raw;
-  return JSON.stringify({ ...rest, replayedAt });
+  return envelopeMessageBody({ ...rest, replayedAt });
 }
 
 export interface EnvelopeSummary {

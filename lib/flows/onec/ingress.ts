@@ -90,6 +90,7 @@ function fieldErrors(issues: readonly z.ZodIssue[]): Record<string, string> {
   return out;
 }
 
+const REQUEST_ID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 const denied: OnecAnswer = { status: 401, body: { error: 'unauthorized', message: 'Access denied!' } };
 
 export async function handleOnec(route: OnecRoute, req: OnecHttpRequest, deps: OnecIngressDeps): Promise<OnecAnswer> {
@@ -108,7 +109,9 @@ export async function handleOnec(route: OnecRoute, req: OnecHttpRequest, deps: O
       if (!deps.managers) return { status: 503, body: { error: 'unavailable', message: 'amoCRM is not reachable from this function' } };
       return { status: 200, body: await deps.managers() };
     }
-    const rec = await deps.requests.get(route.id);
+    // Our ids are UUIDs (the 202 hands them out): anything else is unknown without a lookup — a
+    // key over DynamoDB's 2048 bytes would fail the read and be answered 503 "try again".
+    const rec = REQUEST_ID.test(route.id) ? await deps.requests.get(route.id) : undefined;
     // Another caller's request is not ours to show: the same answer as an unknown id.
     if (!rec || rec.caller !== caller) return { status: 404, body: { error: 'not_found', message: 'no such request' } };
     return {
