@@ -36,7 +36,7 @@ const FORM = 'fz';
 /** Drained within this after the run (retries come back within a second; see retry below). */
 // Longer runs need longer: the gateway's own amoCRM budget defers some work (rate-budget), and two
 // copies of one webhook event in a batch defer the second (event-in-progress, 30 s).
-const DRAIN_MS = Number(process.env.FUZZ_DRAIN_MS ?? Math.max(30_000, RUNS * 60));
+const DRAIN_MS = Number(process.env.FUZZ_DRAIN_MS ?? Math.max(60_000, RUNS * 60));
 
 const limit = (id: string) => routeTable.routes.find((r) => r.id === id)!.bodyLimitBytes;
 const queueOf = (id: string) => {

@@ -33,6 +33,8 @@ import type { Submission } from './submission.ts';
 import { modelsOf, NOTE_REF, noteRef, noteText, tagsOf, type FormOutcome } from './models.ts';
 import { writeUnsorted } from './unsorted.ts';
 
+/** How long a submission whose person another flush holds waits before it comes back. */
+const BUSY_RETRY_SECONDS = 10;
 export interface FormUnit {
   sub: Submission;
   form: FormConfig;
@@ -227,8 +229,10 @@ export class FormWriter {
             c = await store.claim(account, g.keys, owner, hold);
           }
           if (!c.ok) {
+            // Back soon, not at the lease's end: the holder gives the claim back when its flush
+            // ends (seconds), and a deferral is not an attempt. The lease only bounds a dead holder.
             const left = Math.ceil((c.until - this.now()) / 1000);
-            fail(g, new DeferError('forms-person-busy', Math.min(60, Math.max(2, left))));
+            fail(g, new DeferError('forms-person-busy', Math.min(BUSY_RETRY_SECONDS, Math.max(2, left))));
             return;
           }
           g.claimed = true;
