@@ -15,7 +15,6 @@ import type { Log } from '../common/log.ts';
 import type { MetricsSink } from '../common/metrics-sink.ts';
 import type { Config } from '../config/schema.ts';
 import type { SecretSource } from '../config/secrets.ts';
-import { createContactFinder } from '../contacts/index.ts';
 import { ENVELOPE_VERSION, envelopeMessageBody, type Envelope } from '../envelope.ts';
 import { managers } from '../flows/onec/corp.ts';
 import { handleOnec, type OnecRoute } from '../flows/onec/ingress.ts';
@@ -25,9 +24,8 @@ import { registerOnecFlow } from '../flows/onec/flow.ts';
 import type { ExportLedger } from '../flows/onec/export.ts';
 import { FlowRegistry } from '../ingest/flows.ts';
 import type { ProcessorMap } from '../pipeline/registry.ts';
-import { DynamoContactIndex } from '../store/contact-index.ts';
 import { DynamoExportLedger, DynamoOnecRequests } from '../store/onec.ts';
-import { contactsCountry } from './contacts-runtime.ts';
+import { createContactsRuntime } from './contacts-runtime.ts';
 import { loadConfigFromEnv } from '../config/load.ts';
 import { ConfigError } from '../config/index.ts';
 import { createAmoClientRuntime } from './amo-client-runtime.ts';
@@ -135,20 +133,14 @@ export function onecWorkerParts(a: {
 }): { processors: ProcessorMap; flows: FlowRegistry | undefined } {
   const cfg = a.config.onec;
   if (!cfg) return { processors: {}, flows: a.flows };
-  const finder = createContactFinder({
-    clientFor: a.clientFor,
-    index: new DynamoContactIndex({ doc: a.doc, tableName: a.tableName }),
-    log: a.log,
-    defaultCountry: contactsCountry(a.config),
-    ...(a.metrics ? { metrics: a.metrics } : {}),
-  });
+  const { finder, defaultCountry } = createContactsRuntime(a);
   const processors: ProcessorMap = {
     [ONEC_ROUTE]: createOnecProcessor({
       config: cfg,
       clientFor: a.clientFor,
       requests: new DynamoOnecRequests({ doc: a.doc, tableName: a.tableName }),
       finder,
-      defaultCountry: contactsCountry(a.config),
+      defaultCountry,
     }),
   };
   if (!cfg.outbound) return { processors, flows: a.flows };
