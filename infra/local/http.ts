@@ -6,6 +6,7 @@
  * unsupported content type, 413 body over the route's limit (counted while reading; reading stops
  * at the limit).
  */
+import { mediaType } from '../../lib/common/media-type.ts';
 import { SendMessageCommand, type SQSClient } from '@aws-sdk/client-sqs';
 import { createHash, randomUUID, timingSafeEqual } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
@@ -45,13 +46,6 @@ export interface Gateway {
   listen(port: number, host: string): Promise<number>;
   /** Stop accepting, let requests in progress finish, close every connection. */
   close(): Promise<void>;
-}
-
-/** `Application/JSON; charset=UTF-8` → `application/json`. */
-export function mediaType(header: string | undefined): string | undefined {
-  if (!header) return undefined;
-  const m = (header.split(';')[0] ?? '').trim().toLowerCase();
-  return m || undefined;
 }
 
 /** API Gateway prefers literal segments over `{param}` ones; so does this. */

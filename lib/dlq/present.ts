@@ -2,6 +2,7 @@
  * Presenting a parked message to a human (pure): path tokens masked, everything else redacted
  * unless raw; and the body a replay sends back to the main queue.
  */
+import { mediaType } from '../common/media-type.ts';
 import { envelopeBody, envelopeMessageBody, type Envelope } from '../envelope.ts';
 import { redact } from '../common/redact.ts';
 import type { ParkedMessage } from './parked.ts';
@@ -91,7 +92,7 @@ export function renderBody(env: Envelope, opts: { raw?: boolean } = {}): Rendere
       ? { kind: 'binary', lines: [bytes.toString('base64')], redacted: false }
       : { kind: 'binary', lines: [`(${bytes.length} bytes, not UTF-8 text; --raw prints them as base64)`], redacted: true };
   }
-  const ct = (env.headers['content-type'] ?? '').split(';')[0]?.trim().toLowerCase() ?? '';
+  const ct = mediaType(env.headers['content-type']) ?? '';
   if (opts.raw)
     return {
       kind: ct.includes('json') ? 'json' : ct === 'application/x-www-form-urlencoded' ? 'form' : 'text',

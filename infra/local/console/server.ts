@@ -15,6 +15,7 @@
  * - pages forbid framing (`frame-ancestors 'none'`, `X-Frame-Options: DENY`) against clickjacking,
  *   and run no inline script (`script-src 'self'`).
  */
+import { mediaType } from '../../../lib/common/media-type.ts';
 import type { SQSClient } from '@aws-sdk/client-sqs';
 import { randomBytes, timingSafeEqual } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
@@ -101,7 +102,7 @@ export function createConsole(deps: ConsoleDeps): Console {
     if (!origin || origin !== `http://${host}`) return refuse(res, 403, 'Cross-site request refused: the Origin is not this console.');
     const site = req.headers['sec-fetch-site'];
     if (site !== undefined && site !== 'same-origin' && site !== 'none') return refuse(res, 403, 'Cross-site request refused.');
-    if ((req.headers['content-type'] ?? '').split(';')[0]?.trim().toLowerCase() !== 'application/x-www-form-urlencoded')
+    if (mediaType(req.headers['content-type']) !== 'application/x-www-form-urlencoded')
       return refuse(res, 415, 'The console takes form posts only.');
     const form = await readForm(req);
     if (!form) return refuse(res, 413, 'Form too large.');

@@ -5,6 +5,7 @@
  * that names paths, never values. The worker decides what a code means (docs/architecture.md#failure-semantics: an invalid
  * payload is parked at once with its reason).
  */
+import { mediaType } from '../../common/media-type.ts';
 import { createHash } from 'node:crypto';
 import type { z } from 'zod';
 import { FormDecodeError, bodyOrder, bodyText, orderKey, parseForm } from './form.ts';
@@ -200,7 +201,7 @@ function parse(body: Uint8Array | string, headers: WebhookHeaders | undefined): 
 
   const contentType = header(headers, 'content-type');
   if (contentType !== undefined) {
-    const media = (contentType.split(';')[0] ?? '').trim().toLowerCase();
+    const media = mediaType(contentType) ?? '';
     if (media !== 'application/x-www-form-urlencoded') {
       return fail('not-form', `content-type is ${show(media)}, expected application/x-www-form-urlencoded`);
     }

@@ -3,6 +3,7 @@
  * (`amo_ids[0][account_id]=19453687`, as the old MZPO API read them through `$_POST`); both become
  * the same nested object, so one schema validates either.
  */
+import { mediaType } from '../../common/media-type.ts';
 
 export type BodyValue = string | number | boolean | null | BodyValue[] | { [k: string]: BodyValue };
 
@@ -12,7 +13,7 @@ export class BodyError extends Error {
 
 /** Parses by media type; throws BodyError on a body that is not what its type says. */
 export function parseBody(contentType: string | undefined, raw: string): Record<string, BodyValue> {
-  const type = (contentType ?? '').split(';')[0]?.trim().toLowerCase();
+  const type = mediaType(contentType);
   if (type === 'application/json') {
     let v: unknown;
     try {

@@ -15,6 +15,7 @@
  * A name ending in `[]` (PHP-style checkbox groups, `services[]`) is read without the brackets;
  * any other bracket stays part of the name (`form[phone]` is the field `form[phone]`).
  */
+import { mediaType } from '../../../common/media-type.ts';
 import busboy from 'busboy';
 import qs from 'qs';
 
@@ -52,12 +53,6 @@ export const FORM_QS_OPTIONS = {
   charsetSentinel: false,
   interpretNumericEntities: false,
 } as const satisfies qs.IParseOptions;
-
-/** `Multipart/Form-Data; boundary=x` → `multipart/form-data`. */
-export function mediaTypeOf(header: string | undefined): string | undefined {
-  const m = (header ?? '').split(';')[0]?.trim().toLowerCase();
-  return m || undefined;
-}
 
 class Malformed extends Error {}
 
@@ -183,7 +178,7 @@ function parseMultipart(contentType: string, body: Uint8Array): Promise<{ fields
 
 /** The body's fields, or why it cannot be read (`unsupported`: 415, `malformed`: 400). */
 export async function parseFormBody(contentType: string | undefined, body: Uint8Array): Promise<ParsedBody> {
-  const media = mediaTypeOf(contentType);
+  const media = mediaType(contentType);
   try {
     switch (media) {
       case 'application/x-www-form-urlencoded':
