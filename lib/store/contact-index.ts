@@ -165,24 +165,12 @@ export class DynamoContactIndex implements ContactIndexStore {
   }
 
   async add(account: string, entries: readonly IndexEntry[]): Promise<void> {
-    const byKey = new Map<string, Set<number>>();
-    const byContact = new Map<number, Set<string>>();
-    for (const e of entries) {
-      const h = keyHash(e.key);
-      (byKey.get(h) ?? byKey.set(h, new Set()).get(h)!).add(e.contactId);
-      (byContact.get(e.contactId) ?? byContact.set(e.contactId, new Set()).get(e.contactId)!).add(h);
-    }
+    const { byKey, byContact } = groupEntries(entries);
     await this.addIds(account, byKey, byContact);
   }
 
   async remove(account: string, entries: readonly IndexEntry[]): Promise<void> {
-    const byKey = new Map<string, Set<number>>();
-    const byContact = new Map<number, Set<string>>();
-    for (const e of entries) {
-      const h = keyHash(e.key);
-      (byKey.get(h) ?? byKey.set(h, new Set()).get(h)!).add(e.contactId);
-      (byContact.get(e.contactId) ?? byContact.set(e.contactId, new Set()).get(e.contactId)!).add(h);
-    }
+    const { byKey, byContact } = groupEntries(entries);
     await this.removeIds(account, byKey);
     await mapLimit([...byContact], WRITE_CONCURRENCY, ([id, hashes]) =>
       this.opts.doc
@@ -284,4 +272,16 @@ export class DynamoContactIndex implements ContactIndexStore {
   async putBuild(account: string, state: IndexBuildState): Promise<void> {
     await this.opts.doc.send(new PutCommand({ TableName: this.table, Item: { pk: buildPk(account), sk: BUILD_SK, ...state } }));
   }
+}
+
+/** Entries → contact ids per key hash, and key hashes per contact (the two item kinds the index keeps). */
+function groupEntries(entries: readonly IndexEntry[]): { byKey: Map<string, Set<number>>; byContact: Map<number, Set<string>> } {
+  const byKey = new Map<string, Set<number>>();
+  const byContact = new Map<number, Set<string>>();
+  for (const e of entries) {
+    const h = keyHash(e.key);
+    (byKey.get(h) ?? byKey.set(h, new Set()).get(h)!).add(e.contactId);
+    (byContact.get(e.contactId) ?? byContact.set(e.contactId, new Set()).get(e.contactId)!).add(h);
+  }
+  return { byKey, byContact };
 }

@@ -10,6 +10,7 @@
  * (reused), a closed one, an old one (past the merge window), one in an excluded pipeline, or
  * none; every case but the first needs a new lead.
  */
+import { seeded } from '../pipeline/seeded.ts';
 
 /** What the burst expects of the form's merge rules (its config must say the same). */
 export const BURST_MERGE = { maxAgeDays: 30, excludedPipeline: 'Партнёры' } as const;
@@ -40,18 +41,6 @@ export interface FormBurst {
   newLeads: number;
   /** Posts with a comment: each becomes exactly one note. */
   notes: number;
-}
-
-/** Small deterministic PRNG (mulberry32) so every run posts the same burst. */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }
 
 const PREFIXES = ['916', '925', '903', '926', '985', '915'];
@@ -91,7 +80,7 @@ function mixedCase(email: string): string {
  */
 export function makeFormBurst(opts: { posts?: number; seed?: number } = {}): FormBurst {
   const total = opts.posts ?? 200;
-  const random = rng(opts.seed ?? 7);
+  const random = seeded(opts.seed ?? 7);
   const repeats = Math.floor(total / 10);
   const firsts = total - repeats;
   const existingCount = Math.floor(firsts / 2);
