@@ -334,6 +334,8 @@ export function prepareLocalAmo(
   let amo: LocalAmo | undefined;
   let hookDestination: string | undefined;
   let store: { doc: DynamoDBDocumentClient; tableName: string } | undefined;
+  /** THE worker-side client runtime (set by `wire`): every flow's amoCRM calls, the rules' too. */
+  let workerClientFor: ((accountId: string) => AmoClientForAccount) | undefined;
   let rulesCompiled: CompiledRules | undefined;
   const services: LocalService[] = [];
   if (sandboxOpts) {
@@ -385,17 +387,11 @@ export function prepareLocalAmo(
 
   /** Registers the rules as flows of the worker, with the client and the state on the local table. */
   const registerLocalRules = (compiled: CompiledRules): void => {
-    if (!amo || !store) return;
-    const runtime = createAmoClientRuntime({
-      config: amo.config,
-      oauth: amo.oauth.provider,
-      ...store,
-      metrics: amo.metrics,
-      log: env.log.pipeline('amocrm'),
-    });
+    if (!amo || !store || !workerClientFor) return;
+    const clientFor = workerClientFor;
     registerRules(amo.flows, {
       rules: compiled,
-      client: (a) => runtime.clientFor(a.id),
+      client: (a) => clientFor(a.id),
       state: new DynamoRulesState(store),
       metrics: amo.metrics,
     });
@@ -541,6 +537,7 @@ export function prepareLocalAmo(
       };
       if (sandbox) hookDestination = await hookUrl(SANDBOX_ACCOUNT);
       store = { doc, tableName };
+      workerClientFor = clientFor;
       if (rulesCompiled) registerLocalRules(rulesCompiled);
       return { amo, ingest, clientFor };
     },
