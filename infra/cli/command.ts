@@ -11,6 +11,10 @@ export interface CliIO {
   env: Record<string, string | undefined>;
   /** All of stdin (for secrets passed as `-`). */
   readStdin(): Promise<string>;
+  /** Lines typed or piped in, for the commands that ask (`init`); process.stdin otherwise. */
+  stdin?: NodeJS.ReadableStream;
+  /** A person at a terminal (prompts with line editing) rather than a script piping answers. Default: the stream's own isTTY. */
+  stdinIsTTY?: boolean;
   /** Injected by tests; global fetch otherwise. */
   fetch?: typeof fetch;
   clock?: { now(): number };

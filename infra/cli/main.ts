@@ -37,17 +37,19 @@ function groupHelp(group: string): string[] {
 function commandHelp(c: Command): string[] {
   const own = Object.fromEntries(Object.entries(c.options).filter(([k]) => !(k in TARGET_OPTIONS)));
   const target = Object.fromEntries(Object.entries(c.options).filter(([k]) => k in TARGET_OPTIONS));
+  // Commands that work on files alone (init, config check) take no target.
+  const hasTarget = Object.keys(target).length > 0;
   return [
-    `usage: ${NAME} ${c.path.join(' ')}${c.args ? ` ${c.args}` : ''} [options] [target]`,
+    `usage: ${NAME} ${c.path.join(' ')}${c.args ? ` ${c.args}` : ''} [options]${hasTarget ? ' [target]' : ''}`,
     '',
     c.summary,
     ...(c.details ? ['', c.details] : []),
     '',
     'options:',
     ...formatOptions({ ...own, help: { type: 'boolean', short: 'h', description: 'this help' } }),
-    '',
-    'target (the same on every command: --local | --stack NAME --region R | --table NAME [endpoints]):',
-    ...formatOptions(target),
+    ...(hasTarget
+      ? ['', 'target (the same on every command: --local | --stack NAME --region R | --table NAME [endpoints]):', ...formatOptions(target)]
+      : []),
   ];
 }
 

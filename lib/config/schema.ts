@@ -39,6 +39,8 @@ const serviceUrl = z
   .string()
   .url()
   .refine((u) => {
+    // zod runs this even after .url() failed; that issue already says "invalid URL" (new URL would throw).
+    if (!URL.canParse(u)) return true;
     const url = new URL(u);
     if (url.protocol === 'https:') return true;
     return url.protocol === 'http:' && isLoopbackHost(url.hostname);

@@ -7,13 +7,17 @@ import { authCommands } from './auth.ts';
 import { breakerCommands } from './breaker.ts';
 import { contactsCommands } from './contacts.ts';
 import { chatCommands } from './chat.ts';
+import { configCommands } from './config.ts';
 import { dlqCommands } from './dlq.ts';
+import { initCommands } from './init.ts';
 import { onecCommands } from './onec.ts';
 import { rulesCommands } from './rules.ts';
 import { schemaCommands } from './schema.ts';
 import { tokenCommands } from './token.ts';
 
 export const GROUPS: Record<string, string> = {
+  init: 'the first amo.config.json: a few questions (or flags), then the secrets to create and the deploy command',
+  config: 'check a config file: every problem with its path and the fix',
   auth: 'connect an amoCRM account (consent link, pasted code, long-lived token)',
   token: 'inspect and refresh the stored OAuth tokens',
   dlq: 'parked messages: list, show, replay, purge',
@@ -26,6 +30,8 @@ export const GROUPS: Record<string, string> = {
 };
 
 export const COMMANDS: Command[] = [
+  ...initCommands,
+  ...configCommands,
   ...authCommands,
   ...tokenCommands,
   ...dlqCommands,
