@@ -191,7 +191,9 @@ function stdinAsker(io: CliIO): Asker {
   const lines = rl[Symbol.asyncIterator]();
   return {
     async ask(question, fallback) {
-      const prompt = `${question}${fallback !== undefined ? ` [${fallback}]` : ''}: `;
+      // An empty default is a placeholder (client id, redirect URI): say so rather than show [].
+      const shown = fallback === '' ? 'Enter: placeholder' : fallback;
+      const prompt = `${question}${shown !== undefined ? ` [${shown}]` : ''}: `;
       if (tty) process.stderr.write(prompt);
       else io.err(prompt.trimEnd());
       const next = await lines.next();
@@ -345,7 +347,7 @@ function nextSteps(config: Json, a: InitAnswers, out: string, prefix: string): s
         clientSecrets.has(name)
           ? `   # ${name}: the integration's "Secret key" (amoCRM → Settings → Integrations → yours → Keys and scopes)`
           : `   # ${name}`,
-        `   read -rs SECRET && printf %s "$SECRET" | aws secretsmanager create-secret --name ${full} --secret-string file:///dev/stdin; unset SECRET`,
+        `   read -rsp '${name}: ' SECRET && echo && printf %s "$SECRET" | aws secretsmanager create-secret --name ${full} --secret-string file:///dev/stdin; unset SECRET`,
       );
     }
   }
