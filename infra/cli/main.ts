@@ -5,7 +5,7 @@
  */
 import { parseArgs } from 'node:util';
 import { fileURLToPath } from 'node:url';
-import { CliError, formatOptions, type CliIO, type Command } from './command.ts';
+import { CliError, formatOptions, type CliIO, type Command, type OptionSpec } from './command.ts';
 import { COMMANDS, GROUPS } from './commands/index.ts';
 import { TARGET_OPTIONS } from './target.ts';
 
@@ -35,8 +35,10 @@ function groupHelp(group: string): string[] {
 }
 
 function commandHelp(c: Command): string[] {
-  const own = Object.fromEntries(Object.entries(c.options).filter(([k]) => !(k in TARGET_OPTIONS)));
-  const target = Object.fromEntries(Object.entries(c.options).filter(([k]) => k in TARGET_OPTIONS));
+  // A target option is the shared spec itself; a command's own option of the same name (init's --secrets-prefix) is its own.
+  const isTarget = ([k, o]: [string, OptionSpec]) => TARGET_OPTIONS[k] === o;
+  const own = Object.fromEntries(Object.entries(c.options).filter((e) => !isTarget(e)));
+  const target = Object.fromEntries(Object.entries(c.options).filter(isTarget));
   // Commands that work on files alone (init, config check) take no target.
   const hasTarget = Object.keys(target).length > 0;
   return [

@@ -1,5 +1,6 @@
 /**
- * One target, one set of flags, for every command (infra/cli/target.ts): each command declares
+ * One target, one set of flags, for every command that has one (infra/cli/target.ts; `init` and
+ * `config check` work on a file alone): each command declares
  * the same target options, shows the same "target" section in its --help, refuses a missing
  * target with the same words, and — run for real against one running local gateway with the
  * sandbox — reaches it both through `--local` and through the same explicit flags.
@@ -48,6 +49,13 @@ const HARMLESS: Record<string, string[]> = {
  */
 const OFFLINE = new Set(['rules check', 'rules explain']);
 
+/**
+ * Commands on a file alone (the config file being written or checked): no table, no config to
+ * find, so no target. They take none of its flags and their --help has no target section.
+ */
+const FILE_ONLY = new Set(['init', 'config check']);
+const TARGETED = COMMANDS.filter((c) => !FILE_ONLY.has(c.path.join(' ')));
+
 /** What a command says when it could not find or use its target (rather than doing its work). */
 const TARGET_TROUBLE =
   /Unknown option|no table|no config|no region|exclude each other|is set but|endpoints\.json|ECONNREFUSED|ResourceNotFound/;
@@ -61,9 +69,17 @@ describe('every command takes the same target flags', () => {
   const visible = Object.entries(TARGET_OPTIONS).filter(([, o]) => !o.hidden);
 
   it('each command declares every target option, and its --help shows the one same target section', async () => {
-    expect(COMMANDS.map((c) => c.path.join(' ')).sort()).toEqual(Object.keys(HARMLESS).sort());
+    expect(TARGETED.map((c) => c.path.join(' ')).sort()).toEqual(Object.keys(HARMLESS).sort());
+    for (const c of COMMANDS.filter((x) => FILE_ONLY.has(x.path.join(' ')))) {
+      for (const [name, spec] of Object.entries(TARGET_OPTIONS)) expect(c.options[name], `${c.path.join(' ')} --${name}`).not.toBe(spec);
+      const help = await cli([...c.path, '--help'], {});
+      expect(
+        help.out.some((l) => l.startsWith('target ')),
+        c.path.join(' '),
+      ).toBe(false);
+    }
     let first: string[] | undefined;
-    for (const c of COMMANDS) {
+    for (const c of TARGETED) {
       for (const [name, spec] of Object.entries(TARGET_OPTIONS)) expect(c.options[name], `${c.path.join(' ')} --${name}`).toBe(spec);
       const help = await cli([...c.path, '--help'], {});
       expect(help.code).toBe(0);
@@ -80,7 +96,7 @@ describe('every command takes the same target flags', () => {
   it('without a target, every command refuses with the same words (exit 2)', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'amo-target-none-'));
     try {
-      for (const c of COMMANDS.filter((x) => !OFFLINE.has(x.path.join(' ')))) {
+      for (const c of TARGETED.filter((x) => !OFFLINE.has(x.path.join(' ')))) {
         const none = await cli([...c.path, ...(HARMLESS[c.path.join(' ')] ?? [])], {});
         expect(none.code, c.path.join(' ')).toBe(2);
         expect(none.err.at(-1), c.path.join(' ')).toMatch(
@@ -137,7 +153,7 @@ describe('every command takes the same target flags', () => {
         join(dataDir, SECRETS_FILE),
       ];
       for (const target of [['--local', '--data-dir', dataDir], explicit]) {
-        for (const c of COMMANDS) {
+        for (const c of TARGETED) {
           const name = c.path.join(' ');
           const res = await cli([...c.path, ...(HARMLESS[name] ?? []), ...target], {});
           const said = [...res.err, ...res.out].join('\n');
