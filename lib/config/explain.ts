@@ -164,7 +164,11 @@ export function conventionalSecretName(input: unknown, path: Path): string {
       return `${section}${kebab}/${name}`;
     }
   }
-  return kebab;
+  // Nobody's in particular (a channel's secret…): the path itself, e.g. chat/channel/secret.
+  return path
+    .filter((k): k is string => typeof k === 'string')
+    .map((k) => k.replace(/([a-z0-9])([A-Z])/g, '$1-$2').toLowerCase())
+    .join('/');
 }
 
 /** Where to read about a section when the problem has no specific fix. */

@@ -219,6 +219,8 @@ describe('amo-gateway init', () => {
       [['--domain', 'amocrm.kz'], '--domain: "amocrm.kz" is not a supported domain'],
       [['--account', 'Bad_Sub'], '--account: "Bad_Sub": a subdomain is lower-case letters'],
       [['--account', 'clinic,clinic'], '--account: clinic.amocrm.ru is listed twice'],
+      [['--account', 'https://crm.example.com'], '--account: "crm.example.com" is not an amoCRM address'],
+      [['--account', 'clinic:amocrm.kz'], '--account: "amocrm.kz" is not a supported domain'],
       [['--redirect-uri', 'http://gw.example.com/oauth/callback'], '--redirect-uri: must be https://'],
       [['--client-id', 'x'], '--client-id: a client id is the integration ID from amoCRM'],
       [

@@ -109,18 +109,20 @@ export function parseAccount(raw: string, defaultDomain: AmoDomain): Parsed<Acco
     .replace(/^https?:\/\//, '')
     .replace(/\/.*$/, '');
   const onDomain = AMO_DOMAINS.find((d) => asHost.endsWith(`.${d}`));
+  const colonForm = /^([^:/.]+):([^/]+)$/.exec(v);
   let subdomain: string;
-  if (onDomain) {
+  if (colonForm) {
+    subdomain = colonForm[1] ?? '';
+    const d = parseDomain(colonForm[2] ?? '');
+    if (!d.ok) return d;
+    domain = d.value;
+  } else if (onDomain) {
     domain = onDomain;
     subdomain = asHost.slice(0, -onDomain.length - 1);
+  } else if (asHost.includes('.')) {
+    return { ok: false, reason: `"${asHost}" is not an amoCRM address: accounts live under ${AMO_DOMAINS.join(', ')}` };
   } else {
-    const colon = v.lastIndexOf(':');
-    subdomain = colon > 0 ? v.slice(0, colon) : v;
-    if (colon > 0) {
-      const d = parseDomain(v.slice(colon + 1));
-      if (!d.ok) return d;
-      domain = d.value;
-    }
+    subdomain = v;
   }
   const sub = accountSchema.shape.subdomain.safeParse(subdomain);
   if (!sub.success) {
