@@ -4,11 +4,13 @@
  * 2 usage. The last step builds the stack as synth does (bundling skipped), so synth-only checks
  * (the Lambda environment size) are reported too.
  */
-import { copyFileSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { copyFileSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { ConfigError, parseConfig } from '../../lib/config/index.ts';
+import { ConfigError, configSchema, parseConfig } from '../../lib/config/index.ts';
+import { explainConfig, jsonSyntaxProblem } from '../../lib/config/explain.ts';
 import { PROJECT_ROOT } from '../../infra/aws/gateway.ts';
 import { cli } from './support.ts';
 
@@ -206,5 +208,75 @@ describe('amo-gateway config check', () => {
     const stage = await check(write(good()), '--stage', 'staging');
     expect(stage.code).toBe(2);
     expect(stage.err.join('\n')).toContain('--stage must be one of dev, prod, not "staging"');
+  });
+
+  it('any mangled config: explained without throwing, a problem exactly when the schema refuses it, each with a path and a fix', () => {
+    const example = JSON.parse(readFileSync(join(PROJECT_ROOT, 'amo.config.example.json'), 'utf8')) as unknown;
+    const paths: Array<Array<string | number>> = [];
+    const walk = (v: unknown, p: Array<string | number>): void => {
+      paths.push(p);
+      if (Array.isArray(v)) v.forEach((x, i) => walk(x, [...p, i]));
+      else if (v && typeof v === 'object') for (const [k, x] of Object.entries(v)) walk(x, [...p, k]);
+    };
+    walk(example, []);
+    const replacement = fc.oneof(
+      fc.constant(undefined),
+      fc.constantFrom(null, 0, -1, 1.5, true, '', 'x', 'Not Valid!', 'gw.example.com/x', 'http://gw.example.com/x', 'https://', [], {}, [
+        {},
+      ]),
+      fc.string(),
+    );
+    fc.assert(
+      fc.property(
+        fc.array(fc.tuple(fc.integer({ min: 0, max: paths.length - 1 }), replacement), { minLength: 1, maxLength: 4 }),
+        (edits) => {
+          const c = structuredClone(example) as Record<string, unknown>;
+          for (const [at, value] of edits) {
+            const path = paths[at]!;
+            if (path.length === 0) continue;
+            let parent: unknown = c;
+            for (const k of path.slice(0, -1)) parent = (parent as Record<string | number, unknown> | undefined)?.[k];
+            if (!parent || typeof parent !== 'object') continue;
+            const key = path.at(-1)!;
+            if (value === undefined && !Array.isArray(parent)) delete (parent as Record<string, unknown>)[key as string];
+            else (parent as Record<string | number, unknown>)[key] = value;
+          }
+          const problems = explainConfig(c);
+          expect(problems.length > 0).toBe(!configSchema.safeParse(c).success);
+          for (const p of problems) {
+            expect(p.path).not.toBe('');
+            expect(p.problem).not.toBe('');
+            expect(p.fix).not.toBe('');
+          }
+          // And as text: the JSON itself is fine, so no syntax problem is invented.
+          expect(jsonSyntaxProblem(JSON.stringify(c, null, 2))).toBeUndefined();
+        },
+      ),
+      { seed: 20261207, numRuns: 300 },
+    );
+  });
+
+  it('any JSON text cut short or with a character removed: a line and column inside the text, or none when it still parses', () => {
+    const text = readFileSync(join(PROJECT_ROOT, 'amo.config.example.json'), 'utf8');
+    fc.assert(
+      fc.property(fc.integer({ min: 0, max: text.length - 1 }), fc.boolean(), (at, cut) => {
+        const broken = cut ? text.slice(0, at) : text.slice(0, at) + text.slice(at + 1);
+        let parses = true;
+        try {
+          JSON.parse(broken);
+        } catch {
+          parses = false;
+        }
+        const p = jsonSyntaxProblem(broken);
+        expect(p === undefined).toBe(parses);
+        if (p) {
+          const lines = broken.split('\n');
+          expect(p.line).toBeGreaterThanOrEqual(1);
+          expect(p.line).toBeLessThanOrEqual(lines.length);
+          expect(p.column).toBeLessThanOrEqual((lines[p.line - 1]?.length ?? 0) + 1);
+        }
+      }),
+      { seed: 20261207, numRuns: 300 },
+    );
   });
 });
