@@ -196,8 +196,11 @@ function stdinAsker(io: CliIO): Asker {
       // An empty default is a placeholder (client id, redirect URI): say so rather than show [].
       const shown = fallback === '' ? 'Enter: placeholder' : fallback;
       const prompt = `${question}${shown !== undefined ? ` [${shown}]` : ''}: `;
-      if (tty) process.stderr.write(prompt);
-      else io.err(prompt.trimEnd());
+      if (tty) {
+        // readline's own prompt, so that its redraws (backspace, arrows) keep the question on the line.
+        rl.setPrompt(prompt);
+        rl.prompt();
+      } else io.err(prompt.trimEnd());
       const next = await lines.next();
       if (next.done)
         throw new CliError(`stdin ended before "${question}" was answered; pass it as a flag (--help), or --yes for the defaults`, 2);
