@@ -191,6 +191,13 @@ function stdinAsker(io: CliIO): Asker {
   const tty = io.stdinIsTTY ?? Boolean((input as { isTTY?: boolean }).isTTY);
   const rl = createInterface({ input, ...(tty ? { output: process.stderr, terminal: true } : { terminal: false }) });
   const lines = rl[Symbol.asyncIterator]();
+  // Ctrl-C at a question: readline would only pause (it takes the terminal's SIGINT); end the questions instead.
+  let interrupted = false;
+  rl.on('SIGINT', () => {
+    interrupted = true;
+    process.stderr.write('\n');
+    rl.close();
+  });
   return {
     async ask(question, fallback) {
       // An empty default is a placeholder (client id, redirect URI): say so rather than show [].
@@ -202,6 +209,7 @@ function stdinAsker(io: CliIO): Asker {
         rl.prompt();
       } else io.err(prompt.trimEnd());
       const next = await lines.next();
+      if (next.done && interrupted) throw new CliError('interrupted: nothing written', 130);
       if (next.done)
         throw new CliError(`stdin ended before "${question}" was answered; pass it as a flag (--help), or --yes for the defaults`, 2);
       return next.value;
