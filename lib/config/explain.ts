@@ -284,11 +284,35 @@ function explainIssue(issue: Issue, input: unknown, root: Schema, base: Path): C
       );
     }
     case 'invalid_union': {
-      // The accepted shape the value came closest to: explain that one's issues.
+      // The accepted shape the value came closest to: the one that knows its keys (a rule action
+      // `{ task: … }` is the task branch), then the one with the fewest complaints.
       const branches = issue.errors.filter((b) => b.length > 0);
-      const best = branches.sort((a, b) => a.length - b.length)[0];
-      if (best && !best.every((i) => i.code === 'invalid_type' && i.path.length === 0))
-        return best.flatMap((i) => explainIssue(i, input, root, path));
+      const topMismatch = (b: readonly Issue[]): number =>
+        b.filter(
+          (i) =>
+            (i.path.length === 0 && (i.code === 'unrecognized_keys' || i.code === 'invalid_type')) ||
+            (i.path.length === 1 && i.code === 'invalid_type' && valueAt(value, i.path) === undefined),
+        ).length;
+      const best = branches.map((b) => ({ b, m: topMismatch(b) })).sort((x, y) => x.m - y.m || x.b.length - y.b.length)[0];
+      if (best && best.m === 0) return best.b.flatMap((i) => explainIssue(i, input, root, path));
+      if (value && typeof value === 'object' && !Array.isArray(value)) {
+        // No branch knows the value's keys: name them against every key some branch wants.
+        const wanted = [
+          ...new Set(
+            branches.flatMap((b) => b.filter((i) => i.path.length === 1 && i.code === 'invalid_type').map((i) => String(i.path[0]))),
+          ),
+        ];
+        const strangers = Object.keys(value).filter((k) => !wanted.includes(k));
+        if (wanted.length && strangers.length)
+          return strangers.map((k) => {
+            const near = closest(k, wanted);
+            return {
+              path: pathText([...path, k]),
+              problem: 'unknown key',
+              fix: `${near ? `did you mean "${near}"? ` : ''}one of ${wanted.join(', ')}`,
+            };
+          });
+      }
       if (value === undefined) return one('is missing', typeof key === 'string' ? `add "${key}" (${docsFor(path)})` : docsFor(path));
       return one(`${safe ? `${show(value)} ` : 'the value '}matches none of the accepted forms`, docsFor(path));
     }

@@ -102,6 +102,19 @@ describe('amo-gateway config check', () => {
     );
   });
 
+  it('a rule action no form accepts: its key against every action; a known action: its own fields', async () => {
+    const c = good();
+    c.rules = {
+      list: [{ id: 'r', account: 'clinic', when: { lead: 'status', to: 'X' }, then: [{ nots: { text: 'x' } }, { task: { txt: 'a' } }] }],
+    };
+    const r = await check(write(c), '--no-synth');
+    expect(r.code).toBe(1);
+    expect(r.out[0]).toMatch(/^rules\.list\.0\.then\.0\.nots: unknown key — fix: did you mean "note"\? one of task, .*note/);
+    expect(r.out).toContain('rules.list.0.then.1.task.txt: unknown key — fix: did you mean "text"?');
+    expect(r.out).toContain('rules.list.0.then.1.task.text: is missing — fix: add "text" (a string)');
+    expect(r.out.filter((l) => l.includes('then.1') && !l.includes('then.1.task'))).toEqual([]);
+  });
+
   it('cross-field mistakes: unknown ids with their candidates, a shared hook token, a host off the allow-list', async () => {
     const c = good();
     c.accounts[1]!.integration = 'mian';
