@@ -4,6 +4,7 @@
  * 2 usage. The last step builds the stack as synth does (bundling skipped), so synth-only checks
  * (the Lambda environment size) are reported too.
  */
+import { execFile } from 'node:child_process';
 import { copyFileSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -213,6 +214,22 @@ describe('amo-gateway config check', () => {
       'warning: accounts.1.hookToken: not set: every amoCRM webhook of "intl" will be parked as bad-token — fix: add "hookToken": { "secret": "hook-token/intl" } and create that secret (a random string)',
     );
   });
+
+  it('the real command: stdout has the problem lines, stderr the count, the exit code says invalid', async () => {
+    const c = good();
+    c.accounts[0]!.domain = 'amocrm.kz';
+    const file = write(c);
+    const res = await new Promise<{ code: number; stdout: string; stderr: string }>((resolve, reject) =>
+      execFile(process.execPath, [join(PROJECT_ROOT, 'infra/cli/bin.js'), 'config', 'check', file, '--no-synth'], (e, stdout, stderr) =>
+        e && typeof e.code !== 'number' ? reject(e) : resolve({ code: typeof e?.code === 'number' ? e.code : 0, stdout, stderr }),
+      ),
+    );
+    expect(res.code).toBe(1);
+    expect(res.stdout).toBe(
+      'accounts.0.domain: "amocrm.kz" is not a supported domain — fix: did you mean "amocrm.ru"? use one of amocrm.ru, amocrm.com, kommo.com\n',
+    );
+    expect(res.stderr).toBe(`${file}: 1 problem(s); synth would fail\n`);
+  }, 30_000);
 
   it('usage errors exit 2: no such file, a bad --stage', async () => {
     const missing = await check(join(dir(), 'nope.json'));
