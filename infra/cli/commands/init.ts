@@ -14,11 +14,11 @@
  * placeholder is left.
  */
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
-import { createInterface } from 'node:readline';
 import { AMO_DOMAINS, accountSchema, integrationSchema, type AmoDomain } from '../../../lib/config/schema.ts';
 import { explainConfig, formatProblem } from '../../../lib/config/explain.ts';
 import { checkSecretsPrefix, DeployConfigError, secretNames } from '../../aws/config.ts';
 import { CliError, type CliIO, type Command, type OptionValues } from '../command.ts';
+import { askUntil, fromFlag, stdinAsker, type Asker, type Parsed } from '../prompt.ts';
 import { str } from '../format.ts';
 
 export const STAGES = ['dev', 'prod'] as const;
@@ -30,12 +30,12 @@ export const PLACEHOLDER_CLIENT_ID = '00000000-0000-0000-0000-000000000000';
 export const PLACEHOLDER_HOST = 'replace-after-first-deploy.invalid';
 const PLACEHOLDER_CALLBACK = `https://${PLACEHOLDER_HOST}/oauth/callback`;
 const CALLBACK_PATH = '/oauth/callback';
+/** What the brackets say when Enter takes a placeholder. */
+const PLACEHOLDER_LABEL = 'Enter: placeholder';
 const DISCONNECT_PATH = '/oauth/disconnect';
 
 export const isPlaceholderClientId = (id: string): boolean => id === PLACEHOLDER_CLIENT_ID;
 export const isPlaceholderUrl = (url: string): boolean => URL.canParse(url) && new URL(url).hostname.endsWith('.invalid');
-
-type Parsed<T> = { ok: true; value: T; note?: string } | { ok: false; reason: string; suggestion?: string };
 
 // ---- the answers, each checked with the schema's own field rules -------------------------------
 
@@ -170,75 +170,6 @@ export function parseStage(raw: string): Parsed<Stage> {
   return (STAGES as readonly string[]).includes(v)
     ? { ok: true, value: v as Stage }
     : { ok: false, reason: `the stage is ${STAGES.join(' or ')}` };
-}
-
-// ---- asking ------------------------------------------------------------------------------------
-
-interface Asker {
-  ask(question: string, fallback: string | undefined): Promise<string>;
-  say(line: string): void;
-  close(): void;
-}
-
-/**
- * Lines from stdin: a person at a terminal (prompts on stderr, echo and editing by readline) or a
- * script piping its answers in (one line per question; a refused answer takes the next line). The
- * lines are read through one async iterator, which buffers: `rl.question()` would drop the lines
- * a pipe delivers before each question is asked.
- */
-function stdinAsker(io: CliIO): Asker {
-  const input = io.stdin ?? process.stdin;
-  const tty = io.stdinIsTTY ?? Boolean((input as { isTTY?: boolean }).isTTY);
-  const rl = createInterface({ input, ...(tty ? { output: process.stderr, terminal: true } : { terminal: false }) });
-  const lines = rl[Symbol.asyncIterator]();
-  // Ctrl-C at a question: readline would only pause (it takes the terminal's SIGINT); end the questions instead.
-  let interrupted = false;
-  rl.on('SIGINT', () => {
-    interrupted = true;
-    process.stderr.write('\n');
-    rl.close();
-  });
-  return {
-    async ask(question, fallback) {
-      // An empty default is a placeholder (client id, redirect URI): say so rather than show [].
-      const shown = fallback === '' ? 'Enter: placeholder' : fallback;
-      const prompt = `${question}${shown !== undefined ? ` [${shown}]` : ''}: `;
-      if (tty) {
-        // readline's own prompt, so that its redraws (backspace, arrows) keep the question on the line.
-        rl.setPrompt(prompt);
-        rl.prompt();
-      } else io.err(prompt.trimEnd());
-      const next = await lines.next();
-      if (next.done && interrupted) throw new CliError('interrupted: nothing written', 130);
-      if (next.done)
-        throw new CliError(`stdin ended before "${question}" was answered; pass it as a flag (--help), or --yes for the defaults`, 2);
-      return next.value;
-    },
-    say: (l) => io.err(l),
-    close: () => rl.close(),
-  };
-}
-
-/** Asks until the answer parses; `fallback` is what Enter means (shown in brackets). */
-async function askUntil<T>(asker: Asker, question: string, parse: (raw: string) => Parsed<T>, fallback?: string): Promise<T> {
-  let def = fallback;
-  for (;;) {
-    const raw = await asker.ask(question, def);
-    const r = parse(raw.trim() === '' && def !== undefined ? def : raw);
-    if (r.ok) {
-      if (r.note) asker.say(`  → ${r.note}`);
-      return r.value;
-    }
-    asker.say(`  ✗ ${r.reason}${r.suggestion ? ` — Enter takes "${r.suggestion}"` : ''}`);
-    if (r.suggestion) def = r.suggestion;
-  }
-}
-
-/** A flag's answer: parsed the same way; a refusal is a usage error naming the flag. */
-function fromFlag<T>(flag: string, raw: string, parse: (raw: string) => Parsed<T>): T {
-  const r = parse(raw);
-  if (!r.ok) throw new CliError(`--${flag}: ${r.reason}${r.suggestion ? ` (did you mean "${r.suggestion}"?)` : ''}`, 2);
-  return r.value;
 }
 
 // ---- the file ----------------------------------------------------------------------------------
@@ -482,7 +413,7 @@ async function collect(io: CliIO, values: OptionValues, d: Existing['defaults'])
       ask().say(
         '  Not created yet? Enter: a placeholder now; after the first deploy you create it with the redirect URI the deploy prints.',
       );
-      clientId = await askUntil(ask(), 'integration ID', parseClientId, d.clientId ?? '');
+      clientId = await askUntil(ask(), 'integration ID', parseClientId, d.clientId ?? '', d.clientId ? undefined : PLACEHOLDER_LABEL);
     }
 
     let domain: AmoDomain;
@@ -503,7 +434,13 @@ async function collect(io: CliIO, values: OptionValues, d: Existing['defaults'])
     else {
       ask().say("The redirect URI: the deployed gateway's <ApiUrl>oauth/callback (cdk deploy prints it, output Routeoauthcallback).");
       ask().say('  Deployed before? Paste the ApiUrl or the callback URL. Not yet? Enter: a placeholder until the first deploy.');
-      redirectUri = await askUntil(ask(), 'redirect URI', parseRedirect, d.redirectUri ?? '');
+      redirectUri = await askUntil(
+        ask(),
+        'redirect URI',
+        parseRedirect,
+        d.redirectUri ?? '',
+        d.redirectUri ? undefined : PLACEHOLDER_LABEL,
+      );
     }
 
     let accounts: AccountAnswer[];
