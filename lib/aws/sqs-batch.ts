@@ -145,7 +145,9 @@ export function createBatchHandler(deps: BatchDeps): BatchHandler {
     const a = result.action;
     const hooks = deps.hooks;
     if (!hooks) return;
-    if (a.kind === 'park') {
+    if (a.kind === 'delete') {
+      callHook(() => hooks.processed?.({ queue: target.id, route: result.route }));
+    } else if (a.kind === 'park') {
       callHook(() => hooks.parked?.({ queue: target.id, route: result.route, reason: a.reason }));
     } else if ((a.kind === 'resend' || a.kind === 'fail') && a.cause === 'defer') {
       const d = a.deferral;

@@ -232,7 +232,12 @@ export function createWorkerHandler(deps: WorkerDeps) {
   });
   return middy<SQSEvent, SQSBatchResponse, Error, Context>().handler(async (event, context) => {
     current = context;
-    return batch(event);
+    try {
+      return await batch(event);
+    } finally {
+      // The sums held back per invocation (AmoCalls, Processed, …: lib/common/metrics-sink.ts).
+      deps.metrics?.flush?.();
+    }
   });
 }
 

@@ -23,12 +23,19 @@ export interface DeferredEvent {
   deferrals: number;
 }
 
+export interface ProcessedEvent {
+  queue: string;
+  route: string | undefined;
+}
+
 export interface DlqIndexFailedEvent {
   queue: string;
   reason: string;
 }
 
 export interface PipelineHooks {
+  /** The message is done with and deleted (its processor answered ok). */
+  processed?(e: ProcessedEvent): void;
   /** The message is in its DLQ. */
   parked?(e: ParkedEvent): void;
   /** The message was deferred: re-sent with a delay (standard) or left to come back (FIFO). */

@@ -443,8 +443,8 @@ describe('worker handler: FIFO queue', () => {
     const res = (await handler({ Records: [r] }, ctx)) as SQSBatchResponse;
     expect(res.batchItemFailures).toEqual([{ itemIdentifier: 'm-1' }]);
     expect(metrics.counts).toEqual([
-      { name: 'Deferred', dimensions: { reason: 'rate-budget' }, value: 1 },
-      { name: 'DeferredMessageAge', dimensions: { reason: 'rate-budget' }, value: 30 },
+      { name: 'Deferred', dimensions: { queue: 'fifo-q', reason: 'rate-budget' }, value: 1 },
+      { name: 'DeferredMessageAge', dimensions: { queue: 'fifo-q', reason: 'rate-budget' }, value: 30 },
     ]);
     fq.reset();
   });
