@@ -74,24 +74,27 @@ export const ACCESS_LOG_FIELDS: Record<string, string> = {
 };
 
 /**
- * The stage's method settings for the routes with their own throttle, keyed `<path>/<METHOD>` as
- * CDK's `methodOptions` wants. A route's limits may only tighten the stage's: refused at synth otherwise.
+ * The stage's method settings, one per route method, keyed `<path>/<METHOD>` as CDK's
+ * `methodOptions` wants: detailed CloudWatch metrics (the dashboard's requests per route: API
+ * Gateway's Count per resource + method) on the route methods only — not stage-wide, where every
+ * 405 mock would publish its own billed metrics too — and the route's own throttle, or the stage's
+ * repeated (a method setting does not inherit the stage's). A route's limits may only tighten the
+ * stage's: refused at synth otherwise.
  */
-export function routeThrottles(
+export function routeMethodSettings(
   routes: readonly Route[],
   stage: { rateLimit: number; burstLimit: number },
 ): Record<string, apigw.MethodDeploymentOptions> {
   const out: Record<string, apigw.MethodDeploymentOptions> = {};
   for (const r of routes) {
-    if (!r.throttle) continue;
-    if (r.throttle.rateLimit > stage.rateLimit || r.throttle.burstLimit > stage.burstLimit) {
+    if (r.throttle && (r.throttle.rateLimit > stage.rateLimit || r.throttle.burstLimit > stage.burstLimit)) {
       throw new RouteShapeError(
         `${r.id}: its throttle (${r.throttle.rateLimit}/s, burst ${r.throttle.burstLimit}) exceeds the stage's (${stage.rateLimit}/s, burst ${stage.burstLimit}); a route's may only be tighter`,
       );
     }
     out[`${r.path}/${r.method}`] = {
-      throttlingRateLimit: r.throttle.rateLimit,
-      throttlingBurstLimit: r.throttle.burstLimit,
+      throttlingRateLimit: r.throttle?.rateLimit ?? stage.rateLimit,
+      throttlingBurstLimit: r.throttle?.burstLimit ?? stage.burstLimit,
       // The stage's: a method setting does not inherit them.
       loggingLevel: apigw.MethodLoggingLevel.OFF,
       dataTraceEnabled: false,
@@ -146,9 +149,10 @@ export class GatewayApi extends Construct {
         accessLogFormat: apigw.AccessLogFormat.custom(JSON.stringify(ACCESS_LOG_FIELDS)),
         throttlingRateLimit: props.throttle.rateLimit,
         throttlingBurstLimit: props.throttle.burstLimit,
-        // Per route (method settings override the stage's `/*/*`): the public function routes get less.
-        methodOptions: routeThrottles(props.routes, props.throttle),
-        metricsEnabled: true,
+        // Per route (method settings override the stage's `/*/*`): detailed metrics, and less for the public function routes.
+        methodOptions: routeMethodSettings(props.routes, props.throttle),
+        // API-level Count / 4XXError / 5XXError come without detailed metrics (free); per method only for the routes (above).
+        metricsEnabled: false,
         // Execution logs would record raw paths (route tokens) and, with data trace, bodies.
         loggingLevel: apigw.MethodLoggingLevel.OFF,
         dataTraceEnabled: false,

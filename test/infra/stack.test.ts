@@ -3,7 +3,7 @@ import { Match, type Template } from 'aws-cdk-lib/assertions';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { dlqName, queueName, redriveMaxReceiveCount, routeTable, SQS_MAX_MESSAGE_BYTES } from '../../lib/routes.ts';
 import { TABLE_PK, TABLE_SK, TABLE_TTL_ATTRIBUTE } from '../../lib/store/table.ts';
-import { ACCESS_LOG_FIELDS, EDGE_MESSAGES, routeThrottles } from '../../infra/aws/api.ts';
+import { ACCESS_LOG_FIELDS, EDGE_MESSAGES, routeMethodSettings } from '../../infra/aws/api.ts';
 import { sendMessageTemplate } from '../../infra/aws/vtl.ts';
 import { logicalId, resolvePlaceholders, synthStack } from './support/synth.ts';
 
@@ -335,13 +335,16 @@ describe('the REST API', () => {
         ThrottlingBurstLimit: 100,
         LoggingLevel: 'OFF',
         DataTraceEnabled: false,
+        // Not stage-wide: the 405 mocks would publish billed per-method metrics too.
+        MetricsEnabled: false,
       }),
-      // Per route: CloudFormation's resource path with each `/` as `~1`, the stage's logging settings kept.
-      ...throttled.map((r) => ({
+      // Every route method: CloudFormation's resource path with each `/` as `~1`, the stage's logging
+      // settings kept, detailed metrics (requests per route on the dashboard), its own throttle or the stage's.
+      ...routeTable.routes.map((r) => ({
         HttpMethod: r.method,
         ResourcePath: `/${r.path.replace(/\//g, '~1')}`,
-        ThrottlingRateLimit: r.throttle?.rateLimit,
-        ThrottlingBurstLimit: r.throttle?.burstLimit,
+        ThrottlingRateLimit: r.throttle?.rateLimit ?? 50,
+        ThrottlingBurstLimit: r.throttle?.burstLimit ?? 100,
         LoggingLevel: 'OFF',
         DataTraceEnabled: false,
         MetricsEnabled: true,
@@ -356,7 +359,7 @@ describe('the REST API', () => {
 
   it("a route's throttle may only tighten the stage's: a looser one is refused at synth", () => {
     const forms = routeTable.routes.find((r) => r.id === 'forms')!;
-    expect(() => routeThrottles([{ ...forms, throttle: { rateLimit: 60, burstLimit: 40 } }], { rateLimit: 50, burstLimit: 100 })).toThrow(
+    expect(() => routeMethodSettings([{ ...forms, throttle: { rateLimit: 60, burstLimit: 40 } }], { rateLimit: 50, burstLimit: 100 })).toThrow(
       /forms: its throttle \(60\/s, burst 40\) exceeds the stage's \(50\/s, burst 100\)/,
     );
   });
