@@ -136,6 +136,13 @@ export class AmoGatewayStack extends Stack {
           description: "The integration's disconnect hook URL in amoCRM (integrations[].disconnectUri)",
         });
       }
+      const key = this.gateway.api?.apiKey;
+      if (key) {
+        new CfnOutput(this, 'EdgeApiKeyId', {
+          value: key.keyId,
+          description: 'The x-api-key of the edge-api-key routes: aws apigateway get-api-key --include-value --api-key <this>',
+        });
+      }
       for (const r of props.routes.routes) {
         for (const u of PASTE_URLS[r.id]?.(props.config, prefix, r) ?? []) {
           new CfnOutput(this, u.key, { value: api.urlForPath(u.path), description: truncate(u.description) });

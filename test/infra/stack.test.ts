@@ -422,6 +422,8 @@ describe('outputs users paste', () => {
     expect(out('RedirectUri').description).toContain('config: https://amo-gateway.example.com/oauth/callback');
     expect(out('ConfigRedirectUris').value).toBe('https://amo-gateway.example.com/oauth/callback');
     expect(out('DisconnectUrl').value).toBe(`${API}oauth/disconnect`);
+    // The chat route's API key: its id, never its value.
+    expect(out('EdgeApiKeyId').value).toBe(`<Ref:${logicalId(template, 'AWS::ApiGateway::ApiKey', () => true)}>`);
   });
 
   it("one webhook URL per account and per RDESK account, naming the token's secret, never its value", () => {
