@@ -150,7 +150,7 @@ export class AmoGatewayStack extends Stack {
       }
     }
     new CfnOutput(this, 'NextSteps', {
-      value: nextSteps(props, id, prefix, secretNames(props.config)),
+      value: nextSteps(props, id, prefix, secretNames(props.config), api !== undefined),
       description: 'What to run after the deploy, in order',
     });
     new CfnOutput(this, 'TableName', { value: this.gateway.table.tableName });
@@ -197,7 +197,7 @@ function truncate(text: string, max = 1024): string {
  * string): create the secrets, set the Redirect URI, install each account, confirm the alarm
  * e-mail. CloudFormation caps an output value at 4096 characters; long lists are cut with a pointer.
  */
-export function nextSteps(props: AmoGatewayStackProps, id: string, secretsPrefix: string, names: readonly string[]): string {
+export function nextSteps(props: AmoGatewayStackProps, id: string, secretsPrefix: string, names: readonly string[], hasApi = true): string {
   const stack = props.stackName ?? id;
   const steps: string[] = [];
   if (names.length) {
@@ -205,8 +205,10 @@ export function nextSteps(props: AmoGatewayStackProps, id: string, secretsPrefix
       `1) create each secret of SecretNames: aws secretsmanager create-secret --name ${secretsPrefix}${names[0]} --secret-string <value> (${names.length} in all)`,
     );
   }
-  steps.push(`2) set the integration's Redirect URI in amoCRM to RedirectUri (and the disconnect hook to DisconnectUrl)`);
-  steps.push(`3) paste each WebhookUrl-<account> into amoCRM with the hook-token secret's value in place of <value of secret …>`);
+  if (hasApi) {
+    steps.push(`2) set the integration's Redirect URI in amoCRM to RedirectUri (and the disconnect hook to DisconnectUrl)`);
+    steps.push(`3) paste each WebhookUrl-<account> into amoCRM with the hook-token secret's value in place of <value of secret …>`);
+  }
   for (const a of props.config.accounts) steps.push(`4) npx amo-gateway auth link --stack ${stack} --account ${a.id}`);
   if (props.alarmEmail) steps.push(`5) confirm the alarm e-mail subscription sent to ${props.alarmEmail}`);
   const text = steps.join('; ');
