@@ -232,12 +232,7 @@ export function createWorkerHandler(deps: WorkerDeps) {
   });
   return middy<SQSEvent, SQSBatchResponse, Error, Context>().handler(async (event, context) => {
     current = context;
-    try {
-      return await batch(event);
-    } finally {
-      // The sums held back per invocation (AmoCalls, Processed, …: lib/common/metrics-sink.ts).
-      deps.metrics?.flush?.();
-    }
+    return batch(event);
   });
 }
 

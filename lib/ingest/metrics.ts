@@ -13,7 +13,7 @@ export type { MetricsSink } from '../common/metrics-sink.ts';
  * Counts every message done with as `Processed` by queue (summed per invocation by the sink); every park that landed in a DLQ, whatever decided it (a processor, the pipeline's own
  * checks, out-of-attempts, deferred-too-long) as `Parked` by queue and reason; every deferral as `Deferred`
  * by queue and reason plus its age as `DeferredMessageAge` (seconds); every failed DLQ index write as
- * `DlqIndexWriteFailed`.
+ * `DlqIndexWriteFailed`; at the end of each batch, flushes the sink (one data point per sum per invocation).
  */
 export function pipelineMetrics(metrics: MetricsSink): PipelineHooks {
   return {
@@ -24,6 +24,8 @@ export function pipelineMetrics(metrics: MetricsSink): PipelineHooks {
       metrics.count(METRIC.deferredAge, { queue: e.queue, reason: e.reason }, e.ageSeconds);
     },
     dlqIndexFailed: () => metrics.count(METRIC.dlqIndexFailed),
+    // The sums the sink holds back (Processed, and the amoCRM client's AmoCalls when it shares the sink).
+    batchDone: () => metrics.flush?.(),
   };
 }
 

@@ -42,6 +42,8 @@ export interface PipelineHooks {
   deferred?(e: DeferredEvent): void;
   /** A parked message's DLQ index write failed (it is in the DLQ, unindexed). */
   dlqIndexFailed?(e: DlqIndexFailedEvent): void;
+  /** The batch (one invocation) is over, every message reported: e.g. emit what was summed per invocation. */
+  batchDone?(): void;
 }
 
 /** Calls `f`, swallowing what it throws (see the module comment). */

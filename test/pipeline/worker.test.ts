@@ -18,6 +18,7 @@ import { createHandler, depsFromEnv, type WorkerDeps } from '../../functions/wor
 import { sqsEvent } from '../../infra/local/lambda.ts';
 import { defineRouteTable, dlqName, queueName, redriveMaxReceiveCount } from '../../lib/routes.ts';
 import type { QueuesConfig } from '../../lib/aws/queues-config.ts';
+import { aggregatingSink } from '../../lib/common/metrics-sink.ts';
 import { RecordingMetrics } from '../../lib/ingest/metrics.ts';
 import { silentLog, type Log } from '../../lib/common/log.ts';
 import { DeferError, ok, PermanentError, RetryableError } from '../../lib/pipeline/outcome.ts';
@@ -345,6 +346,17 @@ describe('worker handler: standard queue', () => {
     expect(metrics.total('Deferred', { reason: 'rate-budget' })).toBe(1);
     expect(metrics.values('DeferredMessageAge', { reason: 'rate-budget' })).toEqual([90]);
     expect(metrics.total('Parked', { reason: 'deferred-too-long' })).toBe(1);
+    fq.reset();
+  });
+
+  it('counts done messages as Processed by queue, summed by the Lambda sink and emitted once when the batch ends', async () => {
+    const recorded = new RecordingMetrics();
+    const sink = aggregatingSink(recorded);
+    const handler = createHandler(deps({ processors: { 'r-std': byTag }, metrics: sink }));
+    await sendAll('std-q', [bodyOf(env('ok-p1')), bodyOf(env('ok-p2')), bodyOf(env('ok-p3'))]);
+    const res = (await handler(await batchFrom('std-q', 3), ctx)) as SQSBatchResponse;
+    expect(res.batchItemFailures).toEqual([]);
+    expect(recorded.counts).toEqual([{ name: 'Processed', dimensions: { queue: 'std-q' }, value: 3 }]);
     fq.reset();
   });
 
