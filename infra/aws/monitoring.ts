@@ -243,73 +243,48 @@ export class GatewayMonitoring extends Construct {
         left: byQueue((q) => q.dlq.metricApproximateNumberOfMessagesVisible({ period, statistic: 'Maximum', label: `${q.id} DLQ` })),
       }),
     );
+    // One Metrics Insights query per widget: a GetMetricData call (one widget) takes only one.
+    const graph = (title: string, width: number, left: cloudwatch.IMetric[], extra: Partial<cloudwatch.GraphWidgetProps> = {}) =>
+      new cloudwatch.GraphWidget({ title, width, left, ...extra });
     for (const q of props.queues) {
       const where = { queue: q.id };
       dashboard.addWidgets(
-        new cloudwatch.GraphWidget({
-          title: `${q.id}: processed / deferred / parked by reason`,
-          width: 8,
-          left: [
-            insights(METRIC.processed, undefined, five, 'SUM', where, 'processed'),
-            insights(METRIC.deferred, 'reason', five, 'SUM', where),
-            insights(METRIC.parked, 'reason', five, 'SUM', where),
-          ],
-        }),
-        new cloudwatch.GraphWidget({
-          title: `${q.id}: depth and DLQ`,
-          width: 8,
-          left: [
-            q.queue.metricApproximateNumberOfMessagesVisible({ period, statistic: 'Maximum', label: 'visible' }),
-            q.queue.metricApproximateNumberOfMessagesNotVisible({ period, statistic: 'Maximum', label: 'in flight' }),
-            q.dlq.metricApproximateNumberOfMessagesVisible({ period, statistic: 'Maximum', label: 'DLQ' }),
-          ],
-        }),
-        new cloudwatch.GraphWidget({
-          title: `${q.id}: oldest message (s), max deferred age (s)`,
-          width: 8,
-          left: [
-            q.queue.metricApproximateAgeOfOldestMessage({ period, statistic: 'Maximum', label: 'oldest' }),
-            insights(METRIC.deferredAge, undefined, five, 'MAX', where, 'deferred age'),
-          ],
-          leftAnnotations: [{ value: QUEUE_AGE_ALARM_SECONDS, label: 'queue-age alarm' }],
-        }),
+        graph(`${q.id}: processed`, 4, [insights(METRIC.processed, undefined, five, 'SUM', where, 'processed')]),
+        graph(`${q.id}: deferred by reason`, 4, [insights(METRIC.deferred, 'reason', five, 'SUM', where)]),
+        graph(`${q.id}: parked by reason`, 4, [insights(METRIC.parked, 'reason', five, 'SUM', where)]),
+        graph(`${q.id}: depth and DLQ`, 4, [
+          q.queue.metricApproximateNumberOfMessagesVisible({ period, statistic: 'Maximum', label: 'visible' }),
+          q.queue.metricApproximateNumberOfMessagesNotVisible({ period, statistic: 'Maximum', label: 'in flight' }),
+          q.dlq.metricApproximateNumberOfMessagesVisible({ period, statistic: 'Maximum', label: 'DLQ' }),
+        ]),
+        graph(
+          `${q.id}: oldest message (s)`,
+          4,
+          [q.queue.metricApproximateAgeOfOldestMessage({ period, statistic: 'Maximum', label: 'oldest' })],
+          {
+            leftAnnotations: [{ value: QUEUE_AGE_ALARM_SECONDS, label: 'alarm' }],
+          },
+        ),
+        graph(`${q.id}: max deferred age (s)`, 4, [insights(METRIC.deferredAge, undefined, five, 'MAX', where, 'deferred age')]),
       );
     }
 
     // amoCRM, per account: calls by outcome, 429s, rate-budget waits, the breaker, token age.
     dashboard.addWidgets(text('## amoCRM per account: calls, 429s, rate budget, breaker, token age'));
+    const tokenAgeAlarm = customMetrics.find((m) => m.name === METRIC.tokenAge)?.alarm;
     dashboard.addWidgets(
-      new cloudwatch.GraphWidget({
-        title: 'amoCRM calls by account and outcome',
-        width: 8,
-        left: [insights(METRIC.amoCalls, ['account', 'outcome'], five)],
-      }),
-      new cloudwatch.GraphWidget({
-        title: 'amoCRM 429s by account',
-        width: 8,
-        left: [insights(METRIC.rateLimited, 'account', five)],
-      }),
-      new cloudwatch.GraphWidget({
-        title: 'Rate budget: waits and exhausted (deferred) by account',
-        width: 8,
-        left: [insights(METRIC.budgetWaits, 'account', five)],
-        right: [insights(METRIC.budgetExhausted, 'account', five)],
-      }),
+      graph('amoCRM calls by account and outcome', 8, [insights(METRIC.amoCalls, ['account', 'outcome'], five)]),
+      graph('amoCRM 429s by account', 8, [insights(METRIC.rateLimited, 'account', five)]),
+      graph('Rate-budget waits by account', 8, [insights(METRIC.budgetWaits, 'account', five)]),
     );
     dashboard.addWidgets(
-      new cloudwatch.GraphWidget({
-        title: 'Breaker: blocks opened by account, messages held by an open breaker by queue',
-        width: 12,
-        left: [insights(METRIC.blocked, 'account', five)],
-        right: [insights(METRIC.deferred, 'queue', five, 'SUM', { reason: 'account-blocked' })],
-      }),
-      new cloudwatch.GraphWidget({
-        title: 'Token age (s) by account',
-        width: 12,
-        left: [insights(METRIC.tokenAge, 'account', Duration.minutes(10), 'MAX')],
-        leftAnnotations: customMetrics
-          .filter((m) => m.name === METRIC.tokenAge && m.alarm)
-          .map((m) => ({ value: m.alarm?.atLeast ?? 0, label: 'alarm' })),
+      graph('Rate budget exhausted (deferred) by account', 6, [insights(METRIC.budgetExhausted, 'account', five)]),
+      graph('Breaker: blocks opened by account', 6, [insights(METRIC.blocked, 'account', five)]),
+      graph('Breaker: messages held by an open breaker, by queue', 6, [
+        insights(METRIC.deferred, 'queue', five, 'SUM', { reason: 'account-blocked' }),
+      ]),
+      graph('Token age (s) by account', 6, [insights(METRIC.tokenAge, 'account', Duration.minutes(10), 'MAX')], {
+        ...(tokenAgeAlarm ? { leftAnnotations: [{ value: tokenAgeAlarm.atLeast, label: 'alarm' }] } : {}),
       }),
     );
 
@@ -377,13 +352,14 @@ function insights(
     expression: insightsQuery(name, groupBy, stat, where),
     usingMetrics: {},
     period,
-    label: groupBy ? undefined : (label ?? name),
+    label: groupBy ? '' : (label ?? name),
   });
 }
 
 /**
  * A custom metric as a Metrics Insights query: the aggregate over every dimension set (metrics.ts). A
- * grouped query gets no label, so CloudWatch names each line by its group's value.
+ * grouped query gets no label (CDK drops an empty one; any other, or none, would name every line
+ * alike), so CloudWatch names each line by its group's value.
  */
 export function customMetric(
   name: string,
@@ -395,7 +371,7 @@ export function customMetric(
     expression: insightsQuery(name, groupBy, stat),
     usingMetrics: {},
     period,
-    label: groupBy ? undefined : name,
+    label: groupBy ? '' : name,
   });
 }
 

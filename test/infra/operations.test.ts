@@ -413,24 +413,28 @@ describe('the dashboard', () => {
       expect(line).toEqual(expect.arrayContaining(['Method', r.method, 'Resource', r.path, 'ApiName', 'amo-gateway', 'Stage']));
       expect(line.at(-1)).toEqual(expect.objectContaining({ label: r.id, stat: 'Sum' }));
     }
-    // One row per queue (flow): outcomes, depth + DLQ, oldest message + deferred age.
+    // One row per queue (flow): processed, deferred and parked by reason, depth + DLQ, oldest message, deferred age.
     for (const q of routeTable.queues) {
-      const outcomes = byTitle(new RegExp(`^${q.id}: processed / deferred / parked by reason$`));
-      for (const m of ['Processed', 'Deferred', 'Parked'])
-        expect(outcomes).toContain(`SELECT SUM(${m}) FROM AmoGateway WHERE queue = '${q.id}'`);
-      expect(byTitle(new RegExp(`^${q.id}: depth and DLQ$`))).toContain(
+      const t = (suffix: string) => byTitle(new RegExp(`^${q.id}: ${suffix.replace(/[()]/g, '\\$&')}$`));
+      expect(t('processed')).toContain(`SELECT SUM(Processed) FROM AmoGateway WHERE queue = '${q.id}'`);
+      expect(t('deferred by reason')).toContain(`SELECT SUM(Deferred) FROM AmoGateway WHERE queue = '${q.id}' GROUP BY reason`);
+      expect(t('parked by reason')).toContain(`SELECT SUM(Parked) FROM AmoGateway WHERE queue = '${q.id}' GROUP BY reason`);
+      expect(t('depth and DLQ')).toContain(
         `<GetAtt:${logicalId(template, 'AWS::SQS::Queue', (p) => p.QueueName === dlqName(q))}.QueueName>`,
       );
-      expect(byTitle(new RegExp(`^${q.id}: oldest message`))).toContain(
-        `SELECT MAX(DeferredMessageAge) FROM AmoGateway WHERE queue = '${q.id}'`,
+      expect(t('oldest message (s)')).toContain(
+        `<GetAtt:${logicalId(template, 'AWS::SQS::Queue', (p) => p.QueueName === queueName(q))}.QueueName>`,
       );
+      expect(t('max deferred age (s)')).toContain(`SELECT MAX(DeferredMessageAge) FROM AmoGateway WHERE queue = '${q.id}'`);
     }
     // amoCRM per account.
     expect(byTitle(/^amoCRM calls by account and outcome$/)).toContain('SELECT SUM(AmoCalls) FROM AmoGateway GROUP BY account, outcome');
     expect(byTitle(/^amoCRM 429s by account$/)).toContain('SELECT SUM(AmoRateLimited) FROM AmoGateway GROUP BY account');
-    expect(byTitle(/^Rate budget: waits/)).toMatch(/SUM\(RateBudgetWaits\).*SUM\(RateBudgetExhausted\)/);
-    expect(byTitle(/^Breaker:/)).toMatch(
-      /SELECT SUM\(AccountBlocked\) FROM AmoGateway GROUP BY account.*SELECT SUM\(Deferred\) FROM AmoGateway WHERE reason = 'account-blocked' GROUP BY queue/,
+    expect(byTitle(/^Rate-budget waits by account$/)).toContain('SELECT SUM(RateBudgetWaits) FROM AmoGateway GROUP BY account');
+    expect(byTitle(/^Rate budget exhausted/)).toContain('SELECT SUM(RateBudgetExhausted) FROM AmoGateway GROUP BY account');
+    expect(byTitle(/^Breaker: blocks opened by account$/)).toContain('SELECT SUM(AccountBlocked) FROM AmoGateway GROUP BY account');
+    expect(byTitle(/^Breaker: messages held/)).toContain(
+      "SELECT SUM(Deferred) FROM AmoGateway WHERE reason = 'account-blocked' GROUP BY queue",
     );
     expect(byTitle(/^Token age \(s\) by account$/)).toContain('SELECT MAX(TokenAgeSeconds) FROM AmoGateway GROUP BY account');
     // Every metric of the catalogue has its widget, titled by its name, querying its aggregate.
@@ -440,6 +444,14 @@ describe('the dashboard', () => {
       expect(widgets.map((w) => w.properties.title)).toContain(title);
       expect(byTitle(new RegExp(`^${title.replace(/[()]/g, '\\$&')}$`))).toContain(insightsQuery(m.name, m.groupBy, m.stat));
     }
+    // A widget is one GetMetricData call, which takes one Metrics Insights query at most.
+    for (const w of widgets)
+      expect((JSON.stringify(w).match(/"expression":"SELECT /g) ?? []).length, w.properties.title).toBeLessThanOrEqual(1);
+    // A grouped query has no label: each line is named by its group (a fixed label would name them all alike).
+    for (const w of widgets)
+      for (const line of (w.properties.metrics ?? []) as Array<Array<{ expression?: string; label?: string }>>)
+        for (const o of line)
+          if (typeof o === 'object' && o.expression?.includes(' GROUP BY ')) expect(o.label, o.expression).toBeUndefined();
     const alarmWidget = widgets.find((w) => w.properties.title === 'Alarms') as { properties: { alarms: unknown[] } } | undefined;
     expect(alarmWidget?.properties.alarms).toHaveLength(Object.keys(template.findResources('AWS::CloudWatch::Alarm')).length);
   });
