@@ -93,6 +93,11 @@ export const PASTE_URLS: Readonly<Record<string, (c: Config, secretsPrefix: stri
       : [],
 };
 
+/** CloudFormation's limit of outputs per stack. */
+const MAX_OUTPUTS = 200;
+/** Outputs besides the routes' and the pasted URLs (ApiUrl, RedirectUri, …, MoreUrls), with room to spare. */
+const RESERVED_OUTPUTS = 25;
+
 /** The path with `{name}` replaced by `values[name]` (a parameter without a value stays). */
 function fill(path: string, values: Readonly<Record<string, string>>): string {
   return path.replace(/\{([a-z_][a-z0-9_]*)\}/g, (m, name: string) => values[name] ?? m);
@@ -143,10 +148,21 @@ export class AmoGatewayStack extends Stack {
           description: 'The x-api-key of the edge-api-key routes: aws apigateway get-api-key --include-value --api-key <this>',
         });
       }
-      for (const r of props.routes.routes) {
-        for (const u of PASTE_URLS[r.id]?.(props.config, prefix, r) ?? []) {
-          new CfnOutput(this, u.key, { value: api.urlForPath(u.path), description: truncate(u.description) });
-        }
+      // CloudFormation allows 200 outputs per stack, and CDK turns `a-b` and `ab` into one logical id.
+      const urls = props.routes.routes.flatMap((r) => PASTE_URLS[r.id]?.(props.config, prefix, r) ?? []);
+      const room = Math.max(0, MAX_OUTPUTS - RESERVED_OUTPUTS - props.routes.routes.length);
+      const taken = new Set<string>();
+      for (const u of urls.slice(0, room)) {
+        const base = u.key.replace(/[^A-Za-z0-9]/g, '');
+        let key = base;
+        for (let n = 2; taken.has(key); n++) key = `${base}${n}`;
+        taken.add(key);
+        new CfnOutput(this, key, { value: api.urlForPath(u.path), description: truncate(u.description) });
+      }
+      if (urls.length > room) {
+        new CfnOutput(this, 'MoreUrls', {
+          value: `${urls.length - room} more URLs (CloudFormation prints at most ${MAX_OUTPUTS} outputs): fill the Route<id> templates`,
+        });
       }
     }
     new CfnOutput(this, 'NextSteps', {

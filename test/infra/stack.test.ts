@@ -13,6 +13,7 @@ import { isOperatorError, stackFromContext } from '../../infra/aws/from-context.
 import { PROJECT_ROOT } from '../../infra/aws/gateway.ts';
 import { PASTE_URLS } from '../../infra/aws/stack.ts';
 import type { Config } from '../../lib/config/index.ts';
+import { exampleConfig } from './support/config.ts';
 import { logicalId, resolvePlaceholders, synthStack } from './support/synth.ts';
 
 type Props = Record<string, unknown>;
@@ -519,5 +520,22 @@ describe('stages', () => {
     expect((err as Error).message).toBe(
       'context stage "qa" is not a stage: use -c stage=dev or -c stage=prod (or leave it out for the unstaged stack AmoGateway)',
     );
+  });
+});
+
+describe('output ids', () => {
+  it('ids that collide once CDK drops their dashes (a-b, ab) get a suffix instead of overwriting each other', () => {
+    const accounts = ['a-b', 'ab'].map((id, i) => ({
+      id,
+      integration: exampleConfig.integrations[0]!.id,
+      subdomain: `s${i}`,
+      domain: 'amocrm.ru' as const,
+      hookToken: { secret: `hook-token/${i}` },
+    }));
+    const { template: t } = synthStack({ props: { config: { ...exampleConfig, accounts, rdesk: undefined } as Config } });
+    const outputs = t.findOutputs('*');
+    expect(resolvePlaceholders(outputs.WebhookUrlab?.Value)).toContain('hook-token/0>');
+    expect(resolvePlaceholders(outputs.WebhookUrlab2?.Value)).toContain('hook-token/1>');
+    expect(outputs.MoreUrls).toBeUndefined();
   });
 });
