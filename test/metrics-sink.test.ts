@@ -3,7 +3,14 @@
  * Processed, RateBudgetWaits) are summed per dimension set and leave once per flush; everything
  * else passes straight through. The Powertools adapter is built on it.
  */
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import type { APIGatewayProxyEvent } from 'aws-lambda';
 import { describe, expect, it } from 'vitest';
+import { createOnecHttpHandler, type OnecHttpDeps } from '../lib/aws/onec-runtime.ts';
+import { silentLog } from '../lib/common/log.ts';
+import { parseConfig } from '../lib/config/index.ts';
+import { staticSecretSource } from '../lib/config/secrets.ts';
 import { aggregatingSink } from '../lib/common/metrics-sink.ts';
 import { powertoolsMetricsSink } from '../lib/aws/powertools.ts';
 import { RecordingMetrics } from '../lib/ingest/metrics.ts';
@@ -84,5 +91,24 @@ describe('amoCallOutcome', () => {
       '5xx',
       '5xx',
     ]);
+  });
+});
+
+describe('the onec function flushes once per request', () => {
+  it('whatever the answer (here: no onec section, 404)', async () => {
+    const rec = new RecordingMetrics();
+    const sink = aggregatingSink(rec);
+    sink.count(METRIC.amoCalls, { account: 'clinic', outcome: '2xx' }, 4);
+    const handler = createOnecHttpHandler({
+      config: parseConfig(JSON.parse(readFileSync(join(import.meta.dirname, '..', 'amo.config.example.json'), 'utf8'))),
+      secrets: staticSecretSource({}),
+      requests: {} as OnecHttpDeps['requests'],
+      enqueue: async () => undefined,
+      log: silentLog,
+      metrics: sink,
+    });
+    const res = await handler({ path: '/1c/managers', httpMethod: 'GET', headers: {}, body: null } as unknown as APIGatewayProxyEvent);
+    expect(res.statusCode).toBe(404);
+    expect(rec.counts).toEqual([{ name: METRIC.amoCalls, dimensions: { account: 'clinic', outcome: '2xx' }, value: 4 }]);
   });
 });
