@@ -15,6 +15,8 @@ import { aggregatingSink } from '../lib/common/metrics-sink.ts';
 import { powertoolsMetricsSink } from '../lib/aws/powertools.ts';
 import { RecordingMetrics } from '../lib/ingest/metrics.ts';
 import { amoCallOutcome } from '../lib/aws/amo-client-runtime.ts';
+import { AccountBlockedError } from '../lib/amocrm/client/errors.ts';
+import { BREAKER_OPEN_DEFER_REASON } from '../infra/aws/monitoring.ts';
 import { catalogue, isAggregated, METRIC } from '../lib/metrics.ts';
 
 describe('aggregatingSink', () => {
@@ -110,5 +112,12 @@ describe('the onec function flushes once per request', () => {
     const res = await handler({ path: '/1c/managers', httpMethod: 'GET', headers: {}, body: null } as unknown as APIGatewayProxyEvent);
     expect(res.statusCode).toBe(404);
     expect(rec.counts).toEqual([{ name: METRIC.amoCalls, dimensions: { account: 'clinic', outcome: '2xx' }, value: 4 }]);
+  });
+});
+
+describe('the breaker row reads the deferral reason the client gives', () => {
+  it('AccountBlockedError defers with BREAKER_OPEN_DEFER_REASON', () => {
+    const e = new AccountBlockedError('clinic.amocrm.ru', 0, 60_000);
+    expect(e.reason).toBe(BREAKER_OPEN_DEFER_REASON);
   });
 });

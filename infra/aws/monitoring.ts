@@ -37,6 +37,9 @@ export const API_5XX_ALARM_COUNT = 5;
 /** A main queue whose oldest message is older than this is backed up. */
 export const QUEUE_AGE_ALARM_SECONDS = 600;
 
+/** The deferral reason of a call the open breaker refused (lib/amocrm/client/errors.ts AccountBlockedError). */
+export const BREAKER_OPEN_DEFER_REASON = 'account-blocked';
+
 /**
  * Parks of these reasons get their own alarm besides `…-Parked` (any reason): each has one cause
  * and one fix, which the alarm says.
@@ -281,7 +284,7 @@ export class GatewayMonitoring extends Construct {
       graph('Rate budget exhausted (deferred) by account', 6, [insights(METRIC.budgetExhausted, 'account', five)]),
       graph('Breaker: blocks opened by account', 6, [insights(METRIC.blocked, 'account', five)]),
       graph('Breaker: messages held by an open breaker, by queue', 6, [
-        insights(METRIC.deferred, 'queue', five, 'SUM', { reason: 'account-blocked' }),
+        insights(METRIC.deferred, 'queue', five, 'SUM', { reason: BREAKER_OPEN_DEFER_REASON }),
       ]),
       graph('Token age (s) by account', 6, [insights(METRIC.tokenAge, 'account', Duration.minutes(10), 'MAX')], {
         ...(tokenAgeAlarm ? { leftAnnotations: [{ value: tokenAgeAlarm.atLeast, label: 'alarm' }] } : {}),
