@@ -37,12 +37,19 @@ export interface MetricInfo {
   readonly groupBy?: string;
   /** Alarm rule; absent = dashboard only (the metric counts normal work). */
   readonly alarm?: MetricAlarmRule;
+  /**
+   * Counted per call but summed in memory and emitted once per invocation per dimension set
+   * (lib/common/metrics-sink.ts `aggregatingSink`): a per-call EMF line would cost one log line
+   * per amoCRM request or message. Counts only (a sum of ages would mean nothing).
+   */
+  readonly aggregate?: true;
 }
 
 /** Metric names, by the key the code uses. */
 export const METRIC = {
   // ingest and the worker pipeline
   badToken: 'WebhookBadToken',
+  processed: 'Processed',
   parked: 'Parked',
   deferred: 'Deferred',
   deferredAge: 'DeferredMessageAge',
@@ -62,6 +69,10 @@ export const METRIC = {
   blocked: 'AccountBlocked',
   rateLimited: 'AmoRateLimited',
   budgetExhausted: 'RateBudgetExhausted',
+  amoCalls: 'AmoCalls',
+  budgetWaits: 'RateBudgetWaits',
+  // the scheduled token refresh (lib/amocrm/oauth)
+  tokenAge: 'TokenAgeSeconds',
   // RDESK pushes (lib/flows/rdesk)
   rdeskBadToken: 'RdeskBadToken',
   // site forms, the ingress (lib/flows/forms/ingress)
@@ -95,6 +106,9 @@ export type MetricName = (typeof METRIC)[keyof typeof METRIC];
 
 /** A deferred message older than this (seconds since the edge received it) raises the deferral-age alarm. *assumed* */
 export const DEFERRAL_AGE_ALARM_SECONDS = 3600;
+
+/** An access token older than this (seconds) raises the token-age alarm: 16 h, 4 h past the half-life refresh. *assumed* */
+export const TOKEN_AGE_ALARM_SECONDS = 16 * 3600;
 
 const sum = (atLeast: number, action: string): MetricAlarmRule => ({ stat: 'SUM', atLeast, action });
 
@@ -143,11 +157,19 @@ export const METRIC_CATALOGUE: Readonly<Record<MetricName, MetricInfo>> = {
       "RDESK's push URLs hold a stale token (rotated, account removed, secret missing), or someone is probing the route. `amo-gateway dlq list --reason bad-token --queue rdesk`; fix RDESK's URLs or the secret, then `dlq replay`; ignore probes.",
     ),
   },
+  Processed: {
+    unit: 'Count',
+    meaning:
+      "A message left its queue done (its processor answered ok: written, skipped as a duplicate, or nothing to do), by queue (the flow). With Deferred and Parked by queue it gives each flow's outcomes.",
+    dimensions: ['queue'],
+    groupBy: 'queue',
+    aggregate: true,
+  },
   Parked: {
     unit: 'Count',
     meaning:
       'A message was parked in its DLQ (counted when the DLQ send succeeded), whatever decided it: a processor, the pipeline (bad-envelope, unknown-route, no-processor, body-too-large), out-of-attempts, deferred-too-long or (FIFO) receive-limit.',
-    dimensions: ['reason'],
+    dimensions: ['queue', 'reason'],
     groupBy: 'reason',
     alarm: sum(
       1,
@@ -158,13 +180,13 @@ export const METRIC_CATALOGUE: Readonly<Record<MetricName, MetricInfo>> = {
     unit: 'Count',
     meaning:
       'A message was deferred (back-pressure: rate budget spent, account blocked, needs re-authorization) and comes back after a delay; not a failure.',
-    dimensions: ['reason'],
+    dimensions: ['queue', 'reason'],
     groupBy: 'reason',
   },
   DeferredMessageAge: {
     unit: 'Seconds',
     meaning: `Age (seconds since the edge received it) of a message at each deferral. Deferrals re-send the message, so the queue's oldest-message age does not show how long back-pressure has lasted; this does. A message still deferred past the pipeline's cap (default 24 h) is parked deferred-too-long.`,
-    dimensions: ['reason'],
+    dimensions: ['queue', 'reason'],
     groupBy: 'reason',
     alarm: {
       stat: 'MAX',
@@ -391,6 +413,35 @@ export const METRIC_CATALOGUE: Readonly<Record<MetricName, MetricInfo>> = {
     dimensions: ['account'],
     groupBy: 'account',
   },
+  AmoCalls: {
+    unit: 'Count',
+    meaning:
+      'Requests the shared amoCRM REST client sent, per account and outcome (2xx, 3xx, 401, 403, 429, 4xx, 5xx, network: no answer); retries count again. Calls the breaker or the budget kept from being sent are not counted here (AccountBlocked, RateBudgetExhausted).',
+    dimensions: ['account', 'outcome'],
+    groupBy: 'outcome',
+    aggregate: true,
+  },
+  RateBudgetWaits: {
+    unit: 'Count',
+    meaning:
+      "Pauses of calls waiting for a slot of the account's shared rate budget before being sent (amoCRM's 7 requests/s per account; one per pause, a long wait pauses several times): normal under load; with RateBudgetExhausted they mean the load exceeds the budget.",
+    dimensions: ['account'],
+    groupBy: 'account',
+    aggregate: true,
+  },
+  TokenAgeSeconds: {
+    unit: 'Seconds',
+    meaning:
+      "Age of an account's OAuth access token (seconds since it was issued), reported by every scheduled refresh run (every 5 minutes) for each connected OAuth account: the schedule refreshes at half-life (12 h for amoCRM's 24 h tokens), so it stays under about 12 h while refreshing works.",
+    dimensions: ['account'],
+    groupBy: 'account',
+    alarm: {
+      stat: 'MAX',
+      atLeast: TOKEN_AGE_ALARM_SECONDS,
+      action:
+        "Refreshing has not worked for hours and the token expires at 24 h: see TokenRefreshFailed / ScheduledRefreshFailed and the token-refresh function's log; `amo-gateway token status`, then `amo-gateway token refresh --account <id>` once the cause is fixed.",
+    },
+  },
   OnecBadKey: {
     unit: 'Count',
     meaning: 'A call of the 1C API (/1c/...) was refused 401: no key, or a key no configured caller holds.',
@@ -427,4 +478,9 @@ export function catalogue(): Array<MetricInfo & { name: MetricName }> {
 /** The unit a metric is emitted with (Count for a name the catalogue lacks). */
 export function metricUnit(name: string): MetricUnit {
   return (METRIC_CATALOGUE as Readonly<Record<string, MetricInfo | undefined>>)[name]?.unit ?? 'Count';
+}
+
+/** Is this metric summed in memory and emitted once per invocation (MetricInfo.aggregate)? */
+export function isAggregated(name: string): boolean {
+  return (METRIC_CATALOGUE as Readonly<Record<string, MetricInfo | undefined>>)[name]?.aggregate === true;
 }

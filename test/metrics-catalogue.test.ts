@@ -27,7 +27,10 @@ function code(text: string): string {
  * The sink adapters pass a name they were given (`name`) on to their backend; everything else
  * must name a catalogue constant.
  */
-const ADAPTERS: ReadonlyMap<string, string> = new Map([['lib/aws/powertools.ts', 'name']]);
+const ADAPTERS: ReadonlyMap<string, readonly string[]> = new Map([
+  ['lib/aws/powertools.ts', ['name']],
+  ['lib/common/metrics-sink.ts', ['name', 'p.name']],
+]);
 
 interface Emission {
   file: string;
@@ -50,7 +53,7 @@ describe('the metric catalogue', () => {
     expect(all.length).toBeGreaterThan(10);
     const keys = new Set(Object.keys(METRIC));
     const bad = all.filter(({ file, arg }) => {
-      if (ADAPTERS.get(file) === arg) return false;
+      if (ADAPTERS.get(file)?.includes(arg)) return false;
       const m = /^METRIC\.([A-Za-z]+)$/.exec(arg);
       return !m || !keys.has(m[1] as string);
     });

@@ -4,6 +4,8 @@
  * from-context.ts.
  *
  *   npx cdk deploy -c config=amo.config.json           # the config is required (default path: amo.config.json)
+ *   npx cdk deploy -c stage=dev                        # AmoGatewayDev: names amo-gateway-dev-*, secrets amo-gateway-dev/*
+ *   npx cdk deploy -c stage=prod -c alarmEmail=ops@example.com   # AmoGatewayProd (prod needs an alarm e-mail, or alarmEmail=none)
  *   npm run synth                                      # = cdk synth -c config=amo.config.example.json
  *   npx cdk synth -c stackName=AmoGatewayStaging      # queues amo-gateway-staging-*, secrets amo-gateway-staging/*
  *   npx cdk synth -c namePrefix=amo-test               # explicit queue-name prefix

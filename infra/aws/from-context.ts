@@ -9,8 +9,28 @@ import { DeployConfigError, loadDeployConfig } from './config.ts';
 import { AmoGatewayConfigError } from './gateway.ts';
 import { AmoGatewayStack, kebabCase } from './stack.ts';
 
+/**
+ * The deployment stages (`-c stage=dev|prod`): each its own stack, names and secrets. Without
+ * `-c stage` the app builds the unstaged stack `AmoGateway` (names `amo-gateway-*`, secrets
+ * `amo-gateway/`) exactly as before stages existed: a deployed stack keeps its name (renaming it
+ * would make CloudFormation create a second stack beside the first, whose retained table holds
+ * the tokens).
+ */
+export const STAGES = {
+  /** Alarms as in prod (what pages in prod has been seen firing in dev); an e-mail only if given. */
+  dev: { stackName: 'AmoGatewayDev', alarmEmailRequired: false },
+  /** Every alarm, and someone to tell: `-c alarmEmail=<address>`, or `-c alarmEmail=none` when the topic is subscribed elsewhere. */
+  prod: { stackName: 'AmoGatewayProd', alarmEmailRequired: true },
+} as const;
+
+export type StageName = keyof typeof STAGES;
+
+/** `-c alarmEmail=none`: no e-mail subscription, on purpose (the topic is subscribed some other way). */
+export const NO_ALARM_EMAIL = 'none';
+
 /** The context keys the app reads (README: "Context keys"). */
 export const CONTEXT_KEYS = [
+  'stage',
   'config',
   'stackName',
   'namePrefix',
@@ -38,16 +58,30 @@ export function stackFromContext(app: App, cwd: string = process.cwd()): AmoGate
     throw new DeployConfigError(`context ${key} must be true or false, got ${JSON.stringify(v)}`);
   };
 
-  const stackName = contextString('stackName') ?? 'AmoGateway';
+  const stageKey = contextString('stage');
+  if (stageKey !== undefined && !Object.hasOwn(STAGES, stageKey)) {
+    throw new DeployConfigError(
+      `context stage "${stageKey}" is not a stage: use -c stage=dev or -c stage=prod (or leave it out for the unstaged stack AmoGateway)`,
+    );
+  }
+  const stage = stageKey as StageName | undefined;
+  const stackName = contextString('stackName') ?? (stage ? STAGES[stage].stackName : 'AmoGateway');
   const namePrefix = contextString('namePrefix') ?? kebabCase(stackName);
   const { config } = loadDeployConfig(contextString('config'), cwd);
-  const alarmEmail = contextString('alarmEmail');
+  const emailKey = contextString('alarmEmail');
+  if (emailKey === undefined && stage && STAGES[stage].alarmEmailRequired) {
+    throw new DeployConfigError(
+      `stage ${stage} needs someone to tell about its alarms: add -c alarmEmail=<address> (or -c alarmEmail=${NO_ALARM_EMAIL} if the alarm topic is subscribed some other way)`,
+    );
+  }
+  const alarmEmail = emailKey === NO_ALARM_EMAIL ? undefined : emailKey;
   if (alarmEmail !== undefined && !/^[^\s@]+@[^\s@]+\.[^\s@]+$/.test(alarmEmail))
     throw new DeployConfigError(`context alarmEmail "${alarmEmail}" is not an e-mail address`);
   const archiveDays = contextString('eventArchiveDays');
 
   return new AmoGatewayStack(app, stackName, {
     stackName,
+    ...(stage ? { stage } : {}),
     routes: routeTable,
     config,
     namePrefix,

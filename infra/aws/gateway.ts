@@ -204,6 +204,7 @@ export class AmoGateway extends Construct {
       functions: this.functions,
       workers: props.routes.functions.filter((f) => workers.has(f.id)).map((f) => f.id),
       api: this.api?.api,
+      routes: props.routes.routes,
       alarmEmail: props.alarmEmail,
     });
   }

@@ -47,14 +47,28 @@ export const CUSTOM_METRICS: readonly CustomMetric[] = catalogue().map((m) => ({
 
 const METRIC_NAME = /^[A-Za-z][A-Za-z0-9_]*$/;
 const DIMENSION = /^[a-z][A-Za-z0-9_]*$/;
+/** A dimension value in a WHERE clause: route, queue, reason and account ids are all of this shape. */
+const DIMENSION_VALUE = /^[A-Za-z0-9_.:-]+$/;
 
 /**
- * The Metrics Insights query of a metric's aggregate (SUM or MAX) over every dimension set (optionally split by one
- * dimension). Names are checked so nothing can break out of the query text.
+ * The Metrics Insights query of a metric's aggregate (SUM or MAX) over every dimension set,
+ * optionally filtered on dimension values (`where`) and split by dimensions (`groupBy`). Names and
+ * values are checked so nothing can break out of the query text.
  */
-export function insightsQuery(metric: string, groupBy?: string, stat: MetricStat = 'SUM'): string {
+export function insightsQuery(
+  metric: string,
+  groupBy?: string | readonly string[],
+  stat: MetricStat = 'SUM',
+  where: Readonly<Record<string, string>> = {},
+): string {
   if (!METRIC_NAME.test(metric)) throw new Error(`metrics: "${metric}" is not a plain metric name`);
-  if (groupBy !== undefined && !DIMENSION.test(groupBy)) throw new Error(`metrics: "${groupBy}" is not a plain dimension name`);
+  const groups = groupBy === undefined ? [] : typeof groupBy === 'string' ? [groupBy] : [...groupBy];
+  for (const g of [...groups, ...Object.keys(where)])
+    if (!DIMENSION.test(g)) throw new Error(`metrics: "${g}" is not a plain dimension name`);
+  for (const v of Object.values(where)) if (!DIMENSION_VALUE.test(v)) throw new Error(`metrics: "${v}" is not a plain dimension value`);
   if (stat !== 'SUM' && stat !== 'MAX') throw new Error(`metrics: "${String(stat)}" is not an aggregate we use`);
-  return `SELECT ${stat}(${metric}) FROM ${METRICS_NAMESPACE}${groupBy ? ` GROUP BY ${groupBy}` : ''}`;
+  const filter = Object.entries(where)
+    .map(([k, v]) => `${k} = '${v}'`)
+    .join(' AND ');
+  return `SELECT ${stat}(${metric}) FROM ${METRICS_NAMESPACE}${filter ? ` WHERE ${filter}` : ''}${groups.length ? ` GROUP BY ${groups.join(', ')}` : ''}`;
 }

@@ -150,8 +150,33 @@ export function sendMessageTemplate(route: Route): string {
   const fifo = route.fifo
     ? `MessageGroupId=${render(fifoKey(route.fifo.groupId))}&MessageDeduplicationId=${render(fifoKey(route.fifo.dedupId))}&`
     : '';
-  return `#set(${V.params} = $input.params())Action=SendMessage&${fifo}MessageBody=${render(pieces)}`;
+  const send = `Action=SendMessage&${fifo}MessageBody=${render(pieces)}`;
+  return `#set(${V.params} = $input.params())#if($input.body.length() > ${route.bodyLimitBytes})${tooLargeRequest(route)}#{else}${send}#{end}`;
 }
+
+/**
+ * The route's body limit at the edge. A template cannot answer by itself, so a body over the limit
+ * is sent as a SendMessage SQS must refuse, and the integration response turns that refusal into a
+ * 413 (queueErrorResponseTemplate): `DelaySeconds=901` is over SQS's 900 s maximum, a parameter
+ * these templates never send otherwise, so its name in SQS's error marks the refusal as ours
+ * (*assumed*: SQS's InvalidParameterValue message names the parameter, as its documented errors
+ * do). Nothing is queued and the body is not forwarded.
+ *
+ * `$input.body.length()` counts UTF-16 units, not bytes: a body with more units than the limit has
+ * more bytes too (every unit is ≥ 1 byte of UTF-8), so what is refused here is always over the
+ * limit; an ASCII body (amoCRM's form-urlencoded hooks) is measured exactly; a non-ASCII body under
+ * the limit in units but over it in bytes still reaches the worker, which parks it body-too-large.
+ */
+function tooLargeRequest(route: Route): string {
+  // A FIFO queue would refuse a send without its ids first: give it ids, so DelaySeconds is the one fault.
+  const fifo = route.fifo ? 'MessageGroupId=too-large&MessageDeduplicationId=too-large&' : '';
+  return `Action=SendMessage&${fifo}DelaySeconds=${EDGE_TOO_LARGE_DELAY}&MessageBody=too-large`;
+}
+
+/** The out-of-range DelaySeconds of a refused body (SQS allows 0–900). */
+export const EDGE_TOO_LARGE_DELAY = 901;
+/** What SQS's refusal of that send contains (the parameter's name). */
+export const EDGE_TOO_LARGE_MARKER = 'DelaySeconds';
 
 /** The pieces printing one FIFO id: literals, decoded path parameters, body fields by JSONPath. */
 function fifoKey(parts: readonly FifoKeyPart[]): Piece[] {
@@ -194,11 +219,11 @@ export const SQS_TOO_LONG_MARKER = 'Message must be shorter than';
 
 /**
  * The integration response for any SQS answer that is not 2xx. A 5xx makes amoCRM retry, so that
- * is the default; the one SQS refusal a retry can never fix — the message is too long for the
- * queue — becomes 413 through `$context.responseOverride.status`. SQS's own error text is never
+ * is the default; the SQS refusals a retry can never fix — the message is too long for the queue,
+ * or the template refused a body over the route's limit (tooLargeRequest) — become 413 through `$context.responseOverride.status`. SQS's own error text is never
  * echoed (it names the account and queue).
  */
 export function queueErrorResponseTemplate(): string {
   // `#{else}`/`#{end}`: the formal notation, so the `{` of the JSON that follows cannot be misread.
-  return `#if($input.body.contains("${SQS_TOO_LONG_MARKER}"))#set($context.responseOverride.status = 413)${messageBody(TOO_LARGE_MESSAGE)}#{else}${messageBody(QUEUE_ERROR_MESSAGE)}#{end}`;
+  return `#if($input.body.contains("${SQS_TOO_LONG_MARKER}") || $input.body.contains("${EDGE_TOO_LARGE_MARKER}"))#set($context.responseOverride.status = 413)${messageBody(TOO_LARGE_MESSAGE)}#{else}${messageBody(QUEUE_ERROR_MESSAGE)}#{end}`;
 }

@@ -14,7 +14,10 @@
  * - `AccountBlocked` — a 403 opened the account's breaker. The breaker store lets only the first
  *   opener through, so one block is counted once across every container (the alarm);
  * - `AmoRateLimited` — amoCRM answered 429 (every instance pauses that integration);
- * - `RateBudgetExhausted` — a worker deferred a message because no budget slot came in time.
+ * - `RateBudgetExhausted` — a worker deferred a message because no budget slot came in time;
+ * - `AmoCalls` (account, outcome: `amoCallOutcome`) — every request sent, retries included;
+ * - `RateBudgetWaits` — a call waited for a budget slot.
+ * The last two are per call: the sink sums them and emits once per invocation (its `flush`).
  * `AccountNeedsReauth` is not emitted here: the OAuth lifecycle emits it (once per dead grant)
  * when the client's 401 reaches `onUnauthorized`; give createOAuth the same sink.
  */
@@ -81,6 +84,14 @@ export interface AmoClientRuntime {
   readonly stores: { budget: DynamoRateBudget; breaker: BreakerStore; cache: CacheStore };
 }
 
+/** The `outcome` of an answered amoCRM call: the statuses that mean something on their own, else the class. */
+export function amoCallOutcome(status: number): string {
+  if (status === 401 || status === 403 || status === 429) return String(status);
+  if (status >= 500) return '5xx';
+  if (status >= 400) return '4xx';
+  return status >= 300 ? '3xx' : '2xx';
+}
+
 export function createAmoClientRuntime(opts: AmoClientRuntimeOptions): AmoClientRuntime {
   const metrics = opts.metrics ?? noMetrics;
   const log = opts.log ?? silentLog;
@@ -93,6 +104,13 @@ export function createAmoClientRuntime(opts: AmoClientRuntimeOptions): AmoClient
   const clients = new Map<string, { client: AmoClient; api: AmoClientForAccount }>();
 
   const observerFor = (account: string) => (e: ClientEvent) => {
+    if (e.type === 'request') {
+      metrics.count(METRIC.amoCalls, { account, outcome: amoCallOutcome(e.status) });
+    } else if (e.type === 'request-failed') {
+      metrics.count(METRIC.amoCalls, { account, outcome: e.httpStatus ? amoCallOutcome(e.httpStatus) : 'network' });
+    } else if (e.type === 'budget-wait') {
+      metrics.count(METRIC.budgetWaits, { account });
+    }
     if (e.type === 'breaker-opened') {
       metrics.count(METRIC.blocked, { account });
       log.error('amoCRM blocked the account (403): breaker opened, every instance stops calling it until an operator lifts it', {

@@ -84,6 +84,18 @@ const answer = (status: number, body: unknown): APIGatewayProxyResult => ({
 
 /** The `onec` function's handler. */
 export function createOnecHttpHandler(deps: OnecHttpDeps) {
+  const handle = onecRequestHandler(deps);
+  return async (event: APIGatewayProxyEvent): Promise<APIGatewayProxyResult> => {
+    try {
+      return await handle(event);
+    } finally {
+      // The managers call's AmoCalls, summed per invocation (lib/common/metrics-sink.ts).
+      deps.metrics?.flush?.();
+    }
+  };
+}
+
+function onecRequestHandler(deps: OnecHttpDeps) {
   return async (event: APIGatewayProxyEvent): Promise<APIGatewayProxyResult> => {
     const cfg = deps.config.onec;
     if (!cfg) return answer(404, { error: 'not_configured', message: 'this deployment has no onec section' });

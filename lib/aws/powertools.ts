@@ -5,7 +5,7 @@
  */
 import { metricUnit, type MetricUnit } from '../metrics.ts';
 import type { Log } from '../common/log.ts';
-import type { MetricsSink } from '../common/metrics-sink.ts';
+import { aggregatingSink, type MetricsSink } from '../common/metrics-sink.ts';
 
 /** What the adapter needs of a Powertools Logger (structured JSON lines in CloudWatch). */
 export interface PowertoolsLoggerLike {
@@ -29,13 +29,18 @@ export interface PowertoolsMetricsLike {
   singleMetric(): { addDimension(name: string, value: string): unknown; addMetric(name: string, unit: MetricUnit, value: number): unknown };
 }
 
-/** One single-metric per count, so the account dimension does not leak onto other metrics of the invocation. */
-export function powertoolsMetricsSink(metrics: PowertoolsMetricsLike): MetricsSink {
-  return {
+/**
+ * One single-metric (one EMF line) per data point, so the account dimension does not leak onto
+ * other metrics of the invocation. The catalogue's `aggregate` counts (AmoCalls, Processed, …) are
+ * summed per dimension set and leave on `flush()`, which the handler calls once per invocation
+ * (aggregatingSink).
+ */
+export function powertoolsMetricsSink(metrics: PowertoolsMetricsLike): Required<MetricsSink> {
+  return aggregatingSink({
     count(name, dimensions = {}, value = 1) {
       const m = metrics.singleMetric();
       for (const [k, v] of Object.entries(dimensions)) m.addDimension(k, v);
       m.addMetric(name, metricUnit(name), value);
     },
-  };
+  });
 }

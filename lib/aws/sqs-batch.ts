@@ -145,7 +145,9 @@ export function createBatchHandler(deps: BatchDeps): BatchHandler {
     const a = result.action;
     const hooks = deps.hooks;
     if (!hooks) return;
-    if (a.kind === 'park') {
+    if (a.kind === 'delete') {
+      callHook(() => hooks.processed?.({ queue: target.id, route: result.route }));
+    } else if (a.kind === 'park') {
       callHook(() => hooks.parked?.({ queue: target.id, route: result.route, reason: a.reason }));
     } else if ((a.kind === 'resend' || a.kind === 'fail') && a.cause === 'defer') {
       const d = a.deferral;
@@ -162,6 +164,16 @@ export function createBatchHandler(deps: BatchDeps): BatchHandler {
   }
 
   return async (event) => {
+    try {
+      return await handleBatch(event);
+    } finally {
+      // Once per invocation, whatever happened (e.g. the metrics sink emits its per-batch sums).
+      const hooks = deps.hooks;
+      if (hooks) callHook(() => hooks.batchDone?.());
+    }
+  };
+
+  async function handleBatch(event: SQSEvent): Promise<SQSBatchResponse> {
     const failed: string[] = [];
     // Records of one invocation come from one queue, but group by ARN anyway: cheap and safe.
     const byQueue = new Map<string, SQSRecord[]>();
@@ -204,5 +216,5 @@ export function createBatchHandler(deps: BatchDeps): BatchHandler {
       }
     }
     return { batchItemFailures: failed.map((itemIdentifier) => ({ itemIdentifier })) };
-  };
+  }
 }

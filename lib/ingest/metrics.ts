@@ -10,19 +10,22 @@ import type { PipelineHooks } from '../pipeline/hooks.ts';
 export type { MetricsSink } from '../common/metrics-sink.ts';
 
 /**
- * Counts every park that landed in a DLQ, whatever decided it (a processor, the pipeline's own
- * checks, out-of-attempts, deferred-too-long) as `Parked` by reason; every deferral as `Deferred`
- * by reason plus its age as `DeferredMessageAge` (seconds); every failed DLQ index write as
- * `DlqIndexWriteFailed`.
+ * Counts every message done with as `Processed` by queue (summed per invocation by the sink); every park that landed in a DLQ, whatever decided it (a processor, the pipeline's own
+ * checks, out-of-attempts, deferred-too-long) as `Parked` by queue and reason; every deferral as `Deferred`
+ * by queue and reason plus its age as `DeferredMessageAge` (seconds); every failed DLQ index write as
+ * `DlqIndexWriteFailed`; at the end of each batch, flushes the sink (one data point per sum per invocation).
  */
 export function pipelineMetrics(metrics: MetricsSink): PipelineHooks {
   return {
-    parked: (e) => metrics.count(METRIC.parked, { reason: e.reason }),
+    processed: (e) => metrics.count(METRIC.processed, { queue: e.queue }),
+    parked: (e) => metrics.count(METRIC.parked, { queue: e.queue, reason: e.reason }),
     deferred: (e) => {
-      metrics.count(METRIC.deferred, { reason: e.reason });
-      metrics.count(METRIC.deferredAge, { reason: e.reason }, e.ageSeconds);
+      metrics.count(METRIC.deferred, { queue: e.queue, reason: e.reason });
+      metrics.count(METRIC.deferredAge, { queue: e.queue, reason: e.reason }, e.ageSeconds);
     },
     dlqIndexFailed: () => metrics.count(METRIC.dlqIndexFailed),
+    // The sums the sink holds back (Processed, and the amoCRM client's AmoCalls when it shares the sink).
+    batchDone: () => metrics.flush?.(),
   };
 }
 

@@ -23,18 +23,27 @@ export interface DeferredEvent {
   deferrals: number;
 }
 
+export interface ProcessedEvent {
+  queue: string;
+  route: string | undefined;
+}
+
 export interface DlqIndexFailedEvent {
   queue: string;
   reason: string;
 }
 
 export interface PipelineHooks {
+  /** The message is done with and deleted (its processor answered ok). */
+  processed?(e: ProcessedEvent): void;
   /** The message is in its DLQ. */
   parked?(e: ParkedEvent): void;
   /** The message was deferred: re-sent with a delay (standard) or left to come back (FIFO). */
   deferred?(e: DeferredEvent): void;
   /** A parked message's DLQ index write failed (it is in the DLQ, unindexed). */
   dlqIndexFailed?(e: DlqIndexFailedEvent): void;
+  /** The batch (one invocation) is over, every message reported: e.g. emit what was summed per invocation. */
+  batchDone?(): void;
 }
 
 /** Calls `f`, swallowing what it throws (see the module comment). */

@@ -20,6 +20,7 @@ import { createAmoClientRuntime, type AmoClientRuntimeOptions } from '../../lib/
 import { parseConfig, UnknownAccountError, type Config } from '../../lib/config/index.ts';
 import { staticSecretSource } from '../../lib/config/secrets.ts';
 import { RecordingMetrics } from '../../lib/ingest/metrics.ts';
+import { aggregatingSink } from '../../lib/common/metrics-sink.ts';
 import { DynamoTokenStore } from '../../lib/store/token-store.ts';
 import { createTestTable, type TestTable } from '../support/ddb.ts';
 
@@ -79,6 +80,21 @@ describe('amo client runtime', () => {
     // The budget item lives in the table under the account host: the call spent shared budget.
     const state = await rt.stores.budget.read(sb.accountHost);
     expect(Object.keys(state.rings)).toContain(clientId);
+  });
+
+  it('every request sent counts AmoCalls by account and outcome; the Lambda sink sums them into one data point per flush', async () => {
+    const recorded = new RecordingMetrics();
+    const sink = aggregatingSink(recorded);
+    const api = runtime({ metrics: sink }).clientFor(ACCOUNT);
+    for (let i = 0; i < 3; i++) await api.request({ method: 'GET', path: '/api/v4/account' });
+    // Held back until the invocation ends: one EMF line per dimension set, not one per call.
+    expect(recorded.values(METRIC.amoCalls)).toEqual([]);
+    sink.flush();
+    expect(recorded.counts.filter((c) => c.name === METRIC.amoCalls)).toEqual([
+      { name: METRIC.amoCalls, dimensions: { account: ACCOUNT, outcome: '2xx' }, value: 3 },
+    ]);
+    sink.flush();
+    expect(recorded.values(METRIC.amoCalls)).toHaveLength(1);
   });
 
   it('a 403 block → AccountBlocked once (dimension account), every container stops; lift → calls flow again', async () => {
@@ -149,6 +165,7 @@ describe('amo client runtime', () => {
         await api.request({ method: 'GET', path: '/api/v4/account' }).catch((e: unknown) => (refused = e));
       }
       expect(refused).toBeInstanceOf(AmoRateLimitedError);
+      expect(metrics.total(METRIC.amoCalls, { account: ACCOUNT, outcome: '429' })).toBeGreaterThanOrEqual(1);
       expect(metrics.counts.filter((c) => c.name === METRIC.rateLimited)).toEqual([
         { name: METRIC.rateLimited, dimensions: { account: ACCOUNT }, value: 1 },
       ]);

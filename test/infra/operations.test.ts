@@ -12,7 +12,8 @@ import { dlqName, queueName, routeTable } from '../../lib/routes.ts';
 import { secretNames } from '../../infra/aws/config.ts';
 import { configEnvJson } from '../../infra/aws/gateway.ts';
 import { CUSTOM_METRICS, insightsQuery, METRICS_NAMESPACE } from '../../infra/aws/metrics.ts';
-import { catalogue, DEFERRAL_AGE_ALARM_SECONDS } from '../../lib/metrics.ts';
+import { catalogue, DEFERRAL_AGE_ALARM_SECONDS, TOKEN_AGE_ALARM_SECONDS } from '../../lib/metrics.ts';
+import { PARKED_REASON_ALARMS } from '../../infra/aws/monitoring.ts';
 import { exampleConfig } from './support/config.ts';
 import { logicalId, resolvePlaceholders, synthStack } from './support/synth.ts';
 
@@ -214,8 +215,13 @@ describe('alarms', () => {
     template.resourceCountIs('AWS::SNS::Topic', 1);
     template.resourceCountIs('AWS::SNS::Subscription', 0);
     expect(JSON.stringify(template.findResources('AWS::SNS::TopicPolicy'))).toContain('"aws:SecureTransport":"false"');
-    // + 1: the API's 5xx.
-    const alarmed = routeTable.queues.length * 2 + routeTable.functions.length * 2 + CUSTOM_METRICS.filter((m) => m.alarm).length + 1;
+    // + 1: the API's 5xx; + the parks with their own alarm (no-processor, bad-token).
+    const alarmed =
+      routeTable.queues.length * 2 +
+      routeTable.functions.length * 2 +
+      CUSTOM_METRICS.filter((m) => m.alarm).length +
+      1 +
+      PARKED_REASON_ALARMS.length;
     expect(alarms()).toHaveLength(alarmed);
     for (const a of alarms()) {
       expect(a.AlarmActions).toEqual([{ Ref: topic() }]);
@@ -327,7 +333,41 @@ describe('alarms', () => {
       expect(alarms().filter((a) => JSON.stringify(a).includes(`(${m.name})`))).toEqual([]);
   });
 
+  it('parks by no-processor and by bad-token each have their own alarm: Parked filtered on its reason, ≥ 1 in 5 min, with the fix', () => {
+    expect(PARKED_REASON_ALARMS.map((a) => a.reason)).toEqual(['no-processor', 'bad-token']);
+    for (const { reason } of PARKED_REASON_ALARMS) {
+      template.hasResourceProperties('AWS::CloudWatch::Alarm', {
+        AlarmName: `amo-gateway-parked-${reason}`,
+        Metrics: [
+          {
+            Id: Match.anyValue(),
+            Expression: `SELECT SUM(Parked) FROM AmoGateway WHERE reason = '${reason}'`,
+            Period: 300,
+            ReturnData: true,
+            Label: `Parked ${reason}`,
+          },
+        ],
+        Threshold: 1,
+        ComparisonOperator: 'GreaterThanOrEqualToThreshold',
+        AlarmDescription: Match.stringLikeRegexp(`dlq (list|replay) --reason ${reason}`),
+      });
+    }
+  });
+
+  it('the token-age alarm: max TokenAgeSeconds per 20 min ≥ 16 h (the schedule refreshes at 12 h)', () => {
+    template.hasResourceProperties('AWS::CloudWatch::Alarm', {
+      AlarmName: 'amo-gateway-TokenAgeSeconds',
+      Metrics: [Match.objectLike({ Expression: 'SELECT MAX(TokenAgeSeconds) FROM AmoGateway', Period: 1200 })],
+      Threshold: TOKEN_AGE_ALARM_SECONDS,
+    });
+    expect(TOKEN_AGE_ALARM_SECONDS).toBe(16 * 3600);
+  });
+
   it('metric names cannot break out of the query', () => {
+    expect(insightsQuery('Parked', ['queue', 'reason'], 'SUM', { queue: 'rdesk' })).toBe(
+      "SELECT SUM(Parked) FROM AmoGateway WHERE queue = 'rdesk' GROUP BY queue, reason",
+    );
+    expect(() => insightsQuery('Parked', undefined, 'SUM', { reason: "x' OR 1=1" })).toThrow(/not a plain dimension value/);
     expect(insightsQuery('Parked', 'reason')).toBe('SELECT SUM(Parked) FROM AmoGateway GROUP BY reason');
     expect(insightsQuery('DeferredMessageAge', undefined, 'MAX')).toBe('SELECT MAX(DeferredMessageAge) FROM AmoGateway');
     expect(() => insightsQuery('Parked) FROM x --')).toThrow(/not a plain metric name/);
@@ -336,7 +376,7 @@ describe('alarms', () => {
 });
 
 describe('the dashboard', () => {
-  it('shows queue depths and ages, DLQ depths, API 4xx/5xx, worker duration, parked by reason and every custom metric', () => {
+  it('rows for every route (ingest), every queue (outcomes, depth, DLQ, age), amoCRM per account (calls, 429s, budget, breaker, token age), functions, and every custom metric', () => {
     const dashboards = Object.values(template.findResources('AWS::CloudWatch::Dashboard')).map(
       (d) => (d as { Properties: Props }).Properties,
     );
@@ -364,6 +404,39 @@ describe('the dashboard', () => {
     expect(byTitle(/^Worker duration/)).toContain('"Duration"');
     expect(byTitle(/^Worker duration/)).toContain(`<Ref:${fnIdOf('worker')}>`);
     expect(byTitle(/^Parked by reason$/)).toContain('SELECT SUM(Parked) FROM AmoGateway GROUP BY reason');
+    // Ingest per route: API Gateway's Count per resource + method, one line per route of the table.
+    const ingest = JSON.parse(byTitle(/^Ingest: requests per route$/)) as unknown[][];
+    expect(ingest).toHaveLength(routeTable.routes.length);
+    for (const [i, r] of routeTable.routes.entries()) {
+      const line = ingest[i] as unknown[];
+      expect(line.slice(0, 2)).toEqual(['AWS/ApiGateway', 'Count']);
+      expect(line).toEqual(expect.arrayContaining(['Method', r.method, 'Resource', r.path, 'ApiName', 'amo-gateway', 'Stage']));
+      expect(line.at(-1)).toEqual(expect.objectContaining({ label: r.id, stat: 'Sum' }));
+    }
+    // One row per queue (flow): processed, deferred and parked by reason, depth + DLQ, oldest message, deferred age.
+    for (const q of routeTable.queues) {
+      const t = (suffix: string) => byTitle(new RegExp(`^${q.id}: ${suffix.replace(/[()]/g, '\\$&')}$`));
+      expect(t('processed')).toContain(`SELECT SUM(Processed) FROM AmoGateway WHERE queue = '${q.id}'`);
+      expect(t('deferred by reason')).toContain(`SELECT SUM(Deferred) FROM AmoGateway WHERE queue = '${q.id}' GROUP BY reason`);
+      expect(t('parked by reason')).toContain(`SELECT SUM(Parked) FROM AmoGateway WHERE queue = '${q.id}' GROUP BY reason`);
+      expect(t('depth and DLQ')).toContain(
+        `<GetAtt:${logicalId(template, 'AWS::SQS::Queue', (p) => p.QueueName === dlqName(q))}.QueueName>`,
+      );
+      expect(t('oldest message (s)')).toContain(
+        `<GetAtt:${logicalId(template, 'AWS::SQS::Queue', (p) => p.QueueName === queueName(q))}.QueueName>`,
+      );
+      expect(t('max deferred age (s)')).toContain(`SELECT MAX(DeferredMessageAge) FROM AmoGateway WHERE queue = '${q.id}'`);
+    }
+    // amoCRM per account.
+    expect(byTitle(/^amoCRM calls by account and outcome$/)).toContain('SELECT SUM(AmoCalls) FROM AmoGateway GROUP BY account, outcome');
+    expect(byTitle(/^amoCRM 429s by account$/)).toContain('SELECT SUM(AmoRateLimited) FROM AmoGateway GROUP BY account');
+    expect(byTitle(/^Rate-budget waits by account$/)).toContain('SELECT SUM(RateBudgetWaits) FROM AmoGateway GROUP BY account');
+    expect(byTitle(/^Rate budget exhausted/)).toContain('SELECT SUM(RateBudgetExhausted) FROM AmoGateway GROUP BY account');
+    expect(byTitle(/^Breaker: blocks opened by account$/)).toContain('SELECT SUM(AccountBlocked) FROM AmoGateway GROUP BY account');
+    expect(byTitle(/^Breaker: messages held/)).toContain(
+      "SELECT SUM(Deferred) FROM AmoGateway WHERE reason = 'account-blocked' GROUP BY queue",
+    );
+    expect(byTitle(/^Token age \(s\) by account$/)).toContain('SELECT MAX(TokenAgeSeconds) FROM AmoGateway GROUP BY account');
     // Every metric of the catalogue has its widget, titled by its name, querying its aggregate.
     expect(CUSTOM_METRICS.map((m) => m.name)).toEqual(catalogue().map((m) => m.name));
     for (const m of CUSTOM_METRICS) {
@@ -371,6 +444,14 @@ describe('the dashboard', () => {
       expect(widgets.map((w) => w.properties.title)).toContain(title);
       expect(byTitle(new RegExp(`^${title.replace(/[()]/g, '\\$&')}$`))).toContain(insightsQuery(m.name, m.groupBy, m.stat));
     }
+    // A widget is one GetMetricData call, which takes one Metrics Insights query at most.
+    for (const w of widgets)
+      expect((JSON.stringify(w).match(/"expression":"SELECT /g) ?? []).length, w.properties.title).toBeLessThanOrEqual(1);
+    // A grouped query has no label: each line is named by its group (a fixed label would name them all alike).
+    for (const w of widgets)
+      for (const line of (w.properties.metrics ?? []) as Array<Array<{ expression?: string; label?: string }>>)
+        for (const o of line)
+          if (typeof o === 'object' && o.expression?.includes(' GROUP BY ')) expect(o.label, o.expression).toBeUndefined();
     const alarmWidget = widgets.find((w) => w.properties.title === 'Alarms') as { properties: { alarms: unknown[] } } | undefined;
     expect(alarmWidget?.properties.alarms).toHaveLength(Object.keys(template.findResources('AWS::CloudWatch::Alarm')).length);
   });

@@ -1,10 +1,19 @@
 /** CDK assertions over the stack synthesized from the shipped route table (bundling skipped). */
-import { Match, type Template } from 'aws-cdk-lib/assertions';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { App } from 'aws-cdk-lib';
+import { Match, Template } from 'aws-cdk-lib/assertions';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { dlqName, queueName, redriveMaxReceiveCount, routeTable, SQS_MAX_MESSAGE_BYTES } from '../../lib/routes.ts';
 import { TABLE_PK, TABLE_SK, TABLE_TTL_ATTRIBUTE } from '../../lib/store/table.ts';
-import { ACCESS_LOG_FIELDS, EDGE_MESSAGES, routeThrottles } from '../../infra/aws/api.ts';
+import { ACCESS_LOG_FIELDS, EDGE_MESSAGES, routeMethodSettings } from '../../infra/aws/api.ts';
 import { sendMessageTemplate } from '../../infra/aws/vtl.ts';
+import { isOperatorError, stackFromContext } from '../../infra/aws/from-context.ts';
+import { PROJECT_ROOT } from '../../infra/aws/gateway.ts';
+import { PASTE_URLS } from '../../infra/aws/stack.ts';
+import type { Config } from '../../lib/config/index.ts';
+import { exampleConfig } from './support/config.ts';
 import { logicalId, resolvePlaceholders, synthStack } from './support/synth.ts';
 
 type Props = Record<string, unknown>;
@@ -335,13 +344,16 @@ describe('the REST API', () => {
         ThrottlingBurstLimit: 100,
         LoggingLevel: 'OFF',
         DataTraceEnabled: false,
+        // Not stage-wide: the 405 mocks would publish billed per-method metrics too.
+        MetricsEnabled: false,
       }),
-      // Per route: CloudFormation's resource path with each `/` as `~1`, the stage's logging settings kept.
-      ...throttled.map((r) => ({
+      // Every route method: CloudFormation's resource path with each `/` as `~1`, the stage's logging
+      // settings kept, detailed metrics (requests per route on the dashboard), its own throttle or the stage's.
+      ...routeTable.routes.map((r) => ({
         HttpMethod: r.method,
         ResourcePath: `/${r.path.replace(/\//g, '~1')}`,
-        ThrottlingRateLimit: r.throttle?.rateLimit,
-        ThrottlingBurstLimit: r.throttle?.burstLimit,
+        ThrottlingRateLimit: r.throttle?.rateLimit ?? 50,
+        ThrottlingBurstLimit: r.throttle?.burstLimit ?? 100,
         LoggingLevel: 'OFF',
         DataTraceEnabled: false,
         MetricsEnabled: true,
@@ -356,9 +368,9 @@ describe('the REST API', () => {
 
   it("a route's throttle may only tighten the stage's: a looser one is refused at synth", () => {
     const forms = routeTable.routes.find((r) => r.id === 'forms')!;
-    expect(() => routeThrottles([{ ...forms, throttle: { rateLimit: 60, burstLimit: 40 } }], { rateLimit: 50, burstLimit: 100 })).toThrow(
-      /forms: its throttle \(60\/s, burst 40\) exceeds the stage's \(50\/s, burst 100\)/,
-    );
+    expect(() =>
+      routeMethodSettings([{ ...forms, throttle: { rateLimit: 60, burstLimit: 40 } }], { rateLimit: 50, burstLimit: 100 }),
+    ).toThrow(/forms: its throttle \(60\/s, burst 40\) exceeds the stage's \(50\/s, burst 100\)/);
   });
 
   it('no binary media types (the body reaches the template as text, base64Encode gives back its bytes)', () => {
@@ -393,5 +405,137 @@ describe('outputs', () => {
       expect(out, r.id).toBeDefined();
       expect(resolvePlaceholders(out?.[1].Value)).toContain(r.path);
     }
+  });
+});
+
+describe('outputs users paste', () => {
+  const out = (key: string) => {
+    const o = template.findOutputs('*')[key];
+    if (!o) throw new Error(`no output ${key}`);
+    return { value: resolvePlaceholders(o.Value), description: String(o.Description) };
+  };
+  // The stage URL as the ApiUrl output gives it (its API and stage ids are CloudFormation references).
+  const api = () => out('ApiUrl').value;
+
+  it('the Redirect URI (with the config value it must equal) and the disconnect URL', () => {
+    expect(api()).toMatch(/^https:\/\/<Ref:\w+>\.execute-api\.<Ref:AWS::Region>\.<Ref:AWS::URLSuffix>\/<Ref:\w+>\/$/);
+    expect(out('RedirectUri').value).toBe(`${api()}oauth/callback`);
+    expect(out('RedirectUri').description).toContain('config: https://amo-gateway.example.com/oauth/callback');
+    expect(out('ConfigRedirectUris').value).toBe('https://amo-gateway.example.com/oauth/callback');
+    expect(out('DisconnectUrl').value).toBe(`${api()}oauth/disconnect`);
+    // The chat route's API key: its id, never its value.
+    expect(out('EdgeApiKeyId').value).toBe(`<Ref:${logicalId(template, 'AWS::ApiGateway::ApiKey', () => true)}>`);
+  });
+
+  it("one webhook URL per account and per RDESK account, naming the token's secret, never its value", () => {
+    expect(out('WebhookUrlclinic').value).toBe(`${api()}hooks/amocrm/<value of secret amo-gateway/hook-token/clinic>`);
+    expect(out('WebhookUrlclinicintl').value).toBe(`${api()}hooks/amocrm/<value of secret amo-gateway/hook-token/clinic-intl>`);
+    expect(out('RdeskMcUrlclinic').value).toBe(`${api()}zdrav/mc/<value of secret amo-gateway/rdesk-token/clinic>`);
+    expect(out('RdeskBookedUrlclinic').value).toBe(`${api()}zdrav/booked/<value of secret amo-gateway/rdesk-token/clinic>`);
+    // The example config has no forms, chat or onec section: no such URLs.
+    expect(Object.keys(template.findOutputs('*')).filter((k) => /^(FormUrl|ChatUrl|AmojoCallbackUrl|OnecUrl)/.test(k))).toEqual([]);
+  });
+
+  it('forms per form, chat per messenger, the amojo callback and 1C, from their config sections', () => {
+    const route = (id: string) => routeTable.routes.find((r) => r.id === id)!;
+    const config = {
+      forms: { list: [{ id: 'contact' }, { id: 'callback' }] },
+      chat: { messengers: [{ id: 'site-chat' }] },
+      onec: { callers: [] },
+    } as unknown as Config;
+    const urls = (id: string) => PASTE_URLS[id]!(config, 'p/', route(id));
+    expect(urls('forms')).toEqual([
+      expect.objectContaining({ key: 'FormUrl-contact', path: '/forms/contact' }),
+      expect.objectContaining({ key: 'FormUrl-callback', path: '/forms/callback' }),
+    ]);
+    expect(urls('chat-inbound')).toEqual([expect.objectContaining({ key: 'ChatUrl-site-chat', path: '/chat/site-chat/messages' })]);
+    expect(urls('amojo-callback')).toEqual([expect.objectContaining({ key: 'AmojoCallbackUrl', path: '/chat/amojo/{scope_id}' })]);
+    expect(urls('onec')).toEqual([expect.objectContaining({ key: 'OnecUrl', path: '/1c' })]);
+    // Every key names a route of the table (a renamed route would silently lose its URLs).
+    for (const id of Object.keys(PASTE_URLS))
+      expect(
+        routeTable.routes.map((r) => r.id),
+        id,
+      ).toContain(id);
+  });
+
+  it('NextSteps: the secrets to create, the URLs to set, one auth link per account', () => {
+    const steps = out('NextSteps').value;
+    expect(steps).toMatch(
+      /^1\) create each secret of SecretNames: aws secretsmanager create-secret --name amo-gateway\/client-secret\/main-kommo/,
+    );
+    expect(steps).toContain('(5 in all)');
+    expect(steps).toContain('RedirectUri');
+    expect(steps).toContain('npx amo-gateway auth link --stack AmoGateway --account clinic');
+    expect(steps).toContain('npx amo-gateway auth link --stack AmoGateway --account clinic-intl');
+    expect(steps).not.toContain('confirm the alarm e-mail');
+  });
+});
+
+describe('stages', () => {
+  const appWith = (context: Record<string, unknown>) =>
+    new App({ outdir: mkdtempSync(join(tmpdir(), 'amo-stage-')), context: { ...context, 'aws:cdk:bundling-stacks': [] } });
+  const config = join(PROJECT_ROOT, 'amo.config.example.json');
+
+  it('-c stage=dev: its own stack, names, secrets prefix and tag; alarms without e-mail unless given', () => {
+    const stack = stackFromContext(appWith({ config, stage: 'dev' }));
+    expect(stack.stackName).toBe('AmoGatewayDev');
+    const t = Template.fromStack(stack);
+    t.hasResourceProperties('AWS::SQS::Queue', { QueueName: 'amo-gateway-dev-amocrm-hooks' });
+    t.hasResourceProperties('AWS::Events::EventBus', { Name: 'amo-gateway-dev' });
+    t.hasResourceProperties('AWS::CloudWatch::Dashboard', { DashboardName: 'amo-gateway-dev' });
+    t.hasResourceProperties('AWS::CloudWatch::Alarm', { AlarmName: 'amo-gateway-dev-dlq-amocrm-hooks' });
+    t.hasResourceProperties('AWS::SQS::Queue', { Tags: Match.arrayWith([{ Key: 'amo-gateway:stage', Value: 'dev' }]) });
+    t.resourceCountIs('AWS::SNS::Subscription', 0);
+    expect(t.findOutputs('SecretsPrefix').SecretsPrefix?.Value).toBe('amo-gateway-dev/');
+    expect(resolvePlaceholders(t.findOutputs('NextSteps').NextSteps?.Value)).toContain('auth link --stack AmoGatewayDev');
+    expect(Object.keys(t.findResources('AWS::CloudWatch::Alarm')).length).toBe(
+      Object.keys(template.findResources('AWS::CloudWatch::Alarm')).length,
+    );
+  });
+
+  it('-c stage=prod: its own names, every alarm, and an alarm e-mail required (or an explicit none)', () => {
+    expect(() => stackFromContext(appWith({ config, stage: 'prod' }))).toThrow(
+      /stage prod needs someone to tell about its alarms: add -c alarmEmail=<address> \(or -c alarmEmail=none/,
+    );
+    const t = Template.fromStack(stackFromContext(appWith({ config, stage: 'prod', alarmEmail: 'ops@example.com' })));
+    t.hasResourceProperties('AWS::SQS::Queue', { QueueName: 'amo-gateway-prod-amocrm-hooks' });
+    t.hasResourceProperties('AWS::SNS::Subscription', { Protocol: 'email', Endpoint: 'ops@example.com' });
+    expect(t.findOutputs('SecretsPrefix').SecretsPrefix?.Value).toBe('amo-gateway-prod/');
+    const none = Template.fromStack(stackFromContext(appWith({ config, stage: 'prod', alarmEmail: 'none' })));
+    none.resourceCountIs('AWS::SNS::Subscription', 0);
+  });
+
+  it('no -c stage: the unstaged stack AmoGateway as before; an unknown stage is a clear synth error', () => {
+    const stack = stackFromContext(appWith({ config }));
+    expect(stack.stackName).toBe('AmoGateway');
+    Template.fromStack(stack).hasResourceProperties('AWS::SQS::Queue', { QueueName: 'amo-gateway-amocrm-hooks' });
+    let err: unknown;
+    try {
+      stackFromContext(appWith({ config, stage: 'qa' }));
+    } catch (e) {
+      err = e;
+    }
+    expect(isOperatorError(err)).toBe(true);
+    expect((err as Error).message).toBe(
+      'context stage "qa" is not a stage: use -c stage=dev or -c stage=prod (or leave it out for the unstaged stack AmoGateway)',
+    );
+  });
+});
+
+describe('output ids', () => {
+  it('ids that collide once CDK drops their dashes (a-b, ab) get a suffix instead of overwriting each other', () => {
+    const accounts = ['a-b', 'ab'].map((id, i) => ({
+      id,
+      integration: exampleConfig.integrations[0]!.id,
+      subdomain: `s${i}`,
+      domain: 'amocrm.ru' as const,
+      hookToken: { secret: `hook-token/${i}` },
+    }));
+    const { template: t } = synthStack({ props: { config: { ...exampleConfig, accounts, rdesk: undefined } as Config } });
+    const outputs = t.findOutputs('*');
+    expect(resolvePlaceholders(outputs.WebhookUrlab?.Value)).toContain('hook-token/0>');
+    expect(resolvePlaceholders(outputs.WebhookUrlab2?.Value)).toContain('hook-token/1>');
+    expect(outputs.MoreUrls).toBeUndefined();
   });
 });

@@ -170,6 +170,7 @@ describe('a table without routes', () => {
       'DashboardName',
       'EventBusArn',
       'EventBusName',
+      'NextSteps',
       'Queues',
       'SecretNames',
       'SecretsPrefix',

@@ -14,6 +14,8 @@ import {
   QUEUE_ERROR_MESSAGE,
   queueErrorResponseTemplate,
   TOO_LARGE_MESSAGE,
+  EDGE_TOO_LARGE_DELAY,
+  EDGE_TOO_LARGE_MARKER,
   sendMessageTemplate,
   sendMessageTemplates,
   vtlLiteral,
@@ -292,6 +294,66 @@ describe('generated SendMessage templates', () => {
   it('refuses routes that do not target a queue', () => {
     const route = { ...directRoutes[0], target: { kind: 'function', function: 'worker' } } as Route;
     expect(() => sendMessageTemplate(route)).toThrow(/does not target a queue/);
+  });
+});
+
+describe("the route's body limit at the edge", () => {
+  /** Renders the route's template over a body; returns the SQS request's form fields. */
+  const sent = (route: Route, body: Uint8Array) => {
+    const ct = route.contentTypes[0] as string;
+    const path = Object.fromEntries([...route.path.matchAll(/\{([^}]+)\}/g)].map((m) => [m[1] as string, 'tok']));
+    const raw = renderRequestTemplate(sendMessageTemplates(route)[ct] as string, {
+      body,
+      path,
+      query: [],
+      headers: [['Content-Type', ct]],
+      requestId: 'r-1',
+      requestTimeEpoch: 1,
+      sourceIp: '1.2.3.4',
+    });
+    return new URLSearchParams(raw);
+  };
+  /** A body of exactly `n` bytes: valid JSON for a JSON route (a FIFO route's key fields inside), ASCII filler otherwise. */
+  const bodyOf = (route: Route, n: number, fill = 'a') => {
+    const head = route.fifo ? '{"id":"m-1","conversation_id":"c-1","text":"' : '{"t":"';
+    const tail = '"}';
+    const units = Math.max(0, n - Buffer.byteLength(head + tail));
+    return utf8(head + fill.repeat(Math.floor(units / Buffer.byteLength(fill))) + tail);
+  };
+
+  it.each(directRoutes.map((r) => [r.id, r] as const))(
+    '%s: a body of its limit is sent; one byte more is refused before SQS stores anything',
+    (_id, route) => {
+      const atLimit = bodyOf(route, route.bodyLimitBytes);
+      expect(atLimit.length).toBe(route.bodyLimitBytes);
+      const ok = sent(route, atLimit);
+      expect(ok.get('DelaySeconds')).toBeNull();
+      expect(Buffer.from(JSON.parse(ok.get('MessageBody') ?? '').body as string, 'base64').length).toBe(route.bodyLimitBytes);
+
+      const over = sent(route, bodyOf(route, route.bodyLimitBytes + 1));
+      // A send SQS must refuse (DelaySeconds over its 900 s maximum), carrying nothing of the body.
+      expect(over.get('Action')).toBe('SendMessage');
+      expect(over.get('DelaySeconds')).toBe(String(EDGE_TOO_LARGE_DELAY));
+      expect(EDGE_TOO_LARGE_DELAY).toBeGreaterThan(900);
+      expect(over.get('MessageBody')).toBe('too-large');
+      if (route.fifo) expect(over.get('MessageGroupId')).toBe('too-large');
+      // …and SQS's refusal of it is answered 413, like the local runner.
+      const answer = renderResponseTemplate(
+        queueErrorResponseTemplate(),
+        `<ErrorResponse><Error><Type>Sender</Type><Code>InvalidParameterValue</Code><Message>Value ${EDGE_TOO_LARGE_DELAY} for parameter ${EDGE_TOO_LARGE_MARKER} is invalid. Reason: must be &lt;= 900.</Message></Error></ErrorResponse>`,
+      );
+      expect(answer).toEqual({ body: JSON.stringify({ message: TOO_LARGE_MESSAGE }), status: 413 });
+    },
+  );
+
+  it('measures characters (UTF-16 units): exact for ASCII; a non-ASCII body over the limit in characters is refused, one over it only in bytes reaches the worker (parked body-too-large there)', () => {
+    const route = directRoutes.find((r) => r.contentTypes.includes('application/json') && !r.fifo) as Route;
+    // Over in characters (each Cyrillic letter is 2 bytes, 1 unit): refused.
+    expect(sent(route, utf8(`{"t":"${'я'.repeat(route.bodyLimitBytes)}"}`)).get('DelaySeconds')).toBe(String(EDGE_TOO_LARGE_DELAY));
+    // Over in bytes, under in characters: sent (the documented difference).
+    const body = utf8(`{"t":"${'я'.repeat(route.bodyLimitBytes / 2)}"}`);
+    expect(body.length).toBeGreaterThan(route.bodyLimitBytes);
+    expect(sent(route, body).get('DelaySeconds')).toBeNull();
   });
 });
 

@@ -127,16 +127,18 @@ describe('worker wiring from the Lambda environment', () => {
 });
 
 describe('small parts', () => {
-  it('pipelineMetrics turns the pipeline hooks into Parked, Deferred + DeferredMessageAge and DlqIndexWriteFailed', () => {
+  it('pipelineMetrics turns the pipeline hooks into Processed, Parked (by queue), Deferred + DeferredMessageAge and DlqIndexWriteFailed', () => {
     const metrics = new RecordingMetrics();
     const hooks = pipelineMetrics(metrics);
+    hooks.processed?.({ queue: 'rdesk', route: 'zdrav-mc' });
     hooks.parked?.({ queue: 'amocrm-hooks', route: 'amocrm-hook', reason: 'bad-token' });
     hooks.deferred?.({ queue: 'amocrm-hooks', route: 'amocrm-hook', reason: 'rate-budget', ageSeconds: 75, deferrals: 2 });
     hooks.dlqIndexFailed?.({ queue: 'amocrm-hooks', reason: 'bad-token' });
     expect(metrics.counts).toEqual([
-      { name: 'Parked', dimensions: { reason: 'bad-token' }, value: 1 },
-      { name: 'Deferred', dimensions: { reason: 'rate-budget' }, value: 1 },
-      { name: 'DeferredMessageAge', dimensions: { reason: 'rate-budget' }, value: 75 },
+      { name: 'Processed', dimensions: { queue: 'rdesk' }, value: 1 },
+      { name: 'Parked', dimensions: { queue: 'amocrm-hooks', reason: 'bad-token' }, value: 1 },
+      { name: 'Deferred', dimensions: { queue: 'amocrm-hooks', reason: 'rate-budget' }, value: 1 },
+      { name: 'DeferredMessageAge', dimensions: { queue: 'amocrm-hooks', reason: 'rate-budget' }, value: 75 },
       { name: 'DlqIndexWriteFailed', dimensions: {}, value: 1 },
     ]);
   });

@@ -136,6 +136,26 @@ describe('scheduled refresh failures are counted, alarmed and summarized', () =>
       { name: 'ScheduledRefreshFailed', dimensions: { account: 'clinic', kind: 'token-endpoint' }, value: 1 },
     ]);
     expect(metrics.counts.filter((c) => c.name === 'TokenRefreshFailed').map((c) => c.dimensions.kind)).toEqual(['transient']);
+    // The stale token's age is still reported: it keeps growing while refreshing fails (the alarm).
+    expect(metrics.counts.filter((c) => c.name === 'TokenAgeSeconds')).toEqual([
+      { name: 'TokenAgeSeconds', dimensions: { account: 'clinic' }, value: 13 * 3600 },
+    ]);
+  });
+
+  it("every run reports each OAuth account's token age (TokenAgeSeconds): its age while fresh, 0 once refreshed", async () => {
+    world = await startWorld();
+    const w = world;
+    await w.install();
+    const ages = async () => {
+      const metrics = new MetricsRecorder();
+      const { log } = capture();
+      await createRefreshHandler({ lifecycle: engine(w, { metrics, log }).lifecycle, log })({});
+      return metrics.counts.filter((c) => c.name === 'TokenAgeSeconds');
+    };
+    w.clock.advance(HOUR);
+    expect(await ages()).toEqual([{ name: 'TokenAgeSeconds', dimensions: { account: 'clinic' }, value: 3600 }]);
+    w.clock.advance(12 * HOUR); // past half of the 24 h lifetime: refreshed now
+    expect(await ages()).toEqual([{ name: 'TokenAgeSeconds', dimensions: { account: 'clinic' }, value: 0 }]);
   });
 
   it('a healthy run counts no failure', async () => {

@@ -18,6 +18,7 @@ import { createHandler, depsFromEnv, type WorkerDeps } from '../../functions/wor
 import { sqsEvent } from '../../infra/local/lambda.ts';
 import { defineRouteTable, dlqName, queueName, redriveMaxReceiveCount } from '../../lib/routes.ts';
 import type { QueuesConfig } from '../../lib/aws/queues-config.ts';
+import { aggregatingSink } from '../../lib/common/metrics-sink.ts';
 import { RecordingMetrics } from '../../lib/ingest/metrics.ts';
 import { silentLog, type Log } from '../../lib/common/log.ts';
 import { DeferError, ok, PermanentError, RetryableError } from '../../lib/pipeline/outcome.ts';
@@ -348,6 +349,17 @@ describe('worker handler: standard queue', () => {
     fq.reset();
   });
 
+  it('counts done messages as Processed by queue, summed by the Lambda sink and emitted once when the batch ends', async () => {
+    const recorded = new RecordingMetrics();
+    const sink = aggregatingSink(recorded);
+    const handler = createHandler(deps({ processors: { 'r-std': byTag }, metrics: sink }));
+    await sendAll('std-q', [bodyOf(env('ok-p1')), bodyOf(env('ok-p2')), bodyOf(env('ok-p3'))]);
+    const res = (await handler(await batchFrom('std-q', 3), ctx)) as SQSBatchResponse;
+    expect(res.batchItemFailures).toEqual([]);
+    expect(recorded.counts).toEqual([{ name: 'Processed', dimensions: { queue: 'std-q' }, value: 3 }]);
+    fq.reset();
+  });
+
   it('the deferral cap is configurable (WorkerDeps.deferral): a lower count cap parks sooner', async () => {
     const metrics = new RecordingMetrics();
     const handler = createHandler(deps({ processors: { 'r-std': byTag }, metrics, deferral: { maxDeferrals: 2 } }));
@@ -443,8 +455,8 @@ describe('worker handler: FIFO queue', () => {
     const res = (await handler({ Records: [r] }, ctx)) as SQSBatchResponse;
     expect(res.batchItemFailures).toEqual([{ itemIdentifier: 'm-1' }]);
     expect(metrics.counts).toEqual([
-      { name: 'Deferred', dimensions: { reason: 'rate-budget' }, value: 1 },
-      { name: 'DeferredMessageAge', dimensions: { reason: 'rate-budget' }, value: 30 },
+      { name: 'Deferred', dimensions: { queue: 'fifo-q', reason: 'rate-budget' }, value: 1 },
+      { name: 'DeferredMessageAge', dimensions: { queue: 'fifo-q', reason: 'rate-budget' }, value: 30 },
     ]);
     fq.reset();
   });

@@ -172,6 +172,7 @@ export class AmoCore {
         error: e instanceof AmoApiError ? `${e.name}${e.status ? ` ${e.status}` : ''}` : 'error',
         durationMs: this.clock.now() - started,
         attempt: call.attempt,
+        ...(e instanceof AmoApiError && e.status ? { httpStatus: e.status } : {}),
       });
       throw e;
     }

@@ -32,7 +32,8 @@ export interface TokenSource {
 /** What the client tells the outside world (metrics, alarms, logs). All fields are safe to log. */
 export type ClientEvent =
   | { type: 'request'; method: string; route: string; status: number; durationMs: number; attempt: number }
-  | { type: 'request-failed'; method: string; route: string; error: string; durationMs: number; attempt: number }
+  /** `httpStatus`: amoCRM's answer when there was one (a refused request); absent for a network failure or timeout. */
+  | { type: 'request-failed'; method: string; route: string; error: string; durationMs: number; attempt: number; httpStatus?: number }
   | { type: 'retry'; method: string; route: string; attempt: number; delayMs: number; reason: string }
   | { type: 'budget-wait'; waitMs: number }
   | { type: 'deferred'; reason: 'rate-budget' | 'rate-limited' | 'blocked'; retryAfterMs: number }

@@ -245,12 +245,16 @@ export class TokenLifecycle {
 
   private async refreshOneDue(r: ResolvedAccount): Promise<ScheduleResult> {
     const account = r.account.id;
+    /** The OAuth pair's issue time once known: its age is reported whatever the run's outcome. */
+    let issuedAt: number | undefined;
     try {
       const rec = await this.store.get(this.key(r));
       if (!rec) return { account, outcome: 'not-connected' };
       if (rec.status !== 'active') return { account, outcome: rec.status };
       if (rec.kind === 'long-lived') return await this.checkLongLived(r, rec);
+      issuedAt = rec.current?.issuedAt;
       const res = await this.ensure(r, 'schedule', (x, now) => !!x.current && now >= halfLifeAt(x.current));
+      issuedAt = res.record.current?.issuedAt ?? issuedAt;
       return { account, outcome: res.refreshed ? 'refreshed' : 'fresh' };
     } catch (e) {
       const outcome: ScheduleOutcome =
@@ -270,6 +274,10 @@ export class TokenLifecycle {
       this.metrics.count(METRIC.scheduledRefreshFailed, { account, kind });
       this.log.error('scheduled token refresh failed', { account, kind, error });
       return { account, outcome, error, kind };
+    } finally {
+      // TokenAgeSeconds: under the half-life while refreshing works, growing while it does not (the alarm).
+      if (issuedAt !== undefined)
+        this.metrics.count(METRIC.tokenAge, { account }, Math.max(0, Math.round((this.clock.now() - issuedAt) / 1000)));
     }
   }
 
