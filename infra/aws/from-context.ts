@@ -8,22 +8,9 @@ import { routeTable } from '../../lib/routes.ts';
 import { DeployConfigError, loadDeployConfig } from './config.ts';
 import { AmoGatewayConfigError } from './gateway.ts';
 import { AmoGatewayStack, kebabCase } from './stack.ts';
+import { STAGES, type StageName } from './stages.ts';
 
-/**
- * The deployment stages (`-c stage=dev|prod`): each its own stack, names and secrets. Without
- * `-c stage` the app builds the unstaged stack `AmoGateway` (names `amo-gateway-*`, secrets
- * `amo-gateway/`) exactly as before stages existed: a deployed stack keeps its name (renaming it
- * would make CloudFormation create a second stack beside the first, whose retained table holds
- * the tokens).
- */
-export const STAGES = {
-  /** Alarms as in prod (what pages in prod has been seen firing in dev); an e-mail only if given. */
-  dev: { stackName: 'AmoGatewayDev', alarmEmailRequired: false },
-  /** Every alarm, and someone to tell: `-c alarmEmail=<address>`, or `-c alarmEmail=none` when the topic is subscribed elsewhere. */
-  prod: { stackName: 'AmoGatewayProd', alarmEmailRequired: true },
-} as const;
-
-export type StageName = keyof typeof STAGES;
+export { STAGES, type StageName } from './stages.ts';
 
 /** `-c alarmEmail=none`: no e-mail subscription, on purpose (the topic is subscribed some other way). */
 export const NO_ALARM_EMAIL = 'none';

@@ -78,13 +78,13 @@ describe('amo-gateway init', () => {
     );
     // The secrets: names under the stage's prefix, values read with read -rs or generated, never printed.
     expect(r.text).toContain(
-      `read -rsp 'client-secret/main: ' SECRET && echo && printf %s "$SECRET" | aws secretsmanager create-secret --name amo-gateway/prod/client-secret/main --secret-string file:///dev/stdin; unset SECRET`,
+      `read -rsp 'client-secret/main: ' SECRET && echo && printf %s "$SECRET" | aws secretsmanager create-secret --name amo-gateway-prod/client-secret/main --secret-string file:///dev/stdin; unset SECRET`,
     );
     for (const a of ['clinic', 'intl'])
       expect(r.text).toContain(
-        `openssl rand -hex 24 | tr -d '\\n' | aws secretsmanager create-secret --name amo-gateway/prod/hook-token/${a} --secret-string file:///dev/stdin`,
+        `openssl rand -hex 24 | tr -d '\\n' | aws secretsmanager create-secret --name amo-gateway-prod/hook-token/${a} --secret-string file:///dev/stdin`,
       );
-    expect(r.text).toContain(`npx cdk deploy -c config=${file} -c stage=prod -c secretsPrefix=amo-gateway/prod/`);
+    expect(r.text).toContain(`npx cdk deploy -c config=${file} -c stage=prod -c alarmEmail=<address>`);
     expect(r.text).toContain('npx amo-gateway auth link --account clinic');
     expect(r.text).toContain('npx amo-gateway auth link --account intl');
     // Real values: no placeholder step.
@@ -137,7 +137,7 @@ describe('amo-gateway init', () => {
       ['clinic', 'clinic', 'kommo.com'],
       ['crm', 'sales', 'kommo.com'],
     ]);
-    expect(r.text).toContain('-c stage=prod -c secretsPrefix=amo-gateway/prod/');
+    expect(r.text).toContain('-c stage=prod -c alarmEmail=<address>');
   });
 
   it('not deployed yet: Enter takes placeholders, and the next steps say how the real values come in', async () => {
@@ -149,8 +149,8 @@ describe('amo-gateway init', () => {
       clientId: '00000000-0000-0000-0000-000000000000',
       redirectUri: 'https://replace-after-first-deploy.invalid/oauth/callback',
     });
-    expect(r.text).toContain('-c stage=dev -c secretsPrefix=amo-gateway/dev/');
-    expect(r.text).toMatch(/The deploy prints the OAuth callback URL \(output Routeoauthcallback/);
+    expect(r.text).toContain('-c stage=dev');
+    expect(r.text).toMatch(/The deploy prints the OAuth callback URL \(output RedirectUri/);
     expect(r.text).toContain(`npx amo-gateway init --force --out ${file} --api-url <ApiUrl> --client-id <Integration ID>`);
   });
 

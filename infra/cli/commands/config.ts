@@ -97,7 +97,9 @@ async function synthCheck(file: string, stage: string | undefined): Promise<Conf
   // Loaded only here: aws-cdk-lib takes a second to import, and no other command needs it.
   const [{ App }, { stackFromContext, isOperatorError }] = await Promise.all([import('aws-cdk-lib'), import('../../aws/from-context.ts')]);
   const app = new App({
-    context: { config: file, 'aws:cdk:bundling-stacks': [], ...(stage ? { stage } : {}) },
+    // alarmEmail is a deploy flag, not the config's: prod refuses to synth without one, which is
+    // not this file's problem (the deploy command init prints names it).
+    context: { config: file, 'aws:cdk:bundling-stacks': [], alarmEmail: 'none', ...(stage ? { stage } : {}) },
     // Nothing is written: the app is never synthesized, only constructed.
     autoSynth: false,
   });

@@ -20,9 +20,10 @@ import { checkSecretsPrefix, DeployConfigError, secretNames } from '../../aws/co
 import { CliError, type CliIO, type Command, type OptionValues } from '../command.ts';
 import { askUntil, fromFlag, stdinAsker, type Asker, type Parsed } from '../prompt.ts';
 import { str } from '../format.ts';
+import { STAGES as STAGE_DEFS, stageNames, type StageName } from '../../aws/stages.ts';
 
-export const STAGES = ['dev', 'prod'] as const;
-export type Stage = (typeof STAGES)[number];
+export const STAGES = Object.keys(STAGE_DEFS) as StageName[];
+export type Stage = StageName;
 
 /** A client id amoCRM never issues (all zeros), so `config check` can tell it apart. */
 export const PLACEHOLDER_CLIENT_ID = '00000000-0000-0000-0000-000000000000';
@@ -270,7 +271,8 @@ function nextSteps(config: Json, a: InitAnswers, out: string, prefix: string): s
   const hookSecrets = new Map(
     (config.accounts as Json[]).map((x) => [(x.hookToken as { secret?: string } | undefined)?.secret, x.id as string] as const),
   );
-  const deploy = `npx cdk deploy -c config=${out} -c stage=${a.stage} -c secretsPrefix=${prefix}`;
+  const defaults = stageNames(a.stage);
+  const deploy = `npx cdk deploy -c config=${out} -c stage=${a.stage}${prefix === defaults.secretsPrefix ? '' : ` -c secretsPrefix=${prefix}`}${a.stage === 'prod' ? ' -c alarmEmail=<address>' : ''}`;
   const placeholders = isPlaceholderClientId(a.clientId) || isPlaceholderUrl(a.redirectUri);
   const lines = [
     '',
@@ -306,9 +308,9 @@ function nextSteps(config: Json, a: InitAnswers, out: string, prefix: string): s
   if (placeholders) {
     lines.push(
       '',
-      `${step++}. The deploy prints the OAuth callback URL (output Routeoauthcallback = https://…/oauth/callback; ApiUrl is its base).`,
+      `${step++}. The deploy prints the OAuth callback URL (output RedirectUri = https://…/oauth/callback; ApiUrl is its base).`,
       '   In amoCRM (Settings → Integrations → Create integration) give it as the Redirect URI, and',
-      `   …/oauth/disconnect as the disconnect web hook. Then put the real values in and deploy again:`,
+      `   output DisconnectUrl as the disconnect web hook. Then put the real values in and deploy again:`,
       `   npx amo-gateway init --force --out ${out} --api-url <ApiUrl>${isPlaceholderClientId(a.clientId) ? ' --client-id <Integration ID>' : ''}`,
       `   ${deploy}`,
     );
@@ -316,7 +318,7 @@ function nextSteps(config: Json, a: InitAnswers, out: string, prefix: string): s
   lines.push(
     '',
     `${step}. Connect each account (open the printed link as the account's admin):`,
-    ...a.accounts.map((x) => `   npx amo-gateway auth link --account ${x.id} --stack <the stack cdk deploy printed> --region <region>`),
+    ...a.accounts.map((x) => `   npx amo-gateway auth link --account ${x.id} --stack ${defaults.stackName} --region <region>`),
     `   amoCRM's webhooks go to <ApiUrl>hooks/amocrm/<the account's hook token> (aws secretsmanager get-secret-value --secret-id ${prefix}hook-token/<account> --query SecretString --output text).`,
   );
   return lines;
@@ -351,7 +353,11 @@ export const initCommands: Command[] = [
       },
       stage: { type: 'string', valueName: 'dev|prod', description: 'the stage you deploy first (default dev)' },
       'integration-id': { type: 'string', valueName: 'id', description: 'our name for the integration (default main)' },
-      'secrets-prefix': { type: 'string', valueName: 'prefix', description: 'Secrets Manager prefix (default amo-gateway/<stage>/)' },
+      'secrets-prefix': {
+        type: 'string',
+        valueName: 'prefix',
+        description: 'Secrets Manager prefix (default the stage’s own: amo-gateway-<stage>/)',
+      },
       out: { type: 'string', valueName: 'file', description: 'where to write (default amo.config.json)' },
       force: { type: 'boolean', description: 'overwrite the file (its answers become the defaults, its other sections are kept)' },
       yes: { type: 'boolean', short: 'y', description: 'ask nothing: what no flag gives takes its default' },
@@ -365,7 +371,7 @@ export const initCommands: Command[] = [
       if (exists && !existing) io.err(`note: ${out} is not a JSON object; it will be replaced`);
       const d = existing?.defaults ?? {};
       const answers = await collect(io, values, d);
-      const prefixRaw = str(values['secrets-prefix']) ?? `amo-gateway/${answers.stage}/`;
+      const prefixRaw = str(values['secrets-prefix']) ?? stageNames(answers.stage).secretsPrefix;
       let prefix: string;
       try {
         prefix = checkSecretsPrefix(prefixRaw);
@@ -432,7 +438,7 @@ async function collect(io: CliIO, values: OptionValues, d: Existing['defaults'])
     else if (api !== undefined) redirectUri = fromFlag('api-url', api, apiUrlToRedirect);
     else if (yes) redirectUri = d.redirectUri ?? PLACEHOLDER_CALLBACK;
     else {
-      ask().say("The redirect URI: the deployed gateway's <ApiUrl>oauth/callback (cdk deploy prints it, output Routeoauthcallback).");
+      ask().say("The redirect URI: the deployed gateway's <ApiUrl>oauth/callback (cdk deploy prints it, output RedirectUri).");
       ask().say('  Deployed before? Paste the ApiUrl or the callback URL. Not yet? Enter: a placeholder until the first deploy.');
       redirectUri = await askUntil(
         ask(),
