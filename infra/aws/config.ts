@@ -28,7 +28,7 @@ export function loadDeployConfig(path: string | undefined, cwd: string = process
   if (path === undefined && !existsSync(file)) {
     throw new DeployConfigError(
       `no config: ${DEFAULT_CONFIG_FILE} does not exist in ${cwd} and no -c config=<path> was given. ` +
-        `Copy ${EXAMPLE_CONFIG_FILE} to ${DEFAULT_CONFIG_FILE} and fill in your integrations and accounts, ` +
+        `Write one with \`npx amo-gateway init\` (a few questions), or copy ${EXAMPLE_CONFIG_FILE} to ${DEFAULT_CONFIG_FILE} and fill it in, ` +
         `or synthesize the example with \`npm run synth\` (-c config=${EXAMPLE_CONFIG_FILE}).`,
     );
   }

@@ -64,7 +64,7 @@ describe('loadDeployConfig', () => {
     const dir = tempDir();
     expect(() => loadDeployConfig(undefined, dir)).toThrow(DeployConfigError);
     expect(() => loadDeployConfig(undefined, dir)).toThrow(
-      /^no config: amo\.config\.json does not exist in .* and no -c config=<path> was given\. Copy amo\.config\.example\.json to amo\.config\.json/,
+      /^no config: amo\.config\.json does not exist in .* and no -c config=<path> was given\. Write one with `npx amo-gateway init`.*copy amo\.config\.example\.json to amo\.config\.json/,
     );
   });
 
