@@ -6,7 +6,7 @@
  * FIFO with a batching window or a batch over 10, a queue route without a content type, a body
  * limit that cannot fit one SQS message once base64-encoded, dangling queue/function names, …
  */
-import { z } from 'zod';
+import * as z from 'zod';
 import { fifoKeysSchema } from './fifo-keys.ts';
 
 /** SQS's maximum message size; the queues are created with it (docs/architecture.md#envelope). */

@@ -169,7 +169,7 @@ export function onecHttpFromEnv(env: NodeJS.ProcessEnv, ports: { log: Log; metri
   const clientFor = (id: string) => {
     amo ??= createAmoClientRuntime({
       config,
-      oauth: oauthFromEnv(env, ports).provider,
+      oauth: oauthFromEnv(env, ports, config).provider,
       doc,
       tableName,
       log: ports.log,

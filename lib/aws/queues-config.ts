@@ -3,7 +3,7 @@
  * JSON `Record<queueId, {arn, url, dlqUrl}>`. The worker finds a record's queue by its
  * `eventSourceARN`.
  */
-import { z } from 'zod';
+import * as z from 'zod';
 
 const queueEndpointSchema = z.object({
   arn: z.string().startsWith('arn:', 'arn must be an ARN'),

@@ -41,7 +41,7 @@ export function rulesFlowsFromEnv(
     )(
       createAmoClientRuntime({
         config,
-        oauth: oauthFromEnv(env, { log: deps.log, metrics }).provider,
+        oauth: oauthFromEnv(env, { log: deps.log, metrics }, config).provider,
         doc: deps.doc,
         tableName: deps.tableName,
         metrics,

@@ -261,7 +261,7 @@ export function depsFromEnv(env: NodeJS.ProcessEnv, logger: Log, metrics?: Metri
     config.rules || config.rdesk || config.forms || config.chat?.messengers.length || config.onec
       ? createAmoClientRuntime({
           config,
-          oauth: oauthFromEnv(env, { log: logger, metrics: metrics ?? noMetrics }).provider,
+          oauth: oauthFromEnv(env, { log: logger, metrics: metrics ?? noMetrics }, config).provider,
           doc,
           tableName,
           log: logger,

@@ -1,0 +1,91 @@
+/**
+ * The config as a deployed function reads it, without zod: `ConfigError`, the account lookups and
+ * `readDeployedConfig`, the trusted read of the config the CDK construct validated at synth
+ * (lib/config/load.ts re-exports them all). A function whose flows need no zod (OAuth, the token
+ * refresh) thus bundles no schema: the full schema with every flow's section weighs more than the
+ * rest of such a function (infra/aws/README.md, "What each function bundles").
+ */
+import { readFileSync } from 'node:fs';
+import type { AccountConfig, Config, IntegrationConfig } from './schema.ts';
+
+export class ConfigError extends Error {
+  override readonly name = 'ConfigError';
+  constructor(
+    message: string,
+    readonly issues: string[] = [],
+    options?: ErrorOptions,
+  ) {
+    super(issues.length ? `${message}:\n${issues.map((i) => `  - ${i}`).join('\n')}` : message, options);
+  }
+}
+
+export const CONFIG_ENV = { json: 'AMO_CONFIG_JSON', file: 'AMO_CONFIG_FILE' } as const;
+
+/** The sections the schema always fills in (defaults): their presence marks a config that went through it. */
+const FILLED_IN = ['integrations', 'accounts', 'oauth', 'events'] as const;
+
+/**
+ * `AMO_CONFIG_JSON` (or the file `AMO_CONFIG_FILE` names) as the construct wrote it: validated
+ * with the full schema at synth, defaults filled in (infra/aws/gateway.ts `configEnvJson`). Checked
+ * here only for that shape — a config written by hand is refused with the way to validate it, never
+ * half-read. Functions that parse requests with zod anyway read with `loadConfigFromEnv` instead.
+ */
+export function readDeployedConfig(env: Record<string, string | undefined> = process.env): Config {
+  const json = env[CONFIG_ENV.json];
+  let source: string;
+  let text: string;
+  if (json !== undefined && json !== '') {
+    source = CONFIG_ENV.json;
+    text = json;
+  } else if (env[CONFIG_ENV.file]) {
+    source = `config file ${env[CONFIG_ENV.file]}`;
+    try {
+      text = readFileSync(env[CONFIG_ENV.file] as string, 'utf8');
+    } catch (e) {
+      throw new ConfigError(`cannot read the ${source}`, [], { cause: e });
+    }
+  } else {
+    throw new ConfigError(`no configuration: set ${CONFIG_ENV.json} (the config as JSON) or ${CONFIG_ENV.file} (a path to it)`);
+  }
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(text);
+  } catch (e) {
+    throw new ConfigError(`${source} is not valid JSON: ${(e as Error).message}`, [], { cause: e });
+  }
+  const obj = typeof parsed === 'object' && parsed !== null && !Array.isArray(parsed) ? (parsed as Record<string, unknown>) : undefined;
+  const missing = obj ? FILLED_IN.filter((k) => obj[k] === undefined) : [...FILLED_IN];
+  if (!obj || missing.length || !Array.isArray(obj.integrations) || !Array.isArray(obj.accounts)) {
+    throw new ConfigError(
+      `${source} is not a config validated at synth (${missing.length ? `no ${missing.join(', ')}` : 'integrations and accounts must be lists'}); deploy it through the CDK construct, or check it with \`amo-gateway config check\``,
+    );
+  }
+  // Trusted: the construct validated exactly this text with the full schema (configEnvJson).
+  return obj as unknown as Config;
+}
+
+/** An account together with its integration; what almost every caller needs. */
+export interface ResolvedAccount {
+  account: AccountConfig;
+  integration: IntegrationConfig;
+}
+
+export class UnknownAccountError extends Error {
+  override readonly name = 'UnknownAccountError';
+}
+
+export function resolveAccount(config: Config, accountId: string): ResolvedAccount {
+  const account = config.accounts.find((a) => a.id === accountId);
+  if (!account) {
+    const known = config.accounts.map((a) => a.id).join(', ') || '(none)';
+    throw new UnknownAccountError(`unknown account "${accountId}" (configured: ${known})`);
+  }
+  const integration = config.integrations.find((i) => i.id === account.integration);
+  // parseConfig guarantees the integration exists; a hand-built Config may not.
+  if (!integration) throw new UnknownAccountError(`account "${accountId}" names unknown integration "${account.integration}"`);
+  return { account, integration };
+}
+
+export function allAccounts(config: Config): ResolvedAccount[] {
+  return config.accounts.map((a) => resolveAccount(config, a.id));
+}
