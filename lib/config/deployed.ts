@@ -21,45 +21,55 @@ export class ConfigError extends Error {
 
 export const CONFIG_ENV = { json: 'AMO_CONFIG_JSON', file: 'AMO_CONFIG_FILE' } as const;
 
-/** The sections the schema always fills in (defaults): their presence marks a config that went through it. */
-const FILLED_IN = ['integrations', 'accounts', 'oauth', 'events'] as const;
-
 /**
- * `AMO_CONFIG_JSON` (or the file `AMO_CONFIG_FILE` names) as the construct wrote it: validated
- * with the full schema at synth, defaults filled in (infra/aws/gateway.ts `configEnvJson`). Checked
- * here only for that shape — a config written by hand is refused with the way to validate it, never
- * half-read. Functions that parse requests with zod anyway read with `loadConfigFromEnv` instead.
+ * The config's JSON from `AMO_CONFIG_JSON`, else the file `AMO_CONFIG_FILE` names, and where it
+ * came from (for messages); neither is an error (no default that hides a missing setting).
  */
-export function readDeployedConfig(env: Record<string, string | undefined> = process.env): Config {
-  const json = env[CONFIG_ENV.json];
+export function configJsonFromEnv(env: Record<string, string | undefined>): { source: string; json: unknown } {
+  const inline = env[CONFIG_ENV.json];
+  const file = env[CONFIG_ENV.file];
   let source: string;
   let text: string;
-  if (json !== undefined && json !== '') {
+  if (inline !== undefined && inline !== '') {
     source = CONFIG_ENV.json;
-    text = json;
-  } else if (env[CONFIG_ENV.file]) {
-    source = `config file ${env[CONFIG_ENV.file]}`;
+    text = inline;
+  } else if (file) {
+    source = `config file ${file}`;
     try {
-      text = readFileSync(env[CONFIG_ENV.file] as string, 'utf8');
+      text = readFileSync(file, 'utf8');
     } catch (e) {
       throw new ConfigError(`cannot read the ${source}`, [], { cause: e });
     }
   } else {
     throw new ConfigError(`no configuration: set ${CONFIG_ENV.json} (the config as JSON) or ${CONFIG_ENV.file} (a path to it)`);
   }
-  let parsed: unknown;
   try {
-    parsed = JSON.parse(text);
+    return { source, json: JSON.parse(text) };
   } catch (e) {
-    throw new ConfigError(`${source} is not valid JSON: ${(e as Error).message}`, [], { cause: e });
+    throw new ConfigError(`${source === CONFIG_ENV.json ? source : `the ${source}`} is not valid JSON: ${(e as Error).message}`, [], {
+      cause: e,
+    });
   }
-  const obj = typeof parsed === 'object' && parsed !== null && !Array.isArray(parsed) ? (parsed as Record<string, unknown>) : undefined;
-  const missing = obj ? FILLED_IN.filter((k) => obj[k] === undefined) : [...FILLED_IN];
-  if (!obj || missing.length || !Array.isArray(obj.integrations) || !Array.isArray(obj.accounts)) {
+}
+
+/** The sections the schema always fills in (defaults): their presence marks a config that went through it. */
+const FILLED_IN = ['integrations', 'accounts', 'oauth', 'events'] as const;
+
+/**
+ * The config as the construct wrote it: validated with the full schema at synth, defaults filled
+ * in (infra/aws/gateway.ts `configEnvJson`). Checked here only for that shape; a config written by
+ * hand is refused with the way to check it, never half-read. Functions that parse requests with
+ * zod anyway validate it again (`loadConfigFromEnv`).
+ */
+export function readDeployedConfig(env: Record<string, string | undefined> = process.env): Config {
+  const { source, json } = configJsonFromEnv(env);
+  const obj = typeof json === 'object' && json !== null && !Array.isArray(json) ? (json as Record<string, unknown>) : {};
+  const missing = FILLED_IN.filter((k) => obj[k] === undefined);
+  if (missing.length || !Array.isArray(obj.integrations) || !Array.isArray(obj.accounts))
     throw new ConfigError(
-      `${source} is not a config validated at synth (${missing.length ? `no ${missing.join(', ')}` : 'integrations and accounts must be lists'}); deploy it through the CDK construct, or check it with \`amo-gateway config check\``,
+      `${source} is not a config validated at synth (see \`amo-gateway config check\`)`,
+      missing.map((k) => `no ${k}`),
     );
-  }
   // Trusted: the construct validated exactly this text with the full schema (configEnvJson).
   return obj as unknown as Config;
 }
