@@ -26,7 +26,7 @@ import type { SleepingClock } from '../common/clock.ts';
 import { noMetrics, type MetricsSink } from '../common/metrics-sink.ts';
 import { silentLog, type Log } from '../common/log.ts';
 import { METRIC } from '../metrics.ts';
-import { resolveAccount } from '../config/load.ts';
+import { resolveAccount } from '../config/deployed.ts';
 import { accountHost } from '../config/hosts.ts';
 import type { Config } from '../config/schema.ts';
 import { DynamoBreakerStore } from '../store/breaker.ts';

@@ -1,9 +1,9 @@
 /**
  * The config as a deployed function reads it, without zod: `ConfigError`, the account lookups and
  * `readDeployedConfig`, the trusted read of the config the CDK construct validated at synth
- * (lib/config/load.ts re-exports them all). A function whose flows need no zod (OAuth, the token
- * refresh) thus bundles no schema: the full schema with every flow's section weighs more than the
- * rest of such a function (infra/aws/README.md, "What each function bundles").
+ * (lib/config/load.ts re-exports them all). No function bundles the config schema (every flow's
+ * section) or spends its cold start parsing with it: the schema ran once, at synth, on exactly
+ * this JSON (infra/aws/README.md, "What each function bundles").
  */
 import { readFileSync } from 'node:fs';
 import type { AccountConfig, Config, IntegrationConfig } from './schema.ts';
@@ -58,8 +58,8 @@ const FILLED_IN = ['integrations', 'accounts', 'oauth', 'events'] as const;
 /**
  * The config as the construct wrote it: validated with the full schema at synth, defaults filled
  * in (infra/aws/gateway.ts `configEnvJson`). Checked here only for that shape; a config written by
- * hand is refused with the way to check it, never half-read. Functions that parse requests with
- * zod anyway validate it again (`loadConfigFromEnv`).
+ * hand is refused with the way to check it, never half-read (`loadConfigFromEnv` validates with the
+ * schema instead).
  */
 export function readDeployedConfig(env: Record<string, string | undefined> = process.env): Config {
   const { source, json } = configJsonFromEnv(env);

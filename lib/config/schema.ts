@@ -1,7 +1,8 @@
 /**
  * The typed configuration of one deployment (docs/architecture.md#configuration): which amoCRM/Kommo integrations it
- * holds, which accounts they are installed in, and the OAuth policy. Validated with zod at synth,
- * at cold start and by the CLI; the same object drives all three.
+ * holds, which accounts they are installed in, and the OAuth policy. Validated with zod at synth
+ * (the construct writes the result, defaults filled in, to `AMO_CONFIG_JSON`), by the CLI and the
+ * local runner; a deployed function reads that JSON without the schema (lib/config/deployed.ts).
  *
  * Secrets never appear here: a secret is a *reference* (`{ "secret": "NAME" }`) resolved at run
  * time through a SecretSource (lib/config/secrets.ts) — Secrets Manager in AWS, env or a file
