@@ -261,7 +261,8 @@ export class RouteTableError extends Error {
 }
 
 export function defineRouteTable(input: RouteTableInput): RouteTable {
-  const parsed = routeTableSchema.safeParse(input);
+  // Parsed once per process, at import: zod's eval-compiled fast path would cost more to build than it saves (cold starts).
+  const parsed = routeTableSchema.safeParse(input, { jitless: true });
   if (!parsed.success) {
     throw new RouteTableError(
       `invalid route table:\n${parsed.error.issues.map((i) => `  - ${i.path.join('.')}${i.path.length ? ': ' : ''}${i.message}`).join('\n')}`,
