@@ -319,7 +319,7 @@ export class AmoGateway extends Construct {
         }),
       );
     }
-    // Secrets: GetSecretValue (all Powertools' SecretsProvider calls). A function def naming its
+    // Secrets: GetSecretValue (all lib/aws/secrets.ts calls). A function def naming its
     // config sections gets exactly the secrets those reference (the config is fixed at synth); the
     // others every name under the prefix. Secrets Manager appends `-XXXXXX` to every ARN.
     const secretArn = (resourceName: string) =>

@@ -19,7 +19,8 @@ import { catalogue } from '../../lib/metrics.ts';
 import { defineRouteTable, routeTable } from '../../lib/routes.ts';
 import { AmoGatewayStack } from '../../infra/aws/stack.ts';
 import { exampleConfig } from './support/config.ts';
-import { PROJECT_ROOT } from '../../infra/aws/gateway.ts';
+import { parseConfig } from '../../lib/config/load.ts';
+import { configEnvJson, PROJECT_ROOT } from '../../infra/aws/gateway.ts';
 
 describe('bundling', () => {
   it('bundles the worker with the local esbuild into a loadable ESM file', { timeout: 120_000 }, () => {
@@ -113,10 +114,10 @@ describe('bundling', () => {
 
     // A multipart post that fails validation: parsed by the bundled busboy, answered 400 without
     // reaching SQS (the throttle's DynamoDB is unreachable here and fails open, as designed).
-    const config = {
+    const config = parseConfig({
       ...exampleConfig,
       forms: { list: [{ id: 'contact', account: exampleConfig.accounts[0]!.id, lead: { pipeline: 'Sales' } }] },
-    };
+    });
     const boundary = 'b0undary';
     const body = `--${boundary}\r\nContent-Disposition: form-data; name="phone"\r\n\r\n12\r\n--${boundary}--\r\n`;
     const event = {
@@ -147,7 +148,8 @@ describe('bundling', () => {
           QUEUES: JSON.stringify({
             forms: { arn: 'arn:aws:sqs:us-east-1:0:q', url: 'http://127.0.0.1:9/0/q', dlqUrl: 'http://127.0.0.1:9/0/d' },
           }),
-          AMO_CONFIG_JSON: JSON.stringify(config),
+          // As the construct writes it: validated, defaults filled in (the function reads it as it is).
+          AMO_CONFIG_JSON: configEnvJson(config),
           POWERTOOLS_METRICS_NAMESPACE: 'AmoGateway',
         },
         timeout: 30_000,
