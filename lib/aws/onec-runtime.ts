@@ -29,7 +29,7 @@ import { createContactsRuntime } from './contacts-runtime.ts';
 import { readDeployedConfig } from '../config/deployed.ts';
 import { ConfigError } from '../config/deployed.ts';
 import { createAmoClientRuntime } from './amo-client-runtime.ts';
-import { oauthFromEnv } from './oauth-runtime.ts';
+import { tokenProviderFromEnv } from './oauth-runtime.ts';
 import { parseQueuesConfig } from './queues-config.ts';
 import { awsSecretSource } from './secrets.ts';
 
@@ -169,7 +169,7 @@ export function onecHttpFromEnv(env: NodeJS.ProcessEnv, ports: { log: Log; metri
   const clientFor = (id: string) => {
     amo ??= createAmoClientRuntime({
       config,
-      oauth: oauthFromEnv(env, ports, config).provider,
+      oauth: tokenProviderFromEnv(env, ports, config),
       doc,
       tableName,
       log: ports.log,

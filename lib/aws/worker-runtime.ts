@@ -52,7 +52,7 @@ import type { PushOrderStore } from '../flows/rdesk/push-order.ts';
 import { DynamoLeadMap } from '../store/rdesk-lead-map.ts';
 import { DynamoPushOrder } from '../store/rdesk-push-order.ts';
 import { createAmoClientRuntime } from './amo-client-runtime.ts';
-import { oauthFromEnv } from './oauth-runtime.ts';
+import { tokenProviderFromEnv } from './oauth-runtime.ts';
 import { createChatProcessors } from './chat-runtime.ts';
 import { formsProcessors, formsWorkerDeps, type WorkerFormsDeps } from './forms-worker-runtime.ts';
 import { onecWorkerParts } from './onec-runtime.ts';
@@ -261,7 +261,7 @@ export function depsFromEnv(env: NodeJS.ProcessEnv, logger: Log, metrics?: Metri
     config.rules || config.rdesk || config.forms || config.chat?.messengers.length || config.onec
       ? createAmoClientRuntime({
           config,
-          oauth: oauthFromEnv(env, { log: logger, metrics: metrics ?? noMetrics }, config).provider,
+          oauth: tokenProviderFromEnv(env, { log: logger, metrics: metrics ?? noMetrics }, config),
           doc,
           tableName,
           log: logger,
