@@ -12,6 +12,15 @@ export default tseslint.config(
       '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_', varsIgnorePattern: '^_' }],
       '@typescript-eslint/consistent-type-imports': 'error',
       'no-console': 'off',
+      // zod's namespace import lets esbuild drop what a bundle never uses; the named `z` re-export
+      // drags every locale (≈ 260 KB) into each function (infra/aws/README.md, "What each function bundles").
+      'no-restricted-syntax': [
+        'error',
+        {
+          selector: "ImportDeclaration[source.value='zod'] > ImportSpecifier[imported.name='z']",
+          message: "import * as z from 'zod' (the named z export defeats tree shaking: every locale gets bundled)",
+        },
+      ],
     },
   },
   {

@@ -6,7 +6,7 @@ import { Logger } from '@aws-lambda-powertools/logger';
 import { Metrics } from '@aws-lambda-powertools/metrics';
 import { builtOrFailing } from '../lib/aws/cold-start.ts';
 import { createOAuthHandler, type OAuthHandlerDeps } from '../lib/aws/oauth-http.ts';
-import { oauthFromEnv } from '../lib/aws/oauth-runtime.ts';
+import { installFromEnv } from '../lib/aws/oauth-runtime.ts';
 import { powertoolsLog, powertoolsMetricsSink } from '../lib/aws/powertools.ts';
 
 export type { OAuthHandlerDeps };
@@ -20,6 +20,6 @@ const metrics = new Metrics({ namespace: 'AmoGateway', serviceName: 'amo-gateway
 
 export const handler = builtOrFailing(() => {
   const log = powertoolsLog(logger);
-  const oauth = oauthFromEnv(process.env, { log, metrics: powertoolsMetricsSink(metrics) });
+  const oauth = installFromEnv(process.env, { log, metrics: powertoolsMetricsSink(metrics) });
   return createHandler({ install: oauth.install, disconnect: oauth.disconnect, log });
 });

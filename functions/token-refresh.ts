@@ -5,7 +5,7 @@
 import { Logger } from '@aws-lambda-powertools/logger';
 import { Metrics } from '@aws-lambda-powertools/metrics';
 import { builtOrFailing } from '../lib/aws/cold-start.ts';
-import { oauthFromEnv } from '../lib/aws/oauth-runtime.ts';
+import { lifecycleFromEnv } from '../lib/aws/oauth-runtime.ts';
 import { powertoolsLog, powertoolsMetricsSink } from '../lib/aws/powertools.ts';
 import { createTokenRefreshHandler, type TokenRefreshDeps, type TokenRefreshSummary } from '../lib/aws/token-refresh-runtime.ts';
 
@@ -20,6 +20,5 @@ const metrics = new Metrics({ namespace: 'AmoGateway', serviceName: 'amo-gateway
 
 export const handler = builtOrFailing(() => {
   const log = powertoolsLog(logger);
-  const oauth = oauthFromEnv(process.env, { log, metrics: powertoolsMetricsSink(metrics) });
-  return createHandler({ lifecycle: oauth.lifecycle, log });
+  return createHandler({ lifecycle: lifecycleFromEnv(process.env, { log, metrics: powertoolsMetricsSink(metrics) }), log });
 });

@@ -6,7 +6,7 @@
  * The body is base64 of the exact bytes, so signatures over raw bytes (amojo's HMAC) still hold
  * and no character set is ever guessed at the edge.
  */
-import { z } from 'zod';
+import * as z from 'zod';
 
 export const ENVELOPE_VERSION = 1 as const;
 

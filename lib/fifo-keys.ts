@@ -10,7 +10,7 @@
  * request validator with the model fifoBodyModel() builds, the local runner with fifoKeys(). So SQS
  * never sees an empty or over-long id (SendMessage would refuse it: a 5xx the sender retries forever).
  */
-import { z } from 'zod';
+import * as z from 'zod';
 
 /**
  * A body id: 1..64 characters SQS takes in a group / deduplication id (alphanumerics and

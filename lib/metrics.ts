@@ -37,12 +37,6 @@ export interface MetricInfo {
   readonly groupBy?: string;
   /** Alarm rule; absent = dashboard only (the metric counts normal work). */
   readonly alarm?: MetricAlarmRule;
-  /**
-   * Counted per call but summed in memory and emitted once per invocation per dimension set
-   * (lib/common/metrics-sink.ts `aggregatingSink`): a per-call EMF line would cost one log line
-   * per amoCRM request or message. Counts only (a sum of ages would mean nothing).
-   */
-  readonly aggregate?: true;
 }
 
 /** Metric names, by the key the code uses. */
@@ -110,7 +104,8 @@ export const DEFERRAL_AGE_ALARM_SECONDS = 3600;
 /** An access token older than this (seconds) raises the token-age alarm: 16 h, 4 h past the half-life refresh. *assumed* */
 export const TOKEN_AGE_ALARM_SECONDS = 16 * 3600;
 
-const sum = (atLeast: number, action: string): MetricAlarmRule => ({ stat: 'SUM', atLeast, action });
+// No side effects: a bundle that uses only METRIC (every function) drops the catalogue (its prose is for the CDK app).
+const sum = /* @__NO_SIDE_EFFECTS__ */ (atLeast: number, action: string): MetricAlarmRule => ({ stat: 'SUM', atLeast, action });
 
 /** Every metric the code emits. The Record type makes a name without an entry a compile error. */
 export const METRIC_CATALOGUE: Readonly<Record<MetricName, MetricInfo>> = {
@@ -163,7 +158,6 @@ export const METRIC_CATALOGUE: Readonly<Record<MetricName, MetricInfo>> = {
       "A message left its queue done (its processor answered ok: written, skipped as a duplicate, or nothing to do), by queue (the flow). With Deferred and Parked by queue it gives each flow's outcomes.",
     dimensions: ['queue'],
     groupBy: 'queue',
-    aggregate: true,
   },
   Parked: {
     unit: 'Count',
@@ -419,7 +413,6 @@ export const METRIC_CATALOGUE: Readonly<Record<MetricName, MetricInfo>> = {
       'Requests the shared amoCRM REST client sent, per account and outcome (2xx, 3xx, 401, 403, 429, 4xx, 5xx, network: no answer); retries count again. Calls the breaker or the budget kept from being sent are not counted here (AccountBlocked, RateBudgetExhausted).',
     dimensions: ['account', 'outcome'],
     groupBy: 'outcome',
-    aggregate: true,
   },
   RateBudgetWaits: {
     unit: 'Count',
@@ -427,7 +420,6 @@ export const METRIC_CATALOGUE: Readonly<Record<MetricName, MetricInfo>> = {
       "Pauses of calls waiting for a slot of the account's shared rate budget before being sent (amoCRM's 7 requests/s per account; one per pause, a long wait pauses several times): normal under load; with RateBudgetExhausted they mean the load exceeds the budget.",
     dimensions: ['account'],
     groupBy: 'account',
-    aggregate: true,
   },
   TokenAgeSeconds: {
     unit: 'Seconds',
@@ -480,7 +472,15 @@ export function metricUnit(name: string): MetricUnit {
   return (METRIC_CATALOGUE as Readonly<Record<string, MetricInfo | undefined>>)[name]?.unit ?? 'Count';
 }
 
-/** Is this metric summed in memory and emitted once per invocation (MetricInfo.aggregate)? */
+/**
+ * Counts summed in memory and emitted once per invocation per dimension set
+ * (lib/common/metrics-sink.ts `aggregatingSink`): a per-call EMF line would cost one log line per
+ * amoCRM request or message. Counts only (a sum of ages would mean nothing). A list apart from the
+ * catalogue, so a function bundle that asks does not carry the catalogue's prose.
+ */
+const AGGREGATED: ReadonlySet<string> = new Set<MetricName>(['Processed', 'AmoCalls', 'RateBudgetWaits']);
+
+/** Is this metric summed in memory and emitted once per invocation? */
 export function isAggregated(name: string): boolean {
-  return (METRIC_CATALOGUE as Readonly<Record<string, MetricInfo | undefined>>)[name]?.aggregate === true;
+  return AGGREGATED.has(name);
 }

@@ -32,16 +32,13 @@ import {
   type RouteTable,
 } from '../../lib/routes.ts';
 import { GatewayApi } from './api.ts';
+import { FUNCTION_BUNDLING } from './bundling.ts';
 import { checkSecretsPrefix, secretLookingValues, secretNames } from './config.ts';
 import { METRICS_NAMESPACE } from './metrics.ts';
 import { GatewayMonitoring } from './monitoring.ts';
 
 /** The repository root (this file is infra/aws/gateway.ts); function entries are relative to it. */
 export const PROJECT_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
-
-/** `require` for the CommonJS dependencies inside an ESM bundle. */
-const ESM_REQUIRE_BANNER =
-  "import { createRequire as __amoCreateRequire } from 'node:module'; const require = __amoCreateRequire(import.meta.url);";
 
 /** Lambda's limit on one function's environment (keys + values). */
 export const LAMBDA_ENV_LIMIT_BYTES = 4096;
@@ -282,15 +279,16 @@ export class AmoGateway extends Construct {
       role,
       environment: this.environment(def, props, queueEnv, worker),
       bundling: {
+        // bundling.ts: the settings bench/bundles.ts and test/infra/bundle.test.ts measure too
+        // (the SDK bundled: it imports faster than the runtime's copy, and is the tested version).
         format: nodejs.OutputFormat.ESM,
-        banner: ESM_REQUIRE_BANNER,
-        mainFields: ['module', 'main'],
-        target: 'node22',
-        minify: true,
-        sourceMap: true,
-        sourcesContent: false,
-        // The SDK is bundled too: the versions the tests ran against, not whatever the runtime ships.
-        externalModules: [],
+        banner: FUNCTION_BUNDLING.banner,
+        mainFields: [...FUNCTION_BUNDLING.mainFields],
+        target: FUNCTION_BUNDLING.target,
+        minify: FUNCTION_BUNDLING.minify,
+        sourceMap: FUNCTION_BUNDLING.sourceMap,
+        sourcesContent: FUNCTION_BUNDLING.sourcesContent,
+        externalModules: [...FUNCTION_BUNDLING.externalModules],
         forceDockerBundling: false,
         // The rules' dictionaries travel with the worker, at the same relative paths (lib/aws/rules-runtime.ts).
         ...(worker ? rulesDictionaryHooks(props.config) : {}),
@@ -322,7 +320,7 @@ export class AmoGateway extends Construct {
         }),
       );
     }
-    // Secrets: GetSecretValue (all Powertools' SecretsProvider calls). A function def naming its
+    // Secrets: GetSecretValue (all lib/aws/secrets.ts calls). A function def naming its
     // config sections gets exactly the secrets those reference (the config is fixed at synth); the
     // others every name under the prefix. Secrets Manager appends `-XXXXXX` to every ARN.
     const secretArn = (resourceName: string) =>

@@ -4,7 +4,7 @@
  * channel secret is a reference, resolved at run time like every secret. Which amojo host an
  * account talks to follows from its domain (docs/amojo-protocol.md#hosts); `amojoUrl` overrides it.
  */
-import { z } from 'zod';
+import * as z from 'zod';
 import { secretRefSchema } from '../config/secret-ref.ts';
 
 const accountId = z.string().regex(/^[a-z][a-z0-9-]{0,40}$/, 'an account id as in accounts[].id');

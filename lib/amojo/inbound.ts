@@ -16,7 +16,7 @@
  * with what is wrong; an unknown `{channel}` `chat-unknown-channel`.
  */
 import { createHash } from 'node:crypto';
-import { z } from 'zod';
+import * as z from 'zod';
 import type { Envelope } from '../envelope.ts';
 import type { ProcessorContext, RouteProcessor } from '../pipeline/registry.ts';
 import { ok, park, type Outcome } from '../pipeline/outcome.ts';

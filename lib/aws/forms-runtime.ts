@@ -11,7 +11,7 @@ import { SendMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import type { Log } from '../common/log.ts';
 import type { MetricsSink } from '../common/metrics-sink.ts';
-import { ConfigError, loadConfigFromEnv } from '../config/load.ts';
+import { ConfigError, readDeployedConfig } from '../config/deployed.ts';
 import { envelopeMessageBody } from '../envelope.ts';
 import type { SubmissionQueue, FormsIngressDeps } from '../flows/forms/ingress/ingress.ts';
 import { routeTable, type RouteTable } from '../routes.ts';
@@ -56,7 +56,7 @@ export function sqsSubmissionQueue(sqs: SQSClient, queueUrl: string): Submission
 }
 
 export function formsDepsFromEnv(env: NodeJS.ProcessEnv, ports: { log: Log; metrics: MetricsSink }): FormsIngressDeps {
-  const config = loadConfigFromEnv(env);
+  const config = readDeployedConfig(env);
   const tableName = env.TABLE_NAME;
   if (!tableName) throw new ConfigError('TABLE_NAME is not set');
   const route = formsRoute();

@@ -1,31 +1,52 @@
 /**
- * Builds the OAuth engine from the Lambda environment (used by functions/oauth.ts,
- * functions/token-refresh.ts and, later, the worker's TokenProvider):
- * - `AMO_CONFIG_JSON` (or `AMO_CONFIG_FILE`): the config (lib/config), no secrets in it;
+ * The OAuth parts from the Lambda environment, each function taking only what it runs (so its
+ * bundle holds nothing more): functions/oauth.ts the install and the disconnect hook,
+ * functions/token-refresh.ts the lifecycle, the worker and the 1C managers call the token
+ * provider. From the environment:
+ * - `AMO_CONFIG_JSON` (or `AMO_CONFIG_FILE`): the config as the construct validated it at synth,
+ *   read without zod (lib/config/deployed.ts); a caller that holds it already passes it;
  * - `TABLE_NAME`: the one DynamoDB table;
  * - `AMO_SECRETS_PREFIX` (optional): prefix of the Secrets Manager names (e.g. `amo-gateway/`).
  * SDK clients are made here, once per container.
  */
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
-import { ConfigError, loadConfigFromEnv } from '../config/load.ts';
-import { createOAuth, type OAuth } from '../amocrm/oauth/index.ts';
+import { ConfigError, readDeployedConfig } from '../config/deployed.ts';
+import type { Config } from '../config/schema.ts';
+import { OAuthDisconnect, OAuthInstall, TokenLifecycle, TokenProvider, type OAuth, type OAuthDeps } from '../amocrm/oauth/index.ts';
 import type { MetricsSink } from '../common/metrics-sink.ts';
 import type { Log } from '../common/log.ts';
 import { DynamoTokenStore } from '../store/token-store.ts';
 import { awsSecretSource } from './secrets.ts';
 
-export function oauthFromEnv(env: NodeJS.ProcessEnv, ports: { log: Log; metrics: MetricsSink }): OAuth {
-  const config = loadConfigFromEnv(env);
+/** The token lifecycle alone (the scheduled refresh): its bundle leaves out the install, disconnect and provider code. */
+export function lifecycleFromEnv(env: NodeJS.ProcessEnv, ports: { log: Log; metrics: MetricsSink }): TokenLifecycle {
+  return new TokenLifecycle(oauthDepsFromEnv(env, ports));
+}
+
+/** The token provider alone (the amoCRM clients of the worker and the 1C managers call): no install or disconnect code in those bundles. */
+export function tokenProviderFromEnv(env: NodeJS.ProcessEnv, ports: { log: Log; metrics: MetricsSink }, validated?: Config): TokenProvider {
+  return new TokenProvider(new TokenLifecycle(oauthDepsFromEnv(env, ports, validated)));
+}
+
+/** The install (code exchange) and the disconnect hook (functions/oauth.ts): no token provider in that bundle. */
+export function installFromEnv(env: NodeJS.ProcessEnv, ports: { log: Log; metrics: MetricsSink }): Pick<OAuth, 'install' | 'disconnect'> {
+  const deps = oauthDepsFromEnv(env, ports);
+  const lifecycle = new TokenLifecycle(deps);
+  return { install: new OAuthInstall(lifecycle, deps.store), disconnect: new OAuthDisconnect(lifecycle, deps.log) };
+}
+
+function oauthDepsFromEnv(env: NodeJS.ProcessEnv, ports: { log: Log; metrics: MetricsSink }, validated?: Config): OAuthDeps {
+  const config = validated ?? readDeployedConfig(env);
   const tableName = env.TABLE_NAME;
   if (!tableName) throw new ConfigError('TABLE_NAME is not set');
   const doc = DynamoDBDocumentClient.from(new DynamoDBClient({}), { marshallOptions: { removeUndefinedValues: true } });
-  return createOAuth({
+  return {
     config,
     store: new DynamoTokenStore({ doc, tableName }),
     secrets: awsSecretSource({ prefix: env.AMO_SECRETS_PREFIX ?? '' }),
     fetch: globalThis.fetch,
     log: ports.log,
     metrics: ports.metrics,
-  });
+  };
 }

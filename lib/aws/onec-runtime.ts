@@ -26,10 +26,10 @@ import { FlowRegistry } from '../ingest/flows.ts';
 import type { ProcessorMap } from '../pipeline/registry.ts';
 import { DynamoExportLedger, DynamoOnecRequests } from '../store/onec.ts';
 import { createContactsRuntime } from './contacts-runtime.ts';
-import { loadConfigFromEnv } from '../config/load.ts';
-import { ConfigError } from '../config/index.ts';
+import { readDeployedConfig } from '../config/deployed.ts';
+import { ConfigError } from '../config/deployed.ts';
 import { createAmoClientRuntime } from './amo-client-runtime.ts';
-import { oauthFromEnv } from './oauth-runtime.ts';
+import { tokenProviderFromEnv } from './oauth-runtime.ts';
 import { parseQueuesConfig } from './queues-config.ts';
 import { awsSecretSource } from './secrets.ts';
 
@@ -169,7 +169,7 @@ export function onecWorkerParts(a: {
 
 /** The `onec` function's dependencies from the Lambda environment (TABLE_NAME, QUEUES, AMO_CONFIG_JSON, AMO_SECRETS_PREFIX). */
 export function onecHttpFromEnv(env: NodeJS.ProcessEnv, ports: { log: Log; metrics: MetricsSink }): OnecHttpDeps {
-  const config = loadConfigFromEnv(env);
+  const config = readDeployedConfig(env);
   const tableName = env.TABLE_NAME;
   if (!tableName) throw new ConfigError('TABLE_NAME is not set');
   const queue = parseQueuesConfig(env.QUEUES)[ONEC_QUEUE];
@@ -181,7 +181,7 @@ export function onecHttpFromEnv(env: NodeJS.ProcessEnv, ports: { log: Log; metri
   const clientFor = (id: string) => {
     amo ??= createAmoClientRuntime({
       config,
-      oauth: oauthFromEnv(env, ports).provider,
+      oauth: tokenProviderFromEnv(env, ports, config),
       doc,
       tableName,
       log: ports.log,

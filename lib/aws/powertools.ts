@@ -3,7 +3,7 @@
  * port. Seen structurally, so this module loads neither package (the function files make the
  * instances, once per container).
  */
-import { metricUnit, type MetricUnit } from '../metrics.ts';
+import type { MetricUnit } from '../metrics.ts';
 import type { Log } from '../common/log.ts';
 import { aggregatingSink, type MetricsSink } from '../common/metrics-sink.ts';
 
@@ -30,8 +30,18 @@ export interface PowertoolsMetricsLike {
 }
 
 /**
+ * The unit a metric is emitted with, by the naming rule the catalogue follows (lib/metrics.ts;
+ * test/infra/bundle.test.ts checks every entry): an age or a duration — a name ending in `Age` or
+ * `Seconds` — in Seconds, everything else a Count. Read from the name, not the catalogue, so the
+ * functions do not bundle the catalogue's prose.
+ */
+export function powertoolsUnit(name: string): MetricUnit {
+  return /(Age|Seconds)$/.test(name) ? 'Seconds' : 'Count';
+}
+
+/**
  * One single-metric (one EMF line) per data point, so the account dimension does not leak onto
- * other metrics of the invocation. The catalogue's `aggregate` counts (AmoCalls, Processed, …) are
+ * other metrics of the invocation. The aggregated counts (lib/metrics.ts `isAggregated`: AmoCalls, Processed, …) are
  * summed per dimension set and leave on `flush()`, which the handler calls once per invocation
  * (aggregatingSink).
  */
@@ -40,7 +50,7 @@ export function powertoolsMetricsSink(metrics: PowertoolsMetricsLike): Required<
     count(name, dimensions = {}, value = 1) {
       const m = metrics.singleMetric();
       for (const [k, v] of Object.entries(dimensions)) m.addDimension(k, v);
-      m.addMetric(name, metricUnit(name), value);
+      m.addMetric(name, powertoolsUnit(name), value);
     },
   });
 }

@@ -15,7 +15,7 @@ import { FlowRegistry } from '../ingest/flows.ts';
 import { loadRules, registerRules } from '../rules/index.ts';
 import { DynamoRulesState } from '../store/rules-state.ts';
 import { createAmoClientRuntime } from './amo-client-runtime.ts';
-import { oauthFromEnv } from './oauth-runtime.ts';
+import { tokenProviderFromEnv } from './oauth-runtime.ts';
 
 /** The flows of the config's rules; undefined when it has none. */
 export function rulesFlowsFromEnv(
@@ -41,7 +41,7 @@ export function rulesFlowsFromEnv(
     )(
       createAmoClientRuntime({
         config,
-        oauth: oauthFromEnv(env, { log: deps.log, metrics }).provider,
+        oauth: tokenProviderFromEnv(env, { log: deps.log, metrics }, config),
         doc: deps.doc,
         tableName: deps.tableName,
         metrics,

@@ -1,10 +1,12 @@
 /**
- * SecretSource on AWS Secrets Manager, through Powertools Parameters (cached in the container for
- * `maxAgeSeconds`, so a warm Lambda does not call Secrets Manager per request). The secret name in
- * the config is prefixed (e.g. `amo-gateway/`) to find the Secrets Manager secret.
+ * SecretSource on AWS Secrets Manager: `GetSecretValue` with the SDK client, the value cached in
+ * the container for `maxAgeSeconds` (a warm Lambda does not call Secrets Manager per request;
+ * a rotated value applies within that time). The secret name in the config is prefixed (e.g.
+ * `amo-gateway/`) to find the Secrets Manager secret. Direct rather than through Powertools
+ * Parameters: the same one call, without the provider's ≈ 6 KB in every function that reads a
+ * secret (infra/aws/README.md, "What each function bundles").
  */
-import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
-import { SecretsProvider } from '@aws-lambda-powertools/parameters/secrets';
+import { GetSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { SecretNotFoundError, type SecretSource } from '../config/secrets.ts';
 
 export interface AwsSecretSourceOptions {
@@ -13,24 +15,41 @@ export interface AwsSecretSourceOptions {
   /** Container-level cache lifetime; rotation takes effect within it. */
   maxAgeSeconds?: number;
   client?: SecretsManagerClient;
+  /** For the cache's expiry. */
+  now?: () => number;
 }
 
 export function awsSecretSource(opts: AwsSecretSourceOptions = {}): SecretSource {
-  const provider = new SecretsProvider({ awsSdkV3Client: opts.client ?? new SecretsManagerClient({}) });
+  let client = opts.client;
   const prefix = opts.prefix ?? '';
-  const maxAge = opts.maxAgeSeconds ?? 300;
+  const maxAgeMs = (opts.maxAgeSeconds ?? 300) * 1000;
+  const now = opts.now ?? Date.now;
+  // One entry per secret id: the value (or the read in flight, which concurrent callers share) and when it expires.
+  const cache = new Map<string, { value: Promise<string>; expiresAt: number }>();
+  const read = async (name: string, id: string): Promise<string> => {
+    let value: string | undefined;
+    try {
+      client ??= new SecretsManagerClient({});
+      value = (await client.send(new GetSecretValueCommand({ SecretId: id }))).SecretString;
+    } catch (e) {
+      // The SDK's error names the secret id, never a value.
+      throw new SecretNotFoundError(name, `Secrets Manager secret "${id}"`, { cause: e });
+    }
+    if (typeof value !== 'string' || value === '')
+      throw new SecretNotFoundError(name, `Secrets Manager secret "${id}" has no string value`);
+    return value;
+  };
   return {
     async get(name) {
       const id = `${prefix}${name}`;
-      let value: unknown;
-      try {
-        value = await provider.get(id, { maxAge, throwOnMissing: true });
-      } catch (e) {
-        // Powertools wraps the SDK error; its message names the secret id, never a value.
-        throw new SecretNotFoundError(name, `Secrets Manager secret "${id}"`, { cause: e });
-      }
-      if (typeof value !== 'string' || value === '')
-        throw new SecretNotFoundError(name, `Secrets Manager secret "${id}" has no string value`);
+      const hit = cache.get(id);
+      if (hit && hit.expiresAt > now()) return hit.value;
+      const value = read(name, id);
+      cache.set(id, { value, expiresAt: now() + maxAgeMs });
+      // A failed read is not kept: the next call asks again.
+      value.catch(() => {
+        if (cache.get(id)?.value === value) cache.delete(id);
+      });
       return value;
     },
   };

@@ -6,7 +6,7 @@
  * AWS environment (everything built once per container, at cold start, outside the handler):
  * - `TABLE_NAME` — the one DynamoDB table (DLQ index, idempotency);
  * - `QUEUES` — JSON Record<queueId, {arn, url, dlqUrl}>;
- * - `AMO_CONFIG_JSON` — the validated config (lib/config; no secrets in it);
+ * - `AMO_CONFIG_JSON` — the config as the construct validated it at synth (lib/config/deployed.ts; no secrets in it);
  * - `EVENT_BUS_NAME` — the custom EventBridge bus `amocrm.*` events go to (needed unless the
  *   config says `events.publish: false`);
  * - `AMO_SECRETS_PREFIX` (optional) — prefix of the Secrets Manager names (hook tokens, mirror tokens);
@@ -28,7 +28,7 @@ import { createEventBridgePublisher, EventBridgeClient } from './event-bus.ts';
 import { parseQueuesConfig, WorkerConfigError, type QueuesConfig } from './queues-config.ts';
 import { awsSecretSource } from './secrets.ts';
 import { createBatchHandler } from './sqs-batch.ts';
-import { loadConfigFromEnv } from '../config/load.ts';
+import { readDeployedConfig } from '../config/deployed.ts';
 import type { Config } from '../config/schema.ts';
 import type { SecretSource } from '../config/secrets.ts';
 import type { EventPublisher } from '../events/bus.ts';
@@ -52,7 +52,7 @@ import type { PushOrderStore } from '../flows/rdesk/push-order.ts';
 import { DynamoLeadMap } from '../store/rdesk-lead-map.ts';
 import { DynamoPushOrder } from '../store/rdesk-push-order.ts';
 import { createAmoClientRuntime } from './amo-client-runtime.ts';
-import { oauthFromEnv } from './oauth-runtime.ts';
+import { tokenProviderFromEnv } from './oauth-runtime.ts';
 import { createChatProcessors } from './chat-runtime.ts';
 import { formsProcessors, formsWorkerDeps, type WorkerFormsDeps } from './forms-worker-runtime.ts';
 import { onecWorkerParts } from './onec-runtime.ts';
@@ -248,7 +248,7 @@ export function depsFromEnv(env: NodeJS.ProcessEnv, logger: Log, metrics?: Metri
   const tableName = env.TABLE_NAME;
   if (!tableName) throw new WorkerConfigError('TABLE_NAME is not set');
   const queues = parseQueuesConfig(env.QUEUES);
-  const config = loadConfigFromEnv(env);
+  const config = readDeployedConfig(env);
   const eventBusName = env.EVENT_BUS_NAME;
   if (config.events.publish && !eventBusName)
     throw new WorkerConfigError('EVENT_BUS_NAME is not set (the config publishes events; set events.publish: false to turn them off)');
@@ -261,7 +261,7 @@ export function depsFromEnv(env: NodeJS.ProcessEnv, logger: Log, metrics?: Metri
     config.rules || config.rdesk || config.forms || config.chat?.messengers.length || config.onec
       ? createAmoClientRuntime({
           config,
-          oauth: oauthFromEnv(env, { log: logger, metrics: metrics ?? noMetrics }).provider,
+          oauth: tokenProviderFromEnv(env, { log: logger, metrics: metrics ?? noMetrics }, config),
           doc,
           tableName,
           log: logger,

@@ -9,7 +9,7 @@ import { isAggregated, type MetricName } from '../metrics.ts';
 export interface MetricsSink {
   count(name: MetricName, dimensions?: Record<string, string>, value?: number): void;
   /**
-   * Emits what the sink holds back (the catalogue's `aggregate` counts); the host calls it once at
+   * Emits what the sink holds back (the aggregated counts (lib/metrics.ts `isAggregated`)); the host calls it once at
    * the end of each invocation. Absent: the sink holds nothing back.
    */
   flush?(): void;
@@ -23,7 +23,7 @@ const MAX_HELD = 100;
 const MAX_HOLD_MS = 60_000;
 
 /**
- * A sink that sums the catalogue's `aggregate` counts (AmoCalls per account and outcome, Processed
+ * A sink that sums the aggregated counts (lib/metrics.ts `isAggregated`) (AmoCalls per account and outcome, Processed
  * per queue, …) in memory and hands each dimension set's sum to `inner` once, on `flush()`: one
  * data point per invocation instead of one EMF line per amoCRM call or message. Every other metric
  * goes to `inner` at once. Without a flush the sums still leave when they are a minute old or 100

@@ -4,19 +4,19 @@
  * or `AMO_CONFIG_FILE` names a bundled file). Every failure is a ConfigError that lists each
  * problem with its path, so a broken deployment says exactly what to fix.
  */
-import { readFileSync } from 'node:fs';
-import { configSchema, type AccountConfig, type Config, type ConfigInput, type IntegrationConfig } from './schema.ts';
+import { configSchema, type Config, type ConfigInput } from './schema.ts';
+import { CONFIG_ENV, configJsonFromEnv, ConfigError } from './deployed.ts';
 
-export class ConfigError extends Error {
-  override readonly name = 'ConfigError';
-  constructor(
-    message: string,
-    readonly issues: string[] = [],
-    options?: ErrorOptions,
-  ) {
-    super(issues.length ? `${message}:\n${issues.map((i) => `  - ${i}`).join('\n')}` : message, options);
-  }
-}
+export {
+  allAccounts,
+  CONFIG_ENV,
+  configJsonFromEnv,
+  ConfigError,
+  readDeployedConfig,
+  resolveAccount,
+  UnknownAccountError,
+  type ResolvedAccount,
+} from './deployed.ts';
 
 /** Validates a config object; `source` names where it came from in the error. */
 export function parseConfig(input: unknown, source = 'config'): Config {
@@ -36,62 +36,12 @@ export function defineConfig(input: ConfigInput): ConfigInput {
 }
 
 export function loadConfigFile(path: string): Config {
-  let text: string;
-  try {
-    text = readFileSync(path, 'utf8');
-  } catch (e) {
-    throw new ConfigError(`cannot read the config file ${path}`, [], { cause: e });
-  }
-  let json: unknown;
-  try {
-    json = JSON.parse(text);
-  } catch (e) {
-    throw new ConfigError(`the config file ${path} is not valid JSON: ${(e as Error).message}`, [], { cause: e });
-  }
-  return parseConfig(json, `config file ${path}`);
+  const { source, json } = configJsonFromEnv({ [CONFIG_ENV.file]: path });
+  return parseConfig(json, source);
 }
 
-export const CONFIG_ENV = { json: 'AMO_CONFIG_JSON', file: 'AMO_CONFIG_FILE' } as const;
-
-/** From `AMO_CONFIG_JSON` or `AMO_CONFIG_FILE`; neither is an error (no default that hides a missing setting). */
+/** From `AMO_CONFIG_JSON` or `AMO_CONFIG_FILE`, validated; neither is an error (no default that hides a missing setting). */
 export function loadConfigFromEnv(env: Record<string, string | undefined> = process.env): Config {
-  const json = env[CONFIG_ENV.json];
-  if (json !== undefined && json !== '') {
-    let parsed: unknown;
-    try {
-      parsed = JSON.parse(json);
-    } catch (e) {
-      throw new ConfigError(`${CONFIG_ENV.json} is not valid JSON: ${(e as Error).message}`, [], { cause: e });
-    }
-    return parseConfig(parsed, CONFIG_ENV.json);
-  }
-  const file = env[CONFIG_ENV.file];
-  if (file) return loadConfigFile(file);
-  throw new ConfigError(`no configuration: set ${CONFIG_ENV.json} (the config as JSON) or ${CONFIG_ENV.file} (a path to it)`);
-}
-
-/** An account together with its integration; what almost every caller needs. */
-export interface ResolvedAccount {
-  account: AccountConfig;
-  integration: IntegrationConfig;
-}
-
-export class UnknownAccountError extends Error {
-  override readonly name = 'UnknownAccountError';
-}
-
-export function resolveAccount(config: Config, accountId: string): ResolvedAccount {
-  const account = config.accounts.find((a) => a.id === accountId);
-  if (!account) {
-    const known = config.accounts.map((a) => a.id).join(', ') || '(none)';
-    throw new UnknownAccountError(`unknown account "${accountId}" (configured: ${known})`);
-  }
-  const integration = config.integrations.find((i) => i.id === account.integration);
-  // parseConfig guarantees the integration exists; a hand-built Config may not.
-  if (!integration) throw new UnknownAccountError(`account "${accountId}" names unknown integration "${account.integration}"`);
-  return { account, integration };
-}
-
-export function allAccounts(config: Config): ResolvedAccount[] {
-  return config.accounts.map((a) => resolveAccount(config, a.id));
+  const { source, json } = configJsonFromEnv(env);
+  return parseConfig(json, source);
 }

@@ -1,7 +1,8 @@
 /**
  * The typed configuration of one deployment (docs/architecture.md#configuration): which amoCRM/Kommo integrations it
- * holds, which accounts they are installed in, and the OAuth policy. Validated with zod at synth,
- * at cold start and by the CLI; the same object drives all three.
+ * holds, which accounts they are installed in, and the OAuth policy. Validated with zod at synth
+ * (the construct writes the result, defaults filled in, to `AMO_CONFIG_JSON`), by the CLI and the
+ * local runner; a deployed function reads that JSON without the schema (lib/config/deployed.ts).
  *
  * Secrets never appear here: a secret is a *reference* (`{ "secret": "NAME" }`) resolved at run
  * time through a SecretSource (lib/config/secrets.ts) — Secrets Manager in AWS, env or a file
@@ -14,9 +15,10 @@
  * root object is strict, so a section must be added to the schema before a config file may carry
  * it: a typo is an error, never a silently ignored setting.
  */
-import { z } from 'zod';
+import * as z from 'zod';
 import { idSchema } from '../routes.ts';
 import { secretRefSchema } from './secret-ref.ts';
+import { accountHost, hostAllowed, isLoopbackHost } from './hosts.ts';
 import { rdeskSchema } from '../flows/rdesk/config.ts';
 import { rulesSchema } from '../rules/config.ts';
 import { formsSchema } from '../flows/forms/config.ts';
@@ -33,6 +35,7 @@ export const DEFAULT_REFERER_ALLOW_LIST = ['*.amocrm.ru', '*.amocrm.com', '*.kom
 const id = z.string().regex(/^[a-z][a-z0-9-]{0,40}$/, 'ids are lower-case kebab-case (a-z, 0-9, -), starting with a letter');
 
 export { secretRefSchema, type SecretRef } from './secret-ref.ts';
+export { accountBaseUrl, accountHost, hostAllowed, isLoopbackHost } from './hosts.ts';
 
 /** http(s) URL; plain http only towards this machine (the local sandbox and runner). */
 const serviceUrl = z
@@ -45,11 +48,6 @@ const serviceUrl = z
     if (url.protocol === 'https:') return true;
     return url.protocol === 'http:' && isLoopbackHost(url.hostname);
   }, 'must be https:// (http:// is accepted only for 127.0.0.1 / localhost)');
-
-export function isLoopbackHost(hostname: string): boolean {
-  const h = hostname.toLowerCase().replace(/^\[|\]$/g, '');
-  return h === '127.0.0.1' || h === 'localhost' || h === '::1';
-}
 
 export const integrationSchema = z
   .object({
@@ -256,32 +254,3 @@ export const configSchema = z
 
 export type ConfigInput = z.input<typeof configSchema>;
 export type Config = z.output<typeof configSchema>;
-
-/** The account's API base URL (no trailing slash). */
-export function accountBaseUrl(a: Pick<AccountConfig, 'subdomain' | 'domain' | 'baseUrl'>): string {
-  return (a.baseUrl ?? `https://${a.subdomain}.${a.domain}`).replace(/\/+$/, '');
-}
-
-/** The account's host as amoCRM names it in `referer` (host[:port], lower-case). */
-export function accountHost(a: Pick<AccountConfig, 'subdomain' | 'domain' | 'baseUrl'>): string {
-  return new URL(accountBaseUrl(a)).host.toLowerCase();
-}
-
-/**
- * Does `host` (host[:port], already lower-case) match the allow-list? `*.amocrm.ru` matches one
- * DNS label followed by `.amocrm.ru` (so neither `amocrm.ru` itself nor `a.b.amocrm.ru`, and never
- * a host with a port); other entries must equal the host exactly.
- */
-export function hostAllowed(host: string, allowList: readonly string[]): boolean {
-  for (const entry of allowList) {
-    if (entry.startsWith('*.')) {
-      const suffix = entry.slice(1); // ".amocrm.ru"
-      if (!host.endsWith(suffix)) continue;
-      const label = host.slice(0, -suffix.length);
-      if (/^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/.test(label)) return true;
-    } else if (entry === host) {
-      return true;
-    }
-  }
-  return false;
-}

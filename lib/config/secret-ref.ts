@@ -1,5 +1,5 @@
 /** A reference to a secret held outside the config; never the secret itself (its own module so feature sections can use it). */
-import { z } from 'zod';
+import * as z from 'zod';
 
 export const secretRefSchema = z
   .object({

@@ -1,7 +1,7 @@
 /**
  * SecretSource: the one port through which secrets (client secrets, channel secrets, API keys)
  * reach the code. Adapters: `localSecretSource` here (env `AMO_SECRET_<NAME>` or a JSON file
- * under `.local/`), `awsSecretSource` in lib/aws/secrets.ts (Secrets Manager via Powertools).
+ * under `.local/`), `awsSecretSource` in lib/aws/secrets.ts (Secrets Manager, cached in the container).
  *
  * Errors name the secret, never its value; nothing here logs.
  */

@@ -4,7 +4,7 @@
  * This module only checks the *shape*; resolve.ts turns names into ids against the pulled
  * dictionary (`schema pull` → schema/<account>.json) and refuses unknown or ambiguous names.
  */
-import { z } from 'zod';
+import * as z from 'zod';
 import { PHONE_COUNTRIES } from '../common/phone-countries.ts';
 
 const accountId = z.string().regex(/^[a-z][a-z0-9-]{0,40}$/, 'an account id as in accounts[].id');

@@ -10,6 +10,7 @@ import { depsFromEnv } from '../../functions/worker.ts';
 import { silentLog } from '../../lib/common/log.ts';
 import { routeTable } from '../../lib/routes.ts';
 import { DICT } from '../rules/support.ts';
+import { parseConfig } from '../../lib/config/load.ts';
 
 const QUEUES = JSON.stringify(
   Object.fromEntries(
@@ -37,7 +38,7 @@ const names = (flows: ReturnType<typeof flowsOf>, kind: string) => flows?.for(ki
 const env = (dir: string) => ({ TABLE_NAME: 't', QUEUES, AMO_RULES_DIR: dir, AWS_REGION: 'eu-central-1' });
 let dir = '';
 function flowsOf(config: unknown) {
-  return depsFromEnv({ ...env(dir), AMO_CONFIG_JSON: JSON.stringify(config) }, silentLog).ingest?.flows;
+  return depsFromEnv({ ...env(dir), AMO_CONFIG_JSON: JSON.stringify(parseConfig(config)) }, silentLog).ingest?.flows;
 }
 
 describe('the contact index flow in the deployed worker', () => {

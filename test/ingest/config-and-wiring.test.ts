@@ -13,6 +13,9 @@ import { SQSClient } from '@aws-sdk/client-sqs';
 import type { DlqIndex } from '../../lib/pipeline/dlq-index.ts';
 import { captureLog, ctxFor, hookEnvelope } from './support.ts';
 
+/** AMO_CONFIG_JSON as the construct writes it: validated at synth, defaults filled in (infra/aws/gateway.ts configEnvJson). */
+const deployed = (c: unknown) => JSON.stringify(parseConfig(c));
+
 const base = {
   integrations: [
     { id: 'main', clientId: 'client-0000-0001', clientSecret: { secret: 'client' }, redirectUri: 'https://gw.example.com/oauth/callback' },
@@ -85,7 +88,7 @@ describe('worker wiring from the Lambda environment', () => {
       {
         TABLE_NAME: 't',
         QUEUES,
-        AMO_CONFIG_JSON: JSON.stringify(base),
+        AMO_CONFIG_JSON: deployed(base),
         EVENT_BUS_NAME: 'amo-gateway-events',
         AMO_SECRETS_PREFIX: 'amo-gateway/',
       },
@@ -99,15 +102,14 @@ describe('worker wiring from the Lambda environment', () => {
 
   it('says exactly what is missing', () => {
     expect(() => depsFromEnv({ TABLE_NAME: 't', QUEUES }, silentLog)).toThrow(/no configuration: set AMO_CONFIG_JSON/);
-    expect(() => depsFromEnv({ TABLE_NAME: 't', QUEUES, AMO_CONFIG_JSON: JSON.stringify(base) }, silentLog)).toThrow(
-      /EVENT_BUS_NAME is not set/,
-    );
+    expect(() => depsFromEnv({ TABLE_NAME: 't', QUEUES, AMO_CONFIG_JSON: deployed(base) }, silentLog)).toThrow(/EVENT_BUS_NAME is not set/);
+    // The construct validated the config at synth; one that skipped it is refused, never half-read.
     expect(() => depsFromEnv({ TABLE_NAME: 't', QUEUES, AMO_CONFIG_JSON: '{"accounts":[]}' }, silentLog)).toThrow(
-      /invalid AMO_CONFIG_JSON/,
+      /AMO_CONFIG_JSON is not a config validated at synth/,
     );
     // Events off: no bus needed.
     expect(
-      depsFromEnv({ TABLE_NAME: 't', QUEUES, AMO_CONFIG_JSON: JSON.stringify({ ...base, events: { publish: false } }) }, silentLog).ingest,
+      depsFromEnv({ TABLE_NAME: 't', QUEUES, AMO_CONFIG_JSON: deployed({ ...base, events: { publish: false } }) }, silentLog).ingest,
     ).toBeDefined();
   });
 

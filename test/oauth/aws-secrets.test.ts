@@ -62,4 +62,20 @@ describe('awsSecretSource', () => {
     expect(err).toBeInstanceOf(SecretNotFoundError);
     expect((err as Error).message).toBe('secret "absent" not found (Secrets Manager secret "amo-gateway/absent")');
   });
+
+  it('asks again once the cached value is older than maxAgeSeconds, and never keeps a failure', async () => {
+    let t = 0;
+    asked.length = 0;
+    const s = awsSecretSource({ prefix: 'amo-gateway/', client, maxAgeSeconds: 60, now: () => t });
+    await Promise.all([s.get('main-client'), s.get('main-client')]);
+    t = 59_000;
+    await s.get('main-client');
+    expect(asked).toHaveLength(1);
+    t = 60_000;
+    expect(await s.get('main-client')).toBe('the-value');
+    expect(asked).toHaveLength(2);
+    await expect(s.get('later')).rejects.toBeInstanceOf(SecretNotFoundError);
+    secrets['amo-gateway/later'] = 'now-there';
+    expect(await s.get('later')).toBe('now-there');
+  });
 });

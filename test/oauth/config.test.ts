@@ -14,6 +14,7 @@ import {
   loadConfigFromEnv,
   localSecretSource,
   parseConfig,
+  readDeployedConfig,
   resolveAccount,
   secretEnvName,
 } from '../../lib/config/index.ts';
@@ -101,6 +102,21 @@ describe('config', () => {
     expect(() => loadConfigFromEnv({})).toThrow(/set AMO_CONFIG_JSON .* or AMO_CONFIG_FILE/);
     expect(() => loadConfigFromEnv({ AMO_CONFIG_JSON: '{oops' })).toThrow(/AMO_CONFIG_JSON is not valid JSON/);
     expect(() => loadConfigFile(join(dir, 'missing.json'))).toThrow(/cannot read the config file/);
+  });
+
+  it('reads the synth-validated config without zod, and refuses one that skipped the schema', () => {
+    // What the construct puts in AMO_CONFIG_JSON: parsed, defaults filled in (infra/aws/gateway.ts configEnvJson).
+    const validated = parseConfig(good);
+    const read = readDeployedConfig({ AMO_CONFIG_JSON: JSON.stringify(validated) });
+    expect(read).toEqual(validated);
+    expect(read.oauth.stateTtlSeconds).toBe(3600);
+    // Written by hand: no defaults, so not the construct's; refused with what is missing, never half-read.
+    expect(() => readDeployedConfig({ AMO_CONFIG_JSON: JSON.stringify(good) })).toThrow(
+      /AMO_CONFIG_JSON is not a config validated at synth[\s\S]*no oauth[\s\S]*no events/,
+    );
+    expect(() => readDeployedConfig({ AMO_CONFIG_JSON: '[]' })).toThrow(ConfigError);
+    expect(() => readDeployedConfig({ AMO_CONFIG_JSON: '{oops' })).toThrow(/AMO_CONFIG_JSON is not valid JSON/);
+    expect(() => readDeployedConfig({})).toThrow(/set AMO_CONFIG_JSON .* or AMO_CONFIG_FILE/);
   });
 });
 

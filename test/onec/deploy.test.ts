@@ -6,6 +6,7 @@ import { describe, expect, it } from 'vitest';
 import { depsFromEnv } from '../../functions/worker.ts';
 import { silentLog } from '../../lib/common/log.ts';
 import { routeTable } from '../../lib/routes.ts';
+import { parseConfig } from '../../lib/config/load.ts';
 
 const QUEUES = JSON.stringify(
   Object.fromEntries(
@@ -30,7 +31,7 @@ const outbound = {
   accounts: [{ account: 'local', leadIdField: 3, contactIdField: 4, trigger: { statusId: 142 } }],
 };
 const deps = (config: unknown) =>
-  depsFromEnv({ TABLE_NAME: 't', QUEUES, AWS_REGION: 'eu-central-1', AMO_CONFIG_JSON: JSON.stringify(config) }, silentLog);
+  depsFromEnv({ TABLE_NAME: 't', QUEUES, AWS_REGION: 'eu-central-1', AMO_CONFIG_JSON: JSON.stringify(parseConfig(config)) }, silentLog);
 
 describe('the 1C parts in the deployed worker', () => {
   it('onec → the onec processor; with outbound → the onec-export flow on lead.status; none without the section', () => {
@@ -45,7 +46,7 @@ describe('the 1C parts in the deployed worker', () => {
     expect(none.ingest?.flows).toBeUndefined();
   });
 
-  it('an onec section naming an account the config lacks is refused at load', () => {
+  it('an onec section naming an account the config lacks is refused at synth (the schema), before any deploy', () => {
     expect(() =>
       deps({
         ...base,

@@ -14,6 +14,9 @@ import { routeTable } from '../../lib/routes.ts';
 import { rulesDictionaryHooks } from '../../infra/aws/gateway.ts';
 import { DICT } from './support.ts';
 
+/** AMO_CONFIG_JSON as the construct writes it: validated at synth, defaults filled in (infra/aws/gateway.ts configEnvJson). */
+const deployed = (c: unknown) => JSON.stringify(parseConfig(c));
+
 const QUEUES = JSON.stringify(
   Object.fromEntries(
     routeTable.queues.map((q) => [
@@ -38,14 +41,14 @@ describe('rules in the deployed worker', () => {
     mkdirSync(join(dir, 'schema'));
     writeFileSync(join(dir, 'schema', 'local.json'), JSON.stringify(DICT));
     const env = { TABLE_NAME: 't', QUEUES, AMO_RULES_DIR: dir, AWS_REGION: 'eu-central-1' };
-    const deps = depsFromEnv({ ...env, AMO_CONFIG_JSON: JSON.stringify(config('Продажи / Записан на приём')) }, silentLog);
+    const deps = depsFromEnv({ ...env, AMO_CONFIG_JSON: deployed(config('Продажи / Записан на приём')) }, silentLog);
     expect(deps.ingest?.flows?.for('lead.status').map((f) => f.name)).toEqual(['rule-booked-call']);
-    expect(() => depsFromEnv({ ...env, AMO_CONFIG_JSON: JSON.stringify(config('Продажи / Записан')) }, silentLog)).toThrow(
+    expect(() => depsFromEnv({ ...env, AMO_CONFIG_JSON: deployed(config('Продажи / Записан')) }, silentLog)).toThrow(
       /rules\.list\[0\] "booked-call" when\.to: unknown status of pipeline "Продажи" "Записан"/,
     );
     // Without rules, no flows (and no client runtime).
     const { rules: _none, ...plain } = config('x');
-    expect(depsFromEnv({ ...env, AMO_CONFIG_JSON: JSON.stringify(plain) }, silentLog).ingest?.flows).toBeUndefined();
+    expect(depsFromEnv({ ...env, AMO_CONFIG_JSON: deployed(plain) }, silentLog).ingest?.flows).toBeUndefined();
   });
 
   it("the worker's bundling copies each dictionary to the same relative path; a path outside the project is refused", () => {

@@ -9,7 +9,7 @@
  */
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { dirname } from 'node:path';
-import { z } from 'zod';
+import * as z from 'zod';
 import { encodeFieldValue, type CustomFieldWrite, type FieldDefinition, type FieldInput } from './custom-fields.ts';
 import { SchemaLookupError } from './errors.ts';
 import type { AmoClientForAccount } from './client.ts';

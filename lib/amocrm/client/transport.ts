@@ -4,7 +4,6 @@
  * error. No retries, no budget, no tokens kept: the caller passes the bearer token in and it
  * never reaches an error object.
  */
-import qs from 'qs';
 import {
   AmoAccountBlockedError,
   AmoNetworkError,
@@ -52,14 +51,41 @@ export interface WireRequest {
 
 /**
  * Query strings in amoCRM's bracket syntax: `filter[id][0]=1`, `filter[statuses][0][pipeline_id]=…`,
- * `with=contacts,source` (arrays under `with` are joined by commas, as amoCRM expects).
+ * `with=contacts,source` (arrays under `with` are joined by commas, as amoCRM expects). What
+ * `qs.stringify` makes with `encodeValuesOnly`, `skipNulls` and `arrayFormat: 'indices'`
+ * (test/client/query.test.ts holds it to that), written out: qs and its helpers weigh ≈ 50 KiB in a
+ * function that never parses a query (the 1C API, infra/aws/README.md).
  */
 export function buildQuery(query: Record<string, unknown> | undefined): string {
   if (!query) return '';
   const q: Record<string, unknown> = { ...query };
   if (Array.isArray(q.with)) q.with = (q.with as unknown[]).join(',');
-  const s = qs.stringify(q, { encodeValuesOnly: true, skipNulls: true, arrayFormat: 'indices' });
-  return s ? `?${s}` : '';
+  const parts: string[] = [];
+  for (const [k, v] of Object.entries(q)) bracketPairs(k, v, parts);
+  return parts.length ? `?${parts.join('&')}` : '';
+}
+
+/** `key=value` pairs of one value: nested keys in brackets, array items by index; null and undefined left out. */
+function bracketPairs(key: string, value: unknown, out: string[]): void {
+  if (value === null || value === undefined) return;
+  if (value instanceof Date) {
+    out.push(`${key}=${encodeValue(value.toISOString())}`);
+  } else if (Array.isArray(value)) {
+    value.forEach((item, i) => bracketPairs(`${key}[${i}]`, item, out));
+  } else if (typeof value === 'object') {
+    for (const [k, v] of Object.entries(value)) bracketPairs(`${key}[${k}]`, v, out);
+  } else {
+    out.push(`${key}=${encodeValue(String(value))}`);
+  }
+}
+
+/**
+ * RFC 3986: everything but letters, digits and `-._~` percent-encoded (encodeURIComponent leaves
+ * `!'()*`). A lone surrogate (no character) becomes U+FFFD instead of throwing.
+ */
+function encodeValue(s: string): string {
+  const wellFormed = s.replace(/[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/g, '\uFFFD');
+  return encodeURIComponent(wellFormed).replace(/[!'()*]/g, (c) => `%${c.charCodeAt(0).toString(16).toUpperCase()}`);
 }
 
 /** Retry-After as seconds or an HTTP date; amoCRM's body `retry_after` (seconds) as a fallback. */

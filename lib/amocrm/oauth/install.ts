@@ -13,7 +13,8 @@
  * say no.
  */
 import { randomBytes } from 'node:crypto';
-import { accountHost, hostAllowed, type AccountConfig, type Config, type IntegrationConfig } from '../../config/schema.ts';
+import { accountHost, hostAllowed } from '../../config/hosts.ts';
+import type { AccountConfig, Config, IntegrationConfig } from '../../config/schema.ts';
 import type { ResolvedAccount } from '../../config/load.ts';
 import type { OAuthStateStore, TokenRecord } from './token-store.ts';
 import { OAuthRequestError, TokenEndpointError } from './errors.ts';

@@ -21,8 +21,9 @@
  */
 import { randomUUID } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
-import { accountBaseUrl, accountHost, type Config } from '../../config/schema.ts';
-import { resolveAccount, allAccounts, type ResolvedAccount } from '../../config/load.ts';
+import { accountBaseUrl, accountHost } from '../../config/hosts.ts';
+import type { Config } from '../../config/schema.ts';
+import { resolveAccount, allAccounts, type ResolvedAccount } from '../../config/deployed.ts';
 import { SecretNotFoundError, type SecretSource } from '../../config/secrets.ts';
 import {
   TokenVersionConflictError,

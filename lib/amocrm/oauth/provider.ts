@@ -15,7 +15,7 @@
  * errors with `outcome: 'defer'`; those answers are remembered for a few seconds so a queue full
  * of messages for a dead account does not read the store once per message.
  */
-import { UnknownAccountError } from '../../config/load.ts';
+import { UnknownAccountError } from '../../config/deployed.ts';
 import { AccountDisconnectedError, AccountNeedsReauthError, AccountNotConnectedError, type OAuthError } from './errors.ts';
 import { halfLifeAt, type EnsureResult, type TokenLifecycle } from './lifecycle.ts';
 

@@ -3,7 +3,7 @@
  * Rules (README.md): ids, timestamps and prices become numbers; an empty string means "not set";
  * text stays exactly as sent (no trimming, no unquoting); lists `{"0":…,"1":…}` become arrays.
  */
-import { z } from 'zod';
+import * as z from 'zod';
 import type { CustomFieldValue, CustomFieldValueItem, Tag } from '../entities.ts';
 import type { WebhookDate } from './types.ts';
 

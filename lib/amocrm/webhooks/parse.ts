@@ -7,7 +7,7 @@
  */
 import { mediaType } from '../../common/media-type.ts';
 import { createHash } from 'node:crypto';
-import type { z } from 'zod';
+import type * as z from 'zod';
 import { FormDecodeError, bodyOrder, bodyText, orderKey, parseForm } from './form.ts';
 import {
   accountSchema,

@@ -4,7 +4,7 @@
  * Field names seen in the fixtures and in the docs' examples (test/fixtures/README.md,
  * docs/amocrm-protocol.md#delivery-format); REST v4 names are accepted where the old name is absent.
  */
-import { z } from 'zod';
+import * as z from 'zod';
 import { ELEMENT_TYPE_TO_ENTITY_TYPE, type NoteType } from '../entities.ts';
 import {
   compact,

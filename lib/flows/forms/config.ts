@@ -8,7 +8,7 @@
  * This module only checks the shape. The ingress (the `forms` function) validates submissions
  * against `fields`; the worker (processor.ts) applies the rest.
  */
-import { z } from 'zod';
+import * as z from 'zod';
 import { PHONE_COUNTRIES } from '../../common/phone-countries.ts';
 import { secretRefSchema } from '../../config/secret-ref.ts';
 

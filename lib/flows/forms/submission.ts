@@ -8,7 +8,7 @@
  * e-mail trimmed and lower-cased), so the worker, the dedupe and the repeat window compare like
  * with like.
  */
-import { z } from 'zod';
+import * as z from 'zod';
 import { formIdSchema } from './config.ts';
 
 export const SUBMISSION_VERSION = 1 as const;

@@ -7,7 +7,7 @@
  * Field and catalog references are amoCRM ids: 1C callers and the old MZPO code speak ids, and
  * an id cannot become ambiguous when someone renames a field.
  */
-import { z } from 'zod';
+import * as z from 'zod';
 import { secretRefSchema } from '../../config/secret-ref.ts';
 
 const accountId = z.string().regex(/^[a-z][a-z0-9-]{0,40}$/, 'an account id as in accounts[].id');

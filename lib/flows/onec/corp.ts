@@ -4,7 +4,7 @@
  * verified phone or e-mail (lib/contacts' finder), else a new one, linked to the company, its
  * position set; then a new lead with both and the responsible manager.
  */
-import { z } from 'zod';
+import * as z from 'zod';
 import type { AmoClientForAccount } from '../../amocrm/client/client.ts';
 import type { CustomFieldWrite } from '../../amocrm/client/custom-fields.ts';
 import type { CountryCode } from '../../common/phone.ts';

@@ -2,7 +2,7 @@
  * A 1C course (`update_course` of the old MZPO API): the payload's shape, the element name
  * (the naming rule), the price (the price-type rule) and the field values an element gets.
  */
-import { z } from 'zod';
+import * as z from 'zod';
 import type { CustomFieldWrite } from '../../amocrm/client/custom-fields.ts';
 import type { OnecCatalogAccount, OnecNaming, OnecPriceRule } from './config.ts';
 

@@ -9,7 +9,7 @@
  * No key or body value is ever logged or echoed.
  */
 import { createHash, randomUUID, timingSafeEqual } from 'node:crypto';
-import type { z } from 'zod';
+import type * as z from 'zod';
 import type { SecretSource } from '../../config/secrets.ts';
 import { noMetrics, type MetricsSink } from '../../common/metrics-sink.ts';
 import { METRIC } from '../../metrics.ts';

@@ -2,7 +2,7 @@
  * A 1C request as the `onec` function queues it and the worker reads it (the envelope's body on
  * the `onec` queue, route `onec`), and the request's record the status endpoint answers from.
  */
-import { z } from 'zod';
+import * as z from 'zod';
 
 export const ONEC_OPERATIONS = ['course', 'course-delete', 'course-doubles', 'corp-lead'] as const;
 export type OnecOperation = (typeof ONEC_OPERATIONS)[number];

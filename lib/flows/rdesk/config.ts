@@ -6,7 +6,7 @@
  * (string, resolved through the account's field dictionary; an unknown or ambiguous name parks the
  * push with `bad-mapping`, it never writes somewhere else). Only the keys given are written.
  */
-import { z } from 'zod';
+import * as z from 'zod';
 import { secretRefSchema } from '../../config/secret-ref.ts';
 
 /** RDESK keys of a booking push, each a value the mapping computes (mapping.ts). */

@@ -7,7 +7,7 @@
  * Strict where safety needs it: the five booking status codes (exact), integer money, integer ids.
  * Unknown keys are ignored (RDESK may add some).
  */
-import { z } from 'zod';
+import * as z from 'zod';
 
 /** `""` (and null) → undefined, so an empty value reads as missing. */
 const blank = (v: unknown) => (v === '' || v === null ? undefined : v);

@@ -4,6 +4,7 @@ import { depsFromEnv } from '../../../functions/worker.ts';
 import { formsProcessors } from '../../../lib/aws/forms-worker-runtime.ts';
 import { silentLog } from '../../../lib/common/log.ts';
 import { routeTable } from '../../../lib/routes.ts';
+import { parseConfig } from '../../../lib/config/load.ts';
 
 const QUEUES = JSON.stringify(
   Object.fromEntries(
@@ -22,7 +23,7 @@ const base = {
 };
 const forms = { list: [{ id: 'site', account: 'local', lead: { pipeline: 'Продажи' } }] };
 const deps = (config: unknown) =>
-  depsFromEnv({ TABLE_NAME: 't', QUEUES, AWS_REGION: 'eu-central-1', AMO_CONFIG_JSON: JSON.stringify(config) }, silentLog);
+  depsFromEnv({ TABLE_NAME: 't', QUEUES, AWS_REGION: 'eu-central-1', AMO_CONFIG_JSON: JSON.stringify(parseConfig(config)) }, silentLog);
 const guard = { once: async () => ({ status: 'duplicate' as const }) };
 
 describe('forms worker wiring (AWS)', () => {

@@ -2,7 +2,7 @@
  * The amojo admin API under `/_sandbox/amojo/*` (state, hooks sent, "a manager replies",
  * "a manager is typing", reset) and the snapshot it shows. Not part of amojo.
  */
-import { z } from 'zod';
+import * as z from 'zod';
 import type { SbRoute } from '../types.ts';
 import { jsonResponse } from './http.ts';
 import { AdminError, reply, typingHook } from './hooks-out.ts';

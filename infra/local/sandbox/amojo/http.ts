@@ -1,7 +1,7 @@
 /**
  * amojo's answers: the JSON error body every handler throws its way into, and the body readers.
  */
-import type { z } from 'zod';
+import type * as z from 'zod';
 import type { SbRequest, SbResponse } from '../types.ts';
 
 export const JSON_CT = 'application/json';

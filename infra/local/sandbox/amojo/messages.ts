@@ -3,7 +3,7 @@
  * delivery statuses (#delivery-status) and reactions (#endpoints).
  */
 import { randomUUID } from 'node:crypto';
-import type { z } from 'zod';
+import type * as z from 'zod';
 import type { SbRequest, SbResponse } from '../types.ts';
 import { AmojoHttpError, bad, jsonBody, jsonResponse, parseWith } from './http.ts';
 import {

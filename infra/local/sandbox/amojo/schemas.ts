@@ -2,7 +2,7 @@
  * Request schemas ([chat-api] tables; "API чатов имеет строгую типизацию", [chat-start] — ints as ints)
  * and the message rules zod cannot say on its own.
  */
-import { z } from 'zod';
+import * as z from 'zod';
 import { bad } from './http.ts';
 
 export const nonEmpty = z.string().min(1);

@@ -9,7 +9,7 @@
  * "8 (999) 123-45-67", "+7 999 123 45 67" and "9991234567" are one number); the e-mail is trimmed
  * and lower-cased.
  */
-import { z } from 'zod';
+import * as z from 'zod';
 import type { CountryCode } from '../../../common/phone.ts';
 import { normalizePhone } from '../../../common/phone.ts';
 import type { FieldSpec, FormConfig } from '../config.ts';

@@ -1,0 +1,207 @@
+/**
+ * Bench: what each deployed function weighs and how fast a fresh Node process imports it, beside
+ * the floor — the same function's AWS SDK clients bundled alone with the same settings
+ * (infra/aws/bundling.ts, minified ESM). Goals (issue "lean functions"): median cold import
+ * ≤ 80 ms and size ≤ 1.2 × the floor; a miss sets a non-zero exit code.
+ *
+ *   npx tsx bench/bundles.ts [--runs 20] [--only worker,oauth]
+ *
+ * Cold import = the time `await import(bundle)` takes in a new process (Node's own start-up is
+ * not counted), with `--enable-source-maps` as deployed (NODE_OPTIONS) and the environment the
+ * construct sets, the example config in it: the function builds its clients at import, as in
+ * Lambda's init. The floor is imported the same way. `bundleFunction` / `bundleFloor` are what
+ * test/infra/bundle.test.ts pins the sizes with (sizes are deterministic; times are not).
+ */
+import { execFileSync } from 'node:child_process';
+import { mkdirSync, statSync, writeFileSync } from 'node:fs';
+import { loadavg } from 'node:os';
+import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { build, type Metafile } from 'esbuild';
+import { esbuildOptions, floorSource, sdkClientPackages } from '../infra/aws/bundling.ts';
+import { configEnvJson, PROJECT_ROOT } from '../infra/aws/gateway.ts';
+import { loadConfigFile } from '../lib/config/load.ts';
+import { routeTable, type FunctionDef } from '../lib/routes.ts';
+
+export const MAX_MEDIAN_IMPORT_MS = 80;
+export const MAX_FLOOR_RATIO = 1.2;
+
+const OUT = join(PROJECT_ROOT, '.local', 'bundles');
+
+export interface Bundle {
+  file: string;
+  bytes: number;
+  metafile: Metafile;
+}
+
+/** The function's bundle, built exactly as the construct builds it (into .local/bundles/<id>/). */
+export async function bundleFunction(def: Pick<FunctionDef, 'id' | 'entry'>): Promise<Bundle> {
+  const file = join(OUT, def.id, 'index.mjs');
+  mkdirSync(join(OUT, def.id), { recursive: true });
+  const out = await build({ ...esbuildOptions(file), entryPoints: [join(PROJECT_ROOT, def.entry)], absWorkingDir: PROJECT_ROOT });
+  return { file, bytes: statSync(file).size, metafile: out.metafile ?? { inputs: {}, outputs: {} } };
+}
+
+/** The floor: just these SDK client classes, same settings. */
+export async function bundleFloor(packages: readonly string[]): Promise<Bundle> {
+  const name = `floor-${packages.map((p) => p.replace('@aws-sdk/', '')).join('+') || 'none'}`;
+  const file = join(OUT, name, 'index.mjs');
+  mkdirSync(join(OUT, name), { recursive: true });
+  const out = await build({
+    ...esbuildOptions(file),
+    stdin: { contents: floorSource(packages, PROJECT_ROOT), resolveDir: PROJECT_ROOT, loader: 'js' },
+    absWorkingDir: PROJECT_ROOT,
+  });
+  return { file, bytes: statSync(file).size, metafile: out.metafile ?? { inputs: {}, outputs: {} } };
+}
+
+/** Bytes in the output per package (node_modules) or lib folder, largest first. */
+export function breakdown(metafile: Metafile): Array<[string, number]> {
+  const by = new Map<string, number>();
+  for (const output of Object.values(metafile.outputs)) {
+    for (const [input, { bytesInOutput }] of Object.entries(output.inputs)) {
+      const pkg = /node_modules\/((?:@[^/]+\/)?[^/]+)/.exec(input)?.[1];
+      const key =
+        pkg ??
+        input
+          .split('/')
+          .slice(0, input.startsWith('lib/') ? 2 : 1)
+          .join('/');
+      by.set(key, (by.get(key) ?? 0) + bytesInOutput);
+    }
+  }
+  return [...by].sort((a, b) => b[1] - a[1]);
+}
+
+/** What the bundle holds beyond its floor (per package or lib folder), largest first. */
+export function beyondFloor(fn: Metafile, floor: Metafile): Array<[string, number]> {
+  const f = new Map(breakdown(floor));
+  return breakdown(fn)
+    .map(([k, v]): [string, number] => [k, v - (f.get(k) ?? 0)])
+    .filter(([, v]) => v > 512)
+    .sort((a, b) => b[1] - a[1]);
+}
+
+/** Every child's: a region (the clients need one), and no warning that Node 20 is old (Lambda runs 22). */
+const BASE_ENV = { PATH: process.env.PATH ?? '', AWS_REGION: 'eu-central-1', AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true' };
+
+/** The environment the construct gives a function (gateway.ts), with the example config. */
+function functionEnv(): Record<string, string> {
+  const config = loadConfigFile(join(PROJECT_ROOT, 'amo.config.example.json'));
+  const queues = Object.fromEntries(
+    routeTable.queues.map((q) => [
+      q.id,
+      {
+        arn: `arn:aws:sqs:eu-central-1:123456789012:amo-gateway-${q.id}`,
+        url: `https://sqs.eu-central-1.amazonaws.com/123456789012/amo-gateway-${q.id}`,
+        dlqUrl: `https://sqs.eu-central-1.amazonaws.com/123456789012/amo-gateway-${q.id}-dlq`,
+      },
+    ]),
+  );
+  return {
+    ...BASE_ENV,
+    TABLE_NAME: 'amo-gateway-table',
+    QUEUES: JSON.stringify(queues),
+    AMO_CONFIG_JSON: configEnvJson(config),
+    AMO_SECRETS_PREFIX: 'amo-gateway/',
+    EVENT_BUS_NAME: 'amo-gateway',
+    POWERTOOLS_SERVICE_NAME: 'amo-gateway',
+    POWERTOOLS_METRICS_NAMESPACE: 'AmoGateway',
+    // The rules' dictionaries, where the construct puts them beside the code.
+    AMO_RULES_DIR: PROJECT_ROOT,
+  };
+}
+
+/** Median and p90 of `runs` fresh processes' `await import(file)`, in ms. */
+export function coldImport(file: string, runs: number, env: Record<string, string>): { median: number; p90: number; cpu: number } {
+  const times: number[] = [];
+  const cpus: number[] = [];
+  // Wall time, and the process's CPU time (user + system, all threads) over the same import: less
+  // sensitive to a busy machine than the wall time, though compile and GC threads count too.
+  const script = `const t = performance.now(); const c = process.cpuUsage(); await import(${JSON.stringify(pathToFileURL(file).href)}); const u = process.cpuUsage(c); console.log(performance.now() - t, (u.user + u.system) / 1000);`;
+  for (let i = 0; i < runs; i++) {
+    const out = execFileSync(process.execPath, ['--enable-source-maps', '--input-type=module', '-e', script], {
+      encoding: 'utf8',
+      env,
+      cwd: PROJECT_ROOT,
+      timeout: 30_000,
+    });
+    const [wall, cpu] = (out.trim().split('\n').at(-1) ?? '').split(' ').map(Number);
+    times.push(wall ?? NaN);
+    cpus.push(cpu ?? NaN);
+  }
+  const at = (xs: number[], q: number) => [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.ceil(q * xs.length) - 1)] ?? NaN;
+  return { median: at(times, 0.5), p90: at(times, 0.9), cpu: at(cpus, 0.5) };
+}
+
+const kb = (b: number) => `${(b / 1024).toFixed(0)} KiB`;
+const ms = (x: number) => `${x.toFixed(0)} ms`;
+
+async function main(): Promise<void> {
+  const args = process.argv.slice(2);
+  const runs = Number(args[args.indexOf('--runs') + 1] ?? 20) || 20;
+  const only = args.includes('--only') ? (args[args.indexOf('--only') + 1] ?? '').split(',') : undefined;
+  const env = functionEnv();
+  const floors = new Map<string, { bundle: Bundle; median: number; p90: number; cpu: number }>();
+  let missed = 0;
+  const before = loadavg();
+  console.log(`cold import: ${runs} fresh processes each; load average ${before.map((l) => l.toFixed(2)).join(' ')}`);
+  for (const def of routeTable.functions) {
+    if (only && !only.includes(def.id)) continue;
+    const fn = await bundleFunction(def);
+    const clients = sdkClientPackages(fn.metafile);
+    const key = clients.join(',');
+    if (!floors.has(key)) {
+      const bundle = await bundleFloor(clients);
+      floors.set(key, { bundle, ...coldImport(bundle.file, runs, BASE_ENV) });
+    }
+    const floor = floors.get(key) as { bundle: Bundle; median: number; p90: number; cpu: number };
+    const t = coldImport(fn.file, runs, env);
+    const sizeRatio = fn.bytes / floor.bundle.bytes;
+    const ok = t.median <= MAX_MEDIAN_IMPORT_MS && sizeRatio <= MAX_FLOOR_RATIO;
+    if (!ok) missed++;
+    console.log(
+      `\n${ok ? 'ok  ' : 'MISS'} ${def.id}: ${kb(fn.bytes)}, cold import median ${ms(t.median)} (p90 ${ms(t.p90)}; CPU ${ms(t.cpu)})` +
+        `\n     SDK clients: ${clients.map((c) => c.replace('@aws-sdk/', '')).join(', ') || 'none'}` +
+        `\n     floor: ${kb(floor.bundle.bytes)}, ${ms(floor.median)} (p90 ${ms(floor.p90)}; CPU ${ms(floor.cpu)})` +
+        `\n     size ${sizeRatio.toFixed(3)} × floor (goal ≤ ${MAX_FLOOR_RATIO}), import ${(t.median / floor.median).toFixed(2)} × floor's (goal ≤ ${MAX_MEDIAN_IMPORT_MS} ms)` +
+        `\n     beyond the floor: ${beyondFloor(fn.metafile, floor.bundle.metafile)
+          .slice(0, 8)
+          .map(([k, v]) => `${k} ${kb(v)}`)
+          .join(', ')}`,
+    );
+  }
+  // The runtime's own SDK instead (nodejs22.x ships v3 unbundled in /var/runtime; this
+  // node_modules stands in for it): the largest client set, imported from the packages.
+  const largest = [...floors.entries()].sort((a, b) => b[0].length - a[0].length)[0];
+  if (largest) {
+    const file = join(PROJECT_ROOT, '.local', 'bundles', 'runtime-sdk.mjs');
+    writeFileSync(
+      file,
+      largest[0]
+        .split(',')
+        .map((p, i) => `export * as c${i} from '${p}';`)
+        .join('\n'),
+    );
+    const t = coldImport(file, runs, BASE_ENV);
+    console.log(
+      `\nthe runtime's SDK instead (unbundled, from node_modules): ${largest[0].replace(/@aws-sdk\//g, '')} import in ${ms(t.median)} (p90 ${ms(t.p90)}; CPU ${ms(t.cpu)}), bundled ${ms(largest[1].median)} (CPU ${ms(largest[1].cpu)})`,
+    );
+  }
+  console.log(
+    `\nload average after: ${loadavg()
+      .map((l) => l.toFixed(2))
+      .join(' ')}`,
+  );
+  if (missed) {
+    console.log(`${missed} function(s) miss ≤ ${MAX_MEDIAN_IMPORT_MS} ms or ≤ ${MAX_FLOOR_RATIO} × floor`);
+    process.exitCode = 1;
+  }
+}
+
+if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) {
+  main().catch((e: unknown) => {
+    console.error(e);
+    process.exit(1);
+  });
+}
