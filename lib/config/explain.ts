@@ -7,7 +7,7 @@
  * Values are quoted back only where they cannot be secrets: never under a secret reference or a
  * secret-sounding key.
  */
-import type { z } from 'zod';
+import type * as z from 'zod';
 import { AMO_DOMAINS, configSchema } from './schema.ts';
 import { secretRefSchema } from './secret-ref.ts';
 
