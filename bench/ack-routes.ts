@@ -94,7 +94,11 @@ async function main(): Promise<void> {
     'amocrm-hook': (i) =>
       fetch(hookUrl, {
         method: 'POST',
-        headers: { 'content-type': 'application/x-www-form-urlencoded', 'user-agent': 'amoCRM-Webhooks/3.0', 'x-amocrm-requestid': `${run}-${i}` },
+        headers: {
+          'content-type': 'application/x-www-form-urlencoded',
+          'user-agent': 'amoCRM-Webhooks/3.0',
+          'x-amocrm-requestid': `${run}-${i}`,
+        },
         body: varyWebhook(hooks[i % hooks.length]!, i + 1),
       }),
     'zdrav-booked': (i) =>
@@ -113,12 +117,20 @@ async function main(): Promise<void> {
       fetch(`${runner.url}/forms/ack`, {
         method: 'POST',
         headers: { 'content-type': 'application/x-www-form-urlencoded', referer: 'https://site.example/' },
-        body: new URLSearchParams({ name: `Ack ${i}`, phone: `+7916${String(3_000_000 + i).padStart(7, '0')}`, comment: `ack ${run} ${i}` }).toString(),
+        body: new URLSearchParams({
+          name: `Ack ${i}`,
+          phone: `+7916${String(3_000_000 + i).padStart(7, '0')}`,
+          comment: `ack ${run} ${i}`,
+        }).toString(),
       }),
     'forms-preflight': () =>
       fetch(`${runner.url}/forms/ack`, {
         method: 'OPTIONS',
-        headers: { origin: 'https://site.example', 'access-control-request-method': 'POST', 'access-control-request-headers': 'content-type' },
+        headers: {
+          origin: 'https://site.example',
+          'access-control-request-method': 'POST',
+          'access-control-request-headers': 'content-type',
+        },
       }),
     'chat-inbound': (i) =>
       fetch(`${runner.url}/chat/${LOCAL_MESSENGER}/messages`, {
@@ -157,12 +169,19 @@ async function main(): Promise<void> {
     'onec-status': (i) =>
       fetch(`${runner.url}/1c/requests/${accepted[i % Math.max(1, accepted.length)] ?? 'none'}`, { headers: { 'x-api-key': ONEC_KEY } }),
     'oauth-callback': (i) =>
-      fetch(`${runner.url}/oauth/callback?code=def${run}${i}&state=not-issued-${run}-${i}&referer=${encodeURIComponent(amo.sandbox!.accountHost)}`, {
-        redirect: 'manual',
-      }),
+      fetch(
+        `${runner.url}/oauth/callback?code=def${run}${i}&state=not-issued-${run}-${i}&referer=${encodeURIComponent(amo.sandbox!.accountHost)}`,
+        {
+          redirect: 'manual',
+        },
+      ),
     'oauth-disconnect': (i) => {
       const account = String(900_000_000 + i);
-      const q = new URLSearchParams({ client_uuid: integration.clientId, account_id: account, signature: disconnectSignature(integration.clientId, account, clientSecret) });
+      const q = new URLSearchParams({
+        client_uuid: integration.clientId,
+        account_id: account,
+        signature: disconnectSignature(integration.clientId, account, clientSecret),
+      });
       return fetch(`${runner.url}/oauth/disconnect?${q.toString()}`);
     },
   };
@@ -197,12 +216,18 @@ async function main(): Promise<void> {
       const secs = (performance.now() - t0) / 1000;
       const sorted = [...times].sort((a, b) => a - b);
       console.log(
-        `  ${id.padEnd(18)} ${String(round(percentile(sorted, 50))).padStart(7)}  ${String(round(percentile(sorted, 95))).padStart(7)}  ${String(round(percentile(sorted, 99))).padStart(7)}  ${String(round(sorted.at(-1) ?? 0)).padStart(7)}  ${String(round(n / secs)).padStart(6)}  ${[...statuses]
+        `  ${id.padEnd(18)} ${String(round(percentile(sorted, 50))).padStart(7)}  ${String(round(percentile(sorted, 95))).padStart(7)}  ${String(round(percentile(sorted, 99))).padStart(7)}  ${String(round(sorted.at(-1) ?? 0)).padStart(7)}  ${String(round(n / secs)).padStart(6)}  ${[
+          ...statuses,
+        ]
           .map(([s, c]) => `${s}×${c}`)
           .join(' ')}`,
       );
     }
-    console.log(`  load average at the end ${loadavg().map((x) => x.toFixed(2)).join(' ')}`);
+    console.log(
+      `  load average at the end ${loadavg()
+        .map((x) => x.toFixed(2))
+        .join(' ')}`,
+    );
   } finally {
     await runner.stop();
     await onec.close();

@@ -137,7 +137,15 @@ function makeMix(total: number) {
         id: lead - MC_BASE + 185_000,
         lead_id: lead,
         treatments: [
-          { item_id: 900_000 + i, status: 'set', action: 'Консультация', visit_date: '2026-12-19T10:00:00Z', pay: true, price: i + 1, paid: true },
+          {
+            item_id: 900_000 + i,
+            status: 'set',
+            action: 'Консультация',
+            visit_date: '2026-12-19T10:00:00Z',
+            pay: true,
+            price: i + 1,
+            paid: true,
+          },
         ],
       },
     ];
@@ -149,7 +157,13 @@ function makeMix(total: number) {
   for (let j = 0; j < onward - onwardOnly; j++)
     events.push({ kind: 'stage', key: `lead:${stageLeads[j]}`, i: fires + j, lead: stageLeads[j]!, status: ONWARD });
   for (let j = 0; j < onwardOnly; j++)
-    events.push({ kind: 'stage', key: `lead:${stageLeads[fires + j]}`, i: fires + onward + j, lead: stageLeads[fires + j]!, status: ONWARD });
+    events.push({
+      kind: 'stage',
+      key: `lead:${stageLeads[fires + j]}`,
+      i: fires + onward + j,
+      lead: stageLeads[fires + j]!,
+      status: ONWARD,
+    });
   const burst = makeFormBurst({ posts: forms });
   burst.posts.forEach((p, i) => events.push({ kind: 'form', key: `person:${p.person}`, i, fields: p.fields }));
   // Interleave: a random order that keeps each key's events in their own order.
@@ -163,7 +177,17 @@ function makeMix(total: number) {
     cursor.set(e.key, k + 1);
     return byKey.get(e.key)![k]!;
   });
-  return { events: interleaved, burst, bookedLeads, mcLeads, stageLeads, newestBooked, newestMc, fires, counts: { booked, mc, stage: fires + onward, form: forms } };
+  return {
+    events: interleaved,
+    burst,
+    bookedLeads,
+    mcLeads,
+    stageLeads,
+    newestBooked,
+    newestMc,
+    fires,
+    counts: { booked, mc, stage: fires + onward, form: forms },
+  };
 }
 type Mix = ReturnType<typeof makeMix>;
 
@@ -212,7 +236,10 @@ async function dispatch(events: readonly Ev[], concurrency: number, send: (e: Ev
     const p = before.then(() => send(e));
     const tracked = p.finally(() => inFlight.delete(tracked));
     inFlight.add(tracked);
-    tails.set(e.key, p.catch(() => undefined));
+    tails.set(
+      e.key,
+      p.catch(() => undefined),
+    );
   }
   await Promise.all(inFlight);
 }
@@ -324,7 +351,7 @@ async function runGateway(mix: Mix) {
   });
   const sb = runner.amo!.sandbox!;
   watchedHosts.add(sb.accountHost);
-  for (let t = Date.now(); !lines.some((l) => l.includes('rule(s) registered')); ) {
+  for (let t = Date.now(); !lines.some((l) => l.includes('rule(s) registered'));) {
     if (Date.now() - t > 30_000) throw new Error('the rules were not registered');
     await sleep(50);
   }
@@ -332,9 +359,14 @@ async function runGateway(mix: Mix) {
   // The fields were added after the connect pulled (and cached) the account's dictionaries:
   // forget the cached copies, as an operator would after adding fields (or wait 10 minutes).
   const cached = await runner.doc.send(
-    new ScanCommand({ TableName: runner.tableName, FilterExpression: 'begins_with(pk, :p)', ExpressionAttributeValues: { ':p': 'CACHE#' } }),
+    new ScanCommand({
+      TableName: runner.tableName,
+      FilterExpression: 'begins_with(pk, :p)',
+      ExpressionAttributeValues: { ':p': 'CACHE#' },
+    }),
   );
-  for (const item of cached.Items ?? []) await runner.doc.send(new DeleteCommand({ TableName: runner.tableName, Key: { pk: item.pk, sk: item.sk } }));
+  for (const item of cached.Items ?? [])
+    await runner.doc.send(new DeleteCommand({ TableName: runner.tableName, Key: { pk: item.pk, sk: item.sk } }));
   const contactOf = seedBurst(sb, mix.burst);
   await buildContactIndex({
     account: SANDBOX_ACCOUNT,
@@ -358,7 +390,11 @@ async function runGateway(mix: Mix) {
         const prefix = `${name.replace('Command', '')} ${typeof pk === 'string' ? pk.split('#')[0] : '(batch)'}`;
         ddb.byPrefix.set(prefix, (ddb.byPrefix.get(prefix) ?? 0) + 1);
         const cc = (out.output as { ConsumedCapacity?: unknown }).ConsumedCapacity;
-        for (const c of (Array.isArray(cc) ? cc : cc ? [cc] : []) as Array<{ ReadCapacityUnits?: number; WriteCapacityUnits?: number; CapacityUnits?: number }>) {
+        for (const c of (Array.isArray(cc) ? cc : cc ? [cc] : []) as Array<{
+          ReadCapacityUnits?: number;
+          WriteCapacityUnits?: number;
+          CapacityUnits?: number;
+        }>) {
           ddb.read += c.ReadCapacityUnits ?? 0;
           ddb.write += c.WriteCapacityUnits ?? 0;
           if (c.ReadCapacityUnits === undefined && c.WriteCapacityUnits === undefined) {
@@ -423,7 +459,11 @@ async function runGateway(mix: Mix) {
             headers: { 'content-type': 'application/x-www-form-urlencoded', referer: 'https://site.example/' },
             body: new URLSearchParams(e.fields).toString(),
           })
-        : await fetch(`${runner.url}/zdrav/${e.kind}/${RDESK_TOKEN}`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: e.body! });
+        : await fetch(`${runner.url}/zdrav/${e.kind}/${RDESK_TOKEN}`, {
+            method: 'POST',
+            headers: { 'content-type': 'application/json' },
+            body: e.body!,
+          });
     await res.arrayBuffer();
     if (e.kind !== 'form') pushLog.push(`${e.lead} #${e.i} sent ${(t - t0).toFixed(0)} acked ${(performance.now() - t0).toFixed(0)}`);
     if (e.kind === 'form') formAnswers.push(performance.now() - t);
@@ -436,10 +476,11 @@ async function runGateway(mix: Mix) {
       void runner.dlqIndex.list({}).then((l) => console.log('  parked:', JSON.stringify(l.slice(0, 3))));
     }, 8000);
   const queues = routeTable.queues.map((q) => q.id);
-  const busy = () => queues.some((q) => {
-    const d = runner.depth(q);
-    return d.visible + d.delayed + d.inFlight > 0;
-  });
+  const busy = () =>
+    queues.some((q) => {
+      const d = runner.depth(q);
+      return d.visible + d.delayed + d.inFlight > 0;
+    });
   let drainedAt = 0;
   for (;;) {
     const done =
@@ -513,7 +554,11 @@ async function runOld(mix: Mix) {
   const fid = ids.fieldId;
   // One integration for all three (the same 7/s as the gateway's), each system its own client.
   const token = sb.admin.issueLongLivedToken({ clientId: 'old-rdesk' }).access_token;
-  const sys = { rdesk: new OldSystem(sb.url, token, LIMIT), rules: new OldSystem(sb.url, token, LIMIT), forms: new OldSystem(sb.url, token, LIMIT) };
+  const sys = {
+    rdesk: new OldSystem(sb.url, token, LIMIT),
+    rules: new OldSystem(sb.url, token, LIMIT),
+    forms: new OldSystem(sb.url, token, LIMIT),
+  };
   const c0 = sb.admin.count();
   const contacts0 = sb.admin.entities('contacts').length;
   const leads0 = sb.admin.entities('leads').length;
@@ -524,11 +569,16 @@ async function runOld(mix: Mix) {
     try {
       if (e.kind === 'booked') {
         const b = (JSON.parse(e.body!) as Array<{ money: { total: number; paid: number }; id: number; status: string }>)[0]!;
-        await oldRdeskPush(sys.rdesk, e.lead!, [
-          { field_id: fid('Оплачено'), value: b.money.paid },
-          { field_id: fid('Статус'), value: b.status },
-          { field_id: fid('ID здравница'), value: String(b.id) },
-        ], b.money.total);
+        await oldRdeskPush(
+          sys.rdesk,
+          e.lead!,
+          [
+            { field_id: fid('Оплачено'), value: b.money.paid },
+            { field_id: fid('Статус'), value: b.status },
+            { field_id: fid('ID здравница'), value: String(b.id) },
+          ],
+          b.money.total,
+        );
       } else if (e.kind === 'mc') {
         const b = (JSON.parse(e.body!) as Array<{ id: number; treatments: Array<{ price: number }> }>)[0]!;
         await oldRdeskPush(sys.rdesk, e.lead!, [
@@ -593,7 +643,8 @@ function backlogFigures(g: Awaited<ReturnType<typeof runGateway>>) {
     else if (e.type === 'deferred' && e.reason === 'rate-budget') spans.push([at, at + e.retryAfterMs]);
   }
   const bins = new Set<number>();
-  for (const [a, b] of spans) for (let s = Math.floor((a - g.started) / 1000); s <= Math.floor((b - 1 - g.started) / 1000); s++) bins.add(s);
+  for (const [a, b] of spans)
+    for (let s = Math.floor((a - g.started) / 1000); s <= Math.floor((b - 1 - g.started) / 1000); s++) bins.add(s);
   const perBin = new Map<number, number>();
   for (const c of g.calls) {
     const s = Math.floor((c.at - g.started) / 1000);
@@ -625,7 +676,9 @@ async function main(): Promise<void> {
       `${mix.counts.stage} stage changes over ${new Set(mix.events.filter((e) => e.kind === 'stage').map((e) => e.lead)).size} leads (${mix.fires} fire the task rule), ` +
       `${mix.counts.form} form posts from ${new Set(mix.burst.posts.map((p) => p.person)).size} people (${mix.burst.people.filter((p) => p.existing).length} existing contacts, ${mix.counts.form - new Set(mix.burst.posts.map((p) => p.person)).size} repeats)`,
   );
-  console.log(`machine: ${cpus().length} cores, Node ${process.version}, load average at start ${load0.map((x) => x.toFixed(2)).join(' ')}${flag('no-trust-index') ? '; forms search people the index does not know (default config)' : '; the form trusts the finished contact index (opt-in contact.trustFinishedIndex)'}`);
+  console.log(
+    `machine: ${cpus().length} cores, Node ${process.version}, load average at start ${load0.map((x) => x.toFixed(2)).join(' ')}${flag('no-trust-index') ? '; forms search people the index does not know (default config)' : '; the form trusts the finished contact index (opt-in contact.trustFinishedIndex)'}`,
+  );
   const [g, o] = await Promise.all([runGateway(mix), flag('no-old-way') ? Promise.resolve(undefined) : runOld(mix)]);
   const load1 = loadavg();
   const n = mix.events.length;
@@ -642,9 +695,15 @@ async function main(): Promise<void> {
   const bl = backlogFigures(g);
   const perEvent = g.calls.length / n;
   console.log(`\ngateway (the local runner, sandbox at ${LIMIT}/s, search mode normalising):`);
-  console.log(`  events sent in ${g.sentIn.toFixed(1)} s (20 at a time); drained ${g.drained.toFixed(1)} s after the first; ${g.refused} not accepted; DLQ ${g.dlq}`);
-  console.log(`  amoCRM calls: ${g.calls.length} = ${perEvent.toFixed(3)} per event (goal ≤ 0.1); the sandbox's own counter: ${g.counted}${g.counted === g.calls.length ? ' (equal)' : ' — DIFFERS'}`);
-  console.log(`  per kind: ${(['booked', 'mc', 'stage', 'form'] as const).map(perKind).join('; ')}; shared (dictionaries) ${byKind.get('shared') ?? 0}`);
+  console.log(
+    `  events sent in ${g.sentIn.toFixed(1)} s (20 at a time); drained ${g.drained.toFixed(1)} s after the first; ${g.refused} not accepted; DLQ ${g.dlq}`,
+  );
+  console.log(
+    `  amoCRM calls: ${g.calls.length} = ${perEvent.toFixed(3)} per event (goal ≤ 0.1); the sandbox's own counter: ${g.counted}${g.counted === g.calls.length ? ' (equal)' : ' — DIFFERS'}`,
+  );
+  console.log(
+    `  per kind: ${(['booked', 'mc', 'stage', 'form'] as const).map(perKind).join('; ')}; shared (dictionaries) ${byKind.get('shared') ?? 0}`,
+  );
   for (const [r, k] of [...byRoute].sort()) console.log(`    ${r}: ${k}`);
   console.log(`  429s: ${g.status429}`);
   console.log(
@@ -660,23 +719,42 @@ async function main(): Promise<void> {
   );
   if (g.wrongLeads.length) console.log(`  RDESK leads not at their newest push: ${g.wrongLeads.slice(0, 10).join('; ')}`);
   const fa = g.formAnswers;
-  console.log(`  form route answer during the burst: p50 ${fa[Math.floor(fa.length / 2)]!.toFixed(1)} ms, p99 ${fa[Math.floor(fa.length * 0.99)]!.toFixed(1)} ms`);
+  console.log(
+    `  form route answer during the burst: p50 ${fa[Math.floor(fa.length / 2)]!.toFixed(1)} ms, p99 ${fa[Math.floor(fa.length * 0.99)]!.toFixed(1)} ms`,
+  );
   const gwOk =
-    g.wrongRdesk === 0 && g.tasks.length === expectTasks && taskLeads === expectTasks && g.contacts === mix.burst.newContacts && g.leads === mix.burst.newLeads && g.notes === mix.burst.notes;
+    g.wrongRdesk === 0 &&
+    g.tasks.length === expectTasks &&
+    taskLeads === expectTasks &&
+    g.contacts === mix.burst.newContacts &&
+    g.leads === mix.burst.newLeads &&
+    g.notes === mix.burst.notes;
 
   // --- old way ---
   if (o) {
     const oPer = o.calls / n;
-    console.log(`\nold way (three systems, one event at a time each, each pacing itself at ${LIMIT}/s, one integration — a second sandbox, same limits):`);
+    console.log(
+      `\nold way (three systems, one event at a time each, each pacing itself at ${LIMIT}/s, one integration — a second sandbox, same limits):`,
+    );
     console.log(
       `  amoCRM calls: ${o.calls} = ${oPer.toFixed(2)} per event (RDESK ${o.perSystem.rdesk}, rules ${o.perSystem.rules}, forms ${o.perSystem.forms}); the sandbox's own counter: ${o.counted}${o.counted === o.calls ? ' (equal)' : ' — DIFFERS'}`,
     );
-    console.log(`  429s: ${o.status429}; 403s: ${o.status403}${o.blocked ? ' — the account got BLOCKED' : ''}; time ${o.seconds.toFixed(1)} s (${Object.entries(o.finished).map(([k, v]) => `${k} ${v.toFixed(0)} s`).join(', ')})`);
     console.log(
-      `  lost events: ${Object.entries(o.lost).map(([k, v]) => `${k} ${v}`).join(', ')}; RDESK leads not at their newest push ${o.wrongRdesk}; tasks ${o.tasks} (expected ${expectTasks}); ` +
+      `  429s: ${o.status429}; 403s: ${o.status403}${o.blocked ? ' — the account got BLOCKED' : ''}; time ${o.seconds.toFixed(1)} s (${Object.entries(
+        o.finished,
+      )
+        .map(([k, v]) => `${k} ${v.toFixed(0)} s`)
+        .join(', ')})`,
+    );
+    console.log(
+      `  lost events: ${Object.entries(o.lost)
+        .map(([k, v]) => `${k} ${v}`)
+        .join(', ')}; RDESK leads not at their newest push ${o.wrongRdesk}; tasks ${o.tasks} (expected ${expectTasks}); ` +
         `contacts +${o.contacts} (expected ${mix.burst.newContacts}); leads +${o.leads} (expected ${mix.burst.newLeads}); notes +${o.notes} (expected ${mix.burst.notes})`,
     );
-    console.log(`  ratio: the old way makes ${(oPer / perEvent).toFixed(1)} × the gateway's calls per event; took ${(o.seconds / g.drained).toFixed(1)} × as long`);
+    console.log(
+      `  ratio: the old way makes ${(oPer / perEvent).toFixed(1)} × the gateway's calls per event; took ${(o.seconds / g.drained).toFixed(1)} × as long`,
+    );
   }
 
   // --- cost per million events ---
@@ -690,22 +768,59 @@ async function main(): Promise<void> {
   const workerGbS = (workerFn.memoryMb / 1024) * (g.invokeMs / 1000);
   const secretsCalls = 3 * 3 * ((30 * 86_400) / 300); // below
   const lines: Array<[string, number, string]> = [
-    ['API Gateway REST', (apiRequests * M * PRICES.apiGatewayRest.usd) / 1e6, `${(apiRequests / n).toFixed(2)} requests/event (pushes, form posts, amoCRM webhooks incl. the echoes of our writes)`],
-    ['SQS standard', (sqsReq * M * PRICES.sqsStandard.usd) / 1e6, `${(sqsReq / n).toFixed(2)} requests/event: ${[...g.sqs.requests].map(([k, v]) => `${k.replace('Command', '')} ${v}`).join(', ')}; sends ${g.sqs.sendChunks} × 64 KB chunks, ${(g.sqs.sendBytes / Math.max(1, g.sqs.requests.get('SendMessageCommand') ?? 1) / 1024).toFixed(1)} KB/message; non-empty receives only`],
+    [
+      'API Gateway REST',
+      (apiRequests * M * PRICES.apiGatewayRest.usd) / 1e6,
+      `${(apiRequests / n).toFixed(2)} requests/event (pushes, form posts, amoCRM webhooks incl. the echoes of our writes)`,
+    ],
+    [
+      'SQS standard',
+      (sqsReq * M * PRICES.sqsStandard.usd) / 1e6,
+      `${(sqsReq / n).toFixed(2)} requests/event: ${[...g.sqs.requests].map(([k, v]) => `${k.replace('Command', '')} ${v}`).join(', ')}; sends ${g.sqs.sendChunks} × 64 KB chunks, ${(g.sqs.sendBytes / Math.max(1, g.sqs.requests.get('SendMessageCommand') ?? 1) / 1024).toFixed(1)} KB/message; non-empty receives only`,
+    ],
     ['SQS FIFO', 0, 'no FIFO route in this mix (chat only)'],
-    ['Lambda requests', (((g.invocations + mix.counts.form) * M) * PRICES.lambdaRequests.usd) / 1e6, `${g.invocations} worker invocations (batches) + ${mix.counts.form} forms-function invocations`],
-    ['Lambda arm64 GB-s', ((workerGbS + formsGbS) * M) * PRICES.lambdaArmGbSecond.usd, `worker ${workerFn.memoryMb} MB × ${(g.invokeMs / 1000).toFixed(1)} s measured (waits for the budget included) + forms ${formsFn.memoryMb} MB × answer times`],
-    ['DynamoDB on-demand', ((g.ddb.write * PRICES.dynamoWrite.usd + g.ddb.read * PRICES.dynamoRead.usd) * M) / 1e6, `${(g.ddb.write / n).toFixed(2)} WRU + ${(g.ddb.read / n).toFixed(2)} RRU per event (dynalite's ConsumedCapacity; ${[...g.ddb.ops].map(([k, v]) => `${k.replace('Command', '')} ${v}`).join(', ')})`],
+    [
+      'Lambda requests',
+      ((g.invocations + mix.counts.form) * M * PRICES.lambdaRequests.usd) / 1e6,
+      `${g.invocations} worker invocations (batches) + ${mix.counts.form} forms-function invocations`,
+    ],
+    [
+      'Lambda arm64 GB-s',
+      (workerGbS + formsGbS) * M * PRICES.lambdaArmGbSecond.usd,
+      `worker ${workerFn.memoryMb} MB × ${(g.invokeMs / 1000).toFixed(1)} s measured (waits for the budget included) + forms ${formsFn.memoryMb} MB × answer times`,
+    ],
+    [
+      'DynamoDB on-demand',
+      ((g.ddb.write * PRICES.dynamoWrite.usd + g.ddb.read * PRICES.dynamoRead.usd) * M) / 1e6,
+      `${(g.ddb.write / n).toFixed(2)} WRU + ${(g.ddb.read / n).toFixed(2)} RRU per event (dynalite's ConsumedCapacity; ${[...g.ddb.ops].map(([k, v]) => `${k.replace('Command', '')} ${v}`).join(', ')})`,
+    ],
     ['EventBridge custom events', (g.busEvents * M * PRICES.eventBridgeCustom.usd) / 1e6, `${(g.busEvents / n).toFixed(2)} events/event`],
-    ['CloudWatch Logs ingest', ((g.logBytes * M) / 1e9) * PRICES.cloudWatchLogsIngest.usd, `${(g.logBytes / n).toFixed(0)} B of log lines/event (the local runner's lines; Powertools JSON is of the same order)`],
-    ['Secrets Manager', (secretsCalls / 10_000) * PRICES.secretsManagerApi.usd, 'not per event: ~3 secrets × 3 warm containers re-read every 300 s (the cache) for a month'],
+    [
+      'CloudWatch Logs ingest',
+      ((g.logBytes * M) / 1e9) * PRICES.cloudWatchLogsIngest.usd,
+      `${(g.logBytes / n).toFixed(0)} B of log lines/event (the local runner's lines; Powertools JSON is of the same order)`,
+    ],
+    [
+      'Secrets Manager',
+      (secretsCalls / 10_000) * PRICES.secretsManagerApi.usd,
+      'not per event: ~3 secrets × 3 warm containers re-read every 300 s (the cache) for a month',
+    ],
   ];
   const totalUsd = lines.reduce((s, l) => s + l[1], 0);
   console.log(`\ncost per million events of this mix on AWS, ${PRICE_REGION}, list prices ${PRICES_AS_OF}:`);
   for (const [name, usd, how] of lines) console.log(`  ${name.padEnd(26)} $${usd.toFixed(2).padStart(7)}  ${how}`);
   console.log(`  ${'total'.padEnd(26)} $${totalUsd.toFixed(2).padStart(7)}`);
-  console.log(`  DynamoDB operations by item kind: ${[...g.ddb.byPrefix].sort((a, b) => b[1] - a[1]).map(([k, v]) => `${k} ${v}`).join(', ')}`);
-  console.log(`  prices: ${Object.values(PRICES).map((p) => `$${p.usd} per ${p.per} (${p.source})`).join('; ')}`);
+  console.log(
+    `  DynamoDB operations by item kind: ${[...g.ddb.byPrefix]
+      .sort((a, b) => b[1] - a[1])
+      .map(([k, v]) => `${k} ${v}`)
+      .join(', ')}`,
+  );
+  console.log(
+    `  prices: ${Object.values(PRICES)
+      .map((p) => `$${p.usd} per ${p.per} (${p.source})`)
+      .join('; ')}`,
+  );
   console.log(`\nload average at the end: ${load1.map((x) => x.toFixed(2)).join(' ')}`);
 
   const goal = perEvent <= 0.1 && g.status429 === 0 && bl.rate / LIMIT >= 0.9;

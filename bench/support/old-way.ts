@@ -77,7 +77,12 @@ export class OldSystem implements OldRequester {
 }
 
 /** The old RDESK gateway, one push: read the lead, PATCH every mapped field. */
-export async function oldRdeskPush(sys: OldRequester, leadId: number, fields: Array<{ field_id: number; value: string | number }>, price?: number) {
+export async function oldRdeskPush(
+  sys: OldRequester,
+  leadId: number,
+  fields: Array<{ field_id: number; value: string | number }>,
+  price?: number,
+) {
   await sys.request({ method: 'GET', path: `/api/v4/leads/${leadId}` });
   await sys.request({
     method: 'PATCH',

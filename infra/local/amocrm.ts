@@ -648,5 +648,13 @@ function localClients(
 ) {
   let amo: ReturnType<typeof createAmoClientRuntime> | undefined;
   return (id: string) =>
-    (amo ??= createAmoClientRuntime({ config, oauth: oauth.provider, doc, tableName, log, metrics, ...(onEvent ? { onEvent } : {}) })).clientFor(id);
+    (amo ??= createAmoClientRuntime({
+      config,
+      oauth: oauth.provider,
+      doc,
+      tableName,
+      log,
+      metrics,
+      ...(onEvent ? { onEvent } : {}),
+    })).clientFor(id);
 }

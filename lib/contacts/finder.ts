@@ -126,7 +126,10 @@ export function createContactFinder(deps: ContactFinderDeps): ContactFinder {
       if (unknown.some(([id]) => !distrusted.has(id)) && (await deps.index.getBuild(account))?.status === 'done') {
         const skipped = unknown.filter(([id]) => !distrusted.has(id)).length;
         unknown = unknown.filter(([id]) => distrusted.has(id));
-        deps.log.debug('contacts: people the finished index does not know are taken as new, without a search', { account, people: skipped });
+        deps.log.debug('contacts: people the finished index does not know are taken as new, without a search', {
+          account,
+          people: skipped,
+        });
       }
       if (unknown.length) {
         const cache = new Map<string, Promise<Contact[]>>();

@@ -55,7 +55,11 @@ describe('forms trusting the finished contact index', () => {
     const added = ref!.id;
     await sb.admin.flushWebhooks();
     const index = new DynamoContactIndex({ doc: w.runner.doc, tableName: w.runner.tableName });
-    await waitFor(async () => (await index.lookup(SANDBOX_ACCOUNT, ['phone:+79267008090'])).size || undefined, 'the new contact indexed', 30_000);
+    await waitFor(
+      async () => (await index.lookup(SANDBOX_ACCOUNT, ['phone:+79267008090'])).size || undefined,
+      'the new contact indexed',
+      30_000,
+    );
     const before = sb.admin.entities('contacts').length;
     const res = await w.post({ name: 'Позже', phone: '8 926 700 80 90', comment: 'снова я' });
     expect(res.status).toBe(202);
