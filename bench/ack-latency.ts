@@ -60,15 +60,15 @@ export function benchBodies(): Buffer[] {
  */
 export function varyWebhook(body: Buffer, k: number): Buffer {
   if (k === 0) return body;
-  const params = new URLSearchParams(body.toString('utf8'));
-  const entries = [...params.entries()];
-  const at =
-    entries.findIndex(([key, v]) => /\[(last_modified|updated_at|date_create|created_at)\]$/.test(key) && /^\d+$/.test(v)) >= 0
-      ? entries.findIndex(([key, v]) => /\[(last_modified|updated_at|date_create|created_at)\]$/.test(key) && /^\d+$/.test(v))
-      : entries.findIndex(([key, v]) => !key.startsWith('account[') && /\[id\]$/.test(key) && /^\d+$/.test(v));
+  const entries = [...new URLSearchParams(body.toString('utf8')).entries()];
+  // Values may be quoted ('123', as in the note fixture): the quotes are kept.
+  const numeric = (v: string) => /^'?\d+'?$/.test(v);
+  const find = (re: RegExp) => entries.findIndex(([key, v]) => !key.startsWith('account[') && re.test(key) && numeric(v));
+  let at = find(/\[(last_modified|updated_at|date_create|created_at)\]$/);
+  if (at < 0) at = find(/\[(id|element_id)\]$/);
   if (at < 0) throw new Error('a webhook fixture without a timestamp or an id to vary');
   const [key, v] = entries[at]!;
-  entries[at] = [key, String(Number(v) + k)];
+  entries[at] = [key, v.replace(/\d+/, (d) => String(Number(d) + k))];
   return Buffer.from(new URLSearchParams(entries).toString(), 'utf8');
 }
 
