@@ -664,7 +664,9 @@ function backlogFigures(g: Awaited<ReturnType<typeof runGateway>>) {
   const used = [...bins].filter((s) => s >= 0 && s < lastCall).sort((a, b) => a - b);
   const inBacklog = used.reduce((n, s) => n + (perBin.get(s) ?? 0), 0);
   const maxBin = Math.max(0, ...perBin.values());
+  const timeline = Array.from({ length: lastCall + 1 }, (_, sec) => `${perBin.get(sec) ?? 0}${bins.has(sec) ? '*' : ''}`).join(' ');
   return {
+    timeline,
     seconds: used.length,
     calls: inBacklog,
     rate: used.length ? inBacklog / used.length : NaN,
@@ -728,6 +730,7 @@ async function main(): Promise<void> {
     `    (over the whole span with calls: ${g.calls.length} calls in ${span} s = ${((100 * g.calls.length) / span / LIMIT).toFixed(1)} % of the limit; ` +
       `deferrals asked to come back after p50 ${bl.deferMs[Math.floor(bl.deferMs.length / 2)] ?? 0} ms, max ${bl.deferMs.at(-1) ?? 0} ms)`,
   );
+  console.log(`    calls per second from the first event (* = a backlog second): ${bl.timeline}`);
   const expectTasks = mix.fires;
   const taskLeads = new Set(g.tasks.map((t) => t.entity_id)).size;
   console.log(
