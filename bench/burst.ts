@@ -850,7 +850,10 @@ async function main(): Promise<void> {
   if (!gwOk) {
     console.log('FAIL: the gateway did not leave the expected state');
     process.exitCode = 1;
-  } else if (!goal) console.log('the gateway missed a goal (≤ 0.1 calls/event, 0 × 429, ≥ 90 % of the limit while a backlog exists)');
+  } else if (!goal) {
+    console.log('FAIL: the gateway missed a goal (≤ 0.1 calls/event, 0 × 429, ≥ 90 % of the limit while a backlog exists)');
+    process.exitCode = 1;
+  }
 }
 
 main().catch((e: unknown) => {
