@@ -731,6 +731,9 @@ async function main(): Promise<void> {
       `deferrals asked to come back after p50 ${bl.deferMs[Math.floor(bl.deferMs.length / 2)] ?? 0} ms, max ${bl.deferMs.at(-1) ?? 0} ms)`,
   );
   console.log(`    calls per second from the first event (* = a backlog second): ${bl.timeline}`);
+  console.log(
+    "    (a backlog second: a 1-s bin overlapping a span in which a request of the gateway's worker waited for a rate-budget slot — a budget-wait of waitMs, or a deferral for the budget until retryAfterMs — as its client reported them; calls counted at the sandbox by the fetch wrapper)",
+  );
   const expectTasks = mix.fires;
   const taskLeads = new Set(g.tasks.map((t) => t.entity_id)).size;
   console.log(
