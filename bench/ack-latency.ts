@@ -8,9 +8,11 @@
  * fdatasync'ed) before the ack (infra/local/journal.ts) — the price of "nothing acknowledged is
  * lost". Nothing is asserted (the exit code is 0 unless the run itself breaks).
  *
- * Each body's `account` block is rewritten to the sandbox account and each post carries its own
- * `X-Amocrm-Requestid`, so the worker really processes (parse, idempotency, publish) instead of
- * parking or skipping duplicates; everything else is the fixture byte for byte.
+ * Each body's `account` block is rewritten to the sandbox account, each post carries its own
+ * `X-Amocrm-Requestid`, and each post's body is a different variant of its fixture (a timestamp or
+ * an id moved, `varyWebhook`): the worker drops a body it has seen as a redelivery, so cycling the
+ * 15 fixtures unvaried measured mostly skips. So the worker really processes (parse, idempotency,
+ * publish) every post.
  *
  *   npx tsx bench/ack-latency.ts [--n 500] [--concurrency 10] [--only memory|journal]
  */
@@ -49,11 +51,35 @@ export function benchBodies(): Buffer[] {
     });
 }
 
+/**
+ * The `k`-th variant of a webhook body (k ≥ 1): its first timestamp (`last_modified`,
+ * `updated_at`, `date_create`…) moved by k seconds, else its first entity id (not the account's)
+ * by k. The worker drops a body it has already processed as a redelivery (the delivery
+ * fingerprint), so a bench cycling 15 fixtures must vary them to measure real work; k = 0 is the
+ * fixture as is.
+ */
+export function varyWebhook(body: Buffer, k: number): Buffer {
+  if (k === 0) return body;
+  const entries = [...new URLSearchParams(body.toString('utf8')).entries()];
+  // Values may be quoted ('123', as in the note fixture): the quotes are kept.
+  const numeric = (v: string) => /^'?\d+'?$/.test(v);
+  const find = (re: RegExp) => entries.findIndex(([key, v]) => !key.startsWith('account[') && re.test(key) && numeric(v));
+  let at = find(/\[(last_modified|updated_at|date_create|created_at)\]$/);
+  if (at < 0) at = find(/\[(id|element_id)\]$/);
+  if (at < 0) throw new Error('a webhook fixture without a timestamp or an id to vary');
+  const [key, v] = entries[at]!;
+  entries[at] = [key, v.replace(/\d+/, (d) => String(Number(d) + k))];
+  return Buffer.from(new URLSearchParams(entries).toString(), 'utf8');
+}
+
 export function percentile(sorted: readonly number[], p: number): number {
   if (sorted.length === 0) return 0;
   const i = Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1));
   return sorted[i] as number;
 }
+
+/** Makes every posted body of the run unique (varyWebhook's k). */
+let uniq = 1;
 
 const round = (x: number, d = 2): number => Math.round(x * 10 ** d) / 10 ** d;
 
@@ -75,7 +101,8 @@ export async function measure(url: string, bodies: readonly Buffer[], n: number,
     Array.from({ length: n }, (_, i) => i),
     concurrency,
     async (i) => {
-      const r = await post(url, bodies[i % bodies.length] as Buffer, `bench-${tag}-${i}`);
+      // Each post a different body (cycling the fixtures alone, the worker would skip every repeat).
+      const r = await post(url, varyWebhook(bodies[i % bodies.length] as Buffer, uniq++), `bench-${tag}-${i}`);
       if (r.status !== 200) non200++;
       return r.ms;
     },

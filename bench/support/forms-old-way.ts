@@ -5,7 +5,8 @@
  * ("Новая сделка"); add the tags; add the comment as a note; link the contact to the lead. Run here
  * against the sandbox so its call count (and what it gets wrong) is measured, not estimated.
  */
-import type { AmoClientForAccount } from '../../lib/amocrm/client/client.ts';
+import type { AmoRequest } from '../../lib/amocrm/client/core.ts';
+import type { OldRequester } from './old-way.ts';
 
 interface Hit {
   id: number;
@@ -23,13 +24,13 @@ export interface OldWayResult {
 }
 
 export async function runOldWay(
-  amo: AmoClientForAccount,
+  amo: OldRequester,
   posts: ReadonlyArray<{ fields: Record<string, string> }>,
   ids: { pipeline: number; status: number },
 ): Promise<OldWayResult> {
   const byStep: Record<string, number> = {};
   let calls = 0;
-  const call = async <T>(step: string, req: Parameters<AmoClientForAccount['request']>[0]): Promise<T | undefined> => {
+  const call = async <T>(step: string, req: AmoRequest): Promise<T | undefined> => {
     calls++;
     byStep[step] = (byStep[step] ?? 0) + 1;
     const res = await amo.request<T>(req);

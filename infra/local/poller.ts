@@ -20,6 +20,8 @@ export interface PollerStats {
   received: number;
   deleted: number;
   failed: number;
+  /** Wall time spent in the consumer's invocations (ms): what Lambda would bill (benches price it). */
+  invokeMs: number;
   lastError?: string;
 }
 
@@ -37,7 +39,7 @@ export interface PollerOptions {
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 export class QueuePoller {
-  readonly stats: PollerStats = { state: 'idle', batches: 0, received: 0, deleted: 0, failed: 0 };
+  readonly stats: PollerStats = { state: 'idle', batches: 0, received: 0, deleted: 0, failed: 0, invokeMs: 0 };
   private stopping = false;
   private loopDone: Promise<void> | undefined;
   private current: Promise<void> | undefined;
@@ -126,6 +128,7 @@ export class QueuePoller {
     const event = sqsEvent(batch, this.o.queue.arn, this.o.region);
     const ids = new Set(event.Records.map((r) => r.messageId));
     let failed: Set<string>;
+    const invokedAt = performance.now();
     try {
       const res = await invoke(this.o.fn, this.o.handler, event, this.o.region);
       failed = failedIds(res, ids);
@@ -138,6 +141,7 @@ export class QueuePoller {
       });
       failed = ids;
     }
+    this.stats.invokeMs += performance.now() - invokedAt;
     this.stats.failed += failed.size;
 
     const toDelete = batch.filter((m) => !failed.has(m.MessageId ?? ''));

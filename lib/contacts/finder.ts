@@ -22,7 +22,7 @@ import type { CountryCode } from '../common/phone.ts';
 import { METRIC } from '../metrics.ts';
 import type { ContactIndexStore, IndexEntry } from './index-store.ts';
 import { contactKeys, normalizePerson, personKeys } from './normalize.ts';
-import type { ContactFinder, ContactIndexKey, ContactMatch, PersonKey } from './types.ts';
+import type { ContactFinder, ContactIndexKey, ContactMatch, FindOptions, PersonKey } from './types.ts';
 
 /** amoCRM's list maximum: candidates per contacts read (docs/amocrm-protocol.md#entity-limits). */
 export const READ_CHUNK = 250;
@@ -77,13 +77,20 @@ export function createContactFinder(deps: ContactFinderDeps): ContactFinder {
   }
 
   return {
-    async find(account, people) {
+    async find(account, people, opts?: FindOptions) {
       const client = deps.clientFor(account);
       const persons = new Map<string, PersonKey>();
-      const idOf = people.map((p) => {
+      /** Identities some occurrence of which does not trust the index (those are searched as always). */
+      const distrusted = new Set<string>();
+      const trusts = (i: number) => {
+        const t = opts?.trustFinishedIndex;
+        return Array.isArray(t) ? t[i] === true : t === true;
+      };
+      const idOf = people.map((p, i) => {
         const n = normalizePerson(p, dc);
         const id = identity(n);
         if (!persons.has(id)) persons.set(id, n);
+        if (!trusts(i)) distrusted.add(id);
         return id;
       });
       const matches = new Map<string, { contacts: Contact[]; via: ContactMatch['via'] }>();
@@ -113,7 +120,17 @@ export function createContactFinder(deps: ContactFinderDeps): ContactFinder {
       }
 
       // 4: `query` for the rest: phone first, then e-mail; hits verified, verified ones indexed.
-      const unknown = [...persons].filter(([id, p]) => !matches.has(id) && (p.phone || p.email));
+      let unknown = [...persons].filter(([id, p]) => !matches.has(id) && (p.phone || p.email));
+      // Trusting the finished index: an unknown person whose every occurrence trusts it is new (no
+      // search) — only once the account's build has finished (README.md "Trusting the finished index").
+      if (unknown.some(([id]) => !distrusted.has(id)) && (await deps.index.getBuild(account))?.status === 'done') {
+        const skipped = unknown.filter(([id]) => !distrusted.has(id)).length;
+        unknown = unknown.filter(([id]) => distrusted.has(id));
+        deps.log.debug('contacts: people the finished index does not know are taken as new, without a search', {
+          account,
+          people: skipped,
+        });
+      }
       if (unknown.length) {
         const cache = new Map<string, Promise<Contact[]>>();
         const searchOnce = (q: string) => {

@@ -27,13 +27,23 @@ export interface ContactMatch {
   matches: number;
 }
 
+export interface FindOptions {
+  /**
+   * "Trust the finished index" (opt-in, README.md "Trusting the finished index"): a person (by
+   * position in `people`) the index does not know is taken as NEW, without a `query` search —
+   * but only when the account's index build has finished. `true` for everyone, or one flag per
+   * person; the same person passed twice is searched unless every occurrence trusts.
+   */
+  trustFinishedIndex?: boolean | readonly boolean[];
+}
+
 export interface ContactFinder {
   /**
    * The verified contact of each person (same order; undefined = none in amoCRM). Batched: index
    * lookups in the table, ONE contacts read per ≤ 250 candidates (`filter[id]`, `with=leads`), and a
    * `query` search only for people the index does not know (the search's hits are verified too).
    */
-  find(account: string, people: readonly PersonKey[]): Promise<Array<ContactMatch | undefined>>;
+  find(account: string, people: readonly PersonKey[], opts?: FindOptions): Promise<Array<ContactMatch | undefined>>;
   /** Our own write: contact `contactId` now carries these channels (keeps the index fresh without a webhook). */
   remember(account: string, contactId: number, person: PersonKey): Promise<void>;
 }

@@ -195,4 +195,46 @@ describe('the contact finder', () => {
     expect(m).toMatchObject({ contactId: id, via: 'index', matches: 1 });
     expect(r.counts.get('ContactSearches')).toBeUndefined();
   });
+  it('trusting the finished index: an unknown person costs no search once the build is done; before it, or for a distrusting caller, the search runs as always', async () => {
+    sb.admin.setSearchMode('normalising');
+    const [known] = sb.admin.seed({ contacts: [{ name: 'Trusted', custom_fields_values: [cf.phone(['8 (919) 300-40-50'])] }] })
+      .contacts as number[];
+    // The contact exists in amoCRM but the index has not been built: trusting changes nothing yet.
+    const account = 'trusting';
+    const newcomer = { phone: '+79190000077', email: 'newcomer@example.ru' };
+    const r0 = recorder();
+    const before0 = sb.admin.count(CONTACTS_READ);
+    const early = await finderFor(r0).find(account, [{ phone: '+79193004050' }, newcomer], { trustFinishedIndex: true });
+    expect(early.map((m) => m?.contactId)).toEqual([known, undefined]);
+    expect(r0.counts.get('ContactSearches')).toBe(3); // the known phone (found), the newcomer's phone, then e-mail
+    expect(sb.admin.count(CONTACTS_READ) - before0).toBe(3);
+
+    await buildContactIndex({ account, client: amo, index, defaultCountry: 'RU' });
+    expect((await index.getBuild(account))?.status).toBe('done');
+    // Built: the known person is an index hit (one read), the newcomer is new without a search.
+    const r1 = recorder();
+    const before1 = sb.admin.count(CONTACTS_READ);
+    const got = await finderFor(r1).find(account, [{ phone: '+79193004050' }, newcomer], { trustFinishedIndex: true });
+    expect(got.map((m) => m?.contactId)).toEqual([known, undefined]);
+    expect(got[0]?.via).toBe('index');
+    expect(r1.counts.get('ContactSearches')).toBeUndefined();
+    expect(sb.admin.count(CONTACTS_READ) - before1).toBe(1);
+
+    // Per person: only the trusting ones skip the search; the same person passed twice is searched
+    // unless every occurrence trusts; without the option nothing changes.
+    const other = { phone: '+79190000088' };
+    const r2 = recorder();
+    await finderFor(r2).find(account, [newcomer, other, other], { trustFinishedIndex: [true, true, false] });
+    expect(r2.counts.get('ContactSearches')).toBe(1); // `other`'s phone only
+    const r3 = recorder();
+    await finderFor(r3).find(account, [newcomer]);
+    expect(r3.counts.get('ContactSearches')).toBe(2);
+
+    // A restarted (running) build is not finished: the search is back.
+    const done = (await index.getBuild(account))!;
+    await index.putBuild(account, { ...done, status: 'running', nextPage: 1 });
+    const r4 = recorder();
+    await finderFor(r4).find(account, [newcomer], { trustFinishedIndex: true });
+    expect(r4.counts.get('ContactSearches')).toBe(2);
+  });
 });

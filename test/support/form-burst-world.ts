@@ -61,7 +61,10 @@ export function seedBurst(sandbox: Sandbox, burst: FormBurst): Map<number, numbe
   return contactOf;
 }
 
-export async function startBurstWorld(mode: SearchMode, opts: { posts?: number; log?: (line: string) => void } = {}): Promise<BurstWorld> {
+export async function startBurstWorld(
+  mode: SearchMode,
+  opts: { posts?: number; log?: (line: string) => void; trustFinishedIndex?: boolean } = {},
+): Promise<BurstWorld> {
   const runner = await startLocal({
     port: 0,
     memory: true,
@@ -85,6 +88,7 @@ export async function startBurstWorld(mode: SearchMode, opts: { posts?: number; 
             repeatWindowSeconds: 600,
             // One client posts everything here: the per-IP throttle would (rightly) stop it.
             throttle: { perMinute: 10_000, perHour: 100_000 },
+            ...(opts.trustFinishedIndex ? { contact: { trustFinishedIndex: true } } : {}),
           },
         ],
       },

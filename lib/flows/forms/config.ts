@@ -113,9 +113,16 @@ export const formSchema = z
         name: template.default('{name}'),
         /** A submission with neither a valid phone nor a valid e-mail is refused (400). Default true. */
         requirePhoneOrEmail: z.boolean().default(true),
+        /**
+         * Opt-in: once the account's contact index build has finished (and contact webhooks keep
+         * it fresh), a person the index does not know is NEW — created without amoCRM's `query`
+         * search. Saves ~2 calls per new person; the precondition and the risk are in
+         * lib/contacts/README.md "Trusting the finished index". Default false.
+         */
+        trustFinishedIndex: z.boolean().default(false),
       })
       .strict()
-      .default({ phone: 'phone', email: 'email', name: '{name}', requirePhoneOrEmail: true }),
+      .default({ phone: 'phone', email: 'email', name: '{name}', requirePhoneOrEmail: true, trustFinishedIndex: false }),
 
     // --- what it becomes ---------------------------------------------------------------------
     /** Where a new lead is created. `status` default: the pipeline's first status after Unsorted. */

@@ -266,6 +266,7 @@ export class FormWriter {
           const found = await this.opts.finder.find(
             account,
             lookup.map((g) => g.person),
+            { trustFinishedIndex: lookup.map((g) => g.rf.form.contact.trustFinishedIndex) },
           );
           lookup.forEach((g, i) => matches.set(g, found[i]));
         } catch (e) {
