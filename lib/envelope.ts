@@ -34,31 +34,34 @@ export const ENVELOPE_FIELDS = [
   { name: 'sourceIp', source: { kind: 'sourceIp' } },
 ] as const satisfies ReadonlyArray<{ name: string; source: EnvelopeFieldSource }>;
 
-const stringMap = z.record(z.string(), z.string());
-
-export const envelopeSchema = z.object({
-  v: z.literal(ENVELOPE_VERSION),
-  route: z.string().min(1),
-  params: stringMap,
-  query: stringMap,
-  headers: stringMap,
-  body: z.string().regex(/^[A-Za-z0-9+/]*={0,2}$/, 'body must be base64'),
-  receivedAt: z.number().int().nonnegative(),
-  requestId: z.string(),
-  sourceIp: z.string(),
-  /**
-   * Worker-side bookkeeping, never set at the edge. `attempt` counts failed tries (the *retry*
-   * outcome); deferrals do not count (docs/architecture.md#failure-semantics).
-   */
-  attempt: z.number().int().nonnegative().optional(),
-  deferrals: z.number().int().nonnegative().optional(),
-  lastError: z.string().optional(),
-  /**
-   * Epoch ms of the last `dlq replay`. The deferral cap measures a message's age from it (else from
-   * `receivedAt`), so a replayed `deferred-too-long` message gets a fresh window.
-   */
-  replayedAt: z.number().int().nonnegative().optional(),
-});
+// A pure call (annotated so) that builds the schema: a bundle that only writes envelopes (the onec
+// function) neither holds nor builds it — esbuild drops an unused pure call, not the calls inside.
+export const envelopeSchema = /* @__PURE__ */ (() => {
+  const stringMap = z.record(z.string(), z.string());
+  return z.object({
+    v: z.literal(ENVELOPE_VERSION),
+    route: z.string().min(1),
+    params: stringMap,
+    query: stringMap,
+    headers: stringMap,
+    body: z.string().regex(/^[A-Za-z0-9+/]*={0,2}$/, 'body must be base64'),
+    receivedAt: z.number().int().nonnegative(),
+    requestId: z.string(),
+    sourceIp: z.string(),
+    /**
+     * Worker-side bookkeeping, never set at the edge. `attempt` counts failed tries (the *retry*
+     * outcome); deferrals do not count (docs/architecture.md#failure-semantics).
+     */
+    attempt: z.number().int().nonnegative().optional(),
+    deferrals: z.number().int().nonnegative().optional(),
+    lastError: z.string().optional(),
+    /**
+     * Epoch ms of the last `dlq replay`. The deferral cap measures a message's age from it (else from
+     * `receivedAt`), so a replayed `deferred-too-long` message gets a fresh window.
+     */
+    replayedAt: z.number().int().nonnegative().optional(),
+  });
+})();
 
 export type Envelope = z.infer<typeof envelopeSchema>;
 

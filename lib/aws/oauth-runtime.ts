@@ -1,8 +1,8 @@
 /**
  * The OAuth parts from the Lambda environment, each function taking only what it runs (so its
  * bundle holds nothing more): functions/oauth.ts the install and the disconnect hook,
- * functions/token-refresh.ts the lifecycle, the worker and the 1C managers call the token
- * provider. From the environment:
+ * functions/token-refresh.ts the lifecycle with its schedule, the worker and the 1C managers call
+ * the token provider (the refresh engine without the schedule). From the environment:
  * - `AMO_CONFIG_JSON` (or `AMO_CONFIG_FILE`): the config as the construct validated it at synth,
  *   read without zod (lib/config/deployed.ts); a caller that holds it already passes it;
  * - `TABLE_NAME`: the one DynamoDB table;
@@ -13,15 +13,24 @@ import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { ConfigError, readDeployedConfig } from '../config/deployed.ts';
 import type { Config } from '../config/schema.ts';
-import { OAuthDisconnect, OAuthInstall, TokenLifecycle, TokenProvider, type OAuth, type OAuthDeps } from '../amocrm/oauth/index.ts';
+import {
+  OAuthDisconnect,
+  OAuthInstall,
+  TokenGrants,
+  TokenLifecycle,
+  TokenProvider,
+  TokenSchedule,
+  type OAuth,
+  type OAuthDeps,
+} from '../amocrm/oauth/index.ts';
 import type { MetricsSink } from '../common/metrics-sink.ts';
 import type { Log } from '../common/log.ts';
 import { DynamoTokenStore } from '../store/token-store.ts';
 import { awsSecretSource } from './secrets.ts';
 
-/** The token lifecycle alone (the scheduled refresh): its bundle leaves out the install, disconnect and provider code. */
-export function lifecycleFromEnv(env: NodeJS.ProcessEnv, ports: { log: Log; metrics: MetricsSink }): TokenLifecycle {
-  return new TokenLifecycle(oauthDepsFromEnv(env, ports));
+/** The token lifecycle with its schedule (the scheduled refresh): its bundle leaves out the install, disconnect and provider code. */
+export function lifecycleFromEnv(env: NodeJS.ProcessEnv, ports: { log: Log; metrics: MetricsSink }): TokenSchedule {
+  return new TokenSchedule(oauthDepsFromEnv(env, ports));
 }
 
 /** The token provider alone (the amoCRM clients of the worker and the 1C managers call): no install or disconnect code in those bundles. */
@@ -29,10 +38,10 @@ export function tokenProviderFromEnv(env: NodeJS.ProcessEnv, ports: { log: Log; 
   return new TokenProvider(new TokenLifecycle(oauthDepsFromEnv(env, ports, validated)));
 }
 
-/** The install (code exchange) and the disconnect hook (functions/oauth.ts): no token provider in that bundle. */
+/** The install (code exchange) and the disconnect hook (functions/oauth.ts): their grant writes only, no refresh engine, schedule or token provider in that bundle. */
 export function installFromEnv(env: NodeJS.ProcessEnv, ports: { log: Log; metrics: MetricsSink }): Pick<OAuth, 'install' | 'disconnect'> {
   const deps = oauthDepsFromEnv(env, ports);
-  const lifecycle = new TokenLifecycle(deps);
+  const lifecycle = new TokenGrants(deps);
   return { install: new OAuthInstall(lifecycle, deps.store), disconnect: new OAuthDisconnect(lifecycle, deps.log) };
 }
 

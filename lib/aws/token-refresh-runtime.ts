@@ -5,11 +5,11 @@
  * the item's version make that one refresh (lib/amocrm/oauth). One account's failure does not
  * stop the others; the summary is returned and logged.
  */
-import type { ScheduleResult, TokenLifecycle } from '../amocrm/oauth/index.ts';
+import type { ScheduleResult, TokenSchedule } from '../amocrm/oauth/index.ts';
 import type { Log } from '../common/log.ts';
 
 export interface TokenRefreshDeps {
-  lifecycle: Pick<TokenLifecycle, 'refreshDue'>;
+  lifecycle: Pick<TokenSchedule, 'refreshDue'>;
   log: Log;
 }
 

@@ -11,7 +11,7 @@
 import { createHmac, timingSafeEqual } from 'node:crypto';
 import type { AccountConfig, IntegrationConfig } from '../../config/schema.ts';
 import { OAuthRequestError } from './errors.ts';
-import type { TokenLifecycle } from './lifecycle.ts';
+import type { TokenGrants } from './grants.ts';
 import { silentLog, type Log } from '../../common/log.ts';
 
 export interface DisconnectQuery {
@@ -41,7 +41,7 @@ export function signaturesEqual(given: string, expected: string): boolean {
 
 export class OAuthDisconnect {
   constructor(
-    private readonly lifecycle: TokenLifecycle,
+    private readonly lifecycle: TokenGrants,
     private readonly log: Log = silentLog,
   ) {}
 

@@ -6,22 +6,15 @@
 import type { OAuthStateStore, TokenStore } from './token-store.ts';
 import { OAuthDisconnect } from './disconnect.ts';
 import { OAuthInstall } from './install.ts';
-import { TokenLifecycle, type TokenLifecycleDeps } from './lifecycle.ts';
+import type { TokenLifecycleDeps } from './grants.ts';
+import { TokenSchedule } from './schedule.ts';
 import { TokenProvider, type TokenProviderOptions } from './provider.ts';
 
 export * from './errors.ts';
 export * from './token-store.ts';
-export {
-  TokenLifecycle,
-  DEFAULT_TIMING,
-  halfLifeAt,
-  type LifecycleTiming,
-  type ScheduleResult,
-  type ScheduleOutcome,
-  type ScheduleFailureKind,
-  scheduleFailureKind,
-  type TokenLifecycleDeps,
-} from './lifecycle.ts';
+export { TokenGrants, DEFAULT_TIMING, type LifecycleTiming, type TokenLifecycleDeps } from './grants.ts';
+export { TokenLifecycle, halfLifeAt } from './lifecycle.ts';
+export { TokenSchedule, type ScheduleResult, type ScheduleOutcome, type ScheduleFailureKind, scheduleFailureKind } from './schedule.ts';
 export { TokenProvider, type AccessToken } from './provider.ts';
 export { OAuthInstall, consentUrl, normalizeReferer, type CallbackQuery, type InstallResult, type AuthLink } from './install.ts';
 export { OAuthDisconnect, disconnectSignature, signaturesEqual, type DisconnectQuery, type DisconnectResult } from './disconnect.ts';
@@ -34,14 +27,15 @@ export interface OAuthDeps extends Omit<TokenLifecycleDeps, 'store'> {
 }
 
 export interface OAuth {
-  lifecycle: TokenLifecycle;
+  /** The whole lifecycle: the refresh engine with the scheduled run. */
+  lifecycle: TokenSchedule;
   provider: TokenProvider;
   install: OAuthInstall;
   disconnect: OAuthDisconnect;
 }
 
 export function createOAuth(deps: OAuthDeps): OAuth {
-  const lifecycle = new TokenLifecycle(deps);
+  const lifecycle = new TokenSchedule(deps);
   return {
     lifecycle,
     provider: new TokenProvider(lifecycle, deps.provider),

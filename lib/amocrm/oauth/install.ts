@@ -19,7 +19,7 @@ import type { ResolvedAccount } from '../../config/load.ts';
 import type { OAuthStateStore, TokenRecord } from './token-store.ts';
 import { OAuthRequestError, TokenEndpointError } from './errors.ts';
 import { readTokenClaims } from './jwt.ts';
-import type { TokenLifecycle } from './lifecycle.ts';
+import type { TokenGrants } from './grants.ts';
 
 export interface CallbackQuery {
   code?: string;
@@ -62,7 +62,7 @@ export function normalizeReferer(raw: string): string | undefined {
 
 export class OAuthInstall {
   constructor(
-    private readonly lifecycle: TokenLifecycle,
+    private readonly lifecycle: TokenGrants,
     private readonly states: OAuthStateStore,
     private readonly random: (n: number) => Buffer = randomBytes,
   ) {}

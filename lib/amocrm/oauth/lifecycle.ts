@@ -1,7 +1,8 @@
 /**
- * The token lifecycle engine: the only code that refreshes, marks or replaces a stored token.
- * TokenProvider (workers), the scheduled refresher, the install flow, the disconnect hook and
- * the CLI are thin fronts over it.
+ * The token lifecycle engine: with its base (grants.ts: the install's and the disconnect hook's
+ * writes) the only code that refreshes, marks or replaces a stored token. TokenProvider (workers),
+ * the scheduled refresher (schedule.ts, a subclass), the install flow, the disconnect hook and the
+ * CLI are thin fronts over it.
  *
  * Why a refresh happens exactly once (docs/architecture.md#one-refresher-never-two, #refresh-tokens):
  * 1. Lease. A refresh is only attempted while holding the account's short DynamoDB lease
@@ -21,18 +22,8 @@
  */
 import { randomUUID } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
-import { accountBaseUrl, accountHost } from '../../config/hosts.ts';
-import type { Config } from '../../config/schema.ts';
-import { resolveAccount, allAccounts, type ResolvedAccount } from '../../config/deployed.ts';
-import { SecretNotFoundError, type SecretSource } from '../../config/secrets.ts';
-import {
-  TokenVersionConflictError,
-  type TokenKey,
-  type TokenPair,
-  type TokenRecord,
-  type TokenRecordInput,
-  type TokenStore,
-} from './token-store.ts';
+import type { ResolvedAccount } from '../../config/deployed.ts';
+import { TokenVersionConflictError, type TokenPair, type TokenRecord, type TokenRecordInput } from './token-store.ts';
 import {
   AccountDisconnectedError,
   AccountNeedsReauthError,
@@ -44,54 +35,9 @@ import {
 } from './errors.ts';
 import { readTokenClaims } from './jwt.ts';
 import { METRIC } from '../../metrics.ts';
-import { noMetrics, type MetricsSink } from '../../common/metrics-sink.ts';
-import { silentLog, type Log } from '../../common/log.ts';
-import { realSleep, systemClock, type Clock } from '../../common/clock.ts';
-import { mapLimit } from '../../common/concurrency.ts';
-import { safeErrorDescription } from '../../common/errors.ts';
-import { requestToken, type FetchFn, type Grant, type TokenResponse } from './token-endpoint.ts';
-
-export interface LifecycleTiming {
-  /** How long a refresher holds the lease; covers the token call (fetchTimeoutMs) with room to spare. */
-  leaseMs: number;
-  /** How long a caller without the lease waits for the holder before giving up (retry). */
-  waitMs: number;
-  pollStartMs: number;
-  pollMaxMs: number;
-  fetchTimeoutMs: number;
-  /** An access token this close to its expiry counts as expired (clock skew, request time). */
-  expirySkewMs: number;
-  /** A token issued this recently that answers 401 is not refreshed again (no loop). */
-  minRefreshIntervalMs: number;
-  /** A long-lived token this close to expiry raises the LongLivedTokenExpiringSoon metric. */
-  longLivedWarnMs: number;
-}
-
-export const DEFAULT_TIMING: LifecycleTiming = {
-  leaseMs: 30_000,
-  waitMs: 20_000,
-  pollStartMs: 40,
-  pollMaxMs: 1_000,
-  fetchTimeoutMs: 10_000,
-  expirySkewMs: 60_000,
-  minRefreshIntervalMs: 60_000,
-  longLivedWarnMs: 7 * 24 * 3600_000,
-};
-
-export interface TokenLifecycleDeps {
-  config: Config;
-  secrets: SecretSource;
-  store: TokenStore;
-  fetch: FetchFn;
-  clock?: Clock;
-  log?: Log;
-  metrics?: MetricsSink;
-  /** Real-time sleep between lease polls (tests may shorten it; never tied to the injected clock). */
-  sleep?: (ms: number) => Promise<void>;
-  timing?: Partial<LifecycleTiming>;
-  /** Names this process in lease items (debugging); random by default. */
-  owner?: string;
-}
+import { realSleep } from '../../common/clock.ts';
+import { requestToken, type TokenResponse } from './token-endpoint.ts';
+import { pairFromResponse, TokenGrants, withoutVersion, type TokenLifecycleDeps } from './grants.ts';
 
 /** What a refresh attempt is for; decides whether the holder still wants to refresh after the re-read. */
 export type RefreshReason = 'expired' | 'unauthorized' | 'schedule' | 'manual';
@@ -102,107 +48,19 @@ export interface EnsureResult {
   refreshed: boolean;
 }
 
-export type ScheduleOutcome = 'refreshed' | 'fresh' | 'not-connected' | 'needs-reauth' | 'disconnected' | 'long-lived' | 'busy' | 'failed';
-
-export interface ScheduleResult {
-  account: string;
-  outcome: ScheduleOutcome;
-  /** Error message (no tokens) when the outcome is a failure. */
-  error?: string;
-  /** For `failed`: what failed (the ScheduledRefreshFailed metric's `kind`). */
-  kind?: ScheduleFailureKind;
-}
-
-/**
- * What made a scheduled refresh fail: reading the client secret, the token table, amoCRM's token
- * endpoint, or anything else.
- */
-export type ScheduleFailureKind = 'secrets' | 'store' | 'token-endpoint' | 'unknown';
-
-/** Errors thrown by the secret source (marked, not wrapped: callers still see the source's own error). */
-const secretFailures = new WeakSet<object>();
-
-function markingSecretFailures(source: SecretSource): SecretSource {
-  return {
-    get: (name) =>
-      Promise.resolve()
-        .then(() => source.get(name))
-        .catch((e: unknown) => {
-          if (typeof e === 'object' && e !== null) secretFailures.add(e);
-          throw e;
-        }),
-  };
-}
-
-/** The kind of a scheduled refresh's failure, from the error and its causes. */
-export function scheduleFailureKind(e: unknown): ScheduleFailureKind {
-  let cur: unknown = e;
-  for (let depth = 0; typeof cur === 'object' && cur !== null && depth < 5; depth++) {
-    if (secretFailures.has(cur) || cur instanceof SecretNotFoundError) return 'secrets';
-    if (cur instanceof TokenEndpointError) return 'token-endpoint';
-    if (cur instanceof TokenStoreWriteError) return 'store';
-    // On this path only the token store calls AWS without wrapping (an SDK error carries $metadata).
-    if ('$metadata' in cur) return 'store';
-    cur = (cur as { cause?: unknown }).cause;
-  }
-  return 'unknown';
-}
-
-/** What a newly obtained grant looks like before it is stored. */
-export interface NewGrant {
-  kind: 'oauth' | 'long-lived';
-  pair: TokenPair;
-  via: 'callback' | 'code' | 'long-lived';
-}
-
 export function halfLifeAt(p: TokenPair): number {
   return p.issuedAt + (p.accessExpiresAt - p.issuedAt) / 2;
 }
 
-export function pairFromResponse(res: TokenResponse, now: number): TokenPair {
-  return { accessToken: res.accessToken, refreshToken: res.refreshToken, accessExpiresAt: now + res.expiresIn * 1000, issuedAt: now };
-}
-
-function withoutVersion(r: TokenRecord): TokenRecordInput {
-  const { version: _version, ...rest } = r;
-  return rest;
-}
-
-export class TokenLifecycle {
-  readonly config: Config;
-  readonly clock: Clock;
-  readonly timing: LifecycleTiming;
-  private readonly secrets: SecretSource;
-  readonly store: TokenStore;
-  private readonly fetch: FetchFn;
-  private readonly log: Log;
-  private readonly metrics: MetricsSink;
+/** The refresh engine: on demand (the token provider, the CLI), under the lease; the schedule extends it (schedule.ts). */
+export class TokenLifecycle extends TokenGrants {
   private readonly sleep: (ms: number) => Promise<void>;
   private readonly owner: string;
 
   constructor(deps: TokenLifecycleDeps) {
-    this.config = deps.config;
-    this.secrets = markingSecretFailures(deps.secrets);
-    this.store = deps.store;
-    this.fetch = deps.fetch;
-    this.clock = deps.clock ?? systemClock;
-    this.log = deps.log ?? silentLog;
-    this.metrics = deps.metrics ?? noMetrics;
+    super(deps);
     this.sleep = deps.sleep ?? realSleep;
-    this.timing = { ...DEFAULT_TIMING, ...deps.timing };
     this.owner = deps.owner ?? randomUUID();
-  }
-
-  resolve(account: string): ResolvedAccount {
-    return resolveAccount(this.config, account);
-  }
-
-  key(r: ResolvedAccount): TokenKey {
-    return { clientId: r.integration.clientId, accountKey: r.account.id };
-  }
-
-  read(account: string): Promise<TokenRecord | undefined> {
-    return this.store.get(this.key(this.resolve(account)));
   }
 
   isExpired(rec: TokenRecord, now = this.clock.now()): boolean {
@@ -238,65 +96,6 @@ export class TokenLifecycle {
     return this.ensure(r, 'manual', (rec) => rec.version === first.version, { retryNeedsReauth: true });
   }
 
-  /** The schedule: every configured account whose token is past half its lifetime is refreshed (under the lease). */
-  async refreshDue(opts: { concurrency?: number; accounts?: string[] } = {}): Promise<ScheduleResult[]> {
-    const targets = allAccounts(this.config).filter((r) => !opts.accounts || opts.accounts.includes(r.account.id));
-    return mapLimit(targets, opts.concurrency ?? 4, (t) => this.refreshOneDue(t));
-  }
-
-  private async refreshOneDue(r: ResolvedAccount): Promise<ScheduleResult> {
-    const account = r.account.id;
-    /** The OAuth pair's issue time once known: its age is reported whatever the run's outcome. */
-    let issuedAt: number | undefined;
-    try {
-      const rec = await this.store.get(this.key(r));
-      if (!rec) return { account, outcome: 'not-connected' };
-      if (rec.status !== 'active') return { account, outcome: rec.status };
-      if (rec.kind === 'long-lived') return await this.checkLongLived(r, rec);
-      issuedAt = rec.current?.issuedAt;
-      const res = await this.ensure(r, 'schedule', (x, now) => !!x.current && now >= halfLifeAt(x.current));
-      issuedAt = res.record.current?.issuedAt ?? issuedAt;
-      return { account, outcome: res.refreshed ? 'refreshed' : 'fresh' };
-    } catch (e) {
-      const outcome: ScheduleOutcome =
-        e instanceof AccountNeedsReauthError
-          ? 'needs-reauth'
-          : e instanceof AccountDisconnectedError
-            ? 'disconnected'
-            : e instanceof TokenRefreshBusyError
-              ? 'busy'
-              : 'failed';
-      // Redacted: a bad-response message can carry the body of an unexpected answer.
-      const error = safeErrorDescription(e);
-      if (outcome !== 'failed') return { account, outcome, error };
-      // Never swallowed: a secrets, table or endpoint failure is counted (and alarmed) here, once
-      // per account and run. busy / needs-reauth / disconnected have their own metrics.
-      const kind = scheduleFailureKind(e);
-      this.metrics.count(METRIC.scheduledRefreshFailed, { account, kind });
-      this.log.error('scheduled token refresh failed', { account, kind, error });
-      return { account, outcome, error, kind };
-    } finally {
-      // TokenAgeSeconds: under the half-life while refreshing works, growing while it does not (the alarm).
-      if (issuedAt !== undefined)
-        this.metrics.count(METRIC.tokenAge, { account }, Math.max(0, Math.round((this.clock.now() - issuedAt) / 1000)));
-    }
-  }
-
-  /** Long-lived tokens are never refreshed; their expiry is watched (metric) and an expired one marks the account. */
-  private async checkLongLived(r: ResolvedAccount, rec: TokenRecord): Promise<ScheduleResult> {
-    const now = this.clock.now();
-    const exp = rec.current?.accessExpiresAt ?? 0;
-    if (exp <= now) {
-      await this.markNeedsReauth(r, rec, 'long-lived token expired');
-      return { account: r.account.id, outcome: 'needs-reauth' };
-    }
-    if (exp - now <= this.timing.longLivedWarnMs) {
-      this.metrics.count(METRIC.longLivedExpiring, { account: r.account.id });
-      this.log.warn('long-lived token expires soon', { account: r.account.id, expiresAt: new Date(exp).toISOString() });
-    }
-    return { account: r.account.id, outcome: 'long-lived' };
-  }
-
   // ---------------------------------------------------------------- the lease loop
 
   private assertUsable(r: ResolvedAccount, rec: TokenRecord | undefined, retryNeedsReauth = false): asserts rec is TokenRecord {
@@ -312,7 +111,7 @@ export class TokenLifecycle {
    * Returns the stored record once `want` is false for it; while `want` is true, takes the lease
    * and refreshes (or waits for whoever holds it). `want` is evaluated again under the lease.
    */
-  private async ensure(
+  protected async ensure(
     r: ResolvedAccount,
     reason: RefreshReason,
     want: (rec: TokenRecord, now: number) => boolean,
@@ -476,7 +275,7 @@ export class TokenLifecycle {
   }
 
   /** Marks needs-reauth unless the pair changed meanwhile. */
-  private async markNeedsReauth(r: ResolvedAccount, rec: TokenRecord, reason: string): Promise<'marked' | 'changed'> {
+  protected async markNeedsReauth(r: ResolvedAccount, rec: TokenRecord, reason: string): Promise<'marked' | 'changed'> {
     let base = rec;
     for (let attempt = 0; attempt < 3; attempt++) {
       const now = this.clock.now();
@@ -513,85 +312,5 @@ export class TokenLifecycle {
       if (e instanceof TokenVersionConflictError) return false; // someone else wrote; harmless
       throw e;
     }
-  }
-
-  /** Stores a grant obtained by an install (callback, pasted code, long-lived token), replacing whatever was there. */
-  async saveGrant(r: ResolvedAccount, grant: NewGrant): Promise<TokenRecord> {
-    const key = this.key(r);
-    const now = this.clock.now();
-    for (let attempt = 0; attempt < 5; attempt++) {
-      const existing = await this.store.get(key);
-      const rec: TokenRecordInput = {
-        ...key,
-        kind: grant.kind,
-        status: 'active',
-        current: grant.pair,
-        baseUrl: accountBaseUrl(r.account),
-        host: accountHost(r.account),
-        installedVia: grant.via,
-        installedAt: now,
-        updatedAt: now,
-        amoAccountId: readTokenClaims(grant.pair.accessToken).accountId ?? r.account.accountId ?? existing?.amoAccountId,
-      };
-      try {
-        const stored = await this.store.put(rec, existing?.version ?? null);
-        this.metrics.count(METRIC.installed, { account: r.account.id, via: grant.via });
-        this.log.info('account connected', { account: r.account.id, via: grant.via, kind: grant.kind });
-        return stored;
-      } catch (e) {
-        if (!(e instanceof TokenVersionConflictError)) throw e;
-      }
-    }
-    throw new TokenStoreWriteError(r.account.id, { cause: new Error('the token item kept changing while the new grant was stored') });
-  }
-
-  /** The disconnect hook: the tokens are dead; keep the item (status, history) without them. */
-  async markDisconnected(r: ResolvedAccount, reason: string): Promise<boolean> {
-    const key = this.key(r);
-    for (let attempt = 0; attempt < 5; attempt++) {
-      const rec = await this.store.get(key);
-      if (!rec) return false;
-      const now = this.clock.now();
-      try {
-        await this.store.put(
-          {
-            ...withoutVersion(rec),
-            status: 'disconnected',
-            statusReason: reason,
-            statusAt: now,
-            updatedAt: now,
-            current: undefined,
-            previous: undefined,
-            confirmedAt: undefined,
-          },
-          rec.version,
-        );
-        this.metrics.count(METRIC.disconnected, { account: r.account.id });
-        this.log.warn('account disconnected the integration', { account: r.account.id, reason });
-        return true;
-      } catch (e) {
-        if (!(e instanceof TokenVersionConflictError)) throw e;
-      }
-    }
-    throw new TokenStoreWriteError(r.account.id, { cause: new Error('the token item kept changing while it was marked disconnected') });
-  }
-
-  /** Exchanges an authorization code at the account's own host. */
-  async exchangeCode(r: ResolvedAccount, code: string): Promise<TokenPair> {
-    const secret = await this.secrets.get(r.integration.clientSecret.secret);
-    const grant: Grant = { grant_type: 'authorization_code', code };
-    const res = await requestToken({
-      fetch: this.fetch,
-      baseUrl: accountBaseUrl(r.account),
-      client: { clientId: r.integration.clientId, clientSecret: secret, redirectUri: r.integration.redirectUri },
-      grant,
-      timeoutMs: this.timing.fetchTimeoutMs,
-    });
-    return pairFromResponse(res, this.clock.now());
-  }
-
-  /** The client secret of an integration (the disconnect hook's HMAC key). */
-  clientSecret(r: ResolvedAccount | { integration: ResolvedAccount['integration'] }): Promise<string> {
-    return this.secrets.get(r.integration.clientSecret.secret);
   }
 }
