@@ -252,10 +252,13 @@ describe('generated SendMessage templates', () => {
             headers: [['X-SIGNATURE', signature]],
           };
           const { fromVtl, fromRunner } = bothWays(route, contentType, c, variant);
-          expect(fromVtl).toStrictEqual(fromRunner);
+          // Compared as the worker reads them (through the envelope schema): a query name
+          // `__proto__` is an own key in the template's JSON and is dropped by the schema's record
+          // parse on both sides alike (seed -77354869 found it raw).
+          expect(envelopeSchema.parse(fromVtl)).toStrictEqual(fromRunner);
         },
       ),
-      { numRuns: 150 },
+      { numRuns: 150, examples: [['\u0000', [['__proto__', '']], '', '', 'commons-lang-2.6']] },
     );
   });
 
