@@ -21,7 +21,7 @@ import { randomBytes, randomUUID } from 'node:crypto';
 import { chmodSync, existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { createOAuth, type OAuth } from '../../lib/amocrm/oauth/index.ts';
-import { createAmoClientRuntime } from '../../lib/aws/amo-client-runtime.ts';
+import { createAmoClientRuntime, type ClientTuning } from '../../lib/aws/amo-client-runtime.ts';
 import { withContactFlows } from '../../lib/aws/contacts-runtime.ts';
 import { formsWorkerDeps } from '../../lib/aws/forms-worker-runtime.ts';
 import { onecWorkerParts } from '../../lib/aws/onec-runtime.ts';
@@ -121,6 +121,8 @@ export interface LocalAmoOptions {
   chatFetch?: typeof fetch;
   /** An `onec` section merged into the generated (sandbox) config (its accounts name `local`): the 1C exchange. */
   onec?: ConfigInput['onec'];
+  /** Tuning of the worker-side amoCRM client (timeouts, add re-check policy): the fault suite shortens them. Default the client's own. */
+  client?: ClientTuning;
 }
 
 export class LocalAmoError extends Error {
@@ -483,7 +485,7 @@ export function prepareLocalAmo(
       // The contact index's webhook flow (lib/contacts) when the config has a `forms` section, as in AWS.
       const contactFlows = withContactFlows(config, { doc, tableName }, opts.flows ?? new FlowRegistry()) as FlowRegistry;
       // The 1C exchange (config `onec`): its queue's processor and the deal-export flow, as in AWS.
-      const clientFor = localClients(config, oauth, doc, tableName, log, metrics);
+      const clientFor = localClients(config, oauth, doc, tableName, log, metrics, opts.client);
       const onec = onecWorkerParts({
         config,
         secrets,
@@ -634,7 +636,24 @@ async function installThroughCallback(oauth: OAuth, sandbox: Sandbox): Promise<v
 }
 
 /** A client runtime for the 1C parts, built on first use (the same shape as the RDESK one). */
-function localClients(config: Config, oauth: OAuth, doc: DynamoDBDocumentClient, tableName: string, log: Log, metrics: MetricsSink) {
+function localClients(
+  config: Config,
+  oauth: OAuth,
+  doc: DynamoDBDocumentClient,
+  tableName: string,
+  log: Log,
+  metrics: MetricsSink,
+  client: ClientTuning | undefined,
+) {
   let amo: ReturnType<typeof createAmoClientRuntime> | undefined;
-  return (id: string) => (amo ??= createAmoClientRuntime({ config, oauth: oauth.provider, doc, tableName, log, metrics })).clientFor(id);
+  return (id: string) =>
+    (amo ??= createAmoClientRuntime({
+      config,
+      oauth: oauth.provider,
+      doc,
+      tableName,
+      log,
+      metrics,
+      ...(client ? { client } : {}),
+    })).clientFor(id);
 }
