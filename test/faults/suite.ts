@@ -65,6 +65,11 @@ export interface ScenarioOptions {
   redeliveryRate: number;
   /** SQS-level duplicates to inject (each: a queued message received, sent back twice, deleted). */
   sqsDuplicates: number;
+  /**
+   * An amoCRM outage of the lead PATCH (503) from the start until an RDESK push has run out of
+   * attempts (parked `out-of-attempts`, for the replay to recover), at most this long.
+   */
+  outageMs: number;
   /** 429 bursts (of `burstSize` refusals each), spread over the run. */
   bursts429: number;
   burstSize: number;
@@ -95,6 +100,7 @@ export const CI_SCENARIO: ScenarioOptions = {
   duplicateRate: 0.1,
   redeliveryRate: 0.1,
   sqsDuplicates: 10,
+  outageMs: 60_000,
   bursts429: 2,
   burstSize: 3,
   kill: true,
@@ -391,10 +397,29 @@ export async function runScenario(o: ScenarioOptions): Promise<ScenarioReport> {
       lostAnswerRate: o.lostAnswerRate,
       lostAnswer: 'drop',
     };
-    sb.admin.setFaults([restFaults]);
+    const outage: FaultRule = { path: '/api/v4/leads', method: 'PATCH', errorRate: 1, errorStatus: 503 };
+    let outageOn = o.outageMs > 0;
+    /** The live rules: a 429 burst's remainder first, the outage while it lasts, the rates. */
+    const setFaults = (burst?: FaultRule) => {
+      const live = sb.admin.faults().filter((r) => r.errorStatus === 429 && (r.times ?? 0) > 0);
+      sb.admin.setFaults([...(burst ? [burst] : live), ...(outageOn ? [outage] : []), restFaults]);
+    };
+    setFaults();
+    const outageUntil = Date.now() + o.outageMs;
+    const outageOver = outageOn
+      ? until(
+          () => Date.now() > outageUntil || /queue=rdesk .*reason=out-of-attempts/.test([...outs, child?.out() ?? ''].join('\n')),
+          'the outage to end',
+          o.outageMs + 5_000,
+          200,
+        ).then(() => {
+          outageOn = false;
+          setFaults();
+        })
+      : Promise.resolve();
     const burst = () => {
       injected.bursts429++;
-      sb.admin.setFaults([{ path: '/api/v4/*', errorRate: 1, errorStatus: 429, times: o.burstSize }, restFaults]);
+      setFaults({ path: '/api/v4/*', errorRate: 1, errorStatus: 429, times: o.burstSize });
     };
 
     // ---- the events ---------------------------------------------------------------------------
@@ -575,6 +600,7 @@ export async function runScenario(o: ScenarioOptions): Promise<ScenarioReport> {
     }
     duplicating = false;
     await duplicator;
+    await outageOver;
 
     // ---- drain: the queues quiet, amoCRM's redeliveries done --------------------------------
     const ep = () => readLocalEndpoints(dataDir);
@@ -766,6 +792,7 @@ export async function runScenario(o: ScenarioOptions): Promise<ScenarioReport> {
         .reduce((n, r) => n + r.count, 0);
     const faults: Record<string, number> = {
       'REST 5xx': byStatus(500),
+      'REST 503 (the lead PATCH outage)': byStatus(503),
       'REST timeouts (held)': byStatus('timeout'),
       'REST answers lost after the write (dropped)': byStatus('dropped'),
       'REST 429': byStatus(429),
