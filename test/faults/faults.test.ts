@@ -13,5 +13,5 @@ describe('the fault suite', () => {
     console.log(formatReport(report));
     expect(report.mismatches, `seed ${seed}`).toEqual([]);
     expect(report.faults['runner SIGKILLs']).toBe(1);
-  }, 240_000);
+  }, 300_000);
 });

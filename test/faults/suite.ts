@@ -790,11 +790,17 @@ export async function runScenario(o: ScenarioOptions): Promise<ScenarioReport> {
       faultCounts.requests
         .filter((r) => r.route.startsWith('/api/v4/') && String(r.status) === String(status))
         .reduce((n, r) => n + r.count, 0);
+    // Where the answers were lost: the adds (tasks, leads/complex, notes) are the ones amoCRM has no idempotency key for.
+    const lostBy: Record<string, number> = {};
+    for (const r of faultCounts.requests)
+      if (r.route.startsWith('/api/v4/') && String(r.status) === 'dropped')
+        lostBy[`${r.method} ${r.route}`] = (lostBy[`${r.method} ${r.route}`] ?? 0) + r.count;
     const faults: Record<string, number> = {
       'REST 5xx': byStatus(500),
       'REST 503 (the lead PATCH outage)': byStatus(503),
       'REST timeouts (held)': byStatus('timeout'),
       'REST answers lost after the write (dropped)': byStatus('dropped'),
+      ...Object.fromEntries(Object.entries(lostBy).map(([k, v]) => [`  of them ${k}`, v])),
       'REST 429': byStatus(429),
       '429 bursts': injected.bursts429,
       'edge duplicates': injected.edgeDuplicates,
