@@ -399,11 +399,22 @@ export async function runScenario(o: ScenarioOptions): Promise<ScenarioReport> {
     };
     const outage: FaultRule = { path: '/api/v4/leads', method: 'PATCH', errorRate: 1, errorStatus: 503 };
     let outageOn = o.outageMs > 0;
-    /** The live rules: a 429 burst's remainder first, the outage while it lasts, the rates. */
+    // Besides the 5 % everywhere: the first answer of each add amoCRM has no idempotency key for
+    // (a task, a lead + contact, a note) is lost after the write, so each kind's re-check runs.
+    const lostOnce: FaultRule[] = ['/api/v4/tasks', '/api/v4/leads/complex', '/api/v4/leads/notes'].map((path) => ({
+      path,
+      method: 'POST',
+      lostAnswerRate: 1,
+      times: 1,
+    }));
+    /** The live rules: a 429 burst's remainder first, the one-shot lost answers not spent yet, the outage while it lasts, the rates. */
     const setFaults = (burst?: FaultRule) => {
-      const live = sb.admin.faults().filter((r) => r.errorStatus === 429 && (r.times ?? 0) > 0);
-      sb.admin.setFaults([...(burst ? [burst] : live), ...(outageOn ? [outage] : []), restFaults]);
+      const now = sb.admin.faults();
+      const live429 = now.filter((r) => r.errorStatus === 429 && (r.times ?? 0) > 0);
+      const liveLost = now.filter((r) => r.lostAnswerRate === 1 && (r.times ?? 0) > 0);
+      sb.admin.setFaults([...(burst ? [burst] : live429), ...liveLost, ...(outageOn ? [outage] : []), restFaults]);
     };
+    sb.admin.setFaults([...lostOnce, restFaults]);
     setFaults();
     const outageUntil = Date.now() + o.outageMs;
     const outageOver = outageOn
