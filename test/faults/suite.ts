@@ -63,6 +63,11 @@ export interface ScenarioOptions {
   /** Chance an edge request is sent twice; chance a delivered webhook is seen as failed and redelivered. */
   duplicateRate: number;
   redeliveryRate: number;
+  /**
+   * At most this many forced redeliveries: amoCRM (and the sandbox) disables a webhook after more
+   * than 100 invalid answers within 2 hours, and every forced one counts as invalid.
+   */
+  maxRedeliveries: number;
   /** SQS-level duplicates to inject (each: a queued message received, sent back twice, deleted). */
   sqsDuplicates: number;
   /**
@@ -103,6 +108,7 @@ export const CI_SCENARIO: ScenarioOptions = {
   lostAnswerRate: 0.05,
   duplicateRate: 0.1,
   redeliveryRate: 0.1,
+  maxRedeliveries: 80,
   sqsDuplicates: 10,
   outageMs: 60_000,
   bursts429: 2,
@@ -266,7 +272,7 @@ export async function runScenario(o: ScenarioOptions): Promise<ScenarioReport> {
       );
     }
     const res = await fetch(input, init);
-    if (res.ok && chance(o.redeliveryRate)) {
+    if (res.ok && chance(o.redeliveryRate) && injected.webhookRedeliveries < o.maxRedeliveries) {
       injected.webhookRedeliveries++;
       await res.arrayBuffer();
       return new Response('', { status: 504 });
