@@ -21,7 +21,7 @@ import { randomBytes, randomUUID } from 'node:crypto';
 import { chmodSync, existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { createOAuth, type OAuth } from '../../lib/amocrm/oauth/index.ts';
-import { createAmoClientRuntime } from '../../lib/aws/amo-client-runtime.ts';
+import { createAmoClientRuntime, type ClientTuning } from '../../lib/aws/amo-client-runtime.ts';
 import type { ClientEvent } from '../../lib/amocrm/client/types.ts';
 import { withContactFlows } from '../../lib/aws/contacts-runtime.ts';
 import { formsWorkerDeps } from '../../lib/aws/forms-worker-runtime.ts';
@@ -124,6 +124,8 @@ export interface LocalAmoOptions {
   onec?: ConfigInput['onec'];
   /** Every event of the worker's amoCRM client (requests, budget waits, deferrals), with its account: benches measure the budget with it. */
   onClientEvent?: (account: string, event: ClientEvent) => void;
+  /** Tuning of the worker-side amoCRM client (timeouts, add re-check policy): the fault suite shortens them. Default the client's own. */
+  client?: ClientTuning;
 }
 
 export class LocalAmoError extends Error {
@@ -486,7 +488,7 @@ export function prepareLocalAmo(
       // The contact index's webhook flow (lib/contacts) when the config has a `forms` section, as in AWS.
       const contactFlows = withContactFlows(config, { doc, tableName }, opts.flows ?? new FlowRegistry()) as FlowRegistry;
       // The 1C exchange (config `onec`): its queue's processor and the deal-export flow, as in AWS.
-      const clientFor = localClients(config, oauth, doc, tableName, log, metrics, opts.onClientEvent);
+      const clientFor = localClients(config, oauth, doc, tableName, log, metrics, opts.client, opts.onClientEvent);
       const onec = onecWorkerParts({
         config,
         secrets,
@@ -644,6 +646,7 @@ function localClients(
   tableName: string,
   log: Log,
   metrics: MetricsSink,
+  client: ClientTuning | undefined,
   onEvent?: (account: string, event: ClientEvent) => void,
 ) {
   let amo: ReturnType<typeof createAmoClientRuntime> | undefined;
@@ -655,6 +658,7 @@ function localClients(
       tableName,
       log,
       metrics,
+      ...(client ? { client } : {}),
       ...(onEvent ? { onEvent } : {}),
     })).clientFor(id);
 }

@@ -82,6 +82,22 @@ describe('fault injection', () => {
     expect(tok.headers.get('content-type')).toContain('text/html');
   });
 
+  it('a 429 burst: the limiter answer, each one a violation towards the block; then the rule retires', async () => {
+    w = await world({ limits: { violationsBeforeBlock: 3, retryAfterSeconds: 2 } });
+    const { access_token: t } = await w.login();
+    w.sb.admin.setFaults([{ path: '/api/v4/*', errorRate: 1, errorStatus: 429, times: 2 }]);
+    const r = await w.api('GET', '/api/v4/leads', t);
+    expect(r.status).toBe(429);
+    expect(r.json).toMatchObject({ title: 'Too Many Requests', status: 429, retry_after: 2 });
+    expect((await w.api('GET', '/api/v4/account', t)).status).toBe(429);
+    expect((await w.api('GET', '/api/v4/account', t)).status).toBe(200); // the burst is spent
+    expect(w.sb.admin.limits()).toMatchObject({ refused: 2, recentViolations: 2, block: null });
+    // A third refusal within the window blocks the account, as the limiter's own would.
+    w.sb.admin.setFaults([{ path: '/api/v4/*', errorRate: 1, errorStatus: 429, times: 1 }]);
+    expect((await w.api('GET', '/api/v4/account', t)).status).toBe(429);
+    expect((await w.api('GET', '/api/v4/account', t)).status).toBe(403);
+  });
+
   it('timeouts hold the request; dropped connections fail the fetch; latency delays', async () => {
     w = await world();
     const { access_token: t } = await w.login();

@@ -1,5 +1,5 @@
 /**
- * Fault injection per route pattern: 5xx rate, added latency, timeouts (the request is held and
+ * Fault injection per route pattern: 5xx (or 429) rate, added latency, timeouts (the request is held and
  * never answered) and dropped connections (the socket is destroyed). Rolls come from the seeded
  * PRNG, so the same seed and the same request sequence give the same faults.
  */
@@ -11,8 +11,12 @@ export interface FaultRule {
   method?: string;
   /** Chance of a 5xx answer, 0..1. */
   errorRate?: number;
-  /** Status of injected errors: 500 (documented JSON), 502/503/504 (nginx page). Default 500. */
-  errorStatus?: 500 | 502 | 503 | 504;
+  /**
+   * Status of injected errors: 500 (documented JSON), 502/503/504 (nginx page), 429 (the limiter's
+   * own answer, counted as a violation towards the block, as a refusal by the limiter would be).
+   * Default 500.
+   */
+  errorStatus?: 429 | 500 | 502 | 503 | 504;
   /** Added delay before the request is handled (real time). */
   latencyMs?: number;
   /** Chance of holding the request without answering, 0..1. */
@@ -32,7 +36,7 @@ export interface FaultRule {
 
 export type FaultDecision =
   | { kind: 'none'; latencyMs: number }
-  | { kind: 'error'; status: 500 | 502 | 503 | 504; latencyMs: number }
+  | { kind: 'error'; status: 429 | 500 | 502 | 503 | 504; latencyMs: number }
   | { kind: 'hold'; latencyMs: number }
   | { kind: 'drop'; latencyMs: number }
   | { kind: 'lost'; then: 'drop' | 'hold'; latencyMs: number };

@@ -75,6 +75,16 @@ export class RateLimiter {
     return { ok: true };
   }
 
+  /**
+   * A 429 the fault injector answered (a burst of refusals caused elsewhere, e.g. other
+   * integrations spending the account's 50/s): counted as a refused request and a violation, as
+   * the limiter's own refusals are — pessimistic, *assumed*.
+   */
+  refuseInjected(): void {
+    this.refused++;
+    this.violate(this.clock.now());
+  }
+
   private violate(now: number): void {
     const windowMs = this.o.violationWindowSeconds * 1000;
     this.violations = this.violations.filter((t) => t > now - windowMs);

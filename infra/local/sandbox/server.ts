@@ -63,6 +63,10 @@ export function createListener(
     if (fault.latencyMs > 0) await new Promise((r) => setTimeout(r, fault.latencyMs));
     if (fault.kind === 'drop') return { kind: 'drop', label };
     if (fault.kind === 'hold') return { kind: 'hold', label };
+    if (fault.kind === 'error' && fault.status === 429) {
+      core.limiter.refuseInjected();
+      return { kind: 'response', res: tooManyRequests(core.settings.retryAfterSeconds, core.settings.format429), label };
+    }
     if (fault.kind === 'error')
       return { kind: 'response', res: fault.status === 500 ? internalError(randomUUID()) : gatewayError(fault.status), label };
     if (fault.kind === 'lost') {

@@ -79,6 +79,8 @@ export interface FormWriterOptions {
 
 const CHUNK = 50;
 const READ_CHUNK = 250;
+/** People looked up together (the finder's searches of one chunk succeed or fail together). *assumed*: 10 ≈ 1.5 s of a 7/s budget. */
+const LOOKUP_CHUNK = 10;
 
 /** A submission waiting for its flush, with how to answer it. */
 export interface PendingUnit {
@@ -258,19 +260,32 @@ export class FormWriter {
         } else rest.push(g);
       }
 
-      // 4. the others' contacts, all at once
+      // 4. the others' contacts, all at once (one index read, one read of the candidates); when
+      //    that fails (amoCRM 5xx, a timeout, no budget slot in time), again LOOKUP_CHUNK people at
+      //    a time, so a failed search fails only its chunk and the rest of the batch goes on —
+      //    all-or-nothing, a full batch under faults came back whole every time and never got done.
       const matches = new Map<Group, ContactMatch | undefined>();
       const lookup = rest.filter((g) => g.keys.length);
+      const find = async (gs: Group[]) => {
+        const found = await this.opts.finder.find(
+          account,
+          gs.map((g) => g.person),
+          { trustFinishedIndex: gs.map((g) => g.rf.form.contact.trustFinishedIndex) },
+        );
+        gs.forEach((g, j) => matches.set(g, found[j]));
+      };
       if (lookup.length) {
         try {
-          const found = await this.opts.finder.find(
-            account,
-            lookup.map((g) => g.person),
-            { trustFinishedIndex: lookup.map((g) => g.rf.form.contact.trustFinishedIndex) },
-          );
-          lookup.forEach((g, i) => matches.set(g, found[i]));
+          await find(lookup);
         } catch (e) {
-          for (const g of lookup) fail(g, e);
+          if (lookup.length <= LOOKUP_CHUNK) for (const g of lookup) fail(g, e);
+          else
+            for (let i = 0; i < lookup.length; i += LOOKUP_CHUNK) {
+              const chunk = lookup.slice(i, i + LOOKUP_CHUNK);
+              await find(chunk).catch((e2: unknown) => {
+                for (const g of chunk) fail(g, e2);
+              });
+            }
         }
       }
 

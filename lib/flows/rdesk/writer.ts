@@ -407,10 +407,21 @@ export class LeadWriter {
   }
 }
 
-/** Is `a` newer than `b`: by the pushes' own times when both carry one, else (and on ties) by arrival. */
+/**
+ * Is `a` newer than `b`: by the pushes' own times when both carry one, else (and on ties) by
+ * arrival at the edge — the order key the push order store compares (`orderKey`). Never by the
+ * order the batch's messages were submitted in: SQS standard queues keep no order, and a redelivery
+ * or duplicate of an older push may reach the worker after a newer one, in the same batch.
+ * Submission order only decides between pushes without an arrival (tests of the writer alone).
+ */
 function newer(a: Pending, b: Pending): boolean {
   const ta = a.unit.desired.pushTime;
   const tb = b.unit.desired.pushTime;
   if (ta !== undefined && tb !== undefined && ta !== tb) return ta > tb;
+  const [aa, ab] = [a.unit.arrival, b.unit.arrival];
+  if (aa && ab) {
+    if (aa.at !== ab.at) return aa.at > ab.at;
+    if (aa.id !== ab.id) return aa.id > ab.id;
+  }
   return a.seq > b.seq;
 }

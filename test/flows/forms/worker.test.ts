@@ -273,6 +273,29 @@ describe('forms worker: mode lead', () => {
     expect((w.sb.admin.state().counts as { notes: number }).notes).toBe(5);
   });
 
+  it('one failed contact search fails only its own chunk of the batch, not all of it (a big batch under faults made no progress at all)', async () => {
+    // One try per request, so the one failing search fails its lookup at once.
+    w = await world(table, { retry: { maxAttempts: 1, baseDelayMs: 10, maxDelayMs: 10, maxRateLimitWaits: 0 } });
+    // A window long enough for the 20 messages to meet in one flush, as a full SQS batch does.
+    const procs = processors(w, formsConfig([SITE]), { state: state(), guard: guard(), windowMs: 300 });
+    // The batch's lookup fails at its first search, and so does the first chunk's on the way back.
+    w.sb.admin.setFaults([{ path: '/api/v4/contacts', method: 'GET', errorRate: 1, times: 2 }]);
+    const envs = Array.from({ length: 20 }, (_, i) =>
+      formEnvelope(submission('site', { phone: phone(), name: `Chunk${i}` }, { comment: `c${i}` })),
+    );
+    const first = await runBatch(procs, envs);
+    // At most the chunk whose search failed (10 people) comes back; the others are written now
+    // (before: the one failed search sent the whole batch back, every time).
+    const done = first.filter((r) => r.outcome === 'ok').length;
+    expect(done).toBeGreaterThanOrEqual(10);
+    expect(w.sb.admin.entities('leads')).toHaveLength(done);
+    const again = envs.filter((_, i) => first[i]!.outcome !== 'ok').map((e) => ({ ...e, attempt: 1 }));
+    if (again.length) expect(kinds(await runBatch(procs, again, 2))).toEqual(again.map(() => 'delete'));
+    expect(w.sb.admin.entities('leads')).toHaveLength(20);
+    expect(w.sb.admin.entities('contacts')).toHaveLength(20);
+    expect((w.sb.admin.state().counts as { notes: number }).notes).toBe(20);
+  });
+
   it('a lost notes answer: the redelivery does not add the note twice', async () => {
     w = await world(table);
     const procs = processors(w, formsConfig([SITE]), { state: state(), guard: guard() });

@@ -135,4 +135,17 @@ describe('RDESK processors (sandbox)', () => {
     for (const id of ids) expect(fieldOf(id, 'Оплачено'), String(id)).toBe(id === 5000 ? '2' : '3');
     expect(w.calls()).toEqual(['GET /api/v4/leads/custom_fields', 'GET /api/v4/leads', 'PATCH /api/v4/leads', 'PATCH /api/v4/leads']);
   });
+
+  it('one batch whose messages come out of arrival order (an SQS redelivery or duplicate of the older push): the later arrival wins, not the later submission', async () => {
+    w = await world([], [{ id: 6000, name: 'L6000' }]);
+    // The same booking pushed twice (same bookedAt: a push time tie), the second one later at the edge…
+    const older = rdeskEnvelope('zdrav-booked', sample('booked', { lead_id: '6000', money: { total: 100, paid: 1 } }));
+    const newer = rdeskEnvelope('zdrav-booked', sample('booked', { lead_id: '6000', money: { total: 200, paid: 2 } }));
+    newer.receivedAt = older.receivedAt + 1_000;
+    // …and SQS hands them to the worker newer first (standard queues keep no order).
+    const results = await runBatch(processors(w, rdeskConfig()), [newer, older]);
+    expect(results.every((r) => r.outcome === 'ok')).toBe(true);
+    expect(lead(6000).price).toBe(200);
+    expect(fieldOf(6000, 'Оплачено')).toBe('2');
+  });
 });
