@@ -22,6 +22,9 @@
  *
  *   npx tsx bench/burst.ts [--events 2000] [--no-old-way] [--no-trust-index]
  *
+ * `BURST_TRACE=<file>` writes the gateway run's raw trace (queue depths every 200 ms after the
+ * last event was sent, the client's events, the calls) as JSON, to see where the budget idles.
+ *
  * The form runs with `contact.trustFinishedIndex` on (lib/contacts/README.md, "Trusting the finished
  * index": the index is built before the burst); `--no-trust-index` shows the default config.
  */
@@ -485,7 +488,9 @@ async function runGateway(mix: Mix) {
   // come (a wrong result, reported below), the queues empty with no amoCRM call for 10 s — then the
   // drain time is the gateway's last amoCRM call.
   let drainedAt = 0;
+  const depthTrace: Array<{ at: number; d: Record<string, unknown> }> = [];
   for (;;) {
+    if (process.env.BURST_TRACE) depthTrace.push({ at: Date.now(), d: Object.fromEntries(queues.map((q) => [q, runner.depth(q)])) });
     const idle = !busy();
     const done = idle && rdeskWrong(sb, mix, ids) === 0 && stageTasks(sb).length >= mix.fires && noteCount(sb) - notes0 >= mix.burst.notes;
     const lastCallAt = calls.at(-1)?.at ?? 0;
@@ -514,6 +519,11 @@ async function runGateway(mix: Mix) {
     invocations += (stats1[q]?.batches ?? 0) - (stats0[q]?.batches ?? 0);
     invokeMs += (stats1[q]?.invokeMs ?? 0) - (stats0[q]?.invokeMs ?? 0);
   }
+  if (process.env.BURST_TRACE)
+    (await import('node:fs')).writeFileSync(
+      process.env.BURST_TRACE,
+      JSON.stringify({ started, depthTrace, clientEvents, calls: calls.slice(calls0).filter((c) => c.host === sb.accountHost) }),
+    );
   const result = {
     started,
     sentIn,

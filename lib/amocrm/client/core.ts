@@ -270,7 +270,7 @@ export class AmoCore {
       const started = this.clock.now();
       let waits = 0;
       for (;;) {
-        const d = await budget.acquire(scope, { now: this.clock.now(), requestTimeoutMs: timeoutMs });
+        const d = await budget.acquire(scope, { now: this.clock.now(), clock: () => this.clock.now(), requestTimeoutMs: timeoutMs });
         // The budget item carries the breaker: a fresh reading for free.
         if (d.breaker) this.gate.observe(host, d.breaker);
         if (d.kind === 'wait') {
