@@ -289,7 +289,10 @@ export class AmoCore {
           continue;
         }
         const delay = d.sendAt - this.clock.now();
-        if (delay > 0) await this.clock.sleep(delay, call.req.signal);
+        if (delay > 0) {
+          this.observer({ type: 'budget-slot', delayMs: delay });
+          await this.clock.sleep(delay, call.req.signal);
+        }
         try {
           await this.gate.check(host);
         } catch (e) {
