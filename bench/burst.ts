@@ -716,6 +716,7 @@ function backlogFigures(g: Awaited<ReturnType<typeof runGateway>>) {
     touched: { seconds: touched.length, calls: callsIn(touched), rate: touched.length ? callsIn(touched) / touched.length : NaN },
     waits: g.clientEvents.filter((x) => x.e.type === 'budget-wait').length,
     slots: g.clientEvents.filter((x) => x.e.type === 'budget-slot').length,
+    late: g.clientEvents.filter((x) => x.e.type === 'budget-late').length,
     deferrals: g.clientEvents.filter((x) => x.e.type === 'deferred').length,
     maxBin,
     deferMs: g.clientEvents.flatMap((x) => (x.e.type === 'deferred' ? [x.e.retryAfterMs] : [])).sort((a, b) => a - b),
@@ -774,7 +775,7 @@ async function main(): Promise<void> {
       `; most calls in any 1-s bin: ${bl.maxBin}`,
   );
   console.log(
-    `    (${bl.waits} budget waits, ${bl.slots} sleeps until a reserved slot, ${bl.deferrals} deferrals; the looser reading, any second touched by such a span however briefly: ` +
+    `    (${bl.waits} budget waits, ${bl.slots} sleeps until a reserved slot, ${bl.late} slots given up too late, ${bl.deferrals} deferrals; the looser reading, any second touched by such a span however briefly: ` +
       `${bl.touched.seconds} s, ${bl.touched.calls} calls = ${((100 * bl.touched.rate) / LIMIT).toFixed(1)} % of the limit)`,
   );
   const span = bl.lastCall - bl.firstCall + 1;

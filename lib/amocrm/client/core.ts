@@ -303,6 +303,7 @@ export class AmoCore {
         // late for the slot (a stalled event loop, a slow store) → give it up and ask again; its
         // deadline assumed we would be on time. Nothing awaits between here and the fetch.
         if (this.clock.now() > d.latestSendAt) {
+          this.observer({ type: 'budget-late', lateMs: this.clock.now() - d.latestSendAt });
           await this.completeSafely(scope, d.id, 'not-sent');
           // A store that stays slow would make every slot late: defer like a spent budget.
           if (this.clock.now() - started > maxWait) {

@@ -38,6 +38,8 @@ export type ClientEvent =
   | { type: 'budget-wait'; waitMs: number }
   /** A slot was reserved ahead: the request sleeps `delayMs` until its send time (the budget's pacing, not a poll). */
   | { type: 'budget-slot'; delayMs: number }
+  /** Too late for its reserved slot (`lateMs` past its latest send time): the slot is given up unsent and asked for again. */
+  | { type: 'budget-late'; lateMs: number }
   | { type: 'deferred'; reason: 'rate-budget' | 'rate-limited' | 'blocked'; retryAfterMs: number }
   | { type: 'rate-limited'; retryAfterMs: number }
   /** A budget write after the fact failed (swallowed: the request's own result stands). `error` is redacted. */
