@@ -30,6 +30,8 @@ interface Held {
   key: string;
   picks: Array<{ ring: string; index: number }>;
   id: string;
+  /** Planned send time (the `not-sent` stamp is derived from it). */
+  s: number;
   end?: number;
 }
 
@@ -199,7 +201,7 @@ export class DynamoRateBudget implements RateBudget {
     for (const h of this.held.values()) {
       if (h.key === key && h.picks.some((x) => picks.some((p) => p.ring === x.ring && p.index === x.index))) this.held.delete(h.id);
     }
-    this.held.set(entry.id, { key, picks: picks.map((p) => ({ ring: p.ring, index: p.index })), id: entry.id });
+    this.held.set(entry.id, { key, picks: picks.map((p) => ({ ring: p.ring, index: p.index })), id: entry.id, s: entry.s });
     return { kind: 'grant', id: entry.id, sendAt, latestSendAt, ...(after.breaker ? { breaker: after.breaker } : {}) };
   }
 
@@ -239,7 +241,10 @@ export class DynamoRateBudget implements RateBudget {
         await this.ensureRings(scope, state);
         state = await this.read(scope.accountHost);
       }
-      const plan = planAcquire(state, scope.clientId, this.owner, opts.now, opts.requestTimeoutMs, this.cfg);
+      // Plan at the time the read came back: a read that took long must not yield a send time
+      // already past its latest (the slot would be given up unsent and asked for again).
+      const now = Math.max(opts.now, opts.clock?.() ?? opts.now);
+      const plan = planAcquire(state, scope.clientId, this.owner, now, opts.requestTimeoutMs, this.cfg);
       if (plan.kind === 'wait') return { ...plan, ...(state.breaker ? { breaker: state.breaker } : {}) };
       const after = await this.reserve(scope, plan.entry, plan.picks);
       if (after) return this.grant(scope, plan.entry, plan.picks, plan.sendAt, plan.latestSendAt, after);
@@ -251,7 +256,7 @@ export class DynamoRateBudget implements RateBudget {
   async complete(scope: BudgetScope, grantId: string, opts: CompleteOptions): Promise<void> {
     const held = this.held.get(grantId);
     if (!held) return; // not granted by this instance: nothing to record
-    const end = endStamp(opts, this.cfg);
+    const end = endStamp(opts, this.cfg, held.s);
     const names: Record<string, string> = { '#id': 'id', '#e': 'e' };
     const values: Record<string, unknown> = { ':gid': grantId, ':e': end };
     const sets: string[] = [];

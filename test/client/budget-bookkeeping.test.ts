@@ -135,10 +135,12 @@ describe('the late-slot check comes after every await before the send', () => {
       sent.push({ at: clock.now(), latestSendAt: budget.grants.at(-1)?.latestSendAt });
       return fetch(input, init);
     };
-    const { client } = fastClient(sb, { budget, breaker: slowBreaker, breakerCacheMs: 0, clock, fetch: recordingFetch });
+    const { client, events } = fastClient(sb, { budget, breaker: slowBreaker, breakerCacheMs: 0, clock, fetch: recordingFetch });
     const res = await client.forAccount(ACCOUNT).request({ method: 'GET', path: '/api/v4/account' });
     expect(res.status).toBe(200);
     expect(sent).toHaveLength(1);
+    // The give-up is reported (the burst bench counts them: under load they burnt slots).
+    expect(events.filter((e) => e.type === 'budget-late')).toEqual([{ type: 'budget-late', lateMs: 350 }]);
     expect(sent[0]!.at).toBeLessThanOrEqual(sent[0]!.latestSendAt!);
     // The first slot was given up unsent, the second one carried the request.
     expect(budget.grants).toHaveLength(2);

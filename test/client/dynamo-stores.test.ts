@@ -62,6 +62,44 @@ describe('DynamoRateBudget', () => {
     expect(sends[8]).toBe(now + 15 + spanMs(budget.cfg));
   });
 
+  it('a slot given up unsent is free again from its planned send time, for the owner and for others — not a window later', async () => {
+    const now = 1_700_000_000_000;
+    // One slot, so nothing else can serve: a sends through it, then plans the next request at its
+    // end + W, wakes too late and gives that one up 400 ms past its planned time.
+    const scenario = async () => {
+      const t = await createTestTable('rate');
+      const config = { perIntegrationPerSecond: 1, perAccountPerSecond: null };
+      const a = new DynamoRateBudget({ doc: t.doc, tableName: t.tableName, config });
+      const b = new DynamoRateBudget({ doc: t.doc, tableName: t.tableName, config });
+      const g1 = await a.acquire(scope, { now, requestTimeoutMs: 5_000 });
+      if (g1.kind !== 'grant') throw new Error('expected a grant');
+      await a.complete(scope, g1.id, { endedAt: now + 100, how: 'answered' });
+      const late = await a.acquire(scope, { now: now + 110, requestTimeoutMs: 5_000 });
+      expect(late).toMatchObject({ kind: 'grant', sendAt: now + 100 + spanMs(a.cfg) });
+      if (late.kind !== 'grant') throw new Error('expected a grant');
+      await a.complete(scope, late.id, { endedAt: late.sendAt + 400, how: 'not-sent' });
+      return { a, b, at: late.sendAt + 400 };
+    };
+    // Nothing went through it: the owner chains onto it at once (it used to wait until give-up + W)…
+    const one = await scenario();
+    expect(await one.a.acquire(scope, { now: one.at + 1, requestTimeoutMs: 5_000 })).toMatchObject({ kind: 'grant', sendAt: one.at + 1 });
+    // …and another instance, past the owner's grace, sends at once too (the stamp is `s − W`).
+    const two = await scenario();
+    const t2 = two.at + two.b.cfg.ownerGraceMs + 1;
+    expect(await two.b.acquire(scope, { now: t2, requestTimeoutMs: 5_000 })).toMatchObject({ kind: 'grant', sendAt: t2 });
+  });
+
+  it('plans with the clock read after the store answered, so a slow read never hands out a send time already past its latest', async () => {
+    const t = await createTestTable('rate');
+    const budget = new DynamoRateBudget({ doc: t.doc, tableName: t.tableName });
+    const now = 1_700_000_000_000;
+    await budget.acquire(scope, { now, requestTimeoutMs: 5_000 }); // creates the item
+    // The caller asked at `now`, but the read came back 1.5 s later (a throttled store, a stalled loop).
+    const slow = now + 1_500;
+    const g = await budget.acquire(scope, { now, clock: () => slow, requestTimeoutMs: 5_000 });
+    expect(g).toMatchObject({ kind: 'grant', sendAt: slow, latestSendAt: slow + budget.cfg.maxLatenessMs });
+  });
+
   it('concurrent acquirers (separate clients, one item) get exactly 7 slots', async () => {
     const t = await createTestTable('rate');
     const budgets = Array.from({ length: 12 }, () => new DynamoRateBudget({ doc: t.doc, tableName: t.tableName, maxConflicts: 50 }));

@@ -270,7 +270,7 @@ export class AmoCore {
       const started = this.clock.now();
       let waits = 0;
       for (;;) {
-        const d = await budget.acquire(scope, { now: this.clock.now(), requestTimeoutMs: timeoutMs });
+        const d = await budget.acquire(scope, { now: this.clock.now(), clock: () => this.clock.now(), requestTimeoutMs: timeoutMs });
         // The budget item carries the breaker: a fresh reading for free.
         if (d.breaker) this.gate.observe(host, d.breaker);
         if (d.kind === 'wait') {
@@ -289,7 +289,10 @@ export class AmoCore {
           continue;
         }
         const delay = d.sendAt - this.clock.now();
-        if (delay > 0) await this.clock.sleep(delay, call.req.signal);
+        if (delay > 0) {
+          this.observer({ type: 'budget-slot', delayMs: delay });
+          await this.clock.sleep(delay, call.req.signal);
+        }
         try {
           await this.gate.check(host);
         } catch (e) {
@@ -300,6 +303,7 @@ export class AmoCore {
         // late for the slot (a stalled event loop, a slow store) → give it up and ask again; its
         // deadline assumed we would be on time. Nothing awaits between here and the fetch.
         if (this.clock.now() > d.latestSendAt) {
+          this.observer({ type: 'budget-late', lateMs: this.clock.now() - d.latestSendAt });
           await this.completeSafely(scope, d.id, 'not-sent');
           // A store that stays slow would make every slot late: defer like a spent budget.
           if (this.clock.now() - started > maxWait) {

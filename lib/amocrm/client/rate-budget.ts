@@ -26,6 +26,14 @@
  * unanswered request counts until its deadline (*assumed*: it arrives by then or never); a sender
  * that wakes more than `maxLatenessMs` past its slot gives the slot up unsent, so deadlines hold.
  *
+ * A slot given up unsent (`not-sent`: too late for it, the breaker closed the way, the connection
+ * was refused) is stamped `e = s − W`, not with the time it was given up: nothing went through it,
+ * so it must not hold the slot for another window (under load a slow store made late senders burn
+ * whole slots while work waited). The chain still holds: for a → p → b with p unsent, p was planned
+ * at `s(p) ≥ e(a) + W`, so `e(p) = s(p) − W ≥ e(a)` and b, sent at `≥ e(p) + W ≥ e(a) + W`, keeps
+ * the distance to a exactly as if it had followed a directly (p arrived nowhere). Its two rings'
+ * predecessors differ, but `s(p)` is at least each one's end + W, so the stamp is safe on both.
+ *
  * ## Cost: one write per reservation, no contention between active instances
  *
  * The instance that used a slot last *owns* it: when that slot is free again, its next reservation
@@ -73,6 +81,12 @@ export type BudgetDecision =
 export interface AcquireOptions {
   /** The caller's clock (epoch ms). */
   now: number;
+  /**
+   * The caller's clock again: an adapter that reads a store plans with the time AFTER the read,
+   * so a slow read does not hand out a send time already past its `latestSendAt` (a later "now"
+   * only delays sends; safety never depends on it).
+   */
+  clock?: () => number;
   /** The request's own timeout: bounds how long an unanswered request counts. */
   requestTimeoutMs: number;
 }
@@ -83,7 +97,8 @@ export interface CompleteOptions {
   /**
    * `answered`: an HTTP answer came back (the request surely arrived before `endedAt`).
    * `lost`: timeout or broken connection (it may still arrive a little later: a grace is added).
-   * `not-sent`: the slot was given up before sending (nothing can arrive).
+   * `not-sent`: the slot was given up before sending (nothing can arrive): stamped `s − W`, so
+   * the slot is free again from its own planned send time (see the header).
    */
   how: 'answered' | 'lost' | 'not-sent';
 }
@@ -112,7 +127,11 @@ export interface BudgetConfig {
   lostRequestGraceMs: number;
   /** How far ahead a slot may be reserved; the caller sleeps until it. */
   reserveAheadMs: number;
-  /** A sender later than this past its slot gives the slot up and asks again. */
+  /**
+   * A sender later than this past its slot gives the slot up and asks again. It only lengthens the
+   * deadline of a request that never completes; a sender that is late (a slow store write, a
+   * stalled event loop) costs a whole store round trip to ask again, so it is not tight.
+   */
   maxLatenessMs: number;
   /** Others wait this long after a slot's end before taking it from its owner. */
   ownerGraceMs: number;
@@ -127,7 +146,7 @@ export const DEFAULT_BUDGET_CONFIG: BudgetConfig = {
   maxClockSkewMs: 25,
   lostRequestGraceMs: 1_000,
   reserveAheadMs: 1_500,
-  maxLatenessMs: 250,
+  maxLatenessMs: 1_000,
   ownerGraceMs: 300,
   minPollMs: 15,
 };
@@ -287,7 +306,9 @@ export function planAcquire(
   };
 }
 
-export function endStamp(opts: CompleteOptions, cfg: BudgetConfig): number {
+/** The end stamp of a slot planned to send at `s` (the proof in the header says why `not-sent` is `s − W`). */
+export function endStamp(opts: CompleteOptions, cfg: BudgetConfig, s: number): number {
+  if (opts.how === 'not-sent') return s - spanMs(cfg);
   return opts.how === 'lost' ? opts.endedAt + cfg.lostRequestGraceMs : opts.endedAt;
 }
 
@@ -331,7 +352,7 @@ export class MemoryRateBudget implements RateBudget {
 
   async complete(scope: BudgetScope, grantId: string, opts: CompleteOptions): Promise<void> {
     const state = this.state(scope);
-    for (const ring of Object.values(state.rings)) for (const x of ring) if (x.id === grantId) x.e = endStamp(opts, this.cfg);
+    for (const ring of Object.values(state.rings)) for (const x of ring) if (x.id === grantId) x.e = endStamp(opts, this.cfg, x.s);
   }
 
   async pause(scope: BudgetScope, untilMs: number): Promise<void> {

@@ -36,6 +36,10 @@ export type ClientEvent =
   | { type: 'request-failed'; method: string; route: string; error: string; durationMs: number; attempt: number; httpStatus?: number }
   | { type: 'retry'; method: string; route: string; attempt: number; delayMs: number; reason: string }
   | { type: 'budget-wait'; waitMs: number }
+  /** A slot was reserved ahead: the request sleeps `delayMs` until its send time (the budget's pacing, not a poll). */
+  | { type: 'budget-slot'; delayMs: number }
+  /** Too late for its reserved slot (`lateMs` past its latest send time): the slot is given up unsent and asked for again. */
+  | { type: 'budget-late'; lateMs: number }
   | { type: 'deferred'; reason: 'rate-budget' | 'rate-limited' | 'blocked'; retryAfterMs: number }
   | { type: 'rate-limited'; retryAfterMs: number }
   /** A budget write after the fact failed (swallowed: the request's own result stands). `error` is redacted. */
