@@ -34,7 +34,16 @@ export interface BurstWorld {
 
 /** A REST client on a sandbox account with a long-lived token (awaiting mode, its own budget). */
 export function sandboxClient(sandbox: Sandbox, key: string): AmoClientForAccount {
-  const token = sandbox.admin.issueLongLivedToken().access_token;
+  // The tools are their own integration (`key`), with their own 7 requests/s at the sandbox: with
+  // the gateway's integration and a budget of their own, they and the runner could together send
+  // 8 in a second — a 429 that paused the runner's forms for its retry_after (a flaky burst test).
+  let token: string;
+  try {
+    token = sandbox.admin.issueLongLivedToken({ clientId: key }).access_token;
+  } catch {
+    sandbox.admin.addIntegration({ clientId: key, clientSecret: `${key}-secret`, redirectUri: 'http://127.0.0.1/tools' });
+    token = sandbox.admin.issueLongLivedToken({ clientId: key }).access_token;
+  }
   const client = new AmoClient({
     tokens: { getToken: async () => ({ accessToken: token, baseUrl: sandbox.url }), onUnauthorized: async () => {} },
     budget: new MemoryRateBudget(),
