@@ -20,7 +20,11 @@
  * while a backlog exists, the old way's figures and the ratio, and the cost per million events on
  * AWS (bench/support/prices.ts) from what this run measured.
  *
- *   npx tsx bench/burst.ts [--events 2000] [--no-old-way] [--no-trust-index]
+ *   npx tsx bench/burst.ts [--events 2000] [--no-old-way] [--no-trust-index] [--concurrency 6]
+ *
+ * `--concurrency N` (default 6): batches each queue's poller runs at once on the gateway side, as
+ * Lambda's event source mapping runs several batches of a queue (infra/local/README.md,
+ * "Concurrency"). With 1, the poller — one batch at a time — and not amoCRM's budget sets the pace.
  *
  * `BURST_TRACE=<file>` writes the gateway run's raw trace (queue depths every 200 ms after the
  * last event was sent, the client's events, the calls) as JSON, to see where the budget idles.
@@ -54,6 +58,7 @@ const arg = (name: string, def: number) => {
 const flag = (name: string) => process.argv.includes(`--${name}`);
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const LIMIT = 7;
+const CONCURRENCY = arg('concurrency', 6);
 const RDESK_TOKEN = 'bench-rdesk-token-7c1f';
 const FIRE = 50012; // Продажи / Записан на приём
 const ONWARD = 50013; // Продажи / Пришёл
@@ -306,6 +311,7 @@ async function runGateway(mix: Mix) {
       if (lines.length < 2000) lines.push(l);
     },
     pollWaitSeconds: 1,
+    pollerConcurrency: CONCURRENCY,
     schedule: false,
     amocrm: {
       sandbox: { options: { search: 'normalising' } },
@@ -552,6 +558,7 @@ async function runGateway(mix: Mix) {
     logBytes: logBytes.n,
     invocations,
     invokeMs,
+    pollers: stats1,
     dlq: queues.reduce((n, q) => n + runner.depth(q).dlq, 0),
   };
   await runner.stop();
@@ -755,7 +762,13 @@ async function main(): Promise<void> {
   const perKind = (k: Kind) => `${k} ${((byKind.get(k) ?? 0) / mix.counts[k]).toFixed(3)} (${byKind.get(k) ?? 0} calls / ${mix.counts[k]})`;
   const bl = backlogFigures(g);
   const perEvent = g.calls.length / n;
-  console.log(`\ngateway (the local runner, sandbox at ${LIMIT}/s, search mode normalising):`);
+  console.log(
+    `\ngateway (the local runner, sandbox at ${LIMIT}/s, search mode normalising, poller concurrency ${CONCURRENCY}: ` +
+      `most batches in flight at once ${Object.entries(g.pollers)
+        .filter(([, s]) => s.batches > 0)
+        .map(([q, s]) => `${q} ${s.maxInFlight}`)
+        .join(', ')}):`,
+  );
   console.log(
     `  events sent in ${g.sentIn.toFixed(1)} s (20 at a time); drained ${g.drained.toFixed(1)} s after the first; ${g.refused} not accepted; DLQ ${g.dlq}`,
   );

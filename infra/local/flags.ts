@@ -1,7 +1,7 @@
 /** `npm start` flags → runner options (pure, so it is tested without spawning a process). */
 import { parseArgs } from 'node:util';
 
-export const USAGE = `usage: npm start -- [--port N] [--host H] [--memory] [--data-dir DIR] [--quiet] [--quiet-events] [--debug] [--no-schedule]
+export const USAGE = `usage: npm start -- [--port N] [--host H] [--memory] [--data-dir DIR] [--quiet] [--quiet-events] [--debug] [--no-schedule] [--concurrency N]
                     [--sandbox-port N [--rules FILE] [--with-1c] | --no-sandbox [--config FILE]]`;
 
 export interface Flags {
@@ -13,6 +13,8 @@ export interface Flags {
   quiet: boolean;
   debug: boolean;
   schedule: boolean;
+  /** Batches each queue's poller runs at once (`--concurrency N`, default 1). */
+  concurrency: number;
   /** The sandbox is amoCRM (default); `--no-sandbox` talks to the account in the config file. */
   sandbox: boolean;
   /** The sandbox's port (default: a free one). */
@@ -52,6 +54,7 @@ export function parseFlags(argv: readonly string[], env: NodeJS.ProcessEnv): Fla
         'quiet-events': { type: 'boolean', default: false },
         debug: { type: 'boolean', default: false },
         'no-schedule': { type: 'boolean', default: false },
+        concurrency: { type: 'string' },
         'no-sandbox': { type: 'boolean', default: false },
         'sandbox-port': { type: 'string' },
         config: { type: 'string' },
@@ -74,6 +77,9 @@ export function parseFlags(argv: readonly string[], env: NodeJS.ProcessEnv): Fla
     throw new FlagError('--rules is for the sandbox (with --no-sandbox the rules are in the config file)');
   if (values['no-sandbox'] && values['with-1c'])
     throw new FlagError('--with-1c is for the sandbox (with --no-sandbox the onec section is in the config file)');
+  const concurrency = values.concurrency === undefined ? 1 : Number(values.concurrency);
+  if (!Number.isInteger(concurrency) || concurrency < 1 || concurrency > 64)
+    throw new FlagError(`invalid concurrency "${values.concurrency ?? ''}" (a whole number from 1 to 64)`);
   return {
     help: values.help,
     port,
@@ -83,6 +89,7 @@ export function parseFlags(argv: readonly string[], env: NodeJS.ProcessEnv): Fla
     quiet: values.quiet,
     debug: values.debug,
     schedule: !values['no-schedule'],
+    concurrency,
     sandbox: !values['no-sandbox'],
     sandboxPort,
     config: values.config,

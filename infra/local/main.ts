@@ -8,6 +8,7 @@
  *   --quiet-events    no line per published amoCRM event
  *   --debug           debug lines too (and the sandbox's own request lines)
  *   --no-schedule     do not fire the scheduled functions
+ *   --concurrency N   batches each queue's poller runs at once (default 1; Lambda runs several)
  *   --sandbox-port N  the sandbox's port (default: a free one)
  *   --rules FILE      with the sandbox: a JSON file holding a config "rules" section (lib/rules/README.md),
  *                     resolved against the sandbox's dictionary at connect
@@ -54,6 +55,7 @@ try {
     quiet: flags.quiet,
     debug: flags.debug,
     schedule: flags.schedule,
+    pollerConcurrency: flags.concurrency,
     amocrm: flags.sandbox
       ? {
           sandbox: flags.sandboxPort !== undefined ? { port: flags.sandboxPort } : true,

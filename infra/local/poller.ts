@@ -3,8 +3,12 @@
  * batch up to the queue's batchSize within its batching window, invokes the consumer with a
  * real-shaped SQSEvent, deletes what succeeded and leaves what is listed in batchItemFailures
  * (it comes back after the visibility timeout). A handler error, a timeout or a malformed
- * response fails the whole batch, as in AWS. One batch at a time per queue (assumed: Lambda
- * would run several concurrently on a standard queue; one keeps local logs readable).
+ * response fails the whole batch, as in AWS.
+ *
+ * `concurrency` runs that many receive→batch→invoke loops on the queue, as Lambda runs several
+ * batches of one queue at once. Default 1 (one keeps local logs readable and ordering easy to
+ * follow). FIFO stays safe with more: fauxqs, like SQS, hands out no message of a group that has
+ * a message in flight, so two loops never hold the same group.
  */
 import { DeleteMessageBatchCommand, ReceiveMessageCommand, type Message, type SQSClient } from '@aws-sdk/client-sqs';
 import type { SQSBatchResponse } from 'aws-lambda';
@@ -22,6 +26,9 @@ export interface PollerStats {
   failed: number;
   /** Wall time spent in the consumer's invocations (ms): what Lambda would bill (benches price it). */
   invokeMs: number;
+  /** Batches being handled right now (gathering, invoking or deleting), and the most at once. */
+  inFlight: number;
+  maxInFlight: number;
   lastError?: string;
 }
 
@@ -34,36 +41,54 @@ export interface PollerOptions {
   log: LocalLog;
   /** Long-poll wait; the stop sequence cancels it. */
   waitSeconds?: number;
+  /** Concurrent receive→batch→invoke loops on this queue. Default 1. */
+  concurrency?: number;
 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 export class QueuePoller {
-  readonly stats: PollerStats = { state: 'idle', batches: 0, received: 0, deleted: 0, failed: 0, invokeMs: 0 };
+  readonly stats: PollerStats = {
+    state: 'idle',
+    batches: 0,
+    received: 0,
+    deleted: 0,
+    failed: 0,
+    invokeMs: 0,
+    inFlight: 0,
+    maxInFlight: 0,
+  };
   private stopping = false;
   private loopDone: Promise<void> | undefined;
-  private current: Promise<void> | undefined;
+  private readonly current = new Set<Promise<void>>();
   private readonly aborter = new AbortController();
 
-  constructor(private readonly o: PollerOptions) {}
+  constructor(private readonly o: PollerOptions) {
+    const n = o.concurrency ?? 1;
+    if (!Number.isInteger(n) || n < 1) throw new Error(`poller concurrency must be a positive integer, got ${n}`);
+  }
 
   start(): void {
     if (this.loopDone) return;
     this.stats.state = 'running';
-    this.loopDone = this.loop().finally(() => {
-      this.stats.state = 'stopped';
-    });
+    const loops = Array.from({ length: this.o.concurrency ?? 1 }, () => this.loop());
+    this.loopDone = Promise.all(loops)
+      .then(() => undefined)
+      .finally(() => {
+        this.stats.state = 'stopped';
+      });
   }
 
   get started(): boolean {
     return this.loopDone !== undefined;
   }
 
-  /** Take no new batch; resolve when the batch in flight (if any) has finished. */
+  /** Take no new batch; resolve when every batch in flight (if any) has finished. */
   async drain(): Promise<void> {
     this.stopping = true;
     if (this.stats.state === 'running') this.stats.state = 'stopping';
-    await this.current;
+    // A batch that started while we waited is awaited too (none should: stopping is set).
+    while (this.current.size) await Promise.all(this.current);
   }
 
   /** After drain(): abort a pending receive and wait for the loop to end. */
@@ -102,9 +127,16 @@ export class QueuePoller {
       }
       // Received while stopping: leave them in flight; the snapshot keeps them.
       if (this.stopping || first.length === 0) continue;
-      this.current = this.runBatch(first);
-      await this.current;
-      this.current = undefined;
+      const run = this.runBatch(first);
+      this.current.add(run);
+      this.stats.inFlight++;
+      this.stats.maxInFlight = Math.max(this.stats.maxInFlight, this.stats.inFlight);
+      try {
+        await run;
+      } finally {
+        this.current.delete(run);
+        this.stats.inFlight--;
+      }
     }
   }
 

@@ -67,6 +67,11 @@ export interface LocalOptions {
   pollers?: boolean;
   /** Long-poll wait of the pollers (s). Default 20. */
   pollWaitSeconds?: number;
+  /**
+   * Batches each queue's poller runs at once (Lambda runs several per queue): one number for every
+   * queue, or per queue id (a queue not named gets 1). Default 1: readable logs, one batch at a time.
+   */
+  pollerConcurrency?: number | Readonly<Record<string, number>>;
   /** The worker's random source (tests: () => 0 makes every backoff 0 s). */
   random?: Random;
   retry?: Partial<BackoffPolicy>;
@@ -154,6 +159,9 @@ async function within<T>(ms: number, p: Promise<T>): Promise<T> {
 export async function startLocal(opts: LocalOptions = {}): Promise<LocalRunner> {
   const startedAt = Date.now();
   const table = opts.table ?? shippedTable;
+  // Checked before anything starts (a bad figure must not leave a half-started runner behind).
+  for (const n of typeof opts.pollerConcurrency === 'number' ? [opts.pollerConcurrency] : Object.values(opts.pollerConcurrency ?? {}))
+    if (!Number.isInteger(n) || n < 1) throw new Error(`pollerConcurrency must be a positive whole number, got ${n}`);
   const region = opts.region ?? 'us-east-1';
   const tableName = opts.tableName ?? LOCAL_TABLE_NAME;
   const dataDir = opts.memory ? undefined : resolve(opts.dataDir ?? DEFAULT_DATA_DIR);
@@ -380,6 +388,7 @@ export async function startLocal(opts: LocalOptions = {}): Promise<LocalRunner> 
         region,
         log,
         ...(opts.pollWaitSeconds !== undefined ? { waitSeconds: opts.pollWaitSeconds } : {}),
+        concurrency: typeof opts.pollerConcurrency === 'number' ? opts.pollerConcurrency : (opts.pollerConcurrency?.[q.id] ?? 1),
       }),
     );
   }

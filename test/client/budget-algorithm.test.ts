@@ -193,6 +193,16 @@ describe('rate budget algorithm (pure)', () => {
     expect(planAcquire(state, 'c', 'B', 100 + cfg.ownerGraceMs, 5_000, cfg)).toMatchObject({ kind: 'grant', sendAt: 100 + spanMs(cfg) });
   });
 
+  it('every own slot busy with an unanswered request: ask again soon, not at its pessimistic deadline', () => {
+    // Seven requests sent 50 ms ago, answers due in a round trip; their deadlines are ~14 s away.
+    const state = fresh();
+    for (let i = 0; i < 7; i++) take(state, planAcquire(state, 'c', 'A', 0, 12_000, cfg));
+    const plan = planAcquire(state, 'c', 'A', 50, 12_000, cfg);
+    expect(plan.kind).toBe('wait');
+    // Before: the account ring's hint counted from the deadline-based send time (13 510 ms).
+    expect(plan.kind === 'wait' && plan.retryAfterMs).toBeLessThanOrEqual(spanMs(cfg));
+  });
+
   it('a pause (429) holds every grant of that integration until it ends', () => {
     const state = { ...fresh(), paused: { c: 10_000 } };
     expect(planAcquire(state, 'c', 'A', 5_000, 1_000, cfg)).toMatchObject({

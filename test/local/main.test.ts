@@ -55,6 +55,7 @@ describe('flags', () => {
       quiet: false,
       debug: false,
       schedule: true,
+      concurrency: 1,
       sandbox: true,
       sandboxPort: undefined,
       config: undefined,
@@ -64,6 +65,8 @@ describe('flags', () => {
     });
     expect(parseFlags(['--rules', 'rules.json'], {}).rules).toBe('rules.json');
     expect(parseFlags(['--with-1c'], {}).with1c).toBe(true);
+    expect(parseFlags(['--concurrency', '4'], {}).concurrency).toBe(4);
+    for (const bad of ['0', '1.5', 'x', '65']) expect(() => parseFlags(['--concurrency', bad], {})).toThrow(/invalid concurrency/);
     expect(() => parseFlags(['--with-1c', '--no-sandbox'], {})).toThrow(/--with-1c is for the sandbox/);
     expect(() => parseFlags(['--rules', 'rules.json', '--no-sandbox'], {})).toThrow(/--rules is for the sandbox/);
     expect(

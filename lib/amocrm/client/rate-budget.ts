@@ -290,8 +290,16 @@ export function planAcquire(
   let hintAt = mine.hintAt;
   const picks: SlotPick[] = [mine.pick];
   if (cfg.perAccountPerSecond !== null) {
-    const acc = pickSlot(state.rings[ACCOUNT_RING] ?? freshRing(cfg.perAccountPerSecond), ACCOUNT_RING, owner, now, cfg, random, sendAt);
-    hintAt = Math.max(hintAt, acc.hintAt);
+    const accRing = state.rings[ACCOUNT_RING] ?? freshRing(cfg.perAccountPerSecond);
+    const acc = pickSlot(accRing, ACCOUNT_RING, owner, now, cfg, random, sendAt);
+    // The hint counts the account ring from now (or the pause's end), not from `sendAt`: that
+    // rests on a slot's pessimistic deadline while its request is unanswered, and a hint of
+    // `sendAt − reserveAheadMs` sent callers away for ~15 s when every own slot was busy for a
+    // round trip (mine.hintAt already says when the own ring likely frees).
+    hintAt = Math.max(
+      hintAt,
+      acc.pick ? pickSlot(accRing, ACCOUNT_RING, owner, now, cfg, random, Math.max(now, pausedUntil)).hintAt : acc.hintAt,
+    );
     if (!acc.pick) return wait(hintAt);
     sendAt = Math.max(sendAt, acc.pick.availableAt);
     picks.push(acc.pick);
