@@ -43,11 +43,10 @@ import { routeTable } from '../lib/routes.ts';
 import type { RulesConfigInput } from '../lib/rules/config.ts';
 import { seeded } from '../test/pipeline/seeded.ts';
 import { makeFormBurst } from '../test/support/form-burst.ts';
-import { BURST_EXCLUDED, BURST_SALES, noteCount, sandboxClient, seedBurst } from '../test/support/form-burst-world.ts';
+import { BURST_EXCLUDED, BURST_SALES, burstFormConfig, noteCount, sandboxClient, seedBurst } from '../test/support/form-burst-world.ts';
 import { runOldWay } from './support/forms-old-way.ts';
 import { OldEventLost, OldSystem, oldRdeskPush, oldStageRule } from './support/old-way.ts';
 import { chunks64k, PRICE_REGION, PRICES, PRICES_AS_OF } from './support/prices.ts';
-import { BURST_MERGE } from '../test/support/form-burst.ts';
 import { cpus, loadavg } from 'node:os';
 import { DeleteCommand, ScanCommand } from '@aws-sdk/lib-dynamodb';
 
@@ -340,22 +339,7 @@ async function runGateway(mix: Mix) {
         ],
       },
       rules: RULES,
-      forms: {
-        defaultCountry: 'RU',
-        list: [
-          {
-            id: 'burst',
-            account: SANDBOX_ACCOUNT,
-            name: 'Сайт',
-            lead: { pipeline: BURST_SALES.name, name: 'Заявка: {name}' },
-            fields: { name: { type: 'text', required: true } },
-            merge: { exceptPipelines: [BURST_EXCLUDED.name], maxAgeDays: BURST_MERGE.maxAgeDays },
-            repeatWindowSeconds: 600,
-            throttle: { perMinute: 10_000, perHour: 100_000 },
-            ...(trust ? { contact: { trustFinishedIndex: true } } : {}),
-          },
-        ],
-      },
+      forms: { defaultCountry: 'RU', list: [burstFormConfig(trust)] },
     },
   });
   const sb = runner.amo!.sandbox!;

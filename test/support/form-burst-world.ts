@@ -70,6 +70,22 @@ export function seedBurst(sandbox: Sandbox, burst: FormBurst): Map<number, numbe
   return contactOf;
 }
 
+/** The burst's form `burst` (tests and bench/burst.ts): merge rules as the burst expects, the throttle out of the way. */
+export function burstFormConfig(trustFinishedIndex: boolean) {
+  return {
+    id: 'burst',
+    account: SANDBOX_ACCOUNT,
+    name: 'Сайт',
+    lead: { pipeline: BURST_SALES.name, name: 'Заявка: {name}' },
+    fields: { name: { type: 'text' as const, required: true } },
+    merge: { exceptPipelines: [BURST_EXCLUDED.name], maxAgeDays: BURST_MERGE.maxAgeDays },
+    repeatWindowSeconds: 600,
+    // One client posts everything here: the per-IP throttle would (rightly) stop it.
+    throttle: { perMinute: 10_000, perHour: 100_000 },
+    ...(trustFinishedIndex ? { contact: { trustFinishedIndex: true } } : {}),
+  };
+}
+
 export async function startBurstWorld(
   mode: SearchMode,
   opts: { posts?: number; log?: (line: string) => void; trustFinishedIndex?: boolean } = {},
@@ -84,23 +100,7 @@ export async function startBurstWorld(
     amocrm: {
       sandbox: { options: { search: mode } },
       printEvents: false,
-      forms: {
-        defaultCountry: 'RU',
-        list: [
-          {
-            id: 'burst',
-            account: SANDBOX_ACCOUNT,
-            name: 'Сайт',
-            lead: { pipeline: BURST_SALES.name, name: 'Заявка: {name}' },
-            fields: { name: { type: 'text', required: true } },
-            merge: { exceptPipelines: [BURST_EXCLUDED.name], maxAgeDays: BURST_MERGE.maxAgeDays },
-            repeatWindowSeconds: 600,
-            // One client posts everything here: the per-IP throttle would (rightly) stop it.
-            throttle: { perMinute: 10_000, perHour: 100_000 },
-            ...(opts.trustFinishedIndex ? { contact: { trustFinishedIndex: true } } : {}),
-          },
-        ],
-      },
+      forms: { defaultCountry: 'RU', list: [burstFormConfig(opts.trustFinishedIndex ?? false)] },
     },
   });
   const sandbox = runner.amo?.sandbox;
