@@ -45,7 +45,7 @@ import { seeded } from '../test/pipeline/seeded.ts';
 import { makeFormBurst } from '../test/support/form-burst.ts';
 import { BURST_EXCLUDED, BURST_SALES, burstFormConfig, noteCount, sandboxClient, seedBurst } from '../test/support/form-burst-world.ts';
 import { runOldWay } from './support/forms-old-way.ts';
-import { OldEventLost, OldSystem, oldRdeskPush, oldStageRule } from './support/old-way.ts';
+import { OldEventLost, OldSystem, oldRdeskPush, oldStageRule, RDESK_BOOKED_FIELDS } from './support/old-way.ts';
 import { chunks64k, PRICE_REGION, PRICES, PRICES_AS_OF } from './support/prices.ts';
 import { cpus, loadavg } from 'node:os';
 import { DeleteCommand, ScanCommand } from '@aws-sdk/lib-dynamodb';
@@ -323,16 +323,7 @@ async function runGateway(mix: Mix) {
             account: SANDBOX_ACCOUNT,
             token: { secret: 'rdesk/bench' },
             fields: {
-              booked: {
-                status: 'Статус',
-                total: 'price',
-                paid: 'Оплачено',
-                rdeskId: 'ID здравница',
-                guests: 'Гости',
-                bills: 'Биллинг инфо',
-                checkin: 'Заезд',
-                checkout: 'Выезд',
-              },
+              booked: RDESK_BOOKED_FIELDS,
               mc: { rdeskId: 'ID здравница', total: 'Сумма МЦ' },
             },
           },

@@ -19,6 +19,7 @@ import { rdeskSchema } from '../lib/flows/rdesk/config.ts';
 import { createRdeskProcessors } from '../lib/flows/rdesk/processor.ts';
 import { processMessage } from '../lib/pipeline/process.ts';
 import { routeTable } from '../lib/routes.ts';
+import { RDESK_BOOKED_FIELDS } from './support/old-way.ts';
 
 const arg = (name: string, def: number) => {
   const i = process.argv.indexOf(`--${name}`);
@@ -62,16 +63,7 @@ async function main(): Promise<void> {
         account: 'bench',
         token: { secret: 'rdesk/bench' },
         fields: {
-          booked: {
-            status: 'Статус',
-            total: 'price',
-            paid: 'Оплачено',
-            rdeskId: 'ID здравница',
-            guests: 'Гости',
-            bills: 'Биллинг инфо',
-            checkin: 'Заезд',
-            checkout: 'Выезд',
-          },
+          booked: RDESK_BOOKED_FIELDS,
         },
       },
     ],

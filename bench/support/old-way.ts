@@ -120,3 +120,15 @@ export async function oldStageRule(sys: OldRequester, leadId: number, task: { ty
     ],
   });
 }
+
+/** The RDESK booked-push mapping both benches use (the replaced PHP integration's fields): push key → lead field name. */
+export const RDESK_BOOKED_FIELDS = {
+  status: 'Статус',
+  total: 'price',
+  paid: 'Оплачено',
+  rdeskId: 'ID здравница',
+  guests: 'Гости',
+  bills: 'Биллинг инфо',
+  checkin: 'Заезд',
+  checkout: 'Выезд',
+} as const;
