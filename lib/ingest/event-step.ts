@@ -9,7 +9,8 @@
  *          guard.once(<event key>#flow:<name>) → flow.handle(event, ctx)
  *
  * The event key is `amocrm:<our account id>:<parser key>` (the parser key is
- * `<rid:X-Amocrm-Requestid | sha256:body>:<entity>:<entityId>:<action>:<index>`), so the same
+ * `<sha256:body | rid:X-Amocrm-Requestid>:<entity>:<entityId>:<action>:<index>`; the hash when the
+ * item names its change time), so the same
  * webhook delivered twice — by amoCRM or by SQS — is recognised, and two accounts never share a
  * key. A failing step deletes its own in-progress record (Powertools), so the retry runs it again
  * while the steps that completed are skipped. A step whose claim was left by a holder that died

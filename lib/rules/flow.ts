@@ -101,7 +101,11 @@ export async function runRule(
     if (r.sourceUpdatedAt !== undefined)
       await deps.state.remember(echoKey(rule.id, account, e.entity, e.data.id, r.sourceUpdatedAt), ECHO_TTL_SECONDS, now);
   }
-  const plan = planRule(rule, e.data, { eventTime: ctx.receivedAt, schema: acc.schema, timeZone: acc.settings.timeZone });
+  // Due times count from the event's own time (the entity's updated_at, which every delivery of
+  // the event repeats), not from this delivery's receipt: a second delivery (an edge duplicate,
+  // amoCRM's redelivery) must plan the same task, or its re-check cannot find the first one.
+  const eventTime = typeof updatedAt === 'number' ? updatedAt * 1000 : ctx.receivedAt;
+  const plan = planRule(rule, e.data, { eventTime, schema: acc.schema, timeZone: acc.settings.timeZone });
   // How many, never which: phone numbers stay out of the logs.
   if (plan.phonesLeft)
     ctx.log.warn('rules: phones left as they are', { account, rule: rule.id, entityId: e.data.id, count: plan.phonesLeft });

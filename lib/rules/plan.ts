@@ -32,7 +32,7 @@ export interface RulePlan {
 }
 
 export interface PlanContext {
-  /** Epoch ms the event was received: due times count from it (stable across retries). */
+  /** Epoch ms of the event (its entity's updated_at; the receipt when it has none): due times count from it (the same for every delivery). */
   eventTime: number;
   schema: AccountSchema;
   timeZone: string;

@@ -128,4 +128,30 @@ describe('adds are re-checked, never blindly re-sent', () => {
     expect(await collect(acc.tasks.list({ filter: { entity_type: 'leads', entity_id: [lead!.id] } }))).toHaveLength(1);
     expect(await collect(acc.notes('leads').list(lead!.id))).toHaveLength(1);
   });
+
+  it("a checkFirst task add on several leads reads only those leads' tasks: one request, not every task the account changed", async () => {
+    const { client } = fastClient(sb, fast);
+    const acc = client.forAccount(ACCOUNT);
+    const leads = await acc.leads.add(Array.from({ length: 50 }, (_, i) => ({ name: `Busy ${i}` })));
+    const till = Math.floor(Date.now() / 1000) + 900;
+    // 300 tasks on other leads changed just now: a re-check listing every recent task would need two pages.
+    await acc.tasks.add(
+      Array.from({ length: 300 }, (_, i) => ({
+        text: `Other ${i}`,
+        complete_till: till,
+        entity_type: 'leads' as const,
+        entity_id: leads[i % 47]!.id,
+      })),
+    );
+    const mine = [47, 48, 49].map((i) => ({ text: 'Mine', complete_till: till, entity_type: 'leads' as const, entity_id: leads[i]!.id }));
+    const markers = ['m-a', 'm-b', 'm-c'];
+    await acc.tasks.add(mine, { markers });
+    const gets = () => sb.admin.count({ method: 'GET', route: '/api/v4/tasks' });
+    const postsBefore = sb.admin.count({ method: 'POST', route: '/api/v4/tasks' });
+    const before = gets();
+    const again = await acc.tasks.add(mine, { markers, checkFirst: true });
+    expect(again).toHaveLength(3);
+    expect(gets() - before).toBe(1);
+    expect(sb.admin.count({ method: 'POST', route: '/api/v4/tasks' })).toBe(postsBefore);
+  });
 });

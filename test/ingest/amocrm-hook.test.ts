@@ -210,11 +210,33 @@ describe('amocrm-hook processor over the real fixtures', () => {
     await run(w, hookEnvelope(Buffer.concat([body, Buffer.from('&x=1')]), tokenOf('test000002')));
     expect(w.bus.events).toHaveLength(2);
   });
+
+  it('a timestamped event redelivered under a new X-Amocrm-Requestid while its first delivery is failing meets that attempt (the same step key)', async () => {
+    // Found by the --full fault suite: the first delivery's task POST landed, its answer and
+    // re-check were lost, the message went round again; amoCRM's redelivery under a new request
+    // id ran the rule as a new event (new step key, no first-attempt mark) and wrote a second task.
+    const w = world();
+    const steps: string[] = [];
+    let fail = 1;
+    w.flows.on('lead.status', 'stage-rule', async (_ev, ctx) => {
+      steps.push(ctx.stepKey);
+      if (fail-- > 0) throw new RetryableError('the task answer was lost');
+    });
+    const body = fixtureBytes('amocrm-webhooks/webhook-01-status_lead.txt'); // names last_modified
+    const first = await run(w, hookEnvelope(body, tokenOf('test000002'), { 'X-Amocrm-Requestid': 'aaaaaaaa-0000-4000-8000-000000000001' }));
+    expect(first.kind).toBe('retry');
+    const again = await run(w, hookEnvelope(body, tokenOf('test000002'), { 'X-Amocrm-Requestid': 'bbbbbbbb-0000-4000-8000-000000000002' }));
+    expect(again).toEqual({ kind: 'ok' });
+    expect(steps).toHaveLength(2);
+    expect(steps[1]).toBe(steps[0]);
+    expect(steps[0]).toMatch(/^amocrm:acc-test000002:sha256:[0-9a-f]{64}:lead:31926520:status:0#flow:stage-rule$/);
+  });
 });
 
 describe('path token', () => {
   it('a wrong or missing token parks bad-token at once, counts WebhookBadToken, never parses, never echoes the token', async () => {
     const w = world();
+
     const body = fixtureBytes('amocrm-webhooks/webhook-02-status_lead-modern-cyrillic.txt');
     const wrong = `${tokenOf('unirock')}x`;
     expect(await run(w, hookEnvelope(body, wrong))).toEqual({

@@ -86,6 +86,39 @@ describe('the rule flow', () => {
     expect(sb.admin.count({ method: 'POST', route: '/api/v4/tasks' })).toBe(1);
   });
 
+  it('another delivery of the same event, received seconds later, plans the same due time, so its re-check finds the task', async () => {
+    // Found by the --full fault suite: the due time was counted from the delivery's receipt, so a
+    // second delivery (an edge duplicate, amoCRM's redelivery) planned another complete_till, its
+    // re-check matched nothing and it posted a second task. The event's own time (the lead's
+    // updated_at, which every delivery of it repeats) is the same for all of them.
+    const w = await world({
+      list: [
+        {
+          id: 'call',
+          account: 'local',
+          when: { lead: 'status', to: 'Записан на приём' },
+          then: [{ task: { type: 'Связаться', text: 'Позвонить', due: { in: 900 } } }],
+        },
+      ],
+    });
+    const updatedAt = Math.floor(Date.now() / 1000) - 30;
+    const ev = statusEvent({
+      id: 8001,
+      status_id: 50012,
+      pipeline_id: 5001,
+      old_status_id: 50011,
+      responsible_user_id: 1002,
+      updated_at: updatedAt,
+    });
+    const c = w.ctx('amocrm:local:sha256:ef:lead:8001:status:0#flow:rule-call');
+    await runRule(w.compiled.rules[0]!, ev, { ...c, receivedAt: Date.now() - 7_000 }, w.deps, w.writer);
+    await runRule(w.compiled.rules[0]!, ev, { ...c, receivedAt: Date.now() }, w.deps, w.writer);
+    const tasks = sb.admin.entities('tasks');
+    expect(tasks).toHaveLength(1);
+    expect(tasks[0]!.complete_till).toBe(updatedAt + 900);
+    expect(sb.admin.count({ method: 'POST', route: '/api/v4/tasks' })).toBe(1);
+  });
+
   it('a step the delivery says may have run (mayHaveRun) re-checks even when its first-attempt mark says first', async () => {
     const w = await world({
       list: [

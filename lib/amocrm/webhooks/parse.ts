@@ -242,10 +242,17 @@ function parse(body: Uint8Array | string, headers: WebhookHeaders | undefined): 
   const bodySha256 = createHash('sha256')
     .update(typeof body === 'string' ? Buffer.from(body, 'utf8') : body)
     .digest('hex');
-  // amoCRM's request id when the delivery has one: two deliveries with the same bytes may be two
-  // events (a Digital Pipeline hook carries no timestamps). A redelivery under a NEW request id is
-  // caught one level up, by the delivery fingerprint (lib/ingest/amocrm-hook.ts).
-  const keyBase = requestId !== undefined ? `rid:${requestId}` : `sha256:${bodySha256}`;
+  // An event whose item names its change time (`updated_at` / `last_modified`) is the same event
+  // in the same bytes, whatever request id carries it: amoCRM's redelivery may come under a new
+  // one (not documented either way), and a redelivery that arrives while the first delivery's
+  // attempt failed must meet that attempt's records (its first-attempt marks, its markers) or it
+  // writes a second time. An item without a time (a Digital Pipeline hook) keys on amoCRM's
+  // request id when there is one: two deliveries with the same bytes may be two events; a
+  // redelivery of those under a new id is caught one level up, by the delivery fingerprint
+  // (lib/ingest/amocrm-hook.ts).
+  const shaBase = `sha256:${bodySha256}`;
+  const idBase = requestId !== undefined ? `rid:${requestId}` : shaBase;
+  const keyBaseOf = (data: Record<string, unknown> | undefined) => (typeof data?.updated_at === 'number' ? shaBase : idBase);
 
   const order = bodyOrder(text);
   const posOf = (c: Candidate) => order.get(orderKey(c.key, c.action, c.idx)) ?? Number.MAX_SAFE_INTEGER;
@@ -280,7 +287,7 @@ function parse(body: Uint8Array | string, headers: WebhookHeaders | undefined): 
         index,
         path: c.path,
         reason: r.raw,
-        idempotencyKey: `${keyBase}:${keyPart(c.key)}:${keyPart(rawId)}:${keyPart(c.action)}:${index}`,
+        idempotencyKey: `${idBase}:${keyPart(c.key)}:${keyPart(rawId)}:${keyPart(c.action)}:${index}`,
       };
       events.push(ev);
       continue;
@@ -308,7 +315,7 @@ function parse(body: Uint8Array | string, headers: WebhookHeaders | undefined): 
       raw: c.item,
       index,
       path: c.path,
-      idempotencyKey: `${keyBase}:${r.entity}:${keyPart(entityId)}:${c.action}:${index}`,
+      idempotencyKey: `${keyBaseOf(data)}:${r.entity}:${keyPart(entityId)}:${c.action}:${index}`,
     } as unknown as WebhookEvent;
     events.push(ev);
   }

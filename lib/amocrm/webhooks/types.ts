@@ -166,7 +166,7 @@ export interface WebhookEventBase<K extends string, E extends string, A extends 
   index: number;
   /** Where the item sat in the body, e.g. `leads[status][0]`. */
   path: string;
-  /** `<rid:request-id | sha256:body-hash>:<entity>:<entityId>:<action>:<index>` (docs/architecture.md#idempotency-keys). */
+  /** `<sha256:body-hash | rid:request-id>:<entity>:<entityId>:<action>:<index>`: the hash when the item names its change time (docs/architecture.md#idempotency-keys). */
   idempotencyKey: string;
 }
 

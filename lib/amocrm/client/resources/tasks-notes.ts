@@ -52,15 +52,15 @@ export class TasksApi {
       mark: (item, marker) => ({ ...item, request_id: marker }),
       result: (raw) => ({ id: Number(raw.id), request_id: String(raw.request_id) }),
       recheck: async (pending, since): Promise<Array<Found<AddedTask>>> => {
-        // Tasks have no created_at filter; updated_at ≥ created_at, so it bounds them too.
-        const entities = [
-          ...new Set(pending.map((p) => (p.item.entity_id !== undefined ? `${p.item.entity_type}:${p.item.entity_id}` : ''))),
-        ];
+        // Tasks have no created_at filter; updated_at ≥ created_at, so it bounds them too. When
+        // every pending task is bound to an entity of one type, the list is narrowed to those
+        // entities (one request for a batch of 50, not every task the account changed since).
+        const types = new Set(pending.map((p) => (p.item.entity_id !== undefined ? p.item.entity_type : undefined)));
         const filter: Record<string, unknown> = { updated_at: { from: since } };
-        if (entities.length === 1 && entities[0]) {
-          const [type, id] = entities[0].split(':');
+        const [type] = types;
+        if (types.size === 1 && type !== undefined) {
           filter.entity_type = type;
-          filter.entity_id = [Number(id)];
+          filter.entity_id = [...new Set(pending.map((p) => p.item.entity_id as number))];
         }
         const candidates = await listAll(this.list({ filter }));
         const found = assignByFingerprint(
