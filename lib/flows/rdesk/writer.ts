@@ -9,9 +9,10 @@
  *    a lead amoCRM does not have is parked `lead-not-found` (or created, by policy);
  * 4. each lead's fields are diffed against what it holds; only changed fields are sent, ≤ 50
  *    leads per PATCH (the client's batching);
- * 5. with a push order store, each lead to be patched is claimed first (one conditional write):
- *    a push older than one claimed by any container resolves `stale` (not written); the claim is
- *    given back when the PATCH fails (README.md "Ordering").
+ * 5. with a push order store, each lead with a push to apply is claimed first (one conditional
+ *    write; a lead already holding the push too, without a lease): a push older than one claimed
+ *    by any container resolves `stale` (not written); the claim is given back when the PATCH
+ *    fails (README.md "Ordering").
  *
  * An amoCRM failure of a step fails every push that depended on it with the same error (the
  * client's errors carry their pipeline outcome: defer, retry or park).
@@ -224,31 +225,39 @@ export class LeadWriter {
         afterById.set(leadId, state);
         byLead.set(leadId, kept);
       }
-      // 5. ordering across containers: claim each patched lead's slot (one conditional write per lead)
+      // 5. ordering across containers: claim the slot of each lead with a push to apply (one
+      // conditional write per lead). A lead whose fields already hold the push is claimed too,
+      // without a lease (nothing in flight to shield): amoCRM may hold it because an earlier try's
+      // PATCH landed and then failed at the client, which gave the slot back — unclaimed, an older
+      // push delivered later would take the slot and overwrite the newer values.
       const claims = new Map<number, { keys: OrderKeys; previous: OrderKeys }>();
       const claimedAt = this.now();
-      if (this.opts.order && patches.length) {
-        const outcomes = await Promise.all(patches.map((pt) => this.claimOrder(pt.id, byLead.get(pt.id) ?? [])));
-        for (let i = patches.length - 1; i >= 0; i--) {
-          const pt = patches[i] as (typeof patches)[number];
+      const patched = new Set(patches.map((pt) => pt.id));
+      const toClaim = [...byLead].filter(([, ps]) => ps.length > 0).map(([id]) => id);
+      if (this.opts.order && toClaim.length) {
+        const outcomes = await Promise.all(
+          toClaim.map((id) => this.claimOrder(id, byLead.get(id) ?? [], patched.has(id) ? (this.opts.orderHoldMs ?? 30_000) : 0)),
+        );
+        toClaim.forEach((id, i) => {
           const o = outcomes[i] as Awaited<ReturnType<LeadWriter['claimOrder']>>;
           if (o.kind === 'claimed') {
-            claims.set(pt.id, { keys: o.keys, previous: o.previous });
-            continue;
+            if (patched.has(id)) claims.set(id, { keys: o.keys, previous: o.previous });
+            return;
           }
           // Not written here: the lead's copy may be stale (another container wrote it).
-          patches.splice(i, 1);
-          this.known.delete(pt.id);
-          afterById.delete(pt.id);
-          for (const p of byLead.get(pt.id) ?? []) {
+          const at = patches.findIndex((pt) => pt.id === id);
+          if (at >= 0) patches.splice(at, 1);
+          this.known.delete(id);
+          afterById.delete(id);
+          for (const p of byLead.get(id) ?? []) {
             results.delete(p);
             if (o.kind === 'stale' && o.kinds.has(p.unit.kind)) {
-              this.opts.log?.debug('rdesk push older than the applied one: skipped', { leadId: pt.id, kind: p.unit.kind });
-              p.resolve({ status: 'stale', leadId: pt.id });
+              this.opts.log?.debug('rdesk push older than the applied one: skipped', { leadId: id, kind: p.unit.kind });
+              p.resolve({ status: 'stale', leadId: id });
             } else p.reject(o.kind === 'busy' ? o.error : new DeferError('rdesk-order-recheck', 1));
           }
-          byLead.delete(pt.id);
-        }
+          byLead.delete(id);
+        });
       }
       if (patches.length) {
         try {
@@ -292,6 +301,7 @@ export class LeadWriter {
   private async claimOrder(
     leadId: number,
     ps: Pending[],
+    holdMs: number,
   ): Promise<
     | { kind: 'claimed'; keys: OrderKeys; previous: OrderKeys }
     | { kind: 'stale'; kinds: Set<RdeskKind> }
@@ -306,7 +316,7 @@ export class LeadWriter {
     }
     const until = this.now() + (this.opts.orderWaitMs ?? 5_000);
     for (;;) {
-      const r = await store.claim(this.opts.account.account, leadId, keys, this.owner, this.opts.orderHoldMs ?? 30_000);
+      const r = await store.claim(this.opts.account.account, leadId, keys, this.owner, holdMs);
       if (r.ok) return { kind: 'claimed', keys, previous: r.previous };
       const kinds = new Set(
         (Object.entries(keys) as Array<[RdeskKind, string]>).filter(([kind, k]) => (r.claimed[kind] ?? '') > k).map(([kind]) => kind),

@@ -174,6 +174,25 @@ describe('RDESK ordering across containers (sandbox + DynamoDB)', () => {
     expect(paidOf(id)).toEqual(AT_NEWER);
   });
 
+  it('a newer push whose PATCH landed but failed at the client: its redelivery finds the lead unchanged and still claims the order, so an older push after it is stale', async () => {
+    // Found by the --full fault suite (one deal left on its older push): the failed PATCH gave its
+    // slot back, the redelivery of the newer push had nothing to write and claimed nothing, and
+    // the older push, replayed later, claimed the empty slot and overwrote the newer values.
+    const id = await lead();
+    const [a, b, c] = [container(), container({ orderWaitMs: 0 }), container({ orderWaitMs: 0 })];
+    for (const x of [a, b, c]) x.gate.open();
+    w!.sb.admin.setFaults([{ path: '/api/v4/leads', method: 'PATCH', lostAnswerRate: 1, lostAnswer: 'drop', times: 20 }]);
+    const newer = push(id, NEWER);
+    expect((await runBatch(a.procs, [newer]))[0]!.action.kind).toBe('resend');
+    w!.sb.admin.setFaults([]);
+    expect(paidOf(id)).toEqual(AT_NEWER); // applied, though the client never saw an answer
+    expect(kinds(await runBatch(b.procs, [newer]))).toEqual(['delete']);
+    expect(b.gate.patches()).toBe(0); // nothing to write
+    expect(kinds(await runBatch(c.procs, [push(id, OLDER)]))).toEqual(['delete']);
+    expect(c.gate.patches()).toBe(0);
+    expect(paidOf(id)).toEqual(AT_NEWER);
+  });
+
   it('a redelivery of the applied push (same key) is written again, not skipped', async () => {
     const id = await lead();
     const [a, b] = [container(), container()];
