@@ -21,21 +21,11 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { SANDBOX_AMO_ACCOUNT_ID, SANDBOX_SUBDOMAIN } from '../infra/local/amocrm.ts';
-import { mapLimit } from '../lib/common/concurrency.ts';
+import { round, timeRequests, type TimedRun } from './support/timed.ts';
 
 const FIXTURES = fileURLToPath(new URL('../test/fixtures/amocrm-webhooks/', import.meta.url));
 
-export interface AckFigures {
-  mode: string;
-  requests: number;
-  non200: number;
-  seconds: number;
-  perSecond: number;
-  p50: number;
-  p95: number;
-  p99: number;
-  max: number;
-}
+export type AckFigures = TimedRun;
 
 /** The fixtures, with the account block naming the sandbox account (URL-encoded as amoCRM does). */
 export function benchBodies(): Buffer[] {
@@ -72,55 +62,19 @@ export function varyWebhook(body: Buffer, k: number): Buffer {
   return Buffer.from(new URLSearchParams(entries).toString(), 'utf8');
 }
 
-export function percentile(sorted: readonly number[], p: number): number {
-  if (sorted.length === 0) return 0;
-  const i = Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1));
-  return sorted[i] as number;
-}
-
 /** Makes every posted body of the run unique (varyWebhook's k). */
 let uniq = 1;
 
-const round = (x: number, d = 2): number => Math.round(x * 10 ** d) / 10 ** d;
-
-async function post(url: string, body: Buffer, rid: string): Promise<{ ms: number; status: number }> {
-  const t0 = performance.now();
-  const res = await fetch(url, {
+const post = (url: string, body: Buffer, rid: string): Promise<Response> =>
+  fetch(url, {
     method: 'POST',
     headers: { 'content-type': 'application/x-www-form-urlencoded', 'user-agent': 'amoCRM-Webhooks/3.0', 'x-amocrm-requestid': rid },
     body,
   });
-  await res.arrayBuffer();
-  return { ms: performance.now() - t0, status: res.status };
-}
 
-export async function measure(url: string, bodies: readonly Buffer[], n: number, concurrency: number, tag: string): Promise<AckFigures> {
-  let non200 = 0;
-  const t0 = performance.now();
-  const times = await mapLimit(
-    Array.from({ length: n }, (_, i) => i),
-    concurrency,
-    async (i) => {
-      // Each post a different body (cycling the fixtures alone, the worker would skip every repeat).
-      const r = await post(url, varyWebhook(bodies[i % bodies.length] as Buffer, uniq++), `bench-${tag}-${i}`);
-      if (r.status !== 200) non200++;
-      return r.ms;
-    },
-  );
-  const seconds = (performance.now() - t0) / 1000;
-  const sorted = [...times].sort((a, b) => a - b);
-  return {
-    mode: concurrency === 1 ? 'sequential' : `concurrency ${concurrency}`,
-    requests: n,
-    non200,
-    seconds: round(seconds),
-    perSecond: round(n / seconds, 1),
-    p50: round(percentile(sorted, 50)),
-    p95: round(percentile(sorted, 95)),
-    p99: round(percentile(sorted, 99)),
-    max: round(sorted[sorted.length - 1] ?? 0),
-  };
-}
+/** Each post a different body (cycling the fixtures alone, the worker would skip every repeat). */
+export const measure = (url: string, bodies: readonly Buffer[], n: number, concurrency: number, tag: string): Promise<AckFigures> =>
+  timeRequests(n, concurrency, (i) => post(url, varyWebhook(bodies[i % bodies.length] as Buffer, uniq++), `bench-${tag}-${i}`));
 
 function arg(name: string, def: number): number {
   const i = process.argv.indexOf(`--${name}`);

@@ -32,13 +32,13 @@ import { disconnectSignature } from '../lib/amocrm/oauth/disconnect.ts';
 import { mapLimit } from '../lib/common/concurrency.ts';
 import { fixtureBytes } from '../test/support/fixtures.ts';
 import { sampleCourseForm } from '../test/onec/support.ts';
-import { benchBodies, percentile, varyWebhook } from './ack-latency.ts';
+import { benchBodies, varyWebhook } from './ack-latency.ts';
+import { timeRequests } from './support/timed.ts';
 
 const arg = (name: string, def: string) => {
   const i = process.argv.indexOf(`--${name}`);
   return i > 0 ? (process.argv[i + 1] ?? def) : def;
 };
-const round = (x: number) => Math.round(x * 10) / 10;
 const RDESK_TOKEN = 'bench-ack-rdesk-token-41d2';
 const ONEC_KEY = 'bench-ack-onec-key-0123456789';
 
@@ -200,27 +200,13 @@ async function main(): Promise<void> {
         10,
         async (i) => void (await (await send(100_000 + i)).arrayBuffer()),
       );
-      const statuses = new Map<number, number>();
-      const t0 = performance.now();
-      const times = await mapLimit(
-        Array.from({ length: n }, (_, i) => i),
-        concurrency,
-        async (i) => {
-          const s = performance.now();
-          const res = await send(i);
-          await res.arrayBuffer();
-          statuses.set(res.status, (statuses.get(res.status) ?? 0) + 1);
-          return performance.now() - s;
-        },
-      );
-      const secs = (performance.now() - t0) / 1000;
-      const sorted = [...times].sort((a, b) => a - b);
+      const f = await timeRequests(n, concurrency, send);
+      const pad = (x: number, w: number) => String(x).padStart(w);
+      const statuses = Object.entries(f.statuses)
+        .map(([st, c]) => `${st}×${c}`)
+        .join(' ');
       console.log(
-        `  ${id.padEnd(18)} ${String(round(percentile(sorted, 50))).padStart(7)}  ${String(round(percentile(sorted, 95))).padStart(7)}  ${String(round(percentile(sorted, 99))).padStart(7)}  ${String(round(sorted.at(-1) ?? 0)).padStart(7)}  ${String(round(n / secs)).padStart(6)}  ${[
-          ...statuses,
-        ]
-          .map(([s, c]) => `${s}×${c}`)
-          .join(' ')}`,
+        `  ${id.padEnd(18)} ${pad(f.p50, 7)}  ${pad(f.p95, 7)}  ${pad(f.p99, 7)}  ${pad(f.max, 7)}  ${pad(f.perSecond, 6)}  ${statuses}`,
       );
     }
     console.log(

@@ -11,10 +11,7 @@
 import { randomUUID } from 'node:crypto';
 import { LOCAL_CHAT_SECRETS, LOCAL_MESSENGER } from '../infra/local/chat.ts';
 import { signCallbackBody } from '../lib/amojo/signing.ts';
-import { mapLimit } from '../lib/common/concurrency.ts';
-import { percentile } from './ack-latency.ts';
-
-const round = (x: number): number => Math.round(x * 100) / 100;
+import { round, timeRequests } from './support/timed.ts';
 
 function arg(name: string, def: number): number {
   const i = process.argv.indexOf(`--${name}`);
@@ -22,23 +19,8 @@ function arg(name: string, def: number): number {
 }
 
 async function measure(n: number, concurrency: number, send: (i: number) => Promise<Response>): Promise<string> {
-  let non200 = 0;
-  const t0 = performance.now();
-  const times = await mapLimit(
-    Array.from({ length: n }, (_, i) => i),
-    concurrency,
-    async (i) => {
-      const s = performance.now();
-      const res = await send(i);
-      await res.arrayBuffer();
-      if (res.status !== 200) non200++;
-      return performance.now() - s;
-    },
-  );
-  const secs = (performance.now() - t0) / 1000;
-  const sorted = [...times].sort((a, b) => a - b);
-  const mode = concurrency === 1 ? 'sequential' : `concurrency ${concurrency}`;
-  return `  ${mode.padEnd(15)} p50 ${round(percentile(sorted, 50))} ms  p95 ${round(percentile(sorted, 95))} ms  p99 ${round(percentile(sorted, 99))} ms  max ${round(sorted.at(-1) ?? 0)} ms  ${round(n / secs)} req/s${non200 ? `  (${non200} not 200)` : ''}`;
+  const f = await timeRequests(n, concurrency, send);
+  return `  ${f.mode.padEnd(15)} p50 ${f.p50} ms  p95 ${f.p95} ms  p99 ${f.p99} ms  max ${f.max} ms  ${round(f.perSecond)} req/s${f.non200 ? `  (${f.non200} not 200)` : ''}`;
 }
 
 async function main(): Promise<void> {

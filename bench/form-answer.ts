@@ -9,10 +9,7 @@
  *   npx tsx bench/form-answer.ts [--n 500] [--concurrency 10]
  */
 import { DEMO_FORMS } from '../infra/local/amocrm.ts';
-import { mapLimit } from '../lib/common/concurrency.ts';
-import { percentile } from './ack-latency.ts';
-
-const round = (x: number, d = 2): number => Math.round(x * 10 ** d) / 10 ** d;
+import { timeRequests } from './support/timed.ts';
 
 function arg(name: string, def: number): number {
   const i = process.argv.indexOf(`--${name}`);
@@ -30,33 +27,13 @@ function body(i: number): string {
   return new URLSearchParams({ name: `Bench ${i}`, phone: phone ?? '', comment: 'bench', utm_source: 'bench' }).toString();
 }
 
-async function measure(url: string, n: number, concurrency: number, offset: number) {
-  const statuses: Record<number, number> = {};
-  const t0 = performance.now();
-  const times = await mapLimit(
-    Array.from({ length: n }, (_, i) => i + offset),
+const measure = (url: string, n: number, concurrency: number, offset: number) =>
+  timeRequests(
+    n,
     concurrency,
-    async (i) => {
-      const s = performance.now();
-      const res = await fetch(url, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: body(i) });
-      await res.arrayBuffer();
-      statuses[res.status] = (statuses[res.status] ?? 0) + 1;
-      return performance.now() - s;
-    },
+    (i) => fetch(url, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: body(i) }),
+    offset,
   );
-  const seconds = (performance.now() - t0) / 1000;
-  const sorted = [...times].sort((a, b) => a - b);
-  return {
-    mode: concurrency === 1 ? 'sequential' : `concurrency ${concurrency}`,
-    statuses,
-    seconds: round(seconds),
-    perSecond: round(n / seconds, 1),
-    p50: round(percentile(sorted, 50)),
-    p95: round(percentile(sorted, 95)),
-    p99: round(percentile(sorted, 99)),
-    max: round(sorted[sorted.length - 1] ?? 0),
-  };
-}
 
 async function main(): Promise<void> {
   const n = arg('n', 500);

@@ -30,11 +30,11 @@ import { readLocalEndpoints } from '../../lib/aws/local-endpoints.ts';
 import { showParked } from '../../lib/aws/dlq-ops.ts';
 import { envelopeBody } from '../../lib/envelope.ts';
 import { DynamoDlqIndex } from '../../lib/store/dlq-index.ts';
-import { DEFAULT_REFERER_ALLOW_LIST } from '../../lib/config/schema.ts';
 import { exited, killStarted, startMain } from '../support/npm-start.ts';
 import { fastClient } from '../client/support.ts';
 import { MemoryRateBudget } from '../../lib/amocrm/client/rate-budget.ts';
 import { waitFor } from './support.ts';
+import { noSandboxConfig } from '../support/no-sandbox-config.ts';
 
 afterEach(killStarted);
 
@@ -189,35 +189,7 @@ describe('a crashed runner loses nothing it acknowledged, and its effects land o
       const configFile = join(dataDir, 'amo.config.json');
       writeFileSync(
         configFile,
-        JSON.stringify({
-          integrations: [
-            { id: 'sb', clientId: CLIENT_ID, clientSecret: { secret: 'client-secret' }, redirectUri: `${runnerUrl}/oauth/callback` },
-          ],
-          accounts: [
-            {
-              id: 'local',
-              integration: 'sb',
-              subdomain: 'sandbox',
-              domain: 'amocrm.ru',
-              baseUrl: sb.url,
-              accountId: 31000001,
-              hookToken: { secret: 'hook-token' },
-            },
-          ],
-          oauth: { refererAllowList: [...DEFAULT_REFERER_ALLOW_LIST, sb.accountHost] },
-          events: { publish: true },
-          rules: {
-            accounts: { local: { dictionary } },
-            list: [
-              {
-                id: 'booked-call',
-                account: 'local',
-                when: { lead: 'status', to: 'Продажи / Записан на приём' },
-                then: [{ task: { type: 'Связаться', text: 'Подтвердить запись: {{name}}', due: { in: 900 }, responsible: 'current' } }],
-              },
-            ],
-          },
-        }),
+        JSON.stringify(noSandboxConfig({ clientId: CLIENT_ID, runnerUrl, sandbox: sb, account: 'local', dictionary })),
       );
       writeFileSync(join(dataDir, 'secrets.json'), JSON.stringify({ 'client-secret': 'secret-test', 'hook-token': HOOK_TOKEN }));
 

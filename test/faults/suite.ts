@@ -36,10 +36,10 @@ import { pullSchemaToFile } from '../../lib/amocrm/client/schema.ts';
 import { listParked, replayParked, showParked, type DlqOpsDeps } from '../../lib/aws/dlq-ops.ts';
 import { envelopeBody } from '../../lib/envelope.ts';
 import { readLocalEndpoints } from '../../lib/aws/local-endpoints.ts';
-import { DEFAULT_REFERER_ALLOW_LIST } from '../../lib/config/schema.ts';
 import { DynamoDlqIndex } from '../../lib/store/dlq-index.ts';
 import { DEFAULT_STATUS_LABELS } from '../../lib/flows/rdesk/config.ts';
 import { sandboxClient } from '../support/form-burst-world.ts';
+import { noSandboxConfig } from '../support/no-sandbox-config.ts';
 import { seeded } from '../pipeline/seeded.ts';
 import type { ChildOptions } from './child.ts';
 
@@ -328,59 +328,37 @@ export async function runScenario(o: ScenarioOptions): Promise<ScenarioReport> {
     const secretsFile = join(dataDir, 'secrets.json');
     writeFileSync(
       configFile,
-      JSON.stringify({
-        integrations: [
-          { id: 'sb', clientId: CLIENT_ID, clientSecret: { secret: 'client-secret' }, redirectUri: `${runnerUrl}/oauth/callback` },
-        ],
-        accounts: [
+      JSON.stringify(
+        noSandboxConfig(
+          { clientId: CLIENT_ID, runnerUrl, sandbox: sb, account: ACCOUNT, dictionary },
           {
-            id: ACCOUNT,
-            integration: 'sb',
-            subdomain: 'sandbox',
-            domain: 'amocrm.ru',
-            baseUrl: sb.url,
-            accountId: 31000001,
-            hookToken: { secret: 'hook-token' },
+            rdesk: {
+              accounts: [
+                {
+                  account: ACCOUNT,
+                  token: { secret: 'rdesk-token' },
+                  fields: { booked: { total: 'price', status: BOOKING_STATUS_FIELD } },
+                  leadNotFound: { action: 'park' },
+                },
+              ],
+            },
+            forms: {
+              defaultCountry: 'RU',
+              list: [
+                {
+                  id: 'site',
+                  account: ACCOUNT,
+                  name: 'Сайт',
+                  lead: { pipeline: 'Продажи' },
+                  repeatWindowSeconds: 3600,
+                  // One client posts everything here: the per-IP throttle would (rightly) stop it.
+                  throttle: { perMinute: 10_000, perHour: 100_000 },
+                },
+              ],
+            },
           },
-        ],
-        oauth: { refererAllowList: [...DEFAULT_REFERER_ALLOW_LIST, sb.accountHost] },
-        events: { publish: true },
-        rules: {
-          accounts: { [ACCOUNT]: { dictionary } },
-          list: [
-            {
-              id: 'booked-call',
-              account: ACCOUNT,
-              when: { lead: 'status', to: 'Продажи / Записан на приём' },
-              then: [{ task: { type: 'Связаться', text: 'Подтвердить запись: {{name}}', due: { in: 900 }, responsible: 'current' } }],
-            },
-          ],
-        },
-        rdesk: {
-          accounts: [
-            {
-              account: ACCOUNT,
-              token: { secret: 'rdesk-token' },
-              fields: { booked: { total: 'price', status: BOOKING_STATUS_FIELD } },
-              leadNotFound: { action: 'park' },
-            },
-          ],
-        },
-        forms: {
-          defaultCountry: 'RU',
-          list: [
-            {
-              id: 'site',
-              account: ACCOUNT,
-              name: 'Сайт',
-              lead: { pipeline: 'Продажи' },
-              repeatWindowSeconds: 3600,
-              // One client posts everything here: the per-IP throttle would (rightly) stop it.
-              throttle: { perMinute: 10_000, perHour: 100_000 },
-            },
-          ],
-        },
-      }),
+        ),
+      ),
     );
     writeFileSync(secretsFile, JSON.stringify({ 'client-secret': 'secret-faults', 'hook-token': HOOK_TOKEN, 'rdesk-token': RDESK_TOKEN }));
     const childOpts: ChildOptions = {
