@@ -280,6 +280,19 @@ describe('resources against the sandbox', () => {
     expect(await acc.account.taskTypes()).toEqual(expect.arrayContaining([expect.objectContaining({ id: 1 })]));
     expect(count()).toBe(n);
   });
+
+  it('a dictionary missed by several callers at once is read once: they share the one read in flight', async () => {
+    // Cold batches of one container (Lambda's concurrent batches, the local --concurrency) each
+    // read the field definitions side by side before: one more read per batch.
+    const cold = fastClient(sb).client.forAccount(ACCOUNT);
+    const reads = () => sb.admin.count({ method: 'GET', route: '/api/v4/users' });
+    const before = reads();
+    const lists = await Promise.all(Array.from({ length: 5 }, () => cold.users.list()));
+    expect(reads() - before).toBe(1);
+    expect(new Set(lists.map((l) => l.length)).size).toBe(1);
+    await cold.users.list({ refresh: true });
+    expect(reads() - before).toBe(2);
+  });
 });
 
 describe('entity cache with If-Modified-Since revalidation', () => {

@@ -36,7 +36,14 @@ export class ClientCache {
     readonly policy: CachePolicy = DEFAULT_CACHE_POLICY,
   ) {}
 
-  /** A dictionary: the cached value while fresh, else `load()` (stored for the TTL). */
+  /** Dictionary reads in flight, by key: callers that miss together share one read. */
+  private readonly loading = new Map<string, Promise<unknown>>();
+
+  /**
+   * A dictionary: the cached value while fresh, else `load()` (stored for the TTL). Misses of the
+   * same key at the same time share one `load()` (a container's concurrent cold batches would
+   * each read it); `refresh` always reads anew.
+   */
   async dictionary<T>(key: string, load: () => Promise<T>, opts: { refresh?: boolean } = {}): Promise<T> {
     const now = this.clock.now();
     if (!opts.refresh) {
@@ -45,12 +52,22 @@ export class ClientCache {
         this.observer({ type: 'cache', kind: 'hit', key });
         return hit.value;
       }
+      const inFlight = this.loading.get(key) as Promise<T> | undefined;
+      if (inFlight) return inFlight;
     }
     this.observer({ type: 'cache', kind: 'miss', key });
-    const value = await load();
-    const at = this.clock.now();
-    await this.store.set(key, { value, storedAt: at, freshUntil: at + this.policy.dictionaryTtlMs }, at + this.policy.dictionaryTtlMs);
-    return value;
+    const read = (async () => {
+      const value = await load();
+      const at = this.clock.now();
+      await this.store.set(key, { value, storedAt: at, freshUntil: at + this.policy.dictionaryTtlMs }, at + this.policy.dictionaryTtlMs);
+      return value;
+    })();
+    this.loading.set(key, read);
+    try {
+      return await read;
+    } finally {
+      if (this.loading.get(key) === read) this.loading.delete(key);
+    }
   }
 
   /**
