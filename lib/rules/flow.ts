@@ -73,20 +73,23 @@ export async function runRule(
     ctx.log.debug('rules: echo of our own write skipped', { account, rule: rule.id, entity: e.entity, entityId: e.data.id });
     return;
   }
-  const hops = await deps.state.hop(`${account}:${e.entity}:${e.data.id}`, deps.rules.hopWindowSeconds, now);
-  if (hops > deps.rules.hopLimit) {
-    ctx.log.warn('rules: hop limit', { account, rule: rule.id, entity: e.entity, entityId: e.data.id, hops, limit: deps.rules.hopLimit });
-    deps.metrics?.count(METRIC.rulesHopLimit, { account });
-    return;
+  // Hops count rule runs, not attempts: a retried step (its first-attempt mark is there) was
+  // counted by its first attempt, and counting it again would stop it at the limit unwritten.
+  const first = await deps.state.firstAttempt(`attempt:${ctx.stepKey}`, ATTEMPT_TTL_SECONDS, now);
+  if (first) {
+    const hops = await deps.state.hop(`${account}:${e.entity}:${e.data.id}`, deps.rules.hopWindowSeconds, now);
+    if (hops > deps.rules.hopLimit) {
+      ctx.log.warn('rules: hop limit', { account, rule: rule.id, entity: e.entity, entityId: e.data.id, hops, limit: deps.rules.hopLimit });
+      deps.metrics?.count(METRIC.rulesHopLimit, { account });
+      return;
+    }
   }
   deps.metrics?.count(METRIC.rulesFired, { account });
   const acc = deps.rules.accounts.get(account);
   if (!acc) return;
   // Cross-account actions (transfer.ts) run first, each call in turn: their adds need what the searches found.
-  let first: boolean | undefined;
   for (const a of rule.then) {
     if (a.kind !== 'transfer' && a.kind !== 'syncBack') continue;
-    first ??= await deps.state.firstAttempt(`attempt:${ctx.stepKey}`, ATTEMPT_TTL_SECONDS, now);
     const cross = {
       source: deps.client(ctx.account),
       clientOf: (id: string) => {
@@ -113,11 +116,17 @@ export async function runRule(
     ctx.log.debug('rules: nothing to write', { account, rule: rule.id, entityId: e.data.id });
     return;
   }
-  for (const t of plan.tasks) {
-    if (t.roundRobin)
-      t.task.responsible_user_id = t.roundRobin.userIds[await deps.state.nextRoundRobin(t.roundRobin.key, t.roundRobin.userIds.length)];
+  for (const [i, t] of plan.tasks.entries()) {
+    const rr = t.roundRobin;
+    // Kept per step and task: a retry must plan the same responsible, or its re-check misses the task.
+    if (rr)
+      t.task.responsible_user_id =
+        rr.userIds[
+          await deps.state.keep(`rr:${ctx.stepKey}#${i}`, ATTEMPT_TTL_SECONDS, now, () =>
+            deps.state.nextRoundRobin(rr.key, rr.userIds.length),
+          )
+        ];
   }
-  first ??= await deps.state.firstAttempt(`attempt:${ctx.stepKey}`, ATTEMPT_TTL_SECONDS, now);
   const kind = e.entity === 'lead' ? 'leads' : 'contacts';
   const set: WriteSet = {
     tasks: plan.tasks.map((t) => t.task),

@@ -1,13 +1,18 @@
 /**
  * The rules engine's state port (the DynamoDB adapter: lib/store/rules-state.ts; the in-memory
  * one here, for one process and tests): round-robin counters, per-entity hop counts, first-attempt
- * marks and the echoes of our own writes.
+ * marks, kept picks and the echoes of our own writes.
  */
 export interface RulesState {
   /** The next position (0 … size-1) of the round-robin list `key`: one atomic counter per key, shared by every worker. */
   nextRoundRobin(key: string, size: number): Promise<number>;
   /** Counts one rule run for `key` (account:entity:id) in the window containing `nowMs`; returns the count so far. */
   hop(key: string, windowSeconds: number, nowMs: number): Promise<number>;
+  /**
+   * The number kept under `key` (kept `ttlSeconds`), or, the first time, the one `make()` gives,
+   * kept: a retried step reuses its round-robin pick (the same task on every attempt).
+   */
+  keep(key: string, ttlSeconds: number, nowMs: number, make: () => Promise<number>): Promise<number>;
   /** True the first time `key` is marked (kept `ttlSeconds`); false on every later call. */
   firstAttempt(key: string, ttlSeconds: number, nowMs: number): Promise<boolean>;
   /** Remembers an echo key of one of our writes (kept `ttlSeconds`). */
@@ -19,6 +24,17 @@ export interface RulesState {
 export class MemoryRulesState implements RulesState {
   private readonly counters = new Map<string, number>();
   private readonly marks = new Map<string, number>();
+  private readonly kept = new Map<string, { n: number; until: number }>();
+
+  async keep(key: string, ttlSeconds: number, nowMs: number, make: () => Promise<number>): Promise<number> {
+    const hit = this.kept.get(key);
+    if (hit && hit.until > nowMs) return hit.n;
+    const n = await make();
+    const again = this.kept.get(key);
+    if (again && again.until > nowMs) return again.n;
+    this.kept.set(key, { n, until: nowMs + ttlSeconds * 1000 });
+    return n;
+  }
 
   async nextRoundRobin(key: string, size: number): Promise<number> {
     const n = (this.counters.get(`rr:${key}`) ?? 0) + 1;

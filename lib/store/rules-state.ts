@@ -5,12 +5,17 @@
  *   sequence; the old system kept it in a file), never expiring;
  * - `RULES#HOP#<key>#<window number>` / `HOP`: `n`, raised by `ADD`, expiring with `expiresAt`;
  * - `RULES#MARK#<key>` / `MARK`: a first-attempt mark or an echo of our own write, put only when
- *   absent or expired (conditional put), expiring with `expiresAt`.
+ *   absent or expired (conditional put), expiring with `expiresAt`;
+ * - `RULES#KEEP#<key>` / `KEEP`: `n`, a step's round-robin pick, put only when absent or expired
+ *   (a racing put loses and reads the winner's), expiring with `expiresAt`.
  */
 import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
 import { GetCommand, PutCommand, UpdateCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import type { RulesState } from '../rules/state.ts';
 import { isExpired, TABLE_TTL_ATTRIBUTE, ttlSeconds } from './table.ts';
+
+const isConditionFailed = (e: unknown) =>
+  e instanceof ConditionalCheckFailedException || (e as { name?: string }).name === 'ConditionalCheckFailedException';
 
 export interface DynamoRulesStateOptions {
   doc: DynamoDBDocumentClient;
@@ -49,6 +54,34 @@ export class DynamoRulesState implements RulesState {
     return this.add(`RULES#HOP#${key}#${w}`, 'HOP', ttlSeconds(nowMs + 2 * windowSeconds * 1000));
   }
 
+  async keep(key: string, ttl: number, nowMs: number, make: () => Promise<number>): Promise<number> {
+    const read = async () => {
+      const out = await this.doc.send(
+        new GetCommand({ TableName: this.table, Key: { pk: `RULES#KEEP#${key}`, sk: 'KEEP' }, ConsistentRead: true }),
+      );
+      const it = out.Item;
+      return it && !isExpired(it[TABLE_TTL_ATTRIBUTE] as number | undefined, nowMs) ? Number(it.n) : undefined;
+    };
+    const stored = await read();
+    if (stored !== undefined) return stored;
+    const n = await make();
+    try {
+      await this.doc.send(
+        new PutCommand({
+          TableName: this.table,
+          Item: { pk: `RULES#KEEP#${key}`, sk: 'KEEP', n, [TABLE_TTL_ATTRIBUTE]: ttlSeconds(nowMs + ttl * 1000) },
+          ConditionExpression: 'attribute_not_exists(pk) OR #ttl < :now',
+          ExpressionAttributeNames: { '#ttl': TABLE_TTL_ATTRIBUTE },
+          ExpressionAttributeValues: { ':now': ttlSeconds(nowMs) },
+        }),
+      );
+      return n;
+    } catch (e) {
+      if (!isConditionFailed(e)) throw e;
+      return (await read()) ?? n;
+    }
+  }
+
   async firstAttempt(key: string, ttl: number, nowMs: number): Promise<boolean> {
     try {
       await this.doc.send(
@@ -63,7 +96,7 @@ export class DynamoRulesState implements RulesState {
       );
       return true;
     } catch (e) {
-      if (e instanceof ConditionalCheckFailedException || (e as { name?: string }).name === 'ConditionalCheckFailedException') return false;
+      if (isConditionFailed(e)) return false;
       throw e;
     }
   }

@@ -141,6 +141,65 @@ describe('the rule flow', () => {
     expect(sb.admin.count({ method: 'POST', route: '/api/v4/tasks' })).toBe(1);
   });
 
+  it('a retried step keeps its round-robin pick, so its re-check finds the task it wrote (no second task for the next person in turn)', async () => {
+    const w = await world({
+      list: [
+        {
+          id: 'rr',
+          account: 'local',
+          when: { lead: 'status' },
+          then: [
+            {
+              task: {
+                type: 'Встреча',
+                text: '{{name}}',
+                due: { in: 600 },
+                responsible: { roundRobin: ['Анна Админова', 'Борис Продажин'] },
+              },
+            },
+          ],
+        },
+      ],
+    });
+    const ev = statusEvent({ id: 8001, status_id: 50012, pipeline_id: 5001, name: 'rr', updated_at: Math.floor(Date.now() / 1000) });
+    const c = w.ctx('amocrm:local:sha256:rr:lead:8001:status:0#flow:rule-rr');
+    await runRule(w.compiled.rules[0]!, ev, c, w.deps, w.writer);
+    // The worker died before the step was marked done: the same step runs again.
+    await runRule(w.compiled.rules[0]!, ev, c, w.deps, w.writer);
+    expect(sb.admin.entities('tasks').filter((t) => t.entity_id === 8001)).toHaveLength(1);
+    // The next step gets the next person.
+    await runRule(w.compiled.rules[0]!, { ...ev, data: { ...ev.data, name: 'rr2' } } as WebhookEvent, w.ctx('step-next'), w.deps, w.writer);
+    expect(sb.admin.entities('tasks').map((t) => t.responsible_user_id)).toEqual([1001, 1002]);
+  });
+
+  it('hops count rule runs, not attempts: a step retried past the hop limit still writes', async () => {
+    const w = await world({
+      hopLimit: 1,
+      list: [
+        {
+          id: 'call',
+          account: 'local',
+          when: { lead: 'status', to: 'Записан на приём' },
+          then: [{ task: { type: 'Связаться', text: 'Позвонить', due: { in: 900 } } }],
+        },
+      ],
+    });
+    const ev = statusEvent({
+      id: 8001,
+      status_id: 50012,
+      pipeline_id: 5001,
+      old_status_id: 50011,
+      updated_at: Math.floor(Date.now() / 1000),
+    });
+    const c = w.ctx('amocrm:local:sha256:hop:lead:8001:status:0#flow:rule-call');
+    sb.admin.setFaults([{ path: '/api/v4/tasks', method: 'POST', errorRate: 1, errorStatus: 500 }]);
+    await expect(runRule(w.compiled.rules[0]!, ev, c, w.deps, w.writer)).rejects.toThrow();
+    sb.admin.clearFaults();
+    await runRule(w.compiled.rules[0]!, ev, c, w.deps, w.writer);
+    expect(sb.admin.entities('tasks').filter((t) => t.entity_id === 8001)).toHaveLength(1);
+    expect(w.lines.some((l) => l.message === 'rules: hop limit')).toBe(false);
+  });
+
   it('round-robin hands the tasks out in turn, one shared counter in the table', async () => {
     const w = await world({
       list: [
