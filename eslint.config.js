@@ -15,7 +15,7 @@ export default tseslint.config(
       // zod's namespace import lets esbuild drop what a bundle never uses; the named `z` re-export
       // drags every locale (≈ 260 KB) into each function (infra/aws/README.md, "What each function bundles").
       // Code that ships in a function uses zod's mini build through lib/common/zod.ts (English messages
-      // set there), as a namespace too (docs/architecture.md, "Lean functions").
+      // set there), as a namespace too (infra/aws/README.md, "What each function bundles").
       'no-restricted-syntax': [
         'error',
         {

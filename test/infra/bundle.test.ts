@@ -200,7 +200,7 @@ describe('bundling', () => {
         const locales = inOutput.map(([f]) => f).filter((f) => f.includes('zod/v4/locales/') && !f.endsWith('/en.js'));
         expect(locales, def.id).toEqual([]);
         // Nor zod's classic build: what a function parses, it parses with the mini one (lib/common/zod.ts);
-        // the config schemas, classic, are the CDK app's and the CLI's (docs/architecture.md, "Lean functions").
+        // the config schemas, classic, are the CDK app's and the CLI's (infra/aws/README.md, "What each function bundles").
         const classic = Object.keys(fn.metafile.inputs).filter((f) => f.includes('node_modules/zod/v4/classic/'));
         expect(classic, `${def.id} bundles zod classic`).toEqual([]);
         // The catalogue's prose is the CDK app's: no function carries it (lib/metrics.ts, lib/aws/powertools.ts).

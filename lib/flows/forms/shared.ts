@@ -1,7 +1,7 @@
 /**
  * What the forms config shares with the code that runs in the functions (the ingress, the worker):
  * kept apart from config.ts, whose zod schemas (classic, checked at synth and by the CLI) a
- * function never builds (docs/architecture.md, "Lean functions").
+ * function never builds (infra/aws/README.md, "What each function bundles").
  */
 import * as z from '../../common/zod.ts';
 

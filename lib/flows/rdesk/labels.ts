@@ -1,7 +1,7 @@
 /**
  * The RDESK keys, labels and templates the mapping (mapping.ts) renders with, and their defaults:
  * apart from config.ts, whose zod schemas (classic, checked at synth and by the CLI) the worker
- * never builds (docs/architecture.md, "Lean functions").
+ * never builds (infra/aws/README.md, "What each function bundles").
  */
 import type { RdeskAccountConfig } from './config.ts';
 
