@@ -5,7 +5,7 @@
  *   import * as z from '../common/zod.ts';
  *
  * Why not zod's classic build there: it brings the JSON Schema generator and a method layer per
- * schema type along — ≈ 60 KiB more in each function that validates, and 5–20 ms more CPU at a cold
+ * schema type along — ≈ 60 KiB more in each function that validates, and 5–25 ms more CPU at a cold
  * start — where a function only parses (infra/aws/README.md, "What each function bundles"). The
  * config schemas, checked at synth and by the CLI, stay classic; both builds share zod's core, so
  * a classic schema may embed one of these, and they validate and word issues alike.
