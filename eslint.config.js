@@ -14,11 +14,22 @@ export default tseslint.config(
       'no-console': 'off',
       // zod's namespace import lets esbuild drop what a bundle never uses; the named `z` re-export
       // drags every locale (≈ 260 KB) into each function (infra/aws/README.md, "What each function bundles").
+      // Code that ships in a function uses zod's mini build through lib/common/zod.ts (English messages
+      // set there), as a namespace too (infra/aws/README.md, "What each function bundles").
       'no-restricted-syntax': [
         'error',
         {
           selector: "ImportDeclaration[source.value='zod'] > ImportSpecifier[imported.name='z']",
           message: "import * as z from 'zod' (the named z export defeats tree shaking: every locale gets bundled)",
+        },
+        {
+          selector: 'ImportDeclaration[source.value=/^zod\\/(v4\\/)?mini$/]',
+          message:
+            "import * as z from 'lib/common/zod.ts' (zod's mini build with English messages; alone it words every issue \"Invalid input\")",
+        },
+        {
+          selector: 'ImportDeclaration[source.value=/\\/common\\/zod\\.ts$/] > :matches(ImportSpecifier, ImportDefaultSpecifier)',
+          message: "import * as z from '…/common/zod.ts' (a namespace: z.object, z.optional, …)",
         },
       ],
     },

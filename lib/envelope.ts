@@ -6,7 +6,7 @@
  * The body is base64 of the exact bytes, so signatures over raw bytes (amojo's HMAC) still hold
  * and no character set is ever guessed at the edge.
  */
-import * as z from 'zod';
+import * as z from './common/zod.ts';
 
 export const ENVELOPE_VERSION = 1 as const;
 
@@ -38,28 +38,29 @@ export const ENVELOPE_FIELDS = [
 // function) neither holds nor builds it — esbuild drops an unused pure call, not the calls inside.
 export const envelopeSchema = /* @__PURE__ */ (() => {
   const stringMap = z.record(z.string(), z.string());
+  const count = () => z.number().check(z.int(), z.nonnegative());
   return z.object({
     v: z.literal(ENVELOPE_VERSION),
-    route: z.string().min(1),
+    route: z.string().check(z.minLength(1)),
     params: stringMap,
     query: stringMap,
     headers: stringMap,
-    body: z.string().regex(/^[A-Za-z0-9+/]*={0,2}$/, 'body must be base64'),
-    receivedAt: z.number().int().nonnegative(),
+    body: z.string().check(z.regex(/^[A-Za-z0-9+/]*={0,2}$/, 'body must be base64')),
+    receivedAt: count(),
     requestId: z.string(),
     sourceIp: z.string(),
     /**
      * Worker-side bookkeeping, never set at the edge. `attempt` counts failed tries (the *retry*
      * outcome); deferrals do not count (docs/architecture.md#failure-semantics).
      */
-    attempt: z.number().int().nonnegative().optional(),
-    deferrals: z.number().int().nonnegative().optional(),
-    lastError: z.string().optional(),
+    attempt: z.optional(count()),
+    deferrals: z.optional(count()),
+    lastError: z.optional(z.string()),
     /**
      * Epoch ms of the last `dlq replay`. The deferral cap measures a message's age from it (else from
      * `receivedAt`), so a replayed `deferred-too-long` message gets a fresh window.
      */
-    replayedAt: z.number().int().nonnegative().optional(),
+    replayedAt: z.optional(count()),
   });
 })();
 

@@ -10,7 +10,7 @@
  * request validator with the model fifoBodyModel() builds, the local runner with fifoKeys(). So SQS
  * never sees an empty or over-long id (SendMessage would refuse it: a 5xx the sender retries forever).
  */
-import * as z from 'zod';
+import * as z from './common/zod.ts';
 
 /**
  * A body id: 1..64 characters SQS takes in a group / deduplication id (alphanumerics and
@@ -20,22 +20,20 @@ import * as z from 'zod';
 export const FIFO_BODY_ID_PATTERN = '^[A-Za-z0-9_.:@+=-]{1,64}$';
 const BODY_ID = new RegExp(FIFO_BODY_ID_PATTERN);
 
-const bodyPath = z.string().regex(/^[a-z_][a-z0-9_]*(\.[a-z_][a-z0-9_]*)*$/, 'a dotted path of lower-case JSON keys');
+const bodyPath = z.string().check(z.regex(/^[a-z_][a-z0-9_]*(\.[a-z_][a-z0-9_]*)*$/, 'a dotted path of lower-case JSON keys'));
 const part = z.union([
-  z.object({ lit: z.string().regex(/^[A-Za-z0-9_.:@+=-]{1,16}$/) }).strict(),
-  z.object({ param: z.string().regex(/^[a-z_][a-z0-9_]*$/) }).strict(),
-  z.object({ body: bodyPath }).strict(),
+  z.strictObject({ lit: z.string().check(z.regex(/^[A-Za-z0-9_.:@+=-]{1,16}$/)) }),
+  z.strictObject({ param: z.string().check(z.regex(/^[a-z_][a-z0-9_]*$/)) }),
+  z.strictObject({ body: bodyPath }),
 ]);
 export type FifoKeyPart = z.infer<typeof part>;
 
-export const fifoKeysSchema = z
-  .object({
-    /** Messages of one group are delivered in order, one group at a time. */
-    groupId: z.array(part).min(1),
-    /** SQS drops a second message with the same id within 5 minutes (content-based otherwise: not allowed here). */
-    dedupId: z.array(part).min(1),
-  })
-  .strict();
+export const fifoKeysSchema = z.strictObject({
+  /** Messages of one group are delivered in order, one group at a time. */
+  groupId: z.array(part).check(z.minLength(1)),
+  /** SQS drops a second message with the same id within 5 minutes (content-based otherwise: not allowed here). */
+  dedupId: z.array(part).check(z.minLength(1)),
+});
 export type FifoKeys = z.infer<typeof fifoKeysSchema>;
 
 export const INVALID_BODY_MESSAGE = 'Invalid request body';

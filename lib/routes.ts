@@ -6,7 +6,7 @@
  * FIFO with a batching window or a batch over 10, a queue route without a content type, a body
  * limit that cannot fit one SQS message once base64-encoded, dangling queue/function names, …
  */
-import * as z from 'zod';
+import * as z from './common/zod.ts';
 import { fifoKeysSchema } from './fifo-keys.ts';
 
 /** SQS's maximum message size; the queues are created with it (docs/architecture.md#envelope). */
@@ -17,9 +17,12 @@ export const ENVELOPE_OVERHEAD_BYTES = 16_384;
 export const MAX_QUEUED_BODY_BYTES = Math.floor(((SQS_MAX_MESSAGE_BYTES - ENVELOPE_OVERHEAD_BYTES) * 3) / 4);
 
 /** Route, queue, function and schedule ids (the config names routes by it too). */
-export const idSchema = z.string().regex(/^[a-z][a-z0-9-]{1,40}$/, 'ids are lower-case kebab-case');
+export const idSchema = z.string().check(z.regex(/^[a-z][a-z0-9-]{1,40}$/, 'ids are lower-case kebab-case'));
 const id = idSchema;
-const headerName = z.string().regex(/^[a-z0-9-]+$/, 'header names are lower-case');
+const headerName = z.string().check(z.regex(/^[a-z0-9-]+$/, 'header names are lower-case'));
+const text = () => z.string().check(z.minLength(1));
+/** An integer within [min, max]. */
+const int = (min: number, max: number) => z.number().check(z.int(), z.gte(min), z.lte(max));
 
 export const AUTH_KINDS = [
   'none', // nothing to check (documented per route why that is acceptable)
@@ -38,14 +41,14 @@ export const RESERVED_PATH_PREFIXES: readonly string[] = ['/_console'];
 const routeSchema = z
   .object({
     id,
-    description: z.string().min(1),
+    description: text(),
     /** OPTIONS only for a CORS preflight answered by a function (a queue route cannot answer one). */
     method: z.enum(['GET', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS']),
     /** API Gateway path syntax: literal segments and `{param}` segments. */
-    path: z.string().regex(/^(\/([A-Za-z0-9_-]+|\{[a-z_][a-z0-9_]*\}))+$/, 'path segments are literals or {param}'),
+    path: z.string().check(z.regex(/^(\/([A-Za-z0-9_-]+|\{[a-z_][a-z0-9_]*\}))+$/, 'path segments are literals or {param}')),
     /** Media types accepted (no parameters); empty for bodiless GETs. */
-    contentTypes: z.array(z.string().regex(/^[a-z]+\/[a-z0-9.+-]+$/)).default([]),
-    bodyLimitBytes: z.number().int().positive(),
+    contentTypes: z._default(z.array(z.string().check(z.regex(/^[a-z]+\/[a-z0-9.+-]+$/))), []),
+    bodyLimitBytes: z.number().check(z.int(), z.positive()),
     target: z.discriminatedUnion('kind', [
       z.object({ kind: z.literal('queue'), queue: id }),
       z.object({
@@ -56,89 +59,93 @@ const routeSchema = z
          * then enqueues): the worker holds such messages to the same rules as a queue route's (wrong
          * queue → parked, no processor → parked), and the CDK app lets the function send there.
          */
-        queue: id.optional(),
+        queue: z.optional(id),
       }),
     ]),
     auth: z.enum(AUTH_KINDS),
     /** Request headers kept in the envelope, lower-case. */
-    headers: z.array(headerName).default(['content-type', 'user-agent']),
+    headers: z._default(z.array(headerName), ['content-type', 'user-agent']),
     /** The fixed answer of a direct (queue) route once the message is stored. */
-    ack: z.object({ status: z.number().int().min(200).max(299), body: z.string() }).optional(),
+    ack: z.optional(z.object({ status: int(200, 299), body: z.string() })),
     /** A direct route to a FIFO queue: where MessageGroupId and MessageDeduplicationId come from (lib/fifo-keys.ts). */
-    fifo: fifoKeysSchema.optional(),
+    fifo: z.optional(fifoKeysSchema),
     /**
      * This route's own API Gateway throttle (requests per second, burst), tighter than the stage's;
      * absent: the stage's. API Gateway only: the local runner does not throttle.
      */
-    throttle: z.object({ rateLimit: z.number().positive(), burstLimit: z.number().int().min(1) }).optional(),
+    throttle: z.optional(z.object({ rateLimit: z.number().check(z.positive()), burstLimit: z.number().check(z.int(), z.gte(1)) })),
   })
-  .superRefine((r, ctx) => {
-    // The local runner serves these itself, before the table (infra/local/http.ts): a route there would never be reached.
-    const first = `/${r.path.split('/')[1] ?? ''}`;
-    if (r.path === '/health' || RESERVED_PATH_PREFIXES.includes(first))
-      ctx.addIssue({
-        code: 'custom',
-        message: `${r.id}: ${r.path} is reserved (the local runner's /health and ${RESERVED_PATH_PREFIXES.join(', ')})`,
-      });
-    if (r.fifo) {
-      const params = new Set([...r.path.matchAll(/\{([^}]+)\}/g)].map((m) => m[1]));
-      for (const p of [...r.fifo.groupId, ...r.fifo.dedupId])
-        if ('param' in p && !params.has(p.param))
-          ctx.addIssue({ code: 'custom', message: `${r.id}: fifo keys name path parameter "${p.param}" the path lacks` });
-    }
-    if (r.target.kind === 'queue') {
-      if (r.method === 'GET' || r.method === 'OPTIONS')
-        ctx.addIssue({ code: 'custom', message: `${r.id}: a queue route needs a body (not ${r.method})` });
-      if (r.contentTypes.length === 0)
-        ctx.addIssue({ code: 'custom', message: `${r.id}: a queue route must list its content types (anything else gets 415)` });
-      if (!r.ack) ctx.addIssue({ code: 'custom', message: `${r.id}: a queue route needs its fixed ack` });
-      if (r.bodyLimitBytes > MAX_QUEUED_BODY_BYTES) {
+  .check(
+    z.superRefine((r, ctx) => {
+      // The local runner serves these itself, before the table (infra/local/http.ts): a route there would never be reached.
+      const first = `/${r.path.split('/')[1] ?? ''}`;
+      if (r.path === '/health' || RESERVED_PATH_PREFIXES.includes(first))
         ctx.addIssue({
           code: 'custom',
-          message: `${r.id}: bodyLimitBytes ${r.bodyLimitBytes} cannot fit one SQS message after base64 (max ${MAX_QUEUED_BODY_BYTES})`,
+          message: `${r.id}: ${r.path} is reserved (the local runner's /health and ${RESERVED_PATH_PREFIXES.join(', ')})`,
         });
+      if (r.fifo) {
+        const params = new Set([...r.path.matchAll(/\{([^}]+)\}/g)].map((m) => m[1]));
+        for (const p of [...r.fifo.groupId, ...r.fifo.dedupId])
+          if ('param' in p && !params.has(p.param))
+            ctx.addIssue({ code: 'custom', message: `${r.id}: fifo keys name path parameter "${p.param}" the path lacks` });
       }
-    }
-  });
+      if (r.target.kind === 'queue') {
+        if (r.method === 'GET' || r.method === 'OPTIONS')
+          ctx.addIssue({ code: 'custom', message: `${r.id}: a queue route needs a body (not ${r.method})` });
+        if (r.contentTypes.length === 0)
+          ctx.addIssue({ code: 'custom', message: `${r.id}: a queue route must list its content types (anything else gets 415)` });
+        if (!r.ack) ctx.addIssue({ code: 'custom', message: `${r.id}: a queue route needs its fixed ack` });
+        if (r.bodyLimitBytes > MAX_QUEUED_BODY_BYTES) {
+          ctx.addIssue({
+            code: 'custom',
+            message: `${r.id}: bodyLimitBytes ${r.bodyLimitBytes} cannot fit one SQS message after base64 (max ${MAX_QUEUED_BODY_BYTES})`,
+          });
+        }
+      }
+    }),
+  );
 
 const queueSchema = z
   .object({
     id,
-    description: z.string().min(1),
-    fifo: z.boolean().default(false),
+    description: text(),
+    fifo: z._default(z.boolean(), false),
     /** Messages per worker invocation. */
-    batchSize: z.number().int().min(1).max(10_000),
+    batchSize: int(1, 10_000),
     /** Seconds SQS waits to fill a batch (standard queues only). */
-    batchingWindowSeconds: z.number().int().min(0).max(300).default(0),
+    batchingWindowSeconds: z._default(int(0, 300), 0),
     /** Failed tries (outcome *retry*) before the worker parks a message in the DLQ. */
-    maxAttempts: z.number().int().min(1).max(50),
+    maxAttempts: int(1, 50),
     /** Must cover the consumer's timeout (AWS requires visibility ≥ function timeout). */
-    visibilityTimeoutSeconds: z.number().int().min(1).max(43_200),
+    visibilityTimeoutSeconds: int(1, 43_200),
     /** The function that consumes the queue. */
     consumer: id,
     /** Messages of one batch processed at once (standard queues; default 10). A flow that coalesces per batch wants its whole batch. */
-    concurrency: z.number().int().min(1).max(10_000).optional(),
-    retentionDays: z.number().int().min(1).max(14).default(14),
+    concurrency: z.optional(int(1, 10_000)),
+    retentionDays: z._default(int(1, 14), 14),
     /**
      * SQS's own redrive (`maxReceiveCount`), a last-resort net under the worker's parking
      * (default: redriveMaxReceiveCount). On a FIFO queue every deferral is a receive, so the worker
      * reads this figure to park by itself before SQS would (docs/architecture.md#failure-semantics).
      */
-    maxReceiveCount: z.number().int().min(1).max(1000).optional(),
+    maxReceiveCount: z.optional(int(1, 1000)),
   })
-  .superRefine((q, ctx) => {
-    if (redriveMaxReceiveCount(q) <= q.maxAttempts)
-      ctx.addIssue({
-        code: 'custom',
-        message: `${q.id}: maxReceiveCount must exceed maxAttempts (the worker parks first; SQS's redrive is a net)`,
-      });
-    if (q.fifo && q.batchSize > 10) ctx.addIssue({ code: 'custom', message: `${q.id}: a FIFO queue takes batches of at most 10` });
-    if (q.fifo && q.batchingWindowSeconds > 0)
-      ctx.addIssue({ code: 'custom', message: `${q.id}: a FIFO queue cannot have a batching window` });
-    if (!q.fifo && q.batchSize > 10 && q.batchingWindowSeconds === 0) {
-      ctx.addIssue({ code: 'custom', message: `${q.id}: batches over 10 need a batching window of at least 1 s` });
-    }
-  });
+  .check(
+    z.superRefine((q, ctx) => {
+      if (redriveMaxReceiveCount(q) <= q.maxAttempts)
+        ctx.addIssue({
+          code: 'custom',
+          message: `${q.id}: maxReceiveCount must exceed maxAttempts (the worker parks first; SQS's redrive is a net)`,
+        });
+      if (q.fifo && q.batchSize > 10) ctx.addIssue({ code: 'custom', message: `${q.id}: a FIFO queue takes batches of at most 10` });
+      if (q.fifo && q.batchingWindowSeconds > 0)
+        ctx.addIssue({ code: 'custom', message: `${q.id}: a FIFO queue cannot have a batching window` });
+      if (!q.fifo && q.batchSize > 10 && q.batchingWindowSeconds === 0) {
+        ctx.addIssue({ code: 'custom', message: `${q.id}: batches over 10 need a batching window of at least 1 s` });
+      }
+    }),
+  );
 
 /** The DynamoDB actions a function def may be granted (each one names its partition keys, so `dynamodb:LeadingKeys` holds it). */
 export const TABLE_ACTIONS = ['GetItem', 'PutItem', 'UpdateItem', 'DeleteItem', 'BatchGetItem', 'BatchWriteItem', 'Query'] as const;
@@ -146,11 +153,11 @@ export const TABLE_ACTIONS = ['GetItem', 'PutItem', 'UpdateItem', 'DeleteItem', 
 const functionSchema = z
   .object({
     id,
-    description: z.string().min(1),
+    description: text(),
     /** Path of the handler file from the repository root; it exports `handler` and `createHandler`. */
-    entry: z.string().regex(/^functions\/[a-z0-9-]+\.ts$/),
-    timeoutSeconds: z.number().int().min(1).max(900),
-    memoryMb: z.number().int().min(128).max(10_240).default(512),
+    entry: z.string().check(z.regex(/^functions\/[a-z0-9-]+\.ts$/)),
+    timeoutSeconds: int(1, 900),
+    memoryMb: z._default(int(128, 10_240), 512),
     /**
      * Least privilege: the table items this function may touch, by partition-key prefix (IAM
      * `dynamodb:LeadingKeys`), and what it may do with them. Absent: no table access at all. The
@@ -158,29 +165,32 @@ const functionSchema = z
      * store prefix has an owner). Queues are derived, not listed: a function may send to the queues
      * its routes feed (`target.queue`) and, as a consumer, to the queues it consumes and their DLQs.
      */
-    tableKeyPrefixes: z
-      .array(z.string().regex(/^[A-Z][A-Z0-9_]*#([A-Z][A-Z0-9_]*#)*$/, 'a key prefix like FORMTHR# or ONEC#REQ#'))
-      .min(1)
-      .optional(),
+    tableKeyPrefixes: z.optional(
+      z
+        .array(z.string().check(z.regex(/^[A-Z][A-Z0-9_]*#([A-Z][A-Z0-9_]*#)*$/, 'a key prefix like FORMTHR# or ONEC#REQ#')))
+        .check(z.minLength(1)),
+    ),
     /**
      * The config sections (top-level keys) whose secret references this function may read: it gets
      * GetSecretValue on exactly those secrets. Absent: every secret under the deployment's prefix
      * (the worker, whose flows read them all).
      */
-    secretSections: z.array(z.string().regex(/^[a-z][A-Za-z0-9]*$/, 'a top-level config key')).optional(),
+    secretSections: z.optional(z.array(z.string().check(z.regex(/^[a-z][A-Za-z0-9]*$/, 'a top-level config key')))),
     /** DynamoDB item actions on those prefixes (never Scan: a scan names no leading key, so the condition cannot hold it). */
-    tableActions: z.array(z.enum(TABLE_ACTIONS)).min(1).optional(),
+    tableActions: z.optional(z.array(z.enum(TABLE_ACTIONS)).check(z.minLength(1))),
   })
-  .superRefine((f, ctx) => {
-    if ((f.tableKeyPrefixes === undefined) !== (f.tableActions === undefined))
-      ctx.addIssue({ code: 'custom', message: `${f.id}: tableKeyPrefixes and tableActions go together` });
-  });
+  .check(
+    z.superRefine((f, ctx) => {
+      if ((f.tableKeyPrefixes === undefined) !== (f.tableActions === undefined))
+        ctx.addIssue({ code: 'custom', message: `${f.id}: tableKeyPrefixes and tableActions go together` });
+    }),
+  );
 
 const scheduleSchema = z.object({
   id,
-  description: z.string().min(1),
+  description: text(),
   function: id,
-  rateMinutes: z.number().int().min(1).max(1440),
+  rateMinutes: int(1, 1440),
 });
 
 export const routeTableSchema = z
@@ -190,64 +200,66 @@ export const routeTableSchema = z
     functions: z.array(functionSchema),
     schedules: z.array(scheduleSchema),
   })
-  .superRefine((t, ctx) => {
-    const dup = (kind: string, ids: string[]) => {
-      const seen = new Set<string>();
-      for (const i of ids) {
-        if (seen.has(i)) ctx.addIssue({ code: 'custom', message: `duplicate ${kind} "${i}"` });
-        seen.add(i);
+  .check(
+    z.superRefine((t, ctx) => {
+      const dup = (kind: string, ids: string[]) => {
+        const seen = new Set<string>();
+        for (const i of ids) {
+          if (seen.has(i)) ctx.addIssue({ code: 'custom', message: `duplicate ${kind} "${i}"` });
+          seen.add(i);
+        }
+      };
+      dup(
+        'route id',
+        t.routes.map((r) => r.id),
+      );
+      dup(
+        'route',
+        t.routes.map((r) => `${r.method} ${r.path.replace(/\{[^}]+\}/g, '{}')}`),
+      );
+      dup(
+        'queue id',
+        t.queues.map((q) => q.id),
+      );
+      dup(
+        'function id',
+        t.functions.map((f) => f.id),
+      );
+      dup(
+        'schedule id',
+        t.schedules.map((s) => s.id),
+      );
+      const queues = new Set(t.queues.map((q) => q.id));
+      const fns = new Map(t.functions.map((f) => [f.id, f]));
+      for (const r of t.routes) {
+        if (r.target.kind === 'queue' && !queues.has(r.target.queue))
+          ctx.addIssue({ code: 'custom', message: `${r.id}: unknown queue "${r.target.queue}"` });
+        if (r.target.kind === 'queue') {
+          const fifo = t.queues.find((q) => r.target.kind === 'queue' && q.id === r.target.queue)?.fifo ?? false;
+          if (fifo && !r.fifo)
+            ctx.addIssue({ code: 'custom', message: `${r.id}: a route to a FIFO queue needs its fifo keys (group and deduplication id)` });
+          if (!fifo && r.fifo) ctx.addIssue({ code: 'custom', message: `${r.id}: fifo keys on a route to a standard queue` });
+        } else if (r.fifo) ctx.addIssue({ code: 'custom', message: `${r.id}: fifo keys on a function route` });
+        if (r.target.kind === 'function' && !fns.has(r.target.function))
+          ctx.addIssue({ code: 'custom', message: `${r.id}: unknown function "${r.target.function}"` });
+        if (r.target.kind === 'function' && r.target.queue !== undefined && !queues.has(r.target.queue))
+          ctx.addIssue({ code: 'custom', message: `${r.id}: unknown queue "${r.target.queue}"` });
       }
-    };
-    dup(
-      'route id',
-      t.routes.map((r) => r.id),
-    );
-    dup(
-      'route',
-      t.routes.map((r) => `${r.method} ${r.path.replace(/\{[^}]+\}/g, '{}')}`),
-    );
-    dup(
-      'queue id',
-      t.queues.map((q) => q.id),
-    );
-    dup(
-      'function id',
-      t.functions.map((f) => f.id),
-    );
-    dup(
-      'schedule id',
-      t.schedules.map((s) => s.id),
-    );
-    const queues = new Set(t.queues.map((q) => q.id));
-    const fns = new Map(t.functions.map((f) => [f.id, f]));
-    for (const r of t.routes) {
-      if (r.target.kind === 'queue' && !queues.has(r.target.queue))
-        ctx.addIssue({ code: 'custom', message: `${r.id}: unknown queue "${r.target.queue}"` });
-      if (r.target.kind === 'queue') {
-        const fifo = t.queues.find((q) => r.target.kind === 'queue' && q.id === r.target.queue)?.fifo ?? false;
-        if (fifo && !r.fifo)
-          ctx.addIssue({ code: 'custom', message: `${r.id}: a route to a FIFO queue needs its fifo keys (group and deduplication id)` });
-        if (!fifo && r.fifo) ctx.addIssue({ code: 'custom', message: `${r.id}: fifo keys on a route to a standard queue` });
-      } else if (r.fifo) ctx.addIssue({ code: 'custom', message: `${r.id}: fifo keys on a function route` });
-      if (r.target.kind === 'function' && !fns.has(r.target.function))
-        ctx.addIssue({ code: 'custom', message: `${r.id}: unknown function "${r.target.function}"` });
-      if (r.target.kind === 'function' && r.target.queue !== undefined && !queues.has(r.target.queue))
-        ctx.addIssue({ code: 'custom', message: `${r.id}: unknown queue "${r.target.queue}"` });
-    }
-    for (const q of t.queues) {
-      const fn = fns.get(q.consumer);
-      if (!fn) ctx.addIssue({ code: 'custom', message: `${q.id}: unknown consumer "${q.consumer}"` });
-      else if (q.visibilityTimeoutSeconds < fn.timeoutSeconds) {
-        ctx.addIssue({
-          code: 'custom',
-          message: `${q.id}: visibility timeout ${q.visibilityTimeoutSeconds}s is shorter than ${fn.id}'s timeout ${fn.timeoutSeconds}s`,
-        });
+      for (const q of t.queues) {
+        const fn = fns.get(q.consumer);
+        if (!fn) ctx.addIssue({ code: 'custom', message: `${q.id}: unknown consumer "${q.consumer}"` });
+        else if (q.visibilityTimeoutSeconds < fn.timeoutSeconds) {
+          ctx.addIssue({
+            code: 'custom',
+            message: `${q.id}: visibility timeout ${q.visibilityTimeoutSeconds}s is shorter than ${fn.id}'s timeout ${fn.timeoutSeconds}s`,
+          });
+        }
       }
-    }
-    for (const s of t.schedules) {
-      if (!fns.has(s.function)) ctx.addIssue({ code: 'custom', message: `schedule ${s.id}: unknown function "${s.function}"` });
-    }
-  });
+      for (const s of t.schedules) {
+        if (!fns.has(s.function)) ctx.addIssue({ code: 'custom', message: `schedule ${s.id}: unknown function "${s.function}"` });
+      }
+    }),
+  );
 
 export type RouteTableInput = z.input<typeof routeTableSchema>;
 export type RouteTable = z.output<typeof routeTableSchema>;

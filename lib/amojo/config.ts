@@ -7,6 +7,8 @@
 import * as z from 'zod';
 import { secretRefSchema } from '../config/secret-ref.ts';
 
+export { amojoBaseUrl } from './hosts.ts';
+
 const accountId = z.string().regex(/^[a-z][a-z0-9-]{0,40}$/, 'an account id as in accounts[].id');
 
 /** https, or plain http towards this machine only (the sandbox). */
@@ -102,14 +104,3 @@ export const chatSchema = z
 export type ChatConfigInput = z.input<typeof chatSchema>;
 export type ChatConfig = z.output<typeof chatSchema>;
 export type MessengerConfig = ChatConfig['messengers'][number];
-
-/**
- * amojo's host for an account (docs/amojo-protocol.md#hosts): amocrm.ru → amojo.amocrm.ru, Kommo →
- * amojo.kommo.com (amocrm.com, the old international domain, is Kommo's: *assumed*). An account
- * with its own `baseUrl` (the sandbox serves amojo beside REST) is reached there.
- */
-export function amojoBaseUrl(chat: Pick<ChatConfig, 'amojoUrl'>, account: { domain: string; baseUrl?: string | undefined }): string {
-  if (chat.amojoUrl) return chat.amojoUrl.replace(/\/+$/, '');
-  if (account.baseUrl) return account.baseUrl.replace(/\/+$/, '');
-  return account.domain === 'amocrm.ru' ? 'https://amojo.amocrm.ru' : 'https://amojo.kommo.com';
-}

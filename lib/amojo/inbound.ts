@@ -16,7 +16,7 @@
  * with what is wrong; an unknown `{channel}` `chat-unknown-channel`.
  */
 import { createHash } from 'node:crypto';
-import * as z from 'zod';
+import * as z from '../common/zod.ts';
 import type { Envelope } from '../envelope.ts';
 import type { ProcessorContext, RouteProcessor } from '../pipeline/registry.ts';
 import { ok, park, type Outcome } from '../pipeline/outcome.ts';
@@ -31,69 +31,68 @@ export const CHAT_PARK_REASONS = {
   unknownChannel: 'chat-unknown-channel',
 } as const;
 
-const eventId = z.string().regex(new RegExp(FIFO_BODY_ID_PATTERN), 'an id is 1..64 of A-Z a-z 0-9 _ . : @ + = -');
-const url = z.string().url().max(2048);
+const eventId = z.string().check(z.regex(new RegExp(FIFO_BODY_ID_PATTERN), 'an id is 1..64 of A-Z a-z 0-9 _ . : @ + = -'));
+/** A string of min..max characters. */
+const str = (min: number, max: number) => z.string().check(z.minLength(min), z.maxLength(max));
+const upTo = (max: number) => z.string().check(z.maxLength(max));
+const count = () => z.number().check(z.int(), z.nonnegative());
+const url = z.string().check(z.url(), z.maxLength(2048));
 const media = { media: url };
 const file = {
   ...media,
-  file_name: z.string().min(1).max(255),
-  file_size: z.number().int().nonnegative(),
-  caption: z.string().max(10_000).optional(),
+  file_name: str(1, 255),
+  file_size: count(),
+  caption: z.optional(upTo(10_000)),
 };
 
 /** The message of an event: every type amojo takes (docs/amojo-protocol.md#messages). */
 export const inboundMessageSchema = z.discriminatedUnion('type', [
-  z.object({ type: z.literal('text'), text: z.string().min(1).max(10_000) }).strict(),
-  z.object({ type: z.literal('picture'), ...file }).strict(),
-  z.object({ type: z.literal('video'), ...file }).strict(),
-  z.object({ type: z.literal('file'), ...file }).strict(),
-  z.object({ type: z.literal('voice'), ...media, duration: z.number().int().nonnegative().optional() }).strict(),
-  z.object({ type: z.literal('audio'), ...media, duration: z.number().int().nonnegative().optional() }).strict(),
-  z.object({ type: z.literal('sticker'), ...media }).strict(),
-  z
-    .object({
-      type: z.literal('location'),
-      lat: z.number().min(-90).max(90),
-      lon: z.number().min(-180).max(180),
-      text: z.string().max(1000).optional(),
-    })
-    .strict(),
-  z.object({ type: z.literal('contact'), name: z.string().min(1).max(255), phone: z.string().min(1).max(64) }).strict(),
+  z.strictObject({ type: z.literal('text'), text: str(1, 10_000) }),
+  z.strictObject({ type: z.literal('picture'), ...file }),
+  z.strictObject({ type: z.literal('video'), ...file }),
+  z.strictObject({ type: z.literal('file'), ...file }),
+  z.strictObject({ type: z.literal('voice'), ...media, duration: z.optional(count()) }),
+  z.strictObject({ type: z.literal('audio'), ...media, duration: z.optional(count()) }),
+  z.strictObject({ type: z.literal('sticker'), ...media }),
+  z.strictObject({
+    type: z.literal('location'),
+    lat: z.number().check(z.gte(-90), z.lte(90)),
+    lon: z.number().check(z.gte(-180), z.lte(180)),
+    text: z.optional(upTo(1000)),
+  }),
+  z.strictObject({ type: z.literal('contact'), name: str(1, 255), phone: str(1, 64) }),
 ]);
 
 /** The inbound contract (lib/amojo/README.md). `id` and `conversation_id` are also the FIFO keys the edge reads. */
 export const inboundEventSchema = z
-  .object({
+  .strictObject({
     /** The messenger's own id of this event (its message id): the idempotency key. */
     id: eventId,
     conversation_id: eventId,
     /** When the client wrote it (epoch ms; default: when we received it). */
-    sent_at: z.number().int().positive().optional(),
-    sender: z
-      .object({
-        id: z.string().min(1).max(128),
-        name: z.string().min(1).max(255),
-        avatar: url.optional(),
-        phone: z.string().min(3).max(64).optional(),
-        email: z.string().email().max(254).optional(),
-        profile_link: url.optional(),
-      })
-      .strict()
-      .optional(),
-    message: inboundMessageSchema.optional(),
+    sent_at: z.optional(z.number().check(z.int(), z.positive())),
+    sender: z.optional(
+      z.strictObject({
+        id: str(1, 128),
+        name: str(1, 255),
+        avatar: z.optional(url),
+        phone: z.optional(str(3, 64)),
+        email: z.optional(z.string().check(z.email(), z.maxLength(254))),
+        profile_link: z.optional(url),
+      }),
+    ),
+    message: z.optional(inboundMessageSchema),
     /** A read receipt: `message_id` is the id the relay gave the messenger. */
-    status: z
-      .object({ message_id: z.string().min(1).max(128), status: z.literal('read') })
-      .strict()
-      .optional(),
+    status: z.optional(z.strictObject({ message_id: str(1, 128), status: z.literal('read') })),
   })
-  .strict()
-  .superRefine((e, ctx) => {
-    if (e.status && (e.message || e.sender))
-      ctx.addIssue({ code: 'custom', message: 'a read receipt (status) carries no message or sender' });
-    if (!e.status && !(e.message && e.sender))
-      ctx.addIssue({ code: 'custom', message: 'a message event needs sender and message (or send a status)' });
-  });
+  .check(
+    z.superRefine((e, ctx) => {
+      if (e.status && (e.message || e.sender))
+        ctx.addIssue({ code: 'custom', message: 'a read receipt (status) carries no message or sender' });
+      if (!e.status && !(e.message && e.sender))
+        ctx.addIssue({ code: 'custom', message: 'a message event needs sender and message (or send a status)' });
+    }),
+  );
 export type InboundEvent = z.infer<typeof inboundEventSchema>;
 
 /** Our conversation id at amojo: the messenger's, under its channel (callbacks name it back; the relay reads the channel from it). */

@@ -14,7 +14,7 @@ import type { Config } from '../config/schema.ts';
 import type { SecretSource } from '../config/secrets.ts';
 import { normalizePerson } from '../contacts/normalize.ts';
 import { AmojoClient } from '../amojo/client.ts';
-import { amojoBaseUrl } from '../amojo/config.ts';
+import { amojoBaseUrl } from '../amojo/hosts.ts';
 import { createInboundProcessor } from '../amojo/inbound.ts';
 import { createRelayProcessor } from '../amojo/relay.ts';
 import { AmojoChannel } from '../amojo/scopes.ts';

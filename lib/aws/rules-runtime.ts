@@ -12,7 +12,9 @@ import type { Config } from '../config/schema.ts';
 import type { Log } from '../common/log.ts';
 import { noMetrics, type MetricsSink } from '../common/metrics-sink.ts';
 import { FlowRegistry } from '../ingest/flows.ts';
-import { loadRules, registerRules } from '../rules/index.ts';
+// The modules, not the index: the index re-exports the config section's schemas (built at import).
+import { registerRules } from '../rules/flow.ts';
+import { loadRules } from '../rules/load.ts';
 import { DynamoRulesState } from '../store/rules-state.ts';
 import { createAmoClientRuntime } from './amo-client-runtime.ts';
 import { tokenProviderFromEnv } from './oauth-runtime.ts';

@@ -13,7 +13,8 @@ import { App } from 'aws-cdk-lib';
 import { Template } from 'aws-cdk-lib/assertions';
 import { describe, expect, it } from 'vitest';
 import { bundleFloor, bundleFunction, MAX_FLOOR_RATIO, type Bundle } from '../../bench/bundles.ts';
-import { sdkClientPackages } from '../../infra/aws/bundling.ts';
+import { build } from 'esbuild';
+import { esbuildOptions, sdkClientPackages } from '../../infra/aws/bundling.ts';
 import { powertoolsUnit } from '../../lib/aws/powertools.ts';
 import { catalogue } from '../../lib/metrics.ts';
 import { defineRouteTable, routeTable } from '../../lib/routes.ts';
@@ -168,45 +169,82 @@ describe('bundling', () => {
    */
   const RATIO_CEILING: Readonly<Record<string, number>> = {
     // All five flows' code (rules, contacts, RDESK, forms, chat, 1C) and their parsers: libphonenumber's
-    // full metadata (190 KB), zod (97 KB), the amoCRM and amojo clients, qs.
-    worker: 2.72,
-    // Validates a submission at the door: libphonenumber's full metadata (190 KB), zod, busboy, qs.
-    forms: 2.2,
-    // Validates 1C requests with zod (88 KB); the managers call carries the amoCRM client (≈ 55 KB).
-    onec: 1.575,
+    // full metadata (190 KB), zod's mini build (37 KB), the amoCRM and amojo clients, qs.
+    worker: 2.53,
+    // Validates a submission at the door: libphonenumber's full metadata (190 KB), zod's mini build (33 KB), busboy, qs.
+    forms: 2.0,
+    // Validates 1C requests with zod's mini build (25 KB); the managers call carries the amoCRM client (≈ 55 KB).
+    onec: 1.395,
   };
 
-  it('every function weighs at most its pinned multiple of its SDK floor; zod brings no locale', { timeout: 120_000 }, async () => {
-    const floors = new Map<string, Bundle>();
-    const figures: string[] = [];
-    for (const def of routeTable.functions) {
-      const fn = await bundleFunction(def);
-      const clients = sdkClientPackages(fn.metafile);
-      expect(clients.length, `${def.id} uses no SDK client?`).toBeGreaterThan(0);
-      const key = clients.join(',');
-      if (!floors.has(key)) floors.set(key, await bundleFloor(clients));
-      const floor = floors.get(key) as Bundle;
-      const ratio = fn.bytes / floor.bytes;
-      figures.push(`${def.id} ${(fn.bytes / 1024).toFixed(0)} KiB = ${ratio.toFixed(3)} × ${(floor.bytes / 1024).toFixed(0)} KiB`);
-      expect(ratio, `${def.id}: ${fn.bytes} bytes over ${floor.bytes} (${key})`).toBeLessThanOrEqual(
-        RATIO_CEILING[def.id] ?? MAX_FLOOR_RATIO,
+  it(
+    'every function weighs at most its pinned multiple of its SDK floor; zod brings no locale and not its classic build',
+    { timeout: 120_000 },
+    async () => {
+      const floors = new Map<string, Bundle>();
+      const figures: string[] = [];
+      for (const def of routeTable.functions) {
+        const fn = await bundleFunction(def);
+        const clients = sdkClientPackages(fn.metafile);
+        expect(clients.length, `${def.id} uses no SDK client?`).toBeGreaterThan(0);
+        const key = clients.join(',');
+        if (!floors.has(key)) floors.set(key, await bundleFloor(clients));
+        const floor = floors.get(key) as Bundle;
+        const ratio = fn.bytes / floor.bytes;
+        figures.push(`${def.id} ${(fn.bytes / 1024).toFixed(0)} KiB = ${ratio.toFixed(3)} × ${(floor.bytes / 1024).toFixed(0)} KiB`);
+        expect(ratio, `${def.id}: ${fn.bytes} bytes over ${floor.bytes} (${key})`).toBeLessThanOrEqual(
+          RATIO_CEILING[def.id] ?? MAX_FLOOR_RATIO,
+        );
+        // `import { z } from 'zod'` (eslint refuses it) would bring every locale; only English belongs.
+        const inOutput = Object.values(fn.metafile.outputs).flatMap((o) => Object.entries(o.inputs).filter(([, i]) => i.bytesInOutput > 0));
+        const locales = inOutput.map(([f]) => f).filter((f) => f.includes('zod/v4/locales/') && !f.endsWith('/en.js'));
+        expect(locales, def.id).toEqual([]);
+        // Nor zod's classic build: what a function parses, it parses with the mini one (lib/common/zod.ts);
+        // the config schemas, classic, are the CDK app's and the CLI's (infra/aws/README.md, "What each function bundles").
+        const classic = Object.keys(fn.metafile.inputs).filter((f) => f.includes('node_modules/zod/v4/classic/'));
+        expect(classic, `${def.id} bundles zod classic`).toEqual([]);
+        // The catalogue's prose is the CDK app's: no function carries it (lib/metrics.ts, lib/aws/powertools.ts).
+        const code = readFileSync(fn.file, 'utf8');
+        expect(code, def.id).not.toMatch(/\bmeaning:/);
+        // The OAuth layers (lib/amocrm/oauth/README.md): the scheduled run only in token-refresh, the
+        // lease loop not in the OAuth function (install + disconnect), known by their log messages.
+        expect(code.includes('scheduled token refresh failed'), `${def.id}: the scheduled run`).toBe(def.id === 'token-refresh');
+        if (def.id === 'oauth') expect(code, 'oauth: the lease loop').not.toContain('could not release the refresh lease');
+        // onec writes envelopes and jobs but never parses them: neither schema is built at its import.
+        if (def.id === 'onec') expect(code, 'onec: the envelope schema').not.toContain('body must be base64');
+      }
+      console.log(`bundles ÷ SDK floor: ${figures.join('; ')}`);
+    },
+  );
+
+  it(
+    "zod's mini build alone, bundled as a function bundles it, words its issues in English as classic does",
+    { timeout: 60_000 },
+    async () => {
+      // The 1C request schemas through the function's settings: no classic zod beside them to set the locale.
+      const file = join(PROJECT_ROOT, '.local', 'bundles', 'zod-mini-messages', 'index.mjs');
+      mkdirSync(join(PROJECT_ROOT, '.local', 'bundles', 'zod-mini-messages'), { recursive: true });
+      const out = await build({
+        ...esbuildOptions(file),
+        stdin: { contents: "export { courseSchema } from './lib/flows/onec/course.ts';", resolveDir: PROJECT_ROOT, loader: 'ts' },
+        absWorkingDir: PROJECT_ROOT,
+      });
+      expect(Object.keys(out.metafile?.inputs ?? {}).filter((f) => f.includes('zod/v4/classic/'))).toEqual([]);
+      const answer = execFileSync(
+        process.execPath,
+        [
+          '--input-type=module',
+          '-e',
+          `const { courseSchema } = await import(${JSON.stringify(pathToFileURL(file).href)}); console.log(JSON.stringify(courseSchema.safeParse({ name: 5, product_id_1C: ' ' }).error.issues.map((i) => [i.path.join('.'), i.message])));`,
+        ],
+        { encoding: 'utf8', env: { PATH: process.env.PATH ?? '' }, timeout: 30_000 },
       );
-      // `import { z } from 'zod'` (eslint refuses it) would bring every locale; only English belongs.
-      const inOutput = Object.values(fn.metafile.outputs).flatMap((o) => Object.entries(o.inputs).filter(([, i]) => i.bytesInOutput > 0));
-      const locales = inOutput.map(([f]) => f).filter((f) => f.includes('zod/v4/locales/') && !f.endsWith('/en.js'));
-      expect(locales, def.id).toEqual([]);
-      // The catalogue's prose is the CDK app's: no function carries it (lib/metrics.ts, lib/aws/powertools.ts).
-      const code = readFileSync(fn.file, 'utf8');
-      expect(code, def.id).not.toMatch(/\bmeaning:/);
-      // The OAuth layers (lib/amocrm/oauth/README.md): the scheduled run only in token-refresh, the
-      // lease loop not in the OAuth function (install + disconnect), known by their log messages.
-      expect(code.includes('scheduled token refresh failed'), `${def.id}: the scheduled run`).toBe(def.id === 'token-refresh');
-      if (def.id === 'oauth') expect(code, 'oauth: the lease loop').not.toContain('could not release the refresh lease');
-      // onec writes envelopes and jobs but never parses them: neither schema is built at its import.
-      if (def.id === 'onec') expect(code, 'onec: the envelope schema').not.toContain('body must be base64');
-    }
-    console.log(`bundles ÷ SDK floor: ${figures.join('; ')}`);
-  });
+      expect(JSON.parse(answer.trim())).toEqual([
+        ['product_id_1C', 'required'],
+        ['name', 'Invalid input: expected string, received number'],
+      ]);
+    },
+  );
 
   it('the Powertools adapter emits each catalogued metric with its catalogue unit, read from the name', () => {
     for (const m of catalogue()) expect(powertoolsUnit(m.name), m.name).toBe(m.unit);

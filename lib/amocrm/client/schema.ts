@@ -9,7 +9,7 @@
  */
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { dirname } from 'node:path';
-import * as z from 'zod';
+import * as z from '../../common/zod.ts';
 import { encodeFieldValue, type CustomFieldWrite, type FieldDefinition, type FieldInput } from './custom-fields.ts';
 import { SchemaLookupError } from './errors.ts';
 import type { AmoClientForAccount } from './client.ts';
@@ -17,33 +17,36 @@ import { listAll, type MainEntity } from './resources/common.ts';
 
 export const SCHEMA_VERSION = 1;
 
-const enumSchema = z.object({ id: z.number().int(), value: z.string(), code: z.string().nullable().optional() });
+const int = () => z.number().check(z.int());
+/** zod's `.nullable().optional()`. */
+const maybe = <T extends z.ZodMiniType>(t: T) => z.optional(z.nullable(t));
+const enumSchema = z.object({ id: int(), value: z.string(), code: maybe(z.string()) });
 const fieldSchema = z.object({
-  id: z.number().int(),
+  id: int(),
   name: z.string(),
-  code: z.string().nullable().optional(),
+  code: maybe(z.string()),
   type: z.string(),
-  enums: z.array(enumSchema).nullable().optional(),
+  enums: maybe(z.array(enumSchema)),
 });
-const named = z.object({ id: z.number().int(), name: z.string() });
-const byEntity = <T extends z.ZodType>(t: T) => z.object({ leads: z.array(t), contacts: z.array(t), companies: z.array(t) });
+const named = z.object({ id: int(), name: z.string() });
+const byEntity = <T extends z.ZodMiniType>(t: T) => z.object({ leads: z.array(t), contacts: z.array(t), companies: z.array(t) });
 
 export const accountSchemaJson = z.object({
   version: z.literal(SCHEMA_VERSION),
   pulledAt: z.string(),
-  account: z.object({ id: z.number().int(), name: z.string(), subdomain: z.string() }),
+  account: z.object({ id: int(), name: z.string(), subdomain: z.string() }),
   pipelines: z.array(
     z.object({
-      id: z.number().int(),
+      id: int(),
       name: z.string(),
       is_main: z.boolean(),
-      statuses: z.array(z.object({ id: z.number().int(), name: z.string(), sort: z.number() })),
+      statuses: z.array(z.object({ id: int(), name: z.string(), sort: z.number() })),
     }),
   ),
   customFields: byEntity(fieldSchema),
   tags: byEntity(named),
-  taskTypes: z.array(z.object({ id: z.number().int(), name: z.string(), code: z.string().nullable().optional() })),
-  users: z.array(z.object({ id: z.number().int(), name: z.string(), email: z.string().optional() })),
+  taskTypes: z.array(z.object({ id: int(), name: z.string(), code: maybe(z.string()) })),
+  users: z.array(z.object({ id: int(), name: z.string(), email: z.optional(z.string()) })),
 });
 
 export type AccountSchemaJson = z.infer<typeof accountSchemaJson>;

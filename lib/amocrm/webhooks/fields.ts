@@ -3,7 +3,7 @@
  * Rules (README.md): ids, timestamps and prices become numbers; an empty string means "not set";
  * text stays exactly as sent (no trimming, no unquoting); lists `{"0":…,"1":…}` become arrays.
  */
-import * as z from 'zod';
+import * as z from '../../common/zod.ts';
 import type { CustomFieldValue, CustomFieldValueItem, Tag } from '../entities.ts';
 import type { WebhookDate } from './types.ts';
 
@@ -44,32 +44,42 @@ export function listify(v: unknown): unknown {
   return out;
 }
 
+/**
+ * zod's `preprocess` (the mini build has none): `fn` first, then `schema`, as the classic
+ * `z.preprocess` builds it (a pipe from a transform).
+ */
+export function preprocess<T extends z.ZodMiniType>(fn: (v: unknown) => unknown, schema: T) {
+  return z.pipe(z.transform(fn), schema);
+}
+
 /** A list in the body (`x[0]…`, or `x=` for an empty one) read with `item`. */
-export function listOf<T extends z.ZodType>(item: T) {
-  return z.preprocess((v) => (v === '' ? [] : (listItems(v) ?? v)), z.array(item));
+export function listOf<T extends z.ZodMiniType>(item: T) {
+  return preprocess((v) => (v === '' ? [] : (listItems(v) ?? v)), z.array(item));
 }
 
 const DIGITS = /^\d{1,15}$/;
 const DECIMAL = /^-?\d{1,15}(\.\d{1,6})?$/;
 
 /** A non-negative integer sent as decimal digits (ids, unix timestamps). */
-export const uint = z.string().regex(DIGITS, { error: 'expected a decimal integer' }).transform(Number);
+export const uint = z.pipe(z.string().check(z.regex(DIGITS, { error: 'expected a decimal integer' })), z.transform(Number));
 /** Optional uint; `""` means not set. */
-export const optUint = z.preprocess(blankToUndefined, uint.optional());
+export const optUint = preprocess(blankToUndefined, z.optional(uint));
 /** Optional decimal (price); `""` means not set. */
-export const optDecimal = z.preprocess(
+export const optDecimal = preprocess(
   blankToUndefined,
-  z.string().regex(DECIMAL, { error: 'expected a decimal number' }).transform(Number).optional(),
+  z.optional(z.pipe(z.string().check(z.regex(DECIMAL, { error: 'expected a decimal number' })), z.transform(Number))),
 );
 /** Optional text, kept exactly as sent (an empty string stays ""). */
-export const optText = z.string().optional();
+export const optText = z.optional(z.string());
 /** `0`/`1` (also `true`/`false`) → boolean; `""` means not set. */
-export const optFlag = z.preprocess(
+export const optFlag = preprocess(
   blankToUndefined,
-  z
-    .enum(['0', '1', 'true', 'false'], { error: 'expected 0 or 1' })
-    .transform((s) => s === '1' || s === 'true')
-    .optional(),
+  z.optional(
+    z.pipe(
+      z.enum(['0', '1', 'true', 'false'], { error: 'expected 0 or 1' }),
+      z.transform((s) => s === '1' || s === 'true'),
+    ),
+  ),
 );
 
 const NAIVE = /^(\d{4})-(\d{2})-(\d{2})[ T](\d{2}):(\d{2})(?::(\d{2}))?$/;
@@ -95,59 +105,68 @@ export function readDate(given: string): WebhookDate {
 }
 
 /** Optional date string → WebhookDate; `""` means not set. */
-export const optDate = z.preprocess(blankToUndefined, z.string().transform(readDate).optional());
+export const optDate = preprocess(blankToUndefined, z.optional(z.pipe(z.string(), z.transform(readDate))));
 
 /** `tags[i][id|name]` → Tag. */
-export const tagSchema = z
-  .looseObject({ id: optUint, name: z.string({ error: 'tag name required' }) })
-  .transform((t): Tag => compact({ id: t.id, name: t.name }));
+export const tagSchema = z.pipe(
+  z.looseObject({ id: optUint, name: z.string({ error: 'tag name required' }) }),
+  z.transform((t): Tag => compact({ id: t.id, name: t.name })),
+);
 
 /** A structured value (catalog items, linked entity): kept decoded, lists as arrays. */
-const objectValue = z.record(z.string(), z.unknown()).transform((o) => listify(o) as Record<string, unknown>);
+const objectValue = z.pipe(
+  z.record(z.string(), z.unknown()),
+  z.transform((o) => listify(o) as Record<string, unknown>),
+);
 
 /**
  * One entry of `custom_fields[i][values]`: `[j][value]` (+ `[j][enum]`), or the bare form
  * `[j]=<value>` that date fields (and the doc's checkbox/text examples) use.
  */
-const cfValueSchema = z.preprocess(
+const cfValueSchema = preprocess(
   (v) => (typeof v === 'string' ? { value: v } : v),
-  z
-    .looseObject({
-      value: z.union([z.string(), objectValue]).optional(),
+  z.pipe(
+    z.looseObject({
+      value: z.optional(z.union([z.string(), objectValue])),
       enum: optUint,
       enum_id: optUint,
       enum_code: optText,
       subtype: optText,
-    })
-    .transform((v): CustomFieldValueItem =>
+    }),
+    z.transform((v): CustomFieldValueItem =>
       compact({ value: v.value, enum_id: v.enum ?? v.enum_id, enum_code: v.enum_code, subtype: v.subtype }),
     ),
+  ),
 );
 
 /** `custom_fields[i][id|name|code|values]` → REST `custom_fields_values[i]`. */
-export const customFieldSchema = z
-  .looseObject({
+export const customFieldSchema = z.pipe(
+  z.looseObject({
     id: uint,
     name: optText,
     code: optText,
-    values: listOf(cfValueSchema).optional(),
-  })
-  .transform((f): CustomFieldValue => compact({ field_id: f.id, field_name: f.name, field_code: f.code, values: f.values ?? [] }));
+    values: z.optional(listOf(cfValueSchema)),
+  }),
+  z.transform((f): CustomFieldValue => compact({ field_id: f.id, field_name: f.name, field_code: f.code, values: f.values ?? [] })),
+);
 
 /** `linked_leads_id[<id>][ID]=<id>` → ids, ascending (the map's key order; body order carries no meaning). */
-export const linkedIdsSchema = z.record(z.string(), z.union([z.looseObject({ ID: optUint }), z.string()])).transform((m, ctx): number[] => {
-  const ids: number[] = [];
-  for (const [key, v] of Object.entries(m)) {
-    const fromValue = typeof v === 'string' ? (v === '' ? undefined : v) : v.ID;
-    const id = typeof fromValue === 'number' ? fromValue : DIGITS.test(fromValue ?? key) ? Number(fromValue ?? key) : NaN;
-    if (!Number.isFinite(id)) {
-      ctx.issues.push({ code: 'custom', message: 'expected a lead id', input: v, path: [key] });
-      continue;
+export const linkedIdsSchema = z.pipe(
+  z.record(z.string(), z.union([z.looseObject({ ID: optUint }), z.string()])),
+  z.transform((m, ctx): number[] => {
+    const ids: number[] = [];
+    for (const [key, v] of Object.entries(m)) {
+      const fromValue = typeof v === 'string' ? (v === '' ? undefined : v) : v.ID;
+      const id = typeof fromValue === 'number' ? fromValue : DIGITS.test(fromValue ?? key) ? Number(fromValue ?? key) : NaN;
+      if (!Number.isFinite(id)) {
+        ctx.issues.push({ code: 'custom', message: 'expected a lead id', input: v, path: [key] });
+        continue;
+      }
+      ids.push(id);
     }
-    ids.push(id);
-  }
-  return ids.sort((a, b) => a - b);
-});
+    return ids.sort((a, b) => a - b);
+  }),
+);
 
 /** `*_result[leads][0]=<id>` → `{leads: [ids]}`. */
 export const idListsSchema = z.record(z.string(), listOf(uint));

@@ -7,7 +7,7 @@
  */
 import { mediaType } from '../../common/media-type.ts';
 import { createHash } from 'node:crypto';
-import type * as z from 'zod';
+import type * as z from '../../common/zod.ts';
 import { FormDecodeError, bodyOrder, bodyText, orderKey, parseForm } from './form.ts';
 import {
   accountSchema,
@@ -30,7 +30,7 @@ const INDEX = /^(0|[1-9]\d{0,8})$/;
 /** What a route produces for one item; `entityId` is read from the typed data. */
 interface Route {
   entity: string;
-  schema: z.ZodType;
+  schema: z.ZodMiniType;
   entityId: (data: Record<string, unknown>) => string | number | undefined;
 }
 

@@ -4,7 +4,7 @@
  * Field names seen in the fixtures and in the docs' examples (test/fixtures/README.md,
  * docs/amocrm-protocol.md#delivery-format); REST v4 names are accepted where the old name is absent.
  */
-import * as z from 'zod';
+import * as z from '../../common/zod.ts';
 import { ELEMENT_TYPE_TO_ENTITY_TYPE, type NoteType } from '../entities.ts';
 import {
   compact,
@@ -35,15 +35,16 @@ import type {
 } from './types.ts';
 
 /** The `account[...]` block. Subdomains are `[a-z0-9-]` (amoCRM refuses Cyrillic domains). */
-export const accountSchema = z
-  .looseObject({
+export const accountSchema = z.pipe(
+  z.looseObject({
     subdomain: z
       .string({ error: 'account[subdomain] is required' })
-      .regex(/^[A-Za-z0-9](?:[A-Za-z0-9-]{0,62})$/, { error: 'account[subdomain] is not a subdomain' }),
+      .check(z.regex(/^[A-Za-z0-9](?:[A-Za-z0-9-]{0,62})$/, { error: 'account[subdomain] is not a subdomain' })),
     id: optUint,
-    _links: z.looseObject({ self: optText }).optional(),
-  })
-  .transform((a): WebhookAccount => compact({ id: a.id, subdomain: a.subdomain, self: a._links?.self }));
+    _links: z.optional(z.looseObject({ self: optText })),
+  }),
+  z.transform((a): WebhookAccount => compact({ id: a.id, subdomain: a.subdomain, self: a._links?.self })),
+);
 
 /** Old names first (what webhooks send), REST v4 names as a fallback. */
 const auditFields = {
@@ -80,12 +81,12 @@ const crmFields = {
   ...auditFields,
   id: uint,
   name: optText,
-  custom_fields: listOf(customFieldSchema).optional(),
-  tags: listOf(tagSchema).optional(),
+  custom_fields: z.optional(listOf(customFieldSchema)),
+  tags: z.optional(listOf(tagSchema)),
 };
 
-export const leadSchema = z
-  .looseObject({
+export const leadSchema = z.pipe(
+  z.looseObject({
     ...crmFields,
     status_id: optUint,
     old_status_id: optUint,
@@ -93,8 +94,8 @@ export const leadSchema = z
     old_pipeline_id: optUint,
     price: optDecimal,
     loss_reason_id: optUint,
-  })
-  .transform((l): WebhookLead =>
+  }),
+  z.transform((l): WebhookLead =>
     compact({
       id: l.id,
       name: l.name,
@@ -108,18 +109,19 @@ export const leadSchema = z
       custom_fields_values: l.custom_fields,
       _embedded: l.tags ? { tags: l.tags } : undefined,
     }),
-  );
+  ),
+);
 
-export const contactSchema = z
-  .looseObject({
+export const contactSchema = z.pipe(
+  z.looseObject({
     ...crmFields,
     first_name: optText,
     last_name: optText,
     company_name: optText,
     linked_company_id: optUint,
-    linked_leads_id: linkedIdsSchema.optional(),
-  })
-  .transform((c): WebhookContact =>
+    linked_leads_id: z.optional(linkedIdsSchema),
+  }),
+  z.transform((c): WebhookContact =>
     compact({
       type: 'contact' as const,
       id: c.id,
@@ -133,23 +135,27 @@ export const contactSchema = z
       custom_fields_values: c.custom_fields,
       _embedded: c.tags ? { tags: c.tags } : undefined,
     }),
-  );
+  ),
+);
 
-export const companySchema = z.looseObject({ ...crmFields, linked_leads_id: linkedIdsSchema.optional() }).transform((c): WebhookCompany =>
-  compact({
-    type: 'company' as const,
-    id: c.id,
-    name: c.name,
-    ...audit(c),
-    linked_leads_id: c.linked_leads_id,
-    custom_fields_values: c.custom_fields,
-    _embedded: c.tags ? { tags: c.tags } : undefined,
-  }),
+export const companySchema = z.pipe(
+  z.looseObject({ ...crmFields, linked_leads_id: z.optional(linkedIdsSchema) }),
+  z.transform((c): WebhookCompany =>
+    compact({
+      type: 'company' as const,
+      id: c.id,
+      name: c.name,
+      ...audit(c),
+      linked_leads_id: c.linked_leads_id,
+      custom_fields_values: c.custom_fields,
+      _embedded: c.tags ? { tags: c.tags } : undefined,
+    }),
+  ),
 );
 
 /** Task bodies send `date_create`/`last_modified`/`complete_till` as date strings (K-WH, doc). */
-export const taskSchema = z
-  .looseObject({
+export const taskSchema = z.pipe(
+  z.looseObject({
     id: uint,
     element_id: optUint,
     element_type: optUint,
@@ -172,9 +178,9 @@ export const taskSchema = z
     complete_before: optUint,
     created_at: optUint,
     updated_at: optUint,
-    result: z.looseObject({ id: optUint, text: optText }).optional(),
-  })
-  .transform((t): WebhookTask =>
+    result: z.optional(z.looseObject({ id: optUint, text: optText })),
+  }),
+  z.transform((t): WebhookTask =>
     compact({
       id: t.id,
       entity_id: t.element_id,
@@ -200,7 +206,8 @@ export const taskSchema = z
       result: t.result ? compact({ id: t.result.id, text: t.result.text }) : undefined,
       dates: compact({ date_create: t.date_create, last_modified: t.last_modified, complete_till: t.complete_till }),
     }),
-  );
+  ),
+);
 
 /** Numeric note codes of the older API → REST v4 names (amoCRM v2 constants; others stay numeric only). */
 const NOTE_TYPES: Readonly<Record<number, NoteType>> = {
@@ -211,8 +218,8 @@ const NOTE_TYPES: Readonly<Record<number, NoteType>> = {
   103: 'sms_out',
 };
 
-const noteInner = z
-  .looseObject({
+const noteInner = z.pipe(
+  z.looseObject({
     id: optUint,
     text: optText,
     attachement: optText,
@@ -228,8 +235,8 @@ const noteInner = z
     timestamp_x: optDate,
     created_at: optUint,
     updated_at: optUint,
-  })
-  .transform((n): WebhookNote =>
+  }),
+  z.transform((n): WebhookNote =>
     compact({
       id: n.id,
       entity_id: n.element_id,
@@ -248,18 +255,25 @@ const noteInner = z
       updated_at: n.updated_at ?? n.timestamp_x?.unix,
       dates: compact({ date_create: n.date_create, timestamp_x: n.timestamp_x }),
     }),
-  );
+  ),
+);
 
 /** `<entity>[note][i]` = `{note: {...}, type?}`: the note sits one level down. */
-export const noteItemSchema = z.looseObject({ note: noteInner }).transform((i) => i.note);
+export const noteItemSchema = z.pipe(
+  z.looseObject({ note: noteInner }),
+  z.transform((i) => i.note),
+);
 
-const freeForm = z.record(z.string(), z.unknown()).transform((o) => listify(o) as Record<string, unknown>);
+const freeForm = z.pipe(
+  z.record(z.string(), z.unknown()),
+  z.transform((o) => listify(o) as Record<string, unknown>),
+);
 
-export const unsortedSchema = z
-  .looseObject({
-    uid: z.string({ error: 'uid is required' }).min(1, { error: 'uid is required' }),
+export const unsortedSchema = z.pipe(
+  z.looseObject({
+    uid: z.string({ error: 'uid is required' }).check(z.minLength(1, { error: 'uid is required' })),
     category: optText,
-    action: z.enum(['accept', 'decline'], { error: 'expected accept or decline' }).optional(),
+    action: z.optional(z.enum(['accept', 'decline'], { error: 'expected accept or decline' })),
     source: optText,
     source_uid: optText,
     source_id: optUint,
@@ -269,12 +283,13 @@ export const unsortedSchema = z
     account_id: optUint,
     created_at: optUint,
     date_create: optUint,
-    source_data: freeForm.optional(),
-    data: freeForm.optional(),
-    accept_result: idListsSchema.optional(),
-    decline_result: idListsSchema.optional(),
-  })
-  .transform((u): WebhookUnsorted => compact(pick(u)));
+    source_data: z.optional(freeForm),
+    data: z.optional(freeForm),
+    accept_result: z.optional(idListsSchema),
+    decline_result: z.optional(idListsSchema),
+  }),
+  z.transform((u): WebhookUnsorted => compact(pick(u))),
+);
 
 /** Keep only the declared keys of a looseObject's output (it passes unknown keys through). */
 function pick(u: Record<string, unknown>): WebhookUnsorted {
@@ -301,16 +316,16 @@ function pick(u: Record<string, unknown>): WebhookUnsorted {
   return out as unknown as WebhookUnsorted;
 }
 
-export const catalogSchema = z
-  .looseObject({
+export const catalogSchema = z.pipe(
+  z.looseObject({
     ...auditFields,
     id: uint,
     catalog_id: optUint,
     name: optText,
     type: optText,
-    custom_fields: listOf(customFieldSchema).optional(),
-  })
-  .transform((c): WebhookCatalogElement =>
+    custom_fields: z.optional(listOf(customFieldSchema)),
+  }),
+  z.transform((c): WebhookCatalogElement =>
     compact({
       id: c.id,
       catalog_id: c.catalog_id,
@@ -323,11 +338,12 @@ export const catalogSchema = z
       account_id: c.account_id,
       custom_fields_values: c.custom_fields,
     }),
-  );
+  ),
+);
 
-export const messageSchema = z
-  .looseObject({
-    id: z.string({ error: 'id is required' }).min(1, { error: 'id is required' }),
+export const messageSchema = z.pipe(
+  z.looseObject({
+    id: z.string({ error: 'id is required' }).check(z.minLength(1, { error: 'id is required' })),
     chat_id: optText,
     talk_id: optUint,
     contact_id: optUint,
@@ -339,10 +355,10 @@ export const messageSchema = z
     entity_type: optText,
     element_id: optUint,
     element_type: optUint,
-    author: z.looseObject({ id: optText, type: optText, name: optText, avatar_url: optText }).optional(),
-    attachment: z.looseObject({ type: optText, link: optText, file_name: optText }).optional(),
-  })
-  .transform((m): WebhookMessage =>
+    author: z.optional(z.looseObject({ id: optText, type: optText, name: optText, avatar_url: optText })),
+    attachment: z.optional(z.looseObject({ type: optText, link: optText, file_name: optText })),
+  }),
+  z.transform((m): WebhookMessage =>
     compact({
       id: m.id,
       chat_id: m.chat_id,
@@ -363,10 +379,11 @@ export const messageSchema = z
         ? compact({ type: m.attachment.type, link: m.attachment.link, file_name: m.attachment.file_name })
         : undefined,
     }),
-  );
+  ),
+);
 
-export const talkSchema = z
-  .looseObject({
+export const talkSchema = z.pipe(
+  z.looseObject({
     talk_id: uint,
     chat_id: optText,
     contact_id: optUint,
@@ -378,8 +395,8 @@ export const talkSchema = z
     created_at: optUint,
     updated_at: optUint,
     account_id: optUint,
-  })
-  .transform((t): WebhookTalk =>
+  }),
+  z.transform((t): WebhookTalk =>
     compact({
       talk_id: t.talk_id,
       chat_id: t.chat_id,
@@ -393,4 +410,5 @@ export const talkSchema = z
       updated_at: t.updated_at,
       account_id: t.account_id,
     }),
-  );
+  ),
+);

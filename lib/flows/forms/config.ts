@@ -11,10 +11,11 @@
 import * as z from 'zod';
 import { PHONE_COUNTRIES } from '../../common/phone-countries.ts';
 import { secretRefSchema } from '../../config/secret-ref.ts';
+import { DEFAULT_CAPTURE, formIdSchema } from './shared.ts';
+
+export { DEFAULT_CAPTURE, formIdSchema };
 
 const accountId = z.string().regex(/^[a-z][a-z0-9-]{0,40}$/, 'an account id as in accounts[].id');
-/** The `{form_id}` of the URL. */
-export const formIdSchema = z.string().regex(/^[a-z0-9][a-z0-9_-]{0,63}$/, 'a form id is lower-case letters, digits, _ and - (≤ 64)');
 /** A form field name as the page posts it (`name`, `utm_source`, `Phone`, `form[phone]` is read as `form[phone]`). */
 const fieldName = z.string().min(1).max(100);
 /** A name as people see it in amoCRM, or its numeric id. */
@@ -47,19 +48,6 @@ const mappingEntry = z
     field: nameOrId,
   })
   .strict();
-
-/** The tracking values people ask for, and the lead field each lands in by default (a field name or amoCRM's field code). */
-export const DEFAULT_CAPTURE: Readonly<Record<string, string>> = {
-  utm_source: 'UTM_SOURCE',
-  utm_medium: 'UTM_MEDIUM',
-  utm_campaign: 'UTM_CAMPAIGN',
-  utm_content: 'UTM_CONTENT',
-  utm_term: 'UTM_TERM',
-  roistat_visit: 'ROISTAT',
-  yclid: 'YCLID',
-  gclid: 'GCLID',
-  _ym_uid: '_YM_UID',
-};
 
 const statusPair = z.object({ pipeline: nameOrId, status: nameOrId }).strict();
 

@@ -8,7 +8,8 @@ import type { AmoClientForAccount } from '../../amocrm/client/client.ts';
 import type { FieldDefinition } from '../../amocrm/client/custom-fields.ts';
 import type { Pipeline, User } from '../../amocrm/client/resources/dictionaries.ts';
 import { PermanentError } from '../../pipeline/outcome.ts';
-import { DEFAULT_CAPTURE, type FormConfig } from './config.ts';
+import type { FormConfig } from './config.ts';
+import { DEFAULT_CAPTURE } from './shared.ts';
 
 export const FORMS_PARK_REASONS = {
   invalidPayload: 'invalid-payload',

@@ -4,33 +4,32 @@
  * verified phone or e-mail (lib/contacts' finder), else a new one, linked to the company, its
  * position set; then a new lead with both and the responsible manager.
  */
-import * as z from 'zod';
+import * as z from '../../common/zod.ts';
+import { intId, preprocess } from './course.ts';
 import type { AmoClientForAccount } from '../../amocrm/client/client.ts';
 import type { CustomFieldWrite } from '../../amocrm/client/custom-fields.ts';
 import type { CountryCode } from '../../common/phone.ts';
 import { normalizePerson, type ContactFinder } from '../../contacts/index.ts';
 import type { OnecCorp } from './config.ts';
 
-const intId = z.preprocess((v) => (typeof v === 'string' && /^\d+$/.test(v.trim()) ? Number(v) : v), z.number().int().positive());
-const opt = z.preprocess((v) => (v === '' || v === null ? undefined : v), z.string().trim().max(255).optional());
+const opt = preprocess((v) => (v === '' || v === null ? undefined : v), z.optional(z.string().check(z.trim(), z.maxLength(255))));
+const required = () => z.string().check(z.trim(), z.minLength(1, 'required'), z.maxLength(255));
 
 export const corpLeadSchema = z
-  .object({
-    inn: z
-      .string()
-      .trim()
-      .regex(/^\d{10}(\d{2})?$/, 'an INN is 10 or 12 digits'),
-    company: z.string().trim().min(1, 'required').max(255),
-    name: z.string().trim().min(1, 'required').max(255),
+  .looseObject({
+    inn: z.string().check(z.trim(), z.regex(/^\d{10}(\d{2})?$/, 'an INN is 10 or 12 digits')),
+    company: required(),
+    name: required(),
     phone: opt,
     email: opt,
     post: opt,
-    manager_id: intId.optional(),
+    manager_id: z.optional(intId),
   })
-  .passthrough()
-  .superRefine((v, ctx) => {
-    if (!v.phone && !v.email) ctx.addIssue({ code: 'custom', path: ['phone'], message: 'a phone or an e-mail is required' });
-  });
+  .check(
+    z.superRefine((v, ctx) => {
+      if (!v.phone && !v.email) ctx.addIssue({ code: 'custom', path: ['phone'], message: 'a phone or an e-mail is required' });
+    }),
+  );
 export type CorpLead = z.output<typeof corpLeadSchema>;
 
 export interface CorpDeps {

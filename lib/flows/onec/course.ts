@@ -2,43 +2,44 @@
  * A 1C course (`update_course` of the old MZPO API): the payload's shape, the element name
  * (the naming rule), the price (the price-type rule) and the field values an element gets.
  */
-import * as z from 'zod';
+import * as z from '../../common/zod.ts';
 import type { CustomFieldWrite } from '../../amocrm/client/custom-fields.ts';
 import type { OnecCatalogAccount, OnecNaming, OnecPriceRule } from './config.ts';
 
+/** zod's `preprocess` (the mini build has none): `fn`, then `schema`. */
+export const preprocess = <T extends z.ZodMiniType>(fn: (v: unknown) => unknown, schema: T) => z.pipe(z.transform(fn), schema);
+
 /** Numbers arrive as strings from form posts; `""` means absent. */
-const num = z.preprocess(
+const num = preprocess(
   (v) => (v === '' || v === null ? undefined : typeof v === 'string' ? Number(v.trim().replace(',', '.')) : v),
-  z.number().finite().optional(),
+  z.optional(z.number()),
 );
-const text = z.preprocess((v) => (v === null ? undefined : typeof v === 'number' ? String(v) : v), z.string().max(10_000).optional());
-const intId = z.preprocess((v) => (typeof v === 'string' && /^\d+$/.test(v.trim()) ? Number(v) : v), z.number().int().positive());
+const text = preprocess(
+  (v) => (v === null ? undefined : typeof v === 'number' ? String(v) : v),
+  z.optional(z.string().check(z.maxLength(10_000))),
+);
+export const intId = preprocess(
+  (v) => (typeof v === 'string' && /^\d+$/.test(v.trim()) ? Number(v) : v),
+  z.number().check(z.int(), z.positive()),
+);
 
-export const uidSchema = z.string().trim().min(1, 'required').max(100);
+export const uidSchema = z.string().check(z.trim(), z.minLength(1, 'required'), z.maxLength(100));
 
-export const amoIdsSchema = z
-  .array(z.object({ account_id: intId, entity_id: intId }).passthrough())
-  .max(20)
-  .default([]);
+export const amoIdsSchema = z._default(z.array(z.looseObject({ account_id: intId, entity_id: intId })).check(z.maxLength(20)), []);
 
-export const courseSchema = z
-  .object({
-    product_id_1C: uidSchema,
-    name: z.string().trim().min(1, 'required').max(255),
-    short_name: text,
-    duration: num,
-    format: text,
-    supplementary_info: text,
-    ItemPrices: z
-      .array(z.object({ PriceType: text, UID: text, Price: num }).passthrough())
-      .max(100)
-      .default([]),
-    amo_ids: amoIdsSchema,
-  })
-  .passthrough();
+export const courseSchema = z.looseObject({
+  product_id_1C: uidSchema,
+  name: z.string().check(z.trim(), z.minLength(1, 'required'), z.maxLength(255)),
+  short_name: text,
+  duration: num,
+  format: text,
+  supplementary_info: text,
+  ItemPrices: z._default(z.array(z.looseObject({ PriceType: text, UID: text, Price: num })).check(z.maxLength(100)), []),
+  amo_ids: amoIdsSchema,
+});
 export type Course = z.output<typeof courseSchema>;
 
-export const uidRequestSchema = z.object({ uid: uidSchema }).passthrough();
+export const uidRequestSchema = z.looseObject({ uid: uidSchema });
 
 /** Replaces `{key}` by the payload's value ('' when absent); `{sku}` is `short_name`. */
 export function renderTemplate(template: string, values: Record<string, unknown>): string {

@@ -9,7 +9,7 @@
  * No key or body value is ever logged or echoed.
  */
 import { createHash, randomUUID, timingSafeEqual } from 'node:crypto';
-import type * as z from 'zod';
+import type * as z from '../../common/zod.ts';
 import type { SecretSource } from '../../config/secrets.ts';
 import { noMetrics, type MetricsSink } from '../../common/metrics-sink.ts';
 import { METRIC } from '../../metrics.ts';
@@ -44,7 +44,7 @@ export interface OnecIngressDeps {
   metrics?: MetricsSink;
 }
 
-const SCHEMAS: Record<OnecOperation, z.ZodTypeAny> = {
+const SCHEMAS: Record<OnecOperation, z.ZodMiniType> = {
   course: courseSchema,
   'course-delete': uidRequestSchema,
   'course-doubles': uidRequestSchema,
@@ -81,7 +81,7 @@ function configured(cfg: OnecConfig, op: OnecOperation): boolean {
 }
 
 /** `{ "amo_ids.0.entity_id": "Required", … }` */
-function fieldErrors(issues: readonly z.ZodIssue[]): Record<string, string> {
+function fieldErrors(issues: readonly z.core.$ZodIssue[]): Record<string, string> {
   const out: Record<string, string> = {};
   for (const i of issues) {
     const k = i.path.join('.') || '(body)';

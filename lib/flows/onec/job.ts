@@ -2,7 +2,7 @@
  * A 1C request as the `onec` function queues it and the worker reads it (the envelope's body on
  * the `onec` queue, route `onec`), and the request's record the status endpoint answers from.
  */
-import * as z from 'zod';
+import * as z from '../../common/zod.ts';
 
 export const ONEC_OPERATIONS = ['course', 'course-delete', 'course-doubles', 'corp-lead'] as const;
 export type OnecOperation = (typeof ONEC_OPERATIONS)[number];
@@ -20,18 +20,16 @@ export const JOB_VERSION = 1 as const;
 // A pure call (annotated so) that builds the schema: the onec function, which only writes jobs,
 // neither holds nor builds it — esbuild drops an unused pure call, not the calls inside.
 export const jobSchema = /* @__PURE__ */ (() =>
-  z
-    .object({
-      v: z.literal(JOB_VERSION),
-      /** Ours (UUID), answered in the 202; the status endpoint's key. */
-      id: z.string().uuid(),
-      caller: z.string(),
-      op: z.enum(ONEC_OPERATIONS),
-      receivedAt: z.number().int().nonnegative(),
-      /** The request as sent (JSON or form fields made nested), minus `secret_key`; validated again by the worker. */
-      payload: z.record(z.string(), z.unknown()),
-    })
-    .strict())();
+  z.strictObject({
+    v: z.literal(JOB_VERSION),
+    /** Ours (UUID), answered in the 202; the status endpoint's key. */
+    id: z.string().check(z.uuid()),
+    caller: z.string(),
+    op: z.enum(ONEC_OPERATIONS),
+    receivedAt: z.number().check(z.int(), z.nonnegative()),
+    /** The request as sent (JSON or form fields made nested), minus `secret_key`; validated again by the worker. */
+    payload: z.record(z.string(), z.unknown()),
+  }))();
 export type OnecJob = z.output<typeof jobSchema>;
 
 export type OnecRequestState = 'queued' | 'done' | 'failed';

@@ -4,7 +4,8 @@
  * to (a date for a date field, its label for a select, its text for a text field…). A value of
  * `null` means "empty": the field is cleared if it holds something.
  */
-import { DEFAULT_ITEM_STATUS_LABELS, statusLabel, templatesOf, type BookedKey, type McKey, type RdeskAccountConfig } from './config.ts';
+import type { RdeskAccountConfig } from './config.ts';
+import { DEFAULT_ITEM_STATUS_LABELS, statusLabel, templatesOf, type BookedKey, type McKey } from './labels.ts';
 import type { Booking, McLab, McPush, McTreatment, RdeskTime } from './payload.ts';
 
 export type RdeskValue =

@@ -7,50 +7,41 @@
  * Strict where safety needs it: the five booking status codes (exact), integer money, integer ids.
  * Unknown keys are ignored (RDESK may add some).
  */
-import * as z from 'zod';
+import * as z from '../../common/zod.ts';
 
 /** `""` (and null) → undefined, so an empty value reads as missing. */
-const blank = (v: unknown) => (v === '' || v === null ? undefined : v);
-const opt = <T extends z.ZodType>(t: T) => z.preprocess(blank, t.optional());
+const blank = (v: unknown): unknown => (v === '' || v === null ? undefined : v);
+const opt = <T extends z.ZodMiniType>(t: T) => z.pipe(z.transform(blank), z.optional(t));
+/** zod's `.default(v)`: absent → v. */
+const orElse = <T extends z.ZodMiniType>(t: T, v: z.util.NoUndefined<z.output<T>>) => z._default(t, v);
+const int = () => z.number().check(z.int());
 
 /** A lead id: a positive integer, sent as a JSON number or a string of digits. */
 const leadId = z.union([
-  z.number().int().positive(),
-  z
-    .string()
-    .regex(/^\d{1,15}$/, 'lead_id is digits')
-    .transform(Number),
+  z.number().check(z.int(), z.positive()),
+  z.pipe(z.string().check(z.regex(/^\d{1,15}$/, 'lead_id is digits')), z.transform(Number)),
 ]);
 /** Integer money (roubles): a fraction is refused rather than rounded. */
-const money = z.number().int('money is whole roubles').nonnegative();
+const money = z.number().check(z.int('money is whole roubles'), z.nonnegative());
 /** An integer that may come as a string of digits (the old gateway coerced docNum the same way). */
-const intish = z.union([
-  z.number().int(),
-  z
-    .string()
-    .regex(/^-?\d{1,15}$/)
-    .transform(Number),
-]);
+const intish = z.union([int(), z.pipe(z.string().check(z.regex(/^-?\d{1,15}$/)), z.transform(Number))]);
 /** A decimal amount: a number or a decimal string (`"147966.3"`). */
-const decimal = z.union([
-  z.number(),
-  z
-    .string()
-    .regex(/^-?\d+(\.\d+)?$/, 'a decimal number')
-    .transform(Number),
-]);
+const decimal = z.union([z.number(), z.pipe(z.string().check(z.regex(/^-?\d+(\.\d+)?$/, 'a decimal number')), z.transform(Number))]);
 
 /** `YYYY-MM-DD` (a calendar date) or an ISO-8601 time with `Z` or an offset. */
 export type RdeskTime = { kind: 'date'; date: string } | { kind: 'instant'; ms: number };
 const DATE = /^\d{4}-\d{2}-\d{2}$/;
 const INSTANT = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d{1,9})?)?(Z|[+-]\d{2}:?\d{2})$/;
-const time = z.string().transform((s, ctx): RdeskTime => {
-  if (DATE.test(s) && !Number.isNaN(Date.parse(`${s}T00:00:00Z`)) && new Date(`${s}T00:00:00Z`).toISOString().startsWith(s))
-    return { kind: 'date', date: s };
-  if (INSTANT.test(s) && !Number.isNaN(Date.parse(s))) return { kind: 'instant', ms: Date.parse(s) };
-  ctx.addIssue({ code: 'custom', message: `"${s.slice(0, 40)}" is neither YYYY-MM-DD nor an ISO time with a zone` });
-  return z.NEVER;
-});
+const time = z.pipe(
+  z.string(),
+  z.transform((s, ctx): RdeskTime => {
+    if (DATE.test(s) && !Number.isNaN(Date.parse(`${s}T00:00:00Z`)) && new Date(`${s}T00:00:00Z`).toISOString().startsWith(s))
+      return { kind: 'date', date: s };
+    if (INSTANT.test(s) && !Number.isNaN(Date.parse(s))) return { kind: 'instant', ms: Date.parse(s) };
+    ctx.issues.push({ code: 'custom', message: `"${s.slice(0, 40)}" is neither YYYY-MM-DD nor an ISO time with a zone`, input: s });
+    return z.NEVER;
+  }),
+);
 
 export const bookingSchema = z.object({
   lead_id: leadId,
@@ -59,35 +50,38 @@ export const bookingSchema = z.object({
   checkin: opt(time),
   checkout: opt(time),
   money: z.object({ total: money, paid: money }),
-  id: z.number().int().positive(),
+  id: z.number().check(z.int(), z.positive()),
   docNum: opt(intish),
-  billData: z
-    .array(z.object({ billNum: opt(z.union([z.string(), z.number()])), billSum: opt(decimal), billPaidSum: opt(decimal) }))
-    .default([]),
-  extData: z
-    .object({
-      guests: z
-        .array(
+  billData: orElse(
+    z.array(z.object({ billNum: opt(z.union([z.string(), z.number()])), billSum: opt(decimal), billPaidSum: opt(decimal) })),
+    [],
+  ),
+  extData: orElse(
+    z.object({
+      guests: orElse(
+        z.array(
           z.object({
             fio: opt(z.string()),
             birthday: opt(time),
-            stayCount: opt(z.number().int()),
+            stayCount: opt(int()),
             roomCategory: opt(z.string()),
             ageGroup: opt(z.string()),
             cure: opt(z.string()),
             uid: opt(z.string()),
             billNum: opt(intish),
           }),
-        )
-        .default([]),
-    })
-    .default({ guests: [] }),
+        ),
+        [],
+      ),
+    }),
+    { guests: [] },
+  ),
 });
 export type Booking = z.output<typeof bookingSchema>;
 
-const itemStatus = opt(z.string().max(40));
+const itemStatus = opt(z.string().check(z.maxLength(40)));
 const treatment = z.object({
-  item_id: opt(z.number().int()),
+  item_id: opt(int()),
   status: itemStatus,
   action: opt(z.string()),
   visit_date: opt(time),
@@ -96,46 +90,48 @@ const treatment = z.object({
   paid: opt(z.boolean()),
 });
 const lab = z.object({
-  lab_item_id: opt(z.number().int()),
+  lab_item_id: opt(int()),
   status: itemStatus,
   lab: opt(z.string()),
   visit_date: opt(time),
   pay: opt(z.boolean()),
   price: opt(money),
   paid: opt(z.boolean()),
-  treatment_item_id: opt(z.number().int()),
+  treatment_item_id: opt(int()),
 });
 export const mcSchema = z.object({
   lead_id: leadId,
   createdAt: opt(time),
-  id: z.number().int().positive(),
-  treatments: z.array(treatment).default([]),
-  labs: z.array(lab).default([]),
-  packets: z
-    .array(
+  id: z.number().check(z.int(), z.positive()),
+  treatments: orElse(z.array(treatment), []),
+  labs: orElse(z.array(lab), []),
+  packets: orElse(
+    z.array(
       z.object({
-        packet_id: opt(z.number().int()),
+        packet_id: opt(int()),
         packet: opt(z.string()),
         pay: opt(z.boolean()),
         price: opt(money),
         paid: opt(z.boolean()),
-        treatments: z.array(treatment).default([]),
+        treatments: orElse(z.array(treatment), []),
       }),
-    )
-    .default([]),
-  complex: z
-    .array(
+    ),
+    [],
+  ),
+  complex: orElse(
+    z.array(
       z.object({
-        complex_id: opt(z.number().int()),
+        complex_id: opt(int()),
         complex: opt(z.string()),
         pay: opt(z.boolean()),
         price: opt(money),
         paid: opt(z.boolean()),
-        treatments: z.array(treatment).default([]),
-        labs: z.array(lab).default([]),
+        treatments: orElse(z.array(treatment), []),
+        labs: orElse(z.array(lab), []),
       }),
-    )
-    .default([]),
+    ),
+    [],
+  ),
 });
 export type McPush = z.output<typeof mcSchema>;
 export type McTreatment = z.output<typeof treatment>;

@@ -9,7 +9,7 @@
  * "8 (999) 123-45-67", "+7 999 123 45 67" and "9991234567" are one number); the e-mail is trimmed
  * and lower-cased.
  */
-import * as z from 'zod';
+import * as z from '../../../common/zod.ts';
 import type { CountryCode } from '../../../common/phone.ts';
 import { normalizePhone } from '../../../common/phone.ts';
 import type { FieldSpec, FormConfig } from '../config.ts';
@@ -45,7 +45,7 @@ export interface ValidSubmission {
 export type Validation = { ok: true; value: ValidSubmission } | { ok: false; errors: FieldError[] };
 
 /** What an e-mail address must look like: the queued submission's own check (zod's), so what passes here is never refused later. Deliverability is not ours to judge. */
-const EMAIL = z.string().max(254).email();
+const EMAIL = z.string().check(z.maxLength(254), z.email());
 const NUMBER = /^[+-]?\d+(?:[.,]\d+)?$/;
 const CHECKBOX = new Set(['on', 'off', 'yes', 'no', 'true', 'false', '1', '0', 'да', 'нет', 'y', 'n']);
 
