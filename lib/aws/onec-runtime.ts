@@ -28,8 +28,7 @@ import { DynamoContactIndex } from '../store/contact-index.ts';
 import { onecParts } from './onec-parts.ts';
 import { readDeployedConfig } from '../config/deployed.ts';
 import { ConfigError } from '../config/deployed.ts';
-import { createAmoClientRuntime } from './amo-client-runtime.ts';
-import { tokenProviderFromEnv } from './oauth-runtime.ts';
+import { lazyAmoClients } from './lazy-clients.ts';
 import { parseQueuesConfig } from './queues-config.ts';
 import { awsSecretSource } from './secrets.ts';
 
@@ -41,7 +40,8 @@ export interface OnecHttpDeps {
   requests: OnecRequestStore;
   /** Puts one job on the `onec` queue. */
   enqueue(job: OnecJob): Promise<void>;
-  clientFor?: (accountId: string) => AmoClientForAccount;
+  /** The account's REST client (the managers call); the deployed function builds it at the first call. */
+  clientFor?: (accountId: string) => AmoClientForAccount | Promise<AmoClientForAccount>;
   log: Log;
   metrics?: MetricsSink;
 }
@@ -115,7 +115,7 @@ function onecRequestHandler(deps: OnecHttpDeps) {
           secrets: deps.secrets,
           requests: deps.requests,
           enqueue: deps.enqueue,
-          ...(corp && clientFor ? { managers: () => managers(clientFor(corp.account), corp) } : {}),
+          ...(corp && clientFor ? { managers: async () => managers(await clientFor(corp.account), corp) } : {}),
           ...(deps.metrics ? { metrics: deps.metrics } : {}),
         },
       );
@@ -161,19 +161,10 @@ export function onecHttpFromEnv(env: NodeJS.ProcessEnv, ports: { log: Log; metri
   if (!queue) throw new ConfigError(`QUEUES lacks the ${ONEC_QUEUE} queue`);
   const doc = DynamoDBDocumentClient.from(new DynamoDBClient({}), { marshallOptions: { removeUndefinedValues: true } });
   const secrets = awsSecretSource({ prefix: env.AMO_SECRETS_PREFIX ?? '' });
-  // The managers list reads the corp account's users: the container's client runtime, built only when needed.
-  let amo: ReturnType<typeof createAmoClientRuntime> | undefined;
-  const clientFor = (id: string) => {
-    amo ??= createAmoClientRuntime({
-      config,
-      oauth: tokenProviderFromEnv(env, ports, config),
-      doc,
-      tableName,
-      log: ports.log,
-      metrics: ports.metrics,
-    });
-    return amo.clientFor(id);
-  };
+  // The managers list reads the corp account's users: the container's client runtime, built (and
+  // its code loaded) at the first managers call only, the one route that talks to amoCRM.
+  const clients = lazyAmoClients({ config, doc, tableName, secrets, log: ports.log, metrics: ports.metrics });
+  const clientFor = async (id: string) => (await clients())(id);
   return {
     config,
     secrets,

@@ -36,7 +36,7 @@ import type { FlowRegistry } from '../ingest/flows.ts';
 import { pipelineMetrics } from '../ingest/metrics.ts';
 import type { MirrorGate, MirrorSender } from '../ingest/mirroring.ts';
 import { mirroredRoutes } from '../ingest/mirror-routes.ts';
-import { noMetrics, type MetricsSink } from '../common/metrics-sink.ts';
+import type { MetricsSink } from '../common/metrics-sink.ts';
 import { once, resolveDeferred, type Deferred } from '../common/lazy.ts';
 import { DEFAULT_BACKOFF_POLICY, type Random, type BackoffPolicy } from '../pipeline/backoff.ts';
 import type { DeferralPolicy } from '../pipeline/deferral.ts';
@@ -50,20 +50,16 @@ import type { AmoClientForAccount } from '../amocrm/client/client.ts';
 import type { LeadMapStore } from '../flows/rdesk/lead-map.ts';
 import type { PushOrderStore } from '../flows/rdesk/push-order.ts';
 import type { WorkerFormsDeps } from './forms-processors.ts';
-import type { OAuthDeps } from '../amocrm/oauth/index.ts';
 import { DynamoConversationStore } from '../store/amojo-conversations.ts';
 import { DynamoScopeStore } from '../store/amojo-scopes.ts';
-import { DynamoBreakerStore } from '../store/breaker.ts';
-import { DynamoCacheStore } from '../store/cache.ts';
 import { DynamoContactIndex } from '../store/contact-index.ts';
 import { DynamoFormsState } from '../store/forms-state.ts';
 import { DynamoExportLedger, DynamoOnecRequests } from '../store/onec.ts';
-import { DynamoRateBudget } from '../store/rate-budget.ts';
 import { DynamoLeadMap } from '../store/rdesk-lead-map.ts';
 import { DynamoPushOrder } from '../store/rdesk-push-order.ts';
 import { DynamoRulesState } from '../store/rules-state.ts';
-import { DynamoTokenStore } from '../store/token-store.ts';
 import { contactsCountry } from './contacts-config.ts';
+import { lazyAmoClients } from './lazy-clients.ts';
 
 export const WORKER_FUNCTION_ID = 'worker';
 
@@ -356,30 +352,7 @@ export function depsFromEnv(env: NodeJS.ProcessEnv, logger: Log, metrics?: Metri
   // keep that package whole and evaluate it at cold start. The DynamoDB stores are made here.
   // THE client runtime of the container (OAuth tokens, the shared rate budget, the 403 breaker,
   // the dictionary cache): one for every flow, built by the first flow that talks to amoCRM.
-  const clients = once(async () => {
-    const [{ createAmoClients }, { TokenProvider }, { TokenLifecycle }] = await Promise.all([
-      import('./amo-clients.ts'),
-      import('../amocrm/oauth/provider.ts'),
-      import('../amocrm/oauth/lifecycle.ts'),
-    ]);
-    const oauth: OAuthDeps = {
-      config,
-      store: new DynamoTokenStore(store),
-      secrets,
-      fetch: globalThis.fetch,
-      log: logger,
-      metrics: metrics ?? noMetrics,
-    };
-    const amo = createAmoClients({
-      config,
-      oauth: new TokenProvider(new TokenLifecycle(oauth)),
-      // As dynamoClientStores (lib/aws/amo-client-runtime.ts), which would load the clients at cold start.
-      stores: { budget: new DynamoRateBudget(store), breaker: new DynamoBreakerStore(store), cache: new DynamoCacheStore(store) },
-      log: logger,
-      ...m,
-    });
-    return (id: string): AmoClientForAccount => amo.clientFor(id);
-  });
+  const clients = lazyAmoClients({ config, ...store, secrets, log: logger, ...m });
   // The webhook flows: the config's rules (lib/rules), resolved against the dictionaries bundled
   // with the function; then the contact index's flow (lib/contacts) when the config has a `forms`
   // section; then the 1C deal export (config `onec.outbound`).
