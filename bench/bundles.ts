@@ -8,10 +8,12 @@
  *
  * `--explain` prints each bundle's map instead of timing it (add `--runs N` to time as well): its
  * bytes by component — the AWS SDK (`@aws-sdk/*`), `@smithy/*`, zod, libphonenumber-js, each of
- * our `lib/<folder>`s, the other packages — beside the same components of its floor and what the
- * function adds to each, read from esbuild's metafile (the bytes each input leaves in the output;
- * the rest is esbuild's own wrappers and the banner). The SDK and smithy rows are what the floor
- * cannot shed; the rest is the function's own weight.
+ * our `lib/<folder>`s, the other packages — then how many of them are evaluated at import ("at
+ * init": reached from the entry without an `import()`; the rest waits for its first use, e.g. the
+ * worker's flows), beside the same components of its floor and what the function adds to each,
+ * read from esbuild's metafile (the bytes each input leaves in the output; the rest is esbuild's
+ * own wrappers and the banner). The SDK and smithy rows are what the floor cannot shed; the rest
+ * is the function's own weight.
  *
  * Cold import = the time `await import(bundle)` takes in a new process (Node's own start-up is
  * not counted), with `--enable-source-maps` as deployed (NODE_OPTIONS) and the environment the
@@ -98,24 +100,44 @@ export function component(input: string): string {
   return 'other';
 }
 
-/** Output bytes by component (`component`), plus esbuild's own (wrappers, banner: the bytes no input accounts for). */
-export function componentBytes(b: Bundle): Map<string, number> {
+/**
+ * The inputs evaluated at import: reachable from the entry by static imports and `require` calls.
+ * The rest is reached only through an `import()` (the worker's flows, the SDK's credential
+ * providers): esbuild keeps it in the file but evaluates it when the `import()` runs.
+ */
+export function eagerInputs(metafile: Metafile): Set<string> {
+  const seen = new Set<string>();
+  const todo = Object.values(metafile.outputs)
+    .map((o) => o.entryPoint)
+    .filter((e): e is string => e !== undefined);
+  for (let next = todo.pop(); next !== undefined; next = todo.pop()) {
+    if (seen.has(next)) continue;
+    seen.add(next);
+    for (const i of metafile.inputs[next]?.imports ?? []) if (i.kind !== 'dynamic-import' && !i.external) todo.push(i.path);
+  }
+  return seen;
+}
+
+/** Output bytes by component (`component`), plus esbuild's own (wrappers, banner: the bytes no input accounts for); `eager` counts only the inputs evaluated at import. */
+export function componentBytes(b: Bundle, eager?: ReadonlySet<string>): Map<string, number> {
   const by = new Map<string, number>();
   let counted = 0;
   for (const output of Object.values(b.metafile.outputs)) {
     for (const [input, { bytesInOutput }] of Object.entries(output.inputs)) {
+      counted += bytesInOutput;
+      if (eager && !eager.has(input)) continue;
       const key = component(input);
       by.set(key, (by.get(key) ?? 0) + bytesInOutput);
-      counted += bytesInOutput;
     }
   }
-  by.set('esbuild runtime + banner', Math.max(0, b.bytes - counted));
+  if (!eager) by.set('esbuild runtime + banner', Math.max(0, b.bytes - counted));
   return by;
 }
 
 /** The bundle map: one line per component, the bundle's bytes beside its floor's and the difference. */
 export function explain(fn: Bundle, floor: Bundle): string[] {
   const mine = componentBytes(fn);
+  const cold = componentBytes(fn, eagerInputs(fn.metafile));
   const base = componentBytes(floor);
   const keys = [...new Set([...mine.keys(), ...base.keys()])].sort((a, b) => (mine.get(b) ?? 0) - (mine.get(a) ?? 0));
   const cell = (n: number) => `${(n / 1024).toFixed(1)}`.padStart(8);
@@ -125,17 +147,18 @@ export function explain(fn: Bundle, floor: Bundle): string[] {
     .map((k) => {
       const m = mine.get(k) ?? 0;
       const f = base.get(k) ?? 0;
-      return `     ${k.padEnd(26)}${cell(m)}${cell(f)}${sign(m - f)}`;
+      return `     ${k.padEnd(26)}${cell(m)}${cell(cold.get(k) ?? (k.startsWith('esbuild') ? m : 0))}${cell(f)}${sign(m - f)}`;
     });
+  const coldTotal = [...cold.values()].reduce((a, b) => a + b, 0) + (mine.get('esbuild runtime + banner') ?? 0);
   const pkgs = breakdown(fn.metafile)
     .filter(([k]) => !k.startsWith('lib') && !k.startsWith('functions') && component(`node_modules/${k}/`) === 'other packages')
     .slice(0, 6)
     .map(([k, v]) => `${k} ${(v / 1024).toFixed(1)}`)
     .join(', ');
   return [
-    `     ${'component (KiB)'.padEnd(26)}${'bundle'.padStart(8)}${'floor'.padStart(8)}${'added'.padStart(9)}`,
+    `     ${'component (KiB)'.padEnd(26)}${'bundle'.padStart(8)}${'at init'.padStart(8)}${'floor'.padStart(8)}${'added'.padStart(9)}`,
     ...rows,
-    `     ${'total'.padEnd(26)}${cell(fn.bytes)}${cell(floor.bytes)}${sign(fn.bytes - floor.bytes)}`,
+    `     ${'total'.padEnd(26)}${cell(fn.bytes)}${cell(coldTotal)}${cell(floor.bytes)}${sign(fn.bytes - floor.bytes)}`,
     ...(pkgs ? [`     other packages: ${pkgs}`] : []),
   ];
 }
