@@ -2,8 +2,8 @@
  * The webhook flows of queue `amocrm-hooks` (the amoCRM webhook processor runs them, lib/ingest):
  * the config's rules (lib/rules) and the contact index's flow (lib/contacts), over the stores they
  * are given. No AWS SDK here, nor anywhere this module reaches: the worker imports it at that
- * queue's first message (lib/aws/worker-runtime.ts; test/layout.test.ts holds it SDK-free), while
- * lib/aws/rules-runtime.ts and contacts-runtime.ts give it their DynamoDB stores.
+ * queue's first message (lib/aws/worker-runtime.ts gives it the DynamoDB stores; test/layout.test.ts
+ * holds it SDK-free); lib/aws/contacts-runtime.ts builds the contact index's flow on the one table.
  */
 import type { AmoClientForAccount } from '../amocrm/client/client.ts';
 import { noMetrics, type MetricsSink } from '../common/metrics-sink.ts';

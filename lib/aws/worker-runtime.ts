@@ -3,7 +3,10 @@
  * ok / defer / retry / park (docs/architecture.md#failure-semantics). The pipeline is lib/pipeline, the SQS side
  * sqs-batch.ts, the amoCRM webhook processor and the mirror lib/ingest.
  *
- * AWS environment (everything built once per container, at cold start, outside the handler):
+ * Built once per container: at cold start the SDK clients, the DynamoDB stores and the batch loop;
+ * at a queue's first batch that queue's processors and the flow modules behind them, import()ed
+ * (createWorkerHandler; lib/common/lazy.ts), so a container that serves one queue never evaluates
+ * the others' flows. AWS environment:
  * - `TABLE_NAME` — the one DynamoDB table (DLQ index, idempotency);
  * - `QUEUES` — JSON Record<queueId, {arn, url, dlqUrl}>;
  * - `AMO_CONFIG_JSON` — the config as the construct validated it at synth (lib/config/deployed.ts; no secrets in it);
@@ -11,7 +14,7 @@
  *   config says `events.publish: false`);
  * - `AMO_SECRETS_PREFIX` (optional) — prefix of the Secrets Manager names (hook tokens, mirror tokens);
  * - `AMO_RULES_DIR` (optional) — where the rules' dictionary files are (default the task root, where
- *   the CDK construct bundles them; lib/aws/rules-runtime.ts);
+ *   the CDK construct bundles them; lib/aws/hook-flows.ts);
  * - `POWERTOOLS_SERVICE_NAME`, `POWERTOOLS_METRICS_NAMESPACE` (AmoGateway) — logs and metrics.
  * `createHandler(deps)` takes the clients explicitly (tests and the local runner pass their own).
  */
