@@ -22,6 +22,12 @@ import { dlqName, queueName, routeTable } from '../../lib/routes.ts';
 import { DynamoDlqIndex } from '../../lib/store/dlq-index.ts';
 import { DynamoFifoLedger } from '../../lib/store/fifo-ledger.ts';
 import { createDynamoIdempotency } from '../../lib/store/idempotency.ts';
+import { WORKER_PART_ROUTES } from '../../lib/aws/worker-runtime.ts';
+import { CHAT_ROUTES } from '../../lib/aws/chat-processors.ts';
+import { FORMS_ROUTE } from '../../lib/flows/forms/processor.ts';
+import { ONEC_ROUTE } from '../../lib/flows/onec/processor.ts';
+import { RDESK_ROUTES } from '../../lib/flows/rdesk/processor.ts';
+import { AMOCRM_HOOK_ROUTE } from '../../lib/ingest/amocrm-hook.ts';
 import { createTestTable, type TestTable } from '../support/ddb.ts';
 import { captureLog, fixtureConfig, TestSecrets } from '../ingest/support.ts';
 
@@ -123,6 +129,16 @@ function lazyWorker(flows: () => Promise<FlowRegistry | undefined>) {
 }
 
 describe("the worker builds a queue's parts at that queue's first batch", () => {
+  it("knows each part's routes without loading the flows: the flows' own constants", () => {
+    expect({ ...WORKER_PART_ROUTES, rdesk: [...WORKER_PART_ROUTES.rdesk].sort() }).toEqual({
+      flows: [AMOCRM_HOOK_ROUTE],
+      rdesk: Object.keys(RDESK_ROUTES).sort(),
+      forms: [FORMS_ROUTE],
+      chat: [CHAT_ROUTES.inbound, CHAT_ROUTES.callback],
+      onec: [ONEC_ROUTE],
+    });
+  });
+
   it('cold: nothing built; the first RDESK batches (two at once) build RDESK alone, once; the hooks queue then its flows alone', async () => {
     const w = lazyWorker(async () => new FlowRegistry());
     expect(w.built).toEqual({ rdesk: 0, flows: 0, chat: 0, onec: 0 });
