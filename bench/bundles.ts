@@ -4,7 +4,16 @@
  * (infra/aws/bundling.ts, minified ESM). Goals (issue "lean functions"): median cold import
  * ≤ 80 ms and size ≤ 1.2 × the floor; a miss sets a non-zero exit code.
  *
- *   npx tsx bench/bundles.ts [--runs 20] [--only worker,oauth]
+ *   npx tsx bench/bundles.ts [--runs 20] [--only worker,oauth] [--explain]
+ *
+ * `--explain` prints each bundle's map instead of timing it (add `--runs N` to time as well): its
+ * bytes by component — the AWS SDK (`@aws-sdk/*`), `@smithy/*`, zod, libphonenumber-js, each of
+ * our `lib/<folder>`s, the other packages — then how many of them are evaluated at import ("at
+ * init": reached from the entry without an `import()`; the rest waits for its first use, e.g. the
+ * worker's flows), beside the same components of its floor and what the function adds to each,
+ * read from esbuild's metafile (the bytes each input leaves in the output; the rest is esbuild's
+ * own wrappers and the banner). The SDK and smithy rows are what the floor cannot shed; the rest
+ * is the function's own weight.
  *
  * Cold import = the time `await import(bundle)` takes in a new process (Node's own start-up is
  * not counted), with `--enable-source-maps` as deployed (NODE_OPTIONS) and the environment the
@@ -71,6 +80,87 @@ export function breakdown(metafile: Metafile): Array<[string, number]> {
     }
   }
   return [...by].sort((a, b) => b[1] - a[1]);
+}
+
+/** The component of an input (esbuild metafile path) in the bundle map (`--explain`). */
+export function component(input: string): string {
+  const pkg = /node_modules\/((?:@[^/]+\/)?[^/]+)/.exec(input)?.[1];
+  if (pkg) {
+    if (pkg.startsWith('@aws-sdk/') || pkg === '@aws/lambda-invoke-store') return 'AWS SDK (@aws-sdk)';
+    if (pkg.startsWith('@smithy/')) return '@smithy';
+    if (pkg === 'zod' || pkg === 'libphonenumber-js') return pkg;
+    if (pkg.startsWith('@aws-lambda-powertools/') || pkg.startsWith('@middy/')) return 'Powertools + middy';
+    return 'other packages';
+  }
+  if (input.startsWith('lib/')) {
+    const parts = input.split('/');
+    return parts.length > 2 ? `lib/${parts[1]}` : 'lib/*.ts';
+  }
+  if (input.startsWith('functions/')) return 'functions';
+  return 'other';
+}
+
+/**
+ * The inputs evaluated at import: reachable from the entry by static imports and `require` calls.
+ * The rest is reached only through an `import()` (the worker's flows, the SDK's credential
+ * providers): esbuild keeps it in the file but evaluates it when the `import()` runs.
+ */
+export function eagerInputs(metafile: Metafile): Set<string> {
+  const seen = new Set<string>();
+  const todo = Object.values(metafile.outputs)
+    .map((o) => o.entryPoint)
+    .filter((e): e is string => e !== undefined);
+  for (let next = todo.pop(); next !== undefined; next = todo.pop()) {
+    if (seen.has(next)) continue;
+    seen.add(next);
+    for (const i of metafile.inputs[next]?.imports ?? []) if (i.kind !== 'dynamic-import' && !i.external) todo.push(i.path);
+  }
+  return seen;
+}
+
+/** Output bytes by component (`component`), plus esbuild's own (wrappers, banner: the bytes no input accounts for); `eager` counts only the inputs evaluated at import. */
+export function componentBytes(b: Bundle, eager?: ReadonlySet<string>): Map<string, number> {
+  const by = new Map<string, number>();
+  let counted = 0;
+  for (const output of Object.values(b.metafile.outputs)) {
+    for (const [input, { bytesInOutput }] of Object.entries(output.inputs)) {
+      counted += bytesInOutput;
+      if (eager && !eager.has(input)) continue;
+      const key = component(input);
+      by.set(key, (by.get(key) ?? 0) + bytesInOutput);
+    }
+  }
+  if (!eager) by.set('esbuild runtime + banner', Math.max(0, b.bytes - counted));
+  return by;
+}
+
+/** The bundle map: one line per component, the bundle's bytes beside its floor's and the difference. */
+export function explain(fn: Bundle, floor: Bundle): string[] {
+  const mine = componentBytes(fn);
+  const cold = componentBytes(fn, eagerInputs(fn.metafile));
+  const base = componentBytes(floor);
+  const keys = [...new Set([...mine.keys(), ...base.keys()])].sort((a, b) => (mine.get(b) ?? 0) - (mine.get(a) ?? 0));
+  const cell = (n: number) => `${(n / 1024).toFixed(1)}`.padStart(8);
+  const sign = (n: number) => `${n >= 0 ? '+' : '−'}${(Math.abs(n) / 1024).toFixed(1)}`.padStart(9);
+  const rows = keys
+    .filter((k) => (mine.get(k) ?? 0) >= 512 || (base.get(k) ?? 0) >= 512)
+    .map((k) => {
+      const m = mine.get(k) ?? 0;
+      const f = base.get(k) ?? 0;
+      return `     ${k.padEnd(26)}${cell(m)}${cell(cold.get(k) ?? (k.startsWith('esbuild') ? m : 0))}${cell(f)}${sign(m - f)}`;
+    });
+  const coldTotal = [...cold.values()].reduce((a, b) => a + b, 0) + (mine.get('esbuild runtime + banner') ?? 0);
+  const pkgs = breakdown(fn.metafile)
+    .filter(([k]) => !k.startsWith('lib') && !k.startsWith('functions') && component(`node_modules/${k}/`) === 'other packages')
+    .slice(0, 6)
+    .map(([k, v]) => `${k} ${(v / 1024).toFixed(1)}`)
+    .join(', ');
+  return [
+    `     ${'component (KiB)'.padEnd(26)}${'bundle'.padStart(8)}${'at init'.padStart(8)}${'floor'.padStart(8)}${'added'.padStart(9)}`,
+    ...rows,
+    `     ${'total'.padEnd(26)}${cell(fn.bytes)}${cell(coldTotal)}${cell(floor.bytes)}${sign(fn.bytes - floor.bytes)}`,
+    ...(pkgs ? [`     other packages: ${pkgs}`] : []),
+  ];
 }
 
 /** What the bundle holds beyond its floor (per package or lib folder), largest first. */
@@ -141,11 +231,15 @@ async function main(): Promise<void> {
   const args = process.argv.slice(2);
   const runs = Number(args[args.indexOf('--runs') + 1] ?? 20) || 20;
   const only = args.includes('--only') ? (args[args.indexOf('--only') + 1] ?? '').split(',') : undefined;
+  // The map alone is deterministic and quick: no timing unless `--runs` asks for it too.
+  const explaining = args.includes('--explain');
+  const timing = !explaining || args.includes('--runs');
   const env = functionEnv();
-  const floors = new Map<string, { bundle: Bundle; median: number; p90: number; cpu: number }>();
+  type Timed = { median: number; p90: number; cpu: number };
+  const floors = new Map<string, { bundle: Bundle } & Partial<Timed>>();
   let missed = 0;
   const before = loadavg();
-  console.log(`cold import: ${runs} fresh processes each; load average ${before.map((l) => l.toFixed(2)).join(' ')}`);
+  if (timing) console.log(`cold import: ${runs} fresh processes each; load average ${before.map((l) => l.toFixed(2)).join(' ')}`);
   for (const def of routeTable.functions) {
     if (only && !only.includes(def.id)) continue;
     const fn = await bundleFunction(def);
@@ -153,28 +247,40 @@ async function main(): Promise<void> {
     const key = clients.join(',');
     if (!floors.has(key)) {
       const bundle = await bundleFloor(clients);
-      floors.set(key, { bundle, ...coldImport(bundle.file, runs, BASE_ENV) });
+      floors.set(key, { bundle, ...(timing ? coldImport(bundle.file, runs, BASE_ENV) : {}) });
     }
-    const floor = floors.get(key) as { bundle: Bundle; median: number; p90: number; cpu: number };
-    const t = coldImport(fn.file, runs, env);
+    const floor = floors.get(key) as { bundle: Bundle } & Partial<Timed>;
     const sizeRatio = fn.bytes / floor.bundle.bytes;
+    const sdk = `\n     SDK clients: ${clients.map((c) => c.replace('@aws-sdk/', '')).join(', ') || 'none'}`;
+    const map = explaining ? `\n${explain(fn, floor.bundle).join('\n')}` : '';
+    if (!timing) {
+      const ok = sizeRatio <= MAX_FLOOR_RATIO;
+      if (!ok) missed++;
+      console.log(
+        `\n${ok ? 'ok  ' : 'MISS'} ${def.id}: ${kb(fn.bytes)} = ${sizeRatio.toFixed(3)} × floor ${kb(floor.bundle.bytes)} (goal ≤ ${MAX_FLOOR_RATIO})${sdk}${map}`,
+      );
+      continue;
+    }
+    const t = coldImport(fn.file, runs, env);
     const ok = t.median <= MAX_MEDIAN_IMPORT_MS && sizeRatio <= MAX_FLOOR_RATIO;
     if (!ok) missed++;
+    const f = floor as { bundle: Bundle } & Timed;
     console.log(
       `\n${ok ? 'ok  ' : 'MISS'} ${def.id}: ${kb(fn.bytes)}, cold import median ${ms(t.median)} (p90 ${ms(t.p90)}; CPU ${ms(t.cpu)})` +
-        `\n     SDK clients: ${clients.map((c) => c.replace('@aws-sdk/', '')).join(', ') || 'none'}` +
-        `\n     floor: ${kb(floor.bundle.bytes)}, ${ms(floor.median)} (p90 ${ms(floor.p90)}; CPU ${ms(floor.cpu)})` +
-        `\n     size ${sizeRatio.toFixed(3)} × floor (goal ≤ ${MAX_FLOOR_RATIO}), import ${(t.median / floor.median).toFixed(2)} × floor's (goal ≤ ${MAX_MEDIAN_IMPORT_MS} ms)` +
-        `\n     beyond the floor: ${beyondFloor(fn.metafile, floor.bundle.metafile)
+        sdk +
+        `\n     floor: ${kb(f.bundle.bytes)}, ${ms(f.median)} (p90 ${ms(f.p90)}; CPU ${ms(f.cpu)})` +
+        `\n     size ${sizeRatio.toFixed(3)} × floor (goal ≤ ${MAX_FLOOR_RATIO}), import ${(t.median / f.median).toFixed(2)} × floor's (goal ≤ ${MAX_MEDIAN_IMPORT_MS} ms)` +
+        `\n     beyond the floor: ${beyondFloor(fn.metafile, f.bundle.metafile)
           .slice(0, 8)
           .map(([k, v]) => `${k} ${kb(v)}`)
-          .join(', ')}`,
+          .join(', ')}` +
+        map,
     );
   }
   // The runtime's own SDK instead (nodejs22.x ships v3 unbundled in /var/runtime; this
   // node_modules stands in for it): the largest client set, imported from the packages.
   const largest = [...floors.entries()].sort((a, b) => b[0].length - a[0].length)[0];
-  if (largest) {
+  if (largest && timing) {
     const file = join(PROJECT_ROOT, '.local', 'bundles', 'runtime-sdk.mjs');
     writeFileSync(
       file,
@@ -185,16 +291,17 @@ async function main(): Promise<void> {
     );
     const t = coldImport(file, runs, BASE_ENV);
     console.log(
-      `\nthe runtime's SDK instead (unbundled, from node_modules): ${largest[0].replace(/@aws-sdk\//g, '')} import in ${ms(t.median)} (p90 ${ms(t.p90)}; CPU ${ms(t.cpu)}), bundled ${ms(largest[1].median)} (CPU ${ms(largest[1].cpu)})`,
+      `\nthe runtime's SDK instead (unbundled, from node_modules): ${largest[0].replace(/@aws-sdk\//g, '')} import in ${ms(t.median)} (p90 ${ms(t.p90)}; CPU ${ms(t.cpu)}), bundled ${ms(largest[1].median ?? NaN)} (CPU ${ms(largest[1].cpu ?? NaN)})`,
     );
   }
-  console.log(
-    `\nload average after: ${loadavg()
-      .map((l) => l.toFixed(2))
-      .join(' ')}`,
-  );
+  if (timing)
+    console.log(
+      `\nload average after: ${loadavg()
+        .map((l) => l.toFixed(2))
+        .join(' ')}`,
+    );
   if (missed) {
-    console.log(`${missed} function(s) miss ≤ ${MAX_MEDIAN_IMPORT_MS} ms or ≤ ${MAX_FLOOR_RATIO} × floor`);
+    console.log(`${missed} function(s) miss ${timing ? `≤ ${MAX_MEDIAN_IMPORT_MS} ms or ` : ''}≤ ${MAX_FLOOR_RATIO} × floor`);
     process.exitCode = 1;
   }
 }

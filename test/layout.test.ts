@@ -107,6 +107,30 @@ describe('layout: ports apart from adapters', () => {
   }
 });
 
+describe('layout: what the functions load at first use', () => {
+  // esbuild evaluates an import()ed module only when the import() runs, but a module reached from
+  // one is wrapped, and a wrapped package index keeps and evaluates its whole package: an SDK
+  // client reached from a lazy flow would bring every command of its package into the cold start.
+  const lazy = tsFiles('lib/aws').flatMap((file) =>
+    [...readFileSync(file, 'utf8').matchAll(/\bimport\s*\(\s*['"]([^'"]+)['"]\s*\)/g)].map((m) => resolve(dirname(file), m[1] as string)),
+  );
+
+  it('the worker and the 1C function import() their flows and their amoCRM clients (the scanner finds them)', () => {
+    expect(lazy.map((f) => relative(ROOT, f))).toEqual(
+      expect.arrayContaining(['lib/aws/hook-flows.ts', 'lib/aws/amo-clients.ts', 'lib/ingest/index.ts', 'lib/flows/rdesk/processor.ts']),
+    );
+  });
+
+  it('no module that lib/aws import()s reaches @aws-sdk through its imports', () => {
+    const seen = new Set<string>();
+    const offenders = lazy
+      .map((file) => pathToSdk(file, seen))
+      .filter((chain): chain is string[] => chain !== undefined)
+      .map((chain) => chain.join(' → '));
+    expect(offenders).toEqual([]);
+  });
+});
+
 describe('layout: thin front doors', () => {
   const doors = readdirSync(join(ROOT, 'functions')).filter((f) => f.endsWith('.ts'));
 

@@ -290,7 +290,7 @@ export class AmoGateway extends Construct {
         sourcesContent: FUNCTION_BUNDLING.sourcesContent,
         externalModules: [...FUNCTION_BUNDLING.externalModules],
         forceDockerBundling: false,
-        // The rules' dictionaries travel with the worker, at the same relative paths (lib/aws/rules-runtime.ts).
+        // The rules' dictionaries travel with the worker, at the same relative paths (lib/aws/hook-flows.ts).
         ...(worker ? rulesDictionaryHooks(props.config) : {}),
       },
     });

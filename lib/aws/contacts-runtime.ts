@@ -10,9 +10,11 @@ import type { Log } from '../common/log.ts';
 import type { MetricsSink } from '../common/metrics-sink.ts';
 import type { CountryCode } from '../common/phone.ts';
 import type { Config } from '../config/schema.ts';
-import { createContactFinder, registerContactIndexFlow, type ContactFinder, type ContactIndexStore } from '../contacts/index.ts';
-import { FlowRegistry } from '../ingest/flows.ts';
+import { createContactFinder, type ContactFinder, type ContactIndexStore } from '../contacts/index.ts';
+import type { FlowRegistry } from '../ingest/flows.ts';
 import { DynamoContactIndex } from '../store/contact-index.ts';
+import { contactsCountry, indexedAccounts } from './contacts-config.ts';
+import { withContactIndexFlow } from './hook-flows.ts';
 
 export interface ContactsRuntime {
   index: ContactIndexStore;
@@ -20,15 +22,7 @@ export interface ContactsRuntime {
   defaultCountry: CountryCode;
 }
 
-/** The country phones without a code are read in (config `forms.defaultCountry`, checked by the schema; RU without a forms section). */
-export function contactsCountry(config: Config): CountryCode {
-  return (config.forms?.defaultCountry ?? 'RU') as CountryCode;
-}
-
-/** Accounts whose contacts are indexed: the ones the forms write to. */
-export function indexedAccounts(config: Config): Set<string> {
-  return new Set(config.forms?.list.map((f) => f.account) ?? []);
-}
+export { contactsCountry, indexedAccounts };
 
 export function createContactsRuntime(a: {
   config: Config;
@@ -59,11 +53,5 @@ export function withContactFlows(
   deps: { doc: DynamoDBDocumentClient; tableName: string },
   flows: FlowRegistry | undefined,
 ): FlowRegistry | undefined {
-  if (!config.forms) return flows;
-  const registry = flows ?? new FlowRegistry();
-  return registerContactIndexFlow(registry, {
-    index: new DynamoContactIndex({ doc: deps.doc, tableName: deps.tableName }),
-    defaultCountry: contactsCountry(config),
-    accounts: indexedAccounts(config),
-  });
+  return withContactIndexFlow(config, new DynamoContactIndex({ doc: deps.doc, tableName: deps.tableName }), flows);
 }

@@ -10,22 +10,11 @@ import type { Log } from '../common/log.ts';
 import type { MetricsSink } from '../common/metrics-sink.ts';
 import type { Config } from '../config/schema.ts';
 import type { ContactFinder } from '../contacts/types.ts';
-import { createFormsProcessors } from '../flows/forms/processor.ts';
-import type { FormsStateStore } from '../flows/forms/state.ts';
-import type { IdempotencyGuard } from '../ingest/idempotency.ts';
-import type { ProcessorMap } from '../pipeline/registry.ts';
 import { DynamoFormsState } from '../store/forms-state.ts';
 import { createContactsRuntime } from './contacts-runtime.ts';
+import type { WorkerFormsDeps } from './forms-processors.ts';
 
-/** The amoCRM side of the forms flow (WorkerIngestDeps.forms). */
-export interface WorkerFormsDeps {
-  /** The account's REST client (lib/aws/amo-client-runtime.ts `clientFor`). */
-  clientFor: (accountId: string) => AmoClientForAccount;
-  /** The contact dedupe (lib/contacts). */
-  finder: ContactFinder;
-  /** Claims, repeat records, round-robin turns: the DynamoDB adapter. */
-  state: FormsStateStore;
-}
+export { formsProcessors, type WorkerFormsDeps } from './forms-processors.ts';
 
 export function createFormsWorkerDeps(a: {
   clientFor: (accountId: string) => AmoClientForAccount;
@@ -59,24 +48,4 @@ export function formsWorkerDeps(a: {
     ...m,
   });
   return createFormsWorkerDeps({ clientFor: a.clientFor, finder, doc: a.doc, tableName: a.tableName });
-}
-
-/** The `forms` route's processor when the config has a `forms` section and its amoCRM side is wired; else none. */
-export function formsProcessors(
-  ingest: { config: Config; forms?: WorkerFormsDeps },
-  guard: IdempotencyGuard,
-  log: Log,
-  metrics: MetricsSink | undefined,
-): ProcessorMap {
-  const cfg = ingest.config.forms;
-  if (!cfg || !ingest.forms) return {};
-  return createFormsProcessors({
-    config: cfg,
-    clientFor: ingest.forms.clientFor,
-    finder: ingest.forms.finder,
-    state: ingest.forms.state,
-    guard,
-    log,
-    ...(metrics ? { metrics } : {}),
-  }).processors;
 }

@@ -19,17 +19,16 @@ import { ENVELOPE_VERSION, envelopeMessageBody, type Envelope } from '../envelop
 import { managers } from '../flows/onec/corp.ts';
 import { handleOnec, type OnecRoute } from '../flows/onec/ingress.ts';
 import type { OnecJob, OnecRequestStore } from '../flows/onec/job.ts';
-import { createOnecProcessor, ONEC_ROUTE } from '../flows/onec/processor.ts';
-import { registerOnecFlow } from '../flows/onec/flow.ts';
+import { ONEC_ROUTE } from '../flows/onec/processor.ts';
 import type { ExportLedger } from '../flows/onec/export.ts';
-import { FlowRegistry } from '../ingest/flows.ts';
+import type { FlowRegistry } from '../ingest/flows.ts';
 import type { ProcessorMap } from '../pipeline/registry.ts';
 import { DynamoExportLedger, DynamoOnecRequests } from '../store/onec.ts';
-import { createContactsRuntime } from './contacts-runtime.ts';
+import { DynamoContactIndex } from '../store/contact-index.ts';
+import { onecParts } from './onec-parts.ts';
 import { readDeployedConfig } from '../config/deployed.ts';
 import { ConfigError } from '../config/deployed.ts';
-import { createAmoClientRuntime } from './amo-client-runtime.ts';
-import { tokenProviderFromEnv } from './oauth-runtime.ts';
+import { lazyAmoClients } from './lazy-clients.ts';
 import { parseQueuesConfig } from './queues-config.ts';
 import { awsSecretSource } from './secrets.ts';
 
@@ -41,7 +40,8 @@ export interface OnecHttpDeps {
   requests: OnecRequestStore;
   /** Puts one job on the `onec` queue. */
   enqueue(job: OnecJob): Promise<void>;
-  clientFor?: (accountId: string) => AmoClientForAccount;
+  /** The account's REST client (the managers call); the deployed function builds it at the first call. */
+  clientFor?: (accountId: string) => AmoClientForAccount | Promise<AmoClientForAccount>;
   log: Log;
   metrics?: MetricsSink;
 }
@@ -115,7 +115,7 @@ function onecRequestHandler(deps: OnecHttpDeps) {
           secrets: deps.secrets,
           requests: deps.requests,
           enqueue: deps.enqueue,
-          ...(corp && clientFor ? { managers: () => managers(clientFor(corp.account), corp) } : {}),
+          ...(corp && clientFor ? { managers: async () => managers(await clientFor(corp.account), corp) } : {}),
           ...(deps.metrics ? { metrics: deps.metrics } : {}),
         },
       );
@@ -130,7 +130,7 @@ function onecRequestHandler(deps: OnecHttpDeps) {
   };
 }
 
-/** The worker's 1C parts: the `onec` processor and the export flow (added to `flows`). */
+/** The worker's 1C parts on the one table: the `onec` processor and the export flow (added to `flows`): lib/aws/onec-parts.ts. */
 export function onecWorkerParts(a: {
   config: Config;
   secrets: SecretSource;
@@ -143,28 +143,13 @@ export function onecWorkerParts(a: {
   ledger?: ExportLedger;
   flows?: FlowRegistry | undefined;
 }): { processors: ProcessorMap; flows: FlowRegistry | undefined } {
-  const cfg = a.config.onec;
-  if (!cfg) return { processors: {}, flows: a.flows };
-  const { finder, defaultCountry } = createContactsRuntime(a);
-  const processors: ProcessorMap = {
-    [ONEC_ROUTE]: createOnecProcessor({
-      config: cfg,
-      clientFor: a.clientFor,
-      requests: new DynamoOnecRequests({ doc: a.doc, tableName: a.tableName }),
-      finder,
-      defaultCountry,
-    }),
-  };
-  if (!cfg.outbound) return { processors, flows: a.flows };
-  const flows = registerOnecFlow(a.flows ?? new FlowRegistry(), {
-    outbound: cfg.outbound,
-    secrets: a.secrets,
-    clientFor: a.clientFor,
-    ledger: a.ledger ?? new DynamoExportLedger({ doc: a.doc, tableName: a.tableName }),
-    ...(a.fetch ? { fetch: a.fetch } : {}),
-    ...(a.metrics ? { metrics: a.metrics } : {}),
+  const store = { doc: a.doc, tableName: a.tableName };
+  return onecParts({
+    ...a,
+    requests: new DynamoOnecRequests(store),
+    contactIndex: new DynamoContactIndex(store),
+    ledger: a.ledger ?? new DynamoExportLedger(store),
   });
-  return { processors, flows };
 }
 
 /** The `onec` function's dependencies from the Lambda environment (TABLE_NAME, QUEUES, AMO_CONFIG_JSON, AMO_SECRETS_PREFIX). */
@@ -176,19 +161,10 @@ export function onecHttpFromEnv(env: NodeJS.ProcessEnv, ports: { log: Log; metri
   if (!queue) throw new ConfigError(`QUEUES lacks the ${ONEC_QUEUE} queue`);
   const doc = DynamoDBDocumentClient.from(new DynamoDBClient({}), { marshallOptions: { removeUndefinedValues: true } });
   const secrets = awsSecretSource({ prefix: env.AMO_SECRETS_PREFIX ?? '' });
-  // The managers list reads the corp account's users: the container's client runtime, built only when needed.
-  let amo: ReturnType<typeof createAmoClientRuntime> | undefined;
-  const clientFor = (id: string) => {
-    amo ??= createAmoClientRuntime({
-      config,
-      oauth: tokenProviderFromEnv(env, ports, config),
-      doc,
-      tableName,
-      log: ports.log,
-      metrics: ports.metrics,
-    });
-    return amo.clientFor(id);
-  };
+  // The managers list reads the corp account's users: the container's client runtime, built (and
+  // its code loaded) at the first managers call only, the one route that talks to amoCRM.
+  const clients = lazyAmoClients({ config, doc, tableName, secrets, log: ports.log, metrics: ports.metrics });
+  const clientFor = async (id: string) => (await clients())(id);
   return {
     config,
     secrets,

@@ -27,7 +27,12 @@ export interface BatchDeps {
   dlqIndex: DlqIndex;
   queues: readonly QueueTarget[];
   routes: readonly RoutePolicy[];
-  processors: ProcessorMap;
+  /**
+   * The route processors, or a queue's processors built at its first batch (the worker's lazy
+   * flows). A loader that rejects fails the invocation: the batch goes back to its queue, as a
+   * function that cannot start would leave it.
+   */
+  processors: ProcessorMap | ((queueId: string) => Promise<ProcessorMap>);
   log: Log;
   now: () => number;
   random: Random;
@@ -47,22 +52,26 @@ export type BatchHandler = (event: SQSEvent) => Promise<SQSBatchResponse>;
 export function createBatchHandler(deps: BatchDeps): BatchHandler {
   const byArn = new Map(deps.queues.map((q) => [q.arn, q]));
   const routes = new Map(deps.routes.map((r) => [r.id, r]));
-  const configs = new Map<string, PipelineConfig>(
-    deps.queues.map((q) => [
-      q.id,
-      {
-        queue: q,
-        routes,
-        processors: deps.processors,
-        log: deps.log,
-        now: deps.now,
-        random: deps.random,
-        policy: deps.policy,
-        deferral: deps.deferral,
-        ...(deps.fifoLedger ? { fifoLedger: deps.fifoLedger } : {}),
-      },
-    ]),
-  );
+  const configs = new Map<string, PipelineConfig>();
+  /** The queue's pipeline settings, with its processors (awaited once: a lazy queue's first batch builds them). */
+  async function configFor(q: QueueTarget): Promise<PipelineConfig> {
+    const known = configs.get(q.id);
+    if (known) return known;
+    const processors = typeof deps.processors === 'function' ? await deps.processors(q.id) : deps.processors;
+    const cfg: PipelineConfig = {
+      queue: q,
+      routes,
+      processors,
+      log: deps.log,
+      now: deps.now,
+      random: deps.random,
+      policy: deps.policy,
+      deferral: deps.deferral,
+      ...(deps.fifoLedger ? { fifoLedger: deps.fifoLedger } : {}),
+    };
+    configs.set(q.id, cfg);
+    return cfg;
+  }
   const ledger = deps.fifoLedger;
   if (!ledger && deps.queues.some((q) => q.fifo)) {
     throw new WorkerConfigError(
@@ -79,11 +88,11 @@ export function createBatchHandler(deps: BatchDeps): BatchHandler {
   async function handleRecord(
     record: SQSRecord,
     target: QueueTarget,
+    cfg: PipelineConfig,
     held?: (msg: { messageId: string; body: string; receiveCount: number }) => MessageResult,
   ): Promise<boolean> {
     const started = deps.now();
     const receiveCount = Number(record.attributes.ApproximateReceiveCount) || 1;
-    const cfg = configs.get(target.id) as PipelineConfig;
     let result: MessageResult | undefined;
     let done = false;
     let failure: unknown;
@@ -191,16 +200,18 @@ export function createBatchHandler(deps: BatchDeps): BatchHandler {
         failed.push(...records.map((r) => r.messageId));
         continue;
       }
+      // Before any record: a queue whose processors cannot be built fails the whole invocation.
+      const cfg = await configFor(target);
       if (target.fifo) {
         const bad = await runFifoBatch(
           records,
           (r) => r.attributes.MessageGroupId ?? '',
-          (r) => handleRecord(r, target),
+          (r) => handleRecord(r, target, cfg),
           async (follower, head) => {
             // One receive short of SQS's own redrive: park it here, with its reason.
             const receives = Number(follower.attributes.ApproximateReceiveCount) || 1;
             const max = target.maxReceiveCount;
-            if (max !== undefined && receives >= max) return handleRecord(follower, target, (msg) => heldFollowerPark(msg, max));
+            if (max !== undefined && receives >= max) return handleRecord(follower, target, cfg, (msg) => heldFollowerPark(msg, max));
             // Otherwise it comes back with its head, in order, after the head's delay.
             const seconds = heldFor.get(head);
             if (seconds !== undefined) await holdRecord(follower, target, seconds, deps);
@@ -209,7 +220,7 @@ export function createBatchHandler(deps: BatchDeps): BatchHandler {
         );
         failed.push(...bad.map((r) => r.messageId));
       } else {
-        const results = await mapLimit(records, target.concurrency ?? concurrency, (r) => handleRecord(r, target));
+        const results = await mapLimit(records, target.concurrency ?? concurrency, (r) => handleRecord(r, target, cfg));
         records.forEach((r, i) => {
           if (!results[i]) failed.push(r.messageId);
         });

@@ -3,7 +3,10 @@
  * ok / defer / retry / park (docs/architecture.md#failure-semantics). The pipeline is lib/pipeline, the SQS side
  * sqs-batch.ts, the amoCRM webhook processor and the mirror lib/ingest.
  *
- * AWS environment (everything built once per container, at cold start, outside the handler):
+ * Built once per container: at cold start the SDK clients, the DynamoDB stores and the batch loop;
+ * at a queue's first batch that queue's processors and the flow modules behind them, import()ed
+ * (createWorkerHandler; lib/common/lazy.ts), so a container that serves one queue never evaluates
+ * the others' flows. AWS environment:
  * - `TABLE_NAME` — the one DynamoDB table (DLQ index, idempotency);
  * - `QUEUES` — JSON Record<queueId, {arn, url, dlqUrl}>;
  * - `AMO_CONFIG_JSON` — the config as the construct validated it at synth (lib/config/deployed.ts; no secrets in it);
@@ -11,7 +14,7 @@
  *   config says `events.publish: false`);
  * - `AMO_SECRETS_PREFIX` (optional) — prefix of the Secrets Manager names (hook tokens, mirror tokens);
  * - `AMO_RULES_DIR` (optional) — where the rules' dictionary files are (default the task root, where
- *   the CDK construct bundles them; lib/aws/rules-runtime.ts);
+ *   the CDK construct bundles them; lib/aws/hook-flows.ts);
  * - `POWERTOOLS_SERVICE_NAME`, `POWERTOOLS_METRICS_NAMESPACE` (AmoGateway) — logs and metrics.
  * `createHandler(deps)` takes the clients explicitly (tests and the local runner pass their own).
  */
@@ -32,8 +35,12 @@ import { readDeployedConfig } from '../config/deployed.ts';
 import type { Config } from '../config/schema.ts';
 import type { SecretSource } from '../config/secrets.ts';
 import type { EventPublisher } from '../events/bus.ts';
-import { buildIngestProcessors, pipelineMetrics, type FlowRegistry, type MirrorSender } from '../ingest/index.ts';
-import { noMetrics, type MetricsSink } from '../common/metrics-sink.ts';
+import type { FlowRegistry } from '../ingest/flows.ts';
+import { pipelineMetrics } from '../ingest/metrics.ts';
+import type { MirrorGate, MirrorSender } from '../ingest/mirroring.ts';
+import { mirroredRoutes } from '../ingest/mirror-routes.ts';
+import type { MetricsSink } from '../common/metrics-sink.ts';
+import { once, resolveDeferred, type Deferred } from '../common/lazy.ts';
 import { DEFAULT_BACKOFF_POLICY, type Random, type BackoffPolicy } from '../pipeline/backoff.ts';
 import type { DeferralPolicy } from '../pipeline/deferral.ts';
 import type { Log } from '../common/log.ts';
@@ -41,21 +48,21 @@ import { routeQueueId, routesWithoutProcessor, type ProcessorMap, type RoutePoli
 import { DynamoDlqIndex } from '../store/dlq-index.ts';
 import type { DlqIndex } from '../pipeline/dlq-index.ts';
 import { createDynamoIdempotency } from '../store/idempotency.ts';
-import { rulesFlowsFromEnv } from './rules-runtime.ts';
-import { withContactFlows } from './contacts-runtime.ts';
 import type { IdempotencyGuard } from '../ingest/idempotency.ts';
-import type { MirrorGate } from '../ingest/mirroring.ts';
 import type { AmoClientForAccount } from '../amocrm/client/client.ts';
-import { createRdeskProcessors, RDESK_ROUTES } from '../flows/rdesk/processor.ts';
 import type { LeadMapStore } from '../flows/rdesk/lead-map.ts';
 import type { PushOrderStore } from '../flows/rdesk/push-order.ts';
+import type { WorkerFormsDeps } from './forms-processors.ts';
+import { DynamoConversationStore } from '../store/amojo-conversations.ts';
+import { DynamoScopeStore } from '../store/amojo-scopes.ts';
+import { DynamoContactIndex } from '../store/contact-index.ts';
+import { DynamoFormsState } from '../store/forms-state.ts';
+import { DynamoExportLedger, DynamoOnecRequests } from '../store/onec.ts';
 import { DynamoLeadMap } from '../store/rdesk-lead-map.ts';
 import { DynamoPushOrder } from '../store/rdesk-push-order.ts';
-import { createAmoClientRuntime } from './amo-client-runtime.ts';
-import { tokenProviderFromEnv } from './oauth-runtime.ts';
-import { createChatProcessors } from './chat-runtime.ts';
-import { formsProcessors, formsWorkerDeps, type WorkerFormsDeps } from './forms-worker-runtime.ts';
-import { onecWorkerParts } from './onec-runtime.ts';
+import { DynamoRulesState } from '../store/rules-state.ts';
+import { contactsCountry } from './contacts-config.ts';
+import { lazyAmoClients } from './lazy-clients.ts';
 
 export const WORKER_FUNCTION_ID = 'worker';
 
@@ -85,24 +92,32 @@ export interface WorkerDeps {
   fifoLedger?: FifoLedger;
 }
 
+/**
+ * The amoCRM side. A part that only some queue needs may be given as its loader (`Deferred`):
+ * the worker calls it at the first message of that queue, once per container (depsFromEnv does,
+ * so that a cold start loads none of the flows); tests and the local runner pass the parts built.
+ */
 export interface WorkerIngestDeps {
   config: Config;
   secrets: SecretSource;
   /** Builds the guard once; `remainingTimeMs` reads the invocation in progress (in-progress records expire with it). */
   idempotency: (remainingTimeMs: () => number) => IdempotencyGuard;
   bus: EventPublisher;
-  flows?: FlowRegistry;
+  /** The webhook flows (rules, the contact index, the 1C export): queue `amocrm-hooks`. */
+  flows?: Deferred<FlowRegistry | undefined>;
   /** For the mirror's requests. */
   fetch?: typeof fetch;
   /** Replaces the configured mirror sender. */
   mirror?: MirrorSender;
-  /** The amoCRM side of the RDESK flow (used when the config has an `rdesk` section). */
-  rdesk?: WorkerRdeskDeps;
+  /** The amoCRM side of the RDESK flow (used when the config has an `rdesk` section): queue `rdesk`. */
+  rdesk?: Deferred<WorkerRdeskDeps>;
   /** The chat channel's processors (lib/aws/chat-runtime.ts createChatProcessors), when the config has chat messengers. */
-  chat?: ProcessorMap;
+  chat?: Deferred<ProcessorMap>;
   /** The amoCRM side of the forms flow (used when the config has a `forms` section; lib/aws/forms-worker-runtime.ts). */
-  forms?: WorkerFormsDeps;
-  /** More route processors that need the amoCRM side (the 1C exchange's `onec` route: lib/aws/onec-runtime.ts). */
+  forms?: Deferred<WorkerFormsDeps>;
+  /** The 1C exchange's `onec` route processor (lib/aws/onec-runtime.ts onecWorkerParts). */
+  onec?: Deferred<ProcessorMap>;
+  /** More route processors that need the amoCRM side, built (the local runner's 1C processor). */
   processors?: ProcessorMap;
 }
 
@@ -114,6 +129,20 @@ export interface WorkerRdeskDeps {
   /** The push order across containers: the DynamoDB adapter in AWS. */
   order?: PushOrderStore;
 }
+
+/**
+ * The routes each deferred part of WorkerIngestDeps serves: a queue loads a part only when one of
+ * its routes is here (the flow modules' own constants — AMOCRM_HOOK_ROUTE, RDESK_ROUTES,
+ * FORMS_ROUTE, CHAT_ROUTES, ONEC_ROUTE — are not imported, that would load them; a test holds
+ * them equal).
+ */
+export const WORKER_PART_ROUTES = {
+  flows: ['amocrm-hook'],
+  rdesk: ['zdrav-booked', 'zdrav-mc'],
+  forms: ['forms'],
+  chat: ['chat-inbound', 'amojo-callback'],
+  onec: ['onec'],
+} as const satisfies Record<string, readonly string[]>;
 
 /** Used when no invocation context is known (a plain call in a test): the function's usual budget. */
 const FALLBACK_REMAINING_MS = 60_000;
@@ -140,62 +169,88 @@ export function workerTargets(table: RouteTable, queues: QueuesConfig): { target
   return { targets, routes: table.routes };
 }
 
-/** The processor map: the ingest processors (and mirror) when configured, then `deps.processors`. */
-function processorsFor(table: RouteTable, deps: WorkerDeps, remainingTimeMs: () => number): ProcessorMap {
-  const ingest = deps.ingest;
-  if (!ingest) return { ...deps.processors };
-  try {
-    const guard = ingest.idempotency(remainingTimeMs);
-    const rdesk = rdeskProcessors(ingest, guard, deps.metrics, deps.logger);
-    return buildIngestProcessors({
-      config: ingest.config,
-      secrets: ingest.secrets,
-      guard,
-      gates: rdesk.gates,
-      bus: ingest.bus,
-      ...(ingest.flows ? { flows: ingest.flows } : {}),
-      ...(deps.metrics ? { metrics: deps.metrics } : {}),
-      routes: table.routes,
-      defaultMirrorRoutes: table.routes.filter((r) => r.target.kind === 'queue').map((r) => r.id),
-      overrides: {
-        ...rdesk.processors,
-        ...formsProcessors(ingest, guard, deps.logger, deps.metrics),
-        ...ingest.chat,
-        ...ingest.processors,
-        ...deps.processors,
-      },
-      ...(ingest.fetch ? { fetch: ingest.fetch } : {}),
-      ...(ingest.mirror ? { mirror: ingest.mirror } : {}),
-    });
-  } catch (cause) {
-    throw new WorkerConfigError(`the worker's processors cannot be built: ${cause instanceof Error ? cause.message : String(cause)}`, {
-      cause,
-    });
-  }
+/** The routes of the table that feed `queueId`. */
+function queueRoutes(table: RouteTable, queueId: string): string[] {
+  return table.routes.filter((r) => routeQueueId(r) === queueId).map((r) => r.id);
 }
 
 /**
- * The RDESK routes' processors (when the config has an `rdesk` section and the client is wired)
- * and their mirror gates (without RDESK accounts no token is ours: never mirrored).
+ * Builds one queue's processors (the ingest processors and mirror when configured, then
+ * `deps.processors`), loading only the flows of that queue's routes. Called once per queue per
+ * container (createWorkerHandler memoises it), at the queue's first batch.
  */
-function rdeskProcessors(ingest: WorkerIngestDeps, guard: IdempotencyGuard, metrics: MetricsSink | undefined, log: Log) {
-  const never: MirrorGate = async () => false;
+function queueProcessors(table: RouteTable, deps: WorkerDeps, guard: () => IdempotencyGuard) {
+  return async (queueId: string): Promise<ProcessorMap> => {
+    const ingest = deps.ingest;
+    if (!ingest) return { ...deps.processors };
+    const routes = queueRoutes(table, queueId);
+    const serves = (part: keyof typeof WORKER_PART_ROUTES) => WORKER_PART_ROUTES[part].some((r) => routes.includes(r));
+    const m = deps.metrics ? { metrics: deps.metrics } : {};
+    const [{ buildIngestProcessors }, rdesk, forms, chat, onec, flows] = await Promise.all([
+      import('../ingest/index.ts'),
+      serves('rdesk') ? rdeskProcessors(ingest, guard(), deps.metrics, deps.logger) : undefined,
+      serves('forms') && ingest.config.forms && ingest.forms
+        ? Promise.all([import('./forms-processors.ts'), resolveDeferred(ingest.forms)]).then(([f, formsDeps]) =>
+            f.formsProcessors({ config: ingest.config, forms: formsDeps }, guard(), deps.logger, deps.metrics),
+          )
+        : undefined,
+      serves('chat') && ingest.chat ? resolveDeferred(ingest.chat) : undefined,
+      serves('onec') && ingest.onec ? resolveDeferred(ingest.onec) : undefined,
+      serves('flows') && ingest.flows ? resolveDeferred(ingest.flows) : undefined,
+    ]);
+    // The RDESK routes' mirror gates: their token check once the flow is loaded (in their own
+    // queue); never mirrored without RDESK accounts (no token is ours), nor from another queue's map.
+    const never: MirrorGate = async () => false;
+    const gates = Object.fromEntries(WORKER_PART_ROUTES.rdesk.map((r) => [r, rdesk?.gate ?? never]));
+    const all = buildIngestProcessors({
+      config: ingest.config,
+      secrets: ingest.secrets,
+      guard: guard(),
+      gates,
+      bus: ingest.bus,
+      ...(flows ? { flows } : {}),
+      ...m,
+      routes: table.routes,
+      defaultMirrorRoutes: defaultMirrorRoutes(table),
+      overrides: { ...rdesk?.processors, ...forms, ...chat, ...onec, ...ingest.processors, ...deps.processors },
+      ...(ingest.fetch ? { fetch: ingest.fetch } : {}),
+      ...(ingest.mirror ? { mirror: ingest.mirror } : {}),
+    });
+    // Only this queue's routes (a message of another queue's route is parked `wrong-queue` before
+    // any processor); tests' own processors for routes outside the table are kept.
+    const others = new Set(table.routes.map((r) => r.id).filter((id) => !routes.includes(id)));
+    return Object.fromEntries(Object.entries(all).filter(([id]) => !others.has(id)));
+  };
+}
+
+/** The routes mirrored when the config's mirror names none: the queue routes. */
+function defaultMirrorRoutes(table: RouteTable): string[] {
+  return table.routes.filter((r) => r.target.kind === 'queue').map((r) => r.id);
+}
+
+/** The RDESK routes' processors and their token check (when the config has an `rdesk` section and the client is wired). */
+async function rdeskProcessors(ingest: WorkerIngestDeps, guard: IdempotencyGuard, metrics: MetricsSink | undefined, log: Log) {
   const cfg = ingest.config.rdesk;
-  if (!cfg || !ingest.rdesk) return { processors: {}, gates: Object.fromEntries(Object.keys(RDESK_ROUTES).map((r) => [r, never])) };
-  const built = createRdeskProcessors({
+  if (!cfg || !ingest.rdesk) return undefined;
+  const [{ createRdeskProcessors }, rdesk] = await Promise.all([import('../flows/rdesk/processor.ts'), resolveDeferred(ingest.rdesk)]);
+  return createRdeskProcessors({
     config: cfg,
     secrets: ingest.secrets,
-    clientFor: ingest.rdesk.clientFor,
+    clientFor: rdesk.clientFor,
     guard,
-    ...(ingest.rdesk.leadMap ? { leadMap: ingest.rdesk.leadMap } : {}),
-    ...(ingest.rdesk.order ? { order: ingest.rdesk.order } : {}),
+    ...(rdesk.leadMap ? { leadMap: rdesk.leadMap } : {}),
+    ...(rdesk.order ? { order: rdesk.order } : {}),
     log,
     ...(metrics ? { metrics } : {}),
   });
-  return { processors: built.processors, gates: Object.fromEntries(Object.keys(RDESK_ROUTES).map((r) => [r, built.gate])) };
 }
 
-/** The worker's handler (functions/worker.ts exports it as `createHandler`). */
+/**
+ * The worker's handler (functions/worker.ts exports it as `createHandler`). Cheap at cold start:
+ * each queue's processors — and the flow modules behind them — are built at that queue's first
+ * batch, once per container (concurrent first batches share the one build); a build that fails
+ * fails its invocation (the batch goes back to its queue) and is tried again at the next.
+ */
 export function createWorkerHandler(deps: WorkerDeps) {
   const table = deps.table ?? shippedTable;
   const { targets, routes } = workerTargets(table, deps.queues);
@@ -204,26 +259,62 @@ export function createWorkerHandler(deps: WorkerDeps) {
   let current: Context | undefined;
   const remainingTimeMs = () =>
     typeof current?.getRemainingTimeInMillis === 'function' ? current.getRemainingTimeInMillis() : FALLBACK_REMAINING_MS;
-  const processors = processorsFor(table, deps, remainingTimeMs);
-  const consumed = new Set(targets.map((t) => t.id));
-  const unprocessed = routesWithoutProcessor(
-    routes
-      .filter((r) => {
-        const q = routeQueueId(r);
-        return q !== undefined && consumed.has(q);
-      })
-      .map((r) => r.id),
-    processors,
-  );
-  if (unprocessed.length) deps.logger.info('routes without a processor: their messages are parked no-processor', { routes: unprocessed });
+  const ingest = deps.ingest;
+  // A mirror the table cannot serve is a wiring error of the whole function: refused now, not at a
+  // queue's first message (the gated routes: the hook token and the RDESK tokens).
+  const mirror = ingest?.config.mirror;
+  if (mirror) {
+    try {
+      mirroredRoutes(mirror, table.routes, defaultMirrorRoutes(table), ['amocrm-hook', ...WORKER_PART_ROUTES.rdesk]);
+    } catch (cause) {
+      throw new WorkerConfigError(`the worker's processors cannot be built: ${cause instanceof Error ? cause.message : String(cause)}`, {
+        cause,
+      });
+    }
+  }
+  let guard: IdempotencyGuard | undefined;
+  const build = queueProcessors(table, deps, () => (guard ??= (ingest as WorkerIngestDeps).idempotency(remainingTimeMs)));
+  const now = deps.now ?? Date.now;
+  const ready = new Map<string, () => Promise<ProcessorMap>>();
+  const processorsOf = (queueId: string): Promise<ProcessorMap> => {
+    let load = ready.get(queueId);
+    if (!load) {
+      load = once(async () => {
+        const started = now();
+        let processors: ProcessorMap;
+        try {
+          processors = await build(queueId);
+        } catch (cause) {
+          deps.logger.error('queue processors cannot be built: the invocation fails', {
+            queue: queueId,
+            error: cause instanceof Error ? cause.message : String(cause),
+          });
+          throw new WorkerConfigError(
+            `the worker's processors for queue ${queueId} cannot be built: ${cause instanceof Error ? cause.message : String(cause)}`,
+            { cause },
+          );
+        }
+        const unprocessed = routesWithoutProcessor(
+          routes.filter((r) => routeQueueId(r) === queueId).map((r) => r.id),
+          processors,
+        );
+        deps.logger.info('queue ready', { queue: queueId, ms: now() - started });
+        if (unprocessed.length)
+          deps.logger.info('routes without a processor: their messages are parked no-processor', { queue: queueId, routes: unprocessed });
+        return processors;
+      });
+      ready.set(queueId, load);
+    }
+    return load();
+  };
   const batch = createBatchHandler({
     sqs: deps.sqs,
     dlqIndex: deps.dlqIndex,
     queues: targets,
     routes,
-    processors,
+    processors: processorsOf,
     log: deps.logger,
-    now: deps.now ?? Date.now,
+    now,
     random: deps.random ?? Math.random,
     policy: { ...DEFAULT_BACKOFF_POLICY, ...deps.retry },
     ...(deps.deferral ? { deferral: deps.deferral } : {}),
@@ -255,35 +346,38 @@ export function depsFromEnv(env: NodeJS.ProcessEnv, logger: Log, metrics?: Metri
   const client = new DynamoDBClient({});
   const doc = DynamoDBDocumentClient.from(client, { marshallOptions: { removeUndefinedValues: true } });
   const m = metrics ? { metrics } : {};
-  // THE client runtime of the container (OAuth tokens, the shared rate budget, the 403 breaker,
-  // the dictionary cache): one for every flow, built once at cold start when a flow talks to amoCRM.
-  const amo =
-    config.rules || config.rdesk || config.forms || config.chat?.messengers.length || config.onec
-      ? createAmoClientRuntime({
-          config,
-          oauth: tokenProviderFromEnv(env, { log: logger, metrics: metrics ?? noMetrics }, config),
-          doc,
-          tableName,
-          log: logger,
-          ...m,
-        })
-      : undefined;
-  const clientFor = (id: string) => {
-    if (!amo) throw new WorkerConfigError('no flow of this config talks to amoCRM');
-    return amo.clientFor(id);
-  };
-  // The config's rules (lib/rules), resolved against the dictionaries bundled with the function.
-  // Then the contact index's webhook flow (lib/contacts), when the config has a `forms` section.
-  const flows = withContactFlows(
-    config,
-    { doc, tableName },
-    rulesFlowsFromEnv(env, config, { doc, tableName, log: logger, clientFor, ...m }),
-  );
   const secrets = awsSecretSource({ prefix: env.AMO_SECRETS_PREFIX ?? '' });
-  // The 1C exchange (config `onec`): its queue's processor and the deal-export flow.
-  const onec = config.onec
-    ? onecWorkerParts({ config, secrets, doc, tableName, flows, log: logger, clientFor, ...m })
-    : { processors: {}, flows };
+  const store = { doc, tableName };
+  // Every flow below is a loader: the worker runs it at the first message of its queue, once per
+  // container, so a cold start evaluates none of the flow modules. The loaders import only modules
+  // free of the AWS SDK (lib/aws/hook-flows.ts, chat-processors.ts, … and the domain behind them;
+  // test/layout.test.ts): a lazily imported module that reached an SDK package would make esbuild
+  // keep that package whole and evaluate it at cold start. The DynamoDB stores are made here.
+  // THE client runtime of the container (OAuth tokens, the shared rate budget, the 403 breaker,
+  // the dictionary cache): one for every flow, built by the first flow that talks to amoCRM.
+  const clients = lazyAmoClients({ config, ...store, secrets, log: logger, ...m });
+  // The webhook flows: the config's rules (lib/rules), resolved against the dictionaries bundled
+  // with the function; then the contact index's flow (lib/contacts) when the config has a `forms`
+  // section; then the 1C deal export (config `onec.outbound`).
+  const flows = async () => {
+    const [{ rulesBaseDir, rulesFlows, withContactIndexFlow }, clientFor] = await Promise.all([
+      import('./hook-flows.ts'),
+      // The contact index's flow alone talks to DynamoDB only.
+      config.rules || config.onec?.outbound ? clients() : undefined,
+    ]);
+    const rules = clientFor
+      ? rulesFlows(config, { baseDir: rulesBaseDir(env), clientFor, state: new DynamoRulesState(store), ...m })
+      : undefined;
+    const hooks = withContactIndexFlow(config, new DynamoContactIndex(store), rules);
+    if (!config.onec?.outbound || !clientFor) return hooks;
+    const { onecParts } = await import('./onec-parts.ts');
+    return onecParts({ ...onecStores(), config, secrets, flows: hooks, log: logger, clientFor, ...m }).flows;
+  };
+  const onecStores = () => ({
+    requests: new DynamoOnecRequests(store),
+    contactIndex: new DynamoContactIndex(store),
+    ledger: new DynamoExportLedger(store),
+  });
   return {
     sqs: new SQSClient({}),
     dlqIndex: new DynamoDlqIndex({ doc, tableName, queueIds: Object.keys(queues) }),
@@ -295,14 +389,51 @@ export function depsFromEnv(env: NodeJS.ProcessEnv, logger: Log, metrics?: Metri
       secrets,
       idempotency: (remainingTimeMs) => createDynamoIdempotency({ client, tableName, remainingTimeMs }),
       bus: eventBusName ? createEventBridgePublisher(new EventBridgeClient({}), eventBusName) : noBus,
+      ...(config.rules || config.forms || config.onec?.outbound ? { flows } : {}),
       ...(config.rdesk
-        ? { rdesk: { clientFor, leadMap: new DynamoLeadMap({ doc, tableName }), order: new DynamoPushOrder({ doc, tableName }) } }
+        ? {
+            rdesk: async () => ({ clientFor: await clients(), leadMap: new DynamoLeadMap(store), order: new DynamoPushOrder(store) }),
+          }
         : {}),
-      ...(config.forms ? { forms: formsWorkerDeps({ config, clientFor, doc, tableName, log: logger, ...m }) } : {}),
-      ...(onec.flows ? { flows: onec.flows } : {}),
-      processors: onec.processors,
+      ...(config.forms
+        ? {
+            forms: async () => {
+              const [{ createContactFinder }, clientFor] = await Promise.all([import('../contacts/finder.ts'), clients()]);
+              const finder = createContactFinder({
+                clientFor,
+                index: new DynamoContactIndex(store),
+                log: logger,
+                defaultCountry: contactsCountry(config),
+                ...m,
+              });
+              return { clientFor, finder, state: new DynamoFormsState(store) };
+            },
+          }
+        : {}),
+      ...(config.onec
+        ? {
+            onec: async () => {
+              const [{ onecParts }, clientFor] = await Promise.all([import('./onec-parts.ts'), clients()]);
+              return onecParts({ ...onecStores(), config, secrets, log: logger, clientFor, ...m }).processors;
+            },
+          }
+        : {}),
       ...(config.chat?.messengers.length
-        ? { chat: createChatProcessors({ config, secrets, doc, tableName, clientFor, log: logger, ...m }) }
+        ? {
+            chat: async () => {
+              const [{ chatProcessors }, clientFor] = await Promise.all([import('./chat-processors.ts'), clients()]);
+              return chatProcessors({
+                config,
+                secrets,
+                clientFor,
+                scopes: new DynamoScopeStore(store),
+                conversations: new DynamoConversationStore(store),
+                contactIndex: new DynamoContactIndex(store),
+                log: logger,
+                ...m,
+              });
+            },
+          }
         : {}),
     },
     ...m,

@@ -13,7 +13,8 @@ import { AMOCRM_HOOK_ROUTE, createAmocrmHookProcessor, hookTokenGate } from './a
 import type { FlowRegistry } from './flows.ts';
 import type { MetricsSink } from '../common/metrics-sink.ts';
 import { HookTokenMatcher } from './hook-tokens.ts';
-import { configuredMirror, IngestConfigError, withMirror, type MirrorGate, type MirrorSender } from './mirroring.ts';
+import { configuredMirror, withMirror, type MirrorGate, type MirrorSender } from './mirroring.ts';
+import { mirroredRoutes } from './mirror-routes.ts';
 
 export * from './amocrm-hook.ts';
 export * from './event-step.ts';
@@ -68,15 +69,11 @@ export function buildIngestProcessors(deps: IngestDeps): ProcessorMap {
   const map: ProcessorMap = { [AMOCRM_HOOK_ROUTE]: hook, ...deps.overrides };
   const mirrorCfg = deps.config.mirror;
   if (!mirrorCfg) return map;
-  const byId = new Map(deps.routes.map((r) => [r.id, r]));
-  const ids = mirrorCfg.routes ?? deps.defaultMirrorRoutes;
-  const unknown = [...ids, ...Object.keys(mirrorCfg.tokens ?? {})].filter((id) => !byId.has(id));
-  if (unknown.length)
-    throw new IngestConfigError(`mirror names route(s) the route table does not have: ${[...new Set(unknown)].join(', ')}`);
+  const gates = { ...deps.gates, [AMOCRM_HOOK_ROUTE]: hookTokenGate(tokens) };
   return withMirror(map, {
     mirror: deps.mirror ?? configuredMirror(mirrorCfg, deps.secrets, deps.fetch),
-    routes: ids.map((id) => byId.get(id) as MirrorRoute),
-    gates: { ...deps.gates, [AMOCRM_HOOK_ROUTE]: hookTokenGate(tokens) },
+    routes: mirroredRoutes(mirrorCfg, deps.routes, deps.defaultMirrorRoutes, Object.keys(gates)),
+    gates,
     ...(deps.metrics ? { metrics: deps.metrics } : {}),
   });
 }

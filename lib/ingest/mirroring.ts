@@ -24,6 +24,9 @@ import { createMirror, type Mirror, type MirrorResult, type MirrorRoute } from '
 import { parkNoProcessor, type ProcessorMap, type RouteProcessor } from '../pipeline/registry.ts';
 import { METRIC } from '../metrics.ts';
 import type { MetricsSink } from '../common/metrics-sink.ts';
+import { hasTokenParam, IngestConfigError } from './mirror-routes.ts';
+
+export { hasTokenParam, IngestConfigError } from './mirror-routes.ts';
 
 export interface MirrorSender {
   send(env: Envelope, route: MirrorRoute): Promise<MirrorResult>;
@@ -80,18 +83,9 @@ export interface WithMirrorOptions {
   metrics?: MetricsSink;
 }
 
-export class IngestConfigError extends Error {
-  override readonly name = 'IngestConfigError';
-}
-
 /** The request's first try: not a retry, a deferral, an SQS redelivery, nor a `dlq replay` (which resets the counters). */
 function firstTry(env: Envelope, receiveCount: number): boolean {
   return !env.attempt && !env.deferrals && env.replayedAt === undefined && receiveCount <= 1;
-}
-
-/** Does the route's path carry a secret `{token}` parameter (which the mirror replaces by its own)? */
-export function hasTokenParam(route: Pick<MirrorRoute, 'path'>): boolean {
-  return route.path.includes('{token}');
 }
 
 /**

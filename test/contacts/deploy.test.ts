@@ -1,6 +1,7 @@
 /**
- * The contact index flow in the deployed worker: depsFromEnv composes it after the rules' flows
- * when the config has a `forms` section, and leaves the flows alone without one.
+ * The contact index flow in the deployed worker: depsFromEnv's loader of the webhook flows (run at
+ * the amocrm-hooks queue's first message) composes it after the rules' flows when the config has a
+ * `forms` section, and leaves the flows alone without one.
  */
 import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -8,6 +9,7 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { depsFromEnv } from '../../functions/worker.ts';
 import { silentLog } from '../../lib/common/log.ts';
+import { resolveDeferred } from '../../lib/common/lazy.ts';
 import { routeTable } from '../../lib/routes.ts';
 import { DICT } from '../rules/support.ts';
 import { parseConfig } from '../../lib/config/load.ts';
@@ -34,11 +36,12 @@ const rules = {
     { id: 'booked-call', account: 'local', when: { lead: 'status', to: 'Продажи / Записан на приём' }, then: [{ note: { text: 'x' } }] },
   ],
 };
-const names = (flows: ReturnType<typeof flowsOf>, kind: string) => flows?.for(kind).map((f) => f.name);
+const names = (flows: Awaited<ReturnType<typeof flowsOf>>, kind: string) => flows?.for(kind).map((f) => f.name);
 const env = (dir: string) => ({ TABLE_NAME: 't', QUEUES, AMO_RULES_DIR: dir, AWS_REGION: 'eu-central-1' });
 let dir = '';
-function flowsOf(config: unknown) {
-  return depsFromEnv({ ...env(dir), AMO_CONFIG_JSON: JSON.stringify(parseConfig(config)) }, silentLog).ingest?.flows;
+async function flowsOf(config: unknown) {
+  const flows = depsFromEnv({ ...env(dir), AMO_CONFIG_JSON: JSON.stringify(parseConfig(config)) }, silentLog).ingest?.flows;
+  return flows && resolveDeferred(flows);
 }
 
 describe('the contact index flow in the deployed worker', () => {
@@ -46,13 +49,13 @@ describe('the contact index flow in the deployed worker', () => {
   mkdirSync(join(dir, 'schema'));
   writeFileSync(join(dir, 'schema', 'local.json'), JSON.stringify(DICT));
 
-  it("forms → the contact-index flow (beside the rules' flows); no forms → none", () => {
-    expect(names(flowsOf({ ...base, forms }), 'contact.update')).toEqual(['contact-index']);
-    expect(names(flowsOf({ ...base, forms }), 'contact.delete')).toEqual(['contact-index']);
-    const both = flowsOf({ ...base, forms, rules });
+  it("forms → the contact-index flow (beside the rules' flows); no forms → none", async () => {
+    expect(names(await flowsOf({ ...base, forms }), 'contact.update')).toEqual(['contact-index']);
+    expect(names(await flowsOf({ ...base, forms }), 'contact.delete')).toEqual(['contact-index']);
+    const both = await flowsOf({ ...base, forms, rules });
     expect(names(both, 'contact.update')).toEqual(['contact-index']);
     expect(names(both, 'lead.status')).toEqual(['rule-booked-call']);
-    expect(flowsOf(base)).toBeUndefined();
-    expect(names(flowsOf({ ...base, rules }), 'contact.update')).toEqual([]);
+    expect(await flowsOf(base)).toBeUndefined();
+    expect(names(await flowsOf({ ...base, rules }), 'contact.update')).toEqual([]);
   });
 });

@@ -5,6 +5,7 @@
 import { describe, expect, it } from 'vitest';
 import { depsFromEnv } from '../../functions/worker.ts';
 import { silentLog } from '../../lib/common/log.ts';
+import { resolveDeferred } from '../../lib/common/lazy.ts';
 import { routeTable } from '../../lib/routes.ts';
 import { parseConfig } from '../../lib/config/load.ts';
 
@@ -34,16 +35,16 @@ const deps = (config: unknown) =>
   depsFromEnv({ TABLE_NAME: 't', QUEUES, AWS_REGION: 'eu-central-1', AMO_CONFIG_JSON: JSON.stringify(parseConfig(config)) }, silentLog);
 
 describe('the 1C parts in the deployed worker', () => {
-  it('onec → the onec processor; with outbound → the onec-export flow on lead.status; none without the section', () => {
+  it("onec → the onec processor; with outbound → the onec-export flow on lead.status; none without the section (built at their queues' first messages)", async () => {
     const callers = [{ id: 'erp', key: { secret: 'onec/erp' } }];
-    const inbound = deps({ ...base, onec: { callers, catalog } });
-    expect(Object.keys(inbound.ingest?.processors ?? {})).toEqual(['onec']);
-    expect(inbound.ingest?.flows?.for('lead.status').map((f) => f.name) ?? []).toEqual([]);
-    const both = deps({ ...base, onec: { callers, catalog, outbound } });
-    expect(both.ingest?.flows?.for('lead.status').map((f) => f.name)).toEqual(['onec-export']);
-    const none = deps(base);
-    expect(none.ingest?.processors).toEqual({});
-    expect(none.ingest?.flows).toBeUndefined();
+    const inbound = deps({ ...base, onec: { callers, catalog } }).ingest!;
+    expect(Object.keys(await resolveDeferred(inbound.onec!))).toEqual(['onec']);
+    expect(inbound.flows).toBeUndefined();
+    const both = deps({ ...base, onec: { callers, catalog, outbound } }).ingest!;
+    expect((await resolveDeferred(both.flows))?.for('lead.status').map((f) => f.name)).toEqual(['onec-export']);
+    const none = deps(base).ingest!;
+    expect(none.onec).toBeUndefined();
+    expect(none.flows).toBeUndefined();
   });
 
   it('an onec section naming an account the config lacks is refused at synth (the schema), before any deploy', () => {

@@ -3,6 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { depsFromEnv } from '../../../functions/worker.ts';
 import { formsProcessors } from '../../../lib/aws/forms-worker-runtime.ts';
 import { silentLog } from '../../../lib/common/log.ts';
+import { resolveDeferred } from '../../../lib/common/lazy.ts';
 import { routeTable } from '../../../lib/routes.ts';
 import { parseConfig } from '../../../lib/config/load.ts';
 
@@ -27,12 +28,13 @@ const deps = (config: unknown) =>
 const guard = { once: async () => ({ status: 'duplicate' as const }) };
 
 describe('forms worker wiring (AWS)', () => {
-  it('forms → the client, the contact finder and the state are built, and route `forms` has its processor; no forms → none', () => {
+  it("forms → the client, the contact finder and the state are built (at the forms queue's first message), and route `forms` has its processor; no forms → none", async () => {
     const on = deps({ ...base, forms }).ingest!;
-    expect(on.forms).toMatchObject({ clientFor: expect.any(Function), finder: expect.any(Object), state: expect.any(Object) });
-    expect(Object.keys(formsProcessors(on, guard, silentLog, undefined))).toEqual(['forms']);
+    const built = await resolveDeferred(on.forms!);
+    expect(built).toMatchObject({ clientFor: expect.any(Function), finder: expect.any(Object), state: expect.any(Object) });
+    expect(Object.keys(formsProcessors({ config: on.config, forms: built }, guard, silentLog, undefined))).toEqual(['forms']);
     const off = deps(base).ingest!;
     expect(off.forms).toBeUndefined();
-    expect(formsProcessors(off, guard, silentLog, undefined)).toEqual({});
+    expect(formsProcessors({ config: off.config }, guard, silentLog, undefined)).toEqual({});
   });
 });

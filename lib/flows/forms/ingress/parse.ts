@@ -14,10 +14,14 @@
  *
  * A name ending in `[]` (PHP-style checkbox groups, `services[]`) is read without the brackets;
  * any other bracket stays part of the name (`form[phone]` is the field `form[phone]`).
+ *
+ * qs and busboy are loaded at the first body of their type (`import()`): a site posts one content
+ * type, so a container of the forms function loads one parser or none (JSON), not both at its
+ * cold start.
  */
+import type { Busboy } from 'busboy';
+import type { IParseOptions } from 'qs';
 import { mediaType } from '../../../common/media-type.ts';
-import busboy from 'busboy';
-import qs from 'qs';
 
 /** Field name → its values in the order sent. */
 export type FormFields = Map<string, string[]>;
@@ -52,7 +56,7 @@ export const FORM_QS_OPTIONS = {
   charset: 'utf-8',
   charsetSentinel: false,
   interpretNumericEntities: false,
-} as const satisfies qs.IParseOptions;
+} as const satisfies IParseOptions;
 
 class Malformed extends Error {}
 
@@ -95,7 +99,8 @@ class Collector {
   }
 }
 
-function parseUrlencoded(body: Uint8Array): FormFields {
+async function parseUrlencoded(body: Uint8Array): Promise<FormFields> {
+  const { default: qs } = await import('qs');
   const c = new Collector();
   let parsed: Record<string, unknown>;
   try {
@@ -134,7 +139,8 @@ function parseJson(body: Uint8Array): FormFields {
   return c.fields;
 }
 
-function parseMultipart(contentType: string, body: Uint8Array): Promise<{ fields: FormFields; files: number }> {
+async function parseMultipart(contentType: string, body: Uint8Array): Promise<{ fields: FormFields; files: number }> {
+  const { default: busboy } = await import('busboy');
   return new Promise((resolve, reject) => {
     const c = new Collector();
     let files = 0;
@@ -142,7 +148,7 @@ function parseMultipart(contentType: string, body: Uint8Array): Promise<{ fields
     const fail = (e: Error) => {
       failed ??= e;
     };
-    let bb: busboy.Busboy;
+    let bb: Busboy;
     try {
       bb = busboy({
         headers: { 'content-type': contentType },
@@ -182,7 +188,7 @@ export async function parseFormBody(contentType: string | undefined, body: Uint8
   try {
     switch (media) {
       case 'application/x-www-form-urlencoded':
-        return { ok: true, fields: parseUrlencoded(body), files: 0 };
+        return { ok: true, fields: await parseUrlencoded(body), files: 0 };
       case 'application/json':
         return { ok: true, fields: parseJson(body), files: 0 };
       case 'multipart/form-data': {
