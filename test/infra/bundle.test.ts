@@ -23,6 +23,16 @@ import { exampleConfig } from './support/config.ts';
 import { parseConfig } from '../../lib/config/load.ts';
 import { configEnvJson, PROJECT_ROOT } from '../../infra/aws/gateway.ts';
 
+/** A bundle run in a child process as Lambda would, its AWS calls aimed at a closed port. */
+const OFFLINE_LAMBDA_ENV = {
+  PATH: process.env.PATH ?? '',
+  AWS_REGION: 'us-east-1',
+  AWS_ACCESS_KEY_ID: 'x',
+  AWS_SECRET_ACCESS_KEY: 'x',
+  AWS_ENDPOINT_URL: 'http://127.0.0.1:9',
+  AWS_MAX_ATTEMPTS: '1',
+  TABLE_NAME: 't',
+};
 describe('bundling', () => {
   it('bundles the worker with the local esbuild into a loadable ESM file', { timeout: 120_000 }, () => {
     const worker = routeTable.functions.find((f) => f.id === 'worker');
@@ -139,13 +149,7 @@ describe('bundling', () => {
       {
         encoding: 'utf8',
         env: {
-          PATH: process.env.PATH ?? '',
-          AWS_REGION: 'us-east-1',
-          AWS_ACCESS_KEY_ID: 'x',
-          AWS_SECRET_ACCESS_KEY: 'x',
-          AWS_ENDPOINT_URL: 'http://127.0.0.1:9',
-          AWS_MAX_ATTEMPTS: '1',
-          TABLE_NAME: 't',
+          ...OFFLINE_LAMBDA_ENV,
           QUEUES: JSON.stringify({
             forms: { arn: 'arn:aws:sqs:us-east-1:0:q', url: 'http://127.0.0.1:9/0/q', dlqUrl: 'http://127.0.0.1:9/0/d' },
           }),
@@ -229,13 +233,7 @@ describe('bundling', () => {
     const out = execFileSync(process.execPath, ['--enable-source-maps', '--input-type=module', '-e', script], {
       encoding: 'utf8',
       env: {
-        PATH: process.env.PATH ?? '',
-        AWS_REGION: 'us-east-1',
-        AWS_ACCESS_KEY_ID: 'x',
-        AWS_SECRET_ACCESS_KEY: 'x',
-        AWS_ENDPOINT_URL: 'http://127.0.0.1:9',
-        AWS_MAX_ATTEMPTS: '1',
-        TABLE_NAME: 't',
+        ...OFFLINE_LAMBDA_ENV,
         QUEUES: JSON.stringify(queues),
         AMO_CONFIG_JSON: configEnvJson(config),
         EVENT_BUS_NAME: 'bus',

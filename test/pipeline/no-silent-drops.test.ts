@@ -6,9 +6,10 @@
  * counted as Parked — never deleted. A route may only see its message deleted when it is in
  * ROUTES_WITH_PROCESSORS (a flow that lands adds its route there, with the test of its own).
  */
-import { ReceiveMessageCommand, SendMessageCommand, SQSClient, type Message } from '@aws-sdk/client-sqs';
+import type { SQSClient } from '@aws-sdk/client-sqs';
+import { ReceiveMessageCommand, SendMessageCommand, type Message } from '@aws-sdk/client-sqs';
 import type { Context, SQSBatchResponse } from 'aws-lambda';
-import { startFauxqs, type FauxqsServer } from 'fauxqs';
+import type { FauxqsServer } from 'fauxqs';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { createHandler, type WorkerDeps } from '../../functions/worker.ts';
 import { sqsEvent } from '../../infra/local/lambda.ts';
@@ -25,6 +26,7 @@ import { DynamoDlqIndex } from '../../lib/store/dlq-index.ts';
 import { DynamoFifoLedger } from '../../lib/store/fifo-ledger.ts';
 import { createDynamoIdempotency } from '../../lib/store/idempotency.ts';
 import { createTestTable, type TestTable } from '../support/ddb.ts';
+import { startQueues, type FauxqsQueues } from '../support/fauxqs-queues.ts';
 import { rdeskSchema } from '../../lib/flows/rdesk/config.ts';
 import { captureLog, fixtureConfig, TestSecrets } from '../ingest/support.ts';
 
@@ -43,27 +45,16 @@ let fq: FauxqsServer;
 let sqs: SQSClient;
 let ddb: TestTable;
 let queues: QueuesConfig;
+let world: FauxqsQueues | undefined;
 const ctx = {} as Context;
 
 beforeAll(async () => {
-  fq = await startFauxqs({ port: 0, logger: false });
-  sqs = new SQSClient({
-    endpoint: `http://127.0.0.1:${fq.port}`,
-    region: 'us-east-1',
-    credentials: { accessKeyId: 'l', secretAccessKey: 'l' },
-  });
+  world = await startQueues(routeTable);
+  ({ fq, sqs, queues } = world);
   ddb = await createTestTable('nodrop');
-  queues = {};
-  for (const q of routeTable.queues) {
-    const attrs: Record<string, string> = q.fifo ? { FifoQueue: 'true' } : {};
-    const dlq = fq.createQueue(dlqName(q), { attributes: attrs });
-    const main = fq.createQueue(queueName(q), { attributes: attrs });
-    queues[q.id] = { arn: main.queueArn, url: main.queueUrl, dlqUrl: dlq.queueUrl };
-  }
 });
 afterAll(async () => {
-  sqs?.destroy();
-  await fq?.stop();
+  await world?.stop();
 });
 beforeEach(() => fq.reset());
 

@@ -7,9 +7,10 @@
  * tries again. That the loaders' modules are not even evaluated before is the bundle's business:
  * test/infra/bundle.test.ts.
  */
-import { ReceiveMessageCommand, SendMessageCommand, SQSClient, type Message } from '@aws-sdk/client-sqs';
+import type { SQSClient } from '@aws-sdk/client-sqs';
+import { ReceiveMessageCommand, SendMessageCommand, type Message } from '@aws-sdk/client-sqs';
 import type { Context, SQSBatchResponse } from 'aws-lambda';
-import { startFauxqs, type FauxqsServer } from 'fauxqs';
+import type { FauxqsServer } from 'fauxqs';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { createHandler, type WorkerDeps, type WorkerIngestDeps } from '../../functions/worker.ts';
 import { sqsEvent } from '../../infra/local/lambda.ts';
@@ -29,33 +30,23 @@ import { ONEC_ROUTE } from '../../lib/flows/onec/processor.ts';
 import { RDESK_ROUTES } from '../../lib/flows/rdesk/processor.ts';
 import { AMOCRM_HOOK_ROUTE } from '../../lib/ingest/amocrm-hook.ts';
 import { createTestTable, type TestTable } from '../support/ddb.ts';
+import { startQueues, type FauxqsQueues } from '../support/fauxqs-queues.ts';
 import { captureLog, fixtureConfig, TestSecrets } from '../ingest/support.ts';
 
 let fq: FauxqsServer;
 let sqs: SQSClient;
 let ddb: TestTable;
 let queues: QueuesConfig;
+let world: FauxqsQueues | undefined;
 const ctx = {} as Context;
 
 beforeAll(async () => {
-  fq = await startFauxqs({ port: 0, logger: false });
-  sqs = new SQSClient({
-    endpoint: `http://127.0.0.1:${fq.port}`,
-    region: 'us-east-1',
-    credentials: { accessKeyId: 'l', secretAccessKey: 'l' },
-  });
+  world = await startQueues(routeTable);
+  ({ fq, sqs, queues } = world);
   ddb = await createTestTable('lazy');
-  queues = {};
-  for (const q of routeTable.queues) {
-    const attrs: Record<string, string> = q.fifo ? { FifoQueue: 'true' } : {};
-    const dlq = fq.createQueue(dlqName(q), { attributes: attrs });
-    const main = fq.createQueue(queueName(q), { attributes: attrs });
-    queues[q.id] = { arn: main.queueArn, url: main.queueUrl, dlqUrl: dlq.queueUrl };
-  }
 });
 afterAll(async () => {
-  sqs?.destroy();
-  await fq?.stop();
+  await world?.stop();
 });
 beforeEach(() => fq.reset());
 

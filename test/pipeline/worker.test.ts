@@ -3,20 +3,20 @@
  * for SQS and DynamoDB Local for the DLQ index. Records are received from fauxqs and shaped as
  * Lambda delivers them, so receipt handles, attributes and ARNs are real.
  */
+import type { SQSClient } from '@aws-sdk/client-sqs';
 import {
   ChangeMessageVisibilityCommand,
   DeleteMessageCommand,
   ReceiveMessageCommand,
   SendMessageCommand,
-  SQSClient,
   type Message,
 } from '@aws-sdk/client-sqs';
 import type { Context, SQSBatchResponse, SQSEvent, SQSRecord } from 'aws-lambda';
-import { startFauxqs, type FauxqsServer } from 'fauxqs';
+import type { FauxqsServer } from 'fauxqs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createHandler, depsFromEnv, type WorkerDeps } from '../../functions/worker.ts';
 import { sqsEvent } from '../../infra/local/lambda.ts';
-import { defineRouteTable, dlqName, queueName, redriveMaxReceiveCount } from '../../lib/routes.ts';
+import { defineRouteTable, dlqName, queueName } from '../../lib/routes.ts';
 import type { QueuesConfig } from '../../lib/aws/queues-config.ts';
 import { aggregatingSink } from '../../lib/common/metrics-sink.ts';
 import { RecordingMetrics } from '../../lib/ingest/metrics.ts';
@@ -26,6 +26,7 @@ import type { RouteProcessor } from '../../lib/pipeline/registry.ts';
 import { DynamoDlqIndex } from '../../lib/store/dlq-index.ts';
 import { DynamoFifoLedger } from '../../lib/store/fifo-ledger.ts';
 import { createTestTable, type TestTable } from '../support/ddb.ts';
+import { startQueues, type FauxqsQueues } from '../support/fauxqs-queues.ts';
 import { envelope } from './fixtures.ts';
 
 const table = defineRouteTable({
@@ -90,29 +91,16 @@ let fq: FauxqsServer;
 let sqs: SQSClient;
 let ddb: TestTable;
 let queues: QueuesConfig;
+let world: FauxqsQueues | undefined;
 const ctx = {} as Context; // the batch handler reads nothing from the context
 
 beforeAll(async () => {
-  fq = await startFauxqs({ port: 0, logger: false });
-  sqs = new SQSClient({
-    endpoint: `http://127.0.0.1:${fq.port}`,
-    region: 'us-east-1',
-    credentials: { accessKeyId: 'l', secretAccessKey: 'l' },
-  });
+  world = await startQueues(table, { redrive: true });
+  ({ fq, sqs, queues } = world);
   ddb = await createTestTable('worker');
-  queues = {};
-  for (const q of table.queues) {
-    const attrs: Record<string, string> = q.fifo ? { FifoQueue: 'true' } : {};
-    const dlq = fq.createQueue(dlqName(q), { attributes: attrs });
-    // SQS's own redrive as the CDK sets it: the worker must park before it acts.
-    const redrive = JSON.stringify({ deadLetterTargetArn: dlq.queueArn, maxReceiveCount: redriveMaxReceiveCount(q) });
-    const main = fq.createQueue(queueName(q), { attributes: { ...attrs, RedrivePolicy: redrive } });
-    queues[q.id] = { arn: main.queueArn, url: main.queueUrl, dlqUrl: dlq.queueUrl };
-  }
 });
 afterAll(async () => {
-  sqs?.destroy();
-  await fq?.stop();
+  await world?.stop();
 });
 
 function capture(): { log: Log; lines: Array<{ level: string; message: string; attrs: Record<string, unknown> }> } {

@@ -64,17 +64,17 @@ async function world(rules: RulesConfigInput) {
   return { compiled, deps, ctx, writer, lines, state };
 }
 
+/** Stage "Записан на приём" → a task "Позвонить" due in 15 minutes. */
+const CALL_RULE: NonNullable<RulesConfigInput['list']>[number] = {
+  id: 'call',
+  account: 'local',
+  when: { lead: 'status', to: 'Записан на приём' },
+  then: [{ task: { type: 'Связаться', text: 'Позвонить', due: { in: 900 } } }],
+};
 describe('the rule flow', () => {
   it('a retried step whose task already landed re-checks and posts nothing', async () => {
     const w = await world({
-      list: [
-        {
-          id: 'call',
-          account: 'local',
-          when: { lead: 'status', to: 'Записан на приём' },
-          then: [{ task: { type: 'Связаться', text: 'Позвонить', due: { in: 900 } } }],
-        },
-      ],
+      list: [CALL_RULE],
     });
     const ev = statusEvent({ id: 8001, status_id: 50012, pipeline_id: 5001, old_status_id: 50011, responsible_user_id: 1002 });
     const c = w.ctx('amocrm:local:sha256:ab:lead:8001:status:0#flow:rule-call');
@@ -92,14 +92,7 @@ describe('the rule flow', () => {
     // re-check matched nothing and it posted a second task. The event's own time (the lead's
     // updated_at, which every delivery of it repeats) is the same for all of them.
     const w = await world({
-      list: [
-        {
-          id: 'call',
-          account: 'local',
-          when: { lead: 'status', to: 'Записан на приём' },
-          then: [{ task: { type: 'Связаться', text: 'Позвонить', due: { in: 900 } } }],
-        },
-      ],
+      list: [CALL_RULE],
     });
     const updatedAt = Math.floor(Date.now() / 1000) - 30;
     const ev = statusEvent({
@@ -121,14 +114,7 @@ describe('the rule flow', () => {
 
   it('a step the delivery says may have run (mayHaveRun) re-checks even when its first-attempt mark says first', async () => {
     const w = await world({
-      list: [
-        {
-          id: 'call',
-          account: 'local',
-          when: { lead: 'status', to: 'Записан на приём' },
-          then: [{ task: { type: 'Связаться', text: 'Позвонить', due: { in: 900 } } }],
-        },
-      ],
+      list: [CALL_RULE],
     });
     const ev = statusEvent({ id: 8001, status_id: 50012, pipeline_id: 5001, old_status_id: 50011, responsible_user_id: 1002 });
     const c = w.ctx('amocrm:local:sha256:cd:lead:8001:status:0#flow:rule-call');
@@ -175,14 +161,7 @@ describe('the rule flow', () => {
   it('hops count rule runs, not attempts: a step retried past the hop limit still writes', async () => {
     const w = await world({
       hopLimit: 1,
-      list: [
-        {
-          id: 'call',
-          account: 'local',
-          when: { lead: 'status', to: 'Записан на приём' },
-          then: [{ task: { type: 'Связаться', text: 'Позвонить', due: { in: 900 } } }],
-        },
-      ],
+      list: [CALL_RULE],
     });
     const ev = statusEvent({
       id: 8001,
