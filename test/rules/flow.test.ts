@@ -71,6 +71,16 @@ const CALL_RULE: NonNullable<RulesConfigInput['list']>[number] = {
   when: { lead: 'status', to: 'Записан на приём' },
   then: [{ task: { type: 'Связаться', text: 'Позвонить', due: { in: 900 } } }],
 };
+
+/** Any stage change → a meeting task named after the lead, for the people in turn. */
+function roundRobinRule(due: { in: number } | { at: string }, people: string[]): NonNullable<RulesConfigInput['list']>[number] {
+  return {
+    id: 'rr',
+    account: 'local',
+    when: { lead: 'status' },
+    then: [{ task: { type: 'Встреча', text: '{{name}}', due, responsible: { roundRobin: people } } }],
+  };
+}
 describe('the rule flow', () => {
   it('a retried step whose task already landed re-checks and posts nothing', async () => {
     const w = await world({
@@ -128,25 +138,7 @@ describe('the rule flow', () => {
   });
 
   it('a retried step keeps its round-robin pick, so its re-check finds the task it wrote (no second task for the next person in turn)', async () => {
-    const w = await world({
-      list: [
-        {
-          id: 'rr',
-          account: 'local',
-          when: { lead: 'status' },
-          then: [
-            {
-              task: {
-                type: 'Встреча',
-                text: '{{name}}',
-                due: { in: 600 },
-                responsible: { roundRobin: ['Анна Админова', 'Борис Продажин'] },
-              },
-            },
-          ],
-        },
-      ],
-    });
+    const w = await world({ list: [roundRobinRule({ in: 600 }, ['Анна Админова', 'Борис Продажин'])] });
     const ev = statusEvent({ id: 8001, status_id: 50012, pipeline_id: 5001, name: 'rr', updated_at: Math.floor(Date.now() / 1000) });
     const c = w.ctx('amocrm:local:sha256:rr:lead:8001:status:0#flow:rule-rr');
     await runRule(w.compiled.rules[0]!, ev, c, w.deps, w.writer);
@@ -180,25 +172,7 @@ describe('the rule flow', () => {
   });
 
   it('round-robin hands the tasks out in turn, one shared counter in the table', async () => {
-    const w = await world({
-      list: [
-        {
-          id: 'rr',
-          account: 'local',
-          when: { lead: 'status' },
-          then: [
-            {
-              task: {
-                type: 'Встреча',
-                text: '{{name}}',
-                due: { at: '10:00' },
-                responsible: { roundRobin: ['Анна Админова', 'Борис Продажин', 'vera@example.test'] },
-              },
-            },
-          ],
-        },
-      ],
-    });
+    const w = await world({ list: [roundRobinRule({ at: '10:00' }, ['Анна Админова', 'Борис Продажин', 'vera@example.test'])] });
     for (const [i, id] of [8001, 8002, 8003, 8001].entries()) {
       await runRule(
         w.compiled.rules[0]!,
