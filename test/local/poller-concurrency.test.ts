@@ -131,6 +131,12 @@ describe('poller concurrency', () => {
     expect(overlap).toBe(0);
     for (const g of groups) expect(seen.filter((m) => m.group === g).map((m) => m.seq)).toEqual(Array.from({ length: per }, (_, i) => i));
     expect(most).toBeGreaterThan(1); // the concurrency was used
+    // The poller deletes a batch after its invocation returns: the last batch's delete may still be on its way.
+    await waitFor(
+      () => (runner.pollerStats()['chat-in']?.deleted === groups.length * per ? true : undefined),
+      'every message deleted',
+      5_000,
+    );
     expect(runner.pollerStats()['chat-in']).toMatchObject({ deleted: groups.length * per, failed: 0, inFlight: 0 });
   });
 
