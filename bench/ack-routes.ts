@@ -24,15 +24,15 @@
 import { randomUUID } from 'node:crypto';
 import { cpus, loadavg } from 'node:os';
 import { SANDBOX_ACCOUNT, SANDBOX_SECRETS } from '../infra/local/amocrm.ts';
-import { LOCAL_CHAT_SECRETS, LOCAL_MESSENGER } from '../infra/local/chat.ts';
+import { LOCAL_CHAT_SECRETS } from '../infra/local/chat.ts';
 import { startTestOnec } from '../infra/local/onec/server.ts';
 import { localOnecSection, seedLocalOnec } from '../infra/local/onec/world.ts';
-import { signCallbackBody } from '../lib/amojo/signing.ts';
 import { disconnectSignature } from '../lib/amocrm/oauth/disconnect.ts';
 import { mapLimit } from '../lib/common/concurrency.ts';
 import { fixtureBytes } from '../test/support/fixtures.ts';
 import { sampleCourseForm } from '../test/onec/support.ts';
 import { benchBodies, varyWebhook } from './ack-latency.ts';
+import { postAmojoCallback, postChatInbound } from './support/chat-posts.ts';
 import { timeRequests } from './support/timed.ts';
 
 const arg = (name: string, def: string) => {
@@ -132,29 +132,8 @@ async function main(): Promise<void> {
           'access-control-request-headers': 'content-type',
         },
       }),
-    'chat-inbound': (i) =>
-      fetch(`${runner.url}/chat/${LOCAL_MESSENGER}/messages`, {
-        method: 'POST',
-        headers: { 'content-type': 'application/json', 'x-api-key': chatKey },
-        body: JSON.stringify({
-          id: `${run}-${i}`,
-          conversation_id: `ack-${i % 20}`,
-          sender: { id: `u${i % 20}`, name: `Ack ${i % 20}` },
-          message: { type: 'text', text: `ack message ${i}` },
-        }),
-      }),
-    'amojo-callback': (i) => {
-      const body = JSON.stringify({
-        account_id: 'bench',
-        time: Math.floor(Date.now() / 1000),
-        message: { message: { id: `cb-${run}-${i}`, type: 'text', text: 'x' }, conversation: { id: 'c', client_id: 'demo:none' } },
-      });
-      return fetch(`${runner.url}/chat/amojo/ack-scope`, {
-        method: 'POST',
-        headers: { 'content-type': 'application/json', 'x-signature': signCallbackBody(chatSecret, body) },
-        body,
-      });
-    },
+    'chat-inbound': (i) => postChatInbound(runner.url, chatKey, run, 'ack', i),
+    'amojo-callback': (i) => postAmojoCallback(runner.url, 'ack-scope', chatSecret, run, i),
     onec: async (i) => {
       const res = await fetch(`${runner.url}/1c/update_course`, {
         method: 'POST',

@@ -9,8 +9,8 @@
  *   npx tsx bench/chat-ack.ts [--n 300] [--concurrency 10]
  */
 import { randomUUID } from 'node:crypto';
-import { LOCAL_CHAT_SECRETS, LOCAL_MESSENGER } from '../infra/local/chat.ts';
-import { signCallbackBody } from '../lib/amojo/signing.ts';
+import { LOCAL_CHAT_SECRETS } from '../infra/local/chat.ts';
+import { postAmojoCallback, postChatInbound } from './support/chat-posts.ts';
 import { round, timeRequests } from './support/timed.ts';
 
 function arg(name: string, def: number): number {
@@ -33,29 +33,8 @@ async function main(): Promise<void> {
     const key = await amo.secrets.get(LOCAL_CHAT_SECRETS.apiKey);
     const secret = await amo.secrets.get(LOCAL_CHAT_SECRETS.channel);
     const run = randomUUID().slice(0, 8);
-    const inbound = (i: number) =>
-      fetch(`${runner.url}/chat/${LOCAL_MESSENGER}/messages`, {
-        method: 'POST',
-        headers: { 'content-type': 'application/json', 'x-api-key': key },
-        body: JSON.stringify({
-          id: `${run}-${i}-${Math.random().toString(36).slice(2, 8)}`,
-          conversation_id: `bench-${i % 20}`,
-          sender: { id: `u${i % 20}`, name: `Bench ${i % 20}` },
-          message: { type: 'text', text: `bench message ${i}` },
-        }),
-      });
-    const callback = (i: number) => {
-      const body = JSON.stringify({
-        account_id: 'bench',
-        time: Math.floor(Date.now() / 1000),
-        message: { message: { id: `cb-${run}-${i}`, type: 'text', text: 'x' }, conversation: { id: 'c', client_id: 'demo:none' } },
-      });
-      return fetch(`${runner.url}/chat/amojo/bench-scope`, {
-        method: 'POST',
-        headers: { 'content-type': 'application/json', 'x-signature': signCallbackBody(secret, body) },
-        body,
-      });
-    };
+    const inbound = (i: number) => postChatInbound(runner.url, key, run, 'bench', i);
+    const callback = (i: number) => postAmojoCallback(runner.url, 'bench-scope', secret, run, i);
     await measure(30, 1, inbound);
     await measure(30, 1, callback);
     console.log(

@@ -11,7 +11,6 @@
 import { CreateTableCommand, DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { randomUUID } from 'node:crypto';
-import { createServer } from 'node:net';
 import { pathToFileURL } from 'node:url';
 import { startSandbox } from '../infra/local/sandbox/index.ts';
 import { AmoClient } from '../lib/amocrm/client/client.ts';
@@ -21,6 +20,7 @@ import { DynamoBreakerStore } from '../lib/store/breaker.ts';
 import { MemoryCacheStore } from '../lib/amocrm/client/cache-store.ts';
 import { DynamoRateBudget } from '../lib/store/rate-budget.ts';
 import { createTableInput } from '../lib/store/table.ts';
+import { freePort } from '../test/support/free-port.ts';
 
 export interface RestBudgetOptions {
   ddbEndpoint: string;
@@ -143,18 +143,6 @@ export async function runRestBudget(opts: RestBudgetOptions): Promise<RestBudget
     maxInAnyWindow: maxInWindow(arrivals),
     limit,
   };
-}
-
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = createServer();
-    srv.once('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const addr = srv.address();
-      const port = typeof addr === 'object' && addr ? addr.port : 0;
-      srv.close(() => resolve(port));
-    });
-  });
 }
 
 function arg(name: string, def: number): number {

@@ -18,7 +18,6 @@ import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { SQSClient } from '@aws-sdk/client-sqs';
 import { execFile, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
@@ -35,6 +34,7 @@ import { fastClient } from '../client/support.ts';
 import { MemoryRateBudget } from '../../lib/amocrm/client/rate-budget.ts';
 import { waitFor } from './support.ts';
 import { noSandboxConfig } from '../support/no-sandbox-config.ts';
+import { freePort } from '../support/free-port.ts';
 
 afterEach(killStarted);
 
@@ -57,16 +57,6 @@ const hookBody = (leadId: number) =>
   ]
     .map(([k, v]) => `${encodeURIComponent(k!)}=${encodeURIComponent(v!)}`)
     .join('&');
-
-const freePort = () =>
-  new Promise<number>((resolve, reject) => {
-    const s = createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const port = (s.address() as { port: number }).port;
-      s.close(() => resolve(port));
-    });
-  });
 
 interface Run {
   proc: ChildProcess;

