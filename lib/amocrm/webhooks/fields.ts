@@ -44,17 +44,9 @@ export function listify(v: unknown): unknown {
   return out;
 }
 
-/**
- * zod's `preprocess` (the mini build has none): `fn` first, then `schema`, as the classic
- * `z.preprocess` builds it (a pipe from a transform).
- */
-export function preprocess<T extends z.ZodMiniType>(fn: (v: unknown) => unknown, schema: T) {
-  return z.pipe(z.transform(fn), schema);
-}
-
 /** A list in the body (`x[0]…`, or `x=` for an empty one) read with `item`. */
 export function listOf<T extends z.ZodMiniType>(item: T) {
-  return preprocess((v) => (v === '' ? [] : (listItems(v) ?? v)), z.array(item));
+  return z.preprocess((v) => (v === '' ? [] : (listItems(v) ?? v)), z.array(item));
 }
 
 const DIGITS = /^\d{1,15}$/;
@@ -63,16 +55,16 @@ const DECIMAL = /^-?\d{1,15}(\.\d{1,6})?$/;
 /** A non-negative integer sent as decimal digits (ids, unix timestamps). */
 export const uint = z.pipe(z.string().check(z.regex(DIGITS, { error: 'expected a decimal integer' })), z.transform(Number));
 /** Optional uint; `""` means not set. */
-export const optUint = preprocess(blankToUndefined, z.optional(uint));
+export const optUint = z.preprocess(blankToUndefined, z.optional(uint));
 /** Optional decimal (price); `""` means not set. */
-export const optDecimal = preprocess(
+export const optDecimal = z.preprocess(
   blankToUndefined,
   z.optional(z.pipe(z.string().check(z.regex(DECIMAL, { error: 'expected a decimal number' })), z.transform(Number))),
 );
 /** Optional text, kept exactly as sent (an empty string stays ""). */
 export const optText = z.optional(z.string());
 /** `0`/`1` (also `true`/`false`) → boolean; `""` means not set. */
-export const optFlag = preprocess(
+export const optFlag = z.preprocess(
   blankToUndefined,
   z.optional(
     z.pipe(
@@ -105,7 +97,7 @@ export function readDate(given: string): WebhookDate {
 }
 
 /** Optional date string → WebhookDate; `""` means not set. */
-export const optDate = preprocess(blankToUndefined, z.optional(z.pipe(z.string(), z.transform(readDate))));
+export const optDate = z.preprocess(blankToUndefined, z.optional(z.pipe(z.string(), z.transform(readDate))));
 
 /** `tags[i][id|name]` → Tag. */
 export const tagSchema = z.pipe(
@@ -123,7 +115,7 @@ const objectValue = z.pipe(
  * One entry of `custom_fields[i][values]`: `[j][value]` (+ `[j][enum]`), or the bare form
  * `[j]=<value>` that date fields (and the doc's checkbox/text examples) use.
  */
-const cfValueSchema = preprocess(
+const cfValueSchema = z.preprocess(
   (v) => (typeof v === 'string' ? { value: v } : v),
   z.pipe(
     z.looseObject({

@@ -5,14 +5,14 @@
  * position set; then a new lead with both and the responsible manager.
  */
 import * as z from '../../common/zod.ts';
-import { intId, preprocess } from './course.ts';
+import { intId } from './course.ts';
 import type { AmoClientForAccount } from '../../amocrm/client/client.ts';
 import type { CustomFieldWrite } from '../../amocrm/client/custom-fields.ts';
 import type { CountryCode } from '../../common/phone.ts';
 import { normalizePerson, type ContactFinder } from '../../contacts/index.ts';
 import type { OnecCorp } from './config.ts';
 
-const opt = preprocess((v) => (v === '' || v === null ? undefined : v), z.optional(z.string().check(z.trim(), z.maxLength(255))));
+const opt = z.preprocess((v) => (v === '' || v === null ? undefined : v), z.optional(z.string().check(z.trim(), z.maxLength(255))));
 const required = () => z.string().check(z.trim(), z.minLength(1, 'required'), z.maxLength(255));
 
 export const corpLeadSchema = z

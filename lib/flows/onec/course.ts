@@ -6,19 +6,16 @@ import * as z from '../../common/zod.ts';
 import type { CustomFieldWrite } from '../../amocrm/client/custom-fields.ts';
 import type { OnecCatalogAccount, OnecNaming, OnecPriceRule } from './config.ts';
 
-/** zod's `preprocess` (the mini build has none): `fn`, then `schema`. */
-export const preprocess = <T extends z.ZodMiniType>(fn: (v: unknown) => unknown, schema: T) => z.pipe(z.transform(fn), schema);
-
 /** Numbers arrive as strings from form posts; `""` means absent. */
-const num = preprocess(
+const num = z.preprocess(
   (v) => (v === '' || v === null ? undefined : typeof v === 'string' ? Number(v.trim().replace(',', '.')) : v),
   z.optional(z.number()),
 );
-const text = preprocess(
+const text = z.preprocess(
   (v) => (v === null ? undefined : typeof v === 'number' ? String(v) : v),
   z.optional(z.string().check(z.maxLength(10_000))),
 );
-export const intId = preprocess(
+export const intId = z.preprocess(
   (v) => (typeof v === 'string' && /^\d+$/.test(v.trim()) ? Number(v) : v),
   z.number().check(z.int(), z.positive()),
 );

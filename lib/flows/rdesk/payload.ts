@@ -11,9 +11,7 @@ import * as z from '../../common/zod.ts';
 
 /** `""` (and null) → undefined, so an empty value reads as missing. */
 const blank = (v: unknown): unknown => (v === '' || v === null ? undefined : v);
-const opt = <T extends z.ZodMiniType>(t: T) => z.pipe(z.transform(blank), z.optional(t));
-/** zod's `.default(v)`: absent → v. */
-const orElse = <T extends z.ZodMiniType>(t: T, v: z.util.NoUndefined<z.output<T>>) => z._default(t, v);
+const opt = <T extends z.ZodMiniType>(t: T) => z.preprocess(blank, z.optional(t));
 const int = () => z.number().check(z.int());
 
 /** A lead id: a positive integer, sent as a JSON number or a string of digits. */
@@ -52,13 +50,13 @@ export const bookingSchema = z.object({
   money: z.object({ total: money, paid: money }),
   id: z.number().check(z.int(), z.positive()),
   docNum: opt(intish),
-  billData: orElse(
+  billData: z._default(
     z.array(z.object({ billNum: opt(z.union([z.string(), z.number()])), billSum: opt(decimal), billPaidSum: opt(decimal) })),
     [],
   ),
-  extData: orElse(
+  extData: z._default(
     z.object({
-      guests: orElse(
+      guests: z._default(
         z.array(
           z.object({
             fio: opt(z.string()),
@@ -103,9 +101,9 @@ export const mcSchema = z.object({
   lead_id: leadId,
   createdAt: opt(time),
   id: z.number().check(z.int(), z.positive()),
-  treatments: orElse(z.array(treatment), []),
-  labs: orElse(z.array(lab), []),
-  packets: orElse(
+  treatments: z._default(z.array(treatment), []),
+  labs: z._default(z.array(lab), []),
+  packets: z._default(
     z.array(
       z.object({
         packet_id: opt(int()),
@@ -113,12 +111,12 @@ export const mcSchema = z.object({
         pay: opt(z.boolean()),
         price: opt(money),
         paid: opt(z.boolean()),
-        treatments: orElse(z.array(treatment), []),
+        treatments: z._default(z.array(treatment), []),
       }),
     ),
     [],
   ),
-  complex: orElse(
+  complex: z._default(
     z.array(
       z.object({
         complex_id: opt(int()),
@@ -126,8 +124,8 @@ export const mcSchema = z.object({
         pay: opt(z.boolean()),
         price: opt(money),
         paid: opt(z.boolean()),
-        treatments: orElse(z.array(treatment), []),
-        labs: orElse(z.array(lab), []),
+        treatments: z._default(z.array(treatment), []),
+        labs: z._default(z.array(lab), []),
       }),
     ),
     [],

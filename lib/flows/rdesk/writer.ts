@@ -232,24 +232,23 @@ export class LeadWriter {
       // push delivered later would take the slot and overwrite the newer values.
       const claims = new Map<number, { keys: OrderKeys; previous: OrderKeys }>();
       const claimedAt = this.now();
+      const holdMs = this.opts.orderHoldMs ?? 30_000;
       const patched = new Set(patches.map((pt) => pt.id));
-      const toClaim = [...byLead].filter(([, ps]) => ps.length > 0).map(([id]) => id);
+      const toClaim = [...byLead].filter(([, ps]) => ps.length > 0);
       if (this.opts.order && toClaim.length) {
-        const outcomes = await Promise.all(
-          toClaim.map((id) => this.claimOrder(id, byLead.get(id) ?? [], patched.has(id) ? (this.opts.orderHoldMs ?? 30_000) : 0)),
-        );
-        toClaim.forEach((id, i) => {
+        const outcomes = await Promise.all(toClaim.map(([id, ps]) => this.claimOrder(id, ps, patched.has(id) ? holdMs : 0)));
+        const lost = new Set<number>();
+        toClaim.forEach(([id, ps], i) => {
           const o = outcomes[i] as Awaited<ReturnType<LeadWriter['claimOrder']>>;
           if (o.kind === 'claimed') {
             if (patched.has(id)) claims.set(id, { keys: o.keys, previous: o.previous });
             return;
           }
           // Not written here: the lead's copy may be stale (another container wrote it).
-          const at = patches.findIndex((pt) => pt.id === id);
-          if (at >= 0) patches.splice(at, 1);
+          lost.add(id);
           this.known.delete(id);
           afterById.delete(id);
-          for (const p of byLead.get(id) ?? []) {
+          for (const p of ps) {
             results.delete(p);
             if (o.kind === 'stale' && o.kinds.has(p.unit.kind)) {
               this.opts.log?.debug('rdesk push older than the applied one: skipped', { leadId: id, kind: p.unit.kind });
@@ -258,11 +257,12 @@ export class LeadWriter {
           }
           byLead.delete(id);
         });
+        if (lost.size) patches.splice(0, patches.length, ...patches.filter((pt) => !lost.has(pt.id)));
       }
       if (patches.length) {
         try {
           await api.leads.update(patches as Parameters<typeof api.leads.update>[0]);
-          if (claims.size && this.now() - claimedAt > (this.opts.orderHoldMs ?? 30_000)) {
+          if (claims.size && this.now() - claimedAt > holdMs) {
             // The lease ended before the PATCH did: a newer push elsewhere may have written first (README "Ordering").
             this.opts.log?.warn('rdesk PATCH outlived its push order lease', { leads: claims.size, ms: this.now() - claimedAt });
           }
