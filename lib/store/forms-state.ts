@@ -8,17 +8,13 @@
  *   at most a day; the record only saves a lookup after that).
  * - `pk = FORMS#RR#<account>#<form>`, `sk = RR`: the round-robin counter (one ADD per run).
  */
-import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
 import { GetCommand, UpdateCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import type { ContactIndexKey } from '../contacts/types.ts';
 import type { FormsStateStore, PersonClaim, PersonRecord } from '../flows/forms/state.ts';
-import { ttlSeconds } from './table.ts';
+import { ttlSeconds, isConditionFailed } from './table.ts';
 
 const KEEP_MS = 30 * 24 * 3600 * 1000;
 const personPk = (account: string, key: string) => `FORMS#PERSON#${account}#${key}`;
-
-const isConditionFailed = (e: unknown) =>
-  e instanceof ConditionalCheckFailedException || (e as { name?: string }).name === 'ConditionalCheckFailedException';
 
 function recordOf(item: Record<string, unknown> | undefined): PersonRecord | undefined {
   if (!item || typeof item.leadId !== 'number' || typeof item.at !== 'number') return undefined;

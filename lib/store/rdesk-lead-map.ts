@@ -4,9 +4,9 @@
  * put that succeeds only when no mapping exists and no live claim is held; the mapping has no
  * expiry (a stand-in lead is kept as long as the test account is).
  */
-import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
 import { DeleteCommand, GetCommand, PutCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import type { LeadMapStore } from '../flows/rdesk/lead-map.ts';
+import { isConditionFailed } from './table.ts';
 
 const SK = 'MAP';
 const pkOf = (account: string, id: number) => `RDESK#LEAD#${account}#${id}`;
@@ -38,7 +38,7 @@ export class DynamoLeadMap implements LeadMapStore {
       );
       return true;
     } catch (e) {
-      if (e instanceof ConditionalCheckFailedException || (e as { name?: string }).name === 'ConditionalCheckFailedException') return false;
+      if (isConditionFailed(e)) return false;
       throw e;
     }
   }
@@ -59,7 +59,7 @@ export class DynamoLeadMap implements LeadMapStore {
         }),
       );
     } catch (e) {
-      if ((e as { name?: string }).name !== 'ConditionalCheckFailedException') throw e;
+      if (!isConditionFailed(e)) throw e;
     }
   }
 }

@@ -5,20 +5,16 @@
  * one conditional UpdateItem; a refused claim is explained by one consistent read. The item
  * expires 30 days after its last claim (a lead RDESK stopped pushing for).
  */
-import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
 import { GetCommand, UpdateCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import type { ClaimResult, OrderKeys, PushOrderStore } from '../flows/rdesk/push-order.ts';
 import type { RdeskKind } from '../flows/rdesk/payload.ts';
-import { ttlSeconds } from './table.ts';
+import { ttlSeconds, isConditionFailed } from './table.ts';
 
 const SK = 'ORDER';
 const KEEP_MS = 30 * 24 * 3600 * 1000;
 const pkOf = (account: string, leadId: number) => `RDESK#ORDER#${account}#${leadId}`;
 const attr = (kind: string) => `k_${kind}`;
 const KINDS: readonly RdeskKind[] = ['booked', 'mc'];
-
-const isConditionFailed = (e: unknown) =>
-  e instanceof ConditionalCheckFailedException || (e as { name?: string }).name === 'ConditionalCheckFailedException';
 
 function keysOf(item: Record<string, unknown> | undefined): OrderKeys {
   const out: OrderKeys = {};

@@ -9,13 +9,9 @@
  * - `RULES#KEEP#<key>` / `KEEP`: `n`, a step's round-robin pick, put only when absent or expired
  *   (a racing put loses and reads the winner's), expiring with `expiresAt`.
  */
-import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
 import { GetCommand, PutCommand, UpdateCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import type { RulesState } from '../rules/state.ts';
-import { isExpired, TABLE_TTL_ATTRIBUTE, ttlSeconds } from './table.ts';
-
-const isConditionFailed = (e: unknown) =>
-  e instanceof ConditionalCheckFailedException || (e as { name?: string }).name === 'ConditionalCheckFailedException';
+import { isExpired, TABLE_TTL_ATTRIBUTE, ttlSeconds, isConditionFailed } from './table.ts';
 
 export interface DynamoRulesStateOptions {
   doc: DynamoDBDocumentClient;
@@ -65,29 +61,21 @@ export class DynamoRulesState implements RulesState {
     const stored = await read();
     if (stored !== undefined) return stored;
     const n = await make();
-    try {
-      await this.doc.send(
-        new PutCommand({
-          TableName: this.table,
-          Item: { pk: `RULES#KEEP#${key}`, sk: 'KEEP', n, [TABLE_TTL_ATTRIBUTE]: ttlSeconds(nowMs + ttl * 1000) },
-          ConditionExpression: 'attribute_not_exists(pk) OR #ttl < :now',
-          ExpressionAttributeNames: { '#ttl': TABLE_TTL_ATTRIBUTE },
-          ExpressionAttributeValues: { ':now': ttlSeconds(nowMs) },
-        }),
-      );
-      return n;
-    } catch (e) {
-      if (!isConditionFailed(e)) throw e;
-      return (await read()) ?? n;
-    }
+    if (await this.putIfAbsent({ pk: `RULES#KEEP#${key}`, sk: 'KEEP', n }, ttl, nowMs)) return n;
+    return (await read()) ?? n;
   }
 
-  async firstAttempt(key: string, ttl: number, nowMs: number): Promise<boolean> {
+  firstAttempt(key: string, ttl: number, nowMs: number): Promise<boolean> {
+    return this.putIfAbsent({ pk: `RULES#MARK#${key}`, sk: 'MARK' }, ttl, nowMs);
+  }
+
+  /** Puts `item` (kept `ttl` s) only when absent or expired; false when a live one is there. */
+  private async putIfAbsent(item: Record<string, unknown>, ttl: number, nowMs: number): Promise<boolean> {
     try {
       await this.doc.send(
         new PutCommand({
           TableName: this.table,
-          Item: { pk: `RULES#MARK#${key}`, sk: 'MARK', [TABLE_TTL_ATTRIBUTE]: ttlSeconds(nowMs + ttl * 1000) },
+          Item: { ...item, [TABLE_TTL_ATTRIBUTE]: ttlSeconds(nowMs + ttl * 1000) },
           // An expired item TTL has not removed yet counts as absent.
           ConditionExpression: 'attribute_not_exists(pk) OR #ttl < :now',
           ExpressionAttributeNames: { '#ttl': TABLE_TTL_ATTRIBUTE },

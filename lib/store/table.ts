@@ -32,3 +32,8 @@ export function ttlSeconds(epochMs: number): number {
 export function isExpired(expiresAt: number | undefined, nowMs: number): boolean {
   return expiresAt !== undefined && expiresAt * 1000 <= nowMs;
 }
+
+/** A conditional write was refused (the SDK's ConditionalCheckFailedException, known by its name). */
+export function isConditionFailed(e: unknown): boolean {
+  return (e as { name?: string } | null)?.name === 'ConditionalCheckFailedException';
+}
