@@ -17,8 +17,6 @@ import { DynamoScopeStore } from '../store/amojo-scopes.ts';
 import { DynamoContactIndex } from '../store/contact-index.ts';
 import { chatProcessors } from './chat-processors.ts';
 
-export { CHAT_ROUTES } from './chat-processors.ts';
-
 export interface ChatRuntimeDeps {
   config: Config;
   secrets: SecretSource;

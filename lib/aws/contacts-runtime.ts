@@ -13,7 +13,7 @@ import type { Config } from '../config/schema.ts';
 import { createContactFinder, type ContactFinder, type ContactIndexStore } from '../contacts/index.ts';
 import type { FlowRegistry } from '../ingest/flows.ts';
 import { DynamoContactIndex } from '../store/contact-index.ts';
-import { contactsCountry, indexedAccounts } from './contacts-config.ts';
+import { contactsCountry } from './contacts-config.ts';
 import { withContactIndexFlow } from './hook-flows.ts';
 
 export interface ContactsRuntime {
@@ -21,8 +21,6 @@ export interface ContactsRuntime {
   finder: ContactFinder;
   defaultCountry: CountryCode;
 }
-
-export { contactsCountry, indexedAccounts };
 
 export function createContactsRuntime(a: {
   config: Config;

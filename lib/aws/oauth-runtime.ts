@@ -12,17 +12,7 @@
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { ConfigError, readDeployedConfig } from '../config/deployed.ts';
-import type { Config } from '../config/schema.ts';
-import {
-  OAuthDisconnect,
-  OAuthInstall,
-  TokenGrants,
-  TokenLifecycle,
-  TokenProvider,
-  TokenSchedule,
-  type OAuth,
-  type OAuthDeps,
-} from '../amocrm/oauth/index.ts';
+import { OAuthDisconnect, OAuthInstall, TokenGrants, TokenSchedule, type OAuth, type OAuthDeps } from '../amocrm/oauth/index.ts';
 import type { MetricsSink } from '../common/metrics-sink.ts';
 import type { Log } from '../common/log.ts';
 import { DynamoTokenStore } from '../store/token-store.ts';
@@ -33,11 +23,6 @@ export function lifecycleFromEnv(env: NodeJS.ProcessEnv, ports: { log: Log; metr
   return new TokenSchedule(oauthDepsFromEnv(env, ports));
 }
 
-/** The token provider alone (the amoCRM clients of the worker and the 1C managers call): no install or disconnect code in those bundles. */
-export function tokenProviderFromEnv(env: NodeJS.ProcessEnv, ports: { log: Log; metrics: MetricsSink }, validated?: Config): TokenProvider {
-  return new TokenProvider(new TokenLifecycle(oauthDepsFromEnv(env, ports, validated)));
-}
-
 /** The install (code exchange) and the disconnect hook (functions/oauth.ts): their grant writes only, no refresh engine, schedule or token provider in that bundle. */
 export function installFromEnv(env: NodeJS.ProcessEnv, ports: { log: Log; metrics: MetricsSink }): Pick<OAuth, 'install' | 'disconnect'> {
   const deps = oauthDepsFromEnv(env, ports);
@@ -45,8 +30,8 @@ export function installFromEnv(env: NodeJS.ProcessEnv, ports: { log: Log; metric
   return { install: new OAuthInstall(lifecycle, deps.store), disconnect: new OAuthDisconnect(lifecycle, deps.log) };
 }
 
-function oauthDepsFromEnv(env: NodeJS.ProcessEnv, ports: { log: Log; metrics: MetricsSink }, validated?: Config): OAuthDeps {
-  const config = validated ?? readDeployedConfig(env);
+function oauthDepsFromEnv(env: NodeJS.ProcessEnv, ports: { log: Log; metrics: MetricsSink }): OAuthDeps {
+  const config = readDeployedConfig(env);
   const tableName = env.TABLE_NAME;
   if (!tableName) throw new ConfigError('TABLE_NAME is not set');
   const doc = DynamoDBDocumentClient.from(new DynamoDBClient({}), { marshallOptions: { removeUndefinedValues: true } });

@@ -26,7 +26,7 @@ import { METRIC } from '../metrics.ts';
 import type { MetricsSink } from '../common/metrics-sink.ts';
 import { hasTokenParam, IngestConfigError } from './mirror-routes.ts';
 
-export { hasTokenParam, IngestConfigError } from './mirror-routes.ts';
+export { IngestConfigError } from './mirror-routes.ts';
 
 export interface MirrorSender {
   send(env: Envelope, route: MirrorRoute): Promise<MirrorResult>;

@@ -36,7 +36,7 @@ import { listParked, replayParked, showParked, type DlqOpsDeps } from '../../lib
 import { envelopeBody } from '../../lib/envelope.ts';
 import { readLocalEndpoints } from '../../lib/aws/local-endpoints.ts';
 import { DynamoDlqIndex } from '../../lib/store/dlq-index.ts';
-import { DEFAULT_STATUS_LABELS } from '../../lib/flows/rdesk/config.ts';
+import { DEFAULT_STATUS_LABELS } from '../../lib/flows/rdesk/labels.ts';
 import { sandboxClient } from '../support/form-burst-world.ts';
 import { noSandboxConfig } from '../support/no-sandbox-config.ts';
 import { seeded } from '../pipeline/seeded.ts';

@@ -4,7 +4,8 @@
  * `schema pull`: the same shared rate budget and 403 breaker as the running gateway.
  */
 import type { Log } from '../../../lib/common/log.ts';
-import { contactsCountry, createContactsRuntime } from '../../../lib/aws/contacts-runtime.ts';
+import { createContactsRuntime } from '../../../lib/aws/contacts-runtime.ts';
+import { contactsCountry } from '../../../lib/aws/contacts-config.ts';
 import { buildContactIndex, normalizeEmail, normalizePhoneKey, type IndexBuildState } from '../../../lib/contacts/index.ts';
 import { DynamoContactIndex } from '../../../lib/store/contact-index.ts';
 import { CliError, type CliIO, type Command } from '../command.ts';

@@ -13,8 +13,6 @@ import { PHONE_COUNTRIES } from '../../common/phone-countries.ts';
 import { secretRefSchema } from '../../config/secret-ref.ts';
 import { DEFAULT_CAPTURE, formIdSchema } from './shared.ts';
 
-export { DEFAULT_CAPTURE, formIdSchema };
-
 const accountId = z.string().regex(/^[a-z][a-z0-9-]{0,40}$/, 'an account id as in accounts[].id');
 /** A form field name as the page posts it (`name`, `utm_source`, `Phone`, `form[phone]` is read as `form[phone]`). */
 const fieldName = z.string().min(1).max(100);

@@ -10,20 +10,6 @@ import * as z from 'zod';
 import { secretRefSchema } from '../../config/secret-ref.ts';
 import { BOOKED_KEYS, DEFAULT_TEMPLATES, MC_KEYS, STATUS_CODES, type Templates } from './labels.ts';
 
-export {
-  BOOKED_KEYS,
-  DEFAULT_ITEM_STATUS_LABELS,
-  DEFAULT_STATUS_LABELS,
-  DEFAULT_TEMPLATES,
-  MC_KEYS,
-  statusLabel,
-  templatesOf,
-  type BookedKey,
-  type BookingStatus,
-  type McKey,
-  type Templates,
-} from './labels.ts';
-
 /** `"price"` (the lead's budget), a custom field id, or a custom field name. */
 export const fieldTargetSchema = z.union([z.literal('price'), z.number().int().positive(), z.string().min(1).max(255)]);
 export type FieldTarget = z.infer<typeof fieldTargetSchema>;
