@@ -36,10 +36,10 @@ export interface OnecParts {
   flows?: FlowRegistry | undefined;
 }
 
-/** The `onec` processor, and `flows` with the export flow added when the config has `onec.outbound`. */
-export function onecParts(a: OnecParts): { processors: ProcessorMap; flows: FlowRegistry | undefined } {
+/** The `onec` route's processor (catalog and corp operations); none without an `onec` section. */
+export function onecProcessors(a: Omit<OnecParts, 'ledger' | 'flows' | 'fetch'>): ProcessorMap {
   const cfg = a.config.onec;
-  if (!cfg) return { processors: {}, flows: a.flows };
+  if (!cfg) return {};
   const defaultCountry = contactsCountry(a.config);
   const finder = createContactFinder({
     clientFor: a.clientFor,
@@ -48,17 +48,24 @@ export function onecParts(a: OnecParts): { processors: ProcessorMap; flows: Flow
     defaultCountry,
     ...(a.metrics ? { metrics: a.metrics } : {}),
   });
-  const processors: ProcessorMap = {
-    [ONEC_ROUTE]: createOnecProcessor({ config: cfg, clientFor: a.clientFor, requests: a.requests, finder, defaultCountry }),
-  };
-  if (!cfg.outbound) return { processors, flows: a.flows };
-  const flows = registerOnecFlow(a.flows ?? new FlowRegistry(), {
-    outbound: cfg.outbound,
+  return { [ONEC_ROUTE]: createOnecProcessor({ config: cfg, clientFor: a.clientFor, requests: a.requests, finder, defaultCountry }) };
+}
+
+/** `flows` with the deal export flow added when the config has `onec.outbound` (else `flows` as given). */
+export function withOnecExportFlow(a: Pick<OnecParts, 'config' | 'secrets' | 'clientFor' | 'ledger' | 'metrics' | 'fetch' | 'flows'>) {
+  const outbound = a.config.onec?.outbound;
+  if (!outbound) return a.flows;
+  return registerOnecFlow(a.flows ?? new FlowRegistry(), {
+    outbound,
     secrets: a.secrets,
     clientFor: a.clientFor,
     ledger: a.ledger,
     ...(a.fetch ? { fetch: a.fetch } : {}),
     ...(a.metrics ? { metrics: a.metrics } : {}),
   });
-  return { processors, flows };
+}
+
+/** Both: the `onec` processor, and `flows` with the export flow added when the config has `onec.outbound`. */
+export function onecParts(a: OnecParts): { processors: ProcessorMap; flows: FlowRegistry | undefined } {
+  return { processors: onecProcessors(a), flows: withOnecExportFlow(a) };
 }

@@ -370,14 +370,9 @@ export function depsFromEnv(env: NodeJS.ProcessEnv, logger: Log, metrics?: Metri
       : undefined;
     const hooks = withContactIndexFlow(config, new DynamoContactIndex(store), rules);
     if (!config.onec?.outbound || !clientFor) return hooks;
-    const { onecParts } = await import('./onec-parts.ts');
-    return onecParts({ ...onecStores(), config, secrets, flows: hooks, log: logger, clientFor, ...m }).flows;
+    const { withOnecExportFlow } = await import('./onec-parts.ts');
+    return withOnecExportFlow({ config, secrets, flows: hooks, clientFor, ledger: new DynamoExportLedger(store), ...m });
   };
-  const onecStores = () => ({
-    requests: new DynamoOnecRequests(store),
-    contactIndex: new DynamoContactIndex(store),
-    ledger: new DynamoExportLedger(store),
-  });
   return {
     sqs: new SQSClient({}),
     dlqIndex: new DynamoDlqIndex({ doc, tableName, queueIds: Object.keys(queues) }),
@@ -413,8 +408,9 @@ export function depsFromEnv(env: NodeJS.ProcessEnv, logger: Log, metrics?: Metri
       ...(config.onec
         ? {
             onec: async () => {
-              const [{ onecParts }, clientFor] = await Promise.all([import('./onec-parts.ts'), clients()]);
-              return onecParts({ ...onecStores(), config, secrets, log: logger, clientFor, ...m }).processors;
+              const [{ onecProcessors }, clientFor] = await Promise.all([import('./onec-parts.ts'), clients()]);
+              const [requests, contactIndex] = [new DynamoOnecRequests(store), new DynamoContactIndex(store)];
+              return onecProcessors({ config, secrets, requests, contactIndex, log: logger, clientFor, ...m });
             },
           }
         : {}),
