@@ -186,8 +186,8 @@ function queueProcessors(table: RouteTable, deps: WorkerDeps, guard: () => Idemp
     const routes = queueRoutes(table, queueId);
     const serves = (part: keyof typeof WORKER_PART_ROUTES) => WORKER_PART_ROUTES[part].some((r) => routes.includes(r));
     const m = deps.metrics ? { metrics: deps.metrics } : {};
-    const [{ buildIngestProcessors }, rdesk, forms, chat, onec, flows] = await Promise.all([
-      import('../ingest/index.ts'),
+    const hooks = serves('flows');
+    const [rdesk, forms, chat, onec, flows] = await Promise.all([
       serves('rdesk') ? rdeskProcessors(ingest, guard(), deps.metrics, deps.logger) : undefined,
       serves('forms') && ingest.config.forms && ingest.forms
         ? Promise.all([import('./forms-processors.ts'), resolveDeferred(ingest.forms)]).then(([f, formsDeps]) =>
@@ -196,26 +196,39 @@ function queueProcessors(table: RouteTable, deps: WorkerDeps, guard: () => Idemp
         : undefined,
       serves('chat') && ingest.chat ? resolveDeferred(ingest.chat) : undefined,
       serves('onec') && ingest.onec ? resolveDeferred(ingest.onec) : undefined,
-      serves('flows') && ingest.flows ? resolveDeferred(ingest.flows) : undefined,
+      hooks && ingest.flows ? resolveDeferred(ingest.flows) : undefined,
     ]);
     // The RDESK routes' mirror gates: their token check once the flow is loaded (in their own
     // queue); never mirrored without RDESK accounts (no token is ours), nor from another queue's map.
     const never: MirrorGate = async () => false;
     const gates = Object.fromEntries(WORKER_PART_ROUTES.rdesk.map((r) => [r, rdesk?.gate ?? never]));
-    const all = buildIngestProcessors({
-      config: ingest.config,
-      secrets: ingest.secrets,
-      guard: guard(),
-      gates,
-      bus: ingest.bus,
-      ...(flows ? { flows } : {}),
-      ...m,
-      routes: table.routes,
-      defaultMirrorRoutes: defaultMirrorRoutes(table),
-      overrides: { ...rdesk?.processors, ...forms, ...chat, ...onec, ...ingest.processors, ...deps.processors },
-      ...(ingest.fetch ? { fetch: ingest.fetch } : {}),
-      ...(ingest.mirror ? { mirror: ingest.mirror } : {}),
-    });
+    const overrides = { ...rdesk?.processors, ...forms, ...chat, ...onec, ...ingest.processors, ...deps.processors };
+    const sender = { ...(ingest.fetch ? { fetch: ingest.fetch } : {}), ...(ingest.mirror ? { mirror: ingest.mirror } : {}) };
+    // The webhook processor (its parser and schemas) only for the hooks queue; the others need the mirror at most.
+    const all = hooks
+      ? (await import('../ingest/index.ts')).buildIngestProcessors({
+          config: ingest.config,
+          secrets: ingest.secrets,
+          guard: guard(),
+          gates,
+          bus: ingest.bus,
+          ...(flows ? { flows } : {}),
+          ...m,
+          routes: table.routes,
+          defaultMirrorRoutes: defaultMirrorRoutes(table),
+          overrides,
+          ...sender,
+        })
+      : // The hook route is not this queue's: its gate only satisfies the mirror's check (filtered out below).
+        (await import('../ingest/mirroring.ts')).mirrorConfigured(overrides, {
+          config: ingest.config,
+          secrets: ingest.secrets,
+          routes: table.routes,
+          defaultRoutes: defaultMirrorRoutes(table),
+          gates: { ...gates, ...Object.fromEntries(WORKER_PART_ROUTES.flows.map((r) => [r, never])) },
+          ...sender,
+          ...m,
+        });
     // Only this queue's routes (a message of another queue's route is parked `wrong-queue` before
     // any processor); tests' own processors for routes outside the table are kept.
     const others = new Set(table.routes.map((r) => r.id).filter((id) => !routes.includes(id)));

@@ -13,8 +13,7 @@ import { AMOCRM_HOOK_ROUTE, createAmocrmHookProcessor, hookTokenGate } from './a
 import type { FlowRegistry } from './flows.ts';
 import type { MetricsSink } from '../common/metrics-sink.ts';
 import { HookTokenMatcher } from './hook-tokens.ts';
-import { configuredMirror, withMirror, type MirrorGate, type MirrorSender } from './mirroring.ts';
-import { mirroredRoutes } from './mirror-routes.ts';
+import { mirrorConfigured, type MirrorGate, type MirrorSender } from './mirroring.ts';
 
 export * from './amocrm-hook.ts';
 export * from './event-step.ts';
@@ -66,14 +65,17 @@ export function buildIngestProcessors(deps: IngestDeps): ProcessorMap {
     ...(deps.flows ? { flows: deps.flows } : {}),
     ...(deps.metrics ? { metrics: deps.metrics } : {}),
   });
-  const map: ProcessorMap = { [AMOCRM_HOOK_ROUTE]: hook, ...deps.overrides };
-  const mirrorCfg = deps.config.mirror;
-  if (!mirrorCfg) return map;
-  const gates = { ...deps.gates, [AMOCRM_HOOK_ROUTE]: hookTokenGate(tokens) };
-  return withMirror(map, {
-    mirror: deps.mirror ?? configuredMirror(mirrorCfg, deps.secrets, deps.fetch),
-    routes: mirroredRoutes(mirrorCfg, deps.routes, deps.defaultMirrorRoutes, Object.keys(gates)),
-    gates,
-    ...(deps.metrics ? { metrics: deps.metrics } : {}),
-  });
+  return mirrorConfigured(
+    { [AMOCRM_HOOK_ROUTE]: hook, ...deps.overrides },
+    {
+      config: deps.config,
+      secrets: deps.secrets,
+      routes: deps.routes,
+      defaultRoutes: deps.defaultMirrorRoutes,
+      gates: { ...deps.gates, [AMOCRM_HOOK_ROUTE]: hookTokenGate(tokens) },
+      ...(deps.mirror ? { mirror: deps.mirror } : {}),
+      ...(deps.fetch ? { fetch: deps.fetch } : {}),
+      ...(deps.metrics ? { metrics: deps.metrics } : {}),
+    },
+  );
 }

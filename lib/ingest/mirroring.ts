@@ -24,7 +24,7 @@ import { createMirror, type Mirror, type MirrorResult, type MirrorRoute } from '
 import { parkNoProcessor, type ProcessorMap, type RouteProcessor } from '../pipeline/registry.ts';
 import { METRIC } from '../metrics.ts';
 import type { MetricsSink } from '../common/metrics-sink.ts';
-import { hasTokenParam, IngestConfigError } from './mirror-routes.ts';
+import { hasTokenParam, IngestConfigError, mirroredRoutes } from './mirror-routes.ts';
 
 export { IngestConfigError } from './mirror-routes.ts';
 
@@ -133,4 +133,32 @@ export function withMirror(processors: ProcessorMap, opts: WithMirrorOptions): P
     };
   }
   return out;
+}
+
+/**
+ * `processors` wrapped by the config's mirror (as they are when it names none): the mirrored
+ * routes chosen by `mirroredRoutes` (the config's list, else `defaultRoutes`), each `{token}` one
+ * behind its gate in `gates`.
+ */
+export function mirrorConfigured(
+  processors: ProcessorMap,
+  deps: {
+    config: { mirror?: MirrorConfig | undefined };
+    secrets: SecretSource;
+    routes: readonly MirrorRoute[];
+    defaultRoutes: readonly string[];
+    gates: Readonly<Record<string, MirrorGate>>;
+    mirror?: MirrorSender;
+    fetch?: typeof fetch;
+    metrics?: MetricsSink;
+  },
+): ProcessorMap {
+  const cfg = deps.config.mirror;
+  if (!cfg) return processors;
+  return withMirror(processors, {
+    mirror: deps.mirror ?? configuredMirror(cfg, deps.secrets, deps.fetch),
+    routes: mirroredRoutes(cfg, deps.routes, deps.defaultRoutes, Object.keys(deps.gates)),
+    gates: deps.gates,
+    ...(deps.metrics ? { metrics: deps.metrics } : {}),
+  });
 }
