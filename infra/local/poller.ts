@@ -129,13 +129,13 @@ export class QueuePoller {
       if (this.stopping || first.length === 0) continue;
       const run = this.runBatch(first);
       this.current.add(run);
-      this.stats.inFlight++;
+      this.stats.inFlight = this.current.size;
       this.stats.maxInFlight = Math.max(this.stats.maxInFlight, this.stats.inFlight);
       try {
         await run;
       } finally {
         this.current.delete(run);
-        this.stats.inFlight--;
+        this.stats.inFlight = this.current.size;
       }
     }
   }
